@@ -1,0 +1,3 @@
+module chatd
+
+go 1.26

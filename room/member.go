@@ -1,0 +1,88 @@
+package room
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Member is one person in the room, as seen by the front end serving them.
+type Member struct {
+	room   *Room
+	echo   bool
+	outbox chan *Event
+
+	// Guarded by room.mu.
+	nick   string
+	reason string
+}
+
+func newMember(r *Room, nick string, opts JoinOptions, outboxSize int) *Member {
+	return &Member{room: r, echo: opts.Echo, nick: nick, outbox: make(chan *Event, outboxSize)}
+}
+
+// Events is the member's stream of events, in order. It is closed when the
+// member leaves for any reason; Reason then says why. The front end must
+// drain it promptly: when it is full the member is removed as a slow consumer.
+func (m *Member) Events() <-chan *Event { return m.outbox }
+
+// Nick returns the member's current nickname.
+func (m *Member) Nick() string {
+	m.room.mu.Lock()
+	defer m.room.mu.Unlock()
+	return m.nick
+}
+
+// Reason says why the member left, once Events is closed; "" before that.
+func (m *Member) Reason() string {
+	m.room.mu.Lock()
+	defer m.room.mu.Unlock()
+	return m.reason
+}
+
+// Leave removes the member and announces it with reason. Later calls, and
+// calls after the room removed the member itself, do nothing.
+func (m *Member) Leave(reason string) {
+	m.room.mu.Lock()
+	defer m.room.mu.Unlock()
+	m.room.remove(m, reason)
+}
+
+// Send handles one line the member typed: a command if it starts with "/"
+// (or is one of the seed's "!" aliases), otherwise a chat message to everyone.
+// A line starting with "//" is sent as chat with one "/" removed. The text is
+// cleaned of anything that could drive a terminal; empty lines are ignored.
+// Problems are reported to the member as Error events.
+func (m *Member) Send(line string) {
+	r := m.room
+	if len(line) > r.cfg.MaxLineBytes {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.tellError(m, fmt.Sprintf("line too long (%d bytes, the limit is %d); it was not sent", len(line), r.cfg.MaxLineBytes))
+		return
+	}
+	line = strings.TrimRight(Clean(line), " ")
+	if strings.TrimSpace(line) == "" {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, present := r.members[m]; !present {
+		return
+	}
+	switch cmd, args, isCommand := lookupCommand(line); {
+	case cmd != nil:
+		cmd.run(r, m, args)
+	case isCommand:
+		name, _, _ := strings.Cut(line, " ")
+		r.tellError(m, fmt.Sprintf("unknown command %q; /help lists the commands", name))
+	default:
+		r.broadcast(&Event{Kind: Chat, From: m.nick, Text: strings.TrimPrefix(line, "/")}, m)
+	}
+}
+
+// tellError queues an Error event for m. The caller holds r.mu.
+func (r *Room) tellError(m *Member, text string) {
+	if _, present := r.members[m]; present {
+		r.tell(m, &Event{Kind: Error, Text: text})
+	}
+}

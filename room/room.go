@@ -1,0 +1,257 @@
+// Package room is chatd's broker: one shared broadcast room. It owns identity
+// (nickname rules and uniqueness), the command set, recent history, the order
+// of public events and their fan-out to members. It knows nothing about TLS,
+// SSH or terminals: a front end hands a Member raw input lines and renders the
+// typed Events it receives.
+package room
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Defaults for Config fields left zero.
+const (
+	DefaultHistorySize  = 100
+	DefaultOutboxSize   = 512
+	DefaultMaxLineBytes = 2048
+)
+
+// Reasons a member leaves, as shown in Leave events.
+const (
+	ReasonQuit         = "quit"
+	ReasonSlowConsumer = "slow consumer"
+	ReasonShutdown     = "server shutting down"
+)
+
+// ErrClosed is returned by Join once the room has been closed.
+var ErrClosed = errors.New("room is closed")
+
+// Config tunes a Room. The zero value is usable.
+type Config struct {
+	// HistorySize is how many recent public events a joining member is shown.
+	HistorySize int
+	// OutboxSize bounds the events queued for one member. A member whose outbox
+	// is full when an event arrives is disconnected as a slow consumer. It is
+	// raised if needed so that a joiner's history replay always fits.
+	OutboxSize int
+	// MaxLineBytes is the longest input line accepted; longer ones are refused
+	// with an Error to the sender.
+	MaxLineBytes int
+	// Now is the clock; tests may replace it.
+	Now func() time.Time
+}
+
+func (c Config) withDefaults() Config {
+	if c.HistorySize <= 0 {
+		c.HistorySize = DefaultHistorySize
+	}
+	if c.OutboxSize <= 0 {
+		c.OutboxSize = DefaultOutboxSize
+	}
+	// A joiner gets the history, its framing, its own join and the member list.
+	c.OutboxSize = max(c.OutboxSize, c.HistorySize+16)
+	if c.MaxLineBytes <= 0 {
+		c.MaxLineBytes = DefaultMaxLineBytes
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Room is one broadcast room. All its methods are safe for concurrent use.
+type Room struct {
+	cfg Config
+
+	mu      sync.Mutex
+	closed  bool
+	seq     uint64
+	members map[*Member]struct{}
+	byNick  map[string]*Member // keyed by nickKey
+	history history
+}
+
+// New returns an open, empty room.
+func New(cfg Config) *Room {
+	cfg = cfg.withDefaults()
+	return &Room{
+		cfg:     cfg,
+		members: make(map[*Member]struct{}),
+		byNick:  make(map[string]*Member),
+		history: newHistory(cfg.HistorySize),
+	}
+}
+
+// JoinOptions says how a member wants to be served.
+type JoinOptions struct {
+	// Echo delivers the member's own chat messages and actions back to it.
+	// Line-protocol clients leave it off: their terminal already shows what
+	// they typed. Screen-based front ends turn it on.
+	Echo bool
+}
+
+// Join adds a member under nick. The member's event stream starts with a
+// replay of recent history (framed by HistoryBegin and HistoryEnd), then its
+// own Join event, then a Members list; live events follow. Join fails with
+// an error wrapping ErrInvalidNick, ErrNickTaken or ErrClosed.
+func (r *Room) Join(nick string, opts JoinOptions) (*Member, error) {
+	if err := ValidateNick(nick); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil, ErrClosed
+	}
+	if _, taken := r.byNick[nickKey(nick)]; taken {
+		return nil, fmt.Errorf("%w: %q is already in use, choose another", ErrNickTaken, nick)
+	}
+	m := newMember(r, nick, opts, r.cfg.OutboxSize)
+	r.members[m] = struct{}{}
+	r.byNick[nickKey(nick)] = m
+	r.replayHistory(m)
+	r.broadcast(&Event{Kind: Join, From: nick}, nil)
+	r.tell(m, &Event{Kind: Members, Nicks: r.sortedNicks()})
+	return m, nil
+}
+
+// replayHistory queues the recent public events for a new member. The outbox
+// is sized so that this always fits.
+func (r *Room) replayHistory(m *Member) {
+	past := r.history.events()
+	now := r.cfg.Now()
+	m.outbox <- &Event{Kind: HistoryBegin, Time: now, Count: len(past)}
+	for _, ev := range past {
+		m.outbox <- ev
+	}
+	m.outbox <- &Event{Kind: HistoryEnd, Time: now}
+}
+
+// Members returns the nicknames present, sorted case-insensitively.
+func (r *Room) Members() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.sortedNicks()
+}
+
+// Len returns how many members are present.
+func (r *Room) Len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.members)
+}
+
+// Close tells every member notice, removes them all with the reason
+// ReasonShutdown and refuses later joins. It is safe to call more than once.
+func (r *Room) Close(notice string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return
+	}
+	r.closed = true
+	ev := &Event{Kind: Notice, Time: r.cfg.Now(), Text: notice}
+	for m := range r.members {
+		select {
+		case m.outbox <- ev:
+		default:
+		}
+		r.detach(m, ReasonShutdown)
+	}
+}
+
+func (r *Room) sortedNicks() []string {
+	nicks := make([]string, 0, len(r.members))
+	for m := range r.members {
+		nicks = append(nicks, m.nick)
+	}
+	slices.SortFunc(nicks, func(a, b string) int {
+		return cmp.Or(cmp.Compare(nickKey(a), nickKey(b)), strings.Compare(a, b))
+	})
+	return nicks
+}
+
+// broadcast stamps a public event, records it in history and queues it for
+// every member. Members that cannot take it are removed as slow consumers,
+// and each removal is broadcast in turn. The caller holds r.mu.
+func (r *Room) broadcast(ev *Event, sender *Member) {
+	slow := r.fanOut(ev, sender)
+	for len(slow) > 0 {
+		m := slow[0]
+		slow = slow[1:]
+		if leave := r.leaveEvent(m, ReasonSlowConsumer); leave != nil {
+			slow = append(slow, r.fanOut(leave, nil)...)
+		}
+	}
+}
+
+// fanOut stamps ev with the next sequence number, records it and offers it to
+// every member without waiting; it returns the members whose outbox was full.
+// A sender that asked for no echo does not get its own chat or action back.
+// The caller holds r.mu.
+func (r *Room) fanOut(ev *Event, sender *Member) (slow []*Member) {
+	r.seq++
+	ev.Seq = r.seq
+	ev.Time = r.cfg.Now()
+	r.history.add(ev)
+	skip := sender != nil && !sender.echo && (ev.Kind == Chat || ev.Kind == Action)
+	for m := range r.members {
+		if skip && m == sender {
+			continue
+		}
+		select {
+		case m.outbox <- ev:
+		default:
+			slow = append(slow, m)
+		}
+	}
+	return slow
+}
+
+// leaveEvent removes m and returns the Leave event to announce, or nil if m
+// had already been removed. The caller holds r.mu.
+func (r *Room) leaveEvent(m *Member, reason string) *Event {
+	if !r.detach(m, reason) {
+		return nil
+	}
+	return &Event{Kind: Leave, From: m.nick, Text: reason}
+}
+
+// remove takes m out of the room and announces it. The caller holds r.mu.
+func (r *Room) remove(m *Member, reason string) {
+	if ev := r.leaveEvent(m, reason); ev != nil {
+		r.broadcast(ev, nil)
+	}
+}
+
+// detach takes m out of the room's indexes, records why and closes its event
+// stream. It reports false if m was already gone. The caller holds r.mu.
+func (r *Room) detach(m *Member, reason string) bool {
+	if _, ok := r.members[m]; !ok {
+		return false
+	}
+	delete(r.members, m)
+	delete(r.byNick, nickKey(m.nick))
+	m.reason = reason
+	close(m.outbox)
+	return true
+}
+
+// tell queues an event for one member; if it does not fit, the member is
+// removed as a slow consumer. The caller holds r.mu.
+func (r *Room) tell(m *Member, ev *Event) {
+	if ev.Time.IsZero() {
+		ev.Time = r.cfg.Now()
+	}
+	select {
+	case m.outbox <- ev:
+	default:
+		r.remove(m, ReasonSlowConsumer)
+	}
+}
