@@ -97,8 +97,9 @@ type JoinOptions struct {
 }
 
 // Join adds a member under nick. The member's event stream starts with a
-// replay of recent history (framed by HistoryBegin and HistoryEnd), then its
-// own Join event, then a Members list; live events follow. Join fails with
+// replay of recent history, if there is any, framed by HistoryBegin and
+// HistoryEnd; then its own Join event, then a Members list; live events
+// follow. Join fails with
 // an error wrapping ErrInvalidNick, ErrNickTaken or ErrClosed.
 func (r *Room) Join(nick string, opts JoinOptions) (*Member, error) {
 	if err := ValidateNick(nick); err != nil {
@@ -121,10 +122,13 @@ func (r *Room) Join(nick string, opts JoinOptions) (*Member, error) {
 	return m, nil
 }
 
-// replayHistory queues the recent public events for a new member. The outbox
-// is sized so that this always fits.
+// replayHistory queues the recent public events, if any, for a new member.
+// The outbox is sized so that this always fits.
 func (r *Room) replayHistory(m *Member) {
 	past := r.history.events()
+	if len(past) == 0 {
+		return
+	}
 	now := r.cfg.Now()
 	m.outbox <- &Event{Kind: HistoryBegin, Time: now, Count: len(past)}
 	for _, ev := range past {

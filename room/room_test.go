@@ -1,0 +1,398 @@
+package room
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var fixedTime = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+
+func newTestRoom(t *testing.T, cfg Config) *Room {
+	t.Helper()
+	cfg.Now = func() time.Time { return fixedTime }
+	return New(cfg)
+}
+
+func mustJoin(t *testing.T, r *Room, nick string) *Member {
+	t.Helper()
+	m, err := r.Join(nick, JoinOptions{})
+	if err != nil {
+		t.Fatalf("Join(%q): %v", nick, err)
+	}
+	drain(m)
+	return m
+}
+
+// drain returns the events queued for m. The room delivers synchronously,
+// so everything caused by a call is queued when the call returns.
+func drain(m *Member) []*Event {
+	var out []*Event
+	for {
+		select {
+		case ev, ok := <-m.Events():
+			if !ok {
+				return out
+			}
+			out = append(out, ev)
+		default:
+			return out
+		}
+	}
+}
+
+// describe renders events compactly for comparisons.
+func describe(events []*Event) []string {
+	var out []string
+	for _, ev := range events {
+		s := ev.Kind.String()
+		for _, f := range []string{ev.From, ev.To, ev.Text} {
+			if f != "" {
+				s += " " + f
+			}
+		}
+		if ev.Kind == Members {
+			s += " " + strings.Join(ev.Nicks, ",")
+		}
+		if ev.Kind == HistoryBegin {
+			s += fmt.Sprint(" ", ev.Count)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func assertEvents(t *testing.T, m *Member, want ...string) {
+	t.Helper()
+	got := describe(drain(m))
+	if !slices.Equal(got, want) {
+		t.Errorf("%s got events\n  %q\nwant\n  %q", m.Nick(), got, want)
+	}
+}
+
+func TestJoinStreamWithoutHistory(t *testing.T) {
+	r := newTestRoom(t, Config{})
+	m, err := r.Join("alice", JoinOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertEvents(t, m, "join alice", "members alice")
+}
+
+func TestJoinStreamReplaysHistoryFirst(t *testing.T) {
+	r := newTestRoom(t, Config{})
+	alice := mustJoin(t, r, "alice")
+	alice.Send("hello")
+	bob, err := r.Join("bob", JoinOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertEvents(t, bob,
+		"history-begin 2", "join alice", "chat alice hello", "history-end",
+		"join bob", "members alice,bob")
+	assertEvents(t, alice, "join bob")
+}
+
+func TestHistoryKeepsOnlyTheLastEvents(t *testing.T) {
+	r := newTestRoom(t, Config{HistorySize: 3})
+	alice := mustJoin(t, r, "alice")
+	for i := range 5 {
+		alice.Send(fmt.Sprint("message ", i))
+	}
+	bob, _ := r.Join("bob", JoinOptions{})
+	assertEvents(t, bob,
+		"history-begin 3", "chat alice message 2", "chat alice message 3", "chat alice message 4", "history-end",
+		"join bob", "members alice,bob")
+}
+
+func TestNickRules(t *testing.T) {
+	valid := []string{"a", "Alice", "bob_2", "x-y", strings.Repeat("z", MaxNickLen)}
+	invalid := []string{"", "al ice", "émile", "bob!", "<bob>", strings.Repeat("z", MaxNickLen+1), "a\x1b", "名前"}
+	for _, nick := range valid {
+		if err := ValidateNick(nick); err != nil {
+			t.Errorf("ValidateNick(%q) = %v, want nil", nick, err)
+		}
+	}
+	for _, nick := range invalid {
+		err := ValidateNick(nick)
+		if !errors.Is(err, ErrInvalidNick) {
+			t.Errorf("ValidateNick(%q) = %v, want ErrInvalidNick", nick, err)
+		} else if !strings.Contains(err.Error(), NickRules) {
+			t.Errorf("ValidateNick(%q) error %q does not explain the rules", nick, err)
+		}
+	}
+}
+
+func TestNicksAreUniqueIgnoringCase(t *testing.T) {
+	r := newTestRoom(t, Config{})
+	mustJoin(t, r, "Alice")
+	_, err := r.Join("aLiCe", JoinOptions{})
+	if !errors.Is(err, ErrNickTaken) {
+		t.Fatalf("second Alice: err = %v, want ErrNickTaken", err)
+	}
+	if got := r.Members(); !slices.Equal(got, []string{"Alice"}) {
+		t.Errorf("Members() = %q after a refused join", got)
+	}
+}
+
+func TestChatGoesToOthersWithoutEcho(t *testing.T) {
+	r := newTestRoom(t, Config{})
+	alice := mustJoin(t, r, "alice")
+	bob := mustJoin(t, r, "bob")
+	drain(alice)
+	alice.Send("hi bob")
+	assertEvents(t, bob, "chat alice hi bob")
+	assertEvents(t, alice)
+}
+
+func TestEchoOption(t *testing.T) {
+	r := newTestRoom(t, Config{})
+	alice, _ := r.Join("alice", JoinOptions{Echo: true})
+	drain(alice)
+	alice.Send("hello")
+	alice.Send("/me waves")
+	assertEvents(t, alice, "chat alice hello", "action alice waves")
+}
+
+func TestCommands(t *testing.T) {
+	r := newTestRoom(t, Config{})
+	alice := mustJoin(t, r, "alice")
+	bob := mustJoin(t, r, "bob")
+	carol := mustJoin(t, r, "carol")
+	drain(alice)
+	drain(bob)
+
+	alice.Send("/me waves")
+	assertEvents(t, bob, "action alice waves")
+
+	alice.Send("/msg bob a secret")
+	assertEvents(t, bob, "private alice bob a secret")
+	assertEvents(t, alice, "private-sent alice bob a secret")
+	assertEvents(t, carol, "action alice waves")
+
+	alice.Send("/msg BOB case-insensitive")
+	assertEvents(t, bob, "private alice bob case-insensitive")
+	drain(alice)
+
+	alice.Send("/who")
+	assertEvents(t, alice, "members alice,bob,carol")
+	alice.Send("!users")
+	assertEvents(t, alice, "members alice,bob,carol")
+
+	alice.Send("/nick Al")
+	assertEvents(t, bob, "nick alice Al")
+	assertEvents(t, alice, "nick alice Al")
+	if alice.Nick() != "Al" {
+		t.Errorf("Nick() = %q after /nick Al", alice.Nick())
+	}
+	if _, err := r.Join("alice", JoinOptions{}); err != nil {
+		t.Errorf("old nick should be free after /nick: %v", err)
+	}
+	drain(bob)
+	drain(carol)
+
+	bob.Send("/quit off to lunch")
+	assertEvents(t, carol, "leave bob quit: off to lunch")
+	if _, open := <-bob.Events(); open {
+		t.Error("bob's events still open after /quit")
+	}
+	if got := bob.Reason(); got != "quit: off to lunch" {
+		t.Errorf("Reason() = %q", got)
+	}
+
+	carol.Send("!exit")
+	if got := carol.Reason(); got != ReasonQuit {
+		t.Errorf("!exit: Reason() = %q, want %q", got, ReasonQuit)
+	}
+}
+
+func TestCommandErrorsGoOnlyToTheSender(t *testing.T) {
+	r := newTestRoom(t, Config{})
+	alice := mustJoin(t, r, "alice")
+	bob := mustJoin(t, r, "bob")
+	drain(alice)
+	for line, want := range map[string]string{
+		"/msg nobody hi":  `no one called "nobody" is here`,
+		"/msg bob":        "usage: /msg NICK TEXT",
+		"/me":             "usage: /me ACTION",
+		"/nick":           "usage: /nick NEW",
+		"/nick bad nick!": "invalid nickname",
+		"/nick BOB":       "nickname taken",
+		"/nick alice":     "you are already alice",
+		"/frobnicate x":   `unknown command "/frobnicate"`,
+	} {
+		alice.Send(line)
+		got := drain(alice)
+		if len(got) != 1 || got[0].Kind != Error || !strings.Contains(got[0].Text, want) {
+			t.Errorf("%q: got %q, want one error containing %q", line, describe(got), want)
+		}
+	}
+	assertEvents(t, bob)
+}
+
+func TestSlashEscapeAndBangAreChat(t *testing.T) {
+	r := newTestRoom(t, Config{})
+	alice := mustJoin(t, r, "alice")
+	bob := mustJoin(t, r, "bob")
+	alice.Send("//etc/passwd is a path")
+	alice.Send("!!! wow")
+	assertEvents(t, bob, "chat alice /etc/passwd is a path", "chat alice !!! wow")
+}
+
+func TestHelpListsTheRegistry(t *testing.T) {
+	r := newTestRoom(t, Config{})
+	alice := mustJoin(t, r, "alice")
+	alice.Send("/help")
+	got := drain(alice)
+	if len(got) != len(Commands())+1 {
+		t.Fatalf("/help sent %d lines, want %d", len(got), len(Commands())+1)
+	}
+	for i, c := range Commands() {
+		if got[i].Kind != Notice || !strings.HasPrefix(got[i].Text, c.Usage()) || !strings.Contains(got[i].Text, c.Help) {
+			t.Errorf("help line %d = %q, want %q and its help", i, got[i].Text, c.Usage())
+		}
+		for _, alias := range c.Aliases {
+			if !strings.Contains(got[i].Text, alias) {
+				t.Errorf("help line %q does not mention alias %s", got[i].Text, alias)
+			}
+		}
+	}
+}
+
+func TestInputIsCleanedAndBounded(t *testing.T) {
+	r := newTestRoom(t, Config{MaxLineBytes: 64})
+	alice := mustJoin(t, r, "alice")
+	bob := mustJoin(t, r, "bob")
+	drain(alice)
+	alice.Send("red \x1b[31malert\x1b[0m\r<bob> forged\tx \xff")
+	alice.Send("   ")
+	alice.Send(strings.Repeat("x", 65))
+	assertEvents(t, bob, "chat alice red alert<bob> forged x \uFFFD")
+	got := drain(alice)
+	if len(got) != 1 || got[0].Kind != Error || !strings.Contains(got[0].Text, "too long") {
+		t.Errorf("a 65-byte line got %q, want one 'too long' error", describe(got))
+	}
+}
+
+func TestConcurrentSendersAllSeeOneOrder(t *testing.T) {
+	const senders, perSender = 8, 50
+	r := newTestRoom(t, Config{OutboxSize: senders*perSender + 64})
+	watchers := []*Member{mustJoin(t, r, "w1"), mustJoin(t, r, "w2"), mustJoin(t, r, "w3")}
+	var members []*Member
+	for i := range senders {
+		members = append(members, mustJoin(t, r, fmt.Sprint("s", i)))
+	}
+	for _, w := range watchers {
+		drain(w)
+	}
+	var wg sync.WaitGroup
+	for i, m := range members {
+		wg.Go(func() {
+			for j := range perSender {
+				m.Send(fmt.Sprintf("%d-%d", i, j))
+			}
+		})
+	}
+	wg.Wait()
+	var first []string
+	for _, w := range watchers {
+		var seqs []uint64
+		var texts []string
+		for _, ev := range drain(w) {
+			seqs = append(seqs, ev.Seq)
+			texts = append(texts, ev.Text)
+		}
+		if len(texts) != senders*perSender {
+			t.Fatalf("%s got %d messages, want %d", w.Nick(), len(texts), senders*perSender)
+		}
+		if !slices.IsSorted(seqs) {
+			t.Errorf("%s saw sequence numbers out of order", w.Nick())
+		}
+		if first == nil {
+			first = texts
+		} else if !slices.Equal(first, texts) {
+			t.Errorf("%s saw a different order than w1", w.Nick())
+		}
+	}
+}
+
+func TestSlowConsumerIsRemovedWithoutDelayingOthers(t *testing.T) {
+	r := newTestRoom(t, Config{HistorySize: 4, OutboxSize: 32})
+	sleeper := mustJoin(t, r, "sleeper") // never drained from here on
+	sender := mustJoin(t, r, "sender")
+	reader := mustJoin(t, r, "reader")
+	const n = 500
+	var got []*Event
+	for i := range n {
+		sender.Send(fmt.Sprint("m", i)) // must never block
+		got = append(got, drain(reader)...)
+	}
+	var chats int
+	sawLeave := false
+	for _, ev := range got {
+		switch {
+		case ev.Kind == Chat:
+			chats++
+		case ev.Kind == Leave && ev.From == "sleeper":
+			sawLeave = ev.Text == ReasonSlowConsumer
+		}
+	}
+	if chats != n {
+		t.Errorf("reader got %d of %d messages", chats, n)
+	}
+	if !sawLeave {
+		t.Error("reader was not told that sleeper left as a slow consumer")
+	}
+	if got := sleeper.Reason(); got != ReasonSlowConsumer {
+		t.Errorf("sleeper's Reason() = %q", got)
+	}
+	for range sleeper.Events() {
+		// The stream holds at most OutboxSize events, then is closed.
+	}
+	if slices.Contains(r.Members(), "sleeper") {
+		t.Error("sleeper is still a member")
+	}
+}
+
+func TestCloseTellsEveryoneAndRefusesJoins(t *testing.T) {
+	r := newTestRoom(t, Config{})
+	alice := mustJoin(t, r, "alice")
+	bob := mustJoin(t, r, "bob")
+	drain(alice)
+	r.Close("going down")
+	r.Close("again") // harmless
+	for _, m := range []*Member{alice, bob} {
+		got := describe(drain(m))
+		if !slices.Equal(got, []string{"notice going down"}) {
+			t.Errorf("%s got %q at close", m.Nick(), got)
+		}
+		if _, open := <-m.Events(); open {
+			t.Errorf("%s's events still open", m.Nick())
+		}
+		if m.Reason() != ReasonShutdown {
+			t.Errorf("%s's reason = %q", m.Nick(), m.Reason())
+		}
+	}
+	if _, err := r.Join("carol", JoinOptions{}); !errors.Is(err, ErrClosed) {
+		t.Errorf("Join after Close: %v, want ErrClosed", err)
+	}
+	alice.Send("anyone?") // must not panic on a closed stream
+	alice.Leave("late")
+}
+
+func TestLeaveIsIdempotent(t *testing.T) {
+	r := newTestRoom(t, Config{})
+	alice := mustJoin(t, r, "alice")
+	bob := mustJoin(t, r, "bob")
+	alice.Leave("connection closed")
+	alice.Leave("connection closed")
+	assertEvents(t, bob, "leave alice connection closed")
+}
