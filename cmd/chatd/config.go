@@ -1,0 +1,107 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// envPrefix starts the environment variable that can set each flag:
+// --data-dir is CHATD_DATA_DIR.
+const envPrefix = "CHATD_"
+
+// config is everything chatd's serve mode is told.
+type config struct {
+	dataDir string
+	tlsAddr string
+	sshAddr string
+	cert    string
+	key     string
+	hosts   listFlag
+	version bool
+}
+
+// listFlag is a repeatable string flag; from the environment it takes a
+// comma-separated list.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(v string) error {
+	for part := range strings.SplitSeq(v, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			*l = append(*l, part)
+		}
+	}
+	return nil
+}
+
+func newServeFlags(cfg *config, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("chatd", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&cfg.dataDir, "data-dir", "chatd-data", "directory for the generated certificate and SSH host key")
+	fs.StringVar(&cfg.tlsAddr, "tls-addr", ":7443", "address of the TLS line-protocol listener")
+	fs.StringVar(&cfg.sshAddr, "ssh-addr", ":2222", `address of the SSH listener ("" turns SSH off)`)
+	fs.StringVar(&cfg.cert, "cert", "", "PEM certificate (chain) to serve instead of the generated one; needs --key")
+	fs.StringVar(&cfg.key, "key", "", "PEM private key of --cert")
+	fs.Var(&cfg.hosts, "host", "extra host name or IP address the generated certificate must cover (repeatable)")
+	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
+	fs.Usage = func() {
+		fmt.Fprintf(out, "Usage:\n  chatd [flags]              serve the chat room\n  chatd cert [flags]         write a self-signed certificate and key\n\nFlags (each also settable as %s<NAME>, e.g. %sTLS_ADDR):\n", envPrefix, envPrefix)
+		printFlags(fs, out)
+	}
+	return fs
+}
+
+// parseFlags sets fs's flags from the environment, then from args, which win.
+func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if v := getenv(envName(f.Name)); v != "" && envErr == nil {
+			if err := f.Value.Set(v); err != nil {
+				envErr = fmt.Errorf("%s=%q: %w", envName(f.Name), v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
+	}
+	return nil
+}
+
+func envName(flagName string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// printFlags lists flags GNU-style with their environment variable and default.
+func printFlags(fs *flag.FlagSet, out io.Writer) {
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		fmt.Fprintf(out, "  --%s", f.Name)
+		if name != "" {
+			fmt.Fprintf(out, " %s", name)
+		}
+		fmt.Fprintf(out, "\n\t%s (env %s", usage, envName(f.Name))
+		if f.DefValue != "" && f.DefValue != "false" {
+			fmt.Fprintf(out, ", default %q", f.DefValue)
+		}
+		fmt.Fprintln(out, ")")
+	})
+}
+
+func (c *config) validate() error {
+	if (c.cert == "") != (c.key == "") {
+		return fmt.Errorf("--cert and --key go together")
+	}
+	if c.tlsAddr == "" {
+		return fmt.Errorf("--tls-addr must not be empty")
+	}
+	return nil
+}

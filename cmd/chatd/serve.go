@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"chatd/room"
+	"chatd/tlsgw"
+)
+
+// shutdownTimeout bounds how long members get to receive the goodbye.
+const shutdownTimeout = 5 * time.Second
+
+// serve runs the room and its listeners until ctx is cancelled.
+func serve(ctx context.Context, stopSignals func(), cfg *config, stdout io.Writer, logger *slog.Logger) error {
+	cert, err := loadCertificate(cfg, stdout, logger)
+	if err != nil {
+		return err
+	}
+	chatRoom := room.New(room.Config{})
+	certs := tlsgw.NewCertStore(cert.Cert)
+	tlsServer := tlsgw.NewServer(tlsgw.Config{Room: chatRoom, TLS: tlsgw.ServerConfig(certs), Logger: logger})
+
+	tlsLn, err := net.Listen("tcp", cfg.tlsAddr)
+	if err != nil {
+		return fmt.Errorf("listen for TLS: %w", err)
+	}
+	fmt.Fprintf(stdout, "TLS listening on %s\n", tlsLn.Addr())
+	printConnectHelp(stdout, cert, tlsLn.Addr())
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- tlsServer.Serve(tlsLn) }()
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		chatRoom.Close("the server hit an error and is stopping")
+		return fmt.Errorf("serve TLS: %w", err)
+	}
+	stopSignals()
+	logger.Info("shutting down", "members", chatRoom.Len())
+	chatRoom.Close("The server is shutting down. Goodbye!")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := tlsServer.Shutdown(shutdownCtx); err != nil {
+		logger.Warn("some connections had to be cut", "err", err)
+	}
+	if err := <-serveErr; !errors.Is(err, tlsgw.ErrServerClosed) {
+		return fmt.Errorf("serve TLS: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// servedCert is the certificate chatd serves and where it came from.
+type servedCert struct {
+	Cert       *tls.Certificate
+	File       string
+	SelfSigned bool
+}
+
+// loadCertificate returns --cert/--key if given, otherwise the generated
+// certificate in the data directory, made if needed, and says which.
+func loadCertificate(cfg *config, stdout io.Writer, logger *slog.Logger) (*servedCert, error) {
+	if cfg.cert != "" {
+		cert, err := tlsgw.LoadKeyPair(cfg.cert, cfg.key)
+		if err != nil {
+			return nil, err
+		}
+		leaf := cert.Leaf
+		selfSigned := leaf.CheckSignatureFrom(leaf) == nil
+		fmt.Fprintf(stdout, "TLS certificate: %s\n", absPath(cfg.cert))
+		printCertSummary(stdout, leaf)
+		return &servedCert{Cert: cert, File: absPath(cfg.cert), SelfSigned: selfSigned}, nil
+	}
+	gen, err := tlsgw.EnsureSelfSigned(cfg.dataDir, cfg.hosts, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	leaf := gen.Cert.Leaf
+	if gen.Created {
+		logger.Info("generated a self-signed certificate", "file", gen.CertFile, "why", gen.Why)
+		fmt.Fprintf(stdout, "TLS certificate: %s (new: %s)\n", absPath(gen.CertFile), gen.Why)
+	} else {
+		fmt.Fprintf(stdout, "TLS certificate: %s\n", absPath(gen.CertFile))
+	}
+	printCertSummary(stdout, leaf)
+	return &servedCert{Cert: gen.Cert, File: absPath(gen.CertFile), SelfSigned: true}, nil
+}
+
+// printCertSummary prints what a user needs to check a certificate: its
+// fingerprint, the names it is valid for and until when.
+func printCertSummary(out io.Writer, leaf *x509.Certificate) {
+	hosts := append([]string(nil), leaf.DNSNames...)
+	for _, ip := range leaf.IPAddresses {
+		hosts = append(hosts, ip.String())
+	}
+	fmt.Fprintf(out, "  SHA-256 fingerprint: %s\n", tlsgw.Fingerprint(leaf.Raw))
+	if len(hosts) == 0 {
+		fmt.Fprintf(out, "  valid for: no subjectAltName, only the common name %q; until %s\n", leaf.Subject.CommonName, leaf.NotAfter.UTC().Format(time.DateOnly))
+		fmt.Fprintln(out, "  warning: clients that check host names by subjectAltName (Go's, browsers, chat) will refuse it; see README")
+		return
+	}
+	fmt.Fprintf(out, "  valid for: %s; until %s\n", strings.Join(hosts, ", "), leaf.NotAfter.UTC().Format(time.DateOnly))
+}
+
+// printConnectHelp prints the openssl command that connects with full
+// verification: the certificate as trust anchor when it is self-signed, and
+// the host name checked.
+func printConnectHelp(out io.Writer, cert *servedCert, addr net.Addr) {
+	host := connectHost(cert.Cert.Leaf)
+	_, port, _ := net.SplitHostPort(addr.String())
+	cmd := fmt.Sprintf("openssl s_client -quiet -verify_return_error -verify_hostname %s -connect %s", host, net.JoinHostPort(host, port))
+	if cert.SelfSigned {
+		cmd += " -CAfile " + cert.File
+	}
+	fmt.Fprintf(out, "Connect with:\n  %s\n", cmd)
+}
+
+// connectHost picks the name to connect to: localhost if the certificate
+// covers it, else its first DNS name, else its common name.
+func connectHost(leaf *x509.Certificate) string {
+	if leaf.VerifyHostname("localhost") == nil || len(leaf.DNSNames) == 0 && leaf.Subject.CommonName == "" {
+		return "localhost"
+	}
+	if len(leaf.DNSNames) > 0 {
+		return leaf.DNSNames[0]
+	}
+	return leaf.Subject.CommonName
+}
+
+func absPath(p string) string {
+	if abs, err := filepath.Abs(p); err == nil {
+		return abs
+	}
+	return p
+}

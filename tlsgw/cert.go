@@ -1,0 +1,249 @@
+package tlsgw
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// File names of the generated certificate and key inside the data directory.
+const (
+	CertFileName = "cert.pem"
+	KeyFileName  = "key.pem"
+)
+
+// CertValidity is how long a generated certificate is valid. A generated
+// certificate within RenewBefore of expiry is replaced at the next start.
+const (
+	CertValidity = 2 * 365 * 24 * time.Hour
+	RenewBefore  = 30 * 24 * time.Hour
+)
+
+// CertStore holds the certificate served to new handshakes. It can be
+// replaced at any time; connections already up keep theirs.
+type CertStore struct {
+	current atomic.Pointer[tls.Certificate]
+}
+
+// NewCertStore returns a store serving cert.
+func NewCertStore(cert *tls.Certificate) *CertStore {
+	s := &CertStore{}
+	s.Set(cert)
+	return s
+}
+
+// Set makes cert the one served to new handshakes.
+func (s *CertStore) Set(cert *tls.Certificate) { s.current.Store(cert) }
+
+// Certificate returns the certificate being served.
+func (s *CertStore) Certificate() *tls.Certificate { return s.current.Load() }
+
+// GetCertificate serves the current certificate; it fits tls.Config.
+func (s *CertStore) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	return s.current.Load(), nil
+}
+
+// LoadKeyPair reads a PEM certificate (chain) and key, such as one made with
+// openssl or certbot, and parses its leaf.
+func LoadKeyPair(certFile, keyFile string) (*tls.Certificate, error) {
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("load certificate %s with key %s: %w", certFile, keyFile, err)
+	}
+	if cert.Leaf == nil {
+		if cert.Leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
+			return nil, fmt.Errorf("parse certificate %s: %w", certFile, err)
+		}
+	}
+	return &cert, nil
+}
+
+// DefaultHosts returns the names a generated certificate always covers:
+// localhost, 127.0.0.1, ::1 and this machine's host name, then extra.
+func DefaultHosts(extra ...string) []string {
+	var hosts []string
+	add := func(h string) {
+		if h != "" && !slices.Contains(hosts, h) {
+			hosts = append(hosts, h)
+		}
+	}
+	for _, h := range []string{"localhost", "127.0.0.1", "::1"} {
+		add(h)
+	}
+	if name, err := os.Hostname(); err == nil {
+		add(name)
+	}
+	for _, h := range extra {
+		add(h)
+	}
+	return hosts
+}
+
+// GenerateSelfSigned makes an ECDSA P-256 self-signed server certificate for
+// hosts (names and IP addresses), valid from now for CertValidity. It returns
+// the certificate and private key, PEM encoded.
+func GenerateSelfSigned(hosts []string, now time.Time) (certPEM, keyPEM []byte, err error) {
+	if len(hosts) == 0 {
+		return nil, nil, errors.New("generate certificate: no host names given")
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, fmt.Errorf("generate key: %w", err)
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		return nil, nil, fmt.Errorf("generate serial number: %w", err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: hosts[0], Organization: []string{"chatd self-signed"}},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(CertValidity),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		MaxPathLenZero:        true,
+	}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("create certificate: %w", err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encode key: %w", err)
+	}
+	certPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	keyPEM = pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
+	return certPEM, keyPEM, nil
+}
+
+// WriteKeyPair writes cert.pem (mode 0644) and key.pem (mode 0600) into dir,
+// creating dir (mode 0700) if needed. Each file is replaced atomically.
+func WriteKeyPair(dir string, certPEM, keyPEM []byte) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	if err := writeFileAtomic(filepath.Join(dir, KeyFileName), keyPEM, 0o600); err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, CertFileName), certPEM, 0o644)
+}
+
+func writeFileAtomic(path string, data []byte, mode fs.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name()) // no-op once renamed
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// GeneratedCert describes the outcome of EnsureSelfSigned.
+type GeneratedCert struct {
+	Cert     *tls.Certificate
+	CertFile string
+	KeyFile  string
+	// Created is true if a new certificate was made; Why says why.
+	Created bool
+	Why     string
+}
+
+// EnsureSelfSigned loads the certificate in dir, or makes a new one for
+// DefaultHosts(extraHosts...) if there is none, if it has expired or expires
+// within RenewBefore, or if it does not cover every one of extraHosts.
+func EnsureSelfSigned(dir string, extraHosts []string, now time.Time) (*GeneratedCert, error) {
+	g := &GeneratedCert{CertFile: filepath.Join(dir, CertFileName), KeyFile: filepath.Join(dir, KeyFileName)}
+	cert, err := LoadKeyPair(g.CertFile, g.KeyFile)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		g.Why = "no certificate yet"
+	case err != nil:
+		return nil, fmt.Errorf("existing certificate in %s is unusable (move it away to generate a new one): %w", dir, err)
+	case now.Add(RenewBefore).After(cert.Leaf.NotAfter):
+		g.Why = "the old one expires " + cert.Leaf.NotAfter.UTC().Format(time.DateOnly)
+	default:
+		if missing := uncoveredHosts(cert.Leaf, extraHosts); len(missing) > 0 {
+			g.Why = "the old one does not cover " + strings.Join(missing, ", ")
+		}
+	}
+	if g.Why == "" {
+		g.Cert = cert
+		return g, nil
+	}
+	certPEM, keyPEM, err := GenerateSelfSigned(DefaultHosts(extraHosts...), now)
+	if err != nil {
+		return nil, err
+	}
+	if err := WriteKeyPair(dir, certPEM, keyPEM); err != nil {
+		return nil, err
+	}
+	if g.Cert, err = LoadKeyPair(g.CertFile, g.KeyFile); err != nil {
+		return nil, err
+	}
+	g.Created = true
+	return g, nil
+}
+
+// uncoveredHosts returns the hosts the certificate is not valid for.
+func uncoveredHosts(leaf *x509.Certificate, hosts []string) []string {
+	var missing []string
+	for _, h := range hosts {
+		if leaf.VerifyHostname(h) != nil {
+			missing = append(missing, h)
+		}
+	}
+	return missing
+}
+
+// Fingerprint returns the SHA-256 fingerprint of a DER certificate in the
+// form `openssl x509 -fingerprint -sha256` prints: AB:CD:...
+func Fingerprint(der []byte) string {
+	sum := sha256.Sum256(der)
+	var b bytes.Buffer
+	for i, c := range sum {
+		if i > 0 {
+			b.WriteByte(':')
+		}
+		fmt.Fprintf(&b, "%02X", c)
+	}
+	return b.String()
+}

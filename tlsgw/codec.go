@@ -1,0 +1,245 @@
+package tlsgw
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"chatd/room"
+)
+
+// The line grammar is defined in docs/PROTOCOL.md. Every server line is one
+// event: an optional "[hh:mm:ss] " UTC timestamp, then a body whose first
+// characters say what it is.
+const (
+	noticePrefix      = "*** "
+	errorPrefix       = "!!! "
+	privateSentPrefix = "-> *"
+	historyBeginWord  = "recent history: "
+	historyEndText    = "end of recent history"
+	joinedSuffix      = " joined"
+	renamedInfix      = " is now known as "
+	leftInfix         = " left ("
+	stampLen          = len("[15:04:05] ")
+)
+
+// AppendEvent appends the wire line for ev, newline included, to dst.
+func AppendEvent(dst []byte, ev *room.Event) []byte {
+	if !ev.Time.IsZero() {
+		dst = appendStamp(dst, ev.Time)
+	}
+	switch ev.Kind {
+	case room.Chat:
+		dst = append(append(append(append(dst, '<'), ev.From...), "> "...), ev.Text...)
+	case room.Action:
+		dst = append(append(append(append(dst, "* "...), ev.From...), ' '), ev.Text...)
+	case room.Private:
+		dst = append(append(append(append(dst, '*'), ev.From...), "* "...), ev.Text...)
+	case room.PrivateSent:
+		dst = append(append(append(append(dst, privateSentPrefix...), ev.To...), "* "...), ev.Text...)
+	case room.Error:
+		dst = append(append(dst, errorPrefix...), ev.Text...)
+	default:
+		dst = appendNotice(append(dst, noticePrefix...), ev)
+	}
+	return append(dst, '\n')
+}
+
+// appendNotice appends the body of the "*** " kinds.
+func appendNotice(dst []byte, ev *room.Event) []byte {
+	switch ev.Kind {
+	case room.Join:
+		return append(append(dst, ev.From...), joinedSuffix...)
+	case room.Leave:
+		return append(append(append(append(dst, ev.From...), leftInfix...), ev.Text...), ')')
+	case room.NickChange:
+		return append(append(append(dst, ev.From...), renamedInfix...), ev.To...)
+	case room.Members:
+		dst = appendCount(dst, len(ev.Nicks), "member")
+		dst = append(dst, ": "...)
+		return append(dst, strings.Join(ev.Nicks, ", ")...)
+	case room.HistoryBegin:
+		return appendCount(append(dst, historyBeginWord...), ev.Count, "event")
+	case room.HistoryEnd:
+		return append(dst, historyEndText...)
+	}
+	return append(dst, ev.Text...)
+}
+
+// appendCount appends "1 event" or "N events".
+func appendCount(dst []byte, n int, noun string) []byte {
+	dst = append(strconv.AppendInt(dst, int64(n), 10), ' ')
+	dst = append(dst, noun...)
+	if n != 1 {
+		dst = append(dst, 's')
+	}
+	return dst
+}
+
+// appendStamp appends "[hh:mm:ss] " in UTC without allocating.
+func appendStamp(dst []byte, t time.Time) []byte {
+	h, m, s := t.UTC().Clock()
+	return append(dst, '[', digit(h/10), digit(h%10), ':', digit(m/10), digit(m%10), ':', digit(s/10), digit(s%10), ']', ' ')
+}
+
+func digit(n int) byte { return byte('0' + n) }
+
+// ParseLine turns one server line (without its line ending) back into an
+// event, the inverse of AppendEvent. A timestamp is placed on the most recent
+// day, up to now, that has that time of day. Text fields are cleaned with
+// room.Clean, so a hostile server cannot drive the client's terminal. A line
+// that follows no rule of the grammar becomes a Notice holding the line.
+func ParseLine(line string, now time.Time) *room.Event {
+	line = room.Clean(line)
+	ev := &room.Event{}
+	body := line
+	if t, ok := parseStamp(line, now); ok {
+		ev.Time = t
+		body = line[stampLen:]
+	}
+	if !parseBody(ev, body) {
+		*ev = room.Event{Kind: room.Notice, Time: ev.Time, Text: body}
+	}
+	return ev
+}
+
+// parseBody fills ev from a line body; it reports false if no rule matched.
+func parseBody(ev *room.Event, body string) bool {
+	switch {
+	case strings.HasPrefix(body, noticePrefix):
+		parseNotice(ev, body[len(noticePrefix):])
+		return true
+	case strings.HasPrefix(body, errorPrefix):
+		ev.Kind, ev.Text = room.Error, body[len(errorPrefix):]
+		return true
+	case strings.HasPrefix(body, privateSentPrefix):
+		nick, text, ok := cutNick(body[len(privateSentPrefix):], "* ")
+		ev.Kind, ev.To, ev.Text = room.PrivateSent, nick, text
+		return ok
+	case strings.HasPrefix(body, "<"):
+		nick, text, ok := cutNick(body[1:], "> ")
+		ev.Kind, ev.From, ev.Text = room.Chat, nick, text
+		return ok
+	case strings.HasPrefix(body, "* "):
+		nick, text, ok := cutNick(body[2:], " ")
+		ev.Kind, ev.From, ev.Text = room.Action, nick, text
+		return ok
+	case strings.HasPrefix(body, "*"):
+		nick, text, ok := cutNick(body[1:], "* ")
+		ev.Kind, ev.From, ev.Text = room.Private, nick, text
+		return ok
+	}
+	return false
+}
+
+// cutNick splits s at the first sep and reports whether what comes before is
+// a valid nickname.
+func cutNick(s, sep string) (nick, rest string, ok bool) {
+	nick, rest, found := strings.Cut(s, sep)
+	return nick, rest, found && room.ValidateNick(nick) == nil
+}
+
+// parseNotice recognises the structured "*** " lines; anything else is a
+// plain Notice.
+func parseNotice(ev *room.Event, text string) {
+	switch {
+	case text == historyEndText:
+		ev.Kind = room.HistoryEnd
+		return
+	case strings.HasPrefix(text, historyBeginWord):
+		if n, ok := parseCount(text[len(historyBeginWord):], "event"); ok {
+			ev.Kind, ev.Count = room.HistoryBegin, n
+			return
+		}
+	case strings.HasSuffix(text, joinedSuffix):
+		if nick := strings.TrimSuffix(text, joinedSuffix); room.ValidateNick(nick) == nil {
+			ev.Kind, ev.From = room.Join, nick
+			return
+		}
+	}
+	if parseMembers(ev, text) || parseRename(ev, text) || parseLeave(ev, text) {
+		return
+	}
+	ev.Kind, ev.Text = room.Notice, text
+}
+
+func parseMembers(ev *room.Event, text string) bool {
+	head, list, found := strings.Cut(text, ": ")
+	if !found {
+		return false
+	}
+	n, ok := parseCount(head, "member")
+	if !ok {
+		return false
+	}
+	nicks := strings.Split(list, ", ")
+	if len(nicks) != n {
+		return false
+	}
+	for _, nick := range nicks {
+		if room.ValidateNick(nick) != nil {
+			return false
+		}
+	}
+	ev.Kind, ev.Nicks = room.Members, nicks
+	return true
+}
+
+func parseRename(ev *room.Event, text string) bool {
+	old, renamed, found := strings.Cut(text, renamedInfix)
+	if !found || room.ValidateNick(old) != nil || room.ValidateNick(renamed) != nil {
+		return false
+	}
+	ev.Kind, ev.From, ev.To = room.NickChange, old, renamed
+	return true
+}
+
+func parseLeave(ev *room.Event, text string) bool {
+	nick, reason, found := strings.Cut(text, leftInfix)
+	if !found || room.ValidateNick(nick) != nil || !strings.HasSuffix(reason, ")") {
+		return false
+	}
+	ev.Kind, ev.From, ev.Text = room.Leave, nick, strings.TrimSuffix(reason, ")")
+	return true
+}
+
+// parseCount parses "1 noun" or "N nouns".
+func parseCount(s, noun string) (int, bool) {
+	num, word, found := strings.Cut(s, " ")
+	n, err := strconv.Atoi(num)
+	if !found || err != nil || n < 0 {
+		return 0, false
+	}
+	if n == 1 && word == noun || n != 1 && word == noun+"s" {
+		return n, true
+	}
+	return 0, false
+}
+
+// parseStamp reads a leading "[hh:mm:ss] " and dates it on the latest day,
+// not after now, with that time of day (UTC).
+func parseStamp(line string, now time.Time) (time.Time, bool) {
+	if len(line) < stampLen || line[0] != '[' || line[3] != ':' || line[6] != ':' || line[9] != ']' || line[10] != ' ' {
+		return time.Time{}, false
+	}
+	h, okH := twoDigits(line[1:3], 23)
+	m, okM := twoDigits(line[4:6], 59)
+	s, okS := twoDigits(line[7:9], 59)
+	if !okH || !okM || !okS {
+		return time.Time{}, false
+	}
+	now = now.UTC()
+	t := time.Date(now.Year(), now.Month(), now.Day(), h, m, s, 0, time.UTC)
+	if t.After(now.Add(time.Minute)) { // allow for clock skew
+		t = t.AddDate(0, 0, -1)
+	}
+	return t, true
+}
+
+func twoDigits(s string, maxValue int) (int, bool) {
+	if s[0] < '0' || s[0] > '9' || s[1] < '0' || s[1] > '9' {
+		return 0, false
+	}
+	n := int(s[0]-'0')*10 + int(s[1]-'0')
+	return n, n <= maxValue
+}

@@ -1,0 +1,223 @@
+package tlsgw
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"chatd/room"
+)
+
+// Reasons a TLS member leaves, besides the room's own.
+const (
+	reasonClosed      = "connection closed"
+	reasonWriteFailed = "connection lost"
+	reasonNoNewline   = "sent too much without a newline"
+)
+
+// maxIdleBuffer is the largest write buffer a connection keeps between bursts.
+const maxIdleBuffer = 16 << 10
+
+// session serves one client connection.
+type session struct {
+	srv   *Server
+	conn  *tls.Conn
+	lines *lineReader
+	log   *slog.Logger
+}
+
+// serveConn runs one connection from handshake to close.
+func (s *Server) serveConn(raw net.Conn) {
+	defer raw.Close()
+	start := time.Now()
+	conn := tls.Server(raw, s.cfg.TLS)
+	sess := &session{
+		srv:   s,
+		conn:  conn,
+		lines: newLineReader(conn, s.cfg.ReadBuffer),
+		log:   s.cfg.Logger.With("transport", "tls", "remote", raw.RemoteAddr().String()),
+	}
+	if err := sess.handshake(); err != nil {
+		sess.log.Info("tls handshake failed", "err", err)
+		return
+	}
+	m, err := sess.join()
+	if err != nil {
+		sess.log.Info("connection closed before joining", "err", err, "duration", time.Since(start).Round(time.Millisecond))
+		return
+	}
+	if !s.markJoined(raw) {
+		m.Leave(room.ReasonShutdown)
+	}
+	sess.log.Info("joined", "nick", m.Nick())
+	sess.chat(m)
+	sess.log.Info("connection closed", "nick", m.Nick(), "reason", m.Reason(), "duration", time.Since(start).Round(time.Millisecond))
+}
+
+// handshake completes the TLS handshake within the handshake timeout and
+// records what was negotiated in the session's logger.
+func (s *session) handshake() error {
+	s.conn.SetDeadline(time.Now().Add(s.srv.cfg.HandshakeTimeout))
+	if err := s.conn.Handshake(); err != nil {
+		return err
+	}
+	s.conn.SetDeadline(time.Time{})
+	st := s.conn.ConnectionState()
+	s.log = s.log.With("tls_version", tls.VersionName(st.Version),
+		"cipher", tls.CipherSuiteName(st.CipherSuite), "group", st.CurveID.String())
+	return nil
+}
+
+// join greets the client and asks for a nickname until the room accepts one,
+// within the nickname timeout.
+func (s *session) join() (*room.Member, error) {
+	s.conn.SetReadDeadline(time.Now().Add(s.srv.cfg.NickTimeout))
+	if err := s.send(s.greeting(), prompt()); err != nil {
+		return nil, err
+	}
+	for range maxNickAttempts {
+		line, err := s.lines.ReadLine()
+		if err != nil {
+			if isTimeout(err) {
+				s.send(&room.Event{Kind: room.Error, Text: "no nickname chosen in time; goodbye"})
+			}
+			return nil, fmt.Errorf("read nickname: %w", err)
+		}
+		nick := strings.TrimSpace(room.Clean(line))
+		if nick == "" {
+			s.send(prompt())
+			continue
+		}
+		m, err := s.srv.cfg.Room.Join(nick, room.JoinOptions{})
+		if err == nil {
+			s.conn.SetReadDeadline(time.Time{})
+			return m, nil
+		}
+		if errors.Is(err, room.ErrClosed) {
+			s.send(&room.Event{Kind: room.Error, Text: "the server is shutting down"})
+			return nil, err
+		}
+		if err := s.send(&room.Event{Kind: room.Error, Text: err.Error()}, prompt()); err != nil {
+			return nil, err
+		}
+	}
+	s.send(&room.Event{Kind: room.Error, Text: "too many attempts; goodbye"})
+	return nil, errors.New("too many nickname attempts")
+}
+
+// greeting welcomes the client and tells it what TLS it got.
+func (s *session) greeting() *room.Event {
+	st := s.conn.ConnectionState()
+	return &room.Event{Kind: room.Notice, Text: fmt.Sprintf(
+		"Welcome to chatd. You are connected with %s, %s, key exchange %s.",
+		tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite), st.CurveID)}
+}
+
+func prompt() *room.Event {
+	return &room.Event{Kind: room.Notice, Text: "Choose a nickname (" + room.NickRules + "):"}
+}
+
+// chat relays between the connection and the member until either side ends.
+func (s *session) chat(m *room.Member) {
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		s.writeEvents(m)
+	}()
+	for {
+		line, err := s.lines.ReadLine()
+		if err != nil {
+			reason := reasonClosed
+			if errors.Is(err, ErrNoNewline) {
+				reason = reasonNoNewline
+			}
+			m.Leave(reason)
+			break
+		}
+		m.Send(line)
+	}
+	<-writerDone
+}
+
+// writeEvents writes the member's events as they come, coalescing whatever
+// is queued into one write, then says goodbye and closes the connection.
+func (s *session) writeEvents(m *room.Member) {
+	defer s.conn.Close()
+	events := m.Events()
+	var buf []byte
+	failed := false
+	for ev := range events {
+		if failed {
+			continue // drain until the room closes the stream
+		}
+		buf = AppendEvent(buf[:0], ev)
+		buf = appendQueued(buf, events)
+		if err := s.write(buf); err != nil {
+			failed = true
+			m.Leave(reasonWriteFailed)
+		}
+		if cap(buf) > maxIdleBuffer {
+			buf = nil
+		}
+	}
+	if ev := farewell(m.Reason()); ev != nil && !failed {
+		s.send(ev)
+	}
+}
+
+// appendQueued appends events already waiting in the stream, up to a batch,
+// without blocking. If the stream is closed it stops; the caller's range over
+// the stream then ends too.
+func appendQueued(buf []byte, events <-chan *room.Event) []byte {
+	for range maxWriteBatch {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				return buf
+			}
+			buf = AppendEvent(buf, ev)
+		default:
+			return buf
+		}
+	}
+	return buf
+}
+
+// farewell is the last line a member is sent, given why it left; nil if
+// there is nothing to add or no one to read it.
+func farewell(reason string) *room.Event {
+	switch {
+	case reason == room.ReasonQuit || strings.HasPrefix(reason, room.ReasonQuit+":"):
+		return &room.Event{Kind: room.Notice, Text: "Goodbye."}
+	case reason == room.ReasonSlowConsumer:
+		return &room.Event{Kind: room.Error, Text: "disconnected: you were not reading fast enough (slow consumer)"}
+	case reason == reasonNoNewline:
+		return &room.Event{Kind: room.Error, Text: "disconnected: " + reason}
+	}
+	return nil
+}
+
+// send encodes events and writes them at once.
+func (s *session) send(events ...*room.Event) error {
+	var buf []byte
+	for _, ev := range events {
+		buf = AppendEvent(buf, ev)
+	}
+	return s.write(buf)
+}
+
+// write writes b within the write timeout.
+func (s *session) write(b []byte) error {
+	s.conn.SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout))
+	_, err := s.conn.Write(b)
+	return err
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
