@@ -1,0 +1,43 @@
+# chatd: `make run` builds and starts the server; `make test` runs every test.
+
+GO      ?= go
+BIN     ?= bin
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+# Each fuzz target runs this long in `make test`; `make fuzz` runs them longer.
+FUZZTIME ?= 5s
+
+# Fuzz targets, as package:Target.
+FUZZ_TARGETS := ./room:FuzzClean ./tlsgw:FuzzParseLine
+
+.PHONY: build run test vet fmt-check fuzz clean
+
+build:
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
+
+## run: build and start chatd with its defaults (extra flags: make run ARGS="--tls-addr :8443")
+run: build
+	./$(BIN)/chatd $(ARGS)
+
+## test: vet, formatting, a short fuzz run of each target, then every test with the race detector
+test: vet fmt-check
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
+	$(GO) test -race -count=1 ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+## fuzz: run each fuzz target (make fuzz FUZZTIME=5m for a longer run)
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$name in $$pkg for $(FUZZTIME)"; \
+		$(GO) test -run='^$$' -fuzz="^$$name$$" -fuzztime=$(FUZZTIME) $$pkg; \
+	done
+
+clean:
+	rm -rf $(BIN)

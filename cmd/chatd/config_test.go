@@ -1,0 +1,28 @@
+package main
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestFlagsComeFromEnvironmentAndArgsWin(t *testing.T) {
+	env := map[string]string{"CHATD_TLS_ADDR": ":9999", "CHATD_DATA_DIR": "/srv/chat", "CHATD_HOST": "a.example, b.example"}
+	var cfg config
+	fs := newServeFlags(&cfg, nil)
+	if err := parseFlags(fs, []string{"--data-dir", "/tmp/x", "--host", "c.example"}, func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.tlsAddr != ":9999" || cfg.dataDir != "/tmp/x" || cfg.sshAddr != ":2222" {
+		t.Errorf("config = %+v", cfg)
+	}
+	if want := []string{"a.example", "b.example", "c.example"}; !slices.Equal(cfg.hosts, want) {
+		t.Errorf("hosts = %q, want %q", cfg.hosts, want)
+	}
+}
+
+func TestCertNeedsKey(t *testing.T) {
+	cfg := config{tlsAddr: ":7443", cert: "c.pem"}
+	if cfg.validate() == nil {
+		t.Error("--cert without --key was accepted")
+	}
+}
