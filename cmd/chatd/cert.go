@@ -15,7 +15,7 @@ import (
 )
 
 // runCert is `chatd cert`: write a fresh self-signed certificate and key.
-func runCert(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+func runCert(args []string, stdout, stderr io.Writer) int {
 	var (
 		hosts listFlag
 		out   string
@@ -23,14 +23,14 @@ func runCert(args []string, stdout, stderr io.Writer, getenv func(string) string
 	)
 	fs := flag.NewFlagSet("chatd cert", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Var(&hosts, "host", "host name or IP address the certificate is for (repeatable; default localhost, 127.0.0.1, ::1 and this machine's name)")
-	fs.StringVar(&out, "out", "chatd-data", "directory to write cert.pem and key.pem into")
+	fs.Var(&hosts, "host", "host `NAME` or IP address the certificate is for (repeatable; default localhost, 127.0.0.1, ::1 and this machine's name)")
+	fs.StringVar(&out, "out", "chatd-data", "`DIR` to write cert.pem and key.pem into")
 	fs.BoolVar(&force, "force", false, "replace an existing certificate")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage:\n  chatd cert [--host NAME]... [--out DIR] [--force]\n\nWrites an ECDSA P-256 self-signed certificate (cert.pem) and its key (key.pem, mode 0600).\n\nFlags:\n")
-		printFlags(fs, stderr)
+		printFlags(fs, stderr, false)
 	}
-	if err := parseFlags(fs, args, getenv); err != nil {
+	if err := parseFlags(fs, args, nil); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}

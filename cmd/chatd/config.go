@@ -40,24 +40,31 @@ func (l *listFlag) Set(v string) error {
 func newServeFlags(cfg *config, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("chatd", flag.ContinueOnError)
 	fs.SetOutput(out)
-	fs.StringVar(&cfg.dataDir, "data-dir", "chatd-data", "directory for the generated certificate and SSH host key")
-	fs.StringVar(&cfg.tlsAddr, "tls-addr", ":7443", "address of the TLS line-protocol listener")
-	fs.StringVar(&cfg.sshAddr, "ssh-addr", ":2222", `address of the SSH listener ("" turns SSH off)`)
-	fs.StringVar(&cfg.cert, "cert", "", "PEM certificate (chain) to serve instead of the generated one; needs --key")
-	fs.StringVar(&cfg.key, "key", "", "PEM private key of --cert")
-	fs.Var(&cfg.hosts, "host", "extra host name or IP address the generated certificate must cover (repeatable)")
+	fs.StringVar(&cfg.dataDir, "data-dir", "chatd-data", "`DIR` for the generated certificate and SSH host key")
+	fs.StringVar(&cfg.tlsAddr, "tls-addr", ":7443", "`ADDR` of the TLS line-protocol listener")
+	fs.StringVar(&cfg.sshAddr, "ssh-addr", ":2222", "`ADDR` of the SSH listener (\"\" turns SSH off)")
+	fs.StringVar(&cfg.cert, "cert", "", "PEM certificate (chain) `FILE` to serve instead of the generated one; needs --key")
+	fs.StringVar(&cfg.key, "key", "", "PEM private key `FILE` of --cert")
+	fs.Var(&cfg.hosts, "host", "extra host `NAME` or IP address the generated certificate must cover (repeatable)")
 	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage:\n  chatd [flags]              serve the chat room\n  chatd cert [flags]         write a self-signed certificate and key\n\nFlags (each also settable as %s<NAME>, e.g. %sTLS_ADDR):\n", envPrefix, envPrefix)
-		printFlags(fs, out)
+		printFlags(fs, out, true)
 	}
 	return fs
 }
 
+// noEnv is the flags that the environment does not set.
+var noEnv = map[string]bool{"version": true}
+
 // parseFlags sets fs's flags from the environment, then from args, which win.
+// A nil getenv reads no environment.
 func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
+		if getenv == nil || noEnv[f.Name] {
+			return
+		}
 		if v := getenv(envName(f.Name)); v != "" && envErr == nil {
 			if err := f.Value.Set(v); err != nil {
 				envErr = fmt.Errorf("%s=%q: %w", envName(f.Name), v, err)
@@ -80,19 +87,27 @@ func envName(flagName string) string {
 	return envPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
-// printFlags lists flags GNU-style with their environment variable and default.
-func printFlags(fs *flag.FlagSet, out io.Writer) {
+// printFlags lists flags GNU-style with their default and, if withEnv, their
+// environment variable.
+func printFlags(fs *flag.FlagSet, out io.Writer, withEnv bool) {
 	fs.VisitAll(func(f *flag.Flag) {
 		name, usage := flag.UnquoteUsage(f)
 		fmt.Fprintf(out, "  --%s", f.Name)
 		if name != "" {
 			fmt.Fprintf(out, " %s", name)
 		}
-		fmt.Fprintf(out, "\n\t%s (env %s", usage, envName(f.Name))
-		if f.DefValue != "" && f.DefValue != "false" {
-			fmt.Fprintf(out, ", default %q", f.DefValue)
+		var notes []string
+		if withEnv && !noEnv[f.Name] {
+			notes = append(notes, "env "+envName(f.Name))
 		}
-		fmt.Fprintln(out, ")")
+		if f.DefValue != "" && f.DefValue != "false" {
+			notes = append(notes, fmt.Sprintf("default %q", f.DefValue))
+		}
+		fmt.Fprintf(out, "\n\t%s", usage)
+		if len(notes) > 0 {
+			fmt.Fprintf(out, " (%s)", strings.Join(notes, ", "))
+		}
+		fmt.Fprintln(out)
 	})
 }
 

@@ -29,7 +29,7 @@ func main() {
 // default signal handling, so a second Ctrl+C during shutdown kills at once.
 func run(ctx context.Context, stopSignals func(), args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	if len(args) > 0 && args[0] == "cert" {
-		return runCert(args[1:], stdout, stderr, getenv)
+		return runCert(args[1:], stdout, stderr)
 	}
 	var cfg config
 	fs := newServeFlags(&cfg, stderr)
