@@ -23,17 +23,24 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 const waitTime = 5 * time.Second
 
 type testServer struct {
-	addr  string
-	roots *x509.CertPool
-	room  *room.Room
-	srv   *Server
+	addr    string
+	roots   *x509.CertPool
+	certPEM []byte
+	room    *room.Room
+	srv     *Server
 }
 
 // startServer runs a gateway on a loopback port with a fresh certificate and
 // stops it when the test ends.
 func startServer(t *testing.T, cfg Config) *testServer {
 	t.Helper()
-	certPEM, keyPEM, err := GenerateSelfSigned(DefaultHosts(), time.Now())
+	return startServerFor(t, cfg, DefaultHosts())
+}
+
+// startServerFor is startServer with a certificate for hosts.
+func startServerFor(t *testing.T, cfg Config, hosts []string) *testServer {
+	t.Helper()
+	certPEM, keyPEM, err := GenerateSelfSigned(hosts, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +58,7 @@ func startServer(t *testing.T, cfg Config) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{addr: ln.Addr().String(), roots: roots, room: cfg.Room, srv: NewServer(cfg)}
+	ts := &testServer{addr: ln.Addr().String(), roots: roots, certPEM: certPEM, room: cfg.Room, srv: NewServer(cfg)}
 	served := make(chan error, 1)
 	go func() { served <- ts.srv.Serve(ln) }()
 	t.Cleanup(func() {

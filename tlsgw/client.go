@@ -1,0 +1,251 @@
+package tlsgw
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"chatd/room"
+)
+
+// Client defaults.
+const (
+	DefaultJoinTimeout = 15 * time.Second
+	clientEventBuffer  = 256
+	clientReadBuffer   = 64 << 10
+)
+
+// ErrNickRefused is wrapped by Dial's error when the server refused the
+// nickname; the error text is the server's explanation.
+var ErrNickRefused = errors.New("nickname refused")
+
+// ClientConfig says how to reach and verify a chatd server.
+type ClientConfig struct {
+	Addr string      // host:port
+	Nick string      // the nickname to join as
+	TLS  *tls.Config // verification policy; ServerName defaults to Addr's host
+	// JoinTimeout bounds connecting, the handshake and joining together.
+	JoinTimeout time.Duration
+	// Now is the clock used to date server timestamps; tests may replace it.
+	Now func() time.Time
+}
+
+// Client is a joined line-protocol session: the server's lines arrive as
+// room events, parsed by the same codec that wrote them.
+type Client struct {
+	conn      *tls.Conn
+	events    chan *room.Event
+	closed    chan struct{} // closed by Close, so a reader blocked on events ends
+	closeOnce sync.Once
+	now       func() time.Time
+
+	writeMu sync.Mutex
+	mu      sync.Mutex
+	nick    string
+	reason  string
+}
+
+// Dial connects to a chatd server, verifies it according to cfg.TLS, and
+// joins as cfg.Nick. Everything the server sent up to and including the
+// join (greeting, history replay) is delivered first on Events.
+func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
+	if cfg.JoinTimeout <= 0 {
+		cfg.JoinTimeout = DefaultJoinTimeout
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.JoinTimeout)
+	defer cancel()
+	conn, err := dialTLS(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{conn: conn, events: make(chan *room.Event, clientEventBuffer), closed: make(chan struct{}), now: cfg.Now, nick: cfg.Nick}
+	r := bufio.NewReaderSize(conn, clientReadBuffer)
+	deadline, _ := ctx.Deadline()
+	conn.SetDeadline(deadline)
+	early, err := c.join(r, cfg.Nick)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	conn.SetDeadline(time.Time{})
+	go c.readEvents(r, early)
+	return c, nil
+}
+
+func dialTLS(ctx context.Context, cfg ClientConfig) (*tls.Conn, error) {
+	tlsCfg := cfg.TLS.Clone()
+	if tlsCfg == nil {
+		tlsCfg = &tls.Config{}
+	}
+	if tlsCfg.ServerName == "" {
+		host, _, err := net.SplitHostPort(cfg.Addr)
+		if err != nil {
+			return nil, fmt.Errorf("server address %q: %w", cfg.Addr, err)
+		}
+		tlsCfg.ServerName = host
+	}
+	d := tls.Dialer{Config: tlsCfg}
+	conn, err := d.DialContext(ctx, "tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", cfg.Addr, err)
+	}
+	return conn.(*tls.Conn), nil
+}
+
+// join sends the nickname and reads until the server accepts it: the first
+// room event (a history replay or the client's own join) means it did. It
+// returns the events read on the way.
+func (c *Client) join(r *bufio.Reader, nick string) ([]*room.Event, error) {
+	if err := c.writeLine(nick); err != nil {
+		return nil, fmt.Errorf("send nickname: %w", err)
+	}
+	var early []*room.Event
+	for {
+		line, err := readServerLine(r)
+		if err != nil {
+			return nil, fmt.Errorf("join as %s: %w", nick, err)
+		}
+		ev := ParseLine(line, c.now())
+		early = append(early, ev)
+		switch ev.Kind {
+		case room.Error:
+			return nil, fmt.Errorf("%w: %s", ErrNickRefused, ev.Text)
+		case room.HistoryBegin, room.Join:
+			return early, nil
+		}
+	}
+}
+
+// readServerLine reads one line, without its line ending.
+func readServerLine(r *bufio.Reader) (string, error) {
+	line, err := r.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		return "", fmt.Errorf("server sent a line over %d bytes", len(line))
+	}
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimRight(string(line), "\r\n"), nil
+}
+
+// readEvents delivers events until the connection ends, then closes Events.
+func (c *Client) readEvents(r *bufio.Reader, early []*room.Event) {
+	defer close(c.events)
+	defer c.conn.Close()
+	for _, ev := range early {
+		if !c.deliver(ev) {
+			return
+		}
+	}
+	var last *room.Event
+	for {
+		line, err := readServerLine(r)
+		if err != nil {
+			c.setReason(endReason(last, err))
+			return
+		}
+		ev := ParseLine(line, c.now())
+		c.track(ev)
+		if !c.deliver(ev) {
+			return
+		}
+		last = ev
+	}
+}
+
+// deliver hands ev to the reader of Events; it reports false if the client
+// was closed meanwhile.
+func (c *Client) deliver(ev *room.Event) bool {
+	select {
+	case c.events <- ev:
+		return true
+	case <-c.closed:
+		c.setReason("closed")
+		return false
+	}
+}
+
+// endReason explains why the connection ended, from the last line the
+// server sent and the read error.
+func endReason(last *room.Event, err error) string {
+	switch {
+	case last != nil && last.Kind == room.Notice && last.Text == "Goodbye.":
+		return room.ReasonQuit
+	case last != nil && last.Kind == room.Notice && strings.Contains(last.Text, "shutting down"):
+		return room.ReasonShutdown
+	case last != nil && last.Kind == room.Error:
+		return last.Text
+	case errors.Is(err, io.EOF):
+		return "the server closed the connection"
+	}
+	return "connection lost: " + err.Error()
+}
+
+// track follows changes to the client's own nickname.
+func (c *Client) track(ev *room.Event) {
+	if ev.Kind != room.NickChange {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if strings.EqualFold(ev.From, c.nick) {
+		c.nick = ev.To
+	}
+}
+
+func (c *Client) setReason(reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.reason = reason
+}
+
+// Send sends one line, a chat message or a command, to the server.
+func (c *Client) Send(line string) error {
+	return c.writeLine(line)
+}
+
+func (c *Client) writeLine(line string) error {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	c.conn.SetWriteDeadline(time.Now().Add(DefaultWriteTimeout))
+	_, err := io.WriteString(c.conn, strings.NewReplacer("\r", "", "\n", " ").Replace(line)+"\n")
+	return err
+}
+
+// Events is the stream of what the server says. It is closed when the
+// connection ends; Reason then says why.
+func (c *Client) Events() <-chan *room.Event { return c.events }
+
+// Nick returns the client's current nickname.
+func (c *Client) Nick() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nick
+}
+
+// Reason says why the connection ended, once Events is closed.
+func (c *Client) Reason() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reason
+}
+
+// ConnectionState reports what TLS negotiated.
+func (c *Client) ConnectionState() tls.ConnectionState { return c.conn.ConnectionState() }
+
+// Close ends the connection; Events is closed soon after, whether or not
+// anyone is reading it.
+func (c *Client) Close() error {
+	c.closeOnce.Do(func() { close(c.closed) })
+	return c.conn.Close()
+}

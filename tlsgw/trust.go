@@ -1,0 +1,195 @@
+package tlsgw
+
+import (
+	"bufio"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// KnownServers is the client's trust-on-first-use store, like OpenSSH's
+// known_hosts: one line per server, "host:port SHA256-FINGERPRINT", for
+// servers whose certificate no certificate authority vouches for.
+type KnownServers struct {
+	Path string
+}
+
+// DefaultKnownServersPath is known_servers in chatd's folder of the user's
+// configuration directory (~/.config/chatd/known_servers on Linux).
+func DefaultKnownServersPath() (string, error) {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("find the configuration directory: %w", err)
+	}
+	return filepath.Join(dir, "chatd", "known_servers"), nil
+}
+
+// Lookup returns the fingerprint remembered for addr, if any.
+func (k KnownServers) Lookup(addr string) (fingerprint string, found bool, err error) {
+	f, err := os.Open(k.Path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("read known servers: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) == 2 && !strings.HasPrefix(fields[0], "#") && fields[0] == normalizeAddr(addr) {
+			return fields[1], true, nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return "", false, fmt.Errorf("read %s: %w", k.Path, err)
+	}
+	return "", false, nil
+}
+
+// Add remembers fingerprint for addr, creating the file (mode 0600) and its
+// directory (0700) if needed.
+func (k KnownServers) Add(addr, fingerprint string) error {
+	if err := os.MkdirAll(filepath.Dir(k.Path), 0o700); err != nil {
+		return fmt.Errorf("remember server: %w", err)
+	}
+	f, err := os.OpenFile(k.Path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("remember server: %w", err)
+	}
+	if _, err := fmt.Fprintf(f, "%s %s\n", normalizeAddr(addr), fingerprint); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", k.Path, err)
+	}
+	return f.Close()
+}
+
+// normalizeAddr writes host:port the one way the store compares it.
+func normalizeAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return strings.ToLower(addr)
+	}
+	return net.JoinHostPort(strings.ToLower(host), port)
+}
+
+// UnknownCertError reports a server certificate that no authority vouches
+// for and that the user has not trusted yet. Trusting it means adding
+// Fingerprint for Addr to the known-servers store.
+type UnknownCertError struct {
+	Addr        string
+	Cert        *x509.Certificate
+	Fingerprint string
+	Store       string // the known-servers file
+	Cause       error  // why normal verification failed
+}
+
+func (e *UnknownCertError) Error() string {
+	return fmt.Sprintf("the certificate of %s is not signed by a trusted authority and not yet trusted (SHA-256 %s): %v", e.Addr, e.Fingerprint, e.Cause)
+}
+
+// CertChangedError reports a server presenting a certificate other than the
+// one remembered for it: possibly a man in the middle.
+type CertChangedError struct {
+	Addr      string
+	Known     string // the remembered fingerprint
+	Presented string // the fingerprint presented now
+	Store     string
+}
+
+func (e *CertChangedError) Error() string {
+	return fmt.Sprintf("the certificate of %s has CHANGED: it was SHA-256 %s and is now %s. "+
+		"Someone may be intercepting the connection (man in the middle), or the server got a new certificate. "+
+		"If you are sure it is legitimate, remove the line for %s from %s and connect again",
+		e.Addr, e.Known, e.Presented, normalizeAddr(e.Addr), e.Store)
+}
+
+// Trust says how a client verifies the server.
+type Trust struct {
+	// CAFile, if set, is the only trust anchor: no system roots, no TOFU.
+	CAFile string
+	// Insecure skips verification entirely (for MITM exercises in labs).
+	Insecure bool
+	// Known is consulted when the system roots do not vouch for the server;
+	// nil disables trust on first use.
+	Known *KnownServers
+	// Now is the clock for validity checks; nil means time.Now.
+	Now func() time.Time
+}
+
+// ClientTLSConfig returns the client's TLS configuration for addr under this
+// trust policy. The host name is verified in every mode but Insecure.
+func (t Trust) ClientTLSConfig(addr string) (*tls.Config, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("server address %q: %w", addr, err)
+	}
+	cfg := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	if t.Insecure {
+		cfg.InsecureSkipVerify = true
+		return cfg, nil
+	}
+	var roots *x509.CertPool // nil: the system's
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("read CA file: %w", err)
+		}
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s holds no PEM certificate", t.CAFile)
+		}
+	}
+	// Verification is done in VerifyConnection, so that a certificate no
+	// authority vouches for can fall back to the known-servers store.
+	cfg.InsecureSkipVerify = true
+	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		return t.verify(cs, addr, host, roots)
+	}
+	return cfg, nil
+}
+
+func (t Trust) verify(cs tls.ConnectionState, addr, host string, roots *x509.CertPool) error {
+	if len(cs.PeerCertificates) == 0 {
+		return errors.New("the server sent no certificate")
+	}
+	leaf := cs.PeerCertificates[0]
+	now := time.Now()
+	if t.Now != nil {
+		now = t.Now()
+	}
+	inter := x509.NewCertPool()
+	for _, c := range cs.PeerCertificates[1:] {
+		inter.AddCert(c)
+	}
+	_, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, DNSName: host, CurrentTime: now})
+	if err == nil || t.CAFile != "" || t.Known == nil {
+		return err
+	}
+	var hostErr x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	if errors.As(err, &hostErr) || errors.As(err, &invalid) {
+		return err // wrong name or expired: no store makes that right
+	}
+	if err := leaf.VerifyHostname(host); err != nil {
+		return err
+	}
+	fp := Fingerprint(leaf.Raw)
+	known, found, lookupErr := t.Known.Lookup(addr)
+	switch {
+	case lookupErr != nil:
+		return lookupErr
+	case found && known == fp:
+		return nil
+	case found:
+		return &CertChangedError{Addr: addr, Known: known, Presented: fp, Store: t.Known.Path}
+	}
+	return &UnknownCertError{Addr: addr, Cert: leaf, Fingerprint: fp, Store: t.Known.Path, Cause: err}
+}
