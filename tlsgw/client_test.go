@@ -44,14 +44,14 @@ func dialClient(t *testing.T, addr, nick string, trust Trust) (*Client, error) {
 }
 
 // nextEvent returns the next event of one of kinds, skipping others.
-func nextEvent(t *testing.T, c *Client, kinds ...room.Kind) *room.Event {
+func nextEvent(t *testing.T, events <-chan *room.Event, kinds ...room.Kind) *room.Event {
 	t.Helper()
 	timeout := time.After(waitTime)
 	for {
 		select {
-		case ev, ok := <-c.Events():
+		case ev, ok := <-events:
 			if !ok {
-				t.Fatalf("events closed (%s) while waiting for %v", c.Reason(), kinds)
+				t.Fatalf("events closed while waiting for %v", kinds)
 			}
 			if slices.Contains(kinds, ev.Kind) {
 				return ev
@@ -69,24 +69,24 @@ func TestClientJoinsChatsAndQuits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ev := nextEvent(t, alice, room.Notice); !strings.HasPrefix(ev.Text, "Welcome to chatd") {
+	if ev := nextEvent(t, alice.Events(), room.Notice); !strings.HasPrefix(ev.Text, "Welcome to chatd") {
 		t.Errorf("first event %q, want the greeting", ev.Text)
 	}
-	nextEvent(t, alice, room.HistoryEnd) // the replay holds bob's join
-	if ev := nextEvent(t, alice, room.Join); ev.From != "alice" {
+	nextEvent(t, alice.Events(), room.HistoryEnd) // the replay holds bob's join
+	if ev := nextEvent(t, alice.Events(), room.Join); ev.From != "alice" {
 		t.Errorf("join event for %q", ev.From)
 	}
-	if ev := nextEvent(t, alice, room.Members); !slices.Equal(ev.Nicks, []string{"alice", "bob"}) {
+	if ev := nextEvent(t, alice.Events(), room.Members); !slices.Equal(ev.Nicks, []string{"alice", "bob"}) {
 		t.Errorf("members %q", ev.Nicks)
 	}
 	bob.send("hi alice \x1b[31m")
-	if ev := nextEvent(t, alice, room.Chat); ev.From != "bob" || ev.Text != "hi alice" || ev.Time.IsZero() {
+	if ev := nextEvent(t, alice.Events(), room.Chat); ev.From != "bob" || ev.Text != "hi alice" || ev.Time.IsZero() {
 		t.Errorf("chat event %+v", *ev)
 	}
 	alice.Send("hello bob")
 	bob.expect("<alice> hello bob")
 	alice.Send("/nick Al")
-	nextEvent(t, alice, room.NickChange)
+	nextEvent(t, alice.Events(), room.NickChange)
 	if alice.Nick() != "Al" {
 		t.Errorf("Nick() = %q after /nick Al", alice.Nick())
 	}

@@ -26,6 +26,7 @@ type testServer struct {
 	addr    string
 	roots   *x509.CertPool
 	certPEM []byte
+	keyPEM  []byte
 	room    *room.Room
 	srv     *Server
 }
@@ -44,6 +45,12 @@ func startServerFor(t *testing.T, cfg Config, hosts []string) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startServerWith(t, cfg, certPEM, keyPEM, "127.0.0.1:0")
+}
+
+// startServerWith runs a gateway on addr with the given certificate.
+func startServerWith(t *testing.T, cfg Config, certPEM, keyPEM []byte, addr string) *testServer {
+	t.Helper()
 	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		t.Fatal(err)
@@ -54,11 +61,11 @@ func startServerFor(t *testing.T, cfg Config, hosts []string) *testServer {
 		cfg.Room = room.New(room.Config{})
 	}
 	cfg.TLS = ServerConfig(NewCertStore(&cert))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{addr: ln.Addr().String(), roots: roots, certPEM: certPEM, room: cfg.Room, srv: NewServer(cfg)}
+	ts := &testServer{addr: ln.Addr().String(), roots: roots, certPEM: certPEM, keyPEM: keyPEM, room: cfg.Room, srv: NewServer(cfg)}
 	served := make(chan error, 1)
 	go func() { served <- ts.srv.Serve(ln) }()
 	t.Cleanup(func() {

@@ -156,6 +156,17 @@ func (t Trust) ClientTLSConfig(addr string) (*tls.Config, error) {
 	return cfg, nil
 }
 
+// systemTrusts reports whether the system's roots vouch for the connection's
+// certificate chain and name.
+func (t Trust) systemTrusts(cs tls.ConnectionState) bool {
+	inter := x509.NewCertPool()
+	for _, c := range cs.PeerCertificates[1:] {
+		inter.AddCert(c)
+	}
+	_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Intermediates: inter, DNSName: cs.ServerName})
+	return err == nil
+}
+
 func (t Trust) verify(cs tls.ConnectionState, addr, host string, roots *x509.CertPool) error {
 	if len(cs.PeerCertificates) == 0 {
 		return errors.New("the server sent no certificate")

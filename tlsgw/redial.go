@@ -1,0 +1,297 @@
+package tlsgw
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"chatd/room"
+)
+
+// Redial defaults.
+const (
+	DefaultMinBackoff = time.Second
+	DefaultMaxBackoff = 30 * time.Second
+	localEventBuffer  = 32
+)
+
+// RedialConfig tunes a Redialer.
+type RedialConfig struct {
+	Client ClientConfig
+	// Trust is the policy Client.TLS was made from; /tls explains it.
+	Trust Trust
+	// Reconnect dials again, with exponential backoff, when the connection
+	// is lost for any reason but the user's /quit.
+	Reconnect  bool
+	MinBackoff time.Duration
+	MaxBackoff time.Duration
+}
+
+// Redialer is one chat session as the user sees it, across connections: it
+// forwards the current Client's events, answers the client-side /tls
+// command, and, if asked to, reconnects and rejoins under the same nickname
+// after a network loss, telling the user with Notice events. It satisfies
+// the interface the chat screen needs.
+type Redialer struct {
+	cfg    RedialConfig
+	ctx    context.Context
+	cancel context.CancelFunc
+	out    chan *room.Event
+	local  chan *room.Event // events the Redialer itself adds
+
+	mu       sync.Mutex
+	client   *Client // nil while disconnected
+	nick     string
+	reason   string
+	quitting bool
+}
+
+// NewRedialer starts a session from a Client that has already joined.
+func NewRedialer(ctx context.Context, cfg RedialConfig, first *Client) *Redialer {
+	if cfg.MinBackoff <= 0 {
+		cfg.MinBackoff = DefaultMinBackoff
+	}
+	if cfg.MaxBackoff < cfg.MinBackoff {
+		cfg.MaxBackoff = max(DefaultMaxBackoff, cfg.MinBackoff)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	r := &Redialer{
+		cfg: cfg, ctx: ctx, cancel: cancel,
+		out:   make(chan *room.Event, clientEventBuffer),
+		local: make(chan *room.Event, localEventBuffer),
+		nick:  first.Nick(),
+	}
+	go r.run(first)
+	return r
+}
+
+// Events is the session's stream of events. It is closed when the session
+// is over; Reason then says why.
+func (r *Redialer) Events() <-chan *room.Event { return r.out }
+
+// Nick returns the session's nickname.
+func (r *Redialer) Nick() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.client != nil {
+		r.nick = r.client.Nick()
+	}
+	return r.nick
+}
+
+// Reason says why the session ended, once Events is closed.
+func (r *Redialer) Reason() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.reason
+}
+
+// Connected reports whether the session has a live connection now.
+func (r *Redialer) Connected() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.client != nil
+}
+
+// Close ends the session.
+func (r *Redialer) Close() { r.cancel() }
+
+// Send sends a line to the server, or answers it here if it is /tls.
+func (r *Redialer) Send(line string) {
+	r.mu.Lock()
+	c := r.client
+	if isQuit(line) {
+		r.quitting = true
+	}
+	r.mu.Unlock()
+	switch {
+	case strings.EqualFold(strings.TrimSpace(line), "/tls"):
+		r.describeTLS(c)
+	case c == nil:
+		r.tellLocal(room.Error, "not connected; your line was not sent")
+	default:
+		if err := c.Send(line); err != nil {
+			r.tellLocal(room.Error, "could not send: "+err.Error())
+		}
+	}
+}
+
+func isQuit(line string) bool {
+	word, _, _ := strings.Cut(strings.TrimSpace(line), " ")
+	word = strings.ToLower(word)
+	return word == "/quit" || word == "!exit"
+}
+
+func (r *Redialer) describeTLS(c *Client) {
+	if c == nil {
+		r.tellLocal(room.Error, "not connected")
+		return
+	}
+	cs := c.ConnectionState()
+	for _, line := range DescribeTLS(cs, time.Now()) {
+		r.tellLocal(room.Notice, line)
+	}
+	r.tellLocal(room.Notice, "verification: "+r.cfg.Trust.Explain(cs))
+}
+
+// tellLocal adds an event of the Redialer's own; if the user is far behind
+// reading, it is dropped rather than block the caller.
+func (r *Redialer) tellLocal(kind room.Kind, text string) {
+	select {
+	case r.local <- &room.Event{Kind: kind, Time: time.Now(), Text: text}:
+	default:
+	}
+}
+
+func (r *Redialer) setClient(c *Client) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.client != nil {
+		r.nick = r.client.Nick()
+	}
+	r.client = c
+}
+
+func (r *Redialer) finish(reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reason = reason
+}
+
+// run forwards events from one connection after another.
+func (r *Redialer) run(c *Client) {
+	defer close(r.out)
+	for c != nil {
+		r.setClient(c)
+		r.forward(c)
+		r.setClient(nil)
+		reason := c.Reason()
+		r.mu.Lock()
+		quitting := r.quitting
+		r.mu.Unlock()
+		switch {
+		case r.ctx.Err() != nil:
+			r.finish("closed")
+			return
+		case !r.cfg.Reconnect || quitting || reason == room.ReasonQuit:
+			r.finish(reason)
+			return
+		}
+		c = r.redial(reason)
+	}
+}
+
+// forward passes on c's events and local ones until c's stream ends.
+func (r *Redialer) forward(c *Client) {
+	defer c.Close()
+	for {
+		select {
+		case ev, ok := <-c.Events():
+			if !ok {
+				r.flushLocal()
+				return
+			}
+			if !r.emit(ev) {
+				return
+			}
+		case ev := <-r.local:
+			if !r.emit(ev) {
+				return
+			}
+		case <-r.ctx.Done():
+			return
+		}
+	}
+}
+
+// flushLocal passes on local events already waiting.
+func (r *Redialer) flushLocal() {
+	for {
+		select {
+		case ev := <-r.local:
+			if !r.emit(ev) {
+				return
+			}
+		default:
+			return
+		}
+	}
+}
+
+func (r *Redialer) emit(ev *room.Event) bool {
+	select {
+	case r.out <- ev:
+		return true
+	case <-r.ctx.Done():
+		return false
+	}
+}
+
+// redial dials until it rejoins, with exponential backoff and jitter. It
+// gives up, returning nil, when the session is closed or the server's
+// certificate is no longer trusted.
+func (r *Redialer) redial(lost string) *Client {
+	backoff := r.cfg.MinBackoff
+	why := lost
+	for attempt := 1; ; attempt++ {
+		wait := backoff/2 + rand.N(backoff/2+1)
+		r.emit(&room.Event{Kind: room.Notice, Time: time.Now(), Text: fmt.Sprintf("disconnected (%s); reconnecting in %s", why, wait.Round(100*time.Millisecond))})
+		if !r.sleep(wait) {
+			r.finish("closed")
+			return nil
+		}
+		cfg := r.cfg.Client
+		cfg.Nick = r.Nick()
+		c, err := Dial(r.ctx, cfg)
+		if err == nil {
+			r.emit(&room.Event{Kind: room.Notice, Time: time.Now(), Text: fmt.Sprintf("reconnected after %d attempt(s)", attempt)})
+			return c
+		}
+		var unknown *UnknownCertError
+		var changed *CertChangedError
+		if errors.As(err, &unknown) || errors.As(err, &changed) {
+			r.finish(err.Error())
+			return nil
+		}
+		if r.ctx.Err() != nil {
+			r.finish("closed")
+			return nil
+		}
+		why = err.Error()
+		backoff = min(2*backoff, r.cfg.MaxBackoff)
+	}
+}
+
+// sleep waits d, passing on local events meanwhile; false if closed.
+func (r *Redialer) sleep(d time.Duration) bool {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		select {
+		case <-timer.C:
+			return true
+		case ev := <-r.local:
+			r.emit(ev)
+		case <-r.ctx.Done():
+			return false
+		}
+	}
+}
+
+// Explain says how the server of this connection was verified.
+func (t Trust) Explain(cs tls.ConnectionState) string {
+	switch {
+	case t.Insecure:
+		return "NOT VERIFIED (--insecure): anyone on the path could read and change this chat"
+	case t.CAFile != "":
+		return "chain verified against " + t.CAFile + ", host name checked"
+	case t.Known != nil && len(cs.PeerCertificates) > 0 && !t.systemTrusts(cs):
+		return "trusted on first use: fingerprint remembered in " + t.Known.Path + ", host name checked"
+	}
+	return "chain verified against the system's certificate authorities, host name checked"
+}

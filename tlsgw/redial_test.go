@@ -1,0 +1,95 @@
+package tlsgw
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"chatd/room"
+)
+
+// nextNotice returns the next Notice whose text contains want.
+func nextNotice(t *testing.T, events <-chan *room.Event, want string) *room.Event {
+	t.Helper()
+	timeout := time.After(waitTime)
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				t.Fatalf("events closed while waiting for a notice %q", want)
+			}
+			if ev.Kind == room.Notice && strings.Contains(ev.Text, want) {
+				return ev
+			}
+		case <-timeout:
+			t.Fatalf("no notice %q in %v", want, waitTime)
+		}
+	}
+}
+
+func TestRedialerReconnectsAfterServerRestart(t *testing.T) {
+	first := startServer(t, Config{})
+	trust := Trust{CAFile: first.caFile(t)}
+	tlsCfg, err := trust.ClientTLSConfig(first.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := ClientConfig{Addr: first.addr, Nick: "alice", TLS: tlsCfg}
+	c, err := Dial(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewRedialer(context.Background(), RedialConfig{Client: cfg, Trust: trust, Reconnect: true, MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond}, c)
+	defer r.Close()
+
+	first.room.Close("The server is shutting down. Goodbye!")
+	ctx, cancel := context.WithTimeout(context.Background(), waitTime)
+	defer cancel()
+	first.srv.Shutdown(ctx)
+	nextNotice(t, r.Events(), "disconnected ("+room.ReasonShutdown+"); reconnecting in")
+	if r.Connected() {
+		t.Error("Connected() while the server is down")
+	}
+	r.Send("lost in the void")
+	if ev := nextEvent(t, r.Events(), room.Error); !strings.Contains(ev.Text, "not connected") {
+		t.Errorf("sending while down: %q", ev.Text)
+	}
+
+	second := startServerWith(t, Config{}, first.certPEM, first.keyPEM, first.addr)
+	bob := second.join(t, "bob")
+	nextNotice(t, r.Events(), "reconnected after")
+	bob.expect("*** alice joined")
+	r.Send("back again")
+	bob.expect("<alice> back again")
+
+	r.Send("/tls")
+	nextNotice(t, r.Events(), "key exchange: X25519MLKEM768")
+	nextNotice(t, r.Events(), "verification: chain verified against "+trust.CAFile)
+
+	r.Send("/quit")
+	for range r.Events() {
+	}
+	if r.Reason() != room.ReasonQuit {
+		t.Errorf("Reason() = %q after /quit", r.Reason())
+	}
+}
+
+func TestRedialerWithoutReconnectEndsWithTheConnection(t *testing.T) {
+	ts := startServer(t, Config{})
+	trust := Trust{CAFile: ts.caFile(t)}
+	tlsCfg, _ := trust.ClientTLSConfig(ts.addr)
+	cfg := ClientConfig{Addr: ts.addr, Nick: "alice", TLS: tlsCfg}
+	c, err := Dial(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewRedialer(context.Background(), RedialConfig{Client: cfg, Trust: trust}, c)
+	defer r.Close()
+	ts.room.Close("The server is shutting down. Goodbye!")
+	for range r.Events() {
+	}
+	if r.Reason() != room.ReasonShutdown {
+		t.Errorf("Reason() = %q", r.Reason())
+	}
+}
