@@ -116,6 +116,9 @@ func (c *Client) join(r *bufio.Reader, nick string) ([]*room.Event, error) {
 			return nil, fmt.Errorf("join as %s: %w", nick, err)
 		}
 		ev := ParseLine(line, c.now())
+		if ev.Kind == room.Notice && ev.Text == NickPrompt {
+			continue // answered already
+		}
 		early = append(early, ev)
 		switch ev.Kind {
 		case room.Error:

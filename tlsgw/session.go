@@ -117,8 +117,11 @@ func (s *session) greeting() *room.Event {
 		tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite), st.CurveID)}
 }
 
+// NickPrompt is the notice that asks a new connection for its nickname.
+const NickPrompt = "Choose a nickname (" + room.NickRules + "):"
+
 func prompt() *room.Event {
-	return &room.Event{Kind: room.Notice, Text: "Choose a nickname (" + room.NickRules + "):"}
+	return &room.Event{Kind: room.Notice, Text: NickPrompt}
 }
 
 // chat relays between the connection and the member until either side ends.

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"bufio"
+	"io"
+	"time"
+
+	"chatd/room"
+	"chatd/tlsgw"
+)
+
+// quitGrace is how long plain mode waits for the server's goodbye after
+// standard input ends.
+const quitGrace = 5 * time.Second
+
+// runPlain relays stdin lines to the server and the server's lines, cleaned,
+// to stdout. At the end of stdin it quits. It returns the exit status: 0
+// after a quit, 1 if the connection was lost.
+func runPlain(session *tlsgw.Redialer, stdin io.Reader, stdout io.Writer) int {
+	inputDone := make(chan struct{})
+	go func() {
+		defer close(inputDone)
+		sc := bufio.NewScanner(stdin)
+		sc.Buffer(make([]byte, 4096), 64<<10)
+		for sc.Scan() {
+			session.Send(sc.Text())
+		}
+	}()
+	out := bufio.NewWriter(stdout)
+	var buf []byte
+	events := session.Events()
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				out.Flush()
+				return exitStatus(session.Reason())
+			}
+			buf = tlsgw.AppendEvent(buf[:0], ev)
+			out.Write(buf)
+			if len(events) == 0 {
+				out.Flush()
+			}
+		case <-inputDone:
+			inputDone = nil
+			session.Send("/quit")
+			go func() {
+				time.Sleep(quitGrace)
+				session.Close()
+			}()
+		}
+	}
+}
+
+func exitStatus(reason string) int {
+	if reason == room.ReasonQuit {
+		return 0
+	}
+	return 1
+}
