@@ -62,9 +62,10 @@ func NewRedialer(ctx context.Context, cfg RedialConfig, first *Client) *Redialer
 	ctx, cancel := context.WithCancel(ctx)
 	r := &Redialer{
 		cfg: cfg, ctx: ctx, cancel: cancel,
-		out:   make(chan *room.Event, clientEventBuffer),
-		local: make(chan *room.Event, localEventBuffer),
-		nick:  first.Nick(),
+		out:    make(chan *room.Event, clientEventBuffer),
+		local:  make(chan *room.Event, localEventBuffer),
+		nick:   first.Nick(),
+		client: first, // set before run starts, so Send works at once
 	}
 	go r.run(first)
 	return r
@@ -166,8 +167,7 @@ func (r *Redialer) finish(reason string) {
 // run forwards events from one connection after another.
 func (r *Redialer) run(c *Client) {
 	defer close(r.out)
-	for c != nil {
-		r.setClient(c)
+	for {
 		r.forward(c)
 		r.setClient(nil)
 		reason := c.Reason()
@@ -182,7 +182,10 @@ func (r *Redialer) run(c *Client) {
 			r.finish(reason)
 			return
 		}
-		c = r.redial(reason)
+		if c = r.redial(reason); c == nil {
+			return
+		}
+		r.setClient(c)
 	}
 }
 

@@ -1,38 +1,32 @@
 package main
 
 import (
-	"bufio"
+	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"chatd/internal/testproc"
 )
 
 // These tests run the real chatd binary, as a user would, and talk to it with
 // the real openssl s_client.
 
-const e2eWait = 15 * time.Second
-
 var chatdBinary string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "chatd-e2e")
+	if err == nil {
+		chatdBinary, err = testproc.Build("chatd/cmd/chatd", dir, "e2e-test")
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	chatdBinary = filepath.Join(dir, "chatd")
-	build := exec.Command("go", "build", "-ldflags", "-X main.version=e2e-test", "-o", chatdBinary, ".")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building chatd:", err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -47,224 +41,70 @@ func requireOpenSSL(t *testing.T) {
 	}
 }
 
-// lineProcess is a running program whose output is read line by line.
-type lineProcess struct {
-	t     *testing.T
-	name  string
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	lines chan string
-	done  chan struct{}
-	mu    sync.Mutex
-	seen  []string
-}
-
-func startProcess(t *testing.T, name string, env []string, argv ...string) *lineProcess {
+func startChatd(t *testing.T, dataDir string, args ...string) *testproc.Chatd {
 	t.Helper()
-	p := &lineProcess{t: t, name: name, cmd: exec.Command(argv[0], argv[1:]...), lines: make(chan string, 1024), done: make(chan struct{})}
-	p.cmd.Env = append(os.Environ(), env...)
-	var err error
-	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
-	}
-	out, err := p.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.cmd.Stderr = &logWriter{t: t, prefix: name + " stderr: "}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	go func() {
-		defer close(p.lines)
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			p.lines <- sc.Text()
-		}
-	}()
-	go func() {
-		p.cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		p.cmd.Process.Kill()
-		<-p.done
-	})
-	return p
-}
-
-// logWriter passes a process's stderr to the test log.
-type logWriter struct {
-	t      *testing.T
-	prefix string
-	mu     sync.Mutex
-	text   strings.Builder
-}
-
-func (w *logWriter) Write(b []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.text.Write(b)
-	w.t.Log(w.prefix + strings.TrimRight(string(b), "\n"))
-	return len(b), nil
-}
-
-func (w *logWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.text.String()
-}
-
-func (p *lineProcess) send(line string) {
-	p.t.Helper()
-	if _, err := io.WriteString(p.stdin, line+"\n"); err != nil {
-		p.t.Fatalf("%s: send %q: %v", p.name, line, err)
-	}
-}
-
-// expect waits for an output line containing want and returns it.
-func (p *lineProcess) expect(want string) string {
-	p.t.Helper()
-	deadline := time.After(e2eWait)
-	for {
-		select {
-		case line, ok := <-p.lines:
-			if !ok {
-				p.t.Fatalf("%s ended before printing %q; it printed %q", p.name, want, p.output())
-			}
-			p.mu.Lock()
-			p.seen = append(p.seen, line)
-			p.mu.Unlock()
-			if strings.Contains(line, want) {
-				return line
-			}
-		case <-deadline:
-			p.t.Fatalf("%s did not print %q in %v; it printed %q", p.name, want, e2eWait, p.output())
-		}
-	}
-}
-
-func (p *lineProcess) output() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]string(nil), p.seen...)
-}
-
-// wait waits for the process to exit and returns its exit code.
-func (p *lineProcess) wait() int {
-	p.t.Helper()
-	select {
-	case <-p.done:
-		return p.cmd.ProcessState.ExitCode()
-	case <-time.After(e2eWait):
-		p.t.Fatalf("%s did not exit within %v", p.name, e2eWait)
-		return -1
-	}
-}
-
-// chatdServer is a running chatd and what it printed at start.
-type chatdServer struct {
-	*lineProcess
-	dataDir     string
-	port        string
-	fingerprint string
-	connectCmd  []string
-}
-
-var listeningRE = regexp.MustCompile(`^TLS listening on .*:(\d+)$`)
-
-// startChatd starts the real binary on a free port with a temporary data
-// directory and reads its start-up banner.
-func startChatd(t *testing.T, dataDir string, args ...string) *chatdServer {
-	t.Helper()
-	argv := append([]string{chatdBinary, "--data-dir", dataDir, "--ssh-addr", ""}, args...)
-	s := &chatdServer{lineProcess: startProcess(t, "chatd", []string{"CHATD_TLS_ADDR=:0"}, argv...), dataDir: dataDir}
-	s.fingerprint = strings.TrimPrefix(strings.TrimSpace(s.expect("SHA-256 fingerprint: ")), "SHA-256 fingerprint: ")
-	s.port = listeningRE.FindStringSubmatch(s.expect("TLS listening on "))[1]
-	s.expect("Connect with:")
-	s.connectCmd = strings.Fields(s.expect("openssl s_client"))
-	return s
-}
-
-// openssl starts `openssl s_client` with the command chatd printed, or with
-// args instead of its -CAfile when given.
-func (s *chatdServer) openssl(t *testing.T, name string, extra ...string) *lineProcess {
-	t.Helper()
-	return startProcess(t, name, nil, append(s.connectCmd, extra...)...)
-}
-
-// joinWithOpenSSL connects with the printed command and joins as nick.
-func (s *chatdServer) joinWithOpenSSL(t *testing.T, nick string) *lineProcess {
-	t.Helper()
-	p := s.openssl(t, nick)
-	p.expect("*** Welcome to chatd")
-	p.expect("*** Choose a nickname")
-	p.send(nick)
-	p.expect("*** " + nick + " joined")
-	return p
+	return testproc.StartChatd(t, chatdBinary, dataDir, args...)
 }
 
 func TestOpenSSLConversationWithGeneratedCert(t *testing.T) {
 	requireOpenSSL(t)
 	dataDir := filepath.Join(t.TempDir(), "data")
 	s := startChatd(t, dataDir)
-	if want := []string{"openssl", "s_client", "-quiet", "-verify_return_error", "-verify_hostname", "localhost", "-connect", "localhost:" + s.port, "-CAfile", filepath.Join(dataDir, "cert.pem")}; strings.Join(s.connectCmd, " ") != strings.Join(want, " ") {
-		t.Errorf("printed connect command %q, want %q", s.connectCmd, want)
+	if want := []string{"openssl", "s_client", "-quiet", "-verify_return_error", "-verify_hostname", "localhost", "-connect", "localhost:" + s.Port, "-CAfile", filepath.Join(dataDir, "cert.pem")}; strings.Join(s.ConnectCmd, " ") != strings.Join(want, " ") {
+		t.Errorf("printed connect command %q, want %q", s.ConnectCmd, want)
 	}
-	if got := opensslFingerprint(t, filepath.Join(dataDir, "cert.pem")); got != s.fingerprint {
-		t.Errorf("printed fingerprint %s, openssl says %s", s.fingerprint, got)
+	if got := opensslFingerprint(t, filepath.Join(dataDir, "cert.pem")); got != s.Fingerprint {
+		t.Errorf("printed fingerprint %s, openssl says %s", s.Fingerprint, got)
 	}
 	converse(t, s)
 }
 
 // converse drives two openssl users through a conversation.
-func converse(t *testing.T, s *chatdServer) {
+func converse(t *testing.T, s *testproc.Chatd) {
 	t.Helper()
-	alice := s.joinWithOpenSSL(t, "alice")
-	alice.send("hello before bob")
-	bob := s.joinWithOpenSSL(t, "bob") // the join line comes after the history
-	alice.expect("*** bob joined")
-	bob.expect("*** 2 members: alice, bob")
+	alice := s.JoinWithOpenSSL(t, "alice")
+	alice.Send("hello before bob")
+	bob := s.JoinWithOpenSSL(t, "bob") // the join line comes after the history
+	alice.Expect("*** bob joined")
+	bob.Expect("*** 2 members: alice, bob")
 
-	alice.send("hi bob, this is encrypted")
-	if line := bob.expect("<alice>"); !regexp.MustCompile(`^\[\d\d:\d\d:\d\d\] <alice> hi bob, this is encrypted$`).MatchString(line) {
+	alice.Send("hi bob, this is encrypted")
+	if line := bob.Expect("<alice>"); !regexp.MustCompile(`^\[\d\d:\d\d:\d\d\] <alice> hi bob, this is encrypted$`).MatchString(line) {
 		t.Errorf("bob saw %q", line)
 	}
-	bob.send("/me waves")
-	alice.expect("* bob waves")
-	bob.send("/msg alice just between us")
-	alice.expect("*bob* just between us")
-	bob.expect("-> *alice* just between us")
-	alice.send("!users")
-	alice.expect("*** 2 members: alice, bob")
-	bob.send("/quit")
-	bob.expect("*** Goodbye.")
-	alice.expect("*** bob left (quit)")
-	if code := bob.wait(); code != 0 {
+	bob.Send("/me waves")
+	alice.Expect("* bob waves")
+	bob.Send("/msg alice just between us")
+	alice.Expect("*bob* just between us")
+	bob.Expect("-> *alice* just between us")
+	alice.Send("!users")
+	alice.Expect("*** 2 members: alice, bob")
+	bob.Send("/quit")
+	bob.Expect("*** Goodbye.")
+	alice.Expect("*** bob left (quit)")
+	if code := bob.WaitExit(); code != 0 {
 		t.Errorf("bob's openssl exited %d after /quit", code)
 	}
-	for _, line := range alice.output() {
-		if strings.Contains(line, "hi bob, this is encrypted") {
-			t.Errorf("alice's own message was echoed back: %q", line)
-		}
+	if strings.Contains(alice.Output(), "hi bob, this is encrypted") {
+		t.Errorf("alice's own message was echoed back:\n%s", alice.Output())
 	}
 }
 
 func TestHistoryReplayForLateJoiner(t *testing.T) {
 	requireOpenSSL(t)
 	s := startChatd(t, t.TempDir())
-	alice := s.joinWithOpenSSL(t, "alice")
-	alice.send("said before you came")
-	alice.send("/who") // a round trip, so the message is in before bob joins
-	alice.expect("*** 1 member: alice")
-	bob := s.openssl(t, "bob")
-	bob.expect("*** Choose a nickname")
-	bob.send("bob")
-	bob.expect("*** recent history: 2 events")
-	bob.expect("*** alice joined")
-	bob.expect("<alice> said before you came")
-	bob.expect("*** end of recent history")
-	bob.expect("*** bob joined")
+	alice := s.JoinWithOpenSSL(t, "alice")
+	alice.Send("said before you came")
+	alice.Send("/who") // a round trip, so the message is in before bob joins
+	alice.Expect("*** 1 member: alice")
+	bob := s.OpenSSL(t, "bob")
+	bob.Expect("*** Choose a nickname")
+	bob.Send("bob")
+	bob.Expect("*** recent history: 2 events")
+	bob.Expect("*** alice joined")
+	bob.Expect("<alice> said before you came")
+	bob.Expect("*** end of recent history")
+	bob.Expect("*** bob joined")
 }
 
 func TestWrongCAIsRefusedByOpenSSL(t *testing.T) {
@@ -274,32 +114,28 @@ func TestWrongCAIsRefusedByOpenSSL(t *testing.T) {
 	if out, err := exec.Command(chatdBinary, "cert", "--out", other).CombinedOutput(); err != nil {
 		t.Fatalf("chatd cert: %v\n%s", err, out)
 	}
-	args := append([]string(nil), s.connectCmd[:len(s.connectCmd)-1]...)
+	args := append([]string(nil), s.ConnectCmd[:len(s.ConnectCmd)-1]...)
 	args = append(args, filepath.Join(other, "cert.pem"))
-	p := startProcess(t, "mallory", nil, args...)
-	if code := p.wait(); code == 0 {
+	p := testproc.Start(t, "mallory", nil, args...)
+	if code := p.WaitExit(); code == 0 {
 		t.Error("openssl accepted a server whose certificate is not the CA it was given")
 	}
-	for _, line := range p.output() {
-		if strings.Contains(line, "Welcome") {
-			t.Errorf("the client got past verification: %q", line)
-		}
+	if strings.Contains(p.Output(), "Welcome") {
+		t.Errorf("the client got past verification:\n%s", p.Output())
 	}
 }
 
 func TestCertificateIsReusedAcrossRestarts(t *testing.T) {
 	dataDir := t.TempDir()
 	first := startChatd(t, dataDir)
-	first.cmd.Process.Signal(syscall.SIGTERM)
-	first.wait()
+	first.Signal(syscall.SIGTERM)
+	first.WaitExit()
 	second := startChatd(t, dataDir)
-	if second.fingerprint != first.fingerprint {
-		t.Errorf("fingerprint changed across restarts: %s then %s", first.fingerprint, second.fingerprint)
+	if second.Fingerprint != first.Fingerprint {
+		t.Errorf("fingerprint changed across restarts: %s then %s", first.Fingerprint, second.Fingerprint)
 	}
-	for _, line := range second.output() {
-		if strings.Contains(line, "(new:") {
-			t.Errorf("second start made a new certificate: %q", line)
-		}
+	if strings.Contains(second.Output(), "(new:") {
+		t.Errorf("second start made a new certificate:\n%s", second.Output())
 	}
 }
 
@@ -333,11 +169,11 @@ func TestSeedOpenSSLRecipeCertificate(t *testing.T) {
 		t.Fatalf("openssl req: %v\n%s", err, out)
 	}
 	s := startChatd(t, filepath.Join(dir, "unused-data"), "--cert", certFile, "--key", keyFile)
-	if s.connectCmd[len(s.connectCmd)-1] != certFile {
-		t.Errorf("connect command %q does not use the given certificate as CA", s.connectCmd)
+	if s.ConnectCmd[len(s.ConnectCmd)-1] != certFile {
+		t.Errorf("connect command %q does not use the given certificate as CA", s.ConnectCmd)
 	}
-	if got := opensslFingerprint(t, certFile); got != s.fingerprint {
-		t.Errorf("printed fingerprint %s, openssl says %s", s.fingerprint, got)
+	if got := opensslFingerprint(t, certFile); got != s.Fingerprint {
+		t.Errorf("printed fingerprint %s, openssl says %s", s.Fingerprint, got)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "unused-data", "cert.pem")); err == nil {
 		t.Error("chatd generated a certificate although --cert was given")
@@ -350,17 +186,17 @@ func TestSignalsShutDownGracefully(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			s := startChatd(t, t.TempDir())
-			alice := s.joinWithOpenSSL(t, "alice")
+			alice := s.JoinWithOpenSSL(t, "alice")
 			start := time.Now()
-			s.cmd.Process.Signal(sig)
-			alice.expect("*** The server is shutting down. Goodbye!")
-			if code := s.wait(); code != 0 {
+			s.Signal(sig)
+			alice.Expect("*** The server is shutting down. Goodbye!")
+			if code := s.WaitExit(); code != 0 {
 				t.Errorf("chatd exited %d after %v", code, sig)
 			}
 			if took := time.Since(start); took > shutdownTimeout+time.Second {
 				t.Errorf("shutdown took %v", took)
 			}
-			alice.wait()
+			alice.WaitExit()
 		})
 	}
 }
@@ -419,7 +255,8 @@ func TestHelpAndVersion(t *testing.T) {
 }
 
 func exitCode(err error) int {
-	if ee, ok := err.(*exec.ExitError); ok {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
 		return ee.ExitCode()
 	}
 	if err != nil {
