@@ -92,6 +92,10 @@ func runNick(r *Room, m *Member, args string) {
 		r.tellError(m, fmt.Sprintf("you are already %s", args))
 		return
 	}
+	if !m.nicks.AllowN(r.cfg.Now(), 1) {
+		r.tellError(m, fmt.Sprintf("too many nickname changes; you may change it %d times at once, then once every %s", r.cfg.NickBurst, r.cfg.NickEvery))
+		return
+	}
 	old := m.nick
 	delete(r.byNick, nickKey(old))
 	m.nick = args

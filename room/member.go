@@ -3,6 +3,8 @@ package room
 import (
 	"fmt"
 	"strings"
+
+	"golang.org/x/time/rate"
 )
 
 // Member is one person in the room, as seen by the front end serving them.
@@ -10,14 +12,25 @@ type Member struct {
 	room   *Room
 	echo   bool
 	outbox chan *Event
+	lines  *rate.Limiter // flood control for everything the member sends
+	nicks  *rate.Limiter // nickname changes
 
 	// Guarded by room.mu.
-	nick   string
-	reason string
+	nick    string
+	reason  string
+	dropped int // lines dropped in the current flood
 }
 
-func newMember(r *Room, nick string, opts JoinOptions, outboxSize int) *Member {
-	return &Member{room: r, echo: opts.Echo, nick: nick, outbox: make(chan *Event, outboxSize)}
+func newMember(r *Room, nick string, opts JoinOptions) *Member {
+	c := r.cfg
+	return &Member{
+		room:   r,
+		echo:   opts.Echo,
+		nick:   nick,
+		outbox: make(chan *Event, c.OutboxSize),
+		lines:  rate.NewLimiter(rate.Limit(c.FloodRate), c.FloodBurst),
+		nicks:  rate.NewLimiter(rate.Every(c.NickEvery), c.NickBurst),
+	}
 }
 
 // Events is the member's stream of events, in order. It is closed when the
@@ -69,7 +82,11 @@ func (m *Member) Send(line string) {
 	if _, present := r.members[m]; !present {
 		return
 	}
-	switch cmd, args, isCommand := lookupCommand(line); {
+	cmd, args, isCommand := lookupCommand(line)
+	if !(cmd != nil && cmd.Name == "/quit") && !r.allowLine(m) {
+		return
+	}
+	switch {
 	case cmd != nil:
 		cmd.run(r, m, args)
 	case isCommand:
@@ -78,6 +95,25 @@ func (m *Member) Send(line string) {
 	default:
 		r.broadcast(&Event{Kind: Chat, From: m.nick, Text: strings.TrimPrefix(line, "/")}, m)
 	}
+}
+
+// allowLine applies flood control to one line from m: it reports whether
+// the line may go ahead. The first line dropped in a flood is explained;
+// FloodKick dropped in a row disconnect the member. The caller holds r.mu.
+func (r *Room) allowLine(m *Member) bool {
+	if m.lines.AllowN(r.cfg.Now(), 1) {
+		m.dropped = 0
+		return true
+	}
+	m.dropped++
+	switch {
+	case m.dropped >= r.cfg.FloodKick:
+		r.remove(m, ReasonFlood)
+	case m.dropped == 1:
+		r.tellError(m, fmt.Sprintf("slow down: you may send %d lines at once and %g per second after that; lines over the limit are dropped, and a flood disconnects you",
+			r.cfg.FloodBurst, r.cfg.FloodRate))
+	}
+	return false
 }
 
 // tellError queues an Error event for m. The caller holds r.mu.

@@ -20,6 +20,11 @@ const (
 	DefaultHistorySize  = 100
 	DefaultOutboxSize   = 512
 	DefaultMaxLineBytes = 2048
+	DefaultFloodRate    = 2.0 // lines per second, sustained
+	DefaultFloodBurst   = 10  // lines at once
+	DefaultFloodKick    = 20  // lines dropped in one flood before disconnecting
+	DefaultNickBurst    = 3   // nickname changes at once
+	DefaultNickEvery    = 10 * time.Second
 )
 
 // Reasons a member leaves, as shown in Leave events.
@@ -27,6 +32,7 @@ const (
 	ReasonQuit         = "quit"
 	ReasonSlowConsumer = "slow consumer"
 	ReasonShutdown     = "server shutting down"
+	ReasonFlood        = "flooding"
 )
 
 // ErrClosed is returned by Join once the room has been closed.
@@ -43,6 +49,15 @@ type Config struct {
 	// MaxLineBytes is the longest input line accepted; longer ones are refused
 	// with an Error to the sender.
 	MaxLineBytes int
+	// FloodRate and FloodBurst are each member's token bucket: FloodBurst
+	// lines at once, FloodRate lines per second after that. Excess lines are
+	// dropped with an Error; FloodKick dropped lines in a row disconnect.
+	FloodRate  float64
+	FloodBurst int
+	FloodKick  int
+	// NickBurst nickname changes are allowed at once, then one per NickEvery.
+	NickBurst int
+	NickEvery time.Duration
 	// Now is the clock; tests may replace it.
 	Now func() time.Time
 }
@@ -58,6 +73,21 @@ func (c Config) withDefaults() Config {
 	c.OutboxSize = max(c.OutboxSize, c.HistorySize+16)
 	if c.MaxLineBytes <= 0 {
 		c.MaxLineBytes = DefaultMaxLineBytes
+	}
+	if c.FloodRate <= 0 {
+		c.FloodRate = DefaultFloodRate
+	}
+	if c.FloodBurst <= 0 {
+		c.FloodBurst = DefaultFloodBurst
+	}
+	if c.FloodKick <= 0 {
+		c.FloodKick = DefaultFloodKick
+	}
+	if c.NickBurst <= 0 {
+		c.NickBurst = DefaultNickBurst
+	}
+	if c.NickEvery <= 0 {
+		c.NickEvery = DefaultNickEvery
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -113,7 +143,7 @@ func (r *Room) Join(nick string, opts JoinOptions) (*Member, error) {
 	if _, taken := r.byNick[nickKey(nick)]; taken {
 		return nil, fmt.Errorf("%w: %q is already in use, choose another", ErrNickTaken, nick)
 	}
-	m := newMember(r, nick, opts, r.cfg.OutboxSize)
+	m := newMember(r, nick, opts)
 	r.members[m] = struct{}{}
 	r.byNick[nickKey(nick)] = m
 	r.replayHistory(m)

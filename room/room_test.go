@@ -16,9 +16,16 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var fixedTime = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 
+// newTestRoom returns a room on a frozen clock. Unless cfg sets them, flood
+// limits are lifted so that tests can send freely; flood tests set them.
 func newTestRoom(t *testing.T, cfg Config) *Room {
 	t.Helper()
-	cfg.Now = func() time.Time { return fixedTime }
+	if cfg.Now == nil {
+		cfg.Now = func() time.Time { return fixedTime }
+	}
+	if cfg.FloodBurst == 0 {
+		cfg.FloodBurst, cfg.FloodKick = 1<<20, 1<<20
+	}
 	return New(cfg)
 }
 

@@ -1,0 +1,102 @@
+package room
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// fakeClock is a clock the test moves by hand.
+type fakeClock struct{ now time.Time }
+
+func (c *fakeClock) Now() time.Time          { return c.now }
+func (c *fakeClock) Advance(d time.Duration) { c.now = c.now.Add(d) }
+
+func countKind(events []*Event, kind Kind) int {
+	n := 0
+	for _, ev := range events {
+		if ev.Kind == kind {
+			n++
+		}
+	}
+	return n
+}
+
+func TestFloodControlDropsExcessLines(t *testing.T) {
+	clock := &fakeClock{now: fixedTime}
+	r := newTestRoom(t, Config{Now: clock.Now, FloodRate: 2, FloodBurst: 10, FloodKick: 20})
+	flooder := mustJoin(t, r, "flooder")
+	reader := mustJoin(t, r, "reader")
+	drain(flooder)
+
+	for i := range 15 {
+		flooder.Send("line " + string(rune('a'+i)))
+	}
+	if got := countKind(drain(reader), Chat); got != 10 {
+		t.Errorf("reader got %d lines of a burst of 15, want the first 10", got)
+	}
+	notices := drain(flooder)
+	if len(notices) != 1 || notices[0].Kind != Error || !strings.Contains(notices[0].Text, "slow down") {
+		t.Errorf("flooder got %q, want one 'slow down' error", describe(notices))
+	}
+
+	clock.Advance(time.Second) // refills 2 tokens
+	for range 3 {
+		flooder.Send("after a pause")
+	}
+	if got := countKind(drain(reader), Chat); got != 2 {
+		t.Errorf("after one second, %d lines got through, want 2", got)
+	}
+	flooder.Send("/quit") // never rate limited
+	if flooder.Reason() != ReasonQuit {
+		t.Errorf("/quit while limited: reason %q", flooder.Reason())
+	}
+}
+
+func TestSustainedFloodDisconnects(t *testing.T) {
+	clock := &fakeClock{now: fixedTime}
+	r := newTestRoom(t, Config{Now: clock.Now, FloodRate: 2, FloodBurst: 10, FloodKick: 20})
+	flooder := mustJoin(t, r, "flooder")
+	reader := mustJoin(t, r, "reader")
+	for range 10 + 19 {
+		flooder.Send("spam")
+	}
+	if flooder.Reason() != "" {
+		t.Fatalf("disconnected after 19 dropped lines: %q", flooder.Reason())
+	}
+	flooder.Send("spam")
+	if flooder.Reason() != ReasonFlood {
+		t.Errorf("reason after 20 dropped lines = %q, want %q", flooder.Reason(), ReasonFlood)
+	}
+	events := drain(reader)
+	last := events[len(events)-1]
+	if last.Kind != Leave || last.From != "flooder" || last.Text != ReasonFlood {
+		t.Errorf("reader's last event %q", describe(events[len(events)-1:]))
+	}
+	if got := countKind(events, Chat); got != 10 {
+		t.Errorf("reader got %d lines, want 10", got)
+	}
+}
+
+func TestNicknameChurnIsLimited(t *testing.T) {
+	clock := &fakeClock{now: fixedTime}
+	r := newTestRoom(t, Config{Now: clock.Now, NickBurst: 3, NickEvery: 10 * time.Second})
+	m := mustJoin(t, r, "a")
+	for _, nick := range []string{"b", "c", "d"} {
+		m.Send("/nick " + nick)
+	}
+	drain(m)
+	m.Send("/nick e")
+	got := drain(m)
+	if len(got) != 1 || got[0].Kind != Error || !strings.Contains(got[0].Text, "too many nickname changes") {
+		t.Errorf("fourth change got %q", describe(got))
+	}
+	if m.Nick() != "d" {
+		t.Errorf("nick = %q, want d", m.Nick())
+	}
+	clock.Advance(10 * time.Second)
+	m.Send("/nick e")
+	if m.Nick() != "e" {
+		t.Errorf("after waiting, nick = %q, want e", m.Nick())
+	}
+}
