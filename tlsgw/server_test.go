@@ -352,3 +352,25 @@ func TestShutdownTellsMembersAndClosesEveryone(t *testing.T) {
 		t.Error("the listener still accepts after Shutdown")
 	}
 }
+
+func TestPlainTextAndHTTPGetAHint(t *testing.T) {
+	ts := startServer(t, Config{})
+	for request, want := range map[string]string{
+		"GET / HTTP/1.1\r\nHost: x\r\n\r\n": "HTTP/1.0 400 Bad Request",
+		"hello is anyone there\n":           "This is chatd's TLS port",
+	} {
+		conn, err := net.Dial("tcp", ts.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(conn, request)
+		conn.SetReadDeadline(time.Now().Add(waitTime))
+		reply, err := io.ReadAll(conn)
+		conn.Close()
+		if err != nil || !strings.HasPrefix(string(reply), want) || !strings.Contains(string(reply), "openssl s_client") {
+			t.Errorf("sent %q, got %q (%v), want %q...", request, reply, err, want)
+		}
+	}
+	// The server still serves TLS clients.
+	ts.join(t, "alice")
+}

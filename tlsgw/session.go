@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -43,6 +44,7 @@ func (s *Server) serveConn(raw net.Conn) {
 	}
 	if err := sess.handshake(); err != nil {
 		sess.log.Info("tls handshake failed", "err", err)
+		explainNotTLS(err, s.cfg.WriteTimeout)
 		return
 	}
 	m, err := sess.join()
@@ -70,6 +72,35 @@ func (s *session) handshake() error {
 	s.log = s.log.With("tls_version", tls.VersionName(st.Version),
 		"cipher", tls.CipherSuiteName(st.CipherSuite), "group", st.CurveID.String())
 	return nil
+}
+
+// notTLSHint answers a client that spoke plain text to the TLS port.
+const notTLSHint = "This is chatd's TLS port: plain text and HTTP are not spoken here.\n" +
+	"Connect with: openssl s_client -quiet -connect HOST:PORT -CAfile cert.pem\n"
+
+// explainNotTLS tells a client whose first bytes were not TLS, such as a
+// browser or `nc`, what this port is, in plain text (as an HTTP response if
+// it sent an HTTP request), before the connection is closed.
+func explainNotTLS(err error, timeout time.Duration) {
+	var rhe tls.RecordHeaderError
+	if !errors.As(err, &rhe) || rhe.Conn == nil {
+		return
+	}
+	msg := notTLSHint
+	if looksLikeHTTP(rhe.RecordHeader[:]) {
+		msg = "HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n" + msg
+	}
+	rhe.Conn.SetWriteDeadline(time.Now().Add(timeout))
+	io.WriteString(rhe.Conn, msg)
+}
+
+func looksLikeHTTP(head []byte) bool {
+	for _, method := range []string{"GET ", "POST ", "HEAD ", "PUT ", "DELETE ", "OPTIONS ", "CONNECT ", "PATCH ", "TRACE "} {
+		if strings.HasPrefix(method, string(head)) || strings.HasPrefix(string(head), method) {
+			return true
+		}
+	}
+	return false
 }
 
 // join greets the client and asks for a nickname until the room accepts one,

@@ -5,6 +5,10 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"chatd/connlimit"
+	"chatd/room"
+	"chatd/tlsgw"
 )
 
 // envPrefix starts the environment variable that can set each flag:
@@ -20,6 +24,10 @@ type config struct {
 	key     string
 	hosts   listFlag
 	version bool
+
+	room  room.Config
+	tls   tlsgw.Config
+	conns connlimit.Limits
 }
 
 // listFlag is a repeatable string flag; from the environment it takes a
@@ -47,11 +55,30 @@ func newServeFlags(cfg *config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.key, "key", "", "PEM private key `FILE` of --cert")
 	fs.Var(&cfg.hosts, "host", "extra host `NAME` or IP address the generated certificate must cover (repeatable)")
 	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
+	addLimitFlags(fs, cfg)
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage:\n  chatd [flags]              serve the chat room\n  chatd cert [flags]         write a self-signed certificate and key\n\nFlags (each also settable as %s<NAME>, e.g. %sTLS_ADDR):\n", envPrefix, envPrefix)
 		printFlags(fs, out, true)
 	}
 	return fs
+}
+
+// addLimitFlags declares the flags that bound what one client may cost.
+func addLimitFlags(fs *flag.FlagSet, cfg *config) {
+	fs.IntVar(&cfg.room.HistorySize, "history", room.DefaultHistorySize, "public events replayed to a joiner")
+	fs.IntVar(&cfg.room.OutboxSize, "outbox", room.DefaultOutboxSize, "events queued for one member before it is disconnected as a slow consumer")
+	fs.IntVar(&cfg.room.MaxLineBytes, "max-line", room.DefaultMaxLineBytes, "longest line a member may send, in bytes; longer ones are refused")
+	fs.Float64Var(&cfg.room.FloodRate, "flood-rate", room.DefaultFloodRate, "lines per second a member may send, sustained")
+	fs.IntVar(&cfg.room.FloodBurst, "flood-burst", room.DefaultFloodBurst, "lines a member may send at once")
+	fs.IntVar(&cfg.room.FloodKick, "flood-kick", room.DefaultFloodKick, "lines dropped in a row for flooding before the member is disconnected")
+	fs.IntVar(&cfg.tls.ReadBuffer, "line-buffer", tlsgw.DefaultReadBuffer, "bytes a TLS client may send without a newline before it is disconnected")
+	fs.DurationVar(&cfg.tls.HandshakeTimeout, "handshake-timeout", tlsgw.DefaultHandshakeTimeout, "time allowed for a TLS handshake")
+	fs.DurationVar(&cfg.tls.NickTimeout, "nick-timeout", tlsgw.DefaultNickTimeout, "time a TLS client has to choose a nickname")
+	fs.DurationVar(&cfg.tls.WriteTimeout, "write-timeout", tlsgw.DefaultWriteTimeout, "time allowed for each write to a client")
+	fs.IntVar(&cfg.conns.MaxConns, "max-conns", connlimit.DefaultMaxConns, "connections open at once, TLS and SSH together")
+	fs.IntVar(&cfg.conns.MaxPerIP, "max-conns-per-ip", connlimit.DefaultMaxPerIP, "connections open at once from one IP address")
+	fs.Float64Var(&cfg.conns.RatePerIP, "conn-rate-per-ip", connlimit.DefaultRatePerIP, "new connections per second from one IP address, sustained")
+	fs.IntVar(&cfg.conns.BurstPerIP, "conn-burst-per-ip", connlimit.DefaultBurstPerIP, "new connections at once from one IP address")
 }
 
 // noEnv is the flags that the environment does not set.
@@ -117,6 +144,22 @@ func (c *config) validate() error {
 	}
 	if c.tlsAddr == "" {
 		return fmt.Errorf("--tls-addr must not be empty")
+	}
+	positive := map[string]float64{
+		"--history": float64(c.room.HistorySize), "--outbox": float64(c.room.OutboxSize), "--max-line": float64(c.room.MaxLineBytes),
+		"--flood-rate": c.room.FloodRate, "--flood-burst": float64(c.room.FloodBurst), "--flood-kick": float64(c.room.FloodKick),
+		"--line-buffer": float64(c.tls.ReadBuffer), "--handshake-timeout": float64(c.tls.HandshakeTimeout),
+		"--nick-timeout": float64(c.tls.NickTimeout), "--write-timeout": float64(c.tls.WriteTimeout),
+		"--max-conns": float64(c.conns.MaxConns), "--max-conns-per-ip": float64(c.conns.MaxPerIP),
+		"--conn-rate-per-ip": c.conns.RatePerIP, "--conn-burst-per-ip": float64(c.conns.BurstPerIP),
+	}
+	for name, v := range positive {
+		if v <= 0 {
+			return fmt.Errorf("%s must be positive", name)
+		}
+	}
+	if c.tls.ReadBuffer <= c.room.MaxLineBytes {
+		return fmt.Errorf("--line-buffer (%d) must exceed --max-line (%d), so that a long line is refused politely", c.tls.ReadBuffer, c.room.MaxLineBytes)
 	}
 	return nil
 }

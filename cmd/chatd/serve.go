@@ -13,6 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/time/rate"
+
+	"chatd/connlimit"
 	"chatd/room"
 	"chatd/tlsgw"
 )
@@ -26,14 +29,18 @@ func serve(ctx context.Context, stopSignals func(), cfg *config, stdout io.Write
 	if err != nil {
 		return err
 	}
-	chatRoom := room.New(room.Config{})
+	chatRoom := room.New(cfg.room)
 	certs := tlsgw.NewCertStore(cert.Cert)
-	tlsServer := tlsgw.NewServer(tlsgw.Config{Room: chatRoom, TLS: tlsgw.ServerConfig(certs), Logger: logger})
+	tlsCfg := cfg.tls
+	tlsCfg.Room, tlsCfg.TLS, tlsCfg.Logger = chatRoom, tlsgw.ServerConfig(certs), logger
+	tlsServer := tlsgw.NewServer(tlsCfg)
+	guard := connlimit.New(withRefusalLog(cfg.conns, logger))
 
 	tlsLn, err := net.Listen("tcp", cfg.tlsAddr)
 	if err != nil {
 		return fmt.Errorf("listen for TLS: %w", err)
 	}
+	tlsLn = guard.Listen(tlsLn)
 	fmt.Fprintf(stdout, "TLS listening on %s\n", tlsLn.Addr())
 	printConnectHelp(stdout, cert, tlsLn.Addr())
 
@@ -59,6 +66,16 @@ func serve(ctx context.Context, stopSignals func(), cfg *config, stdout io.Write
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// withRefusalLog makes the guard log refused connections, at most once a
+// second so that a flood of them cannot flood the log too.
+func withRefusalLog(limits connlimit.Limits, logger *slog.Logger) connlimit.Limits {
+	sometimes := &rate.Sometimes{Interval: time.Second}
+	limits.Refused = func(remote net.Addr, reason string) {
+		sometimes.Do(func() { logger.Warn("connection refused (logged at most once a second)", "remote", remote.String(), "reason", reason) })
+	}
+	return limits
 }
 
 // servedCert is the certificate chatd serves and where it came from.

@@ -1,0 +1,190 @@
+// Package connlimit guards chatd's listeners: it caps connections in all and
+// per IP address, and the rate at which one address may open new ones, so
+// that scanners and floods of half-open connections cannot starve real users.
+// One Guard is shared by every listener, so the limits span TLS and SSH.
+package connlimit
+
+import (
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Defaults for Limits fields left zero.
+const (
+	DefaultMaxConns   = 10000
+	DefaultMaxPerIP   = 32
+	DefaultRatePerIP  = 2.0 // new connections per second, sustained
+	DefaultBurstPerIP = 20  // new connections at once
+	// maxTracked bounds the addresses remembered; past it, idle ones are
+	// forgotten.
+	maxTracked = 1 << 16
+)
+
+// Limits configures a Guard.
+type Limits struct {
+	MaxConns   int     // connections open at once, from everyone
+	MaxPerIP   int     // connections open at once from one address
+	RatePerIP  float64 // new connections per second from one address
+	BurstPerIP int     // new connections at once from one address
+	// Refused, if set, is told about each refused connection and why.
+	Refused func(remote net.Addr, reason string)
+	// Now is the clock; tests may replace it.
+	Now func() time.Time
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxConns <= 0 {
+		l.MaxConns = DefaultMaxConns
+	}
+	if l.MaxPerIP <= 0 {
+		l.MaxPerIP = DefaultMaxPerIP
+	}
+	if l.RatePerIP <= 0 {
+		l.RatePerIP = DefaultRatePerIP
+	}
+	if l.BurstPerIP <= 0 {
+		l.BurstPerIP = DefaultBurstPerIP
+	}
+	if l.Now == nil {
+		l.Now = time.Now
+	}
+	return l
+}
+
+// Reasons a connection is refused.
+const (
+	ReasonTotal = "too many connections"
+	ReasonPerIP = "too many connections from this address"
+	ReasonRate  = "connecting too often from this address"
+)
+
+// Guard counts connections and refuses those over the limits.
+type Guard struct {
+	limits Limits
+
+	mu    sync.Mutex
+	total int
+	peers map[netip.Addr]*peer
+}
+
+type peer struct {
+	open    int
+	opening *rate.Limiter
+}
+
+// New returns a Guard enforcing limits.
+func New(limits Limits) *Guard {
+	return &Guard{limits: limits.withDefaults(), peers: make(map[netip.Addr]*peer)}
+}
+
+// Open counts a new connection from remote. It returns a release function
+// to call exactly once when the connection closes, or the reason to refuse.
+func (g *Guard) Open(remote net.Addr) (release func(), refusal string) {
+	ip := addrOf(remote)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	p := g.peer(ip)
+	switch {
+	case g.total >= g.limits.MaxConns:
+		return nil, ReasonTotal
+	case p.open >= g.limits.MaxPerIP:
+		return nil, ReasonPerIP
+	case !p.opening.AllowN(g.limits.Now(), 1):
+		return nil, ReasonRate
+	}
+	g.total++
+	p.open++
+	var once sync.Once
+	return func() { once.Do(func() { g.release(ip) }) }, ""
+}
+
+func (g *Guard) release(ip netip.Addr) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.total--
+	if p := g.peers[ip]; p != nil {
+		p.open--
+	}
+}
+
+// peer returns the record for ip, making one if needed. The caller holds
+// g.mu.
+func (g *Guard) peer(ip netip.Addr) *peer {
+	if p := g.peers[ip]; p != nil {
+		return p
+	}
+	if len(g.peers) >= maxTracked {
+		g.forgetIdle()
+	}
+	p := &peer{opening: rate.NewLimiter(rate.Limit(g.limits.RatePerIP), g.limits.BurstPerIP)}
+	g.peers[ip] = p
+	return p
+}
+
+// forgetIdle drops addresses with no open connection. The caller holds g.mu.
+func (g *Guard) forgetIdle() {
+	for ip, p := range g.peers {
+		if p.open == 0 {
+			delete(g.peers, ip)
+		}
+	}
+}
+
+// OpenConns reports how many connections are open now.
+func (g *Guard) OpenConns() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.total
+}
+
+// addrOf returns the IP address of a connection's remote end; connections
+// without one (such as in-memory pipes) share the zero address.
+func addrOf(a net.Addr) netip.Addr {
+	if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+		return ap.Addr().Unmap()
+	}
+	return netip.Addr{}
+}
+
+// Listen wraps ln so that connections over the limits are closed as soon as
+// they are accepted, and the others are counted until they close.
+func (g *Guard) Listen(ln net.Listener) net.Listener {
+	return &listener{Listener: ln, guard: g}
+}
+
+type listener struct {
+	net.Listener
+	guard *Guard
+}
+
+func (l *listener) Accept() (net.Conn, error) {
+	for {
+		conn, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		release, refusal := l.guard.Open(conn.RemoteAddr())
+		if refusal == "" {
+			return &countedConn{Conn: conn, release: release}, nil
+		}
+		if l.guard.limits.Refused != nil {
+			l.guard.limits.Refused(conn.RemoteAddr(), refusal)
+		}
+		conn.Close()
+	}
+}
+
+// countedConn releases its count when closed.
+type countedConn struct {
+	net.Conn
+	release func()
+}
+
+func (c *countedConn) Close() error {
+	c.release()
+	return c.Conn.Close()
+}
