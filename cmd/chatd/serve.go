@@ -73,7 +73,9 @@ func serve(ctx context.Context, stopSignals func(), cfg *config, stdout io.Write
 func withRefusalLog(limits connlimit.Limits, logger *slog.Logger) connlimit.Limits {
 	sometimes := &rate.Sometimes{Interval: time.Second}
 	limits.Refused = func(remote net.Addr, reason string) {
-		sometimes.Do(func() { logger.Warn("connection refused (logged at most once a second)", "remote", remote.String(), "reason", reason) })
+		sometimes.Do(func() {
+			logger.Warn("connection refused (logged at most once a second)", "remote", remote.String(), "reason", reason)
+		})
 	}
 	return limits
 }
