@@ -10,7 +10,11 @@ FUZZTIME ?= 5s
 # Fuzz targets, as package:Target.
 FUZZ_TARGETS := ./room:FuzzClean ./tlsgw:FuzzParseLine
 
-.PHONY: build run test vet fmt-check fuzz clean
+# Release targets: static binaries, no cgo.
+PLATFORMS := linux/amd64 linux/arm64
+DIST      ?= dist
+
+.PHONY: build run test vet fmt-check fuzz release clean
 
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
@@ -39,5 +43,18 @@ fuzz:
 		$(GO) test -run='^$$' -fuzz="^$$name$$" -fuzztime=$(FUZZTIME) $$pkg; \
 	done
 
+## release: static chatd and chat binaries for each platform in $(DIST), with SHA-256 sums
+release:
+	@set -e; rm -rf $(DIST); mkdir -p $(DIST); \
+	for p in $(PLATFORMS); do \
+		os=$${p%%/*}; arch=$${p##*/}; \
+		for cmd in chatd chat; do \
+			out=$(DIST)/$$cmd-$(VERSION)-$$os-$$arch; \
+			echo "build $$out"; \
+			CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o $$out ./cmd/$$cmd; \
+		done; \
+	done; \
+	cd $(DIST) && sha256sum * > SHA256SUMS && cat SHA256SUMS
+
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) $(DIST)
