@@ -123,7 +123,9 @@ func runMsg(r *Room, m *Member, args string) {
 		r.tellError(m, fmt.Sprintf("no one called %q is here; /who lists the members", nick))
 		return
 	}
-	r.tell(target, &Event{Kind: Private, From: m.nick, To: target.nick, Text: text})
+	private := &Event{Kind: Private, From: m.nick, To: target.nick, Text: text}
+	r.tell(target, private)
+	r.logMessage(private)
 	if _, present := r.members[target]; !present {
 		r.tellError(m, fmt.Sprintf("%s left before the message could be delivered", nick))
 		return

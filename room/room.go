@@ -9,6 +9,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -58,6 +59,9 @@ type Config struct {
 	// NickBurst nickname changes are allowed at once, then one per NickEvery.
 	NickBurst int
 	NickEvery time.Duration
+	// MessageLog, if set, records every chat message, action and private
+	// message with its text. Leave it nil to keep message bodies out of logs.
+	MessageLog *slog.Logger
 	// Now is the clock; tests may replace it.
 	Now func() time.Time
 }
@@ -234,6 +238,7 @@ func (r *Room) fanOut(ev *Event, sender *Member) (slow []*Member) {
 	ev.Seq = r.seq
 	ev.Time = r.cfg.Now()
 	r.history.add(ev)
+	r.logMessage(ev)
 	skip := sender != nil && !sender.echo && (ev.Kind == Chat || ev.Kind == Action)
 	for m := range r.members {
 		if skip && m == sender {
@@ -275,6 +280,15 @@ func (r *Room) detach(m *Member, reason string) bool {
 	m.reason = reason
 	close(m.outbox)
 	return true
+}
+
+// logMessage records chat, actions and private messages in the message log,
+// if there is one.
+func (r *Room) logMessage(ev *Event) {
+	if r.cfg.MessageLog == nil || !(ev.Kind == Chat || ev.Kind == Action || ev.Kind == Private) {
+		return
+	}
+	r.cfg.MessageLog.Info("message", "kind", ev.Kind.String(), "seq", ev.Seq, "from", ev.From, "to", ev.To, "text", ev.Text)
 }
 
 // tell queues an event for one member; if it does not fit, the member is

@@ -3,6 +3,7 @@ package room
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -402,4 +403,24 @@ func TestLeaveIsIdempotent(t *testing.T) {
 	alice.Leave("connection closed")
 	alice.Leave("connection closed")
 	assertEvents(t, bob, "leave alice connection closed")
+}
+
+func TestMessageLogRecordsBodiesOnlyWhenAsked(t *testing.T) {
+	var buf strings.Builder
+	logger := slog.New(slog.NewTextHandler(&buf, nil))
+	r := newTestRoom(t, Config{MessageLog: logger})
+	alice := mustJoin(t, r, "alice")
+	mustJoin(t, r, "bob")
+	alice.Send("public words")
+	alice.Send("/msg bob private words")
+	alice.Send("/me acts")
+	for _, want := range []string{`kind=chat`, `text="public words"`, `kind=private`, `to=bob text="private words"`, `kind=action`} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("message log lacks %s:\n%s", want, buf.String())
+		}
+	}
+
+	quiet := newTestRoom(t, Config{})
+	carol := mustJoin(t, quiet, "carol")
+	carol.Send("not logged anywhere") // and no panic without a log
 }

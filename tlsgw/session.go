@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"chatd/room"
@@ -23,33 +24,50 @@ const (
 // maxIdleBuffer is the largest write buffer a connection keeps between bursts.
 const maxIdleBuffer = 16 << 10
 
+// lingerTimeout is how long a closing connection waits for the client to
+// close its side after the server closed its own (see finish).
+const lingerTimeout = 2 * time.Second
+
 // session serves one client connection.
 type session struct {
 	srv   *Server
+	raw   *countingConn
 	conn  *tls.Conn
 	lines *lineReader
 	log   *slog.Logger
 }
 
-// serveConn runs one connection from handshake to close.
+// serveConn runs one connection from handshake to close, and logs one
+// record when it opens and one, with everything learned, when it closes.
 func (s *Server) serveConn(raw net.Conn) {
-	defer raw.Close()
 	start := time.Now()
-	conn := tls.Server(raw, s.cfg.TLS)
+	counted := &countingConn{Conn: raw}
+	defer counted.Close()
+	conn := tls.Server(counted, s.cfg.TLS)
 	sess := &session{
 		srv:   s,
+		raw:   counted,
 		conn:  conn,
 		lines: newLineReader(conn, s.cfg.ReadBuffer),
 		log:   s.cfg.Logger.With("transport", "tls", "remote", raw.RemoteAddr().String()),
 	}
+	sess.log.Info("connection opened")
+	var nick, reason string
+	defer func() {
+		sess.log.Info("connection closed", "nick", nick, "reason", reason,
+			"duration", time.Since(start).Round(time.Millisecond),
+			"bytes_in", counted.in.Load(), "bytes_out", counted.out.Load())
+	}()
 	if err := sess.handshake(); err != nil {
-		sess.log.Info("tls handshake failed", "err", err)
+		reason = "tls handshake failed: " + err.Error()
 		explainNotTLS(err, s.cfg.WriteTimeout)
 		return
 	}
 	m, err := sess.join()
 	if err != nil {
-		sess.log.Info("connection closed before joining", "err", err, "duration", time.Since(start).Round(time.Millisecond))
+		reason = "did not join: " + err.Error()
+		sess.finish()
+		sess.drain()
 		return
 	}
 	if !s.markJoined(raw) {
@@ -57,7 +75,7 @@ func (s *Server) serveConn(raw net.Conn) {
 	}
 	sess.log.Info("joined", "nick", m.Nick())
 	sess.chat(m)
-	sess.log.Info("connection closed", "nick", m.Nick(), "reason", m.Reason(), "duration", time.Since(start).Round(time.Millisecond))
+	nick, reason = m.Nick(), m.Reason()
 }
 
 // handshake completes the TLS handshake within the handshake timeout and
@@ -70,8 +88,39 @@ func (s *session) handshake() error {
 	s.conn.SetDeadline(time.Time{})
 	st := s.conn.ConnectionState()
 	s.log = s.log.With("tls_version", tls.VersionName(st.Version),
-		"cipher", tls.CipherSuiteName(st.CipherSuite), "group", st.CurveID.String())
+		"cipher", tls.CipherSuiteName(st.CipherSuite), "group", st.CurveID.String(),
+		"sni", st.ServerName, "alpn", st.NegotiatedProtocol)
 	return nil
+}
+
+// countingConn counts the bytes that cross a connection, TLS overhead
+// included.
+type countingConn struct {
+	net.Conn
+	in, out atomic.Int64
+}
+
+func (c *countingConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.in.Add(int64(n))
+	return n, err
+}
+
+func (c *countingConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	c.out.Add(int64(n))
+	return n, err
+}
+
+// CloseWrite half-closes the underlying connection, if it can.
+func (c *countingConn) CloseWrite() error { return closeWrite(c.Conn) }
+
+// closeWrite half-closes conn if it supports that, as TCP connections do.
+func closeWrite(conn net.Conn) error {
+	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
 }
 
 // notTLSHint answers a client that spoke plain text to the TLS port.
@@ -178,9 +227,10 @@ func (s *session) chat(m *room.Member) {
 }
 
 // writeEvents writes the member's events as they come, coalescing whatever
-// is queued into one write, then says goodbye and closes the connection.
+// is queued into one write, then says goodbye and ends the server's side of
+// the connection; the reader sees the client close its side.
 func (s *session) writeEvents(m *room.Member) {
-	defer s.conn.Close()
+	defer s.finish()
 	events := m.Events()
 	var buf []byte
 	failed := false
@@ -201,6 +251,24 @@ func (s *session) writeEvents(m *room.Member) {
 	if ev := farewell(m.Reason()); ev != nil && !failed {
 		s.send(ev)
 	}
+}
+
+// finish ends the server's side of the connection gracefully: a TLS
+// close_notify, then a TCP half-close, then up to lingerTimeout for the
+// client to close its side while its input is still read. Closing at once
+// instead would make the kernel answer the client's last packets with a
+// reset, which can destroy what the client has received but not yet read.
+func (s *session) finish() {
+	s.conn.SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout))
+	s.conn.CloseWrite()
+	s.raw.CloseWrite()
+	s.conn.SetReadDeadline(time.Now().Add(lingerTimeout))
+}
+
+// drain reads and discards input until the client closes or the linger
+// deadline set by finish passes.
+func (s *session) drain() {
+	io.Copy(io.Discard, s.conn)
 }
 
 // appendQueued appends events already waiting in the stream, up to a batch,

@@ -25,6 +25,9 @@ type config struct {
 	hosts   listFlag
 	version bool
 
+	logFormat   string
+	logMessages bool
+
 	room  room.Config
 	tls   tlsgw.Config
 	conns connlimit.Limits
@@ -55,6 +58,8 @@ func newServeFlags(cfg *config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.key, "key", "", "PEM private key `FILE` of --cert")
 	fs.Var(&cfg.hosts, "host", "extra host `NAME` or IP address the generated certificate must cover (repeatable)")
 	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
+	fs.StringVar(&cfg.logFormat, "log-format", "text", "log `FORMAT`: text or json")
+	fs.BoolVar(&cfg.logMessages, "log-messages", false, "also log the text of every message (for labs; off keeps message bodies out of logs)")
 	addLimitFlags(fs, cfg)
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage:\n  chatd [flags]              serve the chat room\n  chatd cert [flags]         write a self-signed certificate and key\n\nFlags (each also settable as %s<NAME>, e.g. %sTLS_ADDR):\n", envPrefix, envPrefix)
@@ -144,6 +149,9 @@ func (c *config) validate() error {
 	}
 	if c.tlsAddr == "" {
 		return fmt.Errorf("--tls-addr must not be empty")
+	}
+	if c.logFormat != "text" && c.logFormat != "json" {
+		return fmt.Errorf("--log-format must be text or json, not %q", c.logFormat)
 	}
 	positive := map[string]float64{
 		"--history": float64(c.room.HistorySize), "--outbox": float64(c.room.OutboxSize), "--max-line": float64(c.room.MaxLineBytes),

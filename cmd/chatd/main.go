@@ -48,10 +48,20 @@ func run(ctx context.Context, stopSignals func(), args []string, stdout, stderr 
 		fmt.Fprintln(stderr, "chatd:", err)
 		return 2
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	logger := newLogger(cfg.logFormat, stderr)
+	if cfg.logMessages {
+		cfg.room.MessageLog = logger.With("log", "messages")
+	}
 	if err := serve(ctx, stopSignals, &cfg, stdout, logger); err != nil {
 		fmt.Fprintln(stderr, "chatd:", err)
 		return 1
 	}
 	return 0
+}
+
+func newLogger(format string, w io.Writer) *slog.Logger {
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
 }

@@ -9,8 +9,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -46,6 +49,10 @@ func serve(ctx context.Context, stopSignals func(), cfg *config, stdout io.Write
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- tlsServer.Serve(tlsLn) }()
+	hangups := make(chan os.Signal, 1)
+	signal.Notify(hangups, syscall.SIGHUP)
+	defer signal.Stop(hangups)
+	go reloadOnHangup(ctx, hangups, cert, certs, logger)
 
 	select {
 	case <-ctx.Done():
@@ -84,7 +91,31 @@ func withRefusalLog(limits connlimit.Limits, logger *slog.Logger) connlimit.Limi
 type servedCert struct {
 	Cert       *tls.Certificate
 	File       string
+	KeyFile    string
 	SelfSigned bool
+}
+
+// reloadOnHangup re-reads the certificate and key files on every signal on
+// hangups (SIGHUP) until ctx ends. New handshakes get the new certificate;
+// connections already up keep theirs. A file that does not load leaves the
+// old certificate in place.
+func reloadOnHangup(ctx context.Context, hup <-chan os.Signal, served *servedCert, certs *tlsgw.CertStore, logger *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			cert, err := tlsgw.LoadKeyPair(served.File, served.KeyFile)
+			if err != nil {
+				logger.Error("certificate reload failed; still serving the old certificate", "err", err,
+					"fingerprint", tlsgw.Fingerprint(certs.Certificate().Leaf.Raw))
+				continue
+			}
+			certs.Set(cert)
+			logger.Info("certificate reloaded", "file", served.File, "fingerprint", tlsgw.Fingerprint(cert.Leaf.Raw),
+				"not_after", cert.Leaf.NotAfter.UTC().Format(time.DateOnly))
+		}
+	}
 }
 
 // loadCertificate returns --cert/--key if given, otherwise the generated
@@ -99,7 +130,7 @@ func loadCertificate(cfg *config, stdout io.Writer, logger *slog.Logger) (*serve
 		selfSigned := leaf.CheckSignatureFrom(leaf) == nil
 		fmt.Fprintf(stdout, "TLS certificate: %s\n", absPath(cfg.cert))
 		printCertSummary(stdout, leaf)
-		return &servedCert{Cert: cert, File: absPath(cfg.cert), SelfSigned: selfSigned}, nil
+		return &servedCert{Cert: cert, File: absPath(cfg.cert), KeyFile: absPath(cfg.key), SelfSigned: selfSigned}, nil
 	}
 	gen, err := tlsgw.EnsureSelfSigned(cfg.dataDir, cfg.hosts, time.Now())
 	if err != nil {
@@ -113,7 +144,7 @@ func loadCertificate(cfg *config, stdout io.Writer, logger *slog.Logger) (*serve
 		fmt.Fprintf(stdout, "TLS certificate: %s\n", absPath(gen.CertFile))
 	}
 	printCertSummary(stdout, leaf)
-	return &servedCert{Cert: gen.Cert, File: absPath(gen.CertFile), SelfSigned: true}, nil
+	return &servedCert{Cert: gen.Cert, File: absPath(gen.CertFile), KeyFile: absPath(gen.KeyFile), SelfSigned: true}, nil
 }
 
 // printCertSummary prints what a user needs to check a certificate: its

@@ -25,6 +25,11 @@ func StartChatd(t testing.TB, binary, dataDir string, args ...string) *Chatd {
 	t.Helper()
 	argv := append([]string{binary, "--data-dir", dataDir, "--tls-addr", ":0", "--ssh-addr", ""}, args...)
 	s := &Chatd{Process: Start(t, "chatd", nil, argv...), DataDir: dataDir}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("chatd printed:\n%s", s.Output())
+		}
+	})
 	s.Fingerprint = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(s.Expect("SHA-256 fingerprint: ")), "SHA-256 fingerprint: "))
 	s.Port = listeningRE.FindStringSubmatch(s.Expect("TLS listening on "))[1]
 	s.Expect("Connect with:")

@@ -49,7 +49,7 @@ type Process struct {
 }
 
 // Start runs argv with standard input and output as pipes; standard error
-// goes to the test log. The process is killed when the test ends.
+// is merged into the output. The process is killed when the test ends.
 func Start(t testing.TB, name string, env []string, argv ...string) *Process {
 	t.Helper()
 	p := newProcess(t, name, env, argv)
@@ -57,14 +57,20 @@ func Start(t testing.TB, name string, env []string, argv ...string) *Process {
 	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
 		t.Fatal(err)
 	}
-	out, err := p.cmd.StdoutPipe()
+	// Our own pipe, not StdoutPipe: Wait closes a StdoutPipe as soon as the
+	// process exits, which can lose the last thing it printed.
+	out, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.cmd.Stderr = logWriter{t: t, prefix: name + " stderr: "}
-	if err := p.cmd.Start(); err != nil {
+	p.cmd.Stdout, p.cmd.Stderr = w, w // one stream, in order
+	err = p.cmd.Start()
+	w.Close()
+	if err != nil {
+		out.Close()
 		t.Fatalf("start %s: %v", name, err)
 	}
+	t.Cleanup(func() { out.Close() })
 	p.run(out)
 	return p
 }
@@ -191,15 +197,4 @@ func (p *Process) WaitExit() int {
 		p.t.Fatalf("%s did not exit within %v", p.name, Wait)
 		return -1
 	}
-}
-
-// logWriter passes a process's standard error to the test log.
-type logWriter struct {
-	t      testing.TB
-	prefix string
-}
-
-func (w logWriter) Write(b []byte) (int, error) {
-	w.t.Log(w.prefix + strings.TrimRight(string(b), "\n"))
-	return len(b), nil
 }

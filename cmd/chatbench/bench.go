@@ -1,0 +1,421 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// conn is one connected, joined client as the bench drives it: its reading
+// side runs on its own and reports to the bench.
+type conn interface {
+	// send writes one message line (the line ending is the conn's business).
+	send(text []byte) error
+	// close ends the connection; the reader then ends too.
+	close()
+}
+
+// dialFunc connects and joins client m, then starts reading for it; it
+// returns once m has joined.
+type dialFunc func(ctx context.Context, b *bench, m *member) (conn, error)
+
+// member is one client of the run.
+type member struct {
+	id   int
+	nick string
+	conn conn // set once joined
+
+	joined    atomic.Bool
+	lost      atomic.Bool // the connection ended before the run did
+	sent      atomic.Int64
+	delivered atomic.Int64
+}
+
+// bench is one run in progress.
+type bench struct {
+	cfg     *config
+	run     string // random tag in every payload of this run
+	marker  []byte
+	hist    *histogram
+	members []*member
+	errs    *errorTally
+
+	counting atomic.Bool  // deliveries count only in the measured phase
+	start    atomic.Int64 // Unix nanoseconds when the measured phase began
+	closing  atomic.Bool  // the run is ending; lost connections are expected
+	readers  sync.WaitGroup
+}
+
+func newBench(cfg *config) *bench {
+	run := rand.Text()[:6]
+	b := &bench{cfg: cfg, run: run, marker: payloadMarker(run), hist: newHistogram(), errs: newErrorTally()}
+	b.members = make([]*member, cfg.clients)
+	for i := range b.members {
+		b.members[i] = &member{id: i, nick: cfg.nick(i)}
+	}
+	return b
+}
+
+// Run connects cfg.clients clients, measures, and returns the result. It
+// returns an error only when nothing could be measured.
+func Run(ctx context.Context, cfg config) (*Result, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	dial, err := newDialer(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := raiseFileLimit(); err != nil {
+		cfg.logf("warning: %v", err)
+	}
+	b := newBench(&cfg)
+	defer b.closeAll()
+
+	ticks := clockTicks()
+	res := newResult(&cfg, b.run)
+	connectStart := time.Now()
+	b.connectAll(ctx, dial)
+	res.ConnectSeconds = time.Since(connectStart).Seconds()
+	res.Connected, res.Failed = b.countJoined()
+	if res.Connected == 0 {
+		return nil, fmt.Errorf("no client could connect to %s: %s", cfg.target(), b.errs.first())
+	}
+	cfg.logf("%d connected, %d failed in %.1fs; measuring for %v", res.Connected, res.Failed, res.ConnectSeconds, cfg.duration)
+
+	srv := b.startServerWatch(ticks)
+	selfBefore := selfCPU()
+	start := time.Now()
+	b.start.Store(start.UnixNano())
+	b.counting.Store(true)
+	if cfg.idle {
+		sleepCtx(ctx, cfg.duration)
+	} else {
+		b.sendAll(ctx, start)
+		res.SendSeconds = time.Since(start).Seconds()
+		b.waitDrain(ctx)
+	}
+	b.counting.Store(false)
+	res.MeasuredSeconds = time.Since(start).Seconds()
+	res.BenchCPUSeconds = (selfCPU() - selfBefore).Seconds()
+	srv.stop()
+	b.fill(res)
+	srv.report(res)
+	if err := ctx.Err(); err != nil {
+		res.Note = "interrupted: " + err.Error()
+	}
+	return res, nil
+}
+
+// newDialer picks the client kind cfg asks for.
+func newDialer(cfg *config) (dialFunc, error) {
+	if cfg.sshAddr != "" {
+		return newSSHDialer(cfg)
+	}
+	return newTLSDialer(cfg)
+}
+
+// connectAll starts connections at cfg.ramp per second and returns when
+// every client has joined or failed.
+func (b *bench) connectAll(ctx context.Context, dial dialFunc) {
+	var wg sync.WaitGroup
+	start := time.Now()
+	done := make(chan struct{})
+	go b.reportConnecting(done)
+	for i, m := range b.members {
+		at := start.Add(time.Duration(float64(i) / b.cfg.ramp * float64(time.Second)))
+		if !sleepCtx(ctx, time.Until(at)) {
+			break
+		}
+		wg.Go(func() {
+			dctx, cancel := context.WithTimeout(ctx, b.cfg.timeout)
+			defer cancel()
+			c, err := dial(dctx, b, m)
+			if err != nil {
+				b.errs.add(fmt.Errorf("%s: %w", "connect", err))
+				return
+			}
+			m.conn = c
+			m.joined.Store(true)
+		})
+	}
+	wg.Wait()
+	close(done)
+}
+
+// reportConnecting logs progress once a second until done is closed.
+func (b *bench) reportConnecting(done <-chan struct{}) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			joined, _ := b.countJoined()
+			b.cfg.logf("connecting: %d of %d joined, %d errors", joined, len(b.members), b.errs.total())
+		}
+	}
+}
+
+func (b *bench) countJoined() (joined, failed int) {
+	for _, m := range b.members {
+		if m.joined.Load() {
+			joined++
+		}
+	}
+	return joined, len(b.members) - joined
+}
+
+// sendAll runs every sending client's schedule from start for cfg.duration
+// and returns when all have stopped. Client k of n starts k/n of a period
+// late, so that the sends are spread evenly over each period.
+func (b *bench) sendAll(ctx context.Context, start time.Time) {
+	end := start.Add(b.cfg.duration)
+	period := time.Duration(float64(time.Second) / b.cfg.rate)
+	n := b.cfg.senders()
+	var wg sync.WaitGroup
+	k := 0
+	for _, m := range b.members {
+		if !b.cfg.sending(m.id) {
+			continue
+		}
+		offset := time.Duration(int64(period) * int64(k) / int64(n))
+		k++
+		if !m.joined.Load() {
+			continue
+		}
+		wg.Go(func() { b.sendLoop(ctx, m, start.Add(offset), end, period) })
+	}
+	wg.Wait()
+}
+
+// sendLoop sends m's messages at next, next+period, ... until end. A
+// client that falls behind skips the slots it missed rather than bursting.
+func (b *bench) sendLoop(ctx context.Context, m *member, next, end time.Time, period time.Duration) {
+	timer := time.NewTimer(time.Until(next))
+	defer timer.Stop()
+	buf := make([]byte, 0, 64+b.cfg.pad)
+	for seq := int64(1); next.Before(end); seq++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		if m.lost.Load() {
+			return
+		}
+		now := time.Now()
+		buf = appendPayload(buf[:0], b.run, payload{from: m.id, seq: seq, sent: now.UnixNano()})
+		buf = appendPad(buf, b.cfg.pad)
+		if err := m.conn.send(buf); err != nil {
+			b.lose(m, fmt.Errorf("send: %w", err))
+			return
+		}
+		m.sent.Add(1)
+		next = next.Add(period)
+		if behind := now.Add(-period); next.Before(behind) {
+			next = now.Add(period)
+		}
+		timer.Reset(time.Until(next))
+	}
+}
+
+// appendPad appends " xxxx..." so that pad bytes are added.
+func appendPad(dst []byte, pad int) []byte {
+	if pad <= 0 {
+		return dst
+	}
+	dst = append(dst, ' ')
+	for range pad - 1 {
+		dst = append(dst, 'x')
+	}
+	return dst
+}
+
+// waitDrain waits until every expected delivery has arrived, or cfg.drain.
+func (b *bench) waitDrain(ctx context.Context) {
+	deadline := time.Now().Add(b.cfg.drain)
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for time.Now().Before(deadline) {
+		if expected, delivered := b.tally(); delivered >= expected {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// tally counts the expected and the actual deliveries among the stable
+// clients, those joined and never lost: each message sent should reach every
+// stable client but its sender.
+func (b *bench) tally() (expected, delivered int64) {
+	stable := int64(0)
+	for _, m := range b.members {
+		if m.stable() {
+			stable++
+			delivered += m.delivered.Load()
+		}
+	}
+	for _, m := range b.members {
+		receivers := stable
+		if m.stable() {
+			receivers--
+		}
+		expected += m.sent.Load() * receivers
+	}
+	return expected, delivered
+}
+
+func (m *member) stable() bool { return m.joined.Load() && !m.lost.Load() }
+
+// deliver records that receiver got p at now.
+func (b *bench) deliver(receiver *member, p payload, now time.Time) {
+	if p.from == receiver.id || !b.counting.Load() || !b.plausible(p, now) {
+		return
+	}
+	receiver.delivered.Add(1)
+	b.hist.record(time.Duration(now.UnixNano() - p.sent))
+}
+
+// plausible reports whether p could have been sent in this measured phase
+// by one of the clients; a payload cut short fails this.
+func (b *bench) plausible(p payload, now time.Time) bool {
+	return p.from >= 0 && p.from < len(b.members) && p.seq >= 1 &&
+		p.sent >= b.start.Load() && p.sent <= now.UnixNano()
+}
+
+// scan delivers every payload of this run found in text to receiver.
+func (b *bench) scan(receiver *member, text []byte, now time.Time) {
+	for {
+		p, rest, ok := nextPayload(text, b.marker)
+		if !ok {
+			return
+		}
+		b.deliver(receiver, p, now)
+		text = rest
+	}
+}
+
+// lose marks m's connection as ended early, unless the run is ending.
+func (b *bench) lose(m *member, err error) {
+	if b.closing.Load() || m.lost.Swap(true) {
+		return
+	}
+	b.errs.add(fmt.Errorf("connection lost: %w", err))
+}
+
+// closeAll ends every connection and waits for the readers.
+func (b *bench) closeAll() {
+	b.closing.Store(true)
+	for _, m := range b.members {
+		if m.joined.Load() {
+			m.conn.close()
+		}
+	}
+	b.readers.Wait()
+}
+
+// fill completes res from the members' counts.
+func (b *bench) fill(res *Result) {
+	for _, m := range b.members {
+		if m.joined.Load() && m.lost.Load() {
+			res.Lost++
+		}
+		res.Sent += m.sent.Load()
+	}
+	res.Expected, res.Delivered = b.tally()
+	if res.Expected > 0 {
+		res.DeliveryRatio = float64(res.Delivered) / float64(res.Expected)
+	}
+	if res.SendSeconds > 0 {
+		res.DeliveriesPerSecond = float64(res.Delivered) / res.SendSeconds
+		res.SentPerSecond = float64(res.Sent) / res.SendSeconds
+	}
+	res.setLatency(b.hist)
+	res.Errors = b.errs.snapshot()
+}
+
+// sleepCtx sleeps for d and reports whether ctx is still live.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// logf prints a progress line unless progress is off.
+func (c *config) logf(format string, args ...any) {
+	if c.progress != nil {
+		fmt.Fprintf(c.progress, "chatbench: "+format+"\n", args...)
+	}
+}
+
+// errorTally counts errors by message, keeping a bounded number of distinct
+// messages.
+type errorTally struct {
+	mu     sync.Mutex
+	counts map[string]int
+	order  []string
+	n      int
+}
+
+const maxDistinctErrors = 10
+
+func newErrorTally() *errorTally { return &errorTally{counts: make(map[string]int)} }
+
+func (t *errorTally) add(err error) {
+	msg := err.Error()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.n++
+	if _, ok := t.counts[msg]; !ok {
+		if len(t.order) >= maxDistinctErrors {
+			msg = "other errors"
+		}
+		if _, ok := t.counts[msg]; !ok {
+			t.order = append(t.order, msg)
+		}
+	}
+	t.counts[msg]++
+}
+
+func (t *errorTally) total() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.n
+}
+
+func (t *errorTally) first() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.order) == 0 {
+		return "no error recorded"
+	}
+	return t.order[0]
+}
+
+// snapshot returns the errors, most frequent kinds in first-seen order.
+func (t *errorTally) snapshot() []ErrorCount {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]ErrorCount, 0, len(t.order))
+	for _, msg := range t.order {
+		out = append(out, ErrorCount{Error: msg, Count: t.counts[msg]})
+	}
+	return out
+}

@@ -1,0 +1,229 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"time"
+)
+
+// maxClients bounds --clients; a payload naming a larger sender is not one
+// of ours.
+const maxClients = 1_000_000
+
+// Protocols of a TLS server.
+const (
+	protoChatd = "chatd" // send a nickname first; joined at "*** NICK joined"
+	protoRaw   = "raw"   // nothing first; joined once connected (ncat --chat)
+)
+
+// config is one benchmark run, as the flags describe it.
+type config struct {
+	addr       string // TLS server host:port; empty in SSH mode
+	sshAddr    string // SSH server host:port; empty in TLS mode
+	proto      string
+	clients    int
+	rate       float64 // messages per second per sending client
+	duration   time.Duration
+	drain      time.Duration
+	ramp       float64 // new connections per second
+	timeout    time.Duration
+	nickPrefix string
+	pad        int // extra bytes of filler after each payload
+	idle       bool
+	typers     int // SSH sessions that type; 0 means all
+
+	ca         string
+	insecure   bool
+	serverName string
+	sshHostKey string // expected SHA256 fingerprint of the SSH host key
+	sshJoin    string // text that shows an SSH session has joined; %s is the nick
+	cols, rows int
+
+	pid      int
+	label    string
+	json     bool
+	quiet    bool
+	version  bool
+	progress io.Writer // where progress lines go; nil for none
+}
+
+// defaultConfig is what an empty command line means.
+func defaultConfig() config {
+	return config{
+		proto:      protoChatd,
+		clients:    100,
+		rate:       1,
+		duration:   10 * time.Second,
+		drain:      2 * time.Second,
+		ramp:       200,
+		timeout:    30 * time.Second,
+		nickPrefix: "bench",
+		sshJoin:    "%s joined",
+		cols:       100,
+		rows:       30,
+	}
+}
+
+func newFlags(cfg *config, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("chatbench", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&cfg.addr, "addr", "", "`HOST:PORT` of a line-broadcast TLS chat server (chatd, ncat --ssl --chat)")
+	fs.StringVar(&cfg.sshAddr, "ssh", "", "`HOST:PORT` of chatd's SSH server: benchmark SSH sessions on a PTY instead")
+	fs.StringVar(&cfg.proto, "proto", cfg.proto, "`PROTO` of the TLS server: chatd (send a nickname, wait for \"*** NICK joined\") or raw (send nothing first, e.g. ncat)")
+	fs.IntVar(&cfg.clients, "clients", cfg.clients, "`N` clients (TLS connections or SSH sessions)")
+	fs.Float64Var(&cfg.rate, "rate", cfg.rate, "messages per second each sending client sends")
+	fs.DurationVar(&cfg.duration, "duration", cfg.duration, "length of the measured phase (sending; with --idle, holding the connections)")
+	fs.DurationVar(&cfg.drain, "drain", cfg.drain, "longest wait after the last send for late deliveries")
+	fs.Float64Var(&cfg.ramp, "ramp", cfg.ramp, "new connections per second while connecting")
+	fs.DurationVar(&cfg.timeout, "timeout", cfg.timeout, "limit for one client to connect and join")
+	fs.StringVar(&cfg.nickPrefix, "nick-prefix", cfg.nickPrefix, "clients are named `PREFIX`000, PREFIX001, ... (nickname or SSH user)")
+	fs.IntVar(&cfg.pad, "pad", 0, "`BYTES` of filler added to each message")
+	fs.BoolVar(&cfg.idle, "idle", false, "connect the clients, send nothing, report connections and server RSS")
+	fs.IntVar(&cfg.typers, "typers", 0, "`M` SSH sessions that type (the others only watch); 0 means all")
+	fs.StringVar(&cfg.ca, "ca", "", "PEM `FILE` of certificates to verify the TLS server with (default: the system's)")
+	fs.BoolVar(&cfg.insecure, "insecure", false, "do not verify the TLS server's certificate")
+	fs.StringVar(&cfg.serverName, "server-name", "", "`NAME` to send as SNI and to verify the certificate for (default: the host of --addr)")
+	fs.StringVar(&cfg.sshHostKey, "ssh-host-key", "", "`SHA256:...` fingerprint the SSH host key must have (default: accept any)")
+	fs.StringVar(&cfg.sshJoin, "ssh-joined", cfg.sshJoin, "`TEXT` on an SSH screen that shows the session joined (%s is its nickname; \"\" means at the first output)")
+	fs.IntVar(&cfg.cols, "cols", cfg.cols, "SSH terminal width")
+	fs.IntVar(&cfg.rows, "rows", cfg.rows, "SSH terminal height")
+	fs.IntVar(&cfg.pid, "pid", 0, "`PID` of the server (on this machine) whose CPU time and RSS to report")
+	fs.StringVar(&cfg.label, "label", "", "`NAME` of this run in the report")
+	fs.BoolVar(&cfg.json, "json", false, "print the report as one JSON object (the table goes to standard error)")
+	fs.BoolVar(&cfg.quiet, "quiet", false, "print no progress on standard error")
+	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
+	fs.Usage = func() {
+		fmt.Fprint(out, `Usage:
+  chatbench --addr HOST:PORT [--proto chatd|raw] [flags]   TLS line clients
+  chatbench --ssh HOST:PORT [flags]                        SSH sessions on a PTY
+
+Connects --clients clients at --ramp per second, waits until all have joined,
+then each sends --rate messages per second for --duration; every other client
+records each message's latency. Reports deliveries, latency percentiles and,
+with --pid, the server's CPU time and memory.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseArgs parses the command line into a validated config.
+func parseArgs(args []string, out io.Writer) (config, error) {
+	cfg := defaultConfig()
+	fs := newFlags(&cfg, out)
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
+	}
+	if cfg.version {
+		return cfg, nil
+	}
+	return cfg, cfg.validate()
+}
+
+func (c *config) validate() error {
+	var errs []error
+	switch {
+	case c.addr == "" && c.sshAddr == "":
+		errs = append(errs, errors.New("say which server: --addr HOST:PORT (TLS) or --ssh HOST:PORT"))
+	case c.addr != "" && c.sshAddr != "":
+		errs = append(errs, errors.New("--addr and --ssh exclude each other"))
+	}
+	for _, a := range []struct{ flag, v string }{{"--addr", c.addr}, {"--ssh", c.sshAddr}} {
+		if a.v == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(a.v); err != nil {
+			errs = append(errs, fmt.Errorf("%s %q: %w", a.flag, a.v, err))
+		}
+	}
+	if c.proto != protoChatd && c.proto != protoRaw {
+		errs = append(errs, fmt.Errorf("--proto %q: want %s or %s", c.proto, protoChatd, protoRaw))
+	}
+	if c.clients < 1 || c.clients > maxClients {
+		errs = append(errs, fmt.Errorf("--clients %d: want 1 to %d", c.clients, maxClients))
+	}
+	if !c.idle && (c.rate <= 0 || c.rate > 1e6) {
+		errs = append(errs, fmt.Errorf("--rate %g: want more than 0 and at most 1e6", c.rate))
+	}
+	if c.ramp <= 0 {
+		errs = append(errs, fmt.Errorf("--ramp %g: want more than 0", c.ramp))
+	}
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{{"--duration", c.duration}, {"--timeout", c.timeout}} {
+		if d.v <= 0 {
+			errs = append(errs, fmt.Errorf("%s %v: want more than 0", d.flag, d.v))
+		}
+	}
+	if c.drain < 0 {
+		errs = append(errs, fmt.Errorf("--drain %v: want 0 or more", c.drain))
+	}
+	if c.pad < 0 || c.pad > 1<<20 {
+		errs = append(errs, fmt.Errorf("--pad %d: want 0 to %d", c.pad, 1<<20))
+	}
+	if c.typers < 0 {
+		errs = append(errs, fmt.Errorf("--typers %d: want 0 or more", c.typers))
+	}
+	if c.cols < 20 || c.rows < 5 || c.cols > 1000 || c.rows > 1000 {
+		errs = append(errs, fmt.Errorf("--cols %d --rows %d: want 20-1000 by 5-1000", c.cols, c.rows))
+	}
+	if strings.Count(c.sshJoin, "%s") > 1 {
+		errs = append(errs, fmt.Errorf("--ssh-joined %q: at most one %%s", c.sshJoin))
+	}
+	if c.pid < 0 {
+		errs = append(errs, fmt.Errorf("--pid %d: want a process id", c.pid))
+	}
+	return errors.Join(errs...)
+}
+
+// mode names what is being measured: "tls", "ssh" or "idle-tls", "idle-ssh".
+func (c *config) mode() string {
+	m := "tls"
+	if c.sshAddr != "" {
+		m = "ssh"
+	}
+	if c.idle {
+		m = "idle-" + m
+	}
+	return m
+}
+
+// target is the address being benchmarked.
+func (c *config) target() string {
+	if c.sshAddr != "" {
+		return c.sshAddr
+	}
+	return c.addr
+}
+
+// nick is client i's nickname (or SSH user name).
+func (c *config) nick(i int) string { return fmt.Sprintf("%s%03d", c.nickPrefix, i) }
+
+// sending reports whether client i sends messages.
+func (c *config) sending(i int) bool {
+	if c.idle {
+		return false
+	}
+	return c.sshAddr == "" || c.typers == 0 || i < c.typers
+}
+
+// senders is how many clients send.
+func (c *config) senders() int {
+	switch {
+	case c.idle:
+		return 0
+	case c.sshAddr != "" && c.typers > 0:
+		return min(c.typers, c.clients)
+	}
+	return c.clients
+}

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"chatd/room"
+	"chatd/tlsgw"
+)
+
+// tlsReadBuffer bounds what one TLS client buffers: a longer line (chatd's
+// member list in a big room) is skipped, not stored.
+const tlsReadBuffer = 4096
+
+// newTLSDialer returns the dialer for TLS line clients.
+func newTLSDialer(cfg *config) (dialFunc, error) {
+	tc, err := clientTLSConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, b *bench, m *member) (conn, error) {
+		return dialTLS(ctx, b, m, tc)
+	}, nil
+}
+
+// clientTLSConfig builds the verification policy from --ca, --insecure and
+// --server-name.
+func clientTLSConfig(cfg *config) (*tls.Config, error) {
+	host, _, err := net.SplitHostPort(cfg.addr)
+	if err != nil {
+		return nil, fmt.Errorf("--addr %q: %w", cfg.addr, err)
+	}
+	tc := &tls.Config{ServerName: host, InsecureSkipVerify: cfg.insecure, MinVersion: tls.VersionTLS12}
+	if cfg.serverName != "" {
+		tc.ServerName = cfg.serverName
+	}
+	if cfg.ca != "" {
+		pemBytes, err := os.ReadFile(cfg.ca)
+		if err != nil {
+			return nil, fmt.Errorf("read --ca: %w", err)
+		}
+		tc.RootCAs = x509.NewCertPool()
+		if !tc.RootCAs.AppendCertsFromPEM(pemBytes) {
+			return nil, fmt.Errorf("--ca %s: no PEM certificate in it", cfg.ca)
+		}
+	}
+	return tc, nil
+}
+
+// sendTimeout bounds one write: a server that stops reading loses the
+// client rather than freezing its sender.
+const sendTimeout = 10 * time.Second
+
+// tlsConn is one TLS line client.
+type tlsConn struct {
+	c       *tls.Conn
+	writeMu sync.Mutex
+	line    []byte // send's buffer, under writeMu
+}
+
+// dialTLS connects m, joins (for chatd: sends the nickname and waits for
+// its own join line), and starts m's reader.
+func dialTLS(ctx context.Context, b *bench, m *member, tc *tls.Config) (conn, error) {
+	d := tls.Dialer{Config: tc}
+	raw, err := d.DialContext(ctx, "tcp", b.cfg.addr)
+	if err != nil {
+		return nil, fmt.Errorf("dial: %w", err)
+	}
+	c := &tlsConn{c: raw.(*tls.Conn)}
+	r := bufio.NewReaderSize(c.c, tlsReadBuffer)
+	if b.cfg.proto == protoChatd {
+		if deadline, ok := ctx.Deadline(); ok {
+			c.c.SetDeadline(deadline)
+		}
+		if err := joinChatd(c, r, m.nick); err != nil {
+			c.c.Close()
+			return nil, err
+		}
+		c.c.SetDeadline(time.Time{})
+	}
+	b.readers.Go(func() { b.readLines(m, c, r) })
+	return c, nil
+}
+
+// joinChatd sends nick and reads until the server announces that nick
+// joined; a refusal ("!!! ...") is an error.
+func joinChatd(c *tlsConn, r *bufio.Reader, nick string) error {
+	if err := c.send([]byte(nick)); err != nil {
+		return fmt.Errorf("send nickname: %w", err)
+	}
+	for {
+		line, err := readLine(r)
+		if err != nil {
+			return fmt.Errorf("wait for %q to join: %w", nick, err)
+		}
+		if line == nil {
+			continue // too long to be the join line
+		}
+		ev := tlsgw.ParseLine(string(line), time.Now())
+		switch {
+		case ev.Kind == room.Join && ev.From == nick:
+			return nil
+		case ev.Kind == room.Error:
+			return fmt.Errorf("server refused %q: %s", nick, ev.Text)
+		}
+	}
+}
+
+// readLine returns the next line without its line ending, or nil for a
+// line longer than the reader's buffer (which it skips).
+func readLine(r *bufio.Reader) ([]byte, error) {
+	line, err := r.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		for errors.Is(err, bufio.ErrBufferFull) {
+			_, err = r.ReadSlice('\n')
+		}
+		return nil, err
+	}
+	if err != nil {
+		return nil, err
+	}
+	line = line[:len(line)-1]
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	return line, nil
+}
+
+// readLines delivers the payloads in every line m receives until the
+// connection ends.
+func (b *bench) readLines(m *member, c *tlsConn, r *bufio.Reader) {
+	for {
+		line, err := readLine(r)
+		if err != nil {
+			b.lose(m, err)
+			return
+		}
+		b.scan(m, line, time.Now())
+	}
+}
+
+// send writes text and a newline in one write.
+func (c *tlsConn) send(text []byte) error {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	c.line = append(append(c.line[:0], text...), '\n')
+	c.c.SetWriteDeadline(time.Now().Add(sendTimeout))
+	_, err := c.c.Write(c.line)
+	return err
+}
+
+func (c *tlsConn) close() { c.c.Close() }
