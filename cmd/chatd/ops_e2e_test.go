@@ -1,0 +1,159 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"chatd/internal/testproc"
+)
+
+// makeCert writes a fresh pair into dir with the real `chatd cert`.
+func makeCert(t *testing.T, dir string) {
+	t.Helper()
+	if out, err := exec.Command(chatdBinary, "cert", "--out", dir, "--force").CombinedOutput(); err != nil {
+		t.Fatalf("chatd cert: %v\n%s", err, out)
+	}
+}
+
+// opensslWithCA starts openssl s_client trusting caFile instead of what
+// chatd printed.
+func opensslWithCA(t *testing.T, s *testproc.Chatd, name, caFile string) *testproc.Process {
+	t.Helper()
+	args := append([]string(nil), s.ConnectCmd[:len(s.ConnectCmd)-1]...)
+	return testproc.Start(t, name, nil, append(args, caFile)...)
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err == nil {
+		err = os.WriteFile(to, b, 0o644)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSIGHUPReloadsTheCertificate(t *testing.T) {
+	requireOpenSSL(t)
+	dir := t.TempDir()
+	certDir := filepath.Join(dir, "tls")
+	makeCert(t, certDir)
+	certFile, keyFile := filepath.Join(certDir, "cert.pem"), filepath.Join(certDir, "key.pem")
+	oldCA, newCA := filepath.Join(dir, "old.pem"), filepath.Join(dir, "new.pem")
+	copyFile(t, certFile, oldCA)
+
+	s := startChatd(t, filepath.Join(dir, "data"), "--cert", certFile, "--key", keyFile)
+	alice := s.JoinWithOpenSSL(t, "alice")
+
+	makeCert(t, certDir) // a renewal, as a certbot deploy hook would leave it
+	copyFile(t, certFile, newCA)
+	s.Signal(syscall.SIGHUP)
+	s.Expect("certificate reloaded")
+
+	bob := opensslWithCA(t, s, "bob", newCA)
+	bob.Expect("*** Choose a nickname")
+	bob.Send("bob")
+	bob.Expect("*** bob joined")
+	alice.Send("my connection survived the reload")
+	bob.Expect("<alice> my connection survived the reload")
+
+	stale := opensslWithCA(t, s, "stale", oldCA)
+	if code := stale.WaitExit(); code == 0 || strings.Contains(stale.Output(), "Welcome") {
+		t.Errorf("a client trusting only the old certificate still got in:\n%s", stale.Output())
+	}
+
+	os.WriteFile(certFile, []byte("-----BEGIN CERTIFICATE-----\nbroken\n"), 0o644)
+	s.Signal(syscall.SIGHUP)
+	s.Expect("certificate reload failed; still serving the old certificate")
+	carol := opensslWithCA(t, s, "carol", newCA)
+	carol.Expect("*** Choose a nickname")
+}
+
+// logRecord finds the next JSON log line whose msg is msg.
+func logRecord(t *testing.T, s *testproc.Chatd, msg string) map[string]any {
+	t.Helper()
+	line := s.Expect(`"msg":"` + msg + `"`)
+	var rec map[string]any
+	if err := json.Unmarshal([]byte(line[strings.Index(line, "{"):]), &rec); err != nil {
+		t.Fatalf("log line %q is not JSON: %v", line, err)
+	}
+	return rec
+}
+
+func TestJSONLogsCarryTheConnection(t *testing.T) {
+	requireOpenSSL(t)
+	s := startChatd(t, t.TempDir(), "--log-format", "json")
+	if !strings.Contains(s.Output(), `"level":"INFO","msg":"generated a self-signed certificate"`) {
+		t.Errorf("no JSON record of the generated certificate:\n%s", s.Output())
+	}
+	alice := s.JoinWithOpenSSL(t, "alice")
+	alice.Send("a private thought")
+	alice.Send("/quit")
+	alice.Expect("*** Goodbye.")
+
+	opened := logRecord(t, s, "connection opened")
+	closed := logRecord(t, s, "connection closed")
+	if opened["transport"] != "tls" || opened["remote"] == "" {
+		t.Errorf("opened record %v", opened)
+	}
+	want := map[string]any{"transport": "tls", "nick": "alice", "reason": "quit", "tls_version": "TLS 1.3", "cipher": "TLS_AES_128_GCM_SHA256", "group": "X25519"}
+	for k, v := range want {
+		if closed[k] != v {
+			t.Errorf("closed record %s = %v, want %v (record %v)", k, closed[k], v, closed)
+		}
+	}
+	for _, k := range []string{"bytes_in", "bytes_out", "duration"} {
+		if n, ok := closed[k].(float64); !ok || n <= 0 {
+			t.Errorf("closed record %s = %v, want a positive number", k, closed[k])
+		}
+	}
+	if strings.Contains(s.Output(), "a private thought") {
+		t.Error("a message body was logged without --log-messages")
+	}
+}
+
+func TestLogMessagesLogsBodies(t *testing.T) {
+	requireOpenSSL(t)
+	s := startChatd(t, t.TempDir(), "--log-messages")
+	alice := s.JoinWithOpenSSL(t, "alice")
+	alice.Send("for the lab notebook")
+	if line := s.Expect("for the lab notebook"); !strings.Contains(line, "from=alice") || !strings.Contains(line, "kind=chat") {
+		t.Errorf("message log line %q", line)
+	}
+}
+
+func TestSystemdUnit(t *testing.T) {
+	if _, err := exec.LookPath("systemd-analyze"); err != nil {
+		t.Skip("systemd-analyze is not installed (apt-get install systemd); the unit was not checked")
+	}
+	unit, err := os.ReadFile("../../deploy/chatd.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// verify checks that ExecStart exists: point it at the binary just built.
+	path := filepath.Join(t.TempDir(), "chatd.service")
+	os.WriteFile(path, []byte(strings.ReplaceAll(string(unit), "/usr/local/bin/chatd", chatdBinary)), 0o644)
+	if out, err := exec.Command("systemd-analyze", "verify", path).CombinedOutput(); err != nil || len(out) > 0 {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+	}
+	out, err := exec.Command("systemd-analyze", "security", "--offline=yes", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("systemd-analyze security: %v\n%s", err, out)
+	}
+	var score float64
+	for line := range strings.Lines(string(out)) {
+		if rest, ok := strings.CutPrefix(line, "→ Overall exposure level for chatd.service: "); ok {
+			fmt.Sscan(rest, &score)
+		}
+	}
+	if score == 0 || score > 2.0 {
+		t.Errorf("exposure score %.1f, want at most 2.0 (README says 1.4):\n%s", score, out)
+	}
+}
