@@ -67,6 +67,7 @@ func lookupCommand(line string) (cmd *Command, args string, isCommand bool) {
 }
 
 func usageError(r *Room, m *Member, name string) {
+	r.counts.rejected[RejectCommand]++
 	for _, c := range registry {
 		if c.Name == name {
 			r.tellError(m, "usage: "+c.Usage())
@@ -125,7 +126,7 @@ func runMsg(r *Room, m *Member, args string) {
 	}
 	private := &Event{Kind: Private, From: m.nick, To: target.nick, Text: text}
 	r.tell(target, private)
-	r.logMessage(private)
+	r.countMessage(private)
 	if _, present := r.members[target]; !present {
 		r.tellError(m, fmt.Sprintf("%s left before the message could be delivered", nick))
 		return

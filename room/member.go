@@ -70,6 +70,7 @@ func (m *Member) Send(line string) {
 	if len(line) > r.cfg.MaxLineBytes {
 		r.mu.Lock()
 		defer r.mu.Unlock()
+		r.counts.rejected[RejectTooLong]++
 		r.tellError(m, fmt.Sprintf("line too long (%d bytes, the limit is %d); it was not sent", len(line), r.cfg.MaxLineBytes))
 		return
 	}
@@ -91,6 +92,7 @@ func (m *Member) Send(line string) {
 		cmd.run(r, m, args)
 	case isCommand:
 		name, _, _ := strings.Cut(line, " ")
+		r.counts.rejected[RejectCommand]++
 		r.tellError(m, fmt.Sprintf("unknown command %q; /help lists the commands", name))
 	default:
 		r.broadcast(&Event{Kind: Chat, From: m.nick, Text: strings.TrimPrefix(line, "/")}, m)
@@ -106,6 +108,7 @@ func (r *Room) allowLine(m *Member) bool {
 		return true
 	}
 	m.dropped++
+	r.counts.rejected[RejectFlood]++
 	switch {
 	case m.dropped >= r.cfg.FloodKick:
 		r.remove(m, ReasonFlood)

@@ -109,6 +109,7 @@ type Room struct {
 	members map[*Member]struct{}
 	byNick  map[string]*Member // keyed by nickKey
 	history history
+	counts  counters
 }
 
 // New returns an open, empty room.
@@ -119,6 +120,7 @@ func New(cfg Config) *Room {
 		members: make(map[*Member]struct{}),
 		byNick:  make(map[string]*Member),
 		history: newHistory(cfg.HistorySize),
+		counts:  counters{leaves: make(map[string]uint64), rejected: make(map[string]uint64)},
 	}
 }
 
@@ -150,6 +152,7 @@ func (r *Room) Join(nick string, opts JoinOptions) (*Member, error) {
 	m := newMember(r, nick, opts)
 	r.members[m] = struct{}{}
 	r.byNick[nickKey(nick)] = m
+	r.counts.joins++
 	r.replayHistory(m)
 	r.broadcast(&Event{Kind: Join, From: nick}, nil)
 	r.tell(m, &Event{Kind: Members, Nicks: r.sortedNicks()})
@@ -238,7 +241,7 @@ func (r *Room) fanOut(ev *Event, sender *Member) (slow []*Member) {
 	ev.Seq = r.seq
 	ev.Time = r.cfg.Now()
 	r.history.add(ev)
-	r.logMessage(ev)
+	r.countMessage(ev)
 	skip := sender != nil && !sender.echo && (ev.Kind == Chat || ev.Kind == Action)
 	for m := range r.members {
 		if skip && m == sender {
@@ -246,6 +249,7 @@ func (r *Room) fanOut(ev *Event, sender *Member) (slow []*Member) {
 		}
 		select {
 		case m.outbox <- ev:
+			r.counts.deliveries++
 		default:
 			slow = append(slow, m)
 		}
@@ -278,14 +282,19 @@ func (r *Room) detach(m *Member, reason string) bool {
 	delete(r.members, m)
 	delete(r.byNick, nickKey(m.nick))
 	m.reason = reason
+	r.counts.leaves[LeaveClass(reason)]++
 	close(m.outbox)
 	return true
 }
 
-// logMessage records chat, actions and private messages in the message log,
-// if there is one.
-func (r *Room) logMessage(ev *Event) {
-	if r.cfg.MessageLog == nil || !(ev.Kind == Chat || ev.Kind == Action || ev.Kind == Private) {
+// countMessage counts chat, actions and private messages and records them
+// in the message log, if there is one. The caller holds r.mu.
+func (r *Room) countMessage(ev *Event) {
+	if !(ev.Kind == Chat || ev.Kind == Action || ev.Kind == Private) {
+		return
+	}
+	r.counts.messages++
+	if r.cfg.MessageLog == nil {
 		return
 	}
 	r.cfg.MessageLog.Info("message", "kind", ev.Kind.String(), "seq", ev.Seq, "from", ev.From, "to", ev.To, "text", ev.Text)
@@ -299,6 +308,7 @@ func (r *Room) tell(m *Member, ev *Event) {
 	}
 	select {
 	case m.outbox <- ev:
+		r.counts.deliveries++
 	default:
 		r.remove(m, ReasonSlowConsumer)
 	}

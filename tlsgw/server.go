@@ -68,6 +68,11 @@ type Server struct {
 	conns     map[net.Conn]bool // value: joined the room
 	shutdown  bool
 	wg        sync.WaitGroup
+
+	// Counters, guarded by mu.
+	accepted          uint64
+	handshakes        map[HandshakeLabel]uint64
+	handshakeFailures map[string]uint64
 }
 
 // NewServer returns a server for cfg. cfg.Room and cfg.TLS are required.
@@ -76,6 +81,9 @@ func NewServer(cfg Config) *Server {
 		cfg:       cfg.withDefaults(),
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[net.Conn]bool),
+
+		handshakes:        make(map[HandshakeLabel]uint64),
+		handshakeFailures: make(map[string]uint64),
 	}
 }
 
@@ -186,6 +194,7 @@ func (s *Server) trackConn(c net.Conn) bool {
 		return false
 	}
 	s.conns[c] = false
+	s.accepted++
 	return true
 }
 

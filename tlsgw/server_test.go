@@ -374,3 +374,34 @@ func TestPlainTextAndHTTPGetAHint(t *testing.T) {
 	// The server still serves TLS clients.
 	ts.join(t, "alice")
 }
+
+func TestStatsCountHandshakes(t *testing.T) {
+	ts := startServer(t, Config{})
+	ts.join(t, "alice")
+	tls11, err := tls.Dial("tcp", ts.addr, &tls.Config{RootCAs: ts.roots, ServerName: "localhost", MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11})
+	if err == nil {
+		tls11.Close()
+	}
+	plain, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(plain, "GET / HTTP/1.0\r\n\r\n")
+	io.ReadAll(plain)
+	plain.Close()
+
+	deadline := time.Now().Add(waitTime)
+	for {
+		st := ts.srv.Stats()
+		ok := st.Accepted == 3 && st.Open == 1 &&
+			st.Handshakes[HandshakeLabel{Version: "TLS 1.3", Group: "X25519MLKEM768"}] == 1 &&
+			st.HandshakeFailures["protocol version"] == 1 && st.HandshakeFailures["not tls"] == 1
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stats %+v", st)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

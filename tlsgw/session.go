@@ -59,6 +59,7 @@ func (s *Server) serveConn(raw net.Conn) {
 			"bytes_in", counted.in.Load(), "bytes_out", counted.out.Load())
 	}()
 	if err := sess.handshake(); err != nil {
+		s.countHandshakeFailure(err)
 		reason = "tls handshake failed: " + err.Error()
 		explainNotTLS(err, s.cfg.WriteTimeout)
 		return
@@ -87,6 +88,7 @@ func (s *session) handshake() error {
 	}
 	s.conn.SetDeadline(time.Time{})
 	st := s.conn.ConnectionState()
+	s.srv.countHandshake(st)
 	s.log = s.log.With("tls_version", tls.VersionName(st.Version),
 		"cipher", tls.CipherSuiteName(st.CipherSuite), "group", st.CurveID.String(),
 		"sni", st.ServerName, "alpn", st.NegotiatedProtocol)

@@ -1,0 +1,56 @@
+package room
+
+import (
+	"maps"
+	"strings"
+)
+
+// Stats is a snapshot of what has happened in the room since it was made,
+// for metrics.
+type Stats struct {
+	Members    int               // members present now
+	Joins      uint64            // members that joined
+	Messages   uint64            // chat messages, actions and private messages accepted
+	Deliveries uint64            // events queued for members
+	Leaves     map[string]uint64 // members that left, by LeaveClass of the reason
+	Rejected   map[string]uint64 // input lines refused, by reason
+}
+
+// Reasons input lines are refused, as counted in Stats.Rejected.
+const (
+	RejectTooLong = "too long"
+	RejectFlood   = "flood"
+	RejectCommand = "bad command"
+)
+
+// counters are the room's running totals. They are guarded by Room.mu.
+type counters struct {
+	joins, messages, deliveries uint64
+	leaves, rejected            map[string]uint64
+}
+
+// LeaveClass sorts leave reasons into a few classes: quit, slow consumer,
+// flooding, shutdown and disconnected.
+func LeaveClass(reason string) string {
+	switch {
+	case reason == ReasonQuit || strings.HasPrefix(reason, ReasonQuit+":"):
+		return ReasonQuit
+	case reason == ReasonSlowConsumer, reason == ReasonFlood, reason == ReasonShutdown:
+		return reason
+	}
+	return "disconnected"
+}
+
+// Stats returns a snapshot of the room's counters.
+func (r *Room) Stats() Stats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return Stats{
+		Members:    len(r.members),
+		Joins:      r.counts.joins,
+		Messages:   r.counts.messages,
+		Deliveries: r.counts.deliveries,
+		Leaves:     maps.Clone(r.counts.leaves),
+		Rejected:   maps.Clone(r.counts.rejected),
+	}
+}
