@@ -1,0 +1,98 @@
+package tui
+
+import (
+	"fmt"
+	"syscall"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"chatd/room"
+)
+
+// BenchmarkMessage measures what one new message costs one screen: the
+// update and the frame, with a full scrollback and a member list.
+func BenchmarkMessage(b *testing.B) {
+	c := newFakeConn("alice")
+	m := New(Options{Conn: c, Location: time.UTC})
+	m.Update(tea.WindowSizeMsg{Width: 100, Height: 30})
+	nicks := make([]string, 100)
+	for i := range nicks {
+		nicks[i] = fmt.Sprintf("user%d", i)
+	}
+	feed(m, &room.Event{Kind: room.Members, Nicks: nicks, Time: t0})
+	for i := range DefaultScrollback {
+		feed(m, chat(nicks[i%100], fmt.Sprintf("message %d: the quick brown fox jumps over the lazy dog, alice", i)))
+	}
+	m.View()
+	evs := make([]*room.Event, 64)
+	for i := range evs {
+		evs[i] = chat(nicks[i], fmt.Sprintf("new message %d, a little longer than the others so that it wraps on a hundred column screen", i))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		feed(m, evs[i%len(evs)])
+		_ = m.View()
+	}
+}
+
+// signalWriter discards output and signals each write.
+type signalWriter struct{ wrote chan struct{} }
+
+func (w *signalWriter) Write(p []byte) (int, error) {
+	select {
+	case w.wrote <- struct{}{}:
+	default:
+	}
+	return len(p), nil
+}
+
+// BenchmarkScreenFrame measures a whole chat screen as an SSH session runs
+// it, Bubble Tea's renderer included: one message in, one frame out. It
+// reports the CPU time per message (cpu-µs/msg); wall time per operation is
+// mostly the wait for the next frame.
+func BenchmarkScreenFrame(b *testing.B) {
+	c := newFakeConn("alice")
+	out := &signalWriter{wrote: make(chan struct{}, 1)}
+	p := tea.NewProgram(New(Options{Conn: c, Location: time.UTC}),
+		tea.WithInput(nil), tea.WithOutput(out), tea.WithWindowSize(100, 30),
+		tea.WithEnvironment([]string{"TERM=xterm-256color"}), tea.WithoutSignalHandler(), tea.WithFPS(120))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = p.Run()
+	}()
+	nicks := make([]string, 30)
+	for i := range nicks {
+		nicks[i] = fmt.Sprintf("user%d", i)
+	}
+	c.events <- &room.Event{Kind: room.Members, Nicks: nicks, Time: t0}
+	for i := range 200 {
+		c.events <- chat(nicks[i%30], fmt.Sprintf("message %d: the quick brown fox jumps over the lazy dog", i))
+		if i%50 == 0 {
+			<-out.wrote
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	start := cpuTime()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for len(out.wrote) > 0 {
+			<-out.wrote
+		}
+		c.events <- chat(nicks[i%30], fmt.Sprintf("new message %d, a little longer than the others so that it wraps on a hundred column screen", i))
+		<-out.wrote
+	}
+	b.StopTimer()
+	b.ReportMetric(float64((cpuTime()-start).Microseconds())/float64(b.N), "cpu-µs/msg")
+	p.Quit()
+	<-done
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

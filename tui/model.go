@@ -1,0 +1,406 @@
+package tui
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"chatd/room"
+)
+
+// DefaultLeaveDelay is how long the screen shows why the chat ended before
+// the program quits, when Options leaves LeaveDelay zero.
+const DefaultLeaveDelay = time.Second
+
+// maxInputRunes bounds a typed line; the room refuses longer ones anyway.
+const maxInputRunes = room.DefaultMaxLineBytes
+
+// Options configure a chat screen.
+type Options struct {
+	// Conn carries the chat. When it is nil the screen first asks for a
+	// nickname and calls Join with it.
+	Conn Conn
+	// Join joins the room under nick for the nickname prompt. When it fails,
+	// the error's text is shown and the person is asked again. It runs
+	// outside the update loop, so it may take a network round trip.
+	Join func(nick string) (Conn, error)
+	// Problem is shown above the nickname prompt, for instance why the
+	// nickname the person came with was refused.
+	Problem string
+	// OnLeave is called when the person presses Ctrl+C to leave, before the
+	// program quits.
+	OnLeave func()
+	// Location is the time zone of timestamps; nil means time.Local.
+	Location *time.Location
+	// Scrollback is how many messages the screen keeps; 0 means
+	// DefaultScrollback.
+	Scrollback int
+	// LeaveDelay is how long the reason for leaving stays on screen before
+	// the program quits; 0 means DefaultLeaveDelay, a negative value quits at
+	// once. Any key quits sooner.
+	LeaveDelay time.Duration
+}
+
+// Model is the chat screen: scrollback, member list, status line and input
+// line, or first a nickname prompt. It is a Bubble Tea model; use it through
+// a pointer, as New returns it.
+type Model struct {
+	opts Options
+	st   styles
+	rend renderer
+
+	conn      Conn
+	sb        *scrollback
+	members   members
+	input     input
+	inHistory bool   // between HistoryBegin and HistoryEnd
+	left      bool   // the event stream has ended
+	quitting  bool   // Ctrl+C was pressed
+	reason    string // why, once left
+
+	// The nickname prompt, while conn is nil.
+	nickInput input
+	problem   string
+	joining   bool
+
+	width, height int
+
+	// The last frame, drawn again only after something changed.
+	dirty  bool
+	frame  string
+	cursor *tea.Cursor
+	panel  []string // the member panel's rows, nil when they must be redrawn
+}
+
+// eventsMsg (conn.go) carries room events; these are the model's other
+// messages.
+type (
+	// joinedMsg reports the outcome of Options.Join.
+	joinedMsg struct {
+		conn Conn
+		err  error
+	}
+	// quitNowMsg ends the program once the reason for leaving was shown.
+	quitNowMsg struct{}
+)
+
+// New returns a chat screen. Either opts.Conn or opts.Join must be set.
+func New(opts Options) *Model {
+	if opts.Location == nil {
+		opts.Location = time.Local
+	}
+	if opts.Scrollback <= 0 {
+		opts.Scrollback = DefaultScrollback
+	}
+	if opts.LeaveDelay == 0 {
+		opts.LeaveDelay = DefaultLeaveDelay
+	}
+	m := &Model{
+		opts:      opts,
+		st:        defaultStyles(),
+		sb:        newScrollback(opts.Scrollback),
+		input:     newInput("> ", maxInputRunes),
+		nickInput: newInput("nickname: ", 64),
+		problem:   opts.Problem,
+		dirty:     true,
+	}
+	m.rend = renderer{st: &m.st, loc: opts.Location, method: ansi.WcWidth, now: time.Now}
+	if opts.Conn != nil {
+		m.connect(opts.Conn)
+	}
+	return m
+}
+
+// connect starts the chat on c.
+func (m *Model) connect(c Conn) {
+	m.conn = c
+	m.rend.self = c.Nick()
+}
+
+// Reason says why the chat ended, once it has; "" before that.
+func (m *Model) Reason() string { return m.reason }
+
+// Init starts reading events, if already connected.
+func (m *Model) Init() tea.Cmd {
+	if m.conn != nil {
+		return listen(m.conn)
+	}
+	return nil
+}
+
+// Update handles keys, the mouse wheel, resizes and room events.
+func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.resize(msg.Width, msg.Height)
+	case tea.ModeReportMsg:
+		// The renderer measures characters as whole grapheme clusters once
+		// the terminal reports Unicode core support; wrap the same way.
+		if msg.Mode == ansi.ModeUnicodeCore && (msg.Value == ansi.ModeSet || msg.Value == ansi.ModeReset || msg.Value == ansi.ModePermanentlySet) && m.rend.method != ansi.GraphemeWidth {
+			m.rend.method = ansi.GraphemeWidth
+			m.sb.rerender(&m.rend)
+		} else {
+			return m, nil
+		}
+	case eventsMsg:
+		m.dirty = true
+		return m, m.apply(msg)
+	case joinedMsg:
+		m.dirty = true
+		return m, m.joined(msg)
+	case quitNowMsg:
+		return m, tea.Quit
+	case tea.KeyPressMsg:
+		m.dirty = true
+		if m.conn == nil {
+			return m, m.promptKey(msg)
+		}
+		return m, m.chatKey(msg)
+	case tea.PasteMsg:
+		if m.conn == nil {
+			m.nickInput.update(msg)
+		} else if !m.left {
+			m.input.update(msg)
+		}
+	case tea.MouseWheelMsg:
+		switch msg.Button {
+		case tea.MouseWheelUp:
+			m.sb.scroll(3)
+		case tea.MouseWheelDown:
+			m.sb.scroll(-3)
+		default:
+			return m, nil
+		}
+	default:
+		return m, nil
+	}
+	m.dirty = true
+	return m, nil
+}
+
+// apply takes in a batch of events and asks for the next one.
+func (m *Model) apply(msg eventsMsg) tea.Cmd {
+	for _, ev := range msg.evs {
+		m.track(ev)
+		m.sb.add(ev, &m.rend)
+	}
+	if !msg.closed {
+		return listen(m.conn)
+	}
+	m.left = true
+	m.reason = m.conn.Reason()
+	if m.quitting {
+		return nil // already on the way out
+	}
+	if m.opts.LeaveDelay < 0 {
+		return tea.Quit
+	}
+	return tea.Tick(m.opts.LeaveDelay, func(time.Time) tea.Msg { return quitNowMsg{} })
+}
+
+// track keeps the member list and your own nick up to date. Replayed history
+// tells what happened before you came, so it changes neither.
+func (m *Model) track(ev *room.Event) {
+	switch ev.Kind {
+	case room.HistoryBegin:
+		m.inHistory = true
+	case room.HistoryEnd:
+		m.inHistory = false
+	case room.Members:
+		m.members.set(ev.Nicks)
+	case room.Join, room.Leave, room.NickChange:
+		if m.inHistory {
+			return
+		}
+		switch ev.Kind {
+		case room.Join:
+			m.members.add(ev.From)
+		case room.Leave:
+			m.members.remove(ev.From)
+		case room.NickChange:
+			m.members.rename(ev.From, ev.To)
+			if ev.From == m.rend.self {
+				m.rend.self = ev.To
+			}
+		}
+	default:
+		return
+	}
+	m.panel = nil
+}
+
+// chatKey handles a key on the chat screen.
+func (m *Model) chatKey(msg tea.KeyPressMsg) tea.Cmd {
+	if msg.String() == "ctrl+c" {
+		if !m.left && m.opts.OnLeave != nil {
+			m.opts.OnLeave()
+		}
+		m.quitting = true
+		return tea.Quit
+	}
+	if m.left {
+		return tea.Quit // the reason is on screen; any key closes it
+	}
+	switch msg.String() {
+	case "enter":
+		if line := m.input.take(); strings.TrimSpace(line) != "" {
+			m.conn.Send(line)
+		}
+		m.sb.bottom()
+	case "up":
+		m.input.prev()
+	case "down":
+		m.input.next()
+	case "pgup":
+		m.sb.scroll(m.sb.page())
+	case "pgdown":
+		m.sb.scroll(-m.sb.page())
+	case "shift+up":
+		m.sb.scroll(1)
+	case "shift+down":
+		m.sb.scroll(-1)
+	case "ctrl+end":
+		m.sb.bottom()
+	case "end":
+		m.sb.bottom()
+		m.input.update(msg) // and to the end of the line
+	default:
+		m.input.update(msg)
+	}
+	return nil
+}
+
+// resize lays the screen out again for a new terminal size.
+func (m *Model) resize(width, height int) {
+	m.width, m.height = max(width, 0), max(height, 0)
+	m.sb.resize(m.width-panelWidth(m.width), max(m.height-2, 0), &m.rend)
+	m.panel = nil
+}
+
+// View draws the screen. Only what changed since the last frame is worked
+// out again: the scrollback's lines are cached, and the frame itself is
+// reused when nothing happened.
+func (m *Model) View() tea.View {
+	if m.dirty {
+		if m.conn == nil {
+			m.frame, m.cursor = m.promptView()
+		} else {
+			m.frame, m.cursor = m.chatView()
+		}
+		m.dirty = false
+	}
+	v := tea.NewView(m.frame)
+	v.AltScreen = true
+	v.MouseMode = tea.MouseModeCellMotion
+	v.Cursor = m.cursor
+	return v
+}
+
+func (m *Model) chatView() (string, *tea.Cursor) {
+	w, h := m.width, m.height
+	if w <= 0 || h <= 0 {
+		return "", nil
+	}
+	var b strings.Builder
+	pw := panelWidth(w)
+	mw := w - pw
+	rows := max(h-2, 0)
+	if pw > 0 && m.panel == nil {
+		m.panel = m.members.view(pw, rows, m.rend.self, &m.st)
+	}
+	lines := m.sb.window()
+	blank := rows - len(lines)
+	for i := range rows {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		if i >= blank {
+			ln := lines[i-blank]
+			if ln.w > mw {
+				ln = line{s: m.rend.method.Truncate(ln.s, mw, ""), w: mw}
+			}
+			b.WriteString(ln.s)
+			if pw > 0 {
+				b.WriteString(spaces(mw - ln.w))
+			}
+		} else if pw > 0 {
+			b.WriteString(spaces(mw))
+		}
+		if pw > 0 && i < len(m.panel) {
+			b.WriteString(m.panel[i])
+		}
+	}
+	if h >= 2 {
+		if rows > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(m.statusView(w))
+	}
+	in, cx := m.input.view(w, &m.st, m.rend.method)
+	if h >= 2 || rows > 0 {
+		b.WriteByte('\n')
+	}
+	b.WriteString(in)
+	var cursor *tea.Cursor
+	if !m.left {
+		cursor = &tea.Cursor{Position: tea.Position{X: cx, Y: h - 1}, Shape: tea.CursorBlock}
+	}
+	return b.String(), cursor
+}
+
+// statusView draws the status bar: room, member count, your nick, and while
+// scrolled up how many messages arrived below.
+func (m *Model) statusView(w int) string {
+	st := &m.st
+	count := strconv.Itoa(m.members.len()) + " members"
+	if m.members.len() == 1 {
+		count = "1 member"
+	}
+	left := " chatd · " + count + " · " + m.rend.self
+	style := st.status
+	if m.left {
+		left = " chatd · you left the room"
+		if m.reason != "" {
+			left += ": " + m.reason
+		}
+		style = st.gone
+	}
+	right := ""
+	if m.sb.scrolled() {
+		if m.sb.unread > 0 {
+			right = "↓ " + strconv.Itoa(m.sb.unread) + " new · End "
+		} else {
+			right = "↑ scrolled · End "
+		}
+	}
+	method := m.rend.method
+	lw, rw := method.StringWidth(left), method.StringWidth(right)
+	if lw+rw > w {
+		left = method.Truncate(left, max(w-rw, 0), "…")
+		lw = method.StringWidth(left)
+		if lw+rw > w {
+			right, rw = "", 0
+		}
+	}
+	out := style.Render(left + spaces(w-lw-rw))
+	if right != "" {
+		out += st.unread.Render(right)
+	}
+	return out
+}
+
+var blanks = strings.Repeat(" ", 256)
+
+// spaces returns n spaces, without allocating for common widths.
+func spaces(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	if n <= len(blanks) {
+		return blanks[:n]
+	}
+	return strings.Repeat(" ", n)
+}

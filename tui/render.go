@@ -1,0 +1,222 @@
+package tui
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"chatd/room"
+)
+
+// line is one row of the scrollback: styled text and its display width.
+type line struct {
+	s string
+	w int
+}
+
+// renderer turns events into styled, wrapped lines.
+type renderer struct {
+	st     *styles
+	loc    *time.Location
+	method ansi.Method
+	now    func() time.Time
+	self   string // your nick: mentions of it are highlighted
+}
+
+// run is a styled byte range of the text being laid out.
+type run struct {
+	start, end int
+	style      lipgloss.Style
+}
+
+// layout collects an event's text as plain text plus style runs, so that it
+// can be wrapped by display width first and styled afterwards.
+type layout struct {
+	plain     strings.Builder
+	runs      []run
+	bodyStart int // where the text after the prefix starts, for the hanging indent
+}
+
+func (l *layout) add(text string, st lipgloss.Style) {
+	if text == "" {
+		return
+	}
+	start := l.plain.Len()
+	l.plain.WriteString(text)
+	l.runs = append(l.runs, run{start, l.plain.Len(), st})
+}
+
+// body adds the event's main text and marks where it starts. Whole-word,
+// case-insensitive occurrences of self are drawn with mention.
+func (l *layout) body(text string, st lipgloss.Style, self string, mention *lipgloss.Style) {
+	l.bodyStart = l.plain.Len()
+	if mention == nil || self == "" {
+		l.add(text, st)
+		return
+	}
+	from := 0
+	for _, m := range findMentions(text, self) {
+		l.add(text[from:m.start], st)
+		l.add(text[m.start:m.end], *mention)
+		from = m.end
+	}
+	l.add(text[from:], st)
+}
+
+// render lays ev out for a screen width columns wide.
+func (r *renderer) render(ev *room.Event, width int) []line {
+	var l layout
+	st := r.st
+	t := ev.Time
+	if t.IsZero() {
+		t = r.now()
+	}
+	stamp := t.In(r.loc).Format("15:04") + " "
+	l.add(stamp, st.time)
+	from, to, text := room.Clean(ev.From), room.Clean(ev.To), room.Clean(ev.Text)
+	var mention *lipgloss.Style
+	if from != r.self {
+		mention = &st.mention
+	}
+	switch ev.Kind {
+	case room.Chat:
+		l.add(from, nickStyle(from))
+		l.add(": ", lipgloss.Style{})
+		l.body(text, lipgloss.Style{}, r.self, mention)
+	case room.Action:
+		ns := nickStyle(from)
+		l.add("* ", ns)
+		l.add(from, ns)
+		l.add(" ", lipgloss.Style{})
+		l.body(text, lipgloss.NewStyle().Foreground(nickColor(from)).Italic(true), r.self, mention)
+	case room.Private:
+		l.add("[PM from ", st.private)
+		l.add(from, nickStyle(from))
+		l.add("] ", st.private)
+		l.body(text, st.private, "", nil)
+	case room.PrivateSent:
+		l.add("[PM to ", st.private)
+		l.add(to, nickStyle(to))
+		l.add("] ", st.private)
+		l.body(text, st.private, "", nil)
+	case room.Join:
+		l.add("--> ", st.system)
+		l.body("", st.system, "", nil)
+		l.add(from, nickStyle(from))
+		l.add(" joined", st.system)
+	case room.Leave:
+		l.add("<-- ", st.system)
+		l.body("", st.system, "", nil)
+		l.add(from, nickStyle(from))
+		if text != "" {
+			l.add(" left ("+text+")", st.system)
+		} else {
+			l.add(" left", st.system)
+		}
+	case room.NickChange:
+		l.add("-- ", st.system)
+		l.body("", st.system, "", nil)
+		l.add(from, nickStyle(from))
+		l.add(" is now known as ", st.system)
+		l.add(to, nickStyle(to))
+	case room.Members:
+		l.add("-- ", st.system)
+		l.body("", st.system, "", nil)
+		n := len(ev.Nicks)
+		switch n {
+		case 1:
+			l.add("1 member: ", st.system)
+		default:
+			l.add(strconv.Itoa(n)+" members: ", st.system)
+		}
+		for i, nick := range ev.Nicks {
+			if i > 0 {
+				l.add(", ", st.system)
+			}
+			nick = room.Clean(nick)
+			l.add(nick, nickStyle(nick))
+		}
+	case room.Error:
+		l.add("!! ", st.errTag)
+		l.body(text, st.err, "", nil)
+	case room.HistoryBegin:
+		l.add("── ", st.divider)
+		l.body("earlier messages", st.divider, "", nil)
+		l.add(" ──", st.divider)
+	case room.HistoryEnd:
+		l.add("── ", st.divider)
+		l.body("now", st.divider, "", nil)
+		l.add(" ──", st.divider)
+	default: // Notice, and anything newer than this screen
+		l.add("-- ", st.notice)
+		l.body(text, st.notice, "", nil)
+	}
+	return l.lines(width, r.method)
+}
+
+// lines wraps the layout to width with a hanging indent under the body.
+func (l *layout) lines(width int, method ansi.Method) []line {
+	plain := l.plain.String()
+	indent := method.StringWidth(plain[:l.bodyStart])
+	if indent > width/2 {
+		// A long prefix (long nick, narrow screen) would leave too little
+		// room; indent under the timestamp instead.
+		indent = min(6, width/2)
+	}
+	spans := wrap(plain, width, width-indent, method)
+	out := make([]line, 0, len(spans))
+	pad := ""
+	for i, sp := range spans {
+		var b strings.Builder
+		if i == 1 && indent > 0 {
+			pad = strings.Repeat(" ", indent)
+		}
+		b.WriteString(pad)
+		for _, rn := range l.runs {
+			start, end := max(rn.start, sp.start), min(rn.end, sp.end)
+			if start >= end {
+				continue
+			}
+			b.WriteString(rn.style.Render(plain[start:end]))
+		}
+		out = append(out, line{s: b.String(), w: len(pad) + method.StringWidth(plain[sp.start:sp.end])})
+	}
+	return out
+}
+
+// findMentions returns the byte ranges of whole-word, ASCII case-insensitive
+// occurrences of nick in text. Nicks are ASCII, so a match never starts or
+// ends inside a multi-byte character.
+func findMentions(text, nick string) []span {
+	var out []span
+	n := len(nick)
+	for i := 0; i+n <= len(text); i++ {
+		if i > 0 && room.IsNickByte(text[i-1]) {
+			continue
+		}
+		if !equalFoldASCII(text[i:i+n], nick) {
+			continue
+		}
+		if i+n < len(text) && room.IsNickByte(text[i+n]) {
+			continue
+		}
+		out = append(out, span{i, i + n})
+		i += n - 1
+	}
+	return out
+}
+
+func equalFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if lowerASCII(a[i]) != lowerASCII(b[i]) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,410 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"charm.land/ssh"
+	"charm.land/wish/v2"
+	"charm.land/wish/v2/bubbletea"
+	gossh "golang.org/x/crypto/ssh"
+
+	"chatd/room"
+)
+
+// ReasonConnectionClosed is why an SSH member leaves the room when their
+// session ends without /quit or Ctrl+C.
+const ReasonConnectionClosed = "connection closed"
+
+// frameRate caps how many frames a session draws per second. Drawing a
+// frame (Bubble Tea compares the whole screen cell by cell) costs far more
+// than updating the model, so under a burst of messages each screen
+// coalesces them into at most this many frames; 30 keeps typing snappy.
+const frameRate = 30
+
+// closeGrace is how long Shutdown waits, once every session has ended, for
+// clients to close their connections before it closes them.
+const closeGrace = 500 * time.Millisecond
+
+// handshakeTimeout bounds the SSH handshake and authentication, so that
+// half-open connections do not pile up.
+const handshakeTimeout = 30 * time.Second
+
+// SSHConfig configures the SSH front end.
+type SSHConfig struct {
+	Addr        string       // address ListenAndServe listens on, e.g. ":2222"
+	HostKeyPath string       // <data-dir>/ssh_host_ed25519_key; generated (ed25519, 0600) if missing, reused after
+	Room        *room.Room   // the room every session joins
+	Logger      *slog.Logger // nil discards the log
+}
+
+// SSHServer serves the room over SSH: every session with a terminal gets its
+// own chat screen and joins the room as the SSH user name. Anyone may
+// connect; there is no authentication yet.
+type SSHServer struct {
+	cfg         SSHConfig
+	log         *slog.Logger
+	srv         *ssh.Server
+	fingerprint string
+
+	// kill is the context of every program. It is cancelled only when
+	// Shutdown runs out of time, to stop the programs that did not quit.
+	kill       context.Context
+	cancelKill context.CancelFunc
+
+	mu        sync.Mutex
+	closing   bool
+	listeners map[net.Listener]struct{}
+	sessions  map[ssh.Session]*chatSession
+	active    sync.WaitGroup // sessions being served
+}
+
+// NewSSHServer loads the host key, creating it if missing, and prepares the
+// server. It does not listen yet: see Serve and ListenAndServe.
+func NewSSHServer(cfg SSHConfig) (*SSHServer, error) {
+	if cfg.Room == nil {
+		return nil, errors.New("tui: SSHConfig.Room is nil")
+	}
+	if cfg.HostKeyPath == "" {
+		return nil, errors.New("tui: SSHConfig.HostKeyPath is empty")
+	}
+	keyPEM, signer, err := loadOrCreateHostKey(cfg.HostKeyPath)
+	if err != nil {
+		return nil, err
+	}
+	s := &SSHServer{
+		cfg:         cfg,
+		log:         cfg.Logger,
+		fingerprint: gossh.FingerprintSHA256(signer.PublicKey()),
+		listeners:   make(map[net.Listener]struct{}),
+		sessions:    make(map[ssh.Session]*chatSession),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.kill, s.cancelKill = context.WithCancel(context.Background())
+	s.srv, err = wish.NewServer(
+		wish.WithAddress(cfg.Addr),
+		wish.WithHostKeyPEM(keyPEM),
+		wish.WithVersion("chatd"),
+		// Accept everyone without asking anything: a stock ssh client gets
+		// in with its key, or with keyboard-interactive and no questions,
+		// so it never prompts for a password. (Password is accepted too, for
+		// clients that only offer that.)
+		wish.WithPublicKeyAuth(func(ssh.Context, ssh.PublicKey) bool { return true }),
+		wish.WithKeyboardInteractiveAuth(func(ssh.Context, gossh.KeyboardInteractiveChallenge) bool { return true }),
+		wish.WithPasswordAuth(func(ssh.Context, string) bool { return true }),
+		// Middlewares run last to first: the last one listed sees the
+		// session first, and each calls the one listed before it.
+		wish.WithMiddleware(
+			// 4. Innermost: run the chat screen until it quits. Its program
+			// handler joins the room as the SSH user name, or starts with
+			// the nickname prompt if the room refuses that name.
+			bubbletea.MiddlewareWithProgramHandler(s.newProgram),
+			// 3. Register the session, so that Shutdown can quit its
+			// program, and make sure the member leaves the room however
+			// the session ends. Outside the screen, so the screen can never
+			// return without the member leaving.
+			s.trackSession,
+			// 2. Refuse sessions without a terminal with a one-line
+			// explanation, before anything joins the room or starts a
+			// program (the screen has nothing to draw on).
+			s.requireTerminal,
+			// 1. Outermost: log every session, including refused ones.
+			s.logSession,
+		),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("tui: ssh server: %w", err)
+	}
+	s.srv.HandshakeTimeout = handshakeTimeout
+	return s, nil
+}
+
+// HostKeyFingerprint returns the host key's fingerprint as ssh-keygen -lf
+// prints it: "SHA256:" and unpadded base64.
+func (s *SSHServer) HostKeyFingerprint() string { return s.fingerprint }
+
+// ListenAndServe listens on the configured address and serves it.
+func (s *SSHServer) ListenAndServe() error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ln)
+}
+
+// Serve accepts SSH connections on ln until Shutdown, then returns nil. It
+// closes ln when it returns.
+func (s *SSHServer) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		ln.Close()
+		return nil
+	}
+	s.listeners[ln] = struct{}{}
+	s.mu.Unlock()
+
+	err := s.srv.Serve(ln)
+
+	s.mu.Lock()
+	delete(s.listeners, ln)
+	closing := s.closing
+	s.mu.Unlock()
+	if closing || errors.Is(err, ssh.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting connections, quits every chat screen (each member
+// leaves the room) and waits for the sessions to end, then closes the
+// remaining connections, after a short grace for clients to close them. If
+// ctx ends first, the screens still running are killed, every connection is
+// closed, and ctx's error is returned.
+//
+// ssh.Server's own Shutdown is not used: it waits for the clients to close
+// their connections, which an idle client never does.
+func (s *SSHServer) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	lns := make([]net.Listener, 0, len(s.listeners))
+	for ln := range s.listeners {
+		lns = append(lns, ln)
+	}
+	progs := make([]*tea.Program, 0, len(s.sessions))
+	for _, cs := range s.sessions {
+		if cs.program != nil {
+			progs = append(progs, cs.program)
+		}
+	}
+	s.mu.Unlock()
+
+	for _, ln := range lns {
+		ln.Close()
+	}
+	for _, p := range progs {
+		// Quit waits until the program takes the message, or has ended.
+		go p.Quit()
+	}
+	done := make(chan struct{})
+	go func() {
+		s.active.Wait()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+		// Give clients a moment to close their connections themselves, as
+		// ssh does once its session has ended, so they see a normal end.
+		grace, cancel := context.WithTimeout(ctx, closeGrace)
+		_ = s.srv.Shutdown(grace)
+		cancel()
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	s.cancelKill()
+	_ = s.srv.Close() // closes what is left; the listeners are closed already
+	return err
+}
+
+// chatSession is one SSH session's hold on the room.
+type chatSession struct {
+	srv  *SSHServer
+	sess ssh.Session
+
+	program *tea.Program // guarded by srv.mu
+
+	mu     sync.Mutex
+	member *room.Member
+	ended  bool
+}
+
+// join joins the room as nick; it is also the nickname prompt's Join. A
+// session is one member: once it has joined, or has ended, it joins no more.
+func (cs *chatSession) join(nick string) (Conn, error) {
+	m, err := cs.srv.cfg.Room.Join(nick, room.JoinOptions{Echo: true})
+	if err != nil {
+		return nil, err
+	}
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.ended || cs.member != nil {
+		m.Leave(ReasonConnectionClosed)
+		return nil, errors.New("the session has ended")
+	}
+	cs.member = m
+	return m, nil
+}
+
+// leave takes the member, if any, out of the room, and stops later joins. It
+// returns the member.
+func (cs *chatSession) leave(reason string) *room.Member {
+	cs.mu.Lock()
+	cs.ended = true
+	m := cs.member
+	cs.mu.Unlock()
+	if m != nil {
+		m.Leave(reason)
+	}
+	return m
+}
+
+// logSession logs the start and end of every session.
+func (s *SSHServer) logSession(next ssh.Handler) ssh.Handler {
+	return func(sess ssh.Session) {
+		start := time.Now()
+		_, _, pty := sess.Pty()
+		s.log.Info("ssh session", "user", sess.User(), "remote", sess.RemoteAddr().String(), "terminal", pty)
+		next(sess)
+		s.log.Info("ssh session ended", "user", sess.User(), "remote", sess.RemoteAddr().String(),
+			"duration", time.Since(start).Round(time.Millisecond))
+	}
+}
+
+// requireTerminal turns away sessions without a PTY, such as "ssh -T host"
+// or "ssh host command", with an explanation and exit status 1.
+func (s *SSHServer) requireTerminal(next ssh.Handler) ssh.Handler {
+	return func(sess ssh.Session) {
+		if _, _, ok := sess.Pty(); !ok {
+			fmt.Fprintf(sess.Stderr(), "chatd: this is a chat room; connect with a terminal: %s\n", sshCommand(sess.LocalAddr()))
+			_ = sess.Exit(1)
+			return
+		}
+		next(sess)
+	}
+}
+
+// sshCommand suggests how to connect with a terminal to the address the
+// client reached.
+func sshCommand(addr net.Addr) string {
+	host, port := "HOST", ""
+	if tcp, ok := addr.(*net.TCPAddr); ok {
+		if !tcp.IP.IsUnspecified() {
+			host = tcp.IP.String()
+		}
+		if tcp.Port != 22 {
+			port = " -p " + strconv.Itoa(tcp.Port)
+		}
+	}
+	return "ssh -t" + port + " " + host
+}
+
+// trackSession registers the session for Shutdown and, when the screen is
+// done, makes its member leave and tells the person why the chat ended.
+func (s *SSHServer) trackSession(next ssh.Handler) ssh.Handler {
+	return func(sess ssh.Session) {
+		cs := &chatSession{srv: s, sess: sess}
+		s.mu.Lock()
+		if s.closing {
+			s.mu.Unlock()
+			fmt.Fprintln(sess.Stderr(), "chatd: the server is shutting down")
+			_ = sess.Exit(1)
+			return
+		}
+		s.sessions[sess] = cs
+		s.active.Add(1)
+		s.mu.Unlock()
+
+		defer func() {
+			s.mu.Lock()
+			reason := ReasonConnectionClosed
+			if s.closing {
+				reason = room.ReasonShutdown
+			}
+			delete(s.sessions, sess)
+			s.mu.Unlock()
+			if m := cs.leave(reason); m != nil {
+				// The screen has restored the terminal; this line stays.
+				fmt.Fprintf(sess, "chatd: you left the room (%s)\n", m.Reason())
+			}
+			// Send the exit status now rather than after the handler
+			// returns: once active is done, Shutdown closes the connection.
+			_ = sess.Exit(0)
+			s.active.Done()
+		}()
+		next(sess)
+	}
+}
+
+// newProgram builds the chat screen for a session: the bubbletea middleware
+// runs it, feeds it window changes and quits it when the connection closes.
+func (s *SSHServer) newProgram(sess ssh.Session) *tea.Program {
+	s.mu.Lock()
+	cs := s.sessions[sess]
+	closing := s.closing
+	s.mu.Unlock()
+	if cs == nil || closing {
+		return nil
+	}
+	opts := Options{
+		Join:    cs.join,
+		OnLeave: func() { cs.leave(room.ReasonQuit) },
+	}
+	user := sess.User()
+	if c, err := cs.join(user); err == nil {
+		opts.Conn = c
+	} else if errors.Is(err, room.ErrClosed) {
+		fmt.Fprintln(sess.Stderr(), "chatd: the room is closed")
+		return nil
+	} else {
+		if len(user) > 40 {
+			user = user[:40] + "…"
+		}
+		opts.Problem = fmt.Sprintf("You cannot join as %q: %v", user, err)
+	}
+
+	var p *tea.Program
+	in := &sessionInput{r: sess, eof: func() { p.Quit() }}
+	// MakeOptions sets the output, the session's TERM and environment, the
+	// colour profile and the window size. The options after it replace or
+	// add to those: the input is wrapped to notice the client closing it;
+	// the context is the server's, so that a Shutdown out of time can kill
+	// the programs (the middleware itself quits the program when the
+	// connection ends, which renders a last frame rather than being killed);
+	// there is no signal handler, since the process's SIGINT and SIGTERM
+	// belong to the server, not to each session; and frames are capped at
+	// frameRate.
+	popts := append(bubbletea.MakeOptions(sess),
+		tea.WithInput(in),
+		tea.WithContext(s.kill),
+		tea.WithoutSignalHandler(),
+		tea.WithFPS(frameRate),
+	)
+	p = tea.NewProgram(New(opts), popts...)
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return nil // Shutdown did not see this program; do not start it
+	}
+	cs.program = p
+	return p
+}
+
+// sessionInput is the session's input as the program reads it. When the
+// client closes its side, the program quits; otherwise it would keep running
+// with no one to type.
+type sessionInput struct {
+	r    io.Reader
+	eof  func()
+	once sync.Once
+}
+
+// Read reads the session; at its end it quits the program, once.
+func (in *sessionInput) Read(b []byte) (int, error) {
+	n, err := in.r.Read(b)
+	if err != nil {
+		in.once.Do(in.eof)
+	}
+	return n, err
+}
