@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -13,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -21,58 +23,129 @@ import (
 	"chatd/connlimit"
 	"chatd/room"
 	"chatd/tlsgw"
+	"chatd/tui"
 )
 
 // shutdownTimeout bounds how long members get to receive the goodbye.
 const shutdownTimeout = 5 * time.Second
 
-// serve runs the room and its listeners until ctx is cancelled.
+// hostKeyFileName is the SSH host key's file in the data directory.
+const hostKeyFileName = "ssh_host_ed25519_key"
+
+// frontEnd is one way into the room (TLS or SSH), ready to serve.
+type frontEnd struct {
+	name     string
+	serve    func() error // returns once shut down
+	shutdown func(context.Context) error
+}
+
+// serve runs the room and its front ends until ctx is cancelled, then shuts
+// them down within shutdownTimeout.
 func serve(ctx context.Context, stopSignals func(), cfg *config, stdout io.Writer, logger *slog.Logger) error {
 	cert, err := loadCertificate(cfg, stdout, logger)
 	if err != nil {
 		return err
 	}
 	chatRoom := room.New(cfg.room)
-	certs := tlsgw.NewCertStore(cert.Cert)
-	tlsCfg := cfg.tls
-	tlsCfg.Room, tlsCfg.TLS, tlsCfg.Logger = chatRoom, tlsgw.ServerConfig(certs), logger
-	tlsServer := tlsgw.NewServer(tlsCfg)
 	guard := connlimit.New(withRefusalLog(cfg.conns, logger))
-
-	tlsLn, err := net.Listen("tcp", cfg.tlsAddr)
+	certs := tlsgw.NewCertStore(cert.Cert)
+	fronts, err := startFrontEnds(cfg, chatRoom, guard, certs, cert, stdout, logger)
 	if err != nil {
-		return fmt.Errorf("listen for TLS: %w", err)
+		return err
 	}
-	tlsLn = guard.Listen(tlsLn)
-	fmt.Fprintf(stdout, "TLS listening on %s\n", tlsLn.Addr())
-	printConnectHelp(stdout, cert, tlsLn.Addr())
-
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- tlsServer.Serve(tlsLn) }()
 	hangups := make(chan os.Signal, 1)
 	signal.Notify(hangups, syscall.SIGHUP)
 	defer signal.Stop(hangups)
 	go reloadOnHangup(ctx, hangups, cert, certs, logger)
 
+	errs := make(chan error, len(fronts))
+	for _, fe := range fronts {
+		go func() {
+			if err := fe.serve(); err != nil && !errors.Is(err, tlsgw.ErrServerClosed) {
+				errs <- fmt.Errorf("serve %s: %w", fe.name, err)
+				return
+			}
+			errs <- nil
+		}()
+	}
+	var failure error
+	ended := 0
 	select {
 	case <-ctx.Done():
-	case err := <-serveErr:
-		chatRoom.Close("the server hit an error and is stopping")
-		return fmt.Errorf("serve TLS: %w", err)
+		logger.Info("shutting down", "members", chatRoom.Len())
+	case err := <-errs:
+		ended++
+		failure = cmp.Or(err, errors.New("a listener stopped unexpectedly"))
+		logger.Error("shutting down after a failure", "err", failure)
 	}
 	stopSignals()
-	logger.Info("shutting down", "members", chatRoom.Len())
-	chatRoom.Close("The server is shutting down. Goodbye!")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-	defer cancel()
-	if err := tlsServer.Shutdown(shutdownCtx); err != nil {
-		logger.Warn("some connections had to be cut", "err", err)
-	}
-	if err := <-serveErr; !errors.Is(err, tlsgw.ErrServerClosed) {
-		return fmt.Errorf("serve TLS: %w", err)
+	shutDown(chatRoom, fronts, logger)
+	for ; ended < len(fronts); ended++ {
+		if err := <-errs; err != nil && failure == nil {
+			failure = err
+		}
 	}
 	logger.Info("stopped")
-	return nil
+	return failure
+}
+
+// startFrontEnds listens on the TLS address and, unless it is off, the SSH
+// address, behind the connection guard, and says how to connect.
+func startFrontEnds(cfg *config, chatRoom *room.Room, guard *connlimit.Guard, certs *tlsgw.CertStore, cert *servedCert, stdout io.Writer, logger *slog.Logger) ([]*frontEnd, error) {
+	tlsLn, err := net.Listen("tcp", cfg.tlsAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen for TLS: %w", err)
+	}
+	tlsCfg := cfg.tls
+	tlsCfg.Room, tlsCfg.TLS, tlsCfg.Logger = chatRoom, tlsgw.ServerConfig(certs), logger
+	tlsServer := tlsgw.NewServer(tlsCfg)
+	fmt.Fprintf(stdout, "TLS listening on %s\n", tlsLn.Addr())
+	printConnectHelp(stdout, cert, tlsLn.Addr())
+	fronts := []*frontEnd{{name: "TLS", serve: func() error { return tlsServer.Serve(guard.Listen(tlsLn)) }, shutdown: tlsServer.Shutdown}}
+	if cfg.sshAddr == "" {
+		return fronts, nil
+	}
+	sshFront, err := startSSH(cfg, chatRoom, guard, stdout, logger)
+	if err != nil {
+		tlsLn.Close()
+		return nil, err
+	}
+	return append(fronts, sshFront), nil
+}
+
+// startSSH loads or makes the host key, listens on the SSH address and says
+// how to connect and which fingerprint to expect.
+func startSSH(cfg *config, chatRoom *room.Room, guard *connlimit.Guard, stdout io.Writer, logger *slog.Logger) (*frontEnd, error) {
+	keyPath := filepath.Join(cfg.dataDir, hostKeyFileName)
+	sshServer, err := tui.NewSSHServer(tui.SSHConfig{Addr: cfg.sshAddr, HostKeyPath: keyPath, Room: chatRoom, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.sshAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen for SSH: %w", err)
+	}
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	fmt.Fprintf(stdout, "SSH host key: %s\n  fingerprint: %s\n", absPath(keyPath), sshServer.HostKeyFingerprint())
+	fmt.Fprintf(stdout, "SSH listening on %s\nConnect with:\n  ssh -p %s NICK@localhost\n", ln.Addr(), port)
+	return &frontEnd{name: "SSH", serve: func() error { return sshServer.Serve(guard.Listen(ln)) }, shutdown: sshServer.Shutdown}, nil
+}
+
+// shutDown tells every member goodbye, then stops every front end at once,
+// cutting what is left when shutdownTimeout runs out.
+func shutDown(chatRoom *room.Room, fronts []*frontEnd, logger *slog.Logger) {
+	chatRoom.Close("The server is shutting down. Goodbye!")
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, fe := range fronts {
+		wg.Go(func() {
+			if err := fe.shutdown(ctx); err != nil {
+				logger.Warn("some connections had to be cut", "front_end", fe.name, "err", err)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // withRefusalLog makes the guard log refused connections, at most once a

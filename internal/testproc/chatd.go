@@ -15,9 +15,17 @@ type Chatd struct {
 	Fingerprint string   // the certificate's SHA-256 fingerprint
 	ConnectCmd  []string // the openssl command it printed
 	CertFile    string   // the certificate clients should trust
+
+	// Set when SSH is on.
+	SSHPort        string
+	SSHFingerprint string // "SHA256:..."
+	HostKeyFile    string
 }
 
-var listeningRE = regexp.MustCompile(`TLS listening on .*:(\d+)`)
+var (
+	listeningRE    = regexp.MustCompile(`TLS listening on .*:(\d+)`)
+	sshListeningRE = regexp.MustCompile(`SSH listening on .*:(\d+)`)
+)
 
 // StartChatd starts the chatd binary with dataDir, a free TLS port, SSH off
 // unless args turn it on, and reads its start-up banner.
@@ -38,7 +46,24 @@ func StartChatd(t testing.TB, binary, dataDir string, args ...string) *Chatd {
 	if n := len(s.ConnectCmd); n > 1 && s.ConnectCmd[n-2] == "-CAfile" {
 		s.CertFile = s.ConnectCmd[n-1]
 	}
+	if sshOn(argv) {
+		s.HostKeyFile = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(s.Expect("SSH host key: ")), "SSH host key: "))
+		s.SSHFingerprint = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(s.Expect("fingerprint: SHA256:")), "fingerprint: "))
+		s.SSHPort = sshListeningRE.FindStringSubmatch(s.Expect("SSH listening on "))[1]
+		s.Expect("ssh -p " + s.SSHPort)
+	}
 	return s
+}
+
+// sshOn reports whether the last --ssh-addr in argv turns SSH on.
+func sshOn(argv []string) bool {
+	on := false
+	for i, a := range argv[:len(argv)-1] {
+		if a == "--ssh-addr" {
+			on = argv[i+1] != ""
+		}
+	}
+	return on
 }
 
 // Addr is the address clients dial: localhost and the TLS port.
