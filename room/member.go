@@ -119,6 +119,31 @@ func (r *Room) allowLine(m *Member) bool {
 	return false
 }
 
+// EchoOf returns what a line typed by nick shows its sender when the room
+// accepts it as chat or an action, for clients whose server does not echo:
+// the same cleaning and command rules as Send. It returns nil for commands,
+// empty lines and lines over maxBytes (0: DefaultMaxLineBytes).
+func EchoOf(nick, line string, maxBytes int) *Event {
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxLineBytes
+	}
+	if len(line) > maxBytes {
+		return nil
+	}
+	line = strings.TrimRight(Clean(line), " ")
+	if strings.TrimSpace(line) == "" {
+		return nil
+	}
+	cmd, args, isCommand := lookupCommand(line)
+	switch {
+	case cmd != nil && cmd.Name == "/me" && args != "":
+		return &Event{Kind: Action, From: nick, Text: args}
+	case isCommand:
+		return nil
+	}
+	return &Event{Kind: Chat, From: nick, Text: strings.TrimPrefix(line, "/")}
+}
+
 // tellError queues an Error event for m. The caller holds r.mu.
 func (r *Room) tellError(m *Member, text string) {
 	if _, present := r.members[m]; present {

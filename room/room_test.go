@@ -424,3 +424,27 @@ func TestMessageLogRecordsBodiesOnlyWhenAsked(t *testing.T) {
 	carol := mustJoin(t, quiet, "carol")
 	carol.Send("not logged anywhere") // and no panic without a log
 }
+
+// TestEchoOfAgreesWithTheRoom checks EchoOf against what the room itself
+// delivers for the same lines.
+func TestEchoOfAgreesWithTheRoom(t *testing.T) {
+	r := newTestRoom(t, Config{})
+	alice, _ := r.Join("alice", JoinOptions{Echo: true})
+	for _, line := range []string{"hello", "//slash", "/me waves", "!!! wow", "/who", "!users", "/msg x y", "/nope", "   ", "tab\there \x1b[1m", "/me", strings.Repeat("x", DefaultMaxLineBytes+1)} {
+		drain(alice)
+		alice.Send(line)
+		var delivered *Event
+		for _, ev := range drain(alice) {
+			if ev.Kind == Chat || ev.Kind == Action {
+				delivered = ev
+			}
+		}
+		echo := EchoOf("alice", line, 0)
+		switch {
+		case delivered == nil && echo != nil:
+			t.Errorf("EchoOf(%q) = %v %q, but the room sent nothing", line, echo.Kind, echo.Text)
+		case delivered != nil && (echo == nil || echo.Kind != delivered.Kind || echo.Text != delivered.Text || echo.From != delivered.From):
+			t.Errorf("EchoOf(%q) = %+v, the room sent %v %q", line, echo, delivered.Kind, delivered.Text)
+		}
+	}
+}

@@ -27,7 +27,10 @@ type RedialConfig struct {
 	Trust Trust
 	// Reconnect dials again, with exponential backoff, when the connection
 	// is lost for any reason but the user's /quit.
-	Reconnect  bool
+	Reconnect bool
+	// Echo shows the user's own chat lines and actions as events, as a
+	// screen needs: the server does not send them back.
+	Echo       bool
 	MinBackoff time.Duration
 	MaxBackoff time.Duration
 }
@@ -118,8 +121,30 @@ func (r *Redialer) Send(line string) {
 	default:
 		if err := c.Send(line); err != nil {
 			r.tellLocal(room.Error, "could not send: "+err.Error())
+			return
+		}
+		if r.cfg.Echo {
+			if ev := room.EchoOf(c.Nick(), line, 0); ev != nil {
+				ev.Time = time.Now()
+				r.addLocal(ev)
+			}
 		}
 	}
+}
+
+// Status says, for the status line, whether the session is connected and
+// how the server was verified; unverified or disconnected is a warning.
+func (r *Redialer) Status() (text string, warning bool) {
+	r.mu.Lock()
+	c := r.client
+	r.mu.Unlock()
+	switch {
+	case c == nil:
+		return "reconnecting…", true
+	case r.cfg.Trust.Insecure:
+		return "NOT VERIFIED (--insecure)", true
+	}
+	return tls.VersionName(c.ConnectionState().Version) + " · verified", false
 }
 
 func isQuit(line string) bool {
@@ -140,11 +165,16 @@ func (r *Redialer) describeTLS(c *Client) {
 	r.tellLocal(room.Notice, "verification: "+r.cfg.Trust.Explain(cs))
 }
 
-// tellLocal adds an event of the Redialer's own; if the user is far behind
-// reading, it is dropped rather than block the caller.
+// tellLocal adds a notice or error of the Redialer's own.
 func (r *Redialer) tellLocal(kind room.Kind, text string) {
+	r.addLocal(&room.Event{Kind: kind, Time: time.Now(), Text: text})
+}
+
+// addLocal adds an event of the Redialer's own; if the user is far behind
+// reading, it is dropped rather than block the caller.
+func (r *Redialer) addLocal(ev *room.Event) {
 	select {
-	case r.local <- &room.Event{Kind: kind, Time: time.Now(), Text: text}:
+	case r.local <- ev:
 	default:
 	}
 }

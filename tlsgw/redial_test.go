@@ -40,8 +40,11 @@ func TestRedialerReconnectsAfterServerRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := NewRedialer(context.Background(), RedialConfig{Client: cfg, Trust: trust, Reconnect: true, MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond}, c)
+	r := NewRedialer(context.Background(), RedialConfig{Client: cfg, Trust: trust, Reconnect: true, Echo: true, MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond}, c)
 	defer r.Close()
+	if text, warning := r.Status(); text != "TLS 1.3 · verified" || warning {
+		t.Errorf("Status() = %q, %v while connected", text, warning)
+	}
 
 	first.room.Close("The server is shutting down. Goodbye!")
 	ctx, cancel := context.WithTimeout(context.Background(), waitTime)
@@ -50,6 +53,9 @@ func TestRedialerReconnectsAfterServerRestart(t *testing.T) {
 	nextNotice(t, r.Events(), "disconnected ("+room.ReasonShutdown+"); reconnecting in")
 	if r.Connected() {
 		t.Error("Connected() while the server is down")
+	}
+	if text, warning := r.Status(); text != "reconnecting…" || !warning {
+		t.Errorf("Status() = %q, %v while down", text, warning)
 	}
 	r.Send("lost in the void")
 	if ev := nextEvent(t, r.Events(), room.Error); !strings.Contains(ev.Text, "not connected") {
@@ -62,6 +68,13 @@ func TestRedialerReconnectsAfterServerRestart(t *testing.T) {
 	bob.expect("*** alice joined")
 	r.Send("back again")
 	bob.expect("<alice> back again")
+	if ev := nextEvent(t, r.Events(), room.Chat); ev.From != "alice" || ev.Text != "back again" {
+		t.Errorf("echo of own line: %+v", *ev)
+	}
+	r.Send("/me waves")
+	if ev := nextEvent(t, r.Events(), room.Action); ev.From != "alice" || ev.Text != "waves" {
+		t.Errorf("echo of own action: %+v", *ev)
+	}
 
 	r.Send("/tls")
 	nextNotice(t, r.Events(), "key exchange: X25519MLKEM768")

@@ -28,6 +28,15 @@ type Conn interface {
 	Reason() string
 }
 
+// StatusReporter is implemented by a Conn that has a state worth showing in
+// the status line, such as the bundled client's "reconnecting" or its
+// unverified connection. The screen asks whenever it draws.
+type StatusReporter interface {
+	// Status returns a few words for the status line, or "", and whether
+	// they are a warning, drawn in red.
+	Status() (text string, warning bool)
+}
+
 // maxBatch bounds how many queued events one message to the model carries,
 // so a burst is drawn once rather than event by event, without holding the
 // update loop for long.

@@ -369,6 +369,14 @@ func (m *Model) statusView(w int) string {
 		style = st.gone
 	}
 	right := ""
+	if sr, ok := m.conn.(StatusReporter); ok && !m.left {
+		if text, warning := sr.Status(); text != "" {
+			if warning {
+				return m.warningStatus(w, left, text)
+			}
+			left += " · " + text
+		}
+	}
 	if m.sb.scrolled() {
 		if m.sb.unread > 0 {
 			right = "↓ " + strconv.Itoa(m.sb.unread) + " new · End "
@@ -390,6 +398,17 @@ func (m *Model) statusView(w int) string {
 		out += st.unread.Render(right)
 	}
 	return out
+}
+
+// warningStatus draws the status bar with the connection's warning in red
+// on the right, where it cannot be missed.
+func (m *Model) warningStatus(w int, left, warning string) string {
+	method := m.rend.method
+	warning = " " + warning + " "
+	ww := min(method.StringWidth(warning), w)
+	left = method.Truncate(left, max(w-ww, 0), "…")
+	lw := method.StringWidth(left)
+	return m.st.status.Render(left+spaces(w-lw-ww)) + m.st.warning.Render(method.Truncate(warning, ww, ""))
 }
 
 var blanks = strings.Repeat(" ", 256)

@@ -752,3 +752,32 @@ func TestUnicodeCoreSwitchesWidthMethod(t *testing.T) {
 		}
 	}
 }
+
+// statusConn is a fakeConn with a state for the status line.
+type statusConn struct {
+	*fakeConn
+	text    string
+	warning bool
+}
+
+func (c *statusConn) Status() (string, bool) { return c.text, c.warning }
+
+func TestStatusLineShowsTheConnectionsState(t *testing.T) {
+	for _, tc := range []struct {
+		text    string
+		warning bool
+	}{{"TLS 1.3 · verified", false}, {"NOT VERIFIED (--insecure)", true}} {
+		c := &statusConn{fakeConn: newFakeConn("alice"), text: tc.text, warning: tc.warning}
+		m := New(Options{Conn: c, Location: time.UTC, LeaveDelay: -1})
+		m.Update(tea.WindowSizeMsg{Width: 100, Height: 20})
+		feed(m, membersEv("alice", "bob"))
+		rows := screen(m)
+		status := rows[len(rows)-2]
+		if !strings.Contains(status, "2 members · alice") || !strings.Contains(status, tc.text) {
+			t.Errorf("status line %q lacks the member count or %q", status, tc.text)
+		}
+		if red := strings.Contains(m.View().Content, "48;5;160"); red != tc.warning {
+			t.Errorf("warning=%v, but a red background is drawn: %v", tc.warning, red)
+		}
+	}
+}

@@ -21,6 +21,7 @@ type styles struct {
 	status   lipgloss.Style // the status bar
 	unread   lipgloss.Style // the "N new" marker in the status bar
 	gone     lipgloss.Style // the status bar once you have left
+	warning  lipgloss.Style // a warning from the connection, in the status bar
 	panel    lipgloss.Style // the member list's separator
 	panelHdr lipgloss.Style // the member list's title
 	prompt   lipgloss.Style // the input prompt
@@ -43,6 +44,7 @@ func defaultStyles() styles {
 		status:   bar,
 		unread:   bar.Foreground(c("220")).Bold(true),
 		gone:     bar.Foreground(c("203")).Bold(true),
+		warning:  lipgloss.NewStyle().Background(c("160")).Foreground(c("231")).Bold(true),
 		panel:    lipgloss.NewStyle().Foreground(c("240")),
 		panelHdr: lipgloss.NewStyle().Bold(true),
 		prompt:   lipgloss.NewStyle().Foreground(c("244")),

@@ -28,7 +28,8 @@ func connect(ctx context.Context, opts *options, ui *console) (*tlsgw.Redialer, 
 	if err != nil {
 		return nil, err
 	}
-	return tlsgw.NewRedialer(ctx, tlsgw.RedialConfig{Client: cfg, Trust: trust, Reconnect: !opts.plain}, client), nil
+	screen := !opts.plain
+	return tlsgw.NewRedialer(ctx, tlsgw.RedialConfig{Client: cfg, Trust: trust, Reconnect: screen, Echo: screen}, client), nil
 }
 
 // decideTrust shows an unknown certificate and remembers it if the user

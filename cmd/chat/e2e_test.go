@@ -123,6 +123,7 @@ func TestTrustOnFirstUse(t *testing.T) {
 	term.Expect("Trust this certificate and remember it for " + server.Addr() + "? [y/N]")
 	term.Type("y\r")
 	term.Expect("Remembered in " + known)
+	term.Expect("chatd · 1 member · bob · TLS 1.3 · verified") // the chat screen
 	term.Signal(syscall.SIGTERM)
 	term.WaitExit()
 	stored, err := os.ReadFile(known)
@@ -145,5 +146,48 @@ func TestTrustOnFirstUse(t *testing.T) {
 		if code != 1 || !strings.Contains(out, want) {
 			t.Errorf("changed certificate: exit %d, output lacks %q:\n%s", code, want, out)
 		}
+	}
+}
+
+func TestScreenModeChatsAndReconnects(t *testing.T) {
+	dataDir := t.TempDir()
+	server := testproc.StartChatd(t, chatdBinary, dataDir)
+	alice := testproc.StartScreen(t, "chat", 100, 24, chatBinary, "--ca", server.CertFile, "--nick", "alice",
+		"--known-servers", filepath.Join(t.TempDir(), "known"), server.Addr())
+	alice.WaitFor("chatd · 1 member · alice · TLS 1.3 · verified")
+	bob := server.JoinWithOpenSSL(t, "bob")
+	alice.WaitFor("chatd · 2 members · alice")
+
+	bob.Send("hello alice")
+	alice.WaitFor("bob: hello alice")
+	alice.Type("hi bob, from the screen\r")
+	bob.Expect("<alice> hi bob, from the screen")
+	alice.WaitFor("alice: hi bob, from the screen") // her own line, echoed by the client
+
+	// The server restarts on the same port: the client notices, retries and rejoins.
+	server.Signal(syscall.SIGTERM)
+	server.WaitExit()
+	alice.WaitFor("reconnecting…")
+	restarted := testproc.StartChatd(t, chatdBinary, dataDir, "--tls-addr", ":"+server.Port)
+	alice.WaitFor("reconnected after")
+	carol := restarted.JoinWithOpenSSL(t, "carol")
+	alice.WaitFor("chatd · 2 members · alice · TLS 1.3 · verified")
+	alice.Type("back in business\r")
+	carol.Expect("<alice> back in business")
+
+	alice.Type("\x03") // Ctrl+C
+	carol.Expect("*** alice left (quit)")
+	if code := alice.WaitExit(); code != 0 {
+		t.Errorf("chat exited %d after Ctrl+C", code)
+	}
+}
+
+func TestScreenModeWarnsWhenInsecure(t *testing.T) {
+	server := testproc.StartChatd(t, chatdBinary, t.TempDir())
+	eve := testproc.StartScreen(t, "chat", 100, 24, chatBinary, "--insecure", "--nick", "eve", server.Addr())
+	eve.WaitFor("NOT VERIFIED (--insecure)")
+	eve.Type("/quit\r")
+	if code := eve.WaitExit(); code != 0 {
+		t.Errorf("chat exited %d after /quit", code)
 	}
 }

@@ -70,7 +70,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if opts.plain {
 		return runPlain(session, stdin, stdout)
 	}
-	return runScreen(ctx, session, opts)
+	return runScreen(ctx, session)
 }
 
 func parseOptions(args []string, stderr io.Writer) (*options, error) {
