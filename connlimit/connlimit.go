@@ -6,6 +6,7 @@ package connlimit
 
 import (
 	"errors"
+	"maps"
 	"net"
 	"net/netip"
 	"sync"
@@ -67,9 +68,10 @@ const (
 type Guard struct {
 	limits Limits
 
-	mu    sync.Mutex
-	total int
-	peers map[netip.Addr]*peer
+	mu      sync.Mutex
+	total   int
+	peers   map[netip.Addr]*peer
+	refused map[string]uint64 // by reason
 }
 
 type peer struct {
@@ -79,7 +81,7 @@ type peer struct {
 
 // New returns a Guard enforcing limits.
 func New(limits Limits) *Guard {
-	return &Guard{limits: limits.withDefaults(), peers: make(map[netip.Addr]*peer)}
+	return &Guard{limits: limits.withDefaults(), peers: make(map[netip.Addr]*peer), refused: make(map[string]uint64)}
 }
 
 // Open counts a new connection from remote. It returns a release function
@@ -91,11 +93,15 @@ func (g *Guard) Open(remote net.Addr) (release func(), refusal string) {
 	p := g.peer(ip)
 	switch {
 	case g.total >= g.limits.MaxConns:
-		return nil, ReasonTotal
+		refusal = ReasonTotal
 	case p.open >= g.limits.MaxPerIP:
-		return nil, ReasonPerIP
+		refusal = ReasonPerIP
 	case !p.opening.AllowN(g.limits.Now(), 1):
-		return nil, ReasonRate
+		refusal = ReasonRate
+	}
+	if refusal != "" {
+		g.refused[refusal]++
+		return nil, refusal
 	}
 	g.total++
 	p.open++
@@ -133,6 +139,13 @@ func (g *Guard) forgetIdle() {
 			delete(g.peers, ip)
 		}
 	}
+}
+
+// Refused returns how many connections were refused, by reason.
+func (g *Guard) Refused() map[string]uint64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return maps.Clone(g.refused)
 }
 
 // OpenConns reports how many connections are open now.

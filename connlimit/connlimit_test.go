@@ -62,6 +62,9 @@ func TestTotalCap(t *testing.T) {
 	release := mustOpen(t, g, "192.0.2.1:1")
 	mustOpen(t, g, "192.0.2.2:1")
 	expectRefused(t, g, "192.0.2.3:1", ReasonTotal)
+	if got := g.Refused()[ReasonTotal]; got != 1 {
+		t.Errorf("Refused()[%q] = %d, want 1", ReasonTotal, got)
+	}
 	release()
 	mustOpen(t, g, "192.0.2.3:1")
 	if g.OpenConns() != 2 {

@@ -65,6 +65,20 @@ type SSHServer struct {
 	listeners map[net.Listener]struct{}
 	sessions  map[ssh.Session]*chatSession
 	active    sync.WaitGroup // sessions being served
+	served    uint64         // chat sessions started, guarded by mu
+}
+
+// SSHStats is a snapshot of the SSH server's counters, for metrics.
+type SSHStats struct {
+	Sessions uint64 // chat sessions started
+	Open     int    // chat sessions open now
+}
+
+// Stats returns a snapshot of the server's counters.
+func (s *SSHServer) Stats() SSHStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return SSHStats{Sessions: s.served, Open: len(s.sessions)}
 }
 
 // NewSSHServer loads the host key, creating it if missing, and prepares the
@@ -312,6 +326,7 @@ func (s *SSHServer) trackSession(next ssh.Handler) ssh.Handler {
 			return
 		}
 		s.sessions[sess] = cs
+		s.served++
 		s.active.Add(1)
 		s.mu.Unlock()
 

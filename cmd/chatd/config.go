@@ -27,6 +27,7 @@ type config struct {
 
 	logFormat   string
 	logMessages bool
+	metricsAddr string
 
 	room  room.Config
 	tls   tlsgw.Config
@@ -59,6 +60,7 @@ func newServeFlags(cfg *config, out io.Writer) *flag.FlagSet {
 	fs.Var(&cfg.hosts, "host", "extra host `NAME` or IP address the generated certificate must cover (repeatable)")
 	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log `FORMAT`: text or json")
+	fs.StringVar(&cfg.metricsAddr, "metrics-addr", "", "`ADDR` to serve Prometheus /metrics and /healthz on (off when empty)")
 	fs.BoolVar(&cfg.logMessages, "log-messages", false, "also log the text of every message (for labs; off keeps message bodies out of logs)")
 	addLimitFlags(fs, cfg)
 	fs.Usage = func() {

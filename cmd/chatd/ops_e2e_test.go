@@ -3,12 +3,16 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"chatd/internal/testproc"
 )
@@ -155,5 +159,88 @@ func TestSystemdUnit(t *testing.T) {
 	}
 	if score == 0 || score > 2.0 {
 		t.Errorf("exposure score %.1f, want at most 2.0 (README says 1.4):\n%s", score, out)
+	}
+}
+
+// httpGet fetches url and returns the body.
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s %v", url, resp.Status, err)
+	}
+	return string(body)
+}
+
+// metric returns the value of one series, such as
+// `chatd_connections_open{transport="tls"}`, in a Prometheus text page.
+func metric(page, series string) (float64, bool) {
+	for line := range strings.Lines(page) {
+		if rest, ok := strings.CutPrefix(line, series+" "); ok {
+			var v float64
+			_, err := fmt.Sscan(rest, &v)
+			return v, err == nil
+		}
+	}
+	return 0, false
+}
+
+func TestMetricsMoveWithTraffic(t *testing.T) {
+	requireOpenSSL(t)
+	s := startChatd(t, t.TempDir(), "--metrics-addr", "127.0.0.1:0", "--flood-burst", "5", "--flood-kick", "100")
+	if got := httpGet(t, s.MetricsURL+"/healthz"); got != "ok\n" {
+		t.Errorf("/healthz = %q", got)
+	}
+	alice := s.JoinWithOpenSSL(t, "alice")
+	bob := s.JoinWithOpenSSL(t, "bob")
+	for i := range 8 { // 5 pass, 3 are dropped by flood control
+		alice.Send(fmt.Sprint("message ", i))
+	}
+	bob.Expect("<alice> message 4")
+	alice.Expect("!!! slow down")
+	plain, err := net.Dial("tcp", "127.0.0.1:"+s.Port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(plain, "GET / HTTP/1.0\r\n\r\n")
+	io.ReadAll(plain)
+	plain.Close()
+
+	want := map[string]float64{
+		`chatd_members`:                                                2,
+		`chatd_joins_total`:                                            2,
+		`chatd_messages_total`:                                         5,
+		`chatd_connections_open{transport="tls"}`:                      2,
+		`chatd_rejected_lines_total{reason="flood"}`:                   3,
+		`chatd_tls_handshakes_total{group="X25519",version="TLS 1.3"}`: 2,
+		`chatd_tls_handshake_failures_total{reason="not tls"}`:         1,
+	}
+	deadline := time.Now().Add(testproc.Wait)
+	for {
+		page := httpGet(t, s.MetricsURL+"/metrics")
+		var wrong []string
+		for series, v := range want {
+			if got, ok := metric(page, series); !ok || got != v {
+				wrong = append(wrong, fmt.Sprintf("%s = %v (want %v)", series, got, v))
+			}
+		}
+		if d, ok := metric(page, "chatd_deliveries_total"); !ok || d < 5 {
+			wrong = append(wrong, fmt.Sprintf("chatd_deliveries_total = %v", d))
+		}
+		if _, ok := metric(page, "go_goroutines"); !ok {
+			wrong = append(wrong, "no go_goroutines")
+		}
+		if len(wrong) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics did not settle:\n%s", strings.Join(wrong, "\n"))
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

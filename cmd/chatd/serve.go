@@ -49,7 +49,8 @@ func serve(ctx context.Context, stopSignals func(), cfg *config, stdout io.Write
 	chatRoom := room.New(cfg.room)
 	guard := connlimit.New(withRefusalLog(cfg.conns, logger))
 	certs := tlsgw.NewCertStore(cert.Cert)
-	fronts, err := startFrontEnds(cfg, chatRoom, guard, certs, cert, stdout, logger)
+	stats := &statsCollector{room: chatRoom, guard: guard}
+	fronts, err := startFrontEnds(cfg, stats, certs, cert, stdout, logger)
 	if err != nil {
 		return err
 	}
@@ -89,38 +90,47 @@ func serve(ctx context.Context, stopSignals func(), cfg *config, stdout io.Write
 	return failure
 }
 
-// startFrontEnds listens on the TLS address and, unless it is off, the SSH
-// address, behind the connection guard, and says how to connect.
-func startFrontEnds(cfg *config, chatRoom *room.Room, guard *connlimit.Guard, certs *tlsgw.CertStore, cert *servedCert, stdout io.Writer, logger *slog.Logger) ([]*frontEnd, error) {
+// startFrontEnds listens on the TLS address and, unless they are off, the
+// SSH and metrics addresses, the first two behind the connection guard, and
+// says how to connect. It records the servers in stats.
+func startFrontEnds(cfg *config, stats *statsCollector, certs *tlsgw.CertStore, cert *servedCert, stdout io.Writer, logger *slog.Logger) ([]*frontEnd, error) {
 	tlsLn, err := net.Listen("tcp", cfg.tlsAddr)
 	if err != nil {
 		return nil, fmt.Errorf("listen for TLS: %w", err)
 	}
 	tlsCfg := cfg.tls
-	tlsCfg.Room, tlsCfg.TLS, tlsCfg.Logger = chatRoom, tlsgw.ServerConfig(certs), logger
-	tlsServer := tlsgw.NewServer(tlsCfg)
+	tlsCfg.Room, tlsCfg.TLS, tlsCfg.Logger = stats.room, tlsgw.ServerConfig(certs), logger
+	stats.tls = tlsgw.NewServer(tlsCfg)
 	fmt.Fprintf(stdout, "TLS listening on %s\n", tlsLn.Addr())
 	printConnectHelp(stdout, cert, tlsLn.Addr())
-	fronts := []*frontEnd{{name: "TLS", serve: func() error { return tlsServer.Serve(guard.Listen(tlsLn)) }, shutdown: tlsServer.Shutdown}}
-	if cfg.sshAddr == "" {
-		return fronts, nil
+	fronts := []*frontEnd{{name: "TLS", serve: func() error { return stats.tls.Serve(stats.guard.Listen(tlsLn)) }, shutdown: stats.tls.Shutdown}}
+	more := []func() (*frontEnd, error){}
+	if cfg.sshAddr != "" {
+		more = append(more, func() (*frontEnd, error) { return startSSH(cfg, stats, stdout, logger) })
 	}
-	sshFront, err := startSSH(cfg, chatRoom, guard, stdout, logger)
-	if err != nil {
-		tlsLn.Close()
-		return nil, err
+	if cfg.metricsAddr != "" {
+		more = append(more, func() (*frontEnd, error) { return startMetrics(cfg.metricsAddr, stats, stdout) })
 	}
-	return append(fronts, sshFront), nil
+	for _, start := range more {
+		fe, err := start()
+		if err != nil {
+			tlsLn.Close()
+			return nil, err
+		}
+		fronts = append(fronts, fe)
+	}
+	return fronts, nil
 }
 
 // startSSH loads or makes the host key, listens on the SSH address and says
 // how to connect and which fingerprint to expect.
-func startSSH(cfg *config, chatRoom *room.Room, guard *connlimit.Guard, stdout io.Writer, logger *slog.Logger) (*frontEnd, error) {
+func startSSH(cfg *config, stats *statsCollector, stdout io.Writer, logger *slog.Logger) (*frontEnd, error) {
 	keyPath := filepath.Join(cfg.dataDir, hostKeyFileName)
-	sshServer, err := tui.NewSSHServer(tui.SSHConfig{Addr: cfg.sshAddr, HostKeyPath: keyPath, Room: chatRoom, Logger: logger})
+	sshServer, err := tui.NewSSHServer(tui.SSHConfig{Addr: cfg.sshAddr, HostKeyPath: keyPath, Room: stats.room, Logger: logger})
 	if err != nil {
 		return nil, err
 	}
+	stats.ssh = sshServer
 	ln, err := net.Listen("tcp", cfg.sshAddr)
 	if err != nil {
 		return nil, fmt.Errorf("listen for SSH: %w", err)
@@ -128,7 +138,7 @@ func startSSH(cfg *config, chatRoom *room.Room, guard *connlimit.Guard, stdout i
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	fmt.Fprintf(stdout, "SSH host key: %s\n  fingerprint: %s\n", absPath(keyPath), sshServer.HostKeyFingerprint())
 	fmt.Fprintf(stdout, "SSH listening on %s\nConnect with:\n  ssh -p %s NICK@localhost\n", ln.Addr(), port)
-	return &frontEnd{name: "SSH", serve: func() error { return sshServer.Serve(guard.Listen(ln)) }, shutdown: sshServer.Shutdown}, nil
+	return &frontEnd{name: "SSH", serve: func() error { return sshServer.Serve(stats.guard.Listen(ln)) }, shutdown: sshServer.Shutdown}, nil
 }
 
 // shutDown tells every member goodbye, then stops every front end at once,

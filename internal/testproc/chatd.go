@@ -20,6 +20,9 @@ type Chatd struct {
 	SSHPort        string
 	SSHFingerprint string // "SHA256:..."
 	HostKeyFile    string
+
+	// Set when metrics are on: "http://127.0.0.1:1234".
+	MetricsURL string
 }
 
 var (
@@ -46,24 +49,28 @@ func StartChatd(t testing.TB, binary, dataDir string, args ...string) *Chatd {
 	if n := len(s.ConnectCmd); n > 1 && s.ConnectCmd[n-2] == "-CAfile" {
 		s.CertFile = s.ConnectCmd[n-1]
 	}
-	if sshOn(argv) {
+	if flagValue(argv, "--ssh-addr") != "" {
 		s.HostKeyFile = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(s.Expect("SSH host key: ")), "SSH host key: "))
 		s.SSHFingerprint = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(s.Expect("fingerprint: SHA256:")), "fingerprint: "))
 		s.SSHPort = sshListeningRE.FindStringSubmatch(s.Expect("SSH listening on "))[1]
 		s.Expect("ssh -p " + s.SSHPort)
 	}
+	if flagValue(argv, "--metrics-addr") != "" {
+		line := strings.TrimSpace(s.Expect("Metrics on "))
+		s.MetricsURL = strings.TrimSuffix(strings.TrimPrefix(line, "Metrics on "), "/metrics")
+	}
 	return s
 }
 
-// sshOn reports whether the last --ssh-addr in argv turns SSH on.
-func sshOn(argv []string) bool {
-	on := false
+// flagValue returns the value of the last flag name in argv, or "".
+func flagValue(argv []string, name string) string {
+	value := ""
 	for i, a := range argv[:len(argv)-1] {
-		if a == "--ssh-addr" {
-			on = argv[i+1] != ""
+		if a == name {
+			value = argv[i+1]
 		}
 	}
-	return on
+	return value
 }
 
 // Addr is the address clients dial: localhost and the TLS port.
