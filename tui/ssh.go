@@ -34,9 +34,11 @@ const frameRate = 30
 // clients to close their connections before it closes them.
 const closeGrace = 500 * time.Millisecond
 
-// handshakeTimeout bounds the SSH handshake and authentication, so that
-// half-open connections do not pile up.
-const handshakeTimeout = 30 * time.Second
+// Defaults for SSHConfig fields left zero.
+const (
+	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultWriteTimeout     = 10 * time.Second
+)
 
 // SSHConfig configures the SSH front end.
 type SSHConfig struct {
@@ -44,7 +46,21 @@ type SSHConfig struct {
 	HostKeyPath string       // <data-dir>/ssh_host_ed25519_key; generated (ed25519, 0600) if missing, reused after
 	Room        *room.Room   // the room every session joins
 	Logger      *slog.Logger // nil discards the log
+	// HandshakeTimeout bounds the key exchange and authentication together,
+	// so that half-open connections do not pile up.
+	HandshakeTimeout time.Duration
+	// WriteTimeout bounds each write of a session's screen: a client that
+	// stops reading longer than this is disconnected.
+	WriteTimeout time.Duration
 }
+
+// Modern SSH algorithms only: post-quantum hybrid and elliptic-curve key
+// exchange, AEAD ciphers (or CTR with encrypt-then-MAC), SHA-2 MACs.
+var (
+	sshKeyExchanges = []string{gossh.KeyExchangeMLKEM768X25519, gossh.KeyExchangeCurve25519, gossh.KeyExchangeECDHP256, gossh.KeyExchangeECDHP384}
+	sshCiphers      = []string{gossh.CipherChaCha20Poly1305, gossh.CipherAES256GCM, gossh.CipherAES128GCM, gossh.CipherAES256CTR, gossh.CipherAES128CTR}
+	sshMACs         = []string{gossh.HMACSHA256ETM, gossh.HMACSHA512ETM}
+)
 
 // SSHServer serves the room over SSH: every session with a terminal gets its
 // own chat screen and joins the room as the SSH user name. Anyone may
@@ -104,6 +120,12 @@ func NewSSHServer(cfg SSHConfig) (*SSHServer, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	if s.cfg.HandshakeTimeout <= 0 {
+		s.cfg.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if s.cfg.WriteTimeout <= 0 {
+		s.cfg.WriteTimeout = DefaultWriteTimeout
+	}
 	s.kill, s.cancelKill = context.WithCancel(context.Background())
 	s.srv, err = wish.NewServer(
 		wish.WithAddress(cfg.Addr),
@@ -139,7 +161,10 @@ func NewSSHServer(cfg SSHConfig) (*SSHServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tui: ssh server: %w", err)
 	}
-	s.srv.HandshakeTimeout = handshakeTimeout
+	s.srv.HandshakeTimeout = s.cfg.HandshakeTimeout
+	s.srv.ServerConfigCallback = func(ssh.Context) *gossh.ServerConfig {
+		return &gossh.ServerConfig{Config: gossh.Config{KeyExchanges: sshKeyExchanges, Ciphers: sshCiphers, MACs: sshMACs}}
+	}
 	return s, nil
 }
 
@@ -382,14 +407,22 @@ func (s *SSHServer) newProgram(sess ssh.Session) *tea.Program {
 	in := &sessionInput{r: sess, eof: func() { p.Quit() }}
 	// MakeOptions sets the output, the session's TERM and environment, the
 	// colour profile and the window size. The options after it replace or
-	// add to those: the input is wrapped to notice the client closing it;
+	// add to those: the output is guarded so that a client that stops
+	// reading is disconnected; the input is wrapped to notice the client
+	// closing it;
 	// the context is the server's, so that a Shutdown out of time can kill
 	// the programs (the middleware itself quits the program when the
 	// connection ends, which renders a last frame rather than being killed);
 	// there is no signal handler, since the process's SIGINT and SIGTERM
 	// belong to the server, not to each session; and frames are capped at
 	// frameRate.
+	out := newStallGuard(sess, s.cfg.WriteTimeout, func() {
+		s.log.Info("ssh session not reading; closing it", "user", sess.User(), "remote", sess.RemoteAddr().String())
+		cs.leave(room.ReasonSlowConsumer)
+		_ = sess.Close()
+	})
 	popts := append(bubbletea.MakeOptions(sess),
+		tea.WithOutput(out),
 		tea.WithInput(in),
 		tea.WithContext(s.kill),
 		tea.WithoutSignalHandler(),

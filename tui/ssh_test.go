@@ -533,3 +533,30 @@ func TestHostKeyCreatedOnceAndReused(t *testing.T) {
 		t.Fatal("a broken host key was accepted")
 	}
 }
+
+func TestOnlyModernSSHAlgorithms(t *testing.T) {
+	ts := startServer(t)
+	try := func(cfg gossh.Config) error {
+		cfg.SetDefaults()
+		c, err := gossh.Dial("tcp", ts.addr, &gossh.ClientConfig{
+			Config: cfg, User: "alg", Auth: []gossh.AuthMethod{gossh.Password("x")},
+			HostKeyCallback: gossh.InsecureIgnoreHostKey(), Timeout: waitLimit,
+		})
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	if err := try(gossh.Config{KeyExchanges: []string{gossh.InsecureKeyExchangeDH14SHA1, gossh.KeyExchangeDH14SHA256}}); err == nil {
+		t.Error("a client offering only finite-field Diffie-Hellman key exchange got in")
+	}
+	if err := try(gossh.Config{Ciphers: []string{gossh.InsecureCipherAES128CBC}}); err == nil {
+		t.Error("a client offering only CBC got in")
+	}
+	if err := try(gossh.Config{MACs: []string{gossh.HMACSHA1}, Ciphers: []string{gossh.CipherAES128CTR}}); err == nil {
+		t.Error("a client offering only hmac-sha1 with CTR got in")
+	}
+	if err := try(gossh.Config{KeyExchanges: []string{gossh.KeyExchangeMLKEM768X25519}}); err != nil {
+		t.Errorf("a client offering ML-KEM hybrid key exchange: %v", err)
+	}
+}

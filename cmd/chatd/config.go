@@ -9,6 +9,7 @@ import (
 	"chatd/connlimit"
 	"chatd/room"
 	"chatd/tlsgw"
+	"chatd/tui"
 )
 
 // envPrefix starts the environment variable that can set each flag:
@@ -31,6 +32,7 @@ type config struct {
 
 	room  room.Config
 	tls   tlsgw.Config
+	ssh   tui.SSHConfig
 	conns connlimit.Limits
 }
 
@@ -81,7 +83,8 @@ func addLimitFlags(fs *flag.FlagSet, cfg *config) {
 	fs.IntVar(&cfg.tls.ReadBuffer, "line-buffer", tlsgw.DefaultReadBuffer, "bytes a TLS client may send without a newline before it is disconnected")
 	fs.DurationVar(&cfg.tls.HandshakeTimeout, "handshake-timeout", tlsgw.DefaultHandshakeTimeout, "time allowed for a TLS handshake")
 	fs.DurationVar(&cfg.tls.NickTimeout, "nick-timeout", tlsgw.DefaultNickTimeout, "time a TLS client has to choose a nickname")
-	fs.DurationVar(&cfg.tls.WriteTimeout, "write-timeout", tlsgw.DefaultWriteTimeout, "time allowed for each write to a client")
+	fs.DurationVar(&cfg.tls.WriteTimeout, "write-timeout", tlsgw.DefaultWriteTimeout, "time allowed for each write to a client, TLS or SSH; a client that stops reading is disconnected")
+	fs.DurationVar(&cfg.ssh.HandshakeTimeout, "ssh-handshake-timeout", tui.DefaultHandshakeTimeout, "time allowed for an SSH key exchange and authentication")
 	fs.IntVar(&cfg.conns.MaxConns, "max-conns", connlimit.DefaultMaxConns, "connections open at once, TLS and SSH together")
 	fs.IntVar(&cfg.conns.MaxPerIP, "max-conns-per-ip", connlimit.DefaultMaxPerIP, "connections open at once from one IP address")
 	fs.Float64Var(&cfg.conns.RatePerIP, "conn-rate-per-ip", connlimit.DefaultRatePerIP, "new connections per second from one IP address, sustained")
@@ -160,7 +163,8 @@ func (c *config) validate() error {
 		"--flood-rate": c.room.FloodRate, "--flood-burst": float64(c.room.FloodBurst), "--flood-kick": float64(c.room.FloodKick),
 		"--line-buffer": float64(c.tls.ReadBuffer), "--handshake-timeout": float64(c.tls.HandshakeTimeout),
 		"--nick-timeout": float64(c.tls.NickTimeout), "--write-timeout": float64(c.tls.WriteTimeout),
-		"--max-conns": float64(c.conns.MaxConns), "--max-conns-per-ip": float64(c.conns.MaxPerIP),
+		"--ssh-handshake-timeout": float64(c.ssh.HandshakeTimeout),
+		"--max-conns":             float64(c.conns.MaxConns), "--max-conns-per-ip": float64(c.conns.MaxPerIP),
 		"--conn-rate-per-ip": c.conns.RatePerIP, "--conn-burst-per-ip": float64(c.conns.BurstPerIP),
 	}
 	for name, v := range positive {

@@ -126,7 +126,10 @@ func startFrontEnds(cfg *config, stats *statsCollector, certs *tlsgw.CertStore, 
 // how to connect and which fingerprint to expect.
 func startSSH(cfg *config, stats *statsCollector, stdout io.Writer, logger *slog.Logger) (*frontEnd, error) {
 	keyPath := filepath.Join(cfg.dataDir, hostKeyFileName)
-	sshServer, err := tui.NewSSHServer(tui.SSHConfig{Addr: cfg.sshAddr, HostKeyPath: keyPath, Room: stats.room, Logger: logger})
+	sshCfg := cfg.ssh
+	sshCfg.Addr, sshCfg.HostKeyPath, sshCfg.Room, sshCfg.Logger = cfg.sshAddr, keyPath, stats.room, logger
+	sshCfg.WriteTimeout = cfg.tls.WriteTimeout
+	sshServer, err := tui.NewSSHServer(sshCfg)
 	if err != nil {
 		return nil, err
 	}
