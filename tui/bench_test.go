@@ -96,3 +96,18 @@ func cpuTime() time.Duration {
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkResize measures a width change with a full scrollback: what one
+// window-change request from a client costs the server.
+func BenchmarkResize(b *testing.B) {
+	m := New(Options{Conn: newFakeConn("alice"), Location: time.UTC})
+	m.Update(tea.WindowSizeMsg{Width: 100, Height: 30})
+	for i := range DefaultScrollback {
+		feed(m, chat("bob", fmt.Sprintf("message %d: long enough to wrap once or twice on a narrow screen, the quick brown fox", i)))
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		m.Update(tea.WindowSizeMsg{Width: 80 + i%40, Height: 30})
+		m.View()
+	}
+}

@@ -101,13 +101,13 @@ func New(opts Options) *Model {
 	m := &Model{
 		opts:      opts,
 		st:        defaultStyles(),
-		sb:        newScrollback(opts.Scrollback),
 		input:     newInput("> ", maxInputRunes),
 		nickInput: newInput("nickname: ", 64),
 		problem:   opts.Problem,
 		dirty:     true,
 	}
 	m.rend = renderer{st: &m.st, loc: opts.Location, method: ansi.WcWidth, now: time.Now}
+	m.sb = newScrollback(opts.Scrollback, &m.rend)
 	if opts.Conn != nil {
 		m.connect(opts.Conn)
 	}
@@ -141,7 +141,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		// the terminal reports Unicode core support; wrap the same way.
 		if msg.Mode == ansi.ModeUnicodeCore && (msg.Value == ansi.ModeSet || msg.Value == ansi.ModeReset || msg.Value == ansi.ModePermanentlySet) && m.rend.method != ansi.GraphemeWidth {
 			m.rend.method = ansi.GraphemeWidth
-			m.sb.rerender(&m.rend)
+			m.sb.rerender()
 		} else {
 			return m, nil
 		}
@@ -185,7 +185,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 func (m *Model) apply(msg eventsMsg) tea.Cmd {
 	for _, ev := range msg.evs {
 		m.track(ev)
-		m.sb.add(ev, &m.rend)
+		m.sb.add(ev)
 	}
 	if !msg.closed {
 		return listen(m.conn)
@@ -276,7 +276,7 @@ func (m *Model) chatKey(msg tea.KeyPressMsg) tea.Cmd {
 // resize lays the screen out again for a new terminal size.
 func (m *Model) resize(width, height int) {
 	m.width, m.height = max(width, 0), max(height, 0)
-	m.sb.resize(m.width-panelWidth(m.width), max(m.height-2, 0), &m.rend)
+	m.sb.resize(m.width-panelWidth(m.width), max(m.height-2, 0))
 	m.panel = nil
 }
 

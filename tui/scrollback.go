@@ -9,34 +9,43 @@ import (
 const DefaultScrollback = 1000
 
 // scrollback holds the messages shown on screen, each rendered and wrapped
-// once: a new message appends its lines, and only a change of width renders
-// everything again. The view is a slice of the cached lines.
+// once: a new message appends its lines. A change of width renders again
+// only the newest messages, enough to fill the view; older ones are rendered
+// when scrolling reaches them. So neither a message nor a resize costs more
+// with a longer history. The view is a slice of the cached lines.
 type scrollback struct {
 	max     int     // messages kept
 	entries []entry // oldest first
-	lines   []line  // every entry's lines, in order
+	stale   int     // entries[:stale] are not rendered at this width yet
+	lines   []line  // the lines of entries[stale:], in order
 	width   int     // the width lines are wrapped to; 0 until known
 	height  int     // rows shown
 	offset  int     // rows scrolled up from the bottom; 0 follows new messages
 	unread  int     // messages that arrived while scrolled up
 	renders int     // how many times a message was rendered, for tests
+	r       *renderer
 }
 
 type entry struct {
-	ev *room.Event
-	n  int // how many lines it has in lines
+	ev    *room.Event
+	n     int    // how many lines it has in lines; 0 while stale
+	lines []line // only between renderEntry and prependRendered
 }
 
-func newScrollback(maxEntries int) *scrollback {
-	return &scrollback{max: maxEntries}
+// overscan is how many rows beyond the view are rendered ahead, so that
+// scrolling up renders in batches.
+const overscan = 64
+
+func newScrollback(maxEntries int, r *renderer) *scrollback {
+	return &scrollback{max: maxEntries, r: r}
 }
 
 // add appends ev, rendering only it. While scrolled up, the view stays where
 // it is and the unread count grows.
-func (s *scrollback) add(ev *room.Event, r *renderer) {
+func (s *scrollback) add(ev *room.Event) {
 	var lines []line
 	if s.width > 0 {
-		lines = r.render(ev, s.width)
+		lines = s.r.render(ev, s.width)
 		s.renders++
 	}
 	s.entries = append(s.entries, entry{ev: ev, n: len(lines)})
@@ -58,54 +67,99 @@ func (s *scrollback) trim() {
 	drop := len(s.entries) - s.max
 	nlines := 0
 	for _, e := range s.entries[:drop] {
-		nlines += e.n
+		nlines += e.n // 0 for stale entries, which have no lines
 	}
+	s.stale = max(0, s.stale-drop)
 	s.entries = append(make([]entry, 0, s.max+s.max/4+1), s.entries[drop:]...)
 	s.lines = append(make([]line, 0, len(s.lines)-nlines+len(s.lines)/4), s.lines[nlines:]...)
 }
 
-// resize sets the area the scrollback is drawn in. A new width renders every
-// message again, once; a new height only moves the window.
-func (s *scrollback) resize(width, height int, r *renderer) {
+// resize sets the area the scrollback is drawn in. A new width renders the
+// newest messages again; a new height only moves the window.
+func (s *scrollback) resize(width, height int) {
 	s.height = max(height, 0)
 	if width != s.width {
 		s.width = width
-		s.rerender(r)
+		s.rerender()
 	}
+	s.ensure(s.offset + s.height)
 	s.clamp()
 }
 
-// rerender renders every message again, for a new width or width method.
-func (s *scrollback) rerender(r *renderer) {
+// rerender forgets every rendered line, for a new width or width method,
+// and renders again what the view needs. While scrolled up, the message at
+// the bottom of the view stays there.
+func (s *scrollback) rerender() {
 	if s.width <= 0 {
 		return
 	}
-	// While scrolled up, keep the message at the bottom of the view there.
-	anchor := -1
+	anchor := len(s.entries) - 1
 	if s.offset > 0 {
 		anchor = s.entryAt(len(s.lines) - s.offset - 1)
 	}
-	s.lines = s.lines[:0]
 	for i := range s.entries {
-		lines := r.render(s.entries[i].ev, s.width)
-		s.renders++
-		s.entries[i].n = len(lines)
-		s.lines = append(s.lines, lines...)
+		s.entries[i].n = 0
 	}
-	if anchor >= 0 {
-		s.offset = 0
-		for _, e := range s.entries[anchor+1:] {
-			s.offset += e.n
-		}
-	}
+	s.stale, s.lines = len(s.entries), s.lines[:0]
+	s.renderBack(anchor + 1) // everything below the view's bottom message
+	s.offset = len(s.lines)
+	s.ensure(s.offset + s.height)
 	s.clamp()
 }
 
-// entryAt returns the index of the message that line i belongs to.
+// ensure renders older messages until at least rows lines (plus some ahead)
+// are rendered, or every message is.
+func (s *scrollback) ensure(rows int) {
+	if s.width <= 0 || len(s.lines) >= rows || s.stale == 0 {
+		return
+	}
+	from, got := s.stale, 0
+	for from > 0 && got < rows+overscan-len(s.lines) {
+		from--
+		got += s.renderEntry(from)
+	}
+	s.prependRendered(from, got)
+}
+
+// renderBack renders the stale messages from index from up to the first
+// rendered one.
+func (s *scrollback) renderBack(from int) {
+	got := 0
+	for i := from; i < s.stale; i++ {
+		got += s.renderEntry(i)
+	}
+	s.prependRendered(from, got)
+}
+
+// renderEntry renders message i at the current width and returns how many
+// lines it has; prependRendered then collects them.
+func (s *scrollback) renderEntry(i int) int {
+	s.entries[i].lines = s.r.render(s.entries[i].ev, s.width)
+	s.entries[i].n = len(s.entries[i].lines)
+	s.renders++
+	return s.entries[i].n
+}
+
+// prependRendered puts the lines of the freshly rendered messages
+// entries[from:s.stale], n lines in all, before the others.
+func (s *scrollback) prependRendered(from, n int) {
+	if from >= s.stale {
+		return
+	}
+	older := make([]line, 0, n+len(s.lines))
+	for i := from; i < s.stale; i++ {
+		older = append(older, s.entries[i].lines...)
+		s.entries[i].lines = nil
+	}
+	s.lines = append(older, s.lines...)
+	s.stale = from
+}
+
+// entryAt returns the index of the rendered message that line i belongs to.
 func (s *scrollback) entryAt(i int) int {
-	for j, e := range s.entries {
+	for j, e := range s.entries[s.stale:] {
 		if i < e.n {
-			return j
+			return s.stale + j
 		}
 		i -= e.n
 	}
@@ -124,10 +178,12 @@ func (s *scrollback) clamp() {
 	}
 }
 
-// scroll moves the view up (positive delta) or down by delta rows. Reaching
-// the bottom clears the unread count.
+// scroll moves the view up (positive delta) or down by delta rows,
+// rendering older messages as it reaches them. Reaching the bottom clears
+// the unread count.
 func (s *scrollback) scroll(delta int) {
 	s.offset += delta
+	s.ensure(s.offset + s.height)
 	s.clamp()
 }
 
