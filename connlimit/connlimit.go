@@ -1,7 +1,8 @@
 // Package connlimit guards chatd's listeners: it caps connections in all and
 // per IP address, and the rate at which one address may open new ones, so
 // that scanners and floods of half-open connections cannot starve real users.
-// One Guard is shared by every listener, so the limits span TLS and SSH.
+// One Guard is shared by every listener, so the limits span TLS and SSH. The
+// connections it lets through count their bytes for the logs (see Bytes).
 package connlimit
 
 import (
@@ -10,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -192,10 +194,36 @@ func (l *listener) Accept() (net.Conn, error) {
 	}
 }
 
-// countedConn releases its count when closed.
+// countedConn releases its count when closed, and counts its bytes.
 type countedConn struct {
 	net.Conn
 	release func()
+	in, out atomic.Int64
+}
+
+func (c *countedConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.in.Add(int64(n))
+	return n, err
+}
+
+func (c *countedConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	c.out.Add(int64(n))
+	return n, err
+}
+
+// Bytes returns how many bytes were read from and written to the
+// connection so far.
+func (c *countedConn) Bytes() (in, out int64) { return c.in.Load(), c.out.Load() }
+
+// Bytes returns the bytes read from and written to a connection that a
+// Guard's listener accepted, or zeros for another connection.
+func Bytes(conn net.Conn) (in, out int64) {
+	if c, ok := conn.(interface{ Bytes() (int64, int64) }); ok {
+		return c.Bytes()
+	}
+	return 0, 0
 }
 
 func (c *countedConn) Close() error {

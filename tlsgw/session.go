@@ -8,9 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync/atomic"
 	"time"
 
+	"chatd/connlimit"
 	"chatd/room"
 )
 
@@ -31,7 +31,7 @@ const lingerTimeout = 2 * time.Second
 // session serves one client connection.
 type session struct {
 	srv   *Server
-	raw   *countingConn
+	raw   net.Conn
 	conn  *tls.Conn
 	lines *lineReader
 	log   *slog.Logger
@@ -41,12 +41,11 @@ type session struct {
 // record when it opens and one, with everything learned, when it closes.
 func (s *Server) serveConn(raw net.Conn) {
 	start := time.Now()
-	counted := &countingConn{Conn: raw}
-	defer counted.Close()
-	conn := tls.Server(counted, s.cfg.TLS)
+	defer raw.Close()
+	conn := tls.Server(raw, s.cfg.TLS)
 	sess := &session{
 		srv:   s,
-		raw:   counted,
+		raw:   raw,
 		conn:  conn,
 		lines: newLineReader(conn, s.cfg.ReadBuffer),
 		log:   s.cfg.Logger.With("transport", "tls", "remote", raw.RemoteAddr().String()),
@@ -54,9 +53,9 @@ func (s *Server) serveConn(raw net.Conn) {
 	sess.log.Info("connection opened")
 	var nick, reason string
 	defer func() {
+		in, out := connlimit.Bytes(raw)
 		sess.log.Info("connection closed", "nick", nick, "reason", reason,
-			"duration", time.Since(start).Round(time.Millisecond),
-			"bytes_in", counted.in.Load(), "bytes_out", counted.out.Load())
+			"duration", time.Since(start).Round(time.Millisecond), "bytes_in", in, "bytes_out", out)
 	}()
 	if err := sess.handshake(); err != nil {
 		s.countHandshakeFailure(err)
@@ -94,28 +93,6 @@ func (s *session) handshake() error {
 		"sni", st.ServerName, "alpn", st.NegotiatedProtocol)
 	return nil
 }
-
-// countingConn counts the bytes that cross a connection, TLS overhead
-// included.
-type countingConn struct {
-	net.Conn
-	in, out atomic.Int64
-}
-
-func (c *countingConn) Read(b []byte) (int, error) {
-	n, err := c.Conn.Read(b)
-	c.in.Add(int64(n))
-	return n, err
-}
-
-func (c *countingConn) Write(b []byte) (int, error) {
-	n, err := c.Conn.Write(b)
-	c.out.Add(int64(n))
-	return n, err
-}
-
-// CloseWrite half-closes the underlying connection, if it can.
-func (c *countingConn) CloseWrite() error { return closeWrite(c.Conn) }
 
 // closeWrite half-closes conn if it supports that, as TCP connections do.
 func closeWrite(conn net.Conn) error {
@@ -263,7 +240,7 @@ func (s *session) writeEvents(m *room.Member) {
 func (s *session) finish() {
 	s.conn.SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout))
 	s.conn.CloseWrite()
-	s.raw.CloseWrite()
+	closeWrite(s.raw)
 	s.conn.SetReadDeadline(time.Now().Add(lingerTimeout))
 }
 

@@ -162,6 +162,7 @@ func NewSSHServer(cfg SSHConfig) (*SSHServer, error) {
 		return nil, fmt.Errorf("tui: ssh server: %w", err)
 	}
 	s.srv.HandshakeTimeout = s.cfg.HandshakeTimeout
+	s.srv.ConnCallback = s.logConnections
 	s.srv.ServerConfigCallback = func(ssh.Context) *gossh.ServerConfig {
 		return &gossh.ServerConfig{Config: gossh.Config{KeyExchanges: sshKeyExchanges, Ciphers: sshCiphers, MACs: sshMACs}}
 	}
@@ -298,14 +299,15 @@ func (cs *chatSession) leave(reason string) *room.Member {
 	return m
 }
 
-// logSession logs the start and end of every session.
+// logSession logs the start and end of every session, at debug level: the
+// connection's own records (see connLog) are the ones that matter.
 func (s *SSHServer) logSession(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
 		start := time.Now()
 		_, _, pty := sess.Pty()
-		s.log.Info("ssh session", "user", sess.User(), "remote", sess.RemoteAddr().String(), "terminal", pty)
+		s.log.Debug("ssh session", "user", sess.User(), "remote", sess.RemoteAddr().String(), "terminal", pty)
 		next(sess)
-		s.log.Info("ssh session ended", "user", sess.User(), "remote", sess.RemoteAddr().String(),
+		s.log.Debug("ssh session ended", "user", sess.User(), "remote", sess.RemoteAddr().String(),
 			"duration", time.Since(start).Round(time.Millisecond))
 	}
 }
@@ -315,6 +317,7 @@ func (s *SSHServer) logSession(next ssh.Handler) ssh.Handler {
 func (s *SSHServer) requireTerminal(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
 		if _, _, ok := sess.Pty(); !ok {
+			setConnReason(sess.Context(), "no terminal")
 			fmt.Fprintf(sess.Stderr(), "chatd: this is a chat room; connect with a terminal: %s\n", sshCommand(sess.LocalAddr()))
 			_ = sess.Exit(1)
 			return
@@ -364,6 +367,7 @@ func (s *SSHServer) trackSession(next ssh.Handler) ssh.Handler {
 			delete(s.sessions, sess)
 			s.mu.Unlock()
 			if m := cs.leave(reason); m != nil {
+				setConnReason(sess.Context(), m.Reason())
 				// The screen has restored the terminal; this line stays.
 				fmt.Fprintf(sess, "chatd: you left the room (%s)\n", m.Reason())
 			}

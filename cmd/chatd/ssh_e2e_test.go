@@ -114,3 +114,33 @@ func TestSSHHostKeyIsReused(t *testing.T) {
 		t.Errorf("host key changed across restarts: %s then %s", first.SSHFingerprint, second.SSHFingerprint)
 	}
 }
+
+func TestSSHConnectionLog(t *testing.T) {
+	requireSSH(t)
+	s := startChatd(t, t.TempDir(), "--ssh-addr", "127.0.0.1:0", "--log-format", "json")
+	alice := testproc.StartScreen(t, "ssh alice", 100, 30, sshArgs(t, s, "alice")...)
+	alice.WaitFor("chatd · 1 member · alice")
+	alice.Type("/quit\r")
+	alice.WaitExit()
+	opened := logRecord(t, s, "connection opened")
+	closed := logRecord(t, s, "connection closed")
+	if opened["transport"] != "ssh" {
+		t.Errorf("opened record %v", opened)
+	}
+	for k, v := range map[string]any{"transport": "ssh", "user": "alice", "reason": "quit"} {
+		if closed[k] != v {
+			t.Errorf("closed record %s = %v, want %v (record %v)", k, closed[k], v, closed)
+		}
+	}
+	if v, _ := closed["client_version"].(string); !strings.HasPrefix(v, "SSH-2.0-OpenSSH") {
+		t.Errorf("client_version = %q", v)
+	}
+	if _, ok := closed["key_type"].(string); !ok {
+		t.Errorf("no key_type in %v", closed)
+	}
+	for _, k := range []string{"bytes_in", "bytes_out", "duration"} {
+		if n, ok := closed[k].(float64); !ok || n <= 0 {
+			t.Errorf("closed record %s = %v, want a positive number", k, closed[k])
+		}
+	}
+}
