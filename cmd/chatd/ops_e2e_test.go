@@ -244,3 +244,35 @@ func TestMetricsMoveWithTraffic(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+func TestCertbotDeployHook(t *testing.T) {
+	dir := t.TempDir()
+	live, state, bin := filepath.Join(dir, "live"), filepath.Join(dir, "state"), filepath.Join(dir, "bin")
+	for _, d := range []string{live, state, bin} {
+		os.MkdirAll(d, 0o700)
+	}
+	os.WriteFile(filepath.Join(live, "fullchain.pem"), []byte("CHAIN"), 0o644)
+	os.WriteFile(filepath.Join(live, "privkey.pem"), []byte("KEY"), 0o600)
+	calls := filepath.Join(dir, "systemctl-calls")
+	os.WriteFile(filepath.Join(bin, "systemctl"), []byte("#!/bin/sh\necho \"$@\" >> "+calls+"\n"), 0o755)
+
+	cmd := exec.Command("sh", "../../deploy/certbot-deploy-hook")
+	cmd.Env = append(os.Environ(), "RENEWED_LINEAGE="+live, "CHATD_STATE_DIR="+state, "PATH="+bin+":"+os.Getenv("PATH"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("hook: %v\n%s", err, out)
+	}
+	for name, want := range map[string]struct {
+		body string
+		mode os.FileMode
+	}{"tls-cert.pem": {"CHAIN", 0o644}, "tls-key.pem": {"KEY", 0o600}} {
+		path := filepath.Join(state, name)
+		body, err := os.ReadFile(path)
+		info, _ := os.Stat(path)
+		if err != nil || string(body) != want.body || info.Mode().Perm() != want.mode {
+			t.Errorf("%s: %v %q mode %v", name, err, body, info.Mode())
+		}
+	}
+	if got, _ := os.ReadFile(calls); strings.TrimSpace(string(got)) != "reload chatd" {
+		t.Errorf("systemctl was called with %q, want reload chatd", got)
+	}
+}
