@@ -112,3 +112,22 @@ func FuzzParseLine(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkAppendEvent measures encoding one chat event as a line.
+func BenchmarkAppendEvent(b *testing.B) {
+	ev := &room.Event{Kind: room.Chat, Time: stamp, Seq: 1, From: "alice", Text: "a line of chat of an ordinary length, about sixty bytes"}
+	buf := make([]byte, 0, 256)
+	b.ReportAllocs()
+	for range b.N {
+		buf = AppendEvent(buf[:0], ev)
+	}
+}
+
+// BenchmarkParseLine measures the client's parsing of one chat line.
+func BenchmarkParseLine(b *testing.B) {
+	line := "[09:05:07] <alice> a line of chat of an ordinary length, about sixty bytes"
+	b.ReportAllocs()
+	for range b.N {
+		ParseLine(line, stamp)
+	}
+}

@@ -1,0 +1,43 @@
+package room
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+)
+
+// BenchmarkBroadcast measures fan-out: one chat message delivered to every
+// member of a room, each member's stream drained by its own goroutine as a
+// front end's writer would. ns/op is per message; deliveries/op says how
+// many members got each.
+func BenchmarkBroadcast(b *testing.B) {
+	for _, members := range []int{10, 100, 1000} {
+		b.Run(fmt.Sprintf("members=%d", members), func(b *testing.B) {
+			r := New(Config{FloodBurst: 1 << 30, FloodRate: 1e9, OutboxSize: 4096})
+			var wg sync.WaitGroup
+			var sender *Member
+			for i := range members {
+				m, err := r.Join(fmt.Sprintf("m%d", i), JoinOptions{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if i == 0 {
+					sender = m
+				}
+				wg.Go(func() {
+					for range m.Events() {
+					}
+				})
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				sender.Send("a line of chat of an ordinary length, about sixty bytes")
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(members-1), "deliveries/op")
+			r.Close("done")
+			wg.Wait()
+		})
+	}
+}
