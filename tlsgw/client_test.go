@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -46,18 +47,25 @@ func dialClient(t *testing.T, addr, nick string, trust Trust) (*Client, error) {
 // nextEvent returns the next event of one of kinds, skipping others.
 func nextEvent(t *testing.T, events <-chan *room.Event, kinds ...room.Kind) *room.Event {
 	t.Helper()
+	return nextWhere(t, events, fmt.Sprint(kinds), func(ev *room.Event) bool { return slices.Contains(kinds, ev.Kind) })
+}
+
+// nextWhere returns the next event that ok accepts, skipping others; what
+// describes it for failures.
+func nextWhere(t *testing.T, events <-chan *room.Event, what string, ok func(*room.Event) bool) *room.Event {
+	t.Helper()
 	timeout := time.After(waitTime)
 	for {
 		select {
-		case ev, ok := <-events:
-			if !ok {
-				t.Fatalf("events closed while waiting for %v", kinds)
+		case ev, open := <-events:
+			if !open {
+				t.Fatalf("events closed while waiting for %s", what)
 			}
-			if slices.Contains(kinds, ev.Kind) {
+			if ok(ev) {
 				return ev
 			}
 		case <-timeout:
-			t.Fatalf("no %v event in %v", kinds, waitTime)
+			t.Fatalf("no %s within %v", what, waitTime)
 		}
 	}
 }

@@ -12,20 +12,9 @@ import (
 // nextNotice returns the next Notice whose text contains want.
 func nextNotice(t *testing.T, events <-chan *room.Event, want string) *room.Event {
 	t.Helper()
-	timeout := time.After(waitTime)
-	for {
-		select {
-		case ev, ok := <-events:
-			if !ok {
-				t.Fatalf("events closed while waiting for a notice %q", want)
-			}
-			if ev.Kind == room.Notice && strings.Contains(ev.Text, want) {
-				return ev
-			}
-		case <-timeout:
-			t.Fatalf("no notice %q in %v", want, waitTime)
-		}
-	}
+	return nextWhere(t, events, "notice "+want, func(ev *room.Event) bool {
+		return ev.Kind == room.Notice && strings.Contains(ev.Text, want)
+	})
 }
 
 func TestRedialerReconnectsAfterServerRestart(t *testing.T) {

@@ -17,19 +17,14 @@ import (
 var chatdBinary, chatBinary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "chat-e2e")
-	if err == nil {
-		chatdBinary, err = testproc.Build("chatd/cmd/chatd", dir, "e2e-test")
-	}
-	if err == nil {
-		chatBinary, err = testproc.Build("chatd/cmd/chat", dir, "e2e-test")
-	}
+	bins, cleanup, err := testproc.BuildAll("chatd/cmd/chatd", "chatd/cmd/chat")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	chatdBinary, chatBinary = bins[0], bins[1]
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 

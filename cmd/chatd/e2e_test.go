@@ -21,16 +21,14 @@ import (
 var chatdBinary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "chatd-e2e")
-	if err == nil {
-		chatdBinary, err = testproc.Build("chatd/cmd/chatd", dir, "e2e-test")
-	}
+	bins, cleanup, err := testproc.BuildAll("chatd/cmd/chatd")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	chatdBinary = bins[0]
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 

@@ -33,6 +33,26 @@ func Build(pkg, dir, version string) (string, error) {
 	return bin, nil
 }
 
+// BuildAll builds the main packages pkgs, stamped with version "e2e-test",
+// into a new temporary directory, for a TestMain. It returns their paths in
+// order and a function that removes them.
+func BuildAll(pkgs ...string) (bins []string, cleanup func(), err error) {
+	dir, err := os.MkdirTemp("", "chatd-e2e")
+	if err != nil {
+		return nil, nil, err
+	}
+	cleanup = func() { os.RemoveAll(dir) }
+	for _, pkg := range pkgs {
+		bin, err := Build(pkg, dir, "e2e-test")
+		if err != nil {
+			cleanup()
+			return nil, nil, err
+		}
+		bins = append(bins, bin)
+	}
+	return bins, cleanup, nil
+}
+
 // Process is a running program whose output a test reads.
 type Process struct {
 	t     testing.TB
