@@ -19,7 +19,7 @@ import (
 // Defaults for Config fields left zero.
 const (
 	DefaultHistorySize  = 100
-	DefaultOutboxSize   = 512
+	DefaultOutboxSize   = 256
 	DefaultMaxLineBytes = 2048
 	DefaultFloodRate    = 2.0 // lines per second, sustained
 	DefaultFloodBurst   = 10  // lines at once

@@ -1,44 +1,75 @@
 package tlsgw
 
 import (
-	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 )
 
-// ErrNoNewline is returned when a client sends more than the reader's buffer
+// ErrNoNewline is returned when a client sends more than the reader's limit
 // without ending a line: a client gone wrong, or one trying to make the
 // server buffer without bound.
 var ErrNoNewline = errors.New("too much input without a newline")
 
-// lineReader reads LF- or CRLF-terminated lines with a fixed buffer.
+// initialReadBuffer is a line reader's first buffer. It grows, up to the
+// reader's limit, only for a longer line, so an idle connection costs little.
+const initialReadBuffer = 256
+
+// lineReader reads LF- or CRLF-terminated lines into a buffer that starts
+// small and never exceeds max bytes.
 type lineReader struct {
-	r *bufio.Reader
+	r          io.Reader
+	buf        []byte
+	start, end int // the unread bytes are buf[start:end]
+	max        int
 }
 
-func newLineReader(r io.Reader, size int) *lineReader {
-	return &lineReader{r: bufio.NewReaderSize(r, size)}
+func newLineReader(r io.Reader, max int) *lineReader {
+	return &lineReader{r: r, buf: make([]byte, min(initialReadBuffer, max)), max: max}
 }
 
-// ReadLine returns the next line without its line ending. The returned
-// string is a copy. A final line without a newline at EOF is returned too.
+// ReadLine returns the next line without its line ending. A final line
+// without a newline at EOF is returned too.
 func (l *lineReader) ReadLine() (string, error) {
-	b, err := l.r.ReadSlice('\n')
-	switch {
-	case errors.Is(err, bufio.ErrBufferFull):
-		return "", fmt.Errorf("%w (%d bytes)", ErrNoNewline, len(b))
-	case errors.Is(err, io.EOF) && len(b) > 0:
-		err = nil
-	case err != nil:
-		return "", err
+	for {
+		if i := bytes.IndexByte(l.buf[l.start:l.end], '\n'); i >= 0 {
+			line := l.buf[l.start : l.start+i]
+			l.start += i + 1
+			return string(bytes.TrimSuffix(line, []byte{'\r'})), nil
+		}
+		if err := l.makeRoom(); err != nil {
+			return "", err
+		}
+		n, err := l.r.Read(l.buf[l.end:])
+		l.end += n
+		if err != nil {
+			if errors.Is(err, io.EOF) && l.end > l.start {
+				line := l.buf[l.start:l.end]
+				l.start = l.end
+				return string(bytes.TrimSuffix(line, []byte{'\r'})), nil
+			}
+			return "", err
+		}
 	}
-	n := len(b)
-	if n > 0 && b[n-1] == '\n' {
-		n--
+}
+
+// makeRoom makes space after the unread bytes: it moves them to the front,
+// or doubles the buffer up to max, or reports that the line is too long.
+func (l *lineReader) makeRoom() error {
+	if l.end < len(l.buf) {
+		return nil
 	}
-	if n > 0 && b[n-1] == '\r' {
-		n--
+	if l.start > 0 {
+		l.end = copy(l.buf, l.buf[l.start:l.end])
+		l.start = 0
+		return nil
 	}
-	return string(b[:n]), err
+	if len(l.buf) >= l.max {
+		return fmt.Errorf("%w (%d bytes)", ErrNoNewline, l.end)
+	}
+	grown := make([]byte, min(2*len(l.buf), l.max))
+	copy(grown, l.buf[:l.end])
+	l.buf = grown
+	return nil
 }

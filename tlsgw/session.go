@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"chatd/connlimit"
@@ -21,8 +22,11 @@ const (
 	reasonNoNewline   = "sent too much without a newline"
 )
 
-// maxIdleBuffer is the largest write buffer a connection keeps between bursts.
-const maxIdleBuffer = 16 << 10
+// writeBuffers are shared by every connection's writer, so that an idle
+// connection holds none; maxPooledBuffer keeps huge ones out of the pool.
+var writeBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+const maxPooledBuffer = 64 << 10
 
 // lingerTimeout is how long a closing connection waits for the client to
 // close its side after the server closed its own (see finish).
@@ -211,20 +215,20 @@ func (s *session) chat(m *room.Member) {
 func (s *session) writeEvents(m *room.Member) {
 	defer s.finish()
 	events := m.Events()
-	var buf []byte
 	failed := false
 	for ev := range events {
 		if failed {
 			continue // drain until the room closes the stream
 		}
-		buf = AppendEvent(buf[:0], ev)
-		buf = appendQueued(buf, events)
+		bp := writeBuffers.Get().(*[]byte)
+		buf := appendQueued(AppendEvent((*bp)[:0], ev), events)
 		if err := s.write(buf); err != nil {
 			failed = true
 			m.Leave(reasonWriteFailed)
 		}
-		if cap(buf) > maxIdleBuffer {
-			buf = nil
+		if cap(buf) <= maxPooledBuffer {
+			*bp = buf[:0]
+			writeBuffers.Put(bp)
 		}
 	}
 	if ev := farewell(m.Reason()); ev != nil && !failed {
