@@ -13,7 +13,9 @@ import (
 
 // connLog is an SSH connection as the log sees it: one record when it is
 // accepted, one when it closes with everything learned meanwhile (user,
-// client version, key, bytes, why it ended).
+// client version, key, bytes, why it ended). It also closes a connection
+// that goes without a session for too long, before its first or after its
+// last: such a connection would otherwise hold its slot under the limits.
 type connLog struct {
 	net.Conn
 	log   func(msg string, args ...any)
@@ -21,8 +23,11 @@ type connLog struct {
 	start time.Time
 	once  sync.Once
 
-	mu     sync.Mutex
-	reason string
+	mu        sync.Mutex
+	reason    string
+	sessions  int           // open now
+	noSession *time.Timer   // runs while sessions is 0
+	idle      time.Duration // how long a connection may go without a session
 }
 
 type connLogKey struct{}
@@ -31,9 +36,43 @@ type connLogKey struct{}
 // and wraps it to log its end.
 func (s *SSHServer) logConnections(ctx ssh.Context, conn net.Conn) net.Conn {
 	s.log.Info("connection opened", "transport", "ssh", "remote", conn.RemoteAddr().String())
-	c := &connLog{Conn: conn, log: s.log.Info, ctx: ctx, start: time.Now()}
+	c := &connLog{Conn: conn, log: s.log.Info, ctx: ctx, start: time.Now(), idle: s.cfg.HandshakeTimeout}
+	c.noSession = time.AfterFunc(c.idle, c.closeIdle)
 	ctx.SetValue(connLogKey{}, c)
 	return c
+}
+
+// closeIdle closes the connection if it still has no session.
+func (c *connLog) closeIdle() {
+	c.mu.Lock()
+	idle := c.sessions == 0
+	if idle {
+		c.reason = "no session"
+	}
+	c.mu.Unlock()
+	if idle {
+		c.Close()
+	}
+}
+
+// sessionStarted and sessionEnded count a connection's sessions, so that
+// one left without any is closed in time.
+func sessionStarted(ctx ssh.Context) { adjustSessions(ctx, +1) }
+func sessionEnded(ctx ssh.Context)   { adjustSessions(ctx, -1) }
+
+func adjustSessions(ctx ssh.Context, delta int) {
+	c, ok := ctx.Value(connLogKey{}).(*connLog)
+	if !ok {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sessions += delta
+	if c.sessions == 0 {
+		c.noSession.Reset(c.idle)
+	} else {
+		c.noSession.Stop()
+	}
 }
 
 // setConnReason records why the connection of a session is ending.
@@ -47,7 +86,10 @@ func setConnReason(ctx ssh.Context, reason string) {
 
 // Close logs the connection's end, once, and closes it.
 func (c *connLog) Close() error {
-	c.once.Do(c.logClose)
+	c.once.Do(func() {
+		c.noSession.Stop()
+		c.logClose()
+	})
 	return c.Conn.Close()
 }
 

@@ -47,7 +47,8 @@ type SSHConfig struct {
 	Room        *room.Room   // the room every session joins
 	Logger      *slog.Logger // nil discards the log
 	// HandshakeTimeout bounds the key exchange and authentication together,
-	// so that half-open connections do not pile up.
+	// and how long a connection may go without a session, so that half-open
+	// and idle connections do not pile up.
 	HandshakeTimeout time.Duration
 	// WriteTimeout bounds each write of a session's screen: a client that
 	// stops reading longer than this is disconnected.
@@ -304,6 +305,8 @@ func (cs *chatSession) leave(reason string) *room.Member {
 func (s *SSHServer) logSession(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
 		start := time.Now()
+		sessionStarted(sess.Context())
+		defer sessionEnded(sess.Context())
 		_, _, pty := sess.Pty()
 		s.log.Debug("ssh session", "user", sess.User(), "remote", sess.RemoteAddr().String(), "terminal", pty)
 		next(sess)
@@ -316,7 +319,20 @@ func (s *SSHServer) logSession(next ssh.Handler) ssh.Handler {
 // or "ssh host command", with an explanation and exit status 1.
 func (s *SSHServer) requireTerminal(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
-		if _, _, ok := sess.Pty(); !ok {
+		_, windowChanges, ok := sess.Pty()
+		if ok {
+			// Once the screen is gone nobody reads window changes; a client
+			// that keeps sending them would block the session's request loop,
+			// and with it the connection, forever. Drain them until the
+			// session's requests end, which closes the channel.
+			defer func() {
+				go func() {
+					for range windowChanges {
+					}
+				}()
+			}()
+		}
+		if !ok {
 			setConnReason(sess.Context(), "no terminal")
 			fmt.Fprintf(sess.Stderr(), "chatd: this is a chat room; connect with a terminal: %s\n", sshCommand(sess.LocalAddr()))
 			_ = sess.Exit(1)
@@ -424,6 +440,11 @@ func (s *SSHServer) newProgram(sess ssh.Session) *tea.Program {
 		s.log.Info("ssh session not reading; closing it", "user", sess.User(), "remote", sess.RemoteAddr().String())
 		cs.leave(room.ReasonSlowConsumer)
 		_ = sess.Close()
+		// The whole connection, or its slot stays taken until the client
+		// hangs up, which a client that stopped reading may never do.
+		if conn, ok := sess.Context().Value(ssh.ContextKeyConn).(gossh.Conn); ok {
+			_ = conn.Close()
+		}
 	})
 	popts := append(bubbletea.MakeOptions(sess),
 		tea.WithOutput(out),
