@@ -8,7 +8,7 @@ LDFLAGS := -X main.version=$(VERSION)
 FUZZTIME ?= 5s
 
 # Fuzz targets, as package:Target.
-FUZZ_TARGETS := ./room:FuzzClean ./tlsgw:FuzzParseLine
+FUZZ_TARGETS := ./room:FuzzClean ./tlsgw:FuzzParseLine ./tlsgw:FuzzLineReader
 
 # Release targets: static binaries, no cgo.
 PLATFORMS := linux/amd64 linux/arm64

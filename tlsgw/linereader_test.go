@@ -52,3 +52,54 @@ func TestLineReaderStartsSmall(t *testing.T) {
 		t.Errorf("an idle reader holds %d bytes", len(l.buf))
 	}
 }
+
+// FuzzLineReader feeds arbitrary input, in arbitrary chunks, and checks
+// that lines never hold a newline, the buffer never passes its limit, and
+// the lines read are the input's, in order.
+func FuzzLineReader(f *testing.F) {
+	f.Add([]byte("one\r\ntwo\nthree"), uint8(3))
+	f.Add([]byte(strings.Repeat("x", 600)+"\n"), uint8(1))
+	f.Add([]byte("\n\n\r\n"), uint8(0))
+	f.Fuzz(func(t *testing.T, in []byte, chunk uint8) {
+		const limit = 512
+		l := newLineReader(iotest.HalfReader(&chunkReader{b: in, n: int(chunk)%7 + 1}), limit)
+		var got []string
+		for {
+			line, err := l.ReadLine()
+			if err != nil {
+				if !errors.Is(err, io.EOF) && !errors.Is(err, ErrNoNewline) {
+					t.Fatalf("unexpected error %v", err)
+				}
+				break
+			}
+			if strings.Contains(line, "\n") || len(line) > limit {
+				t.Fatalf("bad line %q", line)
+			}
+			got = append(got, line)
+		}
+		if len(l.buf) > limit {
+			t.Fatalf("buffer grew to %d", len(l.buf))
+		}
+		want := strings.Split(strings.TrimSuffix(string(in), "\n"), "\n")
+		for i, line := range got {
+			if i >= len(want) || strings.TrimSuffix(want[i], "\r") != line {
+				t.Fatalf("line %d = %q, input lines %q", i, line, want)
+			}
+		}
+	})
+}
+
+// chunkReader returns its bytes n at a time.
+type chunkReader struct {
+	b []byte
+	n int
+}
+
+func (r *chunkReader) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p[:min(len(p), r.n)], r.b)
+	r.b = r.b[n:]
+	return n, nil
+}

@@ -80,6 +80,8 @@ func addLimitFlags(fs *flag.FlagSet, cfg *config) {
 	fs.Float64Var(&cfg.room.FloodRate, "flood-rate", room.DefaultFloodRate, "lines per second a member may send, sustained")
 	fs.IntVar(&cfg.room.FloodBurst, "flood-burst", room.DefaultFloodBurst, "lines a member may send at once")
 	fs.IntVar(&cfg.room.FloodKick, "flood-kick", room.DefaultFloodKick, "lines dropped in a row for flooding before the member is disconnected")
+	fs.IntVar(&cfg.room.NickBurst, "nick-burst", room.DefaultNickBurst, "nickname changes a member may make at once")
+	fs.DurationVar(&cfg.room.NickEvery, "nick-every", room.DefaultNickEvery, "after the burst, one nickname change per this long")
 	fs.IntVar(&cfg.tls.ReadBuffer, "line-buffer", tlsgw.DefaultReadBuffer, "bytes a TLS client may send without a newline before it is disconnected")
 	fs.DurationVar(&cfg.tls.HandshakeTimeout, "handshake-timeout", tlsgw.DefaultHandshakeTimeout, "time allowed for a TLS handshake")
 	fs.DurationVar(&cfg.tls.NickTimeout, "nick-timeout", tlsgw.DefaultNickTimeout, "time a TLS client has to choose a nickname")
@@ -161,6 +163,7 @@ func (c *config) validate() error {
 	positive := map[string]float64{
 		"--history": float64(c.room.HistorySize), "--outbox": float64(c.room.OutboxSize), "--max-line": float64(c.room.MaxLineBytes),
 		"--flood-rate": c.room.FloodRate, "--flood-burst": float64(c.room.FloodBurst), "--flood-kick": float64(c.room.FloodKick),
+		"--nick-burst": float64(c.room.NickBurst), "--nick-every": float64(c.room.NickEvery),
 		"--line-buffer": float64(c.tls.ReadBuffer), "--handshake-timeout": float64(c.tls.HandshakeTimeout),
 		"--nick-timeout": float64(c.tls.NickTimeout), "--write-timeout": float64(c.tls.WriteTimeout),
 		"--ssh-handshake-timeout": float64(c.ssh.HandshakeTimeout),
