@@ -14,7 +14,7 @@ FUZZ_TARGETS := ./room:FuzzClean ./tlsgw:FuzzParseLine ./tlsgw:FuzzLineReader
 PLATFORMS := linux/amd64 linux/arm64
 DIST      ?= dist
 
-.PHONY: build run test vet fmt-check fuzz release clean
+.PHONY: build run test vet fmt-check fuzz bench gobench release clean
 
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
@@ -42,6 +42,15 @@ fuzz:
 		echo "fuzz $$name in $$pkg for $(FUZZTIME)"; \
 		$(GO) test -run='^$$' -fuzz="^$$name$$" -fuzztime=$(FUZZTIME) $$pkg; \
 	done
+
+## bench: chatd against ncat --ssl --chat (apt-get install ncat jq) under the same
+## load, side by side; see cmd/chatbench/bench.sh for the knobs (SIZES, DURATION, SSH=1, ...)
+bench:
+	cmd/chatbench/bench.sh
+
+## gobench: the Go benchmarks (fan-out, encoding, screen rendering), with allocations
+gobench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./room ./tlsgw ./tui
 
 ## release: static chatd and chat binaries for each platform in $(DIST), with SHA-256 sums
 release:

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,6 +47,7 @@ type bench struct {
 
 	counting atomic.Bool  // deliveries count only in the measured phase
 	start    atomic.Int64 // Unix nanoseconds when the measured phase began
+	garbled  atomic.Int64 // payloads found cut short or mangled in lines
 	closing  atomic.Bool  // the run is ending; lost connections are expected
 	readers  sync.WaitGroup
 }
@@ -60,7 +63,8 @@ func newBench(cfg *config) *bench {
 }
 
 // Run connects cfg.clients clients, measures, and returns the result. It
-// returns an error only when nothing could be measured.
+// returns an error only when nothing could be measured; if clients were
+// tried, the result then says why they failed.
 func Run(ctx context.Context, cfg config) (*Result, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -82,9 +86,12 @@ func Run(ctx context.Context, cfg config) (*Result, error) {
 	res.ConnectSeconds = time.Since(connectStart).Seconds()
 	res.Connected, res.Failed = b.countJoined()
 	if res.Connected == 0 {
-		return nil, fmt.Errorf("no client could connect to %s: %s", cfg.target(), b.errs.first())
+		err := fmt.Errorf("no client could connect to %s: %s", cfg.target(), b.errs.first())
+		res.Error, res.Errors = err.Error(), b.errs.snapshot()
+		return res, err
 	}
 	cfg.logf("%d connected, %d failed in %.1fs; measuring for %v", res.Connected, res.Failed, res.ConnectSeconds, cfg.duration)
+	sleepCtx(ctx, cfg.settle)
 
 	srv := b.startServerWatch(ticks)
 	selfBefore := selfCPU()
@@ -95,12 +102,15 @@ func Run(ctx context.Context, cfg config) (*Result, error) {
 		sleepCtx(ctx, cfg.duration)
 	} else {
 		b.sendAll(ctx, start)
-		res.SendSeconds = time.Since(start).Seconds()
+		res.SendSeconds = min(time.Since(start), cfg.duration).Seconds() // the send window
 		b.waitDrain(ctx)
 	}
 	b.counting.Store(false)
 	res.MeasuredSeconds = time.Since(start).Seconds()
 	res.BenchCPUSeconds = (selfCPU() - selfBefore).Seconds()
+	if res.MeasuredSeconds > 0 {
+		res.BenchCPUShare = res.BenchCPUSeconds / res.MeasuredSeconds / float64(runtime.NumCPU())
+	}
 	srv.stop()
 	b.fill(res)
 	srv.report(res)
@@ -135,7 +145,7 @@ func (b *bench) connectAll(ctx context.Context, dial dialFunc) {
 			defer cancel()
 			c, err := dial(dctx, b, m)
 			if err != nil {
-				b.errs.add(fmt.Errorf("%s: %w", "connect", err))
+				b.errs.add(fmt.Errorf("connect: %w", err))
 				return
 			}
 			m.conn = c
@@ -293,14 +303,23 @@ func (b *bench) plausible(p payload, now time.Time) bool {
 }
 
 // scan delivers every payload of this run found in text to receiver.
+// A marker that does not start a plausible payload counts as garbled: a
+// server wrote part of a message (see Result.Garbled).
 func (b *bench) scan(receiver *member, text []byte, now time.Time) {
+	markers := bytes.Count(text, b.marker)
 	for {
 		p, rest, ok := nextPayload(text, b.marker)
 		if !ok {
-			return
+			break
+		}
+		if b.plausible(p, now) {
+			markers--
 		}
 		b.deliver(receiver, p, now)
 		text = rest
+	}
+	if markers > 0 && b.counting.Load() {
+		b.garbled.Add(int64(markers))
 	}
 }
 
@@ -332,6 +351,7 @@ func (b *bench) fill(res *Result) {
 		res.Sent += m.sent.Load()
 	}
 	res.Expected, res.Delivered = b.tally()
+	res.Garbled = b.garbled.Load()
 	if res.Expected > 0 {
 		res.DeliveryRatio = float64(res.Delivered) / float64(res.Expected)
 	}
@@ -363,59 +383,4 @@ func (c *config) logf(format string, args ...any) {
 	if c.progress != nil {
 		fmt.Fprintf(c.progress, "chatbench: "+format+"\n", args...)
 	}
-}
-
-// errorTally counts errors by message, keeping a bounded number of distinct
-// messages.
-type errorTally struct {
-	mu     sync.Mutex
-	counts map[string]int
-	order  []string
-	n      int
-}
-
-const maxDistinctErrors = 10
-
-func newErrorTally() *errorTally { return &errorTally{counts: make(map[string]int)} }
-
-func (t *errorTally) add(err error) {
-	msg := err.Error()
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.n++
-	if _, ok := t.counts[msg]; !ok {
-		if len(t.order) >= maxDistinctErrors {
-			msg = "other errors"
-		}
-		if _, ok := t.counts[msg]; !ok {
-			t.order = append(t.order, msg)
-		}
-	}
-	t.counts[msg]++
-}
-
-func (t *errorTally) total() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.n
-}
-
-func (t *errorTally) first() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if len(t.order) == 0 {
-		return "no error recorded"
-	}
-	return t.order[0]
-}
-
-// snapshot returns the errors, most frequent kinds in first-seen order.
-func (t *errorTally) snapshot() []ErrorCount {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	out := make([]ErrorCount, 0, len(t.order))
-	for _, msg := range t.order {
-		out = append(out, ErrorCount{Error: msg, Count: t.counts[msg]})
-	}
-	return out
 }

@@ -30,6 +30,8 @@ type config struct {
 	duration   time.Duration
 	drain      time.Duration
 	ramp       float64 // new connections per second
+	settle     time.Duration
+	rawWait    time.Duration
 	timeout    time.Duration
 	nickPrefix string
 	pad        int // extra bytes of filler after each payload
@@ -60,6 +62,8 @@ func defaultConfig() config {
 		duration:   10 * time.Second,
 		drain:      2 * time.Second,
 		ramp:       200,
+		settle:     time.Second,
+		rawWait:    time.Second,
 		timeout:    30 * time.Second,
 		nickPrefix: "bench",
 		sshJoin:    "%s joined",
@@ -75,10 +79,12 @@ func newFlags(cfg *config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.sshAddr, "ssh", "", "`HOST:PORT` of chatd's SSH server: benchmark SSH sessions on a PTY instead")
 	fs.StringVar(&cfg.proto, "proto", cfg.proto, "`PROTO` of the TLS server: chatd (send a nickname, wait for \"*** NICK joined\") or raw (send nothing first, e.g. ncat)")
 	fs.IntVar(&cfg.clients, "clients", cfg.clients, "`N` clients (TLS connections or SSH sessions)")
-	fs.Float64Var(&cfg.rate, "rate", cfg.rate, "messages per second each sending client sends")
+	fs.Float64Var(&cfg.rate, "rate", cfg.rate, "`N` messages per second each sending client sends")
 	fs.DurationVar(&cfg.duration, "duration", cfg.duration, "length of the measured phase (sending; with --idle, holding the connections)")
 	fs.DurationVar(&cfg.drain, "drain", cfg.drain, "longest wait after the last send for late deliveries")
-	fs.Float64Var(&cfg.ramp, "ramp", cfg.ramp, "new connections per second while connecting")
+	fs.Float64Var(&cfg.ramp, "ramp", cfg.ramp, "`N` new connections per second while connecting")
+	fs.DurationVar(&cfg.settle, "settle", cfg.settle, "pause between the last join and the measured phase, for the server to finish announcing the joins")
+	fs.DurationVar(&cfg.rawWait, "raw-wait", cfg.rawWait, "with --proto raw, a client has joined at the first line from the server, or after this long without one")
 	fs.DurationVar(&cfg.timeout, "timeout", cfg.timeout, "limit for one client to connect and join")
 	fs.StringVar(&cfg.nickPrefix, "nick-prefix", cfg.nickPrefix, "clients are named `PREFIX`000, PREFIX001, ... (nickname or SSH user)")
 	fs.IntVar(&cfg.pad, "pad", 0, "`BYTES` of filler added to each message")
@@ -89,8 +95,8 @@ func newFlags(cfg *config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.serverName, "server-name", "", "`NAME` to send as SNI and to verify the certificate for (default: the host of --addr)")
 	fs.StringVar(&cfg.sshHostKey, "ssh-host-key", "", "`SHA256:...` fingerprint the SSH host key must have (default: accept any)")
 	fs.StringVar(&cfg.sshJoin, "ssh-joined", cfg.sshJoin, "`TEXT` on an SSH screen that shows the session joined (%s is its nickname; \"\" means at the first output)")
-	fs.IntVar(&cfg.cols, "cols", cfg.cols, "SSH terminal width")
-	fs.IntVar(&cfg.rows, "rows", cfg.rows, "SSH terminal height")
+	fs.IntVar(&cfg.cols, "cols", cfg.cols, "SSH terminal width in `COLUMNS`")
+	fs.IntVar(&cfg.rows, "rows", cfg.rows, "SSH terminal height in `ROWS`")
 	fs.IntVar(&cfg.pid, "pid", 0, "`PID` of the server (on this machine) whose CPU time and RSS to report")
 	fs.StringVar(&cfg.label, "label", "", "`NAME` of this run in the report")
 	fs.BoolVar(&cfg.json, "json", false, "print the report as one JSON object (the table goes to standard error)")
@@ -108,9 +114,25 @@ with --pid, the server's CPU time and memory.
 
 Flags:
 `)
-		fs.PrintDefaults()
+		printFlags(fs, out)
 	}
 	return fs
+}
+
+// printFlags lists the flags GNU-style, "--name VALUE", with defaults.
+func printFlags(fs *flag.FlagSet, out io.Writer) {
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		fmt.Fprintf(out, "  --%s", f.Name)
+		if name != "" {
+			fmt.Fprintf(out, " %s", name)
+		}
+		fmt.Fprintf(out, "\n\t%s", usage)
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
+			fmt.Fprintf(out, " (default %s)", f.DefValue)
+		}
+		fmt.Fprintln(out)
+	})
 }
 
 // parseArgs parses the command line into a validated config.
@@ -165,8 +187,13 @@ func (c *config) validate() error {
 			errs = append(errs, fmt.Errorf("%s %v: want more than 0", d.flag, d.v))
 		}
 	}
-	if c.drain < 0 {
-		errs = append(errs, fmt.Errorf("--drain %v: want 0 or more", c.drain))
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{{"--drain", c.drain}, {"--settle", c.settle}, {"--raw-wait", c.rawWait}} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("%s %v: want 0 or more", d.flag, d.v))
+		}
 	}
 	if c.pad < 0 || c.pad > 1<<20 {
 		errs = append(errs, fmt.Errorf("--pad %d: want 0 to %d", c.pad, 1<<20))

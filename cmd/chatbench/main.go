@@ -50,6 +50,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	res, err := Run(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "chatbench:", err)
+		if res != nil && cfg.json {
+			res.writeJSON(stdout) // so that a script sees the failure too
+		}
 		return 1
 	}
 	table := stdout

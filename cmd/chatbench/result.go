@@ -35,6 +35,9 @@ type Result struct {
 	Delivered           int64   `json:"delivered"`
 	DeliveryRatio       float64 `json:"delivery_ratio"`
 	DeliveriesPerSecond float64 `json:"deliveries_per_s"`
+	// Garbled counts messages that arrived cut short or mangled (a server
+	// that drops part of a write); they are not deliveries.
+	Garbled int64 `json:"garbled"`
 
 	LatencyCount uint64  `json:"latency_samples"`
 	LatencyMinMS float64 `json:"latency_min_ms"`
@@ -51,7 +54,9 @@ type Result struct {
 	ServerRSSPerClientKiB *float64 `json:"server_rss_per_client_kib,omitempty"`
 	ServerError           string   `json:"server_error,omitempty"`
 
-	BenchCPUSeconds float64      `json:"bench_cpu_s"`
+	BenchCPUSeconds float64      `json:"bench_cpu_s"`     // chatbench's own, in the measured phase
+	BenchCPUShare   float64      `json:"bench_cpu_share"` // of all this machine's CPUs
+	Error           string       `json:"error,omitempty"` // why nothing was measured
 	Errors          []ErrorCount `json:"errors,omitempty"`
 	Note            string       `json:"note,omitempty"`
 }
@@ -169,6 +174,9 @@ func (r *Result) writeTable(w io.Writer) error {
 		}
 		row("messages sent", "%d (%.1f/s over %.1f s)", r.Sent, r.SentPerSecond, r.SendSeconds)
 		row(unit, "%d of %d expected, ratio %.4f, %.0f/s", r.Delivered, r.Expected, r.DeliveryRatio, r.DeliveriesPerSecond)
+		if r.Garbled > 0 {
+			row("garbled", "%d messages arrived cut short or mangled", r.Garbled)
+		}
 		row("latency", "p50 %s  p90 %s  p99 %s  max %s  (min %s, mean %s, %d samples)",
 			fmtMS(r.LatencyP50MS), fmtMS(r.LatencyP90MS), fmtMS(r.LatencyP99MS), fmtMS(r.LatencyMaxMS), fmtMS(r.LatencyMinMS), fmtMS(r.LatencyAvgMS), r.LatencyCount)
 		if r.ServerCPUSeconds != nil {
@@ -194,7 +202,7 @@ func (r *Result) writeTable(w io.Writer) error {
 	if r.ServerError != "" {
 		row("server", "%s", r.ServerError)
 	}
-	row("chatbench CPU", "%.2f s (if near the wall time, chatbench is the bottleneck)", r.BenchCPUSeconds)
+	row("chatbench CPU", "%.2f s, %.0f%% of this machine's CPUs (near 100%%: the load generator limits the result)", r.BenchCPUSeconds, 100*r.BenchCPUShare)
 	for _, e := range r.Errors {
 		row("error", "%d× %s", e.Count, e.Error)
 	}

@@ -135,6 +135,9 @@ func openSession(raw net.Conn, cfg *config, sc *ssh.ClientConfig) (*sshConn, err
 		return nil, fmt.Errorf("start the SSH shell: %w", err)
 	}
 	emu := vt.NewEmulator(cfg.cols, cfg.rows)
+	// Only the screen is read; the default scrollback would keep up to
+	// 10,000 lines per session (and shift them all on every new one).
+	emu.SetScrollbackSize(1)
 	replies, ok := emu.InputPipe().(io.Closer)
 	if !ok {
 		client.Close()

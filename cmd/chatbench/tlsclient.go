@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -80,11 +81,19 @@ func dialTLS(ctx context.Context, b *bench, m *member, tc *tls.Config) (conn, er
 		if deadline, ok := ctx.Deadline(); ok {
 			c.c.SetDeadline(deadline)
 		}
-		if err := joinChatd(c, r, m.nick); err != nil {
+		stopCancel := context.AfterFunc(ctx, func() { c.c.Close() })
+		err := joinChatd(c, r, m.nick)
+		if !stopCancel() && err == nil {
+			err = ctx.Err()
+		}
+		if err != nil {
 			c.c.Close()
 			return nil, err
 		}
 		c.c.SetDeadline(time.Time{})
+	} else if err := waitGreeting(ctx, c, r, b.cfg.rawWait); err != nil {
+		c.c.Close()
+		return nil, err
 	}
 	b.readers.Go(func() { b.readLines(m, c, r) })
 	return c, nil
@@ -99,7 +108,7 @@ func joinChatd(c *tlsConn, r *bufio.Reader, nick string) error {
 	for {
 		line, err := readLine(r)
 		if err != nil {
-			return fmt.Errorf("wait for %q to join: %w", nick, err)
+			return fmt.Errorf("wait for the own join line: %w", err)
 		}
 		if line == nil {
 			continue // too long to be the join line
@@ -112,6 +121,28 @@ func joinChatd(c *tlsConn, r *bufio.Reader, nick string) error {
 			return fmt.Errorf("server refused %q: %s", nick, ev.Text)
 		}
 	}
+}
+
+// waitGreeting waits up to wait for a first line from a raw server. In TLS
+// 1.3 the client's handshake ends before the server has read the client's
+// last flight, so a server such as ncat may not yet count the client among
+// those it broadcasts to; ncat's "<announce> already connected: ..." shows
+// that it does. A server that greets no one costs the wait.
+func waitGreeting(ctx context.Context, c *tlsConn, r *bufio.Reader, wait time.Duration) error {
+	if wait <= 0 {
+		return nil
+	}
+	deadline := time.Now().Add(wait)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	c.c.SetReadDeadline(deadline)
+	_, err := readLine(r)
+	c.c.SetReadDeadline(time.Time{})
+	if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("wait for a first line: %w", err)
+	}
+	return nil
 }
 
 // readLine returns the next line without its line ending, or nil for a
@@ -135,16 +166,37 @@ func readLine(r *bufio.Reader) ([]byte, error) {
 }
 
 // readLines delivers the payloads in every line m receives until the
-// connection ends.
+// connection ends. If the server's last error line ("!!! ...", such as
+// chatd's slow-consumer notice) came before the end, the loss is reported
+// with it.
 func (b *bench) readLines(m *member, c *tlsConn, r *bufio.Reader) {
+	var lastError string
 	for {
 		line, err := readLine(r)
 		if err != nil {
+			if lastError != "" {
+				err = fmt.Errorf("%w after %q", err, lastError)
+			}
 			b.lose(m, err)
 			return
 		}
+		if text, ok := serverError(line); ok {
+			lastError = string(text[:min(len(text), maxErrorLine)])
+		}
 		b.scan(m, line, time.Now())
 	}
+}
+
+// maxErrorLine bounds how much of a server's error line is kept.
+const maxErrorLine = 120
+
+// serverError returns the body of a chatd error line, "!!! TEXT" possibly
+// after a "[hh:mm:ss] " stamp (left out, so that equal errors look equal).
+func serverError(line []byte) ([]byte, bool) {
+	if len(line) > 11 && line[0] == '[' && line[9] == ']' && line[10] == ' ' {
+		line = line[11:]
+	}
+	return line, bytes.HasPrefix(line, []byte("!!! "))
 }
 
 // send writes text and a newline in one write.
