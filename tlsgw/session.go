@@ -39,6 +39,8 @@ type session struct {
 	conn  *tls.Conn
 	lines *lineReader
 	log   *slog.Logger
+
+	deadlineSet time.Time // when the write deadline was last moved
 }
 
 // serveConn runs one connection from handshake to close, and logs one
@@ -243,6 +245,7 @@ func (s *session) writeEvents(m *room.Member) {
 // reset, which can destroy what the client has received but not yet read.
 func (s *session) finish() {
 	s.conn.SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout))
+	s.deadlineSet = time.Now()
 	s.conn.CloseWrite()
 	closeWrite(s.raw)
 	s.conn.SetReadDeadline(time.Now().Add(lingerTimeout))
@@ -295,9 +298,14 @@ func (s *session) send(events ...*room.Event) error {
 	return s.write(buf)
 }
 
-// write writes b within the write timeout.
+// write writes b within the write timeout. The deadline is moved at most
+// once a second (moving it costs a timer update), so a write gets between
+// the timeout and a second less.
 func (s *session) write(b []byte) error {
-	s.conn.SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout))
+	if now := time.Now(); now.Sub(s.deadlineSet) > time.Second {
+		s.conn.SetWriteDeadline(now.Add(s.srv.cfg.WriteTimeout))
+		s.deadlineSet = now
+	}
 	_, err := s.conn.Write(b)
 	return err
 }
