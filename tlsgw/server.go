@@ -53,7 +53,6 @@ func (c Config) withDefaults() Config {
 	if c.ReadBuffer <= 0 {
 		c.ReadBuffer = DefaultReadBuffer
 	}
-
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
