@@ -66,7 +66,7 @@ func defaultConfig() config {
 		rawWait:    time.Second,
 		timeout:    30 * time.Second,
 		nickPrefix: "bench",
-		sshJoin:    "%s joined",
+		sshJoin:    "· %s", // chatd's status line ends with the nickname once joined; a join line can scroll away
 		cols:       100,
 		rows:       30,
 	}

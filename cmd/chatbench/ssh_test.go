@@ -207,6 +207,7 @@ func TestSSHMode(t *testing.T) {
 	srv := startLineSSHServer(t)
 	cfg := defaultConfig()
 	cfg.sshAddr = srv.ln.Addr().String()
+	cfg.sshJoin = "%s joined" // what this stand-in server prints
 	cfg.clients, cfg.typers, cfg.rate, cfg.duration, cfg.settle = 6, 3, 4, 2*time.Second, 200*time.Millisecond
 	r, err := Run(context.Background(), cfg)
 	if err != nil {
