@@ -633,6 +633,32 @@ func smallReceiveBuffer() *net.Dialer {
 	}}
 }
 
+// floodUntilDropped joins a member "firehose" that sends size-byte lines at
+// perSecond (maxLines at most) until victim is dropped as a slow consumer or
+// limit passes, while honest lines must keep arriving within 2 s. It returns
+// the firehose and whether the victim was dropped.
+func (a *arena) floodUntilDropped(victim string, size, perSecond, maxLines int, limit time.Duration) (*client, bool) {
+	a.t.Helper()
+	hose := joinClient(a.t, a.s, "firehose")
+	hose.drain()
+	a.bob.Expect("*** firehose joined")
+	mark := len(a.bob.Output())
+	stop := make(chan struct{})
+	sent := firehose(hose, size, perSecond, maxLines, stop)
+	start := time.Now()
+	dropped := false
+	for !dropped && time.Since(start) < limit {
+		if took := a.probe(); took > 2*time.Second {
+			a.t.Errorf("an honest line took %v while %s was not reading", took, victim)
+		}
+		_, dropped = waitLine(a.bob, mark, "*** "+victim+" left (slow consumer)", 300*time.Millisecond)
+	}
+	close(stop)
+	n := <-sent
+	a.t.Logf("firehose sent %d lines (%d KiB) before %s was dropped after %v", n, n*(size+1)>>10, victim, time.Since(start).Round(time.Millisecond))
+	return hose, dropped
+}
+
 // firehose sends size-byte lines from c until stop is closed, at most
 // maxLines, pacing itself to about perSecond lines a second. It reports how many it
 // sent on the returned channel.
@@ -683,24 +709,7 @@ func TestAttackSlowReaderTLS(t *testing.T) {
 		"--write-timeout", "3s")
 	slow := dialClient(t, a.s, "slowpoke", smallReceiveBuffer())
 	slow.join("slowpoke") // and never read again
-	hose := joinClient(t, a.s, "firehose")
-	hose.drain()
-	a.bob.Expect("*** firehose joined")
-	mark := len(a.bob.Output())
-
-	stop := make(chan struct{})
-	sent := firehose(hose, 1536, 2000, 40000, stop)
-	start := time.Now()
-	dropped := false
-	for !dropped && time.Since(start) < 30*time.Second {
-		if took := a.probe(); took > 2*time.Second {
-			t.Errorf("an honest line took %v while the slow reader was stalling", took)
-		}
-		_, dropped = waitLine(a.bob, mark, "*** slowpoke left (slow consumer)", 300*time.Millisecond)
-	}
-	close(stop)
-	n := <-sent
-	t.Logf("firehose sent %d lines (%d KiB) before slowpoke was dropped after %v", n, n*1537>>10, time.Since(start).Round(time.Millisecond))
+	hose, dropped := a.floodUntilDropped("slowpoke", 1536, 2000, 40000, 30*time.Second)
 	if !dropped {
 		t.Fatalf("slowpoke was not dropped as a slow consumer within 30s")
 	}
@@ -1209,24 +1218,7 @@ func TestAttackSSH(t *testing.T) {
 			t.Fatal(err)
 		}
 		a.bob.Expect("*** sloth joined")
-		hose := joinClient(t, a.s, "firehose")
-		hose.drain()
-		a.bob.Expect("*** firehose joined")
-		mark := len(a.bob.Output())
-
-		stop := make(chan struct{})
-		sent := firehose(hose, 380, 1000, 100000, stop)
-		start := time.Now()
-		dropped := false
-		for !dropped && time.Since(start) < 40*time.Second {
-			if took := a.probe(); took > 2*time.Second {
-				t.Errorf("an honest line took %v while the SSH client was not reading", took)
-			}
-			_, dropped = waitLine(a.bob, mark, "*** sloth left (slow consumer)", 300*time.Millisecond)
-		}
-		close(stop)
-		n := <-sent
-		t.Logf("firehose sent %d lines before sloth was dropped after %v", n, time.Since(start).Round(time.Millisecond))
+		hose, dropped := a.floodUntilDropped("sloth", 380, 1000, 100000, 40*time.Second)
 		if !dropped {
 			t.Fatalf("sloth was not dropped as a slow consumer within 40s")
 		}
