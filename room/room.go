@@ -303,6 +303,9 @@ func (r *Room) countMessage(ev *Event) {
 // tell queues an event for one member; if it does not fit, the member is
 // removed as a slow consumer. The caller holds r.mu.
 func (r *Room) tell(m *Member, ev *Event) {
+	if _, present := r.members[m]; !present {
+		return // removed meanwhile, e.g. by an earlier tell; its stream is closed
+	}
 	if ev.Time.IsZero() {
 		ev.Time = r.cfg.Now()
 	}

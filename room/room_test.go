@@ -448,3 +448,19 @@ func TestEchoOfAgreesWithTheRoom(t *testing.T) {
 		}
 	}
 }
+
+// TestRepliesToAMemberWhoseOutboxFillsMidway is the regression test for a
+// crash: /help queues several notices, and when the outbox filled part way
+// the member was removed and the next notice was sent on its closed stream.
+func TestRepliesToAMemberWhoseOutboxFillsMidway(t *testing.T) {
+	r := newTestRoom(t, Config{HistorySize: 4, OutboxSize: 24})
+	laggard := mustJoin(t, r, "laggard")
+	talker := mustJoin(t, r, "talker")
+	for i := range 24 - 3 { // leave room for 3 of /help's notices
+		talker.Send(fmt.Sprint("filler ", i))
+	}
+	laggard.Send("/help") // must not panic
+	if laggard.Reason() != ReasonSlowConsumer {
+		t.Errorf("reason = %q, want %q", laggard.Reason(), ReasonSlowConsumer)
+	}
+}

@@ -118,10 +118,11 @@ func (s *Server) Serve(ln net.Listener) error {
 			conn.Close()
 			continue
 		}
-		s.wg.Go(func() {
+		go func() {
+			defer s.wg.Done()
 			defer s.untrackConn(conn)
 			s.serveConn(conn)
-		})
+		}()
 	}
 }
 
@@ -195,6 +196,7 @@ func (s *Server) trackConn(c net.Conn) bool {
 	}
 	s.conns[c] = false
 	s.accepted++
+	s.wg.Add(1) // under mu, so that Shutdown's Wait cannot miss it
 	return true
 }
 

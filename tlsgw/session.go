@@ -285,6 +285,8 @@ func farewell(reason string) *room.Event {
 		return &room.Event{Kind: room.Error, Text: "disconnected: you were not reading fast enough (slow consumer)"}
 	case reason == reasonNoNewline:
 		return &room.Event{Kind: room.Error, Text: "disconnected: " + reason}
+	case reason == room.ReasonFlood:
+		return &room.Event{Kind: room.Error, Text: "disconnected: flooding (too many lines too fast)"}
 	}
 	return nil
 }
