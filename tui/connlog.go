@@ -55,15 +55,21 @@ func (c *connLog) closeIdle() {
 	}
 }
 
-// sessionStarted and sessionEnded count a connection's sessions, so that
-// one left without any is closed in time.
-func sessionStarted(ctx ssh.Context) { adjustSessions(ctx, +1) }
-func sessionEnded(ctx ssh.Context)   { adjustSessions(ctx, -1) }
+// maxSessionsPerConn bounds the sessions one SSH connection may have open,
+// as OpenSSH's MaxSessions does: each is a screen and maybe a member, and
+// the connection limits count connections, not sessions.
+const maxSessionsPerConn = 3
 
-func adjustSessions(ctx ssh.Context, delta int) {
+// sessionStarted and sessionEnded count a connection's sessions, so that
+// one left without any is closed in time and one with too many refused.
+// sessionStarted returns how many are open, this one included.
+func sessionStarted(ctx ssh.Context) int { return adjustSessions(ctx, +1) }
+func sessionEnded(ctx ssh.Context)       { adjustSessions(ctx, -1) }
+
+func adjustSessions(ctx ssh.Context, delta int) int {
 	c, ok := ctx.Value(connLogKey{}).(*connLog)
 	if !ok {
-		return
+		return 0
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -73,6 +79,7 @@ func adjustSessions(ctx ssh.Context, delta int) {
 	} else {
 		c.noSession.Stop()
 	}
+	return c.sessions
 }
 
 // setConnReason records why the connection of a session is ending.

@@ -305,8 +305,14 @@ func (cs *chatSession) leave(reason string) *room.Member {
 func (s *SSHServer) logSession(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
 		start := time.Now()
-		sessionStarted(sess.Context())
+		n := sessionStarted(sess.Context())
 		defer sessionEnded(sess.Context())
+		if n > maxSessionsPerConn {
+			s.log.Info("ssh session refused: too many on one connection", "user", sess.User(), "remote", sess.RemoteAddr().String())
+			fmt.Fprintf(sess.Stderr(), "chatd: at most %d sessions per connection\n", maxSessionsPerConn)
+			_ = sess.Exit(1)
+			return
+		}
 		_, _, pty := sess.Pty()
 		s.log.Debug("ssh session", "user", sess.User(), "remote", sess.RemoteAddr().String(), "terminal", pty)
 		next(sess)
@@ -446,7 +452,13 @@ func (s *SSHServer) newProgram(sess ssh.Session) *tea.Program {
 			_ = conn.Close()
 		}
 	})
+	pty, _, _ := sess.Pty()
 	popts := append(bubbletea.MakeOptions(sess),
+		// The client's terminal size sizes the screen's buffers: a client
+		// must not be able to ask for gigabytes. This filter replaces wish's
+		// own, so it keeps that one's job too.
+		tea.WithWindowSize(min(pty.Window.Width, maxColumns), min(pty.Window.Height, maxRows)),
+		tea.WithFilter(sessionFilter),
 		tea.WithOutput(out),
 		tea.WithInput(in),
 		tea.WithContext(s.kill),
@@ -462,6 +474,26 @@ func (s *SSHServer) newProgram(sess ssh.Session) *tea.Program {
 	}
 	cs.program = p
 	return p
+}
+
+// The largest screen a session gets, whatever size its terminal claims.
+const (
+	maxColumns = 500
+	maxRows    = 200
+)
+
+// sessionFilter clamps window sizes to maxColumns×maxRows and, as wish's
+// filter does, turns a suspend into a resume: a remote session cannot be
+// suspended.
+func sessionFilter(_ tea.Model, msg tea.Msg) tea.Msg {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		msg.Width, msg.Height = min(msg.Width, maxColumns), min(msg.Height, maxRows)
+		return msg
+	case tea.SuspendMsg:
+		return tea.ResumeMsg{}
+	}
+	return msg
 }
 
 // sessionInput is the session's input as the program reads it. When the

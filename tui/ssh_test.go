@@ -10,12 +10,14 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/vt"
 	"go.uber.org/goleak"
 	gossh "golang.org/x/crypto/ssh"
@@ -558,5 +560,90 @@ func TestOnlyModernSSHAlgorithms(t *testing.T) {
 	}
 	if err := try(gossh.Config{KeyExchanges: []string{gossh.KeyExchangeMLKEM768X25519}}); err != nil {
 		t.Errorf("a client offering ML-KEM hybrid key exchange: %v", err)
+	}
+}
+
+func TestSessionFilterClampsWindowSizes(t *testing.T) {
+	got := sessionFilter(nil, tea.WindowSizeMsg{Width: 100000, Height: 90000})
+	if ws, ok := got.(tea.WindowSizeMsg); !ok || ws.Width != maxColumns || ws.Height != maxRows {
+		t.Errorf("a huge resize became %#v", got)
+	}
+	if _, ok := sessionFilter(nil, tea.SuspendMsg{}).(tea.ResumeMsg); !ok {
+		t.Error("a suspend was not turned into a resume")
+	}
+}
+
+func TestHugeTerminalDoesNotGrowMemory(t *testing.T) {
+	ts := startServer(t)
+	client := ts.dial(t, "giant")
+	sess, err := client.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	out, _ := sess.StdoutPipe()
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	// 5000×3000 cells would be about 1.7 GB of screen buffers unclamped.
+	if err := sess.RequestPty("xterm-256color", 3000, 5000, gossh.TerminalModes{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.Shell(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := out.Read(make([]byte, 4096)); err != nil { // the screen has been drawn
+		t.Fatal(err)
+	}
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	if grew := int64(after.HeapInuse) - int64(before.HeapInuse); grew > 200<<20 {
+		t.Errorf("one session with a huge terminal grew the heap by %d MiB", grew>>20)
+	}
+}
+
+func TestSessionsPerConnectionAreLimited(t *testing.T) {
+	ts := startServer(t)
+	client := ts.dial(t, "multi")
+	var open []*gossh.Session
+	defer func() {
+		for _, s := range open {
+			s.Close()
+		}
+	}()
+	for i := range maxSessionsPerConn + 1 {
+		sess, err := client.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		open = append(open, sess)
+		var stderr strings.Builder
+		sess.Stderr = &stderr
+		if _, err := sess.StdinPipe(); err != nil { // held open: at EOF a screen quits
+			t.Fatal(err)
+		}
+		stdout, err := sess.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sess.RequestPty("xterm-256color", 30, 100, gossh.TerminalModes{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := sess.Shell(); err != nil {
+			t.Fatal(err)
+		}
+		if i < maxSessionsPerConn {
+			// Wait until its screen is drawn, so that it counts before the next.
+			if _, err := stdout.Read(make([]byte, 1)); err != nil {
+				t.Fatal(err)
+			}
+			go io.Copy(io.Discard, stdout)
+			continue
+		}
+		err = sess.Wait()
+		var exit *gossh.ExitError
+		if !errors.As(err, &exit) || exit.ExitStatus() != 1 || !strings.Contains(stderr.String(), "at most 3 sessions per connection") {
+			t.Errorf("session %d: %v, stderr %q", i+1, err, stderr.String())
+		}
 	}
 }
