@@ -226,3 +226,34 @@ func fingerprintOfPEM(t *testing.T, certPEM []byte) string {
 	}
 	return Fingerprint(block.Bytes)
 }
+
+func TestRememberedFingerprintBeatsAnAuthority(t *testing.T) {
+	ts := startServer(t, Config{})
+	store := &KnownServers{Path: filepath.Join(t.TempDir(), "known")}
+	store.Add(ts.addr, "00:11:22") // remembered: some other certificate
+	// An authority vouches for what the server presents now: still refused.
+	_, err := dialClient(t, ts.addr, "alice", Trust{Known: store, Roots: ts.roots})
+	var changed *CertChangedError
+	if !errors.As(err, &changed) {
+		t.Errorf("a remembered server with a new, CA-signed certificate: %v, want a CertChangedError", err)
+	}
+	// Not remembered: the authority is enough.
+	if _, err := dialClient(t, ts.addr, "alice", Trust{Known: &KnownServers{Path: filepath.Join(t.TempDir(), "none")}, Roots: ts.roots}); err != nil {
+		t.Errorf("a server vouched for by an authority: %v", err)
+	}
+}
+
+func TestDescribeTLSCleansCertificateText(t *testing.T) {
+	ts := startServerFor(t, Config{}, []string{"localhost\x1b]0;owned\x07", "127.0.0.1", "evil\x1b[2J.example"})
+	c, err := dialClient(t, ts.addr, "alice", Trust{Insecure: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(DescribeTLS(c.ConnectionState(), time.Now()), "\n")
+	if strings.ContainsAny(text, "\x1b\x07") {
+		t.Errorf("the description carries terminal controls from the certificate: %q", text)
+	}
+	if !strings.Contains(text, "names (SAN): localhost, evil.example, 127.0.0.1") {
+		t.Errorf("the cleaned name is missing: %q", text)
+	}
+}

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"chatd/room"
 )
 
 // DescribeTLS explains, line by line, what a TLS connection negotiated and
@@ -32,12 +34,13 @@ func describeCert(depth int, c *x509.Certificate, now time.Time) []string {
 	if depth > 0 {
 		label = fmt.Sprintf("chain certificate %d", depth)
 	}
-	issuer := c.Issuer.String()
+	// Certificate text comes from the server: clean it like chat text.
+	issuer := room.Clean(c.Issuer.String())
 	if c.CheckSignatureFrom(c) == nil {
 		issuer += " (self-signed)"
 	}
 	lines := []string{
-		fmt.Sprintf("%s: subject %s", label, c.Subject),
+		fmt.Sprintf("%s: subject %s", label, room.Clean(c.Subject.String())),
 		"  issuer: " + issuer,
 		"  SHA-256 fingerprint: " + Fingerprint(c.Raw),
 		fmt.Sprintf("  valid %s to %s (%s)", c.NotBefore.UTC().Format(time.DateOnly), c.NotAfter.UTC().Format(time.DateOnly), describeExpiry(c.NotAfter, now)),
@@ -52,7 +55,10 @@ func describeCert(depth int, c *x509.Certificate, now time.Time) []string {
 }
 
 func certNames(c *x509.Certificate) []string {
-	names := append([]string(nil), c.DNSNames...)
+	var names []string
+	for _, n := range c.DNSNames {
+		names = append(names, room.Clean(n))
+	}
 	for _, ip := range c.IPAddresses {
 		names = append(names, ip.String())
 	}

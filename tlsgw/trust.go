@@ -117,9 +117,14 @@ type Trust struct {
 	CAFile string
 	// Insecure skips verification entirely (for MITM exercises in labs).
 	Insecure bool
-	// Known is consulted when the system roots do not vouch for the server;
-	// nil disables trust on first use.
+	// Known holds the servers trusted on first use. A server remembered
+	// there must present the same certificate, whoever vouches for another;
+	// one not remembered falls back to it when the roots do not vouch for
+	// the server. Nil disables trust on first use.
 	Known *KnownServers
+	// Roots are the authorities trusted without CAFile; nil means the
+	// system's.
+	Roots *x509.CertPool
 	// Now is the clock for validity checks; nil means time.Now.
 	Now func() time.Time
 }
@@ -136,7 +141,7 @@ func (t Trust) ClientTLSConfig(addr string) (*tls.Config, error) {
 		cfg.InsecureSkipVerify = true
 		return cfg, nil
 	}
-	var roots *x509.CertPool // nil: the system's
+	roots := t.Roots // nil: the system's
 	if t.CAFile != "" {
 		pem, err := os.ReadFile(t.CAFile)
 		if err != nil {
@@ -176,6 +181,15 @@ func (t Trust) verify(cs tls.ConnectionState, addr, host string, roots *x509.Cer
 	if t.Now != nil {
 		now = t.Now()
 	}
+	if t.CAFile == "" && t.Known != nil {
+		known, found, err := t.Known.Lookup(addr)
+		if err != nil {
+			return err
+		}
+		if found {
+			return checkPinned(leaf, host, now, addr, known, t.Known.Path)
+		}
+	}
 	inter := x509.NewCertPool()
 	for _, c := range cs.PeerCertificates[1:] {
 		inter.AddCert(c)
@@ -192,15 +206,20 @@ func (t Trust) verify(cs tls.ConnectionState, addr, host string, roots *x509.Cer
 	if err := leaf.VerifyHostname(host); err != nil {
 		return err
 	}
-	fp := Fingerprint(leaf.Raw)
-	known, found, lookupErr := t.Known.Lookup(addr)
-	switch {
-	case lookupErr != nil:
-		return lookupErr
-	case found && known == fp:
-		return nil
-	case found:
-		return &CertChangedError{Addr: addr, Known: known, Presented: fp, Store: t.Known.Path}
+	return &UnknownCertError{Addr: addr, Cert: leaf, Fingerprint: Fingerprint(leaf.Raw), Store: t.Known.Path, Cause: err}
+}
+
+// checkPinned accepts a remembered server only with the certificate it was
+// remembered with, for the right name and within its validity.
+func checkPinned(leaf *x509.Certificate, host string, now time.Time, addr, known, store string) error {
+	if err := leaf.VerifyHostname(host); err != nil {
+		return err
 	}
-	return &UnknownCertError{Addr: addr, Cert: leaf, Fingerprint: fp, Store: t.Known.Path, Cause: err}
+	if now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) {
+		return x509.CertificateInvalidError{Cert: leaf, Reason: x509.Expired}
+	}
+	if fp := Fingerprint(leaf.Raw); fp != known {
+		return &CertChangedError{Addr: addr, Known: known, Presented: fp, Store: store}
+	}
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"chatd/room"
 	"chatd/tlsgw"
 )
 
@@ -49,14 +50,19 @@ func (c *console) fail(err error) {
 
 // showCertificate prints what a user needs to decide on an unknown one.
 func (c *console) showCertificate(u *tlsgw.UnknownCertError) {
+	// Everything in a certificate is the server's text: clean it, so that a
+	// forged certificate cannot hide or fake the lines the user checks.
 	cert := u.Cert
-	names := append([]string(nil), cert.DNSNames...)
+	var names []string
+	for _, n := range cert.DNSNames {
+		names = append(names, room.Clean(n))
+	}
 	for _, ip := range cert.IPAddresses {
 		names = append(names, ip.String())
 	}
 	fmt.Fprintf(c.out, "The server %s presented a certificate that no authority you trust has signed:\n", u.Addr)
-	fmt.Fprintf(c.out, "  subject:     %s\n", cert.Subject)
-	fmt.Fprintf(c.out, "  issuer:      %s\n", cert.Issuer)
+	fmt.Fprintf(c.out, "  subject:     %s\n", room.Clean(cert.Subject.String()))
+	fmt.Fprintf(c.out, "  issuer:      %s\n", room.Clean(cert.Issuer.String()))
 	fmt.Fprintf(c.out, "  names (SAN): %s\n", strings.Join(names, ", "))
 	fmt.Fprintf(c.out, "  expires:     %s\n", cert.NotAfter.UTC().Format(time.RFC1123))
 	fmt.Fprintf(c.out, "  SHA-256:     %s\n", u.Fingerprint)
