@@ -157,13 +157,22 @@ func (g *Guard) OpenConns() int {
 	return g.total
 }
 
-// addrOf returns the IP address of a connection's remote end; connections
-// without one (such as in-memory pipes) share the zero address.
+// addrOf returns the address a connection is counted under: its remote IPv4
+// address, or its remote IPv6 address's /64 network, since one host is
+// usually given a whole /64. Connections without an IP address (such as
+// in-memory pipes) share the zero address.
 func addrOf(a net.Addr) netip.Addr {
-	if ap, err := netip.ParseAddrPort(a.String()); err == nil {
-		return ap.Addr().Unmap()
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return netip.Addr{}
 	}
-	return netip.Addr{}
+	ip := ap.Addr().Unmap()
+	if ip.Is6() {
+		if prefix, err := ip.Prefix(64); err == nil {
+			return prefix.Addr()
+		}
+	}
+	return ip
 }
 
 // Listen wraps ln so that connections over the limits are closed as soon as

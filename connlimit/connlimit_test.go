@@ -57,6 +57,14 @@ func TestIPv4MappedAddressesCountAsIPv4(t *testing.T) {
 	expectRefused(t, g, "[::ffff:192.0.2.1]:1001", ReasonPerIP)
 }
 
+func TestIPv6CountsPerSlash64(t *testing.T) {
+	g := New(Limits{MaxPerIP: 2})
+	mustOpen(t, g, "[2001:db8:1:2::1]:1000")
+	mustOpen(t, g, "[2001:db8:1:2:ffff::9]:1000")
+	expectRefused(t, g, "[2001:db8:1:2:abcd::7]:1000", ReasonPerIP)
+	mustOpen(t, g, "[2001:db8:1:3::1]:1000") // another /64
+}
+
 func TestTotalCap(t *testing.T) {
 	g := New(Limits{MaxConns: 2})
 	release := mustOpen(t, g, "192.0.2.1:1")

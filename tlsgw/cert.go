@@ -112,15 +112,16 @@ func GenerateSelfSigned(hosts []string, now time.Time) (certPEM, keyPEM []byte, 
 		return nil, nil, fmt.Errorf("generate serial number: %w", err)
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: hosts[0], Organization: []string{"chatd self-signed"}},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(CertValidity),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: hosts[0], Organization: []string{"chatd self-signed"}},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(CertValidity),
+		// A self-signed end-entity certificate, not a CA: clients trust it
+		// as itself (openssl -CAfile, chat --ca), and whoever holds its key
+		// cannot issue certificates for other names to them.
+		KeyUsage:              x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
-		IsCA:                  true,
-		MaxPathLenZero:        true,
 	}
 	for _, h := range hosts {
 		if ip := net.ParseIP(h); ip != nil {
@@ -232,6 +233,14 @@ func uncoveredHosts(leaf *x509.Certificate, hosts []string) []string {
 		}
 	}
 	return missing
+}
+
+// IsSelfSigned reports whether c is signed by its own key: its issuer is its
+// subject and its signature checks out with its own public key. Unlike
+// CheckSignatureFrom, it does not require c to be a CA.
+func IsSelfSigned(c *x509.Certificate) bool {
+	return bytes.Equal(c.RawIssuer, c.RawSubject) &&
+		c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil
 }
 
 // Fingerprint returns the SHA-256 fingerprint of a DER certificate in the

@@ -1,6 +1,7 @@
 package tlsgw
 
 import (
+	"crypto/x509"
 	"os"
 	"path/filepath"
 	"slices"
@@ -23,6 +24,9 @@ func TestEnsureSelfSignedCreatesThenReuses(t *testing.T) {
 		if err := leaf.VerifyHostname(host); err != nil {
 			t.Errorf("certificate does not cover %s: %v", host, err)
 		}
+	}
+	if leaf.IsCA || leaf.KeyUsage&x509.KeyUsageCertSign != 0 {
+		t.Error("the generated certificate can sign certificates")
 	}
 	if leaf.PublicKeyAlgorithm.String() != "ECDSA" {
 		t.Errorf("key algorithm = %v, want ECDSA", leaf.PublicKeyAlgorithm)

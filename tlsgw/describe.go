@@ -36,7 +36,7 @@ func describeCert(depth int, c *x509.Certificate, now time.Time) []string {
 	}
 	// Certificate text comes from the server: clean it like chat text.
 	issuer := room.Clean(c.Issuer.String())
-	if c.CheckSignatureFrom(c) == nil {
+	if IsSelfSigned(c) {
 		issuer += " (self-signed)"
 	}
 	lines := []string{

@@ -160,19 +160,22 @@ func (c *config) validate() error {
 	if c.logFormat != "text" && c.logFormat != "json" {
 		return fmt.Errorf("--log-format must be text or json, not %q", c.logFormat)
 	}
-	positive := map[string]float64{
-		"--history": float64(c.room.HistorySize), "--outbox": float64(c.room.OutboxSize), "--max-line": float64(c.room.MaxLineBytes),
-		"--flood-rate": c.room.FloodRate, "--flood-burst": float64(c.room.FloodBurst), "--flood-kick": float64(c.room.FloodKick),
-		"--nick-burst": float64(c.room.NickBurst), "--nick-every": float64(c.room.NickEvery),
-		"--line-buffer": float64(c.tls.ReadBuffer), "--handshake-timeout": float64(c.tls.HandshakeTimeout),
-		"--nick-timeout": float64(c.tls.NickTimeout), "--write-timeout": float64(c.tls.WriteTimeout),
-		"--ssh-handshake-timeout": float64(c.ssh.HandshakeTimeout),
-		"--max-conns":             float64(c.conns.MaxConns), "--max-conns-per-ip": float64(c.conns.MaxPerIP),
-		"--conn-rate-per-ip": c.conns.RatePerIP, "--conn-burst-per-ip": float64(c.conns.BurstPerIP),
+	positive := []struct {
+		flag  string
+		value float64
+	}{
+		{"--history", float64(c.room.HistorySize)}, {"--outbox", float64(c.room.OutboxSize)}, {"--max-line", float64(c.room.MaxLineBytes)},
+		{"--flood-rate", c.room.FloodRate}, {"--flood-burst", float64(c.room.FloodBurst)}, {"--flood-kick", float64(c.room.FloodKick)},
+		{"--nick-burst", float64(c.room.NickBurst)}, {"--nick-every", float64(c.room.NickEvery)},
+		{"--line-buffer", float64(c.tls.ReadBuffer)}, {"--handshake-timeout", float64(c.tls.HandshakeTimeout)},
+		{"--nick-timeout", float64(c.tls.NickTimeout)}, {"--write-timeout", float64(c.tls.WriteTimeout)},
+		{"--ssh-handshake-timeout", float64(c.ssh.HandshakeTimeout)},
+		{"--max-conns", float64(c.conns.MaxConns)}, {"--max-conns-per-ip", float64(c.conns.MaxPerIP)},
+		{"--conn-rate-per-ip", c.conns.RatePerIP}, {"--conn-burst-per-ip", float64(c.conns.BurstPerIP)},
 	}
-	for name, v := range positive {
-		if v <= 0 {
-			return fmt.Errorf("%s must be positive", name)
+	for _, p := range positive {
+		if p.value <= 0 {
+			return fmt.Errorf("%s must be positive", p.flag)
 		}
 	}
 	if c.tls.ReadBuffer <= c.room.MaxLineBytes {

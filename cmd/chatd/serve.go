@@ -213,7 +213,7 @@ func loadCertificate(cfg *config, stdout io.Writer, logger *slog.Logger) (*serve
 			return nil, err
 		}
 		leaf := cert.Leaf
-		selfSigned := leaf.CheckSignatureFrom(leaf) == nil
+		selfSigned := tlsgw.IsSelfSigned(leaf)
 		fmt.Fprintf(stdout, "TLS certificate: %s\n", absPath(cfg.cert))
 		printCertSummary(stdout, leaf)
 		return &servedCert{Cert: cert, File: absPath(cfg.cert), KeyFile: absPath(cfg.key), SelfSigned: selfSigned}, nil
