@@ -18,7 +18,19 @@ const (
 	DefaultMinBackoff = time.Second
 	DefaultMaxBackoff = 30 * time.Second
 	localEventBuffer  = 32
+	// sendQueue bounds the lines waiting to be written; closeFlush bounds
+	// how long Close waits for them.
+	sendQueue  = 64
+	closeFlush = time.Second
 )
+
+// outgoing is a line for the send loop, or, with flushed set, a marker it
+// closes once every line before it is written.
+type outgoing struct {
+	c       *Client
+	line    string
+	flushed chan struct{}
+}
 
 // RedialConfig tunes a Redialer.
 type RedialConfig struct {
@@ -46,12 +58,16 @@ type Redialer struct {
 	cancel context.CancelFunc
 	out    chan *room.Event
 	local  chan *room.Event // events the Redialer itself adds
+	sends  chan outgoing    // lines for the send loop, so Send never blocks
+
+	closeOnce sync.Once
 
 	mu       sync.Mutex
 	client   *Client // nil while disconnected
 	nick     string
 	reason   string
 	quitting bool
+	closing  bool
 }
 
 // NewRedialer starts a session from a Client that has already joined.
@@ -67,10 +83,12 @@ func NewRedialer(ctx context.Context, cfg RedialConfig, first *Client) *Redialer
 		cfg: cfg, ctx: ctx, cancel: cancel,
 		out:    make(chan *room.Event, clientEventBuffer),
 		local:  make(chan *room.Event, localEventBuffer),
+		sends:  make(chan outgoing, sendQueue),
 		nick:   first.Nick(),
 		client: first, // set before run starts, so Send works at once
 	}
 	go r.run(first)
+	go r.sendLoop()
 	return r
 }
 
@@ -102,13 +120,51 @@ func (r *Redialer) Connected() bool {
 	return r.client != nil
 }
 
-// Close ends the session.
-func (r *Redialer) Close() { r.cancel() }
+// Close ends the session, after the lines already sent are written (for
+// at most a second), so that a /quit sent just before still arrives.
+func (r *Redialer) Close() {
+	r.closeOnce.Do(func() {
+		r.mu.Lock()
+		r.closing = true
+		r.mu.Unlock()
+		flushed := make(chan struct{})
+		select {
+		case r.sends <- outgoing{flushed: flushed}:
+			select {
+			case <-flushed:
+			case <-time.After(closeFlush):
+			}
+		default:
+		}
+		r.cancel()
+	})
+}
 
-// Send sends a line to the server, or answers it here if it is /tls.
+// sendLoop writes queued lines to the connection they were sent on, so
+// that a slow network never blocks the caller of Send (the chat screen).
+func (r *Redialer) sendLoop() {
+	for {
+		select {
+		case o := <-r.sends:
+			if o.flushed != nil {
+				close(o.flushed)
+				continue
+			}
+			if err := o.c.Send(o.line); err != nil {
+				r.tellLocal(room.Error, "could not send: "+err.Error())
+			}
+		case <-r.ctx.Done():
+			return
+		}
+	}
+}
+
+// Send sends a line to the server, or answers it here if it is /tls. It
+// never blocks: lines are written by a send loop, and one that does not fit
+// its queue is refused with an Error event.
 func (r *Redialer) Send(line string) {
 	r.mu.Lock()
-	c := r.client
+	c, closing := r.client, r.closing
 	if isQuit(line) {
 		r.quitting = true
 	}
@@ -116,11 +172,13 @@ func (r *Redialer) Send(line string) {
 	switch {
 	case strings.EqualFold(strings.TrimSpace(line), "/tls"):
 		r.describeTLS(c)
-	case c == nil:
+	case c == nil || closing:
 		r.tellLocal(room.Error, "not connected; your line was not sent")
 	default:
-		if err := c.Send(line); err != nil {
-			r.tellLocal(room.Error, "could not send: "+err.Error())
+		select {
+		case r.sends <- outgoing{c: c, line: line}:
+		default:
+			r.tellLocal(room.Error, "the server is not taking lines; this one was not sent")
 			return
 		}
 		if r.cfg.Echo {
