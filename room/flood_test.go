@@ -100,3 +100,15 @@ func TestNicknameChurnIsLimited(t *testing.T) {
 		t.Errorf("after waiting, nick = %q, want e", m.Nick())
 	}
 }
+
+func TestTooLongLinesCountAgainstFloodControl(t *testing.T) {
+	clock := &fakeClock{now: fixedTime}
+	r := newTestRoom(t, Config{Now: clock.Now, FloodRate: 2, FloodBurst: 3, FloodKick: 5, MaxLineBytes: 10})
+	m := mustJoin(t, r, "m")
+	for range 3 + 5 {
+		m.Send("this line is far too long")
+	}
+	if m.Reason() != ReasonFlood {
+		t.Errorf("after a flood of over-long lines, reason = %q, want %q", m.Reason(), ReasonFlood)
+	}
+}

@@ -70,8 +70,10 @@ func (m *Member) Send(line string) {
 	if len(line) > r.cfg.MaxLineBytes {
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		r.counts.rejected[RejectTooLong]++
-		r.tellError(m, fmt.Sprintf("line too long (%d bytes, the limit is %d); it was not sent", len(line), r.cfg.MaxLineBytes))
+		if _, present := r.members[m]; present && r.allowLine(m) { // refusals count as lines too
+			r.counts.rejected[RejectTooLong]++
+			r.tellError(m, fmt.Sprintf("line too long (%d bytes, the limit is %d); it was not sent", len(line), r.cfg.MaxLineBytes))
+		}
 		return
 	}
 	line = strings.TrimRight(Clean(line), " ")
