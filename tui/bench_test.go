@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -38,10 +39,14 @@ func BenchmarkMessage(b *testing.B) {
 	}
 }
 
-// signalWriter discards output and signals each write.
-type signalWriter struct{ wrote chan struct{} }
+// signalWriter discards output, counts its bytes and signals each write.
+type signalWriter struct {
+	wrote chan struct{}
+	bytes atomic.Int64
+}
 
 func (w *signalWriter) Write(p []byte) (int, error) {
+	w.bytes.Add(int64(len(p)))
 	select {
 	case w.wrote <- struct{}{}:
 	default:
@@ -49,16 +54,35 @@ func (w *signalWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// BenchmarkScreenFrame measures a whole chat screen as an SSH session runs
-// it, Bubble Tea's renderer included: one message in, one frame out. It
-// reports the CPU time per message (cpu-µs/msg); wall time per operation is
-// mostly the wait for the next frame.
+// BenchmarkScreenFrame measures a whole chat screen as a program runs it:
+// one message in, one frame out. "frameWriter" is how an SSH session draws
+// (Bubble Tea without its renderer, frames by frameWriter); "bubbletea" is
+// Bubble Tea's own renderer, as cmd/chat uses it, the baseline. It reports
+// the CPU time per message (cpu-µs/msg) and the bytes sent per frame; wall
+// time per operation is mostly the wait for the next frame.
 func BenchmarkScreenFrame(b *testing.B) {
+	b.Run("frameWriter", func(b *testing.B) {
+		benchmarkScreenFrame(b, func(m *Model, out *signalWriter) *tea.Program {
+			frames := newFrameWriter(out, time.Second/120)
+			frames.start()
+			return tea.NewProgram(&screenModel{Model: m, frames: frames}, tea.WithoutRenderer(),
+				tea.WithInput(nil), tea.WithOutput(out), tea.WithWindowSize(100, 30),
+				tea.WithEnvironment([]string{"TERM=xterm-256color"}), tea.WithoutSignalHandler())
+		})
+	})
+	b.Run("bubbletea", func(b *testing.B) {
+		benchmarkScreenFrame(b, func(m *Model, out *signalWriter) *tea.Program {
+			return tea.NewProgram(m,
+				tea.WithInput(nil), tea.WithOutput(out), tea.WithWindowSize(100, 30),
+				tea.WithEnvironment([]string{"TERM=xterm-256color"}), tea.WithoutSignalHandler(), tea.WithFPS(120))
+		})
+	})
+}
+
+func benchmarkScreenFrame(b *testing.B, program func(*Model, *signalWriter) *tea.Program) {
 	c := newFakeConn("alice")
 	out := &signalWriter{wrote: make(chan struct{}, 1)}
-	p := tea.NewProgram(New(Options{Conn: c, Location: time.UTC}),
-		tea.WithInput(nil), tea.WithOutput(out), tea.WithWindowSize(100, 30),
-		tea.WithEnvironment([]string{"TERM=xterm-256color"}), tea.WithoutSignalHandler(), tea.WithFPS(120))
+	p := program(New(Options{Conn: c, Location: time.UTC}), out)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -77,6 +101,7 @@ func BenchmarkScreenFrame(b *testing.B) {
 	}
 	time.Sleep(50 * time.Millisecond)
 	start := cpuTime()
+	bytesBefore := out.bytes.Load()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		for len(out.wrote) > 0 {
@@ -87,6 +112,7 @@ func BenchmarkScreenFrame(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64((cpuTime()-start).Microseconds())/float64(b.N), "cpu-µs/msg")
+	b.ReportMetric(float64(out.bytes.Load()-bytesBefore)/float64(b.N), "bytes/frame")
 	p.Quit()
 	<-done
 }

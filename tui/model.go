@@ -68,11 +68,11 @@ type Model struct {
 
 	width, height int
 
-	// The last frame, drawn again only after something changed.
-	dirty  bool
-	frame  string
-	cursor *tea.Cursor
-	panel  []string // the member panel's rows, nil when they must be redrawn
+	// The last frame, worked out again only after something changed.
+	dirty bool
+	frame screenFrame
+	text  string   // the frame as one string, for View; "" until asked for
+	panel []string // the member panel's rows, nil when they must be redrawn
 }
 
 // eventsMsg (conn.go) carries room events; these are the model's other
@@ -284,27 +284,42 @@ func (m *Model) resize(width, height int) {
 // out again: the scrollback's lines are cached, and the frame itself is
 // reused when nothing happened.
 func (m *Model) View() tea.View {
-	if m.dirty {
-		if m.conn == nil {
-			m.frame, m.cursor = m.promptView()
-		} else {
-			m.frame, m.cursor = m.chatView()
-		}
-		m.dirty = false
+	f := m.screen()
+	if m.text == "" {
+		m.text = f.String()
 	}
-	v := tea.NewView(m.frame)
+	v := tea.NewView(m.text)
 	v.AltScreen = true
 	v.MouseMode = tea.MouseModeCellMotion
-	v.Cursor = m.cursor
+	v.Cursor = f.cursor
 	return v
 }
 
-func (m *Model) chatView() (string, *tea.Cursor) {
+// screen returns the current frame. It works the frame out again only after
+// something changed.
+func (m *Model) screen() *screenFrame {
+	if m.dirty {
+		m.frame.reset()
+		m.text = ""
+		if m.conn == nil {
+			m.promptView()
+		} else {
+			m.chatView()
+		}
+		m.dirty = false
+	}
+	return &m.frame
+}
+
+// chatView works out the chat screen's frame: the scrollback with the
+// member list at its right, the status bar and the input line. The rows of
+// the scrollback are its cached lines, not copies.
+func (m *Model) chatView() {
 	w, h := m.width, m.height
 	if w <= 0 || h <= 0 {
-		return "", nil
+		return
 	}
-	var b strings.Builder
+	f := &m.frame
 	pw := panelWidth(w)
 	mw := w - pw
 	rows := max(h-2, 0)
@@ -314,41 +329,36 @@ func (m *Model) chatView() (string, *tea.Cursor) {
 	lines := m.sb.window()
 	blank := rows - len(lines)
 	for i := range rows {
-		if i > 0 {
-			b.WriteByte('\n')
-		}
+		var r frameRow
 		if i >= blank {
 			ln := lines[i-blank]
 			if ln.w > mw {
 				ln = line{s: m.rend.method.Truncate(ln.s, mw, ""), w: mw}
 			}
-			b.WriteString(ln.s)
+			r.left = ln.s
 			if pw > 0 {
-				b.WriteString(spaces(mw - ln.w))
+				r.pad = mw - ln.w
 			}
 		} else if pw > 0 {
-			b.WriteString(spaces(mw))
+			r.pad = mw
 		}
 		if pw > 0 && i < len(m.panel) {
-			b.WriteString(m.panel[i])
+			r.right = m.panel[i]
 		}
+		f.rows = append(f.rows, r)
 	}
 	if h >= 2 {
-		if rows > 0 {
-			b.WriteByte('\n')
-		}
-		b.WriteString(m.statusView(w))
+		f.rows = append(f.rows, frameRow{left: m.statusView(w)})
 	}
 	in, cx := m.input.view(w, &m.st, m.rend.method)
-	if h >= 2 || rows > 0 {
-		b.WriteByte('\n')
+	f.rows = append(f.rows, frameRow{left: in})
+	f.scroll = rows
+	if pw > 0 {
+		f.split = mw
 	}
-	b.WriteString(in)
-	var cursor *tea.Cursor
 	if !m.left {
-		cursor = &tea.Cursor{Position: tea.Position{X: cx, Y: h - 1}, Shape: tea.CursorBlock}
+		f.cursor = &tea.Cursor{Position: tea.Position{X: cx, Y: h - 1}, Shape: tea.CursorBlock}
 	}
-	return b.String(), cursor
 }
 
 // statusView draws the status bar: room, member count, your nick, and while

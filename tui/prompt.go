@@ -49,15 +49,15 @@ func (m *Model) joined(msg joinedMsg) tea.Cmd {
 }
 
 // promptView draws the nickname prompt.
-func (m *Model) promptView() (string, *tea.Cursor) {
+func (m *Model) promptView() {
 	w, h := m.width, m.height
 	if w <= 0 || h <= 0 {
-		return "", nil
+		return
 	}
 	st := &m.st
 	method := m.rend.method
 	var rows []string
-	add := func(text string, style func(...string) string) {
+	add := func(text string, style func(string) string) {
 		for _, sp := range wrap(text, w-1, w-1, method) {
 			rows = append(rows, " "+style(text[sp.start:sp.end]))
 		}
@@ -82,6 +82,8 @@ func (m *Model) promptView() (string, *tea.Cursor) {
 		rows = rows[start : start+h]
 		inputRow -= start
 	}
-	cursor := &tea.Cursor{Position: tea.Position{X: 1 + cx, Y: inputRow}, Shape: tea.CursorBlock}
-	return strings.Join(rows, "\n"), cursor
+	for _, r := range rows {
+		m.frame.rows = append(m.frame.rows, frameRow{left: r})
+	}
+	m.frame.cursor = &tea.Cursor{Position: tea.Position{X: 1 + cx, Y: inputRow}, Shape: tea.CursorBlock}
 }

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"chatd/room"
@@ -29,7 +28,7 @@ type renderer struct {
 // run is a styled byte range of the text being laid out.
 type run struct {
 	start, end int
-	style      lipgloss.Style
+	style      paint
 }
 
 // layout collects an event's text as plain text plus style runs, so that it
@@ -40,7 +39,7 @@ type layout struct {
 	bodyStart int // where the text after the prefix starts, for the hanging indent
 }
 
-func (l *layout) add(text string, st lipgloss.Style) {
+func (l *layout) add(text string, st paint) {
 	if text == "" {
 		return
 	}
@@ -51,7 +50,7 @@ func (l *layout) add(text string, st lipgloss.Style) {
 
 // body adds the event's main text and marks where it starts. Whole-word,
 // case-insensitive occurrences of self are drawn with mention.
-func (l *layout) body(text string, st lipgloss.Style, self string, mention *lipgloss.Style) {
+func (l *layout) body(text string, st paint, self string, mention *paint) {
 	l.bodyStart = l.plain.Len()
 	if mention == nil || self == "" {
 		l.add(text, st)
@@ -77,21 +76,21 @@ func (r *renderer) render(ev *room.Event, width int) []line {
 	stamp := t.In(r.loc).Format("15:04") + " "
 	l.add(stamp, st.time)
 	from, to, text := room.Clean(ev.From), room.Clean(ev.To), room.Clean(ev.Text)
-	var mention *lipgloss.Style
+	var mention *paint
 	if from != r.self {
 		mention = &st.mention
 	}
 	switch ev.Kind {
 	case room.Chat:
 		l.add(from, nickStyle(from))
-		l.add(": ", lipgloss.Style{})
-		l.body(text, lipgloss.Style{}, r.self, mention)
+		l.add(": ", paint{})
+		l.body(text, paint{}, r.self, mention)
 	case room.Action:
 		ns := nickStyle(from)
 		l.add("* ", ns)
 		l.add(from, ns)
-		l.add(" ", lipgloss.Style{})
-		l.body(text, lipgloss.NewStyle().Foreground(nickColor(from)).Italic(true), r.self, mention)
+		l.add(" ", paint{})
+		l.body(text, actionStyle(from), r.self, mention)
 	case room.Private:
 		l.add("[PM from ", st.private)
 		l.add(from, nickStyle(from))
@@ -180,7 +179,7 @@ func (l *layout) lines(width int, method ansi.Method) []line {
 			if start >= end {
 				continue
 			}
-			b.WriteString(rn.style.Render(plain[start:end]))
+			rn.style.writeTo(&b, plain[start:end])
 		}
 		out = append(out, line{s: b.String(), w: len(pad) + method.StringWidth(plain[sp.start:sp.end])})
 	}

@@ -14,7 +14,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/ssh"
 	"charm.land/wish/v2"
-	"charm.land/wish/v2/bubbletea"
+	"github.com/charmbracelet/colorprofile"
 	gossh "golang.org/x/crypto/ssh"
 
 	"chatd/room"
@@ -24,11 +24,11 @@ import (
 // session ends without /quit or Ctrl+C.
 const ReasonConnectionClosed = "connection closed"
 
-// frameRate caps how many frames a session draws per second. Drawing a
-// frame (Bubble Tea compares the whole screen cell by cell) costs far more
-// than updating the model, so under a burst of messages each screen
-// coalesces them into at most this many frames; 30 keeps typing snappy.
-const frameRate = 30
+// frameInterval is the least time between two frames of a session: under
+// a burst of messages a screen draws the newest state at most this often,
+// so the burst costs one frame. A message after a quiet spell is drawn at
+// once. 33 ms (30 frames a second) keeps typing snappy.
+const frameInterval = time.Second / 30
 
 // closeGrace is how long Shutdown waits, once every session has ended, for
 // clients to close their connections before it closes them.
@@ -142,10 +142,10 @@ func NewSSHServer(cfg SSHConfig) (*SSHServer, error) {
 		// Middlewares run last to first: the last one listed sees the
 		// session first, and each calls the one listed before it.
 		wish.WithMiddleware(
-			// 4. Innermost: run the chat screen until it quits. Its program
-			// handler joins the room as the SSH user name, or starts with
-			// the nickname prompt if the room refuses that name.
-			bubbletea.MiddlewareWithProgramHandler(s.newProgram),
+			// 4. Innermost: run the chat screen until it quits. It joins
+			// the room as the SSH user name, or starts with the nickname
+			// prompt if the room refuses that name.
+			s.runScreen,
 			// 3. Register the session, so that Shutdown can quit its
 			// program, and make sure the member leaves the room however
 			// the session ends. Outside the screen, so the screen can never
@@ -391,7 +391,7 @@ func (s *SSHServer) trackSession(next ssh.Handler) ssh.Handler {
 			if m := cs.leave(reason); m != nil {
 				setConnReason(sess.Context(), m.Reason())
 				// The screen has restored the terminal; this line stays.
-				fmt.Fprintf(sess, "chatd: you left the room (%s)\n", m.Reason())
+				fmt.Fprintf(sess, "chatd: you left the room (%s)\r\n", m.Reason())
 			}
 			// Send the exit status now rather than after the handler
 			// returns: once active is done, Shutdown closes the connection.
@@ -402,15 +402,48 @@ func (s *SSHServer) trackSession(next ssh.Handler) ssh.Handler {
 	}
 }
 
-// newProgram builds the chat screen for a session: the bubbletea middleware
-// runs it, feeds it window changes and quits it when the connection closes.
-func (s *SSHServer) newProgram(sess ssh.Session) *tea.Program {
+// runScreen runs the chat screen for a session until it quits, then gives
+// the terminal back. The client's window changes resize the screen, and the
+// screen quits when the session ends.
+func (s *SSHServer) runScreen(next ssh.Handler) ssh.Handler {
+	return func(sess ssh.Session) {
+		p, frames := s.newProgram(sess)
+		if p == nil {
+			next(sess)
+			return
+		}
+		_, windowChanges, _ := sess.Pty()
+		ctx, cancel := context.WithCancel(sess.Context())
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					p.Quit()
+					return
+				case w := <-windowChanges:
+					p.Send(tea.WindowSizeMsg{Width: w.Width, Height: w.Height})
+				}
+			}
+		}()
+		frames.start()
+		if _, err := p.Run(); err != nil && !errors.Is(err, tea.ErrProgramKilled) {
+			s.log.Debug("ssh screen ended with an error", "user", sess.User(), "err", err)
+		}
+		frames.close()
+		cancel()
+		next(sess)
+	}
+}
+
+// newProgram builds the chat screen for a session. Bubble Tea runs the model
+// and reads the keys, and a frameWriter draws its frames (see screenModel).
+func (s *SSHServer) newProgram(sess ssh.Session) (*tea.Program, *frameWriter) {
 	s.mu.Lock()
 	cs := s.sessions[sess]
 	closing := s.closing
 	s.mu.Unlock()
 	if cs == nil || closing {
-		return nil
+		return nil, nil
 	}
 	opts := Options{
 		Join:    cs.join,
@@ -421,7 +454,7 @@ func (s *SSHServer) newProgram(sess ssh.Session) *tea.Program {
 		opts.Conn = c
 	} else if errors.Is(err, room.ErrClosed) {
 		fmt.Fprintln(sess.Stderr(), "chatd: the room is closed")
-		return nil
+		return nil, nil
 	} else {
 		if len(user) > 40 {
 			user = user[:40] + "…"
@@ -431,17 +464,9 @@ func (s *SSHServer) newProgram(sess ssh.Session) *tea.Program {
 
 	var p *tea.Program
 	in := &sessionInput{r: sess, eof: func() { p.Quit() }}
-	// MakeOptions sets the output, the session's TERM and environment, the
-	// colour profile and the window size. The options after it replace or
-	// add to those: the output is guarded so that a client that stops
-	// reading is disconnected; the input is wrapped to notice the client
-	// closing it;
-	// the context is the server's, so that a Shutdown out of time can kill
-	// the programs (the middleware itself quits the program when the
-	// connection ends, which renders a last frame rather than being killed);
-	// there is no signal handler, since the process's SIGINT and SIGTERM
-	// belong to the server, not to each session; and frames are capped at
-	// frameRate.
+	// The output is guarded so that a client that stops reading is
+	// disconnected, and colours are brought down to what the terminal
+	// shows.
 	out := newStallGuard(sess, s.cfg.WriteTimeout, func() {
 		s.log.Info("ssh session not reading; closing it", "user", sess.User(), "remote", sess.RemoteAddr().String())
 		cs.leave(room.ReasonSlowConsumer)
@@ -453,27 +478,67 @@ func (s *SSHServer) newProgram(sess ssh.Session) *tea.Program {
 		}
 	})
 	pty, _, _ := sess.Pty()
-	popts := append(bubbletea.MakeOptions(sess),
-		// The client's terminal size sizes the screen's buffers: a client
-		// must not be able to ask for gigabytes. This filter replaces wish's
-		// own, so it keeps that one's job too.
+	env := append(sess.Environ(), "TERM="+pty.Term)
+	frames := newFrameWriter(colorWriter(out, colorprofile.Env(env)), frameInterval)
+	p = tea.NewProgram(&screenModel{Model: New(opts), frames: frames},
+		// Bubble Tea's own renderer keeps two cell buffers of the screen
+		// and compares them cell by cell on every frame: most of a
+		// session's memory and CPU. The frame writer does that job here.
+		tea.WithoutRenderer(),
+		tea.WithInput(in),
+		tea.WithOutput(out),
+		tea.WithEnvironment(env),
+		// The client's terminal size sizes the screen: a client must not
+		// be able to ask for gigabytes.
 		tea.WithWindowSize(min(pty.Window.Width, maxColumns), min(pty.Window.Height, maxRows)),
 		tea.WithFilter(sessionFilter),
-		tea.WithOutput(out),
-		tea.WithInput(in),
+		// The server's context, so that a Shutdown out of time can kill
+		// the programs.
 		tea.WithContext(s.kill),
+		// The process's SIGINT and SIGTERM belong to the server, not to
+		// each session.
 		tea.WithoutSignalHandler(),
-		tea.WithFPS(frameRate),
 	)
-	p = tea.NewProgram(New(opts), popts...)
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {
-		return nil // Shutdown did not see this program; do not start it
+		return nil, nil // Shutdown did not see this program; do not start it
 	}
 	cs.program = p
-	return p
+	return p, frames
+}
+
+// screenModel is the chat screen as an SSH session runs it: Bubble Tea
+// updates the Model, and each view goes to the frame writer instead of
+// Bubble Tea's renderer.
+type screenModel struct {
+	*Model
+	frames *frameWriter
+}
+
+// Update updates the chat screen; a new size also clears the terminal.
+func (s *screenModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if _, ok := msg.(tea.WindowSizeMsg); ok {
+		s.frames.resize()
+	}
+	_, cmd := s.Model.Update(msg)
+	return s, cmd
+}
+
+// View hands the frame to the frame writer; Bubble Tea draws nothing.
+func (s *screenModel) View() tea.View {
+	s.frames.frame(s.Model.screen())
+	return tea.View{}
+}
+
+// colorWriter brings the screen's 256 colours down to what a terminal with
+// profile shows: 16 colours, or none.
+func colorWriter(w io.Writer, profile colorprofile.Profile) io.Writer {
+	if profile >= colorprofile.ANSI256 {
+		return w
+	}
+	return &colorprofile.Writer{Forward: w, Profile: max(profile, colorprofile.ASCII)}
 }
 
 // The largest screen a session gets, whatever size its terminal claims.
