@@ -98,9 +98,9 @@ func runNick(r *Room, m *Member, args string) {
 		return
 	}
 	old := m.nick
-	delete(r.byNick, nickKey(old))
+	r.unindex(m)
 	m.nick = args
-	r.byNick[nickKey(args)] = m
+	r.index(m)
 	r.broadcast(&Event{Kind: NickChange, From: old, To: args}, nil)
 }
 
@@ -135,7 +135,7 @@ func runMsg(r *Room, m *Member, args string) {
 }
 
 func runWho(r *Room, m *Member, _ string) {
-	r.tell(m, &Event{Kind: Members, Nicks: r.sortedNicks()})
+	r.tell(m, r.membersEvent())
 }
 
 func runHelp(r *Room, m *Member, _ string) {

@@ -6,8 +6,10 @@ import "time"
 type Kind uint8
 
 // The kinds of events a member receives. Public kinds (Chat, Action, Join,
-// Leave, NickChange) carry a room-wide sequence number; the others are
-// addressed to one member and have Seq 0.
+// Leave, NickChange, Presence) carry a room-wide sequence number; the others
+// are addressed to one member and have Seq 0. In a room too big for
+// individual joins and leaves (Config.QuietJoinsAbove) a joiner's own Join is
+// addressed to it alone, with Seq 0.
 const (
 	// Chat is a message to everyone: From said Text.
 	Chat Kind = iota + 1
@@ -23,7 +25,8 @@ const (
 	Leave
 	// NickChange announces that From is now known as To.
 	NickChange
-	// Members lists everyone in the room, in Nicks.
+	// Members lists the members of the room: Count is how many there are,
+	// Nicks the first Config.MembersListed of them, sorted case-insensitively.
 	Members
 	// Notice is informational text from the server.
 	Notice
@@ -33,12 +36,17 @@ const (
 	HistoryBegin
 	// HistoryEnd ends the history replay; live events follow.
 	HistoryEnd
+	// Presence summarises, in a room too big for individual joins and leaves,
+	// those since the last summary: Joined members came, Left went, and Count
+	// are present now.
+	Presence
 )
 
 var kindNames = [...]string{
 	Chat: "chat", Action: "action", Private: "private", PrivateSent: "private-sent",
 	Join: "join", Leave: "leave", NickChange: "nick", Members: "members",
 	Notice: "notice", Error: "error", HistoryBegin: "history-begin", HistoryEnd: "history-end",
+	Presence: "presence",
 }
 
 // String names the kind, for logs and test failures.
@@ -53,7 +61,7 @@ func (k Kind) String() string {
 // room-wide sequence number.
 func (k Kind) Public() bool {
 	switch k {
-	case Chat, Action, Join, Leave, NickChange:
+	case Chat, Action, Join, Leave, NickChange, Presence:
 		return true
 	}
 	return false
@@ -68,6 +76,11 @@ type Event struct {
 	From  string   // the nick that acted (sender, joiner, leaver, old nick)
 	To    string   // PrivateSent: the recipient; NickChange: the new nick
 	Text  string   // message, action, leave reason, notice or error text
-	Nicks []string // Members: everyone present, sorted case-insensitively
-	Count int      // HistoryBegin: how many events the replay holds
+	Nicks []string // Members: the first members, sorted case-insensitively
+	// Count is, for HistoryBegin, how many events the replay holds; for
+	// Members and Presence, how many members are present (Members may list
+	// fewer in Nicks).
+	Count  int
+	Joined int // Presence: members that joined since the last summary
+	Left   int // Presence: members that left since the last summary
 }

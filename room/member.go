@@ -11,7 +11,8 @@ import (
 type Member struct {
 	room   *Room
 	echo   bool
-	outbox chan *Event
+	outbox chan *Event // nil if the member pulls its events from pulled
+	pulled queue
 	lines  *rate.Limiter // flood control for everything the member sends
 	nicks  *rate.Limiter // nickname changes
 
@@ -23,20 +24,59 @@ type Member struct {
 
 func newMember(r *Room, nick string, opts JoinOptions) *Member {
 	c := r.cfg
-	return &Member{
+	m := &Member{
 		room:   r,
 		echo:   opts.Echo,
 		nick:   nick,
-		outbox: make(chan *Event, c.OutboxSize),
+		pulled: queue{limit: c.OutboxSize, wake: opts.Wake},
 		lines:  rate.NewLimiter(rate.Limit(c.FloodRate), c.FloodBurst),
 		nicks:  rate.NewLimiter(rate.Every(c.NickEvery), c.NickBurst),
 	}
+	if opts.Wake == nil {
+		m.outbox = make(chan *Event, c.OutboxSize)
+	}
+	return m
 }
 
 // Events is the member's stream of events, in order. It is closed when the
 // member leaves for any reason; Reason then says why. The front end must
 // drain it promptly: when it is full the member is removed as a slow consumer.
+// It is nil for a member that pulls its events with Take.
 func (m *Member) Events() <-chan *Event { return m.outbox }
+
+// Take is Events for a member that joined with JoinOptions.Wake: it appends
+// up to n of the events queued for the member, oldest first, to dst and
+// returns it, without waiting. When it returns no events, open tells whether
+// more may come: if so, the room calls Wake at the next one; if not, the
+// member has left (Reason says why) and everything has been taken. The events
+// queued by Join are not announced: the front end takes them after Join.
+// Take must not be called concurrently with itself.
+func (m *Member) Take(dst []*Event, n int) (events []*Event, open bool) {
+	return m.pulled.take(dst, n)
+}
+
+// deliver queues ev for the member without waiting; it reports false if the
+// member's outbox is full. The caller holds room.mu.
+func (m *Member) deliver(ev *Event) bool {
+	if m.outbox == nil {
+		return m.pulled.push(ev)
+	}
+	select {
+	case m.outbox <- ev:
+		return true
+	default:
+		return false
+	}
+}
+
+// closeOutbox ends the member's event stream. The caller holds room.mu.
+func (m *Member) closeOutbox() {
+	if m.outbox == nil {
+		m.pulled.close()
+		return
+	}
+	close(m.outbox)
+}
 
 // Nick returns the member's current nickname.
 func (m *Member) Nick() string {

@@ -6,12 +6,10 @@
 package room
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 )
@@ -26,6 +24,15 @@ const (
 	DefaultFloodKick    = 20  // lines dropped in one flood before disconnecting
 	DefaultNickBurst    = 3   // nickname changes at once
 	DefaultNickEvery    = 10 * time.Second
+	// DefaultQuietJoinsAbove keeps joins and leaves individual in rooms a
+	// person can follow, and keeps a join storm from filling an outbox: a
+	// member that reads nothing while the room fills gets at most this many
+	// Join events, below DefaultOutboxSize.
+	DefaultQuietJoinsAbove = 200
+	DefaultPresenceEvery   = 10 * time.Second
+	// DefaultMembersListed names about a screenful of members; a line of
+	// 100 nicks is at most 2.6 KB.
+	DefaultMembersListed = 100
 )
 
 // Reasons a member leaves, as shown in Leave events.
@@ -59,6 +66,16 @@ type Config struct {
 	// NickBurst nickname changes are allowed at once, then one per NickEvery.
 	NickBurst int
 	NickEvery time.Duration
+	// QuietJoinsAbove is the room size above which joins and leaves are not
+	// announced one by one: while the room, counting the member who comes or
+	// goes, has more members than this, they are counted instead, and one
+	// Presence event sums them up at most every PresenceEvery. A joiner is
+	// still sent its own Join.
+	QuietJoinsAbove int
+	PresenceEvery   time.Duration
+	// MembersListed caps the nicknames a Members event lists: the first ones
+	// in case-insensitive order. Its Count says how many members there are.
+	MembersListed int
 	// MessageLog, if set, records every chat message, action and private
 	// message with its text. Leave it nil to keep message bodies out of logs.
 	MessageLog *slog.Logger
@@ -93,23 +110,39 @@ func (c Config) withDefaults() Config {
 	if c.NickEvery <= 0 {
 		c.NickEvery = DefaultNickEvery
 	}
+	c.withPresenceDefaults()
 	if c.Now == nil {
 		c.Now = time.Now
 	}
 	return c
 }
 
+// withPresenceDefaults fills in the fields about member lists and presence.
+func (c *Config) withPresenceDefaults() {
+	if c.QuietJoinsAbove <= 0 {
+		c.QuietJoinsAbove = DefaultQuietJoinsAbove
+	}
+	if c.PresenceEvery <= 0 {
+		c.PresenceEvery = DefaultPresenceEvery
+	}
+	if c.MembersListed <= 0 {
+		c.MembersListed = DefaultMembersListed
+	}
+}
+
 // Room is one broadcast room. All its methods are safe for concurrent use.
 type Room struct {
 	cfg Config
 
-	mu      sync.Mutex
-	closed  bool
-	seq     uint64
-	members map[*Member]struct{}
-	byNick  map[string]*Member // keyed by nickKey
-	history history
-	counts  counters
+	mu       sync.Mutex
+	closed   bool
+	seq      uint64
+	members  map[*Member]struct{}
+	byNick   map[string]*Member // keyed by nickKey
+	roster   roster             // everyone's nick, in the order Members lists them
+	history  history
+	counts   counters
+	presence presence
 }
 
 // New returns an open, empty room.
@@ -130,13 +163,21 @@ type JoinOptions struct {
 	// Line-protocol clients leave it off: their terminal already shows what
 	// they typed. Screen-based front ends turn it on.
 	Echo bool
+	// Wake, if set, makes the member pull its events with Member.Take
+	// instead of receiving them on Member.Events, so that an idle member
+	// needs no goroutine waiting on a channel. The room calls Wake when an
+	// event arrives after a Take found none, and when the member leaves. It
+	// is called with the room's lock held: it must not block or call the
+	// room; typically it starts a goroutine that calls Take until Take
+	// returns nothing.
+	Wake func()
 }
 
 // Join adds a member under nick. The member's event stream starts with a
 // replay of recent history, if there is any, framed by HistoryBegin and
 // HistoryEnd; then its own Join event, then a Members list; live events
-// follow. Join fails with
-// an error wrapping ErrInvalidNick, ErrNickTaken or ErrClosed.
+// follow. Join fails with an error wrapping ErrInvalidNick, ErrNickTaken or
+// ErrClosed.
 func (r *Room) Join(nick string, opts JoinOptions) (*Member, error) {
 	if err := ValidateNick(nick); err != nil {
 		return nil, err
@@ -151,12 +192,44 @@ func (r *Room) Join(nick string, opts JoinOptions) (*Member, error) {
 	}
 	m := newMember(r, nick, opts)
 	r.members[m] = struct{}{}
-	r.byNick[nickKey(nick)] = m
+	r.index(m)
 	r.counts.joins++
 	r.replayHistory(m)
-	r.broadcast(&Event{Kind: Join, From: nick}, nil)
-	r.tell(m, &Event{Kind: Members, Nicks: r.sortedNicks()})
+	r.announceJoin(m)
+	r.tell(m, r.membersEvent())
 	return m, nil
+}
+
+// announceJoin tells everyone that m joined or, in a room too big for that,
+// tells m alone and counts the join for the next Presence summary. The
+// caller holds r.mu.
+func (r *Room) announceJoin(m *Member) {
+	ev := &Event{Kind: Join, From: m.nick}
+	if !r.quiet(len(r.members)) {
+		r.broadcast(ev, nil)
+		return
+	}
+	r.notePresence(1, 0)
+	r.tell(m, ev)
+}
+
+// index records m under its nickname; unindex forgets it. The caller holds
+// r.mu.
+func (r *Room) index(m *Member) {
+	r.byNick[nickKey(m.nick)] = m
+	r.roster.add(m.nick)
+}
+
+func (r *Room) unindex(m *Member) {
+	delete(r.byNick, nickKey(m.nick))
+	r.roster.remove(m.nick)
+}
+
+// membersEvent lists the first MembersListed members and counts them all.
+// The caller holds r.mu.
+func (r *Room) membersEvent() *Event {
+	listed := r.roster[:min(len(r.roster), r.cfg.MembersListed)]
+	return &Event{Kind: Members, Count: len(r.roster), Nicks: slices.Clone(listed)}
 }
 
 // replayHistory queues the recent public events, if any, for a new member.
@@ -167,18 +240,18 @@ func (r *Room) replayHistory(m *Member) {
 		return
 	}
 	now := r.cfg.Now()
-	m.outbox <- &Event{Kind: HistoryBegin, Time: now, Count: len(past)}
+	m.deliver(&Event{Kind: HistoryBegin, Time: now, Count: len(past)})
 	for _, ev := range past {
-		m.outbox <- ev
+		m.deliver(ev)
 	}
-	m.outbox <- &Event{Kind: HistoryEnd, Time: now}
+	m.deliver(&Event{Kind: HistoryEnd, Time: now})
 }
 
 // Members returns the nicknames present, sorted case-insensitively.
 func (r *Room) Members() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.sortedNicks()
+	return slices.Clone(r.roster)
 }
 
 // Len returns how many members are present.
@@ -197,25 +270,12 @@ func (r *Room) Close(notice string) {
 		return
 	}
 	r.closed = true
+	r.presence.stop()
 	ev := &Event{Kind: Notice, Time: r.cfg.Now(), Text: notice}
 	for m := range r.members {
-		select {
-		case m.outbox <- ev:
-		default:
-		}
+		m.deliver(ev) // best effort: a full outbox goes without
 		r.detach(m, ReasonShutdown)
 	}
-}
-
-func (r *Room) sortedNicks() []string {
-	nicks := make([]string, 0, len(r.members))
-	for m := range r.members {
-		nicks = append(nicks, m.nick)
-	}
-	slices.SortFunc(nicks, func(a, b string) int {
-		return cmp.Or(cmp.Compare(nickKey(a), nickKey(b)), strings.Compare(a, b))
-	})
-	return nicks
 }
 
 // broadcast stamps a public event, records it in history and queues it for
@@ -247,10 +307,9 @@ func (r *Room) fanOut(ev *Event, sender *Member) (slow []*Member) {
 		if skip && m == sender {
 			continue
 		}
-		select {
-		case m.outbox <- ev:
+		if m.deliver(ev) {
 			r.counts.deliveries++
-		default:
+		} else {
 			slow = append(slow, m)
 		}
 	}
@@ -258,9 +317,14 @@ func (r *Room) fanOut(ev *Event, sender *Member) (slow []*Member) {
 }
 
 // leaveEvent removes m and returns the Leave event to announce, or nil if m
-// had already been removed. The caller holds r.mu.
+// had already been removed or the room is too big to announce it (the leave
+// is then counted for the next Presence summary). The caller holds r.mu.
 func (r *Room) leaveEvent(m *Member, reason string) *Event {
 	if !r.detach(m, reason) {
+		return nil
+	}
+	if r.quiet(len(r.members) + 1) {
+		r.notePresence(0, 1)
 		return nil
 	}
 	return &Event{Kind: Leave, From: m.nick, Text: reason}
@@ -280,10 +344,10 @@ func (r *Room) detach(m *Member, reason string) bool {
 		return false
 	}
 	delete(r.members, m)
-	delete(r.byNick, nickKey(m.nick))
+	r.unindex(m)
 	m.reason = reason
 	r.counts.leaves[LeaveClass(reason)]++
-	close(m.outbox)
+	m.closeOutbox()
 	return true
 }
 
@@ -309,10 +373,9 @@ func (r *Room) tell(m *Member, ev *Event) {
 	if ev.Time.IsZero() {
 		ev.Time = r.cfg.Now()
 	}
-	select {
-	case m.outbox <- ev:
+	if m.deliver(ev) {
 		r.counts.deliveries++
-	default:
+	} else {
 		r.remove(m, ReasonSlowConsumer)
 	}
 }

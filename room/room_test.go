@@ -69,6 +69,12 @@ func describe(events []*Event) []string {
 		}
 		if ev.Kind == Members {
 			s += " " + strings.Join(ev.Nicks, ",")
+			if ev.Count != len(ev.Nicks) {
+				s += fmt.Sprintf(" of %d", ev.Count)
+			}
+		}
+		if ev.Kind == Presence {
+			s += fmt.Sprintf(" +%d -%d =%d", ev.Joined, ev.Left, ev.Count)
 		}
 		if ev.Kind == HistoryBegin {
 			s += fmt.Sprint(" ", ev.Count)

@@ -20,6 +20,11 @@ const (
 	joinedSuffix      = " joined"
 	renamedInfix      = " is now known as "
 	leftInfix         = " left ("
+	moreInfix         = " and "
+	moreSuffix        = " more"
+	presenceJoined    = " joined, "
+	presenceLeft      = " left, "
+	presenceNow       = " now"
 	stampLen          = len("[15:04:05] ")
 )
 
@@ -55,15 +60,34 @@ func appendNotice(dst []byte, ev *room.Event) []byte {
 	case room.NickChange:
 		return append(append(append(dst, ev.From...), renamedInfix...), ev.To...)
 	case room.Members:
-		dst = appendCount(dst, len(ev.Nicks), "member")
-		dst = append(dst, ": "...)
-		return append(dst, strings.Join(ev.Nicks, ", ")...)
+		return appendMembers(dst, ev)
+	case room.Presence:
+		dst = append(strconv.AppendInt(dst, int64(ev.Joined), 10), presenceJoined...)
+		dst = append(strconv.AppendInt(dst, int64(ev.Left), 10), presenceLeft...)
+		return append(appendCount(dst, ev.Count, "member"), presenceNow...)
 	case room.HistoryBegin:
 		return appendCount(append(dst, historyBeginWord...), ev.Count, "event")
 	case room.HistoryEnd:
 		return append(dst, historyEndText...)
 	}
 	return append(dst, ev.Text...)
+}
+
+// appendMembers appends "N members: a, b, c", or, when the list names only
+// some of them, "N members: a, b and M more".
+func appendMembers(dst []byte, ev *room.Event) []byte {
+	total := max(ev.Count, len(ev.Nicks))
+	dst = append(appendCount(dst, total, "member"), ": "...)
+	for i, nick := range ev.Nicks {
+		if i > 0 {
+			dst = append(dst, ", "...)
+		}
+		dst = append(dst, nick...)
+	}
+	if more := total - len(ev.Nicks); more > 0 {
+		dst = append(strconv.AppendInt(append(dst, moreInfix...), int64(more), 10), moreSuffix...)
+	}
+	return dst
 }
 
 // appendCount appends "1 event" or "N events".
@@ -157,7 +181,7 @@ func parseNotice(ev *room.Event, text string) {
 			return
 		}
 	}
-	if parseMembers(ev, text) || parseRename(ev, text) || parseLeave(ev, text) {
+	if parseMembers(ev, text) || parsePresence(ev, text) || parseRename(ev, text) || parseLeave(ev, text) {
 		return
 	}
 	ev.Kind, ev.Text = room.Notice, text
@@ -168,12 +192,16 @@ func parseMembers(ev *room.Event, text string) bool {
 	if !found {
 		return false
 	}
-	n, ok := parseCount(head, "member")
+	total, ok := parseCount(head, "member")
+	if !ok {
+		return false
+	}
+	list, more, ok := cutMore(list)
 	if !ok {
 		return false
 	}
 	nicks := strings.Split(list, ", ")
-	if len(nicks) != n {
+	if len(nicks)+more != total {
 		return false
 	}
 	for _, nick := range nicks {
@@ -181,7 +209,34 @@ func parseMembers(ev *room.Event, text string) bool {
 			return false
 		}
 	}
-	ev.Kind, ev.Nicks = room.Members, nicks
+	ev.Kind, ev.Nicks, ev.Count = room.Members, nicks, total
+	return true
+}
+
+// cutMore splits "a, b and N more" into the list and N; a list without the
+// tail comes back whole, with 0.
+func cutMore(list string) (nicks string, more int, ok bool) {
+	head, found := strings.CutSuffix(list, moreSuffix)
+	i := strings.LastIndex(head, moreInfix)
+	if !found || i < 0 {
+		return list, 0, true
+	}
+	n, err := strconv.Atoi(head[i+len(moreInfix):])
+	return head[:i], n, err == nil && n > 0
+}
+
+// parsePresence parses "J joined, L left, N members now".
+func parsePresence(ev *room.Event, text string) bool {
+	joined, rest, ok1 := strings.Cut(text, presenceJoined)
+	left, rest, ok2 := strings.Cut(rest, presenceLeft)
+	count, ok3 := strings.CutSuffix(rest, presenceNow)
+	j, errJ := strconv.Atoi(joined)
+	l, errL := strconv.Atoi(left)
+	n, ok4 := parseCount(count, "member")
+	if !ok1 || !ok2 || !ok3 || !ok4 || errJ != nil || errL != nil || j < 0 || l < 0 {
+		return false
+	}
+	ev.Kind, ev.Joined, ev.Left, ev.Count = room.Presence, j, l, n
 	return true
 }
 

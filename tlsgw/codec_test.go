@@ -13,7 +13,7 @@ var stamp = time.Date(2026, 11, 28, 9, 5, 7, 0, time.UTC)
 
 func sameEvent(a, b *room.Event) bool {
 	return a.Kind == b.Kind && a.From == b.From && a.To == b.To && a.Text == b.Text &&
-		a.Count == b.Count && slices.Equal(a.Nicks, b.Nicks) && a.Time.Equal(b.Time)
+		a.Count == b.Count && a.Joined == b.Joined && a.Left == b.Left && slices.Equal(a.Nicks, b.Nicks) && a.Time.Equal(b.Time)
 }
 
 // codecCases are one event of every kind with the line each encodes to.
@@ -28,8 +28,12 @@ var codecCases = []struct {
 	{room.Event{Kind: room.Join, Time: stamp, From: "carol"}, "[09:05:07] *** carol joined"},
 	{room.Event{Kind: room.Leave, Time: stamp, From: "carol", Text: "quit: bye (for now)"}, "[09:05:07] *** carol left (quit: bye (for now))"},
 	{room.Event{Kind: room.NickChange, Time: stamp, From: "carol", To: "Caro"}, "[09:05:07] *** carol is now known as Caro"},
-	{room.Event{Kind: room.Members, Time: stamp, Nicks: []string{"alice", "bob"}}, "[09:05:07] *** 2 members: alice, bob"},
-	{room.Event{Kind: room.Members, Time: stamp, Nicks: []string{"alice"}}, "[09:05:07] *** 1 member: alice"},
+	{room.Event{Kind: room.Members, Time: stamp, Count: 2, Nicks: []string{"alice", "bob"}}, "[09:05:07] *** 2 members: alice, bob"},
+	{room.Event{Kind: room.Members, Time: stamp, Count: 1, Nicks: []string{"alice"}}, "[09:05:07] *** 1 member: alice"},
+	{room.Event{Kind: room.Members, Time: stamp, Count: 10000, Nicks: []string{"alice", "bob"}}, "[09:05:07] *** 10000 members: alice, bob and 9998 more"},
+	{room.Event{Kind: room.Members, Time: stamp, Count: 2, Nicks: []string{"alice"}}, "[09:05:07] *** 2 members: alice and 1 more"},
+	{room.Event{Kind: room.Presence, Time: stamp, Joined: 12, Left: 3, Count: 10009}, "[09:05:07] *** 12 joined, 3 left, 10009 members now"},
+	{room.Event{Kind: room.Presence, Time: stamp, Joined: 0, Left: 1, Count: 1}, "[09:05:07] *** 0 joined, 1 left, 1 member now"},
 	{room.Event{Kind: room.Notice, Time: stamp, Text: "/who             List the members of the room."}, "[09:05:07] *** /who             List the members of the room."},
 	{room.Event{Kind: room.Notice, Text: "Welcome to chatd."}, "*** Welcome to chatd."},
 	{room.Event{Kind: room.Error, Time: stamp, Text: `no one called "x" is here`}, `[09:05:07] !!! no one called "x" is here`},
@@ -64,7 +68,12 @@ func TestParseLineFallsBackToNotice(t *testing.T) {
 	for _, line := range []string{
 		"plain text from some other server",
 		"<not a nick!> hi",
-		"*** 3 members: a, b",     // count does not match
+		"*** 3 members: a, b", // count does not match
+		"*** 4 members: a, b and 1 more",
+		"*** 3 members: a, b and 0 more",
+		"*** 3 members: a, b, and 1 more",
+		"*** 1 joined, 2 left, 3 members",
+		"*** x joined, 2 left, 3 members now",
 		"*** bad nick! joined",    // not a nick
 		"[99:00:00] <a> bad time", // not a stamp
 		"",

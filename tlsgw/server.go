@@ -118,11 +118,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			conn.Close()
 			continue
 		}
-		go func() {
-			defer s.wg.Done()
-			defer s.untrackConn(conn)
-			s.serveConn(conn)
-		}()
+		go s.serveConn(conn) // its session untracks it and calls wg.Done
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -403,5 +404,25 @@ func TestStatsCountHandshakes(t *testing.T) {
 			t.Fatalf("stats %+v", st)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestBigRoomSumsUpJoinsAndCapsTheMemberList(t *testing.T) {
+	r := room.New(room.Config{QuietJoinsAbove: 1, MembersListed: 1, PresenceEvery: 20 * time.Millisecond})
+	ts := startServer(t, Config{Room: r})
+	alice := ts.join(t, "alice")
+	bob := ts.connect(t)
+	bob.send("bob")
+	bob.expect("*** bob joined")
+	line, _ := bob.expect(" member")
+	if !strings.HasSuffix(line, "] *** 2 members: alice and 1 more") {
+		t.Errorf("bob's member list %q", line)
+	}
+	if ev := ParseLine(line, time.Now()); ev.Kind != room.Members || ev.Count != 2 || !slices.Equal(ev.Nicks, []string{"alice"}) {
+		t.Errorf("ParseLine(%q) = %+v", line, *ev)
+	}
+	line, skipped := alice.expect(" now")
+	if !strings.HasSuffix(line, "] *** 1 joined, 0 left, 2 members now") || len(skipped) > 0 {
+		t.Errorf("alice got %q after %q, want only the summary", line, skipped)
 	}
 }

@@ -32,71 +32,103 @@ const maxPooledBuffer = 64 << 10
 // close its side after the server closed its own (see finish).
 const lingerTimeout = 2 * time.Second
 
-// session serves one client connection.
+// session serves one client connection. Once the client has joined, it
+// costs one goroutine, the reader; a writer goroutine runs only while events
+// wait to be written (see flush).
 type session struct {
 	srv   *Server
 	raw   net.Conn
 	conn  *tls.Conn
 	lines *lineReader
-	log   *slog.Logger
+	start time.Time
 
+	member    *room.Member  // set before the first flush
+	flushDone chan struct{} // closed by the flush that says goodbye
+
+	// Used by one flush at a time: flushes are ordered by the member's queue.
 	deadlineSet time.Time // when the write deadline was last moved
+	writeFailed bool
 }
 
-// serveConn runs one connection from handshake to close, and logs one
+// serveConn serves one connection from handshake to close, and logs one
 // record when it opens and one, with everything learned, when it closes.
+// The handshake and the nickname exchange need a deep stack; once the client
+// has joined, a fresh goroutine takes over, so that an idle connection keeps
+// a small stack rather than that one. The session ends the connection's
+// tracking (untrackConn and wg) when it closes.
 func (s *Server) serveConn(raw net.Conn) {
-	start := time.Now()
-	defer raw.Close()
 	conn := tls.Server(raw, s.cfg.TLS)
-	sess := &session{
-		srv:   s,
-		raw:   raw,
-		conn:  conn,
-		lines: newLineReader(conn, s.cfg.ReadBuffer),
-		log:   s.cfg.Logger.With("transport", "tls", "remote", raw.RemoteAddr().String()),
-	}
-	sess.log.Info("connection opened")
-	var nick, reason string
-	defer func() {
-		in, out := connlimit.Bytes(raw)
-		sess.log.Info("connection closed", "nick", nick, "reason", reason,
-			"duration", time.Since(start).Round(time.Millisecond), "bytes_in", in, "bytes_out", out)
-	}()
-	if err := sess.handshake(); err != nil {
-		s.countHandshakeFailure(err)
-		reason = "tls handshake failed: " + err.Error()
-		explainNotTLS(err, s.cfg.WriteTimeout)
+	sess := &session{srv: s, raw: raw, conn: conn, lines: newLineReader(conn, s.cfg.ReadBuffer), start: time.Now()}
+	sess.logger().Info("connection opened")
+	m, reason := sess.open()
+	if m == nil {
+		sess.close("", reason)
 		return
 	}
-	m, err := sess.join()
+	go sess.serve(m)
+}
+
+// open does the TLS handshake and the nickname exchange. It returns the
+// member, or nil and why the client did not join.
+func (s *session) open() (*room.Member, string) {
+	if err := s.handshake(); err != nil {
+		s.srv.countHandshakeFailure(err)
+		explainNotTLS(err, s.srv.cfg.WriteTimeout)
+		return nil, "tls handshake failed: " + err.Error()
+	}
+	m, err := s.join()
 	if err != nil {
-		reason = "did not join: " + err.Error()
-		sess.finish()
-		sess.drain()
-		return
+		s.finish()
+		s.drain()
+		return nil, "did not join: " + err.Error()
 	}
-	if !s.markJoined(raw) {
+	if !s.srv.markJoined(s.raw) {
 		m.Leave(room.ReasonShutdown)
 	}
-	sess.log.Info("joined", "nick", m.Nick())
-	sess.chat(m)
-	nick, reason = m.Nick(), m.Reason()
+	s.logger().Info("joined", "nick", m.Nick())
+	return m, ""
+}
+
+// serve relays between the connection and the member until either side
+// ends, then closes the connection.
+func (s *session) serve(m *room.Member) {
+	s.chat(m)
+	s.close(m.Nick(), m.Reason())
+}
+
+// close logs the connection's end, closes it and stops tracking it.
+func (s *session) close(nick, reason string) {
+	in, out := connlimit.Bytes(s.raw)
+	s.logger().Info("connection closed", "nick", nick, "reason", reason,
+		"duration", time.Since(s.start).Round(time.Millisecond), "bytes_in", in, "bytes_out", out)
+	s.raw.Close()
+	s.srv.untrackConn(s.raw)
+	s.srv.wg.Done()
+}
+
+// logger returns a logger with what is known of the connection: its remote
+// address and, once the handshake is done, what was negotiated. It is built
+// for each of the few records a connection logs rather than kept, because a
+// kept one costs an idle connection about a kilobyte.
+func (s *session) logger() *slog.Logger {
+	args := []any{"transport", "tls", "remote", s.raw.RemoteAddr().String()}
+	if st := s.conn.ConnectionState(); st.HandshakeComplete {
+		args = append(args, "tls_version", tls.VersionName(st.Version),
+			"cipher", tls.CipherSuiteName(st.CipherSuite), "group", st.CurveID.String(),
+			"sni", st.ServerName, "alpn", st.NegotiatedProtocol)
+	}
+	return s.srv.cfg.Logger.With(args...)
 }
 
 // handshake completes the TLS handshake within the handshake timeout and
-// records what was negotiated in the session's logger.
+// counts what was negotiated.
 func (s *session) handshake() error {
 	s.conn.SetDeadline(time.Now().Add(s.srv.cfg.HandshakeTimeout))
 	if err := s.conn.Handshake(); err != nil {
 		return err
 	}
 	s.conn.SetDeadline(time.Time{})
-	st := s.conn.ConnectionState()
-	s.srv.countHandshake(st)
-	s.log = s.log.With("tls_version", tls.VersionName(st.Version),
-		"cipher", tls.CipherSuiteName(st.CipherSuite), "group", st.CurveID.String(),
-		"sni", st.ServerName, "alpn", st.NegotiatedProtocol)
+	s.srv.countHandshake(s.conn.ConnectionState())
 	return nil
 }
 
@@ -157,7 +189,7 @@ func (s *session) join() (*room.Member, error) {
 			s.send(prompt())
 			continue
 		}
-		m, err := s.srv.cfg.Room.Join(nick, room.JoinOptions{})
+		m, err := s.srv.cfg.Room.Join(nick, room.JoinOptions{Wake: s.wake})
 		if err == nil {
 			s.conn.SetReadDeadline(time.Time{})
 			return m, nil
@@ -191,11 +223,8 @@ func prompt() *room.Event {
 
 // chat relays between the connection and the member until either side ends.
 func (s *session) chat(m *room.Member) {
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		s.writeEvents(m)
-	}()
+	s.member, s.flushDone = m, make(chan struct{})
+	go s.flush() // what Join queued
 	for {
 		line, err := s.lines.ReadLine()
 		if err != nil {
@@ -208,34 +237,61 @@ func (s *session) chat(m *room.Member) {
 		}
 		m.Send(line)
 	}
-	<-writerDone
+	<-s.flushDone
 }
 
-// writeEvents writes the member's events as they come, coalescing whatever
-// is queued into one write, then says goodbye and ends the server's side of
-// the connection; the reader sees the client close its side.
-func (s *session) writeEvents(m *room.Member) {
-	defer s.finish()
-	events := m.Events()
-	failed := false
-	for ev := range events {
-		if failed {
-			continue // drain until the room closes the stream
+// wake is the member's room.JoinOptions.Wake: events wait to be written.
+func (s *session) wake() { go s.flush() }
+
+// flush writes the member's queued events, coalescing up to a batch into
+// each write, until none are left. It runs on a goroutine of its own,
+// started by chat and then by wake, one at a time, so an idle connection has
+// no writer goroutine. Once the member has left and everything is written,
+// it says goodbye and ends the server's side of the connection; the reader
+// then sees the client close its side.
+func (s *session) flush() {
+	var batch [maxWriteBatch]*room.Event
+	for {
+		events, open := s.member.Take(batch[:0], maxWriteBatch)
+		if len(events) == 0 {
+			if !open {
+				s.goodbye()
+			}
+			return
 		}
-		bp := writeBuffers.Get().(*[]byte)
-		buf := appendQueued(AppendEvent((*bp)[:0], ev), events)
-		if err := s.write(buf); err != nil {
-			failed = true
-			m.Leave(reasonWriteFailed)
-		}
-		if cap(buf) <= maxPooledBuffer {
-			*bp = buf[:0]
-			writeBuffers.Put(bp)
-		}
+		s.writeEvents(events)
 	}
-	if ev := farewell(m.Reason()); ev != nil && !failed {
+}
+
+// writeEvents writes events in one write. After a failed write it writes
+// nothing more: the events are dropped until the room closes the stream.
+func (s *session) writeEvents(events []*room.Event) {
+	if s.writeFailed {
+		return
+	}
+	bp := writeBuffers.Get().(*[]byte)
+	buf := (*bp)[:0]
+	for _, ev := range events {
+		buf = AppendEvent(buf, ev)
+	}
+	if err := s.write(buf); err != nil {
+		s.writeFailed = true
+		s.member.Leave(reasonWriteFailed)
+	}
+	if cap(buf) <= maxPooledBuffer {
+		*bp = buf[:0]
+		writeBuffers.Put(bp)
+	}
+}
+
+// goodbye tells the client why it was disconnected, if it should know, and
+// ends the server's side of the connection.
+func (s *session) goodbye() {
+	if ev := farewell(s.member.Reason()); ev != nil && !s.writeFailed {
 		s.send(ev)
 	}
+	s.finish()
+	close(s.flushDone)
 }
 
 // finish ends the server's side of the connection gracefully: a TLS
@@ -255,24 +311,6 @@ func (s *session) finish() {
 // deadline set by finish passes.
 func (s *session) drain() {
 	io.Copy(io.Discard, s.conn)
-}
-
-// appendQueued appends events already waiting in the stream, up to a batch,
-// without blocking. If the stream is closed it stops; the caller's range over
-// the stream then ends too.
-func appendQueued(buf []byte, events <-chan *room.Event) []byte {
-	for range maxWriteBatch {
-		select {
-		case ev, ok := <-events:
-			if !ok {
-				return buf
-			}
-			buf = AppendEvent(buf, ev)
-		default:
-			return buf
-		}
-	}
-	return buf
 }
 
 // farewell is the last line a member is sent, given why it left; nil if

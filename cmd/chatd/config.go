@@ -82,6 +82,9 @@ func addLimitFlags(fs *flag.FlagSet, cfg *config) {
 	fs.IntVar(&cfg.room.FloodKick, "flood-kick", room.DefaultFloodKick, "lines dropped in a row for flooding before the member is disconnected")
 	fs.IntVar(&cfg.room.NickBurst, "nick-burst", room.DefaultNickBurst, "nickname changes a member may make at once")
 	fs.DurationVar(&cfg.room.NickEvery, "nick-every", room.DefaultNickEvery, "after the burst, one nickname change per this long")
+	fs.IntVar(&cfg.room.QuietJoinsAbove, "quiet-joins-above", room.DefaultQuietJoinsAbove, "room size above which joins and leaves are summed up in one line per --presence-every instead of announced one by one")
+	fs.DurationVar(&cfg.room.PresenceEvery, "presence-every", room.DefaultPresenceEvery, "in a room above --quiet-joins-above, at most one summary of joins and leaves per this long")
+	fs.IntVar(&cfg.room.MembersListed, "members-listed", room.DefaultMembersListed, "most nicknames a member list (on joining, /who) names; it counts the rest")
 	fs.IntVar(&cfg.tls.ReadBuffer, "line-buffer", tlsgw.DefaultReadBuffer, "bytes a TLS client may send without a newline before it is disconnected")
 	fs.DurationVar(&cfg.tls.HandshakeTimeout, "handshake-timeout", tlsgw.DefaultHandshakeTimeout, "time allowed for a TLS handshake")
 	fs.DurationVar(&cfg.tls.NickTimeout, "nick-timeout", tlsgw.DefaultNickTimeout, "time a TLS client has to choose a nickname")
@@ -167,6 +170,8 @@ func (c *config) validate() error {
 		{"--history", float64(c.room.HistorySize)}, {"--outbox", float64(c.room.OutboxSize)}, {"--max-line", float64(c.room.MaxLineBytes)},
 		{"--flood-rate", c.room.FloodRate}, {"--flood-burst", float64(c.room.FloodBurst)}, {"--flood-kick", float64(c.room.FloodKick)},
 		{"--nick-burst", float64(c.room.NickBurst)}, {"--nick-every", float64(c.room.NickEvery)},
+		{"--quiet-joins-above", float64(c.room.QuietJoinsAbove)}, {"--presence-every", float64(c.room.PresenceEvery)},
+		{"--members-listed", float64(c.room.MembersListed)},
 		{"--line-buffer", float64(c.tls.ReadBuffer)}, {"--handshake-timeout", float64(c.tls.HandshakeTimeout)},
 		{"--nick-timeout", float64(c.tls.NickTimeout)}, {"--write-timeout", float64(c.tls.WriteTimeout)},
 		{"--ssh-handshake-timeout", float64(c.ssh.HandshakeTimeout)},

@@ -1,0 +1,69 @@
+package room
+
+import "sync"
+
+// keptQueueCap is the largest queue a member keeps once it is drained;
+// a bigger one is released, so an idle member holds no burst-sized buffer.
+const keptQueueCap = 8
+
+// queue is the outbox of a member that pulls its events (JoinOptions.Wake):
+// a bounded slice that grows only while events wait, and a wake-up hook.
+// The room pushes under its own lock; the member's front end takes without
+// it, so the queue has a lock of its own, always taken after Room.mu.
+type queue struct {
+	mu     sync.Mutex
+	events []*Event // oldest first
+	limit  int      // most events held; a push beyond it fails
+	closed bool     // the member left: no more pushes
+	armed  bool     // the last take found nothing: wake at the next push
+	wake   func()
+}
+
+// push queues ev without waiting. It reports false, queuing nothing, if the
+// queue is full. If the front end is waiting for events, it is woken.
+func (q *queue) push(ev *Event) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.events) >= q.limit {
+		return false
+	}
+	q.events = append(q.events, ev)
+	q.wakeIfArmed()
+	return true
+}
+
+// close ends the stream: what is queued can still be taken.
+func (q *queue) close() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.closed = true
+	q.wakeIfArmed()
+}
+
+// wakeIfArmed calls the wake hook once per arming. The caller holds q.mu.
+func (q *queue) wakeIfArmed() {
+	if q.armed {
+		q.armed = false
+		q.wake()
+	}
+}
+
+// take appends up to n queued events to dst. With none queued it arms the
+// wake hook, or reports open false once the stream is closed.
+func (q *queue) take(dst []*Event, n int) (events []*Event, open bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n = min(n, len(q.events))
+	if n == 0 {
+		q.armed = !q.closed
+		return dst, !q.closed
+	}
+	dst = append(dst, q.events[:n]...)
+	rest := copy(q.events, q.events[n:])
+	clear(q.events[rest:])
+	q.events = q.events[:rest]
+	if rest == 0 && cap(q.events) > keptQueueCap {
+		q.events = nil
+	}
+	return dst, true
+}
