@@ -22,6 +22,13 @@ type input struct {
 	browse  int      // index into history while browsing with up/down; len(history) otherwise
 	draft   string   // what was typed before browsing started
 	offset  int      // first rune shown, when the line is wider than the screen
+
+	// The last view, drawn again only after an edit or at another width.
+	viewed   bool
+	viewW    int
+	viewM    ansi.Method
+	viewText string
+	viewX    int
 }
 
 func newInput(prompt string, charLimit int) input {
@@ -36,6 +43,7 @@ func newInput(prompt string, charLimit int) input {
 // update passes a key or paste to the text field.
 func (in *input) update(msg tea.Msg) {
 	in.ti, _ = in.ti.Update(msg)
+	in.viewed = false
 }
 
 func (in *input) value() string { return in.ti.Value() }
@@ -54,6 +62,7 @@ func (in *input) take() string {
 	in.draft = ""
 	in.ti.Reset()
 	in.offset = 0
+	in.viewed = false
 	return v
 }
 
@@ -88,11 +97,21 @@ func (in *input) next() {
 func (in *input) show(s string) {
 	in.ti.SetValue(s)
 	in.ti.CursorEnd()
+	in.viewed = false
 }
 
 // view draws the input line width columns wide and returns the cursor's
 // column. Text that does not fit scrolls sideways to keep the cursor shown.
 func (in *input) view(width int, st *styles, method ansi.Method) (string, int) {
+	if !in.viewed || width != in.viewW || method != in.viewM {
+		in.viewText, in.viewX = in.draw(width, st, method)
+		in.viewed, in.viewW, in.viewM = true, width, method
+	}
+	return in.viewText, in.viewX
+}
+
+// draw draws the input line; see view.
+func (in *input) draw(width int, st *styles, method ansi.Method) (string, int) {
 	prompt := in.prompt
 	pw := method.StringWidth(prompt)
 	avail := width - pw - 1 // one column for the cursor after the text

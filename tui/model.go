@@ -210,7 +210,12 @@ func (m *Model) track(ev *room.Event) {
 	case room.HistoryEnd:
 		m.inHistory = false
 	case room.Members:
-		m.members.set(ev.Nicks)
+		m.members.set(ev.Nicks, ev.Count)
+	case room.Presence:
+		if m.inHistory {
+			return
+		}
+		m.members.setCount(ev.Count)
 	case room.Join, room.Leave, room.NickChange:
 		if m.inHistory {
 			return

@@ -813,3 +813,58 @@ func TestStatusLineShowsTheConnectionsState(t *testing.T) {
 		}
 	}
 }
+
+// TestScreenKeepsOnlyLinesNearTheView checks that a screen following a long
+// chat keeps the rendered lines of only the newest messages (the memory of
+// an SSH session stays small however long the history), and that scrolling
+// back still shows every message kept, rendered again on demand.
+func TestScreenKeepsOnlyLinesNearTheView(t *testing.T) {
+	m, _ := newTestModel(t, "alice", 100, 30)
+	for i := range DefaultScrollback {
+		feed(m, chat("bob", fmt.Sprintf("message %d", i)))
+	}
+	if n, most := len(m.sb.lines), 28+4*overscan; n > most {
+		t.Fatalf("%d lines rendered after %d messages; want at most %d", n, DefaultScrollback, most)
+	}
+	rendered := m.sb.renders
+	for range DefaultScrollback / 20 {
+		press(m, "pgup")
+	}
+	if first := screen(m)[0]; !strings.HasSuffix(strings.TrimRight(first[:70], " "), "bob: message 0") {
+		t.Fatalf("the top of the scrollback does not show the oldest message:\n%s", screenText(m))
+	}
+	if m.sb.renders == rendered {
+		t.Fatal("scrolling back rendered nothing: the old lines were kept after all")
+	}
+}
+
+// TestBigRoomCountsMembersNotListed checks a screen in a room too big for a
+// full member list and one-by-one joins: the counts come from the Members
+// event's total and from Presence summaries, not from the nicks listed.
+func TestBigRoomCountsMembersNotListed(t *testing.T) {
+	m, _ := newTestModel(t, "alice", 100, 30)
+	nicks := make([]string, 100)
+	for i := range nicks {
+		nicks[i] = fmt.Sprintf("user%03d", i)
+	}
+	nicks[0] = "alice"
+	feed(m, &room.Event{Kind: room.Members, Nicks: nicks, Count: 10000, Time: t0})
+	text := screenText(m)
+	for _, want := range []string{"10000 members: alice, user001", "and 9900 more", "members (10000)", "chatd · 10000 members · alice"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("screen lacks %q:\n%s", want, text)
+		}
+	}
+	feed(m, &room.Event{Kind: room.Presence, Joined: 15, Left: 3, Count: 10012, Time: t0})
+	text = screenText(m)
+	for _, want := range []string{"15 joined, 3 left, 10012 members now", "members (10012)", "10012 members · alice"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("after a summary, screen lacks %q:\n%s", want, text)
+		}
+	}
+	// A member not listed leaves: the count still drops.
+	feed(m, ev(room.Leave, "user500", "", ""))
+	if text := screenText(m); !strings.Contains(text, "10011 members · alice") {
+		t.Errorf("a leave of someone not listed did not count:\n%s", text)
+	}
+}

@@ -124,13 +124,8 @@ func (r *renderer) render(ev *room.Event, width int) []line {
 	case room.Members:
 		l.add("-- ", st.system)
 		l.body("", st.system, "", nil)
-		n := len(ev.Nicks)
-		switch n {
-		case 1:
-			l.add("1 member: ", st.system)
-		default:
-			l.add(strconv.Itoa(n)+" members: ", st.system)
-		}
+		n := max(ev.Count, len(ev.Nicks))
+		l.add(countOf(n, "member", "members")+": ", st.system)
 		for i, nick := range ev.Nicks {
 			if i > 0 {
 				l.add(", ", st.system)
@@ -138,6 +133,12 @@ func (r *renderer) render(ev *room.Event, width int) []line {
 			nick = room.Clean(nick)
 			l.add(nick, nickStyle(nick))
 		}
+		if more := n - len(ev.Nicks); more > 0 {
+			l.add(" and "+strconv.Itoa(more)+" more", st.system)
+		}
+	case room.Presence:
+		l.add("-- ", st.system)
+		l.body(presenceText(ev), st.system, "", nil)
 	case room.Error:
 		l.add("!! ", st.errTag)
 		l.body(text, st.err, "", nil)
@@ -184,6 +185,28 @@ func (l *layout) lines(width int, method ansi.Method) []line {
 		out = append(out, line{s: b.String(), w: len(pad) + method.StringWidth(plain[sp.start:sp.end])})
 	}
 	return out
+}
+
+// countOf says n things: "1 member", "2 members".
+func countOf(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}
+
+// presenceText sums up a Presence event: "12 joined, 3 left, 10009 members
+// now".
+func presenceText(ev *room.Event) string {
+	var parts []string
+	if ev.Joined > 0 {
+		parts = append(parts, strconv.Itoa(ev.Joined)+" joined")
+	}
+	if ev.Left > 0 {
+		parts = append(parts, strconv.Itoa(ev.Left)+" left")
+	}
+	parts = append(parts, countOf(ev.Count, "member", "members")+" now")
+	return strings.Join(parts, ", ")
 }
 
 // findMentions returns the byte ranges of whole-word, ASCII case-insensitive

@@ -55,7 +55,27 @@ func (s *scrollback) add(ev *room.Event) {
 		s.unread++
 	}
 	s.trim()
+	s.forget()
 	s.clamp()
+}
+
+// forget drops the rendered lines of the oldest messages once far more are
+// rendered than the view shows, while the view follows new messages. A
+// screen then holds its messages (the events, which every screen shares)
+// and only the lines near the view; older ones are rendered again if
+// scrolled to. It lets lines accumulate first, so the copying is amortised.
+func (s *scrollback) forget() {
+	if s.offset > 0 || len(s.lines) <= s.height+4*overscan {
+		return
+	}
+	keep := s.height + overscan
+	drop, i := 0, s.stale
+	for ; i < len(s.entries) && len(s.lines)-drop-s.entries[i].n >= keep; i++ {
+		drop += s.entries[i].n
+		s.entries[i].n = 0
+	}
+	s.stale = i
+	s.lines = append(make([]line, 0, len(s.lines)-drop+overscan), s.lines[drop:]...)
 }
 
 // trim drops the oldest messages beyond max. It lets a quarter of max

@@ -485,6 +485,10 @@ func (s *SSHServer) newProgram(sess ssh.Session) (*tea.Program, *frameWriter) {
 		// and compares them cell by cell on every frame: most of a
 		// session's memory and CPU. The frame writer does that job here.
 		tea.WithoutRenderer(),
+		// Without a renderer, Bubble Tea's frame ticker only flushes
+		// output the model never queues; at its default of 60 a second
+		// it would wake every session 60 times a second for nothing.
+		tea.WithFPS(1),
 		tea.WithInput(in),
 		tea.WithOutput(out),
 		tea.WithEnvironment(env),
