@@ -9,6 +9,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"chatd/connlimit"
@@ -44,6 +45,10 @@ type session struct {
 
 	member    *room.Member  // set before the first flush
 	flushDone chan struct{} // closed by the flush that says goodbye
+	writing   atomic.Bool   // a flush goroutine is running
+	kick      chan struct{} // wakes a flush that is lingering for events
+	// When the last flush goroutine ended; used by one flush at a time.
+	flushEnded time.Time
 
 	// Used by one flush at a time: flushes are ordered by the member's queue.
 	deadlineSet time.Time // when the write deadline was last moved
@@ -223,7 +228,8 @@ func prompt() *room.Event {
 
 // chat relays between the connection and the member until either side ends.
 func (s *session) chat(m *room.Member) {
-	s.member, s.flushDone = m, make(chan struct{})
+	s.member, s.flushDone, s.kick = m, make(chan struct{}), make(chan struct{}, 1)
+	s.writing.Store(true)
 	go s.flush() // what Join queued
 	for {
 		line, err := s.lines.ReadLine()
@@ -240,26 +246,87 @@ func (s *session) chat(m *room.Member) {
 	<-s.flushDone
 }
 
-// wake is the member's room.JoinOptions.Wake: events wait to be written.
-func (s *session) wake() { go s.flush() }
+// writerLinger is how long a flush goroutine of a member in a flow of
+// events waits for more before it ends. Starting a goroutine costs growing
+// its stack for the TLS write path, about a tenth of the CPU of a delivery,
+// so a member of an active room keeps its writer; a one-off event (a
+// presence summary in an idle room) is written by a goroutine that ends at
+// once, and an idle connection has none.
+const writerLinger = time.Second
+
+// wake is the member's room.JoinOptions.Wake: events wait to be written. It
+// wakes the lingering flush goroutine, or starts one.
+func (s *session) wake() {
+	if s.writing.CompareAndSwap(false, true) {
+		go s.flush()
+		return
+	}
+	select {
+	case s.kick <- struct{}{}:
+	default: // already kicked
+	}
+}
 
 // flush writes the member's queued events, coalescing up to a batch into
-// each write, until none are left. It runs on a goroutine of its own,
-// started by chat and then by wake, one at a time, so an idle connection has
-// no writer goroutine. Once the member has left and everything is written,
-// it says goodbye and ends the server's side of the connection; the reader
-// then sees the client close its side.
+// each write, until none are left, then, if the member is in a flow of
+// events (the last flush ended less than writerLinger ago), until none have
+// come for writerLinger. One runs at a time: chat starts the first, wake the
+// next ones. Once the member has left and everything is written, it says
+// goodbye and ends the server's side of the connection; the reader then
+// sees the client close its side.
 func (s *session) flush() {
 	var batch [maxWriteBatch]*room.Event
+	var linger *time.Timer
+	flowing := time.Since(s.flushEnded) < writerLinger
 	for {
 		events, open := s.member.Take(batch[:0], maxWriteBatch)
-		if len(events) == 0 {
-			if !open {
-				s.goodbye()
-			}
+		if len(events) > 0 {
+			s.writeEvents(events)
+			continue
+		}
+		if !open {
+			s.goodbye()
 			return
 		}
-		s.writeEvents(events)
+		if flowing && s.lingerForEvents(&linger) {
+			continue
+		}
+		s.flushEnded = time.Now()
+		if !s.stopWriting() {
+			return
+		}
+	}
+}
+
+// lingerForEvents waits up to writerLinger for a wake, and reports whether
+// one came. *timer is made on first use and reused.
+func (s *session) lingerForEvents(timer **time.Timer) bool {
+	if *timer == nil {
+		*timer = time.NewTimer(writerLinger)
+	} else {
+		(*timer).Reset(writerLinger)
+	}
+	select {
+	case <-s.kick:
+		(*timer).Stop()
+		return true
+	case <-(*timer).C:
+		return false
+	}
+}
+
+// stopWriting marks the flush goroutine as gone, unless a wake kicked it
+// meanwhile and it could take the job back: then it reports true, and the
+// goroutine goes on.
+func (s *session) stopWriting() bool {
+	s.writing.Store(false)
+	select {
+	case <-s.kick:
+		// A wake saw the goroutine running just before it stopped. Unless
+		// a later wake started another already, carry on.
+		return s.writing.CompareAndSwap(false, true)
+	default:
+		return false
 	}
 }
 

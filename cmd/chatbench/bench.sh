@@ -8,7 +8,8 @@
 #   2. a rate sweep with SWEEP_CLIENTS clients: the highest delivery rate with
 #      no loss and p99 latency under P99_LIMIT_MS (SWEEP_RATES in order until
 #      a run fails, then SWEEP_REFINE bisection steps);
-#   3. chatd only: IDLE_CLIENTS idle TLS clients, connected count and RSS;
+#   3. chatd only: IDLE_CLIENTS idle TLS clients, connected count and RSS,
+#      at the defaults and again with GOMEMLIMIT=IDLE_MEMLIMIT (empty skips);
 #   4. chatd only, with SSH=1: SSH_SESSIONS SSH sessions, SSH_TYPERS typing;
 # then prints one table with the chatd/ncat ratio of every metric. ncat is
 # skipped (its column left empty) when it is not installed.
@@ -31,9 +32,10 @@ P99_LIMIT_MS=${P99_LIMIT_MS:-100}    # a sweep step passes with no loss and p99 
 IDLE_CLIENTS=${IDLE_CLIENTS:-10000}  # idle TLS clients against chatd (0 skips)
 IDLE_HOLD=${IDLE_HOLD:-10}           # seconds to hold them once all have joined
 IDLE_RAMP=${IDLE_RAMP:-$RAMP}        # their connection rate
+IDLE_MEMLIMIT=${IDLE_MEMLIMIT-160MiB} # the idle run again with this Go memory limit ("" skips)
 SSH=${SSH:-0}                        # 1 also benchmarks chatd's SSH sessions
 SSH_SESSIONS=${SSH_SESSIONS:-100}
-SSH_TYPERS=${SSH_TYPERS:-10}
+SSH_TYPERS=${SSH_TYPERS:-20}
 NCAT_MAX=${NCAT_MAX:-1000}           # ncat -m: its connection limit
 
 die() { echo "bench.sh: $*" >&2; exit 1; }
@@ -223,6 +225,12 @@ if ((IDLE_CLIENTS > 0)); then
 	bench chatd-idle --addr "$server_addr" --ca "$cert" --idle --clients "$IDLE_CLIENTS" \
 		--ramp "$IDLE_RAMP" --duration "${IDLE_HOLD}s" --timeout 60s
 	stop_server
+	if [[ -n $IDLE_MEMLIMIT ]]; then
+		GOMEMLIMIT=$IDLE_MEMLIMIT start_chatd
+		bench chatd-idle-memlimit --addr "$server_addr" --ca "$cert" --idle --clients "$IDLE_CLIENTS" \
+			--ramp "$IDLE_RAMP" --duration "${IDLE_HOLD}s" --timeout 60s
+		stop_server
+	fi
 fi
 if ((SSH)); then
 	start_chatd ssh
@@ -289,6 +297,12 @@ if ((IDLE_CLIENTS > 0)); then
 	row "  seconds to connect them all" "$(get chatd-idle .connect_s)" "" 1
 	row "  server RSS MiB" "$(get chatd-idle .server_rss_mib)" "" 1
 	row "  server RSS KiB per client" "$(get chatd-idle .server_rss_per_client_kib)" "" 1
+	if [[ -n $IDLE_MEMLIMIT ]]; then
+		echo "$IDLE_CLIENTS idle TLS clients, chatd with GOMEMLIMIT=$IDLE_MEMLIMIT"
+		row "  connected (and not dropped)" "$(get chatd-idle-memlimit '.connected - .lost')" "" 0
+		row "  server RSS MiB" "$(get chatd-idle-memlimit .server_rss_mib)" "" 1
+		row "  server RSS KiB per client" "$(get chatd-idle-memlimit .server_rss_per_client_kib)" "" 1
+	fi
 fi
 if ((SSH)); then
 	echo "$SSH_SESSIONS SSH sessions, $SSH_TYPERS typing $RATE line/s (chatd only)"
