@@ -265,6 +265,12 @@ func (s *session) wake() {
 	case s.kick <- struct{}{}:
 	default: // already kicked
 	}
+	// The flush goroutine may have stopped between the failed swap and the
+	// kick, without seeing the kick: then start one. (A stale kick only
+	// costs the next flush an empty pass.)
+	if s.writing.CompareAndSwap(false, true) {
+		go s.flush()
+	}
 }
 
 // flush writes the member's queued events, coalescing up to a batch into

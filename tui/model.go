@@ -338,7 +338,11 @@ func (m *Model) chatView() {
 		if i >= blank {
 			ln := lines[i-blank]
 			if ln.w > mw {
-				ln = line{s: m.rend.method.Truncate(ln.s, mw, ""), w: mw}
+				// A wide character across the edge leaves the cut
+				// line a column short: measure it, so the padding
+				// fills up to the member list.
+				cut := m.rend.method.Truncate(ln.s, mw, "")
+				ln = line{s: cut, w: m.rend.method.StringWidth(cut)}
 			}
 			r.left = ln.s
 			if pw > 0 {

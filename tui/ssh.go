@@ -420,7 +420,13 @@ func (s *SSHServer) runScreen(next ssh.Handler) ssh.Handler {
 				case <-ctx.Done():
 					p.Quit()
 					return
-				case w := <-windowChanges:
+				case w, ok := <-windowChanges:
+					if !ok {
+						// The session's requests have ended: no more
+						// window changes, but still quit with the session.
+						windowChanges = nil
+						continue
+					}
 					p.Send(tea.WindowSizeMsg{Width: w.Width, Height: w.Height})
 				}
 			}
