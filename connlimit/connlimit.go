@@ -157,6 +157,16 @@ func (g *Guard) OpenConns() int {
 	return g.total
 }
 
+// Source returns the address a connection from a is counted under, as
+// text (see addrOf), or "" if a has no IP address. Other parts use it to
+// tell clients apart the same way.
+func Source(a net.Addr) string {
+	if ip := addrOf(a); ip.IsValid() {
+		return ip.String()
+	}
+	return ""
+}
+
 // addrOf returns the address a connection is counted under: its remote IPv4
 // address, or its remote IPv6 address's /64 network, since one host is
 // usually given a whole /64. Connections without an IP address (such as

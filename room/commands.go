@@ -85,8 +85,8 @@ func runNick(r *Room, m *Member, args string) {
 		r.tellError(m, err.Error())
 		return
 	}
-	if other, taken := r.byNick[nickKey(args)]; taken && other != m {
-		r.tellError(m, fmt.Sprintf("%v: %q is already in use, choose another", ErrNickTaken, args))
+	if err := r.nickFree(args, m.id, m); err != nil {
+		r.tellError(m, err.Error())
 		return
 	}
 	if args == m.nick {
@@ -100,6 +100,7 @@ func runNick(r *Room, m *Member, args string) {
 	old := m.nick
 	r.unindex(m)
 	m.nick = args
+	r.held.release(nickKey(args))
 	r.index(m)
 	r.broadcast(&Event{Kind: NickChange, From: old, To: args}, nil)
 }
@@ -124,13 +125,17 @@ func runMsg(r *Room, m *Member, args string) {
 		r.tellError(m, fmt.Sprintf("no one called %q is here; /who lists the members", nick))
 		return
 	}
-	private := &Event{Kind: Private, From: m.nick, To: target.nick, Text: text}
-	r.tell(target, private)
-	r.countMessage(private)
-	if _, present := r.members[target]; !present {
-		r.tellError(m, fmt.Sprintf("%s left before the message could be delivered", nick))
+	if !target.whispers.AllowN(r.cfg.Now(), 1) {
+		r.counts.rejected[RejectFlood]++
+		r.tellError(m, fmt.Sprintf("%s is receiving too many private messages; yours was not delivered, try again later", target.nick))
 		return
 	}
+	private := &Event{Kind: Private, From: m.nick, To: target.nick, Text: text}
+	if !r.tell(target, private) {
+		r.tellError(m, fmt.Sprintf("%s is not keeping up with the room; your message was not delivered", target.nick))
+		return
+	}
+	r.countMessage(private)
 	r.tell(m, &Event{Kind: PrivateSent, From: m.nick, To: target.nick, Text: text})
 }
 

@@ -9,28 +9,33 @@ import (
 
 // Member is one person in the room, as seen by the front end serving them.
 type Member struct {
-	room   *Room
-	echo   bool
-	outbox chan *Event // nil if the member pulls its events from pulled
-	pulled queue
-	lines  *rate.Limiter // flood control for everything the member sends
-	nicks  *rate.Limiter // nickname changes
+	room     *Room
+	echo     bool
+	outbox   chan *Event // nil if the member pulls its events from pulled
+	pulled   queue
+	lines    *rate.Limiter // flood control for everything the member sends
+	nicks    *rate.Limiter // nickname changes
+	whispers *rate.Limiter // private messages the member receives, from anyone
+	id       Identity
 
 	// Guarded by room.mu.
 	nick    string
 	reason  string
 	dropped int // lines dropped in the current flood
+	missed  int // events that did not fit in the outbox since the last report
 }
 
 func newMember(r *Room, nick string, opts JoinOptions) *Member {
 	c := r.cfg
 	m := &Member{
-		room:   r,
-		echo:   opts.Echo,
-		nick:   nick,
-		pulled: queue{limit: c.OutboxSize, wake: opts.Wake},
-		lines:  rate.NewLimiter(rate.Limit(c.FloodRate), c.FloodBurst),
-		nicks:  rate.NewLimiter(rate.Every(c.NickEvery), c.NickBurst),
+		room:     r,
+		echo:     opts.Echo,
+		nick:     nick,
+		pulled:   queue{limit: c.OutboxSize, wake: opts.Wake},
+		lines:    rate.NewLimiter(rate.Limit(c.FloodRate), c.FloodBurst),
+		nicks:    rate.NewLimiter(rate.Every(c.NickEvery), c.NickBurst),
+		whispers: rate.NewLimiter(rate.Limit(c.PrivateRate), c.PrivateBurst),
+		id:       opts.Identity,
 	}
 	if opts.Wake == nil {
 		m.outbox = make(chan *Event, c.OutboxSize)
@@ -56,17 +61,60 @@ func (m *Member) Take(dst []*Event, n int) (events []*Event, open bool) {
 }
 
 // deliver queues ev for the member without waiting; it reports false if the
-// member's outbox is full. The caller holds room.mu.
+// member's outbox is full. An event that does not fit is skipped and
+// counted, never waited for: the member is told how many it missed, with a
+// fresh member list, ahead of the first event that fits again (see
+// missedReport). Falling behind never costs a member its place: only its
+// front end can tell that it stopped reading (a write that times out). The
+// caller holds room.mu.
 func (m *Member) deliver(ev *Event) bool {
-	if m.outbox == nil {
-		return m.pulled.push(ev)
-	}
-	select {
-	case m.outbox <- ev:
+	if m.missed == 0 {
+		if m.offer(ev) {
+			return true
+		}
+	} else if m.hasRoom(3) { // the report, then ev
+		m.offer(m.missedReport()...)
+		m.offer(ev)
+		m.missed = 0
 		return true
-	default:
+	}
+	m.missed++
+	return false
+}
+
+// missedReport tells a member that fell behind how much it missed and who
+// is here now, since it may have missed joins and leaves. The caller holds
+// room.mu.
+func (m *Member) missedReport() []*Event {
+	r := m.room
+	text := fmt.Sprintf("you fell behind: %d events were skipped", m.missed)
+	return []*Event{{Kind: Notice, Time: r.cfg.Now(), Text: text}, r.membersEvent()}
+}
+
+// hasRoom reports whether n more events fit in the outbox. Only the room
+// adds to it, under room.mu, so the answer holds until the caller, which
+// holds room.mu, adds them.
+func (m *Member) hasRoom(n int) bool {
+	if m.outbox == nil {
+		return m.pulled.free() >= n
+	}
+	return cap(m.outbox)-len(m.outbox) >= n
+}
+
+// offer queues events if they all fit, or none of them. The caller holds
+// room.mu.
+func (m *Member) offer(events ...*Event) bool {
+	if !m.hasRoom(len(events)) {
 		return false
 	}
+	for _, ev := range events {
+		if m.outbox == nil {
+			m.pulled.push(ev)
+		} else {
+			m.outbox <- ev // cannot block: there is room, and only the room sends
+		}
+	}
+	return true
 }
 
 // closeOutbox ends the member's event stream. The caller holds room.mu.

@@ -32,6 +32,13 @@ func (q *queue) push(ev *Event) bool {
 	return true
 }
 
+// free returns how many more events fit.
+func (q *queue) free() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.limit - len(q.events)
+}
+
 // close ends the stream: what is queued can still be taken.
 func (q *queue) close() {
 	q.mu.Lock()

@@ -54,7 +54,7 @@ func TestBigRoomSumsUpJoinsAndLeaves(t *testing.T) {
 	assertEvents(t, a, "presence +0 -1 =2")
 }
 
-func TestBigRoomSlowConsumersAreSummedUp(t *testing.T) {
+func TestBigRoomLeavesAreSummedUp(t *testing.T) {
 	r := newTestRoom(t, Config{QuietJoinsAbove: 1, PresenceEvery: time.Hour, HistorySize: 1, OutboxSize: 20})
 	defer r.Close("bye")
 	a := mustJoin(t, r, "a")
@@ -62,9 +62,7 @@ func TestBigRoomSlowConsumersAreSummedUp(t *testing.T) {
 	for range 25 {
 		a.Send("x")
 	}
-	if got := sleeper.Reason(); got != ReasonSlowConsumer {
-		t.Fatalf("sleeper's reason %q, want %q", got, ReasonSlowConsumer)
-	}
+	sleeper.Leave("connection lost")
 	drain(a)
 	r.summarisePresence()
 	assertEvents(t, a, "presence +1 -1 =1")
@@ -189,18 +187,23 @@ func TestLeavingWakesAnIdlePullMember(t *testing.T) {
 	}
 }
 
-func TestPullMemberThatDoesNotTakeIsASlowConsumer(t *testing.T) {
+func TestPullMemberThatDoesNotTakeSkipsWhatDoesNotFit(t *testing.T) {
 	r := newTestRoom(t, Config{HistorySize: 1, OutboxSize: 20})
 	alice := mustJoin(t, r, "alice")
 	bob, _ := pullMember(t, r, "bob")
 	for range 25 {
 		alice.Send("x")
 	}
-	if got := bob.Reason(); got != ReasonSlowConsumer {
-		t.Fatalf("reason %q, want %q", got, ReasonSlowConsumer)
+	if got := bob.Reason(); got != "" {
+		t.Fatalf("bob left (%q); only its front end may decide it stopped reading", got)
 	}
-	got, open := takeAll(bob)
-	if len(got) != 20 || open {
-		t.Errorf("took %d events, open %v; want the 20 that fitted, then the end", len(got), open)
+	got, open := takeAll(bob) // its join, the members, history, 15 chats
+	if len(got) != 20 || !open {
+		t.Errorf("took %d events, open %v; want the 20 that fitted, still open", len(got), open)
+	}
+	alice.Send("y")
+	got, _ = takeAll(bob)
+	if want := []string{"notice you fell behind: 10 events were skipped", "members alice,bob", "chat alice y"}; !slices.Equal(describe(got), want) {
+		t.Errorf("took %q, want %q", describe(got), want)
 	}
 }

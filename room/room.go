@@ -7,7 +7,6 @@ package room
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -33,6 +32,16 @@ const (
 	// DefaultMembersListed names about a screenful of members; a line of
 	// 100 nicks is at most 2.6 KB.
 	DefaultMembersListed = 100
+	// DefaultPrivateRate and DefaultPrivateBurst bound the private messages
+	// one member receives, from everyone together, so that many senders
+	// cannot fill one member's outbox with them.
+	DefaultPrivateRate  = 5.0 // per second, sustained
+	DefaultPrivateBurst = 20
+	// DefaultNickGrace is how long the nickname of a member who left
+	// involuntarily is kept for it (see Config.NickGrace).
+	DefaultNickGrace = time.Minute
+	// DefaultMaxHeldNicks bounds the nicknames held at once.
+	DefaultMaxHeldNicks = 10000
 )
 
 // Reasons a member leaves, as shown in Leave events.
@@ -50,9 +59,11 @@ var ErrClosed = errors.New("room is closed")
 type Config struct {
 	// HistorySize is how many recent public events a joining member is shown.
 	HistorySize int
-	// OutboxSize bounds the events queued for one member. A member whose outbox
-	// is full when an event arrives is disconnected as a slow consumer. It is
-	// raised if needed so that a joiner's history replay always fits.
+	// OutboxSize bounds the events queued for one member. An event that
+	// does not fit is skipped for that member, who is told how many it
+	// missed once there is room again; the room never disconnects a member
+	// for falling behind (its front end does, if the member stops reading).
+	// It is raised if needed so that a joiner's history replay always fits.
 	OutboxSize int
 	// MaxLineBytes is the longest input line accepted; longer ones are refused
 	// with an Error to the sender.
@@ -73,6 +84,19 @@ type Config struct {
 	// still sent its own Join.
 	QuietJoinsAbove int
 	PresenceEvery   time.Duration
+	// PrivateRate and PrivateBurst limit the private messages one member
+	// receives, from all senders together; a message over the limit is
+	// refused with an Error to its sender.
+	PrivateRate  float64
+	PrivateBurst int
+	// NickGrace is how long the nickname of a member who left involuntarily
+	// (anything but /quit and shutdown: a lost connection, a slow or
+	// flooding client) stays reserved for the same Identity, so that the
+	// owner gets it back on reconnecting and nobody else can take it
+	// meanwhile. At most MaxHeldNicks are held at once; beyond that the
+	// oldest hold ends early.
+	NickGrace    time.Duration
+	MaxHeldNicks int
 	// MembersListed caps the nicknames a Members event lists: the first ones
 	// in case-insensitive order. Its Count says how many members there are.
 	MembersListed int
@@ -111,6 +135,7 @@ func (c Config) withDefaults() Config {
 		c.NickEvery = DefaultNickEvery
 	}
 	c.withPresenceDefaults()
+	c.withLimitDefaults()
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -130,6 +155,23 @@ func (c *Config) withPresenceDefaults() {
 	}
 }
 
+// withLimitDefaults fills in the fields about private messages and held
+// nicknames.
+func (c *Config) withLimitDefaults() {
+	if c.PrivateRate <= 0 {
+		c.PrivateRate = DefaultPrivateRate
+	}
+	if c.PrivateBurst <= 0 {
+		c.PrivateBurst = DefaultPrivateBurst
+	}
+	if c.NickGrace <= 0 {
+		c.NickGrace = DefaultNickGrace
+	}
+	if c.MaxHeldNicks <= 0 {
+		c.MaxHeldNicks = DefaultMaxHeldNicks
+	}
+}
+
 // Room is one broadcast room. All its methods are safe for concurrent use.
 type Room struct {
 	cfg Config
@@ -143,6 +185,7 @@ type Room struct {
 	history  history
 	counts   counters
 	presence presence
+	held     heldNicks
 }
 
 // New returns an open, empty room.
@@ -153,6 +196,7 @@ func New(cfg Config) *Room {
 		members: make(map[*Member]struct{}),
 		byNick:  make(map[string]*Member),
 		history: newHistory(cfg.HistorySize),
+		held:    newHeldNicks(cfg.MaxHeldNicks),
 		counts:  counters{leaves: make(map[string]uint64), rejected: make(map[string]uint64)},
 	}
 }
@@ -171,6 +215,9 @@ type JoinOptions struct {
 	// room; typically it starts a goroutine that calls Take until Take
 	// returns nothing.
 	Wake func()
+	// Identity is who the member is, as far as its transport can tell. It
+	// decides who gets a held nickname back (see Config.NickGrace).
+	Identity Identity
 }
 
 // Join adds a member under nick. The member's event stream starts with a
@@ -187,9 +234,10 @@ func (r *Room) Join(nick string, opts JoinOptions) (*Member, error) {
 	if r.closed {
 		return nil, ErrClosed
 	}
-	if _, taken := r.byNick[nickKey(nick)]; taken {
-		return nil, fmt.Errorf("%w: %q is already in use, choose another", ErrNickTaken, nick)
+	if err := r.nickFree(nick, opts.Identity, nil); err != nil {
+		return nil, err
 	}
+	r.held.release(nickKey(nick))
 	m := newMember(r, nick, opts)
 	r.members[m] = struct{}{}
 	r.index(m)
@@ -278,25 +326,11 @@ func (r *Room) Close(notice string) {
 	}
 }
 
-// broadcast stamps a public event, records it in history and queues it for
-// every member. Members that cannot take it are removed as slow consumers,
-// and each removal is broadcast in turn. The caller holds r.mu.
+// broadcast stamps a public event with the next sequence number, records it
+// in history and offers it to every member without waiting (a member whose
+// outbox is full skips it; see Member.deliver). A sender that asked for no
+// echo does not get its own chat or action back. The caller holds r.mu.
 func (r *Room) broadcast(ev *Event, sender *Member) {
-	slow := r.fanOut(ev, sender)
-	for len(slow) > 0 {
-		m := slow[0]
-		slow = slow[1:]
-		if leave := r.leaveEvent(m, ReasonSlowConsumer); leave != nil {
-			slow = append(slow, r.fanOut(leave, nil)...)
-		}
-	}
-}
-
-// fanOut stamps ev with the next sequence number, records it and offers it to
-// every member without waiting; it returns the members whose outbox was full.
-// A sender that asked for no echo does not get its own chat or action back.
-// The caller holds r.mu.
-func (r *Room) fanOut(ev *Event, sender *Member) (slow []*Member) {
 	r.seq++
 	ev.Seq = r.seq
 	ev.Time = r.cfg.Now()
@@ -307,13 +341,18 @@ func (r *Room) fanOut(ev *Event, sender *Member) (slow []*Member) {
 		if skip && m == sender {
 			continue
 		}
-		if m.deliver(ev) {
-			r.counts.deliveries++
-		} else {
-			slow = append(slow, m)
-		}
+		r.count(m.deliver(ev))
 	}
-	return slow
+}
+
+// count counts one delivery, or one event skipped for a member that fell
+// behind. The caller holds r.mu.
+func (r *Room) count(delivered bool) {
+	if delivered {
+		r.counts.deliveries++
+	} else {
+		r.counts.skipped++
+	}
 }
 
 // leaveEvent removes m and returns the Leave event to announce, or nil if m
@@ -345,6 +384,9 @@ func (r *Room) detach(m *Member, reason string) bool {
 	}
 	delete(r.members, m)
 	r.unindex(m)
+	if involuntary(reason) && !r.closed {
+		r.held.hold(nickKey(m.nick), m.id, r.cfg.Now(), r.cfg.NickGrace)
+	}
 	m.reason = reason
 	r.counts.leaves[LeaveClass(reason)]++
 	m.closeOutbox()
@@ -364,18 +406,16 @@ func (r *Room) countMessage(ev *Event) {
 	r.cfg.MessageLog.Info("message", "kind", ev.Kind.String(), "seq", ev.Seq, "from", ev.From, "to", ev.To, "text", ev.Text)
 }
 
-// tell queues an event for one member; if it does not fit, the member is
-// removed as a slow consumer. The caller holds r.mu.
-func (r *Room) tell(m *Member, ev *Event) {
+// tell queues an event for one member; it reports false if the member has
+// left or the event did not fit (see Member.deliver). The caller holds r.mu.
+func (r *Room) tell(m *Member, ev *Event) bool {
 	if _, present := r.members[m]; !present {
-		return // removed meanwhile, e.g. by an earlier tell; its stream is closed
+		return false // removed meanwhile; its stream is closed
 	}
 	if ev.Time.IsZero() {
 		ev.Time = r.cfg.Now()
 	}
-	if m.deliver(ev) {
-		r.counts.deliveries++
-	} else {
-		r.remove(m, ReasonSlowConsumer)
-	}
+	ok := m.deliver(ev)
+	r.count(ok)
+	return ok
 }

@@ -338,42 +338,116 @@ func TestConcurrentSendersAllSeeOneOrder(t *testing.T) {
 	}
 }
 
-func TestSlowConsumerIsRemovedWithoutDelayingOthers(t *testing.T) {
+// TestMemberThatFallsBehindStaysAndIsToldWhatItMissed: a member whose
+// outbox fills skips what does not fit, without delaying anyone, and keeps
+// its place; when it catches up it is told how many events it missed and
+// who is here, then sees the room live again.
+func TestMemberThatFallsBehindStaysAndIsToldWhatItMissed(t *testing.T) {
 	r := newTestRoom(t, Config{HistorySize: 4, OutboxSize: 32})
-	sleeper := mustJoin(t, r, "sleeper") // never drained from here on
+	sleeper := mustJoin(t, r, "sleeper") // not drained while the others talk
 	sender := mustJoin(t, r, "sender")
 	reader := mustJoin(t, r, "reader")
 	const n = 500
-	var got []*Event
+	chats := 0
 	for i := range n {
 		sender.Send(fmt.Sprint("m", i)) // must never block
-		got = append(got, drain(reader)...)
-	}
-	var chats int
-	sawLeave := false
-	for _, ev := range got {
-		switch {
-		case ev.Kind == Chat:
-			chats++
-		case ev.Kind == Leave && ev.From == "sleeper":
-			sawLeave = ev.Text == ReasonSlowConsumer
-		}
+		chats += countKind(drain(reader), Chat)
 	}
 	if chats != n {
 		t.Errorf("reader got %d of %d messages", chats, n)
 	}
-	if !sawLeave {
-		t.Error("reader was not told that sleeper left as a slow consumer")
+	if got := sleeper.Reason(); got != "" {
+		t.Fatalf("sleeper left (%q); falling behind must not cost a member its place", got)
 	}
-	if got := sleeper.Reason(); got != ReasonSlowConsumer {
-		t.Errorf("sleeper's Reason() = %q", got)
+	if !slices.Contains(r.Members(), "sleeper") {
+		t.Fatal("sleeper is no longer a member")
 	}
-	for range sleeper.Events() {
-		// The stream holds at most OutboxSize events, then is closed.
+	backlog := drain(sleeper)
+	// Events for the joins of sender and reader, then the chat that fitted.
+	if len(backlog) != 32 || backlog[31].Kind != Chat {
+		t.Fatalf("sleeper's backlog: %d events, want the 32 that fitted", len(backlog))
 	}
-	if slices.Contains(r.Members(), "sleeper") {
-		t.Error("sleeper is still a member")
+	skipped := n + 2 - 32
+	sender.Send("after")
+	assertEvents(t, sleeper,
+		fmt.Sprintf("notice you fell behind: %d events were skipped", skipped),
+		"members reader,sender,sleeper",
+		"chat sender after")
+	if got := r.Stats().Skipped; got != uint64(skipped) {
+		t.Errorf("Stats().Skipped = %d, want %d", got, skipped)
 	}
+}
+
+// TestManySendersCannotEvictAMember is the eviction attack: 60 members all
+// send a burst at once while a member reads slowly; then one of them tries
+// to take her nickname. She stays, keeps her nickname, and everything said
+// after she catches up reaches her.
+func TestManySendersCannotEvictAMember(t *testing.T) {
+	clock := &fakeClock{now: fixedTime}
+	r := newTestRoom(t, Config{Now: clock.Now, HistorySize: 10, OutboxSize: 64, FloodBurst: 10, FloodRate: 2, FloodKick: 20})
+	alice, wakes := pullMember(t, r, "alice")
+	takeAll(alice)
+	var mob []*Member
+	for i := range 60 {
+		mob = append(mob, mustJoin(t, r, fmt.Sprint("mob", i)))
+	}
+	for _, m := range mob {
+		m.Send("/msg alice you are out")
+		for j := range 9 {
+			m.Send(fmt.Sprint("burst ", j))
+		}
+	}
+	if alice.Reason() != "" || !slices.Contains(r.Members(), "alice") {
+		t.Fatalf("alice was evicted (%q)", alice.Reason())
+	}
+	clock.Advance(time.Minute)
+	mob[0].Send("/quit")
+	drain(mob[1])
+	mob[1].Send("/nick alice")
+	if evs := drain(mob[1]); len(evs) == 0 || evs[len(evs)-1].Kind != Error || !strings.Contains(evs[len(evs)-1].Text, "already in use") {
+		t.Errorf("taking alice's nick: %q, want an 'already in use' error", describe(evs))
+	}
+	if wakes.Load() == 0 {
+		t.Error("alice was never woken")
+	}
+	takeAll(alice) // she catches up
+	mob[2].Send("still here?")
+	got, open := takeAll(alice)
+	if !open || len(got) != 3 || got[0].Kind != Notice || !strings.Contains(got[0].Text, "you fell behind") ||
+		got[1].Kind != Members || got[1].Count != 60 || got[2].Text != "still here?" {
+		t.Errorf("after catching up alice took %q (open %v), want the missed report, the members and the new line", describe(got), open)
+	}
+}
+
+// TestPrivateMessagesToOneMemberAreLimited: private messages to one member
+// are limited across all senders, and a sender whose message is refused,
+// or does not fit, is told; nothing is confirmed that was not delivered.
+func TestPrivateMessagesToOneMemberAreLimited(t *testing.T) {
+	clock := &fakeClock{now: fixedTime}
+	r := newTestRoom(t, Config{Now: clock.Now, PrivateRate: 1, PrivateBurst: 3, OutboxSize: 120, HistorySize: 1})
+	target := mustJoin(t, r, "target")
+	a := mustJoin(t, r, "a")
+	b := mustJoin(t, r, "b")
+	drain(target)
+	a.Send("/msg target one")
+	b.Send("/msg target two")
+	a.Send("/msg target three")
+	b.Send("/msg target four")
+	assertEvents(t, target, "private a target one", "private b target two", "private a target three")
+	assertEvents(t, b, "private-sent b target two",
+		"error target is receiving too many private messages; yours was not delivered, try again later")
+	clock.Advance(time.Second)
+	b.Send("/msg target five")
+	assertEvents(t, target, "private b target five")
+
+	// A full outbox: refused, and the sender is not told it was delivered.
+	for range 200 {
+		a.Send("filler")
+		drain(b)
+	}
+	clock.Advance(time.Minute)
+	b.Send("/msg target six")
+	assertEvents(t, b, "error target is not keeping up with the room; your message was not delivered")
 }
 
 func TestCloseTellsEveryoneAndRefusesJoins(t *testing.T) {
@@ -458,6 +532,7 @@ func TestEchoOfAgreesWithTheRoom(t *testing.T) {
 // TestRepliesToAMemberWhoseOutboxFillsMidway is the regression test for a
 // crash: /help queues several notices, and when the outbox filled part way
 // the member was removed and the next notice was sent on its closed stream.
+// Now what does not fit is skipped and the member stays.
 func TestRepliesToAMemberWhoseOutboxFillsMidway(t *testing.T) {
 	r := newTestRoom(t, Config{HistorySize: 4, OutboxSize: 24})
 	laggard := mustJoin(t, r, "laggard")
@@ -466,7 +541,10 @@ func TestRepliesToAMemberWhoseOutboxFillsMidway(t *testing.T) {
 		talker.Send(fmt.Sprint("filler ", i))
 	}
 	laggard.Send("/help") // must not panic
-	if laggard.Reason() != ReasonSlowConsumer {
-		t.Errorf("reason = %q, want %q", laggard.Reason(), ReasonSlowConsumer)
+	if laggard.Reason() != "" {
+		t.Errorf("laggard left (%q)", laggard.Reason())
+	}
+	if got := len(drain(laggard)); got != 24 {
+		t.Errorf("laggard had %d events queued, want 24", got)
 	}
 }

@@ -12,6 +12,7 @@ type Stats struct {
 	Joins      uint64            // members that joined
 	Messages   uint64            // chat messages, actions and private messages accepted
 	Deliveries uint64            // events queued for members
+	Skipped    uint64            // events skipped for members that had fallen behind
 	Leaves     map[string]uint64 // members that left, by LeaveClass of the reason
 	Rejected   map[string]uint64 // input lines refused, by reason
 }
@@ -25,8 +26,8 @@ const (
 
 // counters are the room's running totals. They are guarded by Room.mu.
 type counters struct {
-	joins, messages, deliveries uint64
-	leaves, rejected            map[string]uint64
+	joins, messages, deliveries, skipped uint64
+	leaves, rejected                     map[string]uint64
 }
 
 // LeaveClass sorts leave reasons into a few classes: quit, slow consumer,
@@ -50,6 +51,7 @@ func (r *Room) Stats() Stats {
 		Joins:      r.counts.joins,
 		Messages:   r.counts.messages,
 		Deliveries: r.counts.deliveries,
+		Skipped:    r.counts.skipped,
 		Leaves:     maps.Clone(r.counts.leaves),
 		Rejected:   maps.Clone(r.counts.rejected),
 	}

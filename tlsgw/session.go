@@ -194,7 +194,7 @@ func (s *session) join() (*room.Member, error) {
 			s.send(prompt())
 			continue
 		}
-		m, err := s.srv.cfg.Room.Join(nick, room.JoinOptions{Wake: s.wake})
+		m, err := s.srv.cfg.Room.Join(nick, room.JoinOptions{Wake: s.wake, Identity: s.identity()})
 		if err == nil {
 			s.conn.SetReadDeadline(time.Time{})
 			return m, nil
@@ -209,6 +209,12 @@ func (s *session) join() (*room.Member, error) {
 	}
 	s.send(&room.Event{Kind: room.Error, Text: "too many attempts; goodbye"})
 	return nil, errors.New("too many nickname attempts")
+}
+
+// identity is who the client is, as far as TLS can tell: its address. (No
+// client certificate is asked for.)
+func (s *session) identity() room.Identity {
+	return room.Identity{Address: connlimit.Source(s.raw.RemoteAddr())}
 }
 
 // greeting welcomes the client and tells it what TLS it got.
@@ -349,7 +355,7 @@ func (s *session) writeEvents(events []*room.Event) {
 	}
 	if err := s.write(buf); err != nil {
 		s.writeFailed = true
-		s.member.Leave(reasonWriteFailed)
+		s.member.Leave(writeFailure(err))
 	}
 	if cap(buf) <= maxPooledBuffer {
 		*bp = buf[:0]
@@ -421,6 +427,16 @@ func (s *session) write(b []byte) error {
 	}
 	_, err := s.conn.Write(b)
 	return err
+}
+
+// writeFailure is why a member whose write failed with err leaves: a write
+// that timed out means the client stopped reading (a slow consumer), any
+// other failure that the connection was lost.
+func writeFailure(err error) string {
+	if isTimeout(err) {
+		return room.ReasonSlowConsumer
+	}
+	return reasonWriteFailed
 }
 
 func isTimeout(err error) bool {

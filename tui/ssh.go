@@ -17,6 +17,7 @@ import (
 	"github.com/charmbracelet/colorprofile"
 	gossh "golang.org/x/crypto/ssh"
 
+	"chatd/connlimit"
 	"chatd/room"
 )
 
@@ -273,7 +274,7 @@ type chatSession struct {
 // join joins the room as nick; it is also the nickname prompt's Join. A
 // session is one member: once it has joined, or has ended, it joins no more.
 func (cs *chatSession) join(nick string) (Conn, error) {
-	m, err := cs.srv.cfg.Room.Join(nick, room.JoinOptions{Echo: true})
+	m, err := cs.srv.cfg.Room.Join(nick, room.JoinOptions{Echo: true, Identity: sessionIdentity(cs.sess)})
 	if err != nil {
 		return nil, err
 	}
@@ -285,6 +286,16 @@ func (cs *chatSession) join(nick string) (Conn, error) {
 	}
 	cs.member = m
 	return m, nil
+}
+
+// sessionIdentity is who an SSH client is: the public key it signed in
+// with, if any, and its address.
+func sessionIdentity(sess ssh.Session) room.Identity {
+	id := room.Identity{Address: connlimit.Source(sess.RemoteAddr())}
+	if key := sess.PublicKey(); key != nil {
+		id.Key = gossh.FingerprintSHA256(key)
+	}
+	return id
 }
 
 // leave takes the member, if any, out of the room, and stops later joins. It

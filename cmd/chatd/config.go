@@ -29,6 +29,7 @@ type config struct {
 	logFormat   string
 	logMessages bool
 	metricsAddr string
+	pprof       bool
 
 	room  room.Config
 	tls   tlsgw.Config
@@ -63,6 +64,7 @@ func newServeFlags(cfg *config, out io.Writer) *flag.FlagSet {
 	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log `FORMAT`: text or json")
 	fs.StringVar(&cfg.metricsAddr, "metrics-addr", "", "`ADDR` to serve Prometheus /metrics and /healthz on (off when empty)")
+	fs.BoolVar(&cfg.pprof, "pprof", false, "also serve Go's profiler at /debug/pprof/ on --metrics-addr (keep that address on localhost: profiles reveal memory contents and cost CPU)")
 	fs.BoolVar(&cfg.logMessages, "log-messages", false, "also log the text of every message (for labs; off keeps message bodies out of logs)")
 	addLimitFlags(fs, cfg)
 	fs.Usage = func() {
@@ -75,13 +77,16 @@ func newServeFlags(cfg *config, out io.Writer) *flag.FlagSet {
 // addLimitFlags declares the flags that bound what one client may cost.
 func addLimitFlags(fs *flag.FlagSet, cfg *config) {
 	fs.IntVar(&cfg.room.HistorySize, "history", room.DefaultHistorySize, "public events replayed to a joiner")
-	fs.IntVar(&cfg.room.OutboxSize, "outbox", room.DefaultOutboxSize, "events queued for one member before it is disconnected as a slow consumer")
+	fs.IntVar(&cfg.room.OutboxSize, "outbox", room.DefaultOutboxSize, "events queued for one member; a member that falls further behind skips events and is told how many")
 	fs.IntVar(&cfg.room.MaxLineBytes, "max-line", room.DefaultMaxLineBytes, "longest line a member may send, in bytes; longer ones are refused")
 	fs.Float64Var(&cfg.room.FloodRate, "flood-rate", room.DefaultFloodRate, "lines per second a member may send, sustained")
 	fs.IntVar(&cfg.room.FloodBurst, "flood-burst", room.DefaultFloodBurst, "lines a member may send at once")
 	fs.IntVar(&cfg.room.FloodKick, "flood-kick", room.DefaultFloodKick, "lines dropped in a row for flooding before the member is disconnected")
 	fs.IntVar(&cfg.room.NickBurst, "nick-burst", room.DefaultNickBurst, "nickname changes a member may make at once")
 	fs.DurationVar(&cfg.room.NickEvery, "nick-every", room.DefaultNickEvery, "after the burst, one nickname change per this long")
+	fs.DurationVar(&cfg.room.NickGrace, "nick-grace", room.DefaultNickGrace, "how long the nickname of a member who lost its connection is kept for it (same SSH key, else same address)")
+	fs.Float64Var(&cfg.room.PrivateRate, "private-rate", room.DefaultPrivateRate, "private messages per second one member may receive, from everyone together, sustained")
+	fs.IntVar(&cfg.room.PrivateBurst, "private-burst", room.DefaultPrivateBurst, "private messages one member may receive at once")
 	fs.IntVar(&cfg.room.QuietJoinsAbove, "quiet-joins-above", room.DefaultQuietJoinsAbove, "room size above which joins and leaves are summed up in one line per --presence-every instead of announced one by one")
 	fs.DurationVar(&cfg.room.PresenceEvery, "presence-every", room.DefaultPresenceEvery, "in a room above --quiet-joins-above, at most one summary of joins and leaves per this long")
 	fs.IntVar(&cfg.room.MembersListed, "members-listed", room.DefaultMembersListed, "most nicknames a member list (on joining, /who) names; it counts the rest")
@@ -170,6 +175,7 @@ func (c *config) validate() error {
 		{"--history", float64(c.room.HistorySize)}, {"--outbox", float64(c.room.OutboxSize)}, {"--max-line", float64(c.room.MaxLineBytes)},
 		{"--flood-rate", c.room.FloodRate}, {"--flood-burst", float64(c.room.FloodBurst)}, {"--flood-kick", float64(c.room.FloodKick)},
 		{"--nick-burst", float64(c.room.NickBurst)}, {"--nick-every", float64(c.room.NickEvery)},
+		{"--nick-grace", float64(c.room.NickGrace)}, {"--private-rate", c.room.PrivateRate}, {"--private-burst", float64(c.room.PrivateBurst)},
 		{"--quiet-joins-above", float64(c.room.QuietJoinsAbove)}, {"--presence-every", float64(c.room.PresenceEvery)},
 		{"--members-listed", float64(c.room.MembersListed)},
 		{"--line-buffer", float64(c.tls.ReadBuffer)}, {"--handshake-timeout", float64(c.tls.HandshakeTimeout)},
@@ -182,6 +188,9 @@ func (c *config) validate() error {
 		if p.value <= 0 {
 			return fmt.Errorf("%s must be positive", p.flag)
 		}
+	}
+	if c.pprof && c.metricsAddr == "" {
+		return fmt.Errorf("--pprof serves on --metrics-addr, which is not set")
 	}
 	if c.tls.ReadBuffer <= c.room.MaxLineBytes {
 		return fmt.Errorf("--line-buffer (%d) must exceed --max-line (%d), so that a long line is refused politely", c.tls.ReadBuffer, c.room.MaxLineBytes)

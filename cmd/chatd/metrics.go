@@ -38,6 +38,7 @@ var (
 	descLeaves      = prometheus.NewDesc("chatd_leaves_total", "Members that left, by reason (slow consumer and flooding are disconnects).", []string{"reason"}, nil)
 	descMessages    = prometheus.NewDesc("chatd_messages_total", "Chat messages, actions and private messages accepted.", nil, nil)
 	descDeliveries  = prometheus.NewDesc("chatd_deliveries_total", "Events queued for members.", nil, nil)
+	descSkipped     = prometheus.NewDesc("chatd_skipped_events_total", "Events skipped for members that had fallen behind (each was told how many it missed).", nil, nil)
 	descRejected    = prometheus.NewDesc("chatd_rejected_lines_total", "Input lines refused, by reason.", []string{"reason"}, nil)
 	descHandshakes  = prometheus.NewDesc("chatd_tls_handshakes_total", "Completed TLS handshakes, by version and key-exchange group.", []string{"version", "group"}, nil)
 	descHandshakeKO = prometheus.NewDesc("chatd_tls_handshake_failures_total", "Failed TLS handshakes, by reason.", []string{"reason"}, nil)
@@ -45,7 +46,7 @@ var (
 
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConnsOpen, descConnsTotal, descRefused, descMembers, descJoins, descLeaves,
-		descMessages, descDeliveries, descRejected, descHandshakes, descHandshakeKO} {
+		descMessages, descDeliveries, descSkipped, descRejected, descHandshakes, descHandshakeKO} {
 		ch <- d
 	}
 }
@@ -79,6 +80,7 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descJoins, r.Joins)
 	counter(descMessages, r.Messages)
 	counter(descDeliveries, r.Deliveries)
+	counter(descSkipped, r.Skipped)
 	for reason, n := range r.Leaves {
 		counter(descLeaves, n, reason)
 	}
@@ -87,16 +89,20 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// startMetrics serves /metrics, /healthz and /debug/pprof/ on addr.
-func startMetrics(addr string, stats *statsCollector, stdout io.Writer) (*frontEnd, error) {
+// startMetrics serves /metrics and /healthz on addr, and /debug/pprof/ too
+// if withPprof.
+func startMetrics(addr string, withPprof bool, stats *statsCollector, stdout io.Writer) (*frontEnd, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), stats)
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
-	// Profiles, for finding where CPU and memory go (keep this address private).
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	if withPprof {
+		// Profiles, for finding where CPU and memory go. Off by default: a
+		// heap profile shows memory contents, and a CPU profile costs CPU.
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen for metrics: %w", err)

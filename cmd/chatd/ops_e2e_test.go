@@ -276,3 +276,32 @@ func TestCertbotDeployHook(t *testing.T) {
 		t.Errorf("systemctl was called with %q, want reload chatd", got)
 	}
 }
+
+// TestPprofIsOffUnlessAsked: the profiler shows memory contents and costs
+// CPU, so /debug/pprof/ is served only with --pprof, and --pprof without a
+// metrics address is refused.
+func TestPprofIsOffUnlessAsked(t *testing.T) {
+	status := func(url string) int {
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	off := startChatd(t, t.TempDir(), "--metrics-addr", "127.0.0.1:0", "--ssh-addr", "")
+	if got := status(off.MetricsURL + "/debug/pprof/"); got != http.StatusNotFound {
+		t.Errorf("without --pprof, /debug/pprof/ answers %d, want 404", got)
+	}
+	if got := status(off.MetricsURL + "/metrics"); got != http.StatusOK {
+		t.Errorf("/metrics answers %d", got)
+	}
+	on := startChatd(t, t.TempDir(), "--metrics-addr", "127.0.0.1:0", "--ssh-addr", "", "--pprof")
+	if got := status(on.MetricsURL + "/debug/pprof/"); got != http.StatusOK {
+		t.Errorf("with --pprof, /debug/pprof/ answers %d, want 200", got)
+	}
+	p := testproc.Start(t, "chatd", nil, chatdBinary, "--pprof", "--data-dir", t.TempDir())
+	if code := p.WaitExit(); code == 0 || !strings.Contains(p.Output(), "--pprof serves on --metrics-addr") {
+		t.Errorf("--pprof without --metrics-addr: exit %d, output %q", code, p.Output())
+	}
+}

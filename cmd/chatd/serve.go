@@ -109,7 +109,7 @@ func startFrontEnds(cfg *config, stats *statsCollector, certs *tlsgw.CertStore, 
 		more = append(more, func() (*frontEnd, error) { return startSSH(cfg, stats, stdout, logger) })
 	}
 	if cfg.metricsAddr != "" {
-		more = append(more, func() (*frontEnd, error) { return startMetrics(cfg.metricsAddr, stats, stdout) })
+		more = append(more, func() (*frontEnd, error) { return startMetrics(cfg.metricsAddr, cfg.pprof, stats, stdout) })
 	}
 	for _, start := range more {
 		fe, err := start()
