@@ -3,6 +3,7 @@ package room
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"golang.org/x/time/rate"
 )
@@ -21,9 +22,14 @@ type Member struct {
 	// Guarded by room.mu.
 	nick    string
 	reason  string
-	dropped int // lines dropped in the current flood
-	missed  int // events that did not fit in the outbox since the last report
+	dropped int         // lines dropped in the current flood
+	missed  int         // events that did not fit in the outbox since the last report
+	catchUp *time.Timer // retries the report of missed events; nil until first needed
 }
+
+// catchUpEvery is how often the room retries telling a member that fell
+// behind what it missed, when no new event for it comes along.
+const catchUpEvery = 100 * time.Millisecond
 
 func newMember(r *Room, nick string, opts JoinOptions) *Member {
 	c := r.cfg
@@ -72,6 +78,7 @@ func (m *Member) deliver(ev *Event) bool {
 		if m.offer(ev) {
 			return true
 		}
+		m.scheduleCatchUp()
 	} else if m.hasRoom(3) { // the report, then ev
 		m.offer(m.missedReport()...)
 		m.offer(ev)
@@ -80,6 +87,40 @@ func (m *Member) deliver(ev *Event) bool {
 	}
 	m.missed++
 	return false
+}
+
+// scheduleCatchUp makes sure that a member that has just fallen behind is
+// told what it missed once it catches up, even if the room falls silent.
+// The caller holds room.mu.
+func (m *Member) scheduleCatchUp() {
+	if m.catchUp == nil {
+		m.catchUp = time.AfterFunc(catchUpEvery, m.reportMissed)
+		return
+	}
+	m.catchUp.Reset(catchUpEvery)
+}
+
+// reportMissed tells the member what it missed if there is room for it
+// now, or tries again later while the member is present and behind.
+func (m *Member) reportMissed() {
+	r := m.room
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, present := r.members[m]; !present || m.missed == 0 {
+		return
+	}
+	if m.offer(m.missedReport()...) {
+		m.missed = 0
+		return
+	}
+	m.catchUp.Reset(catchUpEvery)
+}
+
+// stopCatchUp cancels a pending report. The caller holds room.mu.
+func (m *Member) stopCatchUp() {
+	if m.catchUp != nil {
+		m.catchUp.Stop()
+	}
 }
 
 // missedReport tells a member that fell behind how much it missed and who

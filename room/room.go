@@ -388,6 +388,7 @@ func (r *Room) detach(m *Member, reason string) bool {
 		r.held.hold(nickKey(m.nick), m.id, r.cfg.Now(), r.cfg.NickGrace)
 	}
 	m.reason = reason
+	m.stopCatchUp()
 	r.counts.leaves[LeaveClass(reason)]++
 	m.closeOutbox()
 	return true

@@ -548,3 +548,30 @@ func TestRepliesToAMemberWhoseOutboxFillsMidway(t *testing.T) {
 		t.Errorf("laggard had %d events queued, want 24", got)
 	}
 }
+
+// TestFallingBehindIsReportedWhenTheRoomFallsSilent: a member that missed
+// events is told so once it has caught up, even if nothing else is said.
+func TestFallingBehindIsReportedWhenTheRoomFallsSilent(t *testing.T) {
+	r := newTestRoom(t, Config{HistorySize: 1, OutboxSize: 20})
+	defer r.Close("bye")
+	talker := mustJoin(t, r, "talker")
+	lagger := mustJoin(t, r, "lagger")
+	for range 30 {
+		talker.Send("x")
+	}
+	if got := len(drain(lagger)); got != 20 {
+		t.Fatalf("lagger had %d events queued, want 20", got)
+	}
+	var got []*Event
+	for len(got) < 2 {
+		select {
+		case ev := <-lagger.Events():
+			got = append(got, ev)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("lagger was never told what it missed; got %q", describe(got))
+		}
+	}
+	if want := []string{"notice you fell behind: 10 events were skipped", "members lagger,talker"}; !slices.Equal(describe(got), want) {
+		t.Errorf("got %q, want %q", describe(got), want)
+	}
+}
