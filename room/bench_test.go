@@ -41,3 +41,52 @@ func BenchmarkBroadcast(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkBroadcastPull is BenchmarkBroadcast for members that pull their
+// events (JoinOptions.Wake), as TLS members do.
+func BenchmarkBroadcastPull(b *testing.B) {
+	for _, members := range []int{10, 100, 1000} {
+		b.Run(fmt.Sprintf("members=%d", members), func(b *testing.B) {
+			r := New(Config{FloodBurst: 1 << 30, FloodRate: 1e9, OutboxSize: 4096})
+			var wg sync.WaitGroup
+			var sender *Member
+			for i := range members {
+				wake := make(chan struct{}, 1)
+				m, err := r.Join(fmt.Sprintf("m%d", i), JoinOptions{Wake: func() {
+					select {
+					case wake <- struct{}{}:
+					default:
+					}
+				}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if i == 0 {
+					sender = m
+				}
+				wg.Go(func() {
+					var buf []*Event
+					for {
+						var open bool
+						buf, open = m.Take(buf[:0], 64)
+						if !open {
+							return
+						}
+						if len(buf) == 0 {
+							<-wake
+						}
+					}
+				})
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				sender.Send("a line of chat of an ordinary length, about sixty bytes")
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(members-1), "deliveries/op")
+			r.Close("done")
+			wg.Wait()
+		})
+	}
+}

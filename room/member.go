@@ -145,15 +145,14 @@ func (m *Member) hasRoom(n int) bool {
 // offer queues events if they all fit, or none of them. The caller holds
 // room.mu.
 func (m *Member) offer(events ...*Event) bool {
-	if !m.hasRoom(len(events)) {
+	if m.outbox == nil {
+		return m.pulled.push(events...)
+	}
+	if cap(m.outbox)-len(m.outbox) < len(events) {
 		return false
 	}
 	for _, ev := range events {
-		if m.outbox == nil {
-			m.pulled.push(ev)
-		} else {
-			m.outbox <- ev // cannot block: there is room, and only the room sends
-		}
+		m.outbox <- ev // cannot block: there is room, and only the room sends
 	}
 	return true
 }

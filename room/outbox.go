@@ -19,15 +19,15 @@ type queue struct {
 	wake   func()
 }
 
-// push queues ev without waiting. It reports false, queuing nothing, if the
-// queue is full. If the front end is waiting for events, it is woken.
-func (q *queue) push(ev *Event) bool {
+// push queues events without waiting. It reports false, queuing nothing, if
+// they do not all fit. If the front end is waiting for events, it is woken.
+func (q *queue) push(events ...*Event) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if len(q.events) >= q.limit {
+	if len(q.events)+len(events) > q.limit {
 		return false
 	}
-	q.events = append(q.events, ev)
+	q.events = append(q.events, events...)
 	q.wakeIfArmed()
 	return true
 }
