@@ -60,11 +60,16 @@ type testServer struct {
 // shut down when the test ends.
 func startServer(t *testing.T) *testServer {
 	t.Helper()
+	return startServerWith(t, SSHConfig{})
+}
+
+// startServerWith is startServer with cfg; its host key and room are
+// filled in.
+func startServerWith(t *testing.T, cfg SSHConfig) *testServer {
+	t.Helper()
 	r := room.New(room.Config{})
-	srv, err := NewSSHServer(SSHConfig{
-		HostKeyPath: filepath.Join(t.TempDir(), "ssh_host_ed25519_key"),
-		Room:        r,
-	})
+	cfg.HostKeyPath, cfg.Room = filepath.Join(t.TempDir(), "ssh_host_ed25519_key"), r
+	srv, err := NewSSHServer(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
