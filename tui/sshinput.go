@@ -16,12 +16,20 @@ import (
 
 // Bounds on what one SSH session may type.
 const (
+	// readRate and readBurst pace reading a session's input, in bytes a
+	// second: beyond them the session is not read, so SSH flow control
+	// holds the client back, with at most a channel window (2 MiB) waiting
+	// at the server. Receiving and filtering a byte costs about 10 ns, so
+	// this bounds a flood's cost to about 1% of a core, and a huge paste
+	// still arrives at once.
+	readRate  = 1 << 20
+	readBurst = 1 << 20
 	// inputRate and inputBurst bound a session's input in bytes a second:
 	// far above any typist, key repeat or mouse wheel, and a burst room for
 	// a paste of a whole line. Bytes over the limit are dropped, so a
 	// client writing as fast as it can costs the server only this much
 	// decoding and this many screen updates.
-	inputRate  = 2048
+	inputRate  = 1024
 	inputBurst = 8 * 1024
 	// maxPasteBytes bounds a bracketed paste: longer ones are cut, and the
 	// typist is told. A line longer than the room takes cannot be sent
@@ -47,13 +55,16 @@ var pasteEndBytes = []byte(pasteEnd)
 // read until the decoder has stopped, and messages go to the program with
 // Program.Send, which gives up once the program has ended.
 //
-// Before decoding, the input is rate limited (excess bytes are dropped)
-// and bracketed pastes are cut at maxPasteBytes (see pasteGuard), so that
-// neither the decoder's buffers nor the screen's work grow with what a
-// client sends.
+// Reading is paced (readRate), so that a flood costs the server little
+// even before it is dropped. Then bracketed pastes are cut at
+// maxPasteBytes (see pasteGuard) and the rest is rate limited (inputRate;
+// excess bytes are dropped), so that neither the decoder's buffers nor the
+// screen's work grow with what a client sends. The guard comes before the
+// limit so that the end of a huge paste is not lost to it.
 type keyInput struct {
 	src     io.Reader
-	limiter *rate.Limiter
+	pace    *rate.Limiter // raw bytes read, waited for
+	limiter *rate.Limiter // bytes decoded, dropped beyond
 	paste   pasteGuard
 	eof     func() // called once when the session's input ends
 	once    sync.Once
@@ -71,6 +82,7 @@ type keyInput struct {
 func newKeyInput(src io.Reader, onCut func(), onEOF func()) *keyInput {
 	return &keyInput{
 		src:     src,
+		pace:    rate.NewLimiter(readRate, readBurst),
 		limiter: rate.NewLimiter(inputRate, inputBurst),
 		paste:   pasteGuard{limit: maxPasteBytes, onCut: onCut},
 		eof:     onEOF,
@@ -84,8 +96,10 @@ func newKeyInput(src io.Reader, onCut func(), onEOF func()) *keyInput {
 func (k *keyInput) Read(b []byte) (int, error) {
 	for len(k.pending) == 0 {
 		n, err := k.src.Read(k.buf)
-		k.pending = k.paste.filter(k.out[:0], k.admit(k.buf[:n], time.Now()))
-		k.out = k.pending
+		// Pace the next read: the client waits, not the server's memory.
+		time.Sleep(k.pace.ReserveN(time.Now(), n).Delay())
+		k.out = k.paste.filter(k.out[:0], k.buf[:n])
+		k.pending = k.admit(k.out, time.Now())
 		if err != nil {
 			k.once.Do(k.eof)
 			if len(k.pending) == 0 {
