@@ -342,18 +342,33 @@ func TestAttackSSHSessions(t *testing.T) {
 		a.checkGoroutinesSettle(settleTime)
 	})
 
-	// Ctrl+C ends the screen with thousands of keystrokes right behind it,
-	// 5 times over: nothing is left behind (Bubble Tea's input reader used
-	// to block for good sending them to the ended program).
+	// Ctrl+C ends the screen with keystrokes still coming, 10 times over:
+	// nothing is left behind (Bubble Tea's input reader used to block for
+	// good sending them to the ended program).
 	t.Run("KeysPendingAtQuit", func(t *testing.T) {
 		t.Parallel()
 		a := newArena(t)
-		for i := range 5 {
+		for i := range 10 {
 			nick := fmt.Sprintf("quitter%d", i)
 			c := dialSSH(t, a.s, nick)
 			ty := startTypist(t, c)
 			a.bob.Expect("*** " + nick + " joined")
-			io.WriteString(ty.in, "\x03"+strings.Repeat("x\x1b[A", 2000))
+			// Keys keep coming before, with and after the Ctrl+C, until the
+			// session ends.
+			keys := strings.Repeat("x\x1b[A", 500)
+			io.WriteString(ty.in, keys+"\x03"+keys)
+			go func() {
+				for {
+					select {
+					case <-ty.done:
+						return
+					default:
+					}
+					if _, err := io.WriteString(ty.in, keys); err != nil {
+						return
+					}
+				}
+			}()
 			a.bob.Expect("*** " + nick + " left (quit)")
 			select {
 			case <-ty.done:
