@@ -25,7 +25,8 @@ type connLog struct {
 
 	mu        sync.Mutex
 	reason    string
-	sessions  int           // open now
+	channels  int           // session channels open now, for maxSessionsPerConn
+	sessions  int           // of those, the ones still in use
 	noSession *time.Timer   // runs while sessions is 0
 	idle      time.Duration // how long a connection may go without a session
 }
@@ -55,31 +56,42 @@ func (c *connLog) closeIdle() {
 	}
 }
 
-// maxSessionsPerConn bounds the sessions one SSH connection may have open,
-// as OpenSSH's MaxSessions does: each is a screen and maybe a member, and
-// the connection limits count connections, not sessions.
+// maxSessionsPerConn bounds the session channels one SSH connection may
+// have open, as OpenSSH's MaxSessions does: each is a screen and maybe a
+// member, and buffers of its own, and the connection limits count
+// connections, not sessions. Extra channels are refused when they are
+// opened, before they are accepted.
 const maxSessionsPerConn = 3
 
-// sessionStarted and sessionEnded count a connection's sessions, so that
-// one left without any is closed in time and one with too many refused.
-// sessionStarted returns how many are open, this one included.
-func sessionStarted(ctx ssh.Context) int { return adjustSessions(ctx, +1) }
-func sessionEnded(ctx ssh.Context)       { adjustSessions(ctx, -1) }
-
-func adjustSessions(ctx ssh.Context, delta int) int {
-	c, ok := ctx.Value(connLogKey{}).(*connLog)
-	if !ok {
-		return 0
-	}
+// openChannel takes one of the connection's session slots, if one is free,
+// and counts the session as live. It reports whether a slot was free.
+func (c *connLog) openChannel() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.sessions += delta
-	if c.sessions == 0 {
-		c.noSession.Reset(c.idle)
-	} else {
-		c.noSession.Stop()
+	if c.channels >= maxSessionsPerConn {
+		return false
 	}
-	return c.sessions
+	c.channels++
+	c.sessions++
+	c.noSession.Stop()
+	return true
+}
+
+// sessionOver counts a session as no longer live: once none is, the
+// connection is closed if it goes idle for too long.
+func (c *connLog) sessionOver() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sessions--; c.sessions == 0 {
+		c.noSession.Reset(c.idle)
+	}
+}
+
+// closeChannel frees the slot of a channel that is gone.
+func (c *connLog) closeChannel() {
+	c.mu.Lock()
+	c.channels--
+	c.mu.Unlock()
 }
 
 // setConnReason records why the connection of a session is ending.
@@ -107,6 +119,7 @@ func (c *connLog) logClose() {
 	// The context's accessors panic on values the handshake never set.
 	version, _ := c.ctx.Value(ssh.ContextKeyClientVersion).(string)
 	user, _ := c.ctx.Value(ssh.ContextKeyUser).(string)
+	user = boundedUser(user)
 	switch {
 	case version == "":
 		reason = "ssh handshake failed"

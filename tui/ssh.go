@@ -143,19 +143,22 @@ func NewSSHServer(cfg SSHConfig) (*SSHServer, error) {
 		// Middlewares run last to first: the last one listed sees the
 		// session first, and each calls the one listed before it.
 		wish.WithMiddleware(
-			// 4. Innermost: run the chat screen until it quits. It joins
+			// 5. Innermost: run the chat screen until it quits. It joins
 			// the room as the SSH user name, or starts with the nickname
 			// prompt if the room refuses that name.
 			s.runScreen,
-			// 3. Register the session, so that Shutdown can quit its
+			// 4. Register the session, so that Shutdown can quit its
 			// program, and make sure the member leaves the room however
 			// the session ends. Outside the screen, so the screen can never
 			// return without the member leaving.
 			s.trackSession,
-			// 2. Refuse sessions without a terminal with a one-line
+			// 3. Refuse sessions without a terminal with a one-line
 			// explanation, before anything joins the room or starts a
 			// program (the screen has nothing to draw on).
 			s.requireTerminal,
+			// 2. Refuse user names over maxUserBytes, before the name is
+			// used for anything.
+			s.refuseLongUser,
 			// 1. Outermost: log every session, including refused ones.
 			s.logSession,
 		),
@@ -164,6 +167,9 @@ func NewSSHServer(cfg SSHConfig) (*SSHServer, error) {
 		return nil, fmt.Errorf("tui: ssh server: %w", err)
 	}
 	s.srv.HandshakeTimeout = s.cfg.HandshakeTimeout
+	// Session channels are counted when they are opened, and their
+	// requests filtered before charm's session handler sees them.
+	s.srv.ChannelHandlers = map[string]ssh.ChannelHandler{"session": s.openSession}
 	s.srv.ConnCallback = s.logConnections
 	s.srv.ServerConfigCallback = func(ssh.Context) *gossh.ServerConfig {
 		return &gossh.ServerConfig{Config: gossh.Config{KeyExchanges: sshKeyExchanges, Ciphers: sshCiphers, MACs: sshMACs}}
@@ -316,18 +322,14 @@ func (cs *chatSession) leave(reason string) *room.Member {
 func (s *SSHServer) logSession(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
 		start := time.Now()
-		n := sessionStarted(sess.Context())
-		defer sessionEnded(sess.Context())
-		if n > maxSessionsPerConn {
-			s.log.Info("ssh session refused: too many on one connection", "user", sess.User(), "remote", sess.RemoteAddr().String())
-			fmt.Fprintf(sess.Stderr(), "chatd: at most %d sessions per connection\n", maxSessionsPerConn)
-			_ = sess.Exit(1)
-			return
+		if sc := channelOf(sess); sc != nil {
+			defer sc.finish()
 		}
+		user := boundedUser(sess.User())
 		_, _, pty := sess.Pty()
-		s.log.Debug("ssh session", "user", sess.User(), "remote", sess.RemoteAddr().String(), "terminal", pty)
+		s.log.Debug("ssh session", "user", user, "remote", sess.RemoteAddr().String(), "terminal", pty)
 		next(sess)
-		s.log.Debug("ssh session ended", "user", sess.User(), "remote", sess.RemoteAddr().String(),
+		s.log.Debug("ssh session ended", "user", user, "remote", sess.RemoteAddr().String(),
 			"duration", time.Since(start).Round(time.Millisecond))
 	}
 }
@@ -336,20 +338,7 @@ func (s *SSHServer) logSession(next ssh.Handler) ssh.Handler {
 // or "ssh host command", with an explanation and exit status 1.
 func (s *SSHServer) requireTerminal(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
-		_, windowChanges, ok := sess.Pty()
-		if ok {
-			// Once the screen is gone nobody reads window changes; a client
-			// that keeps sending them would block the session's request loop,
-			// and with it the connection, forever. Drain them until the
-			// session's requests end, which closes the channel.
-			defer func() {
-				go func() {
-					for range windowChanges {
-					}
-				}()
-			}()
-		}
-		if !ok {
+		if _, _, ok := sess.Pty(); !ok {
 			setConnReason(sess.Context(), "no terminal")
 			fmt.Fprintf(sess.Stderr(), "chatd: this is a chat room; connect with a terminal: %s\n", sshCommand(sess.LocalAddr()))
 			_ = sess.Exit(1)
@@ -414,53 +403,66 @@ func (s *SSHServer) trackSession(next ssh.Handler) ssh.Handler {
 }
 
 // runScreen runs the chat screen for a session until it quits, then gives
-// the terminal back. The client's window changes resize the screen, and the
-// screen quits when the session ends.
+// the terminal back. The client's keys and window changes go to the screen,
+// and the screen quits when the session ends.
 func (s *SSHServer) runScreen(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
-		p, frames := s.newProgram(sess)
-		if p == nil {
+		scr := s.newScreen(sess)
+		if scr == nil {
 			next(sess)
 			return
 		}
-		_, windowChanges, _ := sess.Pty()
 		ctx, cancel := context.WithCancel(sess.Context())
-		go func() {
-			for {
-				select {
-				case <-ctx.Done():
-					p.Quit()
-					return
-				case w, ok := <-windowChanges:
-					if !ok {
-						// The session's requests have ended: no more
-						// window changes, but still quit with the session.
-						windowChanges = nil
-						continue
-					}
-					p.Send(tea.WindowSizeMsg{Width: w.Width, Height: w.Height})
-				}
-			}
-		}()
-		frames.start()
-		if _, err := p.Run(); err != nil && !errors.Is(err, tea.ErrProgramKilled) {
-			s.log.Debug("ssh screen ended with an error", "user", sess.User(), "err", err)
+		// Both end by themselves once the program has ended: the keys when
+		// the session's input does, which it does when the session closes.
+		go scr.keys.run(ctx, scr.term, scr.program.Send)
+		go followWindow(ctx, scr.windows, scr.program)
+		scr.frames.start()
+		if _, err := scr.program.Run(); err != nil && !errors.Is(err, tea.ErrProgramKilled) {
+			s.log.Debug("ssh screen ended with an error", "user", boundedUser(sess.User()), "err", err)
 		}
-		frames.close()
+		scr.frames.close()
 		cancel()
 		next(sess)
 	}
 }
 
-// newProgram builds the chat screen for a session. Bubble Tea runs the model
-// and reads the keys, and a frameWriter draws its frames (see screenModel).
-func (s *SSHServer) newProgram(sess ssh.Session) (*tea.Program, *frameWriter) {
+// followWindow resizes the screen to the latest window size the client
+// reported, and quits the program when ctx is done.
+func followWindow(ctx context.Context, windows *windowFeed, p *tea.Program) {
+	for {
+		select {
+		case <-ctx.Done():
+			p.Quit()
+			return
+		case <-windows.changed:
+			if w, ok := windows.take(); ok {
+				p.Send(tea.WindowSizeMsg{Width: w.Width, Height: w.Height})
+			}
+		}
+	}
+}
+
+// sessionScreen is a session's chat screen: the program, the frame writer
+// that draws it, and what feeds it.
+type sessionScreen struct {
+	program *tea.Program
+	frames  *frameWriter
+	keys    *keyInput
+	windows *windowFeed
+	term    string // the client's TERM, for decoding its keys
+}
+
+// newScreen builds the chat screen for a session. Bubble Tea runs the
+// model, keyInput reads the keys, and a frameWriter draws the frames (see
+// screenModel). It returns nil if there is to be no screen.
+func (s *SSHServer) newScreen(sess ssh.Session) *sessionScreen {
 	s.mu.Lock()
 	cs := s.sessions[sess]
 	closing := s.closing
 	s.mu.Unlock()
 	if cs == nil || closing {
-		return nil, nil
+		return nil
 	}
 	opts := Options{
 		Join:    cs.join,
@@ -471,7 +473,7 @@ func (s *SSHServer) newProgram(sess ssh.Session) (*tea.Program, *frameWriter) {
 		opts.Conn = c
 	} else if errors.Is(err, room.ErrClosed) {
 		fmt.Fprintln(sess.Stderr(), "chatd: the room is closed")
-		return nil, nil
+		return nil
 	} else {
 		if len(user) > 40 {
 			user = user[:40] + "…"
@@ -480,12 +482,12 @@ func (s *SSHServer) newProgram(sess ssh.Session) (*tea.Program, *frameWriter) {
 	}
 
 	var p *tea.Program
-	in := &sessionInput{r: sess, eof: func() { p.Quit() }}
+	keys := newKeyInput(sess, func() { p.Send(pasteCutMsg{}) }, func() { p.Quit() })
 	// The output is guarded so that a client that stops reading is
 	// disconnected, and colours are brought down to what the terminal
 	// shows.
 	out := newStallGuard(sess, s.cfg.WriteTimeout, func() {
-		s.log.Info("ssh session not reading; closing it", "user", sess.User(), "remote", sess.RemoteAddr().String())
+		s.log.Info("ssh session not reading; closing it", "user", boundedUser(sess.User()), "remote", sess.RemoteAddr().String())
 		cs.leave(room.ReasonSlowConsumer)
 		_ = sess.Close()
 		// The whole connection, or its slot stays taken until the client
@@ -495,6 +497,15 @@ func (s *SSHServer) newProgram(sess ssh.Session) (*tea.Program, *frameWriter) {
 		}
 	})
 	pty, _, _ := sess.Pty()
+	windows := newWindowFeed()
+	if sc := channelOf(sess); sc != nil {
+		windows = sc.windows
+	}
+	// A window change that came before the shell started overrides the
+	// size the terminal was opened with.
+	if w, ok := windows.take(); ok {
+		pty.Window = w
+	}
 	env := append(sess.Environ(), "TERM="+pty.Term)
 	frames := newFrameWriter(colorWriter(out, colorprofile.Env(env)), frameInterval)
 	p = tea.NewProgram(&screenModel{Model: New(opts), frames: frames},
@@ -506,7 +517,9 @@ func (s *SSHServer) newProgram(sess ssh.Session) (*tea.Program, *frameWriter) {
 		// output the model never queues; at its default of 60 a second
 		// it would wake every session 60 times a second for nothing.
 		tea.WithFPS(1),
-		tea.WithInput(in),
+		// No input reader of Bubble Tea's: keyInput reads the keys and
+		// sends them (see keyInput for why).
+		tea.WithInput(nil),
 		tea.WithOutput(out),
 		tea.WithEnvironment(env),
 		// The client's terminal size sizes the screen: a client must not
@@ -524,10 +537,10 @@ func (s *SSHServer) newProgram(sess ssh.Session) (*tea.Program, *frameWriter) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {
-		return nil, nil // Shutdown did not see this program; do not start it
+		return nil // Shutdown did not see this program; do not start it
 	}
 	cs.program = p
-	return p, frames
+	return &sessionScreen{program: p, frames: frames, keys: keys, windows: windows, term: pty.Term}
 }
 
 // screenModel is the chat screen as an SSH session runs it: Bubble Tea
@@ -538,10 +551,18 @@ type screenModel struct {
 	frames *frameWriter
 }
 
+// pasteCutMsg tells the screen that a paste was cut at maxPasteBytes.
+type pasteCutMsg struct{}
+
 // Update updates the chat screen; a new size also clears the terminal.
 func (s *screenModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
-	if _, ok := msg.(tea.WindowSizeMsg); ok {
+	switch msg.(type) {
+	case tea.WindowSizeMsg:
 		s.frames.resize()
+	case pasteCutMsg:
+		s.Model.sb.add(&room.Event{Kind: room.Error, Text: pasteCutNotice, Time: time.Now()})
+		s.Model.dirty = true
+		return s, nil
 	}
 	_, cmd := s.Model.Update(msg)
 	return s, cmd
@@ -580,22 +601,4 @@ func sessionFilter(_ tea.Model, msg tea.Msg) tea.Msg {
 		return tea.ResumeMsg{}
 	}
 	return msg
-}
-
-// sessionInput is the session's input as the program reads it. When the
-// client closes its side, the program quits; otherwise it would keep running
-// with no one to type.
-type sessionInput struct {
-	r    io.Reader
-	eof  func()
-	once sync.Once
-}
-
-// Read reads the session; at its end it quits the program, once.
-func (in *sessionInput) Read(b []byte) (int, error) {
-	n, err := in.r.Read(b)
-	if err != nil {
-		in.once.Do(in.eof)
-	}
-	return n, err
 }

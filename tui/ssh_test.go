@@ -60,11 +60,16 @@ type testServer struct {
 // shut down when the test ends.
 func startServer(t *testing.T) *testServer {
 	t.Helper()
+	return startServerWith(t, SSHConfig{})
+}
+
+// startServerWith is startServer with cfg; its host key and room are
+// filled in.
+func startServerWith(t *testing.T, cfg SSHConfig) *testServer {
+	t.Helper()
 	r := room.New(room.Config{})
-	srv, err := NewSSHServer(SSHConfig{
-		HostKeyPath: filepath.Join(t.TempDir(), "ssh_host_ed25519_key"),
-		Room:        r,
-	})
+	cfg.HostKeyPath, cfg.Room = filepath.Join(t.TempDir(), "ssh_host_ed25519_key"), r
+	srv, err := NewSSHServer(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -603,47 +608,36 @@ func TestHugeTerminalDoesNotGrowMemory(t *testing.T) {
 }
 
 func TestSessionsPerConnectionAreLimited(t *testing.T) {
+	checkGoroutines(t)
 	ts := startServer(t)
 	client := ts.dial(t, "multi")
+	defer client.Close()
 	var open []*gossh.Session
-	defer func() {
-		for _, s := range open {
-			s.Close()
-		}
-	}()
-	for i := range maxSessionsPerConn + 1 {
+	for range maxSessionsPerConn {
 		sess, err := client.NewSession()
 		if err != nil {
 			t.Fatal(err)
 		}
 		open = append(open, sess)
-		var stderr strings.Builder
-		sess.Stderr = &stderr
-		if _, err := sess.StdinPipe(); err != nil { // held open: at EOF a screen quits
-			t.Fatal(err)
-		}
-		stdout, err := sess.StdoutPipe()
+	}
+	// The next channel is refused when it is opened, before it is
+	// accepted, even though none of the others has started a shell.
+	_, err := client.NewSession()
+	var refused *gossh.OpenChannelError
+	if !errors.As(err, &refused) || refused.Reason != gossh.ResourceShortage || !strings.Contains(refused.Message, "at most 3 sessions per connection") {
+		t.Fatalf("session %d: %v, want a resource shortage", maxSessionsPerConn+1, err)
+	}
+	// Closing one frees its slot.
+	open[0].Close()
+	waitFor(t, "a free session slot", func() bool {
+		sess, err := client.NewSession()
 		if err != nil {
-			t.Fatal(err)
+			return false
 		}
-		if err := sess.RequestPty("xterm-256color", 30, 100, gossh.TerminalModes{}); err != nil {
-			t.Fatal(err)
-		}
-		if err := sess.Shell(); err != nil {
-			t.Fatal(err)
-		}
-		if i < maxSessionsPerConn {
-			// Wait until its screen is drawn, so that it counts before the next.
-			if _, err := stdout.Read(make([]byte, 1)); err != nil {
-				t.Fatal(err)
-			}
-			go io.Copy(io.Discard, stdout)
-			continue
-		}
-		err = sess.Wait()
-		var exit *gossh.ExitError
-		if !errors.As(err, &exit) || exit.ExitStatus() != 1 || !strings.Contains(stderr.String(), "at most 3 sessions per connection") {
-			t.Errorf("session %d: %v, stderr %q", i+1, err, stderr.String())
-		}
+		open[0] = sess
+		return true
+	})
+	for _, s := range open {
+		s.Close()
 	}
 }
