@@ -1,6 +1,8 @@
 package room
 
 import (
+	"cmp"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -34,6 +36,11 @@ func Clean(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	for i := 0; i < len(s); {
+		if n := visibleASCII(s[i:]); n > 0 { // the common case, copied whole
+			b.WriteString(s[i : i+n])
+			i += n
+			continue
+		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		next := i + size
 		switch {
@@ -118,9 +125,69 @@ var invisibles = []*unicode.RangeTable{
 	unicode.Prepended_Concatenation_Mark,
 }
 
+// invisibleRanges are invisibles merged into sorted, disjoint ranges, so
+// that a rune takes one binary search rather than one per table.
+var invisibleRanges = mergeTables(invisibles)
+
+// runeRange is the code points lo to hi, inclusive.
+type runeRange struct{ lo, hi rune }
+
+// mergeTables returns the code points of tables as sorted, disjoint ranges.
+func mergeTables(tables []*unicode.RangeTable) []runeRange {
+	var all []runeRange
+	add := func(lo, hi, stride rune) {
+		if stride == 1 {
+			all = append(all, runeRange{lo, hi})
+			return
+		}
+		for r := lo; r <= hi; r += stride {
+			all = append(all, runeRange{r, r})
+		}
+	}
+	for _, t := range tables {
+		for _, r := range t.R16 {
+			add(rune(r.Lo), rune(r.Hi), rune(r.Stride))
+		}
+		for _, r := range t.R32 {
+			add(rune(r.Lo), rune(r.Hi), rune(r.Stride))
+		}
+	}
+	slices.SortFunc(all, func(a, b runeRange) int { return cmp.Compare(a.lo, b.lo) })
+	merged := all[:0]
+	for _, r := range all {
+		if n := len(merged); n > 0 && r.lo <= merged[n-1].hi+1 {
+			merged[n-1].hi = max(merged[n-1].hi, r.hi)
+			continue
+		}
+		merged = append(merged, r)
+	}
+	return slices.Clip(merged)
+}
+
 // isInvisible reports whether Clean removes r as invisible or of disputed
-// width.
-func isInvisible(r rune) bool { return unicode.In(r, invisibles...) }
+// width: whether it is in one of invisibles.
+func isInvisible(r rune) bool {
+	_, found := slices.BinarySearchFunc(invisibleRanges, r, func(rr runeRange, r rune) int {
+		switch {
+		case rr.hi < r:
+			return -1
+		case rr.lo > r:
+			return 1
+		}
+		return 0
+	})
+	return found
+}
+
+// visibleASCII returns how many bytes at the start of s are printable
+// ASCII other than the space.
+func visibleASCII(s string) int {
+	n := 0
+	for n < len(s) && 0x20 < s[n] && s[n] < 0x7f {
+		n++
+	}
+	return n
+}
 
 // isCleanASCII reports whether s holds only printable ASCII with no two
 // spaces in a row, which Clean leaves as it is.

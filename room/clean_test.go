@@ -137,3 +137,27 @@ func FuzzClean(f *testing.F) {
 		}
 	})
 }
+
+func TestInvisibleRangesAreTheTables(t *testing.T) {
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		if isInvisible(r) != unicode.In(r, invisibles...) {
+			t.Fatalf("isInvisible(%U) = %v, the tables say %v", r, isInvisible(r), !isInvisible(r))
+		}
+	}
+}
+
+// BenchmarkClean measures Clean on plain ASCII chat (returned as is) and on
+// text with accents, CJK and emoji (cleaned rune by rune).
+func BenchmarkClean(b *testing.B) {
+	for _, tc := range []struct{ name, text string }{
+		{"ascii", "a line of chat of an ordinary length, about sixty bytes"},
+		{"unicode", "héllo wörld, ça va? 世界 🎉 — a line with some non-ASCII text in it"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				Clean(tc.text)
+			}
+		})
+	}
+}
