@@ -3,7 +3,6 @@ package room
 import (
 	"errors"
 	"fmt"
-	"strings"
 )
 
 // MaxNickLen is the longest nickname allowed, in bytes (nicks are ASCII).
@@ -47,5 +46,8 @@ func firstRune(s string) string {
 	return s
 }
 
-// nickKey is the form under which nicknames are compared: case-insensitive.
-func nickKey(nick string) string { return strings.ToLower(nick) }
+// nickKey is the form under which nicknames are compared, the one place
+// that decides whether two nicknames are the same: ignoring case and
+// look-alike characters (confusable.go), so that "aIice", "a1ice" and
+// "ALICE" are all alice, and "rn" is "m".
+func nickKey(nick string) string { return skeleton(nick) }

@@ -58,7 +58,7 @@ type roster []string
 // compareNicks orders nicknames case-insensitively (nicknames are unique
 // ignoring case, so the tie-break only makes the order total).
 func compareNicks(a, b string) int {
-	return cmp.Or(cmp.Compare(nickKey(a), nickKey(b)), strings.Compare(a, b))
+	return cmp.Or(cmp.Compare(strings.ToLower(a), strings.ToLower(b)), strings.Compare(a, b))
 }
 
 func (ro *roster) add(nick string) {

@@ -195,7 +195,7 @@ func TestDescribeTLSReportsTheConnection(t *testing.T) {
 		"SHA-256 fingerprint: " + Fingerprint(cs.PeerCertificates[0].Raw),
 		"(self-signed)",
 		"public key: ECDSA P-256",
-		"names (SAN): localhost",
+		`names (SAN): "localhost"`,
 		"days left",
 	} {
 		if !strings.Contains(text, want) {
@@ -253,7 +253,7 @@ func TestDescribeTLSCleansCertificateText(t *testing.T) {
 	if strings.ContainsAny(text, "\x1b\x07") {
 		t.Errorf("the description carries terminal controls from the certificate: %q", text)
 	}
-	if !strings.Contains(text, "names (SAN): localhost, evil.example, 127.0.0.1") {
+	if !strings.Contains(text, `names (SAN): "localhost", "evil.example", 127.0.0.1`) {
 		t.Errorf("the cleaned name is missing: %q", text)
 	}
 }

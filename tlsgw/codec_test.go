@@ -34,7 +34,7 @@ var codecCases = []struct {
 	{room.Event{Kind: room.Members, Time: stamp, Count: 2, Nicks: []string{"alice"}}, "[09:05:07] *** 2 members: alice and 1 more"},
 	{room.Event{Kind: room.Presence, Time: stamp, Joined: 12, Left: 3, Count: 10009}, "[09:05:07] *** 12 joined, 3 left, 10009 members now"},
 	{room.Event{Kind: room.Presence, Time: stamp, Joined: 0, Left: 1, Count: 1}, "[09:05:07] *** 0 joined, 1 left, 1 member now"},
-	{room.Event{Kind: room.Notice, Time: stamp, Text: "/who             List the members of the room."}, "[09:05:07] *** /who             List the members of the room."},
+	{room.Event{Kind: room.Notice, Time: stamp, Text: "/who List the members of the room."}, "[09:05:07] *** /who List the members of the room."},
 	{room.Event{Kind: room.Notice, Text: "Welcome to chatd."}, "*** Welcome to chatd."},
 	{room.Event{Kind: room.Error, Time: stamp, Text: `no one called "x" is here`}, `[09:05:07] !!! no one called "x" is here`},
 	{room.Event{Kind: room.HistoryBegin, Time: stamp, Count: 1}, "[09:05:07] *** recent history: 1 event"},
@@ -89,6 +89,12 @@ func TestParseLineCleansHostileText(t *testing.T) {
 	got := ParseLine("<mallory> \x1b]52;c;ZXZpbA==\x07hi\x1b[2J\u202e", stamp)
 	if got.Kind != room.Chat || got.Text != "hi" {
 		t.Errorf("got %v %q, want chat %q", got.Kind, got.Text, "hi")
+	}
+	// Padding is collapsed, in notices too: the server's own /help pads
+	// its columns, and a hostile server could pad a line into a fake one.
+	got = ParseLine("[09:05:07] *** /who             List\u3000\u3000the\u00ad members.", stamp)
+	if got.Kind != room.Notice || got.Text != "/who List the members." {
+		t.Errorf("got %v %q, want a notice with single spaces", got.Kind, got.Text)
 	}
 }
 

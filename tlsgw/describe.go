@@ -7,8 +7,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/charmbracelet/x/ansi"
 
 	"chatd/room"
 )
@@ -34,33 +37,62 @@ func describeCert(depth int, c *x509.Certificate, now time.Time) []string {
 	if depth > 0 {
 		label = fmt.Sprintf("chain certificate %d", depth)
 	}
-	// Certificate text comes from the server: clean it like chat text.
-	issuer := room.Clean(c.Issuer.String())
+	issuer := QuoteCertText(c.Issuer.String())
 	if IsSelfSigned(c) {
 		issuer += " (self-signed)"
 	}
+	// The fingerprint, the one line people check, comes first; then the
+	// certificate's own text, quoted (see QuoteCertText).
 	lines := []string{
-		fmt.Sprintf("%s: subject %s", label, room.Clean(c.Subject.String())),
-		"  issuer: " + issuer,
+		label + ":",
 		"  SHA-256 fingerprint: " + Fingerprint(c.Raw),
+		"  subject: " + QuoteCertText(c.Subject.String()),
+		"  issuer: " + issuer,
 		fmt.Sprintf("  valid %s to %s (%s)", c.NotBefore.UTC().Format(time.DateOnly), c.NotAfter.UTC().Format(time.DateOnly), describeExpiry(c.NotAfter, now)),
 		"  public key: " + describeKey(c),
 	}
-	if sans := certNames(c); len(sans) > 0 {
-		lines = append(lines, "  names (SAN): "+strings.Join(sans, ", "))
-	} else if depth == 0 {
-		lines = append(lines, "  names (SAN): none")
+	if names := CertNames(c); len(names) > 0 || depth == 0 {
+		lines = append(lines, "  names (SAN): "+orNone(strings.Join(names, ", ")))
 	}
 	return lines
 }
 
-func certNames(c *x509.Certificate) []string {
+// CertTextWidth is how many display columns of one certificate field the
+// client shows; longer text is cut with an ellipsis. A quoted field after
+// its label fits an 80-column terminal.
+const CertTextWidth = 60
+
+// MaxCertNames is how many of a certificate's DNS names and IP addresses
+// the client lists; the rest are counted.
+const MaxCertNames = 8
+
+// QuoteCertText returns text from a certificate (a subject, an issuer, a
+// DNS name) the way the client shows it: it is the server's text, so it is
+// cleaned like chat text (no controls, no invisible characters, white space
+// runs as one space), cut to CertTextWidth columns with an ellipsis, and
+// quoted Go-style, with any quote or backslash in it escaped. So it stays on
+// its line, cannot pass for a line or a field of the client's own, and a
+// field of any size costs one short line.
+func QuoteCertText(s string) string {
+	s = room.Clean(s)
+	if ansi.WcWidth.StringWidth(s) > CertTextWidth {
+		s = ansi.WcWidth.Truncate(s, CertTextWidth, "…")
+	}
+	return strconv.Quote(s)
+}
+
+// CertNames lists a certificate's DNS names (quoted, see QuoteCertText) and
+// IP addresses, at most MaxCertNames of them, then how many more there are.
+func CertNames(c *x509.Certificate) []string {
 	var names []string
 	for _, n := range c.DNSNames {
-		names = append(names, room.Clean(n))
+		names = append(names, QuoteCertText(n))
 	}
 	for _, ip := range c.IPAddresses {
-		names = append(names, ip.String())
+		names = append(names, ip.String()) // from bytes: no text of the server's
+	}
+	if more := len(names) - MaxCertNames; more > 0 {
+		names = append(names[:MaxCertNames], fmt.Sprintf("and %d more", more))
 	}
 	return names
 }

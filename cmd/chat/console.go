@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -37,36 +38,54 @@ func (c *console) warn(text string) {
 }
 
 // fail explains an error that ends the program; a changed certificate is
-// shouted.
+// shouted. Errors can carry the server's text (a certificate's names):
+// they are shown cleaned, line by line.
 func (c *console) fail(err error) {
 	var changed *tlsgw.CertChangedError
 	if errors.As(err, &changed) {
 		c.warn("@@@ WARNING: SERVER CERTIFICATE HAS CHANGED @@@")
-		c.warn("chat: " + err.Error())
+		c.warn("chat: " + errorText(err))
 		return
 	}
-	fmt.Fprintln(c.out, "chat:", err)
+	fmt.Fprintln(c.out, "chat:", errorText(err))
 }
 
-// showCertificate prints what a user needs to decide on an unknown one.
+// errorText is err's text safe to print: the certificate names of a host
+// name mismatch are quoted (Go's x509 lists them as they are, and a name
+// may hold control characters), and every line is cleaned like chat text.
+func errorText(err error) string {
+	text := err.Error()
+	var wrongHost x509.HostnameError
+	if errors.As(err, &wrongHost) && wrongHost.Certificate != nil {
+		text = strings.Replace(text, wrongHost.Error(), fmt.Sprintf("x509: the certificate is valid for %s, not %s",
+			strings.Join(tlsgw.CertNames(wrongHost.Certificate), ", "), room.Clean(wrongHost.Host)), 1)
+	}
+	lines := strings.Split(text, "\n")
+	for i, l := range lines {
+		lines[i] = room.Clean(l)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// showCertificate prints what a user needs to decide on an unknown one:
+// the warning, then at once the fingerprint, the one thing to check; then
+// the certificate's own text, which is the server's and so could say
+// anything: each field quoted, cleaned and cut short (tlsgw.QuoteCertText),
+// so that none can draw a line of its own or a fake fingerprint.
 func (c *console) showCertificate(u *tlsgw.UnknownCertError) {
-	// Everything in a certificate is the server's text: clean it, so that a
-	// forged certificate cannot hide or fake the lines the user checks.
 	cert := u.Cert
-	var names []string
-	for _, n := range cert.DNSNames {
-		names = append(names, room.Clean(n))
-	}
-	for _, ip := range cert.IPAddresses {
-		names = append(names, ip.String())
-	}
-	fmt.Fprintf(c.out, "The server %s presented a certificate that no authority you trust has signed:\n", u.Addr)
-	fmt.Fprintf(c.out, "  subject:     %s\n", room.Clean(cert.Subject.String()))
-	fmt.Fprintf(c.out, "  issuer:      %s\n", room.Clean(cert.Issuer.String()))
-	fmt.Fprintf(c.out, "  names (SAN): %s\n", strings.Join(names, ", "))
-	fmt.Fprintf(c.out, "  expires:     %s\n", cert.NotAfter.UTC().Format(time.RFC1123))
+	fmt.Fprintf(c.out, "The server %s presented a certificate that no authority you trust has signed.\n", room.Clean(u.Addr))
 	fmt.Fprintf(c.out, "  SHA-256:     %s\n", u.Fingerprint)
-	fmt.Fprintln(c.out, "Compare the fingerprint with the one the server's operator gave you (chatd prints it at start).")
+	fmt.Fprintln(c.out, "Compare this fingerprint with the one the server's operator gave you (chatd prints it at start).")
+	fmt.Fprintln(c.out, "What the certificate says about itself (the server's words, quoted):")
+	fmt.Fprintf(c.out, "  subject:     %s\n", tlsgw.QuoteCertText(cert.Subject.String()))
+	fmt.Fprintf(c.out, "  issuer:      %s\n", tlsgw.QuoteCertText(cert.Issuer.String()))
+	label := "  names (SAN): "
+	for _, name := range tlsgw.CertNames(cert) {
+		fmt.Fprintf(c.out, "%s%s\n", label, name)
+		label = "               "
+	}
+	fmt.Fprintf(c.out, "  expires:     %s\n", cert.NotAfter.UTC().Format(time.RFC1123))
 }
 
 // confirm asks a yes/no question; only "y" or "yes" is yes.

@@ -113,8 +113,8 @@ func TestTrustOnFirstUse(t *testing.T) {
 
 	// In a terminal, the user sees the certificate and is asked.
 	term := testproc.StartTerminal(t, "chat", nil, 100, 30, chatBinary, "--known-servers", known, "--nick", "bob", server.Addr())
-	term.Expect("names (SAN): localhost")
 	term.Expect("SHA-256:     " + server.Fingerprint)
+	term.Expect(`names (SAN): "localhost"`)
 	term.Expect("Trust this certificate and remember it for " + server.Addr() + "? [y/N]")
 	term.Type("y\r")
 	term.Expect("Remembered in " + known)
