@@ -797,6 +797,21 @@ func TestHostileServerEndlessLine(t *testing.T) {
 	}
 }
 
+// TestHostileServerEndlessLineOnTheScreen sends the endless line to the
+// screen, which reconnects after a lost connection: each time it must stop
+// reading, show why, and keep its memory bounded.
+func TestHostileServerEndlessLineOnTheScreen(t *testing.T) {
+	s := startHostileServer(t, endlessLine(256<<20))
+	s.release()
+	c := startScreenChat(t, s)
+	c.waitFor(t, floodWait, "disconnected (the server sent a line of over")
+	c.dog.checkPeak(t, "an endless line, on the screen")
+	c.typeKeys(t, "\x03") // Ctrl+C
+	if code := c.waitExit(t); code != 0 {
+		t.Errorf("chat exited %d after Ctrl+C", code)
+	}
+}
+
 // TestHostileServerNeverAcceptsTheNick floods chat with notices while it
 // waits for its nickname to be accepted: it must give up at once, not
 // collect them until the join times out.
