@@ -130,4 +130,3 @@ func TestClientGivesUpOnAJoinThatNeverEnds(t *testing.T) {
 		t.Errorf("Dial gave up after %v, not at once", took)
 	}
 }
-
