@@ -12,17 +12,18 @@ const DefaultScrollback = 1000
 
 // DefaultScrollbackBytes is how much memory the messages a screen keeps may
 // hold, as eventSize counts it, when Options leaves ScrollbackBytes zero.
-// It is ten times what a thousand messages of a typical length hold, and
-// nearly what they hold at chatd's longest line: only very long lines,
-// such as a hostile server's, make a screen keep fewer.
+// DefaultScrollback messages of chatd's longest line (2 KiB) hold about
+// that much, so only longer lines, a hostile server's, make a screen keep
+// noticeably fewer messages.
 const DefaultScrollbackBytes = 2 << 20
 
 // scrollback holds the messages shown on screen, at most max of them and
 // maxBytes of memory (the first limit reached drops the oldest), each
-// rendered and wrapped once: a new message appends its lines. A change of width renders again
-// only the newest messages, enough to fill the view; older ones are rendered
-// when scrolling reaches them. So neither a message nor a resize costs more
-// with a longer history. The view is a slice of the cached lines.
+// rendered and wrapped once: a new message appends its lines. A change of
+// width renders again only the newest messages, enough to fill the view;
+// older ones are rendered when scrolling reaches them. So neither a message
+// nor a resize costs more with a longer history. The view is a slice of the
+// cached lines.
 type scrollback struct {
 	max      int     // messages kept
 	maxBytes int     // their eventSize kept, in all
