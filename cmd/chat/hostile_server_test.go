@@ -410,7 +410,11 @@ func watch(t *testing.T, p *os.Process) *watchdog {
 			w.mu.Unlock()
 		}
 	}()
-	t.Cleanup(w.close)
+	t.Cleanup(func() {
+		u := w.usage()
+		w.close()
+		t.Logf("chat used: peak RSS %.1f MiB, RSS at the end %.1f MiB, CPU %v", mib(u.peak), mib(u.rss), u.cpu)
+	})
 	return w
 }
 
@@ -440,7 +444,6 @@ func (w *watchdog) checkPeak(t *testing.T, what string) {
 	w.mu.Lock()
 	killed := w.killed
 	w.mu.Unlock()
-	t.Logf("%s: peak RSS %.1f MiB, RSS now %.1f MiB, CPU %v", what, mib(u.peak), mib(u.rss), u.cpu)
 	switch {
 	case killed:
 		t.Errorf("%s: chat grew past %.0f MiB and was killed", what, mib(rssKill))
