@@ -1,7 +1,6 @@
 package tlsgw
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -18,8 +17,29 @@ import (
 // Client defaults.
 const (
 	DefaultJoinTimeout = 15 * time.Second
-	clientEventBuffer  = 256
-	clientReadBuffer   = 64 << 10
+	// clientEventBuffer is how many events wait for their reader, in a
+	// Client and again in a Redialer: enough to absorb a burst, few enough
+	// that lines of maxServerLine waiting cost little memory.
+	clientEventBuffer = 64
+)
+
+// What the client takes from a server. A chatd server's longest line, a
+// chat message of room.DefaultMaxLineBytes or a member list naming
+// room.DefaultMembersListed members, is under 3 KiB; a server configured
+// for longer ones still gets through, cut.
+const (
+	// maxServerLine is the most of one line the client keeps, in bytes. A
+	// longer line is cut to it and ends with cutMark; the rest is read and
+	// thrown away, so the client's memory does not depend on it.
+	maxServerLine = 8 << 10
+	// maxServerLineRun is how far past maxServerLine a line may run before
+	// the client gives up on the connection: a line without end.
+	maxServerLineRun = 1 << 20
+	// cutMark ends a line that was cut to maxServerLine.
+	cutMark = "…"
+	// maxJoinLines bounds the lines a server may send before it accepts the
+	// nickname; chatd sends two or three (greeting, prompt, a refusal).
+	maxJoinLines = 64
 )
 
 // ErrNickRefused is wrapped by Dial's error when the server refused the
@@ -69,7 +89,7 @@ func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{conn: conn, events: make(chan *room.Event, clientEventBuffer), closed: make(chan struct{}), now: cfg.Now, nick: cfg.Nick}
-	r := bufio.NewReaderSize(conn, clientReadBuffer)
+	r := newLineReader(conn, maxServerLine)
 	deadline, _ := ctx.Deadline()
 	conn.SetDeadline(deadline)
 	early, err := c.join(r, cfg.Nick)
@@ -105,12 +125,12 @@ func dialTLS(ctx context.Context, cfg ClientConfig) (*tls.Conn, error) {
 // join sends the nickname and reads until the server accepts it: the first
 // room event (a history replay or the client's own join) means it did. It
 // returns the events read on the way.
-func (c *Client) join(r *bufio.Reader, nick string) ([]*room.Event, error) {
+func (c *Client) join(r *lineReader, nick string) ([]*room.Event, error) {
 	if err := c.writeLine(nick); err != nil {
 		return nil, fmt.Errorf("send nickname: %w", err)
 	}
 	var early []*room.Event
-	for {
+	for range maxJoinLines {
 		line, err := readServerLine(r)
 		if err != nil {
 			return nil, fmt.Errorf("join as %s: %w", nick, err)
@@ -127,22 +147,30 @@ func (c *Client) join(r *bufio.Reader, nick string) ([]*room.Event, error) {
 			return early, nil
 		}
 	}
+	return nil, fmt.Errorf("join as %s: the server sent %d lines without accepting the nickname", nick, maxJoinLines)
 }
 
-// readServerLine reads one line, without its line ending.
-func readServerLine(r *bufio.Reader) (string, error) {
-	line, err := r.ReadSlice('\n')
-	if errors.Is(err, bufio.ErrBufferFull) {
-		return "", fmt.Errorf("server sent a line over %d bytes", len(line))
-	}
+// readServerLine reads one line, without its line ending, cut to
+// maxServerLine.
+func readServerLine(r *lineReader) (string, error) {
+	line, cut, err := r.ReadLineCut(maxServerLineRun)
 	if err != nil {
+		if errors.Is(err, ErrLineTooLong) {
+			return "", errEndlessLine
+		}
 		return "", err
 	}
-	return strings.TrimRight(string(line), "\r\n"), nil
+	if cut > 0 {
+		line += cutMark
+	}
+	return line, nil
 }
 
+// errEndlessLine ends a connection whose server sent a line without end.
+var errEndlessLine = fmt.Errorf("the server sent a line of over %d KiB", (maxServerLine+maxServerLineRun)>>10)
+
 // readEvents delivers events until the connection ends, then closes Events.
-func (c *Client) readEvents(r *bufio.Reader, early []*room.Event) {
+func (c *Client) readEvents(r *lineReader, early []*room.Event) {
 	defer close(c.events)
 	defer c.conn.Close()
 	for _, ev := range early {
@@ -182,6 +210,8 @@ func (c *Client) deliver(ev *room.Event) bool {
 // server sent and the read error.
 func endReason(last *room.Event, err error) string {
 	switch {
+	case errors.Is(err, errEndlessLine):
+		return err.Error()
 	case last != nil && last.Kind == room.Notice && last.Text == "Goodbye.":
 		return room.ReasonQuit
 	case last != nil && last.Kind == room.Notice && strings.Contains(last.Text, "shutting down"):

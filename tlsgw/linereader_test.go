@@ -3,6 +3,7 @@ package tlsgw
 import (
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -102,4 +103,60 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 	n := copy(p[:min(len(p), r.n)], r.b)
 	r.b = r.b[n:]
 	return n, nil
+}
+
+func TestReadLineCutKeepsTheStartOfALongLine(t *testing.T) {
+	// "é" is two bytes; the limit falls between them.
+	long := strings.Repeat("x", 9) + "é" + strings.Repeat("y", 100)
+	in := "short\n" + long + "\r\nnext\nlast"
+	for name, r := range map[string]io.Reader{"whole": strings.NewReader(in), "byte by byte": iotest.OneByteReader(strings.NewReader(in))} {
+		l := newLineReader(r, 10)
+		type result struct {
+			line string
+			cut  int
+		}
+		var got []result
+		for {
+			line, cut, err := l.ReadLineCut(1000)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			got = append(got, result{line, cut})
+		}
+		want := []result{{"short", 0}, {strings.Repeat("x", 9), len(long) + 1 - 9}, {"next", 0}, {"last", 0}}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: got %+v, want %+v", name, got, want)
+		}
+		if len(l.buf) > 10 {
+			t.Errorf("%s: buffer grew to %d", name, len(l.buf))
+		}
+	}
+}
+
+func TestReadLineCutGivesUpOnAnEndlessLine(t *testing.T) {
+	endless := io.MultiReader(strings.NewReader("ok\n"), iotest.HalfReader(&repeatReader{b: 'z'}))
+	l := newLineReader(endless, 64)
+	if line, cut, err := l.ReadLineCut(1000); line != "ok" || cut != 0 || err != nil {
+		t.Fatalf("first line: %q, %d, %v", line, cut, err)
+	}
+	line, cut, err := l.ReadLineCut(1000)
+	if !errors.Is(err, ErrLineTooLong) || line != strings.Repeat("z", 64) || cut <= 1000 || cut > 1000+64 {
+		t.Errorf("endless line: %q, cut %d, %v; want its first 64 bytes, a cut just over 1000 and ErrLineTooLong", line, cut, err)
+	}
+	if len(l.buf) > 64 {
+		t.Errorf("buffer grew to %d", len(l.buf))
+	}
+}
+
+// repeatReader yields the byte b forever.
+type repeatReader struct{ b byte }
+
+func (r *repeatReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = r.b
+	}
+	return len(p), nil
 }

@@ -38,6 +38,10 @@ type Options struct {
 	// Scrollback is how many messages the screen keeps; 0 means
 	// DefaultScrollback.
 	Scrollback int
+	// ScrollbackBytes bounds the memory those messages hold, as their
+	// size is counted; 0 means DefaultScrollbackBytes. Whichever limit is
+	// reached first drops the oldest messages.
+	ScrollbackBytes int
 	// LeaveDelay is how long the reason for leaving stays on screen before
 	// the program quits; 0 means DefaultLeaveDelay, a negative value quits at
 	// once. Any key quits sooner.
@@ -95,6 +99,9 @@ func New(opts Options) *Model {
 	if opts.Scrollback <= 0 {
 		opts.Scrollback = DefaultScrollback
 	}
+	if opts.ScrollbackBytes <= 0 {
+		opts.ScrollbackBytes = DefaultScrollbackBytes
+	}
 	if opts.LeaveDelay == 0 {
 		opts.LeaveDelay = DefaultLeaveDelay
 	}
@@ -107,7 +114,7 @@ func New(opts Options) *Model {
 		dirty:     true,
 	}
 	m.rend = renderer{st: &m.st, loc: opts.Location, method: ansi.WcWidth, now: time.Now}
-	m.sb = newScrollback(opts.Scrollback, &m.rend)
+	m.sb = newScrollback(opts.Scrollback, opts.ScrollbackBytes, &m.rend)
 	if opts.Conn != nil {
 		m.connect(opts.Conn)
 	}

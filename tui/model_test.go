@@ -280,8 +280,8 @@ func TestMemberListFromEvents(t *testing.T) {
 	feed(m, membersEv("bob", "alice"))
 	check := func(step string, want ...string) {
 		t.Helper()
-		if !slices.Equal(m.members.nicks, want) {
-			t.Fatalf("%s: members %q, want %q", step, m.members.nicks, want)
+		if !slices.Equal(m.members.first(maxListed), want) {
+			t.Fatalf("%s: members %q, want %q", step, m.members.first(maxListed), want)
 		}
 		text := screenText(m)
 		if !strings.Contains(text, fmt.Sprintf("members (%d)", len(want))) ||
@@ -332,8 +332,8 @@ func TestJoinerStream(t *testing.T) {
 		ev(room.Join, "alice", "", ""),
 		membersEv("alice", "bob"),
 	)
-	if !slices.Equal(m.members.nicks, []string{"alice", "bob"}) {
-		t.Fatalf("members %q", m.members.nicks)
+	if !slices.Equal(m.members.first(maxListed), []string{"alice", "bob"}) {
+		t.Fatalf("members %q", m.members.first(maxListed))
 	}
 	text := screenText(m)
 	for _, want := range []string{"earlier messages", "bob: earlier words", "── now ──", "--> alice joined"} {

@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"unsafe"
+
 	"chatd/room"
 )
 
@@ -8,36 +10,57 @@ import (
 // Scrollback zero.
 const DefaultScrollback = 1000
 
-// scrollback holds the messages shown on screen, each rendered and wrapped
-// once: a new message appends its lines. A change of width renders again
-// only the newest messages, enough to fill the view; older ones are rendered
-// when scrolling reaches them. So neither a message nor a resize costs more
-// with a longer history. The view is a slice of the cached lines.
+// DefaultScrollbackBytes is how much memory the messages a screen keeps may
+// hold, as eventSize counts it, when Options leaves ScrollbackBytes zero.
+// DefaultScrollback messages of chatd's longest line (2 KiB) hold about
+// that much, so only longer lines, a hostile server's, make a screen keep
+// noticeably fewer messages.
+const DefaultScrollbackBytes = 2 << 20
+
+// scrollback holds the messages shown on screen, at most max of them and
+// maxBytes of memory (the first limit reached drops the oldest), each
+// rendered and wrapped once: a new message appends its lines. A change of
+// width renders again only the newest messages, enough to fill the view;
+// older ones are rendered when scrolling reaches them. So neither a message
+// nor a resize costs more with a longer history. The view is a slice of the
+// cached lines.
 type scrollback struct {
-	max     int     // messages kept
-	entries []entry // oldest first
-	stale   int     // entries[:stale] are not rendered at this width yet
-	lines   []line  // the lines of entries[stale:], in order
-	width   int     // the width lines are wrapped to; 0 until known
-	height  int     // rows shown
-	offset  int     // rows scrolled up from the bottom; 0 follows new messages
-	unread  int     // messages that arrived while scrolled up
-	renders int     // how many times a message was rendered, for tests
-	r       *renderer
+	max      int     // messages kept
+	maxBytes int     // their eventSize kept, in all
+	bytes    int     // the eventSize of entries, in all
+	entries  []entry // oldest first
+	stale    int     // entries[:stale] are not rendered at this width yet
+	lines    []line  // the lines of entries[stale:], in order
+	width    int     // the width lines are wrapped to; 0 until known
+	height   int     // rows shown
+	offset   int     // rows scrolled up from the bottom; 0 follows new messages
+	unread   int     // messages that arrived while scrolled up
+	renders  int     // how many times a message was rendered, for tests
+	r        *renderer
 }
 
 type entry struct {
 	ev    *room.Event
+	size  int    // eventSize(ev)
 	n     int    // how many lines it has in lines; 0 while stale
 	lines []line // only between renderEntry and prependRendered
+}
+
+// eventSize is about how much memory ev holds: the event and its text.
+func eventSize(ev *room.Event) int {
+	n := int(unsafe.Sizeof(*ev)) + len(ev.From) + len(ev.To) + len(ev.Text)
+	for _, nick := range ev.Nicks {
+		n += int(unsafe.Sizeof(nick)) + len(nick)
+	}
+	return n
 }
 
 // overscan is how many rows beyond the view are rendered ahead, so that
 // scrolling up renders in batches.
 const overscan = 64
 
-func newScrollback(maxEntries int, r *renderer) *scrollback {
-	return &scrollback{max: maxEntries, r: r}
+func newScrollback(maxEntries, maxBytes int, r *renderer) *scrollback {
+	return &scrollback{max: maxEntries, maxBytes: maxBytes, r: r}
 }
 
 // add appends ev, rendering only it. While scrolled up, the view stays where
@@ -48,7 +71,9 @@ func (s *scrollback) add(ev *room.Event) {
 		lines = s.r.render(ev, s.width)
 		s.renders++
 	}
-	s.entries = append(s.entries, entry{ev: ev, n: len(lines)})
+	size := eventSize(ev)
+	s.entries = append(s.entries, entry{ev: ev, size: size, n: len(lines)})
+	s.bytes += size
 	s.lines = append(s.lines, lines...)
 	if s.offset > 0 {
 		s.offset += len(lines)
@@ -78,19 +103,21 @@ func (s *scrollback) forget() {
 	s.lines = append(make([]line, 0, len(s.lines)-drop+overscan), s.lines[drop:]...)
 }
 
-// trim drops the oldest messages beyond max. It lets a quarter of max
-// accumulate first, so the copying is amortised over many messages.
+// trim drops the oldest messages beyond max or maxBytes, keeping at least
+// the newest. It lets a quarter more accumulate first, so the copying is
+// amortised over many messages.
 func (s *scrollback) trim() {
-	if len(s.entries) <= s.max+s.max/4 {
+	if len(s.entries) <= s.max+s.max/4 && s.bytes <= s.maxBytes+s.maxBytes/4 {
 		return
 	}
-	drop := len(s.entries) - s.max
-	nlines := 0
-	for _, e := range s.entries[:drop] {
-		nlines += e.n // 0 for stale entries, which have no lines
+	drop, nlines := 0, 0
+	for drop < len(s.entries)-1 && (len(s.entries)-drop > s.max || s.bytes > s.maxBytes) {
+		s.bytes -= s.entries[drop].size
+		nlines += s.entries[drop].n // 0 for stale entries, which have no lines
+		drop++
 	}
 	s.stale = max(0, s.stale-drop)
-	s.entries = append(make([]entry, 0, s.max+s.max/4+1), s.entries[drop:]...)
+	s.entries = append(make([]entry, 0, len(s.entries)-drop+len(s.entries)/4+1), s.entries[drop:]...)
 	s.lines = append(make([]line, 0, len(s.lines)-nlines+len(s.lines)/4), s.lines[nlines:]...)
 }
 

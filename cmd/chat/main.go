@@ -68,7 +68,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 1
 	}
 	if opts.plain {
-		return runPlain(session, stdin, stdout)
+		return runPlain(session, stdin, stdout, stderr)
 	}
 	return runScreen(ctx, session)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"time"
 
@@ -15,8 +16,8 @@ const quitGrace = 5 * time.Second
 
 // runPlain relays stdin lines to the server and the server's lines, cleaned,
 // to stdout. At the end of stdin it quits. It returns the exit status: 0
-// after a quit, 1 if the connection was lost.
-func runPlain(session *tlsgw.Redialer, stdin io.Reader, stdout io.Writer) int {
+// after a quit, 1 if the connection was lost, and then says why on stderr.
+func runPlain(session *tlsgw.Redialer, stdin io.Reader, stdout, stderr io.Writer) int {
 	inputDone := make(chan struct{})
 	go func() {
 		defer close(inputDone)
@@ -34,7 +35,7 @@ func runPlain(session *tlsgw.Redialer, stdin io.Reader, stdout io.Writer) int {
 		case ev, ok := <-events:
 			if !ok {
 				out.Flush()
-				return exitStatus(session.Reason())
+				return ended(session.Reason(), stderr)
 			}
 			buf = tlsgw.AppendEvent(buf[:0], ev)
 			out.Write(buf)
@@ -52,9 +53,12 @@ func runPlain(session *tlsgw.Redialer, stdin io.Reader, stdout io.Writer) int {
 	}
 }
 
-func exitStatus(reason string) int {
+// ended says why the session ended, unless the user quit, and returns the
+// exit status.
+func ended(reason string, stderr io.Writer) int {
 	if reason == room.ReasonQuit {
 		return 0
 	}
+	fmt.Fprintf(stderr, "chat: you left the room (%s)\n", reason)
 	return 1
 }
