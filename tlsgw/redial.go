@@ -273,7 +273,6 @@ func (r *Redialer) run(c *Client) {
 		if c = r.redial(reason); c == nil {
 			return
 		}
-		r.setClient(c)
 	}
 }
 
@@ -340,6 +339,9 @@ func (r *Redialer) redial(lost string) *Client {
 		cfg.Nick = r.Nick()
 		c, err := Dial(r.ctx, cfg)
 		if err == nil {
+			// Connected before the user is told so: a line sent after the
+			// notice must go out on the new connection.
+			r.setClient(c)
 			r.emit(&room.Event{Kind: room.Notice, Time: time.Now(), Text: fmt.Sprintf("reconnected after %d attempt(s)", attempt)})
 			return c
 		}

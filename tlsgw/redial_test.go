@@ -51,10 +51,23 @@ func TestRedialerReconnectsAfterServerRestart(t *testing.T) {
 		t.Errorf("sending while down: %q", ev.Text)
 	}
 
+	// The redialer rejoins as soon as the new server listens. Bob joins
+	// after that, so that what he is shown does not depend on who wins:
+	// alice is in the member list he gets, and she is told he came.
 	second := startServerWith(t, Config{}, first.certPEM, first.keyPEM, first.addr)
-	bob := second.join(t, "bob")
 	nextNotice(t, r.Events(), "reconnected after")
-	bob.expect("*** alice joined")
+	if !r.Connected() {
+		t.Error("not Connected() after the reconnected notice")
+	}
+	bob := second.connect(t)
+	bob.send("bob")
+	bob.expect("*** bob joined")
+	if members, _ := bob.expect(" member"); !strings.HasSuffix(members, "*** 2 members: alice, bob") {
+		t.Errorf("bob was shown %q on joining; want alice listed", members)
+	}
+	nextWhere(t, r.Events(), "bob's join", func(ev *room.Event) bool {
+		return ev.Kind == room.Join && ev.From == "bob"
+	})
 	r.Send("back again")
 	bob.expect("<alice> back again")
 	if ev := nextEvent(t, r.Events(), room.Chat); ev.From != "alice" || ev.Text != "back again" {

@@ -165,9 +165,14 @@ func (b *syncBuffer) state() (string, int) {
 // TestFrameWriterCoalescesBursts checks that a burst of frames within the
 // frame interval is drawn as the first frame at once and the newest one
 // when the interval ends, and that nothing is drawn for an unchanged frame.
+//
+// The interval is an hour, so that however slowly a busy machine runs the
+// burst it stays within one interval; the test then ends the interval by
+// firing the writer's timer, which must have been armed for the frames the
+// burst left waiting.
 func TestFrameWriterCoalescesBursts(t *testing.T) {
 	out := &syncBuffer{}
-	frames := newFrameWriter(out, 50*time.Millisecond)
+	frames := newFrameWriter(out, time.Hour)
 	m := New(Options{Conn: newFakeConn("alice"), Location: time.UTC})
 	m.Update(tea.WindowSizeMsg{Width: 60, Height: 10})
 	for i := range 20 {
@@ -176,6 +181,9 @@ func TestFrameWriterCoalescesBursts(t *testing.T) {
 	}
 	if _, writes := out.state(); writes != 1 {
 		t.Fatalf("%d writes during the burst; want only the first frame, at once", writes)
+	}
+	if armed := frames.timer.Reset(0); !armed {
+		t.Fatal("no frame was left waiting for the interval's end")
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -188,10 +196,12 @@ func TestFrameWriterCoalescesBursts(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	time.Sleep(60 * time.Millisecond)
 	frames.frame(m.screen())
 	if _, writes := out.state(); writes != 2 {
 		t.Errorf("an unchanged frame was drawn again (%d writes)", writes)
+	}
+	if frames.timer.Stop() {
+		t.Error("an unchanged frame was left waiting to be drawn")
 	}
 	frames.close()
 	if text, _ := out.state(); !strings.HasSuffix(text, restoreTerminal) {

@@ -33,6 +33,7 @@ type member struct {
 	joined    atomic.Bool
 	lost      atomic.Bool // the connection ended before the run did
 	sent      atomic.Int64
+	skipped   atomic.Int64 // send slots given up because the client fell behind
 	delivered atomic.Int64
 }
 
@@ -204,7 +205,8 @@ func (b *bench) sendAll(ctx context.Context, start time.Time) {
 }
 
 // sendLoop sends m's messages at next, next+period, ... until end. A
-// client that falls behind skips the slots it missed rather than bursting.
+// client that falls behind skips the slots it missed rather than bursting,
+// and counts them in m.skipped.
 func (b *bench) sendLoop(ctx context.Context, m *member, next, end time.Time, period time.Duration) {
 	timer := time.NewTimer(time.Until(next))
 	defer timer.Stop()
@@ -228,10 +230,23 @@ func (b *bench) sendLoop(ctx context.Context, m *member, next, end time.Time, pe
 		m.sent.Add(1)
 		next = next.Add(period)
 		if behind := now.Add(-period); next.Before(behind) {
-			next = now.Add(period)
+			// Resume on the schedule, a period or more from now, and
+			// count the slots given up on the way.
+			skip := slotsBefore(next, now.Add(period), period)
+			m.skipped.Add(min(skip, slotsBefore(next, end, period)))
+			next = next.Add(time.Duration(skip) * period)
 		}
 		timer.Reset(time.Until(next))
 	}
+}
+
+// slotsBefore counts the send slots from, from+period, ... that fall
+// before until.
+func slotsBefore(from, until time.Time, period time.Duration) int64 {
+	if !from.Before(until) {
+		return 0
+	}
+	return int64((until.Sub(from) + period - 1) / period)
 }
 
 // appendPad appends " xxxx..." so that pad bytes are added.
@@ -349,6 +364,7 @@ func (b *bench) fill(res *Result) {
 			res.Lost++
 		}
 		res.Sent += m.sent.Load()
+		res.Skipped += m.skipped.Load()
 	}
 	res.Expected, res.Delivered = b.tally()
 	res.Garbled = b.garbled.Load()

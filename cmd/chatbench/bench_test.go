@@ -83,3 +83,40 @@ func TestErrorTallyIsBounded(t *testing.T) {
 		t.Errorf("first error %q", et.first())
 	}
 }
+
+// stallingConn is a connection whose first send takes stall, as a send on
+// a machine too busy to run the client on time would.
+type stallingConn struct {
+	stall time.Duration
+	sends int
+}
+
+func (c *stallingConn) send([]byte) error {
+	if c.sends++; c.sends == 1 {
+		time.Sleep(c.stall)
+	}
+	return nil
+}
+
+func (c *stallingConn) close() {}
+
+// TestSendLoopCountsTheSlotsItSkips: a sender held up for several periods
+// gives up the slots it missed rather than bursting, and counts them, so
+// that sent plus skipped is the schedule.
+func TestSendLoopCountsTheSlotsItSkips(t *testing.T) {
+	cfg := defaultConfig()
+	cfg.clients = 1
+	b := newBench(&cfg)
+	m := b.members[0]
+	m.conn = &stallingConn{stall: 450 * time.Millisecond}
+	const period, slots = 50 * time.Millisecond, 20
+	start := time.Now()
+	b.sendLoop(t.Context(), m, start, start.Add(slots*period), period)
+	sent, skipped := m.sent.Load(), m.skipped.Load()
+	if skipped < 7 {
+		t.Errorf("skipped %d slots after a send that took 9 periods; want at least 7", skipped)
+	}
+	if sent+skipped != slots {
+		t.Errorf("sent %d and skipped %d: %d slots, want %d", sent, skipped, sent+skipped, slots)
+	}
+}

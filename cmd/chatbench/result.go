@@ -31,6 +31,7 @@ type Result struct {
 	MeasuredSeconds     float64 `json:"measured_s"` // sending and draining, or holding idle
 	Sent                int64   `json:"sent"`
 	SentPerSecond       float64 `json:"sent_per_s"`
+	Skipped             int64   `json:"skipped,omitempty"` // send slots given up by clients behind their schedule (a busy machine)
 	Expected            int64   `json:"expected"`
 	Delivered           int64   `json:"delivered"`
 	DeliveryRatio       float64 `json:"delivery_ratio"`
@@ -173,6 +174,9 @@ func (r *Result) writeTable(w io.Writer) error {
 			unit, per = "screen deliveries", "message per screen"
 		}
 		row("messages sent", "%d (%.1f/s over %.1f s)", r.Sent, r.SentPerSecond, r.SendSeconds)
+		if r.Skipped > 0 {
+			row("skipped", "%d send slots: the clients fell behind the rate", r.Skipped)
+		}
 		row(unit, "%d of %d expected, ratio %.4f, %.0f/s", r.Delivered, r.Expected, r.DeliveryRatio, r.DeliveriesPerSecond)
 		if r.Garbled > 0 {
 			row("garbled", "%d messages arrived cut short or mangled", r.Garbled)

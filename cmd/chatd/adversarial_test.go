@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -637,6 +638,14 @@ func smallReceiveBuffer() *net.Dialer {
 // perSecond (maxLines at most) until victim is dropped as a slow consumer or
 // limit passes, while honest lines must keep arriving within 2 s. It returns
 // the firehose and whether the victim was dropped.
+//
+// The firehose stays at most hoseLead lines ahead of what alice and bob
+// have been shown. They read, but on a busy machine their openssl may not
+// keep up with a fixed rate: they would fall behind, their probes would
+// measure that rather than what the victim costs them, and the room would
+// drop them as slow consumers too. Paced by them, the flood is as fast as
+// honest readers on this machine can take, and the victim still falls
+// behind, as it reads nothing.
 func (a *arena) floodUntilDropped(victim string, size, perSecond, maxLines int, limit time.Duration) (*client, bool) {
 	a.t.Helper()
 	hose := joinClient(a.t, a.s, "firehose")
@@ -644,7 +653,10 @@ func (a *arena) floodUntilDropped(victim string, size, perSecond, maxLines int, 
 	a.bob.Expect("*** firehose joined")
 	mark := len(a.bob.Output())
 	stop := make(chan struct{})
-	sent := firehose(hose, size, perSecond, maxLines, stop)
+	sent := pacedFirehose(hose, size, perSecond, maxLines, stop, func(n int) bool {
+		shown := min(lastHoseLine(a.alice.Tail(2*size+64)), lastHoseLine(a.bob.Tail(2*size+64)))
+		return n-hoseLead <= shown
+	})
 	start := time.Now()
 	dropped := false
 	for !dropped && time.Since(start) < limit {
@@ -659,10 +671,35 @@ func (a *arena) floodUntilDropped(victim string, size, perSecond, maxLines int, 
 	return hose, dropped
 }
 
+// hoseLead is how many lines the firehose of floodUntilDropped may be
+// ahead of what alice and bob have been shown: well within the smallest
+// --outbox the tests use (64), so that pacing never makes them overflow it.
+const hoseLead = 32
+
+// hoseLineRE matches the start of a firehose line as a member is shown it,
+// with its number.
+var hoseLineRE = regexp.MustCompile(`<firehose> (\d{6}) `)
+
+// lastHoseLine returns the number of the last firehose line in out, or -1.
+func lastHoseLine(out string) int {
+	all := hoseLineRE.FindAllStringSubmatch(out, -1)
+	if len(all) == 0 {
+		return -1
+	}
+	n, _ := strconv.Atoi(all[len(all)-1][1])
+	return n
+}
+
 // firehose sends size-byte lines from c until stop is closed, at most
 // maxLines, pacing itself to about perSecond lines a second. It reports how many it
 // sent on the returned channel.
 func firehose(c *client, size, perSecond, maxLines int, stop <-chan struct{}) <-chan int {
+	return pacedFirehose(c, size, perSecond, maxLines, stop, nil)
+}
+
+// pacedFirehose is firehose that, when mayGo is not nil, sends line n only
+// once mayGo(n) says so, polling it until then.
+func pacedFirehose(c *client, size, perSecond, maxLines int, stop <-chan struct{}, mayGo func(n int) bool) <-chan int {
 	sent := make(chan int, 1)
 	go func() {
 		n := 0
@@ -673,6 +710,13 @@ func firehose(c *client, size, perSecond, maxLines int, stop <-chan struct{}) <-
 		alphabet := "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 "
 		var b []byte
 		for n < maxLines {
+			for mayGo != nil && !mayGo(n) {
+				select {
+				case <-stop:
+					return
+				case <-time.After(5 * time.Millisecond):
+				}
+			}
 			b = b[:0]
 			for range batch {
 				start := len(b)

@@ -1,6 +1,7 @@
 package testproc
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -26,7 +27,12 @@ type Screen struct {
 
 	mu  sync.Mutex
 	emu *vt.Emulator
+	raw []byte // the newest rawKept bytes the program wrote, for failures
 }
+
+// rawKept is how much of a screen program's raw output a Screen keeps to
+// show when a wait fails: what it drew may have been cleared since.
+const rawKept = 4 << 10
 
 // StartScreen runs argv on a cols×rows terminal. The program is killed when
 // the test ends.
@@ -65,6 +71,10 @@ func (s *Screen) render() {
 		if n > 0 {
 			s.mu.Lock()
 			s.emu.Write(buf[:n])
+			s.raw = append(s.raw, buf[:n]...)
+			if extra := len(s.raw) - rawKept; extra > 0 {
+				s.raw = append(s.raw[:0], s.raw[extra:]...)
+			}
 			s.mu.Unlock()
 		}
 		if err != nil {
@@ -103,7 +113,7 @@ func (s *Screen) WaitFor(want string) string {
 			return text
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("%s's screen did not show %q within %v; it shows:\n%s", s.name, want, Wait, text)
+			s.t.Fatalf("%s's screen did not show %q within %v; it shows:\n%s\n%s", s.name, want, Wait, text, s.state())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -116,7 +126,22 @@ func (s *Screen) WaitExit() int {
 	case <-s.done:
 		return s.cmd.ProcessState.ExitCode()
 	case <-time.After(Wait):
-		s.t.Fatalf("%s did not exit within %v; its screen shows:\n%s", s.name, Wait, s.Text())
+		s.t.Fatalf("%s did not exit within %v; its screen shows:\n%s\n%s", s.name, Wait, s.Text(), s.state())
 		return -1
 	}
+}
+
+// state describes, for a failure, whether the program still runs and the
+// last bytes it wrote, escaped: a screen it drew and then cleared, or an
+// exit, explains an empty screen.
+func (s *Screen) state() string {
+	running := "it is still running"
+	select {
+	case <-s.done:
+		running = "it has exited: " + s.cmd.ProcessState.String()
+	default:
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return fmt.Sprintf("%s; the last %d bytes it wrote were:\n%q", running, len(s.raw), s.raw)
 }

@@ -204,6 +204,15 @@ func (p *Process) Output() string {
 	return string(p.out)
 }
 
+// Tail returns the last n bytes the process has printed, or all of it if
+// it printed less: a cheap look at the newest output while a test polls a
+// long-running, talkative process.
+func (p *Process) Tail(n int) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return string(p.out[max(0, len(p.out)-n):])
+}
+
 // Signal sends sig to the process.
 func (p *Process) Signal(sig os.Signal) { p.cmd.Process.Signal(sig) }
 
