@@ -135,7 +135,8 @@ func (b *bench) connectAll(ctx context.Context, dial dialFunc) {
 	var wg sync.WaitGroup
 	start := time.Now()
 	done := make(chan struct{})
-	go b.reportConnecting(done)
+	var reporter sync.WaitGroup
+	reporter.Go(func() { b.reportConnecting(done) })
 	for i, m := range b.members {
 		at := start.Add(time.Duration(float64(i) / b.cfg.ramp * float64(time.Second)))
 		if !sleepCtx(ctx, time.Until(at)) {
@@ -155,6 +156,7 @@ func (b *bench) connectAll(ctx context.Context, dial dialFunc) {
 	}
 	wg.Wait()
 	close(done)
+	reporter.Wait() // its last report is written before anything else is
 }
 
 // reportConnecting logs progress once a second until done is closed.
