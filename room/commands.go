@@ -125,8 +125,8 @@ func runMsg(r *Room, m *Member, args string) {
 		r.tellError(m, fmt.Sprintf("no one called %q is here; /who lists the members", nick))
 		return
 	}
-	if !target.whispers.AllowN(r.cfg.Now(), 1) {
-		r.counts.rejected[RejectFlood]++
+	if !r.allowPrivate(target, m.id) {
+		r.counts.rejected[RejectPrivate]++
 		r.tellError(m, fmt.Sprintf("%s is receiving too many private messages; yours was not delivered, try again later", target.nick))
 		return
 	}

@@ -7,7 +7,8 @@ import (
 )
 
 // Identity is who a member is, as far as its transport can tell. The room
-// compares identities only to give a held nickname back to its owner.
+// compares identities to give a held nickname back to its owner, and to
+// share out the private messages a member may receive.
 type Identity struct {
 	// Address is the client's network address without the port (an IPv6
 	// client's /64), as the connection limits count it.
@@ -15,6 +16,18 @@ type Identity struct {
 	// Key is the fingerprint of a key the client proved it holds (an SSH
 	// public key, a TLS client certificate), or "".
 	Key string
+}
+
+// owner names whoever the identity stands for: its key if it proved one,
+// else its address; "" if it has neither.
+func (id Identity) owner() string {
+	switch {
+	case id.Key != "":
+		return "key " + id.Key
+	case id.Address != "":
+		return "address " + id.Address
+	}
+	return ""
 }
 
 // owns reports whether id may have back a nickname held for owner: the
@@ -33,48 +46,120 @@ func involuntary(reason string) bool {
 	return !(reason == ReasonQuit || strings.HasPrefix(reason, ReasonQuit+":") || reason == ReasonShutdown)
 }
 
+// maxHeldPerOwner bounds the nicknames held for one owner (one key or one
+// address), so that a client churning through connections or SSH sessions
+// cannot push other owners' holds out.
+const maxHeldPerOwner = 3
+
 // heldNicks are nicknames kept for members who left involuntarily, until a
 // deadline. Every hold lasts equally long, so order, oldest first, is also
 // the order in which they expire. It is guarded by Room.mu.
 type heldNicks struct {
-	byKey map[string]heldNick // by nickKey
-	order []heldRef           // oldest first; may name holds already released
-	limit int
+	byKey   map[string]heldNick // by nickKey
+	byOwner map[string]int      // live holds per Identity.owner
+	order   []heldRef           // oldest first; refs of ended holds are skipped
+	limit   int                 // most holds at once
+	seq     uint64              // of the last hold
 }
 
 type heldNick struct {
 	owner Identity
 	until time.Time
+	seq   uint64
 }
 
 type heldRef struct {
-	key   string
-	until time.Time
+	key string
+	seq uint64
 }
 
 func newHeldNicks(limit int) heldNicks {
-	return heldNicks{byKey: make(map[string]heldNick), limit: limit}
+	return heldNicks{byKey: make(map[string]heldNick), byOwner: make(map[string]int), limit: limit}
 }
 
-// hold keeps the nickname with key for owner for grace from now. It first
-// forgets the holds that have ended, and the oldest ones beyond the limit.
+// hold keeps the nickname with key for owner for grace from now, if the
+// owner can be recognised at all. An owner already holding
+// maxHeldPerOwner nicknames gives up its oldest; beyond the limit, the
+// oldest hold of all ends.
 func (h *heldNicks) hold(key string, owner Identity, now time.Time, grace time.Duration) {
-	n := 0
-	for n < len(h.order) && (len(h.order)-n >= h.limit || !now.Before(h.order[n].until)) {
-		ref := h.order[n]
-		if held, ok := h.byKey[ref.key]; ok && held.until.Equal(ref.until) {
-			delete(h.byKey, ref.key)
-		}
-		n++
+	if owner.owner() == "" {
+		return // nobody could ever claim it back
 	}
-	h.order = append(h.order[:0], h.order[n:]...)
-	until := now.Add(grace)
-	h.byKey[key] = heldNick{owner: owner, until: until}
-	h.order = append(h.order, heldRef{key: key, until: until})
+	h.expire(now)
+	h.release(key)
+	if h.byOwner[owner.owner()] >= maxHeldPerOwner {
+		h.releaseOldest(owner.owner())
+	}
+	if len(h.byKey) >= h.limit {
+		h.releaseOldest("")
+	}
+	h.seq++
+	h.byKey[key] = heldNick{owner: owner, until: now.Add(grace), seq: h.seq}
+	h.byOwner[owner.owner()]++
+	h.order = append(h.order, heldRef{key: key, seq: h.seq})
+	h.compact()
+}
+
+// live reports whether ref still names a hold.
+func (h *heldNicks) live(ref heldRef) bool {
+	held, ok := h.byKey[ref.key]
+	return ok && held.seq == ref.seq
+}
+
+// expire ends the holds that have run out by now.
+func (h *heldNicks) expire(now time.Time) {
+	n := 0
+	for ; n < len(h.order); n++ {
+		ref := h.order[n]
+		if h.live(ref) {
+			if now.Before(h.byKey[ref.key].until) {
+				break
+			}
+			h.release(ref.key)
+		}
+	}
+	h.order = h.order[n:]
+}
+
+// releaseOldest ends the oldest hold of owner, or of anyone if owner is "".
+func (h *heldNicks) releaseOldest(owner string) {
+	for _, ref := range h.order {
+		if h.live(ref) && (owner == "" || h.byKey[ref.key].owner.owner() == owner) {
+			h.release(ref.key)
+			return
+		}
+	}
+}
+
+// compact drops the refs of ended holds once they outnumber the live ones,
+// so order stays within twice the limit.
+func (h *heldNicks) compact() {
+	if len(h.order) <= 2*len(h.byKey)+16 {
+		return
+	}
+	live := h.order[:0]
+	for _, ref := range h.order {
+		if h.live(ref) {
+			live = append(live, ref)
+		}
+	}
+	clear(h.order[len(live):])
+	h.order = live
 }
 
 // release ends the hold on key, if any.
-func (h *heldNicks) release(key string) { delete(h.byKey, key) }
+func (h *heldNicks) release(key string) {
+	held, ok := h.byKey[key]
+	if !ok {
+		return
+	}
+	delete(h.byKey, key)
+	if owner := held.owner.owner(); h.byOwner[owner] <= 1 {
+		delete(h.byOwner, owner)
+	} else {
+		h.byOwner[owner]--
+	}
+}
 
 // heldFor returns the hold on key if it has not ended by now.
 func (h *heldNicks) heldFor(key string, now time.Time) (heldNick, bool) {

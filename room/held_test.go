@@ -37,6 +37,9 @@ func TestNickIsHeldForItsOwnerAfterAnInvoluntaryLeave(t *testing.T) {
 			if _, err := joinAs(r, "ALICE", Identity{}); !errors.Is(err, ErrNickTaken) {
 				t.Errorf("joining as ALICE with no identity: %v, want it held", err)
 			}
+			if _, err := joinAs(r, "a1ice", Identity{Address: "198.51.100.8"}); !errors.Is(err, ErrNickTaken) {
+				t.Errorf("joining as a look-alike, a1ice: %v, want it held", err)
+			}
 			drain(mallory)
 			mallory.Send("/nick Alice")
 			if evs := drain(mallory); len(evs) != 1 || evs[0].Kind != Error || !strings.Contains(evs[0].Text, "held for") {
@@ -92,15 +95,14 @@ func TestHeldNickGoesBackOnlyToTheSameKey(t *testing.T) {
 	}
 }
 
-// TestHeldNicksAreBounded: a client churning through nicknames and
-// dropping its connections holds at most MaxHeldNicks; the oldest hold ends
-// first.
+// TestHeldNicksAreBounded: clients from many addresses dropping their
+// connections hold at most MaxHeldNicks nicknames; the oldest hold ends
+// first, and the refs kept to order them stay bounded too.
 func TestHeldNicksAreBounded(t *testing.T) {
 	clock := &fakeClock{now: fixedTime}
 	r := newTestRoom(t, Config{Now: clock.Now, MaxHeldNicks: 50})
-	id := Identity{Address: "192.0.2.1"}
 	for i := range 500 {
-		m, err := joinAs(r, fmt.Sprint("n", i), id)
+		m, err := joinAs(r, fmt.Sprint("n", i), Identity{Address: fmt.Sprintf("192.0.2.%d", i%250)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,13 +112,56 @@ func TestHeldNicksAreBounded(t *testing.T) {
 	if n := len(r.held.byKey); n != 50 {
 		t.Errorf("%d nicknames held, want the limit, 50", n)
 	}
-	if n := len(r.held.order); n > 50 {
-		t.Errorf("%d holds remembered, want at most 50", n)
+	if n := len(r.held.order); n > 2*50+16 {
+		t.Errorf("%d holds remembered, want at most %d", n, 2*50+16)
 	}
 	if _, err := joinAs(r, "n0", Identity{Address: "203.0.113.1"}); err != nil {
 		t.Errorf("the oldest hold should have ended: %v", err)
 	}
 	if _, err := joinAs(r, "n499", Identity{Address: "203.0.113.1"}); !errors.Is(err, ErrNickTaken) {
 		t.Errorf("the newest hold ended: %v", err)
+	}
+}
+
+// TestChurnCannotPushAHoldOut: one client (one address, or one key) that
+// joins and drops its connection over and over, or rejoins its own held
+// nickname, holds at most a few nicknames, so alice's hold outlives it.
+func TestChurnCannotPushAHoldOut(t *testing.T) {
+	clock := &fakeClock{now: fixedTime}
+	r := newTestRoom(t, Config{Now: clock.Now, MaxHeldNicks: 50})
+	alice, _ := joinAs(r, "alice", Identity{Address: "192.0.2.1"})
+	alice.Leave("connection lost")
+	for _, mallory := range []Identity{{Address: "198.51.100.7"}, {Address: "198.51.100.7", Key: "SHA256:mallory"}} {
+		for i := range 2000 {
+			nick := "mal"
+			if i%2 == 0 {
+				nick = fmt.Sprint("mal", i)
+			}
+			m, err := joinAs(r, nick, mallory)
+			if err != nil {
+				t.Fatalf("mallory rejoining as %s: %v", nick, err)
+			}
+			m.Leave("connection closed")
+		}
+		if n := r.held.byOwner[mallory.owner()]; n > maxHeldPerOwner {
+			t.Errorf("%s holds %d nicknames, want at most %d", mallory.owner(), n, maxHeldPerOwner)
+		}
+	}
+	if n := len(r.held.order); n > 2*50+16 {
+		t.Errorf("%d holds remembered, want at most %d", n, 2*50+16)
+	}
+	if _, err := joinAs(r, "alice", Identity{Address: "198.51.100.7"}); !errors.Is(err, ErrNickTaken) {
+		t.Errorf("after the churn mallory took alice: %v", err)
+	}
+}
+
+// TestNoHoldForAnUnrecognisableOwner: a member with no identity could never
+// claim its nickname back, so none is held for it.
+func TestNoHoldForAnUnrecognisableOwner(t *testing.T) {
+	r := newTestRoom(t, Config{})
+	ghost, _ := joinAs(r, "ghost", Identity{})
+	ghost.Leave("connection lost")
+	if _, err := joinAs(r, "ghost", Identity{Address: "203.0.113.1"}); err != nil {
+		t.Errorf("joining as ghost: %v", err)
 	}
 }

@@ -10,38 +10,43 @@ import (
 
 // Member is one person in the room, as seen by the front end serving them.
 type Member struct {
-	room     *Room
-	echo     bool
-	outbox   chan *Event // nil if the member pulls its events from pulled
-	pulled   queue
-	lines    *rate.Limiter // flood control for everything the member sends
-	nicks    *rate.Limiter // nickname changes
-	whispers *rate.Limiter // private messages the member receives, from anyone
-	id       Identity
+	room   *Room
+	echo   bool
+	outbox chan *Event // nil if the member pulls its events from pulled
+	pulled queue
+	lines  *rate.Limiter // flood control for everything the member sends
+	nicks  *rate.Limiter // nickname changes
+	id     Identity
 
 	// Guarded by room.mu.
-	nick    string
-	reason  string
-	dropped int         // lines dropped in the current flood
-	missed  int         // events that did not fit in the outbox since the last report
-	catchUp *time.Timer // retries the report of missed events; nil until first needed
+	nick        string
+	reason      string
+	dropped     int           // lines dropped in the current flood
+	private     privateBudget // private messages the member receives
+	missed      int           // events that did not fit in the outbox since the last report
+	catchUp     *time.Timer   // retries the report of missed events; nil until first needed
+	catchUpWait time.Duration // until the next retry
 }
 
-// catchUpEvery is how often the room retries telling a member that fell
-// behind what it missed, when no new event for it comes along.
-const catchUpEvery = 100 * time.Millisecond
+// catchUpEvery is how soon the room first retries telling a member that
+// fell behind what it missed, when no new event for it comes along; each
+// retry that finds it still behind waits twice as long, up to
+// maxCatchUpWait.
+const (
+	catchUpEvery   = 100 * time.Millisecond
+	maxCatchUpWait = 2 * time.Second
+)
 
 func newMember(r *Room, nick string, opts JoinOptions) *Member {
 	c := r.cfg
 	m := &Member{
-		room:     r,
-		echo:     opts.Echo,
-		nick:     nick,
-		pulled:   queue{limit: c.OutboxSize, wake: opts.Wake},
-		lines:    rate.NewLimiter(rate.Limit(c.FloodRate), c.FloodBurst),
-		nicks:    rate.NewLimiter(rate.Every(c.NickEvery), c.NickBurst),
-		whispers: rate.NewLimiter(rate.Limit(c.PrivateRate), c.PrivateBurst),
-		id:       opts.Identity,
+		room:   r,
+		echo:   opts.Echo,
+		nick:   nick,
+		pulled: queue{limit: c.OutboxSize, wake: opts.Wake},
+		lines:  rate.NewLimiter(rate.Limit(c.FloodRate), c.FloodBurst),
+		nicks:  rate.NewLimiter(rate.Every(c.NickEvery), c.NickBurst),
+		id:     opts.Identity,
 	}
 	if opts.Wake == nil {
 		m.outbox = make(chan *Event, c.OutboxSize)
@@ -66,22 +71,27 @@ func (m *Member) Take(dst []*Event, n int) (events []*Event, open bool) {
 	return m.pulled.take(dst, n)
 }
 
-// deliver queues ev for the member without waiting; it reports false if the
-// member's outbox is full. An event that does not fit is skipped and
-// counted, never waited for: the member is told how many it missed, with a
-// fresh member list, ahead of the first event that fits again (see
-// missedReport). Falling behind never costs a member its place: only its
-// front end can tell that it stopped reading (a write that times out). The
-// caller holds room.mu.
-func (m *Member) deliver(ev *Event) bool {
+// deliver queues ev for the member without waiting, leaving spare places
+// of its outbox free; it reports false if ev did not fit. Public events
+// leave places for what is addressed to the member alone (replies to its
+// commands, private messages, the report below), so that a member that
+// falls behind the room still hears those.
+//
+// An event that does not fit is skipped and counted, never waited for: the
+// member is told how many it missed, with a fresh member list, ahead of the
+// first event that fits again or once it has caught up (see missedReport).
+// Falling behind never costs a member its place: only its front end can
+// tell that it stopped reading (a write that times out). The caller holds
+// room.mu.
+func (m *Member) deliver(ev *Event, spare int) bool {
 	if m.missed == 0 {
-		if m.offer(ev) {
+		if m.offer(spare, ev) {
 			return true
 		}
 		m.scheduleCatchUp()
-	} else if m.hasRoom(3) { // the report, then ev
-		m.offer(m.missedReport()...)
-		m.offer(ev)
+	} else if m.hasRoom(3 + spare) { // the report, then ev
+		m.offer(0, m.missedReport()...)
+		m.offer(0, ev)
 		m.missed = 0
 		return true
 	}
@@ -93,11 +103,12 @@ func (m *Member) deliver(ev *Event) bool {
 // told what it missed once it catches up, even if the room falls silent.
 // The caller holds room.mu.
 func (m *Member) scheduleCatchUp() {
+	m.catchUpWait = catchUpEvery
 	if m.catchUp == nil {
-		m.catchUp = time.AfterFunc(catchUpEvery, m.reportMissed)
+		m.catchUp = time.AfterFunc(m.catchUpWait, m.reportMissed)
 		return
 	}
-	m.catchUp.Reset(catchUpEvery)
+	m.catchUp.Reset(m.catchUpWait)
 }
 
 // reportMissed tells the member what it missed if there is room for it
@@ -109,11 +120,15 @@ func (m *Member) reportMissed() {
 	if _, present := r.members[m]; !present || m.missed == 0 {
 		return
 	}
-	if m.offer(m.missedReport()...) {
+	if m.hasRoom(2) {
+		m.offer(0, m.missedReport()...)
 		m.missed = 0
 		return
 	}
-	m.catchUp.Reset(catchUpEvery)
+	// Still behind: a member that stopped reading is dropped by its front
+	// end within its write timeout; until then, ask less and less often.
+	m.catchUpWait = min(2*m.catchUpWait, maxCatchUpWait)
+	m.catchUp.Reset(m.catchUpWait)
 }
 
 // stopCatchUp cancels a pending report. The caller holds room.mu.
@@ -142,13 +157,13 @@ func (m *Member) hasRoom(n int) bool {
 	return cap(m.outbox)-len(m.outbox) >= n
 }
 
-// offer queues events if they all fit, or none of them. The caller holds
-// room.mu.
-func (m *Member) offer(events ...*Event) bool {
+// offer queues events if they all fit with spare places left, or none of
+// them. The caller holds room.mu.
+func (m *Member) offer(spare int, events ...*Event) bool {
 	if m.outbox == nil {
-		return m.pulled.push(events...)
+		return m.pulled.push(spare, events...)
 	}
-	if cap(m.outbox)-len(m.outbox) < len(events) {
+	if cap(m.outbox)-len(m.outbox) < len(events)+spare {
 		return false
 	}
 	for _, ev := range events {

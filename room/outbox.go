@@ -20,11 +20,12 @@ type queue struct {
 }
 
 // push queues events without waiting. It reports false, queuing nothing, if
-// they do not all fit. If the front end is waiting for events, it is woken.
-func (q *queue) push(events ...*Event) bool {
+// they do not all fit with spare places left. If the front end is waiting
+// for events, it is woken.
+func (q *queue) push(spare int, events ...*Event) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if len(q.events)+len(events) > q.limit {
+	if len(q.events)+len(events)+spare > q.limit {
 		return false
 	}
 	q.events = append(q.events, events...)

@@ -142,6 +142,10 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// replyRoom is how many places of each outbox public events leave free for
+// what is addressed to the member alone (see Member.deliver).
+func (c Config) replyRoom() int { return max(4, c.OutboxSize/8) }
+
 // withPresenceDefaults fills in the fields about member lists and presence.
 func (c *Config) withPresenceDefaults() {
 	if c.QuietJoinsAbove <= 0 {
@@ -288,11 +292,11 @@ func (r *Room) replayHistory(m *Member) {
 		return
 	}
 	now := r.cfg.Now()
-	m.deliver(&Event{Kind: HistoryBegin, Time: now, Count: len(past)})
+	m.deliver(&Event{Kind: HistoryBegin, Time: now, Count: len(past)}, 0)
 	for _, ev := range past {
-		m.deliver(ev)
+		m.deliver(ev, 0)
 	}
-	m.deliver(&Event{Kind: HistoryEnd, Time: now})
+	m.deliver(&Event{Kind: HistoryEnd, Time: now}, 0)
 }
 
 // Members returns the nicknames present, sorted case-insensitively.
@@ -321,7 +325,7 @@ func (r *Room) Close(notice string) {
 	r.presence.stop()
 	ev := &Event{Kind: Notice, Time: r.cfg.Now(), Text: notice}
 	for m := range r.members {
-		m.deliver(ev) // best effort: a full outbox goes without
+		m.deliver(ev, 0) // best effort: a full outbox goes without
 		r.detach(m, ReasonShutdown)
 	}
 }
@@ -341,7 +345,7 @@ func (r *Room) broadcast(ev *Event, sender *Member) {
 		if skip && m == sender {
 			continue
 		}
-		r.count(m.deliver(ev))
+		r.count(m.deliver(ev, r.cfg.replyRoom()))
 	}
 }
 
@@ -416,7 +420,7 @@ func (r *Room) tell(m *Member, ev *Event) bool {
 	if ev.Time.IsZero() {
 		ev.Time = r.cfg.Now()
 	}
-	ok := m.deliver(ev)
+	ok := m.deliver(ev, 0)
 	r.count(ok)
 	return ok
 }

@@ -363,11 +363,12 @@ func TestMemberThatFallsBehindStaysAndIsToldWhatItMissed(t *testing.T) {
 		t.Fatal("sleeper is no longer a member")
 	}
 	backlog := drain(sleeper)
-	// Events for the joins of sender and reader, then the chat that fitted.
-	if len(backlog) != 32 || backlog[31].Kind != Chat {
-		t.Fatalf("sleeper's backlog: %d events, want the 32 that fitted", len(backlog))
+	// Events for the joins of sender and reader, then the chat that fitted,
+	// leaving 4 places (an eighth, at least 4) for replies and reports.
+	if len(backlog) != 28 || backlog[27].Kind != Chat {
+		t.Fatalf("sleeper's backlog: %d events, want the 28 that fitted", len(backlog))
 	}
-	skipped := n + 2 - 32
+	skipped := n + 2 - 28
 	sender.Send("after")
 	assertEvents(t, sleeper,
 		fmt.Sprintf("notice you fell behind: %d events were skipped", skipped),
@@ -419,34 +420,49 @@ func TestManySendersCannotEvictAMember(t *testing.T) {
 	}
 }
 
-// TestPrivateMessagesToOneMemberAreLimited: private messages to one member
-// are limited across all senders, and a sender whose message is refused,
-// or does not fit, is told; nothing is confirmed that was not delivered.
+// TestPrivateMessagesToOneMemberAreLimited: each sender (address, or key)
+// has its own share of the private messages one member receives, so the
+// members of one address cannot starve another's; a sender whose message
+// is refused, or does not fit, is told, and never told it was delivered.
 func TestPrivateMessagesToOneMemberAreLimited(t *testing.T) {
 	clock := &fakeClock{now: fixedTime}
 	r := newTestRoom(t, Config{Now: clock.Now, PrivateRate: 1, PrivateBurst: 3, OutboxSize: 120, HistorySize: 1})
 	target := mustJoin(t, r, "target")
-	a := mustJoin(t, r, "a")
-	b := mustJoin(t, r, "b")
+	mob := Identity{Address: "198.51.100.7"}
+	a, _ := joinAs(r, "a", mob)
+	a2, _ := joinAs(r, "a2", mob)
+	b, _ := joinAs(r, "b", Identity{Address: "192.0.2.2"})
 	drain(target)
+	drain(a2)
 	a.Send("/msg target one")
-	b.Send("/msg target two")
+	a2.Send("/msg target two")
 	a.Send("/msg target three")
-	b.Send("/msg target four")
-	assertEvents(t, target, "private a target one", "private b target two", "private a target three")
-	assertEvents(t, b, "private-sent b target two",
+	a2.Send("/msg target four") // the fourth from one address
+	b.Send("/msg target five")  // another address has its own share
+	assertEvents(t, target, "private a target one", "private a2 target two", "private a target three", "private b target five")
+	assertEvents(t, a2, "private-sent a2 target two",
 		"error target is receiving too many private messages; yours was not delivered, try again later")
+	assertEvents(t, b, "private-sent b target five")
+	if got := r.Stats().Rejected[RejectPrivate]; got != 1 {
+		t.Errorf("Stats().Rejected[%q] = %d, want 1", RejectPrivate, got)
+	}
 	clock.Advance(time.Second)
-	b.Send("/msg target five")
-	assertEvents(t, target, "private b target five")
+	a2.Send("/msg target six")
+	assertEvents(t, target, "private a2 target six")
 
-	// A full outbox: refused, and the sender is not told it was delivered.
+	// A full outbox, the places kept for replies too: refused, and the
+	// sender is not told it was delivered.
 	for range 200 {
 		a.Send("filler")
 		drain(b)
 	}
+	for i := range 30 {
+		clock.Advance(time.Minute)
+		b.Send(fmt.Sprint("/msg target fill ", i))
+	}
+	drain(b)
 	clock.Advance(time.Minute)
-	b.Send("/msg target six")
+	b.Send("/msg target seven")
 	assertEvents(t, b, "error target is not keeping up with the room; your message was not delivered")
 }
 
@@ -559,8 +575,8 @@ func TestFallingBehindIsReportedWhenTheRoomFallsSilent(t *testing.T) {
 	for range 30 {
 		talker.Send("x")
 	}
-	if got := len(drain(lagger)); got != 20 {
-		t.Fatalf("lagger had %d events queued, want 20", got)
+	if got := len(drain(lagger)); got != 16 {
+		t.Fatalf("lagger had %d events queued, want 16 (4 places are kept for replies)", got)
 	}
 	var got []*Event
 	for len(got) < 2 {
@@ -571,7 +587,28 @@ func TestFallingBehindIsReportedWhenTheRoomFallsSilent(t *testing.T) {
 			t.Fatalf("lagger was never told what it missed; got %q", describe(got))
 		}
 	}
-	if want := []string{"notice you fell behind: 10 events were skipped", "members lagger,talker"}; !slices.Equal(describe(got), want) {
+	if want := []string{"notice you fell behind: 14 events were skipped", "members lagger,talker"}; !slices.Equal(describe(got), want) {
 		t.Errorf("got %q, want %q", describe(got), want)
+	}
+}
+
+// TestRepliesReachAMemberThatFellBehind: public events leave places in an
+// outbox for what is addressed to the member alone, so a member behind a
+// flood still gets the answers to its own commands and its private
+// messages, in order after what it already had.
+func TestRepliesReachAMemberThatFellBehind(t *testing.T) {
+	r := newTestRoom(t, Config{HistorySize: 1, OutboxSize: 40})
+	laggard := mustJoin(t, r, "laggard")
+	talker := mustJoin(t, r, "talker")
+	for range 100 {
+		talker.Send("flood")
+	}
+	laggard.Send("/msg nobody hello")
+	talker.Send("/msg laggard psst")
+	got := describe(drain(laggard))
+	want := []string{"notice you fell behind: 66 events were skipped", "members laggard,talker",
+		`error no one called "nobody" is here; /who lists the members`, "private talker laggard psst"}
+	if n := len(got); n < 4 || !slices.Equal(got[n-4:], want) {
+		t.Errorf("laggard's last events: %q, want the report of what it missed, its error, then the private message", got[max(0, n-4):])
 	}
 }

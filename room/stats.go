@@ -22,6 +22,7 @@ const (
 	RejectTooLong = "too long"
 	RejectFlood   = "flood"
 	RejectCommand = "bad command"
+	RejectPrivate = "private limit" // too many private messages to one member from one sender
 )
 
 // counters are the room's running totals. They are guarded by Room.mu.
