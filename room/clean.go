@@ -16,8 +16,9 @@ import (
 //     line and paragraph separators U+2028 and U+2029 are removed, so the
 //     text is one line.
 //   - Every run of other white space (Unicode White_Space: tab, space, NBSP,
-//     U+1680, U+2000-U+200A, U+202F, U+205F, U+3000) becomes one ASCII
-//     space, so no padding can push text to where another line would start.
+//     U+1680, U+2000-U+200A, U+202F, U+205F, U+3000; and U+2800, the blank
+//     braille pattern, which draws as one) becomes one ASCII space, so no
+//     padding can push text to where another line would start.
 //   - Characters that draw nothing or whose width terminals disagree on are
 //     removed: format characters (Cf: bidirectional controls, soft hyphen,
 //     zero-width space and joiners, prepended concatenation marks such as
@@ -98,7 +99,7 @@ func classify(r rune) runeClass {
 		return keepRune
 	case isUnsafeRune(r): // C1 controls, line breaks, bidi controls
 		return dropRune
-	case unicode.Is(unicode.White_Space, r):
+	case unicode.Is(unicode.White_Space, r), r == brailleBlank:
 		return spaceRune
 	case isInvisible(r):
 		return dropRune
@@ -109,6 +110,12 @@ func classify(r rune) runeClass {
 	}
 	return keepRune
 }
+
+// brailleBlank, U+2800 BRAILLE PATTERN BLANK, is a symbol (So), not white
+// space, but every font draws it as an empty cell: left alone it would pad
+// a line as spaces do. It is the one such character the Unicode data gives
+// no property for, so it is named here.
+const brailleBlank = '\u2800'
 
 // invisibles are the tables of characters Clean removes because they draw
 // nothing on some terminals and a cell or two on others. Together they are

@@ -39,6 +39,7 @@ func TestClean(t *testing.T) {
 		{"mixed white space", "a \t\u00a0\u1680\u2000\u2005\u200a\u202f\u205f\u3000b", "a b"},
 		{"nbsp alone", "a\u00a0b", "a b"},
 		{"ideographic space", "a\u3000\u3000b", "a b"},
+		{"blank braille patterns pad like spaces", "a\u2800\u2800 \u2800b", "a b"},
 		{"space around removed controls", "a \x07 \x1b[0m \u200b b", "a b"},
 		{"soft hyphen", "pass\u00adword", "password"},
 		{"prepended concatenation marks", "a\u0600\u0601\u0602\u0603\u0604\u0605\u06dd\u070f\U000110bd\U000110cd\u0890\u08e2b", "ab"},
@@ -80,7 +81,7 @@ func TestCleanCoversTheUnicodeClasses(t *testing.T) {
 			continue // sequence introducers: TestClean
 		case r < 0x20 && r != '\t', r == 0x7f, 0x80 <= r && r <= 0x9f, r == 0x2028, r == 0x2029:
 			want = "xy"
-		case unicode.Is(unicode.White_Space, r):
+		case unicode.Is(unicode.White_Space, r), r == brailleBlank:
 			want = "x y"
 		case unicode.In(r, unicode.Cf, unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point, unicode.Prepended_Concatenation_Mark):
 			want = "xy"
@@ -117,7 +118,7 @@ func FuzzClean(f *testing.F) {
 			if isUnsafeRune(r) || isInvisible(r) {
 				t.Fatalf("Clean(%q) = %q keeps %U", in, out, r)
 			}
-			space := unicode.Is(unicode.White_Space, r)
+			space := unicode.Is(unicode.White_Space, r) || r == brailleBlank
 			if space && r != ' ' {
 				t.Fatalf("Clean(%q) = %q keeps the white space %U", in, out, r)
 			}

@@ -15,9 +15,8 @@ import "strings"
 //	0049 ;	006C ;	MA	# ( I → l ) LATIN CAPITAL LETTER I → LATIN SMALL LETTER L
 //	006D ;	0072 006E ;	MA	# ( m → rn ) LATIN SMALL LETTER M → LATIN SMALL LETTER R, LATIN SMALL LETTER N
 //
-// The file has no entry for d → cl or w → vv; they are added here because
-// they look alike in many terminal fonts, and refusing a nickname costs
-// little.
+// The file has no entry for d → cl or w → vv, and none is added: closed
+// under case and I → l, d → cl would make "luci" and "lud" one nickname.
 //
 // Nicknames are also the same ignoring case, and the two relations must be
 // closed together: I is l (confusable) and i (case), so i, I, l, L and 1 are
@@ -31,8 +30,6 @@ var skeletonOf = [128]string{
 	'0': "o", 'o': "o",
 	'1': "l", 'i': "l", 'l': "l",
 	'm': "rn",
-	'w': "vv",
-	'd': "cl",
 }
 
 // skeleton returns the form under which look-alike nicknames are equal. It

@@ -14,8 +14,6 @@ func TestSkeletonMakesLookAlikesEqual(t *testing.T) {
 		{"0", "O", "o"},
 		{"m", "rn", "RN", "rN", "Rn", "M"},
 		{"mallory", "rnallory", "MALL0RY", "rna11ory", "rnaIIory"},
-		{"d", "cl", "c1", "cI", "D", "CL"},
-		{"w", "vv", "VV", "W", "vV"},
 		{"bob0", "bobO", "BOBo"},
 		{"x-y_z", "X-Y_Z"},
 	} {
@@ -33,6 +31,9 @@ func TestSkeletonKeepsDifferentNicksApart(t *testing.T) {
 		{"alice", "bob"}, {"a", "b"}, {"_", "-"}, {"x-y", "x_y"}, {"rn", "rm"},
 		{"n", "m"}, {"nn", "m"}, {"c", "d"}, {"v", "w"}, {"2", "z"}, {"5", "s"},
 		{"alice", "alice_"}, {"bob", "b0bb"},
+		// Not in the confusables data, and merging them with I≡l would make
+		// luci and lud one nickname.
+		{"d", "cl"}, {"luci", "lud"}, {"w", "vv"},
 	} {
 		if skeleton(pair[0]) == skeleton(pair[1]) {
 			t.Errorf("%q and %q have the same skeleton %q", pair[0], pair[1], skeleton(pair[0]))
@@ -46,7 +47,7 @@ func TestSkeletonKeepsDifferentNicksApart(t *testing.T) {
 // with its target, and the skeleton of a nickname is the skeletons of its
 // characters in a row (so any number of substitutions, anywhere, keep it).
 func TestSkeletonIsClosedUnderCaseAndConfusables(t *testing.T) {
-	confusables := map[string]string{"0": "O", "1": "l", "I": "l", "m": "rn", "d": "cl", "w": "vv"}
+	confusables := map[string]string{"0": "O", "1": "l", "I": "l", "m": "rn"}
 	var chars []string
 	for c := 0; c < 128; c++ {
 		if IsNickByte(byte(c)) {

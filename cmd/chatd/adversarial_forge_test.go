@@ -40,6 +40,7 @@ func TestAttackPaddedLines(t *testing.T) {
 		strings.Repeat("\t", 80),
 		strings.Repeat("\u00a0", 200),
 		strings.Repeat("\u3000", 100),
+		strings.Repeat("\u2800", 200), // blank braille: a symbol that draws as a space
 		"\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u1680",
 		strings.Repeat(" \u200b\u00ad", 150),
 		strings.Repeat(" \x1b[0m", 100),
