@@ -105,8 +105,8 @@ func (sc *sessionChannel) Accept() (gossh.Channel, <-chan *gossh.Request, error)
 }
 
 // filter passes on to charm's loop the requests it handles without blocking
-// (pty-req, shell, exec, subsystem, and env within limits) and answers the
-// rest itself: window changes go to the session's windowFeed, which never
+// (pty-req, shell, exec, and env within limits) and answers the rest
+// itself: window changes go to the session's windowFeed, which never
 // blocks, and everything else is refused. It ends, closing out, when the
 // channel's requests end, which happens when the channel or the connection
 // closes.
@@ -116,9 +116,13 @@ func (sc *sessionChannel) filter(reqs <-chan *gossh.Request, out chan<- *gossh.R
 		switch req.Type {
 		case reqPty:
 			out <- req
-		case reqShell, reqExec, reqSubsystem:
+		case reqShell, reqExec:
 			sc.markStarted()
 			out <- req
+		case reqSubsystem:
+			// chatd has none (sftp and the like); charm would refuse it
+			// too, but only after it had counted as a start.
+			_ = req.Reply(false, nil)
 		case reqEnv:
 			if sc.keepEnv(req.Payload) {
 				out <- req
@@ -172,8 +176,11 @@ func (sc *sessionChannel) closeUnstarted() {
 	if started {
 		return
 	}
-	_ = sc.ch.Close()
+	// Done for the idle timer first: Close waits for the client's reply,
+	// which a client that stopped reading never sends; the connection's
+	// idle timer then closes the connection, which ends the wait.
 	sc.finish()
+	_ = sc.ch.Close()
 }
 
 // finish marks the session as over for its connection's idle timer: its

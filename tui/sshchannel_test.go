@@ -183,10 +183,15 @@ func TestUnstartedSessionsAreClosedWhileAnotherLives(t *testing.T) {
 	term := ts.openTerminal(t, "alice")
 	term.waitText("members (1)")
 
-	// A second session on the same connection that never starts a shell.
+	// A second session on the same connection that never starts a shell;
+	// it asks for a subsystem, which is refused and must not count as a
+	// start.
 	idle, err := term.client.NewSession()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if err := idle.RequestSubsystem("sftp"); err == nil {
+		t.Error("the sftp subsystem was accepted")
 	}
 	out, err := idle.StdoutPipe()
 	if err != nil {
