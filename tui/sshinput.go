@@ -45,8 +45,6 @@ const (
 	pasteEnd   = "\x1b[201~"
 )
 
-var pasteEndBytes = []byte(pasteEnd)
-
 // keyInput turns a session's bytes into the screen's key, paste and mouse
 // messages, in place of Bubble Tea's own input reader. That reader sends
 // on the program's message channel without watching the program: once the
@@ -64,9 +62,8 @@ var pasteEndBytes = []byte(pasteEnd)
 type keyInput struct {
 	src     io.Reader
 	pace    *rate.Limiter // raw bytes read, waited for
-	limiter *rate.Limiter // bytes decoded, dropped beyond
-	paste   pasteGuard
-	eof     func() // called once when the session's input ends
+	keys    keyFilter     // what passes to the decoder
+	eof     func()        // called once when the session's input ends
 	once    sync.Once
 	buf     []byte // read from src
 	out     []byte // what passed, reused
@@ -81,13 +78,12 @@ type keyInput struct {
 // src ends.
 func newKeyInput(src io.Reader, onCut func(), onEOF func()) *keyInput {
 	return &keyInput{
-		src:     src,
-		pace:    rate.NewLimiter(readRate, readBurst),
-		limiter: rate.NewLimiter(inputRate, inputBurst),
-		paste:   pasteGuard{limit: maxPasteBytes, onCut: onCut},
-		eof:     onEOF,
-		buf:     make([]byte, inputChunk),
-		out:     make([]byte, 0, inputChunk+2*len(pasteEnd)),
+		src:  src,
+		pace: rate.NewLimiter(readRate, readBurst),
+		keys: keyFilter{limiter: rate.NewLimiter(inputRate, inputBurst), limit: maxPasteBytes, onCut: onCut},
+		eof:  onEOF,
+		buf:  make([]byte, inputChunk),
+		out:  make([]byte, 0, inputChunk+2*len(pasteEnd)),
 	}
 }
 
@@ -98,8 +94,9 @@ func (k *keyInput) Read(b []byte) (int, error) {
 		n, err := k.src.Read(k.buf)
 		// Pace the next read: the client waits, not the server's memory.
 		time.Sleep(k.pace.ReserveN(time.Now(), n).Delay())
-		k.out = k.paste.filter(k.out[:0], k.buf[:n])
-		k.pending = k.admit(k.out, time.Now())
+		k.out = k.keys.filter(k.out[:0], k.buf[:n], time.Now())
+		k.pending = k.out
+		k.countDropped()
 		if err != nil {
 			k.once.Do(k.eof)
 			if len(k.pending) == 0 {
@@ -116,18 +113,15 @@ func (k *keyInput) Read(b []byte) (int, error) {
 	return n, nil
 }
 
-// admit returns the part of p the rate limit lets through at now.
-func (k *keyInput) admit(p []byte, now time.Time) []byte {
-	allowed := min(len(p), int(k.limiter.TokensAt(now)))
-	if allowed > 0 {
-		k.limiter.AllowN(now, allowed)
+// countDropped adds what the filter dropped to the count.
+func (k *keyInput) countDropped() {
+	if k.keys.dropped == 0 {
+		return
 	}
-	if dropped := len(p) - allowed; dropped > 0 {
-		k.mu.Lock()
-		k.dropped += int64(dropped)
-		k.mu.Unlock()
-	}
-	return p[:allowed]
+	k.mu.Lock()
+	k.dropped += int64(k.keys.dropped)
+	k.mu.Unlock()
+	k.keys.dropped = 0
 }
 
 // droppedBytes returns how many bytes the rate limit has dropped.
@@ -176,92 +170,88 @@ func inputMsg(ev uv.Event) tea.Msg {
 	return nil
 }
 
-// pasteGuard cuts bracketed pastes at limit bytes. Bytes outside a paste
-// pass through. Inside one, content passes until the limit; then the guard
-// ends the paste itself (so the decoder hands over what it has) and drops
-// the rest up to the client's end marker, however long that takes, calling
-// onCut once per cut paste. A partial end marker is held back until it is
-// known to be one, so a cut never splits it.
-type pasteGuard struct {
-	limit int
-	onCut func()
+// keyFilter decides, unit by unit (see sequencer), what of a session's
+// input reaches the key decoder:
+//
+//   - Outside a paste, a unit passes if the rate limit has room for it and
+//     is dropped whole otherwise, so no key or sequence is ever split.
+//   - A bracketed paste is one unit for the rate limit: it passes whole if
+//     the limit was not in debt when it began, and is charged for its size
+//     when it ends; otherwise it is dropped whole, markers included, so the
+//     decoder never stays in a paste.
+//   - A paste is cut at limit bytes: the filter ends it itself (so the
+//     decoder hands over what it has) and drops the rest up to the client's
+//     end marker, however long that takes, calling onCut once.
+type keyFilter struct {
+	seq     sequencer
+	limiter *rate.Limiter
+	limit   int
+	onCut   func()
 
-	inPaste bool
-	size    int // content bytes of the current paste passed on
-	cut     bool
-	match   int // bytes of the marker being looked for matched so far
+	inPaste  bool
+	dropping bool // the current paste is dropped whole
+	cut      bool // the current paste was cut
+	size     int  // content bytes of the current paste passed on
+	dropped  int  // bytes dropped by the rate limit, since the last take
 }
 
-// filter appends to out what of in passes, and returns out.
-func (g *pasteGuard) filter(out, in []byte) []byte {
-	for _, c := range in {
-		out = g.step(out, c)
-	}
+// filter appends to out what of in passes at now, and returns out.
+func (f *keyFilter) filter(out, in []byte, now time.Time) []byte {
+	f.seq.feed(in, func(kind unitKind, u []byte) { out = f.unit(out, kind, u, now) })
 	return out
 }
 
-// step takes one byte.
-func (g *pasteGuard) step(out []byte, c byte) []byte {
-	if !g.inPaste {
-		out = append(out, c)
-		g.match = advance(pasteStart, g.match, c)
-		if g.match == len(pasteStart) {
-			g.inPaste, g.size, g.cut, g.match = true, 0, false, 0
-		}
-		return out
-	}
-	next := advance(pasteEnd, g.match, c)
+// unit appends u to out if it passes.
+func (f *keyFilter) unit(out []byte, kind unitKind, u []byte, now time.Time) []byte {
 	switch {
-	case next == len(pasteEnd):
-		if !g.cut {
-			out = append(out, pasteEnd...)
+	case kind == unitPasteStart:
+		if f.inPaste {
+			return out // the decoder ignores a start inside a paste
 		}
-		g.inPaste, g.match = false, 0
-		return out
-	case next > g.match:
-		g.match = next // held back until it is known to be the end marker
+		f.inPaste, f.cut, f.size = true, false, 0
+		f.dropping = f.limiter.TokensAt(now) < 1
+		if f.dropping {
+			f.dropped += len(u)
+			return out
+		}
+		return append(out, pasteStart...)
+	case kind == unitPasteEnd:
+		if !f.inPaste {
+			return out // an end without a start means nothing
+		}
+		f.inPaste = false
+		if f.dropping {
+			return out
+		}
+		f.limiter.ReserveN(now, min(f.size, f.limiter.Burst())) // the paste's charge, as debt if need be
+		if f.cut {
+			return out // ended already, when it was cut
+		}
+		return append(out, pasteEnd...)
+	case f.inPaste:
+		return f.pasteContent(out, u)
+	case !f.limiter.AllowN(now, len(u)):
+		f.dropped += len(u)
 		return out
 	}
-	// Not (or no longer) an end marker: what was held back is content,
-	// and so is c unless it starts a new marker.
-	out = g.content(out, pasteEndBytes[:g.match])
-	g.match = next
-	if next > 0 {
-		return out
-	}
-	return g.content(out, []byte{c})
+	return append(out, u...)
 }
 
-// content passes paste content on until the limit, and cuts the paste there.
-func (g *pasteGuard) content(out, s []byte) []byte {
-	if g.cut || len(s) == 0 {
+// pasteContent passes paste content on until the limit, and cuts the
+// paste there.
+func (f *keyFilter) pasteContent(out, u []byte) []byte {
+	if f.dropping || f.cut {
 		return out
 	}
-	room := g.limit - g.size
-	if len(s) <= room {
-		g.size += len(s)
-		return append(out, s...)
+	if f.size+len(u) <= f.limit {
+		f.size += len(u)
+		return append(out, u...)
 	}
-	out = append(out, s[:room]...)
-	g.size = g.limit
-	g.cut = true
-	if g.onCut != nil {
-		g.onCut()
+	f.cut = true
+	if f.onCut != nil {
+		f.onCut()
 	}
 	return append(out, pasteEnd...)
-}
-
-// advance returns how many bytes of marker are matched after c, given that
-// matched were before. The markers start with ESC and hold no other ESC,
-// so a mismatch restarts at c alone.
-func advance(marker string, matched int, c byte) int {
-	if c == marker[matched] {
-		return matched + 1
-	}
-	if c == marker[0] {
-		return 1
-	}
-	return 0
 }
 
 // pasteCutNotice is what the typist is told when a paste was cut.

@@ -6,40 +6,85 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"chatd/room"
 )
 
-func TestPasteGuard(t *testing.T) {
+func TestKeyFilter(t *testing.T) {
 	const limit = 10
+	long := strings.Repeat("9", 1000)
 	tests := []struct {
 		name   string
 		chunks []string
 		want   string
 		cuts   int
 	}{
-		{"keys pass", []string{"hello\r", "\x1b[A"}, "hello\r\x1b[A", 0},
+		{"keys pass", []string{"hello\r", "\x1b[A", "\x1bOB", "\x1bx", "\x1b[<64;10;5M", "é€"}, "hello\r\x1b[A\x1bOB\x1bx\x1b[<64;10;5Mé€", 0},
 		{"a short paste passes", []string{"a\x1b[200~0123\x1b[201~b"}, "a\x1b[200~0123\x1b[201~b", 0},
 		{"markers split across reads", []string{"\x1b[20", "0~01", "23\x1b", "[201", "~b"}, "\x1b[200~0123\x1b[201~b", 0},
 		{"a paste at the limit passes", []string{"\x1b[200~0123456789\x1b[201~"}, "\x1b[200~0123456789\x1b[201~", 0},
 		{"a long paste is cut", []string{"\x1b[200~0123456789abcdef\x1b[201~x"}, "\x1b[200~0123456789\x1b[201~x", 1},
 		{"cut across reads", []string{"\x1b[200~01234", "56789abc", strings.Repeat("d", 1000), "\x1b[201~x"}, "\x1b[200~0123456789\x1b[201~x", 1},
 		{"an unterminated paste stops at the limit", []string{"\x1b[200~", strings.Repeat("z", 100000)}, "\x1b[200~zzzzzzzzzz\x1b[201~", 1},
-		{"a partial end marker is content", []string{"\x1b[200~ab\x1b[20x\x1b\x1b[201~"}, "\x1b[200~ab\x1b[20x\x1b\x1b[201~", 0},
-		{"a partial end marker is not split by a cut", []string{"\x1b[200~01234567\x1b[201x"}, "\x1b[200~01234567\x1b[\x1b[201~", 1},
+		{"sequences inside a paste are content", []string{"\x1b[200~ab\x1b[20x\x1b\x1b[201~"}, "\x1b[200~ab\x1b[20x\x1b\x1b[201~", 0},
+		{"a cut never splits a sequence", []string{"\x1b[200~01234567\x1b[201x"}, "\x1b[200~01234567\x1b[201~", 1},
 		{"two pastes", []string{"\x1b[200~0123456789ab\x1b[201~\x1b[200~cd\x1b[201~"}, "\x1b[200~0123456789\x1b[201~\x1b[200~cd\x1b[201~", 1},
+		{"markers in other spellings", []string{"\x1b[0200~0123456789ab\x1b[201;1~x", "\x1b[200:1~cd\x1b[0201~"}, "\x1b[200~0123456789\x1b[201~x\x1b[200~cd\x1b[201~", 1},
+		{"the one-byte CSI is dropped", []string{"\x9b200~ab"}, "200~ab", 0},
+		{"UTF-8 continuation bytes pass", []string{"Û\u00a9x"}, "Û\u00a9x", 0},
+		{"C1 controls as UTF-8 are dropped", []string{"Û\u009b200~x"}, "Û200~x", 0},
+		{"an endless CSI is dropped", []string{"\x1b[", long, long, "m", "hi"}, "hi", 0},
+		{"an endless OSC is dropped", []string{"\x1b]0;", long, long, "\x07hi"}, "hi", 0},
+		{"an endless OSC ends at ST", []string{"\x1b]0;", long, "\x1b\\hi"}, "hi", 0},
+		{"an endless OSC ends at the next sequence", []string{"\x1bP", long, "\x1b[Ahi"}, "\x1b[Ahi", 0},
+		{"a lone Esc passes at once", []string{"\x1b", "x"}, "\x1bx", 0},
+		{"a lone Esc is kept apart from a sequence after it", []string{"\x1b", "[A"}, "\x1b\x18[A", 0},
+		{"a stray end marker means nothing", []string{"a\x1b[201~b"}, "ab", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cuts := 0
-			g := pasteGuard{limit: limit, onCut: func() { cuts++ }}
+			f := keyFilter{limiter: rate.NewLimiter(rate.Inf, 1<<20), limit: limit, onCut: func() { cuts++ }}
 			var out []byte
 			for _, c := range tt.chunks {
-				out = g.filter(out, []byte(c))
+				out = f.filter(out, []byte(c), time.Now())
 			}
 			if string(out) != tt.want || cuts != tt.cuts {
 				t.Errorf("got %q with %d cuts, want %q with %d", out, cuts, tt.want, tt.cuts)
 			}
+			if held := len(f.seq.held); held > maxSeqBytes {
+				t.Errorf("%d bytes of a sequence held", held)
+			}
 		})
+	}
+}
+
+// TestKeyFilterRateLimitsWholeUnits: over the rate limit, keys and
+// sequences are dropped whole, and pastes pass or are dropped whole, so
+// the decoder never stays in a paste and never sees half a sequence.
+func TestKeyFilterRateLimitsWholeUnits(t *testing.T) {
+	now := time.Now()
+	f := keyFilter{limiter: rate.NewLimiter(1, 10), limit: 100}
+	got := string(f.filter(nil, []byte("\x1b[200~"+strings.Repeat("p", 50)+"\x1b[201~"), now))
+	if want := "\x1b[200~" + strings.Repeat("p", 50) + "\x1b[201~"; got != want {
+		t.Errorf("a paste within the burst: got %q", got)
+	}
+	// The paste put the limit in debt: keys and the next paste are dropped
+	// whole, markers included.
+	got = string(f.filter(nil, []byte("ab\x1b[A\x1b[200~xyz\x1b[201~"), now))
+	if got != "" {
+		t.Errorf("in debt: got %q, want nothing", got)
+	}
+	// Repaid: whole sequences pass again, and a sequence the limit has no
+	// room for is dropped whole, never cut.
+	later := now.Add(time.Minute)
+	got = string(f.filter(nil, []byte("\x1b[1;5A\x1b[1;5A\x1b[1;5A"), later))
+	if got != "\x1b[1;5A" {
+		t.Errorf("after the debt: got %q, want one whole sequence (the burst is 10 bytes)", got)
+	}
+	if f.dropped == 0 {
+		t.Error("nothing was counted as dropped")
 	}
 }
 
