@@ -55,9 +55,10 @@ func newMember(r *Room, nick string, opts JoinOptions) *Member {
 }
 
 // Events is the member's stream of events, in order. It is closed when the
-// member leaves for any reason; Reason then says why. The front end must
-// drain it promptly: when it is full the member is removed as a slow consumer.
-// It is nil for a member that pulls its events with Take.
+// member leaves for any reason; Reason then says why. The front end should
+// drain it promptly: what does not fit is skipped for the member, which is
+// then told how many events it missed (see deliver). It is nil for a member
+// that pulls its events with Take.
 func (m *Member) Events() <-chan *Event { return m.outbox }
 
 // Take is Events for a member that joined with JoinOptions.Wake: it appends

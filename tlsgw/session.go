@@ -342,20 +342,31 @@ func (s *session) stopWriting() bool {
 	}
 }
 
-// writeEvents writes events in one write. After a failed write it writes
-// nothing more: the events are dropped until the room closes the stream.
+// maxWriteBytes bounds one write: each write must finish within the write
+// timeout, so a client on a slow link that keeps reading is never taken
+// for one that stopped, however long the lines queued for it are.
+const maxWriteBytes = 16 << 10
+
+// writeEvents writes events, coalesced into writes of about maxWriteBytes
+// at most. After a failed write it writes nothing more: the events are
+// dropped until the room closes the stream.
 func (s *session) writeEvents(events []*room.Event) {
 	if s.writeFailed {
 		return
 	}
 	bp := writeBuffers.Get().(*[]byte)
 	buf := (*bp)[:0]
-	for _, ev := range events {
+	for i, ev := range events {
 		buf = AppendEvent(buf, ev)
-	}
-	if err := s.write(buf); err != nil {
-		s.writeFailed = true
-		s.member.Leave(writeFailure(err))
+		if len(buf) < maxWriteBytes && i < len(events)-1 {
+			continue
+		}
+		if err := s.write(buf); err != nil {
+			s.writeFailed = true
+			s.member.Leave(writeFailure(err))
+			break
+		}
+		buf = buf[:0]
 	}
 	if cap(buf) <= maxPooledBuffer {
 		*bp = buf[:0]
