@@ -416,7 +416,7 @@ func (s *SSHServer) runScreen(next ssh.Handler) ssh.Handler {
 		// Both end by themselves once the program has ended: the keys when
 		// the session's input does, which it does when the session closes.
 		go scr.keys.run(ctx, scr.term, scr.program.Send)
-		go followWindow(ctx, scr.windows, scr.program)
+		go followWindow(ctx, scr.windows, scr.program.Send, scr.program.Quit)
 		scr.frames.start()
 		if _, err := scr.program.Run(); err != nil && !errors.Is(err, tea.ErrProgramKilled) {
 			s.log.Debug("ssh screen ended with an error", "user", boundedUser(sess.User()), "err", err)
@@ -427,21 +427,32 @@ func (s *SSHServer) runScreen(next ssh.Handler) ssh.Handler {
 	}
 }
 
-// followWindow resizes the screen to the latest window size the client
-// reported, and quits the program when ctx is done.
-func followWindow(ctx context.Context, windows *windowFeed, p *tea.Program) {
+// followWindow resizes the screen (send) to the latest window size the
+// client reported, at most once per resizeEvery, and quits the program
+// (quit) when ctx is done.
+func followWindow(ctx context.Context, windows *windowFeed, send func(tea.Msg), quit func()) {
 	for {
 		select {
 		case <-ctx.Done():
-			p.Quit()
+			quit()
 			return
 		case <-windows.changed:
 			if w, ok := windows.take(); ok {
-				p.Send(tea.WindowSizeMsg{Width: w.Width, Height: w.Height})
+				send(tea.WindowSizeMsg{Width: w.Width, Height: w.Height})
 			}
+		}
+		// Changes meanwhile wait in the feed, which keeps the latest: a
+		// window dragged or a client sending sizes in a loop costs at most
+		// one redraw per resizeEvery.
+		select {
+		case <-ctx.Done():
+		case <-time.After(resizeEvery):
 		}
 	}
 }
+
+// resizeEvery is the least time between two resizes of a screen.
+const resizeEvery = 100 * time.Millisecond
 
 // sessionScreen is a session's chat screen: the program, the frame writer
 // that draws it, and what feeds it.

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"encoding/binary"
 	"fmt"
 	"sync"
 	"time"
@@ -16,6 +17,9 @@ const (
 	maxEnvVars = 32
 	// maxEnvBytes bounds one variable, name and value together.
 	maxEnvBytes = 1024
+	// maxTermBytes bounds the terminal type a pty request names (the
+	// longest in terminfo is about 40 bytes).
+	maxTermBytes = 64
 )
 
 // SSH channel request types, as RFC 4254 names them.
@@ -115,6 +119,10 @@ func (sc *sessionChannel) filter(reqs <-chan *gossh.Request, out chan<- *gossh.R
 	for req := range reqs {
 		switch req.Type {
 		case reqPty:
+			if !termWithinLimit(req.Payload) {
+				_ = req.Reply(false, nil)
+				continue
+			}
 			out <- req
 		case reqShell, reqExec:
 			sc.markStarted()
@@ -141,6 +149,15 @@ func (sc *sessionChannel) filter(reqs <-chan *gossh.Request, out chan<- *gossh.R
 			_ = req.Reply(false, nil)
 		}
 	}
+}
+
+// termWithinLimit reports whether a pty request's terminal type, the
+// string its payload starts with, is at most maxTermBytes long.
+func termWithinLimit(payload []byte) bool {
+	if len(payload) < 4 {
+		return true // charm refuses what it cannot parse
+	}
+	return binary.BigEndian.Uint32(payload) <= maxTermBytes
 }
 
 // markStarted notes that the session asked for something to run, so the

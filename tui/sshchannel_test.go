@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
+	"charm.land/ssh"
 	"github.com/charmbracelet/x/vt"
 	gossh "golang.org/x/crypto/ssh"
 )
@@ -349,5 +352,68 @@ func (sr *screenReader) waitFor(t *testing.T, what string, ok func(rows []string
 			t.Fatalf("the screen never showed %s; it shows:\n%s", what, screen)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestResizesAreCoalesced: a client sending window sizes in a loop costs at
+// most one resize of the screen per resizeEvery, and the screen ends at
+// the last size sent.
+func TestResizesAreCoalesced(t *testing.T) {
+	feed := newWindowFeed()
+	var mu sync.Mutex
+	var sizes []tea.WindowSizeMsg
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go followWindow(ctx, feed, func(msg tea.Msg) {
+		mu.Lock()
+		sizes = append(sizes, msg.(tea.WindowSizeMsg))
+		mu.Unlock()
+	}, func() { close(stopped) })
+	start := time.Now()
+	for i := range 5000 {
+		feed.put(ssh.Window{Width: 10 + i%300, Height: 20})
+		if i%500 == 0 {
+			time.Sleep(30 * time.Millisecond) // a client that keeps at it
+		}
+	}
+	last := ssh.Window{Width: 333, Height: 44}
+	feed.put(last)
+	elapsed := time.Since(start)
+	want := tea.WindowSizeMsg{Width: last.Width, Height: last.Height}
+	waitFor(t, "the last size to be applied", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(sizes) > 0 && sizes[len(sizes)-1] == want
+	})
+	cancel()
+	<-stopped
+	if most := int(elapsed/resizeEvery) + 3; len(sizes) > most {
+		t.Errorf("%d resizes for 5001 window changes in %v; at most %d may happen", len(sizes), elapsed, most)
+	}
+}
+
+// TestLongTerminalTypesAreRefused: a pty request naming a terminal type
+// longer than maxTermBytes is refused, so no such string is kept or handed
+// to the screen; an ordinary one is accepted.
+func TestLongTerminalTypesAreRefused(t *testing.T) {
+	checkGoroutines(t)
+	ts := startServer(t)
+	client := ts.dial(t, "term")
+	defer client.Close()
+	long, err := client.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer long.Close()
+	if err := long.RequestPty(strings.Repeat("x", 10000), 24, 80, gossh.TerminalModes{}); err == nil {
+		t.Error("a 10000-byte terminal type was accepted")
+	}
+	ok, err := client.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ok.Close()
+	if err := ok.RequestPty("xterm-256color", 24, 80, gossh.TerminalModes{}); err != nil {
+		t.Errorf("xterm-256color was refused: %v", err)
 	}
 }
