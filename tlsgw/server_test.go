@@ -52,6 +52,23 @@ func startServerFor(t *testing.T, cfg Config, hosts []string) *testServer {
 // startServerWith runs a gateway on addr with the given certificate.
 func startServerWith(t *testing.T, cfg Config, certPEM, keyPEM []byte, addr string) *testServer {
 	t.Helper()
+	return startServerWrapped(t, cfg, certPEM, keyPEM, addr, nil)
+}
+
+// startServerOn is startServer with the listener wrapped by wrap.
+func startServerOn(t *testing.T, cfg Config, wrap func(net.Listener) net.Listener) *testServer {
+	t.Helper()
+	certPEM, keyPEM, err := GenerateSelfSigned(DefaultHosts(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startServerWrapped(t, cfg, certPEM, keyPEM, "127.0.0.1:0", wrap)
+}
+
+// startServerWrapped runs a gateway on addr with the given certificate, its
+// listener wrapped by wrap if it is not nil.
+func startServerWrapped(t *testing.T, cfg Config, certPEM, keyPEM []byte, addr string, wrap func(net.Listener) net.Listener) *testServer {
+	t.Helper()
 	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		t.Fatal(err)
@@ -65,6 +82,9 @@ func startServerWith(t *testing.T, cfg Config, certPEM, keyPEM []byte, addr stri
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if wrap != nil {
+		ln = wrap(ln)
 	}
 	ts := &testServer{addr: ln.Addr().String(), roots: roots, certPEM: certPEM, keyPEM: keyPEM, room: cfg.Room, srv: NewServer(cfg)}
 	served := make(chan error, 1)
