@@ -415,7 +415,7 @@ func (s *SSHServer) runScreen(next ssh.Handler) ssh.Handler {
 		ctx, cancel := context.WithCancel(sess.Context())
 		// Both end by themselves once the program has ended: the keys when
 		// the session's input does, which it does when the session closes.
-		go scr.keys.run(ctx, scr.term, scr.program.Send)
+		go scr.keys.run(ctx, scr.program.Send)
 		go followWindow(ctx, scr.windows, scr.program.Send, scr.program.Quit)
 		scr.frames.start()
 		if _, err := scr.program.Run(); err != nil && !errors.Is(err, tea.ErrProgramKilled) {
@@ -461,7 +461,6 @@ type sessionScreen struct {
 	frames  *frameWriter
 	keys    *keyInput
 	windows *windowFeed
-	term    string // the client's TERM, for decoding its keys
 }
 
 // newScreen builds the chat screen for a session. Bubble Tea runs the
@@ -551,7 +550,7 @@ func (s *SSHServer) newScreen(sess ssh.Session) *sessionScreen {
 		return nil // Shutdown did not see this program; do not start it
 	}
 	cs.program = p
-	return &sessionScreen{program: p, frames: frames, keys: keys, windows: windows, term: pty.Term}
+	return &sessionScreen{program: p, frames: frames, keys: keys, windows: windows}
 }
 
 // screenModel is the chat screen as an SSH session runs it: Bubble Tea

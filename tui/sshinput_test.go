@@ -1,15 +1,44 @@
 package tui
 
 import (
+	"context"
+	"fmt"
 	"io"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	tea "charm.land/bubbletea/v2"
 
 	"golang.org/x/time/rate"
 
 	"chatd/room"
 )
+
+// describeMsg names a message the key input sends, for comparisons.
+func describeMsg(msg tea.Msg) string {
+	switch msg := msg.(type) {
+	case tea.PasteMsg:
+		return "paste:" + msg.Content
+	case tea.MouseWheelMsg:
+		return "wheel"
+	case tea.KeyPressMsg:
+		return msg.String()
+	}
+	return fmt.Sprintf("%T", msg)
+}
+
+// filterAll feeds chunks, one read each, through a keyFilter without a
+// rate limit and returns the messages it sends and how many cuts it made.
+func filterAll(limit int, chunks ...string) (msgs []string, cuts int, f *keyFilter) {
+	f = &keyFilter{limiter: rate.NewLimiter(rate.Inf, 1<<20), limit: limit, onCut: func() { cuts++ }}
+	for _, c := range chunks {
+		f.filter([]byte(c), time.Now(), func(msg tea.Msg) { msgs = append(msgs, describeMsg(msg)) })
+	}
+	return msgs, cuts, f
+}
 
 func TestKeyFilter(t *testing.T) {
 	const limit = 10
@@ -17,41 +46,36 @@ func TestKeyFilter(t *testing.T) {
 	tests := []struct {
 		name   string
 		chunks []string
-		want   string
+		want   []string
 		cuts   int
 	}{
-		{"keys pass", []string{"hello\r", "\x1b[A", "\x1bOB", "\x1bx", "\x1b[<64;10;5M", "é€"}, "hello\r\x1b[A\x1bOB\x1bx\x1b[<64;10;5Mé€", 0},
-		{"a short paste passes", []string{"a\x1b[200~0123\x1b[201~b"}, "a\x1b[200~0123\x1b[201~b", 0},
-		{"markers split across reads", []string{"\x1b[20", "0~01", "23\x1b", "[201", "~b"}, "\x1b[200~0123\x1b[201~b", 0},
-		{"a paste at the limit passes", []string{"\x1b[200~0123456789\x1b[201~"}, "\x1b[200~0123456789\x1b[201~", 0},
-		{"a long paste is cut", []string{"\x1b[200~0123456789abcdef\x1b[201~x"}, "\x1b[200~0123456789\x1b[201~x", 1},
-		{"cut across reads", []string{"\x1b[200~01234", "56789abc", strings.Repeat("d", 1000), "\x1b[201~x"}, "\x1b[200~0123456789\x1b[201~x", 1},
-		{"an unterminated paste stops at the limit", []string{"\x1b[200~", strings.Repeat("z", 100000)}, "\x1b[200~zzzzzzzzzz\x1b[201~", 1},
-		{"sequences inside a paste are content", []string{"\x1b[200~ab\x1b[20x\x1b\x1b[201~"}, "\x1b[200~ab\x1b[20x\x1b\x1b[201~", 0},
-		{"a cut never splits a sequence", []string{"\x1b[200~01234567\x1b[201x"}, "\x1b[200~01234567\x1b[201~", 1},
-		{"two pastes", []string{"\x1b[200~0123456789ab\x1b[201~\x1b[200~cd\x1b[201~"}, "\x1b[200~0123456789\x1b[201~\x1b[200~cd\x1b[201~", 1},
-		{"markers in other spellings", []string{"\x1b[0200~0123456789ab\x1b[201;1~x", "\x1b[200:1~cd\x1b[0201~"}, "\x1b[200~0123456789\x1b[201~x\x1b[200~cd\x1b[201~", 1},
-		{"the one-byte CSI is dropped", []string{"\x9b200~ab"}, "200~ab", 0},
-		{"UTF-8 continuation bytes pass", []string{"Û\u00a9x"}, "Û\u00a9x", 0},
-		{"C1 controls as UTF-8 are dropped", []string{"Û\u009b200~x"}, "Û200~x", 0},
-		{"an endless CSI is dropped", []string{"\x1b[", long, long, "m", "hi"}, "hi", 0},
-		{"an endless OSC is dropped", []string{"\x1b]0;", long, long, "\x07hi"}, "hi", 0},
-		{"an endless OSC ends at ST", []string{"\x1b]0;", long, "\x1b\\hi"}, "hi", 0},
-		{"an endless OSC ends at the next sequence", []string{"\x1bP", long, "\x1b[Ahi"}, "\x1b[Ahi", 0},
-		{"a lone Esc passes at once", []string{"\x1b", "x"}, "\x1bx", 0},
-		{"a lone Esc is kept apart from a sequence after it", []string{"\x1b", "[A"}, "\x1b\x18[A", 0},
-		{"a stray end marker means nothing", []string{"a\x1b[201~b"}, "ab", 0},
+		{"keys", []string{"hi\r", "\x1b[A", "\x1bOB", "\x1bx", "\x1b[<64;10;5M", "é€", "\x1b[1;5C", "\x1b[15~", "\x7f", "\x03"},
+			[]string{"h", "i", "enter", "up", "down", "alt+x", "wheel", "é", "€", "ctrl+right", "f5", "backspace", "ctrl+c"}, 0},
+		{"a lone Esc, then a key", []string{"\x1b", "x"}, []string{"esc", "x"}, 0},
+		{"Alt and a non-ASCII key", []string{"\x1bé", "\x1bр"}, []string{"alt+é", "alt+р"}, 0},
+		{"Alt and keys that begin sequences", []string{"\x1b]", "a", "\x1b[", "b", "\x1bO", "c"}, []string{"alt+]", "a", "alt+[", "b", "alt+shift+o", "c"}, 0},
+		{"a short paste", []string{"a\x1b[200~0123\x1b[201~b"}, []string{"a", "paste:0123", "b"}, 0},
+		{"markers split across reads", []string{"\x1b[20", "0~01", "23\x1b", "[201", "~b"}, []string{"paste:0123", "b"}, 0},
+		{"a paste at the limit", []string{"\x1b[200~0123456789\x1b[201~"}, []string{"paste:0123456789"}, 0},
+		{"a long paste is cut", []string{"\x1b[200~0123456789abcdef\x1b[201~x"}, []string{"paste:0123456789", "x"}, 1},
+		{"an unterminated paste stops at the limit", []string{"\x1b[200~", strings.Repeat("z", 100000)}, []string{"paste:zzzzzzzzzz"}, 1},
+		{"sequences inside a paste are dropped", []string{"\x1b[200~ab\x1b[20x\x1bPq\x07cd\x1b[201~"}, []string{"paste:abcd"}, 0},
+		{"an empty paste sends nothing", []string{"\x1b[200~\x1b[201~x"}, []string{"x"}, 0},
+		{"markers in other spellings", []string{"\x1b[0200~0123456789ab\x1b[201;1~x", "\x1b[200:1~cd\x1b[0201~"}, []string{"paste:0123456789", "x", "paste:cd"}, 1},
+		{"no paste the screen did not see begin", []string{"\x1b[2147483848~x", "\xe0\x9b200~", "\x1b\x9b200~", "\x1b]0;\x9c\x9b200~\x07y"}, []string{"x", "2", "0", "0", "~", "esc", "2", "0", "0", "~", "y"}, 0},
+		{"C1 controls and invalid UTF-8 are dropped", []string{"\x9b200~", "a\u009bb", "\xff\xc3\x41", "\xa0z"}, []string{"2", "0", "0", "~", "a", "b", "A", "z"}, 0},
+		{"an endless CSI is dropped", []string{"\x1b[" + long, long, "m", "hi"}, []string{"h", "i"}, 0},
+		{"an endless OSC is dropped", []string{"\x1b]0;", long, long, "\x07hi"}, []string{"h", "i"}, 0},
+		{"an OSC ends at ST", []string{"\x1b]0;", long, "\x1b\\hi"}, []string{"h", "i"}, 0},
+		{"an OSC ends at the next sequence", []string{"\x1bP" + long, "\x1b[Ahi"}, []string{"up", "h", "i"}, 0},
+		{"a long read may end inside a sequence", []string{"\x1b[200~" + long + "\x1b", "[201~x"}, []string{"paste:" + long[:limit], "x"}, 1},
+		{"a stray end marker means nothing", []string{"a\x1b[201~b"}, []string{"a", "b"}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cuts := 0
-			f := keyFilter{limiter: rate.NewLimiter(rate.Inf, 1<<20), limit: limit, onCut: func() { cuts++ }}
-			var out []byte
-			for _, c := range tt.chunks {
-				out = f.filter(out, []byte(c), time.Now())
-			}
-			if string(out) != tt.want || cuts != tt.cuts {
-				t.Errorf("got %q with %d cuts, want %q with %d", out, cuts, tt.want, tt.cuts)
+			got, cuts, f := filterAll(limit, tt.chunks...)
+			if !slices.Equal(got, tt.want) || cuts != tt.cuts {
+				t.Errorf("got %q with %d cuts, want %q with %d", got, cuts, tt.want, tt.cuts)
 			}
 			if held := len(f.seq.held); held > maxSeqBytes {
 				t.Errorf("%d bytes of a sequence held", held)
@@ -61,27 +85,36 @@ func TestKeyFilter(t *testing.T) {
 }
 
 // TestKeyFilterRateLimitsWholeUnits: over the rate limit, keys and
-// sequences are dropped whole, and pastes pass or are dropped whole, so
-// the decoder never stays in a paste and never sees half a sequence.
+// sequences are dropped whole, and pastes pass or are dropped whole.
 func TestKeyFilterRateLimitsWholeUnits(t *testing.T) {
 	now := time.Now()
 	f := keyFilter{limiter: rate.NewLimiter(1, 10), limit: 100}
-	got := string(f.filter(nil, []byte("\x1b[200~"+strings.Repeat("p", 50)+"\x1b[201~"), now))
-	if want := "\x1b[200~" + strings.Repeat("p", 50) + "\x1b[201~"; got != want {
+	var got []string
+	send := func(msg tea.Msg) { got = append(got, describeMsg(msg)) }
+	f.filter([]byte("\x1b[200~"+strings.Repeat("p", 50)+"\x1b[201~"), now, send)
+	if want := []string{"paste:" + strings.Repeat("p", 50)}; !slices.Equal(got, want) {
 		t.Errorf("a paste within the burst: got %q", got)
 	}
 	// The paste put the limit in debt: keys and the next paste are dropped
-	// whole, markers included.
-	got = string(f.filter(nil, []byte("ab\x1b[A\x1b[200~xyz\x1b[201~"), now))
-	if got != "" {
+	// whole.
+	got = nil
+	f.filter([]byte("ab\x1b[A\x1b[200~xyz\x1b[201~"), now, send)
+	if got != nil {
 		t.Errorf("in debt: got %q, want nothing", got)
 	}
-	// Repaid: whole sequences pass again, and a sequence the limit has no
-	// room for is dropped whole, never cut.
-	later := now.Add(time.Minute)
-	got = string(f.filter(nil, []byte("\x1b[1;5A\x1b[1;5A\x1b[1;5A"), later))
-	if got != "\x1b[1;5A" {
-		t.Errorf("after the debt: got %q, want one whole sequence (the burst is 10 bytes)", got)
+	// Repaid: whole sequences pass again, and one the limit has no room
+	// for is dropped whole, never cut.
+	f.filter([]byte("\x1b[1;5A\x1b[1;5A\x1b[1;5A"), now.Add(time.Minute), send)
+	if want := []string{"ctrl+up"}; !slices.Equal(got, want) {
+		t.Errorf("after the debt: got %q, want %q (the burst is 10 bytes)", got, want)
+	}
+	// Empty pastes are charged for their markers.
+	later := now.Add(2 * time.Minute)
+	for range 100 {
+		f.filter([]byte("\x1b[200~\x1b[201~"), later, send)
+	}
+	if tokens := f.limiter.TokensAt(later); tokens >= 1 {
+		t.Errorf("100 empty pastes left %v tokens; they must cost their markers", tokens)
 	}
 	if f.dropped == 0 {
 		t.Error("nothing was counted as dropped")
@@ -93,40 +126,55 @@ type endlessReader struct{ b []byte }
 
 func (r endlessReader) Read(p []byte) (int, error) { return copy(p, r.b), nil }
 
+// readFor runs a keyInput on src for d and returns how many messages it sent.
+func readFor(t *testing.T, src io.Reader, d time.Duration) (*keyInput, int) {
+	k := newKeyInput(src, nil, func() {})
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	var mu sync.Mutex
+	sent := 0
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		k.run(ctx, func(tea.Msg) { mu.Lock(); sent++; mu.Unlock() })
+	}()
+	<-ctx.Done()
+	mu.Lock()
+	defer mu.Unlock()
+	return k, sent
+}
+
 func TestKeyInputIsRateLimited(t *testing.T) {
-	k := newKeyInput(endlessReader{[]byte(strings.Repeat("k", inputChunk))}, nil, func() {})
-	start := time.Now()
-	passed := 0
-	buf := make([]byte, 4096)
-	for time.Since(start) < 500*time.Millisecond {
-		n, err := k.Read(buf)
-		if err != nil {
-			t.Fatal(err)
+	const d = 500 * time.Millisecond
+	r, w := io.Pipe()
+	go func() {
+		chunk := []byte(strings.Repeat("k", inputChunk))
+		for {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
 		}
-		passed += n
+	}()
+	k, sent := readFor(t, r, d)
+	r.Close()
+	if most := inputBurst + int(d.Seconds()*2*inputRate) + inputChunk; sent > most {
+		t.Errorf("%d keys passed in about %v, at most %d may", sent, d, most)
 	}
-	elapsed := time.Since(start)
-	if most := inputBurst + int(elapsed.Seconds()*inputRate) + inputChunk; passed > most {
-		t.Errorf("%d bytes passed in %v, at most %d may", passed, elapsed, most)
-	}
-	if passed < inputBurst {
-		t.Errorf("only %d bytes passed; the burst is %d", passed, inputBurst)
+	if sent < inputBurst {
+		t.Errorf("only %d keys passed; the burst is %d", sent, inputBurst)
 	}
 	if k.droppedBytes() == 0 {
 		t.Error("nothing was counted as dropped")
 	}
 }
 
-func TestKeyInputReportsEOFOnce(t *testing.T) {
+func TestKeyInputReportsTheEnd(t *testing.T) {
 	eofs := 0
 	k := newKeyInput(strings.NewReader("abc"), nil, func() { eofs++ })
-	got, err := io.ReadAll(k)
-	if err != nil || string(got) != "abc" {
-		t.Fatalf("read %q, %v", got, err)
-	}
-	_, _ = k.Read(make([]byte, 1))
-	if eofs != 1 {
-		t.Errorf("the end was reported %d times", eofs)
+	var got []string
+	k.run(context.Background(), func(msg tea.Msg) { got = append(got, describeMsg(msg)) })
+	if !slices.Equal(got, []string{"a", "b", "c"}) || eofs != 1 {
+		t.Errorf("got %q and %d ends, want a, b, c and one end", got, eofs)
 	}
 }
 

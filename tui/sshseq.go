@@ -1,74 +1,77 @@
 package tui
 
+import "unicode/utf8"
+
 // maxSeqBytes bounds one escape sequence from a client. A terminal's keys,
 // mouse reports and paste markers are a few bytes long; anything longer is
-// dropped whole, so the key decoder never holds an endless one.
+// dropped whole.
 const maxSeqBytes = 64
 
 // unitKind says what a unit of input is.
 type unitKind uint8
 
 const (
-	unitByte       unitKind = iota // one byte of text or a control key
-	unitSeq                        // a whole escape sequence
+	unitText       unitKind = iota // one character, or a control key
+	unitSeq                        // a whole escape sequence (a key or a mouse report)
 	unitPasteStart                 // ESC [ 200 ~, in any spelling
 	unitPasteEnd                   // ESC [ 201 ~, in any spelling
 )
 
-// sequencer cuts a client's bytes into units, so that what is passed on
-// and what is dropped is always whole: a byte, or a complete escape
-// sequence of at most maxSeqBytes. It holds at most one incomplete
-// sequence. Over-long sequences are dropped up to their end; C1 control
-// bytes outside UTF-8 characters (such as the one-byte CSI 0x9B) are
-// dropped; paste markers are recognised in every spelling the decoder
-// accepts and passed on in one.
+// sequencer cuts a client's bytes into units: a whole character (ASCII,
+// or valid UTF-8 that is not a C1 control), or a complete escape sequence
+// of at most maxSeqBytes: CSI, SS3, or ESC and one character (Alt+key).
+// Everything else is dropped: invalid UTF-8, C1 controls, strings (OSC,
+// DCS, APC, PM, SOS: a screen has no use for them), and sequences that
+// grow past maxSeqBytes, up to their end. Paste markers are recognised in
+// every spelling. It holds at most one incomplete sequence or character.
 type sequencer struct {
-	held      []byte // an escape sequence begun, not yet complete
-	skipping  bool   // dropping the rest of an over-long sequence
-	inString  bool   // held (or the one skipped) is a string: OSC, DCS, APC, PM, SOS
-	stringEsc bool   // the last byte of a string was ESC: ST may follow
-	utf8Left  int    // continuation bytes the current UTF-8 character still has
-	c2        bool   // the last byte was 0xC2, held: U+0080-U+009F are C1 controls
-	loneEsc   bool   // the last read was a lone ESC, passed on as the Esc key
+	held     []byte // an escape sequence or a character begun, not yet complete
+	need     int    // continuation bytes the character being held still needs
+	skipping bool   // dropping the rest of an over-long control sequence
+	inString bool   // dropping a string, up to BEL or ST
+	strEsc   bool   // the last byte of the string was ESC: ST may follow
+	strLen   int    // bytes of the string so far
+	// Pasting is set by the sequencer's user while a paste is open: its
+	// text may be cut across reads anywhere, so no read's end decides.
+	pasting bool
 }
 
-// feed cuts in into units and hands each to emit. A read of a lone ESC is
-// the Esc key, passed on at once. (An ESC at the end of a longer read is
-// held: it is more likely the start of a sequence split across reads.)
+// keyRead is the longest read taken for keys typed: a terminal writes a
+// key's sequence at once, so at the end of such a read an escape begun is
+// decided (a lone ESC is the Esc key, ESC and one more byte is Alt and that
+// key). A longer read, or one inside a paste, may be cut anywhere: what it
+// ends with waits for the rest.
+const keyRead = 16
+
+// feed cuts in into units and hands each to emit.
 func (s *sequencer) feed(in []byte, emit func(unitKind, []byte)) {
-	for i, c := range in {
-		if i == 0 && s.loneEsc && introducesLongSequence(c) {
-			// The decoder may still take the Esc passed on last time
-			// with these bytes as one sequence, and hold it however long
-			// it grows; CAN keeps them apart.
-			emit(unitByte, []byte{0x18})
-		}
+	for _, c := range in {
 		s.step(c, emit)
 	}
-	s.loneEsc = len(in) == 1 && len(s.held) == 1
-	if s.loneEsc {
-		emit(unitSeq, s.held)
-		s.held = s.held[:0]
+	if len(in) > keyRead || s.pasting {
+		return
 	}
-}
-
-// introducesLongSequence reports whether c after an ESC starts a sequence
-// longer than two bytes.
-func introducesLongSequence(c byte) bool {
-	switch c {
-	case '[', 'O', ']', 'P', 'X', '^', '_':
-		return true
+	if s.inString && s.strLen == 0 { // ESC ] and no more: Alt+]
+		s.inString = false
+		s.complete(unitSeq, emit)
+		return
 	}
-	return 0x20 <= c && c <= 0x2f
+	if s.need == 0 && (len(s.held) == 1 || len(s.held) == 2) && s.held[0] == 0x1b {
+		s.complete(unitSeq, emit)
+	}
 }
 
 // step takes one byte.
 func (s *sequencer) step(c byte, emit func(unitKind, []byte)) {
 	switch {
+	case s.inString:
+		s.stringByte(c, emit)
 	case s.skipping:
 		s.skip(c, emit)
 	case c == 0x1b:
 		s.begin(emit)
+	case s.need > 0:
+		s.continuation(c, emit)
 	case len(s.held) > 0:
 		s.extend(c, emit)
 	default:
@@ -78,111 +81,80 @@ func (s *sequencer) step(c byte, emit func(unitKind, []byte)) {
 
 // text takes a byte outside escape sequences.
 func (s *sequencer) text(c byte, emit func(unitKind, []byte)) {
-	if s.c2 {
-		s.c2 = false
-		if 0x80 <= c && c <= 0x9f {
-			s.utf8Left = 0
-			return // U+0080-U+009F: a C1 control, such as CSI, as UTF-8
-		}
-		emit(unitByte, []byte{0xc2})
+	switch n := utf8Continuations(c); {
+	case c < 0x80:
+		emit(unitText, []byte{c})
+	case n > 0:
+		s.held = append(s.held[:0], c)
+		s.need = n
 	}
-	switch {
-	case c == 0xc2:
-		s.c2 = true
-		s.utf8Left = 1
-		return
-	case c >= 0xc0:
-		s.utf8Left = utf8Continuations(c)
-	case c >= 0x80 && s.utf8Left > 0:
-		s.utf8Left--
-	case c >= 0x80 && c <= 0x9f:
-		return // a C1 control, such as the one-byte CSI
-	default:
-		s.utf8Left = 0
-	}
-	emit(unitByte, []byte{c})
+	// A stray continuation byte, C1 control or invalid lead: dropped.
 }
 
-// utf8Continuations returns how many continuation bytes follow lead.
-func utf8Continuations(lead byte) int {
+// utf8Continuations returns how many continuation bytes follow the lead
+// byte c of a UTF-8 character, or 0 if c cannot lead one.
+func utf8Continuations(c byte) int {
 	switch {
-	case lead >= 0xf0:
-		return 3
-	case lead >= 0xe0:
+	case 0xc2 <= c && c <= 0xdf:
+		return 1
+	case 0xe0 <= c && c <= 0xef:
 		return 2
+	case 0xf0 <= c && c <= 0xf4:
+		return 3
 	}
-	return 1
+	return 0
 }
 
-// begin starts a sequence at an ESC. A sequence already begun is
-// incomplete: a lone ESC before it was the Esc key; anything longer is
-// dropped.
-func (s *sequencer) begin(emit func(unitKind, []byte)) {
-	if s.inString && len(s.held) > 0 {
-		s.stringEsc = true // perhaps ST, ESC \
-		s.held = append(s.held, 0x1b)
-		s.checkLength()
+// continuation takes a byte of a UTF-8 character being held, alone or
+// after an ESC (Alt and the character).
+func (s *sequencer) continuation(c byte, emit func(unitKind, []byte)) {
+	if c < 0x80 || c > 0xbf {
+		s.held, s.need = s.held[:0], 0 // not a character: dropped
+		s.step(c, emit)
 		return
 	}
-	if len(s.held) == 1 {
-		emit(unitSeq, s.held)
+	s.held = append(s.held, c)
+	if s.need--; s.need > 0 {
+		return
 	}
-	s.held = append(s.held[:0], 0x1b)
-	s.inString, s.stringEsc, s.utf8Left = false, false, 0
+	char := s.held
+	if char[0] == 0x1b {
+		char = char[1:]
+	}
+	if r, _ := utf8.DecodeRune(char); r == utf8.RuneError || r <= 0x9f {
+		s.held = s.held[:0] // invalid, or a C1 control
+		return
+	}
+	kind := unitText
+	if s.held[0] == 0x1b {
+		kind = unitSeq
+	}
+	s.complete(kind, emit)
 }
 
-// extend adds c to the sequence begun.
+// begin starts a sequence at an ESC. A sequence or character begun is
+// incomplete: dropped, but for a lone ESC, which was the Esc key.
+func (s *sequencer) begin(emit func(unitKind, []byte)) {
+	if len(s.held) == 1 && s.held[0] == 0x1b {
+		s.complete(unitSeq, emit)
+	}
+	s.held, s.need = append(s.held[:0], 0x1b), 0
+}
+
+// extend adds c to the escape sequence begun.
 func (s *sequencer) extend(c byte, emit func(unitKind, []byte)) {
+	if len(s.held) == 1 {
+		s.introducer(c, emit)
+		return
+	}
 	s.held = append(s.held, c)
 	switch {
-	case s.inString:
-		if c == 0x07 || s.stringEsc && c == '\\' {
-			s.complete(unitSeq, emit)
-			return
-		}
-		if s.stringEsc { // ESC not followed by \: a new sequence begins
-			s.held = append(s.held[:0], 0x1b, c)
-			s.inString, s.stringEsc = false, false
-			s.extendIntroducer(c, emit)
-			return
-		}
-	case len(s.held) == 2:
-		s.extendIntroducer(c, emit)
-		return
 	case s.held[1] == 'O': // SS3: one final byte
 		s.complete(unitSeq, emit)
-		return
-	case s.held[1] == '[':
-		s.extendCSI(c, emit)
-		return
-	default: // ESC, intermediates, then a final byte
-		if c < 0x20 || c > 0x2f {
-			s.complete(unitSeq, emit)
-			return
+	case 0x20 <= c && c <= 0x3f: // parameters and intermediates
+		if len(s.held) > maxSeqBytes {
+			s.held, s.skipping = s.held[:0], true
 		}
-	}
-	s.checkLength()
-}
-
-// extendIntroducer takes the byte after ESC.
-func (s *sequencer) extendIntroducer(c byte, emit func(unitKind, []byte)) {
-	switch {
-	case c == '[' || c == 'O':
-	case c == ']' || c == 'P' || c == 'X' || c == '^' || c == '_':
-		s.inString = true
-	case 0x20 <= c && c <= 0x2f: // intermediates follow
-	default: // Alt+key, or a two-byte escape
-		s.complete(unitSeq, emit)
-	}
-}
-
-// extendCSI takes a byte of a control sequence: parameters and
-// intermediates, then a final byte. (The legacy mouse report, ESC [ M and
-// three raw bytes, is not used: chatd asks for SGR mouse reports.)
-func (s *sequencer) extendCSI(c byte, emit func(unitKind, []byte)) {
-	switch {
-	case 0x20 <= c && c <= 0x3f:
-		s.checkLength()
 	case 0x40 <= c && c <= 0x7e:
 		s.complete(csiKind(s.held), emit)
 	default: // not part of a sequence: the sequence is broken
@@ -191,10 +163,30 @@ func (s *sequencer) extendCSI(c byte, emit func(unitKind, []byte)) {
 	}
 }
 
+// introducer takes the byte after ESC.
+func (s *sequencer) introducer(c byte, emit func(unitKind, []byte)) {
+	switch {
+	case c == '[' || c == 'O':
+		s.held = append(s.held, c)
+	case c == ']' || c == 'P' || c == 'X' || c == '^' || c == '_':
+		s.held = append(s.held, c) // kept only in case it was Alt and the key
+		s.inString, s.strEsc, s.strLen = true, false, 0
+	case utf8Continuations(c) > 0: // Alt and a non-ASCII character
+		s.held, s.need = append(s.held, c), utf8Continuations(c)
+	case c < 0x80:
+		s.held = append(s.held, c)
+		s.complete(unitSeq, emit) // Alt and a key
+	default: // ESC and a C1 control or invalid byte: the Esc key alone
+		s.complete(unitSeq, emit)
+	}
+}
+
 // csiKind tells paste markers from other control sequences: the final
-// byte ~ with a first parameter of 200 or 201, however written.
+// byte ~ with a first parameter of 200 or 201, however written. (Other
+// sequences the decoder would read as paste markers are not passed on as
+// such: only the screen's own keys and mouse reports are.)
 func csiKind(seq []byte) unitKind {
-	if seq[len(seq)-1] != '~' {
+	if len(seq) < 3 || seq[1] != '[' || seq[len(seq)-1] != '~' {
 		return unitSeq
 	}
 	n := 0
@@ -213,38 +205,42 @@ func csiKind(seq []byte) unitKind {
 	return unitSeq
 }
 
-// complete hands the sequence held on.
+// complete hands the unit held on.
 func (s *sequencer) complete(kind unitKind, emit func(unitKind, []byte)) {
 	emit(kind, s.held)
-	s.held = s.held[:0]
-	s.inString, s.stringEsc = false, false
+	s.held, s.need = s.held[:0], 0
 }
 
-// checkLength drops a sequence that has grown past maxSeqBytes, and the
-// rest of it as it comes.
-func (s *sequencer) checkLength() {
-	if len(s.held) > maxSeqBytes {
-		s.skipping = true
-		s.held = s.held[:0]
-	}
-}
-
-// skip drops bytes of an over-long sequence up to its end: a final byte,
-// BEL or ST for a string, or the ESC that starts another sequence.
+// skip drops bytes of an over-long control sequence up to its final byte,
+// or the ESC that starts another sequence.
 func (s *sequencer) skip(c byte, emit func(unitKind, []byte)) {
 	switch {
-	case c == 0x1b && s.inString && !s.stringEsc:
-		s.stringEsc = true
-	case s.inString && (c == 0x07 || s.stringEsc && c == '\\'):
-		s.skipping, s.inString, s.stringEsc = false, false, false
-	case s.inString && s.stringEsc: // ESC and something else: a new sequence
-		s.skipping, s.inString, s.stringEsc = false, false, false
-		s.held = append(s.held[:0], 0x1b)
-		s.extend(c, emit)
 	case c == 0x1b:
 		s.skipping = false
 		s.begin(emit)
-	case !s.inString && 0x40 <= c && c <= 0x7e:
+	case 0x40 <= c && c <= 0x7e:
 		s.skipping = false
+	case c < 0x20 || c > 0x7e:
+		s.skipping = false
+		s.step(c, emit)
 	}
+}
+
+// stringByte drops a byte of a string (OSC, DCS, APC, PM, SOS), which ends
+// at BEL or ST (ESC \). ESC and anything else starts a new sequence.
+func (s *sequencer) stringByte(c byte, emit func(unitKind, []byte)) {
+	s.held = s.held[:0]
+	s.strLen++
+	switch {
+	case c == 0x07, s.strEsc && c == '\\':
+		s.inString = false
+	case s.strEsc:
+		s.inString = false
+		s.begin(emit)
+		s.step(c, emit)
+	case c == 0x1b:
+		s.strEsc = true
+		return
+	}
+	s.strEsc = false
 }
