@@ -33,8 +33,9 @@ const (
 	// 100 nicks is at most 2.6 KB.
 	DefaultMembersListed = 100
 	// DefaultPrivateRate and DefaultPrivateBurst bound the private messages
-	// one member receives, from everyone together, so that many senders
-	// cannot fill one member's outbox with them.
+	// one member receives from one sender (its key, else its address), so
+	// that no sender can fill one member's outbox with them, nor use up the
+	// share of the others.
 	DefaultPrivateRate  = 5.0 // per second, sustained
 	DefaultPrivateBurst = 20
 	// DefaultNickGrace is how long the nickname of a member who left
@@ -85,16 +86,17 @@ type Config struct {
 	QuietJoinsAbove int
 	PresenceEvery   time.Duration
 	// PrivateRate and PrivateBurst limit the private messages one member
-	// receives, from all senders together; a message over the limit is
-	// refused with an Error to its sender.
+	// receives from one sender (see Identity; at most 64 senders are
+	// tracked per member); a message over the limit is refused with an
+	// Error to its sender.
 	PrivateRate  float64
 	PrivateBurst int
 	// NickGrace is how long the nickname of a member who left involuntarily
 	// (anything but /quit and shutdown: a lost connection, a slow or
 	// flooding client) stays reserved for the same Identity, so that the
 	// owner gets it back on reconnecting and nobody else can take it
-	// meanwhile. At most MaxHeldNicks are held at once; beyond that the
-	// oldest hold ends early.
+	// meanwhile. At most MaxHeldNicks are held at once, and 3 for one
+	// owner; beyond that the oldest hold (of that owner) ends early.
 	NickGrace    time.Duration
 	MaxHeldNicks int
 	// MembersListed caps the nicknames a Members event lists: the first ones

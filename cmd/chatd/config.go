@@ -85,7 +85,7 @@ func addLimitFlags(fs *flag.FlagSet, cfg *config) {
 	fs.IntVar(&cfg.room.NickBurst, "nick-burst", room.DefaultNickBurst, "nickname changes a member may make at once")
 	fs.DurationVar(&cfg.room.NickEvery, "nick-every", room.DefaultNickEvery, "after the burst, one nickname change per this long")
 	fs.DurationVar(&cfg.room.NickGrace, "nick-grace", room.DefaultNickGrace, "how long the nickname of a member who lost its connection is kept for it (same SSH key, else same address)")
-	fs.Float64Var(&cfg.room.PrivateRate, "private-rate", room.DefaultPrivateRate, "private messages per second one member may receive, from everyone together, sustained")
+	fs.Float64Var(&cfg.room.PrivateRate, "private-rate", room.DefaultPrivateRate, "private messages per second one member may receive from one sender (SSH key, else address), sustained")
 	fs.IntVar(&cfg.room.PrivateBurst, "private-burst", room.DefaultPrivateBurst, "private messages one member may receive at once")
 	fs.IntVar(&cfg.room.QuietJoinsAbove, "quiet-joins-above", room.DefaultQuietJoinsAbove, "room size above which joins and leaves are summed up in one line per --presence-every instead of announced one by one")
 	fs.DurationVar(&cfg.room.PresenceEvery, "presence-every", room.DefaultPresenceEvery, "in a room above --quiet-joins-above, at most one summary of joins and leaves per this long")
