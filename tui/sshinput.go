@@ -95,7 +95,7 @@ func (k *keyInput) run(ctx context.Context, send func(tea.Msg)) {
 		n, err := k.src.Read(k.buf)
 		// Pace the next read: the client waits, not the server's memory.
 		time.Sleep(k.pace.ReserveN(time.Now(), n).Delay())
-		k.keys.filter(k.buf[:n], time.Now(), emit)
+		k.keys.filter(k.buf[:n], n < len(k.buf), time.Now(), emit)
 		k.countDropped()
 		if err != nil {
 			k.onEOF()
@@ -144,13 +144,16 @@ type keyFilter struct {
 	inPaste  bool
 	dropping bool   // the current paste is dropped whole
 	cut      bool   // the current paste was cut
-	paste    []byte // the current paste's text so far
+	paste    []byte // the current paste's text not sent yet
+	taken    int    // bytes of the current paste's text taken in all
 	dropped  int    // bytes dropped by the rate limit, since the last take
 }
 
 // filter decodes in at now and sends each message the screen uses.
-func (f *keyFilter) filter(in []byte, now time.Time, send func(tea.Msg)) {
-	f.seq.feed(in, func(kind unitKind, u []byte) { f.unit(kind, u, now, send) })
+// boundary says that in ends where the client's write ended (see
+// sequencer.feed).
+func (f *keyFilter) filter(in []byte, boundary bool, now time.Time, send func(tea.Msg)) {
+	f.seq.feed(in, boundary, func(kind unitKind, u []byte) { f.unit(kind, u, now, send) })
 }
 
 // unit handles one unit.
@@ -158,7 +161,7 @@ func (f *keyFilter) unit(kind unitKind, u []byte, now time.Time, send func(tea.M
 	switch {
 	case kind == unitPasteStart:
 		if !f.inPaste {
-			f.inPaste, f.cut, f.paste = true, false, f.paste[:0]
+			f.inPaste, f.cut, f.paste, f.taken = true, false, f.paste[:0], 0
 			f.seq.pasting = true
 			f.dropping = f.limiter.TokensAt(now) < 1
 		}
@@ -199,8 +202,9 @@ func (f *keyFilter) pasteText(kind unitKind, u []byte, send func(tea.Msg)) {
 	if f.dropping || f.cut || kind != unitText {
 		return
 	}
-	if len(f.paste)+len(u) <= f.limit {
+	if f.taken+len(u) <= f.limit {
 		f.paste = append(f.paste, u...)
+		f.taken += len(u)
 		return
 	}
 	f.cut = true
@@ -217,7 +221,7 @@ func (f *keyFilter) endPaste(now time.Time, send func(tea.Msg)) {
 		return
 	}
 	// The paste's charge, as debt if need be.
-	f.limiter.ReserveN(now, min(len(f.paste)+pasteMarkersBytes, f.limiter.Burst()))
+	f.limiter.ReserveN(now, min(f.taken+pasteMarkersBytes, f.limiter.Burst()))
 	if !f.cut {
 		f.sendPaste(send)
 	}

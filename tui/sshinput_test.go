@@ -35,7 +35,7 @@ func describeMsg(msg tea.Msg) string {
 func filterAll(limit int, chunks ...string) (msgs []string, cuts int, f *keyFilter) {
 	f = &keyFilter{limiter: rate.NewLimiter(rate.Inf, 1<<20), limit: limit, onCut: func() { cuts++ }}
 	for _, c := range chunks {
-		f.filter([]byte(c), time.Now(), func(msg tea.Msg) { msgs = append(msgs, describeMsg(msg)) })
+		f.filter([]byte(c), true, time.Now(), func(msg tea.Msg) { msgs = append(msgs, describeMsg(msg)) })
 	}
 	return msgs, cuts, f
 }
@@ -65,11 +65,17 @@ func TestKeyFilter(t *testing.T) {
 		{"no paste the screen did not see begin", []string{"\x1b[2147483848~x", "\xe0\x9b200~", "\x1b\x9b200~", "\x1b]0;\x9c\x9b200~\x07y"}, []string{"x", "2", "0", "0", "~", "esc", "2", "0", "0", "~", "y"}, 0},
 		{"C1 controls and invalid UTF-8 are dropped", []string{"\x9b200~", "a\u009bb", "\xff\xc3\x41", "\xa0z"}, []string{"2", "0", "0", "~", "a", "b", "A", "z"}, 0},
 		{"an endless CSI is dropped", []string{"\x1b[" + long, long, "m", "hi"}, []string{"h", "i"}, 0},
-		{"an endless OSC is dropped", []string{"\x1b]0;", long, long, "\x07hi"}, []string{"h", "i"}, 0},
-		{"an OSC ends at ST", []string{"\x1b]0;", long, "\x1b\\hi"}, []string{"h", "i"}, 0},
+		{"a long OSC is dropped", []string{"\x1b]0;" + long + long + "\x07hi"}, []string{"h", "i"}, 0},
+		{"an OSC ends at ST", []string{"\x1b]0;" + long + "\x1b\\hi"}, []string{"h", "i"}, 0},
+		{"a string not ended by the end of a write is dropped", []string{"\x1b]0;" + long, "hi"}, []string{"h", "i"}, 0},
 		{"an OSC ends at the next sequence", []string{"\x1bP" + long, "\x1b[Ahi"}, []string{"up", "h", "i"}, 0},
 		{"a long read may end inside a sequence", []string{"\x1b[200~" + long + "\x1b", "[201~x"}, []string{"paste:" + long[:limit], "x"}, 1},
 		{"a stray end marker means nothing", []string{"a\x1b[201~b"}, []string{"a", "b"}, 0},
+		{"rxvt's shifted keys end at $", []string{"\x1b[7$c", "\x1b[3$d"}, []string{"shift+home", "c", "shift+delete", "d"}, 0},
+		{"X10 mouse reports", []string{"\x1b[M`!!hi", "\x1b[Ma!!"}, []string{"wheel", "h", "i", "wheel"}, 0},
+		{"ESC ESC and a key's sequence is Alt and the key", []string{"\x1b\x1b[D", "\x1b\x1bOA", "\x1b\x1bx"}, []string{"alt+left", "alt+up", "esc", "alt+x"}, 0},
+		{"SS3 keys with a modifier", []string{"\x1bO5D", "\x1bO2P"}, []string{"ctrl+left", "shift+f1"}, 0},
+		{"a string begun by Alt and a key ends with the write", []string{"ab\x1bPq", "cd"}, []string{"a", "b", "c", "d"}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -91,33 +97,43 @@ func TestKeyFilterRateLimitsWholeUnits(t *testing.T) {
 	f := keyFilter{limiter: rate.NewLimiter(1, 10), limit: 100}
 	var got []string
 	send := func(msg tea.Msg) { got = append(got, describeMsg(msg)) }
-	f.filter([]byte("\x1b[200~"+strings.Repeat("p", 50)+"\x1b[201~"), now, send)
+	f.filter([]byte("\x1b[200~"+strings.Repeat("p", 50)+"\x1b[201~"), true, now, send)
 	if want := []string{"paste:" + strings.Repeat("p", 50)}; !slices.Equal(got, want) {
 		t.Errorf("a paste within the burst: got %q", got)
 	}
 	// The paste put the limit in debt: keys and the next paste are dropped
 	// whole.
 	got = nil
-	f.filter([]byte("ab\x1b[A\x1b[200~xyz\x1b[201~"), now, send)
+	f.filter([]byte("ab\x1b[A\x1b[200~xyz\x1b[201~"), true, now, send)
 	if got != nil {
 		t.Errorf("in debt: got %q, want nothing", got)
 	}
 	// Repaid: whole sequences pass again, and one the limit has no room
 	// for is dropped whole, never cut.
-	f.filter([]byte("\x1b[1;5A\x1b[1;5A\x1b[1;5A"), now.Add(time.Minute), send)
+	f.filter([]byte("\x1b[1;5A\x1b[1;5A\x1b[1;5A"), true, now.Add(time.Minute), send)
 	if want := []string{"ctrl+up"}; !slices.Equal(got, want) {
 		t.Errorf("after the debt: got %q, want %q (the burst is 10 bytes)", got, want)
 	}
 	// Empty pastes are charged for their markers.
 	later := now.Add(2 * time.Minute)
 	for range 100 {
-		f.filter([]byte("\x1b[200~\x1b[201~"), later, send)
+		f.filter([]byte("\x1b[200~\x1b[201~"), true, later, send)
 	}
 	if tokens := f.limiter.TokensAt(later); tokens >= 1 {
 		t.Errorf("100 empty pastes left %v tokens; they must cost their markers", tokens)
 	}
 	if f.dropped == 0 {
 		t.Error("nothing was counted as dropped")
+	}
+	// A paste that is cut is charged for all it took, not what was left
+	// after the cut was sent.
+	cut := keyFilter{limiter: rate.NewLimiter(1, 1000), limit: 100}
+	got = nil
+	for range 20 {
+		cut.filter([]byte("\x1b[200~"+strings.Repeat("p", 150)+"\x1b[201~"), true, now, send)
+	}
+	if len(got) > 10 {
+		t.Errorf("%d cut pastes of 100 bytes passed a burst of 1000 bytes", len(got))
 	}
 }
 

@@ -31,29 +31,32 @@ type sequencer struct {
 	inString bool   // dropping a string, up to BEL or ST
 	strEsc   bool   // the last byte of the string was ESC: ST may follow
 	strLen   int    // bytes of the string so far
+	alt      bool   // an ESC came before held's: ESC ESC [ ... is Alt and a CSI key
+	x10Left  int    // bytes of an X10 mouse report (ESC [ M and 3 bytes) still to come
+	one      [1]byte
 	// Pasting is set by the sequencer's user while a paste is open: its
 	// text may be cut across reads anywhere, so no read's end decides.
 	pasting bool
 }
 
-// keyRead is the longest read taken for keys typed: a terminal writes a
-// key's sequence at once, so at the end of such a read an escape begun is
+// feed cuts in into units and hands each to emit. boundary says that in
+// ends where the client's write ended (the read did not fill its buffer):
+// a terminal writes a key's sequence at once, so there an escape begun is
 // decided (a lone ESC is the Esc key, ESC and one more byte is Alt and that
-// key). A longer read, or one inside a paste, may be cut anywhere: what it
-// ends with waits for the rest.
-const keyRead = 16
-
-// feed cuts in into units and hands each to emit.
-func (s *sequencer) feed(in []byte, emit func(unitKind, []byte)) {
+// key, a string not ended is dropped). Inside a paste, or at the end of a
+// full read, what was begun waits for the rest.
+func (s *sequencer) feed(in []byte, boundary bool, emit func(unitKind, []byte)) {
 	for _, c := range in {
 		s.step(c, emit)
 	}
-	if len(in) > keyRead || s.pasting {
+	if !boundary || s.pasting {
 		return
 	}
-	if s.inString && s.strLen == 0 { // ESC ] and no more: Alt+]
+	if s.inString {
 		s.inString = false
-		s.complete(unitSeq, emit)
+		if s.strLen == 0 { // ESC ] and no more: Alt+]
+			s.complete(unitSeq, emit)
+		}
 		return
 	}
 	if s.need == 0 && (len(s.held) == 1 || len(s.held) == 2) && s.held[0] == 0x1b {
@@ -83,7 +86,8 @@ func (s *sequencer) step(c byte, emit func(unitKind, []byte)) {
 func (s *sequencer) text(c byte, emit func(unitKind, []byte)) {
 	switch n := utf8Continuations(c); {
 	case c < 0x80:
-		emit(unitText, []byte{c})
+		s.one[0] = c
+		emit(unitText, s.one[:])
 	case n > 0:
 		s.held = append(s.held[:0], c)
 		s.need = n
@@ -136,9 +140,13 @@ func (s *sequencer) continuation(c byte, emit func(unitKind, []byte)) {
 // incomplete: dropped, but for a lone ESC, which was the Esc key.
 func (s *sequencer) begin(emit func(unitKind, []byte)) {
 	if len(s.held) == 1 && s.held[0] == 0x1b {
+		if !s.alt { // ESC ESC: perhaps Alt and a CSI or SS3 key
+			s.alt = true
+			return
+		}
 		s.complete(unitSeq, emit)
 	}
-	s.held, s.need = append(s.held[:0], 0x1b), 0
+	s.held, s.need, s.alt = append(s.held[:0], 0x1b), 0, false
 }
 
 // extend adds c to the escape sequence begun.
@@ -147,14 +155,22 @@ func (s *sequencer) extend(c byte, emit func(unitKind, []byte)) {
 		s.introducer(c, emit)
 		return
 	}
+	if s.x10Left > 0 {
+		s.x10Byte(c, emit)
+		return
+	}
 	s.held = append(s.held, c)
 	switch {
-	case s.held[1] == 'O': // SS3: one final byte
+	case s.held[1] == 'O' && ('0' <= c && c <= '9' || c == ';'): // SS3 with a modifier
+		s.checkLength()
+	case s.held[1] == 'O': // SS3: its final byte
 		s.complete(unitSeq, emit)
+	case c == '$' && digitsOnly(s.held[2:len(s.held)-1]): // rxvt's shifted keys
+		s.complete(unitSeq, emit)
+	case c == 'M' && len(s.held) == 3: // an X10 mouse report: 3 bytes follow
+		s.x10Left = 3
 	case 0x20 <= c && c <= 0x3f: // parameters and intermediates
-		if len(s.held) > maxSeqBytes {
-			s.held, s.skipping = s.held[:0], true
-		}
+		s.checkLength()
 	case 0x40 <= c && c <= 0x7e:
 		s.complete(csiKind(s.held), emit)
 	default: // not part of a sequence: the sequence is broken
@@ -163,8 +179,45 @@ func (s *sequencer) extend(c byte, emit func(unitKind, []byte)) {
 	}
 }
 
+// checkLength drops a control sequence that has grown past maxSeqBytes,
+// and the rest of it as it comes.
+func (s *sequencer) checkLength() {
+	if len(s.held) > maxSeqBytes {
+		s.held, s.skipping, s.alt = s.held[:0], true, false
+	}
+}
+
+// digitsOnly reports whether b holds only digits and semicolons.
+func digitsOnly(b []byte) bool {
+	for _, c := range b {
+		if (c < '0' || c > '9') && c != ';' {
+			return false
+		}
+	}
+	return true
+}
+
+// x10Byte takes a byte of an X10 mouse report. Its bytes are 0x20 and
+// above; anything else breaks the report.
+func (s *sequencer) x10Byte(c byte, emit func(unitKind, []byte)) {
+	if c < 0x20 {
+		s.held, s.x10Left, s.alt = s.held[:0], 0, false
+		s.step(c, emit)
+		return
+	}
+	s.held = append(s.held, c)
+	if s.x10Left--; s.x10Left == 0 {
+		s.complete(unitSeq, emit)
+	}
+}
+
 // introducer takes the byte after ESC.
 func (s *sequencer) introducer(c byte, emit func(unitKind, []byte)) {
+	if s.alt && c != '[' && c != 'O' { // ESC ESC and not a key's sequence
+		s.alt = false
+		s.complete(unitSeq, emit) // the first ESC: the Esc key
+		s.held = append(s.held[:0], 0x1b)
+	}
 	switch {
 	case c == '[' || c == 'O':
 		s.held = append(s.held, c)
@@ -205,10 +258,16 @@ func csiKind(seq []byte) unitKind {
 	return unitSeq
 }
 
-// complete hands the unit held on.
+// complete hands the unit held on, after the ESC of Alt if one came
+// before it.
 func (s *sequencer) complete(kind unitKind, emit func(unitKind, []byte)) {
-	emit(kind, s.held)
-	s.held, s.need = s.held[:0], 0
+	unit := s.held
+	if s.alt {
+		unit = append([]byte{0x1b}, unit...)
+		kind = unitSeq
+	}
+	emit(kind, unit)
+	s.held, s.need, s.alt = s.held[:0], 0, false
 }
 
 // skip drops bytes of an over-long control sequence up to its final byte,
