@@ -6,7 +6,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -137,26 +136,21 @@ func TestKeyFilterRateLimitsWholeUnits(t *testing.T) {
 	}
 }
 
-// endlessReader returns b forever.
-type endlessReader struct{ b []byte }
-
-func (r endlessReader) Read(p []byte) (int, error) { return copy(p, r.b), nil }
-
-// readFor runs a keyInput on src for d and returns how many messages it sent.
-func readFor(t *testing.T, src io.Reader, d time.Duration) (*keyInput, int) {
+// readFor runs a keyInput on src for d, then closes src and waits for the
+// input to end; it returns the input and how many messages it sent meanwhile.
+func readFor(src io.ReadCloser, d time.Duration) (*keyInput, int) {
 	k := newKeyInput(src, nil, func() {})
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
-	var mu sync.Mutex
 	sent := 0
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		k.run(ctx, func(tea.Msg) { mu.Lock(); sent++; mu.Unlock() })
+		k.run(ctx, func(tea.Msg) { sent++ }) // run calls it only until ctx is done
 	}()
 	<-ctx.Done()
-	mu.Lock()
-	defer mu.Unlock()
+	src.Close()
+	<-done
 	return k, sent
 }
 
@@ -171,8 +165,7 @@ func TestKeyInputIsRateLimited(t *testing.T) {
 			}
 		}
 	}()
-	k, sent := readFor(t, r, d)
-	r.Close()
+	k, sent := readFor(r, d)
 	if most := inputBurst + int(d.Seconds()*2*inputRate) + inputChunk; sent > most {
 		t.Errorf("%d keys passed in about %v, at most %d may", sent, d, most)
 	}

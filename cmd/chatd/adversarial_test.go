@@ -690,15 +690,10 @@ func lastHoseLine(out string) int {
 	return n
 }
 
-// firehose sends size-byte lines from c until stop is closed, at most
-// maxLines, pacing itself to about perSecond lines a second. It reports how many it
-// sent on the returned channel.
-func firehose(c *client, size, perSecond, maxLines int, stop <-chan struct{}) <-chan int {
-	return pacedFirehose(c, size, perSecond, maxLines, stop, nil)
-}
-
-// pacedFirehose is firehose that, when mayGo is not nil, sends line n only
-// once mayGo(n) says so, polling it until then.
+// pacedFirehose sends size-byte lines from c until stop is closed, at most
+// maxLines, pacing itself to about perSecond lines a second and, when mayGo
+// is not nil, sending line n only once mayGo(n) says so, polling it until
+// then. It reports how many it sent on the returned channel.
 func pacedFirehose(c *client, size, perSecond, maxLines int, stop <-chan struct{}, mayGo func(n int) bool) <-chan int {
 	sent := make(chan int, 1)
 	go func() {
