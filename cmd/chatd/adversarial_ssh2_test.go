@@ -89,6 +89,19 @@ func (ty *sshTypist) seen(s string) bool {
 	return bytes.Contains(ty.out.Bytes(), []byte(s))
 }
 
+// waitSeen waits up to within for the screen's output to contain s, and
+// reports whether it did.
+func (ty *sshTypist) waitSeen(s string, within time.Duration) bool {
+	deadline := time.Now().Add(within)
+	for !ty.seen(s) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
+}
+
 // says types line and checks that bob gets it from nick.
 func (a *arena) says(ty *sshTypist, nick, line string) {
 	a.t.Helper()
@@ -331,7 +344,9 @@ func TestAttackSSHSessions(t *testing.T) {
 		} else if got := strings.Count(line[strings.Index(line, "> ")+2:], "p"); got != 2048 {
 			t.Errorf("the pasted line has %d bytes of paste, want it cut to 2048", got)
 		}
-		if !ty.seen("your paste was cut") {
+		// The screen draws the notice in its next frame, which may reach the
+		// typist after bob has the line.
+		if !ty.waitSeen("your paste was cut", promptly) {
 			t.Error("the typist was not told that the paste was cut")
 		}
 		io.WriteString(ty.in, "\x1b[200~"+strings.Repeat("q", 200000))
