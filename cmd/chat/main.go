@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"os/user"
+	"runtime/debug"
 	"syscall"
 
 	"golang.org/x/term"
@@ -39,7 +40,17 @@ type options struct {
 	showVersion bool
 }
 
+// memoryLimit is the soft limit of the Go heap that chat asks of the
+// garbage collector unless GOMEMLIMIT says otherwise: what it keeps is
+// bounded (scrollback, member list, line length) to a few MiB, so a
+// collector that lets the heap double between runs would only make a
+// flooding server look expensive.
+const memoryLimit = 24 << 20
+
 func main() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
