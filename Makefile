@@ -8,7 +8,7 @@ LDFLAGS := -X main.version=$(VERSION)
 FUZZTIME ?= 5s
 
 # Fuzz targets, as package:Target.
-FUZZ_TARGETS := ./room:FuzzClean ./tlsgw:FuzzParseLine ./tlsgw:FuzzLineReader
+FUZZ_TARGETS := ./room:FuzzClean ./proto:FuzzParseLine ./proto:FuzzLineReader
 
 # Release targets: static binaries, no cgo.
 PLATFORMS := linux/amd64 linux/arm64
@@ -50,7 +50,7 @@ bench:
 
 ## gobench: the Go benchmarks (fan-out, encoding, screen rendering), with allocations
 gobench:
-	$(GO) test -run='^$$' -bench=. -benchmem ./room ./tlsgw ./tui
+	$(GO) test -run='^$$' -bench=. -benchmem ./room ./proto ./tlsgw ./tui
 
 ## release: static chatd and chat binaries for each platform in $(DIST), with SHA-256 sums
 release:

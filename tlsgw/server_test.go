@@ -15,6 +15,8 @@ import (
 
 	"go.uber.org/goleak"
 
+	"chatd/certs"
+	"chatd/proto"
 	"chatd/room"
 )
 
@@ -36,13 +38,13 @@ type testServer struct {
 // stops it when the test ends.
 func startServer(t *testing.T, cfg Config) *testServer {
 	t.Helper()
-	return startServerFor(t, cfg, DefaultHosts())
+	return startServerFor(t, cfg, certs.DefaultHosts())
 }
 
 // startServerFor is startServer with a certificate for hosts.
 func startServerFor(t *testing.T, cfg Config, hosts []string) *testServer {
 	t.Helper()
-	certPEM, keyPEM, err := GenerateSelfSigned(hosts, time.Now())
+	certPEM, keyPEM, err := certs.GenerateSelfSigned(hosts, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +60,7 @@ func startServerWith(t *testing.T, cfg Config, certPEM, keyPEM []byte, addr stri
 // startServerOn is startServer with the listener wrapped by wrap.
 func startServerOn(t *testing.T, cfg Config, wrap func(net.Listener) net.Listener) *testServer {
 	t.Helper()
-	certPEM, keyPEM, err := GenerateSelfSigned(DefaultHosts(), time.Now())
+	certPEM, keyPEM, err := certs.GenerateSelfSigned(certs.DefaultHosts(), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +80,7 @@ func startServerWrapped(t *testing.T, cfg Config, certPEM, keyPEM []byte, addr s
 	if cfg.Room == nil {
 		cfg.Room = room.New(room.Config{})
 	}
-	cfg.TLS = ServerConfig(NewCertStore(&cert))
+	cfg.TLS = ServerConfig(certs.NewStore(&cert))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -438,7 +440,7 @@ func TestBigRoomSumsUpJoinsAndCapsTheMemberList(t *testing.T) {
 	if !strings.HasSuffix(line, "] *** 2 members: alice and 1 more") {
 		t.Errorf("bob's member list %q", line)
 	}
-	if ev := ParseLine(line, time.Now()); ev.Kind != room.Members || ev.Count != 2 || !slices.Equal(ev.Nicks, []string{"alice"}) {
+	if ev := proto.ParseLine(line, time.Now()); ev.Kind != room.Members || ev.Count != 2 || !slices.Equal(ev.Nicks, []string{"alice"}) {
 		t.Errorf("ParseLine(%q) = %+v", line, *ev)
 	}
 	line, skipped := alice.expect(" now")

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"chatd/connlimit"
+	"chatd/proto"
 	"chatd/room"
 )
 
@@ -40,7 +41,7 @@ type session struct {
 	srv   *Server
 	raw   net.Conn
 	conn  *tls.Conn
-	lines *lineReader
+	lines *proto.LineReader
 	start time.Time
 
 	member    *room.Member  // set before the first flush
@@ -63,7 +64,7 @@ type session struct {
 // tracking (untrackConn and wg) when it closes.
 func (s *Server) serveConn(raw net.Conn) {
 	conn := tls.Server(raw, s.cfg.TLS)
-	sess := &session{srv: s, raw: raw, conn: conn, lines: newLineReader(conn, s.cfg.ReadBuffer), start: time.Now()}
+	sess := &session{srv: s, raw: raw, conn: conn, lines: proto.NewLineReader(conn, s.cfg.ReadBuffer), start: time.Now()}
 	sess.logger().Info("connection opened")
 	m, reason := sess.open()
 	if m == nil {
@@ -225,11 +226,8 @@ func (s *session) greeting() *room.Event {
 		tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite), st.CurveID)}
 }
 
-// NickPrompt is the notice that asks a new connection for its nickname.
-const NickPrompt = "Choose a nickname (" + room.NickRules + "):"
-
 func prompt() *room.Event {
-	return &room.Event{Kind: room.Notice, Text: NickPrompt}
+	return &room.Event{Kind: room.Notice, Text: proto.NickPrompt}
 }
 
 // chat relays between the connection and the member until either side ends.
@@ -241,7 +239,7 @@ func (s *session) chat(m *room.Member) {
 		line, err := s.lines.ReadLine()
 		if err != nil {
 			reason := reasonClosed
-			if errors.Is(err, ErrNoNewline) {
+			if errors.Is(err, proto.ErrNoNewline) {
 				reason = reasonNoNewline
 			}
 			m.Leave(reason)
@@ -357,7 +355,7 @@ func (s *session) writeEvents(events []*room.Event) {
 	bp := writeBuffers.Get().(*[]byte)
 	buf := (*bp)[:0]
 	for i, ev := range events {
-		buf = AppendEvent(buf, ev)
+		buf = proto.AppendEvent(buf, ev)
 		if len(buf) < maxWriteBytes && i < len(events)-1 {
 			continue
 		}
@@ -423,7 +421,7 @@ func farewell(reason string) *room.Event {
 func (s *session) send(events ...*room.Event) error {
 	var buf []byte
 	for _, ev := range events {
-		buf = AppendEvent(buf, ev)
+		buf = proto.AppendEvent(buf, ev)
 	}
 	return s.write(buf)
 }

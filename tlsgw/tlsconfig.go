@@ -1,10 +1,14 @@
-// Package tlsgw is chatd's TLS line-protocol gateway: the TLS configuration
-// and certificates, the line codec (event to line and back) and the loop that
-// serves one connection as one room member. Any TLS client that sends and
-// reads lines can chat, `openssl s_client` included.
+// Package tlsgw is chatd's TLS server: it accepts TLS connections, asks each
+// for a nickname and serves it as one room member, speaking the line
+// protocol of package proto, within its timeouts and limits, and logs each
+// connection. Any TLS client that sends and reads lines can chat, `openssl
+// s_client` included.
 package tlsgw
 
-import "crypto/tls"
+import (
+	"chatd/certs"
+	"crypto/tls"
+)
 
 // intermediateSuites are the TLS 1.2 suites of Mozilla's "intermediate"
 // profile: ECDHE key exchange with AEAD ciphers only. TLS 1.3 suites are not
@@ -23,7 +27,7 @@ var intermediateSuites = []uint16{
 // (X25519MLKEM768 first) and no renegotiation (Go servers never renegotiate).
 // The certificate comes from certs on every handshake, so it can be replaced
 // while the server runs.
-func ServerConfig(certs *CertStore) *tls.Config {
+func ServerConfig(certs *certs.Store) *tls.Config {
 	return &tls.Config{
 		MinVersion:     tls.VersionTLS12,
 		CipherSuites:   intermediateSuites,

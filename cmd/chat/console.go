@@ -9,8 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"chatd/certs"
+	"chatd/client"
 	"chatd/room"
-	"chatd/tlsgw"
 )
 
 // console talks to the user before the chat starts, on stderr and stdin.
@@ -41,7 +42,7 @@ func (c *console) warn(text string) {
 // shouted. Errors can carry the server's text (a certificate's names):
 // they are shown cleaned, line by line.
 func (c *console) fail(err error) {
-	var changed *tlsgw.CertChangedError
+	var changed *client.CertChangedError
 	if errors.As(err, &changed) {
 		c.warn("@@@ WARNING: SERVER CERTIFICATE HAS CHANGED @@@")
 		c.warn("chat: " + errorText(err))
@@ -58,7 +59,7 @@ func errorText(err error) string {
 	var wrongHost x509.HostnameError
 	if errors.As(err, &wrongHost) && wrongHost.Certificate != nil {
 		text = strings.Replace(text, wrongHost.Error(), fmt.Sprintf("x509: the certificate is valid for %s, not %s",
-			strings.Join(tlsgw.CertNames(wrongHost.Certificate), ", "), room.Clean(wrongHost.Host)), 1)
+			strings.Join(certs.Names(wrongHost.Certificate), ", "), room.Clean(wrongHost.Host)), 1)
 	}
 	lines := strings.Split(text, "\n")
 	for i, l := range lines {
@@ -70,18 +71,18 @@ func errorText(err error) string {
 // showCertificate prints what a user needs to decide on an unknown one:
 // the warning, then at once the fingerprint, the one thing to check; then
 // the certificate's own text, which is the server's and so could say
-// anything: each field quoted, cleaned and cut short (tlsgw.QuoteCertText),
+// anything: each field quoted, cleaned and cut short (certs.QuoteText),
 // so that none can draw a line of its own or a fake fingerprint.
-func (c *console) showCertificate(u *tlsgw.UnknownCertError) {
+func (c *console) showCertificate(u *client.UnknownCertError) {
 	cert := u.Cert
 	fmt.Fprintf(c.out, "The server %s presented a certificate that no authority you trust has signed.\n", room.Clean(u.Addr))
 	fmt.Fprintf(c.out, "  SHA-256:     %s\n", u.Fingerprint)
 	fmt.Fprintln(c.out, "Compare this fingerprint with the one the server's operator gave you (chatd prints it at start).")
 	fmt.Fprintln(c.out, "What the certificate says about itself (the server's words, quoted):")
-	fmt.Fprintf(c.out, "  subject:     %s\n", tlsgw.QuoteCertText(cert.Subject.String()))
-	fmt.Fprintf(c.out, "  issuer:      %s\n", tlsgw.QuoteCertText(cert.Issuer.String()))
+	fmt.Fprintf(c.out, "  subject:     %s\n", certs.QuoteText(cert.Subject.String()))
+	fmt.Fprintf(c.out, "  issuer:      %s\n", certs.QuoteText(cert.Issuer.String()))
 	label := "  names (SAN): "
-	for _, name := range tlsgw.CertNames(cert) {
+	for _, name := range certs.Names(cert) {
 		fmt.Fprintf(c.out, "%s%s\n", label, name)
 		label = "               "
 	}

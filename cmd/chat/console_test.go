@@ -18,8 +18,8 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
+	"chatd/certs"
 	"chatd/internal/testproc"
-	"chatd/tlsgw"
 )
 
 // fakeFingerprint is the line a hostile certificate hopes the user reads as
@@ -69,7 +69,7 @@ func writeHostileCert(t *testing.T) (certFile, keyFile, fingerprint string) {
 	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return certFile, keyFile, tlsgw.Fingerprint(der)
+	return certFile, keyFile, certs.Fingerprint(der)
 }
 
 // TestTrustPromptShowsTheRealFingerprintFirst: a server whose certificate

@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"chatd/certs"
+	"chatd/proto"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -20,8 +22,6 @@ import (
 
 	"github.com/charmbracelet/x/vt"
 	"github.com/creack/pty"
-
-	"chatd/tlsgw"
 )
 
 // These tests turn the tables: the server is the attacker. A hostile TLS
@@ -175,7 +175,7 @@ func startStallingServer(t *testing.T) *hostileServer {
 
 func newHostileServer(t *testing.T, a attack, stallJoin bool) *hostileServer {
 	t.Helper()
-	certPEM, keyPEM, err := tlsgw.GenerateSelfSigned([]string{"localhost", "127.0.0.1"}, time.Now())
+	certPEM, keyPEM, err := certs.GenerateSelfSigned([]string{"localhost", "127.0.0.1"}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +238,7 @@ func (s *hostileServer) serve(conn net.Conn) {
 	defer stop()
 	r := bufio.NewReaderSize(conn, 4096)
 	w := bufio.NewWriterSize(conn, 64<<10)
-	w.WriteString("*** Welcome to a hostile server.\n*** " + tlsgw.NickPrompt + "\n")
+	w.WriteString("*** Welcome to a hostile server.\n*** " + proto.NickPrompt + "\n")
 	w.Flush()
 	nick, err := r.ReadString('\n')
 	if err != nil {

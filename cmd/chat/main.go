@@ -20,8 +20,8 @@ import (
 
 	"golang.org/x/term"
 
+	"chatd/client"
 	"chatd/room"
-	"chatd/tlsgw"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -117,7 +117,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.knownPath == "" {
 		var err error
-		if o.knownPath, err = tlsgw.DefaultKnownServersPath(); err != nil {
+		if o.knownPath, err = client.DefaultKnownServersPath(); err != nil {
 			return nil, err
 		}
 	}

@@ -6,8 +6,9 @@ import (
 	"io"
 	"time"
 
+	"chatd/client"
+	"chatd/proto"
 	"chatd/room"
-	"chatd/tlsgw"
 )
 
 // quitGrace is how long plain mode waits for the server's goodbye after
@@ -17,7 +18,7 @@ const quitGrace = 5 * time.Second
 // runPlain relays stdin lines to the server and the server's lines, cleaned,
 // to stdout. At the end of stdin it quits. It returns the exit status: 0
 // after a quit, 1 if the connection was lost, and then says why on stderr.
-func runPlain(session *tlsgw.Redialer, stdin io.Reader, stdout, stderr io.Writer) int {
+func runPlain(session *client.Redialer, stdin io.Reader, stdout, stderr io.Writer) int {
 	inputDone := make(chan struct{})
 	go func() {
 		defer close(inputDone)
@@ -37,7 +38,7 @@ func runPlain(session *tlsgw.Redialer, stdin io.Reader, stdout, stderr io.Writer
 				out.Flush()
 				return ended(session.Reason(), stderr)
 			}
-			buf = tlsgw.AppendEvent(buf[:0], ev)
+			buf = proto.AppendEvent(buf[:0], ev)
 			out.Write(buf)
 			if len(events) == 0 {
 				out.Flush()

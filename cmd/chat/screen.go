@@ -8,15 +8,15 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"chatd/client"
 	"chatd/room"
-	"chatd/tlsgw"
 	"chatd/tui"
 )
 
 // runScreen runs the chat screen, the same one chatd's SSH sessions get,
 // over the TLS session. Ctrl+C quits the room politely. It returns the exit
 // status: 0 if the user left, 1 otherwise.
-func runScreen(ctx context.Context, session *tlsgw.Redialer) int {
+func runScreen(ctx context.Context, session *client.Redialer) int {
 	defer session.Close()
 	pressedCtrlC := false
 	model := tui.New(tui.Options{Conn: session, OnLeave: func() {

@@ -14,8 +14,19 @@
 # then prints one table with the chatd/ncat ratio of every metric. ncat is
 # skipped (its column left empty) when it is not installed.
 #
+# BASELINE=REV (any git revision: a commit, HEAD~3, a tag) makes it a
+# before/after comparison instead: chatd is built a second time from REV (in a
+# temporary git worktree, removed at the end; chatbench is always the working
+# tree's), and every run above is made against both chatds, the working
+# tree's ("new") and REV's ("baseline"), back to back so that both see the
+# same machine: the SIZES runs, the sweep (in step), the idle runs and the SSH
+# runs. ncat is not run. The table's columns are then new, baseline and
+# new/baseline, with every row filled, and its title names REV's commit.
+#
 # Everything is tunable from the environment, e.g. for a quick run:
 #   DURATION=3 SIZES="50 100" SWEEP_RATES="1 4" IDLE_CLIENTS=500 cmd/chatbench/bench.sh
+# or, to see what the last three commits did to chatd:
+#   BASELINE=HEAD~3 cmd/chatbench/bench.sh
 # OUT=DIR keeps every run's JSON and table in DIR.
 set -euo pipefail
 
@@ -37,6 +48,7 @@ SSH=${SSH:-0}                        # 1 also benchmarks chatd's SSH sessions
 SSH_SESSIONS=${SSH_SESSIONS:-100}
 SSH_TYPERS=${SSH_TYPERS:-20}
 NCAT_MAX=${NCAT_MAX:-1000}           # ncat -m: its connection limit
+BASELINE=${BASELINE:-}               # a git revision: compare chatd with its chatd, not ncat
 
 die() { echo "bench.sh: $*" >&2; exit 1; }
 note() { echo "bench.sh: $*" >&2; }
@@ -44,12 +56,25 @@ note() { echo "bench.sh: $*" >&2; }
 command -v go >/dev/null || die "needs go"
 command -v jq >/dev/null || die "needs jq (apt-get install jq)"
 have_ncat=0
-if command -v ncat >/dev/null; then have_ncat=1; else note "ncat not installed (apt-get install ncat): chatd only"; fi
+if [[ -n $BASELINE ]]; then
+	: # the baseline chatd takes ncat's place
+elif command -v ncat >/dev/null; then
+	have_ncat=1
+else
+	note "ncat not installed (apt-get install ncat): chatd only"
+fi
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+baseline_rev=""
+if [[ -n $BASELINE ]]; then
+	command -v git >/dev/null || die "BASELINE needs git"
+	baseline_rev=$(git -C "$root" rev-parse --short --verify --quiet "$BASELINE^{commit}") ||
+		die "BASELINE=$BASELINE is not a commit in $root"
+fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/chatbench.XXXXXX")
 results=${OUT:-$work/results}
 mkdir -p "$results"
+baseline_src=""
 server_pid=""
 server_addr=""
 ssh_addr=""
@@ -64,6 +89,11 @@ stop_server() {
 }
 cleanup() {
 	stop_server
+	if [[ -n $baseline_src ]]; then
+		git -C "$root" worktree remove --force "$baseline_src" 2>/dev/null || true
+		rm -rf "$baseline_src"
+		git -C "$root" worktree prune 2>/dev/null || true
+	fi
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -79,6 +109,13 @@ fi
 
 note "building chatd and chatbench in $work"
 (cd "$root" && go build -o "$work/" ./cmd/chatd ./cmd/chatbench)
+if [[ -n $BASELINE ]]; then
+	note "building the baseline chatd from $BASELINE ($baseline_rev) in $work/baseline"
+	baseline_src=$work/baseline-src
+	git -C "$root" worktree add --detach "$baseline_src" "$BASELINE" >&2
+	mkdir -p "$work/baseline"
+	(cd "$baseline_src" && go build -o "$work/baseline/" ./cmd/chatd)
+fi
 "$work/chatd" cert --out "$work/cert" >/dev/null
 cert=$work/cert/cert.pem
 key=$work/cert/key.pem
@@ -99,13 +136,26 @@ wait_for() {
 	die "the server did not print \"$2\""
 }
 
-# start_chatd [ssh]: a fresh chatd on free ports; sets server_pid, server_addr
-# (and ssh_addr, ssh_fingerprint).
+# chatd_bin SERVER: the binary of chatd (the working tree's) or baseline.
+chatd_bin() {
+	case $1 in
+	chatd) echo "$work/chatd" ;;
+	baseline) echo "$work/baseline/chatd" ;;
+	*) die "no chatd called $1" ;;
+	esac
+}
+
+# start_chatd [SERVER] [ssh]: a fresh chatd (SERVER chatd, the default, or
+# baseline) on free ports; sets server_pid, server_addr (and ssh_addr,
+# ssh_fingerprint).
 start_chatd() {
-	local ssh_listen="" log=$work/chatd.log line
+	local server=chatd ssh_listen="" log line bin
+	[[ ${1:-} == chatd || ${1:-} == baseline ]] && { server=$1; shift; }
 	[[ ${1:-} == ssh ]] && ssh_listen=127.0.0.1:0
+	log=$work/$server.log
+	bin=$(chatd_bin "$server")
 	rm -rf "$work/data"
-	"$work/chatd" --data-dir "$work/data" --cert "$cert" --key "$key" \
+	"$bin" --data-dir "$work/data" --cert "$cert" --key "$key" \
 		--tls-addr 127.0.0.1:0 --ssh-addr "$ssh_listen" "${limits[@]}" >"$log" 2>&1 &
 	server_pid=$!
 	line=$(wait_for "$log" "TLS listening on")
@@ -157,7 +207,8 @@ bench() {
 	sed 's/^/    /' "$results/$name.txt" >&2
 }
 
-# measure SERVER NAME ARGS...: bench against a fresh SERVER (chatd or ncat).
+# measure SERVER NAME ARGS...: bench against a fresh SERVER (chatd, baseline
+# or ncat).
 measure() {
 	local server=$1 name=$2
 	shift 2
@@ -165,7 +216,7 @@ measure() {
 		start_ncat
 		bench "$name" --addr "$server_addr" --ca "$cert" --proto raw "$@"
 	else
-		start_chatd
+		start_chatd "$server"
 		bench "$name" --addr "$server_addr" --ca "$cert" --proto chatd "$@"
 	fi
 	stop_server
@@ -185,31 +236,59 @@ try_rate() {
 	passes "$results/$1-sweep-$2.json"
 }
 
-# sweep SERVER: try SWEEP_RATES in order until one fails, then bisect
-# SWEEP_REFINE times between the last pass and the first failure. The best
-# passing run is saved as SERVER-sweep.json, the lowest failing rate in
-# SERVER-sweep.failed.
+# sweep SERVER...: for each SERVER, try SWEEP_RATES in order until one fails,
+# then bisect SWEEP_REFINE times between the last pass and the first failure.
+# With several SERVERs the sweeps go in step, each step run against every
+# server still sweeping, back to back; each server's rates are the ones it
+# would try alone. The best passing run is saved as SERVER-sweep.json, the
+# lowest failing rate in SERVER-sweep.failed.
 sweep() {
-	local server=$1 rate lo="" hi="" i
+	local server rate i
+	local -A lo=() hi=()
 	for rate in $SWEEP_RATES; do
-		if try_rate "$server" "$rate"; then lo=$rate; else hi=$rate; break; fi
-	done
-	if [[ -n $lo && -n $hi ]]; then
-		for ((i = 0; i < SWEEP_REFINE; i++)); do
-			rate=$(awk -v a="$lo" -v b="$hi" 'BEGIN { printf "%g", (a + b) / 2 }')
-			if try_rate "$server" "$rate"; then lo=$rate; else hi=$rate; fi
+		for server in "$@"; do
+			[[ -n ${hi[$server]:-} ]] && continue
+			if try_rate "$server" "$rate"; then lo[$server]=$rate; else hi[$server]=$rate; fi
 		done
-	fi
-	if [[ -n $lo ]]; then
-		cp "$results/$server-sweep-$lo.json" "$results/$server-sweep.json"
-	else
-		echo '{}' >"$results/$server-sweep.json"
-	fi
-	echo "$hi" >"$results/$server-sweep.failed"
+	done
+	for ((i = 0; i < SWEEP_REFINE; i++)); do
+		for server in "$@"; do
+			[[ -n ${lo[$server]:-} && -n ${hi[$server]:-} ]] || continue
+			rate=$(awk -v a="${lo[$server]}" -v b="${hi[$server]}" 'BEGIN { printf "%g", (a + b) / 2 }')
+			if try_rate "$server" "$rate"; then lo[$server]=$rate; else hi[$server]=$rate; fi
+		done
+	done
+	for server in "$@"; do
+		if [[ -n ${lo[$server]:-} ]]; then
+			cp "$results/$server-sweep-${lo[$server]}.json" "$results/$server-sweep.json"
+		else
+			echo '{}' >"$results/$server-sweep.json"
+		fi
+		echo "${hi[$server]:-}" >"$results/$server-sweep.failed"
+	done
 }
 
+# idle SERVER NAME [MEMLIMIT]: IDLE_CLIENTS idle clients against a fresh chatd
+# (SERVER chatd or baseline), with GOMEMLIMIT=MEMLIMIT if given.
+idle() {
+	if [[ -n ${3:-} ]]; then
+		GOMEMLIMIT=$3 start_chatd "$1"
+	else
+		start_chatd "$1"
+	fi
+	bench "$2" --addr "$server_addr" --ca "$cert" --idle --clients "$IDLE_CLIENTS" \
+		--ramp "$IDLE_RAMP" --duration "${IDLE_HOLD}s" --timeout 60s
+	stop_server
+}
+
+# servers: what the load runs compare; chatds: what the chatd-only runs do.
 servers=(chatd)
+chatds=(chatd)
 ((have_ncat)) && servers+=(ncat)
+if [[ -n $BASELINE ]]; then
+	servers+=(baseline)
+	chatds+=(baseline)
+fi
 
 for n in $SIZES; do
 	for s in "${servers[@]}"; do
@@ -217,26 +296,30 @@ for n in $SIZES; do
 			--duration "${DURATION}s" --drain "${DRAIN}s"
 	done
 done
-for s in "${servers[@]}"; do
-	sweep "$s"
-done
+if [[ -n $BASELINE ]]; then
+	sweep "${servers[@]}"
+else
+	for s in "${servers[@]}"; do
+		sweep "$s"
+	done
+fi
 if ((IDLE_CLIENTS > 0)); then
-	start_chatd
-	bench chatd-idle --addr "$server_addr" --ca "$cert" --idle --clients "$IDLE_CLIENTS" \
-		--ramp "$IDLE_RAMP" --duration "${IDLE_HOLD}s" --timeout 60s
-	stop_server
+	for s in "${chatds[@]}"; do
+		idle "$s" "$s-idle"
+	done
 	if [[ -n $IDLE_MEMLIMIT ]]; then
-		GOMEMLIMIT=$IDLE_MEMLIMIT start_chatd
-		bench chatd-idle-memlimit --addr "$server_addr" --ca "$cert" --idle --clients "$IDLE_CLIENTS" \
-			--ramp "$IDLE_RAMP" --duration "${IDLE_HOLD}s" --timeout 60s
-		stop_server
+		for s in "${chatds[@]}"; do
+			idle "$s" "$s-idle-memlimit" "$IDLE_MEMLIMIT"
+		done
 	fi
 fi
 if ((SSH)); then
-	start_chatd ssh
-	bench chatd-ssh --ssh "$ssh_addr" --ssh-host-key "$ssh_fingerprint" --clients "$SSH_SESSIONS" \
-		--typers "$SSH_TYPERS" --rate "$RATE" --ramp "$RAMP" --duration "${DURATION}s" --drain "${DRAIN}s"
-	stop_server
+	for s in "${chatds[@]}"; do
+		start_chatd "$s" ssh
+		bench "$s-ssh" --ssh "$ssh_addr" --ssh-host-key "$ssh_fingerprint" --clients "$SSH_SESSIONS" \
+			--typers "$SSH_TYPERS" --rate "$RATE" --ramp "$RAMP" --duration "${DURATION}s" --drain "${DRAIN}s"
+		stop_server
+	done
 fi
 
 # ---- the table ----
@@ -253,18 +336,31 @@ fmt() {
 	awk -v v="$1" -v d="$2" 'BEGIN { printf "%.*f", d, v }'
 }
 
-# row METRIC CHATD NCAT DECIMALS
+# The second column: ncat, or the baseline chatd. other is the prefix of its
+# runs' files; other_chatd that of its chatd-only runs ("" when there are none).
+other=ncat other_chatd="" head_a=chatd head_b=ncat head_ratio=chatd/ncat ratio_width=10
+if [[ -n $BASELINE ]]; then
+	other=baseline other_chatd=baseline head_a=new head_b=baseline head_ratio=new/baseline ratio_width=12
+fi
+
+# getb SUFFIX JQ-EXPR: get from other_chatd's run SUFFIX, or empty.
+getb() {
+	[[ -n $other_chatd ]] || return 0
+	get "$other_chatd-$1" "$2"
+}
+
+# row METRIC CHATD OTHER DECIMALS
 row() {
 	local ratio="-"
 	if [[ -n $2 && -n $3 ]]; then
 		ratio=$(awk -v a="$2" -v b="$3" 'BEGIN { if (b == 0) print "-"; else printf "%.2f", a / b }')
 	fi
-	printf '%-44s %14s %14s %10s\n' "$1" "$(fmt "$2" "$4")" "$(fmt "$3" "$4")" "$ratio"
+	printf '%-44s %14s %14s %*s\n' "$1" "$(fmt "$2" "$4")" "$(fmt "$3" "$4")" "$ratio_width" "$ratio"
 }
 
 # metrics NAME-SUFFIX TITLE: the rows of one load run.
 metrics() {
-	local c=chatd-$1 n=ncat-$1
+	local c=chatd-$1 n=$other-$1
 	echo "$2"
 	row "  clients connected" "$(get "$c" .connected)" "$(get "$n" .connected)" 0
 	row "  delivery ratio (1 = nothing lost)" "$(get "$c" .delivery_ratio)" "$(get "$n" .delivery_ratio)" 4
@@ -279,39 +375,49 @@ metrics() {
 }
 
 echo
-echo "chatd vs ncat --ssl --chat on $(nproc) CPUs ($(uname -sr)); chatbench: ${RATE} msg/s per client, ${DURATION} s per run"
-printf '%-44s %14s %14s %10s\n' "metric" "chatd" "ncat" "chatd/ncat"
-printf '%s\n' "$(printf '%.0s-' {1..85})"
+if [[ -n $BASELINE ]]; then
+	tree="HEAD $(git -C "$root" rev-parse --short HEAD)"
+	git -C "$root" diff --quiet HEAD -- 2>/dev/null || tree="$tree + uncommitted changes"
+	rev=$baseline_rev
+	[[ $BASELINE == "$baseline_rev" ]] || rev="$BASELINE = $baseline_rev"
+	echo "chatd new (working tree, $tree) vs baseline (chatd at $rev) on $(nproc) CPUs ($(uname -sr)); chatbench: ${RATE} msg/s per client, ${DURATION} s per run"
+	only=""
+else
+	echo "chatd vs ncat --ssl --chat on $(nproc) CPUs ($(uname -sr)); chatbench: ${RATE} msg/s per client, ${DURATION} s per run"
+	only=" (chatd only)"
+fi
+printf '%-44s %14s %14s %*s\n' "metric" "$head_a" "$head_b" "$ratio_width" "$head_ratio"
+printf '%s\n' "$(printf '%.0s-' $(seq $((75 + ratio_width))))"
 for n in $SIZES; do
 	metrics "$n" "$n clients × $RATE msg/s"
 done
 echo "rate sweep, $SWEEP_CLIENTS clients (no loss, p99 < $P99_LIMIT_MS ms)"
-row "  highest clean rate, msg/s per client" "$(get chatd-sweep .rate_per_client)" "$(get ncat-sweep .rate_per_client)" 1
-row "  deliveries/s at that rate" "$(get chatd-sweep .deliveries_per_s)" "$(get ncat-sweep .deliveries_per_s)" 0
-row "  p99 ms at that rate" "$(get chatd-sweep .latency_p99_ms)" "$(get ncat-sweep .latency_p99_ms)" 2
+row "  highest clean rate, msg/s per client" "$(get chatd-sweep .rate_per_client)" "$(get "$other-sweep" .rate_per_client)" 1
+row "  deliveries/s at that rate" "$(get chatd-sweep .deliveries_per_s)" "$(get "$other-sweep" .deliveries_per_s)" 0
+row "  p99 ms at that rate" "$(get chatd-sweep .latency_p99_ms)" "$(get "$other-sweep" .latency_p99_ms)" 2
 row "  lowest failing rate tried (- : none failed)" "$(cat "$results/chatd-sweep.failed" 2>/dev/null || true)" \
-	"$(cat "$results/ncat-sweep.failed" 2>/dev/null || true)" 1
+	"$(cat "$results/$other-sweep.failed" 2>/dev/null || true)" 1
 if ((IDLE_CLIENTS > 0)); then
-	echo "$IDLE_CLIENTS idle TLS clients (chatd only)"
-	row "  connected (and not dropped)" "$(get chatd-idle '.connected - .lost')" "" 0
-	row "  seconds to connect them all" "$(get chatd-idle .connect_s)" "" 1
-	row "  server RSS MiB" "$(get chatd-idle .server_rss_mib)" "" 1
-	row "  server RSS KiB per client" "$(get chatd-idle .server_rss_per_client_kib)" "" 1
+	echo "$IDLE_CLIENTS idle TLS clients$only"
+	row "  connected (and not dropped)" "$(get chatd-idle '.connected - .lost')" "$(getb idle '.connected - .lost')" 0
+	row "  seconds to connect them all" "$(get chatd-idle .connect_s)" "$(getb idle .connect_s)" 1
+	row "  server RSS MiB" "$(get chatd-idle .server_rss_mib)" "$(getb idle .server_rss_mib)" 1
+	row "  server RSS KiB per client" "$(get chatd-idle .server_rss_per_client_kib)" "$(getb idle .server_rss_per_client_kib)" 1
 	if [[ -n $IDLE_MEMLIMIT ]]; then
 		echo "$IDLE_CLIENTS idle TLS clients, chatd with GOMEMLIMIT=$IDLE_MEMLIMIT"
-		row "  connected (and not dropped)" "$(get chatd-idle-memlimit '.connected - .lost')" "" 0
-		row "  server RSS MiB" "$(get chatd-idle-memlimit .server_rss_mib)" "" 1
-		row "  server RSS KiB per client" "$(get chatd-idle-memlimit .server_rss_per_client_kib)" "" 1
+		row "  connected (and not dropped)" "$(get chatd-idle-memlimit '.connected - .lost')" "$(getb idle-memlimit '.connected - .lost')" 0
+		row "  server RSS MiB" "$(get chatd-idle-memlimit .server_rss_mib)" "$(getb idle-memlimit .server_rss_mib)" 1
+		row "  server RSS KiB per client" "$(get chatd-idle-memlimit .server_rss_per_client_kib)" "$(getb idle-memlimit .server_rss_per_client_kib)" 1
 	fi
 fi
 if ((SSH)); then
-	echo "$SSH_SESSIONS SSH sessions, $SSH_TYPERS typing $RATE line/s (chatd only)"
-	row "  sessions connected" "$(get chatd-ssh .connected)" "" 0
-	row "  delivery ratio (messages × screens)" "$(get chatd-ssh .delivery_ratio)" "" 4
-	row "  latency p50 ms" "$(get chatd-ssh .latency_p50_ms)" "" 2
-	row "  latency p99 ms" "$(get chatd-ssh .latency_p99_ms)" "" 2
-	row "  server CPU µs per message per screen" "$(get chatd-ssh .server_cpu_us_per_delivery)" "" 1
-	row "  server RSS KiB per session" "$(get chatd-ssh .server_rss_per_client_kib)" "" 1
+	echo "$SSH_SESSIONS SSH sessions, $SSH_TYPERS typing $RATE line/s$only"
+	row "  sessions connected" "$(get chatd-ssh .connected)" "$(getb ssh .connected)" 0
+	row "  delivery ratio (messages × screens)" "$(get chatd-ssh .delivery_ratio)" "$(getb ssh .delivery_ratio)" 4
+	row "  latency p50 ms" "$(get chatd-ssh .latency_p50_ms)" "$(getb ssh .latency_p50_ms)" 2
+	row "  latency p99 ms" "$(get chatd-ssh .latency_p99_ms)" "$(getb ssh .latency_p99_ms)" 2
+	row "  server CPU µs per message per screen" "$(get chatd-ssh .server_cpu_us_per_delivery)" "$(getb ssh .server_cpu_us_per_delivery)" 1
+	row "  server RSS KiB per session" "$(get chatd-ssh .server_rss_per_client_kib)" "$(getb ssh .server_rss_per_client_kib)" 1
 fi
 for f in "$results"/*.txt; do
 	if grep -q "error\|chatbench:" "$f"; then

@@ -15,8 +15,8 @@ import (
 
 	"go.uber.org/goleak"
 
+	"chatd/certs"
 	"chatd/internal/testproc"
-	"chatd/tlsgw"
 )
 
 // These tests run chatbench against the real chatd binary.
@@ -261,15 +261,15 @@ func TestNoServer(t *testing.T) {
 func TestWrongCertificateIsRefused(t *testing.T) {
 	s, _ := startChatd(t)
 	otherCA := filepath.Join(t.TempDir(), "other")
-	certPEM, keyPEM, err := tlsgw.GenerateSelfSigned([]string{"localhost"}, time.Now())
+	certPEM, keyPEM, err := certs.GenerateSelfSigned([]string{"localhost"}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := tlsgw.WriteKeyPair(otherCA, certPEM, keyPEM); err != nil {
+	if err := certs.WriteKeyPair(otherCA, certPEM, keyPEM); err != nil {
 		t.Fatal(err)
 	}
 	cfg := defaultConfig()
-	cfg.addr, cfg.ca, cfg.clients = s.Addr(), filepath.Join(otherCA, tlsgw.CertFileName), 2
+	cfg.addr, cfg.ca, cfg.clients = s.Addr(), filepath.Join(otherCA, certs.CertFileName), 2
 	_, err = Run(context.Background(), cfg)
 	if err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("Run with the wrong CA: %v", err)

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"chatd/certs"
 	"chatd/internal/testproc"
-	"chatd/tlsgw"
 )
 
 // TestRunAgainstNcat measures `ncat --ssl --chat`, the baseline chatd is
@@ -24,15 +24,15 @@ func TestRunAgainstNcat(t *testing.T) {
 		t.Skip("ncat is not installed (apt-get install ncat); skipping the ncat baseline test")
 	}
 	dir := t.TempDir()
-	certPEM, keyPEM, err := tlsgw.GenerateSelfSigned([]string{"localhost"}, time.Now())
+	certPEM, keyPEM, err := certs.GenerateSelfSigned([]string{"localhost"}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := tlsgw.WriteKeyPair(dir, certPEM, keyPEM); err != nil {
+	if err := certs.WriteKeyPair(dir, certPEM, keyPEM); err != nil {
 		t.Fatal(err)
 	}
 	port := freePort(t)
-	certFile := filepath.Join(dir, tlsgw.CertFileName)
+	certFile := filepath.Join(dir, certs.CertFileName)
 	pid := startNcat(t, ncat, "--ssl", "--chat", "-m", "100",
 		"--ssl-cert", certFile, "--ssl-key", filepath.Join(dir, "key.pem"), "-l", "127.0.0.1", port)
 	addr := net.JoinHostPort("localhost", port)

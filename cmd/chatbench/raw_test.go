@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"chatd/certs"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -11,8 +12,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"chatd/tlsgw"
 )
 
 // slowRawServer is a line-broadcast TLS server like ncat --chat, except
@@ -32,7 +31,7 @@ type slowRawServer struct {
 func startSlowRawServer(t *testing.T, registerAfter time.Duration, greet bool) (addr, caFile string) {
 	t.Helper()
 	dir := t.TempDir()
-	certPEM, keyPEM, err := tlsgw.GenerateSelfSigned([]string{"localhost"}, time.Now())
+	certPEM, keyPEM, err := certs.GenerateSelfSigned([]string{"localhost"}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

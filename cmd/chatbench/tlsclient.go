@@ -13,8 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"chatd/proto"
 	"chatd/room"
-	"chatd/tlsgw"
 )
 
 // tlsReadBuffer bounds what one TLS client buffers: a longer line (chatd's
@@ -113,7 +113,7 @@ func joinChatd(c *tlsConn, r *bufio.Reader, nick string) error {
 		if line == nil {
 			continue // too long to be the join line
 		}
-		ev := tlsgw.ParseLine(string(line), time.Now())
+		ev := proto.ParseLine(string(line), time.Now())
 		switch {
 		case ev.Kind == room.Join && ev.From == nick:
 			return nil

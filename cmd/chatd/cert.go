@@ -1,6 +1,7 @@
 package main
 
 import (
+	"chatd/certs"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -10,8 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"time"
-
-	"chatd/tlsgw"
 )
 
 // runCert is `chatd cert`: write a fresh self-signed certificate and key.
@@ -45,18 +44,18 @@ func runCert(args []string, stdout, stderr io.Writer) int {
 }
 
 func writeCert(hosts []string, dir string, force bool, stdout io.Writer) error {
-	certFile := filepath.Join(dir, tlsgw.CertFileName)
+	certFile := filepath.Join(dir, certs.CertFileName)
 	if _, err := os.Stat(certFile); err == nil && !force {
 		return fmt.Errorf("%s already exists; pass --force to replace it", certFile)
 	}
 	if len(hosts) == 0 {
-		hosts = tlsgw.DefaultHosts()
+		hosts = certs.DefaultHosts()
 	}
-	certPEM, keyPEM, err := tlsgw.GenerateSelfSigned(hosts, time.Now())
+	certPEM, keyPEM, err := certs.GenerateSelfSigned(hosts, time.Now())
 	if err != nil {
 		return err
 	}
-	if err := tlsgw.WriteKeyPair(dir, certPEM, keyPEM); err != nil {
+	if err := certs.WriteKeyPair(dir, certPEM, keyPEM); err != nil {
 		return err
 	}
 	block, _ := pem.Decode(certPEM)
@@ -64,8 +63,8 @@ func writeCert(hosts []string, dir string, force bool, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("read back certificate: %w", err)
 	}
-	fmt.Fprintf(stdout, "wrote %s and %s\n", absPath(certFile), absPath(filepath.Join(dir, tlsgw.KeyFileName)))
+	fmt.Fprintf(stdout, "wrote %s and %s\n", absPath(certFile), absPath(filepath.Join(dir, certs.KeyFileName)))
 	printCertSummary(stdout, leaf)
-	fmt.Fprintf(stdout, "serve it with: chatd --cert %s --key %s\n", absPath(certFile), absPath(filepath.Join(dir, tlsgw.KeyFileName)))
+	fmt.Fprintf(stdout, "serve it with: chatd --cert %s --key %s\n", absPath(certFile), absPath(filepath.Join(dir, certs.KeyFileName)))
 	return nil
 }

@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"chatd/certs"
 	"chatd/connlimit"
 	"chatd/room"
 	"chatd/tlsgw"
@@ -48,16 +49,16 @@ func serve(ctx context.Context, stopSignals func(), cfg *config, stdout io.Write
 	}
 	chatRoom := room.New(cfg.room)
 	guard := connlimit.New(withRefusalLog(cfg.conns, logger))
-	certs := tlsgw.NewCertStore(cert.Cert)
+	store := certs.NewStore(cert.Cert)
 	stats := &statsCollector{room: chatRoom, guard: guard}
-	fronts, err := startFrontEnds(cfg, stats, certs, cert, stdout, logger)
+	fronts, err := startFrontEnds(cfg, stats, store, cert, stdout, logger)
 	if err != nil {
 		return err
 	}
 	hangups := make(chan os.Signal, 1)
 	signal.Notify(hangups, syscall.SIGHUP)
 	defer signal.Stop(hangups)
-	go reloadOnHangup(ctx, hangups, cert, certs, logger)
+	go reloadOnHangup(ctx, hangups, cert, store, logger)
 
 	errs := make(chan error, len(fronts))
 	for _, fe := range fronts {
@@ -93,13 +94,13 @@ func serve(ctx context.Context, stopSignals func(), cfg *config, stdout io.Write
 // startFrontEnds listens on the TLS address and, unless they are off, the
 // SSH and metrics addresses, the first two behind the connection guard, and
 // says how to connect. It records the servers in stats.
-func startFrontEnds(cfg *config, stats *statsCollector, certs *tlsgw.CertStore, cert *servedCert, stdout io.Writer, logger *slog.Logger) ([]*frontEnd, error) {
+func startFrontEnds(cfg *config, stats *statsCollector, store *certs.Store, cert *servedCert, stdout io.Writer, logger *slog.Logger) ([]*frontEnd, error) {
 	tlsLn, err := net.Listen("tcp", cfg.tlsAddr)
 	if err != nil {
 		return nil, fmt.Errorf("listen for TLS: %w", err)
 	}
 	tlsCfg := cfg.tls
-	tlsCfg.Room, tlsCfg.TLS, tlsCfg.Logger = stats.room, tlsgw.ServerConfig(certs), logger
+	tlsCfg.Room, tlsCfg.TLS, tlsCfg.Logger = stats.room, tlsgw.ServerConfig(store), logger
 	stats.tls = tlsgw.NewServer(tlsCfg)
 	fmt.Fprintf(stdout, "TLS listening on %s\n", tlsLn.Addr())
 	printConnectHelp(stdout, cert, tlsLn.Addr())
@@ -185,20 +186,20 @@ type servedCert struct {
 // hangups (SIGHUP) until ctx ends. New handshakes get the new certificate;
 // connections already up keep theirs. A file that does not load leaves the
 // old certificate in place.
-func reloadOnHangup(ctx context.Context, hup <-chan os.Signal, served *servedCert, certs *tlsgw.CertStore, logger *slog.Logger) {
+func reloadOnHangup(ctx context.Context, hup <-chan os.Signal, served *servedCert, store *certs.Store, logger *slog.Logger) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-hup:
-			cert, err := tlsgw.LoadKeyPair(served.File, served.KeyFile)
+			cert, err := certs.LoadKeyPair(served.File, served.KeyFile)
 			if err != nil {
 				logger.Error("certificate reload failed; still serving the old certificate", "err", err,
-					"fingerprint", tlsgw.Fingerprint(certs.Certificate().Leaf.Raw))
+					"fingerprint", certs.Fingerprint(store.Certificate().Leaf.Raw))
 				continue
 			}
-			certs.Set(cert)
-			logger.Info("certificate reloaded", "file", served.File, "fingerprint", tlsgw.Fingerprint(cert.Leaf.Raw),
+			store.Set(cert)
+			logger.Info("certificate reloaded", "file", served.File, "fingerprint", certs.Fingerprint(cert.Leaf.Raw),
 				"not_after", cert.Leaf.NotAfter.UTC().Format(time.DateOnly))
 		}
 	}
@@ -208,17 +209,17 @@ func reloadOnHangup(ctx context.Context, hup <-chan os.Signal, served *servedCer
 // certificate in the data directory, made if needed, and says which.
 func loadCertificate(cfg *config, stdout io.Writer, logger *slog.Logger) (*servedCert, error) {
 	if cfg.cert != "" {
-		cert, err := tlsgw.LoadKeyPair(cfg.cert, cfg.key)
+		cert, err := certs.LoadKeyPair(cfg.cert, cfg.key)
 		if err != nil {
 			return nil, err
 		}
 		leaf := cert.Leaf
-		selfSigned := tlsgw.IsSelfSigned(leaf)
+		selfSigned := certs.IsSelfSigned(leaf)
 		fmt.Fprintf(stdout, "TLS certificate: %s\n", absPath(cfg.cert))
 		printCertSummary(stdout, leaf)
 		return &servedCert{Cert: cert, File: absPath(cfg.cert), KeyFile: absPath(cfg.key), SelfSigned: selfSigned}, nil
 	}
-	gen, err := tlsgw.EnsureSelfSigned(cfg.dataDir, cfg.hosts, time.Now())
+	gen, err := certs.EnsureSelfSigned(cfg.dataDir, cfg.hosts, time.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -240,7 +241,7 @@ func printCertSummary(out io.Writer, leaf *x509.Certificate) {
 	for _, ip := range leaf.IPAddresses {
 		hosts = append(hosts, ip.String())
 	}
-	fmt.Fprintf(out, "  SHA-256 fingerprint: %s\n", tlsgw.Fingerprint(leaf.Raw))
+	fmt.Fprintf(out, "  SHA-256 fingerprint: %s\n", certs.Fingerprint(leaf.Raw))
 	if len(hosts) == 0 {
 		fmt.Fprintf(out, "  valid for: no subjectAltName, only the common name %q; until %s\n", leaf.Subject.CommonName, leaf.NotAfter.UTC().Format(time.DateOnly))
 		fmt.Fprintln(out, "  warning: clients that check host names by subjectAltName (Go's, browsers, chat) will refuse it; see README")

@@ -1,4 +1,4 @@
-package tlsgw
+package certs
 
 import (
 	"crypto/x509"

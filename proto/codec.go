@@ -1,4 +1,8 @@
-package tlsgw
+// Package proto is chatd's line protocol: the one codec between room events and
+// the lines a TLS client reads (AppendEvent, ParseLine), and the bounded
+// reader of the lines a peer sends (LineReader). The grammar is written down
+// in docs/PROTOCOL.md, which the tests check against this code.
+package proto
 
 import (
 	"strconv"
@@ -27,6 +31,10 @@ const (
 	presenceNow       = " now"
 	stampLen          = len("[15:04:05] ")
 )
+
+// NickPrompt is the notice that asks a new connection for its nickname; a
+// client knows the server waits for one when it reads it.
+const NickPrompt = "Choose a nickname (" + room.NickRules + "):"
 
 // AppendEvent appends the wire line for ev, newline included, to dst.
 func AppendEvent(dst []byte, ev *room.Event) []byte {

@@ -1,4 +1,4 @@
-package tlsgw
+package proto
 
 import (
 	"errors"
@@ -15,7 +15,7 @@ func TestLineReader(t *testing.T) {
 	// OneByteReader makes every boundary case happen: partial lines,
 	// compaction and growth.
 	for name, r := range map[string]io.Reader{"whole": strings.NewReader(in), "byte by byte": iotest.OneByteReader(strings.NewReader(in))} {
-		l := newLineReader(r, 2048)
+		l := NewLineReader(r, 2048)
 		var got []string
 		for {
 			line, err := l.ReadLine()
@@ -37,7 +37,7 @@ func TestLineReader(t *testing.T) {
 }
 
 func TestLineReaderStopsAtItsLimit(t *testing.T) {
-	l := newLineReader(strings.NewReader(strings.Repeat("y", 5000)+"\n"), 4096)
+	l := NewLineReader(strings.NewReader(strings.Repeat("y", 5000)+"\n"), 4096)
 	if _, err := l.ReadLine(); !errors.Is(err, ErrNoNewline) {
 		t.Errorf("5000 bytes without a newline: %v, want ErrNoNewline", err)
 	}
@@ -47,7 +47,7 @@ func TestLineReaderStopsAtItsLimit(t *testing.T) {
 }
 
 func TestLineReaderStartsSmall(t *testing.T) {
-	l := newLineReader(strings.NewReader("hi\n"), 4096)
+	l := NewLineReader(strings.NewReader("hi\n"), 4096)
 	l.ReadLine()
 	if len(l.buf) != initialReadBuffer {
 		t.Errorf("an idle reader holds %d bytes", len(l.buf))
@@ -63,7 +63,7 @@ func FuzzLineReader(f *testing.F) {
 	f.Add([]byte("\n\n\r\n"), uint8(0))
 	f.Fuzz(func(t *testing.T, in []byte, chunk uint8) {
 		const limit = 512
-		l := newLineReader(iotest.HalfReader(&chunkReader{b: in, n: int(chunk)%7 + 1}), limit)
+		l := NewLineReader(iotest.HalfReader(&chunkReader{b: in, n: int(chunk)%7 + 1}), limit)
 		var got []string
 		for {
 			line, err := l.ReadLine()
@@ -110,7 +110,7 @@ func TestReadLineCutKeepsTheStartOfALongLine(t *testing.T) {
 	long := strings.Repeat("x", 9) + "é" + strings.Repeat("y", 100)
 	in := "short\n" + long + "\r\nnext\nlast"
 	for name, r := range map[string]io.Reader{"whole": strings.NewReader(in), "byte by byte": iotest.OneByteReader(strings.NewReader(in))} {
-		l := newLineReader(r, 10)
+		l := NewLineReader(r, 10)
 		type result struct {
 			line string
 			cut  int
@@ -138,7 +138,7 @@ func TestReadLineCutKeepsTheStartOfALongLine(t *testing.T) {
 
 func TestReadLineCutGivesUpOnAnEndlessLine(t *testing.T) {
 	endless := io.MultiReader(strings.NewReader("ok\n"), iotest.HalfReader(&repeatReader{b: 'z'}))
-	l := newLineReader(endless, 64)
+	l := NewLineReader(endless, 64)
 	if line, cut, err := l.ReadLineCut(1000); line != "ok" || cut != 0 || err != nil {
 		t.Fatalf("first line: %q, %d, %v", line, cut, err)
 	}

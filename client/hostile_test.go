@@ -1,4 +1,4 @@
-package tlsgw
+package client
 
 import (
 	"bufio"
@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"chatd/certs"
+	"chatd/proto"
 	"chatd/room"
 )
 
@@ -19,7 +21,7 @@ import (
 // and returns the address and a Trust for it. It stops when the test ends.
 func startScriptedServer(t *testing.T, script func(w *bufio.Writer, nick string)) (string, Trust) {
 	t.Helper()
-	certPEM, keyPEM, err := GenerateSelfSigned([]string{"localhost", "127.0.0.1"}, time.Now())
+	certPEM, keyPEM, err := certs.GenerateSelfSigned([]string{"localhost", "127.0.0.1"}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +49,7 @@ func startScriptedServer(t *testing.T, script func(w *bufio.Writer, nick string)
 			wg.Go(func() {
 				defer conn.Close()
 				w := bufio.NewWriter(conn)
-				w.WriteString("*** Welcome.\n*** " + NickPrompt + "\n")
+				w.WriteString("*** Welcome.\n*** " + proto.NickPrompt + "\n")
 				w.Flush()
 				nick, err := bufio.NewReader(conn).ReadString('\n')
 				if err != nil {

@@ -1,4 +1,4 @@
-package tlsgw
+package client
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"chatd/room"
+	"chatd/tlsgw"
 )
 
 // nextNotice returns the next Notice whose text contains want.
@@ -18,18 +19,18 @@ func nextNotice(t *testing.T, events <-chan *room.Event, want string) *room.Even
 }
 
 func TestRedialerReconnectsAfterServerRestart(t *testing.T) {
-	first := startServer(t, Config{})
+	first := startServer(t, tlsgw.Config{})
 	trust := Trust{CAFile: first.caFile(t)}
 	tlsCfg, err := trust.ClientTLSConfig(first.addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := ClientConfig{Addr: first.addr, Nick: "alice", TLS: tlsCfg}
+	cfg := Config{Addr: first.addr, Nick: "alice", TLS: tlsCfg}
 	c, err := Dial(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := NewRedialer(context.Background(), RedialConfig{Client: cfg, Trust: trust, Reconnect: true, Echo: true, MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond}, c)
+	r := NewRedialer(context.Background(), RedialConfig{Conn: cfg, Trust: trust, Reconnect: true, Echo: true, MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond}, c)
 	defer r.Close()
 	if text, warning := r.Status(); text != "TLS 1.3 · verified" || warning {
 		t.Errorf("Status() = %q, %v while connected", text, warning)
@@ -54,7 +55,7 @@ func TestRedialerReconnectsAfterServerRestart(t *testing.T) {
 	// The redialer rejoins as soon as the new server listens. Bob joins
 	// after that, so that what he is shown does not depend on who wins:
 	// alice is in the member list he gets, and she is told he came.
-	second := startServerWith(t, Config{}, first.certPEM, first.keyPEM, first.addr)
+	second := startServerWith(t, tlsgw.Config{}, first.certPEM, first.keyPEM, first.addr)
 	nextNotice(t, r.Events(), "reconnected after")
 	if !r.Connected() {
 		t.Error("not Connected() after the reconnected notice")
@@ -91,15 +92,15 @@ func TestRedialerReconnectsAfterServerRestart(t *testing.T) {
 }
 
 func TestRedialerWithoutReconnectEndsWithTheConnection(t *testing.T) {
-	ts := startServer(t, Config{})
+	ts := startServer(t, tlsgw.Config{})
 	trust := Trust{CAFile: ts.caFile(t)}
 	tlsCfg, _ := trust.ClientTLSConfig(ts.addr)
-	cfg := ClientConfig{Addr: ts.addr, Nick: "alice", TLS: tlsCfg}
+	cfg := Config{Addr: ts.addr, Nick: "alice", TLS: tlsCfg}
 	c, err := Dial(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := NewRedialer(context.Background(), RedialConfig{Client: cfg, Trust: trust}, c)
+	r := NewRedialer(context.Background(), RedialConfig{Conn: cfg, Trust: trust}, c)
 	defer r.Close()
 	ts.room.Close("The server is shutting down. Goodbye!")
 	for range r.Events() {

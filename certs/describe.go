@@ -1,4 +1,4 @@
-package tlsgw
+package certs
 
 import (
 	"crypto/ecdsa"
@@ -37,21 +37,21 @@ func describeCert(depth int, c *x509.Certificate, now time.Time) []string {
 	if depth > 0 {
 		label = fmt.Sprintf("chain certificate %d", depth)
 	}
-	issuer := QuoteCertText(c.Issuer.String())
+	issuer := QuoteText(c.Issuer.String())
 	if IsSelfSigned(c) {
 		issuer += " (self-signed)"
 	}
 	// The fingerprint, the one line people check, comes first; then the
-	// certificate's own text, quoted (see QuoteCertText).
+	// certificate's own text, quoted (see QuoteText).
 	lines := []string{
 		label + ":",
 		"  SHA-256 fingerprint: " + Fingerprint(c.Raw),
-		"  subject: " + QuoteCertText(c.Subject.String()),
+		"  subject: " + QuoteText(c.Subject.String()),
 		"  issuer: " + issuer,
 		fmt.Sprintf("  valid %s to %s (%s)", c.NotBefore.UTC().Format(time.DateOnly), c.NotAfter.UTC().Format(time.DateOnly), describeExpiry(c.NotAfter, now)),
 		"  public key: " + describeKey(c),
 	}
-	if names := CertNames(c); len(names) > 0 || depth == 0 {
+	if names := Names(c); len(names) > 0 || depth == 0 {
 		lines = append(lines, "  names (SAN): "+orNone(strings.Join(names, ", ")))
 	}
 	return lines
@@ -66,14 +66,14 @@ const CertTextWidth = 60
 // the client lists; the rest are counted.
 const MaxCertNames = 8
 
-// QuoteCertText returns text from a certificate (a subject, an issuer, a
+// QuoteText returns text from a certificate (a subject, an issuer, a
 // DNS name) the way the client shows it: it is the server's text, so it is
 // cleaned like chat text (no controls, no invisible characters, white space
 // runs as one space), cut to CertTextWidth columns with an ellipsis, and
 // quoted Go-style, with any quote or backslash in it escaped. So it stays on
 // its line, cannot pass for a line or a field of the client's own, and a
 // field of any size costs one short line.
-func QuoteCertText(s string) string {
+func QuoteText(s string) string {
 	s = room.Clean(s)
 	if ansi.WcWidth.StringWidth(s) > CertTextWidth {
 		s = ansi.WcWidth.Truncate(s, CertTextWidth, "…")
@@ -81,12 +81,12 @@ func QuoteCertText(s string) string {
 	return strconv.Quote(s)
 }
 
-// CertNames lists a certificate's DNS names (quoted, see QuoteCertText) and
+// Names lists a certificate's DNS names (quoted, see QuoteText) and
 // IP addresses, at most MaxCertNames of them, then how many more there are.
-func CertNames(c *x509.Certificate) []string {
+func Names(c *x509.Certificate) []string {
 	var names []string
 	for _, n := range c.DNSNames {
-		names = append(names, QuoteCertText(n))
+		names = append(names, QuoteText(n))
 	}
 	for _, ip := range c.IPAddresses {
 		names = append(names, ip.String()) // from bytes: no text of the server's

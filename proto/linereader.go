@@ -1,4 +1,4 @@
-package tlsgw
+package proto
 
 import (
 	"bytes"
@@ -21,23 +21,24 @@ var ErrLineTooLong = errors.New("line too long")
 // reader's limit, only for a longer line, so an idle connection costs little.
 const initialReadBuffer = 256
 
-// lineReader reads LF- or CRLF-terminated lines into a buffer that starts
+// LineReader reads LF- or CRLF-terminated lines into a buffer that starts
 // small and never exceeds max bytes.
-type lineReader struct {
+type LineReader struct {
 	r          io.Reader
 	buf        []byte
 	start, end int // the unread bytes are buf[start:end]
 	max        int
 }
 
-func newLineReader(r io.Reader, max int) *lineReader {
-	return &lineReader{r: r, buf: make([]byte, min(initialReadBuffer, max)), max: max}
+// NewLineReader returns a LineReader of r whose lines are at most max bytes.
+func NewLineReader(r io.Reader, max int) *LineReader {
+	return &LineReader{r: r, buf: make([]byte, min(initialReadBuffer, max)), max: max}
 }
 
 // ReadLine returns the next line without its line ending. A final line
 // without a newline at EOF is returned too. A line longer than the
 // reader's limit is an error, ErrNoNewline.
-func (l *lineReader) ReadLine() (string, error) {
+func (l *LineReader) ReadLine() (string, error) {
 	line, whole, err := l.readLine()
 	if err == nil && !whole {
 		return "", fmt.Errorf("%w (%d bytes)", ErrNoNewline, len(line))
@@ -51,7 +52,7 @@ func (l *lineReader) ReadLine() (string, error) {
 // The dropped part is read and thrown away, so it costs no memory; only a
 // line that runs on for more than maxCut bytes past the limit is an error,
 // ErrLineTooLong.
-func (l *lineReader) ReadLineCut(maxCut int) (line string, cut int, err error) {
+func (l *LineReader) ReadLineCut(maxCut int) (line string, cut int, err error) {
 	b, whole, err := l.readLine()
 	if err != nil || whole {
 		return string(b), 0, err
@@ -65,7 +66,7 @@ func (l *lineReader) ReadLineCut(maxCut int) (line string, cut int, err error) {
 // readLine returns the next line without its line ending, or, with whole
 // false, the first max bytes of a longer line, consumed. The bytes are the
 // buffer's, valid until the next read.
-func (l *lineReader) readLine() (line []byte, whole bool, err error) {
+func (l *LineReader) readLine() (line []byte, whole bool, err error) {
 	for {
 		if i := bytes.IndexByte(l.buf[l.start:l.end], '\n'); i >= 0 {
 			line = l.buf[l.start : l.start+i]
@@ -93,7 +94,7 @@ func (l *lineReader) readLine() (line []byte, whole bool, err error) {
 // dropLine reads and throws away the rest of a line, through its newline or
 // EOF, and returns how many bytes that was. It stops with ErrLineTooLong
 // once more than limit bytes were thrown away.
-func (l *lineReader) dropLine(limit int) (int, error) {
+func (l *LineReader) dropLine(limit int) (int, error) {
 	dropped := 0
 	var readErr error
 	for {
@@ -131,7 +132,7 @@ func wholeRunes(b []byte) []byte {
 // makeRoom makes space after the unread bytes: it moves them to the front,
 // or doubles the buffer up to max. It reports false when the buffer is
 // full of one line already.
-func (l *lineReader) makeRoom() bool {
+func (l *LineReader) makeRoom() bool {
 	if l.end < len(l.buf) {
 		return true
 	}

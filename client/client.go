@@ -1,4 +1,4 @@
-package tlsgw
+package client
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"chatd/proto"
 	"chatd/room"
 )
 
@@ -18,7 +19,7 @@ import (
 const (
 	DefaultJoinTimeout = 15 * time.Second
 	// clientEventBuffer is how many events wait for their reader, in a
-	// Client and again in a Redialer: enough to absorb a burst, few enough
+	// Conn and again in a Redialer: enough to absorb a burst, few enough
 	// that lines of maxServerLine waiting cost little memory.
 	clientEventBuffer = 64
 )
@@ -42,12 +43,16 @@ const (
 	maxJoinLines = 64
 )
 
+// writeTimeout bounds each line the client sends: a server that stops
+// reading does not hold the client's screen.
+const writeTimeout = 10 * time.Second
+
 // ErrNickRefused is wrapped by Dial's error when the server refused the
 // nickname; the error text is the server's explanation.
 var ErrNickRefused = errors.New("nickname refused")
 
-// ClientConfig says how to reach and verify a chatd server.
-type ClientConfig struct {
+// Config says how to reach and verify a chatd server.
+type Config struct {
 	Addr string      // host:port
 	Nick string      // the nickname to join as
 	TLS  *tls.Config // verification policy; ServerName defaults to Addr's host
@@ -57,9 +62,9 @@ type ClientConfig struct {
 	Now func() time.Time
 }
 
-// Client is a joined line-protocol session: the server's lines arrive as
+// Conn is a joined line-protocol session: the server's lines arrive as
 // room events, parsed by the same codec that wrote them.
-type Client struct {
+type Conn struct {
 	conn      *tls.Conn
 	events    chan *room.Event
 	closed    chan struct{} // closed by Close, so a reader blocked on events ends
@@ -75,7 +80,7 @@ type Client struct {
 // Dial connects to a chatd server, verifies it according to cfg.TLS, and
 // joins as cfg.Nick. Everything the server sent up to and including the
 // join (greeting, history replay) is delivered first on Events.
-func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
+func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	if cfg.JoinTimeout <= 0 {
 		cfg.JoinTimeout = DefaultJoinTimeout
 	}
@@ -88,8 +93,8 @@ func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{conn: conn, events: make(chan *room.Event, clientEventBuffer), closed: make(chan struct{}), now: cfg.Now, nick: cfg.Nick}
-	r := newLineReader(conn, maxServerLine)
+	c := &Conn{conn: conn, events: make(chan *room.Event, clientEventBuffer), closed: make(chan struct{}), now: cfg.Now, nick: cfg.Nick}
+	r := proto.NewLineReader(conn, maxServerLine)
 	deadline, _ := ctx.Deadline()
 	conn.SetDeadline(deadline)
 	early, err := c.join(r, cfg.Nick)
@@ -102,7 +107,7 @@ func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
 	return c, nil
 }
 
-func dialTLS(ctx context.Context, cfg ClientConfig) (*tls.Conn, error) {
+func dialTLS(ctx context.Context, cfg Config) (*tls.Conn, error) {
 	tlsCfg := cfg.TLS.Clone()
 	if tlsCfg == nil {
 		tlsCfg = &tls.Config{}
@@ -125,7 +130,7 @@ func dialTLS(ctx context.Context, cfg ClientConfig) (*tls.Conn, error) {
 // join sends the nickname and reads until the server accepts it: the first
 // room event (a history replay or the client's own join) means it did. It
 // returns the events read on the way.
-func (c *Client) join(r *lineReader, nick string) ([]*room.Event, error) {
+func (c *Conn) join(r *proto.LineReader, nick string) ([]*room.Event, error) {
 	if err := c.writeLine(nick); err != nil {
 		return nil, fmt.Errorf("send nickname: %w", err)
 	}
@@ -135,8 +140,8 @@ func (c *Client) join(r *lineReader, nick string) ([]*room.Event, error) {
 		if err != nil {
 			return nil, fmt.Errorf("join as %s: %w", nick, err)
 		}
-		ev := ParseLine(line, c.now())
-		if ev.Kind == room.Notice && ev.Text == NickPrompt {
+		ev := proto.ParseLine(line, c.now())
+		if ev.Kind == room.Notice && ev.Text == proto.NickPrompt {
 			continue // answered already
 		}
 		early = append(early, ev)
@@ -152,10 +157,10 @@ func (c *Client) join(r *lineReader, nick string) ([]*room.Event, error) {
 
 // readServerLine reads one line, without its line ending, cut to
 // maxServerLine.
-func readServerLine(r *lineReader) (string, error) {
+func readServerLine(r *proto.LineReader) (string, error) {
 	line, cut, err := r.ReadLineCut(maxServerLineRun)
 	if err != nil {
-		if errors.Is(err, ErrLineTooLong) {
+		if errors.Is(err, proto.ErrLineTooLong) {
 			return "", errEndlessLine
 		}
 		return "", err
@@ -170,7 +175,7 @@ func readServerLine(r *lineReader) (string, error) {
 var errEndlessLine = fmt.Errorf("the server sent a line of over %d KiB", (maxServerLine+maxServerLineRun)>>10)
 
 // readEvents delivers events until the connection ends, then closes Events.
-func (c *Client) readEvents(r *lineReader, early []*room.Event) {
+func (c *Conn) readEvents(r *proto.LineReader, early []*room.Event) {
 	defer close(c.events)
 	defer c.conn.Close()
 	for _, ev := range early {
@@ -185,7 +190,7 @@ func (c *Client) readEvents(r *lineReader, early []*room.Event) {
 			c.setReason(endReason(last, err))
 			return
 		}
-		ev := ParseLine(line, c.now())
+		ev := proto.ParseLine(line, c.now())
 		c.track(ev)
 		if !c.deliver(ev) {
 			return
@@ -196,7 +201,7 @@ func (c *Client) readEvents(r *lineReader, early []*room.Event) {
 
 // deliver hands ev to the reader of Events; it reports false if the client
 // was closed meanwhile.
-func (c *Client) deliver(ev *room.Event) bool {
+func (c *Conn) deliver(ev *room.Event) bool {
 	select {
 	case c.events <- ev:
 		return true
@@ -225,7 +230,7 @@ func endReason(last *room.Event, err error) string {
 }
 
 // track follows changes to the client's own nickname.
-func (c *Client) track(ev *room.Event) {
+func (c *Conn) track(ev *room.Event) {
 	if ev.Kind != room.NickChange {
 		return
 	}
@@ -236,49 +241,49 @@ func (c *Client) track(ev *room.Event) {
 	}
 }
 
-func (c *Client) setReason(reason string) {
+func (c *Conn) setReason(reason string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.reason = reason
 }
 
 // Send sends one line, a chat message or a command, to the server.
-func (c *Client) Send(line string) error {
+func (c *Conn) Send(line string) error {
 	return c.writeLine(line)
 }
 
-func (c *Client) writeLine(line string) error {
+func (c *Conn) writeLine(line string) error {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
-	c.conn.SetWriteDeadline(time.Now().Add(DefaultWriteTimeout))
+	c.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
 	_, err := io.WriteString(c.conn, strings.NewReplacer("\r", "", "\n", " ").Replace(line)+"\n")
 	return err
 }
 
 // Events is the stream of what the server says. It is closed when the
 // connection ends; Reason then says why.
-func (c *Client) Events() <-chan *room.Event { return c.events }
+func (c *Conn) Events() <-chan *room.Event { return c.events }
 
 // Nick returns the client's current nickname.
-func (c *Client) Nick() string {
+func (c *Conn) Nick() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.nick
 }
 
 // Reason says why the connection ended, once Events is closed.
-func (c *Client) Reason() string {
+func (c *Conn) Reason() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.reason
 }
 
 // ConnectionState reports what TLS negotiated.
-func (c *Client) ConnectionState() tls.ConnectionState { return c.conn.ConnectionState() }
+func (c *Conn) ConnectionState() tls.ConnectionState { return c.conn.ConnectionState() }
 
 // Close ends the connection; Events is closed soon after, whether or not
 // anyone is reading it.
-func (c *Client) Close() error {
+func (c *Conn) Close() error {
 	c.closeOnce.Do(func() { close(c.closed) })
 	return c.conn.Close()
 }

@@ -1,4 +1,4 @@
-package tlsgw
+package client
 
 import (
 	"context"
@@ -14,7 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"chatd/certs"
 	"chatd/room"
+	"chatd/tlsgw"
 )
 
 // caFile writes the server's certificate where a client can be pointed at it.
@@ -27,13 +29,13 @@ func (ts *testServer) caFile(t *testing.T) string {
 	return path
 }
 
-func dialClient(t *testing.T, addr, nick string, trust Trust) (*Client, error) {
+func dialClient(t *testing.T, addr, nick string, trust Trust) (*Conn, error) {
 	t.Helper()
 	cfg, err := trust.ClientTLSConfig(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := Dial(context.Background(), ClientConfig{Addr: addr, Nick: nick, TLS: cfg})
+	c, err := Dial(context.Background(), Config{Addr: addr, Nick: nick, TLS: cfg})
 	if err == nil {
 		t.Cleanup(func() {
 			c.Close()
@@ -71,7 +73,7 @@ func nextWhere(t *testing.T, events <-chan *room.Event, what string, ok func(*ro
 }
 
 func TestClientJoinsChatsAndQuits(t *testing.T) {
-	ts := startServer(t, Config{})
+	ts := startServer(t, tlsgw.Config{})
 	bob := ts.join(t, "bob")
 	alice, err := dialClient(t, ts.addr, "alice", Trust{CAFile: ts.caFile(t)})
 	if err != nil {
@@ -107,7 +109,7 @@ func TestClientJoinsChatsAndQuits(t *testing.T) {
 }
 
 func TestClientNicknameRefused(t *testing.T) {
-	ts := startServer(t, Config{})
+	ts := startServer(t, tlsgw.Config{})
 	ts.join(t, "bob")
 	_, err := dialClient(t, ts.addr, "BOB", Trust{CAFile: ts.caFile(t)})
 	if !errors.Is(err, ErrNickRefused) || !strings.Contains(err.Error(), "already in use") {
@@ -116,7 +118,7 @@ func TestClientNicknameRefused(t *testing.T) {
 }
 
 func TestClientTrustOnFirstUse(t *testing.T) {
-	ts := startServer(t, Config{})
+	ts := startServer(t, tlsgw.Config{})
 	store := &KnownServers{Path: filepath.Join(t.TempDir(), "chatd", "known_servers")}
 	trust := Trust{Known: store}
 
@@ -139,7 +141,7 @@ func TestClientTrustOnFirstUse(t *testing.T) {
 	}
 
 	// Another server answering where a known one was: refused loudly.
-	impostor := startServer(t, Config{})
+	impostor := startServer(t, tlsgw.Config{})
 	store.Add(impostor.addr, unknown.Fingerprint)
 	_, err = dialClient(t, impostor.addr, "alice", trust)
 	var changed *CertChangedError
@@ -154,15 +156,15 @@ func TestClientTrustOnFirstUse(t *testing.T) {
 }
 
 func TestClientRefusesWrongCAAndWrongName(t *testing.T) {
-	ts := startServer(t, Config{})
-	other := startServer(t, Config{})
+	ts := startServer(t, tlsgw.Config{})
+	other := startServer(t, tlsgw.Config{})
 	_, err := dialClient(t, ts.addr, "alice", Trust{CAFile: other.caFile(t)})
 	var unknownAuthority x509.UnknownAuthorityError
 	if !errors.As(err, &unknownAuthority) {
 		t.Errorf("wrong CA: %v, want an unknown authority error", err)
 	}
 
-	elsewhere := startServerFor(t, Config{}, []string{"chat.example.com"})
+	elsewhere := startServerFor(t, tlsgw.Config{}, []string{"chat.example.com"})
 	_, err = dialClient(t, elsewhere.addr, "alice", Trust{CAFile: elsewhere.caFile(t)})
 	var hostErr x509.HostnameError
 	if !errors.As(err, &hostErr) {
@@ -180,19 +182,19 @@ func TestClientRefusesWrongCAAndWrongName(t *testing.T) {
 }
 
 func TestDescribeTLSReportsTheConnection(t *testing.T) {
-	ts := startServer(t, Config{})
+	ts := startServer(t, tlsgw.Config{})
 	c, err := dialClient(t, ts.addr, "alice", Trust{CAFile: ts.caFile(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cs := c.ConnectionState()
-	text := strings.Join(DescribeTLS(cs, time.Now()), "\n")
+	text := strings.Join(certs.DescribeTLS(cs, time.Now()), "\n")
 	for _, want := range []string{
 		"protocol: TLS 1.3, cipher suite " + tls.CipherSuiteName(cs.CipherSuite),
 		"key exchange: X25519MLKEM768 (hybrid post-quantum",
 		"ALPN: none",
 		"server name sent (SNI): none", // an IP address is never sent as SNI
-		"SHA-256 fingerprint: " + Fingerprint(cs.PeerCertificates[0].Raw),
+		"SHA-256 fingerprint: " + certs.Fingerprint(cs.PeerCertificates[0].Raw),
 		"(self-signed)",
 		"public key: ECDSA P-256",
 		`names (SAN): "localhost"`,
@@ -205,7 +207,7 @@ func TestDescribeTLSReportsTheConnection(t *testing.T) {
 }
 
 func TestClientSeesShutdown(t *testing.T) {
-	ts := startServer(t, Config{})
+	ts := startServer(t, tlsgw.Config{})
 	c, err := dialClient(t, ts.addr, "alice", Trust{CAFile: ts.caFile(t)})
 	if err != nil {
 		t.Fatal(err)
@@ -224,11 +226,11 @@ func fingerprintOfPEM(t *testing.T, certPEM []byte) string {
 	if block == nil {
 		t.Fatal("no PEM block")
 	}
-	return Fingerprint(block.Bytes)
+	return certs.Fingerprint(block.Bytes)
 }
 
 func TestRememberedFingerprintBeatsAnAuthority(t *testing.T) {
-	ts := startServer(t, Config{})
+	ts := startServer(t, tlsgw.Config{})
 	store := &KnownServers{Path: filepath.Join(t.TempDir(), "known")}
 	store.Add(ts.addr, "00:11:22") // remembered: some other certificate
 	// An authority vouches for what the server presents now: still refused.
@@ -244,12 +246,12 @@ func TestRememberedFingerprintBeatsAnAuthority(t *testing.T) {
 }
 
 func TestDescribeTLSCleansCertificateText(t *testing.T) {
-	ts := startServerFor(t, Config{}, []string{"localhost\x1b]0;owned\x07", "127.0.0.1", "evil\x1b[2J.example"})
+	ts := startServerFor(t, tlsgw.Config{}, []string{"localhost\x1b]0;owned\x07", "127.0.0.1", "evil\x1b[2J.example"})
 	c, err := dialClient(t, ts.addr, "alice", Trust{Insecure: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	text := strings.Join(DescribeTLS(c.ConnectionState(), time.Now()), "\n")
+	text := strings.Join(certs.DescribeTLS(c.ConnectionState(), time.Now()), "\n")
 	if strings.ContainsAny(text, "\x1b\x07") {
 		t.Errorf("the description carries terminal controls from the certificate: %q", text)
 	}

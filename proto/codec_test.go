@@ -1,4 +1,4 @@
-package tlsgw
+package proto
 
 import (
 	"slices"

@@ -1,4 +1,8 @@
-package tlsgw
+// Package certs makes, loads, stores and describes the X.509 certificates of
+// chatd: the self-signed one it generates, the one it serves (replaceable
+// while it runs), their fingerprints, and the plain-words account of a TLS
+// connection and its certificate that chatd and the client show.
+package certs
 
 import (
 	"bytes"
@@ -36,27 +40,27 @@ const (
 	RenewBefore  = 30 * 24 * time.Hour
 )
 
-// CertStore holds the certificate served to new handshakes. It can be
+// Store holds the certificate served to new handshakes. It can be
 // replaced at any time; connections already up keep theirs.
-type CertStore struct {
+type Store struct {
 	current atomic.Pointer[tls.Certificate]
 }
 
-// NewCertStore returns a store serving cert.
-func NewCertStore(cert *tls.Certificate) *CertStore {
-	s := &CertStore{}
+// NewStore returns a store serving cert.
+func NewStore(cert *tls.Certificate) *Store {
+	s := &Store{}
 	s.Set(cert)
 	return s
 }
 
 // Set makes cert the one served to new handshakes.
-func (s *CertStore) Set(cert *tls.Certificate) { s.current.Store(cert) }
+func (s *Store) Set(cert *tls.Certificate) { s.current.Store(cert) }
 
 // Certificate returns the certificate being served.
-func (s *CertStore) Certificate() *tls.Certificate { return s.current.Load() }
+func (s *Store) Certificate() *tls.Certificate { return s.current.Load() }
 
 // GetCertificate serves the current certificate; it fits tls.Config.
-func (s *CertStore) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+func (s *Store) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	return s.current.Load(), nil
 }
 

@@ -1,4 +1,4 @@
-package tlsgw
+package client
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"chatd/certs"
 	"chatd/room"
 )
 
@@ -27,15 +28,15 @@ const (
 // outgoing is a line for the send loop, or, with flushed set, a marker it
 // closes once every line before it is written.
 type outgoing struct {
-	c       *Client
+	c       *Conn
 	line    string
 	flushed chan struct{}
 }
 
 // RedialConfig tunes a Redialer.
 type RedialConfig struct {
-	Client ClientConfig
-	// Trust is the policy Client.TLS was made from; /tls explains it.
+	Conn Config
+	// Trust is the policy Conn.TLS was made from; /tls explains it.
 	Trust Trust
 	// Reconnect dials again, with exponential backoff, when the connection
 	// is lost for any reason but the user's /quit.
@@ -48,7 +49,7 @@ type RedialConfig struct {
 }
 
 // Redialer is one chat session as the user sees it, across connections: it
-// forwards the current Client's events, answers the client-side /tls
+// forwards the current Conn's events, answers the client-side /tls
 // command, and, if asked to, reconnects and rejoins under the same nickname
 // after a network loss, telling the user with Notice events. It satisfies
 // the interface the chat screen needs.
@@ -63,15 +64,15 @@ type Redialer struct {
 	closeOnce sync.Once
 
 	mu       sync.Mutex
-	client   *Client // nil while disconnected
+	client   *Conn // nil while disconnected
 	nick     string
 	reason   string
 	quitting bool
 	closing  bool
 }
 
-// NewRedialer starts a session from a Client that has already joined.
-func NewRedialer(ctx context.Context, cfg RedialConfig, first *Client) *Redialer {
+// NewRedialer starts a session from a Conn that has already joined.
+func NewRedialer(ctx context.Context, cfg RedialConfig, first *Conn) *Redialer {
 	if cfg.MinBackoff <= 0 {
 		cfg.MinBackoff = DefaultMinBackoff
 	}
@@ -211,13 +212,13 @@ func isQuit(line string) bool {
 	return word == "/quit" || word == "!exit"
 }
 
-func (r *Redialer) describeTLS(c *Client) {
+func (r *Redialer) describeTLS(c *Conn) {
 	if c == nil {
 		r.tellLocal(room.Error, "not connected")
 		return
 	}
 	cs := c.ConnectionState()
-	for _, line := range DescribeTLS(cs, time.Now()) {
+	for _, line := range certs.DescribeTLS(cs, time.Now()) {
 		r.tellLocal(room.Notice, line)
 	}
 	r.tellLocal(room.Notice, "verification: "+r.cfg.Trust.Explain(cs))
@@ -237,7 +238,7 @@ func (r *Redialer) addLocal(ev *room.Event) {
 	}
 }
 
-func (r *Redialer) setClient(c *Client) {
+func (r *Redialer) setClient(c *Conn) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.client != nil {
@@ -253,7 +254,7 @@ func (r *Redialer) finish(reason string) {
 }
 
 // run forwards events from one connection after another.
-func (r *Redialer) run(c *Client) {
+func (r *Redialer) run(c *Conn) {
 	defer close(r.out)
 	for {
 		r.forward(c)
@@ -277,7 +278,7 @@ func (r *Redialer) run(c *Client) {
 }
 
 // forward passes on c's events and local ones until c's stream ends.
-func (r *Redialer) forward(c *Client) {
+func (r *Redialer) forward(c *Conn) {
 	defer c.Close()
 	for {
 		select {
@@ -325,7 +326,7 @@ func (r *Redialer) emit(ev *room.Event) bool {
 // redial dials until it rejoins, with exponential backoff and jitter. It
 // gives up, returning nil, when the session is closed or the server's
 // certificate is no longer trusted.
-func (r *Redialer) redial(lost string) *Client {
+func (r *Redialer) redial(lost string) *Conn {
 	backoff := r.cfg.MinBackoff
 	why := lost
 	for attempt := 1; ; attempt++ {
@@ -335,7 +336,7 @@ func (r *Redialer) redial(lost string) *Client {
 			r.finish("closed")
 			return nil
 		}
-		cfg := r.cfg.Client
+		cfg := r.cfg.Conn
 		cfg.Nick = r.Nick()
 		c, err := Dial(r.ctx, cfg)
 		if err == nil {

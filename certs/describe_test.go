@@ -1,4 +1,4 @@
-package tlsgw
+package certs
 
 import (
 	"crypto/ecdsa"
@@ -138,8 +138,8 @@ func TestQuoteCertText(t *testing.T) {
 		{strings.Repeat("x", 10<<10), `"` + strings.Repeat("x", CertTextWidth-1) + `…"`},
 		{strings.Repeat("世", 100), `"` + strings.Repeat("世", CertTextWidth/2-1) + `…"`},
 	} {
-		if got := QuoteCertText(tc.in); got != tc.want {
-			t.Errorf("QuoteCertText(%.40q) = %.80q, want %.80q", tc.in, got, tc.want)
+		if got := QuoteText(tc.in); got != tc.want {
+			t.Errorf("QuoteText(%.40q) = %.80q, want %.80q", tc.in, got, tc.want)
 		}
 	}
 }

@@ -1,7 +1,8 @@
-package tlsgw
+package client
 
 import (
 	"bufio"
+	"chatd/certs"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -206,7 +207,7 @@ func (t Trust) verify(cs tls.ConnectionState, addr, host string, roots *x509.Cer
 	if err := leaf.VerifyHostname(host); err != nil {
 		return err
 	}
-	return &UnknownCertError{Addr: addr, Cert: leaf, Fingerprint: Fingerprint(leaf.Raw), Store: t.Known.Path, Cause: err}
+	return &UnknownCertError{Addr: addr, Cert: leaf, Fingerprint: certs.Fingerprint(leaf.Raw), Store: t.Known.Path, Cause: err}
 }
 
 // checkPinned accepts a remembered server only with the certificate it was
@@ -218,7 +219,7 @@ func checkPinned(leaf *x509.Certificate, host string, now time.Time, addr, known
 	if now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) {
 		return x509.CertificateInvalidError{Cert: leaf, Reason: x509.Expired}
 	}
-	if fp := Fingerprint(leaf.Raw); fp != known {
+	if fp := certs.Fingerprint(leaf.Raw); fp != known {
 		return &CertChangedError{Addr: addr, Known: known, Presented: fp, Store: store}
 	}
 	return nil
