@@ -63,9 +63,9 @@ func (w *signalWriter) Write(p []byte) (int, error) {
 func BenchmarkScreenFrame(b *testing.B) {
 	b.Run("frameWriter", func(b *testing.B) {
 		benchmarkScreenFrame(b, func(m *Model, out *signalWriter) *tea.Program {
-			frames := newFrameWriter(out, time.Second/120)
-			frames.start()
-			return tea.NewProgram(&screenModel{Model: m, frames: frames}, tea.WithoutRenderer(),
+			screen := NewFramed(m, out, time.Second/120)
+			screen.Start()
+			return tea.NewProgram(screen, tea.WithoutRenderer(),
 				tea.WithInput(nil), tea.WithOutput(out), tea.WithWindowSize(100, 30),
 				tea.WithEnvironment([]string{"TERM=xterm-256color"}), tea.WithoutSignalHandler())
 		})

@@ -1,5 +1,6 @@
-// Package tui is chatd's terminal front end: a Bubble Tea chat screen and the
-// SSH server that gives every session its own screen.
+// Package tui is chatd's chat screen: a Bubble Tea model (scrollback, member
+// list, status and input lines, the nickname prompt) and the frame writer
+// that draws it when many screens share one process (Framed).
 //
 // The screen knows the room only through the events it receives on a Conn
 // (package room's Event kinds) and the lines it hands back, so the same model

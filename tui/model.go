@@ -91,6 +91,11 @@ type (
 	quitNowMsg struct{}
 )
 
+// ErrorMsg shows an error that comes from the screen's own side rather
+// than from the room, such as a paste cut by the server that reads the
+// keys, in the scrollback as the room's errors are shown.
+type ErrorMsg string
+
 // New returns a chat screen. Either opts.Conn or opts.Join must be set.
 func New(opts Options) *Model {
 	if opts.Location == nil {
@@ -160,6 +165,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.joined(msg)
 	case quitNowMsg:
 		return m, tea.Quit
+	case ErrorMsg:
+		m.sb.add(&room.Event{Kind: room.Error, Text: string(msg), Time: time.Now()})
 	case tea.KeyPressMsg:
 		m.dirty = true
 		if m.conn == nil {

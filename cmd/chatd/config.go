@@ -8,8 +8,8 @@ import (
 
 	"chatd/connlimit"
 	"chatd/room"
+	"chatd/sshgw"
 	"chatd/tlsgw"
-	"chatd/tui"
 )
 
 // envPrefix starts the environment variable that can set each flag:
@@ -33,7 +33,7 @@ type config struct {
 
 	room  room.Config
 	tls   tlsgw.Config
-	ssh   tui.SSHConfig
+	ssh   sshgw.Config
 	conns connlimit.Limits
 }
 
@@ -94,7 +94,7 @@ func addLimitFlags(fs *flag.FlagSet, cfg *config) {
 	fs.DurationVar(&cfg.tls.HandshakeTimeout, "handshake-timeout", tlsgw.DefaultHandshakeTimeout, "time allowed for a TLS handshake")
 	fs.DurationVar(&cfg.tls.NickTimeout, "nick-timeout", tlsgw.DefaultNickTimeout, "time a TLS client has to choose a nickname")
 	fs.DurationVar(&cfg.tls.WriteTimeout, "write-timeout", tlsgw.DefaultWriteTimeout, "time allowed for each write to a client, TLS or SSH; a client that stops reading is disconnected")
-	fs.DurationVar(&cfg.ssh.HandshakeTimeout, "ssh-handshake-timeout", tui.DefaultHandshakeTimeout, "time allowed for an SSH key exchange and authentication, and for a connection to go without a session")
+	fs.DurationVar(&cfg.ssh.HandshakeTimeout, "ssh-handshake-timeout", sshgw.DefaultHandshakeTimeout, "time allowed for an SSH key exchange and authentication, and for a connection to go without a session")
 	fs.IntVar(&cfg.conns.MaxConns, "max-conns", connlimit.DefaultMaxConns, "connections open at once, TLS and SSH together")
 	fs.IntVar(&cfg.conns.MaxPerIP, "max-conns-per-ip", connlimit.DefaultMaxPerIP, "connections open at once from one IP address")
 	fs.Float64Var(&cfg.conns.RatePerIP, "conn-rate-per-ip", connlimit.DefaultRatePerIP, "new connections per second from one IP address, sustained")

@@ -16,8 +16,8 @@ import (
 
 	"chatd/connlimit"
 	"chatd/room"
+	"chatd/sshgw"
 	"chatd/tlsgw"
-	"chatd/tui"
 )
 
 // statsCollector exports the counters of chatd's parts to Prometheus,
@@ -26,7 +26,7 @@ type statsCollector struct {
 	room  *room.Room
 	guard *connlimit.Guard
 	tls   *tlsgw.Server
-	ssh   *tui.SSHServer // nil when SSH is off
+	ssh   *sshgw.Server // nil when SSH is off
 }
 
 var (

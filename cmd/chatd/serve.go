@@ -23,8 +23,8 @@ import (
 	"chatd/certs"
 	"chatd/connlimit"
 	"chatd/room"
+	"chatd/sshgw"
 	"chatd/tlsgw"
-	"chatd/tui"
 )
 
 // shutdownTimeout bounds how long members get to receive the goodbye.
@@ -130,7 +130,7 @@ func startSSH(cfg *config, stats *statsCollector, stdout io.Writer, logger *slog
 	sshCfg := cfg.ssh
 	sshCfg.Addr, sshCfg.HostKeyPath, sshCfg.Room, sshCfg.Logger = cfg.sshAddr, keyPath, stats.room, logger
 	sshCfg.WriteTimeout = cfg.tls.WriteTimeout
-	sshServer, err := tui.NewSSHServer(sshCfg)
+	sshServer, err := sshgw.NewServer(sshCfg)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package tui
+package sshgw
 
 import (
 	"fmt"
@@ -30,7 +30,7 @@ func boundedUser(user string) string {
 // refuseLongUser turns away a session whose user name is over
 // maxUserBytes with a one-line explanation and exit status 1, before the
 // name reaches the room, the nickname prompt or the session log.
-func (s *SSHServer) refuseLongUser(next ssh.Handler) ssh.Handler {
+func (s *Server) refuseLongUser(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
 		if user := sess.User(); len(user) > maxUserBytes {
 			s.log.Info("ssh session refused: user name too long", "user", boundedUser(user), "user_bytes", len(user), "remote", sess.RemoteAddr().String())

@@ -1,4 +1,4 @@
-package tui
+package sshgw
 
 import (
 	"context"
@@ -182,7 +182,7 @@ func TestEnvRequestsAreCapped(t *testing.T) {
 func TestUnstartedSessionsAreClosedWhileAnotherLives(t *testing.T) {
 	checkGoroutines(t)
 	const timeout = 500 * time.Millisecond
-	ts := startServerWith(t, SSHConfig{HandshakeTimeout: timeout})
+	ts := startServerWith(t, Config{HandshakeTimeout: timeout})
 	term := ts.openTerminal(t, "alice")
 	term.waitText("members (1)")
 
@@ -230,7 +230,7 @@ func TestUnstartedSessionsAreClosedWhileAnotherLives(t *testing.T) {
 func TestLongUserNamesAreRefused(t *testing.T) {
 	checkGoroutines(t)
 	var log logBuffer
-	ts := startServerWith(t, SSHConfig{Logger: slog.New(slog.NewJSONHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	ts := startServerWith(t, Config{Logger: slog.New(slog.NewJSONHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	long := strings.Repeat("u", 200)
 	client := ts.dial(t, long)
 	defer client.Close()

@@ -1,4 +1,4 @@
-package tui
+package sshgw
 
 import (
 	"bytes"
@@ -51,7 +51,7 @@ func checkGoroutines(t *testing.T) {
 
 type testServer struct {
 	room   *room.Room
-	srv    *SSHServer
+	srv    *Server
 	addr   string
 	served chan error
 }
@@ -60,16 +60,16 @@ type testServer struct {
 // shut down when the test ends.
 func startServer(t *testing.T) *testServer {
 	t.Helper()
-	return startServerWith(t, SSHConfig{})
+	return startServerWith(t, Config{})
 }
 
 // startServerWith is startServer with cfg; its host key and room are
 // filled in.
-func startServerWith(t *testing.T, cfg SSHConfig) *testServer {
+func startServerWith(t *testing.T, cfg Config) *testServer {
 	t.Helper()
 	r := room.New(room.Config{})
 	cfg.HostKeyPath, cfg.Room = filepath.Join(t.TempDir(), "ssh_host_ed25519_key"), r
-	srv, err := NewSSHServer(cfg)
+	srv, err := NewServer(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -503,7 +503,7 @@ func TestHostKeyCreatedOnceAndReused(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "data", "ssh_host_ed25519_key")
 	r := room.New(room.Config{})
-	s1, err := NewSSHServer(SSHConfig{HostKeyPath: path, Room: r})
+	s1, err := NewServer(Config{HostKeyPath: path, Room: r})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -526,7 +526,7 @@ func TestHostKeyCreatedOnceAndReused(t *testing.T) {
 	if fp != gossh.FingerprintSHA256(key.PublicKey()) || !strings.HasPrefix(fp, "SHA256:") || strings.HasSuffix(fp, "=") {
 		t.Fatalf("fingerprint %q", fp)
 	}
-	s2, err := NewSSHServer(SSHConfig{HostKeyPath: path, Room: r})
+	s2, err := NewServer(Config{HostKeyPath: path, Room: r})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -536,7 +536,7 @@ func TestHostKeyCreatedOnceAndReused(t *testing.T) {
 	if err := os.WriteFile(path, []byte("garbage"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := NewSSHServer(SSHConfig{HostKeyPath: path, Room: r}); err == nil {
+	if _, err := NewServer(Config{HostKeyPath: path, Room: r}); err == nil {
 		t.Fatal("a broken host key was accepted")
 	}
 }

@@ -1,4 +1,4 @@
-package tui
+package sshgw
 
 import (
 	"net"
@@ -35,7 +35,7 @@ type connLogKey struct{}
 
 // logConnections is the server's ConnCallback: it logs the new connection
 // and wraps it to log its end.
-func (s *SSHServer) logConnections(ctx ssh.Context, conn net.Conn) net.Conn {
+func (s *Server) logConnections(ctx ssh.Context, conn net.Conn) net.Conn {
 	s.log.Info("connection opened", "transport", "ssh", "remote", conn.RemoteAddr().String())
 	c := &connLog{Conn: conn, log: s.log.Info, ctx: ctx, start: time.Now(), idle: s.cfg.HandshakeTimeout}
 	c.noSession = time.AfterFunc(c.idle, c.closeIdle)

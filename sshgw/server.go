@@ -1,4 +1,9 @@
-package tui
+// Package sshgw is chatd's SSH server: it owns the host key, the SSH
+// algorithms, the wish middleware stack, the session channels and the keys
+// and window sizes a client sends, the connection log and the stall guard,
+// and gives every session with a terminal its own chat screen (package tui)
+// as one room member.
+package sshgw
 
 import (
 	"context"
@@ -19,6 +24,7 @@ import (
 
 	"chatd/connlimit"
 	"chatd/room"
+	"chatd/tui"
 )
 
 // ReasonConnectionClosed is why an SSH member leaves the room when their
@@ -35,14 +41,14 @@ const frameInterval = time.Second / 30
 // clients to close their connections before it closes them.
 const closeGrace = 500 * time.Millisecond
 
-// Defaults for SSHConfig fields left zero.
+// Defaults for Config fields left zero.
 const (
 	DefaultHandshakeTimeout = 10 * time.Second
 	DefaultWriteTimeout     = 10 * time.Second
 )
 
-// SSHConfig configures the SSH front end.
-type SSHConfig struct {
+// Config configures the SSH front end.
+type Config struct {
 	Addr        string       // address ListenAndServe listens on, e.g. ":2222"
 	HostKeyPath string       // <data-dir>/ssh_host_ed25519_key; generated (ed25519, 0600) if missing, reused after
 	Room        *room.Room   // the room every session joins
@@ -64,11 +70,11 @@ var (
 	sshMACs         = []string{gossh.HMACSHA256ETM, gossh.HMACSHA512ETM}
 )
 
-// SSHServer serves the room over SSH: every session with a terminal gets its
+// Server serves the room over SSH: every session with a terminal gets its
 // own chat screen and joins the room as the SSH user name. Anyone may
 // connect; there is no authentication yet.
-type SSHServer struct {
-	cfg         SSHConfig
+type Server struct {
+	cfg         Config
 	log         *slog.Logger
 	srv         *ssh.Server
 	fingerprint string
@@ -86,33 +92,33 @@ type SSHServer struct {
 	served    uint64         // chat sessions started, guarded by mu
 }
 
-// SSHStats is a snapshot of the SSH server's counters, for metrics.
-type SSHStats struct {
+// Stats is a snapshot of the SSH server's counters, for metrics.
+type Stats struct {
 	Sessions uint64 // chat sessions started
 	Open     int    // chat sessions open now
 }
 
 // Stats returns a snapshot of the server's counters.
-func (s *SSHServer) Stats() SSHStats {
+func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return SSHStats{Sessions: s.served, Open: len(s.sessions)}
+	return Stats{Sessions: s.served, Open: len(s.sessions)}
 }
 
-// NewSSHServer loads the host key, creating it if missing, and prepares the
+// NewServer loads the host key, creating it if missing, and prepares the
 // server. It does not listen yet: see Serve and ListenAndServe.
-func NewSSHServer(cfg SSHConfig) (*SSHServer, error) {
+func NewServer(cfg Config) (*Server, error) {
 	if cfg.Room == nil {
-		return nil, errors.New("tui: SSHConfig.Room is nil")
+		return nil, errors.New("tui: Config.Room is nil")
 	}
 	if cfg.HostKeyPath == "" {
-		return nil, errors.New("tui: SSHConfig.HostKeyPath is empty")
+		return nil, errors.New("tui: Config.HostKeyPath is empty")
 	}
 	keyPEM, signer, err := loadOrCreateHostKey(cfg.HostKeyPath)
 	if err != nil {
 		return nil, err
 	}
-	s := &SSHServer{
+	s := &Server{
 		cfg:         cfg,
 		log:         cfg.Logger,
 		fingerprint: gossh.FingerprintSHA256(signer.PublicKey()),
@@ -179,10 +185,10 @@ func NewSSHServer(cfg SSHConfig) (*SSHServer, error) {
 
 // HostKeyFingerprint returns the host key's fingerprint as ssh-keygen -lf
 // prints it: "SHA256:" and unpadded base64.
-func (s *SSHServer) HostKeyFingerprint() string { return s.fingerprint }
+func (s *Server) HostKeyFingerprint() string { return s.fingerprint }
 
 // ListenAndServe listens on the configured address and serves it.
-func (s *SSHServer) ListenAndServe() error {
+func (s *Server) ListenAndServe() error {
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
 		return err
@@ -192,7 +198,7 @@ func (s *SSHServer) ListenAndServe() error {
 
 // Serve accepts SSH connections on ln until Shutdown, then returns nil. It
 // closes ln when it returns.
-func (s *SSHServer) Serve(ln net.Listener) error {
+func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
@@ -222,7 +228,7 @@ func (s *SSHServer) Serve(ln net.Listener) error {
 //
 // ssh.Server's own Shutdown is not used: it waits for the clients to close
 // their connections, which an idle client never does.
-func (s *SSHServer) Shutdown(ctx context.Context) error {
+func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
 	lns := make([]net.Listener, 0, len(s.listeners))
@@ -267,7 +273,7 @@ func (s *SSHServer) Shutdown(ctx context.Context) error {
 
 // chatSession is one SSH session's hold on the room.
 type chatSession struct {
-	srv  *SSHServer
+	srv  *Server
 	sess ssh.Session
 
 	program *tea.Program // guarded by srv.mu
@@ -279,7 +285,7 @@ type chatSession struct {
 
 // join joins the room as nick; it is also the nickname prompt's Join. A
 // session is one member: once it has joined, or has ended, it joins no more.
-func (cs *chatSession) join(nick string) (Conn, error) {
+func (cs *chatSession) join(nick string) (tui.Conn, error) {
 	m, err := cs.srv.cfg.Room.Join(nick, room.JoinOptions{Echo: true, Identity: sessionIdentity(cs.sess)})
 	if err != nil {
 		return nil, err
@@ -319,7 +325,7 @@ func (cs *chatSession) leave(reason string) *room.Member {
 
 // logSession logs the start and end of every session, at debug level: the
 // connection's own records (see connLog) are the ones that matter.
-func (s *SSHServer) logSession(next ssh.Handler) ssh.Handler {
+func (s *Server) logSession(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
 		start := time.Now()
 		if sc := channelOf(sess); sc != nil {
@@ -336,7 +342,7 @@ func (s *SSHServer) logSession(next ssh.Handler) ssh.Handler {
 
 // requireTerminal turns away sessions without a PTY, such as "ssh -T host"
 // or "ssh host command", with an explanation and exit status 1.
-func (s *SSHServer) requireTerminal(next ssh.Handler) ssh.Handler {
+func (s *Server) requireTerminal(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
 		if _, _, ok := sess.Pty(); !ok {
 			setConnReason(sess.Context(), "no terminal")
@@ -365,7 +371,7 @@ func sshCommand(addr net.Addr) string {
 
 // trackSession registers the session for Shutdown and, when the screen is
 // done, makes its member leave and tells the person why the chat ended.
-func (s *SSHServer) trackSession(next ssh.Handler) ssh.Handler {
+func (s *Server) trackSession(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
 		cs := &chatSession{srv: s, sess: sess}
 		s.mu.Lock()
@@ -405,7 +411,7 @@ func (s *SSHServer) trackSession(next ssh.Handler) ssh.Handler {
 // runScreen runs the chat screen for a session until it quits, then gives
 // the terminal back. The client's keys and window changes go to the screen,
 // and the screen quits when the session ends.
-func (s *SSHServer) runScreen(next ssh.Handler) ssh.Handler {
+func (s *Server) runScreen(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
 		scr := s.newScreen(sess)
 		if scr == nil {
@@ -417,11 +423,11 @@ func (s *SSHServer) runScreen(next ssh.Handler) ssh.Handler {
 		// the session's input does, which it does when the session closes.
 		go scr.keys.run(ctx, scr.program.Send)
 		go followWindow(ctx, scr.windows, scr.program.Send, scr.program.Quit)
-		scr.frames.start()
+		scr.screen.Start()
 		if _, err := scr.program.Run(); err != nil && !errors.Is(err, tea.ErrProgramKilled) {
 			s.log.Debug("ssh screen ended with an error", "user", boundedUser(sess.User()), "err", err)
 		}
-		scr.frames.close()
+		scr.screen.Close()
 		cancel()
 		next(sess)
 	}
@@ -458,15 +464,15 @@ const resizeEvery = 100 * time.Millisecond
 // that draws it, and what feeds it.
 type sessionScreen struct {
 	program *tea.Program
-	frames  *frameWriter
+	screen  *tui.Framed
 	keys    *keyInput
 	windows *windowFeed
 }
 
 // newScreen builds the chat screen for a session. Bubble Tea runs the
-// model, keyInput reads the keys, and a frameWriter draws the frames (see
-// screenModel). It returns nil if there is to be no screen.
-func (s *SSHServer) newScreen(sess ssh.Session) *sessionScreen {
+// model, keyInput reads the keys, and tui.Framed draws the frames.
+// It returns nil if there is to be no screen.
+func (s *Server) newScreen(sess ssh.Session) *sessionScreen {
 	s.mu.Lock()
 	cs := s.sessions[sess]
 	closing := s.closing
@@ -474,7 +480,7 @@ func (s *SSHServer) newScreen(sess ssh.Session) *sessionScreen {
 	if cs == nil || closing {
 		return nil
 	}
-	opts := Options{
+	opts := tui.Options{
 		Join:    cs.join,
 		OnLeave: func() { cs.leave(room.ReasonQuit) },
 	}
@@ -492,7 +498,7 @@ func (s *SSHServer) newScreen(sess ssh.Session) *sessionScreen {
 	}
 
 	var p *tea.Program
-	keys := newKeyInput(sess, func() { p.Send(pasteCutMsg{}) }, func() { p.Quit() })
+	keys := newKeyInput(sess, func() { p.Send(tui.ErrorMsg(pasteCutNotice)) }, func() { p.Quit() })
 	// The output is guarded so that a client that stops reading is
 	// disconnected, and colours are brought down to what the terminal
 	// shows.
@@ -517,8 +523,8 @@ func (s *SSHServer) newScreen(sess ssh.Session) *sessionScreen {
 		pty.Window = w
 	}
 	env := append(sess.Environ(), "TERM="+pty.Term)
-	frames := newFrameWriter(colorWriter(out, colorprofile.Env(env)), frameInterval)
-	p = tea.NewProgram(&screenModel{Model: New(opts), frames: frames},
+	screen := tui.NewFramed(tui.New(opts), colorWriter(out, colorprofile.Env(env)), frameInterval)
+	p = tea.NewProgram(screen,
 		// Bubble Tea's own renderer keeps two cell buffers of the screen
 		// and compares them cell by cell on every frame: most of a
 		// session's memory and CPU. The frame writer does that job here.
@@ -550,38 +556,7 @@ func (s *SSHServer) newScreen(sess ssh.Session) *sessionScreen {
 		return nil // Shutdown did not see this program; do not start it
 	}
 	cs.program = p
-	return &sessionScreen{program: p, frames: frames, keys: keys, windows: windows}
-}
-
-// screenModel is the chat screen as an SSH session runs it: Bubble Tea
-// updates the Model, and each view goes to the frame writer instead of
-// Bubble Tea's renderer.
-type screenModel struct {
-	*Model
-	frames *frameWriter
-}
-
-// pasteCutMsg tells the screen that a paste was cut at maxPasteBytes.
-type pasteCutMsg struct{}
-
-// Update updates the chat screen; a new size also clears the terminal.
-func (s *screenModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
-	switch msg.(type) {
-	case tea.WindowSizeMsg:
-		s.frames.resize()
-	case pasteCutMsg:
-		s.Model.sb.add(&room.Event{Kind: room.Error, Text: pasteCutNotice, Time: time.Now()})
-		s.Model.dirty = true
-		return s, nil
-	}
-	_, cmd := s.Model.Update(msg)
-	return s, cmd
-}
-
-// View hands the frame to the frame writer; Bubble Tea draws nothing.
-func (s *screenModel) View() tea.View {
-	s.frames.frame(s.Model.screen())
-	return tea.View{}
+	return &sessionScreen{program: p, screen: screen, keys: keys, windows: windows}
 }
 
 // colorWriter brings the screen's 256 colours down to what a terminal with

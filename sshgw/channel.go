@@ -1,4 +1,4 @@
-package tui
+package sshgw
 
 import (
 	"encoding/binary"
@@ -40,7 +40,7 @@ const (
 // against its connection's limit before it is accepted, and its requests
 // pass through a sessionChannel first, which answers all but the few that
 // charm's loop handles without blocking (see sessionChannel.filter).
-func (s *SSHServer) openSession(srv *ssh.Server, conn *gossh.ServerConn, newChan gossh.NewChannel, ctx ssh.Context) {
+func (s *Server) openSession(srv *ssh.Server, conn *gossh.ServerConn, newChan gossh.NewChannel, ctx ssh.Context) {
 	cl, _ := ctx.Value(connLogKey{}).(*connLog)
 	if cl != nil && !cl.openChannel() {
 		s.log.Info("ssh session refused: too many on one connection", "user", boundedUser(conn.User()), "remote", conn.RemoteAddr().String())
