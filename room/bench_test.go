@@ -4,27 +4,28 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 )
 
 // BenchmarkBroadcast measures fan-out: one chat message delivered to every
-// member of a room, each member's stream drained by its own goroutine as a
-// front end's writer would. ns/op is per message; deliveries/op says how
+// member of a room, each member's events taken by its Pump, as a front end
+// does, and written nowhere. ns/op is per message; deliveries/op says how
 // many members got each.
 func BenchmarkBroadcast(b *testing.B) {
 	benchmarkBroadcast(b, func(r *Room, nick string) (*Member, func()) {
-		m, err := r.Join(nick, JoinOptions{})
+		p := NewPump(PumpConfig{Write: func([]*Event) {}, Batch: 64, Linger: time.Second})
+		m, err := r.Join(nick, JoinOptions{Wake: p.Wake})
 		if err != nil {
 			b.Fatal(err)
 		}
-		return m, func() {
-			for range m.Events() {
-			}
-		}
+		p.Start(m)
+		return m, func() { <-p.Done() }
 	})
 }
 
-// BenchmarkBroadcastPull is BenchmarkBroadcast for members that pull their
-// events (JoinOptions.Wake), as TLS members do.
+// BenchmarkBroadcastPull is BenchmarkBroadcast for members whose front end
+// takes their events (JoinOptions.Wake and Member.Take) with a goroutine of
+// its own, without a Pump.
 func BenchmarkBroadcastPull(b *testing.B) {
 	benchmarkBroadcast(b, func(r *Room, nick string) (*Member, func()) {
 		wake := make(chan struct{}, 1)

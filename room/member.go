@@ -12,8 +12,7 @@ import (
 type Member struct {
 	room   *Room
 	echo   bool
-	outbox chan *Event // nil if the member pulls its events from pulled
-	pulled queue
+	outbox queue
 	lines  *rate.Limiter // flood control for everything the member sends
 	nicks  *rate.Limiter // nickname changes
 	id     Identity
@@ -39,37 +38,29 @@ const (
 
 func newMember(r *Room, nick string, opts JoinOptions) *Member {
 	c := r.cfg
-	m := &Member{
+	return &Member{
 		room:   r,
 		echo:   opts.Echo,
 		nick:   nick,
-		pulled: queue{limit: c.OutboxSize, wake: opts.Wake},
+		outbox: queue{limit: c.OutboxSize, wake: opts.Wake},
 		lines:  rate.NewLimiter(rate.Limit(c.FloodRate), c.FloodBurst),
 		nicks:  rate.NewLimiter(rate.Every(c.NickEvery), c.NickBurst),
 		id:     opts.Identity,
 	}
-	if opts.Wake == nil {
-		m.outbox = make(chan *Event, c.OutboxSize)
-	}
-	return m
 }
 
-// Events is the member's stream of events, in order. It is closed when the
-// member leaves for any reason; Reason then says why. The front end should
-// drain it promptly: what does not fit is skipped for the member, which is
-// then told how many events it missed (see deliver). It is nil for a member
-// that pulls its events with Take.
-func (m *Member) Events() <-chan *Event { return m.outbox }
-
-// Take is Events for a member that joined with JoinOptions.Wake: it appends
-// up to n of the events queued for the member, oldest first, to dst and
-// returns it, without waiting. When it returns no events, open tells whether
-// more may come: if so, the room calls Wake at the next one; if not, the
-// member has left (Reason says why) and everything has been taken. The events
-// queued by Join are not announced: the front end takes them after Join.
-// Take must not be called concurrently with itself.
+// Take is how the member's front end receives its events, in order: it
+// appends up to n of the events queued for the member, oldest first, to dst
+// and returns it, without waiting. When it returns no events, open tells
+// whether more may come: if so, the room calls JoinOptions.Wake at the next
+// one; if not, the member has left (Reason says why) and everything has been
+// taken. The events queued by Join are not announced: the front end takes
+// them after Join. The front end should take promptly: what does not fit
+// in the outbox is skipped for the member, which is then told how many
+// events it missed (see deliver). Take must not be called concurrently with
+// itself. A Pump does all this for a front end that writes batches.
 func (m *Member) Take(dst []*Event, n int) (events []*Event, open bool) {
-	return m.pulled.take(dst, n)
+	return m.outbox.take(dst, n)
 }
 
 // deliver queues ev for the member without waiting, leaving spare places
@@ -152,34 +143,19 @@ func (m *Member) missedReport() []*Event {
 // adds to it, under room.mu, so the answer holds until the caller, which
 // holds room.mu, adds them.
 func (m *Member) hasRoom(n int) bool {
-	if m.outbox == nil {
-		return m.pulled.free() >= n
-	}
-	return cap(m.outbox)-len(m.outbox) >= n
+	return m.outbox.free() >= n
 }
 
 // offer queues events if they all fit with spare places left, or none of
 // them. The caller holds room.mu.
 func (m *Member) offer(spare int, events ...*Event) bool {
-	if m.outbox == nil {
-		return m.pulled.push(spare, events...)
-	}
-	if cap(m.outbox)-len(m.outbox) < len(events)+spare {
-		return false
-	}
-	for _, ev := range events {
-		m.outbox <- ev // cannot block: there is room, and only the room sends
-	}
-	return true
+	return m.outbox.push(spare, events...)
 }
 
-// closeOutbox ends the member's event stream. The caller holds room.mu.
+// closeOutbox ends the member's event stream: what is queued can still be
+// taken. The caller holds room.mu.
 func (m *Member) closeOutbox() {
-	if m.outbox == nil {
-		m.pulled.close()
-		return
-	}
-	close(m.outbox)
+	m.outbox.close()
 }
 
 // Nick returns the member's current nickname.
@@ -189,7 +165,8 @@ func (m *Member) Nick() string {
 	return m.nick
 }
 
-// Reason says why the member left, once Events is closed; "" before that.
+// Reason says why the member left, once it has (Take reports the end of its
+// events); "" before that.
 func (m *Member) Reason() string {
 	m.room.mu.Lock()
 	defer m.room.mu.Unlock()

@@ -6,17 +6,18 @@ import "sync"
 // a bigger one is released, so an idle member holds no burst-sized buffer.
 const keptQueueCap = 8
 
-// queue is the outbox of a member that pulls its events (JoinOptions.Wake):
-// a bounded slice that grows only while events wait, and a wake-up hook.
-// The room pushes under its own lock; the member's front end takes without
-// it, so the queue has a lock of its own, always taken after Room.mu.
+// queue is a member's outbox, from which its front end pulls its events
+// (Member.Take, usually through a Pump): a bounded slice that grows only
+// while events wait, and a wake-up hook (JoinOptions.Wake). The room pushes
+// under its own lock; the member's front end takes without it, so the queue
+// has a lock of its own, always taken after Room.mu.
 type queue struct {
 	mu     sync.Mutex
 	events []*Event // oldest first
 	limit  int      // most events held; a push beyond it fails
 	closed bool     // the member left: no more pushes
 	armed  bool     // the last take found nothing: wake at the next push
-	wake   func()
+	wake   func() // nil: the front end polls
 }
 
 // push queues events without waiting. It reports false, queuing nothing, if
@@ -48,11 +49,14 @@ func (q *queue) close() {
 	q.wakeIfArmed()
 }
 
-// wakeIfArmed calls the wake hook once per arming. The caller holds q.mu.
+// wakeIfArmed calls the wake hook, if any, once per arming. The caller
+// holds q.mu.
 func (q *queue) wakeIfArmed() {
 	if q.armed {
 		q.armed = false
-		q.wake()
+		if q.wake != nil {
+			q.wake()
+		}
 	}
 }
 

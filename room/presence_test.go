@@ -71,15 +71,14 @@ func TestBigRoomLeavesAreSummedUp(t *testing.T) {
 func TestPresenceSummaryArrivesOnItsOwn(t *testing.T) {
 	r := newTestRoom(t, Config{QuietJoinsAbove: 1, PresenceEvery: 10 * time.Millisecond})
 	defer r.Close("bye")
-	a := mustJoin(t, r, "a")
+	a, wake := wokenMember(t, r, "a")
 	mustJoin(t, r, "b")
-	select {
-	case ev := <-a.Events():
-		if ev.Kind != Presence || ev.Joined != 1 || ev.Left != 0 || ev.Count != 2 || ev.Seq == 0 {
-			t.Errorf("got %+v, want a public presence event: 1 joined, 2 members", *ev)
-		}
-	case <-time.After(5 * time.Second):
+	got := awaitEvents(a, wake, 1, 5*time.Second)
+	if len(got) == 0 {
 		t.Fatal("no presence summary")
+	}
+	if ev := got[0]; ev.Kind != Presence || ev.Joined != 1 || ev.Left != 0 || ev.Count != 2 || ev.Seq == 0 {
+		t.Errorf("got %+v, want a public presence event: 1 joined, 2 members", *ev)
 	}
 }
 
@@ -140,9 +139,6 @@ func TestPullMemberIsWokenOncePerIdlePeriod(t *testing.T) {
 	r := newTestRoom(t, Config{})
 	alice := mustJoin(t, r, "alice")
 	bob, wakes := pullMember(t, r, "bob")
-	if bob.Events() != nil {
-		t.Error("a pulling member has an event channel")
-	}
 	got, open := takeAll(bob)
 	if want := []string{"history-begin 1", "join alice", "history-end", "join bob", "members alice,bob"}; !slices.Equal(describe(got), want) || !open {
 		t.Errorf("after Join took %q (open %v), want %q", describe(got), open, want)
@@ -159,8 +155,8 @@ func TestPullMemberIsWokenOncePerIdlePeriod(t *testing.T) {
 	if want := []string{"chat alice one", "chat alice two"}; !slices.Equal(describe(got), want) {
 		t.Errorf("took %q, want %q", describe(got), want)
 	}
-	if cap(bob.pulled.events) > keptQueueCap {
-		t.Errorf("a drained queue keeps room for %d events", cap(bob.pulled.events))
+	if cap(bob.outbox.events) > keptQueueCap {
+		t.Errorf("a drained queue keeps room for %d events", cap(bob.outbox.events))
 	}
 	alice.Send("/msg bob hi")
 	bob.Leave(ReasonQuit)

@@ -213,13 +213,13 @@ type JoinOptions struct {
 	// Line-protocol clients leave it off: their terminal already shows what
 	// they typed. Screen-based front ends turn it on.
 	Echo bool
-	// Wake, if set, makes the member pull its events with Member.Take
-	// instead of receiving them on Member.Events, so that an idle member
-	// needs no goroutine waiting on a channel. The room calls Wake when an
-	// event arrives after a Take found none, and when the member leaves. It
-	// is called with the room's lock held: it must not block or call the
-	// room; typically it starts a goroutine that calls Take until Take
-	// returns nothing.
+	// Wake tells the front end that events wait: every member pulls its
+	// events with Member.Take, so that an idle member needs no goroutine.
+	// The room calls Wake when an event arrives after a Take found none,
+	// and when the member leaves. It is called with the room's lock held:
+	// it must not block or call the room; typically it is a Pump's Wake,
+	// which starts a goroutine that calls Take until Take returns nothing.
+	// Left nil, the front end must poll Take.
 	Wake func()
 	// Identity is who the member is, as far as its transport can tell. It
 	// decides who gets a held nickname back (see Config.NickGrace).

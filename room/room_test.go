@@ -43,18 +43,56 @@ func mustJoin(t *testing.T, r *Room, nick string) *Member {
 // drain returns the events queued for m. The room delivers synchronously,
 // so everything caused by a call is queued when the call returns.
 func drain(m *Member) []*Event {
-	var out []*Event
-	for {
+	out, _ := takeAll(m)
+	return out
+}
+
+// ended reports whether m's events have ended: it has left and everything
+// queued for it was taken.
+func ended(m *Member) bool {
+	_, open := m.Take(nil, 1)
+	return !open
+}
+
+// wokenMember joins nick as a member whose Wake signals the channel
+// returned, for tests that wait for events the room sends by itself.
+func wokenMember(t *testing.T, r *Room, nick string) (*Member, <-chan struct{}) {
+	t.Helper()
+	wake := make(chan struct{}, 1)
+	m, err := r.Join(nick, JoinOptions{Wake: func() {
 		select {
-		case ev, ok := <-m.Events():
-			if !ok {
-				return out
-			}
-			out = append(out, ev)
+		case wake <- struct{}{}:
 		default:
-			return out
+		}
+	}})
+	if err != nil {
+		t.Fatalf("Join(%q): %v", nick, err)
+	}
+	drain(m)
+	return m, wake
+}
+
+// awaitEvents takes m's events until it has n of them, waiting on wake
+// for more for up to limit in all; it returns what it took.
+func awaitEvents(m *Member, wake <-chan struct{}, n int, limit time.Duration) []*Event {
+	timeout := time.After(limit)
+	var got []*Event
+	for len(got) < n {
+		batch, open := m.Take(nil, n-len(got))
+		got = append(got, batch...)
+		if len(batch) > 0 {
+			continue
+		}
+		if !open {
+			return got
+		}
+		select {
+		case <-wake:
+		case <-timeout:
+			return got
 		}
 	}
+	return got
 }
 
 // describe renders events compactly for comparisons.
@@ -215,7 +253,7 @@ func TestCommands(t *testing.T) {
 
 	bob.Send("/quit off to lunch")
 	assertEvents(t, carol, "leave bob quit: off to lunch")
-	if _, open := <-bob.Events(); open {
+	if !ended(bob) {
 		t.Error("bob's events still open after /quit")
 	}
 	if got := bob.Reason(); got != "quit: off to lunch" {
@@ -478,7 +516,7 @@ func TestCloseTellsEveryoneAndRefusesJoins(t *testing.T) {
 		if !slices.Equal(got, []string{"notice going down"}) {
 			t.Errorf("%s got %q at close", m.Nick(), got)
 		}
-		if _, open := <-m.Events(); open {
+		if !ended(m) {
 			t.Errorf("%s's events still open", m.Nick())
 		}
 		if m.Reason() != ReasonShutdown {
@@ -571,21 +609,16 @@ func TestFallingBehindIsReportedWhenTheRoomFallsSilent(t *testing.T) {
 	r := newTestRoom(t, Config{HistorySize: 1, OutboxSize: 20})
 	defer r.Close("bye")
 	talker := mustJoin(t, r, "talker")
-	lagger := mustJoin(t, r, "lagger")
+	lagger, wake := wokenMember(t, r, "lagger")
 	for range 30 {
 		talker.Send("x")
 	}
 	if got := len(drain(lagger)); got != 16 {
 		t.Fatalf("lagger had %d events queued, want 16 (4 places are kept for replies)", got)
 	}
-	var got []*Event
-	for len(got) < 2 {
-		select {
-		case ev := <-lagger.Events():
-			got = append(got, ev)
-		case <-time.After(10 * time.Second):
-			t.Fatalf("lagger was never told what it missed; got %q", describe(got))
-		}
+	got := awaitEvents(lagger, wake, 2, 10*time.Second)
+	if len(got) < 2 {
+		t.Fatalf("lagger was never told what it missed; got %q", describe(got))
 	}
 	if want := []string{"notice you fell behind: 14 events were skipped", "members lagger,talker"}; !slices.Equal(describe(got), want) {
 		t.Errorf("got %q, want %q", describe(got), want)
