@@ -17,7 +17,7 @@ type queue struct {
 	limit  int      // most events held; a push beyond it fails
 	closed bool     // the member left: no more pushes
 	armed  bool     // the last take found nothing: wake at the next push
-	wake   func() // nil: the front end polls
+	wake   func()   // nil: the front end polls
 }
 
 // push queues events without waiting. It reports false, queuing nothing, if
