@@ -9,7 +9,6 @@ import (
 	"net"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"chatd/connlimit"
@@ -35,8 +34,8 @@ const maxPooledBuffer = 64 << 10
 const lingerTimeout = 2 * time.Second
 
 // session serves one client connection. Once the client has joined, it
-// costs one goroutine, the reader; a writer goroutine runs only while events
-// wait to be written (see flush).
+// costs one goroutine, the reader; the member's pump runs a writer
+// goroutine only while events wait to be written (see room.Pump).
 type session struct {
 	srv   *Server
 	raw   net.Conn
@@ -44,14 +43,10 @@ type session struct {
 	lines *proto.LineReader
 	start time.Time
 
-	member    *room.Member  // set before the first flush
-	flushDone chan struct{} // closed by the flush that says goodbye
-	writing   atomic.Bool   // a flush goroutine is running
-	kick      chan struct{} // wakes a flush that is lingering for events
-	// When the last flush goroutine ended; used by one flush at a time.
-	flushEnded time.Time
+	member *room.Member // set before the pump starts
+	pump   *room.Pump   // made before the member joins
 
-	// Used by one flush at a time: flushes are ordered by the member's queue.
+	// Used by the pump's writer, one at a time.
 	deadlineSet time.Time // when the write deadline was last moved
 	writeFailed bool
 }
@@ -182,6 +177,7 @@ func (s *session) join() (*room.Member, error) {
 	if err := s.send(s.greeting(), prompt()); err != nil {
 		return nil, err
 	}
+	s.pump = room.NewPump(room.PumpConfig{Write: s.writeEvents, Left: s.goodbye, Batch: maxWriteBatch, Linger: writerLinger})
 	for range maxNickAttempts {
 		line, err := s.lines.ReadLine()
 		if err != nil {
@@ -195,7 +191,7 @@ func (s *session) join() (*room.Member, error) {
 			s.send(prompt())
 			continue
 		}
-		m, err := s.srv.cfg.Room.Join(nick, room.JoinOptions{Wake: s.wake, Identity: s.identity()})
+		m, err := s.srv.cfg.Room.Join(nick, room.JoinOptions{Wake: s.pump.Wake, Identity: s.identity()})
 		if err == nil {
 			s.conn.SetReadDeadline(time.Time{})
 			return m, nil
@@ -232,9 +228,8 @@ func prompt() *room.Event {
 
 // chat relays between the connection and the member until either side ends.
 func (s *session) chat(m *room.Member) {
-	s.member, s.flushDone, s.kick = m, make(chan struct{}), make(chan struct{}, 1)
-	s.writing.Store(true)
-	go s.flush() // what Join queued
+	s.member = m
+	s.pump.Start(m) // writes what Join queued
 	for {
 		line, err := s.lines.ReadLine()
 		if err != nil {
@@ -247,107 +242,25 @@ func (s *session) chat(m *room.Member) {
 		}
 		m.Send(line)
 	}
-	<-s.flushDone
+	<-s.pump.Done()
 }
 
-// writerLinger is how long a flush goroutine of a member in a flow of
-// events waits for more before it ends. Starting a goroutine costs growing
-// its stack for the TLS write path, about a tenth of the CPU of a delivery,
-// so a member of an active room keeps its writer; a one-off event (a
-// presence summary in an idle room) is written by a goroutine that ends at
-// once, and an idle connection has none.
+// writerLinger is how long the writer goroutine of a member in a flow of
+// events waits for more before it ends (room.PumpConfig.Linger). Starting a
+// goroutine costs growing its stack for the TLS write path, about a tenth
+// of the CPU of a delivery, so a member of an active room keeps its writer;
+// a one-off event (a presence summary in an idle room) is written by a
+// goroutine that ends at once, and an idle connection has none.
 const writerLinger = time.Second
-
-// wake is the member's room.JoinOptions.Wake: events wait to be written. It
-// wakes the lingering flush goroutine, or starts one.
-func (s *session) wake() {
-	if s.writing.CompareAndSwap(false, true) {
-		go s.flush()
-		return
-	}
-	select {
-	case s.kick <- struct{}{}:
-	default: // already kicked
-	}
-	// The flush goroutine may have stopped between the failed swap and the
-	// kick, without seeing the kick: then start one. (A stale kick only
-	// costs the next flush an empty pass.)
-	if s.writing.CompareAndSwap(false, true) {
-		go s.flush()
-	}
-}
-
-// flush writes the member's queued events, coalescing up to a batch into
-// each write, until none are left, then, if the member is in a flow of
-// events (the last flush ended less than writerLinger ago), until none have
-// come for writerLinger. One runs at a time: chat starts the first, wake the
-// next ones. Once the member has left and everything is written, it says
-// goodbye and ends the server's side of the connection; the reader then
-// sees the client close its side.
-func (s *session) flush() {
-	var batch [maxWriteBatch]*room.Event
-	var linger *time.Timer
-	flowing := time.Since(s.flushEnded) < writerLinger
-	for {
-		events, open := s.member.Take(batch[:0], maxWriteBatch)
-		if len(events) > 0 {
-			s.writeEvents(events)
-			continue
-		}
-		if !open {
-			s.goodbye()
-			return
-		}
-		if flowing && s.lingerForEvents(&linger) {
-			continue
-		}
-		s.flushEnded = time.Now()
-		if !s.stopWriting() {
-			return
-		}
-	}
-}
-
-// lingerForEvents waits up to writerLinger for a wake, and reports whether
-// one came. *timer is made on first use and reused.
-func (s *session) lingerForEvents(timer **time.Timer) bool {
-	if *timer == nil {
-		*timer = time.NewTimer(writerLinger)
-	} else {
-		(*timer).Reset(writerLinger)
-	}
-	select {
-	case <-s.kick:
-		(*timer).Stop()
-		return true
-	case <-(*timer).C:
-		return false
-	}
-}
-
-// stopWriting marks the flush goroutine as gone, unless a wake kicked it
-// meanwhile and it could take the job back: then it reports true, and the
-// goroutine goes on.
-func (s *session) stopWriting() bool {
-	s.writing.Store(false)
-	select {
-	case <-s.kick:
-		// A wake saw the goroutine running just before it stopped. Unless
-		// a later wake started another already, carry on.
-		return s.writing.CompareAndSwap(false, true)
-	default:
-		return false
-	}
-}
 
 // maxWriteBytes bounds one write: each write must finish within the write
 // timeout, so a client on a slow link that keeps reading is never taken
 // for one that stopped, however long the lines queued for it are.
 const maxWriteBytes = 16 << 10
 
-// writeEvents writes events, coalesced into writes of about maxWriteBytes
-// at most. After a failed write it writes nothing more: the events are
-// dropped until the room closes the stream.
+// writeEvents is the pump's Write: it writes events, coalesced into writes
+// of about maxWriteBytes at most. After a failed write it writes nothing
+// more: the events are dropped until the room closes the stream.
 func (s *session) writeEvents(events []*room.Event) {
 	if s.writeFailed {
 		return
@@ -372,14 +285,15 @@ func (s *session) writeEvents(events []*room.Event) {
 	}
 }
 
-// goodbye tells the client why it was disconnected, if it should know, and
-// ends the server's side of the connection.
+// goodbye is the pump's Left: once the member has left and everything is
+// written, it tells the client why it was disconnected, if it should know,
+// and ends the server's side of the connection; the reader then sees the
+// client close its side.
 func (s *session) goodbye() {
 	if ev := farewell(s.member.Reason()); ev != nil && !s.writeFailed {
 		s.send(ev)
 	}
 	s.finish()
-	close(s.flushDone)
 }
 
 // finish ends the server's side of the connection gracefully: a TLS
