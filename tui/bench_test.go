@@ -92,9 +92,9 @@ func benchmarkScreenFrame(b *testing.B, program func(*Model, *signalWriter) *tea
 	for i := range nicks {
 		nicks[i] = fmt.Sprintf("user%d", i)
 	}
-	c.events <- &room.Event{Kind: room.Members, Nicks: nicks, Time: t0}
+	p.Send(EventsMsg{Events: []*room.Event{{Kind: room.Members, Nicks: nicks, Time: t0}}})
 	for i := range 200 {
-		c.events <- chat(nicks[i%30], fmt.Sprintf("message %d: the quick brown fox jumps over the lazy dog", i))
+		p.Send(EventsMsg{Events: []*room.Event{chat(nicks[i%30], fmt.Sprintf("message %d: the quick brown fox jumps over the lazy dog", i))}})
 		if i%50 == 0 {
 			<-out.wrote
 		}
@@ -107,7 +107,7 @@ func benchmarkScreenFrame(b *testing.B, program func(*Model, *signalWriter) *tea
 		for len(out.wrote) > 0 {
 			<-out.wrote
 		}
-		c.events <- chat(nicks[i%30], fmt.Sprintf("new message %d, a little longer than the others so that it wraps on a hundred column screen", i))
+		p.Send(EventsMsg{Events: []*room.Event{chat(nicks[i%30], fmt.Sprintf("new message %d, a little longer than the others so that it wraps on a hundred column screen", i))}})
 		<-out.wrote
 	}
 	b.StopTimer()

@@ -2,10 +2,11 @@
 // list, status and input lines, the nickname prompt) and the frame writer
 // that draws it when many screens share one process (Framed).
 //
-// The screen knows the room only through the events it receives on a Conn
-// (package room's Event kinds) and the lines it hands back, so the same model
-// serves an SSH session, which joins the room in-process, and the bundled
-// client, which decodes the same events from the TLS line protocol.
+// The screen knows the room only through the events sent into its program
+// (EventsMsg, of package room's Event kinds) and the lines it hands back on
+// a Conn, so the same model serves an SSH session, which joins the room
+// in-process, and the bundled client, which decodes the same events from
+// the TLS line protocol.
 package tui
 
 import (
@@ -15,18 +16,26 @@ import (
 )
 
 // Conn is what the chat screen needs from whatever carries it to the room.
-// *room.Member satisfies it as is.
+// The room's events do not come through it: whoever runs the program sends
+// them in as EventsMsg (see there).
 type Conn interface {
 	// Send hands a typed line to the room, commands included. It is called
 	// from the screen's update loop and must not block for long.
 	Send(line string)
-	// Events is the stream of events for this member, in order. It is closed
-	// when the member has left; Reason then says why.
-	Events() <-chan *room.Event
 	// Nick is the member's current nickname.
 	Nick() string
-	// Reason says why the member left, once Events is closed.
+	// Reason says why the member left, once an EventsMsg said so (Closed).
 	Reason() string
+}
+
+// Starter is implemented by a Conn whose events wait until the screen asks
+// for them: the screen calls Start, once, from a command, when it shows the
+// chat on the Conn (as the program starts for Options.Conn, after the join
+// for the nickname prompt). Events sent before that would reach a screen
+// that is not showing the chat yet; and a program that never runs never
+// asks, so nothing is left waiting to send to it.
+type Starter interface {
+	Start()
 }
 
 // StatusReporter is implemented by a Conn that has a state worth showing in
@@ -38,41 +47,32 @@ type StatusReporter interface {
 	Status() (text string, warning bool)
 }
 
-// maxBatch bounds how many queued events one message to the model carries,
-// so a burst is drawn once rather than event by event, without holding the
+// MaxBatch bounds how many events one EventsMsg should carry, so that a
+// burst is drawn once rather than event by event, without holding the
 // update loop for long.
-const maxBatch = 256
+const MaxBatch = 256
 
-// eventsMsg carries events read from a Conn to the model. closed reports that
-// the stream ended after evs.
-type eventsMsg struct {
-	evs    []*room.Event
-	closed bool
+// EventsMsg carries the member's events, in order, into the screen's
+// program (tea.Program.Send). Closed reports that the member has left after
+// Events: the screen shows the Conn's Reason and quits after
+// Options.LeaveDelay. Send one message at a time, as Bubble Tea does: the
+// next waits until the screen has taken this one, so a sender that cannot
+// keep up falls behind in its own bounded queue (the room skips events for
+// it and tells it so), never in the program's.
+type EventsMsg struct {
+	Events []*room.Event
+	Closed bool
 }
 
-// listen returns a command that waits for the next event on c and returns it
-// together with whatever else is already queued. The room never waits on it:
-// its outbox for this member is bounded, and the model asks for the next
-// batch as soon as it has applied one.
-func listen(c Conn) tea.Cmd {
+// startEvents returns a command that asks c for its events if it waits to
+// be asked (Starter), or nil.
+func startEvents(c Conn) tea.Cmd {
+	s, ok := c.(Starter)
+	if !ok {
+		return nil
+	}
 	return func() tea.Msg {
-		ch := c.Events()
-		ev, ok := <-ch
-		if !ok {
-			return eventsMsg{closed: true}
-		}
-		evs := []*room.Event{ev}
-		for len(evs) < maxBatch {
-			select {
-			case ev, ok := <-ch:
-				if !ok {
-					return eventsMsg{evs: evs, closed: true}
-				}
-				evs = append(evs, ev)
-			default:
-				return eventsMsg{evs: evs}
-			}
-		}
-		return eventsMsg{evs: evs}
+		s.Start()
+		return nil
 	}
 }

@@ -79,7 +79,7 @@ type Model struct {
 	panel []string // the member panel's rows, nil when they must be redrawn
 }
 
-// eventsMsg (conn.go) carries room events; these are the model's other
+// EventsMsg (conn.go) carries room events; these are the model's other
 // messages.
 type (
 	// joinedMsg reports the outcome of Options.Join.
@@ -135,10 +135,11 @@ func (m *Model) connect(c Conn) {
 // Reason says why the chat ended, once it has; "" before that.
 func (m *Model) Reason() string { return m.reason }
 
-// Init starts reading events, if already connected.
+// Init asks for the events of the Conn, if already connected and it waits
+// to be asked (Starter).
 func (m *Model) Init() tea.Cmd {
 	if m.conn != nil {
-		return listen(m.conn)
+		return startEvents(m.conn)
 	}
 	return nil
 }
@@ -157,7 +158,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		} else {
 			return m, nil
 		}
-	case eventsMsg:
+	case EventsMsg:
 		m.dirty = true
 		return m, m.apply(msg)
 	case joinedMsg:
@@ -195,14 +196,18 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	return m, nil
 }
 
-// apply takes in a batch of events and asks for the next one.
-func (m *Model) apply(msg eventsMsg) tea.Cmd {
-	for _, ev := range msg.evs {
+// apply takes in a batch of events and, once they end, shows why and
+// quits after the delay.
+func (m *Model) apply(msg EventsMsg) tea.Cmd {
+	if m.conn == nil || m.left {
+		return nil // not showing a chat: a Starter's events come later
+	}
+	for _, ev := range msg.Events {
 		m.track(ev)
 		m.sb.add(ev)
 	}
-	if !msg.closed {
-		return listen(m.conn)
+	if !msg.Closed {
+		return nil
 	}
 	m.left = true
 	m.reason = m.conn.Reason()

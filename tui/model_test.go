@@ -15,18 +15,32 @@ import (
 	"chatd/room"
 )
 
-// fakeConn is a Conn the test drives by hand.
+// fakeConn is a Conn the test drives by hand; its events are fed to the
+// model as EventsMsg.
 type fakeConn struct {
-	events chan *room.Event
 	nick   string
 	reason string
 
-	mu   sync.Mutex
-	sent []string
+	mu      sync.Mutex
+	sent    []string
+	started int // calls of Start
 }
 
 func newFakeConn(nick string) *fakeConn {
-	return &fakeConn{events: make(chan *room.Event, 64), nick: nick}
+	return &fakeConn{nick: nick}
+}
+
+// Start counts the screen's requests for events (Starter).
+func (c *fakeConn) Start() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.started++
+}
+
+func (c *fakeConn) starts() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.started
 }
 
 func (c *fakeConn) Send(line string) {
@@ -34,9 +48,8 @@ func (c *fakeConn) Send(line string) {
 	defer c.mu.Unlock()
 	c.sent = append(c.sent, line)
 }
-func (c *fakeConn) Events() <-chan *room.Event { return c.events }
-func (c *fakeConn) Nick() string               { return c.nick }
-func (c *fakeConn) Reason() string             { return c.reason }
+func (c *fakeConn) Nick() string   { return c.nick }
+func (c *fakeConn) Reason() string { return c.reason }
 func (c *fakeConn) Sent() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -54,7 +67,7 @@ func newTestModel(t *testing.T, nick string, w, h int) (*Model, *fakeConn) {
 }
 
 func feed(m *Model, evs ...*room.Event) tea.Cmd {
-	_, cmd := m.Update(eventsMsg{evs: evs})
+	_, cmd := m.Update(EventsMsg{Events: evs})
 	return cmd
 }
 
@@ -658,14 +671,15 @@ func TestClosedStreamShowsReasonAndQuits(t *testing.T) {
 	m := New(Options{Conn: c, Location: time.UTC, LeaveDelay: time.Millisecond})
 	m.Update(tea.WindowSizeMsg{Width: 80, Height: 10})
 	c.reason = "slow consumer"
-	c.events <- chat("bob", "last words")
-	close(c.events)
-	msg := m.Init()()
-	em, ok := msg.(eventsMsg)
-	if !ok || len(em.evs) != 1 || !em.closed {
-		t.Fatalf("listen returned %#v", msg)
+	start := m.Init()
+	if start == nil {
+		t.Fatal("the screen did not ask for its events")
 	}
-	_, cmd := m.Update(msg)
+	start()
+	if n := c.starts(); n != 1 {
+		t.Fatalf("Start called %d times, want once", n)
+	}
+	_, cmd := m.Update(EventsMsg{Events: []*room.Event{chat("bob", "last words")}, Closed: true})
 	text := screenText(m)
 	if !strings.Contains(text, "bob: last words") || !strings.Contains(text, "you left the room: slow consumer") {
 		t.Fatalf("screen:\n%s", text)
@@ -685,19 +699,22 @@ func TestClosedStreamShowsReasonAndQuits(t *testing.T) {
 	}
 }
 
-func TestListenBatchesQueuedEvents(t *testing.T) {
-	c := newFakeConn("alice")
-	for i := range 5 {
-		c.events <- chat("bob", fmt.Sprint(i))
-	}
-	msg := listen(c)().(eventsMsg)
-	if len(msg.evs) != 5 || msg.closed {
-		t.Fatalf("batch of %d, closed %v", len(msg.evs), msg.closed)
-	}
+// TestBatchesKeepComing: events arrive in batches the model does not have
+// to ask for again, and a Conn that does not wait to be asked is not.
+func TestBatchesKeepComing(t *testing.T) {
 	m, _ := newTestModel(t, "alice", 80, 10)
-	_, cmd := m.Update(msg)
-	if cmd == nil {
-		t.Fatal("the model did not ask for more events")
+	for i := range 2 {
+		evs := []*room.Event{chat("bob", fmt.Sprint("a", i)), chat("bob", fmt.Sprint("b", i))}
+		if _, cmd := m.Update(EventsMsg{Events: evs}); cmd != nil {
+			t.Fatalf("batch %d: a command %#v after events", i, cmd())
+		}
+	}
+	if text := screenText(m); !strings.Contains(text, "bob: b0") || !strings.Contains(text, "bob: b1") {
+		t.Fatalf("screen:\n%s", text)
+	}
+	type plainConn struct{ Conn }
+	if New(Options{Conn: plainConn{newFakeConn("alice")}}).Init() != nil {
+		t.Fatal("a command to start a Conn that is no Starter")
 	}
 }
 
@@ -751,6 +768,9 @@ func TestNickPrompt(t *testing.T) {
 	_, cmd = m.Update(cmd())
 	if m.conn != c || cmd == nil {
 		t.Fatal("did not switch to the chat after joining")
+	}
+	if cmd(); c.starts() != 1 {
+		t.Fatalf("Start called %d times after joining, want once", c.starts())
 	}
 	if !slices.Equal(tried, []string{"alice", "alice2"}) {
 		t.Fatalf("tried %q", tried)

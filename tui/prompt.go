@@ -45,7 +45,7 @@ func (m *Model) joined(msg joinedMsg) tea.Cmd {
 	}
 	m.connect(msg.conn)
 	m.problem = ""
-	return listen(m.conn)
+	return startEvents(m.conn)
 }
 
 // promptView draws the nickname prompt.
