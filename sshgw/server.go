@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -286,7 +287,9 @@ type chatSession struct {
 // join joins the room as nick; it is also the nickname prompt's Join. A
 // session is one member: once it has joined, or has ended, it joins no more.
 func (cs *chatSession) join(nick string) (tui.Conn, error) {
-	m, err := cs.srv.cfg.Room.Join(nick, room.JoinOptions{Echo: true, Identity: sessionIdentity(cs.sess)})
+	c := &screenConn{cs: cs}
+	c.pump = room.NewPump(room.PumpConfig{Write: c.show, Left: c.ended, Batch: tui.MaxBatch, Linger: eventsLinger})
+	m, err := cs.srv.cfg.Room.Join(nick, room.JoinOptions{Echo: true, Wake: c.pump.Wake, Identity: sessionIdentity(cs.sess)})
 	if err != nil {
 		return nil, err
 	}
@@ -297,7 +300,46 @@ func (cs *chatSession) join(nick string) (tui.Conn, error) {
 		return nil, errors.New("the session has ended")
 	}
 	cs.member = m
-	return m, nil
+	c.Member = m
+	return c, nil
+}
+
+// eventsLinger is how long the goroutine that hands a member's events to
+// its screen waits for more, in a flow of events, before it ends
+// (room.PumpConfig.Linger): an idle screen has none.
+const eventsLinger = time.Second
+
+// screenConn is a session's member as its screen sees it (tui.Conn and
+// tui.Starter): the member, and the pump that hands its events to the
+// session's program once the screen asks for them. The screen asks from
+// inside the running program, so the pump never sends to a program that
+// has not started; one that has ended takes no more, and its Send returns
+// at once.
+type screenConn struct {
+	*room.Member
+	cs      *chatSession
+	pump    *room.Pump
+	program *tea.Program // set by Start, before the pump starts
+}
+
+// Start starts the pump: the screen shows the chat on this member now.
+func (c *screenConn) Start() {
+	c.cs.srv.mu.Lock()
+	c.program = c.cs.program
+	c.cs.srv.mu.Unlock()
+	c.pump.Start(c.Member)
+}
+
+// show is the pump's Write: it hands a batch to the screen. Send returns
+// once the program has taken it, or at once if the program has ended.
+func (c *screenConn) show(events []*room.Event) {
+	c.program.Send(tui.EventsMsg{Events: slices.Clone(events)})
+}
+
+// ended is the pump's Left: the member has left, and the screen was shown
+// everything.
+func (c *screenConn) ended() {
+	c.program.Send(tui.EventsMsg{Closed: true})
 }
 
 // sessionIdentity is who an SSH client is: the public key it signed in

@@ -277,19 +277,21 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // skipping others.
 func nextEvent(t *testing.T, m *room.Member, kind room.Kind, from string) *room.Event {
 	t.Helper()
-	timeout := time.After(waitLimit)
+	deadline := time.Now().Add(waitLimit)
 	for {
-		select {
-		case ev, ok := <-m.Events():
-			if !ok {
-				t.Fatalf("%s left: %s", m.Nick(), m.Reason())
-			}
-			if ev.Kind == kind && ev.From == from {
+		evs, open := m.Take(nil, 1)
+		switch {
+		case len(evs) == 1:
+			if ev := evs[0]; ev.Kind == kind && ev.From == from {
 				return ev
 			}
-		case <-timeout:
+			continue
+		case !open:
+			t.Fatalf("%s left: %s", m.Nick(), m.Reason())
+		case time.Now().After(deadline):
 			t.Fatalf("%s got no %v event from %s", m.Nick(), kind, from)
 		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
