@@ -101,7 +101,7 @@ func benchmarkDelivery(b *testing.B, clients int) {
 		sent += n
 	}
 	b.StopTimer()
-	b.ReportMetric(float64((cpuTime() - start).Nanoseconds())/float64(b.N*clients), "cpu-ns/delivery")
+	b.ReportMetric(float64((cpuTime()-start).Nanoseconds())/float64(b.N*clients), "cpu-ns/delivery")
 
 	r.Close("done")
 	ctx, cancel := context.WithTimeout(context.Background(), waitTime)
