@@ -200,7 +200,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 // quits after the delay.
 func (m *Model) apply(msg EventsMsg) tea.Cmd {
 	if m.conn == nil || m.left {
-		return nil // not showing a chat: a Starter's events come later
+		return nil // no chat to show them in: not yet joined, or over
 	}
 	for _, ev := range msg.Events {
 		m.track(ev)
