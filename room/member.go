@@ -60,7 +60,7 @@ func newMember(r *Room, nick string, opts JoinOptions) *Member {
 // events it missed (see deliver). Take must not be called concurrently with
 // itself. A Pump does all this for a front end that writes batches.
 func (m *Member) Take(dst []*Event, n int) (events []*Event, open bool) {
-	return m.outbox.take(dst, n)
+	return m.outbox.take(dst, n, false)
 }
 
 // deliver queues ev for the member without waiting, leaving spare places

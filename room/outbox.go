@@ -61,8 +61,9 @@ func (q *queue) wakeIfArmed() {
 }
 
 // take appends up to n queued events to dst. With none queued it arms the
-// wake hook, or reports open false once the stream is closed.
-func (q *queue) take(dst []*Event, n int) (events []*Event, open bool) {
+// wake hook, or reports open false once the stream is closed. A drained
+// queue gives back its buffer unless keep is set (see trim).
+func (q *queue) take(dst []*Event, n int, keep bool) (events []*Event, open bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	n = min(n, len(q.events))
@@ -74,8 +75,24 @@ func (q *queue) take(dst []*Event, n int) (events []*Event, open bool) {
 	rest := copy(q.events, q.events[n:])
 	clear(q.events[rest:])
 	q.events = q.events[:rest]
-	if rest == 0 && cap(q.events) > keptQueueCap {
-		q.events = nil
+	if !keep {
+		q.trimLocked()
 	}
 	return dst, true
+}
+
+// trim gives back the buffer of a drained queue bigger than keptQueueCap,
+// so that an idle member holds no burst-sized buffer. A front end that
+// takes in a flow of events (a Pump) keeps the buffer while it runs and
+// trims once it stops, rather than growing it again for every burst.
+func (q *queue) trim() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.trimLocked()
+}
+
+func (q *queue) trimLocked() {
+	if len(q.events) == 0 && cap(q.events) > keptQueueCap {
+		q.events = nil
+	}
 }

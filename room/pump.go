@@ -37,8 +37,10 @@ type PumpConfig struct {
 // one lingering; that goroutine takes the events from the member's outbox
 // in batches and hands them to Write until none are left, lingers a while
 // if the member is in a flow of events, and ends. One goroutine runs at a
-// time, so batches are written in order. Once the member has left and all
-// is written, the pump calls Left and closes Done.
+// time, so batches are written in order. While it runs, the outbox keeps
+// the buffer a burst grew; when it ends, a burst-sized buffer is given back.
+// Once the member has left and all is written, the pump calls Left and
+// closes Done.
 //
 // Use: p := NewPump(cfg); m, err := r.Join(nick, JoinOptions{Wake: p.Wake});
 // then p.Start(m).
@@ -99,7 +101,7 @@ func (p *Pump) run() {
 	var linger *time.Timer
 	flowing := p.cfg.Linger > 0 && time.Since(p.ended) < p.cfg.Linger
 	for {
-		events, open := p.member.Take(buf[:0], p.cfg.Batch)
+		events, open := p.member.outbox.take(buf[:0], p.cfg.Batch, true)
 		if len(events) > 0 {
 			p.cfg.Write(events)
 			continue
@@ -114,6 +116,7 @@ func (p *Pump) run() {
 		if flowing && p.lingerForEvents(&linger) {
 			continue
 		}
+		p.member.outbox.trim()
 		p.ended = time.Now()
 		if !p.stop() {
 			return

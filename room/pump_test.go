@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -228,4 +229,55 @@ func TestPumpBlockedInWriteOnlyHoldsUpItsMember(t *testing.T) {
 	if n := len(got); n != 5+16+3 || !slices.Equal(got[n-3:], want) {
 		t.Errorf("bob was written %q; want its join, the 16 lines that fitted, then %q", got, want)
 	}
+}
+
+// TestPumpKeepsItsBufferOnlyWhileItRuns: in a flow of events the outbox
+// keeps the buffer a burst grew, rather than growing it again for the next
+// burst; once the pump's goroutine ends, an idle member holds none.
+func TestPumpKeepsItsBufferOnlyWhileItRuns(t *testing.T) {
+	r := newTestRoom(t, Config{})
+	alice := mustJoin(t, r, "alice")
+	gate := make(chan struct{}, 1)
+	gate <- struct{}{} // the join's batch goes through
+	var written atomic.Int32
+	p := NewPump(PumpConfig{Linger: time.Hour, Write: func(events []*Event) {
+		<-gate
+		written.Add(int32(len(events)))
+	}})
+	bob, err := r.Join("bob", JoinOptions{Wake: p.Wake})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Start(bob)
+	waitUntil(t, "the join's goroutine to end", func() bool { return !p.running.Load() })
+	alice.Send("first") // bob is in a flow now: this goroutine lingers
+	waitUntil(t, "the first line to be taken", func() bool { return bob.outbox.free() == bob.outbox.limit })
+	for i := range 20 {
+		alice.Send(fmt.Sprint("burst ", i))
+	}
+	close(gate)
+	waitUntil(t, "the burst to be written", func() bool { return written.Load() == 5+21 })
+	if c := bob.outbox.capacity(); c < 20 || !p.running.Load() {
+		t.Errorf("while the pump lingers the outbox holds %d places (running %v); want the burst's buffer kept", c, p.running.Load())
+	}
+	bob.Leave(ReasonQuit)
+	waitDone(t, p)
+
+	carol, p2, _ := pumpMember(t, r, "carol", PumpConfig{})
+	for i := range 20 {
+		alice.Send(fmt.Sprint("more ", i))
+	}
+	waitUntil(t, "carol's goroutine to end", func() bool { return !p2.running.Load() && carol.outbox.free() == carol.outbox.limit })
+	if c := carol.outbox.capacity(); c > keptQueueCap {
+		t.Errorf("an idle member's outbox holds %d places, want at most %d", c, keptQueueCap)
+	}
+	carol.Leave(ReasonQuit)
+	waitDone(t, p2)
+}
+
+// capacity returns how many events the queue's buffer holds now.
+func (q *queue) capacity() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return cap(q.events)
 }
