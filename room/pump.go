@@ -1,6 +1,7 @@
 package room
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -53,6 +54,11 @@ type Pump struct {
 	ended   time.Time     // when the last goroutine ended; used by one at a time
 }
 
+// batchBuffers hold the batches of running pumps. A buffer on the
+// goroutine's stack would make every pump goroutine's stack, and so the
+// size Go starts every goroutine's stack at, bigger.
+var batchBuffers = sync.Pool{New: func() any { return new([MaxPumpBatch]*Event) }}
+
 // NewPump returns a pump that delivers as cfg says. It needs Start.
 func NewPump(cfg PumpConfig) *Pump {
 	if cfg.Batch <= 0 || cfg.Batch > MaxPumpBatch {
@@ -97,13 +103,15 @@ func (p *Pump) Wake() {
 // have come for Linger. Once the member has left and all is written, it
 // calls Left and closes Done.
 func (p *Pump) run() {
-	var buf [MaxPumpBatch]*Event
+	buf := batchBuffers.Get().(*[MaxPumpBatch]*Event)
+	defer batchBuffers.Put(buf)
 	var linger *time.Timer
 	flowing := p.cfg.Linger > 0 && time.Since(p.ended) < p.cfg.Linger
 	for {
 		events, open := p.member.outbox.take(buf[:0], p.cfg.Batch, true)
 		if len(events) > 0 {
 			p.cfg.Write(events)
+			clear(events) // a pooled buffer holds on to no event
 			continue
 		}
 		if !open {
