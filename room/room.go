@@ -45,14 +45,6 @@ const (
 	DefaultMaxHeldNicks = 10000
 )
 
-// Reasons a member leaves, as shown in Leave events.
-const (
-	ReasonQuit         = "quit"
-	ReasonSlowConsumer = "slow consumer"
-	ReasonShutdown     = "server shutting down"
-	ReasonFlood        = "flooding"
-)
-
 // ErrClosed is returned by Join once the room has been closed.
 var ErrClosed = errors.New("room is closed")
 
@@ -192,6 +184,7 @@ type Room struct {
 	counts   counters
 	presence presence
 	held     heldNicks
+	cmds     registry // the commands Send runs; see Register
 }
 
 // New returns an open, empty room.
@@ -203,6 +196,7 @@ func New(cfg Config) *Room {
 		byNick:  make(map[string]*Member),
 		history: newHistory(cfg.HistorySize),
 		held:    newHeldNicks(cfg.MaxHeldNicks),
+		cmds:    builtinRegistry(),
 		counts:  counters{leaves: make(map[string]uint64), rejected: make(map[string]uint64)},
 	}
 }
@@ -315,8 +309,9 @@ func (r *Room) Len() int {
 	return len(r.members)
 }
 
-// Close tells every member notice, removes them all with the reason
-// ReasonShutdown and refuses later joins. It is safe to call more than once.
+// Close tells every member notice (a Bye event; ShutdownNotice is chatd's),
+// removes them all with a reason of kind ReasonShutdown and refuses later
+// joins. It is safe to call more than once.
 func (r *Room) Close(notice string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -325,10 +320,11 @@ func (r *Room) Close(notice string) {
 	}
 	r.closed = true
 	r.presence.stop()
-	ev := &Event{Kind: Notice, Time: r.cfg.Now(), Text: notice}
+	shutdown := Reason{Kind: ReasonShutdown}
+	ev := &Event{Kind: Bye, Time: r.cfg.Now(), Text: notice, Reason: shutdown}
 	for m := range r.members {
 		m.deliver(ev, 0) // best effort: a full outbox goes without
-		r.detach(m, ReasonShutdown)
+		r.detach(m, shutdown)
 	}
 }
 
@@ -364,7 +360,7 @@ func (r *Room) count(delivered bool) {
 // leaveEvent removes m and returns the Leave event to announce, or nil if m
 // had already been removed or the room is too big to announce it (the leave
 // is then counted for the next Presence summary). The caller holds r.mu.
-func (r *Room) leaveEvent(m *Member, reason string) *Event {
+func (r *Room) leaveEvent(m *Member, reason Reason) *Event {
 	if !r.detach(m, reason) {
 		return nil
 	}
@@ -372,11 +368,11 @@ func (r *Room) leaveEvent(m *Member, reason string) *Event {
 		r.notePresence(0, 1)
 		return nil
 	}
-	return &Event{Kind: Leave, From: m.nick, Text: reason}
+	return &Event{Kind: Leave, From: m.nick, Reason: reason}
 }
 
 // remove takes m out of the room and announces it. The caller holds r.mu.
-func (r *Room) remove(m *Member, reason string) {
+func (r *Room) remove(m *Member, reason Reason) {
 	if ev := r.leaveEvent(m, reason); ev != nil {
 		r.broadcast(ev, nil)
 	}
@@ -384,18 +380,18 @@ func (r *Room) remove(m *Member, reason string) {
 
 // detach takes m out of the room's indexes, records why and closes its event
 // stream. It reports false if m was already gone. The caller holds r.mu.
-func (r *Room) detach(m *Member, reason string) bool {
+func (r *Room) detach(m *Member, reason Reason) bool {
 	if _, ok := r.members[m]; !ok {
 		return false
 	}
 	delete(r.members, m)
 	r.unindex(m)
-	if involuntary(reason) && !r.closed {
+	if reason.Involuntary() && !r.closed {
 		r.held.hold(nickKey(m.nick), m.id, r.cfg.Now(), r.cfg.NickGrace)
 	}
 	m.reason = reason
 	m.stopCatchUp()
-	r.counts.leaves[LeaveClass(reason)]++
+	r.counts.leaves[reason.Class()]++
 	m.closeOutbox()
 	return true
 }

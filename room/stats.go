@@ -1,9 +1,6 @@
 package room
 
-import (
-	"maps"
-	"strings"
-)
+import "maps"
 
 // Stats is a snapshot of what has happened in the room since it was made,
 // for metrics.
@@ -13,7 +10,7 @@ type Stats struct {
 	Messages   uint64            // chat messages, actions and private messages accepted
 	Deliveries uint64            // events queued for members
 	Skipped    uint64            // events skipped for members that had fallen behind
-	Leaves     map[string]uint64 // members that left, by LeaveClass of the reason
+	Leaves     map[string]uint64 // members that left, by Reason.Class
 	Rejected   map[string]uint64 // input lines refused, by reason
 }
 
@@ -29,18 +26,6 @@ const (
 type counters struct {
 	joins, messages, deliveries, skipped uint64
 	leaves, rejected                     map[string]uint64
-}
-
-// LeaveClass sorts leave reasons into a few classes: quit, slow consumer,
-// flooding, shutdown and disconnected.
-func LeaveClass(reason string) string {
-	switch {
-	case reason == ReasonQuit || strings.HasPrefix(reason, ReasonQuit+":"):
-		return ReasonQuit
-	case reason == ReasonSlowConsumer, reason == ReasonFlood, reason == ReasonShutdown:
-		return reason
-	}
-	return "disconnected"
 }
 
 // Stats returns a snapshot of the room's counters.

@@ -27,10 +27,6 @@ import (
 	"chatd/tui"
 )
 
-// ReasonConnectionClosed is why an SSH member leaves the room when their
-// session ends without /quit or Ctrl+C.
-const ReasonConnectionClosed = "connection closed"
-
 // frameInterval is the least time between two frames of a session: under
 // a burst of messages a screen draws the newest state at most this often,
 // so the burst costs one frame. A message after a quiet spell is drawn at
@@ -286,33 +282,35 @@ type chatSession struct {
 // join joins the room as nick; it is also the nickname prompt's Join. A
 // session is one member: once it has joined, or has ended, it joins no more.
 func (cs *chatSession) join(nick string) (tui.Conn, error) {
-	m, err := cs.srv.cfg.Room.Join(nick, room.JoinOptions{Echo: true, Identity: sessionIdentity(cs.sess)})
+	id := sessionIdentity(cs.sess)
+	m, err := cs.srv.cfg.Room.Join(nick, room.JoinOptions{Echo: true, Identity: id})
 	if err != nil {
 		return nil, err
 	}
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	if cs.ended || cs.member != nil {
-		m.Leave(ReasonConnectionClosed)
+		m.Leave(room.Reason{Kind: room.ReasonClosed})
 		return nil, errors.New("the session has ended")
 	}
 	cs.member = m
+	cs.srv.log.Info("joined", "transport", "ssh", "remote", cs.sess.RemoteAddr().String(), "nick", nick, "identity", id)
 	return m, nil
 }
 
-// sessionIdentity is who an SSH client is: the public key it signed in
-// with, if any, and its address.
+// sessionIdentity is who an SSH client is: its address and the public key
+// it signed in with, if any.
 func sessionIdentity(sess ssh.Session) room.Identity {
-	id := room.Identity{Address: connlimit.Source(sess.RemoteAddr())}
+	id := room.Identity{Transport: room.TransportSSH, Address: connlimit.Source(sess.RemoteAddr())}
 	if key := sess.PublicKey(); key != nil {
-		id.Key = gossh.FingerprintSHA256(key)
+		id.KeyFingerprint = gossh.FingerprintSHA256(key)
 	}
 	return id
 }
 
 // leave takes the member, if any, out of the room, and stops later joins. It
 // returns the member.
-func (cs *chatSession) leave(reason string) *room.Member {
+func (cs *chatSession) leave(reason room.Reason) *room.Member {
 	cs.mu.Lock()
 	cs.ended = true
 	m := cs.member
@@ -388,14 +386,14 @@ func (s *Server) trackSession(next ssh.Handler) ssh.Handler {
 
 		defer func() {
 			s.mu.Lock()
-			reason := ReasonConnectionClosed
+			reason := room.Reason{Kind: room.ReasonClosed}
 			if s.closing {
-				reason = room.ReasonShutdown
+				reason = room.Reason{Kind: room.ReasonShutdown}
 			}
 			delete(s.sessions, sess)
 			s.mu.Unlock()
 			if m := cs.leave(reason); m != nil {
-				setConnReason(sess.Context(), m.Reason())
+				setConnReason(sess.Context(), m.Reason().String())
 				// The screen has restored the terminal; this line stays.
 				fmt.Fprintf(sess, "chatd: you left the room (%s)\r\n", m.Reason())
 			}
@@ -482,7 +480,7 @@ func (s *Server) newScreen(sess ssh.Session) *sessionScreen {
 	}
 	opts := tui.Options{
 		Join:    cs.join,
-		OnLeave: func() { cs.leave(room.ReasonQuit) },
+		OnLeave: func() { cs.leave(room.Reason{Kind: room.ReasonQuit}) },
 	}
 	user := sess.User()
 	if c, err := cs.join(user); err == nil {
@@ -504,7 +502,7 @@ func (s *Server) newScreen(sess ssh.Session) *sessionScreen {
 	// shows.
 	out := newStallGuard(sess, s.cfg.WriteTimeout, func() {
 		s.log.Info("ssh session not reading; closing it", "user", boundedUser(sess.User()), "remote", sess.RemoteAddr().String())
-		cs.leave(room.ReasonSlowConsumer)
+		cs.leave(room.Reason{Kind: room.ReasonSlowConsumer})
 		_ = sess.Close()
 		// The whole connection, or its slot stays taken until the client
 		// hangs up, which a client that stopped reading may never do.

@@ -12,17 +12,15 @@ import (
 	"sync/atomic"
 	"time"
 
+	"chatd/certs"
 	"chatd/connlimit"
 	"chatd/proto"
 	"chatd/room"
 )
 
-// Reasons a TLS member leaves, besides the room's own.
-const (
-	reasonClosed      = "connection closed"
-	reasonWriteFailed = "connection lost"
-	reasonNoNewline   = "sent too much without a newline"
-)
+// noNewline is why a client that sent more than the line limit without a
+// newline is disconnected.
+var noNewline = room.Reason{Kind: room.ReasonProtocol, Detail: proto.DetailNoNewline}
 
 // writeBuffers are shared by every connection's writer, so that an idle
 // connection holds none; maxPooledBuffer keeps huge ones out of the pool.
@@ -89,9 +87,9 @@ func (s *session) open() (*room.Member, string) {
 		return nil, "did not join: " + err.Error()
 	}
 	if !s.srv.markJoined(s.raw) {
-		m.Leave(room.ReasonShutdown)
+		m.Leave(room.Reason{Kind: room.ReasonShutdown})
 	}
-	s.logger().Info("joined", "nick", m.Nick())
+	s.logger().Info("joined", "nick", m.Nick(), "identity", s.identity())
 	return m, ""
 }
 
@@ -99,7 +97,7 @@ func (s *session) open() (*room.Member, string) {
 // ends, then closes the connection.
 func (s *session) serve(m *room.Member) {
 	s.chat(m)
-	s.close(m.Nick(), m.Reason())
+	s.close(m.Nick(), m.Reason().String())
 }
 
 // close logs the connection's end, closes it and stops tracking it.
@@ -212,10 +210,16 @@ func (s *session) join() (*room.Member, error) {
 	return nil, errors.New("too many nickname attempts")
 }
 
-// identity is who the client is, as far as TLS can tell: its address. (No
-// client certificate is asked for.)
+// identity is who the client is, as far as TLS can tell: its address and,
+// if it presented one, the fingerprint of its certificate (asked for but
+// not required or verified; see ServerConfig), whose key the handshake
+// proved it holds.
 func (s *session) identity() room.Identity {
-	return room.Identity{Address: connlimit.Source(s.raw.RemoteAddr())}
+	id := room.Identity{Transport: room.TransportTLS, Address: connlimit.Source(s.raw.RemoteAddr())}
+	if peer := s.conn.ConnectionState().PeerCertificates; len(peer) > 0 {
+		id.CertFingerprint = certs.Fingerprint(peer[0].Raw)
+	}
+	return id
 }
 
 // greeting welcomes the client and tells it what TLS it got.
@@ -238,9 +242,9 @@ func (s *session) chat(m *room.Member) {
 	for {
 		line, err := s.lines.ReadLine()
 		if err != nil {
-			reason := reasonClosed
+			reason := room.Reason{Kind: room.ReasonClosed}
 			if errors.Is(err, proto.ErrNoNewline) {
-				reason = reasonNoNewline
+				reason = noNewline
 			}
 			m.Leave(reason)
 			break
@@ -401,18 +405,13 @@ func (s *session) drain() {
 	io.Copy(io.Discard, s.conn)
 }
 
-// farewell is the last line a member is sent, given why it left; nil if
-// there is nothing to add or no one to read it.
-func farewell(reason string) *room.Event {
-	switch {
-	case reason == room.ReasonQuit || strings.HasPrefix(reason, room.ReasonQuit+":"):
-		return &room.Event{Kind: room.Notice, Text: "Goodbye."}
-	case reason == room.ReasonSlowConsumer:
-		return &room.Event{Kind: room.Error, Text: "disconnected: you were not reading fast enough (slow consumer)"}
-	case reason == reasonNoNewline:
-		return &room.Event{Kind: room.Error, Text: "disconnected: " + reason}
-	case reason == room.ReasonFlood:
-		return &room.Event{Kind: room.Error, Text: "disconnected: flooding (too many lines too fast)"}
+// farewell is the last event a member is sent, given why it left (the
+// codec words it); nil if there is nothing to add (the room said goodbye
+// at shutdown) or no one to read it (the connection closed or failed).
+func farewell(reason room.Reason) *room.Event {
+	switch reason.Kind {
+	case room.ReasonQuit, room.ReasonSlowConsumer, room.ReasonFlood, room.ReasonProtocol:
+		return &room.Event{Kind: room.Bye, Reason: reason}
 	}
 	return nil
 }
@@ -441,11 +440,11 @@ func (s *session) write(b []byte) error {
 // writeFailure is why a member whose write failed with err leaves: a write
 // that timed out means the client stopped reading (a slow consumer), any
 // other failure that the connection was lost.
-func writeFailure(err error) string {
+func writeFailure(err error) room.Reason {
 	if isTimeout(err) {
-		return room.ReasonSlowConsumer
+		return room.Reason{Kind: room.ReasonSlowConsumer}
 	}
-	return reasonWriteFailed
+	return room.Reason{Kind: room.ReasonLost}
 }
 
 func isTimeout(err error) bool {

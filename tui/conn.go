@@ -26,7 +26,7 @@ type Conn interface {
 	// Nick is the member's current nickname.
 	Nick() string
 	// Reason says why the member left, once Events is closed.
-	Reason() string
+	Reason() room.Reason
 }
 
 // StatusReporter is implemented by a Conn that has a state worth showing in

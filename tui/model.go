@@ -60,10 +60,10 @@ type Model struct {
 	sb        *scrollback
 	members   members
 	input     input
-	inHistory bool   // between HistoryBegin and HistoryEnd
-	left      bool   // the event stream has ended
-	quitting  bool   // Ctrl+C was pressed
-	reason    string // why, once left
+	inHistory bool        // between HistoryBegin and HistoryEnd
+	left      bool        // the event stream has ended
+	quitting  bool        // Ctrl+C was pressed
+	reason    room.Reason // why, once left
 
 	// The nickname prompt, while conn is nil.
 	nickInput input
@@ -132,8 +132,8 @@ func (m *Model) connect(c Conn) {
 	m.rend.self = c.Nick()
 }
 
-// Reason says why the chat ended, once it has; "" before that.
-func (m *Model) Reason() string { return m.reason }
+// Reason says why the chat ended, once it has; the zero Reason before that.
+func (m *Model) Reason() room.Reason { return m.reason }
 
 // Init starts reading events, if already connected.
 func (m *Model) Init() tea.Cmd {
@@ -396,8 +396,8 @@ func (m *Model) statusView(w int) string {
 	style := st.status
 	if m.left {
 		left = " chatd · you left the room"
-		if m.reason != "" {
-			left += ": " + m.reason
+		if why := m.reason.String(); why != "" {
+			left += ": " + why
 		}
 		style = st.gone
 	}

@@ -19,7 +19,7 @@ import (
 type fakeConn struct {
 	events chan *room.Event
 	nick   string
-	reason string
+	reason room.Reason
 
 	mu   sync.Mutex
 	sent []string
@@ -36,7 +36,7 @@ func (c *fakeConn) Send(line string) {
 }
 func (c *fakeConn) Events() <-chan *room.Event { return c.events }
 func (c *fakeConn) Nick() string               { return c.nick }
-func (c *fakeConn) Reason() string             { return c.reason }
+func (c *fakeConn) Reason() room.Reason        { return c.reason }
 func (c *fakeConn) Sent() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -62,7 +62,11 @@ func chat(from, text string) *room.Event {
 	return &room.Event{Kind: room.Chat, From: from, Text: text, Time: t0}
 }
 
+// ev makes an event; for a Leave, text is the reason, in words.
 func ev(kind room.Kind, from, to, text string) *room.Event {
+	if kind == room.Leave {
+		return &room.Event{Kind: kind, From: from, Reason: room.ParseReason(text), Time: t0}
+	}
 	return &room.Event{Kind: kind, From: from, To: to, Text: text, Time: t0}
 }
 
@@ -657,7 +661,7 @@ func TestClosedStreamShowsReasonAndQuits(t *testing.T) {
 	c := newFakeConn("alice")
 	m := New(Options{Conn: c, Location: time.UTC, LeaveDelay: time.Millisecond})
 	m.Update(tea.WindowSizeMsg{Width: 80, Height: 10})
-	c.reason = "slow consumer"
+	c.reason = room.Reason{Kind: room.ReasonSlowConsumer}
 	c.events <- chat("bob", "last words")
 	close(c.events)
 	msg := m.Init()()
@@ -670,7 +674,7 @@ func TestClosedStreamShowsReasonAndQuits(t *testing.T) {
 	if !strings.Contains(text, "bob: last words") || !strings.Contains(text, "you left the room: slow consumer") {
 		t.Fatalf("screen:\n%s", text)
 	}
-	if m.Reason() != "slow consumer" {
+	if m.Reason() != (room.Reason{Kind: room.ReasonSlowConsumer}) || m.Reason().String() != "slow consumer" {
 		t.Fatalf("Reason() = %q", m.Reason())
 	}
 	if cmd == nil {
