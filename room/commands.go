@@ -18,10 +18,11 @@ type Command struct {
 	// Handler carries the command out for m; args are the rest of the line,
 	// cleaned and trimmed. It is called without the room's lock held, and
 	// typically calls m's operations (Say, Rename, Quit...). The line has
-	// been charged to m's flood control already (unless ExemptFromFlood),
-	// and that charge pays for the first operation Handler performs. An
-	// error wrapping ErrUsage is reported to m as the command's usage; any
-	// other error is reported in its own words.
+	// passed m's flood control already (or is exempt from it), and that
+	// covers the first operation Handler performs; further ones are
+	// charged. An error wrapping ErrUsage is reported to m as the command's
+	// usage; any other error is reported in its own words, as Send reports
+	// the operations' errors.
 	Handler func(m *Member, args string) error
 	// ExemptFromFlood lets the command through flood control, so that a
 	// member that is being held back can still run it (/quit).

@@ -68,9 +68,9 @@ func (r *Room) chat(m *Member, line string, isCommand bool) error {
 }
 
 // admitCommand admits a line that runs cmd: m is present, the line passes
-// flood control unless cmd is exempt, and m may run cmd. The line's charge
-// then pays for the first operation cmd's handler performs. The caller
-// holds r.mu.
+// flood control unless cmd is exempt, and m may run cmd. The line's
+// admission then covers the first operation cmd's handler performs. The
+// caller holds r.mu.
 func (r *Room) admitCommand(m *Member, cmd *Command) error {
 	if err := r.admit(m, cmd.ExemptFromFlood); err != nil {
 		return err
@@ -79,7 +79,7 @@ func (r *Room) admitCommand(m *Member, cmd *Command) error {
 		r.counts.rejected[RejectCommand]++
 		return refuse(ErrOperatorOnly, "%s is for the room's operators only", cmd.Name)
 	}
-	m.paid = !cmd.ExemptFromFlood
+	m.paid = true
 	return nil
 }
 

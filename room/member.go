@@ -21,7 +21,7 @@ type Member struct {
 	nick        string
 	reason      Reason
 	dropped     int           // lines dropped in the current flood
-	paid        bool          // the line running a command paid for its first operation (see admit)
+	paid        bool          // the line running a command covers its first operation (see admit)
 	private     privateBudget // private messages the member receives
 	missed      int           // events that did not fit in the outbox since the last report
 	catchUp     *time.Timer   // retries the report of missed events; nil until first needed

@@ -224,8 +224,8 @@ func (m *Member) refuseTooLong(size int) error {
 }
 
 // admit starts every operation of m: m must be present, and the operation
-// passes flood control unless it is exempt or the line that ran it paid
-// already (see Command.Handler). The caller holds r.mu.
+// passes flood control unless it is exempt or is the first of a command
+// whose line passed already (see Command.Handler). The caller holds r.mu.
 func (r *Room) admit(m *Member, exempt bool) error {
 	if _, present := r.members[m]; !present {
 		return ErrNotInRoom

@@ -232,6 +232,48 @@ func TestEventsRender(t *testing.T) {
 	}
 }
 
+// TestFarewellsLookLikeTheNoticesAndErrorsTheyWere: a Bye is drawn as the
+// notice (a quit, the shutdown) or the error (a disconnection) it used to
+// be, in the same style.
+func TestFarewellsLookLikeTheNoticesAndErrorsTheyWere(t *testing.T) {
+	m, _ := newTestModel(t, "alice", 100, 20)
+	bye := func(kind room.ReasonKind, text string) *room.Event {
+		return &room.Event{Kind: room.Bye, Text: text, Reason: room.Reason{Kind: kind}, Time: t0}
+	}
+	feed(m,
+		ev(room.Notice, "", "", "a notice"),
+		ev(room.Error, "", "", "an error"),
+		bye(room.ReasonQuit, "Goodbye."),
+		bye(room.ReasonShutdown, room.ShutdownNotice),
+		bye(room.ReasonFlood, "disconnected: flooding (too many lines too fast)"),
+		bye(room.ReasonSlowConsumer, ""),
+	)
+	text := screenText(m)
+	for _, want := range []string{
+		"12:34 -- Goodbye.",
+		"12:34 -- The server is shutting down. Goodbye!",
+		"12:34 !! disconnected: flooding (too many lines too fast)",
+		"12:34 !! slow consumer",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("screen lacks %q:\n%s", want, text)
+		}
+	}
+	raw := m.View().Content
+	styleBefore := func(text string) string {
+		i := strings.Index(raw, text)
+		if i < 0 {
+			t.Fatalf("%q not in the raw view", text)
+		}
+		return raw[strings.LastIndex(raw[:i], "\x1b["):i]
+	}
+	for farewell, like := range map[string]string{"Goodbye.": "a notice", "The server is": "a notice", "disconnected: flooding": "an error"} {
+		if styleBefore(farewell) != styleBefore(like) {
+			t.Errorf("%q is not drawn like %q", farewell, like)
+		}
+	}
+}
+
 func TestTimestampsAreLocal(t *testing.T) {
 	c := newFakeConn("alice")
 	zone := time.FixedZone("X", 5*3600+30*60)

@@ -148,7 +148,7 @@ func startSSH(cfg *config, stats *statsCollector, stdout io.Writer, logger *slog
 // shutDown tells every member goodbye, then stops every front end at once,
 // cutting what is left when shutdownTimeout runs out.
 func shutDown(chatRoom *room.Room, fronts []*frontEnd, logger *slog.Logger) {
-	chatRoom.Close("The server is shutting down. Goodbye!")
+	chatRoom.Close(room.ShutdownNotice)
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	var wg sync.WaitGroup
