@@ -185,6 +185,8 @@ func FuzzParseLine(f *testing.F) {
 	}
 	f.Add("\x1b[31m<a> x")
 	f.Add("[00:00:00] *** 0 members: ")
+	f.Add("!!! disconnected: quit: bye")
+	f.Add("*** bob left (connection lost: quit: x)")
 	f.Fuzz(func(t *testing.T, line string) {
 		ev := ParseLine(line, stamp)
 		for _, s := range append([]string{ev.From, ev.To, ev.Text, ev.Reason.Detail}, ev.Nicks...) {
