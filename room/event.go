@@ -13,7 +13,9 @@ type Kind uint8
 //
 // Each kind's comment names the Event fields it sets; the fields it does not
 // name are zero. Every event has Time, except those a front end makes up
-// before the member joins or after it left, which may have none.
+// before the member joins or after it left, which may have none. An event
+// decoded from a line of the line protocol (package proto) has what the
+// line shows: no Seq, no To on Private, no From on PrivateSent.
 const (
 	// Chat is a message to everyone. From: the sender; Text: the message.
 	Chat Kind = iota + 1
