@@ -237,10 +237,7 @@ func loadCertificate(cfg *config, stdout io.Writer, logger *slog.Logger) (*serve
 // printCertSummary prints what a user needs to check a certificate: its
 // fingerprint, the names it is valid for and until when.
 func printCertSummary(out io.Writer, leaf *x509.Certificate) {
-	hosts := append([]string(nil), leaf.DNSNames...)
-	for _, ip := range leaf.IPAddresses {
-		hosts = append(hosts, ip.String())
-	}
+	hosts := certs.SubjectAltNames(leaf) // the operator's own certificate: shown as is
 	fmt.Fprintf(out, "  SHA-256 fingerprint: %s\n", certs.Fingerprint(leaf.Raw))
 	if len(hosts) == 0 {
 		fmt.Fprintf(out, "  valid for: no subjectAltName, only the common name %q; until %s\n", leaf.Subject.CommonName, leaf.NotAfter.UTC().Format(time.DateOnly))
