@@ -14,14 +14,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"chatd/connlimit"
 	"chatd/gateway"
 	"chatd/room"
 )
 
 // newRegistry returns the registry /metrics serves, with the Go runtime's,
-// the process's and the room's metrics. The gateways and the connection
-// guard register their own as they are built.
-func newRegistry(chatRoom *room.Room) (*prometheus.Registry, error) {
+// the process's and the room's metrics, and the guard's, which it
+// registers itself. The gateways register theirs as they are built.
+func newRegistry(chatRoom *room.Room, guard *connlimit.Guard) (*prometheus.Registry, error) {
 	reg := prometheus.NewRegistry()
 	for _, c := range []prometheus.Collector{
 		collectors.NewGoCollector(),
@@ -31,6 +32,9 @@ func newRegistry(chatRoom *room.Room) (*prometheus.Registry, error) {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
+	}
+	if err := guard.Register(reg); err != nil {
+		return nil, err
 	}
 	return reg, nil
 }

@@ -124,4 +124,19 @@ func TestEveryPartRegistersTheSameMetricsAsBefore(t *testing.T) {
 	if _, err := d.Gather(); err != nil {
 		t.Errorf("gathering every part's metrics: %v", err)
 	}
+
+	// As chatd registers them, beside the Go runtime's and the process's.
+	reg, err := newRegistry(chatRoom, connlimit.New(connlimit.Limits{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tlsServer.Register(reg); err != nil {
+		t.Fatal(err)
+	}
+	if err := sshServer.Register(reg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Gather(); err != nil {
+		t.Errorf("gathering chatd's registry: %v", err)
+	}
 }

@@ -52,9 +52,9 @@ type listening struct {
 	ln     net.Listener
 }
 
-// serve runs the server until it is shut down. It returns an error only if
-// the server failed.
-func (l listening) serve() error {
+// run serves the listener until the server is shut down. It returns an
+// error only if the server failed.
+func (l listening) run() error {
 	if err := l.server.Serve(l.ln); err != nil && !errors.Is(err, gateway.ErrServerClosed) {
 		return fmt.Errorf("serve %s: %w", l.server.Name(), err)
 	}
@@ -70,10 +70,7 @@ func serve(ctx context.Context, stopSignals func(), cfg *config, stdout io.Write
 	}
 	chatRoom := room.New(cfg.room)
 	guard := connlimit.New(withRefusalLog(cfg.conns, logger))
-	reg, err := newRegistry(chatRoom)
-	if err == nil {
-		err = guard.Register(reg)
-	}
+	reg, err := newRegistry(chatRoom, guard)
 	if err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
@@ -90,7 +87,7 @@ func serve(ctx context.Context, stopSignals func(), cfg *config, stdout io.Write
 
 	errs := make(chan error, len(servers))
 	for _, l := range servers {
-		go func() { errs <- l.serve() }()
+		go func() { errs <- l.run() }()
 	}
 	var failure error
 	ended := 0
