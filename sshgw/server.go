@@ -195,6 +195,12 @@ func (s *Server) ListenAndServe() error {
 	return s.Serve(ln)
 }
 
+// ErrServerClosed is returned by Serve after Shutdown. It is
+// gateway.ErrServerClosed.
+var ErrServerClosed = gateway.ErrServerClosed
+
+var _ gateway.Server = (*Server)(nil)
+
 // Name names the server in logs: "SSH".
 func (s *Server) Name() string { return "SSH" }
 
@@ -207,10 +213,6 @@ func (s *Server) Name() string { return "SSH" }
 func (s *Server) Serve(ln net.Listener) error {
 	return s.life.Serve(ln, s.serveConn)
 }
-
-// ErrServerClosed is returned by Serve after Shutdown. It is
-// gateway.ErrServerClosed.
-var ErrServerClosed = gateway.ErrServerClosed
 
 // serveConn serves one SSH connection until it closes.
 func (s *Server) serveConn(c net.Conn) {

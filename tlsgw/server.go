@@ -93,6 +93,8 @@ func NewServer(cfg Config) *Server {
 // gateway.ErrServerClosed.
 var ErrServerClosed = gateway.ErrServerClosed
 
+var _ gateway.Server = (*Server)(nil)
+
 // Name names the server in logs: "TLS".
 func (s *Server) Name() string { return "TLS" }
 

@@ -102,6 +102,8 @@ func newMetricsServer(reg *prometheus.Registry, withPprof bool) *metricsServer {
 	return &metricsServer{http: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}}
 }
 
+var _ gateway.Server = (*metricsServer)(nil)
+
 // Name names the server in logs: "metrics".
 func (m *metricsServer) Name() string { return "metrics" }
 
