@@ -10,6 +10,9 @@
 //   - ConnectionMetrics are the connection series every gateway exports.
 //
 // What a session is, and how it is asked to end, stays the gateway's own.
+// The connection limits are the listener's: cmd/chatd hands every gateway
+// a listener wrapped by connlimit's guard, so the accept loop only ever
+// sees connections within the limits.
 package gateway
 
 import (
