@@ -95,8 +95,8 @@ func (ts *testServer) shutdown(t *testing.T) {
 	}
 	select {
 	case err := <-ts.served:
-		if err != nil {
-			t.Errorf("Serve returned %v after Shutdown", err)
+		if !errors.Is(err, ErrServerClosed) {
+			t.Errorf("Serve returned %v after Shutdown, want ErrServerClosed", err)
 		}
 	case <-time.After(waitLimit):
 		t.Error("Serve did not return after Shutdown")

@@ -59,7 +59,7 @@ type session struct {
 // The handshake and the nickname exchange need a deep stack; once the client
 // has joined, a fresh goroutine takes over, so that an idle connection keeps
 // a small stack rather than that one. The session ends the connection's
-// tracking (untrackConn and wg) when it closes.
+// tracking (untrackConn) when it closes.
 func (s *Server) serveConn(raw net.Conn) {
 	conn := tls.Server(raw, s.cfg.TLS)
 	sess := &session{srv: s, raw: raw, conn: conn, lines: proto.NewLineReader(conn, s.cfg.ReadBuffer), start: time.Now()}
@@ -107,7 +107,6 @@ func (s *session) close(nick, reason string) {
 		"duration", time.Since(s.start).Round(time.Millisecond), "bytes_in", in, "bytes_out", out)
 	s.raw.Close()
 	s.srv.untrackConn(s.raw)
-	s.srv.wg.Done()
 }
 
 // logger returns a logger with what is known of the connection: its remote

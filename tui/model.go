@@ -15,8 +15,9 @@ import (
 // the program quits, when Options leaves LeaveDelay zero.
 const DefaultLeaveDelay = time.Second
 
-// maxInputRunes bounds a typed line; the room refuses longer ones anyway.
-const maxInputRunes = room.DefaultMaxLineBytes
+// maxInputBytes bounds a typed line as the room does, in bytes: the room
+// refuses longer ones.
+const maxInputBytes = room.DefaultMaxLineBytes
 
 // Options configure a chat screen.
 type Options struct {
@@ -113,7 +114,7 @@ func New(opts Options) *Model {
 	m := &Model{
 		opts:      opts,
 		st:        defaultStyles(),
-		input:     newInput("> ", maxInputRunes),
+		input:     newInput("> ", maxInputBytes),
 		nickInput: newInput("nickname: ", 64),
 		problem:   opts.Problem,
 		dirty:     true,
