@@ -50,7 +50,9 @@ const DetailNoNewline = "sent too much without a newline"
 // client knows the server waits for one when it reads it.
 const NickPrompt = "Choose a nickname (" + room.NickRules + "):"
 
-// AppendEvent appends the wire line for ev, newline included, to dst.
+// AppendEvent appends the wire line for ev, newline included, to dst. A
+// room.Bye without Text is worded from its reason, as clients have always
+// been told: "*** Goodbye." after /quit, "!!! disconnected: ..." otherwise.
 func AppendEvent(dst []byte, ev *room.Event) []byte {
 	if !ev.Time.IsZero() {
 		dst = appendStamp(dst, ev.Time)
@@ -163,8 +165,12 @@ func digit(n int) byte { return byte('0' + n) }
 // ParseLine turns one server line (without its line ending) back into an
 // event, the inverse of AppendEvent. A timestamp is placed on the most recent
 // day, up to now, that has that time of day. Text fields are cleaned with
-// room.Clean, so a hostile server cannot drive the client's terminal. A line
-// that follows no rule of the grammar becomes a Notice holding the line.
+// room.Clean, so a hostile server cannot drive the client's terminal. A
+// Leave line's reason is read back into its typed room.Reason (words it does
+// not know are a room.ReasonOther); a farewell ("*** Goodbye.", the room's
+// room.ShutdownNotice, "!!! disconnected: ...") becomes the room.Bye event
+// it was, with its reason. A line that follows no rule of the grammar
+// becomes a Notice holding the line.
 func ParseLine(line string, now time.Time) *room.Event {
 	line = room.Clean(line)
 	ev := &room.Event{}
