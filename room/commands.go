@@ -106,16 +106,23 @@ func (r *Room) Commands() []Command {
 	return r.cmds.commands()
 }
 
+// MaxCommands bounds a room's commands, built-in ones included, so that
+// /help fits in a member's outbox with room to spare.
+const MaxCommands = 64
+
 // Register adds a command to the room, after the built-in ones. Its name
 // must start with "/" and its aliases with "/" or "!", in lower case without
-// spaces, and neither may be taken already; it needs a Handler. Otherwise
-// the error wraps ErrBadCommand.
+// spaces, and neither may be taken already; it needs a Handler, and the room
+// has at most MaxCommands. Otherwise the error wraps ErrBadCommand.
 func (r *Room) Register(c Command) error {
 	if err := checkCommand(c); err != nil {
 		return err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if len(r.cmds.list) >= MaxCommands {
+		return fmt.Errorf("%w: a room has at most %d commands", ErrBadCommand, MaxCommands)
+	}
 	for _, name := range append([]string{c.Name}, c.Aliases...) {
 		if r.cmds.find(name) != nil {
 			return fmt.Errorf("%w: %s is taken", ErrBadCommand, name)

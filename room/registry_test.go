@@ -118,6 +118,14 @@ func TestRegisterRefusesBadCommands(t *testing.T) {
 	if got := len(r.Commands()); got != len(Commands())+1 {
 		t.Errorf("%d commands after one good registration, want %d", got, len(Commands())+1)
 	}
+	for i := len(r.Commands()); i < MaxCommands; i++ {
+		if err := r.Register(Command{Name: fmt.Sprint("/c", i), Handler: ok}); err != nil {
+			t.Fatalf("command %d: %v", i+1, err)
+		}
+	}
+	if err := r.Register(Command{Name: "/onetoomany", Handler: ok}); !errors.Is(err, ErrBadCommand) {
+		t.Errorf("command %d: %v, want ErrBadCommand", MaxCommands+1, err)
+	}
 }
 
 // TestALinePaysForOneOperation: flood control charges a command's line
