@@ -17,6 +17,7 @@ type Member struct {
 	lines  *rate.Limiter // flood control for everything the member sends
 	nicks  *rate.Limiter // nickname changes
 	id     Identity
+	no     uint64 // the member's number in the room (NickClaim.Member)
 
 	// Guarded by room.mu.
 	nick        string
