@@ -36,7 +36,8 @@
 //     again to deliver the outcome in order (sequencer.go). When an exported
 //     method returns, what it caused has been stored and delivered. Code
 //     holding the sequencer takes the member lock with Lock and gives it
-//     back with release, never Unlock.
+//     back with release, never Unlock. (Unlock may try the sequencer while
+//     still holding the member lock, with TryLock, which never waits.)
 //   - Each member's queue lock (outbox.go), and the locks inside MemoryLog
 //     and MemoryNicks, are taken last, under either of the above, and guard
 //     only their own state.
@@ -331,7 +332,7 @@ func (r *Room) admit(nick string, opts JoinOptions, a *arrival) error {
 	a.m = m
 	a.join = &Event{Kind: Join, From: nick, Time: r.cfg.Now()}
 	a.quiet = r.quiet(len(r.members) + 1)
-	r.queue(job{kind: arriveJob, nick: nick, key: nickKey(nick), claim: claimOf(m), arrival: a})
+	r.queue(job{kind: arriveJob, nick: nick, key: nickKey(nick), arrival: a})
 	return nil
 }
 

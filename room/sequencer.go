@@ -37,11 +37,10 @@ const (
 // job is one piece of the sequencer's work.
 type job struct {
 	kind    jobKind
-	ev      *Event  // publishJob, closeJob: the event
-	member  *Member // publishJob: the sender (nil for the room's own events); nickname jobs: the member
-	nick    string  // nickname jobs: the nickname
-	key     string  // nickname jobs: its nickKey
-	claim   NickClaim
+	ev      *Event    // publishJob, closeJob: the event
+	member  *Member   // publishJob: the sender (nil for the room's own events); nickname jobs: the member
+	nick    string    // nickname jobs: the nickname
+	key     string    // nickname jobs: its nickKey
 	until   time.Time // holdJob: when the hold ends, as the room reckons it
 	arrival *arrival  // arriveJob
 	err     error     // what the log or the store said
@@ -88,12 +87,14 @@ func (q *jobQueue) nickOwner(key string, now time.Time) (owner NickOwner, ok, kn
 				continue
 			}
 			switch j.kind {
-			case claimJob, arriveJob:
-				owner, ok, known = NickOwner{Claim: j.claim}, true, true
+			case claimJob:
+				owner, ok, known = NickOwner{Claim: claimOf(j.member)}, true, true
+			case arriveJob:
+				owner, ok, known = NickOwner{Claim: claimOf(j.arrival.m)}, true, true
 			case releaseJob:
 				owner, ok, known = NickOwner{}, false, true
 			case holdJob:
-				owner, ok, known = NickOwner{Claim: j.claim, HeldUntil: j.until}, now.Before(j.until), true
+				owner, ok, known = NickOwner{Claim: claimOf(j.member), HeldUntil: j.until}, now.Before(j.until), true
 			}
 		}
 	}
@@ -102,29 +103,29 @@ func (q *jobQueue) nickOwner(key string, now time.Time) (owner NickOwner, ok, kn
 
 // memberLock is Room.mu, the lock that guards the local member set and
 // everything decided with it. Its holder never calls the Log or the
-// nickname store: it queues that work, and Unlock runs it once the lock is
-// released, before returning.
+// nickname store: it queues that work, and Unlock has it done, without the
+// lock, before returning.
 type memberLock struct {
 	mu     sync.Mutex
 	queued bool   // the holder queued work; guarded by mu
-	run    func() // does the queued work; called without mu
+	run    func() // does the queued work; called with mu, which it releases
 }
 
 // Lock takes the member lock.
 func (l *memberLock) Lock() { l.mu.Lock() }
 
-// Unlock releases the member lock, then does the work its holder queued,
-// if any: stores it and applies the outcome, taking the lock again for
-// that. So when a method that took the lock returns, what it caused has
-// been stored and delivered. Unlock must not be called with
-// Room.sequencer held; the sequencer itself uses release.
+// Unlock releases the member lock and, if its holder queued work, has it
+// done: stored without the lock, then applied under it again. So when a
+// method that took the lock returns, what it caused has been stored and
+// delivered. Unlock must not be called with Room.sequencer held; the
+// sequencer itself uses release.
 func (l *memberLock) Unlock() {
-	queued := l.queued
-	l.queued = false
-	l.mu.Unlock()
-	if queued {
-		l.run()
+	if !l.queued {
+		l.mu.Unlock()
+		return
 	}
+	l.queued = false
+	l.run()
 }
 
 // release releases the member lock without doing the queued work, for the
@@ -143,7 +144,7 @@ func (r *Room) queue(j job) {
 // queueNick queues a nickname job of kind for m's nickname. The caller
 // holds r.mu.
 func (r *Room) queueNick(kind jobKind, m *Member) {
-	j := job{kind: kind, member: m, nick: m.nick, key: nickKey(m.nick), claim: claimOf(m)}
+	j := job{kind: kind, member: m, nick: m.nick, key: nickKey(m.nick)}
 	if kind == holdJob {
 		j.until = r.cfg.Now().Add(r.cfg.NickGrace)
 	}
@@ -152,8 +153,17 @@ func (r *Room) queueNick(kind jobKind, m *Member) {
 
 // runQueued does the queued work, waiting for the sequencer if another
 // goroutine is doing it: when it returns, everything queued before the
-// call has been done. It is Room.mu's run.
+// call has been done. It is Room.mu's run: the caller holds r.mu, which
+// runQueued releases. If the sequencer is free, runQueued takes it without
+// letting go of r.mu first (TryLock never waits, so this cannot deadlock
+// with the sequencer's order, sequencer then r.mu).
 func (r *Room) runQueued() {
+	if r.sequencer.TryLock() {
+		defer r.sequencer.Unlock()
+		r.processLocked()
+		return
+	}
+	r.mu.release()
 	r.sequencer.Lock()
 	defer r.sequencer.Unlock()
 	r.process()
@@ -164,6 +174,12 @@ func (r *Room) runQueued() {
 // order. The caller holds r.sequencer and not r.mu.
 func (r *Room) process() {
 	r.mu.Lock()
+	r.processLocked()
+}
+
+// processLocked is process for a caller that holds r.mu already; it
+// releases it.
+func (r *Room) processLocked() {
 	for batch := r.jobs.take(); len(batch) > 0; batch = r.jobs.next() {
 		r.mu.release()
 		for i := range batch {
@@ -187,11 +203,11 @@ func (r *Room) store(j *job) {
 			r.appended = seq
 		}
 	case claimJob:
-		j.err = r.nicks.Claim(j.nick, j.claim)
+		j.err = r.nicks.Claim(j.nick, claimOf(j.member))
 	case releaseJob:
-		j.err = r.nicks.Release(j.nick, j.claim)
+		j.err = r.nicks.Release(j.nick, claimOf(j.member))
 	case holdJob:
-		j.err = r.nicks.Hold(j.nick, j.claim, r.cfg.NickGrace)
+		j.err = r.nicks.Hold(j.nick, claimOf(j.member), r.cfg.NickGrace)
 	case arriveJob:
 		r.storeArrival(j.arrival)
 	}
