@@ -53,27 +53,22 @@ type job struct {
 type jobQueue struct {
 	pending  []job // queued, oldest first
 	inflight []job // the batch being stored and applied
-	spare    []job // an empty buffer for the next jobs
 }
 
 // maxKeptJobs is the largest job buffer kept once done; a bigger one (after
 // Close of a big room) is released.
 const maxKeptJobs = 64
 
-// take makes the queued jobs the batch in flight and returns it.
+// take ends the batch in flight, if any, and makes the queued jobs the
+// next one, which it returns; the two buffers take turns.
 func (q *jobQueue) take() []job {
-	q.inflight, q.pending, q.spare = q.pending, q.spare[:0], nil
-	return q.inflight
-}
-
-// next ends the batch in flight and takes the jobs queued meanwhile.
-func (q *jobQueue) next() []job {
-	clear(q.inflight) // let go of events and members
-	if cap(q.inflight) <= maxKeptJobs {
-		q.spare = q.inflight[:0]
+	done := q.inflight
+	clear(done) // let go of events and members
+	if cap(done) > maxKeptJobs {
+		done = nil
 	}
-	q.inflight = nil
-	return q.take()
+	q.inflight, q.pending = q.pending, done[:0]
+	return q.inflight
 }
 
 // nickOwner returns who has the nickname with key once the queued and
@@ -180,7 +175,7 @@ func (r *Room) process() {
 // processLocked is process for a caller that holds r.mu already; it
 // releases it.
 func (r *Room) processLocked() {
-	for batch := r.jobs.take(); len(batch) > 0; batch = r.jobs.next() {
+	for batch := r.jobs.take(); len(batch) > 0; batch = r.jobs.take() {
 		r.mu.release()
 		for i := range batch {
 			r.store(&batch[i])
