@@ -1,7 +1,6 @@
 package room
 
 import (
-	"fmt"
 	"log/slog"
 	"time"
 )
@@ -96,7 +95,8 @@ const maxHeldPerOwner = 3
 
 // heldNicks are nicknames kept for members who left involuntarily, until a
 // deadline. Every hold lasts equally long, so order, oldest first, is also
-// the order in which they expire. It is guarded by Room.mu.
+// the order in which they expire. It is MemoryNicks' record of holds, and
+// is guarded by MemoryNicks.mu.
 type heldNicks struct {
 	byKey   map[string]heldNick // by nickKey
 	byOwner map[string]int      // live holds per Identity.owner
@@ -212,17 +212,34 @@ func (h *heldNicks) heldFor(key string, now time.Time) (heldNick, bool) {
 
 // nickFree returns nil if the member self (nil for a joiner) with identity
 // id may take nick: no one else has it, or a look-alike of it, and it is
-// not held for someone else. Otherwise the error wraps ErrNickTaken. The
-// caller holds r.mu.
+// not held for someone else. Otherwise the error wraps ErrNickTaken. It
+// reads the local index and the room's view of the nickname store (see
+// nickOwner), never waiting on the store. The caller holds r.mu.
 func (r *Room) nickFree(nick string, id Identity, self *Member) error {
 	key := nickKey(nick)
 	if other, taken := r.byNick[key]; taken && other != self {
-		return fmt.Errorf("%w: %q is already in use, choose another", ErrNickTaken, nick)
+		return errNickInUse(nick)
 	}
-	now := r.cfg.Now()
-	if held, ok := r.held.heldFor(key, now); ok && !id.owns(held.owner) {
-		left := held.until.Sub(now).Round(time.Second)
-		return fmt.Errorf("%w: %q is held for %s for its owner, who was disconnected; choose another", ErrNickTaken, nick, left)
+	owner, ok := r.nickOwner(nick, key)
+	switch {
+	case !ok:
+		return nil
+	case !owner.held():
+		if self != nil && owner.Claim.Member == self.no {
+			return nil
+		}
+		return errNickInUse(nick) // an arriving member, or one elsewhere
+	case !id.owns(owner.Claim.Identity):
+		return errNickHeld(nick, owner.HeldUntil.Sub(r.cfg.Now()))
 	}
 	return nil
 }
+
+// heldView is how the room's helpers reach the holds on nicknames, which
+// live in the nickname store (Config.Nicks).
+type heldView struct{}
+
+// release ends the hold on the nickname with key, as a member takes it.
+// The claim that index queues for that member ends the hold in the store
+// (see Nicks.Claim), so nothing is left to do here.
+func (heldView) release(key string) {}

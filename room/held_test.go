@@ -8,6 +8,9 @@ import (
 	"time"
 )
 
+// memoryNicks is r's nickname store, the default MemoryNicks.
+func memoryNicks(r *Room) *MemoryNicks { return r.nicks.(*MemoryNicks) }
+
 func joinAs(r *Room, nick string, id Identity) (*Member, error) {
 	m, err := r.Join(nick, JoinOptions{Identity: id})
 	if err == nil {
@@ -109,10 +112,10 @@ func TestHeldNicksAreBounded(t *testing.T) {
 		m.Leave(Reason{Kind: ReasonLost})
 		clock.Advance(time.Millisecond)
 	}
-	if n := len(r.held.byKey); n != 50 {
+	if n := len(memoryNicks(r).held.byKey); n != 50 {
 		t.Errorf("%d nicknames held, want the limit, 50", n)
 	}
-	if n := len(r.held.order); n > 2*50+16 {
+	if n := len(memoryNicks(r).held.order); n > 2*50+16 {
 		t.Errorf("%d holds remembered, want at most %d", n, 2*50+16)
 	}
 	if _, err := joinAs(r, "n0", Identity{Address: "203.0.113.1"}); err != nil {
@@ -143,11 +146,11 @@ func TestChurnCannotPushAHoldOut(t *testing.T) {
 			}
 			m.Leave(Reason{Kind: ReasonClosed})
 		}
-		if n := r.held.byOwner[mallory.owner()]; n > maxHeldPerOwner {
+		if n := memoryNicks(r).held.byOwner[mallory.owner()]; n > maxHeldPerOwner {
 			t.Errorf("%s holds %d nicknames, want at most %d", mallory.owner(), n, maxHeldPerOwner)
 		}
 	}
-	if n := len(r.held.order); n > 2*50+16 {
+	if n := len(memoryNicks(r).held.order); n > 2*50+16 {
 		t.Errorf("%d holds remembered, want at most %d", n, 2*50+16)
 	}
 	if _, err := joinAs(r, "alice", Identity{Address: "198.51.100.7"}); !errors.Is(err, ErrNickTaken) {

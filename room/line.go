@@ -55,7 +55,7 @@ func (m *Member) Send(line string) {
 // chat sends a cleaned line that runs no registered command: chat, or, if
 // isCommand, a command nobody knows. The caller holds r.mu.
 func (r *Room) chat(m *Member, line string, isCommand bool) error {
-	if err := r.admit(m, false); err != nil {
+	if err := r.startOp(m, false); err != nil {
 		return err
 	}
 	if isCommand {
@@ -72,7 +72,7 @@ func (r *Room) chat(m *Member, line string, isCommand bool) error {
 // admission then covers the first operation cmd's handler performs. The
 // caller holds r.mu.
 func (r *Room) admitCommand(m *Member, cmd *Command) error {
-	if err := r.admit(m, cmd.ExemptFromFlood); err != nil {
+	if err := r.startOp(m, cmd.ExemptFromFlood); err != nil {
 		return err
 	}
 	if cmd.OperatorOnly && !m.operator() {

@@ -16,12 +16,13 @@ type Member struct {
 	lines  *rate.Limiter // flood control for everything the member sends
 	nicks  *rate.Limiter // nickname changes
 	id     Identity
+	no     uint64 // the member's number in the room (NickClaim.Member)
 
 	// Guarded by room.mu.
 	nick        string
 	reason      Reason
 	dropped     int           // lines dropped in the current flood
-	paid        bool          // the line running a command covers its first operation (see admit)
+	paid        bool          // the line running a command covers its first operation (see startOp)
 	private     privateBudget // private messages the member receives
 	missed      int           // events that did not fit in the outbox since the last report
 	catchUp     *time.Timer   // retries the report of missed events; nil until first needed

@@ -96,7 +96,7 @@ func (m *Member) Say(text string) error {
 	r := m.room
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if err := r.admit(m, false); err != nil {
+	if err := r.startOp(m, false); err != nil {
 		return err
 	}
 	r.say(m, text)
@@ -112,7 +112,7 @@ func (m *Member) Act(text string) error {
 	r := m.room
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if err := r.admit(m, false); err != nil {
+	if err := r.startOp(m, false); err != nil {
 		return err
 	}
 	r.broadcast(&Event{Kind: Action, From: m.nick, Text: text}, m)
@@ -130,7 +130,7 @@ func (m *Member) Whisper(nick, text string) error {
 	r := m.room
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if err := r.admit(m, false); err != nil {
+	if err := r.startOp(m, false); err != nil {
 		return err
 	}
 	return r.whisper(m, nick, text)
@@ -145,7 +145,7 @@ func (m *Member) Rename(nick string) error {
 	r := m.room
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if err := r.admit(m, false); err != nil {
+	if err := r.startOp(m, false); err != nil {
 		return err
 	}
 	return r.rename(m, nick)
@@ -161,7 +161,7 @@ func (m *Member) Quit(detail string) error {
 	r := m.room
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if err := r.admit(m, true); err != nil {
+	if err := r.startOp(m, true); err != nil {
 		return err
 	}
 	r.remove(m, Reason{Kind: ReasonQuit, Detail: detail})
@@ -173,7 +173,7 @@ func (m *Member) Who() error {
 	r := m.room
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if err := r.admit(m, false); err != nil {
+	if err := r.startOp(m, false); err != nil {
 		return err
 	}
 	r.tell(m, r.membersEvent())
@@ -186,7 +186,7 @@ func (m *Member) Help() error {
 	r := m.room
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if err := r.admit(m, false); err != nil {
+	if err := r.startOp(m, false); err != nil {
 		return err
 	}
 	for _, text := range r.cmds.helpLines() {
@@ -216,17 +216,17 @@ func (m *Member) refuseTooLong(size int) error {
 	r := m.room
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if err := r.admit(m, false); err != nil {
+	if err := r.startOp(m, false); err != nil {
 		return err
 	}
 	r.counts.rejected[RejectTooLong]++
 	return refuse(ErrTooLong, "line too long (%d bytes, the limit is %d); it was not sent", size, r.cfg.MaxLineBytes)
 }
 
-// admit starts every operation of m: m must be present, and the operation
+// startOp starts every operation of m: m must be present, and the operation
 // passes flood control unless it is exempt or is the first of a command
 // whose line passed already (see Command.Handler). The caller holds r.mu.
-func (r *Room) admit(m *Member, exempt bool) error {
+func (r *Room) startOp(m *Member, exempt bool) error {
 	if _, present := r.members[m]; !present {
 		return ErrNotInRoom
 	}

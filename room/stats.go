@@ -12,6 +12,11 @@ type Stats struct {
 	Skipped    uint64            // events skipped for members that had fallen behind
 	Leaves     map[string]uint64 // members that left, by Reason.Class
 	Rejected   map[string]uint64 // input lines refused, by reason
+	// StoreErrors counts what the room's Log or nickname store failed to
+	// do: public events not stored (whoever they were about was told, and
+	// nobody was shown them), histories not replayed (the joiner was told),
+	// joins and nickname records not written.
+	StoreErrors uint64
 }
 
 // Reasons input lines are refused, as counted in Stats.Rejected.
@@ -26,6 +31,7 @@ const (
 type counters struct {
 	joins, messages, deliveries, skipped uint64
 	leaves, rejected                     map[string]uint64
+	storeErrors                          uint64
 }
 
 // Stats returns a snapshot of the room's counters.
@@ -40,5 +46,7 @@ func (r *Room) Stats() Stats {
 		Skipped:    r.counts.skipped,
 		Leaves:     maps.Clone(r.counts.leaves),
 		Rejected:   maps.Clone(r.counts.rejected),
+		// failures of Config.Log and Config.Nicks
+		StoreErrors: r.counts.storeErrors,
 	}
 }
