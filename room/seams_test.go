@@ -244,7 +244,7 @@ func TestSlowLogDoesNotHoldTheMemberLock(t *testing.T) {
 }
 
 // TestCloseDeliversWhatCameBefore: events accepted before Close reach the
-// members before its notice, even while the log is slow.
+// members before its Bye, even while the log is slow.
 func TestCloseDeliversWhatCameBefore(t *testing.T) {
 	l := newTestLog(t, 10)
 	r := newLoggedRoom(t, l, Config{})
@@ -263,7 +263,7 @@ func TestCloseDeliversWhatCameBefore(t *testing.T) {
 	alice.Send("too late") // the room is closed: not stored, not shown
 	close(gate)
 	wg.Wait()
-	assertEvents(t, bob, "chat alice last words", "notice going down")
+	assertEvents(t, bob, "chat alice last words", "bye going down server shutting down")
 	if bob.Reason().Kind != ReasonShutdown {
 		t.Errorf("bob's reason = %q", bob.Reason())
 	}
