@@ -52,11 +52,12 @@ var (
 	descDeliveries = prometheus.NewDesc("chatd_deliveries_total", "Events queued for members.", nil, nil)
 	descSkipped    = prometheus.NewDesc("chatd_skipped_events_total", "Events skipped for members that had fallen behind (each was told how many it missed).", nil, nil)
 	descRejected   = prometheus.NewDesc("chatd_rejected_lines_total", "Input lines refused, by reason.", []string{"reason"}, nil)
+	descStore      = prometheus.NewDesc("chatd_store_errors_total", "Failures of the room's log or nickname store: events not stored (and shown to nobody), histories not replayed, joins and nickname records not written; each was told to whoever it concerned.", nil, nil)
 )
 
 // Describe sends the descriptions of the room's metrics.
 func (c roomCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descMembers, descJoins, descLeaves, descMessages, descDeliveries, descSkipped, descRejected} {
+	for _, d := range []*prometheus.Desc{descMembers, descJoins, descLeaves, descMessages, descDeliveries, descSkipped, descRejected, descStore} {
 		ch <- d
 	}
 }
@@ -75,6 +76,7 @@ func (c roomCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descMessages, r.Messages)
 	counter(descDeliveries, r.Deliveries)
 	counter(descSkipped, r.Skipped)
+	counter(descStore, r.StoreErrors)
 	for reason, n := range r.Leaves {
 		counter(descLeaves, n, reason)
 	}
