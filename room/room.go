@@ -1,8 +1,14 @@
 // Package room is chatd's broker: one shared broadcast room. It owns identity
-// (nickname rules and uniqueness), the command set, recent history, the order
-// of public events and their fan-out to members. It knows nothing about TLS,
-// SSH or terminals: a front end hands a Member raw input lines and renders the
-// typed Events it receives.
+// (nickname rules and uniqueness, who each member is as its gateway saw it),
+// the command registry, flood control, the order of public events and their
+// fan-out to local members. It knows nothing about TLS, SSH or terminals and
+// imports nothing of the project.
+//
+// A gateway joins a member with its Identity, calls the member's typed
+// operations (Say, Act, Whisper, Rename, Quit, Who, Help), or hands it a
+// typed line (Send: the slash-line layer on top of the operations and the
+// registry), and renders the typed Events the member takes from its queue.
+// A member leaves with a typed Reason.
 //
 // # State and fan-out
 //
