@@ -44,7 +44,8 @@ fuzz:
 	done
 
 ## bench: chatd against ncat --ssl --chat (apt-get install ncat jq) under the same
-## load, side by side; see cmd/chatbench/bench.sh for the knobs (SIZES, DURATION, SSH=1, ...)
+## load, side by side; BASELINE=REV compares with chatd built at git revision REV
+## instead; see cmd/chatbench/bench.sh for the knobs (SIZES, DURATION, SSH=1, ...)
 bench:
 	cmd/chatbench/bench.sh
 

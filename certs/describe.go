@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -81,15 +82,24 @@ func QuoteText(s string) string {
 	return strconv.Quote(s)
 }
 
+// SubjectAltNames lists a certificate's subjectAltName entries that name a
+// server: its DNS names as written, then its IP addresses. Text from a
+// certificate someone else made must be quoted (see Names) before it is
+// shown.
+func SubjectAltNames(c *x509.Certificate) []string {
+	names := slices.Clone(c.DNSNames)
+	for _, ip := range c.IPAddresses {
+		names = append(names, ip.String())
+	}
+	return names
+}
+
 // Names lists a certificate's DNS names (quoted, see QuoteText) and
 // IP addresses, at most MaxCertNames of them, then how many more there are.
 func Names(c *x509.Certificate) []string {
-	var names []string
-	for _, n := range c.DNSNames {
-		names = append(names, QuoteText(n))
-	}
-	for _, ip := range c.IPAddresses {
-		names = append(names, ip.String()) // from bytes: no text of the server's
+	names := SubjectAltNames(c)
+	for i := range c.DNSNames {
+		names[i] = QuoteText(names[i])
 	}
 	if more := len(names) - MaxCertNames; more > 0 {
 		names = append(names[:MaxCertNames], fmt.Sprintf("and %d more", more))

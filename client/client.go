@@ -74,7 +74,7 @@ type Conn struct {
 	writeMu sync.Mutex
 	mu      sync.Mutex
 	nick    string
-	reason  string
+	reason  room.Reason
 }
 
 // Dial connects to a chatd server, verifies it according to cfg.TLS, and
@@ -206,27 +206,40 @@ func (c *Conn) deliver(ev *room.Event) bool {
 	case c.events <- ev:
 		return true
 	case <-c.closed:
-		c.setReason("closed")
+		c.setReason(closedByClient)
 		return false
 	}
 }
 
-// endReason explains why the connection ended, from the last line the
-// server sent and the read error.
-func endReason(last *room.Event, err error) string {
+// closedByClient is the reason of a connection the client closed itself.
+var closedByClient = room.Reason{Kind: room.ReasonClosed, Detail: "closed"}
+
+// endReason explains why the connection ended, from the last event the
+// server sent and the read error: the server's farewell (a Bye) says why it
+// disconnected the client, and an Error just before the end may.
+func endReason(last *room.Event, err error) room.Reason {
 	switch {
 	case errors.Is(err, errEndlessLine):
-		return err.Error()
-	case last != nil && last.Kind == room.Notice && last.Text == "Goodbye.":
-		return room.ReasonQuit
-	case last != nil && last.Kind == room.Notice && strings.Contains(last.Text, "shutting down"):
-		return room.ReasonShutdown
+		return room.Reason{Kind: room.ReasonProtocol, Detail: err.Error()}
+	case last != nil && last.Kind == room.Bye:
+		return byeReason(last)
 	case last != nil && last.Kind == room.Error:
-		return last.Text
+		return room.Reason{Kind: room.ReasonOther, Detail: last.Text}
 	case errors.Is(err, io.EOF):
-		return "the server closed the connection"
+		return room.Reason{Kind: room.ReasonClosed, Detail: "the server closed the connection"}
 	}
-	return "connection lost: " + err.Error()
+	return room.Reason{Kind: room.ReasonLost, Detail: err.Error()}
+}
+
+// byeReason is the reason a farewell gives. When the server disconnected
+// the client against its will, the server's words ("disconnected: ...")
+// say why, to the user, better than the reason's own.
+func byeReason(bye *room.Event) room.Reason {
+	reason := bye.Reason
+	if reason.Involuntary() && bye.Text != "" {
+		reason.Detail = bye.Text
+	}
+	return reason
 }
 
 // track follows changes to the client's own nickname.
@@ -241,7 +254,7 @@ func (c *Conn) track(ev *room.Event) {
 	}
 }
 
-func (c *Conn) setReason(reason string) {
+func (c *Conn) setReason(reason room.Reason) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.reason = reason
@@ -272,7 +285,7 @@ func (c *Conn) Nick() string {
 }
 
 // Reason says why the connection ended, once Events is closed.
-func (c *Conn) Reason() string {
+func (c *Conn) Reason() room.Reason {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.reason

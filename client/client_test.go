@@ -103,7 +103,7 @@ func TestClientJoinsChatsAndQuits(t *testing.T) {
 	alice.Send("/quit")
 	for range alice.Events() {
 	}
-	if alice.Reason() != room.ReasonQuit {
+	if alice.Reason() != (room.Reason{Kind: room.ReasonQuit}) {
 		t.Errorf("Reason() = %q after /quit", alice.Reason())
 	}
 }
@@ -215,8 +215,8 @@ func TestClientSeesShutdown(t *testing.T) {
 	ts.room.Close("The server is shutting down. Goodbye!")
 	for range c.Events() {
 	}
-	if c.Reason() != room.ReasonShutdown {
-		t.Errorf("Reason() = %q, want %q", c.Reason(), room.ReasonShutdown)
+	if c.Reason() != (room.Reason{Kind: room.ReasonShutdown}) {
+		t.Errorf("Reason() = %q, want %q", c.Reason(), room.Reason{Kind: room.ReasonShutdown})
 	}
 }
 

@@ -110,7 +110,7 @@ func TestClientGivesUpOnAnEndlessLine(t *testing.T) {
 			t.Errorf("a chat event came from an endless line: %d bytes", len(ev.Text))
 		}
 	}
-	if c.Reason() != errEndlessLine.Error() {
+	if c.Reason().String() != errEndlessLine.Error() {
 		t.Errorf("Reason() = %q, want %q", c.Reason(), errEndlessLine)
 	}
 }

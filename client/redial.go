@@ -66,7 +66,7 @@ type Redialer struct {
 	mu       sync.Mutex
 	client   *Conn // nil while disconnected
 	nick     string
-	reason   string
+	reason   room.Reason
 	quitting bool
 	closing  bool
 }
@@ -108,7 +108,7 @@ func (r *Redialer) Nick() string {
 }
 
 // Reason says why the session ended, once Events is closed.
-func (r *Redialer) Reason() string {
+func (r *Redialer) Reason() room.Reason {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.reason
@@ -206,10 +206,11 @@ func (r *Redialer) Status() (text string, warning bool) {
 	return tls.VersionName(c.ConnectionState().Version) + " · verified", false
 }
 
+// isQuit reports whether line runs a command that leaves the room, as the
+// server's room would see it.
 func isQuit(line string) bool {
-	word, _, _ := strings.Cut(strings.TrimSpace(line), " ")
-	word = strings.ToLower(word)
-	return word == "/quit" || word == "!exit"
+	cmd, _, found := room.LookupCommand(line)
+	return found && cmd.Leaves
 }
 
 func (r *Redialer) describeTLS(c *Conn) {
@@ -247,7 +248,7 @@ func (r *Redialer) setClient(c *Conn) {
 	r.client = c
 }
 
-func (r *Redialer) finish(reason string) {
+func (r *Redialer) finish(reason room.Reason) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.reason = reason
@@ -265,9 +266,9 @@ func (r *Redialer) run(c *Conn) {
 		r.mu.Unlock()
 		switch {
 		case r.ctx.Err() != nil:
-			r.finish("closed")
+			r.finish(closedByClient)
 			return
-		case !r.cfg.Reconnect || quitting || reason == room.ReasonQuit:
+		case !r.cfg.Reconnect || quitting || reason.Kind == room.ReasonQuit:
 			r.finish(reason)
 			return
 		}
@@ -326,14 +327,14 @@ func (r *Redialer) emit(ev *room.Event) bool {
 // redial dials until it rejoins, with exponential backoff and jitter. It
 // gives up, returning nil, when the session is closed or the server's
 // certificate is no longer trusted.
-func (r *Redialer) redial(lost string) *Conn {
+func (r *Redialer) redial(lost room.Reason) *Conn {
 	backoff := r.cfg.MinBackoff
-	why := lost
+	why := lost.String()
 	for attempt := 1; ; attempt++ {
 		wait := backoff/2 + rand.N(backoff/2+1)
 		r.emit(&room.Event{Kind: room.Notice, Time: time.Now(), Text: fmt.Sprintf("disconnected (%s); reconnecting in %s", why, wait.Round(100*time.Millisecond))})
 		if !r.sleep(wait) {
-			r.finish("closed")
+			r.finish(closedByClient)
 			return nil
 		}
 		cfg := r.cfg.Conn
@@ -349,11 +350,11 @@ func (r *Redialer) redial(lost string) *Conn {
 		var unknown *UnknownCertError
 		var changed *CertChangedError
 		if errors.As(err, &unknown) || errors.As(err, &changed) {
-			r.finish(err.Error())
+			r.finish(room.Reason{Kind: room.ReasonOther, Detail: err.Error()})
 			return nil
 		}
 		if r.ctx.Err() != nil {
-			r.finish("closed")
+			r.finish(closedByClient)
 			return nil
 		}
 		why = err.Error()

@@ -40,7 +40,7 @@ func TestRedialerReconnectsAfterServerRestart(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), waitTime)
 	defer cancel()
 	first.srv.Shutdown(ctx)
-	nextNotice(t, r.Events(), "disconnected ("+room.ReasonShutdown+"); reconnecting in")
+	nextNotice(t, r.Events(), "disconnected (server shutting down); reconnecting in")
 	if r.Connected() {
 		t.Error("Connected() while the server is down")
 	}
@@ -86,7 +86,7 @@ func TestRedialerReconnectsAfterServerRestart(t *testing.T) {
 	r.Send("/quit")
 	for range r.Events() {
 	}
-	if r.Reason() != room.ReasonQuit {
+	if r.Reason() != (room.Reason{Kind: room.ReasonQuit}) {
 		t.Errorf("Reason() = %q after /quit", r.Reason())
 	}
 }
@@ -105,7 +105,7 @@ func TestRedialerWithoutReconnectEndsWithTheConnection(t *testing.T) {
 	ts.room.Close("The server is shutting down. Goodbye!")
 	for range r.Events() {
 	}
-	if r.Reason() != room.ReasonShutdown {
+	if r.Reason() != (room.Reason{Kind: room.ReasonShutdown}) {
 		t.Errorf("Reason() = %q", r.Reason())
 	}
 }

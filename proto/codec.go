@@ -29,14 +29,30 @@ const (
 	presenceJoined    = " joined, "
 	presenceLeft      = " left, "
 	presenceNow       = " now"
+	disconnected      = "disconnected: "
 	stampLen          = len("[15:04:05] ")
 )
+
+// The words of the farewells a client is sent as its last line (room.Bye),
+// besides the room's shutdown notice and "disconnected: " with the reason.
+const (
+	goodbyeText      = "Goodbye."
+	slowConsumerText = disconnected + "you were not reading fast enough (slow consumer)"
+	floodText        = disconnected + "flooding (too many lines too fast)"
+)
+
+// DetailNoNewline is the Detail of the room.ReasonProtocol reason of a
+// client disconnected for sending more than the line limit without a
+// newline (ErrNoNewline).
+const DetailNoNewline = "sent too much without a newline"
 
 // NickPrompt is the notice that asks a new connection for its nickname; a
 // client knows the server waits for one when it reads it.
 const NickPrompt = "Choose a nickname (" + room.NickRules + "):"
 
-// AppendEvent appends the wire line for ev, newline included, to dst.
+// AppendEvent appends the wire line for ev, newline included, to dst. A
+// room.Bye without Text is worded from its reason, as clients have always
+// been told: "*** Goodbye." after /quit, "!!! disconnected: ..." otherwise.
 func AppendEvent(dst []byte, ev *room.Event) []byte {
 	if !ev.Time.IsZero() {
 		dst = appendStamp(dst, ev.Time)
@@ -52,6 +68,8 @@ func AppendEvent(dst []byte, ev *room.Event) []byte {
 		dst = append(append(append(append(dst, privateSentPrefix...), ev.To...), "* "...), ev.Text...)
 	case room.Error:
 		dst = append(append(dst, errorPrefix...), ev.Text...)
+	case room.Bye:
+		dst = appendBye(dst, ev)
 	default:
 		dst = appendNotice(append(dst, noticePrefix...), ev)
 	}
@@ -64,7 +82,9 @@ func appendNotice(dst []byte, ev *room.Event) []byte {
 	case room.Join:
 		return append(append(dst, ev.From...), joinedSuffix...)
 	case room.Leave:
-		return append(append(append(append(dst, ev.From...), leftInfix...), ev.Text...), ')')
+		dst = append(append(dst, ev.From...), leftInfix...)
+		dst, _ = ev.Reason.AppendText(dst)
+		return append(dst, ')')
 	case room.NickChange:
 		return append(append(append(dst, ev.From...), renamedInfix...), ev.To...)
 	case room.Members:
@@ -79,6 +99,32 @@ func appendNotice(dst []byte, ev *room.Event) []byte {
 		return append(dst, historyEndText...)
 	}
 	return append(dst, ev.Text...)
+}
+
+// appendBye appends a farewell: a notice if the member left of its own
+// will or the server's (/quit, shutdown), else an error. The words are the
+// event's Text or, without one, the standard ones for its reason.
+func appendBye(dst []byte, ev *room.Event) []byte {
+	if ev.Reason.Involuntary() {
+		dst = append(dst, errorPrefix...)
+	} else {
+		dst = append(dst, noticePrefix...)
+	}
+	if ev.Text != "" {
+		return append(dst, ev.Text...)
+	}
+	switch ev.Reason.Kind {
+	case room.ReasonQuit:
+		return append(dst, goodbyeText...)
+	case room.ReasonShutdown:
+		return append(dst, room.ShutdownNotice...)
+	case room.ReasonSlowConsumer:
+		return append(dst, slowConsumerText...)
+	case room.ReasonFlood:
+		return append(dst, floodText...)
+	}
+	dst, _ = ev.Reason.AppendText(append(dst, disconnected...))
+	return dst
 }
 
 // appendMembers appends "N members: a, b, c", or, when the list names only
@@ -119,8 +165,12 @@ func digit(n int) byte { return byte('0' + n) }
 // ParseLine turns one server line (without its line ending) back into an
 // event, the inverse of AppendEvent. A timestamp is placed on the most recent
 // day, up to now, that has that time of day. Text fields are cleaned with
-// room.Clean, so a hostile server cannot drive the client's terminal. A line
-// that follows no rule of the grammar becomes a Notice holding the line.
+// room.Clean, so a hostile server cannot drive the client's terminal. A
+// Leave line's reason is read back into its typed room.Reason (words it does
+// not know are a room.ReasonOther); a farewell ("*** Goodbye.", the room's
+// room.ShutdownNotice, "!!! disconnected: ...") becomes the room.Bye event
+// it was, with its reason. A line that follows no rule of the grammar
+// becomes a Notice holding the line.
 func ParseLine(line string, now time.Time) *room.Event {
 	line = room.Clean(line)
 	ev := &room.Event{}
@@ -143,6 +193,7 @@ func parseBody(ev *room.Event, body string) bool {
 		return true
 	case strings.HasPrefix(body, errorPrefix):
 		ev.Kind, ev.Text = room.Error, body[len(errorPrefix):]
+		parseFarewell(ev)
 		return true
 	case strings.HasPrefix(body, privateSentPrefix):
 		nick, text, ok := cutNick(body[len(privateSentPrefix):], "* ")
@@ -175,6 +226,12 @@ func cutNick(s, sep string) (nick, rest string, ok bool) {
 // plain Notice.
 func parseNotice(ev *room.Event, text string) {
 	switch {
+	case text == goodbyeText:
+		ev.Kind, ev.Text, ev.Reason = room.Bye, text, room.Reason{Kind: room.ReasonQuit}
+		return
+	case text == room.ShutdownNotice:
+		ev.Kind, ev.Text, ev.Reason = room.Bye, text, room.Reason{Kind: room.ReasonShutdown}
+		return
 	case text == historyEndText:
 		ev.Kind = room.HistoryEnd
 		return
@@ -262,8 +319,39 @@ func parseLeave(ev *room.Event, text string) bool {
 	if !found || room.ValidateNick(nick) != nil || !strings.HasSuffix(reason, ")") {
 		return false
 	}
-	ev.Kind, ev.From, ev.Text = room.Leave, nick, strings.TrimSuffix(reason, ")")
+	ev.Kind, ev.From, ev.Reason = room.Leave, nick, parseReason(strings.TrimSuffix(reason, ")"))
 	return true
+}
+
+// parseReason reads a reason as Leave lines word it, including the reasons
+// of this protocol's own (DetailNoNewline).
+func parseReason(s string) room.Reason {
+	if s == DetailNoNewline {
+		return room.Reason{Kind: room.ReasonProtocol, Detail: s}
+	}
+	return room.ParseReason(s)
+}
+
+// parseFarewell turns an Error event whose text is a farewell
+// ("disconnected: ...") into the Bye event it is. A reason that does not
+// disconnect anyone against its will is not a farewell of this form.
+func parseFarewell(ev *room.Event) {
+	var reason room.Reason
+	switch ev.Text {
+	case slowConsumerText:
+		reason = room.Reason{Kind: room.ReasonSlowConsumer}
+	case floodText:
+		reason = room.Reason{Kind: room.ReasonFlood}
+	default:
+		words, ok := strings.CutPrefix(ev.Text, disconnected)
+		if !ok {
+			return
+		}
+		reason = parseReason(words)
+	}
+	if reason.Involuntary() {
+		ev.Kind, ev.Reason = room.Bye, reason
+	}
 }
 
 // parseCount parses "1 noun" or "N nouns".

@@ -12,7 +12,7 @@ import (
 var stamp = time.Date(2026, 11, 28, 9, 5, 7, 0, time.UTC)
 
 func sameEvent(a, b *room.Event) bool {
-	return a.Kind == b.Kind && a.From == b.From && a.To == b.To && a.Text == b.Text &&
+	return a.Kind == b.Kind && a.From == b.From && a.To == b.To && a.Text == b.Text && a.Reason == b.Reason &&
 		a.Count == b.Count && a.Joined == b.Joined && a.Left == b.Left && slices.Equal(a.Nicks, b.Nicks) && a.Time.Equal(b.Time)
 }
 
@@ -26,7 +26,27 @@ var codecCases = []struct {
 	{room.Event{Kind: room.Private, Time: stamp, From: "alice", Text: "psst"}, "[09:05:07] *alice* psst"},
 	{room.Event{Kind: room.PrivateSent, Time: stamp, To: "bob", Text: "psst"}, "[09:05:07] -> *bob* psst"},
 	{room.Event{Kind: room.Join, Time: stamp, From: "carol"}, "[09:05:07] *** carol joined"},
-	{room.Event{Kind: room.Leave, Time: stamp, From: "carol", Text: "quit: bye (for now)"}, "[09:05:07] *** carol left (quit: bye (for now))"},
+	{room.Event{Kind: room.Leave, Time: stamp, From: "carol", Reason: room.Reason{Kind: room.ReasonQuit, Detail: "bye (for now)"}}, "[09:05:07] *** carol left (quit: bye (for now))"},
+	{room.Event{Kind: room.Leave, Time: stamp, From: "carol", Reason: room.Reason{Kind: room.ReasonQuit}}, "[09:05:07] *** carol left (quit)"},
+	{room.Event{Kind: room.Leave, Time: stamp, From: "carol", Reason: room.Reason{Kind: room.ReasonClosed}}, "[09:05:07] *** carol left (connection closed)"},
+	{room.Event{Kind: room.Leave, Time: stamp, From: "carol", Reason: room.Reason{Kind: room.ReasonLost}}, "[09:05:07] *** carol left (connection lost)"},
+	{room.Event{Kind: room.Leave, Time: stamp, From: "carol", Reason: room.Reason{Kind: room.ReasonLost, Detail: "reset"}}, "[09:05:07] *** carol left (connection lost: reset)"},
+	{room.Event{Kind: room.Leave, Time: stamp, From: "carol", Reason: room.Reason{Kind: room.ReasonSlowConsumer}}, "[09:05:07] *** carol left (slow consumer)"},
+	{room.Event{Kind: room.Leave, Time: stamp, From: "carol", Reason: room.Reason{Kind: room.ReasonFlood}}, "[09:05:07] *** carol left (flooding)"},
+	{room.Event{Kind: room.Leave, Time: stamp, From: "carol", Reason: room.Reason{Kind: room.ReasonShutdown}}, "[09:05:07] *** carol left (server shutting down)"},
+	{room.Event{Kind: room.Leave, Time: stamp, From: "carol", Reason: room.Reason{Kind: room.ReasonProtocol, Detail: DetailNoNewline}}, "[09:05:07] *** carol left (sent too much without a newline)"},
+	{room.Event{Kind: room.Leave, Time: stamp, From: "carol", Reason: room.Reason{Kind: room.ReasonProtocol}}, "[09:05:07] *** carol left (protocol error)"},
+	{room.Event{Kind: room.Leave, Time: stamp, From: "carol", Reason: room.Reason{Kind: room.ReasonOther, Detail: "kicked: spam"}}, "[09:05:07] *** carol left (kicked: spam)"},
+	{room.Event{Kind: room.Bye, Text: "Goodbye.", Reason: room.Reason{Kind: room.ReasonQuit}}, "*** Goodbye."},
+	{room.Event{Kind: room.Bye, Time: stamp, Text: room.ShutdownNotice, Reason: room.Reason{Kind: room.ReasonShutdown}}, "[09:05:07] *** The server is shutting down. Goodbye!"},
+	{room.Event{Kind: room.Bye, Text: "disconnected: you were not reading fast enough (slow consumer)", Reason: room.Reason{Kind: room.ReasonSlowConsumer}},
+		"!!! disconnected: you were not reading fast enough (slow consumer)"},
+	{room.Event{Kind: room.Bye, Text: "disconnected: flooding (too many lines too fast)", Reason: room.Reason{Kind: room.ReasonFlood}},
+		"!!! disconnected: flooding (too many lines too fast)"},
+	{room.Event{Kind: room.Bye, Text: "disconnected: sent too much without a newline", Reason: room.Reason{Kind: room.ReasonProtocol, Detail: DetailNoNewline}},
+		"!!! disconnected: sent too much without a newline"},
+	{room.Event{Kind: room.Bye, Text: "disconnected: kicked: spam", Reason: room.Reason{Kind: room.ReasonOther, Detail: "kicked: spam"}},
+		"!!! disconnected: kicked: spam"},
 	{room.Event{Kind: room.NickChange, Time: stamp, From: "carol", To: "Caro"}, "[09:05:07] *** carol is now known as Caro"},
 	{room.Event{Kind: room.Members, Time: stamp, Count: 2, Nicks: []string{"alice", "bob"}}, "[09:05:07] *** 2 members: alice, bob"},
 	{room.Event{Kind: room.Members, Time: stamp, Count: 1, Nicks: []string{"alice"}}, "[09:05:07] *** 1 member: alice"},
@@ -52,6 +72,57 @@ func TestCodecRoundTrip(t *testing.T) {
 		got := ParseLine(tc.line, now)
 		if !sameEvent(got, &tc.ev) {
 			t.Errorf("ParseLine(%q) = %+v, want %+v", tc.line, *got, tc.ev)
+		}
+	}
+}
+
+// TestFarewellsAreWordedFromTheirReason: a Bye a gateway builds from a
+// reason alone gets the standard words, the very lines clients have always
+// been sent, and parses back to the same reason.
+func TestFarewellsAreWordedFromTheirReason(t *testing.T) {
+	for _, tc := range []struct {
+		reason room.Reason
+		line   string
+	}{
+		{room.Reason{Kind: room.ReasonQuit}, "*** Goodbye."},
+		{room.Reason{Kind: room.ReasonQuit, Detail: "off to lunch"}, "*** Goodbye."},
+		{room.Reason{Kind: room.ReasonShutdown}, "*** The server is shutting down. Goodbye!"},
+		{room.Reason{Kind: room.ReasonSlowConsumer}, "!!! disconnected: you were not reading fast enough (slow consumer)"},
+		{room.Reason{Kind: room.ReasonFlood}, "!!! disconnected: flooding (too many lines too fast)"},
+		{room.Reason{Kind: room.ReasonProtocol, Detail: DetailNoNewline}, "!!! disconnected: sent too much without a newline"},
+		{room.Reason{Kind: room.ReasonLost}, "!!! disconnected: connection lost"},
+	} {
+		line := string(AppendEvent(nil, &room.Event{Kind: room.Bye, Reason: tc.reason}))
+		if line != tc.line+"\n" {
+			t.Errorf("Bye(%v) encodes to %q, want %q", tc.reason, line, tc.line)
+		}
+		got := ParseLine(tc.line, stamp)
+		want := tc.reason
+		if want.Kind == room.ReasonQuit {
+			want.Detail = "" // the parting message is for the others
+		}
+		if got.Kind != room.Bye || got.Reason != want || got.Text != tc.line[len("*** "):] {
+			t.Errorf("ParseLine(%q) = %v %q %v, want bye %v", tc.line, got.Kind, got.Text, got.Reason, want)
+		}
+	}
+}
+
+// TestErrorsThatAreNoFarewellStayErrors: only the words of a farewell make
+// an error line a Bye.
+func TestErrorsThatAreNoFarewellStayErrors(t *testing.T) {
+	for _, line := range []string{
+		"!!! disconnected: quit",                 // nobody is told "quit" as an error
+		"!!! disconnected: server shutting down", // nor shutdown
+		"!!! no nickname chosen in time; goodbye",
+		"!!! Goodbye.",
+	} {
+		if got := ParseLine(line, stamp); got.Kind != room.Error || got.Text != line[len("!!! "):] {
+			t.Errorf("ParseLine(%q) = %v %q, want it as an error", line, got.Kind, got.Text)
+		}
+	}
+	for _, line := range []string{"*** goodbye.", "*** The server is shutting down.", "*** Goodbye. See you"} {
+		if got := ParseLine(line, stamp); got.Kind != room.Notice {
+			t.Errorf("ParseLine(%q) = %v, want a notice", line, got.Kind)
 		}
 	}
 }
@@ -114,9 +185,11 @@ func FuzzParseLine(f *testing.F) {
 	}
 	f.Add("\x1b[31m<a> x")
 	f.Add("[00:00:00] *** 0 members: ")
+	f.Add("!!! disconnected: quit: bye")
+	f.Add("*** bob left (connection lost: quit: x)")
 	f.Fuzz(func(t *testing.T, line string) {
 		ev := ParseLine(line, stamp)
-		for _, s := range append([]string{ev.From, ev.To, ev.Text}, ev.Nicks...) {
+		for _, s := range append([]string{ev.From, ev.To, ev.Text, ev.Reason.Detail}, ev.Nicks...) {
 			if room.Clean(s) != s || strings.ContainsAny(s, "\r\n") {
 				t.Fatalf("ParseLine(%q) kept unsafe text %q", line, s)
 			}

@@ -1,19 +1,42 @@
 package room
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 )
 
-// Command is one entry of the room's command registry. The registry is the
-// single source of /help and of the command list in the docs.
+// Command is one entry of a room's command registry: what a member can run
+// by typing a line that starts with its name. The registry is the single
+// source of /help and of the command list in the docs.
 type Command struct {
 	Name    string   // how it is typed, with its slash: "/nick"
 	Aliases []string // other spellings, such as the seed's "!users"
 	Args    string   // its arguments, for usage lines: "NEW"
 	Help    string   // what it does, in one line
-	run     func(r *Room, m *Member, args string)
+	// Handler carries the command out for m; args are the rest of the line,
+	// cleaned and trimmed. It is called without the room's lock held, and
+	// typically calls m's operations (Say, Rename, Quit...). The line has
+	// passed m's flood control already (or is exempt from it), and that
+	// covers the first operation Handler performs; further ones are
+	// charged. An error wrapping ErrUsage is reported to m as the command's
+	// usage; any other error is reported in its own words, as Send reports
+	// the operations' errors.
+	Handler func(m *Member, args string) error
+	// ExemptFromFlood lets the command through flood control, so that a
+	// member that is being held back can still run it (/quit).
+	ExemptFromFlood bool
+	// Echo is the kind of event (Chat or Action) that running the command
+	// shows its sender, for EchoOf: a client whose server does not echo
+	// shows /me as an action. Zero for commands that show nothing.
+	Echo Kind
+	// Leaves says that running the command takes the member out of the
+	// room (/quit): a client does not reconnect after it.
+	Leaves bool
+	// OperatorOnly keeps the command for the room's operators; anyone else
+	// who runs it is refused with ErrOperatorOnly.
+	OperatorOnly bool
 }
 
 // Usage returns how the command is typed, such as "/msg NICK TEXT".
@@ -24,140 +47,197 @@ func (c Command) Usage() string {
 	return c.Name + " " + c.Args
 }
 
+// clone returns c with slices of its own.
+func (c Command) clone() Command {
+	c.Aliases = slices.Clone(c.Aliases)
+	return c
+}
+
 // LiteralSlashHelp explains how to send a message that starts with "/".
 const LiteralSlashHelp = "Start a line with // to send a message that begins with /."
 
-var registry []Command
+// ErrBadCommand is wrapped by Register's errors about a command that cannot
+// be registered.
+var ErrBadCommand = errors.New("cannot register command")
 
-func init() {
-	registry = []Command{
-		{Name: "/nick", Args: "NEW", Help: "Change your nickname.", run: runNick},
-		{Name: "/me", Args: "ACTION", Help: `Say what you are doing, shown as "* nick ACTION".`, run: runMe},
-		{Name: "/msg", Args: "NICK TEXT", Help: "Send TEXT to NICK only.", run: runMsg},
-		{Name: "/who", Aliases: []string{"!users"}, Help: "List the members of the room.", run: runWho},
-		{Name: "/help", Help: "Show this list of commands.", run: runHelp},
-		{Name: "/quit", Aliases: []string{"!exit"}, Args: "[REASON]", Help: "Leave the room.", run: runQuit},
-	}
+// registry is a room's commands, in the order /help lists them. A room's
+// registry is guarded by Room.mu; the built-in one is never changed.
+type registry struct {
+	list []Command
 }
 
-// Commands returns the command registry, in the order /help shows it.
-func Commands() []Command {
-	out := make([]Command, len(registry))
-	copy(out, registry)
+// builtins are the commands every room starts with; Commands, LookupCommand
+// and EchoOf use them.
+var builtins = builtinRegistry()
+
+// builtinRegistry returns the commands a new room has.
+func builtinRegistry() registry {
+	return registry{list: []Command{
+		{Name: "/nick", Args: "NEW", Help: "Change your nickname.", Handler: runNick},
+		{Name: "/me", Args: "ACTION", Help: `Say what you are doing, shown as "* nick ACTION".`, Handler: runMe, Echo: Action},
+		{Name: "/msg", Args: "NICK TEXT", Help: "Send TEXT to NICK only.", Handler: runMsg},
+		{Name: "/who", Aliases: []string{"!users"}, Help: "List the members of the room.", Handler: runWho},
+		{Name: "/help", Help: "Show this list of commands.", Handler: runHelp},
+		{Name: "/quit", Aliases: []string{"!exit"}, Args: "[REASON]", Help: "Leave the room.", Handler: runQuit,
+			ExemptFromFlood: true, Leaves: true},
+	}}
+}
+
+// Commands returns the built-in commands, the ones every room starts with,
+// in the order /help shows them.
+func Commands() []Command { return builtins.commands() }
+
+// LookupCommand finds the built-in command a typed line runs, and the
+// arguments it gets, as Send would in a room that registered no more
+// commands. found is false for lines that run no command.
+func LookupCommand(line string) (cmd Command, args string, found bool) {
+	c, args, _ := builtins.lookup(cleanLine(line))
+	if c == nil {
+		return Command{}, "", false
+	}
+	return c.clone(), args, true
+}
+
+// Commands returns the room's commands, built-in and registered, in the
+// order /help shows them.
+func (r *Room) Commands() []Command {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cmds.commands()
+}
+
+// MaxCommands bounds a room's commands, built-in ones included, so that
+// /help fits in a member's outbox with room to spare.
+const MaxCommands = 64
+
+// Register adds a command to the room, after the built-in ones. Its name
+// must start with "/" and its aliases with "/" or "!", in lower case without
+// spaces, and neither may be taken already; it needs a Handler, and the room
+// has at most MaxCommands. Otherwise the error wraps ErrBadCommand.
+func (r *Room) Register(c Command) error {
+	if err := checkCommand(c); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.cmds.list) >= MaxCommands {
+		return fmt.Errorf("%w: a room has at most %d commands", ErrBadCommand, MaxCommands)
+	}
+	for _, name := range append([]string{c.Name}, c.Aliases...) {
+		if r.cmds.find(name) != nil {
+			return fmt.Errorf("%w: %s is taken", ErrBadCommand, name)
+		}
+	}
+	r.cmds.list = append(r.cmds.list, c.clone())
+	return nil
+}
+
+// checkCommand checks what Register requires of a command on its own.
+func checkCommand(c Command) error {
+	if c.Handler == nil {
+		return fmt.Errorf("%w: %s has no handler", ErrBadCommand, c.Name)
+	}
+	if !validCommandName(c.Name, "/") {
+		return fmt.Errorf("%w: bad name %q", ErrBadCommand, c.Name)
+	}
+	for _, alias := range c.Aliases {
+		if !validCommandName(alias, "/") && !validCommandName(alias, "!") {
+			return fmt.Errorf("%w: bad alias %q", ErrBadCommand, alias)
+		}
+	}
+	if c.Echo != 0 && c.Echo != Chat && c.Echo != Action {
+		return fmt.Errorf("%w: %s echoes %v, not chat or an action", ErrBadCommand, c.Name, c.Echo)
+	}
+	return nil
+}
+
+// validCommandName reports whether name is prefix and then at least one
+// more character, none of them a space, upper case, a second prefix or
+// anything Clean would change.
+func validCommandName(name, prefix string) bool {
+	rest, ok := strings.CutPrefix(name, prefix)
+	return ok && rest != "" && !strings.HasPrefix(rest, prefix) && Clean(name) == name &&
+		!strings.ContainsAny(name, " ") && strings.ToLower(name) == name
+}
+
+// commands returns a copy of the registry.
+func (g *registry) commands() []Command {
+	out := make([]Command, len(g.list))
+	for i, c := range g.list {
+		out[i] = c.clone()
+	}
 	return out
 }
 
-// lookupCommand splits a line into a command and its arguments. isCommand
+// find returns the command named or aliased name, or nil.
+func (g *registry) find(name string) *Command {
+	for i := range g.list {
+		c := &g.list[i]
+		if c.Name == name || slices.Contains(c.Aliases, name) {
+			return c
+		}
+	}
+	return nil
+}
+
+// lookup splits a cleaned line into a command and its arguments. isCommand
 // reports whether the line is meant as a command at all; cmd is nil if it is
 // one nobody knows. Lines starting with "!" are commands only when they are
-// one of the aliases, so "!!!" stays an ordinary message.
-func lookupCommand(line string) (cmd *Command, args string, isCommand bool) {
+// one of the aliases, so "!!!" stays an ordinary message; a line starting
+// with "//" is chat.
+func (g *registry) lookup(line string) (cmd *Command, args string, isCommand bool) {
 	if !strings.HasPrefix(line, "/") && !strings.HasPrefix(line, "!") || strings.HasPrefix(line, "//") {
 		return nil, "", false
 	}
 	name, args, _ := strings.Cut(line, " ")
-	name = strings.ToLower(name)
-	for i := range registry {
-		c := &registry[i]
-		if c.Name == name || slices.Contains(c.Aliases, name) {
-			return c, strings.TrimSpace(args), true
-		}
+	if c := g.find(strings.ToLower(name)); c != nil {
+		return c, strings.TrimSpace(args), true
 	}
 	return nil, "", strings.HasPrefix(line, "/")
 }
 
-func usageError(r *Room, m *Member, name string) {
-	r.counts.rejected[RejectCommand]++
-	for _, c := range registry {
-		if c.Name == name {
-			r.tellError(m, "usage: "+c.Usage())
-			return
-		}
-	}
-}
-
-func runNick(r *Room, m *Member, args string) {
-	if args == "" {
-		usageError(r, m, "/nick")
-		return
-	}
-	if err := ValidateNick(args); err != nil {
-		r.tellError(m, err.Error())
-		return
-	}
-	if err := r.nickFree(args, m.id, m); err != nil {
-		r.tellError(m, err.Error())
-		return
-	}
-	if args == m.nick {
-		r.tellError(m, fmt.Sprintf("you are already %s", args))
-		return
-	}
-	if !m.nicks.AllowN(r.cfg.Now(), 1) {
-		r.tellError(m, fmt.Sprintf("too many nickname changes; you may change it %d times at once, then once every %s", r.cfg.NickBurst, r.cfg.NickEvery))
-		return
-	}
-	old := m.nick
-	r.unindex(m)
-	m.nick = args
-	r.held.release(nickKey(args))
-	r.index(m)
-	r.broadcast(&Event{Kind: NickChange, From: old, To: args}, nil)
-}
-
-func runMe(r *Room, m *Member, args string) {
-	if args == "" {
-		usageError(r, m, "/me")
-		return
-	}
-	r.broadcast(&Event{Kind: Action, From: m.nick, Text: args}, m)
-}
-
-func runMsg(r *Room, m *Member, args string) {
-	nick, text, _ := strings.Cut(args, " ")
-	text = strings.TrimSpace(text)
-	if nick == "" || text == "" {
-		usageError(r, m, "/msg")
-		return
-	}
-	target := r.byNick[nickKey(nick)]
-	if target == nil {
-		r.tellError(m, fmt.Sprintf("no one called %q is here; /who lists the members", nick))
-		return
-	}
-	if !r.allowPrivate(target, m.id) {
-		r.counts.rejected[RejectPrivate]++
-		r.tellError(m, fmt.Sprintf("%s is receiving too many private messages; yours was not delivered, try again later", target.nick))
-		return
-	}
-	private := &Event{Kind: Private, From: m.nick, To: target.nick, Text: text}
-	if !r.tell(target, private) {
-		r.tellError(m, fmt.Sprintf("%s is not keeping up with the room; your message was not delivered", target.nick))
-		return
-	}
-	r.countMessage(private)
-	r.tell(m, &Event{Kind: PrivateSent, From: m.nick, To: target.nick, Text: text})
-}
-
-func runWho(r *Room, m *Member, _ string) {
-	r.tell(m, r.membersEvent())
-}
-
-func runHelp(r *Room, m *Member, _ string) {
-	for _, c := range registry {
+// helpLines is what /help shows: one notice per command, then how to send a
+// line that starts with "/".
+func (g *registry) helpLines() []string {
+	lines := make([]string, 0, len(g.list)+1)
+	for _, c := range g.list {
 		text := fmt.Sprintf("%-16s %s", c.Usage(), c.Help)
 		if len(c.Aliases) > 0 {
 			text += " (also " + strings.Join(c.Aliases, ", ") + ")"
 		}
-		r.tell(m, &Event{Kind: Notice, Text: text})
+		lines = append(lines, text)
 	}
-	r.tell(m, &Event{Kind: Notice, Text: LiteralSlashHelp})
+	return append(lines, LiteralSlashHelp)
 }
 
-func runQuit(r *Room, m *Member, args string) {
-	reason := ReasonQuit
-	if args != "" {
-		reason += ": " + args
+// The built-in commands' handlers: each turns its arguments into one of the
+// member's operations.
+
+func runNick(m *Member, args string) error {
+	if args == "" {
+		return ErrUsage
 	}
-	r.remove(m, reason)
+	return m.Rename(args)
 }
+
+func runMe(m *Member, args string) error {
+	if args == "" {
+		return ErrUsage
+	}
+	return m.Act(args)
+}
+
+func runMsg(m *Member, args string) error {
+	nick, text, _ := strings.Cut(args, " ")
+	text = strings.TrimSpace(text)
+	if nick == "" || text == "" {
+		return ErrUsage
+	}
+	return m.Whisper(nick, text)
+}
+
+func runWho(m *Member, _ string) error { return m.Who() }
+
+func runHelp(m *Member, _ string) error { return m.Help() }
+
+func runQuit(m *Member, args string) error { return m.Quit(args) }

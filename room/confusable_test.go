@@ -107,7 +107,7 @@ func TestLookAlikeNicksAreOneNick(t *testing.T) {
 	assertEvents(t, bob, "private-sent bob alice hello")
 
 	// Once alice is gone, a look-alike is free.
-	alice.Leave("quit")
+	alice.Leave(Reason{Kind: ReasonQuit})
 	if _, err := r.Join("aIice", JoinOptions{}); err != nil {
 		t.Errorf("Join(aIice) after alice left: %v", err)
 	}

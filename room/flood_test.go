@@ -48,7 +48,7 @@ func TestFloodControlDropsExcessLines(t *testing.T) {
 		t.Errorf("after one second, %d lines got through, want 2", got)
 	}
 	flooder.Send("/quit") // never rate limited
-	if flooder.Reason() != ReasonQuit {
+	if flooder.Reason() != (Reason{Kind: ReasonQuit}) {
 		t.Errorf("/quit while limited: reason %q", flooder.Reason())
 	}
 }
@@ -61,16 +61,16 @@ func TestSustainedFloodDisconnects(t *testing.T) {
 	for range 10 + 19 {
 		flooder.Send("spam")
 	}
-	if flooder.Reason() != "" {
+	if flooder.Reason() != (Reason{}) {
 		t.Fatalf("disconnected after 19 dropped lines: %q", flooder.Reason())
 	}
 	flooder.Send("spam")
-	if flooder.Reason() != ReasonFlood {
-		t.Errorf("reason after 20 dropped lines = %q, want %q", flooder.Reason(), ReasonFlood)
+	if flooder.Reason() != (Reason{Kind: ReasonFlood}) {
+		t.Errorf("reason after 20 dropped lines = %q, want %q", flooder.Reason(), Reason{Kind: ReasonFlood})
 	}
 	events := drain(reader)
 	last := events[len(events)-1]
-	if last.Kind != Leave || last.From != "flooder" || last.Text != ReasonFlood {
+	if last.Kind != Leave || last.From != "flooder" || last.Reason != (Reason{Kind: ReasonFlood}) {
 		t.Errorf("reader's last event %q", describe(events[len(events)-1:]))
 	}
 	if got := countKind(events, Chat); got != 10 {
@@ -108,7 +108,7 @@ func TestTooLongLinesCountAgainstFloodControl(t *testing.T) {
 	for range 3 + 5 {
 		m.Send("this line is far too long")
 	}
-	if m.Reason() != ReasonFlood {
-		t.Errorf("after a flood of over-long lines, reason = %q, want %q", m.Reason(), ReasonFlood)
+	if m.Reason() != (Reason{Kind: ReasonFlood}) {
+		t.Errorf("after a flood of over-long lines, reason = %q, want %q", m.Reason(), Reason{Kind: ReasonFlood})
 	}
 }

@@ -1,29 +1,60 @@
 package room
 
 import (
-	"fmt"
-	"strings"
+	"log/slog"
 	"time"
 )
 
-// Identity is who a member is, as far as its transport can tell. The room
+// Transport is how a member reached the room.
+type Transport uint8
+
+// The transports. TransportUnknown is a member joined by a program rather
+// than a gateway, such as a test.
+const (
+	TransportUnknown Transport = iota
+	TransportTLS               // the line protocol over TLS (package tlsgw)
+	TransportSSH               // a chat screen over SSH (package sshgw)
+)
+
+// String names the transport, for logs: "tls", "ssh" or "unknown".
+func (t Transport) String() string {
+	switch t {
+	case TransportTLS:
+		return "tls"
+	case TransportSSH:
+		return "ssh"
+	}
+	return "unknown"
+}
+
+// Identity is who a member is, as its gateway sees it at the door. The room
 // compares identities to give a held nickname back to its owner, and to
-// share out the private messages a member may receive.
+// share out the private messages a member may receive: a proven key (an SSH
+// public key or a TLS client certificate) when there is one, else the
+// address.
 type Identity struct {
+	Transport Transport
 	// Address is the client's network address without the port (an IPv6
 	// client's /64), as the connection limits count it.
 	Address string
-	// Key is the fingerprint of a key the client proved it holds (an SSH
-	// public key, a TLS client certificate), or "".
-	Key string
+	// KeyFingerprint is the SHA256 fingerprint of the SSH public key the
+	// client signed in with ("SHA256:..."), or "".
+	KeyFingerprint string
+	// CertFingerprint is the SHA-256 fingerprint of the TLS client
+	// certificate the client presented and proved it holds the key of, or
+	// "". The certificate is not verified: it names nobody, it only shows
+	// that the same key came back.
+	CertFingerprint string
 }
 
-// owner names whoever the identity stands for: its key if it proved one,
-// else its address; "" if it has neither.
+// owner names whoever the identity stands for: its proven key if it has
+// one, else its address; "" if it has neither.
 func (id Identity) owner() string {
 	switch {
-	case id.Key != "":
-		return "key " + id.Key
+	case id.KeyFingerprint != "":
+		return "key " + id.KeyFingerprint
+	case id.CertFingerprint != "":
+		return "cert " + id.CertFingerprint
 	case id.Address != "":
 		return "address " + id.Address
 	}
@@ -34,16 +65,27 @@ func (id Identity) owner() string {
 // same proven key if owner had one, else the same address. An identity
 // with neither owns nothing.
 func (id Identity) owns(owner Identity) bool {
-	if owner.Key != "" {
-		return id.Key == owner.Key
+	switch {
+	case owner.KeyFingerprint != "":
+		return id.KeyFingerprint == owner.KeyFingerprint
+	case owner.CertFingerprint != "":
+		return id.CertFingerprint == owner.CertFingerprint
 	}
 	return owner.Address != "" && id.Address == owner.Address
 }
 
-// involuntary reports whether a member that leaves for reason did not mean
-// to: everything but /quit and shutdown. Its nickname is then held for it.
-func involuntary(reason string) bool {
-	return !(reason == ReasonQuit || strings.HasPrefix(reason, ReasonQuit+":") || reason == ReasonShutdown)
+// LogValue logs the identity as a group of the fields that are set.
+func (id Identity) LogValue() slog.Value {
+	attrs := make([]slog.Attr, 0, 4)
+	attrs = append(attrs, slog.String("transport", id.Transport.String()))
+	for _, f := range []struct{ key, value string }{
+		{"address", id.Address}, {"key_fingerprint", id.KeyFingerprint}, {"cert_fingerprint", id.CertFingerprint},
+	} {
+		if f.value != "" {
+			attrs = append(attrs, slog.String(f.key, f.value))
+		}
+	}
+	return slog.GroupValue(attrs...)
 }
 
 // maxHeldPerOwner bounds the nicknames held for one owner (one key or one
@@ -53,7 +95,8 @@ const maxHeldPerOwner = 3
 
 // heldNicks are nicknames kept for members who left involuntarily, until a
 // deadline. Every hold lasts equally long, so order, oldest first, is also
-// the order in which they expire. It is guarded by Room.mu.
+// the order in which they expire. It is MemoryNicks' record of holds, and
+// is guarded by MemoryNicks.mu.
 type heldNicks struct {
 	byKey   map[string]heldNick // by nickKey
 	byOwner map[string]int      // live holds per Identity.owner
@@ -169,17 +212,34 @@ func (h *heldNicks) heldFor(key string, now time.Time) (heldNick, bool) {
 
 // nickFree returns nil if the member self (nil for a joiner) with identity
 // id may take nick: no one else has it, or a look-alike of it, and it is
-// not held for someone else. Otherwise the error wraps ErrNickTaken. The
-// caller holds r.mu.
+// not held for someone else. Otherwise the error wraps ErrNickTaken. It
+// reads the local index and the room's view of the nickname store (see
+// nickOwner), never waiting on the store. The caller holds r.mu.
 func (r *Room) nickFree(nick string, id Identity, self *Member) error {
 	key := nickKey(nick)
 	if other, taken := r.byNick[key]; taken && other != self {
-		return fmt.Errorf("%w: %q is already in use, choose another", ErrNickTaken, nick)
+		return errNickInUse(nick)
 	}
-	now := r.cfg.Now()
-	if held, ok := r.held.heldFor(key, now); ok && !id.owns(held.owner) {
-		left := held.until.Sub(now).Round(time.Second)
-		return fmt.Errorf("%w: %q is held for %s for its owner, who was disconnected; choose another", ErrNickTaken, nick, left)
+	owner, ok := r.nickOwner(nick, key)
+	switch {
+	case !ok:
+		return nil
+	case !owner.held():
+		if self != nil && owner.Claim.Member == self.no {
+			return nil
+		}
+		return errNickInUse(nick) // an arriving member, or one elsewhere
+	case !id.owns(owner.Claim.Identity):
+		return errNickHeld(nick, owner.HeldUntil.Sub(r.cfg.Now()))
 	}
 	return nil
 }
+
+// heldView is how the room's helpers reach the holds on nicknames, which
+// live in the nickname store (Config.Nicks).
+type heldView struct{}
+
+// release ends the hold on the nickname with key, as a member takes it.
+// The claim that index queues for that member ends the hold in the store
+// (see Nicks.Claim), so nothing is left to do here.
+func (heldView) release(key string) {}

@@ -8,6 +8,9 @@ import (
 	"time"
 )
 
+// memoryNicks is r's nickname store, the default MemoryNicks.
+func memoryNicks(r *Room) *MemoryNicks { return r.nicks.(*MemoryNicks) }
+
 func joinAs(r *Room, nick string, id Identity) (*Member, error) {
 	m, err := r.Join(nick, JoinOptions{Identity: id})
 	if err == nil {
@@ -22,8 +25,8 @@ func joinAs(r *Room, nick string, id Identity) (*Member, error) {
 // it, nor rename to it, nor to a look-alike of it; its owner can; after the
 // grace anyone can.
 func TestNickIsHeldForItsOwnerAfterAnInvoluntaryLeave(t *testing.T) {
-	for _, reason := range []string{"connection lost", "connection closed", ReasonSlowConsumer, ReasonFlood} {
-		t.Run(reason, func(t *testing.T) {
+	for _, reason := range []Reason{{Kind: ReasonLost}, {Kind: ReasonClosed}, {Kind: ReasonSlowConsumer}, {Kind: ReasonFlood}} {
+		t.Run(reason.String(), func(t *testing.T) {
 			clock := &fakeClock{now: fixedTime}
 			r := newTestRoom(t, Config{Now: clock.Now, NickGrace: time.Minute})
 			home := Identity{Address: "192.0.2.1"}
@@ -66,7 +69,7 @@ func TestHeldNickExpiresAndQuitHoldsNothing(t *testing.T) {
 	r := newTestRoom(t, Config{Now: clock.Now, NickGrace: time.Minute})
 	alice, _ := joinAs(r, "alice", Identity{Address: "192.0.2.1"})
 	bob, _ := joinAs(r, "bob", Identity{Address: "192.0.2.2"})
-	alice.Leave("connection lost")
+	alice.Leave(Reason{Kind: ReasonLost})
 	bob.Send("/quit bye")
 	if _, err := joinAs(r, "bob", Identity{Address: "203.0.113.9"}); err != nil {
 		t.Errorf("bob quit, yet his nick is refused: %v", err)
@@ -81,16 +84,16 @@ func TestHeldNickExpiresAndQuitHoldsNothing(t *testing.T) {
 // SSH public key), only that key gets the nickname back, not its address.
 func TestHeldNickGoesBackOnlyToTheSameKey(t *testing.T) {
 	r := newTestRoom(t, Config{})
-	owner := Identity{Address: "192.0.2.1", Key: "SHA256:alice"}
+	owner := Identity{Address: "192.0.2.1", KeyFingerprint: "SHA256:alice"}
 	alice, _ := joinAs(r, "alice", owner)
-	alice.Leave("connection closed")
+	alice.Leave(Reason{Kind: ReasonClosed})
 	if _, err := joinAs(r, "alice", Identity{Address: "192.0.2.1"}); !errors.Is(err, ErrNickTaken) {
 		t.Errorf("same address, no key: %v, want it held", err)
 	}
-	if _, err := joinAs(r, "alice", Identity{Address: "192.0.2.1", Key: "SHA256:mallory"}); !errors.Is(err, ErrNickTaken) {
+	if _, err := joinAs(r, "alice", Identity{Address: "192.0.2.1", KeyFingerprint: "SHA256:mallory"}); !errors.Is(err, ErrNickTaken) {
 		t.Errorf("same address, another key: %v, want it held", err)
 	}
-	if _, err := joinAs(r, "alice", Identity{Address: "203.0.113.5", Key: "SHA256:alice"}); err != nil {
+	if _, err := joinAs(r, "alice", Identity{Address: "203.0.113.5", KeyFingerprint: "SHA256:alice"}); err != nil {
 		t.Errorf("the owner's key from elsewhere: %v", err)
 	}
 }
@@ -106,13 +109,13 @@ func TestHeldNicksAreBounded(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m.Leave("connection lost")
+		m.Leave(Reason{Kind: ReasonLost})
 		clock.Advance(time.Millisecond)
 	}
-	if n := len(r.held.byKey); n != 50 {
+	if n := len(memoryNicks(r).held.byKey); n != 50 {
 		t.Errorf("%d nicknames held, want the limit, 50", n)
 	}
-	if n := len(r.held.order); n > 2*50+16 {
+	if n := len(memoryNicks(r).held.order); n > 2*50+16 {
 		t.Errorf("%d holds remembered, want at most %d", n, 2*50+16)
 	}
 	if _, err := joinAs(r, "n0", Identity{Address: "203.0.113.1"}); err != nil {
@@ -130,8 +133,8 @@ func TestChurnCannotPushAHoldOut(t *testing.T) {
 	clock := &fakeClock{now: fixedTime}
 	r := newTestRoom(t, Config{Now: clock.Now, MaxHeldNicks: 50})
 	alice, _ := joinAs(r, "alice", Identity{Address: "192.0.2.1"})
-	alice.Leave("connection lost")
-	for _, mallory := range []Identity{{Address: "198.51.100.7"}, {Address: "198.51.100.7", Key: "SHA256:mallory"}} {
+	alice.Leave(Reason{Kind: ReasonLost})
+	for _, mallory := range []Identity{{Address: "198.51.100.7"}, {Address: "198.51.100.7", KeyFingerprint: "SHA256:mallory"}} {
 		for i := range 2000 {
 			nick := "mal"
 			if i%2 == 0 {
@@ -141,13 +144,13 @@ func TestChurnCannotPushAHoldOut(t *testing.T) {
 			if err != nil {
 				t.Fatalf("mallory rejoining as %s: %v", nick, err)
 			}
-			m.Leave("connection closed")
+			m.Leave(Reason{Kind: ReasonClosed})
 		}
-		if n := r.held.byOwner[mallory.owner()]; n > maxHeldPerOwner {
+		if n := memoryNicks(r).held.byOwner[mallory.owner()]; n > maxHeldPerOwner {
 			t.Errorf("%s holds %d nicknames, want at most %d", mallory.owner(), n, maxHeldPerOwner)
 		}
 	}
-	if n := len(r.held.order); n > 2*50+16 {
+	if n := len(memoryNicks(r).held.order); n > 2*50+16 {
 		t.Errorf("%d holds remembered, want at most %d", n, 2*50+16)
 	}
 	if _, err := joinAs(r, "alice", Identity{Address: "198.51.100.7"}); !errors.Is(err, ErrNickTaken) {
@@ -160,7 +163,7 @@ func TestChurnCannotPushAHoldOut(t *testing.T) {
 func TestNoHoldForAnUnrecognisableOwner(t *testing.T) {
 	r := newTestRoom(t, Config{})
 	ghost, _ := joinAs(r, "ghost", Identity{})
-	ghost.Leave("connection lost")
+	ghost.Leave(Reason{Kind: ReasonLost})
 	if _, err := joinAs(r, "ghost", Identity{Address: "203.0.113.1"}); err != nil {
 		t.Errorf("joining as ghost: %v", err)
 	}

@@ -1,6 +1,7 @@
 package room
 
-// history is a fixed-size ring of the most recent public events.
+// history is a fixed-size ring of the most recent public events, in
+// sequence order: MemoryLog's memory.
 type history struct {
 	ring  []*Event
 	next  int // where the next event goes
@@ -17,12 +18,25 @@ func (h *history) add(ev *Event) {
 	h.count = min(h.count+1, len(h.ring))
 }
 
-// events returns the recorded events, oldest first.
-func (h *history) events() []*Event {
-	out := make([]*Event, 0, h.count)
-	start := (h.next - h.count + len(h.ring)) % len(h.ring)
-	for i := range h.count {
-		out = append(out, h.ring[(start+i)%len(h.ring)])
+// since returns, oldest first, the last n recorded events whose sequence
+// number is above after.
+func (h *history) since(after uint64, n int) []*Event {
+	k := 0 // how many to return: counted back from the newest
+	for k < min(n, h.count) && h.at(h.count-1-k).Seq > after {
+		k++
+	}
+	if k == 0 {
+		return nil
+	}
+	out := make([]*Event, k)
+	for i := range k {
+		out[i] = h.at(h.count - k + i)
 	}
 	return out
+}
+
+// at returns the i-th recorded event, oldest first.
+func (h *history) at(i int) *Event {
+	start := h.next - h.count + len(h.ring)
+	return h.ring[(start+i)%len(h.ring)]
 }

@@ -2,7 +2,6 @@ package room
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -16,11 +15,13 @@ type Member struct {
 	lines  *rate.Limiter // flood control for everything the member sends
 	nicks  *rate.Limiter // nickname changes
 	id     Identity
+	no     uint64 // the member's number in the room (NickClaim.Member)
 
 	// Guarded by room.mu.
 	nick        string
-	reason      string
+	reason      Reason
 	dropped     int           // lines dropped in the current flood
+	paid        bool          // the line running a command covers its first operation (see startOp)
 	private     privateBudget // private messages the member receives
 	missed      int           // events that did not fit in the outbox since the last report
 	catchUp     *time.Timer   // retries the report of missed events; nil until first needed
@@ -166,8 +167,8 @@ func (m *Member) Nick() string {
 }
 
 // Reason says why the member left, once it has (Take reports the end of its
-// events); "" before that.
-func (m *Member) Reason() string {
+// events); the zero Reason before that.
+func (m *Member) Reason() Reason {
 	m.room.mu.Lock()
 	defer m.room.mu.Unlock()
 	return m.reason
@@ -175,101 +176,8 @@ func (m *Member) Reason() string {
 
 // Leave removes the member and announces it with reason. Later calls, and
 // calls after the room removed the member itself, do nothing.
-func (m *Member) Leave(reason string) {
+func (m *Member) Leave(reason Reason) {
 	m.room.mu.Lock()
 	defer m.room.mu.Unlock()
 	m.room.remove(m, reason)
-}
-
-// Send handles one line the member typed: a command if it starts with "/"
-// (or is one of the seed's "!" aliases), otherwise a chat message to everyone.
-// A line starting with "//" is sent as chat with one "/" removed. The text is
-// cleaned of anything that could drive a terminal; empty lines are ignored.
-// Problems are reported to the member as Error events.
-func (m *Member) Send(line string) {
-	r := m.room
-	if len(line) > r.cfg.MaxLineBytes {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		if _, present := r.members[m]; present && r.allowLine(m) { // refusals count as lines too
-			r.counts.rejected[RejectTooLong]++
-			r.tellError(m, fmt.Sprintf("line too long (%d bytes, the limit is %d); it was not sent", len(line), r.cfg.MaxLineBytes))
-		}
-		return
-	}
-	line = strings.TrimRight(Clean(line), " ")
-	if strings.TrimSpace(line) == "" {
-		return
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, present := r.members[m]; !present {
-		return
-	}
-	cmd, args, isCommand := lookupCommand(line)
-	if !(cmd != nil && cmd.Name == "/quit") && !r.allowLine(m) {
-		return
-	}
-	switch {
-	case cmd != nil:
-		cmd.run(r, m, args)
-	case isCommand:
-		name, _, _ := strings.Cut(line, " ")
-		r.counts.rejected[RejectCommand]++
-		r.tellError(m, fmt.Sprintf("unknown command %q; /help lists the commands", name))
-	default:
-		r.broadcast(&Event{Kind: Chat, From: m.nick, Text: strings.TrimPrefix(line, "/")}, m)
-	}
-}
-
-// allowLine applies flood control to one line from m: it reports whether
-// the line may go ahead. The first line dropped in a flood is explained;
-// FloodKick dropped in a row disconnect the member. The caller holds r.mu.
-func (r *Room) allowLine(m *Member) bool {
-	if m.lines.AllowN(r.cfg.Now(), 1) {
-		m.dropped = 0
-		return true
-	}
-	m.dropped++
-	r.counts.rejected[RejectFlood]++
-	switch {
-	case m.dropped >= r.cfg.FloodKick:
-		r.remove(m, ReasonFlood)
-	case m.dropped == 1:
-		r.tellError(m, fmt.Sprintf("slow down: you may send %d lines at once and %g per second after that; lines over the limit are dropped, and a flood disconnects you",
-			r.cfg.FloodBurst, r.cfg.FloodRate))
-	}
-	return false
-}
-
-// EchoOf returns what a line typed by nick shows its sender when the room
-// accepts it as chat or an action, for clients whose server does not echo:
-// the same cleaning and command rules as Send. It returns nil for commands,
-// empty lines and lines over maxBytes (0: DefaultMaxLineBytes).
-func EchoOf(nick, line string, maxBytes int) *Event {
-	if maxBytes <= 0 {
-		maxBytes = DefaultMaxLineBytes
-	}
-	if len(line) > maxBytes {
-		return nil
-	}
-	line = strings.TrimRight(Clean(line), " ")
-	if strings.TrimSpace(line) == "" {
-		return nil
-	}
-	cmd, args, isCommand := lookupCommand(line)
-	switch {
-	case cmd != nil && cmd.Name == "/me" && args != "":
-		return &Event{Kind: Action, From: nick, Text: args}
-	case isCommand:
-		return nil
-	}
-	return &Event{Kind: Chat, From: nick, Text: strings.TrimPrefix(line, "/")}
-}
-
-// tellError queues an Error event for m. The caller holds r.mu.
-func (r *Room) tellError(m *Member, text string) {
-	if _, present := r.members[m]; present {
-		r.tell(m, &Event{Kind: Error, Text: text})
-	}
 }

@@ -1,8 +1,10 @@
 package room
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // MaxNickLen is the longest nickname allowed, in bytes (nicks are ASCII).
@@ -51,3 +53,12 @@ func firstRune(s string) string {
 // look-alike characters (confusable.go), so that "aIice", "a1ice" and
 // "ALICE" are all alice, and "rn" is "m".
 func nickKey(nick string) string { return skeleton(nick) }
+
+// CompareNicks orders nicknames as the room lists them: case-insensitively,
+// ties broken byte by byte so that the order is total (nicknames are unique
+// ignoring case, so ties only come up between lists from different rooms).
+// It returns a negative number, zero or a positive number as sort functions
+// expect.
+func CompareNicks(a, b string) int {
+	return cmp.Or(cmp.Compare(strings.ToLower(a), strings.ToLower(b)), strings.Compare(a, b))
+}

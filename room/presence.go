@@ -1,9 +1,7 @@
 package room
 
 import (
-	"cmp"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -55,19 +53,13 @@ func (r *Room) summarisePresence() {
 // roster is the members' nicknames in the order Members lists them.
 type roster []string
 
-// compareNicks orders nicknames case-insensitively (nicknames are unique
-// ignoring case, so the tie-break only makes the order total).
-func compareNicks(a, b string) int {
-	return cmp.Or(cmp.Compare(strings.ToLower(a), strings.ToLower(b)), strings.Compare(a, b))
-}
-
 func (ro *roster) add(nick string) {
-	i, _ := slices.BinarySearchFunc(*ro, nick, compareNicks)
+	i, _ := slices.BinarySearchFunc(*ro, nick, CompareNicks)
 	*ro = slices.Insert(*ro, i, nick)
 }
 
 func (ro *roster) remove(nick string) {
-	if i, found := slices.BinarySearchFunc(*ro, nick, compareNicks); found {
+	if i, found := slices.BinarySearchFunc(*ro, nick, CompareNicks); found {
 		*ro = slices.Delete(*ro, i, i+1)
 	}
 }

@@ -62,7 +62,7 @@ func TestBigRoomLeavesAreSummedUp(t *testing.T) {
 	for range 25 {
 		a.Send("x")
 	}
-	sleeper.Leave("connection lost")
+	sleeper.Leave(Reason{Kind: ReasonLost})
 	drain(a)
 	r.summarisePresence()
 	assertEvents(t, a, "presence +1 -1 =1")
@@ -159,7 +159,7 @@ func TestPullMemberIsWokenOncePerIdlePeriod(t *testing.T) {
 		t.Errorf("a drained queue keeps room for %d events", cap(bob.outbox.events))
 	}
 	alice.Send("/msg bob hi")
-	bob.Leave(ReasonQuit)
+	bob.Leave(Reason{Kind: ReasonQuit})
 	if n := wakes.Load(); n != 2 {
 		t.Errorf("woken %d times in all, want 2", n)
 	}
@@ -178,7 +178,7 @@ func TestLeavingWakesAnIdlePullMember(t *testing.T) {
 		t.Errorf("woken %d times by Close, want once", n)
 	}
 	got, open := takeAll(bob)
-	if want := []string{"notice bye"}; !slices.Equal(describe(got), want) || open {
+	if want := []string{"bye bye server shutting down"}; !slices.Equal(describe(got), want) || open {
 		t.Errorf("took %q, open %v; want %q and the end", describe(got), open, want)
 	}
 }
@@ -190,7 +190,7 @@ func TestPullMemberThatDoesNotTakeSkipsWhatDoesNotFit(t *testing.T) {
 	for range 25 {
 		alice.Send("x")
 	}
-	if got := bob.Reason(); got != "" {
+	if got := bob.Reason(); got != (Reason{}) {
 		t.Fatalf("bob left (%q); only its front end may decide it stopped reading", got)
 	}
 	got, open := takeAll(bob) // its join, the members, history, 11 chats; 4 places kept for replies

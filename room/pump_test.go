@@ -85,7 +85,7 @@ func TestPumpWritesInOrderInBatchesThenSaysLeftOnce(t *testing.T) {
 		alice.Send(fmt.Sprint("live ", i))
 	}
 	waitUntil(t, "the live lines to be written", func() bool { return len(w.events()) == 30 })
-	bob.Leave(ReasonQuit)
+	bob.Leave(Reason{Kind: ReasonQuit})
 	waitDone(t, p)
 
 	var want []string
@@ -126,7 +126,7 @@ func TestPumpCostsNoGoroutineWhenIdle(t *testing.T) {
 	alice.Send("one-off")
 	waitUntil(t, "the one-off line to be written", func() bool { return len(w.events()) == 6 })
 	waitUntil(t, "the one-off goroutine to end", func() bool { return !p.running.Load() })
-	bob.Leave(ReasonQuit)
+	bob.Leave(Reason{Kind: ReasonQuit})
 	waitDone(t, p)
 }
 
@@ -149,7 +149,7 @@ func TestPumpLingersInAFlowOfEvents(t *testing.T) {
 	if !p.running.Load() {
 		t.Fatal("the lingering goroutine ended after writing")
 	}
-	bob.Leave(ReasonQuit)
+	bob.Leave(Reason{Kind: ReasonQuit})
 	waitDone(t, p) // within 5 s, not an hour
 }
 
@@ -168,7 +168,7 @@ func TestPumpLosesNoWake(t *testing.T) {
 		}
 	}
 	waitUntil(t, "every line to be written", func() bool { return len(w.events()) == 5+lines })
-	bob.Leave(ReasonQuit)
+	bob.Leave(Reason{Kind: ReasonQuit})
 	waitDone(t, p)
 	for i, ev := range w.events()[5:] {
 		if ev.Text != fmt.Sprint(i) {
@@ -222,7 +222,7 @@ func TestPumpBlockedInWriteOnlyHoldsUpItsMember(t *testing.T) {
 	close(gate)
 	waitUntil(t, "bob's outbox to be taken", func() bool { return bob.outbox.free() == bob.outbox.limit })
 	alice.Send("y")
-	bob.Leave(ReasonQuit)
+	bob.Leave(Reason{Kind: ReasonQuit})
 	waitDone(t, p)
 	got := describe(slices.Concat(wrote...))
 	want := []string{"notice you fell behind: 24 events were skipped", "members alice,bob,carol", "chat alice y"}
@@ -260,7 +260,7 @@ func TestPumpKeepsItsBufferOnlyWhileItRuns(t *testing.T) {
 	if c := bob.outbox.capacity(); c < 20 || !p.running.Load() {
 		t.Errorf("while the pump lingers the outbox holds %d places (running %v); want the burst's buffer kept", c, p.running.Load())
 	}
-	bob.Leave(ReasonQuit)
+	bob.Leave(Reason{Kind: ReasonQuit})
 	waitDone(t, p)
 
 	carol, p2, _ := pumpMember(t, r, "carol", PumpConfig{})
@@ -271,7 +271,7 @@ func TestPumpKeepsItsBufferOnlyWhileItRuns(t *testing.T) {
 	if c := carol.outbox.capacity(); c > keptQueueCap {
 		t.Errorf("an idle member's outbox holds %d places, want at most %d", c, keptQueueCap)
 	}
-	carol.Leave(ReasonQuit)
+	carol.Leave(Reason{Kind: ReasonQuit})
 	waitDone(t, p2)
 }
 

@@ -1,12 +1,64 @@
 // Package room is chatd's broker: one shared broadcast room. It owns identity
-// (nickname rules and uniqueness), the command set, recent history, the order
-// of public events and their fan-out to members. It knows nothing about TLS,
-// SSH or terminals: a front end hands a Member raw input lines and renders the
-// typed Events it receives.
+// (nickname rules and uniqueness, who each member is as its gateway saw it),
+// the command registry, flood control, the order of public events and their
+// fan-out to local members. It knows nothing about TLS, SSH or terminals and
+// imports nothing of the project.
+//
+// A gateway joins a member with its Identity, calls the member's typed
+// operations (Say, Act, Whisper, Rename, Quit, Who, Help), or hands it a
+// typed line (Send: the slash-line layer on top of the operations and the
+// registry), and renders the typed Events the member takes from its queue.
+// A member leaves with a typed Reason.
+//
+// # State and fan-out
+//
+// The room's order and memory are its Log's (Config.Log): every public
+// event is appended to the log, which numbers it (its Seq), and members are
+// shown public events in log order, a joiner the most recent ones first.
+// Who owns which nickname is its Nicks' (Config.Nicks). Both default to
+// memory (MemoryLog, MemoryNicks); either may be a network store, slow and
+// fallible. The hub (hub.go) delivers the numbered events to the local
+// members.
+//
+// # Locking
+//
+// Nothing slow runs under the lock that guards the local member set. The
+// slow calls are Log.Append and Log.Replay, and Nicks.Claim, Release and
+// Hold. Nicks.Owner must answer from memory. Member.deliver never waits.
+//
+// The locks, in the order they are taken:
+//
+//   - Room.sequencer serialises the slow work: it is held while the room
+//     calls the log or the nickname store, so appends happen one at a time,
+//     in the order the room accepted the events, and delivery follows that
+//     order. It guards what the sequencer knows (Room.appended).
+//   - Room.mu, the member lock, guards the member set, the nickname index
+//     and roster, each member's room-side state (nick, reason, flood and
+//     private budgets, missed events), presence, the counters, the hub and
+//     the sequencer's job queue. Its holder does no slow work: it queues
+//     it (broadcast, index, unindex, detach, Join, Close), and
+//     Room.mu.Unlock, after releasing the lock, takes the sequencer, does
+//     the queued work without the member lock, then takes the member lock
+//     again to deliver the outcome in order (sequencer.go). When an exported
+//     method returns, what it caused has been stored and delivered. Code
+//     holding the sequencer takes the member lock with Lock and gives it
+//     back with release, never Unlock. (Unlock may try the sequencer while
+//     still holding the member lock, with TryLock, which never waits.)
+//   - Each member's queue lock (outbox.go), and the locks inside MemoryLog
+//     and MemoryNicks, are taken last, under either of the above, and guard
+//     only their own state.
+//
+// A joiner's history is read before any lock is taken, and completed under
+// the sequencer with what was stored since; the joiner becomes a member in
+// the same step that delivers its Join, so it sees its history, then every
+// later public event, with no gap and no duplicate. Presence summaries,
+// nickname changes and Close are queued behind the events accepted before
+// them and delivered in that order.
 package room
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -43,14 +95,6 @@ const (
 	DefaultNickGrace = time.Minute
 	// DefaultMaxHeldNicks bounds the nicknames held at once.
 	DefaultMaxHeldNicks = 10000
-)
-
-// Reasons a member leaves, as shown in Leave events.
-const (
-	ReasonQuit         = "quit"
-	ReasonSlowConsumer = "slow consumer"
-	ReasonShutdown     = "server shutting down"
-	ReasonFlood        = "flooding"
 )
 
 // ErrClosed is returned by Join once the room has been closed.
@@ -105,6 +149,14 @@ type Config struct {
 	// MessageLog, if set, records every chat message, action and private
 	// message with its text. Leave it nil to keep message bodies out of logs.
 	MessageLog *slog.Logger
+	// Log stores the room's public events: their order, and the history a
+	// joiner is shown (its last HistorySize). Nil means a MemoryLog of
+	// HistorySize events.
+	Log Log
+	// Nicks records who owns which nickname, and the nicknames held after
+	// an involuntary leave. Nil means a MemoryNicks that holds at most
+	// MaxHeldNicks.
+	Nicks Nicks
 	// Now is the clock; tests may replace it.
 	Now func() time.Time
 }
@@ -180,31 +232,47 @@ func (c *Config) withLimitDefaults() {
 
 // Room is one broadcast room. All its methods are safe for concurrent use.
 type Room struct {
-	cfg Config
+	cfg   Config
+	log   Log
+	nicks Nicks
 
-	mu       sync.Mutex
-	closed   bool
-	seq      uint64
-	members  map[*Member]struct{}
-	byNick   map[string]*Member // keyed by nickKey
-	roster   roster             // everyone's nick, in the order Members lists them
-	history  history
-	counts   counters
-	presence presence
-	held     heldNicks
+	sequencer sync.Mutex // see the package doc
+	appended  uint64     // Seq of the last event appended; guarded by sequencer
+
+	mu         memberLock // see the package doc; it guards what follows
+	jobs       jobQueue
+	closed     bool
+	members    map[*Member]struct{}
+	byNick     map[string]*Member // keyed by nickKey
+	roster     roster             // everyone's nick, in the order Members lists them
+	hub        hub
+	counts     counters
+	presence   presence
+	held       heldView
+	lastMember uint64   // the number of the last member admitted (NickClaim.Member)
+	cmds       registry // the commands Send runs; see Register
 }
 
 // New returns an open, empty room.
 func New(cfg Config) *Room {
 	cfg = cfg.withDefaults()
-	return &Room{
+	r := &Room{
 		cfg:     cfg,
+		log:     cfg.Log,
+		nicks:   cfg.Nicks,
 		members: make(map[*Member]struct{}),
 		byNick:  make(map[string]*Member),
-		history: newHistory(cfg.HistorySize),
-		held:    newHeldNicks(cfg.MaxHeldNicks),
+		cmds:    builtinRegistry(),
 		counts:  counters{leaves: make(map[string]uint64), rejected: make(map[string]uint64)},
 	}
+	if r.log == nil {
+		r.log = NewMemoryLog(cfg.HistorySize)
+	}
+	if r.nicks == nil {
+		r.nicks = NewMemoryNicks(cfg.MaxHeldNicks, cfg.Now)
+	}
+	r.mu.run = r.runQueued
+	return r
 }
 
 // JoinOptions says how a member wants to be served.
@@ -229,55 +297,117 @@ type JoinOptions struct {
 // Join adds a member under nick. The member's event stream starts with a
 // replay of recent history, if there is any, framed by HistoryBegin and
 // HistoryEnd; then its own Join event, then a Members list; live events
-// follow. Join fails with an error wrapping ErrInvalidNick, ErrNickTaken or
-// ErrClosed.
+// follow. Join fails with an error wrapping ErrInvalidNick, ErrNickTaken,
+// ErrClosed or ErrUnavailable.
 func (r *Room) Join(nick string, opts JoinOptions) (*Member, error) {
 	if err := ValidateNick(nick); err != nil {
 		return nil, err
 	}
+	a := &arrival{}
+	a.past, a.pastErr = r.log.Replay(0, r.cfg.HistorySize) // slow: before any lock
+	if err := r.admit(nick, opts, a); err != nil {
+		return nil, err
+	}
+	if a.err != nil {
+		return nil, a.err
+	}
+	return a.m, nil
+}
+
+// admit checks that a member may join as nick and queues its arrival,
+// which the sequencer completes (storeArrival, arrive) before admit
+// returns.
+func (r *Room) admit(nick string, opts JoinOptions, a *arrival) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
-		return nil, ErrClosed
+		return ErrClosed
 	}
 	if err := r.nickFree(nick, opts.Identity, nil); err != nil {
-		return nil, err
+		return err
 	}
-	r.held.release(nickKey(nick))
 	m := newMember(r, nick, opts)
+	r.lastMember++
+	m.no = r.lastMember
+	a.m = m
+	a.join = &Event{Kind: Join, From: nick, Time: r.cfg.Now()}
+	a.quiet = r.quiet(len(r.members) + 1)
+	r.queue(job{kind: arriveJob, nick: nick, key: nickKey(nick), arrival: a})
+	return nil
+}
+
+// arrive makes a joiner a member, once the store has its nickname and the
+// log its Join, and shows it its history, its Join and the member list. If
+// the store refused, it undoes the arrival. The caller holds r.sequencer
+// and r.mu.
+func (r *Room) arrive(a *arrival) {
+	m := a.m
+	if a.err != nil {
+		if !errors.Is(a.err, ErrNickTaken) {
+			r.counts.storeErrors++
+		}
+		if a.claimed {
+			r.queueNick(releaseJob, m)
+		}
+		return
+	}
 	r.members[m] = struct{}{}
-	r.index(m)
+	r.addIndex(m)
 	r.counts.joins++
-	r.replayHistory(m)
-	r.announceJoin(m)
+	r.replayHistory(m, a.past, a.pastErr)
+	r.announceJoin(m, a)
 	r.tell(m, r.membersEvent())
-	return m, nil
 }
 
 // announceJoin tells everyone that m joined or, in a room too big for that,
 // tells m alone and counts the join for the next Presence summary. The
 // caller holds r.mu.
-func (r *Room) announceJoin(m *Member) {
-	ev := &Event{Kind: Join, From: m.nick}
-	if !r.quiet(len(r.members)) {
-		r.broadcast(ev, nil)
+func (r *Room) announceJoin(m *Member, a *arrival) {
+	if !a.quiet {
+		r.hub.deliver(r, a.join, nil)
 		return
 	}
 	r.notePresence(1, 0)
-	r.tell(m, ev)
+	r.tell(m, a.join)
 }
 
-// index records m under its nickname; unindex forgets it. The caller holds
-// r.mu.
+// index records m under its nickname and claims the nickname for m in the
+// nickname store; unindex forgets m's nickname and releases it. The caller
+// holds r.mu; the store is written once it is released.
 func (r *Room) index(m *Member) {
+	r.addIndex(m)
+	r.queueNick(claimJob, m)
+}
+
+func (r *Room) unindex(m *Member) {
+	r.dropIndex(m)
+	r.queueNick(releaseJob, m)
+}
+
+// addIndex and dropIndex update the local index of m's nickname alone. The
+// caller holds r.mu.
+func (r *Room) addIndex(m *Member) {
 	r.byNick[nickKey(m.nick)] = m
 	r.roster.add(m.nick)
 }
 
-func (r *Room) unindex(m *Member) {
+func (r *Room) dropIndex(m *Member) {
 	delete(r.byNick, nickKey(m.nick))
 	r.roster.remove(m.nick)
 }
+
+// nickOwner returns who has nick (whose nickKey is key) as the room sees
+// it: the nickname store, as it will be once the nickname jobs queued or
+// in flight are written. The caller holds r.mu.
+func (r *Room) nickOwner(nick, key string) (NickOwner, bool) {
+	if owner, ok, known := r.jobs.nickOwner(key, r.cfg.Now()); known {
+		return owner, ok
+	}
+	return r.nicks.Owner(nick)
+}
+
+// claimOf is m's claim to its nickname.
+func claimOf(m *Member) NickClaim { return NickClaim{Member: m.no, Identity: m.id} }
 
 // membersEvent lists the first MembersListed members and counts them all.
 // The caller holds r.mu.
@@ -286,14 +416,19 @@ func (r *Room) membersEvent() *Event {
 	return &Event{Kind: Members, Count: len(r.roster), Nicks: slices.Clone(listed)}
 }
 
-// replayHistory queues the recent public events, if any, for a new member.
-// The outbox is sized so that this always fits.
-func (r *Room) replayHistory(m *Member) {
-	past := r.history.events()
+// replayHistory queues the recent public events, if any, for a new member,
+// or tells it that the log could not replay them (err). The outbox is
+// sized so that this always fits. The caller holds r.mu.
+func (r *Room) replayHistory(m *Member, past []*Event, err error) {
+	now := r.cfg.Now()
+	if err != nil {
+		r.counts.storeErrors++
+		m.deliver(&Event{Kind: Error, Time: now, Text: fmt.Sprintf("the room's history is unavailable (%v)", err)}, 0)
+		return
+	}
 	if len(past) == 0 {
 		return
 	}
-	now := r.cfg.Now()
 	m.deliver(&Event{Kind: HistoryBegin, Time: now, Count: len(past)}, 0)
 	for _, ev := range past {
 		m.deliver(ev, 0)
@@ -315,8 +450,10 @@ func (r *Room) Len() int {
 	return len(r.members)
 }
 
-// Close tells every member notice, removes them all with the reason
-// ReasonShutdown and refuses later joins. It is safe to call more than once.
+// Close tells every member notice (a Bye event; ShutdownNotice is chatd's),
+// removes them all with a reason of kind ReasonShutdown and refuses later
+// joins. The public events accepted before are delivered first. It is safe
+// to call more than once.
 func (r *Room) Close(notice string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -325,30 +462,30 @@ func (r *Room) Close(notice string) {
 	}
 	r.closed = true
 	r.presence.stop()
-	ev := &Event{Kind: Notice, Time: r.cfg.Now(), Text: notice}
+	r.queue(job{kind: closeJob, ev: &Event{Kind: Bye, Time: r.cfg.Now(), Text: notice, Reason: Reason{Kind: ReasonShutdown}}})
+}
+
+// shutDown tells every member ev, Close's Bye, and removes them all. The
+// caller holds r.mu.
+func (r *Room) shutDown(ev *Event) {
 	for m := range r.members {
 		m.deliver(ev, 0) // best effort: a full outbox goes without
-		r.detach(m, ReasonShutdown)
+		r.detach(m, ev.Reason)
 	}
 }
 
-// broadcast stamps a public event with the next sequence number, records it
-// in history and offers it to every member without waiting (a member whose
-// outbox is full skips it; see Member.deliver). A sender that asked for no
-// echo does not get its own chat or action back. The caller holds r.mu.
+// broadcast stamps a public event with the time and queues it for the log
+// and then every member, who is offered it without waiting (a member whose
+// outbox is full skips it; see hub.deliver). A sender that asked for no
+// echo does not get its own chat or action back. Once the room is closed
+// it does nothing. The caller holds r.mu; the event is stored and delivered
+// once it is released.
 func (r *Room) broadcast(ev *Event, sender *Member) {
-	r.seq++
-	ev.Seq = r.seq
-	ev.Time = r.cfg.Now()
-	r.history.add(ev)
-	r.countMessage(ev)
-	skip := sender != nil && !sender.echo && (ev.Kind == Chat || ev.Kind == Action)
-	for m := range r.members {
-		if skip && m == sender {
-			continue
-		}
-		r.count(m.deliver(ev, r.cfg.replyRoom()))
+	if r.closed {
+		return
 	}
+	ev.Time = r.cfg.Now()
+	r.queue(job{kind: publishJob, ev: ev, member: sender})
 }
 
 // count counts one delivery, or one event skipped for a member that fell
@@ -364,7 +501,7 @@ func (r *Room) count(delivered bool) {
 // leaveEvent removes m and returns the Leave event to announce, or nil if m
 // had already been removed or the room is too big to announce it (the leave
 // is then counted for the next Presence summary). The caller holds r.mu.
-func (r *Room) leaveEvent(m *Member, reason string) *Event {
+func (r *Room) leaveEvent(m *Member, reason Reason) *Event {
 	if !r.detach(m, reason) {
 		return nil
 	}
@@ -372,36 +509,40 @@ func (r *Room) leaveEvent(m *Member, reason string) *Event {
 		r.notePresence(0, 1)
 		return nil
 	}
-	return &Event{Kind: Leave, From: m.nick, Text: reason}
+	return &Event{Kind: Leave, From: m.nick, Reason: reason}
 }
 
 // remove takes m out of the room and announces it. The caller holds r.mu.
-func (r *Room) remove(m *Member, reason string) {
+func (r *Room) remove(m *Member, reason Reason) {
 	if ev := r.leaveEvent(m, reason); ev != nil {
 		r.broadcast(ev, nil)
 	}
 }
 
 // detach takes m out of the room's indexes, records why and closes its event
-// stream. It reports false if m was already gone. The caller holds r.mu.
-func (r *Room) detach(m *Member, reason string) bool {
+// stream; its nickname is released, or held for it if it did not mean to
+// leave. It reports false if m was already gone. The caller holds r.mu.
+func (r *Room) detach(m *Member, reason Reason) bool {
 	if _, ok := r.members[m]; !ok {
 		return false
 	}
 	delete(r.members, m)
-	r.unindex(m)
-	if involuntary(reason) && !r.closed {
-		r.held.hold(nickKey(m.nick), m.id, r.cfg.Now(), r.cfg.NickGrace)
+	r.dropIndex(m)
+	if reason.Involuntary() && !r.closed && m.id.owner() != "" {
+		r.queueNick(holdJob, m)
+	} else {
+		r.queueNick(releaseJob, m)
 	}
 	m.reason = reason
 	m.stopCatchUp()
-	r.counts.leaves[LeaveClass(reason)]++
+	r.counts.leaves[reason.Class()]++
 	m.closeOutbox()
 	return true
 }
 
 // countMessage counts chat, actions and private messages and records them
-// in the message log, if there is one. The caller holds r.mu.
+// in the message log, if there is one. A public event is counted once the
+// log has stored it. The caller holds r.mu.
 func (r *Room) countMessage(ev *Event) {
 	if !(ev.Kind == Chat || ev.Kind == Action || ev.Kind == Private) {
 		return

@@ -100,7 +100,7 @@ func describe(events []*Event) []string {
 	var out []string
 	for _, ev := range events {
 		s := ev.Kind.String()
-		for _, f := range []string{ev.From, ev.To, ev.Text} {
+		for _, f := range []string{ev.From, ev.To, ev.Text, ev.Reason.String()} {
 			if f != "" {
 				s += " " + f
 			}
@@ -256,13 +256,13 @@ func TestCommands(t *testing.T) {
 	if !ended(bob) {
 		t.Error("bob's events still open after /quit")
 	}
-	if got := bob.Reason(); got != "quit: off to lunch" {
+	if got := bob.Reason(); got != (Reason{Kind: ReasonQuit, Detail: "off to lunch"}) || got.String() != "quit: off to lunch" {
 		t.Errorf("Reason() = %q", got)
 	}
 
 	carol.Send("!exit")
-	if got := carol.Reason(); got != ReasonQuit {
-		t.Errorf("!exit: Reason() = %q, want %q", got, ReasonQuit)
+	if got := carol.Reason(); got != (Reason{Kind: ReasonQuit}) {
+		t.Errorf("!exit: Reason() = %q, want %q", got, Reason{Kind: ReasonQuit})
 	}
 }
 
@@ -394,7 +394,7 @@ func TestMemberThatFallsBehindStaysAndIsToldWhatItMissed(t *testing.T) {
 	if chats != n {
 		t.Errorf("reader got %d of %d messages", chats, n)
 	}
-	if got := sleeper.Reason(); got != "" {
+	if got := sleeper.Reason(); got != (Reason{}) {
 		t.Fatalf("sleeper left (%q); falling behind must not cost a member its place", got)
 	}
 	if !slices.Contains(r.Members(), "sleeper") {
@@ -436,7 +436,7 @@ func TestManySendersCannotEvictAMember(t *testing.T) {
 			m.Send(fmt.Sprint("burst ", j))
 		}
 	}
-	if alice.Reason() != "" || !slices.Contains(r.Members(), "alice") {
+	if alice.Reason() != (Reason{}) || !slices.Contains(r.Members(), "alice") {
 		t.Fatalf("alice was evicted (%q)", alice.Reason())
 	}
 	clock.Advance(time.Minute)
@@ -513,13 +513,13 @@ func TestCloseTellsEveryoneAndRefusesJoins(t *testing.T) {
 	r.Close("again") // harmless
 	for _, m := range []*Member{alice, bob} {
 		got := describe(drain(m))
-		if !slices.Equal(got, []string{"notice going down"}) {
+		if !slices.Equal(got, []string{"bye going down server shutting down"}) {
 			t.Errorf("%s got %q at close", m.Nick(), got)
 		}
 		if !ended(m) {
 			t.Errorf("%s's events still open", m.Nick())
 		}
-		if m.Reason() != ReasonShutdown {
+		if m.Reason() != (Reason{Kind: ReasonShutdown}) {
 			t.Errorf("%s's reason = %q", m.Nick(), m.Reason())
 		}
 	}
@@ -527,15 +527,15 @@ func TestCloseTellsEveryoneAndRefusesJoins(t *testing.T) {
 		t.Errorf("Join after Close: %v, want ErrClosed", err)
 	}
 	alice.Send("anyone?") // must not panic on a closed stream
-	alice.Leave("late")
+	alice.Leave(Reason{Detail: "late"})
 }
 
 func TestLeaveIsIdempotent(t *testing.T) {
 	r := newTestRoom(t, Config{})
 	alice := mustJoin(t, r, "alice")
 	bob := mustJoin(t, r, "bob")
-	alice.Leave("connection closed")
-	alice.Leave("connection closed")
+	alice.Leave(Reason{Kind: ReasonClosed})
+	alice.Leave(Reason{Kind: ReasonClosed})
 	assertEvents(t, bob, "leave alice connection closed")
 }
 
@@ -595,7 +595,7 @@ func TestRepliesToAMemberWhoseOutboxFillsMidway(t *testing.T) {
 		talker.Send(fmt.Sprint("filler ", i))
 	}
 	laggard.Send("/help") // must not panic
-	if laggard.Reason() != "" {
+	if laggard.Reason() != (Reason{}) {
 		t.Errorf("laggard left (%q)", laggard.Reason())
 	}
 	if got := len(drain(laggard)); got != 24 {

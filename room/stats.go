@@ -1,9 +1,6 @@
 package room
 
-import (
-	"maps"
-	"strings"
-)
+import "maps"
 
 // Stats is a snapshot of what has happened in the room since it was made,
 // for metrics.
@@ -13,8 +10,13 @@ type Stats struct {
 	Messages   uint64            // chat messages, actions and private messages accepted
 	Deliveries uint64            // events queued for members
 	Skipped    uint64            // events skipped for members that had fallen behind
-	Leaves     map[string]uint64 // members that left, by LeaveClass of the reason
+	Leaves     map[string]uint64 // members that left, by Reason.Class
 	Rejected   map[string]uint64 // input lines refused, by reason
+	// StoreErrors counts what the room's Log or nickname store failed to
+	// do: public events not stored (whoever they were about was told, and
+	// nobody was shown them), histories not replayed (the joiner was told),
+	// joins and nickname records not written.
+	StoreErrors uint64
 }
 
 // Reasons input lines are refused, as counted in Stats.Rejected.
@@ -29,18 +31,7 @@ const (
 type counters struct {
 	joins, messages, deliveries, skipped uint64
 	leaves, rejected                     map[string]uint64
-}
-
-// LeaveClass sorts leave reasons into a few classes: quit, slow consumer,
-// flooding, shutdown and disconnected.
-func LeaveClass(reason string) string {
-	switch {
-	case reason == ReasonQuit || strings.HasPrefix(reason, ReasonQuit+":"):
-		return ReasonQuit
-	case reason == ReasonSlowConsumer, reason == ReasonFlood, reason == ReasonShutdown:
-		return reason
-	}
-	return "disconnected"
+	storeErrors                          uint64
 }
 
 // Stats returns a snapshot of the room's counters.
@@ -55,5 +46,7 @@ func (r *Room) Stats() Stats {
 		Skipped:    r.counts.skipped,
 		Leaves:     maps.Clone(r.counts.leaves),
 		Rejected:   maps.Clone(r.counts.rejected),
+		// failures of Config.Log and Config.Nicks
+		StoreErrors: r.counts.storeErrors,
 	}
 }

@@ -35,19 +35,19 @@ func TestStatsCountWhatHappens(t *testing.T) {
 	if st.Deliveries < 4 {
 		t.Errorf("deliveries %d", st.Deliveries)
 	}
-	sleeper.Leave("connection closed")
+	sleeper.Leave(Reason{Kind: ReasonClosed})
 	if got := r.Stats().Leaves["disconnected"]; got != 1 {
 		t.Errorf("leaves after a closed connection: %v", r.Stats().Leaves)
 	}
 }
 
 func TestLeaveClass(t *testing.T) {
-	for reason, want := range map[string]string{
-		"quit": "quit", "quit: bye": "quit", ReasonSlowConsumer: ReasonSlowConsumer,
-		ReasonFlood: ReasonFlood, ReasonShutdown: ReasonShutdown, "connection lost": "disconnected",
+	for reason, want := range map[Reason]string{
+		{Kind: ReasonQuit}: "quit", {Kind: ReasonQuit, Detail: "bye"}: "quit", {Kind: ReasonSlowConsumer}: "slow consumer",
+		{Kind: ReasonFlood}: "flooding", {Kind: ReasonShutdown}: "server shutting down", {Kind: ReasonLost}: "disconnected",
 	} {
-		if got := LeaveClass(reason); got != want {
-			t.Errorf("LeaveClass(%q) = %q, want %q", reason, got, want)
+		if got := reason.Class(); got != want {
+			t.Errorf("%q.Class() = %q, want %q", reason, got, want)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"chatd/connlimit"
+	"chatd/room"
 )
 
 // connLog is an SSH connection as the log sees it: one record when it is
@@ -124,7 +125,7 @@ func (c *connLog) logClose() {
 	case version == "":
 		reason = "ssh handshake failed"
 	case reason == "":
-		reason = ReasonConnectionClosed
+		reason = room.Reason{Kind: room.ReasonClosed}.String()
 	}
 	keyType, keyFingerprint := "none", ""
 	if pk, ok := c.ctx.Value(ssh.ContextKeyPublicKey).(ssh.PublicKey); ok && pk != nil {

@@ -194,7 +194,7 @@ func TestHugePasteIsCutWithANotice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer bob.Leave("test over")
+	defer bob.Leave(room.Reason{Detail: "test over"})
 	term := ts.openTerminal(t, "alice")
 	term.waitText("members (2)")
 	nextEvent(t, bob, room.Join, "alice")

@@ -24,13 +24,10 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"chatd/connlimit"
+	"chatd/gateway"
 	"chatd/room"
 	"chatd/tui"
 )
-
-// ReasonConnectionClosed is why an SSH member leaves the room when their
-// session ends without /quit or Ctrl+C.
-const ReasonConnectionClosed = "connection closed"
 
 // frameInterval is the least time between two frames of a session: under
 // a burst of messages a screen draws the newest state at most this often,
@@ -39,7 +36,8 @@ const ReasonConnectionClosed = "connection closed"
 const frameInterval = time.Second / 30
 
 // closeGrace is how long Shutdown waits, once every session has ended, for
-// clients to close their connections before it closes them.
+// clients to close their connections before it closes them (the Linger of
+// the server's gateway.Lifecycle).
 const closeGrace = 500 * time.Millisecond
 
 // Defaults for Config fields left zero.
@@ -73,24 +71,22 @@ var (
 
 // Server serves the room over SSH: every session with a terminal gets its
 // own chat screen and joins the room as the SSH user name. Anyone may
-// connect; there is no authentication yet.
+// connect; there is no authentication yet. It is a gateway.Server whose
+// sessions are the chat sessions: Shutdown quits their screens.
 type Server struct {
 	cfg         Config
 	log         *slog.Logger
 	srv         *ssh.Server
 	fingerprint string
+	life        *gateway.Lifecycle
 
 	// kill is the context of every program. It is cancelled only when
 	// Shutdown runs out of time, to stop the programs that did not quit.
 	kill       context.Context
 	cancelKill context.CancelFunc
 
-	mu        sync.Mutex
-	closing   bool
-	listeners map[net.Listener]struct{}
-	sessions  map[ssh.Session]*chatSession
-	active    sync.WaitGroup // sessions being served
-	served    uint64         // chat sessions started, guarded by mu
+	mu       sync.Mutex
+	sessions map[ssh.Session]*chatSession
 }
 
 // Stats is a snapshot of the SSH server's counters, for metrics.
@@ -101,9 +97,8 @@ type Stats struct {
 
 // Stats returns a snapshot of the server's counters.
 func (s *Server) Stats() Stats {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return Stats{Sessions: s.served, Open: len(s.sessions)}
+	c := s.life.Counts()
+	return Stats{Sessions: c.Started, Open: c.Sessions}
 }
 
 // NewServer loads the host key, creating it if missing, and prepares the
@@ -123,12 +118,12 @@ func NewServer(cfg Config) (*Server, error) {
 		cfg:         cfg,
 		log:         cfg.Logger,
 		fingerprint: gossh.FingerprintSHA256(signer.PublicKey()),
-		listeners:   make(map[net.Listener]struct{}),
 		sessions:    make(map[ssh.Session]*chatSession),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.life = gateway.New(gateway.Options{Logger: s.log, EndSessions: s.quitScreens, Linger: closeGrace, Cut: s.killScreens})
 	if s.cfg.HandshakeTimeout <= 0 {
 		s.cfg.HandshakeTimeout = DefaultHandshakeTimeout
 	}
@@ -197,45 +192,50 @@ func (s *Server) ListenAndServe() error {
 	return s.Serve(ln)
 }
 
-// Serve accepts SSH connections on ln until Shutdown, then returns nil. It
-// closes ln when it returns.
+// ErrServerClosed is returned by Serve after Shutdown. It is
+// gateway.ErrServerClosed.
+var ErrServerClosed = gateway.ErrServerClosed
+
+var _ gateway.Server = (*Server)(nil)
+
+// Name names the server in logs: "SSH".
+func (s *Server) Name() string { return "SSH" }
+
+// Serve accepts SSH connections on ln until Shutdown, then returns
+// ErrServerClosed (gateway.ErrServerClosed). It closes ln when it returns.
+//
+// The accept loop is the server's gateway.Lifecycle's, not ssh.Server's,
+// so that both gateways accept, count and shut down alike; ssh.Server
+// serves each connection (HandleConn).
 func (s *Server) Serve(ln net.Listener) error {
-	s.mu.Lock()
-	if s.closing {
-		s.mu.Unlock()
-		ln.Close()
-		return nil
-	}
-	s.listeners[ln] = struct{}{}
-	s.mu.Unlock()
+	return s.life.Serve(ln, s.serveConn)
+}
 
-	err := s.srv.Serve(ln)
-
-	s.mu.Lock()
-	delete(s.listeners, ln)
-	closing := s.closing
-	s.mu.Unlock()
-	if closing || errors.Is(err, ssh.ErrServerClosed) {
-		return nil
-	}
-	return err
+// serveConn serves one SSH connection until it closes.
+func (s *Server) serveConn(c net.Conn) {
+	defer s.life.Release(c)
+	s.srv.HandleConn(c)
 }
 
 // Shutdown stops accepting connections, quits every chat screen (each member
 // leaves the room) and waits for the sessions to end, then closes the
-// remaining connections, after a short grace for clients to close them. If
-// ctx ends first, the screens still running are killed, every connection is
-// closed, and ctx's error is returned.
+// remaining connections, after a short grace (closeGrace) for clients to
+// close them, as ssh does once its session has ended, so they see a normal
+// end. If ctx ends first, the screens still running are killed, every
+// connection is closed, and ctx's error is returned.
 //
 // ssh.Server's own Shutdown is not used: it waits for the clients to close
 // their connections, which an idle client never does.
 func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.life.Shutdown(ctx)
+	s.killScreens()
+	return err
+}
+
+// quitScreens asks every chat screen to quit; each member then leaves the
+// room. It is how Shutdown asks the sessions to end.
+func (s *Server) quitScreens() {
 	s.mu.Lock()
-	s.closing = true
-	lns := make([]net.Listener, 0, len(s.listeners))
-	for ln := range s.listeners {
-		lns = append(lns, ln)
-	}
 	progs := make([]*tea.Program, 0, len(s.sessions))
 	for _, cs := range s.sessions {
 		if cs.program != nil {
@@ -243,34 +243,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	s.mu.Unlock()
-
-	for _, ln := range lns {
-		ln.Close()
-	}
 	for _, p := range progs {
 		// Quit waits until the program takes the message, or has ended.
 		go p.Quit()
 	}
-	done := make(chan struct{})
-	go func() {
-		s.active.Wait()
-		close(done)
-	}()
-	var err error
-	select {
-	case <-done:
-		// Give clients a moment to close their connections themselves, as
-		// ssh does once its session has ended, so they see a normal end.
-		grace, cancel := context.WithTimeout(ctx, closeGrace)
-		_ = s.srv.Shutdown(grace)
-		cancel()
-	case <-ctx.Done():
-		err = ctx.Err()
-	}
-	s.cancelKill()
-	_ = s.srv.Close() // closes what is left; the listeners are closed already
-	return err
 }
+
+// killScreens stops every program that is still running, at once.
+func (s *Server) killScreens() { s.cancelKill() }
 
 // chatSession is one SSH session's hold on the room.
 type chatSession struct {
@@ -289,17 +269,19 @@ type chatSession struct {
 func (cs *chatSession) join(nick string) (tui.Conn, error) {
 	c := &screenConn{cs: cs}
 	c.pump = room.NewPump(room.PumpConfig{Write: c.show, Left: c.ended, Batch: tui.MaxBatch, Linger: eventsLinger})
-	m, err := cs.srv.cfg.Room.Join(nick, room.JoinOptions{Echo: true, Wake: c.pump.Wake, Identity: sessionIdentity(cs.sess)})
+	id := sessionIdentity(cs.sess)
+	m, err := cs.srv.cfg.Room.Join(nick, room.JoinOptions{Echo: true, Wake: c.pump.Wake, Identity: id})
 	if err != nil {
 		return nil, err
 	}
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	if cs.ended || cs.member != nil {
-		m.Leave(ReasonConnectionClosed)
+		m.Leave(room.Reason{Kind: room.ReasonClosed})
 		return nil, errors.New("the session has ended")
 	}
 	cs.member = m
+	cs.srv.log.Info("joined", "transport", "ssh", "remote", cs.sess.RemoteAddr().String(), "nick", nick, "identity", id)
 	c.Member = m
 	return c, nil
 }
@@ -342,19 +324,19 @@ func (c *screenConn) ended() {
 	c.program.Send(tui.EventsMsg{Closed: true})
 }
 
-// sessionIdentity is who an SSH client is: the public key it signed in
-// with, if any, and its address.
+// sessionIdentity is who an SSH client is: its address and the public key
+// it signed in with, if any.
 func sessionIdentity(sess ssh.Session) room.Identity {
-	id := room.Identity{Address: connlimit.Source(sess.RemoteAddr())}
+	id := room.Identity{Transport: room.TransportSSH, Address: connlimit.Source(sess.RemoteAddr())}
 	if key := sess.PublicKey(); key != nil {
-		id.Key = gossh.FingerprintSHA256(key)
+		id.KeyFingerprint = gossh.FingerprintSHA256(key)
 	}
 	return id
 }
 
 // leave takes the member, if any, out of the room, and stops later joins. It
 // returns the member.
-func (cs *chatSession) leave(reason string) *room.Member {
+func (cs *chatSession) leave(reason room.Reason) *room.Member {
 	cs.mu.Lock()
 	cs.ended = true
 	m := cs.member
@@ -417,34 +399,33 @@ func (s *Server) trackSession(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
 		cs := &chatSession{srv: s, sess: sess}
 		s.mu.Lock()
-		if s.closing {
+		if !s.life.StartSession() {
 			s.mu.Unlock()
 			fmt.Fprintln(sess.Stderr(), "chatd: the server is shutting down")
 			_ = sess.Exit(1)
 			return
 		}
 		s.sessions[sess] = cs
-		s.served++
-		s.active.Add(1)
 		s.mu.Unlock()
 
 		defer func() {
 			s.mu.Lock()
-			reason := ReasonConnectionClosed
-			if s.closing {
-				reason = room.ReasonShutdown
+			reason := room.Reason{Kind: room.ReasonClosed}
+			if s.life.Closing() {
+				reason = room.Reason{Kind: room.ReasonShutdown}
 			}
 			delete(s.sessions, sess)
 			s.mu.Unlock()
 			if m := cs.leave(reason); m != nil {
-				setConnReason(sess.Context(), m.Reason())
+				setConnReason(sess.Context(), m.Reason().String())
 				// The screen has restored the terminal; this line stays.
 				fmt.Fprintf(sess, "chatd: you left the room (%s)\r\n", m.Reason())
 			}
 			// Send the exit status now rather than after the handler
-			// returns: once active is done, Shutdown closes the connection.
+			// returns: once the session has ended, Shutdown closes the
+			// connection.
 			_ = sess.Exit(0)
-			s.active.Done()
+			s.life.EndSession()
 		}()
 		next(sess)
 	}
@@ -517,14 +498,14 @@ type sessionScreen struct {
 func (s *Server) newScreen(sess ssh.Session) *sessionScreen {
 	s.mu.Lock()
 	cs := s.sessions[sess]
-	closing := s.closing
+	closing := s.life.Closing()
 	s.mu.Unlock()
 	if cs == nil || closing {
 		return nil
 	}
 	opts := tui.Options{
 		Join:    cs.join,
-		OnLeave: func() { cs.leave(room.ReasonQuit) },
+		OnLeave: func() { cs.leave(room.Reason{Kind: room.ReasonQuit}) },
 	}
 	user := sess.User()
 	if c, err := cs.join(user); err == nil {
@@ -546,7 +527,7 @@ func (s *Server) newScreen(sess ssh.Session) *sessionScreen {
 	// shows.
 	out := newStallGuard(sess, s.cfg.WriteTimeout, func() {
 		s.log.Info("ssh session not reading; closing it", "user", boundedUser(sess.User()), "remote", sess.RemoteAddr().String())
-		cs.leave(room.ReasonSlowConsumer)
+		cs.leave(room.Reason{Kind: room.ReasonSlowConsumer})
 		_ = sess.Close()
 		// The whole connection, or its slot stays taken until the client
 		// hangs up, which a client that stopped reading may never do.
@@ -594,7 +575,7 @@ func (s *Server) newScreen(sess ssh.Session) *sessionScreen {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closing {
+	if s.life.Closing() {
 		return nil // Shutdown did not see this program; do not start it
 	}
 	cs.program = p

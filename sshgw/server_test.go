@@ -95,8 +95,8 @@ func (ts *testServer) shutdown(t *testing.T) {
 	}
 	select {
 	case err := <-ts.served:
-		if err != nil {
-			t.Errorf("Serve returned %v after Shutdown", err)
+		if !errors.Is(err, ErrServerClosed) {
+			t.Errorf("Serve returned %v after Shutdown, want ErrServerClosed", err)
 		}
 	case <-time.After(waitLimit):
 		t.Error("Serve did not return after Shutdown")
@@ -302,7 +302,7 @@ func TestSSHChat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer bob.Leave("test over")
+	defer bob.Leave(room.Reason{Detail: "test over"})
 	bob.Send("said before alice came")
 
 	term := ts.openTerminal(t, "alice")
@@ -330,7 +330,7 @@ func TestSSHChat(t *testing.T) {
 
 	// Ctrl+C leaves the room and ends the session, leaving a line behind.
 	term.send("\x03")
-	if ev := nextEvent(t, bob, room.Leave, "alice"); ev.Text != room.ReasonQuit {
+	if ev := nextEvent(t, bob, room.Leave, "alice"); ev.Reason != (room.Reason{Kind: room.ReasonQuit}) {
 		t.Fatalf("bob got %+v", ev)
 	}
 	if err := term.wait(); err != nil {
@@ -351,11 +351,11 @@ func TestSSHDisconnectLeavesRoom(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer bob.Leave("test over")
+	defer bob.Leave(room.Reason{Detail: "test over"})
 	term := ts.openTerminal(t, "alice")
 	term.waitText("members (2)")
 	term.close() // the client goes away without a word
-	if ev := nextEvent(t, bob, room.Leave, "alice"); ev.Text != ReasonConnectionClosed {
+	if ev := nextEvent(t, bob, room.Leave, "alice"); ev.Reason != (room.Reason{Kind: room.ReasonClosed}) {
 		t.Fatalf("bob got %+v", ev)
 	}
 	waitFor(t, "alice to leave", func() bool { return ts.room.Len() == 1 })
@@ -368,7 +368,7 @@ func TestSSHTakenNickAsksForAnother(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer bob.Leave("test over")
+	defer bob.Leave(room.Reason{Detail: "test over"})
 
 	term := ts.openTerminal(t, "BOB")
 	term.waitText(`"BOB" is already in use`)
@@ -459,7 +459,7 @@ func TestSSHShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer bob.Leave("test over")
+	defer bob.Leave(room.Reason{Detail: "test over"})
 	terms := []*terminal{ts.openTerminal(t, "alice"), ts.openTerminal(t, "carol")}
 	for _, term := range terms {
 		term.waitText("members (3)")
@@ -473,7 +473,7 @@ func TestSSHShutdown(t *testing.T) {
 		if err := term.wait(); err != nil {
 			t.Fatalf("session ended with %v", err)
 		}
-		if s := term.screen(); !strings.Contains(s, "you left the room ("+room.ReasonShutdown+")") {
+		if s := term.screen(); !strings.Contains(s, "you left the room (server shutting down)") {
 			t.Fatalf("screen after shutdown:\n%s", s)
 		}
 	}
@@ -496,7 +496,7 @@ func TestSSHRoomClosedEndsSessions(t *testing.T) {
 	if err := term.wait(); err != nil {
 		t.Fatalf("session ended with %v", err)
 	}
-	if s := term.screen(); !strings.Contains(s, "you left the room ("+room.ReasonShutdown+")") {
+	if s := term.screen(); !strings.Contains(s, "you left the room (server shutting down)") {
 		t.Fatalf("screen:\n%s", s)
 	}
 }

@@ -3,13 +3,12 @@ package tlsgw
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"log/slog"
 	"net"
 	"sync"
-	"syscall"
 	"time"
 
+	"chatd/gateway"
 	"chatd/room"
 )
 
@@ -59,75 +58,68 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Server accepts TLS connections and serves each one as a room member.
+// Server accepts TLS connections and serves each one as a room member. It
+// is a gateway.Server: each connection is one of its sessions, from Accept
+// until it closes, and Shutdown closes at once those that have not joined
+// the room (joined ones are ended by the room's goodbye).
 type Server struct {
-	cfg Config
+	cfg  Config
+	life *gateway.Lifecycle
 
-	mu        sync.Mutex
-	listeners map[net.Listener]struct{}
-	conns     map[net.Conn]bool // value: joined the room
-	shutdown  bool
-	wg        sync.WaitGroup
+	mu sync.Mutex
+	// pending are the connections that have not joined the room yet (the
+	// handshake and the nickname prompt).
+	pending map[net.Conn]struct{}
 
 	// Counters, guarded by mu.
-	accepted          uint64
 	handshakes        map[HandshakeLabel]uint64
 	handshakeFailures map[string]uint64
 }
 
 // NewServer returns a server for cfg. cfg.Room and cfg.TLS are required.
 func NewServer(cfg Config) *Server {
-	return &Server{
-		cfg:       cfg.withDefaults(),
-		listeners: make(map[net.Listener]struct{}),
-		conns:     make(map[net.Conn]bool),
+	s := &Server{
+		cfg:     cfg.withDefaults(),
+		pending: make(map[net.Conn]struct{}),
 
 		handshakes:        make(map[HandshakeLabel]uint64),
 		handshakeFailures: make(map[string]uint64),
 	}
+	s.life = gateway.New(gateway.Options{Logger: s.cfg.Logger, EndSessions: s.closePending})
+	return s
 }
 
-// ErrServerClosed is returned by Serve after Shutdown.
-var ErrServerClosed = errors.New("tlsgw: server closed")
+// ErrServerClosed is returned by Serve after Shutdown. It is
+// gateway.ErrServerClosed.
+var ErrServerClosed = gateway.ErrServerClosed
+
+var _ gateway.Server = (*Server)(nil)
+
+// Name names the server in logs: "TLS".
+func (s *Server) Name() string { return "TLS" }
 
 // Serve accepts connections on ln until Shutdown is called, then returns
 // ErrServerClosed. ln carries plain TCP; Serve does the TLS handshake.
 func (s *Server) Serve(ln net.Listener) error {
-	if !s.trackListener(ln) {
-		ln.Close()
-		return ErrServerClosed
-	}
-	defer s.untrackListener(ln)
-	var backoff time.Duration
-	for {
-		conn, err := ln.Accept()
-		if err != nil {
-			if s.closing() {
-				return ErrServerClosed
-			}
-			if isTemporary(err) {
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				s.cfg.Logger.Warn("accept failed; retrying", "err", err, "backoff", backoff)
-				time.Sleep(backoff)
-				continue
-			}
-			return err
-		}
-		backoff = 0
-		if !s.trackConn(conn) {
-			conn.Close()
-			continue
-		}
-		go s.serveConn(conn) // its session untracks it and calls wg.Done
-	}
+	return s.life.Serve(ln, s.accept)
 }
 
-// isTemporary reports whether an Accept error will likely pass, such as
-// running out of file descriptors.
-func isTemporary(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout() ||
-		errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) || errors.Is(err, syscall.ECONNABORTED)
+// accept starts serving a connection that Serve accepted, as a session
+// that is pending until it joins. The session ends when it closes (see
+// untrackConn).
+func (s *Server) accept(c net.Conn) {
+	s.mu.Lock()
+	started := s.life.StartSession()
+	if started {
+		s.pending[c] = struct{}{}
+	}
+	s.mu.Unlock()
+	if !started {
+		c.Close()
+		s.life.Release(c)
+		return
+	}
+	s.serveConn(c)
 }
 
 // Shutdown stops accepting, closes connections that have not joined the room
@@ -135,65 +127,17 @@ func isTemporary(err error) bool {
 // told and their connections flushed. When ctx ends first, the remaining
 // connections are closed at once and ctx's error is returned.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.shutdown = true
-	for ln := range s.listeners {
-		ln.Close()
-	}
-	for c, joined := range s.conns {
-		if !joined {
-			c.Close()
-		}
-	}
-	s.mu.Unlock()
-
-	done := make(chan struct{})
-	go func() {
-		s.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		s.closeAllConns()
-		<-done
-		return ctx.Err()
-	}
+	return s.life.Shutdown(ctx)
 }
 
-func (s *Server) closing() bool {
+// closePending closes the connections that have not joined the room; it is
+// how Shutdown asks the sessions to end (the room tells the others).
+func (s *Server) closePending() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.shutdown
-}
-
-func (s *Server) trackListener(ln net.Listener) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.shutdown {
-		return false
+	for c := range s.pending {
+		c.Close()
 	}
-	s.listeners[ln] = struct{}{}
-	return true
-}
-
-func (s *Server) untrackListener(ln net.Listener) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.listeners, ln)
-}
-
-func (s *Server) trackConn(c net.Conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.shutdown {
-		return false
-	}
-	s.conns[c] = false
-	s.accepted++
-	s.wg.Add(1) // under mu, so that Shutdown's Wait cannot miss it
-	return true
 }
 
 // markJoined records that c is now a room member, so Shutdown leaves it to
@@ -201,23 +145,18 @@ func (s *Server) trackConn(c net.Conn) bool {
 func (s *Server) markJoined(c net.Conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.shutdown {
+	if s.life.Closing() {
 		return false
 	}
-	s.conns[c] = true
+	delete(s.pending, c)
 	return true
 }
 
+// untrackConn ends the session of c, which is closed.
 func (s *Server) untrackConn(c net.Conn) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.conns, c)
-}
-
-func (s *Server) closeAllConns() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for c := range s.conns {
-		c.Close()
-	}
+	delete(s.pending, c)
+	s.mu.Unlock()
+	s.life.Release(c)
+	s.life.EndSession()
 }

@@ -294,10 +294,10 @@ func TestLongLinesAreRefusedAndEndlessOnesDisconnect(t *testing.T) {
 
 	io.WriteString(alice.conn, strings.Repeat("y", 3*DefaultReadBuffer))
 	lines := alice.expectClosed()
-	if len(lines) == 0 || !strings.Contains(lines[len(lines)-1], "disconnected: "+reasonNoNewline) {
+	if len(lines) == 0 || !strings.Contains(lines[len(lines)-1], "disconnected: "+proto.DetailNoNewline) {
 		t.Errorf("alice's last lines %q do not explain the disconnect", lines)
 	}
-	bob.expect("*** alice left (" + reasonNoNewline + ")")
+	bob.expect("*** alice left (" + proto.DetailNoNewline + ")")
 }
 
 func TestTLSPolicy(t *testing.T) {

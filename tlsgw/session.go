@@ -11,17 +11,15 @@ import (
 	"sync"
 	"time"
 
+	"chatd/certs"
 	"chatd/connlimit"
 	"chatd/proto"
 	"chatd/room"
 )
 
-// Reasons a TLS member leaves, besides the room's own.
-const (
-	reasonClosed      = "connection closed"
-	reasonWriteFailed = "connection lost"
-	reasonNoNewline   = "sent too much without a newline"
-)
+// noNewline is why a client that sent more than the line limit without a
+// newline is disconnected.
+var noNewline = room.Reason{Kind: room.ReasonProtocol, Detail: proto.DetailNoNewline}
 
 // writeBuffers are shared by every connection's writer, so that an idle
 // connection holds none; maxPooledBuffer keeps huge ones out of the pool.
@@ -56,7 +54,7 @@ type session struct {
 // The handshake and the nickname exchange need a deep stack; once the client
 // has joined, a fresh goroutine takes over, so that an idle connection keeps
 // a small stack rather than that one. The session ends the connection's
-// tracking (untrackConn and wg) when it closes.
+// tracking (untrackConn) when it closes.
 func (s *Server) serveConn(raw net.Conn) {
 	conn := tls.Server(raw, s.cfg.TLS)
 	sess := &session{srv: s, raw: raw, conn: conn, lines: proto.NewLineReader(conn, s.cfg.ReadBuffer), start: time.Now()}
@@ -84,9 +82,9 @@ func (s *session) open() (*room.Member, string) {
 		return nil, "did not join: " + err.Error()
 	}
 	if !s.srv.markJoined(s.raw) {
-		m.Leave(room.ReasonShutdown)
+		m.Leave(room.Reason{Kind: room.ReasonShutdown})
 	}
-	s.logger().Info("joined", "nick", m.Nick())
+	s.logger().Info("joined", "nick", m.Nick(), "identity", s.identity())
 	return m, ""
 }
 
@@ -94,7 +92,7 @@ func (s *session) open() (*room.Member, string) {
 // ends, then closes the connection.
 func (s *session) serve(m *room.Member) {
 	s.chat(m)
-	s.close(m.Nick(), m.Reason())
+	s.close(m.Nick(), m.Reason().String())
 }
 
 // close logs the connection's end, closes it and stops tracking it.
@@ -104,7 +102,6 @@ func (s *session) close(nick, reason string) {
 		"duration", time.Since(s.start).Round(time.Millisecond), "bytes_in", in, "bytes_out", out)
 	s.raw.Close()
 	s.srv.untrackConn(s.raw)
-	s.srv.wg.Done()
 }
 
 // logger returns a logger with what is known of the connection: its remote
@@ -208,10 +205,16 @@ func (s *session) join() (*room.Member, error) {
 	return nil, errors.New("too many nickname attempts")
 }
 
-// identity is who the client is, as far as TLS can tell: its address. (No
-// client certificate is asked for.)
+// identity is who the client is, as far as TLS can tell: its address and,
+// if it presented one, the fingerprint of its certificate (asked for but
+// not required or verified; see ServerConfig), whose key the handshake
+// proved it holds.
 func (s *session) identity() room.Identity {
-	return room.Identity{Address: connlimit.Source(s.raw.RemoteAddr())}
+	id := room.Identity{Transport: room.TransportTLS, Address: connlimit.Source(s.raw.RemoteAddr())}
+	if peer := s.conn.ConnectionState().PeerCertificates; len(peer) > 0 {
+		id.CertFingerprint = certs.Fingerprint(peer[0].Raw)
+	}
+	return id
 }
 
 // greeting welcomes the client and tells it what TLS it got.
@@ -233,9 +236,9 @@ func (s *session) chat(m *room.Member) {
 	for {
 		line, err := s.lines.ReadLine()
 		if err != nil {
-			reason := reasonClosed
+			reason := room.Reason{Kind: room.ReasonClosed}
 			if errors.Is(err, proto.ErrNoNewline) {
-				reason = reasonNoNewline
+				reason = noNewline
 			}
 			m.Leave(reason)
 			break
@@ -315,18 +318,13 @@ func (s *session) drain() {
 	io.Copy(io.Discard, s.conn)
 }
 
-// farewell is the last line a member is sent, given why it left; nil if
-// there is nothing to add or no one to read it.
-func farewell(reason string) *room.Event {
-	switch {
-	case reason == room.ReasonQuit || strings.HasPrefix(reason, room.ReasonQuit+":"):
-		return &room.Event{Kind: room.Notice, Text: "Goodbye."}
-	case reason == room.ReasonSlowConsumer:
-		return &room.Event{Kind: room.Error, Text: "disconnected: you were not reading fast enough (slow consumer)"}
-	case reason == reasonNoNewline:
-		return &room.Event{Kind: room.Error, Text: "disconnected: " + reason}
-	case reason == room.ReasonFlood:
-		return &room.Event{Kind: room.Error, Text: "disconnected: flooding (too many lines too fast)"}
+// farewell is the last event a member is sent, given why it left (the
+// codec words it); nil if there is nothing to add (the room said goodbye
+// at shutdown) or no one to read it (the connection closed or failed).
+func farewell(reason room.Reason) *room.Event {
+	switch reason.Kind {
+	case room.ReasonQuit, room.ReasonSlowConsumer, room.ReasonFlood, room.ReasonProtocol:
+		return &room.Event{Kind: room.Bye, Reason: reason}
 	}
 	return nil
 }
@@ -355,11 +353,11 @@ func (s *session) write(b []byte) error {
 // writeFailure is why a member whose write failed with err leaves: a write
 // that timed out means the client stopped reading (a slow consumer), any
 // other failure that the connection was lost.
-func writeFailure(err error) string {
+func writeFailure(err error) room.Reason {
 	if isTimeout(err) {
-		return room.ReasonSlowConsumer
+		return room.Reason{Kind: room.ReasonSlowConsumer}
 	}
-	return reasonWriteFailed
+	return room.Reason{Kind: room.ReasonLost}
 }
 
 func isTimeout(err error) bool {

@@ -7,6 +7,10 @@ import (
 	"maps"
 	"strings"
 	"syscall"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"chatd/gateway"
 )
 
 // Stats is a snapshot of the gateway's counters, for metrics.
@@ -25,13 +29,52 @@ type HandshakeLabel struct {
 
 // Stats returns a snapshot of the gateway's counters.
 func (s *Server) Stats() Stats {
+	c := s.life.Counts()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return Stats{
-		Open:              len(s.conns),
-		Accepted:          s.accepted,
+		Open:              c.Conns,
+		Accepted:          c.Accepted,
 		Handshakes:        maps.Clone(s.handshakes),
 		HandshakeFailures: maps.Clone(s.handshakeFailures),
+	}
+}
+
+// Register registers the gateway's metrics with reg: its connections
+// (chatd_connections_open and chatd_connections_total with transport
+// "tls"), and its completed and failed handshakes. They are read from
+// Stats at each scrape.
+func (s *Server) Register(reg prometheus.Registerer) error {
+	return reg.Register(&collector{srv: s, conns: gateway.NewConnectionMetrics("tls")})
+}
+
+var (
+	descHandshakes        = prometheus.NewDesc("chatd_tls_handshakes_total", "Completed TLS handshakes, by version and key-exchange group.", []string{"version", "group"}, nil)
+	descHandshakeFailures = prometheus.NewDesc("chatd_tls_handshake_failures_total", "Failed TLS handshakes, by reason.", []string{"reason"}, nil)
+)
+
+// collector exports a Server's Stats to Prometheus.
+type collector struct {
+	srv   *Server
+	conns gateway.ConnectionMetrics
+}
+
+// Describe sends the descriptions of every metric the gateway exports.
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	c.conns.Describe(ch)
+	ch <- descHandshakes
+	ch <- descHandshakeFailures
+}
+
+// Collect sends the metrics' values, read from a fresh Stats.
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	st := c.srv.Stats()
+	c.conns.Collect(ch, st.Open, st.Accepted)
+	for l, n := range st.Handshakes {
+		ch <- prometheus.MustNewConstMetric(descHandshakes, prometheus.CounterValue, float64(n), l.Version, l.Group)
+	}
+	for reason, n := range st.HandshakeFailures {
+		ch <- prometheus.MustNewConstMetric(descHandshakeFailures, prometheus.CounterValue, float64(n), reason)
 	}
 }
 

@@ -27,10 +27,16 @@ var intermediateSuites = []uint16{
 // (X25519MLKEM768 first) and no renegotiation (Go servers never renegotiate).
 // The certificate comes from certs on every handshake, so it can be replaced
 // while the server runs.
+//
+// A client may present a certificate of its own: it is asked for, neither
+// required nor verified against anything, and the handshake proves that the
+// client holds its key. Its fingerprint is then part of the member's
+// identity (room.Identity.CertFingerprint).
 func ServerConfig(certs *certs.Store) *tls.Config {
 	return &tls.Config{
 		MinVersion:     tls.VersionTLS12,
 		CipherSuites:   intermediateSuites,
 		GetCertificate: certs.GetCertificate,
+		ClientAuth:     tls.RequestClientCert,
 	}
 }

@@ -25,7 +25,7 @@ type Conn interface {
 	// Nick is the member's current nickname.
 	Nick() string
 	// Reason says why the member left, once an EventsMsg said so (Closed).
-	Reason() string
+	Reason() room.Reason
 }
 
 // Starter is implemented by a Conn whose events wait until the screen asks

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"strings"
+	"unicode/utf8"
 
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
@@ -16,12 +17,13 @@ const maxHistory = 100
 // that the cursor column and the horizontal scrolling are measured in
 // display columns, which keeps them right with wide characters.
 type input struct {
-	ti      textinput.Model
-	prompt  string
-	history []string // oldest first
-	browse  int      // index into history while browsing with up/down; len(history) otherwise
-	draft   string   // what was typed before browsing started
-	offset  int      // first rune shown, when the line is wider than the screen
+	ti       textinput.Model
+	prompt   string
+	maxBytes int      // the longest line, in bytes of UTF-8 (the room's limit is in bytes)
+	history  []string // oldest first
+	browse   int      // index into history while browsing with up/down; len(history) otherwise
+	draft    string   // what was typed before browsing started
+	offset   int      // first rune shown, when the line is wider than the screen
 
 	// The last view, drawn again only after an edit or at another width.
 	viewed   bool
@@ -31,19 +33,47 @@ type input struct {
 	viewX    int
 }
 
-func newInput(prompt string, charLimit int) input {
+// newInput returns an input line that takes at most maxBytes bytes.
+func newInput(prompt string, maxBytes int) input {
 	ti := textinput.New()
 	ti.Prompt = ""
-	ti.CharLimit = charLimit
+	// The text field counts runes; every rune is at least a byte, so this
+	// bounds it, and update bounds the bytes.
+	ti.CharLimit = maxBytes
 	ti.SetVirtualCursor(false)
 	ti.Focus()
-	return input{ti: ti, prompt: prompt}
+	return input{ti: ti, prompt: prompt, maxBytes: maxBytes}
 }
 
-// update passes a key or paste to the text field.
+// update passes a key or paste to the text field. A paste is cut to what
+// still fits; an edit that would make the line longer than maxBytes is
+// refused, so that the screen never holds a line the room will refuse.
 func (in *input) update(msg tea.Msg) {
+	if paste, ok := msg.(tea.PasteMsg); ok {
+		paste.Content = cutToBytes(paste.Content, in.maxBytes-len(in.ti.Value()))
+		msg = paste
+	}
+	before := in.ti
 	in.ti, _ = in.ti.Update(msg)
+	if len(in.ti.Value()) > in.maxBytes {
+		in.ti = before
+	}
 	in.viewed = false
+}
+
+// cutToBytes returns the longest prefix of s of at most n bytes that ends
+// on a rune boundary.
+func cutToBytes(s string, n int) string {
+	if n <= 0 {
+		return ""
+	}
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 func (in *input) value() string { return in.ti.Value() }

@@ -1,7 +1,7 @@
 package tui
 
 import (
-	"cmp"
+	"chatd/room"
 	"iter"
 	"math/rand/v2"
 	"slices"
@@ -30,15 +30,11 @@ type members struct {
 	total int // members in the room; at least names.len()
 }
 
-func compareNicks(a, b string) int {
-	return cmp.Or(cmp.Compare(strings.ToLower(a), strings.ToLower(b)), strings.Compare(a, b))
-}
-
 // set replaces the list: nicks, of count members in all (0 when nicks are
 // all of them).
 func (m *members) set(nicks []string, count int) {
 	sorted := slices.Clone(nicks)
-	slices.SortFunc(sorted, compareNicks)
+	slices.SortFunc(sorted, room.CompareNicks)
 	sorted = slices.CompactFunc(sorted, strings.EqualFold)
 	m.names = nickTree{}
 	for _, nick := range sorted[:min(len(sorted), maxListed)] {

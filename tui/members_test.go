@@ -55,7 +55,7 @@ func TestMemberListMatchesASortedList(t *testing.T) {
 		return slices.IndexFunc(want, func(n string) bool { return strings.EqualFold(n, nick) })
 	}
 	insert := func(nick string) {
-		i, _ := slices.BinarySearchFunc(want, nick, compareNicks)
+		i, _ := slices.BinarySearchFunc(want, nick, room.CompareNicks)
 		want = slices.Insert(want, i, nick)
 	}
 	nick := func() string {

@@ -15,8 +15,9 @@ import (
 // the program quits, when Options leaves LeaveDelay zero.
 const DefaultLeaveDelay = time.Second
 
-// maxInputRunes bounds a typed line; the room refuses longer ones anyway.
-const maxInputRunes = room.DefaultMaxLineBytes
+// maxInputBytes bounds a typed line as the room does, in bytes: the room
+// refuses longer ones.
+const maxInputBytes = room.DefaultMaxLineBytes
 
 // Options configure a chat screen.
 type Options struct {
@@ -60,10 +61,10 @@ type Model struct {
 	sb        *scrollback
 	members   members
 	input     input
-	inHistory bool   // between HistoryBegin and HistoryEnd
-	left      bool   // the event stream has ended
-	quitting  bool   // Ctrl+C was pressed
-	reason    string // why, once left
+	inHistory bool        // between HistoryBegin and HistoryEnd
+	left      bool        // the event stream has ended
+	quitting  bool        // Ctrl+C was pressed
+	reason    room.Reason // why, once left
 
 	// The nickname prompt, while conn is nil.
 	nickInput input
@@ -113,7 +114,7 @@ func New(opts Options) *Model {
 	m := &Model{
 		opts:      opts,
 		st:        defaultStyles(),
-		input:     newInput("> ", maxInputRunes),
+		input:     newInput("> ", maxInputBytes),
 		nickInput: newInput("nickname: ", 64),
 		problem:   opts.Problem,
 		dirty:     true,
@@ -132,8 +133,8 @@ func (m *Model) connect(c Conn) {
 	m.rend.self = c.Nick()
 }
 
-// Reason says why the chat ended, once it has; "" before that.
-func (m *Model) Reason() string { return m.reason }
+// Reason says why the chat ended, once it has; the zero Reason before that.
+func (m *Model) Reason() room.Reason { return m.reason }
 
 // Init asks for the events of the Conn, if already connected and it waits
 // to be asked (Starter).
@@ -401,8 +402,8 @@ func (m *Model) statusView(w int) string {
 	style := st.status
 	if m.left {
 		left = " chatd · you left the room"
-		if m.reason != "" {
-			left += ": " + m.reason
+		if why := m.reason.String(); why != "" {
+			left += ": " + why
 		}
 		style = st.gone
 	}

@@ -19,7 +19,7 @@ import (
 // model as EventsMsg.
 type fakeConn struct {
 	nick   string
-	reason string
+	reason room.Reason
 
 	mu      sync.Mutex
 	sent    []string
@@ -48,8 +48,8 @@ func (c *fakeConn) Send(line string) {
 	defer c.mu.Unlock()
 	c.sent = append(c.sent, line)
 }
-func (c *fakeConn) Nick() string   { return c.nick }
-func (c *fakeConn) Reason() string { return c.reason }
+func (c *fakeConn) Nick() string        { return c.nick }
+func (c *fakeConn) Reason() room.Reason { return c.reason }
 func (c *fakeConn) Sent() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -75,7 +75,11 @@ func chat(from, text string) *room.Event {
 	return &room.Event{Kind: room.Chat, From: from, Text: text, Time: t0}
 }
 
+// ev makes an event; for a Leave, text is the reason, in words.
 func ev(kind room.Kind, from, to, text string) *room.Event {
+	if kind == room.Leave {
+		return &room.Event{Kind: kind, From: from, Reason: room.ParseReason(text), Time: t0}
+	}
 	return &room.Event{Kind: kind, From: from, To: to, Text: text, Time: t0}
 }
 
@@ -238,6 +242,48 @@ func TestEventsRender(t *testing.T) {
 			t.Errorf("%q and %q look the same (%q)", text, other, st)
 		}
 		looks[st] = text
+	}
+}
+
+// TestFarewellsLookLikeTheNoticesAndErrorsTheyWere: a Bye is drawn as the
+// notice (a quit, the shutdown) or the error (a disconnection) it used to
+// be, in the same style.
+func TestFarewellsLookLikeTheNoticesAndErrorsTheyWere(t *testing.T) {
+	m, _ := newTestModel(t, "alice", 100, 20)
+	bye := func(kind room.ReasonKind, text string) *room.Event {
+		return &room.Event{Kind: room.Bye, Text: text, Reason: room.Reason{Kind: kind}, Time: t0}
+	}
+	feed(m,
+		ev(room.Notice, "", "", "a notice"),
+		ev(room.Error, "", "", "an error"),
+		bye(room.ReasonQuit, "Goodbye."),
+		bye(room.ReasonShutdown, room.ShutdownNotice),
+		bye(room.ReasonFlood, "disconnected: flooding (too many lines too fast)"),
+		bye(room.ReasonSlowConsumer, ""),
+	)
+	text := screenText(m)
+	for _, want := range []string{
+		"12:34 -- Goodbye.",
+		"12:34 -- The server is shutting down. Goodbye!",
+		"12:34 !! disconnected: flooding (too many lines too fast)",
+		"12:34 !! slow consumer",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("screen lacks %q:\n%s", want, text)
+		}
+	}
+	raw := m.View().Content
+	styleBefore := func(text string) string {
+		i := strings.Index(raw, text)
+		if i < 0 {
+			t.Fatalf("%q not in the raw view", text)
+		}
+		return raw[strings.LastIndex(raw[:i], "\x1b["):i]
+	}
+	for farewell, like := range map[string]string{"Goodbye.": "a notice", "The server is": "a notice", "disconnected: flooding": "an error"} {
+		if styleBefore(farewell) != styleBefore(like) {
+			t.Errorf("%q is not drawn like %q", farewell, like)
+		}
 	}
 }
 
@@ -670,7 +716,7 @@ func TestClosedStreamShowsReasonAndQuits(t *testing.T) {
 	c := newFakeConn("alice")
 	m := New(Options{Conn: c, Location: time.UTC, LeaveDelay: time.Millisecond})
 	m.Update(tea.WindowSizeMsg{Width: 80, Height: 10})
-	c.reason = "slow consumer"
+	c.reason = room.Reason{Kind: room.ReasonSlowConsumer}
 	start := m.Init()
 	if start == nil {
 		t.Fatal("the screen did not ask for its events")
@@ -684,7 +730,7 @@ func TestClosedStreamShowsReasonAndQuits(t *testing.T) {
 	if !strings.Contains(text, "bob: last words") || !strings.Contains(text, "you left the room: slow consumer") {
 		t.Fatalf("screen:\n%s", text)
 	}
-	if m.Reason() != "slow consumer" {
+	if m.Reason() != (room.Reason{Kind: room.ReasonSlowConsumer}) || m.Reason().String() != "slow consumer" {
 		t.Fatalf("Reason() = %q", m.Reason())
 	}
 	if cmd == nil {

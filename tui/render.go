@@ -110,8 +110,8 @@ func (r *renderer) render(ev *room.Event, width int) []line {
 		l.add("<-- ", st.system)
 		l.body("", st.system, "", nil)
 		l.add(from, nickStyle(from))
-		if text != "" {
-			l.add(" left ("+text+")", st.system)
+		if why := room.Clean(ev.Reason.String()); why != "" {
+			l.add(" left ("+why+")", st.system)
 		} else {
 			l.add(" left", st.system)
 		}
@@ -142,6 +142,17 @@ func (r *renderer) render(ev *room.Event, width int) []line {
 	case room.Error:
 		l.add("!! ", st.errTag)
 		l.body(text, st.err, "", nil)
+	case room.Bye:
+		if text == "" {
+			text = room.Clean(ev.Reason.String())
+		}
+		if ev.Reason.Involuntary() {
+			l.add("!! ", st.errTag)
+			l.body(text, st.err, "", nil)
+		} else {
+			l.add("-- ", st.notice)
+			l.body(text, st.notice, "", nil)
+		}
 	case room.HistoryBegin:
 		l.add("── ", st.divider)
 		l.body("earlier messages", st.divider, "", nil)

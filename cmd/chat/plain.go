@@ -56,8 +56,8 @@ func runPlain(session *client.Redialer, stdin io.Reader, stdout, stderr io.Write
 
 // ended says why the session ended, unless the user quit, and returns the
 // exit status.
-func ended(reason string, stderr io.Writer) int {
-	if reason == room.ReasonQuit {
+func ended(reason room.Reason, stderr io.Writer) int {
+	if reason.Kind == room.ReasonQuit {
 		return 0
 	}
 	fmt.Fprintf(stderr, "chat: you left the room (%s)\n", reason)

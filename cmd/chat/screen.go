@@ -38,12 +38,12 @@ func runScreen(ctx context.Context, session *client.Redialer) int {
 	}
 	reason := model.Reason()
 	if pressedCtrlC {
-		reason = room.ReasonQuit
+		reason = room.Reason{Kind: room.ReasonQuit}
 	}
-	if reason != "" {
+	if reason != (room.Reason{}) {
 		fmt.Fprintf(os.Stderr, "chat: you left the room (%s)\n", reason)
 	}
-	if reason == room.ReasonQuit {
+	if reason.Kind == room.ReasonQuit {
 		return 0
 	}
 	return 1

@@ -19,7 +19,7 @@
 # temporary git worktree, removed at the end; chatbench is always the working
 # tree's), and every run above is made against both chatds, the working
 # tree's ("new") and REV's ("baseline"), back to back so that both see the
-# same machine: the SIZES runs, the sweep (in step), the idle runs and the SSH
+# same machine: the SIZES runs, the sweep (in rounds), the idle runs and the SSH
 # runs. ncat is not run. The table's columns are then new, baseline and
 # new/baseline, with every row filled, and its title names REV's commit.
 #
@@ -114,7 +114,7 @@ if [[ -n $BASELINE ]]; then
 	baseline_src=$work/baseline-src
 	git -C "$root" worktree add --detach "$baseline_src" "$BASELINE" >&2
 	mkdir -p "$work/baseline"
-	(cd "$baseline_src" && go build -o "$work/baseline/" ./cmd/chatd)
+	(cd "$baseline_src" && go build -o "$work/baseline/" ./cmd/chatd) || die "cannot build chatd at $BASELINE"
 fi
 "$work/chatd" cert --out "$work/cert" >/dev/null
 cert=$work/cert/cert.pem
@@ -238,23 +238,30 @@ try_rate() {
 
 # sweep SERVER...: for each SERVER, try SWEEP_RATES in order until one fails,
 # then bisect SWEEP_REFINE times between the last pass and the first failure.
-# With several SERVERs the sweeps go in step, each step run against every
-# server still sweeping, back to back; each server's rates are the ones it
-# would try alone. The best passing run is saved as SERVER-sweep.json, the
-# lowest failing rate in SERVER-sweep.failed.
+# With several SERVERs the sweeps go in rounds: each round runs the next step
+# of every server still sweeping, back to back; each server tries the rates it
+# would alone. The best passing run is saved as SERVER-sweep.json, the lowest
+# failing rate in SERVER-sweep.failed.
 sweep() {
-	local server rate i
-	local -A lo=() hi=()
-	for rate in $SWEEP_RATES; do
+	local server rate i more=1
+	local -a rates
+	local -A lo=() hi=() next=() refined=()
+	read -ra rates <<<"$SWEEP_RATES"
+	while ((more)); do
+		more=0
 		for server in "$@"; do
-			[[ -n ${hi[$server]:-} ]] && continue
-			if try_rate "$server" "$rate"; then lo[$server]=$rate; else hi[$server]=$rate; fi
-		done
-	done
-	for ((i = 0; i < SWEEP_REFINE; i++)); do
-		for server in "$@"; do
-			[[ -n ${lo[$server]:-} && -n ${hi[$server]:-} ]] || continue
-			rate=$(awk -v a="${lo[$server]}" -v b="${hi[$server]}" 'BEGIN { printf "%g", (a + b) / 2 }')
+			if [[ -z ${hi[$server]:-} ]]; then
+				i=${next[$server]:-0}
+				((i < ${#rates[@]})) || continue
+				rate=${rates[i]}
+				next[$server]=$((i + 1))
+			elif [[ -n ${lo[$server]:-} ]] && ((${refined[$server]:-0} < SWEEP_REFINE)); then
+				rate=$(awk -v a="${lo[$server]}" -v b="${hi[$server]}" 'BEGIN { printf "%g", (a + b) / 2 }')
+				refined[$server]=$((${refined[$server]:-0} + 1))
+			else
+				continue
+			fi
+			more=1
 			if try_rate "$server" "$rate"; then lo[$server]=$rate; else hi[$server]=$rate; fi
 		done
 	done

@@ -15,65 +15,60 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"chatd/connlimit"
+	"chatd/gateway"
 	"chatd/room"
-	"chatd/sshgw"
-	"chatd/tlsgw"
 )
 
-// statsCollector exports the counters of chatd's parts to Prometheus,
-// reading their snapshots at each scrape.
-type statsCollector struct {
-	room  *room.Room
-	guard *connlimit.Guard
-	tls   *tlsgw.Server
-	ssh   *sshgw.Server // nil when SSH is off
+// newRegistry returns the registry /metrics serves, with the Go runtime's,
+// the process's and the room's metrics, and the guard's, which it
+// registers itself. The gateways register theirs as they are built.
+func newRegistry(chatRoom *room.Room, guard *connlimit.Guard) (*prometheus.Registry, error) {
+	reg := prometheus.NewRegistry()
+	for _, c := range []prometheus.Collector{
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		roomCollector{chatRoom},
+	} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	if err := guard.Register(reg); err != nil {
+		return nil, err
+	}
+	return reg, nil
 }
 
+// roomCollector exports the room's counters (room.Stats) to Prometheus,
+// reading a snapshot at each scrape; the room itself knows no metrics
+// library.
+type roomCollector struct{ room *room.Room }
+
 var (
-	descConnsOpen   = prometheus.NewDesc("chatd_connections_open", "Connections open now, by transport (ssh: chat sessions).", []string{"transport"}, nil)
-	descConnsTotal  = prometheus.NewDesc("chatd_connections_total", "Connections accepted, by transport (ssh: chat sessions).", []string{"transport"}, nil)
-	descRefused     = prometheus.NewDesc("chatd_connections_refused_total", "Connections refused by the connection limits, by reason.", []string{"reason"}, nil)
-	descMembers     = prometheus.NewDesc("chatd_members", "Members in the room now.", nil, nil)
-	descJoins       = prometheus.NewDesc("chatd_joins_total", "Members that joined the room.", nil, nil)
-	descLeaves      = prometheus.NewDesc("chatd_leaves_total", "Members that left, by reason (slow consumer and flooding are disconnects).", []string{"reason"}, nil)
-	descMessages    = prometheus.NewDesc("chatd_messages_total", "Chat messages, actions and private messages accepted.", nil, nil)
-	descDeliveries  = prometheus.NewDesc("chatd_deliveries_total", "Events queued for members.", nil, nil)
-	descSkipped     = prometheus.NewDesc("chatd_skipped_events_total", "Events skipped for members that had fallen behind (each was told how many it missed).", nil, nil)
-	descRejected    = prometheus.NewDesc("chatd_rejected_lines_total", "Input lines refused, by reason.", []string{"reason"}, nil)
-	descHandshakes  = prometheus.NewDesc("chatd_tls_handshakes_total", "Completed TLS handshakes, by version and key-exchange group.", []string{"version", "group"}, nil)
-	descHandshakeKO = prometheus.NewDesc("chatd_tls_handshake_failures_total", "Failed TLS handshakes, by reason.", []string{"reason"}, nil)
+	descMembers    = prometheus.NewDesc("chatd_members", "Members in the room now.", nil, nil)
+	descJoins      = prometheus.NewDesc("chatd_joins_total", "Members that joined the room.", nil, nil)
+	descLeaves     = prometheus.NewDesc("chatd_leaves_total", "Members that left, by reason (slow consumer and flooding are disconnects).", []string{"reason"}, nil)
+	descMessages   = prometheus.NewDesc("chatd_messages_total", "Chat messages, actions and private messages accepted.", nil, nil)
+	descDeliveries = prometheus.NewDesc("chatd_deliveries_total", "Events queued for members.", nil, nil)
+	descSkipped    = prometheus.NewDesc("chatd_skipped_events_total", "Events skipped for members that had fallen behind (each was told how many it missed).", nil, nil)
+	descRejected   = prometheus.NewDesc("chatd_rejected_lines_total", "Input lines refused, by reason.", []string{"reason"}, nil)
+	descStore      = prometheus.NewDesc("chatd_store_errors_total", "Failures of the room's log or nickname store: events not stored (and shown to nobody), histories not replayed, joins and nickname records not written; each was told to whoever it concerned.", nil, nil)
 )
 
-func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descConnsOpen, descConnsTotal, descRefused, descMembers, descJoins, descLeaves,
-		descMessages, descDeliveries, descSkipped, descRejected, descHandshakes, descHandshakeKO} {
+// Describe sends the descriptions of the room's metrics.
+func (c roomCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descMembers, descJoins, descLeaves, descMessages, descDeliveries, descSkipped, descRejected, descStore} {
 		ch <- d
 	}
 }
 
-func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
+// Collect sends the room's metrics, read from a fresh room.Stats.
+func (c roomCollector) Collect(ch chan<- prometheus.Metric) {
 	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
 	gauge := func(d *prometheus.Desc, v int, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(v), labels...)
-	}
-	t := c.tls.Stats()
-	gauge(descConnsOpen, t.Open, "tls")
-	counter(descConnsTotal, t.Accepted, "tls")
-	for l, n := range t.Handshakes {
-		counter(descHandshakes, n, l.Version, l.Group)
-	}
-	for reason, n := range t.HandshakeFailures {
-		counter(descHandshakeKO, n, reason)
-	}
-	if c.ssh != nil {
-		s := c.ssh.Stats()
-		gauge(descConnsOpen, s.Open, "ssh")
-		counter(descConnsTotal, s.Sessions, "ssh")
-	}
-	for reason, n := range c.guard.Refused() {
-		counter(descRefused, n, reason)
 	}
 	r := c.room.Stats()
 	gauge(descMembers, r.Members)
@@ -81,6 +76,7 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descMessages, r.Messages)
 	counter(descDeliveries, r.Deliveries)
 	counter(descSkipped, r.Skipped)
+	counter(descStore, r.StoreErrors)
 	for reason, n := range r.Leaves {
 		counter(descLeaves, n, reason)
 	}
@@ -89,11 +85,13 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// startMetrics serves /metrics and /healthz on addr, and /debug/pprof/ too
-// if withPprof.
-func startMetrics(addr string, withPprof bool, stats *statsCollector, stdout io.Writer) (*frontEnd, error) {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), stats)
+// metricsServer serves /metrics and /healthz, and /debug/pprof/ if asked.
+// It is a gateway.Server so that chatd runs and stops it with the
+// gateways, though it is no way into the room.
+type metricsServer struct{ http *http.Server }
+
+// newMetricsServer serves reg on /metrics, and profiles too if withPprof.
+func newMetricsServer(reg *prometheus.Registry, withPprof bool) *metricsServer {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
@@ -103,20 +101,33 @@ func startMetrics(addr string, withPprof bool, stats *statsCollector, stdout io.
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen for metrics: %w", err)
+	return &metricsServer{http: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}}
+}
+
+var _ gateway.Server = (*metricsServer)(nil)
+
+// Name names the server in logs: "metrics".
+func (m *metricsServer) Name() string { return "metrics" }
+
+// Serve serves HTTP on ln until Shutdown, then returns
+// gateway.ErrServerClosed.
+func (m *metricsServer) Serve(ln net.Listener) error {
+	if err := m.http.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}
-	fmt.Fprintf(stdout, "Metrics on http://%s/metrics\n", ln.Addr())
-	return &frontEnd{
-		name: "metrics",
-		serve: func() error {
-			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-				return err
-			}
-			return nil
-		},
-		shutdown: func(ctx context.Context) error { return srv.Shutdown(ctx) },
-	}, nil
+	return gateway.ErrServerClosed
+}
+
+// Shutdown stops the HTTP server, waiting for requests in flight until ctx
+// is done.
+func (m *metricsServer) Shutdown(ctx context.Context) error { return m.http.Shutdown(ctx) }
+
+// startMetrics listens on the metrics address and says where to scrape.
+func (p *parts) startMetrics() (listening, error) {
+	ln, err := net.Listen("tcp", p.cfg.metricsAddr)
+	if err != nil {
+		return listening{}, fmt.Errorf("listen for metrics: %w", err)
+	}
+	fmt.Fprintf(p.stdout, "Metrics on http://%s/metrics\n", ln.Addr())
+	return listening{server: newMetricsServer(p.reg, p.cfg.pprof), ln: ln}, nil
 }

@@ -18,10 +18,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
 	"chatd/certs"
 	"chatd/connlimit"
+	"chatd/gateway"
 	"chatd/room"
 	"chatd/sshgw"
 	"chatd/tlsgw"
@@ -33,14 +35,33 @@ const shutdownTimeout = 5 * time.Second
 // hostKeyFileName is the SSH host key's file in the data directory.
 const hostKeyFileName = "ssh_host_ed25519_key"
 
-// frontEnd is one way into the room (TLS or SSH), ready to serve.
-type frontEnd struct {
-	name     string
-	serve    func() error // returns once shut down
-	shutdown func(context.Context) error
+// parts are what chatd builds once and shares between the servers it
+// starts.
+type parts struct {
+	cfg    *config
+	room   *room.Room
+	guard  *connlimit.Guard // every gateway's listener goes through it
+	reg    *prometheus.Registry
+	stdout io.Writer
+	logger *slog.Logger
 }
 
-// serve runs the room and its front ends until ctx is cancelled, then shuts
+// listening is a server with the listener it is to serve.
+type listening struct {
+	server gateway.Server
+	ln     net.Listener
+}
+
+// run serves the listener until the server is shut down. It returns an
+// error only if the server failed.
+func (l listening) run() error {
+	if err := l.server.Serve(l.ln); err != nil && !errors.Is(err, gateway.ErrServerClosed) {
+		return fmt.Errorf("serve %s: %w", l.server.Name(), err)
+	}
+	return nil
+}
+
+// serve runs the room and its servers until ctx is cancelled, then shuts
 // them down within shutdownTimeout.
 func serve(ctx context.Context, stopSignals func(), cfg *config, stdout io.Writer, logger *slog.Logger) error {
 	cert, err := loadCertificate(cfg, stdout, logger)
@@ -49,9 +70,13 @@ func serve(ctx context.Context, stopSignals func(), cfg *config, stdout io.Write
 	}
 	chatRoom := room.New(cfg.room)
 	guard := connlimit.New(withRefusalLog(cfg.conns, logger))
+	reg, err := newRegistry(chatRoom, guard)
+	if err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
 	store := certs.NewStore(cert.Cert)
-	stats := &statsCollector{room: chatRoom, guard: guard}
-	fronts, err := startFrontEnds(cfg, stats, store, cert, stdout, logger)
+	p := &parts{cfg: cfg, room: chatRoom, guard: guard, reg: reg, stdout: stdout, logger: logger}
+	servers, err := p.startServers(store, cert)
 	if err != nil {
 		return err
 	}
@@ -60,15 +85,9 @@ func serve(ctx context.Context, stopSignals func(), cfg *config, stdout io.Write
 	defer signal.Stop(hangups)
 	go reloadOnHangup(ctx, hangups, cert, store, logger)
 
-	errs := make(chan error, len(fronts))
-	for _, fe := range fronts {
-		go func() {
-			if err := fe.serve(); err != nil && !errors.Is(err, tlsgw.ErrServerClosed) {
-				errs <- fmt.Errorf("serve %s: %w", fe.name, err)
-				return
-			}
-			errs <- nil
-		}()
+	errs := make(chan error, len(servers))
+	for _, l := range servers {
+		go func() { errs <- l.run() }()
 	}
 	var failure error
 	ended := 0
@@ -81,8 +100,8 @@ func serve(ctx context.Context, stopSignals func(), cfg *config, stdout io.Write
 		logger.Error("shutting down after a failure", "err", failure)
 	}
 	stopSignals()
-	shutDown(chatRoom, fronts, logger)
-	for ; ended < len(fronts); ended++ {
+	shutDown(chatRoom, servers, logger)
+	for ; ended < len(servers); ended++ {
 		if err := <-errs; err != nil && failure == nil {
 			failure = err
 		}
@@ -91,71 +110,84 @@ func serve(ctx context.Context, stopSignals func(), cfg *config, stdout io.Write
 	return failure
 }
 
-// startFrontEnds listens on the TLS address and, unless they are off, the
+// startServers listens on the TLS address and, unless they are off, the
 // SSH and metrics addresses, the first two behind the connection guard, and
-// says how to connect. It records the servers in stats.
-func startFrontEnds(cfg *config, stats *statsCollector, store *certs.Store, cert *servedCert, stdout io.Writer, logger *slog.Logger) ([]*frontEnd, error) {
-	tlsLn, err := net.Listen("tcp", cfg.tlsAddr)
-	if err != nil {
-		return nil, fmt.Errorf("listen for TLS: %w", err)
+// says how to connect. The gateways register their metrics.
+func (p *parts) startServers(store *certs.Store, cert *servedCert) ([]listening, error) {
+	starts := []func() (listening, error){func() (listening, error) { return p.startTLS(store, cert) }}
+	if p.cfg.sshAddr != "" {
+		starts = append(starts, p.startSSH)
 	}
-	tlsCfg := cfg.tls
-	tlsCfg.Room, tlsCfg.TLS, tlsCfg.Logger = stats.room, tlsgw.ServerConfig(store), logger
-	stats.tls = tlsgw.NewServer(tlsCfg)
-	fmt.Fprintf(stdout, "TLS listening on %s\n", tlsLn.Addr())
-	printConnectHelp(stdout, cert, tlsLn.Addr())
-	fronts := []*frontEnd{{name: "TLS", serve: func() error { return stats.tls.Serve(stats.guard.Listen(tlsLn)) }, shutdown: stats.tls.Shutdown}}
-	more := []func() (*frontEnd, error){}
-	if cfg.sshAddr != "" {
-		more = append(more, func() (*frontEnd, error) { return startSSH(cfg, stats, stdout, logger) })
+	if p.cfg.metricsAddr != "" {
+		starts = append(starts, p.startMetrics)
 	}
-	if cfg.metricsAddr != "" {
-		more = append(more, func() (*frontEnd, error) { return startMetrics(cfg.metricsAddr, cfg.pprof, stats, stdout) })
-	}
-	for _, start := range more {
-		fe, err := start()
+	var servers []listening
+	for _, start := range starts {
+		l, err := start()
 		if err != nil {
-			tlsLn.Close()
+			for _, started := range servers {
+				started.ln.Close()
+			}
 			return nil, err
 		}
-		fronts = append(fronts, fe)
+		servers = append(servers, l)
 	}
-	return fronts, nil
+	return servers, nil
+}
+
+// startTLS listens on the TLS address and says how to connect.
+func (p *parts) startTLS(store *certs.Store, cert *servedCert) (listening, error) {
+	ln, err := net.Listen("tcp", p.cfg.tlsAddr)
+	if err != nil {
+		return listening{}, fmt.Errorf("listen for TLS: %w", err)
+	}
+	tlsCfg := p.cfg.tls
+	tlsCfg.Room, tlsCfg.TLS, tlsCfg.Logger = p.room, tlsgw.ServerConfig(store), p.logger
+	tlsServer := tlsgw.NewServer(tlsCfg)
+	if err := tlsServer.Register(p.reg); err != nil {
+		ln.Close()
+		return listening{}, fmt.Errorf("TLS metrics: %w", err)
+	}
+	fmt.Fprintf(p.stdout, "TLS listening on %s\n", ln.Addr())
+	printConnectHelp(p.stdout, cert, ln.Addr())
+	return listening{server: tlsServer, ln: p.guard.Listen(ln)}, nil
 }
 
 // startSSH loads or makes the host key, listens on the SSH address and says
 // how to connect and which fingerprint to expect.
-func startSSH(cfg *config, stats *statsCollector, stdout io.Writer, logger *slog.Logger) (*frontEnd, error) {
-	keyPath := filepath.Join(cfg.dataDir, hostKeyFileName)
-	sshCfg := cfg.ssh
-	sshCfg.Addr, sshCfg.HostKeyPath, sshCfg.Room, sshCfg.Logger = cfg.sshAddr, keyPath, stats.room, logger
-	sshCfg.WriteTimeout = cfg.tls.WriteTimeout
+func (p *parts) startSSH() (listening, error) {
+	keyPath := filepath.Join(p.cfg.dataDir, hostKeyFileName)
+	sshCfg := p.cfg.ssh
+	sshCfg.Addr, sshCfg.HostKeyPath, sshCfg.Room, sshCfg.Logger = p.cfg.sshAddr, keyPath, p.room, p.logger
+	sshCfg.WriteTimeout = p.cfg.tls.WriteTimeout
 	sshServer, err := sshgw.NewServer(sshCfg)
 	if err != nil {
-		return nil, err
+		return listening{}, err
 	}
-	stats.ssh = sshServer
-	ln, err := net.Listen("tcp", cfg.sshAddr)
+	if err := sshServer.Register(p.reg); err != nil {
+		return listening{}, fmt.Errorf("SSH metrics: %w", err)
+	}
+	ln, err := net.Listen("tcp", p.cfg.sshAddr)
 	if err != nil {
-		return nil, fmt.Errorf("listen for SSH: %w", err)
+		return listening{}, fmt.Errorf("listen for SSH: %w", err)
 	}
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	fmt.Fprintf(stdout, "SSH host key: %s\n  fingerprint: %s\n", absPath(keyPath), sshServer.HostKeyFingerprint())
-	fmt.Fprintf(stdout, "SSH listening on %s\nConnect with:\n  ssh -p %s NICK@localhost\n", ln.Addr(), port)
-	return &frontEnd{name: "SSH", serve: func() error { return sshServer.Serve(stats.guard.Listen(ln)) }, shutdown: sshServer.Shutdown}, nil
+	fmt.Fprintf(p.stdout, "SSH host key: %s\n  fingerprint: %s\n", absPath(keyPath), sshServer.HostKeyFingerprint())
+	fmt.Fprintf(p.stdout, "SSH listening on %s\nConnect with:\n  ssh -p %s NICK@localhost\n", ln.Addr(), port)
+	return listening{server: sshServer, ln: p.guard.Listen(ln)}, nil
 }
 
-// shutDown tells every member goodbye, then stops every front end at once,
+// shutDown tells every member goodbye, then stops every server at once,
 // cutting what is left when shutdownTimeout runs out.
-func shutDown(chatRoom *room.Room, fronts []*frontEnd, logger *slog.Logger) {
-	chatRoom.Close("The server is shutting down. Goodbye!")
+func shutDown(chatRoom *room.Room, servers []listening, logger *slog.Logger) {
+	chatRoom.Close(room.ShutdownNotice)
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	var wg sync.WaitGroup
-	for _, fe := range fronts {
+	for _, l := range servers {
 		wg.Go(func() {
-			if err := fe.shutdown(ctx); err != nil {
-				logger.Warn("some connections had to be cut", "front_end", fe.name, "err", err)
+			if err := l.server.Shutdown(ctx); err != nil {
+				logger.Warn("some connections had to be cut", "front_end", l.server.Name(), "err", err)
 			}
 		})
 	}
@@ -237,10 +269,7 @@ func loadCertificate(cfg *config, stdout io.Writer, logger *slog.Logger) (*serve
 // printCertSummary prints what a user needs to check a certificate: its
 // fingerprint, the names it is valid for and until when.
 func printCertSummary(out io.Writer, leaf *x509.Certificate) {
-	hosts := append([]string(nil), leaf.DNSNames...)
-	for _, ip := range leaf.IPAddresses {
-		hosts = append(hosts, ip.String())
-	}
+	hosts := certs.SubjectAltNames(leaf) // the operator's own certificate: shown as is
 	fmt.Fprintf(out, "  SHA-256 fingerprint: %s\n", certs.Fingerprint(leaf.Raw))
 	if len(hosts) == 0 {
 		fmt.Fprintf(out, "  valid for: no subjectAltName, only the common name %q; until %s\n", leaf.Subject.CommonName, leaf.NotAfter.UTC().Format(time.DateOnly))

@@ -1,0 +1,132 @@
+package room
+
+import (
+	"errors"
+	"strings"
+)
+
+// This file is the slash-line layer: a typed line becomes one of the
+// member's operations or a registered command, and an operation's error
+// becomes the Error event the member is shown.
+
+// Send handles one line the member typed: a command if it starts with "/"
+// (or is one of the seed's "!" aliases), otherwise a chat message to everyone.
+// A line starting with "//" is sent as chat with one "/" removed. The text is
+// cleaned of anything that could drive a terminal; empty lines are ignored.
+// Problems are reported to the member as Error events: the first line
+// dropped by flood control is explained, the rest of the flood is dropped
+// silently.
+func (m *Member) Send(line string) {
+	r := m.room
+	if len(line) > r.cfg.MaxLineBytes {
+		err := m.refuseTooLong(len(line))
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.explain(m, err)
+		return
+	}
+	line = cleanLine(line)
+	if strings.TrimSpace(line) == "" {
+		return
+	}
+	r.mu.Lock()
+	cmd, args, isCommand := r.cmds.lookup(line)
+	if cmd == nil {
+		defer r.mu.Unlock()
+		r.explain(m, r.chat(m, line, isCommand))
+		return
+	}
+	err := r.admitCommand(m, cmd)
+	run, usage := cmd.Handler, cmd.Usage()
+	r.mu.Unlock()
+	if err == nil {
+		err = run(m, args)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m.paid = false
+	if errors.Is(err, ErrUsage) {
+		r.counts.rejected[RejectCommand]++
+		err = refuse(ErrUsage, "usage: %s", usage)
+	}
+	r.explain(m, err)
+}
+
+// chat sends a cleaned line that runs no registered command: chat, or, if
+// isCommand, a command nobody knows. The caller holds r.mu.
+func (r *Room) chat(m *Member, line string, isCommand bool) error {
+	if err := r.startOp(m, false); err != nil {
+		return err
+	}
+	if isCommand {
+		name, _, _ := strings.Cut(line, " ")
+		r.counts.rejected[RejectCommand]++
+		return refuse(ErrUnknownCommand, "unknown command %q; /help lists the commands", name)
+	}
+	r.say(m, strings.TrimPrefix(line, "/"))
+	return nil
+}
+
+// admitCommand admits a line that runs cmd: m is present, the line passes
+// flood control unless cmd is exempt, and m may run cmd. The line's
+// admission then covers the first operation cmd's handler performs. The
+// caller holds r.mu.
+func (r *Room) admitCommand(m *Member, cmd *Command) error {
+	if err := r.startOp(m, cmd.ExemptFromFlood); err != nil {
+		return err
+	}
+	if cmd.OperatorOnly && !m.operator() {
+		r.counts.rejected[RejectCommand]++
+		return refuse(ErrOperatorOnly, "%s is for the room's operators only", cmd.Name)
+	}
+	m.paid = true
+	return nil
+}
+
+// operator reports whether m is one of the room's operators, who may run
+// OperatorOnly commands. There are no operators yet.
+func (m *Member) operator() bool { return false }
+
+// explain tells m why the room refused its line, if m should be told: not
+// for the second and later lines of a flood, nor once m has left. The
+// caller holds r.mu.
+func (r *Room) explain(m *Member, err error) {
+	var flood *FloodError
+	if err == nil || errors.Is(err, ErrNotInRoom) || errors.As(err, &flood) && (flood.Dropped > 1 || flood.Disconnected) {
+		return
+	}
+	r.tellError(m, err.Error())
+}
+
+// tellError queues an Error event for m. The caller holds r.mu.
+func (r *Room) tellError(m *Member, text string) {
+	if _, present := r.members[m]; present {
+		r.tell(m, &Event{Kind: Error, Text: text})
+	}
+}
+
+// EchoOf returns what a line typed by nick shows its sender when the room
+// accepts it as chat or an action, for clients whose server does not echo:
+// the same cleaning and command rules as Send, with the built-in commands
+// (see Command.Echo). It returns nil for other commands, empty lines and
+// lines over maxBytes (0: DefaultMaxLineBytes).
+func EchoOf(nick, line string, maxBytes int) *Event {
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxLineBytes
+	}
+	if len(line) > maxBytes {
+		return nil
+	}
+	line = cleanLine(line)
+	if strings.TrimSpace(line) == "" {
+		return nil
+	}
+	cmd, args, isCommand := builtins.lookup(line)
+	switch {
+	case cmd != nil && cmd.Echo != 0 && args != "":
+		return &Event{Kind: cmd.Echo, From: nick, Text: args}
+	case isCommand:
+		return nil
+	}
+	return &Event{Kind: Chat, From: nick, Text: strings.TrimPrefix(line, "/")}
+}

@@ -1,0 +1,67 @@
+package room
+
+import (
+	"errors"
+	"sync"
+)
+
+// Log is the room's order and memory: the public events (Kind.Public), each
+// with its sequence number, which is the room's Seq. The room appends every
+// public event before any member is shown it, and replays the most recent
+// ones to each joiner.
+//
+// A Log may be slow (a network store: every call a round trip) and may
+// fail. The room never calls it while holding its member lock (see the
+// package doc), and it calls Append for one room from one goroutine at a
+// time, in the order the events were accepted.
+type Log interface {
+	// Append stores ev as the next public event, sets ev.Seq to its
+	// sequence number, greater than any before it, and returns that
+	// number. The room does not change ev afterwards; the log may keep it
+	// and return it from Replay. If Append fails, ev is not stored and
+	// nobody is shown it.
+	Append(ev *Event) (seq uint64, err error)
+	// Replay returns, oldest first, the last n stored events whose
+	// sequence number is above after: after 0 asks for the last n events,
+	// a later after only for those since. It returns fewer if the log
+	// holds fewer.
+	Replay(after uint64, n int) ([]*Event, error)
+}
+
+// ErrUnavailable is wrapped by the errors of Join when the room's Log or
+// nickname store (Config.Log, Config.Nicks) failed.
+var ErrUnavailable = errors.New("the room's store is unavailable")
+
+// MemoryLog is a Log kept in memory: the most recent events, up to its
+// size; older ones are forgotten. Sequence numbers start at 1. It is the
+// room's Log unless Config.Log names another, and is safe for concurrent
+// use.
+type MemoryLog struct {
+	mu   sync.Mutex
+	seq  uint64
+	ring history
+}
+
+// NewMemoryLog returns an empty MemoryLog that remembers the last size
+// events (at least 1).
+func NewMemoryLog(size int) *MemoryLog {
+	return &MemoryLog{ring: newHistory(max(size, 1))}
+}
+
+// Append stores ev under the next sequence number. It never fails.
+func (l *MemoryLog) Append(ev *Event) (uint64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.seq++
+	ev.Seq = l.seq
+	l.ring.add(ev)
+	return l.seq, nil
+}
+
+// Replay returns the last n remembered events after the sequence number
+// after, oldest first. It never fails.
+func (l *MemoryLog) Replay(after uint64, n int) ([]*Event, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.ring.since(after, n), nil
+}

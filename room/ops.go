@@ -1,0 +1,305 @@
+package room
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Errors of the member's operations (Say, Act, Whisper, Rename, Quit, Who,
+// Help), for callers to test with errors.Is. The errors the operations
+// return wrap them, with text meant for the member: the slash-line layer
+// (Send) shows it as is. Besides these, Rename's errors wrap
+// ErrInvalidNick or ErrNickTaken.
+var (
+	// ErrNotInRoom: the member has left.
+	ErrNotInRoom = errors.New("not in the room")
+	// ErrEmpty: the text was empty once cleaned.
+	ErrEmpty = errors.New("nothing to send")
+	// ErrTooLong: the text is over Config.MaxLineBytes.
+	ErrTooLong = errors.New("line too long")
+	// ErrFlood: flood control dropped the operation; the error is a
+	// *FloodError.
+	ErrFlood = errors.New("slow down")
+	// ErrUsage: a command was run with the wrong arguments.
+	ErrUsage = errors.New("usage")
+	// ErrUnknownCommand: no command of that name is registered.
+	ErrUnknownCommand = errors.New("unknown command")
+	// ErrOperatorOnly: the command is for operators and the member is none.
+	ErrOperatorOnly = errors.New("for operators only")
+	// ErrNickUnchanged: the member already has that nickname.
+	ErrNickUnchanged = errors.New("nickname unchanged")
+	// ErrTooManyRenames: the member changed its nickname too often lately.
+	ErrTooManyRenames = errors.New("too many nickname changes")
+	// ErrNoSuchMember: no member has that nickname.
+	ErrNoSuchMember = errors.New("no such member")
+	// ErrPrivateLimit: the receiver gets too many private messages from the
+	// sender; the message was not delivered.
+	ErrPrivateLimit = errors.New("too many private messages")
+	// ErrNotDelivered: the receiver is not keeping up with the room; the
+	// message was not delivered.
+	ErrNotDelivered = errors.New("not delivered")
+)
+
+// refusal is an operation's error: text for the member, wrapping the
+// sentinel error a caller tests.
+type refusal struct {
+	kind error
+	text string
+}
+
+func (e *refusal) Error() string { return e.text }
+func (e *refusal) Unwrap() error { return e.kind }
+
+// refuse returns an error wrapping kind, worded by format and args.
+func refuse(kind error, format string, args ...any) error {
+	return &refusal{kind: kind, text: fmt.Sprintf(format, args...)}
+}
+
+// FloodError is the error of an operation that flood control dropped
+// (Config.FloodRate, FloodBurst, FloodKick). It wraps ErrFlood.
+type FloodError struct {
+	// Dropped counts the operations dropped in a row in this flood, this
+	// one included. The slash-line layer explains the first and drops the
+	// others silently.
+	Dropped int
+	// Disconnected reports that this drop, the FloodKick-th in a row,
+	// removed the member from the room (ReasonFlood).
+	Disconnected bool
+	burst        int
+	rate         float64
+}
+
+// Error explains the limits to the member.
+func (e *FloodError) Error() string {
+	return fmt.Sprintf("slow down: you may send %d lines at once and %g per second after that; lines over the limit are dropped, and a flood disconnects you",
+		e.burst, e.rate)
+}
+
+// Unwrap returns ErrFlood.
+func (e *FloodError) Unwrap() error { return ErrFlood }
+
+// cleanLine cleans a typed line as the room shows it: Clean, without the
+// trailing spaces.
+func cleanLine(s string) string { return strings.TrimRight(Clean(s), " ") }
+
+// cleanArg cleans an operation's argument: Clean, trimmed both ends.
+func cleanArg(s string) string { return strings.TrimSpace(Clean(s)) }
+
+// Say sends text to everyone as chat. A front end that echoes nothing
+// itself joins with JoinOptions.Echo to get its own messages back.
+func (m *Member) Say(text string) error {
+	text, err := m.prepare(text, cleanLine)
+	if err != nil {
+		return err
+	}
+	r := m.room
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.startOp(m, false); err != nil {
+		return err
+	}
+	r.say(m, text)
+	return nil
+}
+
+// Act shows everyone that the member does text, as /me does.
+func (m *Member) Act(text string) error {
+	text, err := m.prepare(text, cleanArg)
+	if err != nil {
+		return err
+	}
+	r := m.room
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.startOp(m, false); err != nil {
+		return err
+	}
+	r.broadcast(&Event{Kind: Action, From: m.nick, Text: text}, m)
+	return nil
+}
+
+// Whisper sends text to the member called nick only, as /msg does; the
+// sender is sent a PrivateSent receipt.
+func (m *Member) Whisper(nick, text string) error {
+	text, err := m.prepare(text, cleanArg)
+	if err != nil {
+		return err
+	}
+	nick = cleanArg(nick)
+	r := m.room
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.startOp(m, false); err != nil {
+		return err
+	}
+	return r.whisper(m, nick, text)
+}
+
+// Rename changes the member's nickname, as /nick does.
+func (m *Member) Rename(nick string) error {
+	nick, err := m.prepare(nick, cleanArg)
+	if err != nil && !errors.Is(err, ErrEmpty) {
+		return err
+	}
+	r := m.room
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.startOp(m, false); err != nil {
+		return err
+	}
+	return r.rename(m, nick)
+}
+
+// Quit takes the member out of the room, as /quit does, with detail (which
+// may be empty) as its parting message. It is exempt from flood control.
+func (m *Member) Quit(detail string) error {
+	detail, err := m.prepare(detail, cleanArg)
+	if err != nil && !errors.Is(err, ErrEmpty) {
+		return err
+	}
+	r := m.room
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.startOp(m, true); err != nil {
+		return err
+	}
+	r.remove(m, Reason{Kind: ReasonQuit, Detail: detail})
+	return nil
+}
+
+// Who sends the member a Members event, as /who does.
+func (m *Member) Who() error {
+	r := m.room
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.startOp(m, false); err != nil {
+		return err
+	}
+	r.tell(m, r.membersEvent())
+	return nil
+}
+
+// Help sends the member the room's commands as Notice events, as /help
+// does.
+func (m *Member) Help() error {
+	r := m.room
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.startOp(m, false); err != nil {
+		return err
+	}
+	for _, text := range r.cmds.helpLines() {
+		r.tell(m, &Event{Kind: Notice, Text: text})
+	}
+	return nil
+}
+
+// prepare checks the size of an operation's text and cleans it with clean,
+// before the room's lock is taken: cleaning costs the room nothing. Text
+// over the line limit is refused (and counts as a line for flood control,
+// like any refusal); text that is empty once cleaned is ErrEmpty.
+func (m *Member) prepare(text string, clean func(string) string) (string, error) {
+	if len(text) > m.room.cfg.MaxLineBytes {
+		return "", m.refuseTooLong(len(text))
+	}
+	text = clean(text)
+	if strings.TrimSpace(text) == "" {
+		return "", ErrEmpty
+	}
+	return text, nil
+}
+
+// refuseTooLong refuses size bytes of text: it counts as a line for flood
+// control, and, if it passes that, is refused as too long.
+func (m *Member) refuseTooLong(size int) error {
+	r := m.room
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.startOp(m, false); err != nil {
+		return err
+	}
+	r.counts.rejected[RejectTooLong]++
+	return refuse(ErrTooLong, "line too long (%d bytes, the limit is %d); it was not sent", size, r.cfg.MaxLineBytes)
+}
+
+// startOp starts every operation of m: m must be present, and the operation
+// passes flood control unless it is exempt or is the first of a command
+// whose line passed already (see Command.Handler). The caller holds r.mu.
+func (r *Room) startOp(m *Member, exempt bool) error {
+	if _, present := r.members[m]; !present {
+		return ErrNotInRoom
+	}
+	paid := m.paid
+	m.paid = false
+	if exempt || paid {
+		return nil
+	}
+	return r.allowLine(m)
+}
+
+// allowLine applies flood control to one line or operation of m: it
+// returns nil if it may go ahead, else a *FloodError. FloodKick dropped in
+// a row disconnect the member. The caller holds r.mu.
+func (r *Room) allowLine(m *Member) error {
+	if m.lines.AllowN(r.cfg.Now(), 1) {
+		m.dropped = 0
+		return nil
+	}
+	m.dropped++
+	r.counts.rejected[RejectFlood]++
+	err := &FloodError{Dropped: m.dropped, burst: r.cfg.FloodBurst, rate: r.cfg.FloodRate}
+	if m.dropped >= r.cfg.FloodKick {
+		err.Disconnected = true
+		r.remove(m, Reason{Kind: ReasonFlood})
+	}
+	return err
+}
+
+// say broadcasts text from m as chat. The caller holds r.mu.
+func (r *Room) say(m *Member, text string) {
+	r.broadcast(&Event{Kind: Chat, From: m.nick, Text: text}, m)
+}
+
+// whisper delivers text from m to the member called nick. The caller holds
+// r.mu.
+func (r *Room) whisper(m *Member, nick, text string) error {
+	target := r.byNick[nickKey(nick)]
+	if target == nil {
+		return refuse(ErrNoSuchMember, "no one called %q is here; /who lists the members", nick)
+	}
+	if !r.allowPrivate(target, m.id) {
+		r.counts.rejected[RejectPrivate]++
+		return refuse(ErrPrivateLimit, "%s is receiving too many private messages; yours was not delivered, try again later", target.nick)
+	}
+	private := &Event{Kind: Private, From: m.nick, To: target.nick, Text: text}
+	if !r.tell(target, private) {
+		return refuse(ErrNotDelivered, "%s is not keeping up with the room; your message was not delivered", target.nick)
+	}
+	r.countMessage(private)
+	r.tell(m, &Event{Kind: PrivateSent, From: m.nick, To: target.nick, Text: text})
+	return nil
+}
+
+// rename gives m the nickname nick. The caller holds r.mu.
+func (r *Room) rename(m *Member, nick string) error {
+	if err := ValidateNick(nick); err != nil {
+		return err
+	}
+	if err := r.nickFree(nick, m.id, m); err != nil {
+		return err
+	}
+	if nick == m.nick {
+		return refuse(ErrNickUnchanged, "you are already %s", nick)
+	}
+	if !m.nicks.AllowN(r.cfg.Now(), 1) {
+		return refuse(ErrTooManyRenames, "too many nickname changes; you may change it %d times at once, then once every %s", r.cfg.NickBurst, r.cfg.NickEvery)
+	}
+	old := m.nick
+	r.unindex(m)
+	m.nick = nick
+	r.held.release(nickKey(nick))
+	r.index(m)
+	r.broadcast(&Event{Kind: NickChange, From: old, To: nick}, nil)
+	return nil
+}
