@@ -54,9 +54,7 @@ type Pump struct {
 	ended   time.Time     // when the last goroutine ended; used by one at a time
 }
 
-// batchBuffers hold the batches of running pumps. A buffer on the
-// goroutine's stack would make every pump goroutine's stack, and so the
-// size Go starts every goroutine's stack at, bigger.
+// batchBuffers hold the batches of pumps that are writing (see drain).
 var batchBuffers = sync.Pool{New: func() any { return new([MaxPumpBatch]*Event) }}
 
 // NewPump returns a pump that delivers as cfg says. It needs Start.
@@ -103,18 +101,10 @@ func (p *Pump) Wake() {
 // have come for Linger. Once the member has left and all is written, it
 // calls Left and closes Done.
 func (p *Pump) run() {
-	buf := batchBuffers.Get().(*[MaxPumpBatch]*Event)
-	defer batchBuffers.Put(buf)
 	var linger *time.Timer
 	flowing := p.cfg.Linger > 0 && time.Since(p.ended) < p.cfg.Linger
 	for {
-		events, open := p.member.outbox.take(buf[:0], p.cfg.Batch, true)
-		if len(events) > 0 {
-			p.cfg.Write(events)
-			clear(events) // a pooled buffer holds on to no event
-			continue
-		}
-		if !open {
+		if !p.drain() {
 			if p.cfg.Left != nil {
 				p.cfg.Left()
 			}
@@ -129,6 +119,25 @@ func (p *Pump) run() {
 		if !p.stop() {
 			return
 		}
+	}
+}
+
+// drain writes what is queued, a batch at a time, until nothing is, and
+// reports whether more may come. The batches are taken into a pooled
+// buffer, held only while there is something to write: not on the
+// goroutine's stack, where it would make every pump goroutine's stack, and
+// so the size Go starts every goroutine's stack at, bigger, and not while
+// the goroutine lingers.
+func (p *Pump) drain() (open bool) {
+	buf := batchBuffers.Get().(*[MaxPumpBatch]*Event)
+	defer batchBuffers.Put(buf)
+	for {
+		events, open := p.member.outbox.take(buf[:0], p.cfg.Batch, true)
+		if len(events) == 0 {
+			return open
+		}
+		p.cfg.Write(events)
+		clear(events) // a pooled buffer holds on to no event
 	}
 }
 
