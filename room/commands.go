@@ -18,14 +18,17 @@ type Command struct {
 	// Handler carries the command out for m; args are the rest of the line,
 	// cleaned and trimmed. It is called without the room's lock held, and
 	// typically calls m's operations (Say, Rename, Quit...). The line has
-	// passed m's flood control already (or is exempt from it), and that
-	// covers the first operation Handler performs; further ones are
-	// charged. An error wrapping ErrUsage is reported to m as the command's
+	// passed m's flood control already, and that covers the first
+	// operation Handler performs; further ones are charged. A line exempt
+	// from flood control paid nothing and covers nothing: all its
+	// operations are charged, save those exempt themselves (Quit). An error wrapping ErrUsage is reported to m as the command's
 	// usage; any other error is reported in its own words, as Send reports
 	// the operations' errors.
 	Handler func(m *Member, args string) error
-	// ExemptFromFlood lets the command through flood control, so that a
-	// member that is being held back can still run it (/quit).
+	// ExemptFromFlood lets the command's line through flood control, so
+	// that a member that is being held back can still run it (/quit). Its
+	// handler's operations are charged as usual, save those exempt
+	// themselves (Quit): an exempt command cannot be used to chat.
 	ExemptFromFlood bool
 	// Echo is the kind of event (Chat or Action) that running the command
 	// shows its sender, for EchoOf: a client whose server does not echo

@@ -1,6 +1,7 @@
 package room
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -110,5 +111,39 @@ func TestTooLongLinesCountAgainstFloodControl(t *testing.T) {
 	}
 	if m.Reason() != (Reason{Kind: ReasonFlood}) {
 		t.Errorf("after a flood of over-long lines, reason = %q, want %q", m.Reason(), Reason{Kind: ReasonFlood})
+	}
+}
+
+// TestExemptCommandCannotChatPastFloodControl: a registered command exempt
+// from flood control runs during a flood, but its line pays nothing and so
+// covers nothing: what its handler says is charged, dropped in a flood, and
+// counts towards the disconnection. /quit, exempt itself, still leaves.
+func TestExemptCommandCannotChatPastFloodControl(t *testing.T) {
+	clock := &fakeClock{now: fixedTime}
+	r := newTestRoom(t, Config{Now: clock.Now, FloodRate: 1, FloodBurst: 4, FloodKick: 10})
+	if err := r.Register(Command{Name: "/away", ExemptFromFlood: true,
+		Handler: func(m *Member, args string) error { return m.Say(args) }}); err != nil {
+		t.Fatal(err)
+	}
+	spammer := mustJoin(t, r, "spammer")
+	quitter := mustJoin(t, r, "quitter")
+	reader := mustJoin(t, r, "reader")
+	drain(spammer)
+	for i := range 50 { // the clock never moves: 4 lines is the whole budget
+		spammer.Send(fmt.Sprint("/away spam ", i))
+	}
+	if got := countKind(drain(reader), Chat); got != 4 {
+		t.Errorf("reader got %d chat lines from 50 exempt lines at a budget of 4", got)
+	}
+	if got := spammer.Reason(); got != (Reason{Kind: ReasonFlood}) {
+		t.Errorf("the spammer's reason is %q, want a flood's disconnection", got)
+	}
+
+	for range 5 {
+		quitter.Send("chat")
+	}
+	quitter.Send("/quit enough")
+	if got := quitter.Reason(); got != (Reason{Kind: ReasonQuit, Detail: "enough"}) {
+		t.Errorf("/quit during a flood: reason %q", got)
 	}
 }

@@ -240,6 +240,7 @@ func (r *Room) nickFree(nick string, id Identity, self *Member) error {
 type heldView struct{}
 
 // release ends the hold on the nickname with key, as a member takes it.
-// The claim that index queues for that member ends the hold in the store
-// (see Nicks.Claim), so nothing is left to do here.
+// The store's claim of the nickname for that member (a join's or a
+// rename's) ended the hold in the store (see Nicks.Claim), so nothing is
+// left to do here.
 func (heldView) release(key string) {}

@@ -69,8 +69,9 @@ func (r *Room) chat(m *Member, line string, isCommand bool) error {
 
 // admitCommand admits a line that runs cmd: m is present, the line passes
 // flood control unless cmd is exempt, and m may run cmd. The line's
-// admission then covers the first operation cmd's handler performs. The
-// caller holds r.mu.
+// admission then covers the first operation cmd's handler performs, unless
+// cmd is exempt: an exempt line pays nothing, so it covers nothing (Quit,
+// which /quit runs, is exempt itself). The caller holds r.mu.
 func (r *Room) admitCommand(m *Member, cmd *Command) error {
 	if err := r.startOp(m, cmd.ExemptFromFlood); err != nil {
 		return err
@@ -79,7 +80,7 @@ func (r *Room) admitCommand(m *Member, cmd *Command) error {
 		r.counts.rejected[RejectCommand]++
 		return refuse(ErrOperatorOnly, "%s is for the room's operators only", cmd.Name)
 	}
-	m.paid = true
+	m.paid = !cmd.ExemptFromFlood
 	return nil
 }
 
@@ -88,17 +89,20 @@ func (r *Room) admitCommand(m *Member, cmd *Command) error {
 func (m *Member) operator() bool { return false }
 
 // explain tells m why the room refused its line, if m should be told: not
-// for the second and later lines of a flood, nor once m has left. The
-// caller holds r.mu.
+// for the second and later lines of a flood, nor once m has left, nor
+// while the room is closing (its Bye says so). The explanation is
+// delivered in the room's order (see reply). The caller holds r.mu.
 func (r *Room) explain(m *Member, err error) {
 	var flood *FloodError
-	if err == nil || errors.Is(err, ErrNotInRoom) || errors.As(err, &flood) && (flood.Dropped > 1 || flood.Disconnected) {
+	if err == nil || errors.Is(err, ErrNotInRoom) || errors.Is(err, ErrClosed) || errors.As(err, &flood) && (flood.Dropped > 1 || flood.Disconnected) {
 		return
 	}
-	r.tellError(m, err.Error())
+	r.reply(m, &Event{Kind: Error, Text: err.Error()})
 }
 
-// tellError queues an Error event for m. The caller holds r.mu.
+// tellError tells m an Error event at once, if m is still present: for
+// the sequencer's outcomes, which it applies in the room's order already
+// (operations' errors go through reply). The caller holds r.mu.
 func (r *Room) tellError(m *Member, text string) {
 	if _, present := r.members[m]; present {
 		r.tell(m, &Event{Kind: Error, Text: text})

@@ -14,6 +14,12 @@ import (
 // fail. The room never calls it while holding its member lock (see the
 // package doc), and it calls Append for one room from one goroutine at a
 // time, in the order the events were accepted.
+//
+// A Log must not call the room (any method of Room or Member), directly or
+// by waiting for another goroutine that does: the room calls it while
+// holding its sequencer, and such a call waits for the sequencer, so the
+// room would deadlock. A store that has something to report returns it as
+// an error, or reports it elsewhere.
 type Log interface {
 	// Append stores ev as the next public event, sets ev.Seq to its
 	// sequence number, greater than any before it, and returns that

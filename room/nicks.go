@@ -17,6 +17,12 @@ import (
 // room never calls them while holding its member lock (see the package doc).
 // Owner must answer from memory (a networked store keeps a local replica),
 // because the room asks it under that lock.
+//
+// A Nicks must not call the room (any method of Room or Member), directly
+// or by waiting for another goroutine that does: the room calls it while
+// holding its sequencer or its member lock, and such a call waits for one
+// of them, so the room would deadlock. A release or hold that fails is
+// retried (see Config.Nicks).
 type Nicks interface {
 	// Claim gives nick to c. It fails with an error wrapping ErrNickTaken
 	// if another member has nick, or a look-alike of it, or it is held for

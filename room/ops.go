@@ -4,13 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Errors of the member's operations (Say, Act, Whisper, Rename, Quit, Who,
 // Help), for callers to test with errors.Is. The errors the operations
 // return wrap them, with text meant for the member: the slash-line layer
 // (Send) shows it as is. Besides these, Rename's errors wrap
-// ErrInvalidNick or ErrNickTaken.
+// ErrInvalidNick, ErrNickTaken or, if the nickname store failed,
+// ErrUnavailable; once the room is closing (Room.Close), every
+// operation's error wraps ErrClosed.
 var (
 	// ErrNotInRoom: the member has left.
 	ErrNotInRoom = errors.New("not in the room")
@@ -120,7 +123,8 @@ func (m *Member) Act(text string) error {
 }
 
 // Whisper sends text to the member called nick only, as /msg does; the
-// sender is sent a PrivateSent receipt.
+// sender is sent a PrivateSent receipt. Both are delivered in the room's
+// order, after the public events accepted before them.
 func (m *Member) Whisper(nick, text string) error {
 	text, err := m.prepare(text, cleanArg)
 	if err != nil {
@@ -128,36 +132,44 @@ func (m *Member) Whisper(nick, text string) error {
 	}
 	nick = cleanArg(nick)
 	r := m.room
+	var delivered error // set once the message is delivered, or is not
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if err := r.startOp(m, false); err != nil {
+	private, err := r.whisper(m, nick, text, &delivered)
+	r.mu.Unlock() // delivers it, behind the work queued before it
+	if err == nil {
+		err = delivered
+	}
+	if err != nil {
 		return err
 	}
-	return r.whisper(m, nick, text)
+	r.logMessage(private)
+	return nil
 }
 
-// Rename changes the member's nickname, as /nick does.
+// Rename changes the member's nickname, as /nick does. The nickname store
+// claims the new nickname first: if it refuses, the member keeps its
+// nickname, and Rename returns the store's error.
 func (m *Member) Rename(nick string) error {
 	nick, err := m.prepare(nick, cleanArg)
 	if err != nil && !errors.Is(err, ErrEmpty) {
 		return err
 	}
 	r := m.room
+	var stored error // set once the store claimed the nickname, or did not
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if err := r.startOp(m, false); err != nil {
+	err = r.rename(m, nick, &stored)
+	r.mu.Unlock() // claims the nickname, then renames m or not
+	if err != nil {
 		return err
 	}
-	return r.rename(m, nick)
+	return stored
 }
 
 // Quit takes the member out of the room, as /quit does, with detail (which
-// may be empty) as its parting message. It is exempt from flood control.
+// may be empty) as its parting message. It is exempt from flood control,
+// and a parting message over Config.MaxLineBytes is cut to that length.
 func (m *Member) Quit(detail string) error {
-	detail, err := m.prepare(detail, cleanArg)
-	if err != nil && !errors.Is(err, ErrEmpty) {
-		return err
-	}
+	detail = cleanArg(cutBytes(detail, m.room.cfg.MaxLineBytes))
 	r := m.room
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -176,7 +188,7 @@ func (m *Member) Who() error {
 	if err := r.startOp(m, false); err != nil {
 		return err
 	}
-	r.tell(m, r.membersEvent())
+	r.reply(m, r.membersEvent())
 	return nil
 }
 
@@ -190,7 +202,7 @@ func (m *Member) Help() error {
 		return err
 	}
 	for _, text := range r.cmds.helpLines() {
-		r.tell(m, &Event{Kind: Notice, Text: text})
+		r.reply(m, &Event{Kind: Notice, Text: text})
 	}
 	return nil
 }
@@ -210,6 +222,17 @@ func (m *Member) prepare(text string, clean func(string) string) (string, error)
 	return text, nil
 }
 
+// cutBytes returns s cut to at most n bytes, at a rune boundary.
+func cutBytes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
 // refuseTooLong refuses size bytes of text: it counts as a line for flood
 // control, and, if it passes that, is refused as too long.
 func (m *Member) refuseTooLong(size int) error {
@@ -223,12 +246,16 @@ func (m *Member) refuseTooLong(size int) error {
 	return refuse(ErrTooLong, "line too long (%d bytes, the limit is %d); it was not sent", size, r.cfg.MaxLineBytes)
 }
 
-// startOp starts every operation of m: m must be present, and the operation
-// passes flood control unless it is exempt or is the first of a command
-// whose line passed already (see Command.Handler). The caller holds r.mu.
+// startOp starts every operation of m: m must be present, the room not
+// closing, and the operation passes flood control unless it is exempt or is
+// the first of a command whose line passed already (see Command.Handler).
+// The caller holds r.mu.
 func (r *Room) startOp(m *Member, exempt bool) error {
 	if _, present := r.members[m]; !present {
 		return ErrNotInRoom
+	}
+	if r.closed {
+		return refuse(ErrClosed, "the room is closing; nothing more is sent")
 	}
 	paid := m.paid
 	m.paid = false
@@ -261,28 +288,49 @@ func (r *Room) say(m *Member, text string) {
 	r.broadcast(&Event{Kind: Chat, From: m.nick, Text: text}, m)
 }
 
-// whisper delivers text from m to the member called nick. The caller holds
-// r.mu.
-func (r *Room) whisper(m *Member, nick, text string) error {
+// whisper starts m's private message text to the member called nick and
+// has it delivered in the room's order (see inOrder), which sets
+// *delivered; it returns the message. The caller holds r.mu; the message
+// is delivered once it is released, if not at once.
+func (r *Room) whisper(m *Member, nick, text string, delivered *error) (*Event, error) {
+	if err := r.startOp(m, false); err != nil {
+		return nil, err
+	}
 	target := r.byNick[nickKey(nick)]
 	if target == nil {
-		return refuse(ErrNoSuchMember, "no one called %q is here; /who lists the members", nick)
+		return nil, refuse(ErrNoSuchMember, "no one called %q is here; /who lists the members", nick)
 	}
 	if !r.allowPrivate(target, m.id) {
 		r.counts.rejected[RejectPrivate]++
-		return refuse(ErrPrivateLimit, "%s is receiving too many private messages; yours was not delivered, try again later", target.nick)
+		return nil, refuse(ErrPrivateLimit, "%s is receiving too many private messages; yours was not delivered, try again later", target.nick)
 	}
 	private := &Event{Kind: Private, From: m.nick, To: target.nick, Text: text}
+	r.inOrder(job{kind: privateJob, member: m, to: target, ev: private, result: delivered})
+	return private, nil
+}
+
+// deliverPrivate delivers a private message from m to target, and its
+// receipt to m, or returns why not. The caller holds r.mu.
+func (r *Room) deliverPrivate(m, target *Member, private *Event) error {
+	if _, present := r.members[target]; !present {
+		return refuse(ErrNoSuchMember, "%s left; your message was not delivered", private.To)
+	}
 	if !r.tell(target, private) {
-		return refuse(ErrNotDelivered, "%s is not keeping up with the room; your message was not delivered", target.nick)
+		return refuse(ErrNotDelivered, "%s is not keeping up with the room; your message was not delivered", private.To)
 	}
 	r.countMessage(private)
-	r.tell(m, &Event{Kind: PrivateSent, From: m.nick, To: target.nick, Text: text})
+	r.tell(m, &Event{Kind: PrivateSent, From: private.From, To: private.To, Text: private.Text})
 	return nil
 }
 
-// rename gives m the nickname nick. The caller holds r.mu.
-func (r *Room) rename(m *Member, nick string) error {
+// rename starts m's change of nickname to nick: it checks it, then queues
+// the claim of the new nickname, which the sequencer follows with the
+// rename itself (applyRename) and sets *stored. The caller holds r.mu; the
+// nickname is claimed, and m renamed, once it is released.
+func (r *Room) rename(m *Member, nick string, stored *error) error {
+	if err := r.startOp(m, false); err != nil {
+		return err
+	}
 	if err := ValidateNick(nick); err != nil {
 		return err
 	}
@@ -295,11 +343,6 @@ func (r *Room) rename(m *Member, nick string) error {
 	if !m.nicks.AllowN(r.cfg.Now(), 1) {
 		return refuse(ErrTooManyRenames, "too many nickname changes; you may change it %d times at once, then once every %s", r.cfg.NickBurst, r.cfg.NickEvery)
 	}
-	old := m.nick
-	r.unindex(m)
-	m.nick = nick
-	r.held.release(nickKey(nick))
-	r.index(m)
-	r.broadcast(&Event{Kind: NickChange, From: old, To: nick}, nil)
+	r.queue(job{kind: renameJob, member: m, nick: nick, key: nickKey(nick), result: stored})
 	return nil
 }

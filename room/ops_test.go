@@ -172,3 +172,23 @@ func TestPrivateLimitIsAnError(t *testing.T) {
 		t.Errorf("rejected %d, want 1", got)
 	}
 }
+
+// TestQuitCutsALongPartingMessage: Quit with a parting message over
+// MaxLineBytes quits, with the message cut to the limit at a character
+// boundary; it is not refused, nor charged to flood control.
+func TestQuitCutsALongPartingMessage(t *testing.T) {
+	r := newTestRoom(t, Config{MaxLineBytes: 21, FloodBurst: 1, FloodKick: 100})
+	alice := mustJoin(t, r, "alice")
+	bob := mustJoin(t, r, "bob")
+	if err := alice.Say("the one line allowed"); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.Quit(strings.Repeat("é", 20)); err != nil { // 40 bytes
+		t.Fatalf("Quit with a long parting message: %v", err)
+	}
+	want := Reason{Kind: ReasonQuit, Detail: strings.Repeat("é", 10)} // 20 bytes: the 11th é does not fit
+	if got := alice.Reason(); got != want {
+		t.Errorf("reason %q, want %q", got, want)
+	}
+	assertEvents(t, bob, "chat alice the one line allowed", "leave alice "+want.String())
+}

@@ -25,18 +25,20 @@
 // Nothing slow runs under the lock that guards the local member set. The
 // slow calls are Log.Append and Log.Replay, and Nicks.Claim, Release and
 // Hold. Nicks.Owner must answer from memory. Member.deliver never waits.
+// Neither store may call the room back: the room waits for them while
+// holding its sequencer, which such a call would wait for in turn.
 //
 // The locks, in the order they are taken:
 //
 //   - Room.sequencer serialises the slow work: it is held while the room
 //     calls the log or the nickname store, so appends happen one at a time,
 //     in the order the room accepted the events, and delivery follows that
-//     order. It guards what the sequencer knows (Room.appended).
+//     order. It guards what the sequencer knows (Room.appended, Room.logged).
 //   - Room.mu, the member lock, guards the member set, the nickname index
 //     and roster, each member's room-side state (nick, reason, flood and
 //     private budgets, missed events), presence, the counters, the hub and
-//     the sequencer's job queue. Its holder does no slow work: it queues
-//     it (broadcast, index, unindex, detach, Join, Close), and
+//     the sequencer's job queue and retry timer. Its holder does no slow
+//     work: it queues it (broadcast, rename, detach, Join, Close), and
 //     Room.mu.Unlock, after releasing the lock, takes the sequencer, does
 //     the queued work without the member lock, then takes the member lock
 //     again to deliver the outcome in order (sequencer.go). When an exported
@@ -53,7 +55,12 @@
 // the same step that delivers its Join, so it sees its history, then every
 // later public event, with no gap and no duplicate. Presence summaries,
 // nickname changes and Close are queued behind the events accepted before
-// them and delivered in that order.
+// them and delivered in that order, and so are the events addressed to one
+// member (private messages and their receipts, member lists, help, errors):
+// they never overtake a public event accepted before them. A rename is
+// done in two steps, like a join: the store claims the new nickname first,
+// and only then is the member renamed, its old nickname released and the
+// change announced; a refused claim leaves the member as it was.
 package room
 
 import (
@@ -97,7 +104,8 @@ const (
 	DefaultMaxHeldNicks = 10000
 )
 
-// ErrClosed is returned by Join once the room has been closed.
+// ErrClosed is returned by Join once the room has been closed, and wrapped
+// by the errors of the member's operations from then on (see ErrNotInRoom).
 var ErrClosed = errors.New("room is closed")
 
 // Config tunes a Room. The zero value is usable.
@@ -108,7 +116,10 @@ type Config struct {
 	// does not fit is skipped for that member, who is told how many it
 	// missed once there is room again; the room never disconnects a member
 	// for falling behind (its front end does, if the member stops reading).
-	// It is raised if needed so that a joiner's history replay always fits.
+	// It is raised if needed so that a joiner's history replay, its framing,
+	// its own Join and the member list always fit, next to the places
+	// public events leave free for replies (an eighth of the outbox, at
+	// least 4).
 	OutboxSize int
 	// MaxLineBytes is the longest input line accepted; longer ones are refused
 	// with an Error to the sender.
@@ -148,6 +159,9 @@ type Config struct {
 	MembersListed int
 	// MessageLog, if set, records every chat message, action and private
 	// message with its text. Leave it nil to keep message bodies out of logs.
+	// It is called without the member lock (public events by the goroutine
+	// storing them, holding the sequencer), before the operation that sent
+	// the message returns.
 	MessageLog *slog.Logger
 	// Log stores the room's public events: their order, and the history a
 	// joiner is shown (its last HistorySize). Nil means a MemoryLog of
@@ -155,7 +169,12 @@ type Config struct {
 	Log Log
 	// Nicks records who owns which nickname, and the nicknames held after
 	// an involuntary leave. Nil means a MemoryNicks that holds at most
-	// MaxHeldNicks.
+	// MaxHeldNicks. A release or hold it fails to write is retried, before
+	// any later claim of the same nickname and otherwise after a backoff
+	// (a quarter of a second, doubling up to a minute), until it succeeds;
+	// at most 256 wait at once, beyond that the oldest is given up (its
+	// nickname stays taken until the store frees it). Each failure counts
+	// in Stats.StoreErrors.
 	Nicks Nicks
 	// Now is the clock; tests may replace it.
 	Now func() time.Time
@@ -168,8 +187,13 @@ func (c Config) withDefaults() Config {
 	if c.OutboxSize <= 0 {
 		c.OutboxSize = DefaultOutboxSize
 	}
-	// A joiner gets the history, its framing, its own join and the member list.
-	c.OutboxSize = max(c.OutboxSize, c.HistorySize+16)
+	// A joiner gets the history, its framing, its own join and the member
+	// list: need places, all but the Join at spare 0; the Join, a public
+	// event, also leaves replyRoom free, OutboxSize/8 (at least 4). So
+	// OutboxSize is at least need+4, and need+OutboxSize/8, which holds
+	// once 7/8 of it is need.
+	need := c.HistorySize + 16
+	c.OutboxSize = max(c.OutboxSize, need+4, (8*need+6)/7)
 	if c.MaxLineBytes <= 0 {
 		c.MaxLineBytes = DefaultMaxLineBytes
 	}
@@ -238,9 +262,11 @@ type Room struct {
 
 	sequencer sync.Mutex // see the package doc
 	appended  uint64     // Seq of the last event appended; guarded by sequencer
+	logged    []*Event   // messages delivered, for Config.MessageLog; guarded by sequencer
 
 	mu         memberLock // see the package doc; it guards what follows
 	jobs       jobQueue
+	retrier    retrier
 	closed     bool
 	members    map[*Member]struct{}
 	byNick     map[string]*Member // keyed by nickKey
@@ -369,19 +395,6 @@ func (r *Room) announceJoin(m *Member, a *arrival) {
 	}
 	r.notePresence(1, 0)
 	r.tell(m, a.join)
-}
-
-// index records m under its nickname and claims the nickname for m in the
-// nickname store; unindex forgets m's nickname and releases it. The caller
-// holds r.mu; the store is written once it is released.
-func (r *Room) index(m *Member) {
-	r.addIndex(m)
-	r.queueNick(claimJob, m)
-}
-
-func (r *Room) unindex(m *Member) {
-	r.dropIndex(m)
-	r.queueNick(releaseJob, m)
 }
 
 // addIndex and dropIndex update the local index of m's nickname alone. The
@@ -540,18 +553,37 @@ func (r *Room) detach(m *Member, reason Reason) bool {
 	return true
 }
 
-// countMessage counts chat, actions and private messages and records them
-// in the message log, if there is one. A public event is counted once the
-// log has stored it. The caller holds r.mu.
-func (r *Room) countMessage(ev *Event) {
+// countMessage counts chat, actions and private messages, and reports
+// whether ev is one. A public event is counted once the log has stored it.
+// The caller holds r.mu.
+func (r *Room) countMessage(ev *Event) bool {
 	if !(ev.Kind == Chat || ev.Kind == Action || ev.Kind == Private) {
-		return
+		return false
 	}
 	r.counts.messages++
+	return true
+}
+
+// logMessage records a message delivered in the message log, if there is
+// one. The caller does not hold r.mu.
+func (r *Room) logMessage(ev *Event) {
 	if r.cfg.MessageLog == nil {
 		return
 	}
 	r.cfg.MessageLog.Info("message", "kind", ev.Kind.String(), "seq", ev.Seq, "from", ev.From, "to", ev.To, "text", ev.Text)
+}
+
+// logMessages records the public messages delivered since the last call
+// in the message log. The caller holds r.sequencer, not r.mu.
+func (r *Room) logMessages() {
+	if len(r.logged) == 0 {
+		return
+	}
+	for _, ev := range r.logged {
+		r.logMessage(ev)
+	}
+	clear(r.logged)
+	r.logged = r.logged[:0]
 }
 
 // tell queues an event for one member; it reports false if the member has

@@ -14,6 +14,12 @@ import (
 // Room.mu.Unlock then runs them: one goroutine at a time, holding
 // Room.sequencer, takes the queued jobs as a batch, stores them without the
 // member lock, then applies the outcomes (delivery, errors) under it.
+//
+// A release or hold of a nickname that the store failed to write is kept
+// on a retry list (at most maxRetryJobs) and written again before any later
+// job about the same nickname, and otherwise after a backoff (retryEvery,
+// doubling up to maxRetryWait), until it succeeds: a member that has left
+// cannot be told, and its nickname must not stay taken.
 
 // jobKind says what a job does.
 type jobKind uint8
@@ -21,9 +27,12 @@ type jobKind uint8
 const (
 	// publishJob appends a public event to the log, then delivers it.
 	publishJob jobKind = iota + 1
-	// claimJob, releaseJob and holdJob write a member's nickname to the
-	// nickname store (Nicks.Claim, Release and Hold).
-	claimJob
+	// renameJob claims a member's new nickname (Nicks.Claim), then, if the
+	// store agreed, renames the member, releases its old nickname and
+	// announces the change; if not, the member keeps its nickname.
+	renameJob
+	// releaseJob and holdJob end a member's claim to a nickname (Nicks.Release
+	// and Hold); one that fails is retried (see the top of this file).
 	releaseJob
 	holdJob
 	// arriveJob lets a joiner in: claims its nickname, completes its
@@ -32,35 +41,68 @@ const (
 	// closeJob tells every member the room's closing notice and removes
 	// them all.
 	closeJob
+	// tellJob stores nothing: it delivers an event addressed to one member
+	// (a reply, an error) behind the work queued before it.
+	tellJob
+	// privateJob stores nothing: it delivers a private message and its
+	// receipt behind the work queued before it.
+	privateJob
 )
 
 // job is one piece of the sequencer's work.
 type job struct {
-	kind    jobKind
-	ev      *Event    // publishJob, closeJob: the event
-	member  *Member   // publishJob: the sender (nil for the room's own events); nickname jobs: the member
-	nick    string    // nickname jobs: the nickname
+	kind jobKind
+	// ev is the event: publishJob, closeJob, tellJob, privateJob.
+	ev *Event
+	// member is the sender of a publishJob (nil for the room's own events)
+	// or privateJob, the member of a nickname job, the receiver of a
+	// tellJob.
+	member  *Member
+	to      *Member   // privateJob: the receiver
+	nick    string    // nickname jobs: the nickname (renameJob: the new one)
 	key     string    // nickname jobs: its nickKey
 	until   time.Time // holdJob: when the hold ends, as the room reckons it
 	arrival *arrival  // arriveJob
-	err     error     // what the log or the store said
+	// result is where apply tells the operation waiting for a renameJob or
+	// privateJob how it went.
+	result  *error
+	err     error // what the log or the store said
+	retried bool  // releaseJob, holdJob: it failed before
 }
 
-// jobQueue is the sequencer's work: what is queued and the batch being
-// done. It is guarded by Room.mu. Every caller that queues work waits for
-// it to be done before its call returns (Room.mu.Unlock), so the queue
-// holds at most a few jobs for each goroutine in the room at once.
+// jobQueue is the sequencer's work: what is queued, the batch being done
+// and the nickname jobs to retry. It is guarded by Room.mu. Every caller
+// that queues work waits for it to be done before its call returns
+// (Room.mu.Unlock), so the queue holds at most a few jobs for each
+// goroutine in the room at once; the retry list is bounded by
+// maxRetryJobs.
 type jobQueue struct {
 	pending  []job // queued, oldest first
 	inflight []job // the batch being stored and applied
+	retry    []job // failed releases and holds, oldest first
+	retryDue bool  // the retry timer fired: retry with the next batch
 }
 
 // maxKeptJobs is the largest job buffer kept once done; a bigger one (after
 // Close of a big room) is released.
 const maxKeptJobs = 64
 
+// The bounds of the retries of failed releases and holds: at most
+// maxRetryJobs wait at once (beyond that the oldest is given up, and its
+// nickname stays taken in the store until the store itself frees it); the
+// first retry comes after retryEvery, each later one waits twice as long as
+// the one before, up to maxRetryWait. A job about the same nickname has
+// them retried at once, before it.
+const (
+	maxRetryJobs = 256
+	retryEvery   = 250 * time.Millisecond
+	maxRetryWait = time.Minute
+)
+
 // take ends the batch in flight, if any, and makes the queued jobs the
-// next one, which it returns; the two buffers take turns.
+// next one, which it returns; the two buffers take turns. The jobs to
+// retry come first in the batch if they are due or if a queued job is
+// about one of their nicknames.
 func (q *jobQueue) take() []job {
 	done := q.inflight
 	clear(done) // let go of events and members
@@ -68,21 +110,46 @@ func (q *jobQueue) take() []job {
 		done = nil
 	}
 	q.inflight, q.pending = q.pending, done[:0]
+	if len(q.retry) > 0 && (q.retryDue || q.touchesRetry(q.inflight)) {
+		q.inflight = append(q.retry, q.inflight...)
+		q.retry = nil
+	}
+	q.retryDue = false
 	return q.inflight
 }
 
+// touchesRetry reports whether a job of batch is about a nickname that a
+// job to retry is about.
+func (q *jobQueue) touchesRetry(batch []job) bool {
+	for i := range batch {
+		if batch[i].key == "" {
+			continue
+		}
+		for j := range q.retry {
+			if q.retry[j].key == batch[i].key {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// idle reports whether no work is queued or in flight.
+func (q *jobQueue) idle() bool { return len(q.pending) == 0 && len(q.inflight) == 0 }
+
 // nickOwner returns who has the nickname with key once the queued and
 // in-flight nickname jobs are written, if any of them is about it: known
-// is false if none is. The last job about a nickname decides.
+// is false if none is. The last job about a nickname decides; the jobs to
+// retry come before the others.
 func (q *jobQueue) nickOwner(key string, now time.Time) (owner NickOwner, ok, known bool) {
-	for _, batch := range [2][]job{q.inflight, q.pending} {
+	for _, batch := range [3][]job{q.retry, q.inflight, q.pending} {
 		for i := range batch {
 			j := &batch[i]
 			if j.key != key {
 				continue
 			}
 			switch j.kind {
-			case claimJob:
+			case renameJob:
 				owner, ok, known = NickOwner{Claim: claimOf(j.member)}, true, true
 			case arriveJob:
 				owner, ok, known = NickOwner{Claim: claimOf(j.arrival.m)}, true, true
@@ -146,6 +213,25 @@ func (r *Room) queueNick(kind jobKind, m *Member) {
 	r.queue(j)
 }
 
+// inOrder has j, a job that stores nothing (tellJob, privateJob), done in
+// the room's order: at once if no work is queued or in flight, else queued
+// behind that work, so that what is addressed to one member does not
+// overtake the public events accepted before it. The caller holds r.mu and
+// is not applying a batch.
+func (r *Room) inOrder(j job) {
+	if r.jobs.idle() {
+		r.apply(&j)
+		return
+	}
+	r.queue(j)
+}
+
+// reply tells m ev in the room's order (see inOrder). The caller holds r.mu
+// and is not applying a batch.
+func (r *Room) reply(m *Member, ev *Event) {
+	r.inOrder(job{kind: tellJob, member: m, ev: ev})
+}
+
 // runQueued does the queued work, waiting for the sequencer if another
 // goroutine is doing it: when it returns, everything queued before the
 // call has been done. It is Room.mu's run: the caller holds r.mu, which
@@ -166,7 +252,8 @@ func (r *Room) runQueued() {
 
 // process does the queued work in batches until none is left: stores each
 // batch without r.mu, in order, then applies it under r.mu, in the same
-// order. The caller holds r.sequencer and not r.mu.
+// order. The messages delivered are written to Config.MessageLog without
+// r.mu. The caller holds r.sequencer and not r.mu.
 func (r *Room) process() {
 	r.mu.Lock()
 	r.processLocked()
@@ -177,6 +264,7 @@ func (r *Room) process() {
 func (r *Room) processLocked() {
 	for batch := r.jobs.take(); len(batch) > 0; batch = r.jobs.take() {
 		r.mu.release()
+		r.logMessages()
 		for i := range batch {
 			r.store(&batch[i])
 		}
@@ -186,6 +274,7 @@ func (r *Room) processLocked() {
 		}
 	}
 	r.mu.release()
+	r.logMessages()
 }
 
 // store does the slow part of j: the calls to the log or the nickname
@@ -197,7 +286,7 @@ func (r *Room) store(j *job) {
 		if seq, j.err = r.log.Append(j.ev); j.err == nil {
 			r.appended = seq
 		}
-	case claimJob:
+	case renameJob:
 		j.err = r.nicks.Claim(j.nick, claimOf(j.member))
 	case releaseJob:
 		j.err = r.nicks.Release(j.nick, claimOf(j.member))
@@ -209,21 +298,122 @@ func (r *Room) store(j *job) {
 }
 
 // apply makes j's outcome known to the members. The caller holds
-// r.sequencer and r.mu.
+// r.sequencer and r.mu, or, for a job that stores nothing, r.mu alone (see
+// inOrder).
 func (r *Room) apply(j *job) {
 	switch j.kind {
 	case publishJob:
 		r.deliverStored(j.ev, j.member, j.err)
-	case claimJob, releaseJob, holdJob:
+	case renameJob:
+		*j.result = r.applyRename(j)
+	case releaseJob, holdJob:
 		if j.err != nil {
-			r.counts.storeErrors++
-			r.tellError(j.member, fmt.Sprintf("the room could not record your nickname (%v)", j.err))
+			r.retryLater(j)
 		}
 	case arriveJob:
 		r.arrive(j.arrival)
 	case closeJob:
 		r.shutDown(j.ev)
+	case tellJob:
+		r.tell(j.member, j.ev)
+	case privateJob:
+		*j.result = r.deliverPrivate(j.member, j.to, j.ev)
 	}
+}
+
+// applyRename renames j.member once the store has given it its new
+// nickname, j.nick: it updates the index, releases the old nickname and
+// announces the change. If the store refused, the member keeps its
+// nickname, and applyRename returns the store's error for Rename. The
+// caller holds r.sequencer and r.mu.
+func (r *Room) applyRename(j *job) error {
+	m := j.member
+	if j.err != nil {
+		if !errors.Is(j.err, ErrNickTaken) {
+			r.counts.storeErrors++
+		}
+		return storeError(j.err, "your new nickname could not be recorded")
+	}
+	if _, present := r.members[m]; !present {
+		// m left under its old nickname while the store gave it the new
+		// one, which nobody else may have until it is released.
+		r.queue(job{kind: releaseJob, member: m, nick: j.nick, key: j.key})
+		return ErrNotInRoom
+	}
+	old := m.nick
+	if old == j.nick {
+		return nil // renamed to it already, by a rename queued before
+	}
+	r.dropIndex(m)
+	m.nick = j.nick
+	r.held.release(j.key)
+	r.addIndex(m)
+	if nickKey(old) != j.key {
+		r.queue(job{kind: releaseJob, member: m, nick: old, key: nickKey(old)})
+	}
+	r.broadcast(&Event{Kind: NickChange, From: old, To: j.nick}, m)
+	return nil
+}
+
+// retryLater keeps a release or hold that the store failed to write on the
+// retry list, counting the failure, and tells the member the first time if
+// it is still here (it rarely is). When the list is full the oldest job is
+// given up. The caller holds r.mu.
+func (r *Room) retryLater(j *job) {
+	r.counts.storeErrors++
+	if !j.retried {
+		r.tellError(j.member, fmt.Sprintf("the room could not record your nickname (%v)", j.err))
+	}
+	retry := *j
+	retry.err, retry.retried = nil, true
+	q := &r.jobs
+	if len(q.retry) >= maxRetryJobs {
+		q.retry = q.retry[:copy(q.retry, q.retry[1:])]
+	}
+	q.retry = append(q.retry, retry)
+	r.retrier.arm(r)
+}
+
+// retrier is the timer that retries failed releases and holds when no
+// later job about their nicknames comes along. It is guarded by Room.mu.
+type retrier struct {
+	timer *time.Timer
+	wait  time.Duration // until the next retry; 0 before the first
+	armed bool
+}
+
+// arm has the jobs to retry retried after the current backoff, unless that
+// is planned already; each retry that finds jobs still failing waits twice
+// as long. The caller holds r.mu.
+func (t *retrier) arm(r *Room) {
+	if t.armed {
+		return
+	}
+	t.armed = true
+	if t.wait == 0 {
+		t.wait = retryEvery
+	} else {
+		t.wait = min(2*t.wait, maxRetryWait)
+	}
+	if t.timer == nil {
+		t.timer = time.AfterFunc(t.wait, r.retryDue)
+		return
+	}
+	t.timer.Reset(t.wait)
+}
+
+// retryDue has the jobs to retry written with the next batch, which it
+// starts. It is the retrier's timer function.
+func (r *Room) retryDue() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.retrier.armed = false
+	if len(r.jobs.retry) == 0 {
+		r.retrier.wait = 0 // all written meanwhile: the next failure starts afresh
+		return
+	}
+	r.jobs.retryDue = true
+	r.mu.queued = true
 }
 
 // deliverStored delivers a public event the log has stored, or, if it
@@ -231,15 +421,16 @@ func (r *Room) apply(j *job) {
 // was shown it. The caller holds r.mu.
 func (r *Room) deliverStored(ev *Event, sender *Member, err error) {
 	if err == nil {
-		r.countMessage(ev)
+		if r.countMessage(ev) && r.cfg.MessageLog != nil {
+			r.logged = append(r.logged, ev)
+		}
 		r.hub.deliver(r, ev, sender)
 		return
 	}
 	r.counts.storeErrors++
 	what := "your message was not sent"
 	if ev.Kind == NickChange {
-		what = "your new nickname was not announced"
-		sender = r.byNick[nickKey(ev.To)]
+		what = "your new nickname was not announced" // sender is the member renamed
 	}
 	if sender != nil {
 		r.tellError(sender, fmt.Sprintf("%s: the room could not store it (%v)", what, err))

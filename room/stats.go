@@ -15,7 +15,9 @@ type Stats struct {
 	// StoreErrors counts what the room's Log or nickname store failed to
 	// do: public events not stored (whoever they were about was told, and
 	// nobody was shown them), histories not replayed (the joiner was told),
-	// joins and nickname records not written.
+	// joins and renames the store failed to record (a nickname it refused
+	// as taken is not counted), and every attempt at a release or hold of a
+	// nickname that failed (they are retried; see Config.Nicks).
 	StoreErrors uint64
 }
 
