@@ -1,3 +1,9 @@
+// Package client is the client side of chatd's line protocol: it dials a
+// server over TLS, verifies it (a CA, a pinned certificate, or trust on
+// first use with a known-servers file), joins the room and reads the
+// server's lines back as room events with package proto, and reconnects
+// (Redialer) when the connection is lost. The bundled client, cmd/chat,
+// wires it to the screen.
 package client
 
 import (
