@@ -25,6 +25,9 @@
 // Nothing slow runs under the lock that guards the local member set. The
 // slow calls are Log.Append and Log.Replay, and Nicks.Claim, Release and
 // Hold. Nicks.Owner must answer from memory. Member.deliver never waits.
+// (MemoryLog and MemoryNicks never wait either: when the room has both, the
+// member lock alone orders the queued work, which Unlock does at once
+// without letting go of it or taking the sequencer; see runQueued.)
 // Neither store may call the room back: the room waits for them while
 // holding its sequencer, which such a call would wait for in turn.
 //
@@ -276,6 +279,10 @@ type Room struct {
 	presence   presence
 	held       heldView
 	lastMember uint64   // the number of the last member admitted (NickClaim.Member)
+	// inMemory: the log and the nickname store are the memory ones, which
+	// never wait, so the queued work is done under the member lock alone
+	// (see runQueued).
+	inMemory bool
 	cmds       registry // the commands Send runs; see Register
 }
 
@@ -297,6 +304,9 @@ func New(cfg Config) *Room {
 	if r.nicks == nil {
 		r.nicks = NewMemoryNicks(cfg.MaxHeldNicks, cfg.Now)
 	}
+	_, memoryLog := r.log.(*MemoryLog)
+	_, memoryNicks := r.nicks.(*MemoryNicks)
+	r.inMemory = memoryLog && memoryNicks
 	r.mu.run = r.runQueued
 	return r
 }

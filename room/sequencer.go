@@ -238,7 +238,15 @@ func (r *Room) reply(m *Member, ev *Event) {
 // runQueued releases. If the sequencer is free, runQueued takes it without
 // letting go of r.mu first (TryLock never waits, so this cannot deadlock
 // with the sequencer's order, sequencer then r.mu).
+//
+// With the memory stores (Room.inMemory) the member lock alone orders the
+// work, which then never waits: runQueued does it at once, under r.mu,
+// without the sequencer, so that a busy room's senders do not queue twice.
 func (r *Room) runQueued() {
+	if r.inMemory {
+		r.processLocked()
+		return
+	}
 	if r.sequencer.TryLock() {
 		defer r.sequencer.Unlock()
 		r.processLocked()
@@ -261,14 +269,24 @@ func (r *Room) process() {
 
 // processLocked is process for a caller that holds r.mu already; it
 // releases it.
+//
+// With the memory log and nickname store (Room.inMemory), which never wait,
+// the batch is stored without letting go of the member lock: letting go
+// would make the work queue up again for the member lock behind every
+// sender, which cost a room of 800 busy members tens of milliseconds of
+// latency (docs/PERFORMANCE.md), and buys nothing.
 func (r *Room) processLocked() {
 	for batch := r.jobs.take(); len(batch) > 0; batch = r.jobs.take() {
-		r.mu.release()
-		r.logMessages()
+		if !r.inMemory {
+			r.mu.release()
+			r.logMessages()
+		}
 		for i := range batch {
 			r.store(&batch[i])
 		}
-		r.mu.Lock()
+		if !r.inMemory {
+			r.mu.Lock()
+		}
 		for i := range batch {
 			r.apply(&batch[i])
 		}
