@@ -103,7 +103,11 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	r := proto.NewLineReader(conn, maxServerLine)
 	deadline, _ := ctx.Deadline()
 	conn.SetDeadline(deadline)
+	// A cancelled ctx (the user quit while reconnecting) ends the nickname
+	// exchange at once rather than at its deadline.
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	early, err := c.join(r, cfg.Nick)
+	stop()
 	if err != nil {
 		conn.Close()
 		return nil, err

@@ -8,6 +8,7 @@ package tlsgw
 import (
 	"chatd/certs"
 	"crypto/tls"
+	"fmt"
 )
 
 // intermediateSuites are the TLS 1.2 suites of Mozilla's "intermediate"
@@ -38,5 +39,38 @@ func ServerConfig(certs *certs.Store) *tls.Config {
 		CipherSuites:   intermediateSuites,
 		GetCertificate: certs.GetCertificate,
 		ClientAuth:     tls.RequestClientCert,
+		// What a client sends with its certificate is kept for the whole
+		// connection: refuse anything bigger than an identity needs.
+		VerifyConnection: checkClientCertificate,
 	}
+}
+
+// Bounds on what a client may present as its certificate: it is only an
+// identity (its fingerprint), never verified, yet Go keeps the parsed chain
+// and its stapled data for the whole connection, so a client could
+// otherwise make the server hold up to 256 KiB of certificates on each.
+const (
+	maxClientCerts     = 4        // a leaf and a few intermediates
+	maxClientCertBytes = 16 << 10 // all of them together, DER
+)
+
+// errClientCertTooBig refuses a client certificate over those bounds.
+var errClientCertTooBig = fmt.Errorf("tls: client certificate refused: present at most %d certificates of %d KiB in all, without stapled OCSP or SCTs",
+	maxClientCerts, maxClientCertBytes>>10)
+
+// checkClientCertificate refuses a handshake whose client certificate is
+// over the bounds, or comes with an OCSP response or timestamps, which a
+// client has no reason to staple.
+func checkClientCertificate(cs tls.ConnectionState) error {
+	if len(cs.PeerCertificates) > maxClientCerts || len(cs.OCSPResponse) > 0 || len(cs.SignedCertificateTimestamps) > 0 {
+		return errClientCertTooBig
+	}
+	total := 0
+	for _, c := range cs.PeerCertificates {
+		total += len(c.Raw)
+	}
+	if total > maxClientCertBytes {
+		return errClientCertTooBig
+	}
+	return nil
 }
