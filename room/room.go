@@ -278,12 +278,12 @@ type Room struct {
 	counts     counters
 	presence   presence
 	held       heldView
-	lastMember uint64   // the number of the last member admitted (NickClaim.Member)
+	lastMember uint64 // the number of the last member admitted (NickClaim.Member)
 	// inMemory: the log and the nickname store are the memory ones, which
 	// never wait, so the queued work is done under the member lock alone
 	// (see runQueued).
 	inMemory bool
-	cmds       registry // the commands Send runs; see Register
+	cmds     registry // the commands Send runs; see Register
 }
 
 // New returns an open, empty room.
