@@ -264,7 +264,7 @@ type Room struct {
 	nicks Nicks
 
 	sequencer sync.Mutex // see the package doc
-	appended  uint64     // Seq of the last event appended; guarded by sequencer
+	appended  uint64     // Seq of the last event appended; guarded by sequencer (by mu when inMemory)
 	logged    []*Event   // messages delivered, for Config.MessageLog; guarded by sequencer
 
 	mu         memberLock // see the package doc; it guards what follows
