@@ -636,11 +636,12 @@ func TestWideCharactersFit(t *testing.T) {
 				t.Fatalf("width %d: row %d is %d (%d) wide: %q", w, i, g, wc, r)
 			}
 		}
-		// With the member list shown, its separator lines up on every row.
+		// With the member list shown, its separator lines up on every row,
+		// measured as the screen measures (per code point, as tmux does).
 		if w >= minWidthForPanel {
 			col := w - panelWidth(w) + 1 // after the gap
 			for i, r := range rows[:28] {
-				if got := ansi.Cut(r, col, col+1); got != "│" {
+				if got := cutWc(r, col, col+1); got != "│" {
 					t.Fatalf("width %d: row %d has %q at column %d: %q", w, i, got, col, r)
 				}
 			}
@@ -650,6 +651,13 @@ func TestWideCharactersFit(t *testing.T) {
 			t.Fatalf("width %d: cursor %+v", w, c)
 		}
 	}
+}
+
+// cutWc returns the columns [left, right) of s, measured per code point as
+// the screen and tmux measure. (ansi.CutWc cuts the left side by another
+// measure.)
+func cutWc(s string, left, right int) string {
+	return ansi.TruncateLeftWc(ansi.TruncateWc(s, right, ""), left, "")
 }
 
 func TestWrapHangingIndent(t *testing.T) {
@@ -688,12 +696,12 @@ func TestWrapSpans(t *testing.T) {
 		{"hello world", 7, 7, []string{"hello", "world"}},
 		{"hello   world", 8, 8, []string{"hello", "world"}},
 		{"abcdefghij", 4, 4, []string{"abcd", "efgh", "ij"}},
-		{"ab 你好世界", 5, 5, []string{"ab", "你好", "世界"}},
+		{"ab 你好世界", 5, 5, []string{"ab 你", "好世", "界"}},
 		{"你好世界", 3, 3, []string{"你", "好", "世", "界"}},
 		{"", 5, 5, []string{""}},
 	} {
 		var got []string
-		for _, sp := range wrap(tc.text, tc.first, tc.rest, ansi.WcWidth) {
+		for _, sp := range wrap(tc.text, tc.first, tc.rest, 0, ansi.WcWidth) {
 			got = append(got, tc.text[sp.start:sp.end])
 		}
 		if !slices.Equal(got, tc.want) {

@@ -177,13 +177,13 @@ func (l *layout) lines(width int, method ansi.Method) []line {
 		// room; indent under the timestamp instead.
 		indent = min(6, width/2)
 	}
-	spans := wrap(plain, width, width-indent, method)
+	spans := wrap(plain, width, width-indent, l.bodyStart, method)
 	out := make([]line, 0, len(spans))
 	pad := ""
 	for i, sp := range spans {
 		var b strings.Builder
 		if i == 1 && indent > 0 {
-			pad = strings.Repeat(" ", indent)
+			pad = spaces(indent)
 		}
 		b.WriteString(pad)
 		for _, rn := range l.runs {
@@ -193,7 +193,13 @@ func (l *layout) lines(width int, method ansi.Method) []line {
 			}
 			rn.style.writeTo(&b, plain[start:end])
 		}
-		out = append(out, line{s: b.String(), w: len(pad) + method.StringWidth(plain[sp.start:sp.end])})
+		ln := line{s: b.String(), w: len(pad) + method.StringWidth(plain[sp.start:sp.end])}
+		if ln.w > width {
+			// A double-width character alone on a row too narrow for it
+			// beside the indent (a screen of two columns): leave it out.
+			ln = line{s: pad, w: len(pad)}
+		}
+		out = append(out, ln)
 	}
 	return out
 }
