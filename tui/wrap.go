@@ -46,7 +46,7 @@ type wrapper struct {
 	out       []span
 	lineStart int
 	lineW     int
-	brk breakAt // the last place on this line where it may break
+	brk       breakAt // the last place on this line where it may break
 }
 
 // breakAt is a place where a line may break: the line would end at end and
