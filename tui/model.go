@@ -62,6 +62,7 @@ type Model struct {
 	members   members
 	input     input
 	inHistory bool        // between HistoryBegin and HistoryEnd
+	hist      historyMark // the history replay arriving, for its divider
 	left      bool        // the event stream has ended
 	quitting  bool        // Ctrl+C was pressed
 	reason    room.Reason // why, once left
@@ -206,6 +207,7 @@ func (m *Model) apply(msg EventsMsg) tea.Cmd {
 	for _, ev := range msg.Events {
 		m.track(ev)
 		m.sb.add(ev)
+		m.noteHistory(ev)
 	}
 	if !msg.Closed {
 		return nil

@@ -67,6 +67,12 @@ func (l *layout) body(text string, st paint, self string, mention *paint) {
 
 // render lays ev out for a screen width columns wide.
 func (r *renderer) render(ev *room.Event, width int) []line {
+	return r.renderTimes(ev, nil, width)
+}
+
+// renderTimes lays ev out for a screen width columns wide; a HistoryBegin
+// shows the times of its replay, when known.
+func (r *renderer) renderTimes(ev *room.Event, times *timeRange, width int) []line {
 	var l layout
 	st := r.st
 	t := ev.Time
@@ -155,7 +161,7 @@ func (r *renderer) render(ev *room.Event, width int) []line {
 		}
 	case room.HistoryBegin:
 		l.add("── ", st.divider)
-		l.body("earlier messages", st.divider, "", nil)
+		l.body(historyTitle(ev.Count, times, r.now(), r.loc), st.divider, "", nil)
 		l.add(" ──", st.divider)
 	case room.HistoryEnd:
 		l.add("── ", st.divider)

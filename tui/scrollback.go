@@ -41,9 +41,10 @@ type scrollback struct {
 
 type entry struct {
 	ev    *room.Event
-	size  int    // eventSize(ev)
-	n     int    // how many lines it has in lines; 0 while stale
-	lines []line // only between renderEntry and prependRendered
+	times *timeRange // a HistoryBegin's replay times, once known
+	size  int        // eventSize(ev)
+	n     int        // how many lines it has in lines; 0 while stale
+	lines []line     // only between renderEntry and prependRendered
 }
 
 // eventSize is about how much memory ev holds: the event and its text.
@@ -181,7 +182,7 @@ func (s *scrollback) renderBack(from int) {
 // renderEntry renders message i at the current width and returns how many
 // lines it has; prependRendered then collects them.
 func (s *scrollback) renderEntry(i int) int {
-	s.entries[i].lines = s.r.render(s.entries[i].ev, s.width)
+	s.entries[i].lines = s.r.renderTimes(s.entries[i].ev, s.entries[i].times, s.width)
 	s.entries[i].n = len(s.entries[i].lines)
 	s.renders++
 	return s.entries[i].n
