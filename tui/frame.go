@@ -27,6 +27,14 @@ const (
 	resetAndEraseLine = "\x1b[m\x1b[2K"
 	// resetAndEraseRight does the same from the cursor to the row's end.
 	resetAndEraseRight = "\x1b[m\x1b[K"
+	// setTitle starts the window title, which endTitle ends (ST, so that
+	// the only BEL the screen writes is its bell). pushTitle saves the
+	// terminal's title on its title stack; restoreTitle empties the title,
+	// for terminals without a stack, and pops the saved one.
+	setTitle     = "\x1b]2;"
+	endTitle     = "\x1b\\"
+	pushTitle    = "\x1b[22;2t"
+	restoreTitle = setTitle + endTitle + "\x1b[23;2t"
 )
 
 // screenFrame is one frame of the chat screen, row by row. Besides the
@@ -38,6 +46,7 @@ type screenFrame struct {
 	cursor *tea.Cursor // nil hides it
 	scroll int         // rows[:scroll] are the scrollback, which moves up
 	split  int         // the column where the member list starts; 0 without one
+	title  string      // the terminal's title; "" leaves it alone
 }
 
 // frameRow is one row of a frame: styled text from the first column, spaces
@@ -98,6 +107,8 @@ type frameWriter struct {
 	last    time.Time   // when the last frame was drawn
 	timer   *time.Timer // draws a deferred frame; armed while one waits
 	closed  bool
+	bell    bool   // the bell rings with the next frame
+	title   string // the terminal title set; "" when none is
 	buf     []byte // the frame being written, reused
 	err     error  // the first write error; nothing is written after one
 }
@@ -131,7 +142,11 @@ func (f *frameWriter) close() {
 	if f.pending {
 		f.drawLocked()
 	}
-	f.write(append(f.buf[:0], restoreTerminal...))
+	b := append(f.buf[:0], restoreTerminal...)
+	if f.title != "" {
+		b = append(b, restoreTitle...)
+	}
+	f.write(b)
 }
 
 // resize notes a new terminal size: the terminal may have reflowed or
@@ -152,7 +167,7 @@ func (f *frameWriter) frame(fr *screenFrame) {
 	if f.closed {
 		return
 	}
-	if !f.clear && slices.Equal(fr.rows, f.next.rows) && sameCursor(fr.cursor, f.next.cursor) {
+	if !f.clear && !f.bell && slices.Equal(fr.rows, f.next.rows) && sameCursor(fr.cursor, f.next.cursor) && fr.title == f.next.title {
 		return
 	}
 	rows := append(f.next.rows[:0], fr.rows...)
@@ -164,6 +179,39 @@ func (f *frameWriter) frame(fr *screenFrame) {
 		return
 	}
 	f.drawLocked()
+}
+
+// ring has the bell rung with the frame handed to frame next.
+func (f *frameWriter) ring() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.bell = true
+}
+
+// alerts appends what sets the terminal's title to the newest frame's and
+// rings the bell, if either is due, and reports whether anything changed.
+// The first title pushes the terminal's own on its title stack, and the
+// last pops it, where terminals keep one (xterm's XTWINOPS 22 and 23).
+func (f *frameWriter) alerts(b []byte, changed bool) ([]byte, bool) {
+	if title := f.next.title; title != f.title {
+		switch {
+		case title == "":
+			b = append(b, restoreTitle...)
+		case f.title == "":
+			b = append(b, pushTitle...)
+			fallthrough
+		default:
+			b = append(append(append(b, setTitle...), title...), endTitle...)
+		}
+		f.title = title
+		changed = true
+	}
+	if f.bell {
+		b = append(b, '\a')
+		f.bell = false
+		changed = true
+	}
+	return b, changed
 }
 
 // drawDeferred draws the frame that waited for the interval to pass.
@@ -193,19 +241,32 @@ func (f *frameWriter) drawLocked() {
 		if y < len(shown.rows) {
 			was = shown.rows[y]
 		}
-		if row.left != was.left || row.pad != was.pad {
+		left := row.left != was.left || row.pad != was.pad
+		// A row of ASCII is as wide on every terminal as the model
+		// measured it. Any other character may be drawn wider or
+		// narrower (their widths are disputed): such a row is erased
+		// whole, then drawn, then its right part drawn again at its
+		// column, so that it neither pushes the member list nor leaves
+		// old characters behind.
+		certain := isASCII(row.left)
+		if left {
 			b = moveTo(b, 0, y)
-			if row.right == "" {
+			if row.right == "" || !certain {
 				// Erase first: erasing after a row that fills the
 				// screen's width would take its last character too.
 				b = append(b, resetAndEraseLine...)
 			}
 			b = append(b, row.left...)
-			b = append(b, spaces(row.pad)...)
+			if certain {
+				b = append(b, spaces(row.pad)...)
+			}
 			changed = true
 		}
-		if row.right != was.right {
-			b = append(moveTo(b, next.split, y), resetAndEraseRight...)
+		if row.right != was.right || left && !certain && row.right != "" {
+			b = moveTo(b, next.split, y)
+			if !left || certain {
+				b = append(b, resetAndEraseRight...)
+			}
 			b = append(b, row.right...)
 			changed = true
 		}
@@ -216,6 +277,7 @@ func (f *frameWriter) drawLocked() {
 			changed = true
 		}
 	}
+	b, changed = f.alerts(b, changed)
 	shown.rows = append(shown.rows[:0], next.rows...)
 	shown.split, shown.scroll = next.split, next.scroll
 	x, y := -1, 0
@@ -309,6 +371,17 @@ func moveTo(b []byte, x, y int) []byte {
 	b = append(b, ';')
 	b = strconv.AppendInt(b, int64(x+1), 10)
 	return append(b, 'H')
+}
+
+// isASCII reports whether s is all ASCII: printable characters and the
+// escape sequences that style them.
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 func sameCursor(a, b *tea.Cursor) bool {

@@ -19,6 +19,7 @@ type Framed struct {
 
 // NewFramed returns m drawn on w at most once per interval.
 func NewFramed(m *Model, w io.Writer, interval time.Duration) *Framed {
+	m.framed = true
 	return &Framed{Model: m, frames: newFrameWriter(w, interval)}
 }
 
@@ -41,6 +42,9 @@ func (s *Framed) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 // View hands the frame to the frame writer; Bubble Tea draws nothing.
 func (s *Framed) View() tea.View {
+	if s.Model.takeBell() {
+		s.frames.ring()
+	}
 	s.frames.frame(s.Model.screen())
 	return tea.View{}
 }

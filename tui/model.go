@@ -47,6 +47,10 @@ type Options struct {
 	// the program quits; 0 means DefaultLeaveDelay, a negative value quits at
 	// once. Any key quits sooner.
 	LeaveDelay time.Duration
+	// Title has the screen set the terminal's title to your nick and the
+	// messages unread, "(3) chatd: alice", from the start; /title on and
+	// /title off change it.
+	Title bool
 }
 
 // Model is the chat screen: scrollback, member list, status line and input
@@ -66,6 +70,9 @@ type Model struct {
 	left      bool        // the event stream has ended
 	quitting  bool        // Ctrl+C was pressed
 	reason    room.Reason // why, once left
+	alert     alerts      // the bell and the terminal title
+	help      helpState   // a /help waiting for the room's answer
+	framed    bool        // drawn by a frame writer (Framed), not Bubble Tea
 
 	// The nickname prompt, while conn is nil.
 	nickInput input
@@ -118,6 +125,7 @@ func New(opts Options) *Model {
 		input:     newInput("> ", maxInputBytes),
 		nickInput: newInput("nickname: ", 64),
 		problem:   opts.Problem,
+		alert:     alerts{titleOn: opts.Title},
 		dirty:     true,
 	}
 	m.rend = renderer{st: &m.st, loc: opts.Location, method: ansi.WcWidth, now: time.Now}
@@ -168,6 +176,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.joined(msg)
 	case quitNowMsg:
 		return m, tea.Quit
+	case helpTimeoutMsg:
+		m.helpTimedOut(msg)
 	case ErrorMsg:
 		m.sb.add(&room.Event{Kind: room.Error, Text: string(msg), Time: time.Now()})
 	case tea.KeyPressMsg:
@@ -183,6 +193,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.input.update(msg)
 		}
 	case tea.MouseWheelMsg:
+		m.seen()
 		switch msg.Button {
 		case tea.MouseWheelUp:
 			m.sb.scroll(3)
@@ -204,13 +215,16 @@ func (m *Model) apply(msg EventsMsg) tea.Cmd {
 	if m.conn == nil || m.left {
 		return nil // no chat to show them in: not yet joined, or over
 	}
+	call := false
 	for _, ev := range msg.Events {
 		m.track(ev)
 		m.sb.add(ev)
 		m.noteHistory(ev)
+		m.noteHelp(ev)
+		call = m.callsForBell(ev) || call
 	}
 	if !msg.Closed {
-		return nil
+		return m.ringBell(call)
 	}
 	m.left = true
 	m.reason = m.conn.Reason()
@@ -271,12 +285,12 @@ func (m *Model) chatKey(msg tea.KeyPressMsg) tea.Cmd {
 	if m.left {
 		return tea.Quit // the reason is on screen; any key closes it
 	}
+	m.seen()
 	switch msg.String() {
 	case "enter":
-		if line := m.input.take(); strings.TrimSpace(line) != "" {
-			m.conn.Send(line)
-		}
+		cmd := m.submit(m.input.take())
 		m.sb.bottom()
+		return cmd
 	case "up":
 		m.input.prev()
 	case "down":
@@ -316,6 +330,7 @@ func (m *Model) View() tea.View {
 		m.text = f.String()
 	}
 	v := tea.NewView(m.text)
+	v.WindowTitle = f.title
 	v.AltScreen = true
 	v.MouseMode = tea.MouseModeCellMotion
 	v.Cursor = f.cursor
@@ -333,6 +348,7 @@ func (m *Model) screen() *screenFrame {
 		} else {
 			m.chatView()
 		}
+		m.frame.title = m.title()
 		m.dirty = false
 	}
 	return &m.frame
