@@ -1,14 +1,13 @@
 package tui
 
 import (
-	"strconv"
 	"time"
 
 	"chatd/room"
 )
 
 // The replayed history a member gets on joining is framed by two dividers:
-// "── 12 earlier messages, 14:02–14:35 UTC ──" above it and "── now ──"
+// "── earlier messages, 14:02–14:35 UTC ──" above it and "── now ──"
 // below. The times of the upper one are those of the first and last
 // replayed events, known once the replay ends; the divider is drawn again
 // with them then.
@@ -77,19 +76,13 @@ func (s *scrollback) setTimes(begin *room.Event, times timeRange) {
 	s.clamp()
 }
 
-// historyTitle is the text of the divider above a replay of count events,
-// at times (nil while the replay is still arriving), with now the current
-// time, all shown in loc: "12 earlier messages, 14:02–14:35 UTC". A time
-// not of today has its date; the zone is named, since the screen's times
-// are the server's for an SSH session.
-func historyTitle(count int, times *timeRange, now time.Time, loc *time.Location) string {
-	title := "earlier messages"
-	switch {
-	case count == 1:
-		title = "1 earlier message"
-	case count > 1:
-		title = strconv.Itoa(count) + " earlier messages"
-	}
+// historyTitle is the text of the divider above a replay at times (nil
+// while the replay is still arriving), with now the current time, all
+// shown in loc: "earlier messages, 14:02–14:35 UTC". A time not of today
+// has its date; the zone is named, since the screen's times are the
+// server's for an SSH session.
+func historyTitle(times *timeRange, now time.Time, loc *time.Location) string {
+	const title = "earlier messages"
 	if times == nil {
 		return title
 	}

@@ -161,7 +161,7 @@ func (r *renderer) renderTimes(ev *room.Event, times *timeRange, width int) []li
 		}
 	case room.HistoryBegin:
 		l.add("── ", st.divider)
-		l.body(historyTitle(ev.Count, times, r.now(), r.loc), st.divider, "", nil)
+		l.body(historyTitle(times, r.now(), r.loc), st.divider, "", nil)
 		l.add(" ──", st.divider)
 	case room.HistoryEnd:
 		l.add("── ", st.divider)

@@ -38,6 +38,7 @@ type options struct {
 	plain       bool
 	knownPath   string
 	showVersion bool
+	title       bool
 }
 
 // memoryLimit is the soft limit of the Go heap that chat asks of the
@@ -81,7 +82,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if opts.plain {
 		return runPlain(session, stdin, stdout, stderr)
 	}
-	return runScreen(ctx, session)
+	return runScreen(ctx, session, opts.title)
 }
 
 func parseOptions(args []string, stderr io.Writer) (*options, error) {
@@ -93,6 +94,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.insecure, "insecure", false, "do not verify the server at all (lab MITM exercises only)")
 	fs.BoolVar(&o.plain, "plain", false, "no screen: read lines from stdin, print the server's lines; never prompts")
 	fs.StringVar(&o.knownPath, "known-servers", "", "trust-on-first-use `FILE` (default ~/.config/chatd/known_servers)")
+	fs.BoolVar(&o.title, "title", false, "show your nick and the messages unread in the terminal's title (also /title on|off)")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: chat [flags] HOST[:PORT]   (port %s if omitted)\n\nFlags:\n", defaultPort)

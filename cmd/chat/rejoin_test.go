@@ -87,7 +87,7 @@ func TestQuitWhileRejoiningEndsAtOnce(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // the program ends at once, as after Ctrl+C
 	start := time.Now()
-	runScreen(ctx, session)
+	runScreen(ctx, session, false)
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("runScreen took %v to return after its program ended (2333681 returned at once)", d.Round(100*time.Millisecond))
 	}

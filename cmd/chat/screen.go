@@ -14,12 +14,13 @@ import (
 )
 
 // runScreen runs the chat screen, the same one chatd's SSH sessions get,
-// over the TLS session. Ctrl+C quits the room politely. It returns the exit
-// status: 0 if the user left, 1 otherwise.
-func runScreen(ctx context.Context, session *client.Redialer) int {
+// over the TLS session; title has it set the terminal's title. Ctrl+C
+// quits the room politely. It returns the exit status: 0 if the user
+// left, 1 otherwise.
+func runScreen(ctx context.Context, session *client.Redialer, title bool) int {
 	defer session.Close()
 	pressedCtrlC := false
-	model := tui.New(tui.Options{Conn: session, OnLeave: func() {
+	model := tui.New(tui.Options{Conn: session, Title: title, OnLeave: func() {
 		pressedCtrlC = true
 		session.Send("/quit") // written before Run returns and the session closes
 	}})
