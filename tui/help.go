@@ -18,13 +18,14 @@ import (
 // screenHelp is what the screen adds to /help.
 var screenHelp = []string{
 	"Keys on this screen:",
-	"PgUp/PgDn Scroll the messages a page (Shift+Up/Down a row, or the mouse wheel).",
-	"End Back to the newest messages (and to the end of the line you type).",
+	"PgUp/PgDn Scroll a page; Shift+Up/Down a row; or the mouse wheel.",
+	"End Back to the newest messages (and to the end of the typed line).",
 	"Up/Down Recall the lines you typed.",
-	"Left/Right, Home, Ctrl+W, Ctrl+U, Ctrl+K Move in and edit the line you type.",
+	"Ctrl+W/Ctrl+U/Ctrl+K Delete a word, to the line's start, to its end.",
+	"Shift+drag Select text to copy (plain dragging goes to the screen).",
 	"Ctrl+C Leave the room.",
-	"/title on|off Show your nick and the messages unread in the terminal's title (off at first).",
-	"/bell on|off Ring the bell for a mention of your nick or a private message (on at first).",
+	"/title on|off Your nick and unread count in the terminal's title (off by default).",
+	"/bell on|off The bell for a mention of your nick or a private message (on by default).",
 }
 
 // helpWait is how long the screen waits for the room's answer to /help

@@ -24,13 +24,14 @@ func runScreen(ctx context.Context, session *client.Redialer, title bool) int {
 		pressedCtrlC = true
 		session.Send("/quit") // written before Run returns and the session closes
 	}})
-	program := tea.NewProgram(model, tea.WithContext(ctx))
+	program := newScreenProgram(ctx, model)
 	forwarded := make(chan struct{})
 	go func() {
 		defer close(forwarded)
 		forward(session.Events(), program.Send)
 	}()
 	_, err := program.Run()
+	program.close()
 	session.Close() // ends the events, and so the forwarder
 	<-forwarded
 	if err != nil && !errors.Is(err, tea.ErrProgramKilled) {

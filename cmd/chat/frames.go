@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
+	"golang.org/x/term"
+
+	"chatd/tui"
+)
+
+// frameInterval is the least time between two frames of the chat screen.
+const frameInterval = time.Second / 60
+
+// screenProgram is the chat screen running on this terminal, drawn as
+// chatd draws its SSH sessions: by the screen's own frame writer
+// (tui.Framed), not Bubble Tea's renderer. The frame writer draws a row
+// that holds characters whose width terminals dispute (emoji newer than
+// the terminal, East Asian ambiguous symbols) whole and then the member
+// list at its column, so a terminal that measures them otherwise than the
+// screen never pushes the list's border or scrambles other rows; Bubble
+// Tea's renderer moves the cursor by its own measure and would. Without
+// its renderer Bubble Tea leaves the terminal alone, so the terminal's
+// mode and size are looked after here.
+type screenProgram struct {
+	*tea.Program
+	screen *tui.Framed
+	raw    *term.State // the terminal's state before raw mode; nil if not a terminal
+	stop   func()      // stops following the terminal's size
+}
+
+// newScreenProgram returns the program that runs model on this terminal,
+// with colours brought down to what the terminal shows. Call close once
+// the program has ended: it gives the terminal back.
+func newScreenProgram(ctx context.Context, model *tui.Model) *screenProgram {
+	s := &screenProgram{stop: func() {}}
+	in, out := int(os.Stdin.Fd()), int(os.Stdout.Fd())
+	if term.IsTerminal(in) {
+		s.raw, _ = term.MakeRaw(in)
+	}
+	w, h, _ := term.GetSize(out)
+	s.screen = tui.NewFramed(model, colorWriter(os.Stdout, colorprofile.Detect(os.Stdout, os.Environ())), frameInterval)
+	s.screen.Start()
+	s.Program = tea.NewProgram(s.screen, tea.WithContext(ctx), tea.WithoutRenderer(), tea.WithWindowSize(w, h))
+	s.stop = followSize(out, s.Send)
+	return s
+}
+
+// close gives the terminal back as it was.
+func (s *screenProgram) close() {
+	s.stop()
+	s.screen.Close()
+	if s.raw != nil {
+		_ = term.Restore(int(os.Stdin.Fd()), s.raw)
+	}
+}
+
+// sendSize sends the terminal's size to the screen (send is its program's
+// Send).
+func sendSize(fd int, send func(tea.Msg)) {
+	if w, h, err := term.GetSize(fd); err == nil {
+		send(tea.WindowSizeMsg{Width: w, Height: h})
+	}
+}
+
+// colorWriter brings the screen's 256 colours down to what a terminal with
+// profile shows: 16 colours, or none.
+func colorWriter(w io.Writer, profile colorprofile.Profile) io.Writer {
+	if profile >= colorprofile.ANSI256 {
+		return w
+	}
+	return &colorprofile.Writer{Forward: w, Profile: max(profile, colorprofile.ASCII)}
+}
