@@ -55,10 +55,10 @@ func (w *signalWriter) Write(p []byte) (int, error) {
 }
 
 // BenchmarkScreenFrame measures a whole chat screen as a program runs it:
-// one message in, one frame out. "frameWriter" is how an SSH session draws
-// (Bubble Tea without its renderer, frames by frameWriter); "bubbletea" is
-// Bubble Tea's own renderer, as cmd/chat uses it, the baseline. It reports
-// the CPU time per message (cpu-µs/msg) and the bytes sent per frame; wall
+// one message in, one frame out. "frameWriter" is how SSH sessions and
+// cmd/chat draw (Bubble Tea without its renderer, frames by frameWriter);
+// "bubbletea" is Bubble Tea's own renderer, the baseline. It reports the
+// CPU time per message (cpu-µs/msg) and the bytes sent per frame; wall
 // time per operation is mostly the wait for the next frame.
 func BenchmarkScreenFrame(b *testing.B) {
 	b.Run("frameWriter", func(b *testing.B) {
