@@ -45,7 +45,7 @@ func (a *alerts) notice(ev *room.Event, self string) (bell bool) {
 			return false
 		}
 		a.unread++
-		return findMentions(room.Clean(ev.Text), self) != nil
+		return nextMention(room.Clean(ev.Text), self, 0) >= 0
 	case room.Private:
 		a.unread++
 		return true

@@ -701,7 +701,7 @@ func TestWrapSpans(t *testing.T) {
 		{"", 5, 5, []string{""}},
 	} {
 		var got []string
-		for _, sp := range wrap(tc.text, tc.first, tc.rest, 0, ansi.WcWidth) {
+		for _, sp := range wrap(tc.text, tc.first, tc.rest, 0, 0, ansi.WcWidth) {
 			got = append(got, tc.text[sp.start:sp.end])
 		}
 		if !slices.Equal(got, tc.want) {

@@ -58,7 +58,7 @@ func (m *Model) promptView() {
 	method := m.rend.method
 	var rows []string
 	add := func(text string, style func(string) string) {
-		for _, sp := range wrap(text, w-1, w-1, 0, method) {
+		for _, sp := range wrap(text, w-1, w-1, 0, 0, method) {
 			rows = append(rows, " "+style(text[sp.start:sp.end]))
 		}
 	}

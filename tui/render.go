@@ -177,13 +177,14 @@ func (r *renderer) renderTimes(ev *room.Event, times *timeRange, width int) []li
 // lines wraps the layout to width with a hanging indent under the body.
 func (l *layout) lines(width int, method ansi.Method) []line {
 	plain := l.plain.String()
-	indent := method.StringWidth(plain[:l.bodyStart])
+	prefixW := method.StringWidth(plain[:l.bodyStart])
+	indent := prefixW
 	if indent > width/2 {
 		// A long prefix (long nick, narrow screen) would leave too little
 		// room; indent under the timestamp instead.
 		indent = min(6, width/2)
 	}
-	spans := wrap(plain, width, width-indent, l.bodyStart, method)
+	spans := wrap(plain, width, width-indent, l.bodyStart, prefixW, method)
 	out := make([]line, 0, len(spans))
 	pad := ""
 	for i, sp := range spans {
@@ -237,8 +238,24 @@ func presenceText(ev *room.Event) string {
 // ends inside a multi-byte character.
 func findMentions(text, nick string) []span {
 	var out []span
+	for i := 0; ; {
+		at := nextMention(text, nick, i)
+		if at < 0 {
+			return out
+		}
+		out = append(out, span{at, at + len(nick)})
+		i = at + len(nick)
+	}
+}
+
+// nextMention returns where the first whole-word, ASCII case-insensitive
+// occurrence of nick in text at or after from starts, or -1.
+func nextMention(text, nick string, from int) int {
 	n := len(nick)
-	for i := 0; i+n <= len(text); i++ {
+	if n == 0 {
+		return -1
+	}
+	for i := from; i+n <= len(text); i++ {
 		if i > 0 && room.IsNickByte(text[i-1]) {
 			continue
 		}
@@ -248,10 +265,9 @@ func findMentions(text, nick string) []span {
 		if i+n < len(text) && room.IsNickByte(text[i+n]) {
 			continue
 		}
-		out = append(out, span{i, i + n})
-		i += n - 1
+		return i
 	}
-	return out
+	return -1
 }
 
 func equalFoldASCII(a, b string) bool {

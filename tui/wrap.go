@@ -12,7 +12,7 @@ type span struct{ start, end int }
 // wrap breaks plain text (no escape sequences) into lines: the first at most
 // first display columns wide, the others at most rest. body is where the
 // text after a prefix such as "12:34 alice: " starts (0 for text without
-// one).
+// one), and prefixW the prefix's width.
 //
 // Lines break at spaces, dropping the spaces at the break, and next to a
 // double-width character (CJK text has no spaces, and may break between
@@ -27,9 +27,10 @@ type span struct{ start, end int }
 // it anyway). Limits below 1 are raised to 1; a line holds at least one
 // code point, so only a double-width character on a one-column line makes
 // a line wider than its limit.
-func wrap(text string, first, rest, body int, method ansi.Method) []span {
-	w := wrapper{text: text, method: method, rest: max(rest, 1), limit: max(first, 1), minBreak: 1}
-	if body > 0 && body < len(text) && method.StringWidth(text[:body])+w.clusterWidthAt(body) <= w.limit {
+func wrap(text string, first, rest, body, prefixW int, method ansi.Method) []span {
+	w := wrapper{text: text, method: method, rest: max(rest, 1), limit: max(first, 1), minBreak: 1,
+		out: make([]span, 0, 4)} // most messages take a few lines: one allocation
+	if body > 0 && body < len(text) && prefixW+w.clusterWidthAt(body) <= w.limit {
 		w.minBreak = body + 1
 	}
 	return w.run()
