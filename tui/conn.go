@@ -1,6 +1,6 @@
 // Package tui is chatd's chat screen: a Bubble Tea model (scrollback, member
 // list, status and input lines, the nickname prompt) and the frame writer
-// that draws it when many screens share one process (Framed).
+// that draws it for SSH sessions and cmd/chat (Framed).
 //
 // The screen knows the room only through the events sent into its program
 // (EventsMsg, of package room's Event kinds) and the lines it hands back on

@@ -11,7 +11,9 @@ import (
 // Bubble Tea's renderer: run it in a program started with
 // tea.WithoutRenderer(). A server with many screens uses it, because the
 // frame writer keeps no cell buffer and sends only the rows that changed
-// (see frameWriter).
+// (see frameWriter); so does cmd/chat, because the frame writer draws the
+// member list at its column after any row whose characters a terminal may
+// measure otherwise than the screen, so that it never moves.
 type Framed struct {
 	*Model
 	frames *frameWriter
