@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -23,7 +24,11 @@ type framesTmux struct {
 
 func (tm *framesTmux) run(args ...string) string {
 	tm.t.Helper()
-	out, err := exec.Command("tmux", append([]string{"-u", "-L", tm.socket}, args...)...).CombinedOutput()
+	// Bounded: tmux 3.3a spins forever measuring (#{w:}) a character it
+	// has no width for.
+	ctx, cancel := context.WithTimeout(context.Background(), testproc.Wait)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "tmux", append([]string{"-u", "-L", tm.socket}, args...)...).CombinedOutput()
 	if err != nil {
 		tm.t.Fatalf("tmux %q: %v\n%s", args, err, out)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os/exec"
 	"regexp"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"chatd/internal/testproc"
+	"chatd/tui"
 )
 
 // End-to-end tests of the chat screen as an SSH user sees it: the real
@@ -20,7 +22,11 @@ import (
 // cmd runs a tmux command on tm's server and returns its output.
 func (tm *tmux) cmd(args ...string) string {
 	tm.t.Helper()
-	out, err := exec.Command("tmux", append([]string{"-u", "-L", tm.socket}, args...)...).CombinedOutput()
+	// Bounded: tmux 3.3a spins forever measuring (#{w:}) a character it
+	// has no width for.
+	ctx, cancel := context.WithTimeout(context.Background(), testproc.Wait)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "tmux", append([]string{"-u", "-L", tm.socket}, args...)...).CombinedOutput()
 	if err != nil {
 		tm.t.Fatalf("tmux %q: %v\n%s", args, err, out)
 	}
@@ -209,7 +215,7 @@ func TestScreenWrapsAndDatesTheHistoryOverSSH(t *testing.T) {
 	const cols = 80
 	tm := startTmux(t, cols, 30, sshArgs(t, s, "alice"))
 	screen := tm.waitFor("── now ──", testproc.Wait)
-	divider := regexp.MustCompile(`\d\d:\d\d ── earlier messages, \d\d:\d\d(–\d\d:\d\d)? [A-Z+\-0-9:]+ ──`)
+	divider := regexp.MustCompile(`\d\d:\d\d ── earlier messages, .*\d\d:\d\d [A-Za-z+\-0-9:]+ ──`)
 	if !divider.MatchString(screen) {
 		t.Errorf("no divider with the history's times:\n%s", screen)
 	}
@@ -289,6 +295,7 @@ func TestScreenBellAndTitleInTmux(t *testing.T) {
 	if got := tm.cmd("display-message", "-p", "-t", alice, bell); got != "0" {
 		t.Errorf("an ordinary line rang the bell (flag %s)", got)
 	}
+	rang := time.Now()
 	bob.Send("Alice, a question [2]")
 	tm.waitIn(alice, "[2]")
 	tm.waitFormat(alice, bell, "1")
@@ -300,8 +307,12 @@ func TestScreenBellAndTitleInTmux(t *testing.T) {
 	tm.waitFormat(alice, bell, "0")
 	bob.Send("alice? [3]")
 	tm.waitIn(alice, "[3]")
-	if got := tm.cmd("display-message", "-p", "-t", alice, bell); got != "0" {
-		t.Errorf("a second mention at once rang the bell again")
+	got := tm.cmd("display-message", "-p", "-t", alice, bell)
+	switch took := time.Since(rang); {
+	case took >= tui.BellEvery:
+		t.Logf("the second mention came %v after the first, too late to show the bell's limit", took)
+	case got != "0":
+		t.Errorf("a second mention %v after the first rang the bell again", took)
 	}
 
 	title := "#{pane_title}"
