@@ -466,6 +466,18 @@ func (r *Room) Members() []string {
 	return slices.Clone(r.roster)
 }
 
+// Who returns the member list /who shows, for someone who has not joined:
+// the first Config.MembersListed nicknames, sorted, and how many members
+// there are, as a Members event stamped now. It joins nothing and
+// announces nothing.
+func (r *Room) Who() *Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ev := r.membersEvent()
+	ev.Time = r.cfg.Now()
+	return ev
+}
+
 // Len returns how many members are present.
 func (r *Room) Len() int {
 	r.mu.Lock()

@@ -58,6 +58,7 @@ func newServeFlags(cfg *config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.dataDir, "data-dir", "chatd-data", "`DIR` for the generated certificate and SSH host key")
 	fs.StringVar(&cfg.tlsAddr, "tls-addr", ":7443", "`ADDR` of the TLS line-protocol listener")
 	fs.StringVar(&cfg.sshAddr, "ssh-addr", ":2222", "`ADDR` of the SSH listener (\"\" turns SSH off)")
+	fs.BoolVar(&cfg.ssh.NoneAuth, "ssh-none-auth", true, "let SSH clients in without asking anything (the \"none\" method): ssh -o BatchMode=yes gets in without a key, but ssh then never shows its key, so SSH members are known by their address; false asks for any key (members are known by it), or keyboard-interactive with no questions. Never a password")
 	fs.StringVar(&cfg.cert, "cert", "", "PEM certificate (chain) `FILE` to serve instead of the generated one; needs --key")
 	fs.StringVar(&cfg.key, "key", "", "PEM private key `FILE` of --cert")
 	fs.Var(&cfg.hosts, "host", "extra host `NAME` or IP address the generated certificate must cover (repeatable)")

@@ -160,6 +160,7 @@ func (p *parts) startSSH() (listening, error) {
 	sshCfg := p.cfg.ssh
 	sshCfg.Addr, sshCfg.HostKeyPath, sshCfg.Room, sshCfg.Logger = p.cfg.sshAddr, keyPath, p.room, p.logger
 	sshCfg.WriteTimeout = p.cfg.tls.WriteTimeout
+	sshCfg.Hosts = p.cfg.hosts // the name its hints give
 	sshServer, err := sshgw.NewServer(sshCfg)
 	if err != nil {
 		return listening{}, err
