@@ -133,9 +133,9 @@ func TestHelpAndUnknownCommands(t *testing.T) {
 		t.Errorf("help: %+v", help)
 	}
 	for command, echoed := range map[string]string{
-		"ls -l":                 `"ls -l"`,
-		"who am i":              `"who am i"`,
-		"\x1b]0;owned\x07\u202e": `"\x1b]0;owned\a\u202e"`,
+		"ls -l":                      `"ls -l"`,
+		"who am i":                   `"who am i"`,
+		"\x1b]0;owned\x07\u202e":     `"\x1b]0;owned\a\u202e"`,
 		strings.Repeat("x", 100_000): `"` + strings.Repeat("x", maxEchoedCommand) + `"...`,
 	} {
 		got := run(t, c, command, false)
