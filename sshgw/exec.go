@@ -83,7 +83,7 @@ func (s *Server) runCommand(sess ssh.Session, text string) {
 	switch cmd {
 	case commandWho:
 		setConnReason(sess.Context(), "who")
-		_, _ = sess.Write(whoText(s))
+		_, _ = sess.Write(s.whoText())
 		_ = sess.Exit(0)
 	case commandHelp:
 		setConnReason(sess.Context(), "help")
@@ -99,7 +99,7 @@ func (s *Server) runCommand(sess ssh.Session, text string) {
 
 // whoText is the member list as "who" prints it: the line a TLS client
 // gets for /who, without the time; "*** 0 members" in an empty room.
-func whoText(s *Server) []byte {
+func (s *Server) whoText() []byte {
 	ev := *s.cfg.Room.Who()
 	if ev.Count == 0 {
 		return []byte(emptyRoomText)

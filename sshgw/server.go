@@ -2,7 +2,8 @@
 // algorithms, the wish middleware stack, the session channels and the keys
 // and window sizes a client sends, the connection log and the stall guard,
 // and gives every session with a terminal its own chat screen (package tui)
-// as one room member.
+// as one room member. The exec commands who and help answer without
+// joining.
 package sshgw
 
 import (
