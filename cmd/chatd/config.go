@@ -18,13 +18,14 @@ const envPrefix = "CHATD_"
 
 // config is everything chatd's serve mode is told.
 type config struct {
-	dataDir string
-	tlsAddr string
-	sshAddr string
-	cert    string
-	key     string
-	hosts   listFlag
-	version bool
+	dataDir   string
+	publicDir string
+	tlsAddr   string
+	sshAddr   string
+	cert      string
+	key       string
+	hosts     listFlag
+	version   bool
 
 	logFormat   string
 	logMessages bool
@@ -56,6 +57,7 @@ func newServeFlags(cfg *config, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("chatd", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&cfg.dataDir, "data-dir", "chatd-data", "`DIR` for the generated certificate and SSH host key")
+	fs.StringVar(&cfg.publicDir, "public-dir", "", "`DIR` for a copy of the served certificate that every local user may read, to hand out (default: public in --data-dir, which is then made passable, mode 0711)")
 	fs.StringVar(&cfg.tlsAddr, "tls-addr", ":7443", "`ADDR` of the TLS line-protocol listener")
 	fs.StringVar(&cfg.sshAddr, "ssh-addr", ":2222", "`ADDR` of the SSH listener (\"\" turns SSH off)")
 	fs.StringVar(&cfg.cert, "cert", "", "PEM certificate (chain) `FILE` to serve instead of the generated one; needs --key")

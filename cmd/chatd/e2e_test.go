@@ -48,7 +48,9 @@ func TestOpenSSLConversationWithGeneratedCert(t *testing.T) {
 	requireOpenSSL(t)
 	dataDir := filepath.Join(t.TempDir(), "data")
 	s := startChatd(t, dataDir)
-	if want := []string{"openssl", "s_client", "-quiet", "-verify_return_error", "-verify_hostname", "localhost", "-connect", "localhost:" + s.Port, "-CAfile", filepath.Join(dataDir, "cert.pem")}; strings.Join(s.ConnectCmd, " ") != strings.Join(want, " ") {
+	want := []string{"openssl", "s_client", "-quiet", "-verify_return_error", "-verify_hostname", "localhost", "-servername", "localhost",
+		"-connect", "localhost:" + s.Port, "-CAfile", filepath.Join(dataDir, "public", "cert.pem")}
+	if strings.Join(s.ConnectCmd, " ") != strings.Join(want, " ") {
 		t.Errorf("printed connect command %q, want %q", s.ConnectCmd, want)
 	}
 	if got := opensslFingerprint(t, filepath.Join(dataDir, "cert.pem")); got != s.Fingerprint {
@@ -167,8 +169,9 @@ func TestSeedOpenSSLRecipeCertificate(t *testing.T) {
 		t.Fatalf("openssl req: %v\n%s", err, out)
 	}
 	s := startChatd(t, filepath.Join(dir, "unused-data"), "--cert", certFile, "--key", keyFile)
-	if s.ConnectCmd[len(s.ConnectCmd)-1] != certFile {
-		t.Errorf("connect command %q does not use the given certificate as CA", s.ConnectCmd)
+	public := filepath.Join(dir, "unused-data", "public", "cert.pem")
+	if s.ConnectCmd[len(s.ConnectCmd)-1] != public || !sameFile(t, public, certFile) {
+		t.Errorf("connect command %q does not use the public copy of the given certificate as CA", s.ConnectCmd)
 	}
 	if got := opensslFingerprint(t, certFile); got != s.Fingerprint {
 		t.Errorf("printed fingerprint %s, openssl says %s", s.Fingerprint, got)

@@ -113,7 +113,7 @@ func TestJSONLogsCarryTheConnection(t *testing.T) {
 			t.Errorf("closed record %s = %v, want %v (record %v)", k, closed[k], v, closed)
 		}
 	}
-	for _, k := range []string{"bytes_in", "bytes_out", "duration"} {
+	for _, k := range []string{"bytes_in", "bytes_out", "duration_seconds"} {
 		if n, ok := closed[k].(float64); !ok || n <= 0 {
 			t.Errorf("closed record %s = %v, want a positive number", k, closed[k])
 		}
