@@ -100,14 +100,15 @@ func printCertSummary(out io.Writer, leaf *x509.Certificate) {
 // publicCopyText says where the public copy is and whether other users can
 // read it.
 func publicCopyText(sc *servedCert) string {
-	switch {
-	case sc.Public == "":
+	if sc.Public == "" {
 		return fmt.Sprintf("  public copy: not written (%v)\n", sc.PublicErr)
-	case sc.PublicErr != nil:
-		return fmt.Sprintf("  public copy: %s, but %v;\n  hand it out with: chatd cert --print %s\n", sc.Public, sc.PublicErr, shellQuote(sc.Public))
-	default:
-		return fmt.Sprintf("  public copy: %s (every user here can read it);\n  or hand it out with: chatd cert --print %s\n", sc.Public, shellQuote(sc.Public))
 	}
+	readable := "readable by every user on this machine"
+	if sc.PublicErr != nil {
+		readable = "but " + sc.PublicErr.Error()
+	}
+	return fmt.Sprintf("  public copy: %s (%s)\n  hand it out: chatd cert --print %s (prints it with its fingerprint)\n",
+		sc.Public, readable, shellQuote(sc.Public))
 }
 
 func publicCopyAttrs(sc *servedCert) []slog.Attr {

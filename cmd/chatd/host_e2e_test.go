@@ -63,7 +63,7 @@ func TestBannerCommandWorksAndOthersCanReadTheCertificate(t *testing.T) {
 	dataDir := openDataDir(t)
 	s := startChatd(t, dataDir)
 	public := filepath.Join(dataDir, "public", "cert.pem")
-	for _, want := range []string{"public copy: " + public + " (every user here can read it)", "chatd cert --print " + public} {
+	for _, want := range []string{"public copy: " + public + " (readable by every user on this machine)", "hand it out: chatd cert --print " + public} {
 		if !strings.Contains(s.Output(), want) {
 			t.Errorf("the banner does not say %q:\n%s", want, s.Output())
 		}
@@ -470,4 +470,22 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// TestPublicDirElsewhereLeavesTheDataDirPrivate: with --public-dir (the
+// systemd unit's /run/chatd), the copy goes there and the data directory
+// keeps mode 0700.
+func TestPublicDirElsewhereLeavesTheDataDirPrivate(t *testing.T) {
+	requireOpenSSL(t)
+	dir := t.TempDir()
+	dataDir, publicDir := filepath.Join(dir, "data"), filepath.Join(dir, "run", "chatd")
+	s := startChatd(t, dataDir, "--public-dir", publicDir)
+	public := filepath.Join(publicDir, "cert.pem")
+	if s.CertFile != public || !sameFile(t, public, filepath.Join(dataDir, "cert.pem")) {
+		t.Errorf("the connect command trusts %s, want %s, a copy of cert.pem", s.CertFile, public)
+	}
+	if info, err := os.Stat(dataDir); err != nil || info.Mode().Perm() != 0o700 {
+		t.Errorf("data directory: %v, mode %04o, want 0700", err, info.Mode().Perm())
+	}
+	s.JoinWithOpenSSL(t, "alice")
 }

@@ -97,7 +97,7 @@ func (k *certKeeper) start(b *banner) (*servedCert, error) {
 	if gen != nil && gen.Created {
 		created, replaced = gen.Why, gen.Replaced
 		if replaced == nil {
-			k.logger.Info("generated a self-signed certificate", "file", gen.CertFile, "why", gen.Why)
+			k.logger.Info("generated a self-signed certificate", "file", absPath(gen.CertFile), "why", gen.Why)
 		}
 	}
 	sc := k.served(cert)
