@@ -3,6 +3,7 @@ package certs
 import (
 	"crypto/tls"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -27,14 +28,17 @@ func ChainPEM(cert *tls.Certificate) []byte {
 }
 
 // WritePublic writes the chain cert serves to dir/cert.pem (mode 0644),
-// replacing it atomically, and makes dir (mode 0755) if needed, whatever
-// the umask. It returns the file's path.
+// replacing it atomically. It makes dir with mode 0755, whatever the umask,
+// if it does not exist; an existing dir keeps its mode (ReadableByOthers
+// tells whether others can reach the file). It returns the file's path.
 func WritePublic(dir string, cert *tls.Certificate) (string, error) {
-	if err := os.MkdirAll(dir, PublicDirMode); err != nil {
-		return "", fmt.Errorf("create %s: %w", dir, err)
-	}
-	if err := addMode(dir, PublicDirMode); err != nil {
-		return "", err
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(dir, PublicDirMode); err != nil {
+			return "", fmt.Errorf("create %s: %w", dir, err)
+		}
+		if err := os.Chmod(dir, PublicDirMode); err != nil {
+			return "", fmt.Errorf("create %s: %w", dir, err)
+		}
 	}
 	path := filepath.Join(dir, CertFileName)
 	return path, writeFileAtomic(path, ChainPEM(cert), PublicFileMode)
@@ -48,7 +52,7 @@ func addMode(path string, want fs.FileMode) error {
 	}
 	if have := info.Mode().Perm(); have&want != want {
 		if err := os.Chmod(path, have|want); err != nil {
-			return fmt.Errorf("make %s readable: %w", path, err)
+			return fmt.Errorf("change the mode of %s: %w", path, err)
 		}
 	}
 	return nil

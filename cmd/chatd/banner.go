@@ -69,7 +69,7 @@ func certificatePart(sc *servedCert, created string, replaced *x509.Certificate)
 	attrs := []slog.Attr{
 		slog.String("file", sc.File),
 		slog.String("fingerprint", certs.Fingerprint(leaf.Raw)),
-		slog.Any("valid_for", certs.SubjectAltNames(leaf)),
+		slog.Any("valid_for", append([]string{}, certs.SubjectAltNames(leaf)...)), // [] rather than null when none
 		slog.Time("not_after", leaf.NotAfter.UTC()),
 		slog.Bool("self_signed", sc.SelfSigned),
 	}

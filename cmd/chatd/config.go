@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 
 	"chatd/connlimit"
@@ -190,6 +191,9 @@ func (c *config) validate() error {
 		if p.value <= 0 {
 			return fmt.Errorf("%s must be positive", p.flag)
 		}
+	}
+	if c.publicDir != "" && filepath.Clean(absPath(c.publicDir)) == filepath.Clean(absPath(c.dataDir)) {
+		return fmt.Errorf("--public-dir must not be the data directory: every user could list it")
 	}
 	if c.pprof && c.metricsAddr == "" {
 		return fmt.Errorf("--pprof serves on --metrics-addr, which is not set")

@@ -356,8 +356,8 @@ func equalJSON(a, b map[string]any) bool {
 }
 
 // TestJSONModeBannerIsRecordsOnStderr: with --log-format json, standard
-// output stays empty and the banner is JSON records on standard error,
-// and every duration is a number of seconds named so.
+// output stays empty, the banner and a failure to start are JSON records on
+// standard error, and every duration is a number of seconds named so.
 func TestJSONModeBannerIsRecordsOnStderr(t *testing.T) {
 	requireOpenSSL(t)
 	cmd := exec.Command(chatdBinary, "--data-dir", t.TempDir(), "--tls-addr", "127.0.0.1:0", "--ssh-addr", "127.0.0.1:0",
@@ -404,6 +404,20 @@ func TestJSONModeBannerIsRecordsOnStderr(t *testing.T) {
 	if _, ok := closed["duration"]; ok {
 		t.Errorf("a duration without its unit in the name: %v", closed)
 	}
+	// A second chatd on the same port fails to start, and says why in JSON.
+	addr, _ := banner["TLS listening"]["addr"].(string)
+	var out2, err2 bytes.Buffer
+	second := exec.Command(chatdBinary, "--data-dir", t.TempDir(), "--tls-addr", addr, "--ssh-addr", "", "--log-format", "json")
+	second.Stdout, second.Stderr = &out2, &err2
+	if err := second.Run(); exitCode(err) != 1 || out2.Len() > 0 {
+		t.Errorf("a second chatd on %s: exit %d, standard output %q", addr, exitCode(err), out2.String())
+	}
+	lines := strings.Split(strings.TrimSpace(err2.String()), "\n")
+	var failed map[string]any
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &failed); err != nil || failed["msg"] != "chatd failed" || failed["level"] != "ERROR" {
+		t.Errorf("a failed start logged %q", err2.String())
+	}
+
 	cmd.Process.Signal(syscall.SIGTERM)
 	nextRecord(t, records, "stopped")
 	for range records { // to the end of the output, before Wait closes it

@@ -53,7 +53,11 @@ func run(ctx context.Context, stopSignals func(), args []string, stdout, stderr 
 		cfg.room.MessageLog = logger.With("log", "messages")
 	}
 	if err := serve(ctx, stopSignals, &cfg, stdout, logger); err != nil {
-		fmt.Fprintln(stderr, "chatd:", err)
+		if cfg.logFormat == "json" {
+			logger.Error("chatd failed", "err", err) // a machine reading the log reads why too
+		} else {
+			fmt.Fprintln(stderr, "chatd:", err)
+		}
 		return 1
 	}
 	return 0

@@ -25,8 +25,7 @@ const renewCheckEvery = 24 * time.Hour
 // public copy.
 type servedCert struct {
 	Cert       *tls.Certificate
-	File       string
-	KeyFile    string
+	File       string // the certificate file served
 	SelfSigned bool
 	Public     string // the public copy's path; "" if it could not be written
 	PublicErr  error  // why other users cannot read the public copy, if they cannot
@@ -62,12 +61,12 @@ func publicDir(cfg *config) string {
 // generated reports whether chatd serves the certificate it generates.
 func (k *certKeeper) generated() bool { return k.cfg.cert == "" }
 
-// files returns the certificate and key files served.
-func (k *certKeeper) files() (certFile, keyFile string) {
+// certFile returns the certificate file served.
+func (k *certKeeper) certFile() string {
 	if k.generated() {
-		return absPath(filepath.Join(k.cfg.dataDir, certs.CertFileName)), absPath(filepath.Join(k.cfg.dataDir, certs.KeyFileName))
+		return absPath(filepath.Join(k.cfg.dataDir, certs.CertFileName))
 	}
-	return absPath(k.cfg.cert), absPath(k.cfg.key)
+	return absPath(k.cfg.cert)
 }
 
 // load reads the certificate, or, for the generated one, makes or renews
@@ -111,8 +110,7 @@ func (k *certKeeper) start(b *banner) (*servedCert, error) {
 
 // served describes cert and writes its public copy.
 func (k *certKeeper) served(cert *tls.Certificate) *servedCert {
-	sc := &servedCert{Cert: cert, SelfSigned: k.generated() || certs.IsSelfSigned(cert.Leaf)}
-	sc.File, sc.KeyFile = k.files()
+	sc := &servedCert{Cert: cert, File: k.certFile(), SelfSigned: k.generated() || certs.IsSelfSigned(cert.Leaf)}
 	sc.Public, sc.PublicErr = k.publish(cert)
 	return sc
 }
