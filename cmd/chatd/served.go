@@ -170,7 +170,10 @@ func (k *certKeeper) warnIfNoSAN(sc *servedCert) {
 }
 
 // run reloads the certificate on every signal on hangups (SIGHUP), and
-// checks a generated one for renewal every renewCheckEvery, until ctx ends.
+// renews a generated one every renewCheckEvery if it is due, until ctx ends.
+// Only a due certificate is touched between signals: an operator who
+// renewed the files ahead of time (to publish the new fingerprint first)
+// decides with SIGHUP when chatd serves them.
 func (k *certKeeper) run(ctx context.Context, hangups <-chan os.Signal) {
 	tick := time.NewTicker(renewCheckEvery)
 	defer tick.Stop()
@@ -180,8 +183,8 @@ func (k *certKeeper) run(ctx context.Context, hangups <-chan os.Signal) {
 			return
 		case <-hangups:
 			k.reload(true)
-		case <-tick.C:
-			if k.generated() {
+		case now := <-tick.C:
+			if k.generated() && now.Add(certs.RenewBefore).After(k.store.Certificate().Leaf.NotAfter) {
 				k.reload(false)
 			}
 		}
