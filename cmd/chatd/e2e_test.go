@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"chatd/certs"
 	"chatd/internal/testproc"
 )
 
@@ -233,6 +234,35 @@ func TestCertCommand(t *testing.T) {
 	if err == nil || !strings.Contains(string(again), "--force") {
 		t.Errorf("a second chatd cert overwrote the pair or did not mention --force: %v\n%s", err, again)
 	}
+
+	// --force renews: the same key, the old names and the new one, and a
+	// warning with the old fingerprint.
+	certFile, keyFile := filepath.Join(out, "cert.pem"), filepath.Join(out, "key.pem")
+	oldFP, oldKey := opensslFingerprint(t, certFile), readFile(t, keyFile)
+	renewed, err := exec.Command(chatdBinary, "cert", "--out", out, "--force", "--host", "extra.example.com").CombinedOutput()
+	leaf := readLeaf(t, certFile)
+	if err != nil || !strings.Contains(string(renewed), "WARNING") || !strings.Contains(string(renewed), oldFP) {
+		t.Errorf("chatd cert --force: %v\n%s", err, renewed)
+	}
+	if readFile(t, keyFile) != oldKey || strings.Join(certs.SubjectAltNames(leaf), " ") != "chat.example.com extra.example.com 203.0.113.10" {
+		t.Errorf("--force changed the key or lost names: %v", certs.SubjectAltNames(leaf))
+	}
+	// --force --new-key: a new identity for exactly the names given.
+	if out, err := exec.Command(chatdBinary, "cert", "--out", out, "--force", "--new-key", "--host", "only.example.com").CombinedOutput(); err != nil {
+		t.Fatalf("chatd cert --force --new-key: %v\n%s", err, out)
+	}
+	if leaf := readLeaf(t, certFile); readFile(t, keyFile) == oldKey || strings.Join(certs.SubjectAltNames(leaf), " ") != "only.example.com" {
+		t.Errorf("--new-key kept the key or the names: %v", certs.SubjectAltNames(leaf))
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 func TestHelpAndVersion(t *testing.T) {
