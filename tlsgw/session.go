@@ -140,7 +140,7 @@ func closeWrite(conn net.Conn) error {
 
 // notTLSHint answers a client that spoke plain text to the TLS port.
 const notTLSHint = "This is chatd's TLS port: plain text and HTTP are not spoken here.\n" +
-	"Connect with: openssl s_client -quiet -connect HOST:PORT -CAfile cert.pem\n"
+	"Connect with: openssl s_client -quiet -verify_return_error -verify_hostname HOST -servername HOST -connect HOST:PORT -CAfile cert.pem\n"
 
 // explainNotTLS tells a client whose first bytes were not TLS, such as a
 // browser or `nc`, what this port is, in plain text (as an HTTP response if

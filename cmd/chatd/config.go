@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 
 	"chatd/connlimit"
@@ -18,13 +19,14 @@ const envPrefix = "CHATD_"
 
 // config is everything chatd's serve mode is told.
 type config struct {
-	dataDir string
-	tlsAddr string
-	sshAddr string
-	cert    string
-	key     string
-	hosts   listFlag
-	version bool
+	dataDir   string
+	publicDir string
+	tlsAddr   string
+	sshAddr   string
+	cert      string
+	key       string
+	hosts     listFlag
+	version   bool
 
 	logFormat   string
 	logMessages bool
@@ -56,6 +58,7 @@ func newServeFlags(cfg *config, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("chatd", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&cfg.dataDir, "data-dir", "chatd-data", "`DIR` for the generated certificate and SSH host key")
+	fs.StringVar(&cfg.publicDir, "public-dir", "", "`DIR` for a copy of the served certificate that every local user may read, to hand out (default: public in --data-dir, which is then made passable, mode 0711)")
 	fs.StringVar(&cfg.tlsAddr, "tls-addr", ":7443", "`ADDR` of the TLS line-protocol listener")
 	fs.StringVar(&cfg.sshAddr, "ssh-addr", ":2222", "`ADDR` of the SSH listener (\"\" turns SSH off)")
 	fs.BoolVar(&cfg.ssh.NoneAuth, "ssh-none-auth", true, "let SSH clients in without asking anything (the \"none\" method): ssh -o BatchMode=yes gets in without a key, but ssh then never shows its key, so SSH members are known by their address; false asks for any key (members are known by it), or keyboard-interactive with no questions. Never a password")
@@ -189,6 +192,9 @@ func (c *config) validate() error {
 		if p.value <= 0 {
 			return fmt.Errorf("%s must be positive", p.flag)
 		}
+	}
+	if c.publicDir != "" && filepath.Clean(absPath(c.publicDir)) == filepath.Clean(absPath(c.dataDir)) {
+		return fmt.Errorf("--public-dir must not be the data directory: every user could list it")
 	}
 	if c.pprof && c.metricsAddr == "" {
 		return fmt.Errorf("--pprof serves on --metrics-addr, which is not set")

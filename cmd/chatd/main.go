@@ -53,15 +53,34 @@ func run(ctx context.Context, stopSignals func(), args []string, stdout, stderr 
 		cfg.room.MessageLog = logger.With("log", "messages")
 	}
 	if err := serve(ctx, stopSignals, &cfg, stdout, logger); err != nil {
-		fmt.Fprintln(stderr, "chatd:", err)
+		if cfg.logFormat == "json" {
+			logger.Error("chatd failed", "err", err) // a machine reading the log reads why too
+		} else {
+			fmt.Fprintln(stderr, "chatd:", err)
+		}
 		return 1
 	}
 	return 0
 }
 
+// newLogger returns chatd's logger: log/slog records as text or JSON on w.
+// Durations follow one rule in both formats: an attribute NAME holding a
+// time.Duration is written as NAME_seconds, a number of seconds
+// (duration=1.5s becomes duration_seconds=1.5), so that a machine reads it
+// without knowing Go's duration syntax or slog's nanoseconds.
 func newLogger(format string, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{ReplaceAttr: durationsInSeconds}
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, nil))
+		return slog.New(slog.NewJSONHandler(w, opts))
 	}
-	return slog.New(slog.NewTextHandler(w, nil))
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// durationsInSeconds is the ReplaceAttr that writes a duration attribute
+// NAME as NAME_seconds, in seconds.
+func durationsInSeconds(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() != slog.KindDuration {
+		return a
+	}
+	return slog.Float64(a.Key+"_seconds", a.Value.Duration().Seconds())
 }

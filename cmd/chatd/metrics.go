@@ -128,6 +128,6 @@ func (p *parts) startMetrics() (listening, error) {
 	if err != nil {
 		return listening{}, fmt.Errorf("listen for metrics: %w", err)
 	}
-	fmt.Fprintf(p.stdout, "Metrics on http://%s/metrics\n", ln.Addr())
+	p.banner.say(metricsPart(ln.Addr()))
 	return listening{server: newMetricsServer(p.reg, p.cfg.pprof), ln: ln}, nil
 }

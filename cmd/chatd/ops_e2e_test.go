@@ -113,7 +113,7 @@ func TestJSONLogsCarryTheConnection(t *testing.T) {
 			t.Errorf("closed record %s = %v, want %v (record %v)", k, closed[k], v, closed)
 		}
 	}
-	for _, k := range []string{"bytes_in", "bytes_out", "duration"} {
+	for _, k := range []string{"bytes_in", "bytes_out", "duration_seconds"} {
 		if n, ok := closed[k].(float64); !ok || n <= 0 {
 			t.Errorf("closed record %s = %v, want a positive number", k, closed[k])
 		}
@@ -144,6 +144,12 @@ func TestSystemdUnit(t *testing.T) {
 	// verify checks that ExecStart exists: point it at the binary just built.
 	path := filepath.Join(t.TempDir(), "chatd.service")
 	os.WriteFile(path, []byte(strings.ReplaceAll(string(unit), "/usr/local/bin/chatd", chatdBinary)), 0o644)
+	for _, want := range []string{"\nDocumentation=file:/usr/local/share/doc/chatd/README.md", "\nEnvironment=CHATD_PUBLIC_DIR=%t/chatd\n",
+		"\nRuntimeDirectory=chatd\n", "\nRuntimeDirectoryMode=0755\n"} {
+		if !strings.Contains(string(unit), want) {
+			t.Errorf("the unit lacks %q", strings.TrimSpace(want))
+		}
+	}
 	if out, err := exec.Command("systemd-analyze", "verify", path).CombinedOutput(); err != nil || len(out) > 0 {
 		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 	}
@@ -256,9 +262,12 @@ func TestCertbotDeployHook(t *testing.T) {
 	calls := filepath.Join(dir, "systemctl-calls")
 	os.WriteFile(filepath.Join(bin, "systemctl"), []byte("#!/bin/sh\necho \"$@\" >> "+calls+"\n"), 0o755)
 
-	cmd := exec.Command("sh", "../../deploy/certbot-deploy-hook")
-	cmd.Env = append(os.Environ(), "RENEWED_LINEAGE="+live, "CHATD_STATE_DIR="+state, "PATH="+bin+":"+os.Getenv("PATH"))
-	if out, err := cmd.CombinedOutput(); err != nil {
+	hook := func() ([]byte, error) {
+		cmd := exec.Command("sh", "../../deploy/certbot-deploy-hook")
+		cmd.Env = append(os.Environ(), "RENEWED_LINEAGE="+live, "CHATD_STATE_DIR="+state, "PATH="+bin+":"+os.Getenv("PATH"))
+		return cmd.CombinedOutput()
+	}
+	if out, err := hook(); err != nil {
 		t.Fatalf("hook: %v\n%s", err, out)
 	}
 	for name, want := range map[string]struct {
@@ -272,8 +281,12 @@ func TestCertbotDeployHook(t *testing.T) {
 			t.Errorf("%s: %v %q mode %v", name, err, body, info.Mode())
 		}
 	}
-	if got, _ := os.ReadFile(calls); strings.TrimSpace(string(got)) != "reload chatd" {
-		t.Errorf("systemctl was called with %q, want reload chatd", got)
+	if got, _ := os.ReadFile(calls); strings.TrimSpace(string(got)) != "try-reload-or-restart chatd" {
+		t.Errorf("systemctl was called with %q, want try-reload-or-restart chatd", got)
+	}
+	os.RemoveAll(state)
+	if out, err := hook(); err == nil || !strings.Contains(string(out), "start chatd once") {
+		t.Errorf("with no state directory yet the hook says %q (%v)", out, err)
 	}
 }
 

@@ -145,7 +145,7 @@ func TestSSHConnectionLog(t *testing.T) {
 	if _, ok := closed["key_type"].(string); !ok {
 		t.Errorf("no key_type in %v", closed)
 	}
-	for _, k := range []string{"bytes_in", "bytes_out", "duration"} {
+	for _, k := range []string{"bytes_in", "bytes_out", "duration_seconds"} {
 		if n, ok := closed[k].(float64); !ok || n <= 0 {
 			t.Errorf("closed record %s = %v, want a positive number", k, closed[k])
 		}
