@@ -366,7 +366,8 @@ func TestTooLongLinesCountAgainstFloodControl(t *testing.T) {
 	clock.Advance(time.Second)
 	timers.fire()
 	assertEvents(t, m, tooLong) // its turn came
-	for range 1 + 2 + 5 { // the token left, the queue, the flood
+	// The token left, then the queue, then the flood.
+	for range 1 + 2 + 5 {
 		m.Send("this line is far too long")
 	}
 	if m.Reason() != (Reason{Kind: ReasonFlood}) {
