@@ -27,9 +27,11 @@ import (
 // time, each set by the one before.
 type backlog struct {
 	lines []typedLine
-	bytes int     // the text the lines hold, bounded by Config.floodQueueBytes
-	told  bool    // the member was told that its lines wait
-	timer stopper // sends the next line when its turn comes
+	bytes int       // the text the lines hold, bounded by Config.floodQueueBytes
+	total int       // the lines queued since the backlog began
+	since time.Time // when it began, as the room's clock tells
+	told  bool      // the member was told that its lines wait
+	timer stopper   // sends the next line when its turn comes
 }
 
 // typedLine is a line a member typed, as Send keeps it: its text, cleaned,
@@ -40,10 +42,11 @@ type typedLine struct {
 	tooLong int // the size of a line over the limit; 0 for the others
 }
 
-// noticeWithin bounds how long a member whose lines wait goes without
-// being told so, even at a slow flood rate: by then a paste has arrived
-// whole, so the notice can count it.
-const noticeWithin = 500 * time.Millisecond
+// noticeAfter is how long after its first line waited a member whose
+// lines still wait is told so: by then a paste has arrived whole, so the
+// notice can count it, and a short one has gone out at a fast flood rate
+// and needs no notice.
+const noticeAfter = 500 * time.Millisecond
 
 // pace applies flood control to a line m typed. It reports true if the
 // line may run now: its command is exempt (/quit), or no line waits and
@@ -78,21 +81,33 @@ func (r *Room) enqueue(m *Member, l typedLine) bool {
 		return false
 	}
 	if b == nil {
-		b = &backlog{}
+		b = &backlog{since: r.cfg.Now()}
 		m.backlog = b
-		b.timer = r.cfg.afterFunc(min(r.untilToken(m), noticeWithin), func() { m.sendQueued(b) })
+		r.setBacklogTimer(m, b)
 	}
 	b.lines = append(b.lines, l)
 	b.bytes += len(l.text)
+	b.total++
 	r.counts.queued++
 	return true
 }
 
-// sendQueued is the timer of m's backlog b. The first time, it tells m
-// how many of its lines wait, unless the only one goes out now; then it
-// sends the lines whose turn has come, each paid for by a token of m's
-// bucket, in order, as Send would have; then it sets the timer for the
-// next, or drops the backlog once it is empty: m is back within its limit.
+// setBacklogTimer sets the timer of m's backlog b for when the next line's
+// turn comes, or, if sooner, when m is to be told that its lines wait. The
+// caller holds r.mu.
+func (r *Room) setBacklogTimer(m *Member, b *backlog) {
+	next := r.untilToken(m)
+	if !b.told {
+		next = min(next, max(b.since.Add(noticeAfter).Sub(r.cfg.Now()), time.Millisecond))
+	}
+	b.timer = r.cfg.afterFunc(next, func() { m.sendQueued(b) })
+}
+
+// sendQueued is the timer of m's backlog b. It sends the lines whose turn
+// has come, each paid for by a token of m's bucket, in order, as Send
+// would have; if lines still wait noticeAfter after the first did, it
+// tells m once how many; then it sets the timer for the next line, or
+// drops the backlog once it is empty: m is back within its limit.
 func (m *Member) sendQueued(b *backlog) {
 	r := m.room
 	r.mu.Lock()
@@ -100,7 +115,6 @@ func (m *Member) sendQueued(b *backlog) {
 	if m.backlog != b {
 		return // m left, which dropped the backlog
 	}
-	r.tellQueued(m, b)
 	for len(b.lines) > 0 && m.backlog == b && m.lines.AllowN(r.cfg.Now(), 1) {
 		l := b.lines[0]
 		b.lines[0] = typedLine{}
@@ -115,24 +129,24 @@ func (m *Member) sendQueued(b *backlog) {
 		m.backlog = nil
 		m.dropped = 0
 	default:
-		b.timer = r.cfg.afterFunc(r.untilToken(m), func() { m.sendQueued(b) })
+		r.tellQueued(m, b)
+		r.setBacklogTimer(m, b)
 	}
 }
 
-// tellQueued tells m, once per backlog, how many of its lines wait and
-// when they will have gone out. The caller holds r.mu.
+// tellQueued tells m, once per backlog and not before noticeAfter, how
+// many of its lines were queued and when the last will have gone out. The
+// caller holds r.mu.
 func (r *Room) tellQueued(m *Member, b *backlog) {
-	now := r.cfg.Now()
-	n := len(b.lines)
-	if b.told || n == 1 && m.lines.TokensAt(now) >= 1 {
-		return // nothing to tell, or the only line goes out now
+	if b.told || r.cfg.Now().Sub(b.since) < noticeAfter {
+		return
 	}
 	b.told = true
-	last := r.untilToken(m) + time.Duration(float64(n-1)/r.cfg.FloodRate*float64(time.Second))
+	last := r.untilToken(m) + time.Duration(float64(len(b.lines)-1)/r.cfg.FloodRate*float64(time.Second))
 	last = max(last.Round(time.Second), time.Second)
 	text := fmt.Sprintf("1 line queued; it goes out in about %s", last)
-	if n > 1 {
-		text = fmt.Sprintf("%d lines queued; they go out at %g per second, the last in about %s", n, r.cfg.FloodRate, last)
+	if b.total > 1 {
+		text = fmt.Sprintf("%d lines queued; they go out at %g per second, the last in about %s", b.total, r.cfg.FloodRate, last)
 	}
 	r.reply(m, &Event{Kind: Notice, Text: text})
 }

@@ -95,15 +95,17 @@ func TestAPasteIsDeliveredAtTheFloodRate(t *testing.T) {
 	if !slices.Equal(got, want[:10]) {
 		t.Fatalf("at once, the reader got %q, want the first 10 lines", got)
 	}
-	assertEvents(t, paster) // told once the paste has arrived whole
-	timers.fire()           // within half a second; the clock is frozen: no line's turn yet
-	assertEvents(t, paster, "notice 30 lines queued; they go out at 2 per second, the last in about 15s")
+	timers.fire() // the clock is frozen: no line's turn yet, and too soon to tell
+	assertEvents(t, paster)
 	for s := 1; s <= 15; s++ {
 		clock.Advance(time.Second)
 		timers.fire()
 		got = append(got, describe(drain(reader))...)
 		if len(got) != 10+2*s {
 			t.Fatalf("after %d s the reader has %d lines, want %d", s, len(got), 10+2*s)
+		}
+		if s == 1 { // once the paste has arrived whole
+			assertEvents(t, paster, "notice 30 lines queued; they go out at 2 per second, the last in about 14s")
 		}
 	}
 	if !slices.Equal(got, want) {
@@ -242,11 +244,9 @@ func TestCommandsInAPasteTakeTheirTurn(t *testing.T) {
 		paster.Send(line)
 	}
 	assertEvents(t, reader, "chat paster one", "chat paster two")
-	timers.fire()
-	assertEvents(t, paster, "notice 5 lines queued; they go out at 2 per second, the last in about 3s")
 	clock.Advance(time.Second)
 	timers.fire()
-	assertEvents(t, paster, "members paster,reader", "nick paster pasted")
+	assertEvents(t, paster, "members paster,reader", "nick paster pasted", "notice 5 lines queued; they go out at 2 per second, the last in about 2s")
 	assertEvents(t, reader, "nick paster pasted")
 	clock.Advance(time.Second)
 	timers.fire()
@@ -290,30 +290,32 @@ func TestTheQueueIsBoundedInLinesAndBytes(t *testing.T) {
 }
 
 // TestQueuedLinesGoOutOnTheirOwn: with the real clock and timers, queued
-// lines go out at the flood rate by themselves, in order.
+// lines go out at the flood rate by themselves, in order; a paste that is
+// still going out after half a second is announced once.
 func TestQueuedLinesGoOutOnTheirOwn(t *testing.T) {
-	r := New(Config{FloodRate: 50, FloodBurst: 2, FloodKick: 20})
+	r := New(Config{FloodRate: 20, FloodBurst: 2, FloodKick: 20})
 	defer r.Close("done")
 	sender := mustJoin(t, r, "sender")
 	reader, wake := wokenMember(t, r, "reader")
 	drain(sender)
 	start := time.Now()
-	for i := range 12 {
+	const lines = 40
+	for i := range lines {
 		sender.Send(fmt.Sprint("line ", i))
 	}
 	var got []string
 	deadline := time.After(10 * time.Second)
-	for len(got) < 12 {
+	for {
 		for _, ev := range drain(reader) {
 			got = append(got, ev.Text)
 		}
-		if len(got) >= 12 {
+		if len(got) >= lines {
 			break
 		}
 		select {
 		case <-wake:
 		case <-deadline:
-			t.Fatalf("the reader got %q within 10s, want 12 lines", got)
+			t.Fatalf("the reader got %q within 10s, want %d lines", got, lines)
 		}
 	}
 	for i, text := range got {
@@ -321,90 +323,10 @@ func TestQueuedLinesGoOutOnTheirOwn(t *testing.T) {
 			t.Fatalf("line %d is %q, want %q (all: %q)", i, text, want, got)
 		}
 	}
-	if took := time.Since(start); took < 150*time.Millisecond {
-		t.Errorf("12 lines went out in %v: faster than 2 at once and 50 a second", took)
+	if took := time.Since(start); took < 1800*time.Millisecond {
+		t.Errorf("%d lines went out in %v: faster than 2 at once and 20 a second", lines, took)
 	}
-	assertEvents(t, sender, "notice 10 lines queued; they go out at 50 per second, the last in about 1s")
-}
-
-func TestNicknameChurnIsLimited(t *testing.T) {
-	clock := &fakeClock{now: fixedTime}
-	r := newTestRoom(t, Config{Now: clock.Now, NickBurst: 3, NickEvery: 10 * time.Second})
-	m := mustJoin(t, r, "a")
-	for _, nick := range []string{"b", "c", "d"} {
-		m.Send("/nick " + nick)
-	}
-	drain(m)
-	m.Send("/nick e")
-	got := drain(m)
-	if len(got) != 1 || got[0].Kind != Error || !strings.Contains(got[0].Text, "too many nickname changes") {
-		t.Errorf("fourth change got %q", describe(got))
-	}
-	if m.Nick() != "d" {
-		t.Errorf("nick = %q, want d", m.Nick())
-	}
-	clock.Advance(10 * time.Second)
-	m.Send("/nick e")
-	if m.Nick() != "e" {
-		t.Errorf("after waiting, nick = %q, want e", m.Nick())
-	}
-}
-
-// TestTooLongLinesCountAgainstFloodControl: a line over the limit is
-// refused, and counts as a line: it waits its turn like one, and a flood
-// of them disconnects.
-func TestTooLongLinesCountAgainstFloodControl(t *testing.T) {
-	clock := &fakeClock{now: fixedTime}
-	r, timers := floodRoom(t, clock, Config{FloodRate: 2, FloodBurst: 3, FloodKick: 5, FloodQueue: 2, MaxLineBytes: 10})
-	m := mustJoin(t, r, "m")
-	drain(m)
-	const tooLong = "error line too long (25 bytes, the limit is 10); it was not sent"
-	for range 4 {
-		m.Send("this line is far too long")
-	}
-	assertEvents(t, m, tooLong, tooLong, tooLong)
-	clock.Advance(time.Second)
-	timers.fire()
-	assertEvents(t, m, tooLong) // its turn came
-	// The token left, then the queue, then the flood.
-	for range 1 + 2 + 5 {
-		m.Send("this line is far too long")
-	}
-	if m.Reason() != (Reason{Kind: ReasonFlood}) {
-		t.Errorf("after a flood of over-long lines, reason = %q, want %q", m.Reason(), Reason{Kind: ReasonFlood})
-	}
-}
-
-// TestExemptCommandCannotChatPastFloodControl: a registered command exempt
-// from flood control runs during a flood, but its line pays nothing and so
-// covers nothing: what its handler says is charged, dropped in a flood, and
-// counts towards the disconnection. /quit, exempt itself, still leaves.
-func TestExemptCommandCannotChatPastFloodControl(t *testing.T) {
-	clock := &fakeClock{now: fixedTime}
-	r := newTestRoom(t, Config{Now: clock.Now, FloodRate: 1, FloodBurst: 4, FloodKick: 10})
-	if err := r.Register(Command{Name: "/away", ExemptFromFlood: true,
-		Handler: func(m *Member, args string) error { return m.Say(args) }}); err != nil {
-		t.Fatal(err)
-	}
-	spammer := mustJoin(t, r, "spammer")
-	quitter := mustJoin(t, r, "quitter")
-	reader := mustJoin(t, r, "reader")
-	drain(spammer)
-	for i := range 50 { // the clock never moves: 4 lines is the whole budget
-		spammer.Send(fmt.Sprint("/away spam ", i))
-	}
-	if got := countKind(drain(reader), Chat); got != 4 {
-		t.Errorf("reader got %d chat lines from 50 exempt lines at a budget of 4", got)
-	}
-	if got := spammer.Reason(); got != (Reason{Kind: ReasonFlood}) {
-		t.Errorf("the spammer's reason is %q, want a flood's disconnection", got)
-	}
-
-	for range 5 {
-		quitter.Send("chat")
-	}
-	quitter.Send("/quit enough")
-	if got := quitter.Reason(); got != (Reason{Kind: ReasonQuit, Detail: "enough"}) {
-		t.Errorf("/quit during a flood: reason %q", got)
+	if got := describe(drain(sender)); len(got) != 1 || !strings.HasPrefix(got[0], "notice 38 lines queued; they go out at 20 per second, the last in about ") {
+		t.Errorf("the sender got %q, want one notice of 38 lines queued", got)
 	}
 }

@@ -85,7 +85,8 @@ func addLimitFlags(fs *flag.FlagSet, cfg *config) {
 	fs.IntVar(&cfg.room.MaxLineBytes, "max-line", room.DefaultMaxLineBytes, "longest line a member may send, in bytes; longer ones are refused")
 	fs.Float64Var(&cfg.room.FloodRate, "flood-rate", room.DefaultFloodRate, "lines per second a member may send, sustained")
 	fs.IntVar(&cfg.room.FloodBurst, "flood-burst", room.DefaultFloodBurst, "lines a member may send at once")
-	fs.IntVar(&cfg.room.FloodKick, "flood-kick", room.DefaultFloodKick, "lines dropped in a row for flooding before the member is disconnected")
+	fs.IntVar(&cfg.room.FloodKick, "flood-kick", room.DefaultFloodKick, "lines dropped for flooding (their queue full) before the member is disconnected, unless it got back within its limit in between")
+	fs.IntVar(&cfg.room.FloodQueue, "flood-queue", room.DefaultFloodQueue, "lines a member typed beyond the flood limit that wait their turn (a paste), at 512 bytes a line on average")
 	fs.IntVar(&cfg.room.NickBurst, "nick-burst", room.DefaultNickBurst, "nickname changes a member may make at once")
 	fs.DurationVar(&cfg.room.NickEvery, "nick-every", room.DefaultNickEvery, "after the burst, one nickname change per this long")
 	fs.DurationVar(&cfg.room.NickGrace, "nick-grace", room.DefaultNickGrace, "how long the nickname of a member who lost its connection is kept for it (same SSH key or TLS client certificate, else same address)")
@@ -178,6 +179,7 @@ func (c *config) validate() error {
 	}{
 		{"--history", float64(c.room.HistorySize)}, {"--outbox", float64(c.room.OutboxSize)}, {"--max-line", float64(c.room.MaxLineBytes)},
 		{"--flood-rate", c.room.FloodRate}, {"--flood-burst", float64(c.room.FloodBurst)}, {"--flood-kick", float64(c.room.FloodKick)},
+		{"--flood-queue", float64(c.room.FloodQueue)},
 		{"--nick-burst", float64(c.room.NickBurst)}, {"--nick-every", float64(c.room.NickEvery)},
 		{"--nick-grace", float64(c.room.NickGrace)}, {"--private-rate", c.room.PrivateRate}, {"--private-burst", float64(c.room.PrivateBurst)},
 		{"--quiet-joins-above", float64(c.room.QuietJoinsAbove)}, {"--presence-every", float64(c.room.PresenceEvery)},

@@ -198,17 +198,18 @@ func metric(page, series string) (float64, bool) {
 
 func TestMetricsMoveWithTraffic(t *testing.T) {
 	requireOpenSSL(t)
-	s := startChatd(t, t.TempDir(), "--metrics-addr", "127.0.0.1:0", "--flood-burst", "5", "--flood-kick", "100")
+	s := startChatd(t, t.TempDir(), "--metrics-addr", "127.0.0.1:0", "--flood-burst", "5", "--flood-queue", "1", "--flood-kick", "100")
 	if got := httpGet(t, s.MetricsURL+"/healthz"); got != "ok\n" {
 		t.Errorf("/healthz = %q", got)
 	}
 	alice := s.JoinWithOpenSSL(t, "alice")
 	bob := s.JoinWithOpenSSL(t, "bob")
-	for i := range 8 { // 5 pass, 3 are dropped by flood control
+	for i := range 8 { // 5 pass, 1 waits its turn, 2 are dropped by flood control
 		alice.Send(fmt.Sprint("message ", i))
 	}
 	bob.Expect("<alice> message 4")
 	alice.Expect("!!! slow down")
+	bob.Expect("<alice> message 5")
 	plain, err := net.Dial("tcp", "127.0.0.1:"+s.Port)
 	if err != nil {
 		t.Fatal(err)
@@ -220,9 +221,10 @@ func TestMetricsMoveWithTraffic(t *testing.T) {
 	want := map[string]float64{
 		`chatd_members`:                                                2,
 		`chatd_joins_total`:                                            2,
-		`chatd_messages_total`:                                         5,
+		`chatd_messages_total`:                                         6,
 		`chatd_connections_open{transport="tls"}`:                      2,
-		`chatd_rejected_lines_total{reason="flood"}`:                   3,
+		`chatd_rejected_lines_total{reason="flood"}`:                   2,
+		`chatd_queued_lines_total`:                                     1,
 		`chatd_tls_handshakes_total{group="X25519",version="TLS 1.3"}`: 2,
 		`chatd_tls_handshake_failures_total{reason="not tls"}`:         1,
 	}
