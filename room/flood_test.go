@@ -330,3 +330,85 @@ func TestQueuedLinesGoOutOnTheirOwn(t *testing.T) {
 		t.Errorf("the sender got %q, want one notice of 38 lines queued", got)
 	}
 }
+
+func TestNicknameChurnIsLimited(t *testing.T) {
+	clock := &fakeClock{now: fixedTime}
+	r := newTestRoom(t, Config{Now: clock.Now, NickBurst: 3, NickEvery: 10 * time.Second})
+	m := mustJoin(t, r, "a")
+	for _, nick := range []string{"b", "c", "d"} {
+		m.Send("/nick " + nick)
+	}
+	drain(m)
+	m.Send("/nick e")
+	got := drain(m)
+	if len(got) != 1 || got[0].Kind != Error || !strings.Contains(got[0].Text, "too many nickname changes") {
+		t.Errorf("fourth change got %q", describe(got))
+	}
+	if m.Nick() != "d" {
+		t.Errorf("nick = %q, want d", m.Nick())
+	}
+	clock.Advance(10 * time.Second)
+	m.Send("/nick e")
+	if m.Nick() != "e" {
+		t.Errorf("after waiting, nick = %q, want e", m.Nick())
+	}
+}
+
+// TestTooLongLinesCountAgainstFloodControl: a line over the limit is
+// refused, and counts as a line: it waits its turn like one, and a flood
+// of them disconnects.
+func TestTooLongLinesCountAgainstFloodControl(t *testing.T) {
+	clock := &fakeClock{now: fixedTime}
+	r, timers := floodRoom(t, clock, Config{FloodRate: 2, FloodBurst: 3, FloodKick: 5, FloodQueue: 2, MaxLineBytes: 10})
+	m := mustJoin(t, r, "m")
+	drain(m)
+	const tooLong = "error line too long (25 bytes, the limit is 10); it was not sent"
+	for range 4 {
+		m.Send("this line is far too long")
+	}
+	assertEvents(t, m, tooLong, tooLong, tooLong)
+	clock.Advance(time.Second)
+	timers.fire()
+	assertEvents(t, m, tooLong) // its turn came
+	// The token left, then the queue, then the flood.
+	for range 1 + 2 + 5 {
+		m.Send("this line is far too long")
+	}
+	if m.Reason() != (Reason{Kind: ReasonFlood}) {
+		t.Errorf("after a flood of over-long lines, reason = %q, want %q", m.Reason(), Reason{Kind: ReasonFlood})
+	}
+}
+
+// TestExemptCommandCannotChatPastFloodControl: a registered command exempt
+// from flood control runs during a flood, but its line pays nothing and so
+// covers nothing: what its handler says is charged, dropped in a flood, and
+// counts towards the disconnection. /quit, exempt itself, still leaves.
+func TestExemptCommandCannotChatPastFloodControl(t *testing.T) {
+	clock := &fakeClock{now: fixedTime}
+	r := newTestRoom(t, Config{Now: clock.Now, FloodRate: 1, FloodBurst: 4, FloodKick: 10})
+	if err := r.Register(Command{Name: "/away", ExemptFromFlood: true,
+		Handler: func(m *Member, args string) error { return m.Say(args) }}); err != nil {
+		t.Fatal(err)
+	}
+	spammer := mustJoin(t, r, "spammer")
+	quitter := mustJoin(t, r, "quitter")
+	reader := mustJoin(t, r, "reader")
+	drain(spammer)
+	for i := range 50 { // the clock never moves: 4 lines is the whole budget
+		spammer.Send(fmt.Sprint("/away spam ", i))
+	}
+	if got := countKind(drain(reader), Chat); got != 4 {
+		t.Errorf("reader got %d chat lines from 50 exempt lines at a budget of 4", got)
+	}
+	if got := spammer.Reason(); got != (Reason{Kind: ReasonFlood}) {
+		t.Errorf("the spammer's reason is %q, want a flood's disconnection", got)
+	}
+
+	for range 5 {
+		quitter.Send("chat")
+	}
+	quitter.Send("/quit enough")
+	if got := quitter.Reason(); got != (Reason{Kind: ReasonQuit, Detail: "enough"}) {
+		t.Errorf("/quit during a flood: reason %q", got)
+	}
+}
