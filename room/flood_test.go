@@ -188,6 +188,7 @@ func TestAFloodAboveTheRateEndsInADisconnection(t *testing.T) {
 	if seconds < 80 || seconds > 110 {
 		t.Errorf("disconnected after %d s, want about 94", seconds)
 	}
+	t.Logf("3 lines a second were disconnected after %d s", seconds)
 	prev := -1
 	for _, ev := range drain(reader) {
 		if ev.Kind != Chat {
