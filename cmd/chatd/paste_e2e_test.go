@@ -13,9 +13,6 @@ import (
 // openssl s_client, a client that floods, and looking who is on before
 // choosing a nickname, each with the real openssl.
 
-// shellQuote quotes s for sh.
-func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
-
 // opensslPipe starts sh running feed (a shell command) piped into the
 // openssl command chatd printed, as a person scripting openssl would.
 func opensslPipe(t *testing.T, s *testproc.Chatd, name, feed string, env ...string) *testproc.Process {
