@@ -85,7 +85,7 @@ func addLimitFlags(fs *flag.FlagSet, cfg *config) {
 	fs.IntVar(&cfg.room.MaxLineBytes, "max-line", room.DefaultMaxLineBytes, "longest line a member may send, in bytes; longer ones are refused")
 	fs.Float64Var(&cfg.room.FloodRate, "flood-rate", room.DefaultFloodRate, "lines per second a member may send, sustained")
 	fs.IntVar(&cfg.room.FloodBurst, "flood-burst", room.DefaultFloodBurst, "lines a member may send at once")
-	fs.IntVar(&cfg.room.FloodKick, "flood-kick", room.DefaultFloodKick, "lines dropped for flooding (their queue full) before the member is disconnected, unless it got back within its limit in between")
+	fs.IntVar(&cfg.room.FloodKick, "flood-kick", room.DefaultFloodKick, "lines dropped for flooding (its queue full) before the member is disconnected, unless it got back within its limit in between")
 	fs.IntVar(&cfg.room.FloodQueue, "flood-queue", room.DefaultFloodQueue, "lines a member typed beyond the flood limit that wait their turn (a paste), at 512 bytes a line on average")
 	fs.IntVar(&cfg.room.NickBurst, "nick-burst", room.DefaultNickBurst, "nickname changes a member may make at once")
 	fs.DurationVar(&cfg.room.NickEvery, "nick-every", room.DefaultNickEvery, "after the burst, one nickname change per this long")
