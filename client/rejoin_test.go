@@ -302,3 +302,34 @@ func TestTakenNicknameOnRejoinAsksForAnother(t *testing.T) {
 	r.Send("hello as alice2")
 	thief.expect("<alice2> hello as alice2")
 }
+
+// TestRejoinPassesOnAReplayTooLongToHold: a server that replays more than
+// a rejoin holds to compare gets it all passed on, in order, and the
+// session's memory stays bounded.
+func TestRejoinPassesOnAReplayTooLongToHold(t *testing.T) {
+	s := newSeenLog()
+	first := newRejoinFilter(s, "alice", false)
+	first.pass(&room.Event{Kind: room.Join, From: "alice"})
+	first.pass(&room.Event{Kind: room.Chat, From: "bob", Text: "seen"})
+
+	f := newRejoinFilter(s, "alice", true)
+	var out []*room.Event
+	take := func(ev *room.Event) { out = append(out, f.pass(ev)...) }
+	take(&room.Event{Kind: room.HistoryBegin, Count: 5000})
+	long := strings.Repeat("x", 4000)
+	for i := range 5000 {
+		take(&room.Event{Kind: room.Chat, From: "bob", Text: fmt.Sprint(i, long)})
+		if f.bytes > maxHeldBytes || len(f.held) > maxHeldReplay {
+			t.Fatalf("holding %d events, %d bytes", len(f.held), f.bytes)
+		}
+	}
+	take(&room.Event{Kind: room.HistoryEnd})
+	if len(out) != 5002 || out[0].Kind != room.HistoryBegin || out[5001].Kind != room.HistoryEnd {
+		t.Fatalf("passed on %d events, want the 5000 replayed between their markers", len(out))
+	}
+	for i, ev := range out[1:5001] {
+		if !strings.HasPrefix(ev.Text, fmt.Sprint(i, "x")) {
+			t.Fatalf("event %d is %.10q: out of order", i, ev.Text)
+		}
+	}
+}

@@ -28,9 +28,11 @@ const (
 	// greetingKept and greetingMax bound the greeting lines remembered.
 	greetingKept = 8
 	greetingMax  = 512
-	// maxHeldReplay bounds the replayed events held until the replay ends;
-	// a longer replay is passed on as it is.
+	// maxHeldReplay and maxHeldBytes bound the replayed events held until
+	// the replay ends (chatd replays 100 events of at most a few KiB); a
+	// longer replay is passed on as it is.
 	maxHeldReplay = 1024
+	maxHeldBytes  = 512 << 10
 )
 
 // ring is a bounded list of strings, oldest first; adding to a full ring
@@ -181,6 +183,7 @@ type rejoinFilter struct {
 	nick   string // the nickname this connection joined as
 	phase  filterPhase
 	held   []*room.Event // the replay so far, while phase is replaying
+	bytes  int           // about how much held holds
 	begin  *room.Event   // the replay's HistoryBegin
 	one    [1]*room.Event
 }
@@ -265,7 +268,7 @@ func (f *rejoinFilter) replay(ev *room.Event) []*room.Event {
 			return f.just(ev)
 		}
 		fresh := f.seen.catchUp(f.held)
-		f.held = nil
+		f.held, f.bytes = nil, 0
 		for _, e := range fresh {
 			f.record(e)
 		}
@@ -280,14 +283,15 @@ func (f *rejoinFilter) replay(ev *room.Event) []*room.Event {
 		f.record(ev)
 		return f.just(ev)
 	}
-	if len(f.held) < maxHeldReplay {
+	if size := len(ev.From) + len(ev.To) + len(ev.Text) + 64; len(f.held) < maxHeldReplay && f.bytes+size <= maxHeldBytes {
 		f.held = append(f.held, ev)
+		f.bytes += size
 		return nil
 	}
 	// Longer than any replay the session could match: pass it all on.
 	f.rejoin = false
 	out := append([]*room.Event{f.begin}, f.held...)
-	f.held = nil
+	f.held, f.bytes = nil, 0
 	for _, e := range out[1:] {
 		f.record(e)
 	}

@@ -95,7 +95,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return exitNickname
 		}
 		// The screen asks for another.
-		return runScreen(ctx, srv, nil, err.Error())
+		return runScreen(ctx, srv, nil, nickProblem(opts.nick, err))
 	}
 	if err != nil {
 		ui.fail(err)
@@ -191,6 +191,16 @@ func defaultNick() string {
 // the server refused it, or it is not a valid one.
 func isNickProblem(err error) bool {
 	return errors.Is(err, client.ErrNickRefused) || errors.Is(err, room.ErrInvalidNick)
+}
+
+// nickProblem says, above the nickname prompt, why the nickname of the
+// command line cannot be used, as chatd's SSH screen does.
+func nickProblem(nick string, err error) string {
+	var refused *client.NickRefusedError
+	if errors.As(err, &refused) {
+		return fmt.Sprintf("You cannot join as %q: %s", refused.Nick, refused.Reason)
+	}
+	return fmt.Sprintf("You cannot join as %q: %v", nick, err)
 }
 
 // isTerminal reports whether f is a terminal.
