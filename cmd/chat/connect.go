@@ -82,7 +82,7 @@ func (s *server) session(ctx context.Context, conn *client.Conn, askNick func(er
 // trusts it; this run then calls it trusted on first use.
 func (s *server) decideTrust(unknown *client.UnknownCertError, ui *console) error {
 	if s.opts.plain || !ui.interactive() {
-		return fmt.Errorf("%w\nTo trust it, run chat %s once in a terminal and check the fingerprint, or pass --fingerprint or --ca with the server's cert.pem", unknown, s.opts.addr)
+		return fmt.Errorf("%w\nTo trust it, run chat %s once in a terminal and check the fingerprint, or pass --fingerprint with the one chatd printed, or --ca with the server's cert.pem", unknown, s.opts.addr)
 	}
 	ui.showCertificate(unknown)
 	if !ui.confirm(fmt.Sprintf("Trust this certificate and remember it for %s?", unknown.Addr)) {

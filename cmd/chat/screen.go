@@ -115,19 +115,28 @@ func (s *screen) join(nick string) (tui.Conn, error) {
 	nick = strings.TrimSpace(nick)
 	if sess := s.current(); sess != nil {
 		if err := sess.Rejoin(nick); err != nil {
-			return nil, err
+			return nil, promptError(nick, err)
 		}
 		return sess, nil
 	}
 	conn, err := s.srv.join(s.ctx, nick)
 	if err != nil {
-		return nil, err
+		return nil, promptError(nick, err)
 	}
 	sess := s.start(conn)
 	if sess == nil {
 		return nil, errors.New("chat has ended")
 	}
 	return sess, nil
+}
+
+// promptError is what the nickname prompt shows when joining as nick
+// failed: a refusal in the words chatd's SSH screen uses.
+func promptError(nick string, err error) error {
+	if isNickProblem(err) {
+		return errors.New(nickProblem(nick, err))
+	}
+	return err
 }
 
 // askNick asks for another nickname on the screen after the server refused
