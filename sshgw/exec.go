@@ -65,7 +65,7 @@ func (s *Server) serveCommands(next ssh.Handler) ssh.Handler {
 			s.runCommand(sess, text)
 		case !pty:
 			setConnReason(sess.Context(), "no terminal")
-			fmt.Fprintf(messages(sess), "chatd: this is a chat room; connect with a terminal: %s\n", s.hint(sess))
+			fmt.Fprintf(s.guarded(sess, messages(sess)), "chatd: this is a chat room; connect with a terminal: %s\n", s.hint(sess))
 			_ = sess.Exit(1)
 		default:
 			next(sess)
@@ -83,15 +83,15 @@ func (s *Server) runCommand(sess ssh.Session, text string) {
 	switch cmd {
 	case commandWho:
 		setConnReason(sess.Context(), "who")
-		_, _ = sess.Write(s.whoText())
+		_, _ = s.guarded(sess, sess).Write(s.whoText())
 		_ = sess.Exit(0)
 	case commandHelp:
 		setConnReason(sess.Context(), "help")
-		_, _ = io.WriteString(sess, s.helpText(sess))
+		_, _ = io.WriteString(s.guarded(sess, sess), s.helpText(sess))
 		_ = sess.Exit(0)
 	default:
 		setConnReason(sess.Context(), "unknown command")
-		fmt.Fprintf(messages(sess), "chatd: there is no command %s here; the commands are %s.\n"+
+		fmt.Fprintf(s.guarded(sess, messages(sess)), "chatd: there is no command %s here; the commands are %s.\n"+
 			"chatd: this is a chat room; connect with a terminal: %s\n", echoCommand(text), commandNames(), s.hint(sess))
 		_ = sess.Exit(1)
 	}
@@ -151,6 +151,17 @@ func messages(sess ssh.Session) io.Writer {
 		return sess
 	}
 	return sess.Stderr()
+}
+
+// guarded is w, one of sess's outputs, with the screen's stall guard: a
+// client that opens no window for what a command prints (SSH flow
+// control would hold the write, and the session, until it hangs up) is
+// disconnected after the write timeout.
+func (s *Server) guarded(sess ssh.Session, w io.Writer) io.Writer {
+	return newStallGuard(w, s.cfg.WriteTimeout, func() {
+		s.log.Info("ssh command output not read; closing the connection", "user", boundedUser(sess.User()), "remote", sess.RemoteAddr().String())
+		closeConn(sess)
+	})
 }
 
 // hint is the command that opens the chat, for this session.

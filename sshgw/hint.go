@@ -23,18 +23,15 @@ func connectHint(user string, local net.Addr, names []string) string {
 
 // loginArgs is the user and host part of connectHint. A user name that is
 // a valid nickname is used as it is (nicknames are letters, digits, _ and
-// -); one that starts with "-" goes after -l, where ssh cannot read it as an
-// option. Any other user name, which the room would refuse anyway, becomes
-// the placeholder NICK: it is never echoed.
+// -). Any other user name, which the room would refuse anyway, becomes the
+// placeholder NICK: it is never echoed. So does a nickname that starts
+// with "-", which OpenSSH refuses as a remote user name however it is
+// written.
 func loginArgs(user, host string) string {
-	switch {
-	case room.ValidateNick(user) != nil:
+	if room.ValidateNick(user) != nil || strings.HasPrefix(user, "-") {
 		return "NICK@" + host
-	case strings.HasPrefix(user, "-"):
-		return "-l " + user + " " + host
-	default:
-		return user + "@" + host
 	}
+	return user + "@" + host
 }
 
 // hintHost is the host to name in a hint. SSH does not carry the name the

@@ -25,7 +25,7 @@ func TestConnectHintNamesTheCommandThatWorks(t *testing.T) {
 		{"port 22 is not named", "alice", tcp("198.51.100.4", 22), nil, "ssh -t alice@198.51.100.4"},
 		{"unknown address", "alice", nil, nil, "ssh -t alice@HOST"},
 		{"a name that is not a host name is skipped", "alice", tcp("198.51.100.4", 2222), []string{"bad name;rm", "-x.example", "ok.example"}, "ssh -t -p 2222 alice@ok.example"},
-		{"a user name starting with -", "-x", tcp("127.0.0.1", 2222), nil, "ssh -t -p 2222 -l -x localhost"},
+		{"a user name starting with - (OpenSSH refuses it)", "-x", tcp("127.0.0.1", 2222), nil, "ssh -t -p 2222 NICK@localhost"},
 		{"a user name the room refuses", "alice;rm -rf ~", tcp("127.0.0.1", 2222), nil, "ssh -t -p 2222 NICK@localhost"},
 		{"quotes", "a'b", tcp("127.0.0.1", 2222), nil, "ssh -t -p 2222 NICK@localhost"},
 		{"escape sequences", "\x1b]0;owned\x07", tcp("127.0.0.1", 2222), nil, "ssh -t -p 2222 NICK@localhost"},
@@ -39,7 +39,7 @@ func TestConnectHintNamesTheCommandThatWorks(t *testing.T) {
 
 // safeToPaste is what a hint may consist of: characters that a POSIX shell
 // (or fish) takes literally, with the words separated by single spaces.
-var safeToPaste = regexp.MustCompile(`^ssh -t( -p [0-9]+)? (-l -[A-Za-z0-9_-]* |[A-Za-z0-9_][A-Za-z0-9_-]*@|NICK@)[A-Za-z0-9.:-]+$`)
+var safeToPaste = regexp.MustCompile(`^ssh -t( -p [0-9]+)? ([A-Za-z0-9_][A-Za-z0-9_-]*@|NICK@)[A-Za-z0-9.:-]+$`)
 
 // FuzzConnectHintIsSafeToPaste: whatever user name a client signs in with
 // and whatever --host names the server has, the hint is one ssh command

@@ -525,12 +525,7 @@ func (s *Server) newScreen(sess ssh.Session) *sessionScreen {
 	out := newStallGuard(sess, s.cfg.WriteTimeout, func() {
 		s.log.Info("ssh session not reading; closing it", "user", boundedUser(sess.User()), "remote", sess.RemoteAddr().String())
 		cs.leave(room.Reason{Kind: room.ReasonSlowConsumer})
-		_ = sess.Close()
-		// The whole connection, or its slot stays taken until the client
-		// hangs up, which a client that stopped reading may never do.
-		if conn, ok := sess.Context().Value(ssh.ContextKeyConn).(gossh.Conn); ok {
-			_ = conn.Close()
-		}
+		closeConn(sess)
 	})
 	pty, _, _ := sess.Pty()
 	windows := newWindowFeed()
@@ -606,4 +601,14 @@ func sessionFilter(_ tea.Model, msg tea.Msg) tea.Msg {
 		return tea.ResumeMsg{}
 	}
 	return msg
+}
+
+// closeConn closes sess and its whole connection: closing the session
+// alone would leave the connection's slot taken until the client hangs
+// up, which a client that stopped reading may never do.
+func closeConn(sess ssh.Session) {
+	_ = sess.Close()
+	if conn, ok := sess.Context().Value(ssh.ContextKeyConn).(gossh.Conn); ok {
+		_ = conn.Close()
+	}
 }
