@@ -224,7 +224,9 @@ type GeneratedCert struct {
 // cover every one of extraHosts. A first certificate gets a new key and
 // DefaultHosts(extraHosts...). A later one renews the old: the same key, and
 // the old names followed by any of DefaultHosts(extraHosts...) it lacked,
-// so that nothing that reached the server by one name stops working.
+// so that nothing that reached the server by one name stops working. If
+// the old key is lost, the new certificate has a new key and still every
+// old name, then the default ones.
 func EnsureSelfSigned(dir string, extraHosts []string, now time.Time) (*GeneratedCert, error) {
 	g := &GeneratedCert{CertFile: filepath.Join(dir, CertFileName), KeyFile: filepath.Join(dir, KeyFileName)}
 	old, err := LoadKeyPair(g.CertFile, g.KeyFile)
@@ -247,10 +249,14 @@ func EnsureSelfSigned(dir string, extraHosts []string, now time.Time) (*Generate
 		g.Cert = old
 		return g, nil
 	}
-	if old != nil {
-		err = g.renew(old, DefaultHosts(extraHosts...), now)
-	} else {
-		err = g.create(dir, DefaultHosts(extraHosts...), now)
+	hosts := DefaultHosts(extraHosts...)
+	switch {
+	case old != nil:
+		err = g.renew(old, hosts, now)
+	case g.Replaced != nil: // the key is lost: a new one, for every old name too
+		err = g.create(dir, MergeHosts(SubjectAltNames(g.Replaced), hosts), now)
+	default:
+		err = g.create(dir, hosts, now)
 	}
 	if err != nil {
 		return nil, err

@@ -119,6 +119,31 @@ func TestEnsureSelfSignedSaysWhenTheKeyWasLost(t *testing.T) {
 	}
 }
 
+// TestLostKeyKeepsEveryOldName: a certificate whose key was lost is
+// replaced with a new key that still covers every name the old one had,
+// the old common name first, as well as the default ones.
+func TestLostKeyKeepsEveryOldName(t *testing.T) {
+	dir := t.TempDir()
+	first, err := EnsureSelfSigned(dir, []string{"old.example.com", "203.0.113.7"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(first.KeyFile)
+	again, err := EnsureSelfSigned(dir, []string{"new.example.com"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := SubjectAltNames(again.Cert.Leaf)
+	for _, name := range append(SubjectAltNames(first.Cert.Leaf), "new.example.com") {
+		if !slices.Contains(names, name) {
+			t.Errorf("the certificate made after the key was lost dropped %s: %v", name, names)
+		}
+	}
+	if again.KeptKey || again.Cert.Leaf.Subject.CommonName != first.Cert.Leaf.Subject.CommonName {
+		t.Errorf("kept key %v, common name %q, was %q", again.KeptKey, again.Cert.Leaf.Subject.CommonName, first.Cert.Leaf.Subject.CommonName)
+	}
+}
+
 func TestEnsureSelfSignedRefusesToOverwriteABrokenPair(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, CertFileName), []byte("not a certificate"), 0o644)

@@ -40,7 +40,7 @@ func runCert(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.dir, "data-dir", "chatd-data", "`DIR`, the same as --out")
 	fs.BoolVar(&c.force, "force", false, "replace an existing certificate: renew it with the same key for its names and any --host")
 	fs.BoolVar(&c.newKey, "new-key", false, "with --force: make a new key too, for exactly the --host names (a new identity)")
-	fs.BoolVar(&c.print, "print", false, "print the certificate (FILE, or public/cert.pem in DIR, else cert.pem in DIR) with its fingerprint, to hand to users; writes nothing")
+	fs.BoolVar(&c.print, "print", false, "print the certificate (FILE, or cert.pem in DIR, which chatd serves after its next start or SIGHUP, else public/cert.pem in DIR) with its fingerprint, to hand to users; writes nothing")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage:\n  chatd cert [--host NAME]... [--out DIR] [--force [--new-key]]\n  chatd cert --print [--data-dir DIR | FILE]\n\n"+
 			"Writes an ECDSA P-256 self-signed certificate (cert.pem) and its key (key.pem, mode 0600),\n"+
@@ -67,7 +67,7 @@ func runCert(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "chatd cert: --new-key replaces a certificate; it needs --force")
 		return 2
 	case c.print:
-		err = printCert(c.printFile(file), stdout)
+		err = c.printAndWarn(file, stdout, stderr)
 	default:
 		err = c.write(stdout, stderr, time.Now())
 	}
@@ -94,18 +94,61 @@ func parseCertFlags(fs *flag.FlagSet, args []string, file *string) error {
 	return nil
 }
 
-// printFile is the file --print prints: the one named, else the public
-// copy in the data directory (what a running chatd serves), else the
-// generated certificate.
+// printFile is the file --print prints: the one named, else the
+// generated certificate in the data directory (the one chatd serves after
+// its next start or SIGHUP: after `chatd cert --force` the public copy is
+// still the old one), else, when chatd serves --cert, the public copy.
 func (c *certCommand) printFile(named string) string {
 	if named != "" {
 		return named
 	}
-	public := filepath.Join(c.dir, "public", certs.CertFileName)
-	if _, err := os.Stat(public); err == nil {
-		return public
+	generated := filepath.Join(c.dir, certs.CertFileName)
+	if _, err := os.Stat(generated); err == nil {
+		return generated
 	}
-	return filepath.Join(c.dir, certs.CertFileName)
+	return c.publicFile()
+}
+
+// publicFile is the public copy in the data directory.
+func (c *certCommand) publicFile() string {
+	return filepath.Join(c.dir, "public", certs.CertFileName)
+}
+
+// printAndWarn prints the certificate --print is asked for, then warns on
+// stderr if another user could have replaced the file, and says when the
+// certificate printed is not yet the one a running chatd serves.
+func (c *certCommand) printAndWarn(named string, stdout, stderr io.Writer) error {
+	file := c.printFile(named)
+	if err := printCert(file, stdout); err != nil {
+		return err
+	}
+	if err := certs.ReplaceableByOthers(file); err != nil {
+		fmt.Fprintf(stderr, "chatd cert: WARNING: %v.\n  Whoever could replace it may have put their own certificate there: "+
+			"check its fingerprint against one the server's owner published somewhere you trust.\n", err)
+	}
+	if named == "" && file != c.publicFile() {
+		notePending(file, c.publicFile(), stderr)
+	}
+	return nil
+}
+
+// notePending says on stderr, when the public copy (what a running chatd
+// serves now) differs from the certificate printed, which fingerprint is
+// served now and which is pending.
+func notePending(printed, public string, stderr io.Writer) {
+	pending, err := readCertFile(printed)
+	if err != nil {
+		return
+	}
+	served, err := readCertFile(public)
+	if err != nil || served[0].Equal(pending[0]) {
+		return
+	}
+	fmt.Fprintf(stderr, "chatd cert: note: this is the pending certificate, not yet served:\n"+
+		"  served now: SHA-256 %s (the public copy %s)\n"+
+		"  pending:    SHA-256 %s (printed, %s)\n"+
+		"  A running chatd serves the pending one after SIGHUP (systemctl reload chatd) or a restart.\n",
+		certs.Fingerprint(served[0].Raw), absPath(public), certs.Fingerprint(pending[0].Raw), absPath(printed))
 }
 
 // write makes a new pair in c.dir, or with --force renews the one there

@@ -45,7 +45,7 @@ func run(ctx context.Context, stopSignals func(), args []string, stdout, stderr 
 		return 0
 	}
 	if err := cfg.validate(); err != nil {
-		fmt.Fprintln(stderr, "chatd:", err)
+		failed(cfg.logFormat, stderr, err)
 		return 2
 	}
 	logger := newLogger(cfg.logFormat, stderr)
@@ -53,14 +53,22 @@ func run(ctx context.Context, stopSignals func(), args []string, stdout, stderr 
 		cfg.room.MessageLog = logger.With("log", "messages")
 	}
 	if err := serve(ctx, stopSignals, &cfg, stdout, logger); err != nil {
-		if cfg.logFormat == "json" {
-			logger.Error("chatd failed", "err", err) // a machine reading the log reads why too
-		} else {
-			fmt.Fprintln(stderr, "chatd:", err)
-		}
+		failed(cfg.logFormat, stderr, err)
 		return 1
 	}
 	return 0
+}
+
+// failed says why chatd could not start or stopped: with --log-format json
+// as a record "chatd failed" (a machine reading the log reads why too),
+// else as a line of text. Only errors in the flags themselves, found
+// before the format is known, are always text.
+func failed(logFormat string, stderr io.Writer, err error) {
+	if logFormat == "json" {
+		newLogger(logFormat, stderr).Error("chatd failed", "err", err)
+		return
+	}
+	fmt.Fprintln(stderr, "chatd:", err)
 }
 
 // newLogger returns chatd's logger: log/slog records as text or JSON on w.

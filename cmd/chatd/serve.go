@@ -84,7 +84,13 @@ func serve(ctx context.Context, stopSignals func(), cfg *config, stdout io.Write
 	if err != nil {
 		return err
 	}
-	go keeper.run(ctx, hangups)
+	// The keeper reloads and renews until serve returns, whatever the
+	// reason: a failed listener too, not only the end of ctx.
+	keeperCtx, stopKeeper := context.WithCancel(ctx)
+	var keeping sync.WaitGroup
+	keeping.Go(func() { keeper.run(keeperCtx, hangups) })
+	defer keeping.Wait()
+	defer stopKeeper()
 
 	errs := make(chan error, len(servers))
 	for _, l := range servers {

@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -43,11 +44,16 @@ type certKeeper struct {
 	// dataDirWas says whether the data directory existed before chatd
 	// started: opening up one it just made is not news.
 	dataDirWas bool
+	// renewEvery is how often run checks for a due renewal, and now its
+	// clock: renewCheckEvery and time.Now, but for tests.
+	renewEvery time.Duration
+	now        func() time.Time
 }
 
 func newCertKeeper(cfg *config, logger *slog.Logger) *certKeeper {
 	_, err := os.Stat(cfg.dataDir)
-	return &certKeeper{cfg: cfg, logger: logger, publicDir: absPath(publicDir(cfg)), dataDirWas: err == nil}
+	return &certKeeper{cfg: cfg, logger: logger, publicDir: absPath(publicDir(cfg)), dataDirWas: err == nil,
+		renewEvery: renewCheckEvery, now: time.Now}
 }
 
 // publicDir is --public-dir, or "public" in the data directory.
@@ -84,9 +90,10 @@ func (k *certKeeper) load(now time.Time) (cert *tls.Certificate, gen *certs.Gene
 }
 
 // start loads the certificate, writes its public copy, logs what changed
-// and returns it with the store that serves it.
+// and returns it with the store that serves it. It fails if the public
+// directory is one another user could change (see publish).
 func (k *certKeeper) start(b *banner) (*servedCert, error) {
-	cert, gen, err := k.load(time.Now())
+	cert, gen, err := k.load(k.now())
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +106,10 @@ func (k *certKeeper) start(b *banner) (*servedCert, error) {
 			k.logger.Info("generated a self-signed certificate", "file", absPath(gen.CertFile), "why", gen.Why)
 		}
 	}
-	sc := k.served(cert)
+	sc, err := k.served(cert)
+	if err != nil {
+		return nil, err
+	}
 	if replaced != nil {
 		k.logReplaced(sc, replaced, created, gen.KeptKey)
 	}
@@ -108,12 +118,31 @@ func (k *certKeeper) start(b *banner) (*servedCert, error) {
 	return sc, nil
 }
 
-// served describes cert and writes its public copy.
-func (k *certKeeper) served(cert *tls.Certificate) *servedCert {
+// served describes cert and writes its public copy. It returns an
+// *unsafePublicDirError, and no copy, if another user could change the
+// public directory.
+func (k *certKeeper) served(cert *tls.Certificate) (*servedCert, error) {
 	sc := &servedCert{Cert: cert, File: k.certFile(), SelfSigned: k.generated() || certs.IsSelfSigned(cert.Leaf)}
 	sc.Public, sc.PublicErr = k.publish(cert)
-	return sc
+	if re, ok := errors.AsType[*certs.ReplaceableError](sc.PublicErr); ok {
+		return sc, &unsafePublicDirError{dir: k.publicDir, why: re}
+	}
+	return sc, nil
 }
+
+// unsafePublicDirError says that chatd will not publish its certificate
+// in a directory another user could change, and how to fix that.
+type unsafePublicDirError struct {
+	dir string
+	why *certs.ReplaceableError
+}
+
+func (e *unsafePublicDirError) Error() string {
+	return fmt.Sprintf("refusing to publish the certificate in %s: %v, so they could put their own certificate in place of cert.pem "+
+		"and users would trust it; fix: %s, or start chatd with --public-dir on a directory only its user and root can change", e.dir, e.why, e.why.Remedy())
+}
+
+func (e *unsafePublicDirError) Unwrap() error { return e.why }
 
 // publish writes the public copy of cert and returns its path, and why
 // other users cannot read it, if they cannot. When the public directory is
@@ -136,6 +165,9 @@ func (k *certKeeper) publish(cert *tls.Certificate) (string, error) {
 		}
 	}
 	path, err := certs.WritePublic(k.publicDir, cert)
+	if _, unsafe := errors.AsType[*certs.ReplaceableError](err); unsafe {
+		return "", err // start refuses; reload logs it
+	}
 	if err != nil {
 		return k.publishFailed(err)
 	}
@@ -175,7 +207,7 @@ func (k *certKeeper) warnIfNoSAN(sc *servedCert) {
 // renewed the files ahead of time (to publish the new fingerprint first)
 // decides with SIGHUP when chatd serves them.
 func (k *certKeeper) run(ctx context.Context, hangups <-chan os.Signal) {
-	tick := time.NewTicker(renewCheckEvery)
+	tick := time.NewTicker(k.renewEvery)
 	defer tick.Stop()
 	for {
 		select {
@@ -183,8 +215,8 @@ func (k *certKeeper) run(ctx context.Context, hangups <-chan os.Signal) {
 			return
 		case <-hangups:
 			k.reload(true)
-		case now := <-tick.C:
-			if k.generated() && now.Add(certs.RenewBefore).After(k.store.Certificate().Leaf.NotAfter) {
+		case <-tick.C:
+			if k.generated() && k.now().Add(certs.RenewBefore).After(k.store.Certificate().Leaf.NotAfter) {
 				k.reload(false)
 			}
 		}
@@ -197,7 +229,7 @@ func (k *certKeeper) run(ctx context.Context, hangups <-chan os.Signal) {
 // Unless always, it says nothing when the certificate did not change.
 func (k *certKeeper) reload(always bool) {
 	old := k.store.Certificate()
-	cert, gen, err := k.load(time.Now())
+	cert, gen, err := k.load(k.now())
 	if err != nil {
 		k.logger.Error("certificate reload failed; still serving the old certificate", "err", err,
 			"fingerprint", certs.Fingerprint(old.Leaf.Raw))
@@ -208,7 +240,10 @@ func (k *certKeeper) reload(always bool) {
 		return
 	}
 	k.store.Set(cert)
-	sc := k.served(cert)
+	sc, err := k.served(cert)
+	if err != nil {
+		k.logger.Error("the public copy of the certificate was not updated", "err", err, "public_dir", k.publicDir)
+	}
 	if changed && sc.SelfSigned {
 		why := "its files were replaced"
 		if gen != nil && gen.Created {
