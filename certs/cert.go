@@ -6,6 +6,7 @@ package certs
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -82,38 +83,60 @@ func LoadKeyPair(certFile, keyFile string) (*tls.Certificate, error) {
 // DefaultHosts returns the names a generated certificate always covers:
 // localhost, 127.0.0.1, ::1 and this machine's host name, then extra.
 func DefaultHosts(extra ...string) []string {
-	var hosts []string
-	add := func(h string) {
-		if h != "" && !slices.Contains(hosts, h) {
-			hosts = append(hosts, h)
-		}
+	hosts := []string{"localhost", "127.0.0.1", "::1"}
+	if name, err := os.Hostname(); err == nil && name != "" {
+		hosts = append(hosts, name)
 	}
-	for _, h := range []string{"localhost", "127.0.0.1", "::1"} {
-		add(h)
-	}
-	if name, err := os.Hostname(); err == nil {
-		add(name)
-	}
-	for _, h := range extra {
-		add(h)
-	}
-	return hosts
+	return MergeHosts(hosts, extra)
 }
 
 // GenerateSelfSigned makes an ECDSA P-256 self-signed server certificate for
 // hosts (names and IP addresses), valid from now for CertValidity. It returns
 // the certificate and private key, PEM encoded.
 func GenerateSelfSigned(hosts []string, now time.Time) (certPEM, keyPEM []byte, err error) {
-	if len(hosts) == 0 {
-		return nil, nil, errors.New("generate certificate: no host names given")
+	key, err := GenerateKey()
+	if err != nil {
+		return nil, nil, err
 	}
+	if certPEM, err = SelfSign(key, hosts, now); err != nil {
+		return nil, nil, err
+	}
+	if keyPEM, err = EncodeKey(key); err != nil {
+		return nil, nil, err
+	}
+	return certPEM, keyPEM, nil
+}
+
+// GenerateKey makes a key of the kind chatd generates: ECDSA P-256.
+func GenerateKey() (crypto.Signer, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return nil, nil, fmt.Errorf("generate key: %w", err)
+		return nil, fmt.Errorf("generate key: %w", err)
+	}
+	return key, nil
+}
+
+// EncodeKey returns key as a PEM "PRIVATE KEY" (PKCS #8) block.
+func EncodeKey(key crypto.Signer) ([]byte, error) {
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("encode key: %w", err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+}
+
+// SelfSign makes a self-signed server certificate with key for hosts (names
+// and IP addresses; the first is also its common name), valid from now for
+// CertValidity, and returns it PEM encoded. Signing a new certificate with
+// the key of an old one renews it: the identity (the key) stays, the
+// certificate and so its fingerprint change.
+func SelfSign(key crypto.Signer, hosts []string, now time.Time) ([]byte, error) {
+	if len(hosts) == 0 {
+		return nil, errors.New("generate certificate: no host names given")
 	}
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 	if err != nil {
-		return nil, nil, fmt.Errorf("generate serial number: %w", err)
+		return nil, fmt.Errorf("generate serial number: %w", err)
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
@@ -134,17 +157,11 @@ func GenerateSelfSigned(hosts []string, now time.Time) (certPEM, keyPEM []byte, 
 			tmpl.DNSNames = append(tmpl.DNSNames, h)
 		}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
-		return nil, nil, fmt.Errorf("create certificate: %w", err)
+		return nil, fmt.Errorf("create certificate: %w", err)
 	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return nil, nil, fmt.Errorf("encode key: %w", err)
-	}
-	certPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	keyPEM = pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
-	return certPEM, keyPEM, nil
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), nil
 }
 
 // WriteKeyPair writes cert.pem (mode 0644) and key.pem (mode 0600) into dir,
@@ -156,6 +173,12 @@ func WriteKeyPair(dir string, certPEM, keyPEM []byte) error {
 	if err := writeFileAtomic(filepath.Join(dir, KeyFileName), keyPEM, 0o600); err != nil {
 		return err
 	}
+	return writeFileAtomic(filepath.Join(dir, CertFileName), certPEM, 0o644)
+}
+
+// WriteCert replaces cert.pem (mode 0644) in dir atomically, leaving the key
+// as it is: a renewal.
+func WriteCert(dir string, certPEM []byte) error {
 	return writeFileAtomic(filepath.Join(dir, CertFileName), certPEM, 0o644)
 }
 
@@ -190,35 +213,52 @@ type GeneratedCert struct {
 	// Created is true if a new certificate was made; Why says why.
 	Created bool
 	Why     string
+	// Replaced is the certificate a new one replaced, nil if there was
+	// none. The new one keeps its key (KeptKey) and every one of its names.
+	Replaced *x509.Certificate
+	KeptKey  bool
 }
 
-// EnsureSelfSigned loads the certificate in dir, or makes a new one for
-// DefaultHosts(extraHosts...) if there is none, if it has expired or expires
-// within RenewBefore, or if it does not cover every one of extraHosts.
+// EnsureSelfSigned loads the certificate in dir, or makes a new one if there
+// is none, if it has expired or expires within RenewBefore, or if it does not
+// cover every one of extraHosts. A first certificate gets a new key and
+// DefaultHosts(extraHosts...). A later one renews the old: the same key, and
+// the old names followed by any of DefaultHosts(extraHosts...) it lacked,
+// so that nothing that reached the server by one name stops working. If
+// the old key is lost, the new certificate has a new key and still every
+// old name, then the default ones.
 func EnsureSelfSigned(dir string, extraHosts []string, now time.Time) (*GeneratedCert, error) {
 	g := &GeneratedCert{CertFile: filepath.Join(dir, CertFileName), KeyFile: filepath.Join(dir, KeyFileName)}
-	cert, err := LoadKeyPair(g.CertFile, g.KeyFile)
+	old, err := LoadKeyPair(g.CertFile, g.KeyFile)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		g.Why = "no certificate yet"
+		if g.Replaced = readLeaf(g.CertFile); g.Replaced != nil {
+			g.Why = "the old one's key " + g.KeyFile + " is missing"
+		}
 	case err != nil:
 		return nil, fmt.Errorf("existing certificate in %s is unusable (move it away to generate a new one): %w", dir, err)
-	case now.Add(RenewBefore).After(cert.Leaf.NotAfter):
-		g.Why = "the old one expires " + cert.Leaf.NotAfter.UTC().Format(time.DateOnly)
+	case now.Add(RenewBefore).After(old.Leaf.NotAfter):
+		g.Why = "the old one expires " + old.Leaf.NotAfter.UTC().Format(time.DateOnly)
 	default:
-		if missing := uncoveredHosts(cert.Leaf, extraHosts); len(missing) > 0 {
+		if missing := uncoveredHosts(old.Leaf, extraHosts); len(missing) > 0 {
 			g.Why = "the old one does not cover " + strings.Join(missing, ", ")
 		}
 	}
 	if g.Why == "" {
-		g.Cert = cert
+		g.Cert = old
 		return g, nil
 	}
-	certPEM, keyPEM, err := GenerateSelfSigned(DefaultHosts(extraHosts...), now)
-	if err != nil {
-		return nil, err
+	hosts := DefaultHosts(extraHosts...)
+	switch {
+	case old != nil:
+		err = g.renew(old, hosts, now)
+	case g.Replaced != nil: // the key is lost: a new one, for every old name too
+		err = g.create(dir, MergeHosts(SubjectAltNames(g.Replaced), hosts), now)
+	default:
+		err = g.create(dir, hosts, now)
 	}
-	if err := WriteKeyPair(dir, certPEM, keyPEM); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	if g.Cert, err = LoadKeyPair(g.CertFile, g.KeyFile); err != nil {
@@ -226,6 +266,66 @@ func EnsureSelfSigned(dir string, extraHosts []string, now time.Time) (*Generate
 	}
 	g.Created = true
 	return g, nil
+}
+
+// create writes a first pair: a new key, for hosts.
+func (g *GeneratedCert) create(dir string, hosts []string, now time.Time) error {
+	certPEM, keyPEM, err := GenerateSelfSigned(hosts, now)
+	if err != nil {
+		return err
+	}
+	return WriteKeyPair(dir, certPEM, keyPEM)
+}
+
+// renew replaces old's certificate file with a new certificate for the
+// same key, covering old's names and then hosts.
+func (g *GeneratedCert) renew(old *tls.Certificate, hosts []string, now time.Time) error {
+	certPEM, err := Renew(old, hosts, now)
+	if err != nil {
+		return err
+	}
+	g.Replaced, g.KeptKey = old.Leaf, true
+	return WriteCert(filepath.Dir(g.CertFile), certPEM)
+}
+
+// Renew makes a new self-signed certificate with old's key for old's names
+// (DNS names and IP addresses) followed by any of extra it lacks, valid
+// from now, and returns it PEM encoded.
+func Renew(old *tls.Certificate, extra []string, now time.Time) ([]byte, error) {
+	key, ok := old.PrivateKey.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("renew certificate: cannot sign with a %T key", old.PrivateKey)
+	}
+	return SelfSign(key, MergeHosts(SubjectAltNames(old.Leaf), extra), now)
+}
+
+// MergeHosts returns the hosts of first, then those of more that first
+// lacks, each once and none empty.
+func MergeHosts(first, more []string) []string {
+	var hosts []string
+	for _, h := range slices.Concat(first, more) {
+		if h != "" && !slices.Contains(hosts, h) {
+			hosts = append(hosts, h)
+		}
+	}
+	return hosts
+}
+
+// readLeaf returns the first certificate in file, or nil if there is none.
+func readLeaf(file string) *x509.Certificate {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil
+	}
+	block, _ := pem.Decode(data)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return nil
+	}
+	leaf, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return nil
+	}
+	return leaf
 }
 
 // uncoveredHosts returns the hosts the certificate is not valid for.

@@ -1,10 +1,12 @@
 package certs
 
 import (
+	"crypto"
 	"crypto/x509"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -51,10 +53,11 @@ func TestEnsureSelfSignedCreatesThenReuses(t *testing.T) {
 func TestEnsureSelfSignedRenews(t *testing.T) {
 	dir := t.TempDir()
 	now := time.Now()
-	first, err := EnsureSelfSigned(dir, nil, now)
+	first, err := EnsureSelfSigned(dir, []string{"old.example.com"}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
+	keyPEM, _ := os.ReadFile(first.KeyFile)
 	newHost, err := EnsureSelfSigned(dir, []string{"new.example.com"}, now)
 	if err != nil {
 		t.Fatal(err)
@@ -62,12 +65,82 @@ func TestEnsureSelfSignedRenews(t *testing.T) {
 	if !newHost.Created || newHost.Cert.Leaf.VerifyHostname("new.example.com") != nil {
 		t.Errorf("asking for a new host did not renew: created=%v why=%q", newHost.Created, newHost.Why)
 	}
-	late, err := EnsureSelfSigned(dir, nil, first.Cert.Leaf.NotAfter.Add(-RenewBefore/2))
+	assertRenewal(t, first.Cert.Leaf, newHost, keyPEM)
+	late, err := EnsureSelfSigned(dir, nil, newHost.Cert.Leaf.NotAfter.Add(-RenewBefore/2))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !late.Created {
-		t.Error("a certificate close to expiry was not renewed")
+	if !late.Created || !strings.Contains(late.Why, "expires") {
+		t.Errorf("a certificate close to expiry was not renewed: created=%v why=%q", late.Created, late.Why)
+	}
+	assertRenewal(t, newHost.Cert.Leaf, late, keyPEM)
+}
+
+// assertRenewal checks that renewed replaced old, with old's key (the key
+// file unchanged) and every one of old's names.
+func assertRenewal(t *testing.T, old *x509.Certificate, renewed *GeneratedCert, keyPEM []byte) {
+	t.Helper()
+	leaf := renewed.Cert.Leaf
+	if renewed.Replaced == nil || !renewed.Replaced.Equal(old) || !renewed.KeptKey {
+		t.Errorf("renewal does not say what it replaced: replaced=%v kept key=%v", renewed.Replaced != nil, renewed.KeptKey)
+	}
+	if Fingerprint(leaf.Raw) == Fingerprint(old.Raw) {
+		t.Error("the renewed certificate has the old fingerprint")
+	}
+	if !leaf.PublicKey.(interface{ Equal(crypto.PublicKey) bool }).Equal(old.PublicKey) {
+		t.Error("the renewal changed the key")
+	}
+	if now, _ := os.ReadFile(renewed.KeyFile); string(now) != string(keyPEM) {
+		t.Error("the renewal rewrote key.pem")
+	}
+	for _, name := range SubjectAltNames(old) {
+		if !slices.Contains(SubjectAltNames(leaf), name) {
+			t.Errorf("the renewal dropped %s: %v, was %v", name, SubjectAltNames(leaf), SubjectAltNames(old))
+		}
+	}
+	if leaf.Subject.CommonName != old.Subject.CommonName {
+		t.Errorf("common name %q, was %q", leaf.Subject.CommonName, old.Subject.CommonName)
+	}
+}
+
+func TestEnsureSelfSignedSaysWhenTheKeyWasLost(t *testing.T) {
+	dir := t.TempDir()
+	first, err := EnsureSelfSigned(dir, nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(first.KeyFile)
+	again, err := EnsureSelfSigned(dir, nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.Created || again.KeptKey || again.Replaced == nil || !again.Replaced.Equal(first.Cert.Leaf) || !strings.Contains(again.Why, "missing") {
+		t.Errorf("a lost key: created=%v kept=%v replaced=%v why=%q", again.Created, again.KeptKey, again.Replaced != nil, again.Why)
+	}
+}
+
+// TestLostKeyKeepsEveryOldName: a certificate whose key was lost is
+// replaced with a new key that still covers every name the old one had,
+// the old common name first, as well as the default ones.
+func TestLostKeyKeepsEveryOldName(t *testing.T) {
+	dir := t.TempDir()
+	first, err := EnsureSelfSigned(dir, []string{"old.example.com", "203.0.113.7"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(first.KeyFile)
+	again, err := EnsureSelfSigned(dir, []string{"new.example.com"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := SubjectAltNames(again.Cert.Leaf)
+	for _, name := range append(SubjectAltNames(first.Cert.Leaf), "new.example.com") {
+		if !slices.Contains(names, name) {
+			t.Errorf("the certificate made after the key was lost dropped %s: %v", name, names)
+		}
+	}
+	if again.KeptKey || again.Cert.Leaf.Subject.CommonName != first.Cert.Leaf.Subject.CommonName {
+		t.Errorf("kept key %v, common name %q, was %q", again.KeptKey, again.Cert.Leaf.Subject.CommonName, first.Cert.Leaf.Subject.CommonName)
 	}
 }
 

@@ -53,9 +53,25 @@ const (
 // reading does not hold the client's screen.
 const writeTimeout = 10 * time.Second
 
-// ErrNickRefused is wrapped by Dial's error when the server refused the
-// nickname; the error text is the server's explanation.
+// ErrNickRefused is matched by Dial's error (a *NickRefusedError) when the
+// server refused the nickname and asked for another.
 var ErrNickRefused = errors.New("nickname refused")
+
+// NickRefusedError is Dial's error when the server refused the nickname
+// (taken, held for someone, or invalid) and asked for another, as the line
+// protocol does: an error line, then the nickname prompt again. It matches
+// ErrNickRefused.
+type NickRefusedError struct {
+	Nick   string // the nickname refused
+	Reason string // the server's explanation, as it sent it
+}
+
+func (e *NickRefusedError) Error() string {
+	return fmt.Sprintf("the server refused the nickname %q: %s", e.Nick, e.Reason)
+}
+
+// Is reports whether target is ErrNickRefused.
+func (e *NickRefusedError) Is(target error) bool { return target == ErrNickRefused }
 
 // Config says how to reach and verify a chatd server.
 type Config struct {
@@ -157,12 +173,26 @@ func (c *Conn) join(r *proto.LineReader, nick string) ([]*room.Event, error) {
 		early = append(early, ev)
 		switch ev.Kind {
 		case room.Error:
-			return nil, fmt.Errorf("%w: %s", ErrNickRefused, ev.Text)
+			return nil, refusal(r, nick, ev.Text, c.now)
 		case room.HistoryBegin, room.Join:
 			return early, nil
 		}
 	}
 	return nil, fmt.Errorf("join as %s: the server sent %d lines without accepting the nickname", nick, maxJoinLines)
+}
+
+// refusal reads what follows an error line during the join: the nickname
+// prompt again means the nickname was refused (a *NickRefusedError); the end
+// of the connection or anything else means the server refused the client
+// for another reason, such as shutting down.
+func refusal(r *proto.LineReader, nick, text string, now func() time.Time) error {
+	line, err := readServerLine(r)
+	if err == nil {
+		if ev := proto.ParseLine(line, now()); ev.Kind == room.Notice && ev.Text == proto.NickPrompt {
+			return &NickRefusedError{Nick: nick, Reason: text}
+		}
+	}
+	return fmt.Errorf("join as %s: %s", nick, text)
 }
 
 // readServerLine reads one line, without its line ending, cut to
@@ -238,7 +268,31 @@ func endReason(last *room.Event, err error) room.Reason {
 	case errors.Is(err, io.EOF):
 		return room.Reason{Kind: room.ReasonClosed, Detail: "the server closed the connection"}
 	}
-	return room.Reason{Kind: room.ReasonLost, Detail: err.Error()}
+	return room.Reason{Kind: room.ReasonLost, Detail: ShortError(err)}
+}
+
+// ShortError is the heart of a network error, for a status line: the
+// innermost error it wraps ("connection refused", "connection reset by
+// peer", "i/o timeout") rather than the operation and both addresses, and
+// "the server closed the connection" for an end of file. Errors that wrap
+// nothing are returned whole.
+func ShortError(err error) string {
+	if errors.Is(err, io.EOF) {
+		return "the server closed the connection"
+	}
+	inner := err
+	for {
+		next := errors.Unwrap(inner)
+		if next == nil {
+			break
+		}
+		inner = next
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return dnsErr.Error() // names the host, which the user needs to see
+	}
+	return inner.Error()
 }
 
 // byeReason is the reason a farewell gives. When the server disconnected

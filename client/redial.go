@@ -43,7 +43,14 @@ type RedialConfig struct {
 	Reconnect bool
 	// Echo shows the user's own chat lines and actions as events, as a
 	// screen needs: the server does not send them back.
-	Echo       bool
+	Echo bool
+	// AskNick, if set, is called (from the Redialer's own goroutine) when
+	// the server refuses the session's nickname on a rejoin, for instance
+	// because someone took it while the session was away; refused says
+	// why. The session then stays disconnected until Rejoin brings a
+	// nickname the server accepts, or until it is closed. Without AskNick
+	// such a refusal ends the session.
+	AskNick    func(refused error)
 	MinBackoff time.Duration
 	MaxBackoff time.Duration
 }
@@ -51,8 +58,10 @@ type RedialConfig struct {
 // Redialer is one chat session as the user sees it, across connections: it
 // forwards the current Conn's events, answers the client-side /tls
 // command, and, if asked to, reconnects and rejoins under the same nickname
-// after a network loss, telling the user with Notice events. It satisfies
-// the interface the chat screen needs.
+// after a network loss. While it is away, Link says so and when it tries
+// again (LinkChanged signals each change); once back, one Notice says so,
+// and of what the server replays only what happened meanwhile is passed
+// on (see rejoinFilter). It satisfies the interface the chat screen needs.
 type Redialer struct {
 	cfg    RedialConfig
 	ctx    context.Context
@@ -60,12 +69,21 @@ type Redialer struct {
 	out    chan *room.Event
 	local  chan *room.Event // events the Redialer itself adds
 	sends  chan outgoing    // lines for the send loop, so Send never blocks
+	// rejoins carries Rejoin's nicknames to the run goroutine while it
+	// waits for one (askNick).
+	rejoins chan rejoinRequest
+	// linkChanged holds a signal that Link changed, until it is taken.
+	linkChanged chan struct{}
+	seen        *seenLog // what the session showed; the run goroutine's
 
 	closeOnce sync.Once
 
 	mu       sync.Mutex
 	client   *Conn // nil while disconnected
 	nick     string
+	kind     TrustKind // how the server of client was trusted
+	link     Link
+	asking   bool // waiting for Rejoin
 	reason   room.Reason
 	quitting bool
 	closing  bool
@@ -82,11 +100,15 @@ func NewRedialer(ctx context.Context, cfg RedialConfig, first *Conn) *Redialer {
 	ctx, cancel := context.WithCancel(ctx)
 	r := &Redialer{
 		cfg: cfg, ctx: ctx, cancel: cancel,
-		out:    make(chan *room.Event, clientEventBuffer),
-		local:  make(chan *room.Event, localEventBuffer),
-		sends:  make(chan outgoing, sendQueue),
-		nick:   first.Nick(),
-		client: first, // set before run starts, so Send works at once
+		out:         make(chan *room.Event, clientEventBuffer),
+		local:       make(chan *room.Event, localEventBuffer),
+		sends:       make(chan outgoing, sendQueue),
+		rejoins:     make(chan rejoinRequest),
+		linkChanged: make(chan struct{}, 1),
+		seen:        newSeenLog(),
+		nick:        first.Nick(),
+		client:      first, // set before run starts, so Send works at once
+		kind:        cfg.Trust.Kind(first.ConnectionState()),
 	}
 	go r.run(first)
 	go r.sendLoop()
@@ -192,18 +214,27 @@ func (r *Redialer) Send(line string) {
 }
 
 // Status says, for the status line, whether the session is connected and
-// how the server was verified; unverified or disconnected is a warning.
+// how the server was trusted (a TrustKind: "TLS 1.3 · pinned");
+// disconnected or not verified is a warning. Link says more about a
+// session that is away.
 func (r *Redialer) Status() (text string, warning bool) {
 	r.mu.Lock()
-	c := r.client
+	c, kind := r.client, r.kind
 	r.mu.Unlock()
 	switch {
 	case c == nil:
-		return "reconnecting…", true
-	case r.cfg.Trust.Insecure:
+		return "disconnected", true
+	case kind == NotVerified:
 		return "NOT VERIFIED (--insecure)", true
 	}
-	return tls.VersionName(c.ConnectionState().Version) + " · verified", false
+	return tls.VersionName(c.ConnectionState().Version) + " · " + kind.String(), false
+}
+
+// TrustKind says how the server of the current connection was trusted.
+func (r *Redialer) TrustKind() TrustKind {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.kind
 }
 
 // isQuit reports whether line runs a command that leaves the room, as the
@@ -239,13 +270,24 @@ func (r *Redialer) addLocal(ev *room.Event) {
 	}
 }
 
+// setClient makes c the session's connection; nil while it is away.
 func (r *Redialer) setClient(c *Conn) {
+	var kind TrustKind
+	if c != nil {
+		kind = r.cfg.Trust.Kind(c.ConnectionState())
+	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.client != nil {
 		r.nick = r.client.Nick()
 	}
 	r.client = c
+	if c != nil {
+		r.nick, r.kind, r.link = c.Nick(), kind, Link{}
+	}
+	r.mu.Unlock()
+	if c != nil {
+		r.signalLink()
+	}
 }
 
 func (r *Redialer) finish(reason room.Reason) {
@@ -257,8 +299,12 @@ func (r *Redialer) finish(reason room.Reason) {
 // run forwards events from one connection after another.
 func (r *Redialer) run(c *Conn) {
 	defer close(r.out)
-	for {
-		r.forward(c)
+	for rejoin := false; ; rejoin = true {
+		var f *rejoinFilter // nothing to leave out of a session that never rejoins
+		if r.cfg.Reconnect {
+			f = newRejoinFilter(r.seen, c.Nick(), rejoin)
+		}
+		r.forward(c, f)
 		r.setClient(nil)
 		reason := c.Reason()
 		r.mu.Lock()
@@ -278,8 +324,9 @@ func (r *Redialer) run(c *Conn) {
 	}
 }
 
-// forward passes on c's events and local ones until c's stream ends.
-func (r *Redialer) forward(c *Conn) {
+// forward passes on c's events, through f if not nil, and local ones until
+// c's stream ends.
+func (r *Redialer) forward(c *Conn, f *rejoinFilter) {
 	defer c.Close()
 	for {
 		select {
@@ -288,11 +335,19 @@ func (r *Redialer) forward(c *Conn) {
 				r.flushLocal()
 				return
 			}
-			if !r.emit(ev) {
-				return
+			if f == nil {
+				if !r.emit(ev) {
+					return
+				}
+				continue
+			}
+			for _, ev := range f.pass(ev) {
+				if !r.emit(ev) {
+					return
+				}
 			}
 		case ev := <-r.local:
-			if !r.emit(ev) {
+			if !r.emitLocal(ev) {
 				return
 			}
 		case <-r.ctx.Done():
@@ -306,13 +361,20 @@ func (r *Redialer) flushLocal() {
 	for {
 		select {
 		case ev := <-r.local:
-			if !r.emit(ev) {
+			if !r.emitLocal(ev) {
 				return
 			}
 		default:
 			return
 		}
 	}
+}
+
+// emitLocal passes on an event of the Redialer's own, remembering the
+// user's own lines for a rejoin.
+func (r *Redialer) emitLocal(ev *room.Event) bool {
+	r.seen.echoed(ev)
+	return r.emit(ev)
 }
 
 func (r *Redialer) emit(ev *room.Event) bool {
@@ -324,42 +386,89 @@ func (r *Redialer) emit(ev *room.Event) bool {
 	}
 }
 
-// redial dials until it rejoins, with exponential backoff and jitter. It
-// gives up, returning nil, when the session is closed or the server's
-// certificate is no longer trusted.
+// redial dials until it rejoins, with exponential backoff and jitter,
+// keeping Link up to date. It gives up, returning nil, when the session is
+// closed or the server's certificate is no longer trusted, or when the
+// server refuses the nickname and no one can be asked for another.
 func (r *Redialer) redial(lost room.Reason) *Conn {
+	since := time.Now()
 	backoff := r.cfg.MinBackoff
 	why := lost.String()
-	for attempt := 1; ; attempt++ {
+	for {
 		wait := backoff/2 + rand.N(backoff/2+1)
-		r.emit(&room.Event{Kind: room.Notice, Time: time.Now(), Text: fmt.Sprintf("disconnected (%s); reconnecting in %s", why, wait.Round(100*time.Millisecond))})
+		r.setLink(Link{Down: true, Why: why, RetryAt: time.Now().Add(wait)})
 		if !r.sleep(wait) {
 			r.finish(closedByClient)
 			return nil
 		}
-		cfg := r.cfg.Conn
-		cfg.Nick = r.Nick()
-		c, err := Dial(r.ctx, cfg)
+		r.setLink(Link{Down: true, Why: why})
+		c, err := r.dial(r.Nick())
 		if err == nil {
-			// Connected before the user is told so: a line sent after the
-			// notice must go out on the new connection.
-			r.setClient(c)
-			r.emit(&room.Event{Kind: room.Notice, Time: time.Now(), Text: fmt.Sprintf("reconnected after %d attempt(s)", attempt)})
+			r.rejoined(c, since, lost)
 			return c
 		}
-		var unknown *UnknownCertError
-		var changed *CertChangedError
-		if errors.As(err, &unknown) || errors.As(err, &changed) {
-			r.finish(room.Reason{Kind: room.ReasonOther, Detail: err.Error()})
+		if errors.Is(err, ErrNickRefused) {
+			if r.cfg.AskNick == nil {
+				r.finish(room.Reason{Kind: room.ReasonOther, Detail: err.Error()})
+				return nil
+			}
+			c, goOn, failed := r.askNick(err)
+			if c != nil {
+				r.rejoined(c, since, lost)
+				return c
+			}
+			if !goOn {
+				return nil
+			}
+			err = failed
+		} else if r.fatal(err) {
 			return nil
 		}
-		if r.ctx.Err() != nil {
-			r.finish(closedByClient)
-			return nil
-		}
-		why = err.Error()
+		why = ShortError(err)
 		backoff = min(2*backoff, r.cfg.MaxBackoff)
 	}
+}
+
+// dial makes one attempt to join as nick.
+func (r *Redialer) dial(nick string) (*Conn, error) {
+	cfg := r.cfg.Conn
+	cfg.Nick = nick
+	return Dial(r.ctx, cfg)
+}
+
+// fatal reports whether a failed attempt ends the session: the session was
+// closed, or the server's certificate is no longer trusted (the Reason
+// says so). It sets the Reason then.
+func (r *Redialer) fatal(err error) bool {
+	var unknown *UnknownCertError
+	var changed *CertChangedError
+	switch {
+	case r.ctx.Err() != nil:
+		r.finish(closedByClient)
+	case errors.As(err, &unknown) || errors.As(err, &changed):
+		r.finish(room.Reason{Kind: room.ReasonOther, Detail: err.Error()})
+	default:
+		return false
+	}
+	return true
+}
+
+// rejoined makes c the session's connection and says so, with how long the
+// session was away and why.
+func (r *Redialer) rejoined(c *Conn, since time.Time, lost room.Reason) {
+	// Connected before the user is told so: a line sent after the notice
+	// must go out on the new connection.
+	r.setClient(c)
+	r.emit(&room.Event{Kind: room.Notice, Time: time.Now(), Text: fmt.Sprintf("reconnected after %s (%s)", awayFor(time.Since(since)), lost)})
+}
+
+// awayFor words how long a session was away: tenths of a second under ten
+// seconds, whole seconds after.
+func awayFor(d time.Duration) string {
+	if d < 10*time.Second {
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	}
+	return d.Round(time.Second).String()
 }
 
 // sleep waits d, passing on local events meanwhile; false if closed.
@@ -371,22 +480,9 @@ func (r *Redialer) sleep(d time.Duration) bool {
 		case <-timer.C:
 			return true
 		case ev := <-r.local:
-			r.emit(ev)
+			r.emitLocal(ev)
 		case <-r.ctx.Done():
 			return false
 		}
 	}
-}
-
-// Explain says how the server of this connection was verified.
-func (t Trust) Explain(cs tls.ConnectionState) string {
-	switch {
-	case t.Insecure:
-		return "NOT VERIFIED (--insecure): anyone on the path could read and change this chat"
-	case t.CAFile != "":
-		return "chain verified against " + t.CAFile + ", host name checked"
-	case t.Known != nil && len(cs.PeerCertificates) > 0 && !t.systemTrusts(cs):
-		return "trusted on first use: fingerprint remembered in " + t.Known.Path + ", host name checked"
-	}
-	return "chain verified against the system's certificate authorities, host name checked"
 }

@@ -32,7 +32,7 @@ func TestRedialerReconnectsAfterServerRestart(t *testing.T) {
 	}
 	r := NewRedialer(context.Background(), RedialConfig{Conn: cfg, Trust: trust, Reconnect: true, Echo: true, MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond}, c)
 	defer r.Close()
-	if text, warning := r.Status(); text != "TLS 1.3 · verified" || warning {
+	if text, warning := r.Status(); text != "TLS 1.3 · verified (CA)" || warning {
 		t.Errorf("Status() = %q, %v while connected", text, warning)
 	}
 
@@ -40,11 +40,16 @@ func TestRedialerReconnectsAfterServerRestart(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), waitTime)
 	defer cancel()
 	first.srv.Shutdown(ctx)
-	nextNotice(t, r.Events(), "disconnected (server shutting down); reconnecting in")
+	// The session is away: Link says why and when it tries again; no
+	// notice per attempt reaches the scrollback.
+	down := waitLink(t, r, func(l Link) bool { return l.Down && !l.RetryAt.IsZero() })
+	if down.Why != "server shutting down" {
+		t.Errorf("Link().Why = %q", down.Why)
+	}
 	if r.Connected() {
 		t.Error("Connected() while the server is down")
 	}
-	if text, warning := r.Status(); text != "reconnecting…" || !warning {
+	if text, warning := r.Status(); text != "disconnected" || !warning {
 		t.Errorf("Status() = %q, %v while down", text, warning)
 	}
 	r.Send("lost in the void")
@@ -55,10 +60,14 @@ func TestRedialerReconnectsAfterServerRestart(t *testing.T) {
 	// The redialer rejoins as soon as the new server listens. Bob joins
 	// after that, so that what he is shown does not depend on who wins:
 	// alice is in the member list he gets, and she is told he came.
+	waitLink(t, r, func(l Link) bool { return l.Down && l.Why != "server shutting down" }) // an attempt failed
 	second := startServerWith(t, tlsgw.Config{}, first.certPEM, first.keyPEM, first.addr)
-	nextNotice(t, r.Events(), "reconnected after")
-	if !r.Connected() {
-		t.Error("not Connected() after the reconnected notice")
+	back := nextWhere(t, r.Events(), "a notice", func(ev *room.Event) bool { return ev.Kind == room.Notice })
+	if !strings.HasPrefix(back.Text, "reconnected after ") || !strings.HasSuffix(back.Text, " (server shutting down)") {
+		t.Errorf("the first notice after the loss is %q, want the one that says it reconnected", back.Text)
+	}
+	if !r.Connected() || r.Link().Down {
+		t.Errorf("Connected() %v, Link() %+v after the reconnected notice", r.Connected(), r.Link())
 	}
 	bob := second.connect(t)
 	bob.send("bob")
@@ -81,13 +90,29 @@ func TestRedialerReconnectsAfterServerRestart(t *testing.T) {
 
 	r.Send("/tls")
 	nextNotice(t, r.Events(), "key exchange: X25519MLKEM768")
-	nextNotice(t, r.Events(), "verification: chain verified against "+trust.CAFile)
+	nextNotice(t, r.Events(), "verification: verified (CA): chain verified against "+trust.CAFile)
 
 	r.Send("/quit")
 	for range r.Events() {
 	}
 	if r.Reason() != (room.Reason{Kind: room.ReasonQuit}) {
 		t.Errorf("Reason() = %q after /quit", r.Reason())
+	}
+}
+
+// waitLink waits for the session's Link to satisfy ok and returns it.
+func waitLink(t *testing.T, r *Redialer, ok func(Link) bool) Link {
+	t.Helper()
+	timeout := time.After(waitTime)
+	for {
+		if l := r.Link(); ok(l) {
+			return l
+		}
+		select {
+		case <-r.LinkChanged():
+		case <-timeout:
+			t.Fatalf("Link() is %+v after %v", r.Link(), waitTime)
+		}
 	}
 }
 

@@ -2,9 +2,10 @@ package client
 
 import (
 	"bufio"
-	"chatd/certs"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,6 +14,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"chatd/certs"
 )
 
 // KnownServers is the client's trust-on-first-use store, like OpenSSH's
@@ -97,19 +100,51 @@ func (e *UnknownCertError) Error() string {
 }
 
 // CertChangedError reports a server presenting a certificate other than the
-// one remembered for it: possibly a man in the middle.
+// one remembered for it, or other than the one whose fingerprint the user
+// gave: possibly a man in the middle.
 type CertChangedError struct {
 	Addr      string
-	Known     string // the remembered fingerprint
+	Known     string // the remembered (or given) fingerprint
 	Presented string // the fingerprint presented now
-	Store     string
+	// Store is the known-servers file Known was remembered in; "" when the
+	// user gave Known (Trust.Fingerprint).
+	Store string
 }
 
 func (e *CertChangedError) Error() string {
+	if e.Store == "" {
+		return fmt.Sprintf("the certificate of %s is NOT the one you pinned: you gave SHA-256 %s and it presented %s. "+
+			"Someone may be intercepting the connection (man in the middle), or the server got a new certificate: "+
+			"ask its operator for the new fingerprint", e.Addr, e.Known, e.Presented)
+	}
 	return fmt.Sprintf("the certificate of %s has CHANGED: it was SHA-256 %s and is now %s. "+
 		"Someone may be intercepting the connection (man in the middle), or the server got a new certificate. "+
 		"If you are sure it is legitimate, remove the line for %s from %s and connect again",
 		e.Addr, e.Known, e.Presented, normalizeAddr(e.Addr), e.Store)
+}
+
+// ParseFingerprint reads a certificate's SHA-256 fingerprint as people copy
+// it: 64 hexadecimal digits in either case, with or without colons or
+// spaces, optionally after "SHA256:", "SHA-256 " or openssl's
+// "sha256 Fingerprint=". It returns it as certs.Fingerprint writes it.
+func ParseFingerprint(s string) (string, error) {
+	text := strings.TrimSpace(s)
+	for _, prefix := range []string{"sha256 fingerprint=", "sha-256 fingerprint=", "sha256:", "sha-256:", "sha256 ", "sha-256 "} {
+		if len(text) >= len(prefix) && strings.EqualFold(text[:len(prefix)], prefix) {
+			text = text[len(prefix):]
+			break
+		}
+	}
+	hexDigits := strings.NewReplacer(":", "", " ", "").Replace(text)
+	raw, err := hex.DecodeString(hexDigits)
+	if err != nil || len(raw) != sha256.Size {
+		return "", fmt.Errorf("%q is not a SHA-256 fingerprint (64 hexadecimal digits, colons allowed, as chatd prints it)", s)
+	}
+	parts := make([]string, len(raw))
+	for i, b := range raw {
+		parts[i] = fmt.Sprintf("%02X", b)
+	}
+	return strings.Join(parts, ":"), nil
 }
 
 // Trust says how a client verifies the server.
@@ -118,6 +153,15 @@ type Trust struct {
 	CAFile string
 	// Insecure skips verification entirely (for MITM exercises in labs).
 	Insecure bool
+	// Fingerprint, if set, pins the server's certificate: it must be the
+	// one with this SHA-256 fingerprint (as ParseFingerprint returns it),
+	// for the right host name and within its validity. No authority and no
+	// known-servers file is consulted.
+	Fingerprint string
+	// FirstUse reports that the user trusted the server's certificate on
+	// first use in this run of the client (and it was remembered in
+	// Known): Kind says TrustedOnFirstUse rather than Pinned for it.
+	FirstUse bool
 	// Known holds the servers trusted on first use. A server remembered
 	// there must present the same certificate, whoever vouches for another;
 	// one not remembered falls back to it when the roots do not vouch for
@@ -162,14 +206,21 @@ func (t Trust) ClientTLSConfig(addr string) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// systemTrusts reports whether the system's roots vouch for the connection's
-// certificate chain and name.
-func (t Trust) systemTrusts(cs tls.ConnectionState) bool {
+// rootsTrust reports whether the authorities trusted without CAFile (Roots,
+// or the system's) vouch for the connection's certificate chain and name.
+func (t Trust) rootsTrust(cs tls.ConnectionState) bool {
+	if len(cs.PeerCertificates) == 0 {
+		return false
+	}
 	inter := x509.NewCertPool()
 	for _, c := range cs.PeerCertificates[1:] {
 		inter.AddCert(c)
 	}
-	_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Intermediates: inter, DNSName: cs.ServerName})
+	opts := x509.VerifyOptions{Roots: t.Roots, Intermediates: inter, DNSName: cs.ServerName}
+	if t.Now != nil {
+		opts.CurrentTime = t.Now()
+	}
+	_, err := cs.PeerCertificates[0].Verify(opts)
 	return err == nil
 }
 
@@ -181,6 +232,9 @@ func (t Trust) verify(cs tls.ConnectionState, addr, host string, roots *x509.Cer
 	now := time.Now()
 	if t.Now != nil {
 		now = t.Now()
+	}
+	if t.Fingerprint != "" {
+		return checkPinned(leaf, host, now, addr, t.Fingerprint, "")
 	}
 	if t.CAFile == "" && t.Known != nil {
 		known, found, err := t.Known.Lookup(addr)
@@ -223,4 +277,84 @@ func checkPinned(leaf *x509.Certificate, host string, now time.Time, addr, known
 		return &CertChangedError{Addr: addr, Known: known, Presented: fp, Store: store}
 	}
 	return nil
+}
+
+// TrustKind is how the client came to trust the server of a connection, in
+// the words the status line and /tls show. The zero TrustKind is
+// NotVerified, so that a connection whose kind was never worked out is not
+// shown as safe.
+type TrustKind int
+
+// The kinds of trust, from none to an authority's.
+const (
+	// NotVerified: nothing was checked (Trust.Insecure).
+	NotVerified TrustKind = iota
+	// TrustedOnFirstUse: the certificate no authority vouches for was
+	// accepted by the user at the prompt in this run of the client
+	// (Trust.FirstUse), and remembered.
+	TrustedOnFirstUse
+	// Pinned: the certificate is the one remembered in the known-servers
+	// file from an earlier run, or the one whose fingerprint the user gave
+	// (Trust.Fingerprint).
+	Pinned
+	// VerifiedCA: the chain was verified against a certificate authority,
+	// Trust.CAFile or the system's.
+	VerifiedCA
+)
+
+// String returns the kind's words: "NOT VERIFIED", "trusted on first use",
+// "pinned" or "verified (CA)".
+func (k TrustKind) String() string {
+	switch k {
+	case TrustedOnFirstUse:
+		return "trusted on first use"
+	case Pinned:
+		return "pinned"
+	case VerifiedCA:
+		return "verified (CA)"
+	}
+	return "NOT VERIFIED"
+}
+
+// Kind says how the server of a connection made under this policy was
+// trusted. It follows the order verify checks in: the insecure mode, a
+// given fingerprint, a CA file, then the known-servers file (whose entry a
+// server the authorities also vouch for never needed) and the authorities.
+func (t Trust) Kind(cs tls.ConnectionState) TrustKind {
+	switch {
+	case t.Insecure:
+		return NotVerified
+	case t.Fingerprint != "":
+		return Pinned
+	case t.CAFile != "":
+		return VerifiedCA
+	case t.Known != nil && !t.rootsTrust(cs):
+		if t.FirstUse {
+			return TrustedOnFirstUse
+		}
+		return Pinned
+	}
+	return VerifiedCA
+}
+
+// Explain says in a sentence how the server of this connection was
+// verified, starting with its Kind.
+func (t Trust) Explain(cs tls.ConnectionState) string {
+	kind := t.Kind(cs)
+	var how string
+	switch {
+	case kind == NotVerified:
+		return "NOT VERIFIED (--insecure): anyone on the path could read and change this chat"
+	case t.Fingerprint != "":
+		how = "the certificate is the one whose fingerprint you gave (" + t.Fingerprint + ")"
+	case t.CAFile != "":
+		how = "chain verified against " + t.CAFile
+	case kind == TrustedOnFirstUse:
+		how = "you accepted this certificate in this session; it is remembered in " + t.Known.Path
+	case kind == Pinned:
+		how = "the certificate is the one remembered in " + t.Known.Path
+	default:
+		how = "chain verified against the system's certificate authorities"
+	}
+	return kind.String() + ": " + how + ", host name checked"
 }

@@ -48,7 +48,7 @@ const DetailNoNewline = "sent too much without a newline"
 
 // NickPrompt is the notice that asks a new connection for its nickname; a
 // client knows the server waits for one when it reads it.
-const NickPrompt = "Choose a nickname (" + room.NickRules + "):"
+const NickPrompt = "Choose a nickname (" + room.NickRules + "), or type /who to see who is here:"
 
 // AppendEvent appends the wire line for ev, newline included, to dst. A
 // room.Bye without Text is worded from its reason, as clients have always
@@ -128,10 +128,15 @@ func appendBye(dst []byte, ev *room.Event) []byte {
 }
 
 // appendMembers appends "N members: a, b, c", or, when the list names only
-// some of them, "N members: a, b and M more".
+// some of them, "N members: a, b and M more", or "0 members" for an empty
+// room (which only someone who has not joined can see).
 func appendMembers(dst []byte, ev *room.Event) []byte {
 	total := max(ev.Count, len(ev.Nicks))
-	dst = append(appendCount(dst, total, "member"), ": "...)
+	dst = appendCount(dst, total, "member")
+	if total == 0 {
+		return dst
+	}
+	dst = append(dst, ": "...)
 	for i, nick := range ev.Nicks {
 		if i > 0 {
 			dst = append(dst, ", "...)
@@ -255,6 +260,10 @@ func parseNotice(ev *room.Event, text string) {
 func parseMembers(ev *room.Event, text string) bool {
 	head, list, found := strings.Cut(text, ": ")
 	if !found {
+		if n, ok := parseCount(text, "member"); ok && n == 0 {
+			ev.Kind, ev.Count = room.Members, 0 // an empty room
+			return true
+		}
 		return false
 	}
 	total, ok := parseCount(head, "member")

@@ -52,6 +52,7 @@ var codecCases = []struct {
 	{room.Event{Kind: room.Members, Time: stamp, Count: 1, Nicks: []string{"alice"}}, "[09:05:07] *** 1 member: alice"},
 	{room.Event{Kind: room.Members, Time: stamp, Count: 10000, Nicks: []string{"alice", "bob"}}, "[09:05:07] *** 10000 members: alice, bob and 9998 more"},
 	{room.Event{Kind: room.Members, Time: stamp, Count: 2, Nicks: []string{"alice"}}, "[09:05:07] *** 2 members: alice and 1 more"},
+	{room.Event{Kind: room.Members, Time: stamp}, "[09:05:07] *** 0 members"},
 	{room.Event{Kind: room.Presence, Time: stamp, Joined: 12, Left: 3, Count: 10009}, "[09:05:07] *** 12 joined, 3 left, 10009 members now"},
 	{room.Event{Kind: room.Presence, Time: stamp, Joined: 0, Left: 1, Count: 1}, "[09:05:07] *** 0 joined, 1 left, 1 member now"},
 	{room.Event{Kind: room.Notice, Time: stamp, Text: "/who List the members of the room."}, "[09:05:07] *** /who List the members of the room."},

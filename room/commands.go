@@ -40,6 +40,9 @@ type Command struct {
 	// OperatorOnly keeps the command for the room's operators; anyone else
 	// who runs it is refused with ErrOperatorOnly.
 	OperatorOnly bool
+	// visitor is what the command does for someone who has not joined
+	// (see LookupVisitorCommand); only built-in commands set it.
+	visitor VisitorCommand
 }
 
 // Usage returns how the command is typed, such as "/msg NICK TEXT".
@@ -79,10 +82,10 @@ func builtinRegistry() registry {
 		{Name: "/nick", Args: "NEW", Help: "Change your nickname.", Handler: runNick},
 		{Name: "/me", Args: "ACTION", Help: `Say what you are doing, shown as "* nick ACTION".`, Handler: runMe, Echo: Action},
 		{Name: "/msg", Args: "NICK TEXT", Help: "Send TEXT to NICK only.", Handler: runMsg},
-		{Name: "/who", Aliases: []string{"!users"}, Help: "List the members of the room.", Handler: runWho},
+		{Name: "/who", Aliases: []string{"!users"}, Help: "List the members of the room.", Handler: runWho, visitor: VisitorWho},
 		{Name: "/help", Help: "Show this list of commands.", Handler: runHelp},
 		{Name: "/quit", Aliases: []string{"!exit"}, Args: "[REASON]", Help: "Leave the room.", Handler: runQuit,
-			ExemptFromFlood: true, Leaves: true},
+			ExemptFromFlood: true, Leaves: true, visitor: VisitorQuit},
 	}}
 }
 
@@ -99,6 +102,35 @@ func LookupCommand(line string) (cmd Command, args string, found bool) {
 		return Command{}, "", false
 	}
 	return c.clone(), args, true
+}
+
+// VisitorCommand is what a command typed before joining does: at a
+// gateway's nickname prompt, by someone connected who is no member yet.
+type VisitorCommand uint8
+
+const (
+	// VisitorRefused: the command needs a member; the visitor is told to
+	// choose a nickname first (VisitorRefusal).
+	VisitorRefused VisitorCommand = iota
+	// VisitorWho (/who, !users): the member list (Room.Who), without
+	// joining or announcing anything.
+	VisitorWho
+	// VisitorQuit (/quit, !exit): the visitor leaves without joining.
+	VisitorQuit
+)
+
+// VisitorRefusal is the error text for a command a visitor may not run.
+const VisitorRefusal = "choose a nickname first: before you join, /who lists the members and /quit leaves"
+
+// LookupVisitorCommand tells whether a line typed before joining is a
+// command (found; any other line is a nickname to try), and what it does
+// for a visitor. The line is read as Send would read it.
+func LookupVisitorCommand(line string) (v VisitorCommand, found bool) {
+	cmd, _, isCommand := builtins.lookup(cleanLine(line))
+	if cmd != nil {
+		return cmd.visitor, true
+	}
+	return VisitorRefused, isCommand
 }
 
 // Commands returns the room's commands, built-in and registered, in the

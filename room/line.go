@@ -13,27 +13,42 @@ import (
 // (or is one of the seed's "!" aliases), otherwise a chat message to everyone.
 // A line starting with "//" is sent as chat with one "/" removed. The text is
 // cleaned of anything that could drive a terminal; empty lines are ignored.
-// Problems are reported to the member as Error events: the first line
-// dropped by flood control is explained, the rest of the flood is dropped
-// silently.
+// Problems are reported to the member as Error events.
+//
+// Lines typed faster than flood control allows wait their turn and go out
+// at the flood rate, in order (see Config.FloodQueue); the member is told
+// once how many wait. Lines exempt from flood control (/quit) run at once,
+// ahead of them. A line that does not fit in the queue is dropped: the
+// first is explained, the rest of the flood is dropped silently, and a
+// member that keeps flooding is disconnected.
 func (m *Member) Send(line string) {
 	r := m.room
+	var l typedLine
 	if len(line) > r.cfg.MaxLineBytes {
-		err := m.refuseTooLong(len(line))
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		r.explain(m, err)
-		return
-	}
-	line = cleanLine(line)
-	if strings.TrimSpace(line) == "" {
+		l.tooLong = len(line)
+	} else if l.text = cleanLine(line); strings.TrimSpace(l.text) == "" {
 		return
 	}
 	r.mu.Lock()
-	cmd, args, isCommand := r.cmds.lookup(line)
+	defer r.mu.Unlock()
+	if r.pace(m, l) {
+		r.runLine(m, l)
+	}
+}
+
+// runLine runs a line m typed that flood control let through: a chat
+// message, a command, or the refusal of a line too long. The caller holds
+// r.mu, which runLine releases while a command's handler runs.
+func (r *Room) runLine(m *Member, l typedLine) {
+	if l.tooLong > 0 {
+		r.explain(m, r.tooLong(m, l.tooLong))
+		m.paid = false
+		return
+	}
+	cmd, args, isCommand := r.cmds.lookup(l.text)
 	if cmd == nil {
-		defer r.mu.Unlock()
-		r.explain(m, r.chat(m, line, isCommand))
+		r.explain(m, r.chat(m, l.text, isCommand))
+		m.paid = false
 		return
 	}
 	err := r.admitCommand(m, cmd)
@@ -43,7 +58,6 @@ func (m *Member) Send(line string) {
 		err = run(m, args)
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	m.paid = false
 	if errors.Is(err, ErrUsage) {
 		r.counts.rejected[RejectCommand]++
@@ -67,8 +81,8 @@ func (r *Room) chat(m *Member, line string, isCommand bool) error {
 	return nil
 }
 
-// admitCommand admits a line that runs cmd: m is present, the line passes
-// flood control unless cmd is exempt, and m may run cmd. The line's
+// admitCommand admits a line that runs cmd: m is present, the line passed
+// flood control (pace) unless cmd is exempt, and m may run cmd. The line's
 // admission then covers the first operation cmd's handler performs, unless
 // cmd is exempt: an exempt line pays nothing, so it covers nothing (Quit,
 // which /quit runs, is exempt itself). The caller holds r.mu.

@@ -20,7 +20,8 @@ type Member struct {
 	// Guarded by room.mu.
 	nick        string
 	reason      Reason
-	dropped     int           // lines dropped in the current flood
+	backlog     *backlog      // typed lines waiting their turn; nil if none
+	dropped     int           // lines dropped since the member was last within its flood limit
 	paid        bool          // the line running a command covers its first operation (see startOp)
 	private     privateBudget // private messages the member receives
 	missed      int           // events that did not fit in the outbox since the last report

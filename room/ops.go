@@ -21,8 +21,8 @@ var (
 	ErrEmpty = errors.New("nothing to send")
 	// ErrTooLong: the text is over Config.MaxLineBytes.
 	ErrTooLong = errors.New("line too long")
-	// ErrFlood: flood control dropped the operation; the error is a
-	// *FloodError.
+	// ErrFlood: flood control dropped the operation or line; the error is
+	// a *FloodError.
 	ErrFlood = errors.New("slow down")
 	// ErrUsage: a command was run with the wrong arguments.
 	ErrUsage = errors.New("usage")
@@ -58,29 +58,6 @@ func (e *refusal) Unwrap() error { return e.kind }
 func refuse(kind error, format string, args ...any) error {
 	return &refusal{kind: kind, text: fmt.Sprintf(format, args...)}
 }
-
-// FloodError is the error of an operation that flood control dropped
-// (Config.FloodRate, FloodBurst, FloodKick). It wraps ErrFlood.
-type FloodError struct {
-	// Dropped counts the operations dropped in a row in this flood, this
-	// one included. The slash-line layer explains the first and drops the
-	// others silently.
-	Dropped int
-	// Disconnected reports that this drop, the FloodKick-th in a row,
-	// removed the member from the room (ReasonFlood).
-	Disconnected bool
-	burst        int
-	rate         float64
-}
-
-// Error explains the limits to the member.
-func (e *FloodError) Error() string {
-	return fmt.Sprintf("slow down: you may send %d lines at once and %g per second after that; lines over the limit are dropped, and a flood disconnects you",
-		e.burst, e.rate)
-}
-
-// Unwrap returns ErrFlood.
-func (e *FloodError) Unwrap() error { return ErrFlood }
 
 // cleanLine cleans a typed line as the room shows it: Clean, without the
 // trailing spaces.
@@ -168,6 +145,8 @@ func (m *Member) Rename(nick string) error {
 // Quit takes the member out of the room, as /quit does, with detail (which
 // may be empty) as its parting message. It is exempt from flood control,
 // and a parting message over Config.MaxLineBytes is cut to that length.
+// Typed lines still waiting their turn (see Config.FloodQueue) are not
+// sent; the member is told how many.
 func (m *Member) Quit(detail string) error {
 	detail = cleanArg(cutBytes(detail, m.room.cfg.MaxLineBytes))
 	r := m.room
@@ -175,6 +154,9 @@ func (m *Member) Quit(detail string) error {
 	defer r.mu.Unlock()
 	if err := r.startOp(m, true); err != nil {
 		return err
+	}
+	if n := m.waiting(); n > 0 {
+		r.reply(m, notSentNotice(n))
 	}
 	r.remove(m, Reason{Kind: ReasonQuit, Detail: detail})
 	return nil
@@ -239,6 +221,12 @@ func (m *Member) refuseTooLong(size int) error {
 	r := m.room
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.tooLong(m, size)
+}
+
+// tooLong refuses size bytes of text from m, charged as an operation
+// unless m's line paid already (see startOp). The caller holds r.mu.
+func (r *Room) tooLong(m *Member, size int) error {
 	if err := r.startOp(m, false); err != nil {
 		return err
 	}
@@ -247,9 +235,10 @@ func (m *Member) refuseTooLong(size int) error {
 }
 
 // startOp starts every operation of m: m must be present, the room not
-// closing, and the operation passes flood control unless it is exempt or is
-// the first of a command whose line passed already (see Command.Handler).
-// The caller holds r.mu.
+// closing, and the operation passes flood control unless it is exempt or
+// its typed line paid for it already (m.paid: see pace; a command's line
+// pays for its first operation, see Command.Handler). The caller holds
+// r.mu.
 func (r *Room) startOp(m *Member, exempt bool) error {
 	if _, present := r.members[m]; !present {
 		return ErrNotInRoom
@@ -263,24 +252,6 @@ func (r *Room) startOp(m *Member, exempt bool) error {
 		return nil
 	}
 	return r.allowLine(m)
-}
-
-// allowLine applies flood control to one line or operation of m: it
-// returns nil if it may go ahead, else a *FloodError. FloodKick dropped in
-// a row disconnect the member. The caller holds r.mu.
-func (r *Room) allowLine(m *Member) error {
-	if m.lines.AllowN(r.cfg.Now(), 1) {
-		m.dropped = 0
-		return nil
-	}
-	m.dropped++
-	r.counts.rejected[RejectFlood]++
-	err := &FloodError{Dropped: m.dropped, burst: r.cfg.FloodBurst, rate: r.cfg.FloodRate}
-	if m.dropped >= r.cfg.FloodKick {
-		err.Disconnected = true
-		r.remove(m, Reason{Kind: ReasonFlood})
-	}
-	return err
 }
 
 // say broadcasts text from m as chat. The caller holds r.mu.

@@ -130,11 +130,13 @@ func TestRegisterRefusesBadCommands(t *testing.T) {
 
 // TestALinePaysForOneOperation: flood control charges a command's line
 // once; the handler's first operation is covered by it, further ones are
-// charged. A command exempt from flood control runs during a flood, but
-// its line paid nothing and covers nothing: its operations are charged.
+// charged. A line without a token waits its turn, and pays when it comes.
+// A command exempt from flood control runs at once, but its line paid
+// nothing and covers nothing: its operations are charged, and while lines
+// wait there is no token for them.
 func TestALinePaysForOneOperation(t *testing.T) {
 	clock := &fakeClock{now: fixedTime}
-	r := newTestRoom(t, Config{Now: clock.Now, FloodRate: 1, FloodBurst: 4, FloodKick: 100})
+	r, timers := floodRoom(t, clock, Config{FloodRate: 1, FloodBurst: 4, FloodKick: 100})
 	say := func(times int) func(*Member, string) error {
 		return func(m *Member, args string) error {
 			for i := range times {
@@ -166,18 +168,22 @@ func TestALinePaysForOneOperation(t *testing.T) {
 	alice.Send("/twice b") // 2 tokens
 	alice.Send("/once c")  // the last one
 	assertEvents(t, bob, "chat alice a0", "chat alice b0", "chat alice b1", "chat alice c0")
-	alice.Send("/once d")
+	alice.Send("/once d") // no token: it waits its turn
 	assertEvents(t, bob)
-	assertEvents(t, alice, "error slow down: you may send 4 lines at once and 1 per second after that; lines over the limit are dropped, and a flood disconnects you")
-	alice.Send("/calm e") // exempt, but its operation is charged: dropped, silently as the flood's second
+	assertEvents(t, alice)
+	alice.Send("/calm e") // exempt, but its operation is charged: dropped, and explained as the first drop
 	if calmRan != 1 {
 		t.Errorf("the exempt command ran %d times during the flood, want 1", calmRan)
 	}
 	assertEvents(t, bob)
-	assertEvents(t, alice)
+	assertEvents(t, alice, "error slow down: you may send 4 lines at once and 1 per second after that; lines over the limit are dropped, and a flood disconnects you")
 	if err := alice.Say("f"); !errors.Is(err, ErrFlood) {
 		t.Errorf("an operation after the exempt line: %v, want ErrFlood", err)
 	}
+	clock.Advance(1e9)
+	timers.fire() // d's turn
+	assertEvents(t, bob, "chat alice d0")
+	assertEvents(t, alice)
 	clock.Advance(1e9)
 	alice.Send("/twice g") // the line's token, then none left for the second
 	assertEvents(t, bob, "chat alice g0")

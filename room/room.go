@@ -37,18 +37,18 @@
 //     calls the log or the nickname store, so appends happen one at a time,
 //     in the order the room accepted the events, and delivery follows that
 //     order. It guards what the sequencer knows (Room.appended, Room.logged).
-//   - Room.mu, the member lock, guards the member set, the nickname index
-//     and roster, each member's room-side state (nick, reason, flood and
-//     private budgets, missed events), presence, the counters, the hub and
-//     the sequencer's job queue and retry timer. Its holder does no slow
+//   - Room.mu, the member lock, guards the member set, the nickname index and
+//     roster, each member's room-side state (nick, reason, flood and private
+//     budgets, queued lines, missed events), presence, the counters, the hub
+//     and the sequencer's job queue and retry timer. Its holder does no slow
 //     work: it queues it (broadcast, rename, detach, Join, Close), and
-//     Room.mu.Unlock, after releasing the lock, takes the sequencer, does
-//     the queued work without the member lock, then takes the member lock
-//     again to deliver the outcome in order (sequencer.go). When an exported
-//     method returns, what it caused has been stored and delivered. Code
-//     holding the sequencer takes the member lock with Lock and gives it
-//     back with release, never Unlock. (Unlock may try the sequencer while
-//     still holding the member lock, with TryLock, which never waits.)
+//     Room.mu.Unlock, after releasing the lock, takes the sequencer, does the
+//     queued work without the member lock, then takes the member lock again to
+//     deliver the outcome in order (sequencer.go). When an exported method
+//     returns, what it caused has been stored and delivered. Code holding the
+//     sequencer takes the member lock with Lock and gives it back with
+//     release, never Unlock. (Unlock may try the sequencer while still holding
+//     the member lock, with TryLock, which never waits.)
 //   - Each member's queue lock (outbox.go), and the locks inside MemoryLog
 //     and MemoryNicks, are taken last, under either of the above, and guard
 //     only their own state.
@@ -83,6 +83,7 @@ const (
 	DefaultFloodRate    = 2.0 // lines per second, sustained
 	DefaultFloodBurst   = 10  // lines at once
 	DefaultFloodKick    = 20  // lines dropped in one flood before disconnecting
+	DefaultFloodQueue   = 64  // typed lines that wait their turn past the limit (a paste)
 	DefaultNickBurst    = 3   // nickname changes at once
 	DefaultNickEvery    = 10 * time.Second
 	// DefaultQuietJoinsAbove keeps joins and leaves individual in rooms a
@@ -128,11 +129,22 @@ type Config struct {
 	// with an Error to the sender.
 	MaxLineBytes int
 	// FloodRate and FloodBurst are each member's token bucket: FloodBurst
-	// lines at once, FloodRate lines per second after that. Excess lines are
-	// dropped with an Error; FloodKick dropped lines in a row disconnect.
+	// lines at once, FloodRate lines per second after that. The lines a
+	// member types (Send) beyond that wait their turn in its queue, up to
+	// FloodQueue lines and 512 bytes a line on average, and go out
+	// at FloodRate, in order; the member is told once how many wait. A
+	// line that does not fit in the queue is dropped, with an Error for
+	// the first; FloodKick dropped lines disconnect the member, unless it
+	// got back within its limit in between (a line went out with none
+	// waiting, or the queue emptied). So a paste is delivered, and only a
+	// member that keeps sending faster than FloodRate until its queue
+	// overflows FloodKick times is disconnected. The operations (Say,
+	// Act...) called directly are not queued: beyond the bucket, or while
+	// lines wait, they are dropped and count the same way.
 	FloodRate  float64
 	FloodBurst int
 	FloodKick  int
+	FloodQueue int
 	// NickBurst nickname changes are allowed at once, then one per NickEvery.
 	NickBurst int
 	NickEvery time.Duration
@@ -181,7 +193,17 @@ type Config struct {
 	Nicks Nicks
 	// Now is the clock; tests may replace it.
 	Now func() time.Time
+	// afterFunc calls f after d, as time.AfterFunc does: the timer that
+	// sends a member's queued lines. Tests replace it to drive that timer
+	// with their clock.
+	afterFunc func(d time.Duration, f func()) stopper
 }
+
+// stopper is a timer that afterFunc started.
+type stopper interface{ Stop() bool }
+
+// realAfterFunc is time.AfterFunc, as Config.afterFunc.
+func realAfterFunc(d time.Duration, f func()) stopper { return time.AfterFunc(d, f) }
 
 func (c Config) withDefaults() Config {
 	if c.HistorySize <= 0 {
@@ -200,15 +222,7 @@ func (c Config) withDefaults() Config {
 	if c.MaxLineBytes <= 0 {
 		c.MaxLineBytes = DefaultMaxLineBytes
 	}
-	if c.FloodRate <= 0 {
-		c.FloodRate = DefaultFloodRate
-	}
-	if c.FloodBurst <= 0 {
-		c.FloodBurst = DefaultFloodBurst
-	}
-	if c.FloodKick <= 0 {
-		c.FloodKick = DefaultFloodKick
-	}
+	c.withFloodDefaults()
 	if c.NickBurst <= 0 {
 		c.NickBurst = DefaultNickBurst
 	}
@@ -220,12 +234,36 @@ func (c Config) withDefaults() Config {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.afterFunc == nil {
+		c.afterFunc = realAfterFunc
+	}
 	return c
 }
 
 // replyRoom is how many places of each outbox public events leave free for
 // what is addressed to the member alone (see Member.deliver).
 func (c Config) replyRoom() int { return max(4, c.OutboxSize/8) }
+
+// withFloodDefaults fills in the fields about flood control.
+func (c *Config) withFloodDefaults() {
+	if c.FloodRate <= 0 {
+		c.FloodRate = DefaultFloodRate
+	}
+	if c.FloodBurst <= 0 {
+		c.FloodBurst = DefaultFloodBurst
+	}
+	if c.FloodKick <= 0 {
+		c.FloodKick = DefaultFloodKick
+	}
+	if c.FloodQueue <= 0 {
+		c.FloodQueue = DefaultFloodQueue
+	}
+}
+
+// floodQueueBytes bounds the text a member's queue holds: 512 bytes a line
+// on average (32 KiB for DefaultFloodQueue), and at least one line of
+// MaxLineBytes.
+func (c Config) floodQueueBytes() int { return max(c.FloodQueue*512, c.MaxLineBytes) }
 
 // withPresenceDefaults fills in the fields about member lists and presence.
 func (c *Config) withPresenceDefaults() {
@@ -466,6 +504,18 @@ func (r *Room) Members() []string {
 	return slices.Clone(r.roster)
 }
 
+// Who returns the member list /who shows, for someone who has not joined:
+// the first Config.MembersListed nicknames, sorted, and how many members
+// there are, as a Members event stamped now. It joins nothing and
+// announces nothing.
+func (r *Room) Who() *Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ev := r.membersEvent()
+	ev.Time = r.cfg.Now()
+	return ev
+}
+
 // Len returns how many members are present.
 func (r *Room) Len() int {
 	r.mu.Lock()
@@ -558,6 +608,7 @@ func (r *Room) detach(m *Member, reason Reason) bool {
 	}
 	m.reason = reason
 	m.stopCatchUp()
+	m.dropBacklog()
 	r.counts.leaves[reason.Class()]++
 	m.closeOutbox()
 	return true

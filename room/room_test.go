@@ -18,7 +18,8 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 var fixedTime = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 
 // newTestRoom returns a room on a frozen clock. Unless cfg sets them, flood
-// limits are lifted so that tests can send freely; flood tests set them.
+// limits are lifted so that tests can send freely; flood tests set them,
+// and drive the timer of queued lines with floodRoom.
 func newTestRoom(t *testing.T, cfg Config) *Room {
 	t.Helper()
 	if cfg.Now == nil {
@@ -26,6 +27,9 @@ func newTestRoom(t *testing.T, cfg Config) *Room {
 	}
 	if cfg.FloodBurst == 0 {
 		cfg.FloodBurst, cfg.FloodKick = 1<<20, 1<<20
+	}
+	if cfg.afterFunc == nil { // queued lines wait until a test fires them (floodRoom)
+		cfg.afterFunc = new(fakeTimers).after
 	}
 	return New(cfg)
 }

@@ -12,6 +12,9 @@ type Stats struct {
 	Skipped    uint64            // events skipped for members that had fallen behind
 	Leaves     map[string]uint64 // members that left, by Reason.Class
 	Rejected   map[string]uint64 // input lines refused, by reason
+	// Queued counts the typed lines that waited their turn for flood
+	// control (Config.FloodQueue) rather than going out at once.
+	Queued uint64
 	// StoreErrors counts what the room's Log or nickname store failed to
 	// do: public events not stored (whoever they were about was told, and
 	// nobody was shown them), histories not replayed (the joiner was told),
@@ -32,6 +35,7 @@ const (
 // counters are the room's running totals. They are guarded by Room.mu.
 type counters struct {
 	joins, messages, deliveries, skipped uint64
+	queued                               uint64
 	leaves, rejected                     map[string]uint64
 	storeErrors                          uint64
 }
@@ -48,6 +52,7 @@ func (r *Room) Stats() Stats {
 		Skipped:    r.counts.skipped,
 		Leaves:     maps.Clone(r.counts.leaves),
 		Rejected:   maps.Clone(r.counts.rejected),
+		Queued:     r.counts.queued,
 		// failures of Config.Log and Config.Nicks
 		StoreErrors: r.counts.storeErrors,
 	}

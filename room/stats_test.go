@@ -6,7 +6,7 @@ import (
 )
 
 func TestStatsCountWhatHappens(t *testing.T) {
-	r := newTestRoom(t, Config{HistorySize: 4, OutboxSize: 24, FloodBurst: 2, FloodKick: 100})
+	r := newTestRoom(t, Config{HistorySize: 4, OutboxSize: 24, FloodBurst: 2, FloodKick: 100, FloodQueue: 1})
 	alice := mustJoin(t, r, "alice")
 	bob := mustJoin(t, r, "bob")
 	sleeper := mustJoin(t, r, "sleeper")
@@ -15,12 +15,12 @@ func TestStatsCountWhatHappens(t *testing.T) {
 
 	alice.Send("one")                                    // 2 deliveries
 	alice.Send("/msg bob two")                           // 2 deliveries (to bob, and the receipt)
-	alice.Send("three")                                  // dropped: flood
+	alice.Send("three")                                  // queued: flood control
 	bob.Send(strings.Repeat("x", DefaultMaxLineBytes+1)) // too long
 	bob.Send("/nope")                                    // bad command
 	bob.Send("/quit")
 	for range 30 {
-		alice.Send("/who") // alice's burst is spent: each is rejected as flood
+		alice.Send("/who") // alice's burst is spent and her queue full: each is rejected as flood
 	}
 	st := r.Stats()
 	if st.Joins != 3 || st.Members != 2 || st.Messages != 2 {
@@ -29,8 +29,8 @@ func TestStatsCountWhatHappens(t *testing.T) {
 	if st.Leaves["quit"] != 1 {
 		t.Errorf("leaves %v", st.Leaves)
 	}
-	if st.Rejected[RejectFlood] != 31 || st.Rejected[RejectTooLong] != 1 || st.Rejected[RejectCommand] != 1 {
-		t.Errorf("rejected %v", st.Rejected)
+	if st.Rejected[RejectFlood] != 30 || st.Rejected[RejectTooLong] != 1 || st.Rejected[RejectCommand] != 1 || st.Queued != 1 {
+		t.Errorf("rejected %v, queued %d", st.Rejected, st.Queued)
 	}
 	if st.Deliveries < 4 {
 		t.Errorf("deliveries %d", st.Deliveries)

@@ -2,7 +2,8 @@
 // algorithms, the wish middleware stack, the session channels and the keys
 // and window sizes a client sends, the connection log and the stall guard,
 // and gives every session with a terminal its own chat screen (package tui)
-// as one room member.
+// as one room member. The exec commands who and help answer without
+// joining.
 package sshgw
 
 import (
@@ -13,7 +14,6 @@ import (
 	"log/slog"
 	"net"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -59,6 +59,18 @@ type Config struct {
 	// WriteTimeout bounds each write of a session's screen: a client that
 	// stops reading longer than this is disconnected.
 	WriteTimeout time.Duration
+	// NoneAuth lets clients in with SSH's "none" authentication method,
+	// without asking them anything: "ssh -o BatchMode=yes" gets in without
+	// a key. A client tries "none" before anything else, so OpenSSH (and Go's
+	// client) then never shows its key, and members are known by their
+	// address only. Without NoneAuth a client signs in with any key, or with
+	// keyboard-interactive and no questions, and is known by its key. Either
+	// way no password is asked for.
+	NoneAuth bool
+	// Hosts are the names and addresses the server is reached by (chatd's
+	// --host): the hint that tells a client how to open the chat names the
+	// first DNS name among them (see hintHost).
+	Hosts []string
 }
 
 // Modern SSH algorithms only: post-quantum hybrid and elliptic-curve key
@@ -70,9 +82,11 @@ var (
 )
 
 // Server serves the room over SSH: every session with a terminal gets its
-// own chat screen and joins the room as the SSH user name. Anyone may
-// connect; there is no authentication yet. It is a gateway.Server whose
-// sessions are the chat sessions: Shutdown quits their screens.
+// own chat screen and joins the room as the SSH user name, and the exec
+// commands "who" and "help" answer without joining. Anyone may connect
+// (see Config.NoneAuth); nobody is asked for a password. It is a
+// gateway.Server whose sessions are the chat sessions: Shutdown quits
+// their screens.
 type Server struct {
 	cfg         Config
 	log         *slog.Logger
@@ -135,13 +149,12 @@ func NewServer(cfg Config) (*Server, error) {
 		wish.WithAddress(cfg.Addr),
 		wish.WithHostKeyPEM(keyPEM),
 		wish.WithVersion("chatd"),
-		// Accept everyone without asking anything: a stock ssh client gets
-		// in with its key, or with keyboard-interactive and no questions,
-		// so it never prompts for a password. (Password is accepted too, for
-		// clients that only offer that.)
+		// Accept everyone without asking anything: with "none" (see
+		// serverConfig), else with any key, or with keyboard-interactive and
+		// no questions. Password authentication is not offered, so ssh
+		// never prompts for one.
 		wish.WithPublicKeyAuth(func(ssh.Context, ssh.PublicKey) bool { return true }),
 		wish.WithKeyboardInteractiveAuth(func(ssh.Context, gossh.KeyboardInteractiveChallenge) bool { return true }),
-		wish.WithPasswordAuth(func(ssh.Context, string) bool { return true }),
 		// Middlewares run last to first: the last one listed sees the
 		// session first, and each calls the one listed before it.
 		wish.WithMiddleware(
@@ -154,10 +167,11 @@ func NewServer(cfg Config) (*Server, error) {
 			// the session ends. Outside the screen, so the screen can never
 			// return without the member leaving.
 			s.trackSession,
-			// 3. Refuse sessions without a terminal with a one-line
+			// 3. Answer exec commands (who, help; others are refused), and
+			// refuse a shell without a terminal with a one-line
 			// explanation, before anything joins the room or starts a
 			// program (the screen has nothing to draw on).
-			s.requireTerminal,
+			s.serveCommands,
 			// 2. Refuse user names over maxUserBytes, before the name is
 			// used for anything.
 			s.refuseLongUser,
@@ -173,10 +187,22 @@ func NewServer(cfg Config) (*Server, error) {
 	// requests filtered before charm's session handler sees them.
 	s.srv.ChannelHandlers = map[string]ssh.ChannelHandler{"session": s.openSession}
 	s.srv.ConnCallback = s.logConnections
-	s.srv.ServerConfigCallback = func(ssh.Context) *gossh.ServerConfig {
-		return &gossh.ServerConfig{Config: gossh.Config{KeyExchanges: sshKeyExchanges, Ciphers: sshCiphers, MACs: sshMACs}}
-	}
+	s.srv.ServerConfigCallback = s.serverConfig
 	return s, nil
+}
+
+// serverConfig is the SSH configuration of each connection, before
+// charm.land/ssh adds the host key and the authentication handlers: the
+// algorithms, and the "none" method if Config.NoneAuth.
+func (s *Server) serverConfig(ssh.Context) *gossh.ServerConfig {
+	cfg := &gossh.ServerConfig{Config: gossh.Config{KeyExchanges: sshKeyExchanges, Ciphers: sshCiphers, MACs: sshMACs}}
+	if s.cfg.NoneAuth {
+		cfg.NoClientAuth = true
+		// Empty permissions rather than none: charm.land/ssh keeps them in
+		// the session's context.
+		cfg.NoClientAuthCallback = func(gossh.ConnMetadata) (*gossh.Permissions, error) { return &gossh.Permissions{}, nil }
+	}
+	return cfg
 }
 
 // HostKeyFingerprint returns the host key's fingerprint as ssh-keygen -lf
@@ -364,35 +390,6 @@ func (s *Server) logSession(next ssh.Handler) ssh.Handler {
 	}
 }
 
-// requireTerminal turns away sessions without a PTY, such as "ssh -T host"
-// or "ssh host command", with an explanation and exit status 1.
-func (s *Server) requireTerminal(next ssh.Handler) ssh.Handler {
-	return func(sess ssh.Session) {
-		if _, _, ok := sess.Pty(); !ok {
-			setConnReason(sess.Context(), "no terminal")
-			fmt.Fprintf(sess.Stderr(), "chatd: this is a chat room; connect with a terminal: %s\n", sshCommand(sess.LocalAddr()))
-			_ = sess.Exit(1)
-			return
-		}
-		next(sess)
-	}
-}
-
-// sshCommand suggests how to connect with a terminal to the address the
-// client reached.
-func sshCommand(addr net.Addr) string {
-	host, port := "HOST", ""
-	if tcp, ok := addr.(*net.TCPAddr); ok {
-		if !tcp.IP.IsUnspecified() {
-			host = tcp.IP.String()
-		}
-		if tcp.Port != 22 {
-			port = " -p " + strconv.Itoa(tcp.Port)
-		}
-	}
-	return "ssh -t" + port + " " + host
-}
-
 // trackSession registers the session for Shutdown and, when the screen is
 // done, makes its member leave and tells the person why the chat ended.
 func (s *Server) trackSession(next ssh.Handler) ssh.Handler {
@@ -528,12 +525,7 @@ func (s *Server) newScreen(sess ssh.Session) *sessionScreen {
 	out := newStallGuard(sess, s.cfg.WriteTimeout, func() {
 		s.log.Info("ssh session not reading; closing it", "user", boundedUser(sess.User()), "remote", sess.RemoteAddr().String())
 		cs.leave(room.Reason{Kind: room.ReasonSlowConsumer})
-		_ = sess.Close()
-		// The whole connection, or its slot stays taken until the client
-		// hangs up, which a client that stopped reading may never do.
-		if conn, ok := sess.Context().Value(ssh.ContextKeyConn).(gossh.Conn); ok {
-			_ = conn.Close()
-		}
+		closeConn(sess)
 	})
 	pty, _, _ := sess.Pty()
 	windows := newWindowFeed()
@@ -609,4 +601,14 @@ func sessionFilter(_ tea.Model, msg tea.Msg) tea.Msg {
 		return tea.ResumeMsg{}
 	}
 	return msg
+}
+
+// closeConn closes sess and its whole connection: closing the session
+// alone would leave the connection's slot taken until the client hangs
+// up, which a client that stopped reading may never do.
+func closeConn(sess ssh.Session) {
+	_ = sess.Close()
+	if conn, ok := sess.Context().Value(ssh.ContextKeyConn).(gossh.Conn); ok {
+		_ = conn.Close()
+	}
 }

@@ -548,7 +548,7 @@ func TestOnlyModernSSHAlgorithms(t *testing.T) {
 	try := func(cfg gossh.Config) error {
 		cfg.SetDefaults()
 		c, err := gossh.Dial("tcp", ts.addr, &gossh.ClientConfig{
-			Config: cfg, User: "alg", Auth: []gossh.AuthMethod{gossh.Password("x")},
+			Config: cfg, User: "alg", Auth: []gossh.AuthMethod{noQuestions},
 			HostKeyCallback: gossh.InsecureIgnoreHostKey(), Timeout: waitLimit,
 		})
 		if err == nil {

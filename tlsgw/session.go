@@ -140,7 +140,7 @@ func closeWrite(conn net.Conn) error {
 
 // notTLSHint answers a client that spoke plain text to the TLS port.
 const notTLSHint = "This is chatd's TLS port: plain text and HTTP are not spoken here.\n" +
-	"Connect with: openssl s_client -quiet -connect HOST:PORT -CAfile cert.pem\n"
+	"Connect with: openssl s_client -quiet -verify_return_error -verify_hostname HOST -servername HOST -connect HOST:PORT -CAfile cert.pem\n"
 
 // explainNotTLS tells a client whose first bytes were not TLS, such as a
 // browser or `nc`, what this port is, in plain text (as an HTTP response if
@@ -168,7 +168,9 @@ func looksLikeHTTP(head []byte) bool {
 }
 
 // join greets the client and asks for a nickname until the room accepts one,
-// within the nickname timeout.
+// within the nickname timeout. Before that, the client may list the
+// members or leave (see beforeJoin); every line it sends counts as one of
+// its maxNickAttempts, and the timeout runs from the start.
 func (s *session) join() (*room.Member, error) {
 	s.conn.SetReadDeadline(time.Now().Add(s.srv.cfg.NickTimeout))
 	if err := s.send(s.greeting(), prompt()); err != nil {
@@ -188,6 +190,12 @@ func (s *session) join() (*room.Member, error) {
 			s.send(prompt())
 			continue
 		}
+		if cmd, found := room.LookupVisitorCommand(nick); found {
+			if err := s.beforeJoin(cmd); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		m, err := s.srv.cfg.Room.Join(nick, room.JoinOptions{Wake: s.pump.Wake, Identity: s.identity()})
 		if err == nil {
 			s.conn.SetReadDeadline(time.Time{})
@@ -203,6 +211,29 @@ func (s *session) join() (*room.Member, error) {
 	}
 	s.send(&room.Event{Kind: room.Error, Text: "too many attempts; goodbye"})
 	return nil, errors.New("too many nickname attempts")
+}
+
+// errLeftBeforeJoining is why a client that typed /quit at the nickname
+// prompt did not join.
+var errLeftBeforeJoining = errors.New("quit before joining")
+
+// beforeJoin answers a command typed at the nickname prompt, which joins
+// nothing and announces nothing: /who shows the member list, and the
+// prompt again; /quit says goodbye (errLeftBeforeJoining); any other
+// command is refused with the prompt again. The nickname phase's bounds
+// hold: each of these lines is one of the client's attempts, and the
+// nickname timeout keeps running. A /who costs the room a look at its
+// roster, and the client a member list of at most Config.MembersListed
+// names.
+func (s *session) beforeJoin(cmd room.VisitorCommand) error {
+	switch cmd {
+	case room.VisitorWho:
+		return s.send(s.srv.cfg.Room.Who(), prompt())
+	case room.VisitorQuit:
+		s.send(&room.Event{Kind: room.Bye, Reason: room.Reason{Kind: room.ReasonQuit}})
+		return errLeftBeforeJoining
+	}
+	return s.send(&room.Event{Kind: room.Error, Text: room.VisitorRefusal}, prompt())
 }
 
 // identity is who the client is, as far as TLS can tell: its address and,

@@ -39,8 +39,9 @@ type Starter interface {
 }
 
 // StatusReporter is implemented by a Conn that has a state worth showing in
-// the status line, such as the bundled client's "reconnecting" or its
-// unverified connection. The screen asks whenever it draws.
+// the status line, such as how the bundled client trusted the server, or
+// its unverified connection. The screen asks whenever it draws; while a
+// LinkMsg says the connection is down, the status line says that instead.
 type StatusReporter interface {
 	// Status returns a few words for the status line, or "", and whether
 	// they are a warning, drawn in red.

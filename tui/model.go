@@ -74,10 +74,13 @@ type Model struct {
 	help      helpState   // a /help waiting for the room's answer
 	framed    bool        // drawn by a frame writer (Framed), not Bubble Tea
 
-	// The nickname prompt, while conn is nil.
+	// The nickname prompt, while conn is nil or asking.
 	nickInput input
 	problem   string
 	joining   bool
+	asking    bool // the prompt is shown over the chat (AskNickMsg)
+
+	link link // the Conn's connection (LinkMsg, status.go)
 
 	width, height int
 
@@ -174,6 +177,13 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case joinedMsg:
 		m.dirty = true
 		return m, m.joined(msg)
+	case LinkMsg:
+		m.dirty = true
+		return m, m.setLink(msg)
+	case linkTickMsg:
+		return m, m.onLinkTick(msg)
+	case AskNickMsg:
+		m.askNick(msg)
 	case quitNowMsg:
 		return m, tea.Quit
 	case helpTimeoutMsg:
@@ -182,12 +192,12 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.sb.add(&room.Event{Kind: room.Error, Text: string(msg), Time: time.Now()})
 	case tea.KeyPressMsg:
 		m.dirty = true
-		if m.conn == nil {
+		if m.conn == nil || m.asking {
 			return m, m.promptKey(msg)
 		}
 		return m, m.chatKey(msg)
 	case tea.PasteMsg:
-		if m.conn == nil {
+		if m.conn == nil || m.asking {
 			m.nickInput.update(msg)
 		} else if !m.left {
 			m.input.update(msg)
@@ -227,6 +237,7 @@ func (m *Model) apply(msg EventsMsg) tea.Cmd {
 		return m.ringBell(call)
 	}
 	m.left = true
+	m.asking = false
 	m.reason = m.conn.Reason()
 	if m.quitting {
 		return nil // already on the way out
@@ -343,7 +354,7 @@ func (m *Model) screen() *screenFrame {
 	if m.dirty {
 		m.frame.reset()
 		m.text = ""
-		if m.conn == nil {
+		if m.conn == nil || m.asking {
 			m.promptView()
 		} else {
 			m.chatView()
@@ -367,7 +378,7 @@ func (m *Model) chatView() {
 	mw := w - pw
 	rows := max(h-2, 0)
 	if pw > 0 && m.panel == nil {
-		m.panel = m.members.view(pw, rows, m.rend.self, &m.st)
+		m.panel = m.linkPanel(m.members.view(pw, rows, m.rend.self, &m.st))
 	}
 	lines := m.sb.window()
 	blank := rows - len(lines)
@@ -424,6 +435,9 @@ func (m *Model) statusView(w int) string {
 			left += ": " + why
 		}
 		style = st.gone
+	}
+	if m.link.Down && !m.left {
+		return m.linkStatus(w)
 	}
 	right := ""
 	if sr, ok := m.conn.(StatusReporter); ok && !m.left {

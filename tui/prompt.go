@@ -43,8 +43,14 @@ func (m *Model) joined(msg joinedMsg) tea.Cmd {
 		}
 		return nil
 	}
+	again := m.asking // the same Conn, whose events flow already
+	m.asking = false
 	m.connect(msg.conn)
 	m.problem = ""
+	if again {
+		m.panel = nil
+		return nil
+	}
 	return startEvents(m.conn)
 }
 

@@ -34,12 +34,21 @@ type options struct {
 	addr        string
 	nick        string
 	caFile      string
+	fingerprint string // as client.ParseFingerprint returns it
 	insecure    bool
 	plain       bool
 	knownPath   string
 	showVersion bool
 	title       bool
 }
+
+// chat's exit statuses.
+const (
+	exitOK       = 0 // the user left: /quit, Ctrl+C, or the end of --plain's input
+	exitFailed   = 1 // the connection failed or was lost, or the server refused us
+	exitUsage    = 2 // the command line is wrong
+	exitNickname = 3 // --plain: the nickname is invalid or taken; choose another
+)
 
 // memoryLimit is the soft limit of the Go heap that chat asks of the
 // garbage collector unless GOMEMLIMIT says otherwise: what it keeps is
@@ -58,64 +67,71 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	opts, err := parseOptions(args, stderr)
+	opts, err := parseOptions(args, stdout, stderr)
 	if errors.Is(err, flag.ErrHelp) {
-		return 0
+		return exitOK
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "chat:", err)
-		return 2
+		return exitUsage
 	}
 	if opts.showVersion {
 		fmt.Fprintln(stdout, "chat", version)
-		return 0
+		return exitOK
 	}
 	ui := newConsole(stdin, stderr)
 	if opts.insecure {
 		ui.warn("WARNING: --insecure: the server's certificate is NOT verified. Anyone on the network path can read and change this chat.")
 	}
-	session, err := connect(ctx, opts, ui)
+	srv, err := newServer(opts)
 	if err != nil {
 		ui.fail(err)
-		return 1
+		return exitFailed
+	}
+	conn, err := srv.connect(ctx, ui)
+	if isNickProblem(err) {
+		if opts.plain {
+			ui.fail(err)
+			fmt.Fprintln(stderr, "chat: choose another nickname with --nick")
+			return exitNickname
+		}
+		// The screen asks for another.
+		return runScreen(ctx, srv, nil, nickProblem(opts.nick, err))
+	}
+	if err != nil {
+		ui.fail(err)
+		return exitFailed
 	}
 	if opts.plain {
-		return runPlain(session, stdin, stdout, stderr)
+		return runPlain(srv.session(ctx, conn, nil), stdin, stdout, stderr)
 	}
-	return runScreen(ctx, session, opts.title)
+	return runScreen(ctx, srv, conn, "")
 }
 
-func parseOptions(args []string, stderr io.Writer) (*options, error) {
+// parseOptions reads the command line. --help prints the usage on stdout;
+// a mistake prints it on stderr, before the error that run prints.
+func parseOptions(args []string, stdout, stderr io.Writer) (*options, error) {
 	o := &options{}
-	fs := flag.NewFlagSet("chat", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&o.nick, "nick", defaultNick(), "your `NICKNAME`")
-	fs.StringVar(&o.caFile, "ca", "", "trust only this CA or self-signed certificate `FILE` (e.g. chatd-data/cert.pem)")
-	fs.BoolVar(&o.insecure, "insecure", false, "do not verify the server at all (lab MITM exercises only)")
-	fs.BoolVar(&o.plain, "plain", false, "no screen: read lines from stdin, print the server's lines; never prompts")
-	fs.StringVar(&o.knownPath, "known-servers", "", "trust-on-first-use `FILE` (default ~/.config/chatd/known_servers)")
-	fs.BoolVar(&o.title, "title", false, "show your nick and the messages unread in the terminal's title (also /title on|off)")
-	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: chat [flags] HOST[:PORT]   (port %s if omitted)\n\nFlags:\n", defaultPort)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	fs := newFlags(o)
+	fs.SetOutput(io.Discard) // errors are printed once, by run
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		printUsage(fs, stdout)
 		return nil, err
-	}
-	if o.showVersion {
+	case err != nil:
+		printUsage(fs, stderr)
+		return nil, err
+	case o.showVersion:
 		return o, nil
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return nil, errors.New("name one server, as HOST:PORT")
+	case fs.NArg() != 1:
+		printUsage(fs, stderr)
+		return nil, errors.New("name one server, as HOST or HOST:PORT")
 	}
 	o.addr = withDefaultPort(fs.Arg(0))
-	if o.insecure && o.caFile != "" {
-		return nil, errors.New("--insecure and --ca contradict each other")
-	}
-	if err := room.ValidateNick(o.nick); err != nil {
-		return nil, fmt.Errorf("--nick: %w", err)
+	if err := o.checkTrustFlags(); err != nil {
+		return nil, err
 	}
 	if o.knownPath == "" {
 		var err error
@@ -124,6 +140,27 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 		}
 	}
 	return o, nil
+}
+
+// checkTrustFlags refuses ways of verifying the server that contradict each
+// other, and reads --fingerprint.
+func (o *options) checkTrustFlags() error {
+	if o.fingerprint != "" {
+		fp, err := client.ParseFingerprint(o.fingerprint)
+		if err != nil {
+			return fmt.Errorf("--fingerprint: %w", err)
+		}
+		o.fingerprint = fp
+	}
+	switch {
+	case o.insecure && o.caFile != "":
+		return errors.New("--insecure and --ca contradict each other")
+	case o.insecure && o.fingerprint != "":
+		return errors.New("--insecure and --fingerprint contradict each other")
+	case o.caFile != "" && o.fingerprint != "":
+		return errors.New("--ca and --fingerprint are two ways to trust the server: choose one")
+	}
+	return nil
 }
 
 func withDefaultPort(addr string) string {
@@ -149,6 +186,22 @@ func defaultNick() string {
 		return "guest"
 	}
 	return string(nick)
+}
+
+// isNickProblem reports whether err says that the nickname cannot be used:
+// the server refused it, or it is not a valid one.
+func isNickProblem(err error) bool {
+	return errors.Is(err, client.ErrNickRefused) || errors.Is(err, room.ErrInvalidNick)
+}
+
+// nickProblem says, above the nickname prompt, why the nickname of the
+// command line cannot be used, as chatd's SSH screen does.
+func nickProblem(nick string, err error) string {
+	var refused *client.NickRefusedError
+	if errors.As(err, &refused) {
+		return fmt.Sprintf("You cannot join as %q: %s", refused.Nick, refused.Reason)
+	}
+	return fmt.Sprintf("You cannot join as %q: %v", nick, err)
 }
 
 // isTerminal reports whether f is a terminal.

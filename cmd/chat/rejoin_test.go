@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
+
 	"chatd/certs"
 	"chatd/client"
 	"chatd/proto"
@@ -87,7 +89,10 @@ func TestQuitWhileRejoiningEndsAtOnce(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // the program ends at once, as after Ctrl+C
 	start := time.Now()
-	runScreen(ctx, session, false)
+	sess := &screenSession{Redialer: session}
+	s := &screen{ctx: ctx, session: sess}
+	sess.send = func(msg tea.Msg) { s.program.Send(msg) }
+	s.run(ctx, sess, "")
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("runScreen took %v to return after its program ended (2333681 returned at once)", d.Round(100*time.Millisecond))
 	}

@@ -6,6 +6,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"chatd/client"
 	"chatd/room"
 	"chatd/tui"
 )
@@ -26,8 +27,48 @@ func TestForwarderBatchesQueuedEvents(t *testing.T) {
 	}
 	close(events)
 	var got []tui.EventsMsg
-	forward(events, func(msg tea.Msg) { got = append(got, msg.(tui.EventsMsg)) })
+	forward(&fakeSource{events: events}, func(msg tea.Msg) { got = append(got, msg.(tui.EventsMsg)) })
 	if len(got) != 2 || len(got[0].Events) != tui.MaxBatch || got[0].Closed || len(got[1].Events) != 1 || !got[1].Closed {
 		t.Fatalf("forwarded %d messages: %+v", len(got), got)
+	}
+}
+
+// fakeSource is a session's events and link for forward.
+type fakeSource struct {
+	events  chan *room.Event
+	changed chan struct{}
+	link    client.Link
+}
+
+func (f *fakeSource) Events() <-chan *room.Event   { return f.events }
+func (f *fakeSource) LinkChanged() <-chan struct{} { return f.changed }
+func (f *fakeSource) Link() client.Link            { return f.link }
+
+// TestForwarderShowsEventsBeforeTheLinkChange: when the connection is lost,
+// the events that came before go to the screen before the news.
+func TestForwarderShowsEventsBeforeTheLinkChange(t *testing.T) {
+	src := &fakeSource{changed: make(chan struct{}, 1), link: client.Link{Down: true, Why: "connection refused"}}
+	var got []tea.Msg
+	send := func(msg tea.Msg) {
+		got = append(got, msg)
+		if _, ok := msg.(tui.LinkMsg); ok {
+			close(src.events)
+		}
+	}
+	for range 50 { // select picks either ready case: try it many times
+		got = got[:0]
+		src.events = make(chan *room.Event, 8)
+		src.events <- &room.Event{Kind: room.Chat, From: "bob", Text: "last words"}
+		src.changed <- struct{}{}
+		forward(src, send)
+		if len(got) != 3 {
+			t.Fatalf("forwarded %d messages: %+v", len(got), got)
+		}
+		if ev, ok := got[0].(tui.EventsMsg); !ok || len(ev.Events) != 1 {
+			t.Fatalf("first message %+v, want the chat line", got[0])
+		}
+		if l, ok := got[1].(tui.LinkMsg); !ok || !l.Down || l.Why != "connection refused" {
+			t.Fatalf("second message %+v, want the link down", got[1])
+		}
 	}
 }

@@ -134,10 +134,12 @@ func tail(s string, n int) string { return s[max(0, len(s)-n):] }
 // TestAttackNickTheftAfterConnectionLoss: when a member's connection drops
 // (without /quit), nobody else may take her nickname, or a look-alike of it, for
 // --nick-grace; she gets it back from her address (TLS) or with her key
-// (SSH), and after the grace anyone may.
+// (SSH, with --ssh-none-auth=false: by default ssh gets in before it shows
+// a key, and SSH members are known by their address as TLS ones are), and
+// after the grace anyone may.
 func TestAttackNickTheftAfterConnectionLoss(t *testing.T) {
 	t.Parallel()
-	a := newArena(t, "--nick-grace", "4s")
+	a := newArena(t, "--nick-grace", "4s", "--ssh-none-auth=false")
 
 	carol := dialFrom(t, a.s, "carol", "127.0.0.1")
 	carol.join("carol")

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 
 	"chatd/connlimit"
@@ -18,13 +19,14 @@ const envPrefix = "CHATD_"
 
 // config is everything chatd's serve mode is told.
 type config struct {
-	dataDir string
-	tlsAddr string
-	sshAddr string
-	cert    string
-	key     string
-	hosts   listFlag
-	version bool
+	dataDir   string
+	publicDir string
+	tlsAddr   string
+	sshAddr   string
+	cert      string
+	key       string
+	hosts     listFlag
+	version   bool
 
 	logFormat   string
 	logMessages bool
@@ -56,8 +58,10 @@ func newServeFlags(cfg *config, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("chatd", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&cfg.dataDir, "data-dir", "chatd-data", "`DIR` for the generated certificate and SSH host key")
+	fs.StringVar(&cfg.publicDir, "public-dir", "", "`DIR` for a copy of the served certificate that every local user may read, to hand out (default: public in --data-dir, which is then made passable, mode 0711)")
 	fs.StringVar(&cfg.tlsAddr, "tls-addr", ":7443", "`ADDR` of the TLS line-protocol listener")
 	fs.StringVar(&cfg.sshAddr, "ssh-addr", ":2222", "`ADDR` of the SSH listener (\"\" turns SSH off)")
+	fs.BoolVar(&cfg.ssh.NoneAuth, "ssh-none-auth", true, "let SSH clients in without asking anything (the \"none\" method): ssh -o BatchMode=yes gets in without a key, but ssh then never shows its key, so SSH members are known by their address; false asks for any key (members are known by it), or keyboard-interactive with no questions. Never a password")
 	fs.StringVar(&cfg.cert, "cert", "", "PEM certificate (chain) `FILE` to serve instead of the generated one; needs --key")
 	fs.StringVar(&cfg.key, "key", "", "PEM private key `FILE` of --cert")
 	fs.Var(&cfg.hosts, "host", "extra host `NAME` or IP address the generated certificate must cover (repeatable)")
@@ -81,7 +85,8 @@ func addLimitFlags(fs *flag.FlagSet, cfg *config) {
 	fs.IntVar(&cfg.room.MaxLineBytes, "max-line", room.DefaultMaxLineBytes, "longest line a member may send, in bytes; longer ones are refused")
 	fs.Float64Var(&cfg.room.FloodRate, "flood-rate", room.DefaultFloodRate, "lines per second a member may send, sustained")
 	fs.IntVar(&cfg.room.FloodBurst, "flood-burst", room.DefaultFloodBurst, "lines a member may send at once")
-	fs.IntVar(&cfg.room.FloodKick, "flood-kick", room.DefaultFloodKick, "lines dropped in a row for flooding before the member is disconnected")
+	fs.IntVar(&cfg.room.FloodKick, "flood-kick", room.DefaultFloodKick, "lines dropped for flooding (its queue full) before the member is disconnected, unless it got back within its limit in between")
+	fs.IntVar(&cfg.room.FloodQueue, "flood-queue", room.DefaultFloodQueue, "lines a member typed beyond the flood limit that wait their turn (a paste), at 512 bytes a line on average")
 	fs.IntVar(&cfg.room.NickBurst, "nick-burst", room.DefaultNickBurst, "nickname changes a member may make at once")
 	fs.DurationVar(&cfg.room.NickEvery, "nick-every", room.DefaultNickEvery, "after the burst, one nickname change per this long")
 	fs.DurationVar(&cfg.room.NickGrace, "nick-grace", room.DefaultNickGrace, "how long the nickname of a member who lost its connection is kept for it (same SSH key or TLS client certificate, else same address)")
@@ -174,6 +179,7 @@ func (c *config) validate() error {
 	}{
 		{"--history", float64(c.room.HistorySize)}, {"--outbox", float64(c.room.OutboxSize)}, {"--max-line", float64(c.room.MaxLineBytes)},
 		{"--flood-rate", c.room.FloodRate}, {"--flood-burst", float64(c.room.FloodBurst)}, {"--flood-kick", float64(c.room.FloodKick)},
+		{"--flood-queue", float64(c.room.FloodQueue)},
 		{"--nick-burst", float64(c.room.NickBurst)}, {"--nick-every", float64(c.room.NickEvery)},
 		{"--nick-grace", float64(c.room.NickGrace)}, {"--private-rate", c.room.PrivateRate}, {"--private-burst", float64(c.room.PrivateBurst)},
 		{"--quiet-joins-above", float64(c.room.QuietJoinsAbove)}, {"--presence-every", float64(c.room.PresenceEvery)},
@@ -188,6 +194,9 @@ func (c *config) validate() error {
 		if p.value <= 0 {
 			return fmt.Errorf("%s must be positive", p.flag)
 		}
+	}
+	if c.publicDir != "" && filepath.Clean(absPath(c.publicDir)) == filepath.Clean(absPath(c.dataDir)) {
+		return fmt.Errorf("--public-dir must not be the data directory: every user could list it")
 	}
 	if c.pprof && c.metricsAddr == "" {
 		return fmt.Errorf("--pprof serves on --metrics-addr, which is not set")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -24,5 +25,20 @@ func TestCertNeedsKey(t *testing.T) {
 	cfg := config{tlsAddr: ":7443", cert: "c.pem"}
 	if cfg.validate() == nil {
 		t.Error("--cert without --key was accepted")
+	}
+}
+
+func TestPublicDirMustNotBeTheDataDir(t *testing.T) {
+	var cfg config
+	fs := newServeFlags(&cfg, nil)
+	if err := parseFlags(fs, []string{"--data-dir", "/srv/chat", "--public-dir", "/srv/chat/"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.validate(); err == nil || !strings.Contains(err.Error(), "--public-dir") {
+		t.Errorf("--public-dir the data directory: %v", err)
+	}
+	cfg.publicDir = "/srv/chat/public"
+	if err := cfg.validate(); err != nil {
+		t.Errorf("--public-dir inside the data directory: %v", err)
 	}
 }

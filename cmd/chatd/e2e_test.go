@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"chatd/certs"
 	"chatd/internal/testproc"
 )
 
@@ -48,7 +49,9 @@ func TestOpenSSLConversationWithGeneratedCert(t *testing.T) {
 	requireOpenSSL(t)
 	dataDir := filepath.Join(t.TempDir(), "data")
 	s := startChatd(t, dataDir)
-	if want := []string{"openssl", "s_client", "-quiet", "-verify_return_error", "-verify_hostname", "localhost", "-connect", "localhost:" + s.Port, "-CAfile", filepath.Join(dataDir, "cert.pem")}; strings.Join(s.ConnectCmd, " ") != strings.Join(want, " ") {
+	want := []string{"openssl", "s_client", "-quiet", "-verify_return_error", "-verify_hostname", "localhost", "-servername", "localhost",
+		"-connect", "localhost:" + s.Port, "-CAfile", filepath.Join(dataDir, "public", "cert.pem")}
+	if strings.Join(s.ConnectCmd, " ") != strings.Join(want, " ") {
 		t.Errorf("printed connect command %q, want %q", s.ConnectCmd, want)
 	}
 	if got := opensslFingerprint(t, filepath.Join(dataDir, "cert.pem")); got != s.Fingerprint {
@@ -167,8 +170,9 @@ func TestSeedOpenSSLRecipeCertificate(t *testing.T) {
 		t.Fatalf("openssl req: %v\n%s", err, out)
 	}
 	s := startChatd(t, filepath.Join(dir, "unused-data"), "--cert", certFile, "--key", keyFile)
-	if s.ConnectCmd[len(s.ConnectCmd)-1] != certFile {
-		t.Errorf("connect command %q does not use the given certificate as CA", s.ConnectCmd)
+	public := filepath.Join(dir, "unused-data", "public", "cert.pem")
+	if s.ConnectCmd[len(s.ConnectCmd)-1] != public || !sameFile(t, public, certFile) {
+		t.Errorf("connect command %q does not use the public copy of the given certificate as CA", s.ConnectCmd)
 	}
 	if got := opensslFingerprint(t, certFile); got != s.Fingerprint {
 		t.Errorf("printed fingerprint %s, openssl says %s", s.Fingerprint, got)
@@ -230,6 +234,35 @@ func TestCertCommand(t *testing.T) {
 	if err == nil || !strings.Contains(string(again), "--force") {
 		t.Errorf("a second chatd cert overwrote the pair or did not mention --force: %v\n%s", err, again)
 	}
+
+	// --force renews: the same key, the old names and the new one, and a
+	// warning with the old fingerprint.
+	certFile, keyFile := filepath.Join(out, "cert.pem"), filepath.Join(out, "key.pem")
+	oldFP, oldKey := opensslFingerprint(t, certFile), readFile(t, keyFile)
+	renewed, err := exec.Command(chatdBinary, "cert", "--out", out, "--force", "--host", "extra.example.com").CombinedOutput()
+	leaf := readLeaf(t, certFile)
+	if err != nil || !strings.Contains(string(renewed), "WARNING") || !strings.Contains(string(renewed), oldFP) {
+		t.Errorf("chatd cert --force: %v\n%s", err, renewed)
+	}
+	if readFile(t, keyFile) != oldKey || strings.Join(certs.SubjectAltNames(leaf), " ") != "chat.example.com extra.example.com 203.0.113.10" {
+		t.Errorf("--force changed the key or lost names: %v", certs.SubjectAltNames(leaf))
+	}
+	// --force --new-key: a new identity for exactly the names given.
+	if out, err := exec.Command(chatdBinary, "cert", "--out", out, "--force", "--new-key", "--host", "only.example.com").CombinedOutput(); err != nil {
+		t.Fatalf("chatd cert --force --new-key: %v\n%s", err, out)
+	}
+	if leaf := readLeaf(t, certFile); readFile(t, keyFile) == oldKey || strings.Join(certs.SubjectAltNames(leaf), " ") != "only.example.com" {
+		t.Errorf("--new-key kept the key or the names: %v", certs.SubjectAltNames(leaf))
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 func TestHelpAndVersion(t *testing.T) {

@@ -45,7 +45,7 @@ func run(ctx context.Context, stopSignals func(), args []string, stdout, stderr 
 		return 0
 	}
 	if err := cfg.validate(); err != nil {
-		fmt.Fprintln(stderr, "chatd:", err)
+		failed(cfg.logFormat, stderr, err)
 		return 2
 	}
 	logger := newLogger(cfg.logFormat, stderr)
@@ -53,15 +53,42 @@ func run(ctx context.Context, stopSignals func(), args []string, stdout, stderr 
 		cfg.room.MessageLog = logger.With("log", "messages")
 	}
 	if err := serve(ctx, stopSignals, &cfg, stdout, logger); err != nil {
-		fmt.Fprintln(stderr, "chatd:", err)
+		failed(cfg.logFormat, stderr, err)
 		return 1
 	}
 	return 0
 }
 
-func newLogger(format string, w io.Writer) *slog.Logger {
-	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, nil))
+// failed says why chatd could not start or stopped: with --log-format json
+// as a record "chatd failed" (a machine reading the log reads why too),
+// else as a line of text. Only errors in the flags themselves, found
+// before the format is known, are always text.
+func failed(logFormat string, stderr io.Writer, err error) {
+	if logFormat == "json" {
+		newLogger(logFormat, stderr).Error("chatd failed", "err", err)
+		return
 	}
-	return slog.New(slog.NewTextHandler(w, nil))
+	fmt.Fprintln(stderr, "chatd:", err)
+}
+
+// newLogger returns chatd's logger: log/slog records as text or JSON on w.
+// Durations follow one rule in both formats: an attribute NAME holding a
+// time.Duration is written as NAME_seconds, a number of seconds
+// (duration=1.5s becomes duration_seconds=1.5), so that a machine reads it
+// without knowing Go's duration syntax or slog's nanoseconds.
+func newLogger(format string, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{ReplaceAttr: durationsInSeconds}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// durationsInSeconds is the ReplaceAttr that writes a duration attribute
+// NAME as NAME_seconds, in seconds.
+func durationsInSeconds(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() != slog.KindDuration {
+		return a
+	}
+	return slog.Float64(a.Key+"_seconds", a.Value.Duration().Seconds())
 }

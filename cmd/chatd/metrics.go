@@ -52,12 +52,13 @@ var (
 	descDeliveries = prometheus.NewDesc("chatd_deliveries_total", "Events queued for members.", nil, nil)
 	descSkipped    = prometheus.NewDesc("chatd_skipped_events_total", "Events skipped for members that had fallen behind (each was told how many it missed).", nil, nil)
 	descRejected   = prometheus.NewDesc("chatd_rejected_lines_total", "Input lines refused, by reason.", []string{"reason"}, nil)
+	descQueued     = prometheus.NewDesc("chatd_queued_lines_total", "Input lines that waited their turn for flood control (a paste) rather than going out at once.", nil, nil)
 	descStore      = prometheus.NewDesc("chatd_store_errors_total", "Failures of the room's log or nickname store: events not stored (and shown to nobody), histories not replayed, joins and nickname records not written; each was told to whoever it concerned.", nil, nil)
 )
 
 // Describe sends the descriptions of the room's metrics.
 func (c roomCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descMembers, descJoins, descLeaves, descMessages, descDeliveries, descSkipped, descRejected, descStore} {
+	for _, d := range []*prometheus.Desc{descMembers, descJoins, descLeaves, descMessages, descDeliveries, descSkipped, descRejected, descQueued, descStore} {
 		ch <- d
 	}
 }
@@ -76,6 +77,7 @@ func (c roomCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descMessages, r.Messages)
 	counter(descDeliveries, r.Deliveries)
 	counter(descSkipped, r.Skipped)
+	counter(descQueued, r.Queued)
 	counter(descStore, r.StoreErrors)
 	for reason, n := range r.Leaves {
 		counter(descLeaves, n, reason)
@@ -128,6 +130,6 @@ func (p *parts) startMetrics() (listening, error) {
 	if err != nil {
 		return listening{}, fmt.Errorf("listen for metrics: %w", err)
 	}
-	fmt.Fprintf(p.stdout, "Metrics on http://%s/metrics\n", ln.Addr())
+	p.banner.say(metricsPart(ln.Addr()))
 	return listening{server: newMetricsServer(p.reg, p.cfg.pprof), ln: ln}, nil
 }

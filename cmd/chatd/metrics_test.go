@@ -108,6 +108,7 @@ func TestEveryPartRegistersTheSameMetricsAsBefore(t *testing.T) {
 		"chatd_deliveries_total":             {{"Events queued for members.", ""}},
 		"chatd_skipped_events_total":         {{"Events skipped for members that had fallen behind (each was told how many it missed).", ""}},
 		"chatd_rejected_lines_total":         {{"Input lines refused, by reason.", "reason"}},
+		"chatd_queued_lines_total":           {{"Input lines that waited their turn for flood control (a paste) rather than going out at once.", ""}},
 		"chatd_store_errors_total":           {{"Failures of the room's log or nickname store: events not stored (and shown to nobody), histories not replayed, joins and nickname records not written; each was told to whoever it concerned.", ""}},
 		"chatd_tls_handshakes_total":         {{"Completed TLS handshakes, by version and key-exchange group.", "group,version"}},
 		"chatd_tls_handshake_failures_total": {{"Failed TLS handshakes, by reason.", "reason"}},

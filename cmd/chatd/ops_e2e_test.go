@@ -113,7 +113,7 @@ func TestJSONLogsCarryTheConnection(t *testing.T) {
 			t.Errorf("closed record %s = %v, want %v (record %v)", k, closed[k], v, closed)
 		}
 	}
-	for _, k := range []string{"bytes_in", "bytes_out", "duration"} {
+	for _, k := range []string{"bytes_in", "bytes_out", "duration_seconds"} {
 		if n, ok := closed[k].(float64); !ok || n <= 0 {
 			t.Errorf("closed record %s = %v, want a positive number", k, closed[k])
 		}
@@ -144,6 +144,12 @@ func TestSystemdUnit(t *testing.T) {
 	// verify checks that ExecStart exists: point it at the binary just built.
 	path := filepath.Join(t.TempDir(), "chatd.service")
 	os.WriteFile(path, []byte(strings.ReplaceAll(string(unit), "/usr/local/bin/chatd", chatdBinary)), 0o644)
+	for _, want := range []string{"\nDocumentation=file:/usr/local/share/doc/chatd/README.md", "\nEnvironment=CHATD_PUBLIC_DIR=%t/chatd\n",
+		"\nRuntimeDirectory=chatd\n", "\nRuntimeDirectoryMode=0755\n"} {
+		if !strings.Contains(string(unit), want) {
+			t.Errorf("the unit lacks %q", strings.TrimSpace(want))
+		}
+	}
 	if out, err := exec.Command("systemd-analyze", "verify", path).CombinedOutput(); err != nil || len(out) > 0 {
 		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 	}
@@ -192,17 +198,18 @@ func metric(page, series string) (float64, bool) {
 
 func TestMetricsMoveWithTraffic(t *testing.T) {
 	requireOpenSSL(t)
-	s := startChatd(t, t.TempDir(), "--metrics-addr", "127.0.0.1:0", "--flood-burst", "5", "--flood-kick", "100")
+	s := startChatd(t, t.TempDir(), "--metrics-addr", "127.0.0.1:0", "--flood-burst", "5", "--flood-queue", "1", "--flood-kick", "100")
 	if got := httpGet(t, s.MetricsURL+"/healthz"); got != "ok\n" {
 		t.Errorf("/healthz = %q", got)
 	}
 	alice := s.JoinWithOpenSSL(t, "alice")
 	bob := s.JoinWithOpenSSL(t, "bob")
-	for i := range 8 { // 5 pass, 3 are dropped by flood control
+	for i := range 8 { // 5 pass, 1 waits its turn, 2 are dropped by flood control
 		alice.Send(fmt.Sprint("message ", i))
 	}
 	bob.Expect("<alice> message 4")
 	alice.Expect("!!! slow down")
+	bob.Expect("<alice> message 5")
 	plain, err := net.Dial("tcp", "127.0.0.1:"+s.Port)
 	if err != nil {
 		t.Fatal(err)
@@ -214,9 +221,10 @@ func TestMetricsMoveWithTraffic(t *testing.T) {
 	want := map[string]float64{
 		`chatd_members`:                                                2,
 		`chatd_joins_total`:                                            2,
-		`chatd_messages_total`:                                         5,
+		`chatd_messages_total`:                                         6,
 		`chatd_connections_open{transport="tls"}`:                      2,
-		`chatd_rejected_lines_total{reason="flood"}`:                   3,
+		`chatd_rejected_lines_total{reason="flood"}`:                   2,
+		`chatd_queued_lines_total`:                                     1,
 		`chatd_tls_handshakes_total{group="X25519",version="TLS 1.3"}`: 2,
 		`chatd_tls_handshake_failures_total{reason="not tls"}`:         1,
 	}
@@ -256,9 +264,12 @@ func TestCertbotDeployHook(t *testing.T) {
 	calls := filepath.Join(dir, "systemctl-calls")
 	os.WriteFile(filepath.Join(bin, "systemctl"), []byte("#!/bin/sh\necho \"$@\" >> "+calls+"\n"), 0o755)
 
-	cmd := exec.Command("sh", "../../deploy/certbot-deploy-hook")
-	cmd.Env = append(os.Environ(), "RENEWED_LINEAGE="+live, "CHATD_STATE_DIR="+state, "PATH="+bin+":"+os.Getenv("PATH"))
-	if out, err := cmd.CombinedOutput(); err != nil {
+	hook := func() ([]byte, error) {
+		cmd := exec.Command("sh", "../../deploy/certbot-deploy-hook")
+		cmd.Env = append(os.Environ(), "RENEWED_LINEAGE="+live, "CHATD_STATE_DIR="+state, "PATH="+bin+":"+os.Getenv("PATH"))
+		return cmd.CombinedOutput()
+	}
+	if out, err := hook(); err != nil {
 		t.Fatalf("hook: %v\n%s", err, out)
 	}
 	for name, want := range map[string]struct {
@@ -272,8 +283,12 @@ func TestCertbotDeployHook(t *testing.T) {
 			t.Errorf("%s: %v %q mode %v", name, err, body, info.Mode())
 		}
 	}
-	if got, _ := os.ReadFile(calls); strings.TrimSpace(string(got)) != "reload chatd" {
-		t.Errorf("systemctl was called with %q, want reload chatd", got)
+	if got, _ := os.ReadFile(calls); strings.TrimSpace(string(got)) != "try-reload-or-restart chatd" {
+		t.Errorf("systemctl was called with %q, want try-reload-or-restart chatd", got)
+	}
+	os.RemoveAll(state)
+	if out, err := hook(); err == nil || !strings.Contains(string(out), "start chatd once") {
+		t.Errorf("with no state directory yet the hook says %q (%v)", out, err)
 	}
 }
 

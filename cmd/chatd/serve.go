@@ -3,8 +3,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -13,7 +11,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -42,8 +39,9 @@ type parts struct {
 	room   *room.Room
 	guard  *connlimit.Guard // every gateway's listener goes through it
 	reg    *prometheus.Registry
-	stdout io.Writer
+	banner *banner
 	logger *slog.Logger
+	host   string // the name users connect to
 }
 
 // listening is a server with the listener it is to serve.
@@ -64,7 +62,14 @@ func (l listening) run() error {
 // serve runs the room and its servers until ctx is cancelled, then shuts
 // them down within shutdownTimeout.
 func serve(ctx context.Context, stopSignals func(), cfg *config, stdout io.Writer, logger *slog.Logger) error {
-	cert, err := loadCertificate(cfg, stdout, logger)
+	// SIGHUP is caught from the start: by default it would kill chatd,
+	// and one may come while the banner is being read.
+	hangups := make(chan os.Signal, 1)
+	signal.Notify(hangups, syscall.SIGHUP)
+	defer signal.Stop(hangups)
+	b := newBanner(cfg.logFormat, stdout, logger)
+	keeper := newCertKeeper(cfg, logger)
+	cert, err := keeper.start(b)
 	if err != nil {
 		return err
 	}
@@ -74,16 +79,18 @@ func serve(ctx context.Context, stopSignals func(), cfg *config, stdout io.Write
 	if err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
-	store := certs.NewStore(cert.Cert)
-	p := &parts{cfg: cfg, room: chatRoom, guard: guard, reg: reg, stdout: stdout, logger: logger}
-	servers, err := p.startServers(store, cert)
+	p := &parts{cfg: cfg, room: chatRoom, guard: guard, reg: reg, banner: b, logger: logger, host: connectHost(cfg, cert.Cert.Leaf)}
+	servers, err := p.startServers(keeper.store, cert)
 	if err != nil {
 		return err
 	}
-	hangups := make(chan os.Signal, 1)
-	signal.Notify(hangups, syscall.SIGHUP)
-	defer signal.Stop(hangups)
-	go reloadOnHangup(ctx, hangups, cert, store, logger)
+	// The keeper reloads and renews until serve returns, whatever the
+	// reason: a failed listener too, not only the end of ctx.
+	keeperCtx, stopKeeper := context.WithCancel(ctx)
+	var keeping sync.WaitGroup
+	keeping.Go(func() { keeper.run(keeperCtx, hangups) })
+	defer keeping.Wait()
+	defer stopKeeper()
 
 	errs := make(chan error, len(servers))
 	for _, l := range servers {
@@ -148,8 +155,12 @@ func (p *parts) startTLS(store *certs.Store, cert *servedCert) (listening, error
 		ln.Close()
 		return listening{}, fmt.Errorf("TLS metrics: %w", err)
 	}
-	fmt.Fprintf(p.stdout, "TLS listening on %s\n", ln.Addr())
-	printConnectHelp(p.stdout, cert, ln.Addr())
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	caFile := ""
+	if cert.SelfSigned {
+		caFile = cmp.Or(cert.Public, cert.File)
+	}
+	p.banner.say(tlsPart(ln.Addr(), opensslCommand(p.host, port, caFile)))
 	return listening{server: tlsServer, ln: p.guard.Listen(ln)}, nil
 }
 
@@ -160,6 +171,7 @@ func (p *parts) startSSH() (listening, error) {
 	sshCfg := p.cfg.ssh
 	sshCfg.Addr, sshCfg.HostKeyPath, sshCfg.Room, sshCfg.Logger = p.cfg.sshAddr, keyPath, p.room, p.logger
 	sshCfg.WriteTimeout = p.cfg.tls.WriteTimeout
+	sshCfg.Hosts = p.cfg.hosts // the name its hints give
 	sshServer, err := sshgw.NewServer(sshCfg)
 	if err != nil {
 		return listening{}, err
@@ -172,8 +184,7 @@ func (p *parts) startSSH() (listening, error) {
 		return listening{}, fmt.Errorf("listen for SSH: %w", err)
 	}
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	fmt.Fprintf(p.stdout, "SSH host key: %s\n  fingerprint: %s\n", absPath(keyPath), sshServer.HostKeyFingerprint())
-	fmt.Fprintf(p.stdout, "SSH listening on %s\nConnect with:\n  ssh -p %s NICK@localhost\n", ln.Addr(), port)
+	p.banner.say(sshPart(ln.Addr(), absPath(keyPath), sshServer.HostKeyFingerprint(), sshCommand(p.host, port)))
 	return listening{server: sshServer, ln: p.guard.Listen(ln)}, nil
 }
 
@@ -204,104 +215,6 @@ func withRefusalLog(limits connlimit.Limits, logger *slog.Logger) connlimit.Limi
 		})
 	}
 	return limits
-}
-
-// servedCert is the certificate chatd serves and where it came from.
-type servedCert struct {
-	Cert       *tls.Certificate
-	File       string
-	KeyFile    string
-	SelfSigned bool
-}
-
-// reloadOnHangup re-reads the certificate and key files on every signal on
-// hangups (SIGHUP) until ctx ends. New handshakes get the new certificate;
-// connections already up keep theirs. A file that does not load leaves the
-// old certificate in place.
-func reloadOnHangup(ctx context.Context, hup <-chan os.Signal, served *servedCert, store *certs.Store, logger *slog.Logger) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-hup:
-			cert, err := certs.LoadKeyPair(served.File, served.KeyFile)
-			if err != nil {
-				logger.Error("certificate reload failed; still serving the old certificate", "err", err,
-					"fingerprint", certs.Fingerprint(store.Certificate().Leaf.Raw))
-				continue
-			}
-			store.Set(cert)
-			logger.Info("certificate reloaded", "file", served.File, "fingerprint", certs.Fingerprint(cert.Leaf.Raw),
-				"not_after", cert.Leaf.NotAfter.UTC().Format(time.DateOnly))
-		}
-	}
-}
-
-// loadCertificate returns --cert/--key if given, otherwise the generated
-// certificate in the data directory, made if needed, and says which.
-func loadCertificate(cfg *config, stdout io.Writer, logger *slog.Logger) (*servedCert, error) {
-	if cfg.cert != "" {
-		cert, err := certs.LoadKeyPair(cfg.cert, cfg.key)
-		if err != nil {
-			return nil, err
-		}
-		leaf := cert.Leaf
-		selfSigned := certs.IsSelfSigned(leaf)
-		fmt.Fprintf(stdout, "TLS certificate: %s\n", absPath(cfg.cert))
-		printCertSummary(stdout, leaf)
-		return &servedCert{Cert: cert, File: absPath(cfg.cert), KeyFile: absPath(cfg.key), SelfSigned: selfSigned}, nil
-	}
-	gen, err := certs.EnsureSelfSigned(cfg.dataDir, cfg.hosts, time.Now())
-	if err != nil {
-		return nil, err
-	}
-	leaf := gen.Cert.Leaf
-	if gen.Created {
-		logger.Info("generated a self-signed certificate", "file", gen.CertFile, "why", gen.Why)
-		fmt.Fprintf(stdout, "TLS certificate: %s (new: %s)\n", absPath(gen.CertFile), gen.Why)
-	} else {
-		fmt.Fprintf(stdout, "TLS certificate: %s\n", absPath(gen.CertFile))
-	}
-	printCertSummary(stdout, leaf)
-	return &servedCert{Cert: gen.Cert, File: absPath(gen.CertFile), KeyFile: absPath(gen.KeyFile), SelfSigned: true}, nil
-}
-
-// printCertSummary prints what a user needs to check a certificate: its
-// fingerprint, the names it is valid for and until when.
-func printCertSummary(out io.Writer, leaf *x509.Certificate) {
-	hosts := certs.SubjectAltNames(leaf) // the operator's own certificate: shown as is
-	fmt.Fprintf(out, "  SHA-256 fingerprint: %s\n", certs.Fingerprint(leaf.Raw))
-	if len(hosts) == 0 {
-		fmt.Fprintf(out, "  valid for: no subjectAltName, only the common name %q; until %s\n", leaf.Subject.CommonName, leaf.NotAfter.UTC().Format(time.DateOnly))
-		fmt.Fprintln(out, "  warning: clients that check host names by subjectAltName (Go's, browsers, chat) will refuse it; see README")
-		return
-	}
-	fmt.Fprintf(out, "  valid for: %s; until %s\n", strings.Join(hosts, ", "), leaf.NotAfter.UTC().Format(time.DateOnly))
-}
-
-// printConnectHelp prints the openssl command that connects with full
-// verification: the certificate as trust anchor when it is self-signed, and
-// the host name checked.
-func printConnectHelp(out io.Writer, cert *servedCert, addr net.Addr) {
-	host := connectHost(cert.Cert.Leaf)
-	_, port, _ := net.SplitHostPort(addr.String())
-	cmd := fmt.Sprintf("openssl s_client -quiet -verify_return_error -verify_hostname %s -connect %s", host, net.JoinHostPort(host, port))
-	if cert.SelfSigned {
-		cmd += " -CAfile " + cert.File
-	}
-	fmt.Fprintf(out, "Connect with:\n  %s\n", cmd)
-}
-
-// connectHost picks the name to connect to: localhost if the certificate
-// covers it, else its first DNS name, else its common name.
-func connectHost(leaf *x509.Certificate) string {
-	if leaf.VerifyHostname("localhost") == nil || len(leaf.DNSNames) == 0 && leaf.Subject.CommonName == "" {
-		return "localhost"
-	}
-	if len(leaf.DNSNames) > 0 {
-		return leaf.DNSNames[0]
-	}
-	return leaf.Subject.CommonName
 }
 
 func absPath(p string) string {

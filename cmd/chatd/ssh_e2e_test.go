@@ -30,16 +30,23 @@ func startChatdWithSSH(t *testing.T, dataDir string) *testproc.Chatd {
 // host key, as a user who checked the fingerprint would.
 func sshArgs(t *testing.T, s *testproc.Chatd, user string, extra ...string) []string {
 	t.Helper()
+	return append(sshOptions(t, s, "127.0.0.1", extra...), user+"@127.0.0.1")
+}
+
+// sshOptions returns "ssh" and the options of a user who connected to
+// chatd as host before and accepted its host key under that name: ssh
+// refuses any other name rather than ask about it.
+func sshOptions(t *testing.T, s *testproc.Chatd, host string, extra ...string) []string {
+	t.Helper()
 	pub, err := exec.Command("ssh-keygen", "-y", "-f", s.HostKeyFile).Output()
 	if err != nil {
 		t.Fatalf("ssh-keygen -y: %v", err)
 	}
 	knownHosts := filepath.Join(t.TempDir(), "known_hosts")
-	os.WriteFile(knownHosts, []byte("[127.0.0.1]:"+s.SSHPort+" "+string(pub)), 0o600)
+	os.WriteFile(knownHosts, []byte("["+host+"]:"+s.SSHPort+" "+string(pub)), 0o600)
 	args := []string{"ssh", "-p", s.SSHPort, "-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=" + knownHosts,
 		"-o", "GlobalKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10"}
-	args = append(args, extra...)
-	return append(args, user+"@127.0.0.1")
+	return append(args, extra...)
 }
 
 func TestSSHAndTLSUsersShareTheRoom(t *testing.T) {
@@ -138,7 +145,7 @@ func TestSSHConnectionLog(t *testing.T) {
 	if _, ok := closed["key_type"].(string); !ok {
 		t.Errorf("no key_type in %v", closed)
 	}
-	for _, k := range []string{"bytes_in", "bytes_out", "duration"} {
+	for _, k := range []string{"bytes_in", "bytes_out", "duration_seconds"} {
 		if n, ok := closed[k].(float64); !ok || n <= 0 {
 			t.Errorf("closed record %s = %v, want a positive number", k, closed[k])
 		}

@@ -1,6 +1,8 @@
 package testproc
 
 import (
+	"encoding/json"
+	"net"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -41,14 +43,15 @@ func StartChatd(t testing.TB, binary, dataDir string, args ...string) *Chatd {
 			t.Logf("chatd printed:\n%s", s.Output())
 		}
 	})
+	if flagValue(argv, "--log-format") == "json" {
+		s.readJSONBanner(t, argv)
+		return s
+	}
 	s.Fingerprint = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(s.Expect("SHA-256 fingerprint: ")), "SHA-256 fingerprint: "))
 	s.Port = listeningRE.FindStringSubmatch(s.Expect("TLS listening on "))[1]
 	s.Expect("Connect with:")
 	s.ConnectCmd = strings.Fields(s.Expect("openssl s_client"))
-	s.CertFile = filepath.Join(dataDir, "cert.pem")
-	if n := len(s.ConnectCmd); n > 1 && s.ConnectCmd[n-2] == "-CAfile" {
-		s.CertFile = s.ConnectCmd[n-1]
-	}
+	s.setCertFile()
 	if flagValue(argv, "--ssh-addr") != "" {
 		s.HostKeyFile = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(s.Expect("SSH host key: ")), "SSH host key: "))
 		s.SSHFingerprint = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(s.Expect("fingerprint: SHA256:")), "fingerprint: "))
@@ -60,6 +63,61 @@ func StartChatd(t testing.TB, binary, dataDir string, args ...string) *Chatd {
 		s.MetricsURL = strings.TrimSuffix(strings.TrimPrefix(line, "Metrics on "), "/metrics")
 	}
 	return s
+}
+
+// setCertFile takes the certificate clients should trust from the -CAfile
+// of the connect command, if it has one.
+func (s *Chatd) setCertFile() {
+	s.CertFile = filepath.Join(s.DataDir, "cert.pem")
+	if n := len(s.ConnectCmd); n > 1 && s.ConnectCmd[n-2] == "-CAfile" {
+		s.CertFile = s.ConnectCmd[n-1]
+	}
+}
+
+// readJSONBanner reads the banner chatd logs with --log-format json: one
+// record per part.
+func (s *Chatd) readJSONBanner(t testing.TB, argv []string) {
+	t.Helper()
+	cert := s.Record(`"msg":"TLS certificate"`)
+	s.Fingerprint, _ = cert["fingerprint"].(string)
+	tls := s.Record(`"msg":"TLS listening"`)
+	s.Port = portOf(t, tls["addr"])
+	connect, _ := tls["connect"].(string)
+	s.ConnectCmd = strings.Fields(connect)
+	s.setCertFile()
+	if flagValue(argv, "--ssh-addr") != "" {
+		ssh := s.Record(`"msg":"SSH listening"`)
+		s.SSHPort = portOf(t, ssh["addr"])
+		s.HostKeyFile, _ = ssh["host_key"].(string)
+		s.SSHFingerprint, _ = ssh["fingerprint"].(string)
+	}
+	if flagValue(argv, "--metrics-addr") != "" {
+		url, _ := s.Record(`"msg":"metrics listening"`)["url"].(string)
+		s.MetricsURL = strings.TrimSuffix(url, "/metrics")
+	}
+}
+
+// Record waits for the next line of output holding want and parses it as a
+// JSON log record.
+func (s *Chatd) Record(want string) map[string]any {
+	s.t.Helper()
+	line := s.Expect(want)
+	var rec map[string]any
+	if err := json.Unmarshal([]byte(line[strings.Index(line, "{"):]), &rec); err != nil {
+		s.t.Fatalf("log line %q is not JSON: %v", line, err)
+	}
+	return rec
+}
+
+// portOf returns the port of a host:port address in a record.
+func portOf(t testing.TB, addr any) string {
+	t.Helper()
+	s, _ := addr.(string)
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		t.Fatalf("address %q in the banner: %v", addr, err)
+	}
+	return port
 }
 
 // flagValue returns the value of the last flag name in argv, or "".

@@ -1,0 +1,307 @@
+package client
+
+import (
+	"strings"
+	"time"
+
+	"chatd/proto"
+	"chatd/room"
+)
+
+// What a rejoin shows. A server greets every connection and replays its
+// recent history to every joiner, so a session that rejoins would show
+// again what it already showed: the greeting, the history up to the moment
+// the connection was lost, and its own join. The session remembers the
+// last public events it passed on (their wire lines, timestamps included)
+// and finds where the replay catches up with them; only what comes after,
+// what happened while it was away, is shown, framed as history.
+const (
+	// seenKept is how many of the last public events are remembered to
+	// find that place.
+	seenKept = 16
+	// echoesKept is how many of the user's own last lines are remembered:
+	// the server does not send them back live, but its replay holds them.
+	echoesKept = 16
+	// nicksKept is how many of the session's nicknames are remembered, to
+	// tell its own lines in a replay.
+	nicksKept = 8
+	// greetingKept and greetingMax bound the greeting lines remembered.
+	greetingKept = 8
+	greetingMax  = 512
+	// maxHeldReplay and maxHeldBytes bound the replayed events held until
+	// the replay ends (chatd replays 100 events of at most a few KiB); a
+	// longer replay is passed on as it is.
+	maxHeldReplay = 1024
+	maxHeldBytes  = 512 << 10
+)
+
+// ring is a bounded list of strings, oldest first; adding to a full ring
+// drops its oldest.
+type ring struct {
+	items []string
+	max   int
+}
+
+func (r *ring) add(s string) {
+	if len(r.items) == r.max {
+		copy(r.items, r.items[1:])
+		r.items = r.items[:r.max-1]
+	}
+	r.items = append(r.items, s)
+}
+
+func (r *ring) has(s string) bool {
+	for _, item := range r.items {
+		if item == s {
+			return true
+		}
+	}
+	return false
+}
+
+// take removes s, reporting whether it was there.
+func (r *ring) take(s string) bool {
+	for i, item := range r.items {
+		if item == s {
+			r.items = append(r.items[:i], r.items[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// seenLog is what a session has shown, as far as a rejoin needs to know.
+// Only the session's run goroutine uses it.
+type seenLog struct {
+	public   ring // wire lines of the last public events the server sent
+	echoes   ring // the user's own lines, without timestamps
+	nicks    ring // the session's nicknames, in lower case
+	greeting ring // the first connection's greeting lines
+}
+
+func newSeenLog() *seenLog {
+	return &seenLog{
+		public:   ring{max: seenKept},
+		echoes:   ring{max: echoesKept},
+		nicks:    ring{max: nicksKept},
+		greeting: ring{max: greetingKept},
+	}
+}
+
+// wireKey is ev as the server wrote it, timestamp included.
+func wireKey(ev *room.Event) string { return string(proto.AppendEvent(nil, ev)) }
+
+// echoKey is ev without its time: the user's own line as the screen showed
+// it (stamped by the client) and as a replay shows it (stamped by the
+// server) differ only there.
+func echoKey(ev *room.Event) string {
+	bare := *ev
+	bare.Time = time.Time{}
+	return string(proto.AppendEvent(nil, &bare))
+}
+
+// echoed remembers a line of the user's own that the screen showed.
+func (s *seenLog) echoed(ev *room.Event) {
+	if ev.Kind == room.Chat || ev.Kind == room.Action {
+		s.echoes.add(echoKey(ev))
+	}
+}
+
+// joinedAs remembers a nickname of the session.
+func (s *seenLog) joinedAs(nick string) {
+	if nick = strings.ToLower(nick); !s.nicks.has(nick) {
+		s.nicks.add(nick)
+	}
+}
+
+// own reports whether ev is a line the user sent, as a replay shows it.
+func (s *seenLog) own(ev *room.Event) bool {
+	return (ev.Kind == room.Chat || ev.Kind == room.Action) && s.nicks.has(strings.ToLower(ev.From))
+}
+
+// catchUp returns the events of a replay that the session has not shown:
+// those after the last public events it saw, without the user's own lines
+// it showed already. If the replay does not hold those events (the server
+// lost its history, or the session was away for longer than the replay
+// reaches back), it is all new.
+func (s *seenLog) catchUp(replay []*room.Event) []*room.Event {
+	at := s.anchor(replay)
+	if at < 0 {
+		return replay
+	}
+	var fresh []*room.Event
+	for _, ev := range replay[at+1:] {
+		if s.own(ev) && s.echoes.take(echoKey(ev)) {
+			continue
+		}
+		fresh = append(fresh, ev)
+	}
+	return fresh
+}
+
+// anchor is the index in replay of the last public event the session saw,
+// found where the replay's events, the user's own lines left out (the
+// server never sent those back), end with the same run as what the session
+// saw; -1 if they never do.
+func (s *seenLog) anchor(replay []*room.Event) int {
+	seen := s.public.items
+	if len(seen) == 0 {
+		return -1
+	}
+	var idx []int // indexes of the replay's events the session could have seen live
+	var keys []string
+	for i, ev := range replay {
+		if !s.own(ev) {
+			idx = append(idx, i)
+			keys = append(keys, wireKey(ev))
+		}
+	}
+	for j := len(keys) - 1; j >= 0; j-- {
+		n := min(len(seen), j+1)
+		if equalRuns(keys[j-n+1:j+1], seen[len(seen)-n:]) {
+			return idx[j]
+		}
+	}
+	return -1
+}
+
+func equalRuns(a, b []string) bool {
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// rejoinFilter passes on one connection's events, and on a rejoin leaves
+// out what the session showed already: the greeting, the replayed history
+// it saw, and its own join.
+type rejoinFilter struct {
+	seen   *seenLog
+	rejoin bool
+	nick   string // the nickname this connection joined as
+	phase  filterPhase
+	held   []*room.Event // the replay so far, while phase is replaying
+	bytes  int           // about how much held holds
+	begin  *room.Event   // the replay's HistoryBegin
+	one    [1]*room.Event
+}
+
+// just returns ev alone, without allocating.
+func (f *rejoinFilter) just(ev *room.Event) []*room.Event {
+	f.one[0] = ev
+	return f.one[:]
+}
+
+// filterPhase is where a connection's events are.
+type filterPhase int
+
+const (
+	greeting  filterPhase = iota // before the history and the join
+	replaying                    // between HistoryBegin and HistoryEnd
+	joining                      // after the history, before the own join
+	live
+)
+
+func newRejoinFilter(seen *seenLog, nick string, rejoin bool) *rejoinFilter {
+	seen.joinedAs(nick)
+	return &rejoinFilter{seen: seen, nick: nick, rejoin: rejoin}
+}
+
+// pass takes the connection's next event and returns those to show now,
+// valid until the next call.
+func (f *rejoinFilter) pass(ev *room.Event) []*room.Event {
+	switch f.phase {
+	case greeting:
+		return f.greet(ev)
+	case replaying:
+		return f.replay(ev)
+	case joining:
+		if ev.Kind == room.Join && strings.EqualFold(ev.From, f.nick) {
+			f.phase = live
+			f.record(ev)
+			if f.rejoin {
+				return nil // "reconnected" says it
+			}
+			return f.just(ev)
+		}
+	}
+	if ev.Kind == room.NickChange && f.seen.nicks.has(strings.ToLower(ev.From)) {
+		f.seen.joinedAs(ev.To)
+	}
+	f.record(ev)
+	return f.just(ev)
+}
+
+// greet handles the events before the history and the join: on a rejoin
+// the greeting the first connection showed is left out.
+func (f *rejoinFilter) greet(ev *room.Event) []*room.Event {
+	switch ev.Kind {
+	case room.HistoryBegin:
+		f.phase = replaying
+		if f.rejoin {
+			f.begin = ev
+			return nil
+		}
+		return f.just(ev)
+	case room.Join:
+		f.phase = joining
+		return f.pass(ev)
+	case room.Notice:
+		if f.rejoin && f.seen.greeting.has(ev.Text) {
+			return nil
+		}
+		if !f.rejoin && len(ev.Text) <= greetingMax {
+			f.seen.greeting.add(ev.Text)
+		}
+	}
+	return f.just(ev)
+}
+
+// replay handles the history: the first connection shows it as it comes;
+// a rejoin holds it until its end and shows only what is new.
+func (f *rejoinFilter) replay(ev *room.Event) []*room.Event {
+	if ev.Kind == room.HistoryEnd {
+		f.phase = joining
+		if !f.rejoin {
+			return f.just(ev)
+		}
+		fresh := f.seen.catchUp(f.held)
+		f.held, f.bytes = nil, 0
+		for _, e := range fresh {
+			f.record(e)
+		}
+		if len(fresh) == 0 {
+			return nil
+		}
+		begin := *f.begin
+		begin.Count = len(fresh)
+		return append(append([]*room.Event{&begin}, fresh...), ev)
+	}
+	if !f.rejoin {
+		f.record(ev)
+		return f.just(ev)
+	}
+	if size := len(ev.From) + len(ev.To) + len(ev.Text) + 64; len(f.held) < maxHeldReplay && f.bytes+size <= maxHeldBytes {
+		f.held = append(f.held, ev)
+		f.bytes += size
+		return nil
+	}
+	// Longer than any replay the session could match: pass it all on.
+	f.rejoin = false
+	out := append([]*room.Event{f.begin}, f.held...)
+	f.held, f.bytes = nil, 0
+	for _, e := range out[1:] {
+		f.record(e)
+	}
+	f.record(ev)
+	return append(out, ev)
+}
+
+// record remembers a public event the server sent.
+func (f *rejoinFilter) record(ev *room.Event) {
+	if ev.Kind.Public() && !f.seen.own(ev) {
+		f.seen.public.add(wireKey(ev))
+	}
+}

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// newFlags declares chat's flags into o. Each is written --name in the
+// usage, as chatd's are; the flag package takes -name as well.
+func newFlags(o *options) *flag.FlagSet {
+	fs := flag.NewFlagSet("chat", flag.ContinueOnError)
+	fs.StringVar(&o.nick, "nick", defaultNick(), "your `NICKNAME`, by default your login name; if the server refuses it, the screen asks for another")
+	fs.BoolVar(&o.plain, "plain", false, "no screen: send the lines of standard input, print the server's lines; never asks anything")
+	fs.StringVar(&o.caFile, "ca", "", "trust only this CA or self-signed certificate `FILE` (the server's cert.pem)")
+	fs.StringVar(&o.fingerprint, "fingerprint", "", "trust only the certificate with this SHA-256 fingerprint (`HEX`, colons allowed, as chatd prints it)")
+	fs.StringVar(&o.knownPath, "known-servers", "", "`FILE` of the servers trusted on first use (default ~/.config/chatd/known_servers)")
+	fs.BoolVar(&o.insecure, "insecure", false, "do not verify the server at all (lab MITM exercises only)")
+	fs.BoolVar(&o.title, "title", false, "show your nick and the messages unread in the terminal's title (/title on|off on the screen)")
+	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
+	return fs
+}
+
+// flagGroups lists the flags under headings, in the order the usage shows
+// them.
+var flagGroups = []struct {
+	title string
+	flags []string
+}{
+	{"Joining", []string{"nick", "plain"}},
+	{"Verifying the server (without these: the system's certificate authorities, else trust on first use)", []string{"ca", "fingerprint", "known-servers", "insecure"}},
+	{"The screen", []string{"title"}},
+	{"Other", []string{"version"}},
+}
+
+// printUsage writes chat's usage: the command line, the flags by group as
+// chatd writes its own, and the exit statuses.
+func printUsage(fs *flag.FlagSet, out io.Writer) {
+	fmt.Fprintf(out, "Usage:\n  chat [flags] HOST[:PORT]   join the chat room of the chatd server at HOST (port %s if omitted)\n", defaultPort)
+	for _, g := range flagGroups {
+		fmt.Fprintf(out, "\n%s:\n", g.title)
+		for _, name := range g.flags {
+			printFlag(out, fs.Lookup(name))
+		}
+	}
+	fmt.Fprintf(out, "\nExit status: %d after /quit, Ctrl+C or the end of --plain's input; %d if the connection failed or was lost;\n"+
+		"%d for a mistake on the command line; %d if --plain's nickname is invalid or taken.\n", exitOK, exitFailed, exitUsage, exitNickname)
+}
+
+// printFlag writes one flag GNU-style: its name and argument, then its
+// usage with the default, if any, on the next line.
+func printFlag(out io.Writer, f *flag.Flag) {
+	name, usage := flag.UnquoteUsage(f)
+	fmt.Fprintf(out, "  --%s", f.Name)
+	if name != "" {
+		fmt.Fprintf(out, " %s", name)
+	}
+	fmt.Fprintf(out, "\n\t%s", usage)
+	if f.DefValue != "" && f.DefValue != "false" && !strings.Contains(usage, "(default") {
+		fmt.Fprintf(out, " (default %q)", f.DefValue)
+	}
+	fmt.Fprintln(out)
+}

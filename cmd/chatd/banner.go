@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"chatd/certs"
+)
+
+// banner says, as chatd starts, where it listens, how to connect and what
+// to check: as text on standard output, or with --log-format json as log
+// records on standard error (and nothing on standard output), one record
+// per part, each with the same facts as the text.
+type banner struct {
+	text   io.Writer // nil: JSON mode
+	logger *slog.Logger
+}
+
+// newBanner returns the banner for the log format: text to stdout, or
+// records to logger.
+func newBanner(logFormat string, stdout io.Writer, logger *slog.Logger) *banner {
+	if logFormat == "json" {
+		return &banner{logger: logger}
+	}
+	return &banner{text: stdout, logger: logger}
+}
+
+// part is one part of the banner: its text, and its record's message and
+// attributes.
+type part struct {
+	text  string
+	msg   string
+	attrs []slog.Attr
+}
+
+// say shows one part of the banner.
+func (b *banner) say(p part) {
+	if b.text != nil {
+		io.WriteString(b.text, p.text)
+		return
+	}
+	b.logger.LogAttrs(context.Background(), slog.LevelInfo, p.msg, p.attrs...)
+}
+
+// certificatePart says which certificate is served, how to check it, and
+// how a user who is not the server's owner gets it.
+func certificatePart(sc *servedCert, created string, replaced *x509.Certificate) part {
+	leaf := sc.Cert.Leaf
+	var b strings.Builder
+	fmt.Fprintf(&b, "TLS certificate: %s", sc.File)
+	switch {
+	case replaced != nil && samePublicKey(leaf, replaced):
+		fmt.Fprintf(&b, " (new, same key: %s)", created)
+	case created != "":
+		fmt.Fprintf(&b, " (new: %s)", created)
+	}
+	b.WriteString("\n")
+	if replaced != nil {
+		fmt.Fprintf(&b, "  CHANGED: it replaces SHA-256 %s; users who trusted that one will be warned or refused until they get this one\n",
+			certs.Fingerprint(replaced.Raw))
+	}
+	printCertSummary(&b, leaf)
+	attrs := []slog.Attr{
+		slog.String("file", sc.File),
+		slog.String("fingerprint", certs.Fingerprint(leaf.Raw)),
+		slog.Any("valid_for", append([]string{}, certs.SubjectAltNames(leaf)...)), // [] rather than null when none
+		slog.Time("not_after", leaf.NotAfter.UTC()),
+		slog.Bool("self_signed", sc.SelfSigned),
+	}
+	if created != "" {
+		attrs = append(attrs, slog.String("new", created))
+	}
+	if replaced != nil {
+		attrs = append(attrs, slog.String("replaces_fingerprint", certs.Fingerprint(replaced.Raw)))
+	}
+	b.WriteString(publicCopyText(sc))
+	attrs = append(attrs, publicCopyAttrs(sc)...)
+	return part{text: b.String(), msg: "TLS certificate", attrs: attrs}
+}
+
+// printCertSummary prints what a user needs to check a certificate: its
+// fingerprint, the names it is valid for and until when.
+func printCertSummary(out io.Writer, leaf *x509.Certificate) {
+	hosts := certs.SubjectAltNames(leaf) // the operator's own certificate: shown as is
+	fmt.Fprintf(out, "  SHA-256 fingerprint: %s\n", certs.Fingerprint(leaf.Raw))
+	if len(hosts) == 0 {
+		fmt.Fprintf(out, "  valid for: no subjectAltName, only the common name %q; until %s\n", leaf.Subject.CommonName, leaf.NotAfter.UTC().Format(time.DateOnly))
+		fmt.Fprintln(out, "  warning: clients that check host names by subjectAltName (Go's, browsers, chat) will refuse it; see README")
+		return
+	}
+	fmt.Fprintf(out, "  valid for: %s; until %s\n", strings.Join(hosts, ", "), leaf.NotAfter.UTC().Format(time.DateOnly))
+}
+
+// publicCopyText says where the public copy is and whether other users can
+// read it.
+func publicCopyText(sc *servedCert) string {
+	if sc.Public == "" {
+		return fmt.Sprintf("  public copy: not written (%v)\n", sc.PublicErr)
+	}
+	readable := "readable by every user on this machine"
+	if sc.PublicErr != nil {
+		readable = "but " + sc.PublicErr.Error()
+	}
+	return fmt.Sprintf("  public copy: %s (%s)\n  hand it out: chatd cert --print %s (prints it with its fingerprint)\n",
+		sc.Public, readable, shellQuote(sc.Public))
+}
+
+func publicCopyAttrs(sc *servedCert) []slog.Attr {
+	attrs := []slog.Attr{slog.String("public_copy", sc.Public), slog.Bool("public_copy_readable_by_all", sc.Public != "" && sc.PublicErr == nil)}
+	if sc.Public != "" {
+		attrs = append(attrs, slog.String("print_command", "chatd cert --print "+shellQuote(sc.Public)))
+	}
+	if sc.PublicErr != nil {
+		attrs = append(attrs, slog.String("public_copy_problem", sc.PublicErr.Error()))
+	}
+	return attrs
+}
+
+// tlsPart says where TLS listens and the openssl command that connects.
+func tlsPart(addr net.Addr, connect string) part {
+	return part{
+		text:  fmt.Sprintf("TLS listening on %s\nConnect with:\n  %s\n", addr, connect),
+		msg:   "TLS listening",
+		attrs: []slog.Attr{slog.String("addr", addr.String()), slog.String("connect", connect)},
+	}
+}
+
+// sshPart says where SSH listens, its host key and how to connect.
+func sshPart(addr net.Addr, keyPath, fingerprint, connect string) part {
+	return part{
+		text: fmt.Sprintf("SSH host key: %s\n  fingerprint: %s\nSSH listening on %s\nConnect with:\n  %s\n",
+			keyPath, fingerprint, addr, connect),
+		msg: "SSH listening",
+		attrs: []slog.Attr{slog.String("addr", addr.String()), slog.String("host_key", keyPath),
+			slog.String("fingerprint", fingerprint), slog.String("connect", connect)},
+	}
+}
+
+// metricsPart says where to scrape.
+func metricsPart(addr net.Addr) part {
+	url := fmt.Sprintf("http://%s/metrics", addr)
+	return part{text: "Metrics on " + url + "\n", msg: "metrics listening", attrs: []slog.Attr{slog.String("url", url)}}
+}
+
+// opensslCommand is the openssl s_client command that connects to host and
+// port with full verification: the host name (or IP address) checked, SNI
+// sent for a name (so openssl 3.0 does not complain that it has none) and
+// left out for an address (SNI carries names only), and caFile, if set, as
+// the only trust anchor.
+func opensslCommand(host, port, caFile string) string {
+	args := []string{"openssl", "s_client", "-quiet", "-verify_return_error"}
+	if net.ParseIP(host) != nil {
+		args = append(args, "-verify_ip", host, "-noservername")
+	} else {
+		args = append(args, "-verify_hostname", host, "-servername", host)
+	}
+	args = append(args, "-connect", net.JoinHostPort(host, port))
+	if caFile != "" {
+		args = append(args, "-CAfile", shellQuote(caFile))
+	}
+	return strings.Join(args, " ")
+}
+
+// sshCommand is the ssh command that joins the room over SSH.
+func sshCommand(host, port string) string {
+	return fmt.Sprintf("ssh -p %s NICK@%s", port, host)
+}
+
+// shellQuote returns s as one shell word: as is if it holds only
+// characters no shell treats specially, else in single quotes.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+:@,=") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
