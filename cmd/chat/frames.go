@@ -29,6 +29,8 @@ const frameInterval = time.Second / 60
 type screenProgram struct {
 	*tea.Program
 	screen *tui.Framed
+	in     *os.File    // where the keys come from: standard input, or the terminal
+	tty    *os.File    // the terminal opened for the keys, to close; nil if none
 	raw    *term.State // the terminal's state before raw mode; nil if not a terminal
 	stop   func()      // stops following the terminal's size
 }
@@ -37,15 +39,22 @@ type screenProgram struct {
 // with colours brought down to what the terminal shows. Call close once
 // the program has ended: it gives the terminal back.
 func newScreenProgram(ctx context.Context, model *tui.Model) *screenProgram {
-	s := &screenProgram{stop: func() {}}
-	in, out := int(os.Stdin.Fd()), int(os.Stdout.Fd())
-	if term.IsTerminal(in) {
-		s.raw, _ = term.MakeRaw(in)
+	s := &screenProgram{in: os.Stdin, stop: func() {}}
+	if !term.IsTerminal(int(s.in.Fd())) {
+		// Keys come from the terminal even when standard input does not,
+		// as Bubble Tea would read them.
+		if tty, err := os.Open("/dev/tty"); err == nil {
+			s.in, s.tty = tty, tty
+		}
 	}
+	if term.IsTerminal(int(s.in.Fd())) {
+		s.raw, _ = term.MakeRaw(int(s.in.Fd()))
+	}
+	out := int(os.Stdout.Fd())
 	w, h, _ := term.GetSize(out)
 	s.screen = tui.NewFramed(model, colorWriter(os.Stdout, colorprofile.Detect(os.Stdout, os.Environ())), frameInterval)
 	s.screen.Start()
-	s.Program = tea.NewProgram(s.screen, tea.WithContext(ctx), tea.WithoutRenderer(), tea.WithWindowSize(w, h))
+	s.Program = tea.NewProgram(s.screen, tea.WithContext(ctx), tea.WithoutRenderer(), tea.WithInput(s.in), tea.WithWindowSize(w, h))
 	s.stop = followSize(out, s.Send)
 	return s
 }
@@ -55,7 +64,10 @@ func (s *screenProgram) close() {
 	s.stop()
 	s.screen.Close()
 	if s.raw != nil {
-		_ = term.Restore(int(os.Stdin.Fd()), s.raw)
+		_ = term.Restore(int(s.in.Fd()), s.raw)
+	}
+	if s.tty != nil {
+		_ = s.tty.Close()
 	}
 }
 
