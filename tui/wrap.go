@@ -29,7 +29,7 @@ type span struct{ start, end int }
 // a line wider than its limit.
 func wrap(text string, first, rest, body, prefixW int, method ansi.Method) []span {
 	w := wrapper{text: text, method: method, rest: max(rest, 1), limit: max(first, 1), minBreak: 1,
-		out: make([]span, 0, 4)} // most messages take a few lines: one allocation
+		out: make([]span, 0, 2)} // most messages take a line or two: one allocation
 	if body > 0 && body < len(text) && prefixW+w.clusterWidthAt(body) <= w.limit {
 		w.minBreak = body + 1
 	}
