@@ -56,8 +56,11 @@ func (s *scrollback) setTimes(begin *room.Event, times timeRange) {
 	if i < 0 {
 		return
 	}
+	if s.times == nil {
+		s.times = make(map[*room.Event]timeRange, 1)
+	}
+	s.times[begin] = times
 	e := &s.entries[i]
-	e.times = &times
 	if i < s.stale || s.width <= 0 {
 		return // drawn with its times when scrolled to
 	}
@@ -66,7 +69,7 @@ func (s *scrollback) setTimes(begin *room.Event, times timeRange) {
 		at += older.n
 	}
 	below := len(s.lines) - at - e.n
-	lines := s.r.renderTimes(e.ev, e.times, s.width)
+	lines := s.r.renderTimes(e.ev, &times, s.width)
 	s.renders++
 	s.lines = append(s.lines[:at], append(lines, s.lines[at+e.n:]...)...)
 	if below < s.offset {
@@ -74,6 +77,18 @@ func (s *scrollback) setTimes(begin *room.Event, times timeRange) {
 	}
 	e.n = len(lines)
 	s.clamp()
+}
+
+// timesOf returns the replay times of ev, a HistoryBegin among the
+// entries, or nil when they are not known (or ev is another event).
+func (s *scrollback) timesOf(ev *room.Event) *timeRange {
+	if ev.Kind != room.HistoryBegin {
+		return nil
+	}
+	if t, ok := s.times[ev]; ok {
+		return &t
+	}
+	return nil
 }
 
 // historyTitle is the text of the divider above a replay at times (nil

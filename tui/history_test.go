@@ -103,3 +103,21 @@ func TestHistoryDividerWhileScrolledUp(t *testing.T) {
 		t.Errorf("the divider lacks its times:\n%s", strings.Join(rows, "\n"))
 	}
 }
+
+// TestHistoryTimesGoWithTheirDivider: the times of a replay are kept
+// beside the scrollback while its divider is in it, and dropped with it.
+func TestHistoryTimesGoWithTheirDivider(t *testing.T) {
+	now := time.Date(2025, 3, 4, 15, 0, 0, 0, time.UTC)
+	m := New(Options{Conn: newFakeConn("alice"), Location: time.UTC, LeaveDelay: -1, Scrollback: 8})
+	m.Update(tea.WindowSizeMsg{Width: 80, Height: 10})
+	feed(m, replay(now, now.Add(-time.Hour), now.Add(-time.Minute))...)
+	if len(m.sb.times) != 1 {
+		t.Fatalf("%d replay times kept, want 1", len(m.sb.times))
+	}
+	for i := range 20 {
+		feed(m, chat("bob", fmt.Sprintf("later %d", i)))
+	}
+	if len(m.sb.times) != 0 {
+		t.Errorf("%d replay times kept after their divider was dropped", len(m.sb.times))
+	}
+}

@@ -36,15 +36,17 @@ type scrollback struct {
 	offset   int     // rows scrolled up from the bottom; 0 follows new messages
 	unread   int     // messages that arrived while scrolled up
 	renders  int     // how many times a message was rendered, for tests
-	r        *renderer
+	// The replay times of the HistoryBegin events among entries, once
+	// known: one per replay, kept beside the entries rather than in each.
+	times map[*room.Event]timeRange
+	r     *renderer
 }
 
 type entry struct {
 	ev    *room.Event
-	times *timeRange // a HistoryBegin's replay times, once known
-	size  int        // eventSize(ev)
-	n     int        // how many lines it has in lines; 0 while stale
-	lines []line     // only between renderEntry and prependRendered
+	size  int    // eventSize(ev)
+	n     int    // how many lines it has in lines; 0 while stale
+	lines []line // only between renderEntry and prependRendered
 }
 
 // eventSize is about how much memory ev holds: the event and its text.
@@ -113,6 +115,7 @@ func (s *scrollback) trim() {
 	}
 	drop, nlines := 0, 0
 	for drop < len(s.entries)-1 && (len(s.entries)-drop > s.max || s.bytes > s.maxBytes) {
+		delete(s.times, s.entries[drop].ev) // a no-op unless it is a divider with times
 		s.bytes -= s.entries[drop].size
 		nlines += s.entries[drop].n // 0 for stale entries, which have no lines
 		drop++
@@ -182,7 +185,7 @@ func (s *scrollback) renderBack(from int) {
 // renderEntry renders message i at the current width and returns how many
 // lines it has; prependRendered then collects them.
 func (s *scrollback) renderEntry(i int) int {
-	s.entries[i].lines = s.r.renderTimes(s.entries[i].ev, s.entries[i].times, s.width)
+	s.entries[i].lines = s.r.renderTimes(s.entries[i].ev, s.timesOf(s.entries[i].ev), s.width)
 	s.entries[i].n = len(s.entries[i].lines)
 	s.renders++
 	return s.entries[i].n
