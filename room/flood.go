@@ -45,13 +45,18 @@ type backlog struct {
 }
 
 // overflow is what a backlog knows of the lines dropped because it was
-// full, and of how long it has stayed full: a member whose queue was full
-// each time lines went out of it, FloodKick turns of its timer in a row
-// (one a line, at the flood rate), and which still sends, is flooding, and
-// is disconnected.
+// full, and of how long it has stayed full. A member is flooding, and is
+// disconnected, if its queue was full each time lines went out of it,
+// FloodKick turns of its timer in a row (one a line, at the flood rate),
+// and it still sends; or if it sends more than overflowKickQueues queues'
+// worth of lines that are dropped before a turn finds its queue not full.
+// The second rule is for a client that writes as fast as it can: every
+// line it sends costs the room a lock and the cleaning of the line, so it
+// must not go on for FloodKick turns.
 type overflow struct {
 	full      bool      // the queue was full since a line last went out of it
 	fullRuns  int       // turns of the timer in a row that sent lines out of a full queue
+	dropped   int       // lines dropped since a turn last found the queue not full
 	lost      int       // lines dropped and not yet told
 	lostSince time.Time // when the first of them was dropped
 	lostBytes bool      // the byte bound dropped some of them
@@ -72,6 +77,13 @@ type typedLine struct {
 // notice can count it, and a short one has gone out at a fast flood rate
 // and needs no notice. Lines dropped are told as long after the first was.
 const noticeAfter = 500 * time.Millisecond
+
+// overflowKickQueues is how many queues' worth of lines (Config.FloodQueue
+// each) a member may have dropped in one overflow before it is
+// disconnected for flooding: 1,024 lines at the defaults, far more than a
+// paste, and a few milliseconds' worth for a client that writes as fast
+// as it can.
+const overflowKickQueues = 16
 
 // pace applies flood control to a line m typed. It reports true if the
 // line may run now: its command is exempt (/quit with no line waiting, or
@@ -146,7 +158,12 @@ func (r *Room) enqueue(m *Member, l typedLine) {
 func (r *Room) drop(m *Member, b *backlog, linesFull bool) {
 	r.counts.rejected[RejectFlood]++
 	b.full = true
-	if b.fullRuns >= r.cfg.FloodKick {
+	b.dropped++
+	if b.fullRuns >= r.cfg.FloodKick || b.dropped > overflowKickQueues*r.cfg.FloodQueue {
+		if b.lost > 0 {
+			// At once, not in the room's order (reply): m is removed next.
+			r.tell(m, r.droppedNotice(b))
+		}
 		r.remove(m, Reason{Kind: ReasonFlood})
 		return
 	}
@@ -220,6 +237,7 @@ func (b *backlog) countRun() {
 		b.fullRuns++
 	} else {
 		b.fullRuns = 0
+		b.dropped = 0
 		b.lostTold = false
 	}
 	b.full = false
@@ -270,6 +288,13 @@ func (r *Room) tellDropped(m *Member, b *backlog, now bool) {
 	if b.lost == 0 || !now && r.cfg.Now().Sub(b.lostSince) < noticeAfter {
 		return
 	}
+	r.reply(m, r.droppedNotice(b))
+}
+
+// droppedNotice tells how many of the lines in m's backlog b were dropped
+// because it was full, and which bound it reached; the lines are then
+// told. The caller holds r.mu.
+func (r *Room) droppedNotice(b *backlog) *Event {
 	var bound string
 	lines, bytes := r.cfg.FloodQueue, sizeText(r.cfg.floodQueueBytes())
 	switch {
@@ -291,7 +316,7 @@ func (r *Room) tellDropped(m *Member, b *backlog, now bool) {
 		text = fmt.Sprintf("1 line dropped: at most %s %s; paste less at once", bound, verb)
 	}
 	b.lost, b.lostLines, b.lostBytes, b.lostTold = 0, false, false, true
-	r.reply(m, &Event{Kind: Error, Text: text})
+	return &Event{Kind: Error, Text: text}
 }
 
 // sizeText words n bytes: in KiB if whole.

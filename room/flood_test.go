@@ -167,6 +167,31 @@ func TestOneBurstNeverDisconnects(t *testing.T) {
 	}
 }
 
+// TestAFloodAtFullSpeedDisconnectsAtOnce: a client that writes as fast as
+// it can is disconnected when it has had more than overflowKickQueues
+// queues' worth of lines dropped in one overflow, without waiting
+// FloodKick turns, while a paste of one line fewer than that stays.
+func TestAFloodAtFullSpeedDisconnectsAtOnce(t *testing.T) {
+	clock := &fakeClock{now: fixedTime}
+	cfg := Config{FloodRate: 2, FloodBurst: 10, FloodKick: 20}
+	r, _ := floodRoom(t, clock, cfg)
+	limit := 10 + DefaultFloodQueue + overflowKickQueues*DefaultFloodQueue // sent, queued, dropped
+	paster := mustJoin(t, r, "paster")
+	for i := range limit {
+		paster.Send(fmt.Sprint(i))
+	}
+	if paster.Reason() != (Reason{}) {
+		t.Fatalf("a paste of %d lines disconnected the paster: %q", limit, paster.Reason())
+	}
+	flooder := mustJoin(t, r, "flooder")
+	for i := range limit + 1 {
+		flooder.Send(fmt.Sprint(i))
+	}
+	if got := flooder.Reason(); got.Kind != ReasonFlood {
+		t.Fatalf("after %d lines at once the flooder's reason is %q, want flooding", limit+1, got)
+	}
+}
+
 // TestSustainedFloodDisconnects: a client that keeps its queue
 // overflowing, as one writing lines without pause does, is told once and
 // disconnected when FloodKick lines in a row have gone out of a full

@@ -82,7 +82,7 @@ const (
 	DefaultMaxLineBytes = 2048
 	DefaultFloodRate    = 2.0 // lines per second, sustained
 	DefaultFloodBurst   = 10  // lines at once
-	DefaultFloodKick    = 20  // turns of a full queue in a row (10 s at DefaultFloodRate) before disconnecting
+	DefaultFloodKick    = 20  // turns of a full queue in a row (10 s at DefaultFloodRate) before disconnecting; see also overflowKickQueues
 	DefaultFloodQueue   = 64  // typed lines that wait their turn past the limit (a paste)
 	DefaultNickBurst    = 3   // nickname changes at once
 	DefaultNickEvery    = 10 * time.Second

@@ -85,7 +85,7 @@ func addLimitFlags(fs *flag.FlagSet, cfg *config) {
 	fs.IntVar(&cfg.room.MaxLineBytes, "max-line", room.DefaultMaxLineBytes, "longest line a member may send, in bytes; longer ones are refused")
 	fs.Float64Var(&cfg.room.FloodRate, "flood-rate", room.DefaultFloodRate, "lines per second a member may send, sustained")
 	fs.IntVar(&cfg.room.FloodBurst, "flood-burst", room.DefaultFloodBurst, "lines a member may send at once")
-	fs.IntVar(&cfg.room.FloodKick, "flood-kick", room.DefaultFloodKick, "a member whose flood queue is full each time a line goes out of it, this many times in a row, and which still sends, is disconnected for flooding (at --flood-rate 2, 20 is 10 seconds)")
+	fs.IntVar(&cfg.room.FloodKick, "flood-kick", room.DefaultFloodKick, "a member whose flood queue is full each time a line goes out of it, this many times in a row, and which still sends, is disconnected for flooding (at --flood-rate 2, 20 is 10 seconds); so is one with more than 16 queues' worth of lines dropped at once")
 	fs.IntVar(&cfg.room.FloodQueue, "flood-queue", room.DefaultFloodQueue, "lines a member typed beyond the flood limit that wait their turn (a paste), at 512 bytes a line on average; what does not fit is dropped, with one notice")
 	fs.IntVar(&cfg.room.NickBurst, "nick-burst", room.DefaultNickBurst, "nickname changes a member may make at once")
 	fs.DurationVar(&cfg.room.NickEvery, "nick-every", room.DefaultNickEvery, "after the burst, one nickname change per this long")
