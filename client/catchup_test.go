@@ -184,3 +184,60 @@ func TestHeldReplayOfMemberListsStaysBounded(t *testing.T) {
 	}
 	runtime.KeepAlive(f)
 }
+
+// TestQuitWhileDisconnectedEndsTheSession: /quit typed while the session
+// is away is not refused: the session ends at once, as a quit.
+func TestQuitWhileDisconnectedEndsTheSession(t *testing.T) {
+	ts := startServer(t, tlsgw.Config{Room: unthrottled()})
+	g := startGate(t, ts.addr)
+	r := startSession(t, ts, g, "alice", nil)
+	nextEvent(t, r.Events(), room.Members)
+	cut(t, r, g)
+	r.Send("/quit")
+	deadline := time.After(waitTime)
+	for {
+		select {
+		case ev, ok := <-r.Events():
+			if !ok {
+				if k := r.Reason().Kind; k != room.ReasonQuit {
+					t.Errorf("ended with %v, want a quit", r.Reason())
+				}
+				return
+			}
+			if ev.Kind == room.Error {
+				t.Errorf("/quit while away was refused: %s", ev.Text)
+			}
+		case <-deadline:
+			t.Fatal("the session did not end after /quit while away")
+		}
+	}
+}
+
+// TestRefusedLineDoesNotMarkTheSessionQuitting: a line refused while away
+// leaves the session as it was: once back, a second loss is reconnected.
+func TestRefusedLineDoesNotMarkTheSessionQuitting(t *testing.T) {
+	ts := startServer(t, tlsgw.Config{Room: unthrottled()})
+	g := startGate(t, ts.addr)
+	r := startSession(t, ts, g, "alice", nil)
+	nextEvent(t, r.Events(), room.Members)
+	cut(t, r, g)
+	r.Send("hello?")
+	nextWhere(t, r.Events(), "the refusal", func(ev *room.Event) bool { return ev.Kind == room.Error })
+	g.reopen()
+	nextNotice(t, r.Events(), "reconnected after")
+	nextEvent(t, r.Events(), room.Members)
+	g.close(true) // cut, but let it back at once
+	for {
+		select {
+		case ev, ok := <-r.Events():
+			if !ok {
+				t.Fatalf("the session ended after the second loss instead of reconnecting: %v", r.Reason())
+			}
+			if ev.Kind == room.Notice && strings.HasPrefix(ev.Text, "reconnected after") {
+				return
+			}
+		case <-time.After(waitTime):
+			t.Fatal("no reconnect after the second loss")
+		}
+	}
+}

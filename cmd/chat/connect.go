@@ -70,12 +70,14 @@ func (s *server) join(ctx context.Context, nick string) (*client.Conn, error) {
 }
 
 // session starts the chat session of a joined connection. The screen
-// reconnects and shows the user's own lines; askNick, if set, is how it
+// reconnects and shows the user's own lines; plain mode's standard input
+// waits for the network rather than lose a line; askNick, if set, is how it
 // asks for another nickname when the server refuses the one it had on the
 // way back.
 func (s *server) session(ctx context.Context, conn *client.Conn, askNick func(error)) *client.Redialer {
 	screen := !s.opts.plain
-	return client.NewRedialer(ctx, client.RedialConfig{Conn: s.cfg, Trust: s.trust, Reconnect: screen, Echo: screen, AskNick: askNick}, conn)
+	return client.NewRedialer(ctx, client.RedialConfig{Conn: s.cfg, Trust: s.trust, Reconnect: screen, Echo: screen, AskNick: askNick,
+		Block: !screen}, conn)
 }
 
 // decideTrust shows an unknown certificate and remembers it if the user
