@@ -90,7 +90,8 @@ type Redialer struct {
 	asking   bool // waiting for Rejoin
 	reason   room.Reason
 	quitting bool
-	quitAway bool // the user quit while disconnected: Close was a quit
+	quitAway bool  // the user quit while disconnected: Close was a quit
+	trustErr error // the certificate error that ended the session, if one did
 	closing  bool
 }
 
@@ -139,6 +140,15 @@ func (r *Redialer) Reason() room.Reason {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.reason
+}
+
+// TrustFailure returns the error that ended the session because the
+// server's certificate was no longer trusted when it reconnected (it holds
+// a *CertChangedError or an *UnknownCertError), or nil.
+func (r *Redialer) TrustFailure() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.trustErr
 }
 
 // Connected reports whether the session has a live connection now.
@@ -502,6 +512,9 @@ func (r *Redialer) fatal(err error) bool {
 	case r.ctx.Err() != nil:
 		r.finish(closedByClient)
 	case errors.As(err, &unknown) || errors.As(err, &changed):
+		r.mu.Lock()
+		r.trustErr = err
+		r.mu.Unlock()
 		r.finish(room.Reason{Kind: room.ReasonOther, Detail: err.Error()})
 	default:
 		return false
