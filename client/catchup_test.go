@@ -110,6 +110,7 @@ func TestCatchUpAfterTakingAnEarlierMembersNickname(t *testing.T) {
 	}
 	carol.send("carol was here")
 	carol.send("/nick carol2")
+	bob.expect("carol is now known as carol2") // before bob's next line, in the room's order
 	bob.send("after carol")
 	nextWhere(t, r.Events(), "bob's last line", func(ev *room.Event) bool { return ev.Text == "after carol" })
 	r.Send("/nick carol")
@@ -239,5 +240,29 @@ func TestRefusedLineDoesNotMarkTheSessionQuitting(t *testing.T) {
 		case <-time.After(waitTime):
 			t.Fatal("no reconnect after the second loss")
 		}
+	}
+}
+
+// TestReplayedRenameIsNotTheClients: the history replayed to a joiner
+// holds a rename of someone who had its nickname earlier; the client keeps
+// the nickname it joined as.
+func TestReplayedRenameIsNotTheClients(t *testing.T) {
+	ts := startServer(t, tlsgw.Config{Room: unthrottled()})
+	bob := ts.join(t, "bob")
+	carol := ts.join(t, "carol")
+	carol.send("/nick carol2")
+	bob.expect("carol is now known as carol2")
+	c, err := dialClient(t, ts.addr, "carol", Trust{CAFile: ts.caFile(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nextEvent(t, c.Events(), room.Members)
+	if c.Nick() != "carol" {
+		t.Errorf("Nick() = %q after joining as carol, want carol", c.Nick())
+	}
+	c.Send("/nick carol3")
+	nextWhere(t, c.Events(), "the own rename", func(ev *room.Event) bool { return ev.Kind == room.NickChange && ev.To == "carol3" })
+	if c.Nick() != "carol3" {
+		t.Errorf("Nick() = %q after /nick carol3", c.Nick())
 	}
 }
