@@ -218,7 +218,9 @@ var errEndlessLine = fmt.Errorf("the server sent a line of over %d KiB", (maxSer
 func (c *Conn) readEvents(r *proto.LineReader, early []*room.Event) {
 	defer close(c.events)
 	defer c.conn.Close()
+	var w joinWatch // renames before the own join are others' doing
 	for _, ev := range early {
+		w.see(c, ev)
 		if !c.deliver(ev) {
 			return
 		}
@@ -231,7 +233,11 @@ func (c *Conn) readEvents(r *proto.LineReader, early []*room.Event) {
 			return
 		}
 		ev := proto.ParseLine(line, c.now())
-		c.track(ev)
+		if w.joined {
+			c.track(ev)
+		} else {
+			w.see(c, ev)
+		}
 		if !c.deliver(ev) {
 			return
 		}
@@ -306,7 +312,26 @@ func byeReason(bye *room.Event) room.Reason {
 	return reason
 }
 
-// track follows changes to the client's own nickname.
+// joinWatch finds the client's own join among the events that come
+// before it: a join under its nickname outside the history replay (which
+// may hold the join of someone who had the nickname earlier).
+type joinWatch struct {
+	replaying, joined bool
+}
+
+func (w *joinWatch) see(c *Conn, ev *room.Event) {
+	switch ev.Kind {
+	case room.HistoryBegin:
+		w.replaying = true
+	case room.HistoryEnd:
+		w.replaying = false
+	case room.Join:
+		w.joined = w.joined || (!w.replaying && strings.EqualFold(ev.From, c.Nick()))
+	}
+}
+
+// track follows changes to the client's own nickname, once joined: a
+// replayed rename of someone who had the nickname earlier is not one.
 func (c *Conn) track(ev *room.Event) {
 	if ev.Kind != room.NickChange {
 		return

@@ -50,7 +50,11 @@ type RedialConfig struct {
 	// why. The session then stays disconnected until Rejoin brings a
 	// nickname the server accepts, or until it is closed. Without AskNick
 	// such a refusal ends the session.
-	AskNick    func(refused error)
+	AskNick func(refused error)
+	// Block makes Send wait for room in the send queue instead of
+	// refusing a line that does not fit, so that every line is written
+	// (standard input in plain mode waits for the network).
+	Block      bool
 	MinBackoff time.Duration
 	MaxBackoff time.Duration
 }
@@ -86,6 +90,8 @@ type Redialer struct {
 	asking   bool // waiting for Rejoin
 	reason   room.Reason
 	quitting bool
+	quitAway bool  // the user quit while disconnected: Close was a quit
+	trustErr error // the certificate error that ended the session, if one did
 	closing  bool
 }
 
@@ -136,6 +142,15 @@ func (r *Redialer) Reason() room.Reason {
 	return r.reason
 }
 
+// TrustFailure returns the error that ended the session because the
+// server's certificate was no longer trusted when it reconnected (it holds
+// a *CertChangedError or an *UnknownCertError), or nil.
+func (r *Redialer) TrustFailure() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.trustErr
+}
+
 // Connected reports whether the session has a live connection now.
 func (r *Redialer) Connected() bool {
 	r.mu.Lock()
@@ -183,27 +198,25 @@ func (r *Redialer) sendLoop() {
 }
 
 // Send sends a line to the server, or answers it here if it is /tls. It
-// never blocks: lines are written by a send loop, and one that does not fit
-// its queue is refused with an Error event.
+// never blocks unless RedialConfig.Block says so: lines are written by a
+// send loop, and one that does not fit its queue is refused with an Error
+// event. A line typed while disconnected is refused too, except a command
+// that leaves the room: that ends the session at once, as a quit.
 func (r *Redialer) Send(line string) {
 	r.mu.Lock()
 	c, closing := r.client, r.closing
-	if isQuit(line) {
-		r.quitting = true
-	}
 	r.mu.Unlock()
+	quit := isQuit(line)
 	switch {
 	case strings.EqualFold(strings.TrimSpace(line), "/tls"):
 		r.describeTLS(c)
-	case c == nil || closing:
+	case closing:
 		r.tellLocal(room.Error, "not connected; your line was not sent")
-	default:
-		select {
-		case r.sends <- outgoing{c: c, line: line}:
-		default:
-			r.tellLocal(room.Error, "the server is not taking lines; this one was not sent")
-			return
-		}
+	case c == nil && quit:
+		r.quitWhileAway()
+	case c == nil:
+		r.tellLocal(room.Error, "not connected; your line was not sent")
+	case r.queue(outgoing{c: c, line: line}, quit):
 		if r.cfg.Echo {
 			if ev := room.EchoOf(c.Nick(), line, 0); ev != nil {
 				ev.Time = time.Now()
@@ -211,6 +224,54 @@ func (r *Redialer) Send(line string) {
 			}
 		}
 	}
+}
+
+// queue hands o to the send loop, waiting for room if RedialConfig.Block
+// says so; a line that leaves the room (quit) marks the session as
+// quitting once it is queued, not before. It reports whether o was queued,
+// and says so if not.
+func (r *Redialer) queue(o outgoing, quit bool) bool {
+	var wait <-chan struct{} // nil: never
+	if r.cfg.Block {
+		wait = r.ctx.Done()
+	}
+	if quit {
+		// Marked before the send loop can write it, so that the end of
+		// the connection it causes is taken for the quit; unmarked if it
+		// does not go.
+		r.setQuitting(true)
+	}
+	select {
+	case r.sends <- o:
+		return true
+	default:
+	}
+	if wait != nil {
+		select {
+		case r.sends <- o:
+			return true
+		case <-wait:
+		}
+	}
+	if quit {
+		r.setQuitting(false)
+	}
+	r.tellLocal(room.Error, "the server is not taking lines; this one was not sent")
+	return false
+}
+
+func (r *Redialer) setQuitting(q bool) {
+	r.mu.Lock()
+	r.quitting = q
+	r.mu.Unlock()
+}
+
+// quitWhileAway ends a session that is disconnected, as the user's quit.
+func (r *Redialer) quitWhileAway() {
+	r.mu.Lock()
+	r.quitting, r.quitAway = true, true
+	r.mu.Unlock()
+	r.cancel()
 }
 
 // Status says, for the status line, whether the session is connected and
@@ -290,9 +351,14 @@ func (r *Redialer) setClient(c *Conn) {
 	}
 }
 
+// finish sets the Reason the session ended with; a session closed after
+// the user quit while disconnected ended with a quit.
 func (r *Redialer) finish(reason room.Reason) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if reason == closedByClient && r.quitAway {
+		reason = room.Reason{Kind: room.ReasonQuit}
+	}
 	r.reason = reason
 }
 
@@ -446,6 +512,9 @@ func (r *Redialer) fatal(err error) bool {
 	case r.ctx.Err() != nil:
 		r.finish(closedByClient)
 	case errors.As(err, &unknown) || errors.As(err, &changed):
+		r.mu.Lock()
+		r.trustErr = err
+		r.mu.Unlock()
 		r.finish(room.Reason{Kind: room.ReasonOther, Detail: err.Error()})
 	default:
 		return false

@@ -227,10 +227,11 @@ func TestCatchUpWithoutTheLastSeenEvent(t *testing.T) {
 		return &room.Event{Kind: room.Chat, From: from, Text: text, Time: at.Add(time.Duration(sec) * time.Second)}
 	}
 	s := newSeenLog()
-	s.joinedAs("alice")
+	s.nick = "alice"
 	for i := range 20 {
 		s.public.add(wireKey(chat("bob", fmt.Sprint(i), i)))
 	}
+	s.echoed(chat("alice", "earlier", 15))
 	s.echoed(chat("alice", "mine", 30))
 
 	fresh := []*room.Event{chat("carol", "new", 100), chat("alice", "mine", 101)}

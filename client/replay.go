@@ -3,6 +3,7 @@ package client
 import (
 	"strings"
 	"time"
+	"unsafe"
 
 	"chatd/proto"
 	"chatd/room"
@@ -15,39 +16,59 @@ import (
 // last public events it passed on (their wire lines, timestamps included)
 // and finds where the replay catches up with them; only what comes after,
 // what happened while it was away, is shown, framed as history.
+//
+// The server never sends the user's own lines back, but its replay holds
+// them. A replayed line is taken for the user's own only by what was
+// recorded when the screen showed it: each own line is remembered with the
+// nickname it was sent under. Finding the place leaves out of the replay
+// the lines that match one of those; after the place, a line is left out
+// only if it comes from the nickname the session held when the link was
+// lost, before the replay says that nickname left or changed, and matches
+// one of those lines (each match used once). So a line said under the
+// nickname by whoever took it meanwhile is always shown, and taking a
+// nickname someone used earlier does not make their lines the user's.
 const (
 	// seenKept is how many of the last public events are remembered to
 	// find that place.
 	seenKept = 16
-	// echoesKept is how many of the user's own last lines are remembered:
-	// the server does not send them back live, but its replay holds them.
-	echoesKept = 16
-	// nicksKept is how many of the session's nicknames are remembered, to
-	// tell its own lines in a replay.
-	nicksKept = 8
+	// echoesKept and echoBytesKept bound the user's own lines remembered
+	// (like the held replay, which cannot hold more): a monologue of any
+	// length the server replays is recognised.
+	echoesKept    = maxHeldReplay
+	echoBytesKept = maxHeldBytes
 	// greetingKept and greetingMax bound the greeting lines remembered.
 	greetingKept = 8
 	greetingMax  = 512
 	// maxHeldReplay and maxHeldBytes bound the replayed events held until
 	// the replay ends (chatd replays 100 events of at most a few KiB); a
-	// longer replay is passed on as it is.
+	// longer replay is passed on as it is. The bytes are estimated with
+	// what each event costs in memory (heldSize).
 	maxHeldReplay = 1024
 	maxHeldBytes  = 512 << 10
 )
 
 // ring is a bounded list of strings, oldest first; adding to a full ring
-// drops its oldest.
+// drops its oldest. With maxBytes set, the strings' total length stays
+// within it too.
 type ring struct {
-	items []string
-	max   int
+	items    []string
+	max      int
+	maxBytes int
+	bytes    int
 }
 
 func (r *ring) add(s string) {
-	if len(r.items) == r.max {
+	if r.maxBytes > 0 && len(s) > r.maxBytes {
+		return
+	}
+	for len(r.items) > 0 && (len(r.items) == r.max || (r.maxBytes > 0 && r.bytes+len(s) > r.maxBytes)) {
+		r.bytes -= len(r.items[0])
 		copy(r.items, r.items[1:])
-		r.items = r.items[:r.max-1]
+		r.items[len(r.items)-1] = ""
+		r.items = r.items[:len(r.items)-1]
 	}
 	r.items = append(r.items, s)
+	r.bytes += len(s)
 }
 
 func (r *ring) has(s string) bool {
@@ -59,11 +80,12 @@ func (r *ring) has(s string) bool {
 	return false
 }
 
-// take removes s, reporting whether it was there.
+// take removes the oldest s, reporting whether it was there.
 func (r *ring) take(s string) bool {
 	for i, item := range r.items {
 		if item == s {
 			r.items = append(r.items[:i], r.items[i+1:]...)
+			r.bytes -= len(s)
 			return true
 		}
 	}
@@ -73,17 +95,16 @@ func (r *ring) take(s string) bool {
 // seenLog is what a session has shown, as far as a rejoin needs to know.
 // Only the session's run goroutine uses it.
 type seenLog struct {
-	public   ring // wire lines of the last public events the server sent
-	echoes   ring // the user's own lines, without timestamps
-	nicks    ring // the session's nicknames, in lower case
-	greeting ring // the first connection's greeting lines
+	public   ring   // wire lines of the last public events the server sent
+	echoes   ring   // the user's own lines, without timestamps, each with its nickname
+	nick     string // the session's nickname as the server last said it
+	greeting ring   // the first connection's greeting lines
 }
 
 func newSeenLog() *seenLog {
 	return &seenLog{
 		public:   ring{max: seenKept},
-		echoes:   ring{max: echoesKept},
-		nicks:    ring{max: nicksKept},
+		echoes:   ring{max: echoesKept, maxBytes: echoBytesKept},
 		greeting: ring{max: greetingKept},
 	}
 }
@@ -93,30 +114,21 @@ func wireKey(ev *room.Event) string { return string(proto.AppendEvent(nil, ev)) 
 
 // echoKey is ev without its time: the user's own line as the screen showed
 // it (stamped by the client) and as a replay shows it (stamped by the
-// server) differ only there.
+// server) differ only there. It holds the nickname the line was sent under.
 func echoKey(ev *room.Event) string {
 	bare := *ev
 	bare.Time = time.Time{}
 	return string(proto.AppendEvent(nil, &bare))
 }
 
+// isLine reports whether ev is a line someone said: a chat line or action.
+func isLine(ev *room.Event) bool { return ev.Kind == room.Chat || ev.Kind == room.Action }
+
 // echoed remembers a line of the user's own that the screen showed.
 func (s *seenLog) echoed(ev *room.Event) {
-	if ev.Kind == room.Chat || ev.Kind == room.Action {
+	if isLine(ev) {
 		s.echoes.add(echoKey(ev))
 	}
-}
-
-// joinedAs remembers a nickname of the session.
-func (s *seenLog) joinedAs(nick string) {
-	if nick = strings.ToLower(nick); !s.nicks.has(nick) {
-		s.nicks.add(nick)
-	}
-}
-
-// own reports whether ev is a line the user sent, as a replay shows it.
-func (s *seenLog) own(ev *room.Event) bool {
-	return (ev.Kind == room.Chat || ev.Kind == room.Action) && s.nicks.has(strings.ToLower(ev.From))
 }
 
 // catchUp returns the events of a replay that the session has not shown:
@@ -129,10 +141,21 @@ func (s *seenLog) catchUp(replay []*room.Event) []*room.Event {
 	if at < 0 {
 		return replay
 	}
+	self := s.nick   // the user's, until the replay says it left or changed
+	mine := s.echoes // each own line matches once; the log keeps them all
+	mine.items = append([]string(nil), s.echoes.items...)
 	var fresh []*room.Event
 	for _, ev := range replay[at+1:] {
-		if s.own(ev) && s.echoes.take(echoKey(ev)) {
-			continue
+		switch {
+		case self == "":
+		case isLine(ev) && strings.EqualFold(ev.From, self):
+			if mine.take(echoKey(ev)) {
+				continue
+			}
+		case ev.Kind == room.NickChange && strings.EqualFold(ev.From, self):
+			self = ev.To
+		case (ev.Kind == room.Leave || ev.Kind == room.Join) && strings.EqualFold(ev.From, self):
+			self = "" // from here on, whoever speaks as it is someone else
 		}
 		fresh = append(fresh, ev)
 	}
@@ -148,10 +171,14 @@ func (s *seenLog) anchor(replay []*room.Event) int {
 	if len(seen) == 0 {
 		return -1
 	}
+	own := make(map[string]bool, len(s.echoes.items))
+	for _, e := range s.echoes.items {
+		own[e] = true
+	}
 	var idx []int // indexes of the replay's events the session could have seen live
 	var keys []string
 	for i, ev := range replay {
-		if !s.own(ev) {
+		if !isLine(ev) || !own[echoKey(ev)] {
 			idx = append(idx, i)
 			keys = append(keys, wireKey(ev))
 		}
@@ -204,8 +231,13 @@ const (
 	live
 )
 
+// newRejoinFilter starts the filter of a connection that joins as nick; on
+// a rejoin, seen still holds the nickname the session had when the link
+// was lost, until this connection's own join.
 func newRejoinFilter(seen *seenLog, nick string, rejoin bool) *rejoinFilter {
-	seen.joinedAs(nick)
+	if !rejoin {
+		seen.nick = nick
+	}
 	return &rejoinFilter{seen: seen, nick: nick, rejoin: rejoin}
 }
 
@@ -220,6 +252,7 @@ func (f *rejoinFilter) pass(ev *room.Event) []*room.Event {
 	case joining:
 		if ev.Kind == room.Join && strings.EqualFold(ev.From, f.nick) {
 			f.phase = live
+			f.seen.nick = f.nick
 			f.record(ev)
 			if f.rejoin {
 				return nil // "reconnected" says it
@@ -227,8 +260,8 @@ func (f *rejoinFilter) pass(ev *room.Event) []*room.Event {
 			return f.just(ev)
 		}
 	}
-	if ev.Kind == room.NickChange && f.seen.nicks.has(strings.ToLower(ev.From)) {
-		f.seen.joinedAs(ev.To)
+	if ev.Kind == room.NickChange && strings.EqualFold(ev.From, f.seen.nick) {
+		f.seen.nick = ev.To
 	}
 	f.record(ev)
 	return f.just(ev)
@@ -283,7 +316,7 @@ func (f *rejoinFilter) replay(ev *room.Event) []*room.Event {
 		f.record(ev)
 		return f.just(ev)
 	}
-	if size := len(ev.From) + len(ev.To) + len(ev.Text) + 64; len(f.held) < maxHeldReplay && f.bytes+size <= maxHeldBytes {
+	if size := heldSize(ev); len(f.held) < maxHeldReplay && f.bytes+size <= maxHeldBytes {
 		f.held = append(f.held, ev)
 		f.bytes += size
 		return nil
@@ -299,9 +332,22 @@ func (f *rejoinFilter) replay(ev *room.Event) []*room.Event {
 	return append(out, ev)
 }
 
-// record remembers a public event the server sent.
+// heldSize estimates, in bytes, what holding ev costs: the event itself
+// and each of its strings, a member list's nicknames included (a string's
+// header, its bytes, and the separator it was cut from).
+func heldSize(ev *room.Event) int {
+	const stringSize = int(unsafe.Sizeof(""))
+	size := int(unsafe.Sizeof(*ev)) + len(ev.From) + len(ev.To) + len(ev.Text) + len(ev.Reason.Detail)
+	for _, nick := range ev.Nicks {
+		size += stringSize + len(nick) + 2
+	}
+	return size
+}
+
+// record remembers a public event the server sent (the user's own lines
+// are remembered as the screen shows them: seenLog.echoed).
 func (f *rejoinFilter) record(ev *room.Event) {
-	if ev.Kind.Public() && !f.seen.own(ev) {
+	if ev.Kind.Public() {
 		f.seen.public.add(wireKey(ev))
 	}
 }

@@ -35,7 +35,10 @@ func DefaultKnownServersPath() (string, error) {
 	return filepath.Join(dir, "chatd", "known_servers"), nil
 }
 
-// Lookup returns the fingerprint remembered for addr, if any.
+// Lookup returns the fingerprint remembered for addr, if any, as
+// ParseFingerprint writes it: an entry edited by hand (lower case, without
+// colons, another case in the host name) means the same as the one chat
+// writes. An entry for addr that is not a fingerprint is an error.
 func (k KnownServers) Lookup(addr string) (fingerprint string, found bool, err error) {
 	f, err := os.Open(k.Path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -46,11 +49,16 @@ func (k KnownServers) Lookup(addr string) (fingerprint string, found bool, err e
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
-	for sc.Scan() {
+	for line := 1; sc.Scan(); line++ {
 		fields := strings.Fields(sc.Text())
-		if len(fields) == 2 && !strings.HasPrefix(fields[0], "#") && fields[0] == normalizeAddr(addr) {
-			return fields[1], true, nil
+		if len(fields) != 2 || strings.HasPrefix(fields[0], "#") || normalizeAddr(fields[0]) != normalizeAddr(addr) {
+			continue
 		}
+		fp, err := ParseFingerprint(fields[1])
+		if err != nil {
+			return "", false, fmt.Errorf("%s, line %d, for %s: %w", k.Path, line, fields[0], err)
+		}
+		return fp, true, nil
 	}
 	if err := sc.Err(); err != nil {
 		return "", false, fmt.Errorf("read %s: %w", k.Path, err)

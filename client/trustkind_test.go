@@ -2,6 +2,8 @@ package client
 
 import (
 	"errors"
+	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -83,5 +85,35 @@ func TestFingerprintPinsTheCertificate(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
+	}
+}
+
+// TestHandEditedKnownServersEntryIsRead: an entry written by hand, in
+// lower case without colons and with the host in capitals, is the same
+// pin as the one chat writes; an entry that is not a fingerprint is an
+// error that names the file and line, not a change alarm.
+func TestHandEditedKnownServersEntryIsRead(t *testing.T) {
+	ts := startServer(t, tlsgw.Config{})
+	fp := fingerprintOfPEM(t, ts.certPEM)
+	host, port, _ := net.SplitHostPort(ts.addr)
+	path := filepath.Join(t.TempDir(), "known_servers")
+	edited := strings.ToLower(strings.ReplaceAll(fp, ":", ""))
+	if err := os.WriteFile(path, []byte("# mine\n"+strings.ToUpper(host)+":"+port+" "+edited+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	store := &KnownServers{Path: path}
+	if got, found, err := store.Lookup(ts.addr); err != nil || !found || got != fp {
+		t.Errorf("Lookup: %q %v %v, want %s", got, found, err, fp)
+	}
+	if _, err := dialClient(t, ts.addr, "alice", Trust{Known: store}); err != nil {
+		t.Errorf("dial with the hand-edited entry: %v", err)
+	}
+	if err := os.WriteFile(path, []byte(ts.addr+" not-a-fingerprint\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := dialClient(t, ts.addr, "alice", Trust{Known: store})
+	var changed *CertChangedError
+	if err == nil || errors.As(err, &changed) || !strings.Contains(err.Error(), path+", line 1") {
+		t.Errorf("dial with a broken entry: %v, want an error naming %s, line 1", err, path)
 	}
 }

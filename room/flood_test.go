@@ -2,6 +2,7 @@ package room
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -126,39 +127,109 @@ func TestAPasteIsDeliveredAtTheFloodRate(t *testing.T) {
 	assertEvents(t, reader, "chat paster after the paste")
 }
 
-// TestSustainedFloodDisconnects: a flood fills the queue, then overflows
-// it; the first line that does not fit is explained, and the FloodKick-th
-// disconnects the flooder, whose queued lines are not sent.
+// TestOneBurstNeverDisconnects: a paste far bigger than the queue fills
+// the bucket and the queue; the rest is dropped, and the paster is told
+// once how many lines were dropped and why, but stays, and the lines that
+// fit go out in order.
+func TestOneBurstNeverDisconnects(t *testing.T) {
+	clock := &fakeClock{now: fixedTime}
+	r, timers := floodRoom(t, clock, Config{FloodRate: 2, FloodBurst: 10, FloodKick: 20})
+	paster := mustJoin(t, r, "paster")
+	reader := mustJoin(t, r, "reader")
+	drain(paster)
+	for i := range 200 {
+		paster.Send(fmt.Sprint(i))
+	}
+	var got []string
+	for range 40 { // 64 lines at 2 a second
+		clock.Advance(time.Second)
+		timers.fire()
+		got = append(got, describe(drain(reader))...)
+	}
+	if paster.Reason() != (Reason{}) {
+		t.Fatalf("one paste of 200 lines disconnected the paster: %q", paster.Reason())
+	}
+	var want []string
+	for i := range 74 {
+		want = append(want, fmt.Sprint("chat paster ", i))
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("the reader got %q, want the first 74 lines in order", got)
+	}
+	assertEvents(t, paster,
+		"notice 64 lines queued; they go out at 2 per second, the last in about 31s",
+		"error 126 lines dropped: at most 64 lines wait their turn; paste less at once")
+	if st := r.Stats(); st.Queued != 64 || st.Rejected[RejectFlood] != 126 {
+		t.Errorf("queued %d, dropped %d; want 64, 126", st.Queued, st.Rejected[RejectFlood])
+	}
+	if ran := timers.fire(); ran != 0 {
+		t.Errorf("%d timers ran after the queue emptied", ran)
+	}
+}
+
+// TestAFloodAtFullSpeedDisconnectsAtOnce: a client that writes as fast as
+// it can is disconnected when it has had more than overflowKickQueues
+// queues' worth of lines dropped in one overflow, without waiting
+// FloodKick turns, while a paste of one line fewer than that stays.
+func TestAFloodAtFullSpeedDisconnectsAtOnce(t *testing.T) {
+	clock := &fakeClock{now: fixedTime}
+	cfg := Config{FloodRate: 2, FloodBurst: 10, FloodKick: 20}
+	r, _ := floodRoom(t, clock, cfg)
+	limit := 10 + DefaultFloodQueue + overflowKickQueues*DefaultFloodQueue // sent, queued, dropped
+	paster := mustJoin(t, r, "paster")
+	for i := range limit {
+		paster.Send(fmt.Sprint(i))
+	}
+	if paster.Reason() != (Reason{}) {
+		t.Fatalf("a paste of %d lines disconnected the paster: %q", limit, paster.Reason())
+	}
+	flooder := mustJoin(t, r, "flooder")
+	for i := range limit + 1 {
+		flooder.Send(fmt.Sprint(i))
+	}
+	if got := flooder.Reason(); got.Kind != ReasonFlood {
+		t.Fatalf("after %d lines at once the flooder's reason is %q, want flooding", limit+1, got)
+	}
+}
+
+// TestSustainedFloodDisconnects: a client that keeps its queue
+// overflowing, as one writing lines without pause does, is told once and
+// disconnected when FloodKick lines in a row have gone out of a full
+// queue: 10 seconds at 2 lines a second. Its queued lines are not sent.
 func TestSustainedFloodDisconnects(t *testing.T) {
 	clock := &fakeClock{now: fixedTime}
 	r, timers := floodRoom(t, clock, Config{FloodRate: 2, FloodBurst: 10, FloodKick: 20})
 	flooder := mustJoin(t, r, "flooder")
 	reader := mustJoin(t, r, "reader")
 	drain(flooder)
-	for range 10 + DefaultFloodQueue + 19 {
-		flooder.Send("spam")
+	start := clock.now
+	for flooder.Reason() == (Reason{}) && clock.now.Sub(start) < time.Minute {
+		for range 50 {
+			flooder.Send("spam")
+		}
+		clock.Advance(time.Second / 2)
+		timers.fire()
 	}
-	if flooder.Reason() != (Reason{}) {
-		t.Fatalf("disconnected after 19 lines that did not fit: %q", flooder.Reason())
-	}
-	flooder.Send("spam")
 	if flooder.Reason() != (Reason{Kind: ReasonFlood}) {
-		t.Errorf("reason after 20 lines that did not fit = %q, want %q", flooder.Reason(), Reason{Kind: ReasonFlood})
+		t.Fatalf("after a minute of flooding, reason %q, want %q", flooder.Reason(), Reason{Kind: ReasonFlood})
+	}
+	if took := clock.now.Sub(start); took < 10*time.Second || took > 11*time.Second {
+		t.Errorf("disconnected after %v of flooding, want 10s (20 lines out of a full queue at 2 a second)", took)
 	}
 	events := drain(reader)
-	last := events[len(events)-1]
-	if last.Kind != Leave || last.From != "flooder" || last.Reason != (Reason{Kind: ReasonFlood}) {
+	if last := events[len(events)-1]; last.Kind != Leave || last.From != "flooder" || last.Reason != (Reason{Kind: ReasonFlood}) {
 		t.Errorf("reader's last event %q", describe(events[len(events)-1:]))
 	}
-	if got := countKind(events, Chat); got != 10 {
-		t.Errorf("reader got %d lines, want 10", got)
+	if got := countKind(events, Chat); got < 10+20 || got > 10+22 {
+		t.Errorf("reader got %d lines, want the burst and about 20 that went out of the queue", got)
 	}
-	assertEvents(t, flooder, "error slow down: you may send 10 lines at once and 2 per second after that, and 64 more wait their turn; lines beyond that are dropped, and a flood disconnects you")
+	got := describe(drain(flooder))
+	if len(got) != 2 || !strings.HasPrefix(got[0], "notice 40 lines queued; they go out at 2 per second") ||
+		!strings.HasPrefix(got[1], "error ") || !strings.HasSuffix(got[1], " lines dropped: at most 64 lines wait their turn; paste less at once") {
+		t.Errorf("the flooder was told %q, want one notice of the queue and one of the lines dropped", got)
+	}
 	if ran := timers.fire(); ran != 0 {
 		t.Errorf("%d timers ran after the flooder left", ran)
-	}
-	if st := r.Stats(); st.Rejected[RejectFlood] != 20 || st.Queued != 64 {
-		t.Errorf("dropped %d, queued %d; want 20, 64", st.Rejected[RejectFlood], st.Queued)
 	}
 }
 
@@ -184,9 +255,10 @@ func TestAFloodAboveTheRateEndsInADisconnection(t *testing.T) {
 		t.Fatalf("after %d s at 3 lines a second: reason %q, want %q", seconds, flooder.Reason(), Reason{Kind: ReasonFlood})
 	}
 	// 10 at once, then about 1 more a second than go out fills the bucket's
-	// 10 and the queue's 64; then 20 overflow.
-	if seconds < 80 || seconds > 110 {
-		t.Errorf("disconnected after %d s, want about 94", seconds)
+	// 10 and the queue's 64; then the queue is full each time the timer
+	// sends lines (here once a second), 20 times.
+	if seconds < 80 || seconds > 100 {
+		t.Errorf("disconnected after %d s, want about 84", seconds)
 	}
 	t.Logf("3 lines a second were disconnected after %d s", seconds)
 	prev := -1
@@ -206,9 +278,11 @@ func TestAFloodAboveTheRateEndsInADisconnection(t *testing.T) {
 	}
 }
 
-// TestQuitDoesNotWaitForQueuedLines: /quit runs at once, ahead of the
-// queued lines, which are not sent; the quitter is told how many.
-func TestQuitDoesNotWaitForQueuedLines(t *testing.T) {
+// TestQuitTakesItsTurn: /quit typed while lines wait is queued behind
+// them, with one notice; the lines go out, then the member leaves with
+// its parting message. A line typed after the /quit is not sent, and the
+// quitter is told.
+func TestQuitTakesItsTurn(t *testing.T) {
 	clock := &fakeClock{now: fixedTime}
 	r, timers := floodRoom(t, clock, Config{FloodRate: 2, FloodBurst: 10, FloodKick: 20})
 	quitter := mustJoin(t, r, "quitter")
@@ -218,19 +292,130 @@ func TestQuitDoesNotWaitForQueuedLines(t *testing.T) {
 		quitter.Send(fmt.Sprint("line ", i))
 	}
 	quitter.Send("/quit bye")
-	if got := quitter.Reason(); got != (Reason{Kind: ReasonQuit, Detail: "bye"}) {
-		t.Fatalf("after /quit behind 15 queued lines: reason %q", got)
+	quitter.Send("too late")
+	assertEvents(t, quitter, "notice leaving after the 15 queued lines; /quit again to leave now")
+	if got := quitter.Reason(); got != (Reason{}) {
+		t.Fatalf("/quit behind 15 queued lines left at once: %q", got)
 	}
-	assertEvents(t, quitter, "notice 15 queued lines were not sent")
+	var got []string
+	for range 10 {
+		clock.Advance(time.Second)
+		timers.fire()
+		got = append(got, describe(drain(reader))...)
+	}
+	if len(got) != 26 || got[24] != "chat quitter line 24" || got[25] != "leave quitter quit: bye" {
+		t.Errorf("the reader got %q, want 25 lines and the leave", got)
+	}
+	if got := quitter.Reason(); got != (Reason{Kind: ReasonQuit, Detail: "bye"}) {
+		t.Errorf("reason %q", got)
+	}
+	if got := describe(drain(quitter)); !slices.Contains(got, "notice 1 queued line was not sent") {
+		t.Errorf("the quitter got %q, want to be told that the line after /quit was not sent", got)
+	}
+	if ran := timers.fire(); ran != 0 {
+		t.Errorf("%d timers ran after the quitter left", ran)
+	}
+}
+
+// TestASecondQuitLeavesAtOnce: a second /quit while the first waits its
+// turn leaves at once; the lines still queued are not sent, and the
+// quitter is told how many.
+func TestASecondQuitLeavesAtOnce(t *testing.T) {
+	clock := &fakeClock{now: fixedTime}
+	r, timers := floodRoom(t, clock, Config{FloodRate: 2, FloodBurst: 10, FloodKick: 20})
+	quitter := mustJoin(t, r, "quitter")
+	reader := mustJoin(t, r, "reader")
+	drain(quitter)
+	for i := range 25 {
+		quitter.Send(fmt.Sprint("line ", i))
+	}
+	quitter.Send("/quit")
+	quitter.Send("/quit now")
+	if got := quitter.Reason(); got != (Reason{Kind: ReasonQuit, Detail: "now"}) {
+		t.Fatalf("after a second /quit: reason %q", got)
+	}
+	assertEvents(t, quitter, "notice leaving after the 15 queued lines; /quit again to leave now", "notice 15 queued lines were not sent")
 	events := describe(drain(reader))
-	if len(events) != 11 || events[9] != "chat quitter line 9" || events[10] != "leave quitter quit: bye" {
+	if len(events) != 11 || events[9] != "chat quitter line 9" || events[10] != "leave quitter quit: now" {
 		t.Errorf("the reader got %q, want 10 lines and the leave", events)
 	}
 	clock.Advance(time.Minute)
 	if ran := timers.fire(); ran != 0 {
 		t.Errorf("%d timers ran after the quitter left", ran)
 	}
-	assertEvents(t, reader)
+}
+
+// TestLeaveWhenSentWaitsForTheQueue: a member whose input ended with
+// lines queued leaves once they have gone out; one with none leaves at
+// once; Leave does not wait.
+func TestLeaveWhenSentWaitsForTheQueue(t *testing.T) {
+	clock := &fakeClock{now: fixedTime}
+	r, timers := floodRoom(t, clock, Config{FloodRate: 2, FloodBurst: 2, FloodKick: 20})
+	bot := mustJoin(t, r, "bot")
+	lost := mustJoin(t, r, "lost")
+	idle := mustJoin(t, r, "idle")
+	reader := mustJoin(t, r, "reader")
+	for i := range 4 {
+		bot.Send(fmt.Sprint("bot ", i))
+		lost.Send(fmt.Sprint("lost ", i))
+	}
+	closed := Reason{Kind: ReasonClosed}
+	bot.LeaveWhenSent(closed)
+	lost.LeaveWhenSent(closed)
+	idle.LeaveWhenSent(closed)
+	if bot.Reason() != (Reason{}) || idle.Reason() != closed {
+		t.Fatalf("bot's reason %q, idle's %q: want bot to wait for its queue, idle to leave", bot.Reason(), idle.Reason())
+	}
+	lost.Leave(Reason{Kind: ReasonLost}) // a write failed: no waiting
+	if lost.Reason() != (Reason{Kind: ReasonLost}) {
+		t.Errorf("lost's reason %q", lost.Reason())
+	}
+	drain(reader)
+	clock.Advance(time.Second)
+	timers.fire()
+	assertEvents(t, reader, "chat bot bot 2", "chat bot bot 3", "leave bot connection closed")
+	if bot.Reason() != closed {
+		t.Errorf("bot's reason %q", bot.Reason())
+	}
+	if ran := timers.fire(); ran != 0 {
+		t.Errorf("%d timers ran after everyone left", ran)
+	}
+}
+
+// TestQuitNoticeReachesTheQuitterWithASlowLog: with a Log that is busy
+// when the quitter quits, the notice of its lines not sent still reaches
+// it before its stream ends.
+func TestQuitNoticeReachesTheQuitterWithASlowLog(t *testing.T) {
+	clock := &fakeClock{now: fixedTime}
+	l := newTestLog(t, 100)
+	timers := new(fakeTimers)
+	r := newLoggedRoom(t, l, Config{Now: clock.Now, afterFunc: timers.after, FloodRate: 2, FloodBurst: 2, FloodKick: 20})
+	other := mustJoin(t, r, "other")
+	quitter := mustJoin(t, r, "quitter")
+	drain(other)
+	for range 5 {
+		quitter.Send("line")
+	}
+	drain(quitter)
+	gate, entered := make(chan struct{}), make(chan struct{}, 1)
+	l.set(func(l *testLog) { l.gate, l.entered = gate, entered })
+	sent := make(chan struct{})
+	go func() { other.Send("slow line"); close(sent) }() // holds the sequencer in Append
+	<-entered
+	l.set(func(l *testLog) { l.gate, l.entered = nil, nil })
+	quit := make(chan error)
+	go func() { quit <- quitter.Quit("bye") }()
+	for quitter.Reason() == (Reason{}) { // Quit removed it, and waits for the sequencer
+		runtime.Gosched()
+	}
+	close(gate)
+	if err := <-quit; err != nil {
+		t.Errorf("Quit: %v", err)
+	}
+	<-sent
+	if got := describe(drain(quitter)); !slices.Contains(got, "notice 3 queued lines were not sent") {
+		t.Errorf("the quitter got %q, want to be told that 3 queued lines were not sent", got)
+	}
 }
 
 // TestCommandsInAPasteTakeTheirTurn: commands queued with the chat lines
@@ -261,8 +446,9 @@ func TestCommandsInAPasteTakeTheirTurn(t *testing.T) {
 
 // TestTheQueueIsBoundedInLinesAndBytes: a queue holds FloodQueue lines
 // and 512 bytes a line on average (at least one longest line); a line
-// that does not fit is dropped, the first explained, and the lines that
-// did fit go out in order.
+// that does not fit is dropped, and the lines that did fit go out in
+// order. The paster is told how many were dropped, naming the bound that
+// was reached: here the bytes, with room left for lines.
 func TestTheQueueIsBoundedInLinesAndBytes(t *testing.T) {
 	clock := &fakeClock{now: fixedTime}
 	r, timers := floodRoom(t, clock, Config{FloodRate: 2, FloodBurst: 1, FloodKick: 20, FloodQueue: 4, MaxLineBytes: 1500})
@@ -270,12 +456,11 @@ func TestTheQueueIsBoundedInLinesAndBytes(t *testing.T) {
 	reader := mustJoin(t, r, "reader")
 	drain(paster)
 	long := strings.Repeat("x", 1000)
-	for _, line := range []string{"a", long, long, long + "y", "b", "c", "d"} { // 4 lines, 2048 bytes
+	for _, line := range []string{"a", long, long, long + "y", "b"} { // 3 lines, 2001 bytes
 		paster.Send(line)
 	}
-	assertEvents(t, paster, "error slow down: you may send 1 lines at once and 2 per second after that, and 4 more wait their turn; lines beyond that are dropped, and a flood disconnects you")
-	if st := r.Stats(); st.Queued != 4 || st.Rejected[RejectFlood] != 2 {
-		t.Errorf("queued %d, dropped %d; want 4, 2", st.Queued, st.Rejected[RejectFlood])
+	if st := r.Stats(); st.Queued != 3 || st.Rejected[RejectFlood] != 1 {
+		t.Errorf("queued %d, dropped %d; want 3, 1", st.Queued, st.Rejected[RejectFlood])
 	}
 	for range 4 { // the bucket holds one token
 		clock.Advance(time.Second)
@@ -285,8 +470,23 @@ func TestTheQueueIsBoundedInLinesAndBytes(t *testing.T) {
 	for _, ev := range drain(reader) {
 		got = append(got, fmt.Sprint(len(ev.Text)))
 	}
-	if want := []string{"1", "1000", "1000", "1", "1"}; !slices.Equal(got, want) {
+	if want := []string{"1", "1000", "1000", "1"}; !slices.Equal(got, want) {
 		t.Errorf("the reader got lines of %v bytes, want %v", got, want)
+	}
+	assertEvents(t, paster,
+		"notice 3 lines queued; they go out at 2 per second, the last in about 1s",
+		"error 1 line dropped: at most 2 KiB of lines wait their turn; paste less at once")
+	for range 6 { // now the lines: 1 at once, 4 queued, 1 dropped
+		paster.Send("c")
+	}
+	paster.Send("/quit") // waits its turn, so the drop is told before it leaves
+	for range 4 {
+		clock.Advance(time.Second)
+		timers.fire()
+	}
+	got = describe(drain(paster))
+	if !slices.Contains(got, "error 1 line dropped: at most 4 lines wait their turn; paste less at once") {
+		t.Errorf("the paster got %q, want the line dropped for the 4-line bound", got)
 	}
 }
 
@@ -371,9 +571,17 @@ func TestTooLongLinesCountAgainstFloodControl(t *testing.T) {
 	clock.Advance(time.Second)
 	timers.fire()
 	assertEvents(t, m, tooLong) // its turn came
-	// The token left, then the queue, then the flood.
-	for range 1 + 2 + 5 {
+	// The token left, then the queue, then a flood that keeps it full
+	// while FloodKick lines go out of it.
+	for range 1 + 2 + 1 {
 		m.Send("this line is far too long")
+	}
+	for range 5 {
+		clock.Advance(time.Second / 2)
+		timers.fire()
+		for range 2 {
+			m.Send("this line is far too long")
+		}
 	}
 	if m.Reason() != (Reason{Kind: ReasonFlood}) {
 		t.Errorf("after a flood of over-long lines, reason = %q, want %q", m.Reason(), Reason{Kind: ReasonFlood})
@@ -408,6 +616,7 @@ func TestExemptCommandCannotChatPastFloodControl(t *testing.T) {
 	for range 5 {
 		quitter.Send("chat")
 	}
+	quitter.Send("/quit") // waits behind the line queued
 	quitter.Send("/quit enough")
 	if got := quitter.Reason(); got != (Reason{Kind: ReasonQuit, Detail: "enough"}) {
 		t.Errorf("/quit during a flood: reason %q", got)

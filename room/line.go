@@ -17,10 +17,11 @@ import (
 //
 // Lines typed faster than flood control allows wait their turn and go out
 // at the flood rate, in order (see Config.FloodQueue); the member is told
-// once how many wait. Lines exempt from flood control (/quit) run at once,
-// ahead of them. A line that does not fit in the queue is dropped: the
-// first is explained, the rest of the flood is dropped silently, and a
-// member that keeps flooding is disconnected.
+// once how many wait. Lines exempt from flood control run at once, ahead
+// of them, but for /quit (a command that Leaves), which takes its turn
+// after them, with a notice; a second /quit runs at once. A line that does
+// not fit in the queue is dropped, and the member told once how many were;
+// a member that keeps its queue full is disconnected (Config.FloodKick).
 func (m *Member) Send(line string) {
 	r := m.room
 	var l typedLine

@@ -146,7 +146,8 @@ func (m *Member) Rename(nick string) error {
 // may be empty) as its parting message. It is exempt from flood control,
 // and a parting message over Config.MaxLineBytes is cut to that length.
 // Typed lines still waiting their turn (see Config.FloodQueue) are not
-// sent; the member is told how many.
+// sent; the member is told how many, ahead of its goodbye. (A /quit typed
+// while lines wait takes its turn instead: see Send.)
 func (m *Member) Quit(detail string) error {
 	detail = cleanArg(cutBytes(detail, m.room.cfg.MaxLineBytes))
 	r := m.room
@@ -156,7 +157,9 @@ func (m *Member) Quit(detail string) error {
 		return err
 	}
 	if n := m.waiting(); n > 0 {
-		r.reply(m, notSentNotice(n))
+		// At once, not in the room's order (reply): m is removed next, and
+		// nothing queued behind would reach it.
+		r.tell(m, notSentNotice(n))
 	}
 	r.remove(m, Reason{Kind: ReasonQuit, Detail: detail})
 	return nil

@@ -82,7 +82,7 @@ const (
 	DefaultMaxLineBytes = 2048
 	DefaultFloodRate    = 2.0 // lines per second, sustained
 	DefaultFloodBurst   = 10  // lines at once
-	DefaultFloodKick    = 20  // lines dropped in one flood before disconnecting
+	DefaultFloodKick    = 20  // turns of a full queue in a row (10 s at DefaultFloodRate) before disconnecting; see also overflowKickQueues
 	DefaultFloodQueue   = 64  // typed lines that wait their turn past the limit (a paste)
 	DefaultNickBurst    = 3   // nickname changes at once
 	DefaultNickEvery    = 10 * time.Second
@@ -133,14 +133,14 @@ type Config struct {
 	// member types (Send) beyond that wait their turn in its queue, up to
 	// FloodQueue lines and 512 bytes a line on average, and go out
 	// at FloodRate, in order; the member is told once how many wait. A
-	// line that does not fit in the queue is dropped, with an Error for
-	// the first; FloodKick dropped lines disconnect the member, unless it
-	// got back within its limit in between (a line went out with none
-	// waiting, or the queue emptied). So a paste is delivered, and only a
-	// member that keeps sending faster than FloodRate until its queue
-	// overflows FloodKick times is disconnected. The operations (Say,
-	// Act...) called directly are not queued: beyond the bucket, or while
-	// lines wait, they are dropped and count the same way.
+	// line that does not fit in the queue is dropped, and the member is
+	// told once how many were. One burst never disconnects: a member whose
+	// queue was full each time lines went out of it, FloodKick times in a
+	// row (FloodKick/FloodRate seconds), and which still sends, is
+	// disconnected. The operations (Say, Act...) called directly are not
+	// queued: beyond the bucket, or while lines wait, they are dropped,
+	// and FloodKick of them dropped since the member was last within its
+	// limit disconnect it.
 	FloodRate  float64
 	FloodBurst int
 	FloodKick  int

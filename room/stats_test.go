@@ -19,7 +19,7 @@ func TestStatsCountWhatHappens(t *testing.T) {
 	bob.Send(strings.Repeat("x", DefaultMaxLineBytes+1)) // too long
 	bob.Send("/nope")                                    // bad command
 	bob.Send("/quit")
-	for range 30 {
+	for range 15 { // not 17: overflowKickQueues queues of 1 line dropped at once disconnect
 		alice.Send("/who") // alice's burst is spent and her queue full: each is rejected as flood
 	}
 	st := r.Stats()
@@ -29,7 +29,7 @@ func TestStatsCountWhatHappens(t *testing.T) {
 	if st.Leaves["quit"] != 1 {
 		t.Errorf("leaves %v", st.Leaves)
 	}
-	if st.Rejected[RejectFlood] != 30 || st.Rejected[RejectTooLong] != 1 || st.Rejected[RejectCommand] != 1 || st.Queued != 1 {
+	if st.Rejected[RejectFlood] != 15 || st.Rejected[RejectTooLong] != 1 || st.Rejected[RejectCommand] != 1 || st.Queued != 1 {
 		t.Errorf("rejected %v, queued %d", st.Rejected, st.Queued)
 	}
 	if st.Deliveries < 4 {

@@ -260,23 +260,40 @@ func prompt() *room.Event {
 	return &room.Event{Kind: room.Notice, Text: proto.NickPrompt}
 }
 
-// chat relays between the connection and the member until either side ends.
+// chat relays between the connection and the member until either side
+// ends. When the client's input ends (it half-closed the connection, with
+// a TLS close_notify or a bare TCP FIN) while lines it typed wait their
+// turn, the member stays until they have gone out (room's
+// Member.LeaveWhenSent, bounded by the flood queue); a write failure, or
+// the room's Close, ends it at once.
 func (s *session) chat(m *room.Member) {
 	s.member = m
 	s.pump.Start(m) // writes what Join queued
 	for {
 		line, err := s.lines.ReadLine()
 		if err != nil {
-			reason := room.Reason{Kind: room.ReasonClosed}
-			if errors.Is(err, proto.ErrNoNewline) {
-				reason = noNewline
+			closed := room.Reason{Kind: room.ReasonClosed}
+			switch {
+			case errors.Is(err, proto.ErrNoNewline):
+				m.Leave(noNewline)
+			case endOfInput(err):
+				m.LeaveWhenSent(closed)
+			default:
+				m.Leave(closed)
 			}
-			m.Leave(reason)
 			break
 		}
 		m.Send(line)
 	}
 	<-s.pump.Done()
+}
+
+// endOfInput reports whether err, from reading the connection, is the end
+// of the client's input rather than a broken connection: io.EOF after a
+// TLS close_notify, io.ErrUnexpectedEOF after a TCP half-close without
+// one.
+func endOfInput(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // writerLinger is how long the writer goroutine of a member in a flow of

@@ -56,7 +56,7 @@ func (s *server) connect(ctx context.Context, ui *console) (*client.Conn, error)
 	if !errors.As(err, &unknown) {
 		return conn, err
 	}
-	if err := s.decideTrust(unknown, ui); err != nil {
+	if err := s.decideTrust(ctx, unknown, ui); err != nil {
 		return nil, err
 	}
 	return s.join(ctx, s.opts.nick)
@@ -70,22 +70,25 @@ func (s *server) join(ctx context.Context, nick string) (*client.Conn, error) {
 }
 
 // session starts the chat session of a joined connection. The screen
-// reconnects and shows the user's own lines; askNick, if set, is how it
+// reconnects and shows the user's own lines; plain mode's standard input
+// waits for the network rather than lose a line; askNick, if set, is how it
 // asks for another nickname when the server refuses the one it had on the
 // way back.
 func (s *server) session(ctx context.Context, conn *client.Conn, askNick func(error)) *client.Redialer {
 	screen := !s.opts.plain
-	return client.NewRedialer(ctx, client.RedialConfig{Conn: s.cfg, Trust: s.trust, Reconnect: screen, Echo: screen, AskNick: askNick}, conn)
+	return client.NewRedialer(ctx, client.RedialConfig{Conn: s.cfg, Trust: s.trust, Reconnect: screen, Echo: screen, AskNick: askNick,
+		Block: !screen}, conn)
 }
 
 // decideTrust shows an unknown certificate and remembers it if the user
-// trusts it; this run then calls it trusted on first use.
-func (s *server) decideTrust(unknown *client.UnknownCertError, ui *console) error {
+// trusts it; this run then calls it trusted on first use. Ctrl+C at the
+// question is no: nothing is remembered.
+func (s *server) decideTrust(ctx context.Context, unknown *client.UnknownCertError, ui *console) error {
 	if s.opts.plain || !ui.interactive() {
 		return fmt.Errorf("%w\nTo trust it, run chat %s once in a terminal and check the fingerprint, or pass --fingerprint with the one chatd printed, or --ca with the server's cert.pem", unknown, s.opts.addr)
 	}
 	ui.showCertificate(unknown)
-	if !ui.confirm(fmt.Sprintf("Trust this certificate and remember it for %s?", unknown.Addr)) {
+	if !ui.confirm(ctx, fmt.Sprintf("Trust this certificate and remember it for %s?", unknown.Addr)) {
 		return errors.New("certificate not trusted; nothing was sent")
 	}
 	if err := s.trust.Known.Add(unknown.Addr, unknown.Fingerprint); err != nil {

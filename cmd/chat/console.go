@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -89,13 +90,21 @@ func (c *console) showCertificate(u *client.UnknownCertError) {
 	fmt.Fprintf(c.out, "  expires:     %s\n", cert.NotAfter.UTC().Format(time.RFC1123))
 }
 
-// confirm asks a yes/no question; only "y" or "yes" is yes.
-func (c *console) confirm(question string) bool {
+// confirm asks a yes/no question; only "y" or "yes" is yes. Ctrl+C (ctx
+// ends: chat catches the interrupt) is no, at once.
+func (c *console) confirm(ctx context.Context, question string) bool {
 	fmt.Fprintf(c.out, "%s [y/N] ", question)
-	answer, err := c.in.ReadString('\n')
-	if err != nil && answer == "" {
+	answered := make(chan string, 1)
+	go func() {
+		answer, _ := c.in.ReadString('\n') // the end of input is no
+		answered <- answer
+	}()
+	select {
+	case answer := <-answered:
+		answer = strings.ToLower(strings.TrimSpace(answer))
+		return answer == "y" || answer == "yes"
+	case <-ctx.Done():
+		fmt.Fprintln(c.out) // the prompt's line ends here
 		return false
 	}
-	answer = strings.ToLower(strings.TrimSpace(answer))
-	return answer == "y" || answer == "yes"
 }

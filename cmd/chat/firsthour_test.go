@@ -388,7 +388,18 @@ func TestHelpShowsDoubleDashFlags(t *testing.T) {
 			t.Errorf("chat %q: exit %d, output %q", run.args, code, out)
 		}
 	}
-	if _, err := os.Stat(known); err == nil {
-		t.Error("a run with --ca, --fingerprint or --insecure wrote the known-servers file")
+	// The one run that may write the file: trust on first use, accepted.
+	// Its line alone is there, and its prompt shows (no run above left a
+	// pin for this server).
+	p := chatIn(t, known, "--nick", "five", server.Addr())
+	p.waitFor("Trust this certificate and remember it for " + server.Addr() + "? [y/N]")
+	p.typeKeys("y", true)
+	p.waitFor("· five · TLS 1.3 · trusted on first use")
+	p.key("C-c")
+	if code := p.waitExit(); code != 0 {
+		t.Errorf("chat exited %d after Ctrl+C", code)
+	}
+	if data, err := os.ReadFile(known); err != nil || string(data) != server.Addr()+" "+server.Fingerprint+"\n" {
+		t.Errorf("known servers after runs with --ca, --fingerprint, --insecure and one trust on first use: %v %q; want only the last one's line", err, data)
 	}
 }

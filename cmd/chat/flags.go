@@ -44,8 +44,9 @@ func printUsage(fs *flag.FlagSet, out io.Writer) {
 			printFlag(out, fs.Lookup(name))
 		}
 	}
-	fmt.Fprintf(out, "\nExit status: %d after /quit, Ctrl+C or the end of --plain's input; %d if the connection failed or was lost;\n"+
-		"%d for a mistake on the command line; %d if --plain's nickname is invalid or taken.\n", exitOK, exitFailed, exitUsage, exitNickname)
+	fmt.Fprintf(out, "\nExit status: %d after /quit, Ctrl+C or the end of --plain's input; %d if the connection failed or was lost\n"+
+		"(or --plain's input had a line over 64 KiB, or the certificate was not trusted); %d for a mistake on the command line;\n"+
+		"%d if --plain's nickname is invalid or taken.\n", exitOK, exitFailed, exitUsage, exitNickname)
 }
 
 // printFlag writes one flag GNU-style: its name and argument, then its

@@ -16,6 +16,8 @@ import (
 	"os/signal"
 	"os/user"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"syscall"
 
 	"golang.org/x/term"
@@ -96,7 +98,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return exitNickname
 		}
 		// The screen asks for another.
-		return runScreen(ctx, srv, nil, nickProblem(opts.nick, err))
+		return runScreen(ctx, srv, ui, nil, nickProblem(opts.nick, err))
 	}
 	if err != nil {
 		ui.fail(err)
@@ -105,7 +107,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if opts.plain {
 		return runPlain(srv.session(ctx, conn, nil), stdin, stdout, stderr)
 	}
-	return runScreen(ctx, srv, conn, "")
+	return runScreen(ctx, srv, ui, conn, "")
 }
 
 // parseOptions reads the command line. --help prints the usage on stdout;
@@ -130,6 +132,9 @@ func parseOptions(args []string, stdout, stderr io.Writer) (*options, error) {
 		return nil, errors.New("name one server, as HOST or HOST:PORT")
 	}
 	o.addr = withDefaultPort(fs.Arg(0))
+	if err := refuseEmpty(fs, "fingerprint", "ca", "known-servers"); err != nil {
+		return nil, err
+	}
 	if err := o.checkTrustFlags(); err != nil {
 		return nil, err
 	}
@@ -140,6 +145,19 @@ func parseOptions(args []string, stdout, stderr io.Writer) (*options, error) {
 		}
 	}
 	return o, nil
+}
+
+// refuseEmpty refuses an empty value given to one of the named flags
+// (--fingerprint "$FP" with FP unset): left out, the flag would mean
+// something else, a weaker way of verifying the server.
+func refuseEmpty(fs *flag.FlagSet, names ...string) error {
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		if err == nil && slices.Contains(names, f.Name) && strings.TrimSpace(f.Value.String()) == "" {
+			err = fmt.Errorf("--%s was given an empty value (an unset variable?): give one, or leave the flag out", f.Name)
+		}
+	})
+	return err
 }
 
 // checkTrustFlags refuses ways of verifying the server that contradict each

@@ -20,10 +20,10 @@ import (
 // server refused the nickname (problem says why), with the nickname prompt.
 // Ctrl+C quits the room politely. It returns the exit status: 0 if the user
 // left, 1 otherwise.
-func runScreen(ctx context.Context, srv *server, conn *client.Conn, problem string) int {
+func runScreen(ctx context.Context, srv *server, ui *console, conn *client.Conn, problem string) int {
 	screenCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	s := &screen{ctx: screenCtx, srv: srv, title: srv.opts.title}
+	s := &screen{ctx: screenCtx, srv: srv, ui: ui, title: srv.opts.title}
 	var first *screenSession
 	if conn != nil {
 		first = s.start(conn)
@@ -55,6 +55,11 @@ func (s *screen) run(ctx context.Context, first *screenSession, problem string) 
 		fmt.Fprintln(os.Stderr, "chat:", err)
 		return exitFailed
 	}
+	if sess := s.current(); sess != nil && sess.TrustFailure() != nil {
+		// As loud as at start-up, now that the screen is gone.
+		s.ui.fail(sess.TrustFailure())
+		return exitFailed
+	}
 	reason := model.Reason()
 	switch {
 	case pressedCtrlC:
@@ -82,6 +87,7 @@ func (s *screen) run(ctx context.Context, first *screenSession, problem string) 
 type screen struct {
 	ctx     context.Context // ends when the program has ended
 	srv     *server
+	ui      *console     // where a certificate failure is explained once the screen is gone
 	title   bool         // the screen sets the terminal's title (--title)
 	program *tea.Program // set before the program runs, read from its commands
 

@@ -31,7 +31,9 @@ func startTmux(t *testing.T, cols, rows int, argv ...string) *tmuxPane {
 		t.Fatal("this test needs tmux (apt-get install tmux)")
 	}
 	p := &tmuxPane{t: t, socket: fmt.Sprintf("chat-test-%d-%d", os.Getpid(), tmuxServers.Add(1))}
-	script := shellJoin(argv) + `; echo "[exit $?]"; sleep 600`
+	// The shell outlives a Ctrl+C that reaches the program as SIGINT (at a
+	// question asked before the screen), so that the pane shows its status.
+	script := "trap : INT; " + shellJoin(argv) + `; echo "[exit $?]"; sleep 600`
 	cmd := exec.Command("tmux", "-u", "-L", p.socket, "-f", "/dev/null", "new-session", "-d", "-s", "t",
 		"-x", fmt.Sprint(cols), "-y", fmt.Sprint(rows), "sh", "-c", script)
 	cmd.Env = append(os.Environ(), "LANG=C.UTF-8", "LC_ALL=C.UTF-8", "TERM=xterm-256color")

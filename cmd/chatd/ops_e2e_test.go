@@ -208,7 +208,7 @@ func TestMetricsMoveWithTraffic(t *testing.T) {
 		alice.Send(fmt.Sprint("message ", i))
 	}
 	bob.Expect("<alice> message 4")
-	alice.Expect("!!! slow down")
+	alice.Expect("!!! 2 lines dropped: at most 1 line waits its turn")
 	bob.Expect("<alice> message 5")
 	plain, err := net.Dial("tcp", "127.0.0.1:"+s.Port)
 	if err != nil {

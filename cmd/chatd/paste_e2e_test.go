@@ -59,20 +59,79 @@ func TestOpenSSLPasteIsDeliveredInOrder(t *testing.T) {
 }
 
 // TestOpenSSLFloodIsDisconnected: a client that writes lines without
-// pause is disconnected for flooding, after the burst; its queue never
-// reaches anyone.
+// pause overflows its queue: it is told once how many lines were
+// dropped, and disconnected for flooding as soon as more than 16 queues'
+// worth of its lines were dropped (it is not read for --flood-kick turns).
 func TestOpenSSLFloodIsDisconnected(t *testing.T) {
 	t.Parallel()
 	requireOpenSSL(t)
 	s := startChatd(t, t.TempDir(), "--flood-rate", "20")
 	bob := s.JoinWithOpenSSL(t, "bob")
 	mallory := opensslPipe(t, s, "mallory", "(echo mallory; yes 'flood line')")
-	mallory.Expect("!!! slow down: you may send 10 lines at once and 20 per second after that, and 64 more wait their turn")
+	mallory.Expect("lines dropped: at most 64 lines wait their turn; paste less at once")
 	mallory.Expect("!!! disconnected: flooding (too many lines too fast)")
 	bob.Expect("*** mallory left (flooding)")
 	mallory.WaitExit()
-	if n := strings.Count(bob.Output(), "<mallory> flood line"); n < 10 || n > 14 {
-		t.Errorf("bob got %d of mallory's lines, want the burst of 10 (and a few more that went out before the flood overflowed the queue)", n)
+	if n := strings.Count(mallory.Output(), "lines dropped"); n != 1 {
+		t.Errorf("mallory was told %d times that lines were dropped, want once", n)
+	}
+	if n := strings.Count(bob.Output(), "<mallory> flood line"); n < 10 || n > 16 {
+		t.Errorf("bob got %d of mallory's lines, want the burst of 10 (and a few more as the bucket refilled)", n)
+	}
+}
+
+// TestOpenSSLBigPasteIsNotDisconnected: one paste of 150 lines, far more
+// than the queue holds, is not a flood: what fits goes out in order, the
+// paster is told once how many lines were dropped, and stays.
+func TestOpenSSLBigPasteIsNotDisconnected(t *testing.T) {
+	t.Parallel()
+	requireOpenSSL(t)
+	s := startChatd(t, t.TempDir(), "--flood-rate", "20")
+	bob := s.JoinWithOpenSSL(t, "bob")
+	carol := opensslPipe(t, s, "carol", "(echo carol; seq 150 | sed 's/^/line /')")
+	line := carol.Expect(" lines dropped: at most 64 lines wait their turn; paste less at once")
+	var dropped int
+	if _, err := fmt.Sscanf(line[strings.Index(line, "!!! "):], "!!! %d lines dropped", &dropped); err != nil || dropped < 60 || dropped > 76 {
+		t.Fatalf("carol was told %q, want about 76 lines dropped", line)
+	}
+	prev := 0
+	for range 150 - dropped {
+		got := bob.Expect("<carol> line ")
+		var n int
+		fmt.Sscan(got[strings.Index(got, "<carol> line ")+len("<carol> line "):], &n)
+		if n <= prev {
+			t.Fatalf("bob got line %d after line %d", n, prev)
+		}
+		prev = n
+	}
+	bob.Send("/who")
+	bob.Expect("*** 2 members: bob, carol")
+	if out := carol.Output(); strings.Count(out, "lines dropped") != 1 || strings.Contains(out, "disconnected") {
+		t.Errorf("carol, who pasted once, was told more than once, or disconnected:\n%s", out)
+	}
+}
+
+// TestOpenSSLQuitInAPasteTakesItsTurn: a script piped into openssl that
+// sends more lines than the burst and ends with /quit has every line
+// delivered, in order, before it leaves with its parting message; it is
+// told once that it leaves after its queued lines.
+func TestOpenSSLQuitInAPasteTakesItsTurn(t *testing.T) {
+	t.Parallel()
+	requireOpenSSL(t)
+	s := startChatd(t, t.TempDir(), "--flood-rate", "20")
+	bob := s.JoinWithOpenSSL(t, "bob")
+	bot := opensslPipe(t, s, "bot", `(printf 'bot\n'; seq 20 | sed 's/^/line /'; printf '/quit done\n')`)
+	for i := 1; i <= 20; i++ {
+		bob.Expect(fmt.Sprintf("<bot> line %d", i))
+	}
+	bob.Expect("*** bot left (quit: done)")
+	bot.Expect("*** leaving after the ")
+	bot.Expect("*** Goodbye.")
+	if code := bot.WaitExit(); code != 0 {
+		t.Errorf("openssl exited %d", code)
+	}
+	if out := bot.Output(); strings.Contains(out, "not sent") || strings.Contains(out, "!!!") {
+		t.Errorf("bot was told that lines were not sent, or an error:\n%s", out)
 	}
 }
 
