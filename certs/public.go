@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 )
 
 // PublicDirMode and PublicFileMode are the modes of the public copy of the
@@ -240,9 +239,7 @@ func replaceable(p string) error {
 	}
 	mode := info.Mode()
 	e := &ReplaceableError{Path: p, Mode: mode & (fs.ModePerm | fs.ModeSticky), Owner: -1, Link: mode&fs.ModeSymlink != 0}
-	if st, ok := info.Sys().(*syscall.Stat_t); ok {
-		e.Owner = int(st.Uid)
-	}
+	e.Owner = ownerOf(info)
 	if e.Owner != -1 && e.Owner != 0 && e.Owner != os.Geteuid() {
 		e.WrongOwn = true
 		return e

@@ -308,12 +308,13 @@ func TestUsage(t *testing.T) {
 	}
 }
 
-// TestLossesAreExplained floods a chatd with its default flood limits: the
-// senders are disconnected, reported as lost with the server's last error
-// line, and left out of the expected deliveries.
+// TestLossesAreExplained floods a chatd whose flood queue holds one line,
+// so that 16 lines dropped disconnect a sender: the senders are
+// disconnected, reported as lost with the server's last error line, and
+// left out of the expected deliveries.
 func TestLossesAreExplained(t *testing.T) {
 	dataDir := filepath.Join(t.TempDir(), "data")
-	s := testproc.StartChatd(t, chatdBinary, dataDir, "--max-conns-per-ip", "100", "--conn-burst-per-ip", "100")
+	s := testproc.StartChatd(t, chatdBinary, dataDir, "--max-conns-per-ip", "100", "--conn-burst-per-ip", "100", "--flood-queue", "1")
 	cfg := defaultConfig()
 	cfg.addr, cfg.ca, cfg.clients, cfg.rate, cfg.duration, cfg.settle = s.Addr(), s.CertFile, 3, 100, 1500*time.Millisecond, 0
 	r, err := Run(context.Background(), cfg)
