@@ -359,16 +359,16 @@ func TestSessionsRefusedOnceClosing(t *testing.T) {
 	if !l.StartSession() || l.Closing() {
 		t.Fatal("a session was refused before Shutdown")
 	}
-	ended := make(chan struct{})
+	ending := make(chan struct{}) // closed just before the session ends: Shutdown cannot return before
 	time.AfterFunc(50*time.Millisecond, func() {
+		close(ending)
 		l.EndSession()
-		close(ended)
 	})
 	if err, _ := shutdown(t, l, waitTime); err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
 	select {
-	case <-ended:
+	case <-ending:
 	default:
 		t.Error("Shutdown returned before the session ended")
 	}
