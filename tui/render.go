@@ -188,6 +188,7 @@ func (l *layout) lines(width int, method ansi.Method) []line {
 	out := make([]line, 0, len(spans))
 	pad := ""
 	for i, sp := range spans {
+		sp = clampSpan(sp, len(plain))
 		var b strings.Builder
 		if i == 1 && indent > 0 {
 			pad = spaces(indent)
@@ -209,6 +210,15 @@ func (l *layout) lines(width int, method ansi.Method) []line {
 		out = append(out, ln)
 	}
 	return out
+}
+
+// clampSpan keeps sp inside a text n bytes long with its start no later
+// than its end, so that a wrong break in wrap shows a line cut oddly
+// instead of crashing the screen: a message comes from anyone.
+func clampSpan(sp span, n int) span {
+	sp.end = min(max(sp.end, 0), n)
+	sp.start = min(max(sp.start, 0), sp.end)
+	return sp
 }
 
 // countOf says n things: "1 member", "2 members".

@@ -58,7 +58,8 @@ type breakAt struct{ end, next int }
 // run wraps the whole text.
 func (w *wrapper) run() []span {
 	text := w.text
-	prevWide := false
+	prevWide, prevSpace := false, false
+	spaceStart := 0 // where the run of spaces that i is in (or last was) starts
 	for i := 0; i < len(text); {
 		cluster, cw := ansi.FirstGraphemeCluster(text[i:], w.method)
 		if cluster == "" { // cannot happen with valid input; never loop forever
@@ -66,25 +67,26 @@ func (w *wrapper) run() []span {
 		}
 		if cw > w.limit && w.lineW == 0 {
 			i = w.codePoints(i, i+len(cluster))
-			prevWide = false
+			prevWide, prevSpace = false, false
 			continue
 		}
 		space := cluster == " "
 		wide := cw >= 2
 		switch {
-		case space && (i == 0 || text[i-1] != ' '):
+		case space && !prevSpace:
+			spaceStart = i
 			w.mark(i, skipSpaces(text, i))
-		case !space && i > 0 && text[i-1] != ' ' && (wide || prevWide):
+		case !space && i > 0 && !prevSpace && (wide || prevWide):
 			w.mark(i, i)
 		}
 		if w.lineW+cw > w.limit && i > w.lineStart {
-			i = w.breakBefore(i, space)
-			prevWide = false
+			i = w.breakBefore(i, space, spaceStart)
+			prevWide, prevSpace = false, false
 			continue
 		}
 		w.lineW += cw
 		i += len(cluster)
-		prevWide = wide
+		prevWide, prevSpace = wide, space
 	}
 	if w.lineStart < len(text) || len(w.out) == 0 {
 		w.out = append(w.out, span{w.lineStart, len(text)})
@@ -117,18 +119,17 @@ func (w *wrapper) mark(end, next int) {
 
 // breakBefore ends the line before the cluster at i, which does not fit,
 // and returns where the next line starts. When that cluster is a space
-// (space), the line ends where its run of spaces starts. Otherwise it ends
-// at the last place marked, unless what would be moved down is a word too
-// wide for a line of its own: then the word is broken at i.
-func (w *wrapper) breakBefore(i int, space bool) int {
+// (space), the line ends where its run of spaces starts (spaceStart, but
+// never leaving the line empty). Otherwise it ends at the last place
+// marked, unless what would be moved down is a word too wide for a line of
+// its own: then the word is broken at i. Every place it returns or ends a
+// line at is between two grapheme clusters.
+func (w *wrapper) breakBefore(i int, space bool, spaceStart int) int {
 	end, next := i, i
 	switch {
 	case space:
-		end, next = i, skipSpaces(w.text, i)
-		for end > w.lineStart+1 && w.text[end-1] == ' ' {
-			end--
-		}
-	case w.brk.end > 0 && w.wordWidth(w.brk.next, i) <= w.rest:
+		end, next = max(spaceStart, w.lineStart+1), skipSpaces(w.text, i)
+	case w.brk.end > 0 && w.brk.next <= i && w.wordWidth(w.brk.next, i) <= w.rest:
 		end, next = w.brk.end, w.brk.next
 	}
 	w.out = append(w.out, span{w.lineStart, end})
@@ -160,8 +161,15 @@ func (w *wrapper) clusterWidthAt(i int) int {
 	return cw
 }
 
+// skipSpaces returns where the run of spaces at byte i of s ends: it
+// moves over whole grapheme clusters that are a lone space, so it never
+// stops inside a cluster (a space followed by a combining or spacing mark,
+// " \u093e", is one cluster, and not a space).
 func skipSpaces(s string, i int) int {
 	for i < len(s) && s[i] == ' ' {
+		if c, _ := ansi.FirstGraphemeCluster(s[i:], ansi.GraphemeWidth); c != " " {
+			break
+		}
 		i++
 	}
 	return i

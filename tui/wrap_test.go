@@ -13,7 +13,8 @@ import (
 
 // wrapPieces are what the random messages of TestWrapProperties are made
 // of: words short and long, CJK without spaces, emoji of every shape the
-// room lets through, combining marks, and runs of spaces.
+// room lets through, combining marks, runs of spaces, and marks alone,
+// which join the space before them into one grapheme cluster (" \u093e").
 var wrapPieces = []func(r *rand.Rand) string{
 	func(r *rand.Rand) string { return strings.Repeat("w", 1+r.IntN(12)) },
 	func(r *rand.Rand) string { return strings.Repeat("long", 10+r.IntN(70)) },
@@ -30,11 +31,24 @@ var wrapPieces = []func(r *rand.Rand) string{
 	func(r *rand.Rand) string { return strings.Repeat("ab你", 1+r.IntN(20)) },
 	func(r *rand.Rand) string { return "alice" },
 	func(*rand.Rand) string { return "" }, // two spaces in a row, which Clean makes one
+	func(r *rand.Rand) string { return wrapMarks[r.IntN(len(wrapMarks))] },
+	func(r *rand.Rand) string { return wrapMarks[r.IntN(len(wrapMarks))] + "x" },
 }
 
-// randomText joins a few random pieces with spaces.
+// wrapMarks are combining and spacing marks (Devanagari, Thai, Hangul
+// vowel, acute accent, variation selector) that a space before them takes
+// into its grapheme cluster.
+var wrapMarks = []string{"\u093e", "\u0903", "\u0e33", "\u1161", "\u0301", "\ufe0f"}
+
+// randomText joins a few random pieces with spaces. A third of the texts
+// start with a space: the room trims only the right end of a message, so
+// the space after "bob:" and the body's own meet, and two spaces are next
+// to each other after all.
 func randomText(r *rand.Rand) string {
 	var parts []string
+	if r.IntN(3) == 0 {
+		parts = append(parts, "")
+	}
 	for range 1 + r.IntN(8) {
 		parts = append(parts, wrapPieces[r.IntN(len(wrapPieces))](r))
 	}
@@ -67,7 +81,7 @@ func TestWrapProperties(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 13))
 	nicks := []string{"b", "bob", "someone-with-a-long-nick", strings.Repeat("n", 32)}
 	kinds := []room.Kind{room.Chat, room.Action, room.Private}
-	for n := range 48 {
+	for n := range 96 {
 		text := room.Clean(randomText(rng))
 		nick := nicks[n%len(nicks)]
 		kind := kinds[n%len(kinds)]
@@ -81,6 +95,85 @@ func TestWrapProperties(t *testing.T) {
 			if t.Failed() {
 				t.Fatalf("width %d, message %q", w, plain)
 			}
+		}
+	}
+}
+
+// TestWrapMarkAfterLeadingSpace: a message body that starts with a space
+// and a spacing mark (" \u093e", which the room lets through: it trims
+// only the right end) makes the space after the sender's name and the
+// body's space meet, and the second space and the mark are one grapheme
+// cluster. It crashed every screen 3 to 42 columns wide; now it is laid
+// out like any other text, for every nick length, kind and width.
+func TestWrapMarkAfterLeadingSpace(t *testing.T) {
+	st := defaultStyles()
+	rend := renderer{st: &st, loc: time.UTC, method: ansi.WcWidth, now: time.Now, self: "alice"}
+	texts := []string{" \u093e", " \u093e\u093e x", " \u0903 ab", "a \u093e", strings.Repeat("ab \u093e", 60),
+		strings.Repeat("x \u0e33", 60), strings.Repeat("x \u1161 ", 60), " \u0301"}
+	for _, raw := range texts {
+		text := room.Clean(raw)
+		for n := 1; n <= room.MaxNickLen; n += 3 {
+			nick := strings.Repeat("b", n)
+			for _, kind := range []room.Kind{room.Chat, room.Action, room.Private} {
+				e := &room.Event{Kind: kind, From: nick, To: "alice", Text: text, Time: t0}
+				prefix := prefixOf(kind, nick)
+				plain := prefix + text
+				bounds := clusterBounds(plain)
+				for w := 1; w <= 80; w++ {
+					checkWrapped(t, w, rend.render(e, w), plain, len(prefix), bounds)
+					if t.Failed() {
+						t.Fatalf("width %d, message %q", w, plain)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestMarkAfterSpaceThroughTheRoom sends " \u093e" through a real room and
+// shows what another member receives on screens 1 to 60 columns wide.
+func TestMarkAfterSpaceThroughTheRoom(t *testing.T) {
+	r := room.New(room.Config{})
+	bob, err := r.Join("bob", room.JoinOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, err := r.Join("alice", room.JoinOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice.Take(nil, 100)
+	bob.Send(" \u093e")
+	evs, _ := alice.Take(nil, 100)
+	var got *room.Event
+	for _, e := range evs {
+		if e.Kind == room.Chat {
+			got = e
+		}
+	}
+	if got == nil || got.Text != " \u093e" {
+		t.Fatalf("alice got %v, want the text with its leading space", evs)
+	}
+	for w := 1; w <= 60; w++ {
+		m, _ := newTestModel(t, "alice", w, 24)
+		feed(m, membersEv("alice", "bob"), got)
+		if rows := m.screen(); rows == nil {
+			t.Fatalf("no screen at width %d", w)
+		}
+	}
+}
+
+// TestClampSpan: a span wrap got wrong is cut to the text, start never
+// after end, so the screen shows an odd line rather than crashing.
+func TestClampSpan(t *testing.T) {
+	for _, tc := range []struct{ in, want span }{
+		{span{2, 5}, span{2, 5}},
+		{span{6, 5}, span{5, 5}},
+		{span{-1, 20}, span{0, 10}},
+		{span{12, 15}, span{10, 10}},
+	} {
+		if got := clampSpan(tc.in, 10); got != tc.want {
+			t.Errorf("clampSpan(%v, 10) = %v, want %v", tc.in, got, tc.want)
 		}
 	}
 }
@@ -103,7 +196,7 @@ func checkWrapped(t *testing.T, w int, lines []line, plain string, body int, bou
 	pos := 0
 	for i, row := range rows {
 		if i == 1 {
-			indent = len(row) - len(strings.TrimLeft(row, " "))
+			indent = skipSpaces(row, 0) // not into a " \u093e" that starts the text
 			if indent == 0 {
 				t.Errorf("continuation row without an indent: %q", row)
 			}
