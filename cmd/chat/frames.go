@@ -29,6 +29,7 @@ const frameInterval = time.Second / 60
 type screenProgram struct {
 	*tea.Program
 	screen *tui.Framed
+	guard  *crashGuard // the screen, run by the program, with its panics caught
 	in     *os.File    // where the keys come from: standard input, or the terminal
 	tty    *os.File    // the terminal opened for the keys, to close; nil if none
 	raw    *term.State // the terminal's state before raw mode; nil if not a terminal
@@ -54,7 +55,9 @@ func newScreenProgram(ctx context.Context, model *tui.Model) *screenProgram {
 	w, h, _ := term.GetSize(out)
 	s.screen = tui.NewFramed(model, colorWriter(os.Stdout, colorprofile.Detect(os.Stdout, os.Environ())), frameInterval)
 	s.screen.Start()
-	s.Program = tea.NewProgram(s.screen, tea.WithContext(ctx), tea.WithoutRenderer(), tea.WithInput(s.in), tea.WithWindowSize(w, h))
+	s.guard = &crashGuard{Model: s.screen}
+	s.Program = tea.NewProgram(s.guard, tea.WithContext(ctx), tea.WithoutRenderer(), tea.WithInput(s.in), tea.WithWindowSize(w, h))
+	s.guard.quit = s.Quit
 	s.stop = followSize(out, s.Send)
 	return s
 }

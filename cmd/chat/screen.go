@@ -51,8 +51,8 @@ func (s *screen) run(ctx context.Context, first *screenSession, problem string) 
 	_, err := s.program.Run()
 	program.close()
 	joined := s.end()
-	if err != nil && !errors.Is(err, tea.ErrProgramKilled) {
-		fmt.Fprintln(os.Stderr, "chat:", err)
+	if failure := programFailure(err, program.guard.crashed()); failure != nil {
+		reportFailure(failure)
 		return exitFailed
 	}
 	if sess := s.current(); sess != nil && sess.TrustFailure() != nil {
@@ -80,6 +80,18 @@ func (s *screen) run(ctx context.Context, first *screenSession, problem string) 
 		return exitOK
 	}
 	return exitFailed
+}
+
+// reportFailure prints why the screen failed, now that the terminal is
+// back: for a crash, what crashed and where, to report as a bug.
+func reportFailure(failure error) {
+	fmt.Fprintln(os.Stderr, "chat:", failure)
+	var crash *screenCrash
+	if errors.As(failure, &crash) {
+		fmt.Fprintf(os.Stderr, "This is a bug in chat; please report it with what follows.\n%s", crash.stack)
+	} else if errors.Is(failure, tea.ErrProgramPanic) {
+		fmt.Fprintln(os.Stderr, "This is a bug in chat; please report it.")
+	}
 }
 
 // screen is the chat screen's side of the session: it joins for the
