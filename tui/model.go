@@ -40,7 +40,7 @@ type Options struct {
 	// DefaultScrollback.
 	Scrollback int
 	// ScrollbackBytes bounds the memory those messages hold, as their
-	// size is counted; 0 means DefaultScrollbackBytes. Whichever limit is
+	// size is counted, with the rows rendered from them; 0 means DefaultScrollbackBytes. Whichever limit is
 	// reached first drops the oldest messages.
 	ScrollbackBytes int
 	// LeaveDelay is how long the reason for leaving stays on screen before

@@ -11,14 +11,17 @@ import (
 const DefaultScrollback = 1000
 
 // DefaultScrollbackBytes is how much memory the messages a screen keeps may
-// hold, as eventSize counts it, when Options leaves ScrollbackBytes zero.
+// hold, as eventSize counts it, together with the rows rendered from them
+// and cached (linesSize), when Options leaves ScrollbackBytes zero.
 // DefaultScrollback messages of chatd's longest line (2 KiB) hold about
 // that much, so only longer lines, a hostile server's, make a screen keep
 // noticeably fewer messages.
 const DefaultScrollbackBytes = 2 << 20
 
 // scrollback holds the messages shown on screen, at most max of them and
-// maxBytes of memory (the first limit reached drops the oldest), each
+// maxBytes of memory, the messages and their cached rows (the first limit
+// reached drops the oldest; rows pile up while scrolled up, a long message
+// on a narrow screen making thousands), each
 // rendered and wrapped once: a new message appends its lines. A change of
 // width renders again only the newest messages, enough to fill the view;
 // older ones are rendered when scrolling reaches them. So neither a message
@@ -26,8 +29,9 @@ const DefaultScrollbackBytes = 2 << 20
 // cached lines.
 type scrollback struct {
 	max      int     // messages kept
-	maxBytes int     // their eventSize kept, in all
+	maxBytes int     // their eventSize and linesSize kept, in all
 	bytes    int     // the eventSize of entries, in all
+	rowBytes int     // the linesSize of lines, in all
 	entries  []entry // oldest first
 	stale    int     // entries[:stale] are not rendered at this width yet
 	lines    []line  // the lines of entries[stale:], in order
@@ -46,6 +50,7 @@ type entry struct {
 	ev    *room.Event
 	size  int    // eventSize(ev)
 	n     int    // how many lines it has in lines; 0 while stale
+	rows  int    // the linesSize of those lines
 	lines []line // only between renderEntry and prependRendered
 }
 
@@ -54,6 +59,16 @@ func eventSize(ev *room.Event) int {
 	n := int(unsafe.Sizeof(*ev)) + len(ev.From) + len(ev.To) + len(ev.Text)
 	for _, nick := range ev.Nicks {
 		n += int(unsafe.Sizeof(nick)) + len(nick)
+	}
+	return n
+}
+
+// linesSize is about how much memory rendered lines hold: each line and
+// its text.
+func linesSize(lines []line) int {
+	n := len(lines) * int(unsafe.Sizeof(line{}))
+	for _, l := range lines {
+		n += len(l.s)
 	}
 	return n
 }
@@ -74,9 +89,10 @@ func (s *scrollback) add(ev *room.Event) {
 		lines = s.r.render(ev, s.width)
 		s.renders++
 	}
-	size := eventSize(ev)
-	s.entries = append(s.entries, entry{ev: ev, size: size, n: len(lines)})
+	size, rows := eventSize(ev), linesSize(lines)
+	s.entries = append(s.entries, entry{ev: ev, size: size, n: len(lines), rows: rows})
 	s.bytes += size
+	s.rowBytes += rows
 	s.lines = append(s.lines, lines...)
 	if s.offset > 0 {
 		s.offset += len(lines)
@@ -100,23 +116,25 @@ func (s *scrollback) forget() {
 	drop, i := 0, s.stale
 	for ; i < len(s.entries) && len(s.lines)-drop-s.entries[i].n >= keep; i++ {
 		drop += s.entries[i].n
-		s.entries[i].n = 0
+		s.rowBytes -= s.entries[i].rows
+		s.entries[i].n, s.entries[i].rows = 0, 0
 	}
 	s.stale = i
 	s.lines = append(make([]line, 0, len(s.lines)-drop+overscan), s.lines[drop:]...)
 }
 
-// trim drops the oldest messages beyond max or maxBytes, keeping at least
-// the newest. It lets a quarter more accumulate first, so the copying is
-// amortised over many messages.
+// trim drops the oldest messages beyond max or maxBytes (the messages and
+// their cached rows), keeping at least the newest. It lets a quarter more
+// accumulate first, so the copying is amortised over many messages.
 func (s *scrollback) trim() {
-	if len(s.entries) <= s.max+s.max/4 && s.bytes <= s.maxBytes+s.maxBytes/4 {
+	if len(s.entries) <= s.max+s.max/4 && s.bytes+s.rowBytes <= s.maxBytes+s.maxBytes/4 {
 		return
 	}
 	drop, nlines := 0, 0
-	for drop < len(s.entries)-1 && (len(s.entries)-drop > s.max || s.bytes > s.maxBytes) {
+	for drop < len(s.entries)-1 && (len(s.entries)-drop > s.max || s.bytes+s.rowBytes > s.maxBytes) {
 		delete(s.times, s.entries[drop].ev) // a no-op unless it is a divider with times
 		s.bytes -= s.entries[drop].size
+		s.rowBytes -= s.entries[drop].rows
 		nlines += s.entries[drop].n // 0 for stale entries, which have no lines
 		drop++
 	}
@@ -139,7 +157,9 @@ func (s *scrollback) resize(width, height int) {
 
 // rerender forgets every rendered line, for a new width or width method,
 // and renders again what the view needs. While scrolled up, the message at
-// the bottom of the view stays there.
+// the bottom of the view stays there, unless the rows below it would take
+// more than maxBytes (far up, on a narrow screen): then the view stops as
+// far up as they allow.
 func (s *scrollback) rerender() {
 	if s.width <= 0 {
 		return
@@ -149,35 +169,33 @@ func (s *scrollback) rerender() {
 		anchor = s.entryAt(len(s.lines) - s.offset - 1)
 	}
 	for i := range s.entries {
-		s.entries[i].n = 0
+		s.entries[i].n, s.entries[i].rows = 0, 0
 	}
+	s.rowBytes = 0
 	s.stale, s.lines = len(s.entries), s.lines[:0]
-	s.renderBack(anchor + 1) // everything below the view's bottom message
+	from, got := len(s.entries), 0
+	for from > anchor+1 && s.rowBytes <= s.maxBytes { // the messages below the view's bottom one
+		from--
+		got += s.renderEntry(from)
+	}
+	s.prependRendered(from, got)
 	s.offset = len(s.lines)
 	s.ensure(s.offset + s.height)
 	s.clamp()
 }
 
 // ensure renders older messages until at least rows lines (plus some ahead)
-// are rendered, or every message is.
+// are rendered, or every message is. Beyond the rows the view needs, it
+// stops once the cached rows take maxBytes: scrolling up then stops there,
+// rather than a narrow screen caching dozens of times its messages' size.
 func (s *scrollback) ensure(rows int) {
 	if s.width <= 0 || len(s.lines) >= rows || s.stale == 0 {
 		return
 	}
 	from, got := s.stale, 0
-	for from > 0 && got < rows+overscan-len(s.lines) {
+	for from > 0 && got < rows+overscan-len(s.lines) && (s.rowBytes <= s.maxBytes || len(s.lines)+got < s.height) {
 		from--
 		got += s.renderEntry(from)
-	}
-	s.prependRendered(from, got)
-}
-
-// renderBack renders the stale messages from index from up to the first
-// rendered one.
-func (s *scrollback) renderBack(from int) {
-	got := 0
-	for i := from; i < s.stale; i++ {
-		got += s.renderEntry(i)
 	}
 	s.prependRendered(from, got)
 }
@@ -187,6 +205,8 @@ func (s *scrollback) renderBack(from int) {
 func (s *scrollback) renderEntry(i int) int {
 	s.entries[i].lines = s.r.renderTimes(s.entries[i].ev, s.timesOf(s.entries[i].ev), s.width)
 	s.entries[i].n = len(s.entries[i].lines)
+	s.entries[i].rows = linesSize(s.entries[i].lines)
+	s.rowBytes += s.entries[i].rows
 	s.renders++
 	return s.entries[i].n
 }
