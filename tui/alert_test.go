@@ -226,6 +226,64 @@ func TestHelpListsTheScreensKeys(t *testing.T) {
 	}
 }
 
+// TestTwoHelpsShowTheKeysAfterEachList: /help typed twice before the room
+// answers gets the keys after each of the room's two lists, not once
+// between them; the timeouts of answered /help show nothing more.
+func TestTwoHelpsShowTheKeysAfterEachList(t *testing.T) {
+	m, c, _ := bellModel(t, Options{})
+	m.Update(tea.WindowSizeMsg{Width: 100, Height: 40})
+	for range 2 {
+		typeText(m, "/help")
+		press(m, "enter")
+	}
+	if sent := c.Sent(); len(sent) != 2 {
+		t.Fatalf("sent %q, want two /help", sent)
+	}
+	list := []*room.Event{ev(room.Notice, "", "", "/who List the members."), ev(room.Notice, "", "", room.LiteralSlashHelp)}
+	feed(m, list...)
+	feed(m, list...)
+	m.Update(helpTimeoutMsg{gen: 1})
+	m.Update(helpTimeoutMsg{gen: 2})
+	var got []string
+	for _, e := range m.sb.entries {
+		switch e.ev.Text {
+		case list[0].Text:
+			got = append(got, "list")
+		case screenHelp[0]:
+			got = append(got, "keys")
+		}
+	}
+	if want := "list keys list keys"; strings.Join(got, " ") != want {
+		t.Fatalf("the screen shows %q, want %q", strings.Join(got, " "), want)
+	}
+}
+
+// TestLeadingSpaceMakesAChatLine: the room trims a line on the right only,
+// so " /help" and " /bell off" are chat for everyone; the screen reads them
+// as the room does: it sends them, shows no keys when the wait for a /help
+// answer would have ended, and leaves the bell on. A trailing space, which
+// the room trims, still makes a command.
+func TestLeadingSpaceMakesAChatLine(t *testing.T) {
+	m, c, _ := bellModel(t, Options{})
+	m.Update(tea.WindowSizeMsg{Width: 100, Height: 40})
+	for _, line := range []string{" /help", " /bell off"} {
+		typeText(m, line)
+		press(m, "enter")
+	}
+	if sent := c.Sent(); strings.Join(sent, "|") != " /help| /bell off" {
+		t.Fatalf("sent %q, want both lines as typed", sent)
+	}
+	m.Update(helpTimeoutMsg{gen: m.help.gen})
+	if strings.Contains(screenText(m), "PgUp") || m.alert.bellOff {
+		t.Fatalf("the lines ran as commands (bell off: %v):\n%s", m.alert.bellOff, screenText(m))
+	}
+	typeText(m, "/bell off ")
+	press(m, "enter")
+	if !m.alert.bellOff || len(c.Sent()) != 2 {
+		t.Fatalf("\"/bell off \" did not silence the bell (sent %q)", c.Sent())
+	}
+}
+
 // TestFrameWriterKeepsTheBorderWhereTheTerminalMeasuresOtherwise: the
 // terminal emulator draws a lone regional indicator two columns wide
 // where the screen counts one (as tmux does), and an emoji with a skin

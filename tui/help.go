@@ -36,49 +36,73 @@ const helpWait = 3 * time.Second
 // generation gen.
 type helpTimeoutMsg struct{ gen int }
 
-// helpState follows a /help the person typed.
+// maxPendingHelp bounds the /help answers waited for: more typed in a row
+// (faster than the room answers) are still sent, but their keys not shown.
+const maxPendingHelp = 16
+
+// helpState follows the /help the person typed. The room answers each in
+// turn, so the answers end in the order they were asked: each end (or an
+// error) shows the keys after the oldest answer still awaited.
 type helpState struct {
-	pending bool // the room's answer has not ended yet
-	gen     int  // counts the /help typed, so that a late timeout is ignored
+	pending []int // the generations of the /help whose answers have not ended, oldest first
+	gen     int   // counts the /help typed, so that the timeout of one answered is ignored
+}
+
+// commandName is the command a typed line runs, as the room reads it:
+// cleaned and trimmed on the right only (a line starting with a space is
+// chat), its first word in lower case; "" for a line that runs none.
+func commandName(line string) string {
+	text := strings.TrimRight(room.Clean(line), " ")
+	if !strings.HasPrefix(text, "/") {
+		return ""
+	}
+	name, _, _ := strings.Cut(text, " ")
+	return strings.ToLower(name)
 }
 
 // isHelp reports whether line is the room's /help command.
 func isHelp(line string) bool {
-	name, _, _ := strings.Cut(strings.TrimSpace(line), " ")
-	return strings.EqualFold(name, "/help")
+	return commandName(line) == "/help"
 }
 
 // askedHelp notes that the person sent /help and returns the command that
 // ends the wait for the answer.
 func (m *Model) askedHelp() tea.Cmd {
-	m.help.pending = true
+	if len(m.help.pending) >= maxPendingHelp {
+		return nil
+	}
 	m.help.gen++
 	gen := m.help.gen
+	m.help.pending = append(m.help.pending, gen)
 	return tea.Tick(helpWait, func(time.Time) tea.Msg { return helpTimeoutMsg{gen: gen} })
 }
 
-// noteHelp shows the screen's keys once the room's answer to /help has
-// ended with ev.
+// noteHelp shows the screen's keys once the room's answer to the oldest
+// /help awaited has ended with ev.
 func (m *Model) noteHelp(ev *room.Event) {
-	if !m.help.pending {
+	if len(m.help.pending) == 0 {
 		return
 	}
 	if ev.Kind == room.Error || ev.Kind == room.Notice && ev.Text == room.LiteralSlashHelp {
+		m.help.pending = m.help.pending[1:]
 		m.showKeys()
 	}
 }
 
 // helpTimedOut shows the keys if the room has not answered the /help of
-// msg's generation.
+// msg's generation, and stops waiting for it and for any asked before it.
 func (m *Model) helpTimedOut(msg helpTimeoutMsg) {
-	if m.help.pending && msg.gen == m.help.gen {
-		m.showKeys()
+	for i, gen := range m.help.pending {
+		if gen == msg.gen {
+			m.help.pending = m.help.pending[i+1:]
+			m.showKeys()
+			return
+		}
 	}
 }
 
 // showKeys adds the screen's keys to the scrollback.
 func (m *Model) showKeys() {
-	m.help.pending = false
 	for _, text := range screenHelp {
 		m.localEvent(room.Notice, text)
 	}

@@ -11,7 +11,7 @@ import (
 // submit handles a line typed on the chat screen: the screen's own
 // commands here, the others (all the room's) to the room.
 func (m *Model) submit(line string) tea.Cmd {
-	if strings.TrimSpace(line) == "" || m.localCommand(line) {
+	if strings.TrimSpace(room.Clean(line)) == "" || m.localCommand(line) {
 		return nil
 	}
 	m.conn.Send(line)
@@ -23,10 +23,11 @@ func (m *Model) submit(line string) tea.Cmd {
 
 // localCommand runs line if it is one of the screen's own commands
 // (/title, /bell), which never reach the room, and reports whether it was.
-// Each takes on or off; without either it says how things are.
+// Each takes on or off; without either it says how things are. A line is
+// read as the room reads it (commandName): " /bell" is chat.
 func (m *Model) localCommand(line string) bool {
-	name, arg, _ := strings.Cut(strings.TrimSpace(line), " ")
-	name = strings.ToLower(name)
+	name := commandName(line)
+	_, arg, _ := strings.Cut(strings.TrimRight(room.Clean(line), " "), " ")
 	var state *bool
 	var on, off string
 	bellOn := !m.alert.bellOff
