@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -51,14 +53,15 @@ func newScreenProgram(ctx context.Context, model *tui.Model) *screenProgram {
 	if term.IsTerminal(int(s.in.Fd())) {
 		s.raw, _ = term.MakeRaw(int(s.in.Fd()))
 	}
-	out := int(os.Stdout.Fd())
-	w, h, _ := term.GetSize(out)
+	sized, w, h := terminalSize(os.Getenv, int(os.Stdout.Fd()), int(s.in.Fd()))
 	s.screen = tui.NewFramed(model, colorWriter(os.Stdout, colorprofile.Detect(os.Stdout, os.Environ())), frameInterval)
 	s.screen.Start()
 	s.guard = &crashGuard{Model: s.screen}
 	s.Program = tea.NewProgram(s.guard, tea.WithContext(ctx), tea.WithoutRenderer(), tea.WithInput(s.in), tea.WithWindowSize(w, h))
 	s.guard.quit = s.Quit
-	s.stop = followSize(out, s.Send)
+	if sized >= 0 {
+		s.stop = followSize(sized, s.Send)
+	}
 	return s
 }
 
@@ -72,6 +75,40 @@ func (s *screenProgram) close() {
 	if s.tty != nil {
 		_ = s.tty.Close()
 	}
+}
+
+// defaultWidth and defaultHeight are the screen's size when neither the
+// output nor the input is a terminal and COLUMNS and LINES say nothing.
+const (
+	defaultWidth  = 80
+	defaultHeight = 24
+)
+
+// terminalSize returns the size of the first of fds that is a terminal
+// (the output, then the terminal the keys come from: with "chat host | tee
+// log" only the latter is), and that fd. Without one it returns -1 and the
+// size that COLUMNS and LINES (read with getenv) give, or 80x24.
+func terminalSize(getenv func(string) string, fds ...int) (fd, w, h int) {
+	for _, fd := range fds {
+		if w, h, err := term.GetSize(fd); err == nil && w > 0 && h > 0 {
+			return fd, w, h
+		}
+	}
+	w, h = envSize(getenv("COLUMNS")), envSize(getenv("LINES"))
+	if w == 0 || h == 0 {
+		w, h = defaultWidth, defaultHeight
+	}
+	return -1, w, h
+}
+
+// envSize reads a number of columns or lines from the environment: 0 if it
+// is not a number from 1 to 9999.
+func envSize(s string) int {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n < 1 || n > 9999 {
+		return 0
+	}
+	return n
 }
 
 // sendSize sends the terminal's size to the screen (send is its program's
