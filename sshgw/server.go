@@ -444,7 +444,10 @@ func (s *Server) runScreen(next ssh.Handler) ssh.Handler {
 		go scr.keys.run(ctx, scr.program.Send)
 		go followWindow(ctx, scr.windows, scr.program.Send, scr.program.Quit)
 		scr.screen.Start()
-		if _, err := scr.program.Run(); err != nil && !errors.Is(err, tea.ErrProgramKilled) {
+		switch _, err := scr.program.Run(); {
+		case errors.Is(err, tea.ErrProgramPanic): // a bug of ours, which must not pass for a normal end
+			s.log.Error("ssh screen crashed", "user", boundedUser(sess.User()), "remote", sess.RemoteAddr().String(), "err", err)
+		case err != nil && !errors.Is(err, tea.ErrProgramKilled):
 			s.log.Debug("ssh screen ended with an error", "user", boundedUser(sess.User()), "err", err)
 		}
 		scr.screen.Close()
