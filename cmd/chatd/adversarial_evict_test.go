@@ -34,11 +34,14 @@ func TestAttackEviction(t *testing.T) {
 	// A small outbox makes the old failure certain; the defence does not
 	// depend on its size.
 	a := newArena(t, "--outbox", "64", "--history", "10", "--max-conns-per-ip", "40", "--conn-burst-per-ip", "40")
-	// carol reads steadily, about 80 KB/s, as over a slow link: the burst
-	// reaches the server faster than she can take it.
+	// carol reads steadily, about 160 KB/s, as over a slow link: the burst
+	// (over 900 KB, all of which the server may hand to the kernel for her)
+	// reaches the server far faster than she can take it, and she still
+	// reads it within testproc.Wait on a busy machine (at 80 KB/s it took
+	// her 12 s of the 15, and a loaded run ran out).
 	carol := dialClient(t, a.s, "carol", smallReceiveBuffer())
 	carol.join("carol")
-	carol.slowDrain(4<<10, 50*time.Millisecond)
+	carol.slowDrain(8<<10, 50*time.Millisecond)
 	a.alice.Expect("*** carol joined")
 	const perAddress = 30
 	var mob []*client
