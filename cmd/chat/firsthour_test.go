@@ -33,17 +33,17 @@ func TestTakenNicknameOpensThePrompt(t *testing.T) {
 	server := testproc.StartChatd(t, chatdBinary, t.TempDir())
 	holder := server.JoinWithOpenSSL(t, "alice")
 	p := chatIn(t, filepath.Join(t.TempDir(), "known"), "--ca", server.CertFile, "--nick", "alice", server.Addr())
-	p.waitFor(`You cannot join as "alice": nickname taken: "alice" is already in use, choose another`)
-	p.waitFor("Choose a nickname to join the chat.")
-	p.typeKeys("alice2", true)
-	status := statusLine(p.waitFor("· alice2 ·"))
+	p.WaitFor(`You cannot join as "alice": nickname taken: "alice" is already in use, choose another`)
+	p.WaitFor("Choose a nickname to join the chat.")
+	p.TypeLine("alice2")
+	status := statusLine(p.WaitFor("· alice2 ·"))
 	if !strings.Contains(status, "chatd · 2 members · alice2 · TLS 1.3 · verified (CA)") {
 		t.Errorf("status line after joining from the prompt: %q", status)
 	}
 	holder.Expect("*** alice2 joined")
-	p.typeKeys("hello from the prompt", true)
+	p.TypeLine("hello from the prompt")
 	holder.Expect("<alice2> hello from the prompt")
-	p.key("C-c")
+	p.Key("C-c")
 	if code := p.waitExit(); code != 0 {
 		t.Errorf("chat exited %d after Ctrl+C", code)
 	}
@@ -91,22 +91,22 @@ func TestTrustLabelsInTheStatusLine(t *testing.T) {
 			nick := strings.NewReplacer("-", "", " ", "").Replace(tc.name)
 			p := chatIn(t, known, append(tc.args, "--nick", nick, server.Addr())...)
 			if tc.name == "first use" {
-				p.waitFor("Trust this certificate and remember it for " + server.Addr() + "? [y/N]")
-				p.typeKeys("y", true)
+				p.WaitFor("Trust this certificate and remember it for " + server.Addr() + "? [y/N]")
+				p.TypeLine("y")
 			}
-			status := statusLine(p.waitFor(tc.label))
+			status := statusLine(p.WaitFor(tc.label))
 			if !strings.Contains(status, tc.label) || (tc.name != "--ca" && strings.Contains(status, " verified")) {
 				t.Errorf("status line %q, want %q and no other claim", status, tc.label)
 			}
 			if tc.name == "--insecure" {
-				colours := p.capture(true)
+				colours := p.CaptureColours()
 				if !regexp.MustCompile(`48;5;160m[^\n]*NOT VERIFIED`).MatchString(colours) {
 					t.Errorf("NOT VERIFIED is not on red:\n%q", statusLine(colours))
 				}
 			}
-			p.typeKeys("/tls", true)
+			p.TypeLine("/tls")
 			p.waitForText(tc.explain)
-			p.key("C-c")
+			p.Key("C-c")
 			if code := p.waitExit(); code != 0 {
 				t.Errorf("chat exited %d after Ctrl+C", code)
 			}
@@ -237,11 +237,11 @@ func TestDisconnectedScreenTellsTheTruth(t *testing.T) {
 	server := testproc.StartChatd(t, chatdBinary, dataDir)
 	g := startGate(t, "127.0.0.1:"+server.Port)
 	p := chatIn(t, filepath.Join(t.TempDir(), "known"), "--ca", server.CertFile, "--nick", "alice", g.addr())
-	p.waitFor("chatd · 1 member · alice")
+	p.WaitFor("chatd · 1 member · alice")
 	bob := server.JoinWithOpenSSL(t, "bob")
 	bob.Send("before the cut")
-	screen := p.waitFor("bob: before the cut")
-	if c := memberColour(t, screen, p.capture(true), "bob"); c == grey || c == "" {
+	screen := p.WaitFor("bob: before the cut")
+	if c := memberColour(t, screen, p.CaptureColours(), "bob"); c == grey || c == "" {
 		t.Fatalf("bob is drawn in %q in the member list while connected, want his own colour", c)
 	}
 
@@ -249,7 +249,7 @@ func TestDisconnectedScreenTellsTheTruth(t *testing.T) {
 	g.cut(false)
 	bob.Expect("*** alice left")
 	countdowns := map[string]bool{}
-	screen = p.waitUntil("two steps of the countdown", func(s string) bool {
+	screen = p.WaitUntil("two steps of the countdown", func(s string) bool {
 		if st := statusLine(s); strings.Contains(st, "reconnecting in ") {
 			countdowns[st] = true
 		}
@@ -262,41 +262,41 @@ func TestDisconnectedScreenTellsTheTruth(t *testing.T) {
 	if n := strings.Count(screen, "disconnected"); n != 1 {
 		t.Errorf("%q is on the screen %d times, want once (the status line):\n%s", "disconnected", n, screen)
 	}
-	if c := memberColour(t, screen, p.capture(true), "bob"); c != grey {
+	if c := memberColour(t, screen, p.CaptureColours(), "bob"); c != grey {
 		t.Errorf("bob is drawn in %q in the member list while away, want grey", c)
 	}
 	bob.Send("while you were away")
 	bob.Send("/who") // answered once the line before is stored
 	bob.Expect("*** 1 member: bob")
 	g.reopen()
-	screen = p.waitFor("chatd · 2 members · alice · TLS 1.3 · verified (CA)")
-	screen = p.waitFor("bob: while you were away")
+	screen = p.WaitFor("chatd · 2 members · alice · TLS 1.3 · verified (CA)")
+	screen = p.WaitFor("bob: while you were away")
 	for text, want := range map[string]int{"reconnected after": 1, "bob: before the cut": 1, "bob: while you were away": 1, "Welcome to chatd": 1, "alice joined": 1, "disconnected": 0} {
 		if n := strings.Count(screen, text); n != want {
 			t.Errorf("%q is on the screen %d times once back, want %d:\n%s", text, n, want, screen)
 		}
 	}
-	if c := memberColour(t, screen, p.capture(true), "bob"); c == grey || c == "" {
+	if c := memberColour(t, screen, p.CaptureColours(), "bob"); c == grey || c == "" {
 		t.Errorf("bob is drawn in %q in the member list once back, want his own colour", c)
 	}
 
 	// chatd stops, and starts again on the same port.
 	server.Signal(syscall.SIGTERM)
 	server.WaitExit()
-	screen = p.waitFor("disconnected (server shutting down); reconnecting in ")
-	if c := memberColour(t, screen, p.capture(true), "bob"); c != grey {
+	screen = p.WaitFor("disconnected (server shutting down); reconnecting in ")
+	if c := memberColour(t, screen, p.CaptureColours(), "bob"); c != grey {
 		t.Errorf("bob is drawn in %q in the member list while chatd is down, want grey", c)
 	}
 	restarted := testproc.StartChatd(t, chatdBinary, dataDir, "--tls-addr", ":"+server.Port)
-	screen = p.waitFor("chatd · 1 member · alice · TLS 1.3 · verified (CA)")
+	screen = p.WaitFor("chatd · 1 member · alice · TLS 1.3 · verified (CA)")
 	if n := strings.Count(screen, "reconnected after"); n != 2 {
 		t.Errorf("%d lines say it reconnected after two losses:\n%s", n, screen)
 	}
 	carol := restarted.JoinWithOpenSSL(t, "carol")
-	p.waitFor("chatd · 2 members · alice")
-	p.typeKeys("back in business", true)
+	p.WaitFor("chatd · 2 members · alice")
+	p.TypeLine("back in business")
 	carol.Expect("<alice> back in business")
-	p.key("C-c")
+	p.Key("C-c")
 	if code := p.waitExit(); code != 0 {
 		t.Errorf("chat exited %d after Ctrl+C", code)
 	}
@@ -311,24 +311,24 @@ func TestNicknameTakenWhileAwayAsksAgain(t *testing.T) {
 	p := chatIn(t, filepath.Join(t.TempDir(), "known"), "--ca", server.CertFile, "--nick", "alice", g.addr())
 	bob := server.JoinWithOpenSSL(t, "bob")
 	bob.Send("before the cut")
-	p.waitFor("bob: before the cut")
+	p.WaitFor("bob: before the cut")
 	g.cut(false)
 	bob.Expect("*** alice left")
-	p.waitFor("reconnecting in ")
+	p.WaitFor("reconnecting in ")
 	thief := server.JoinWithOpenSSL(t, "alice") // the same address: the hold is no obstacle
 	g.reopen()
-	p.waitFor(`While you were away, the server refused the nickname "alice": nickname taken`)
-	p.waitFor("nickname: alice")
-	p.typeKeys("2", true)
-	status := statusLine(p.waitFor("· alice2 ·"))
+	p.WaitFor(`While you were away, the server refused the nickname "alice": nickname taken`)
+	p.WaitFor("nickname: alice")
+	p.TypeLine("2")
+	status := statusLine(p.WaitFor("· alice2 ·"))
 	if !strings.Contains(status, "chatd · 3 members · alice2 · TLS 1.3 · verified (CA)") {
 		t.Errorf("status line after choosing another nickname: %q", status)
 	}
-	p.waitFor("bob: before the cut") // the chat it kept
+	p.WaitFor("bob: before the cut") // the chat it kept
 	thief.Expect("*** alice2 joined")
-	p.typeKeys("I am alice2 now", true)
+	p.TypeLine("I am alice2 now")
 	bob.Expect("<alice2> I am alice2 now")
-	p.key("C-c")
+	p.Key("C-c")
 	if code := p.waitExit(); code != 0 {
 		t.Errorf("chat exited %d after Ctrl+C", code)
 	}
@@ -392,10 +392,10 @@ func TestHelpShowsDoubleDashFlags(t *testing.T) {
 	// Its line alone is there, and its prompt shows (no run above left a
 	// pin for this server).
 	p := chatIn(t, known, "--nick", "five", server.Addr())
-	p.waitFor("Trust this certificate and remember it for " + server.Addr() + "? [y/N]")
-	p.typeKeys("y", true)
-	p.waitFor("· five · TLS 1.3 · trusted on first use")
-	p.key("C-c")
+	p.WaitFor("Trust this certificate and remember it for " + server.Addr() + "? [y/N]")
+	p.TypeLine("y")
+	p.WaitFor("· five · TLS 1.3 · trusted on first use")
+	p.Key("C-c")
 	if code := p.waitExit(); code != 0 {
 		t.Errorf("chat exited %d after Ctrl+C", code)
 	}

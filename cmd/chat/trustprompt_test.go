@@ -16,12 +16,12 @@ func TestCtrlCAtTheTrustPromptIsNo(t *testing.T) {
 	server := testproc.StartChatd(t, chatdBinary, t.TempDir())
 	known := filepath.Join(t.TempDir(), "known_servers")
 	p := chatIn(t, known, "--nick", "bob", server.Addr())
-	p.waitFor("Trust this certificate and remember it for " + server.Addr() + "? [y/N]")
-	p.key("C-c")
+	p.WaitFor("Trust this certificate and remember it for " + server.Addr() + "? [y/N]")
+	p.Key("C-c")
 	if code := p.waitExit(); code != exitFailed {
 		t.Errorf("chat exited %d after Ctrl+C at the question, want %d", code, exitFailed)
 	}
-	if screen := p.capture(false); !strings.Contains(screen, "chat: certificate not trusted; nothing was sent") {
+	if screen := p.Capture(); !strings.Contains(screen, "chat: certificate not trusted; nothing was sent") {
 		t.Errorf("after Ctrl+C at the question the pane shows:\n%s", screen)
 	}
 	if _, err := os.Stat(known); err == nil {
@@ -35,14 +35,14 @@ func TestCtrlCAtTheTrustPromptIsNo(t *testing.T) {
 func TestCertificateChangeOnReconnectIsLoud(t *testing.T) {
 	server := testproc.StartChatd(t, chatdBinary, t.TempDir())
 	p := chatIn(t, filepath.Join(t.TempDir(), "known"), "--fingerprint", server.Fingerprint, "--nick", "bob", server.Addr())
-	p.waitFor("· bob · TLS 1.3 · pinned")
+	p.WaitFor("· bob · TLS 1.3 · pinned")
 	server.Signal(syscall.SIGTERM)
 	server.WaitExit()
 	impostor := testproc.StartChatd(t, chatdBinary, t.TempDir(), "--tls-addr", ":"+server.Port)
 	if code := p.waitExit(); code != exitFailed {
 		t.Errorf("chat exited %d, want %d", code, exitFailed)
 	}
-	screen := flowed(p.capture(false))
+	screen := flowed(p.Capture())
 	for _, want := range []string{"@@@ WARNING: SERVER CERTIFICATE HAS CHANGED @@@", "NOT the one you pinned", impostor.Fingerprint[:23]} {
 		if !strings.Contains(screen, want) {
 			t.Errorf("after the change the pane lacks %q:\n%s", want, screen)

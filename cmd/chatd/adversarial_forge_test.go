@@ -2,12 +2,9 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 	"unicode"
 
 	"github.com/charmbracelet/x/ansi"
@@ -162,16 +159,13 @@ func TestAttackWidthDisputedText(t *testing.T) {
 func TestAttackWidthDisputedTextInTmux(t *testing.T) {
 	t.Parallel()
 	requireSSH(t)
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Fatal("this test needs tmux (apt-get install tmux)")
-	}
 	a := newArena(t, "--flood-rate", "100", "--flood-burst", "100")
 	const cols, rows = 100, 40
-	tm := startTmux(t, cols, rows, sshArgs(t, a.s, "watcher"))
-	tm.waitFor("watcher", testproc.Wait)
+	tm := testproc.StartTmux(t, cols, rows, sshArgs(t, a.s, "watcher")...)
+	tm.WaitFor("watcher")
 	mallory := joinClient(t, a.s, "mallory")
 	mallory.drain()
-	tm.waitFor("mallory", testproc.Wait)
+	tm.WaitFor("mallory")
 
 	// The screen: "hh:mm mallory: " then the text; the member list takes
 	// 22 columns on the right (tui.panelWidth), its separator after a gap.
@@ -184,7 +178,7 @@ func TestAttackWidthDisputedTextInTmux(t *testing.T) {
 		mallory.send(head + strings.Repeat("x", fill) + end)
 	}
 	lastEnd := fmt.Sprintf("<END%02d>", len(disputed)-1)
-	screen := tm.waitFor(lastEnd, testproc.Wait)
+	screen := tm.WaitFor(lastEnd)
 
 	lines := strings.Split(screen, "\n")
 	for i, d := range disputed {
@@ -209,55 +203,6 @@ func TestAttackWidthDisputedTextInTmux(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("tmux's screen:\n%s", screen)
-	}
-}
-
-// tmux is a private tmux server (its own socket) running one program in a
-// pane of a fixed size.
-type tmux struct {
-	t      *testing.T
-	socket string
-}
-
-// startTmux runs argv in a detached tmux pane of cols×rows on a private
-// socket; the server is killed when the test ends.
-func startTmux(t *testing.T, cols, rows int, argv []string) *tmux {
-	t.Helper()
-	tm := &tmux{t: t, socket: fmt.Sprintf("chatd-forge-%d-%d", os.Getpid(), time.Now().UnixNano())}
-	args := append([]string{"-u", "-L", tm.socket, "-f", "/dev/null", "new-session", "-d", "-s", "t",
-		"-x", fmt.Sprint(cols), "-y", fmt.Sprint(rows)}, argv...)
-	cmd := exec.Command("tmux", args...)
-	cmd.Env = append(os.Environ(), "LANG=C.UTF-8", "LC_ALL=C.UTF-8")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("tmux new-session: %v\n%s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("tmux", "-L", tm.socket, "kill-server").Run() })
-	return tm
-}
-
-// capture returns what the pane shows, row by row.
-func (tm *tmux) capture() string {
-	tm.t.Helper()
-	out, err := exec.Command("tmux", "-u", "-L", tm.socket, "capture-pane", "-p", "-t", "t").Output()
-	if err != nil {
-		tm.t.Fatalf("tmux capture-pane: %v", err)
-	}
-	return string(out)
-}
-
-// waitFor captures the pane until it shows want, and returns the capture.
-func (tm *tmux) waitFor(want string, within time.Duration) string {
-	tm.t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		screen := tm.capture()
-		if strings.Contains(screen, want) {
-			return screen
-		}
-		if time.Now().After(deadline) {
-			tm.t.Fatalf("tmux never showed %q; it shows:\n%s", want, screen)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 

@@ -1,11 +1,8 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"os/exec"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,109 +16,20 @@ import (
 // ssh in a real terminal (tmux), what tmux shows, its bell flag and its
 // pane title.
 
-// cmd runs a tmux command on tm's server and returns its output.
-func (tm *tmux) cmd(args ...string) string {
-	tm.t.Helper()
-	// Bounded: tmux 3.3a spins forever measuring (#{w:}) a character it
-	// has no width for.
-	ctx, cancel := context.WithTimeout(context.Background(), testproc.Wait)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "tmux", append([]string{"-u", "-L", tm.socket}, args...)...).CombinedOutput()
-	if err != nil {
-		tm.t.Fatalf("tmux %q: %v\n%s", args, err, out)
-	}
-	return strings.TrimRight(string(out), "\n")
-}
-
-// captureOf returns what the pane target shows, row by row.
-func (tm *tmux) captureOf(target string) string {
-	tm.t.Helper()
-	return tm.cmd("capture-pane", "-p", "-t", target)
-}
-
-// waitIn captures target until it shows want, and returns the capture.
-func (tm *tmux) waitIn(target, want string) string {
-	tm.t.Helper()
+// waitFormat expands the format for tmux's pane target until it is want.
+func waitFormat(t *testing.T, tm *testproc.Tmux, target, format, want string) {
+	t.Helper()
 	deadline := time.Now().Add(testproc.Wait)
 	for {
-		screen := tm.captureOf(target)
-		if strings.Contains(screen, want) {
-			return screen
-		}
-		if time.Now().After(deadline) {
-			tm.t.Fatalf("tmux pane %s never showed %q; it shows:\n%s", target, want, screen)
-		}
-		time.Sleep(30 * time.Millisecond)
-	}
-}
-
-// waitFormat expands the format for target until it is want.
-func (tm *tmux) waitFormat(target, format, want string) {
-	tm.t.Helper()
-	deadline := time.Now().Add(testproc.Wait)
-	for {
-		got := tm.cmd("display-message", "-p", "-t", target, format)
+		got := tm.Cmd("display-message", "-p", "-t", target, format)
 		if got == want {
 			return
 		}
 		if time.Now().After(deadline) {
-			tm.t.Fatalf("tmux %s: %s is %q, want %q; the pane shows:\n%s", target, format, got, want, tm.captureOf(target))
+			t.Fatalf("tmux %s: %s is %q, want %q; the pane shows:\n%s", target, format, got, want, tm.CaptureOf(target))
 		}
 		time.Sleep(30 * time.Millisecond)
 	}
-}
-
-// widths returns how many columns tmux gives each of runes, as it
-// measures them (#{w:...} uses the width function its screens use).
-func (tm *tmux) widths(runes []rune) map[rune]int {
-	tm.t.Helper()
-	args := []string{}
-	var format strings.Builder
-	for i, r := range runes {
-		args = append(args, "set-option", "-g", fmt.Sprintf("@w%d", i), string(r), ";")
-		fmt.Fprintf(&format, "#{w:@w%d} ", i)
-	}
-	args = append(args, "display-message", "-p", format.String())
-	fields := strings.Fields(tm.cmd(args...))
-	if len(fields) != len(runes) {
-		tm.t.Fatalf("tmux measured %d of %d characters: %q", len(fields), len(runes), fields)
-	}
-	w := make(map[rune]int, len(runes))
-	for i, f := range fields {
-		w[runes[i]], _ = strconv.Atoi(f)
-	}
-	return w
-}
-
-// columnsOf returns tmux's width of each row's text before its last "│",
-// or -1 for a row without one.
-func (tm *tmux) columnsOf(rows []string) []int {
-	tm.t.Helper()
-	var odd []rune
-	for _, row := range rows {
-		for _, r := range row {
-			if r >= 0x80 && !slices.Contains(odd, r) {
-				odd = append(odd, r)
-			}
-		}
-	}
-	w := tm.widths(odd)
-	cols := make([]int, len(rows))
-	for i, row := range rows {
-		at := strings.LastIndex(row, "│")
-		if at < 0 {
-			cols[i] = -1
-			continue
-		}
-		for _, r := range row[:at] {
-			if r < 0x80 {
-				cols[i]++
-			} else {
-				cols[i] += w[r]
-			}
-		}
-	}
-	return cols
 }
 
 // separatorColumn is where a screen cols wide draws the member list's
@@ -145,11 +53,11 @@ func TestScreenKeepsTheBorderWithEmojiAndCJKInTmux(t *testing.T) {
 	requireSSH(t)
 	s := startChatd(t, t.TempDir(), "--ssh-addr", "127.0.0.1:0", "--flood-rate", "100", "--flood-burst", "100")
 	const rows = 16
-	screens := map[int]*tmux{}
+	screens := map[int]*testproc.Tmux{}
 	for _, cols := range []int{100, 71} {
 		nick := fmt.Sprintf("watcher%d", cols)
-		screens[cols] = startTmux(t, cols, rows, sshArgs(t, s, nick))
-		screens[cols].waitFor(nick, testproc.Wait)
+		screens[cols] = testproc.StartTmux(t, cols, rows, sshArgs(t, s, nick)...)
+		screens[cols].WaitFor(nick)
 	}
 	bob := s.JoinWithOpenSSL(t, "bob")
 	lines := []struct {
@@ -171,14 +79,14 @@ func TestScreenKeepsTheBorderWithEmojiAndCJKInTmux(t *testing.T) {
 	}
 	bob.Send("done <END>")
 	for cols, tm := range screens {
-		seen := tm.waitFor("<END>", testproc.Wait)
+		seen := tm.WaitFor("<END>")
 		check := func(step string) {
 			t.Helper()
-			screen := tm.capture()
+			screen := tm.Capture()
 			seen += screen
 			shown := strings.Split(screen, "\n")[:rows-2]
 			sep := separatorColumn(cols)
-			for y, col := range tm.columnsOf(shown) {
+			for y, col := range tm.SeparatorColumns(shown) {
 				if col != sep {
 					t.Errorf("%d columns, %s: row %d has the separator at column %d, want %d: %q\n%s", cols, step, y, col, sep, shown[y], screen)
 				}
@@ -188,9 +96,9 @@ func TestScreenKeepsTheBorderWithEmojiAndCJKInTmux(t *testing.T) {
 		for i, key := range []string{"PageUp", "PageUp", "PageDown", "PageUp", "End"} {
 			// Keys are handled in order: once the digit typed after the
 			// key shows in the input line, so does what the key did.
-			tm.cmd("send-keys", "-t", "t", key)
-			tm.cmd("send-keys", "-t", "t", "-l", strconv.Itoa(i))
-			tm.waitFor("> "+"01234"[:i+1], testproc.Wait)
+			tm.Key(key)
+			tm.Type(strconv.Itoa(i))
+			tm.WaitFor("> " + "01234"[:i+1])
 			check("after " + key)
 		}
 		for i, l := range lines {
@@ -213,8 +121,8 @@ func TestScreenWrapsAndDatesTheHistoryOverSSH(t *testing.T) {
 	bob := s.JoinWithOpenSSL(t, "bob")
 	bob.Send("said before alice came")
 	const cols = 80
-	tm := startTmux(t, cols, 30, sshArgs(t, s, "alice"))
-	screen := tm.waitFor("── now ──", testproc.Wait)
+	tm := testproc.StartTmux(t, cols, 30, sshArgs(t, s, "alice")...)
+	screen := tm.WaitFor("── now ──")
 	divider := regexp.MustCompile(`\d\d:\d\d ── earlier messages, .*\d\d:\d\d [A-Za-z+\-0-9:]+ ──`)
 	if !divider.MatchString(screen) {
 		t.Errorf("no divider with the history's times:\n%s", screen)
@@ -222,7 +130,7 @@ func TestScreenWrapsAndDatesTheHistoryOverSSH(t *testing.T) {
 	bob.Expect("*** alice joined")
 	bob.Send(strings.Repeat("y", 150) + " <LONG>")
 	bob.Send(strings.Repeat("中文没有空格", 12) + "<CJK>")
-	screen = tm.waitFor("<CJK>", testproc.Wait)
+	screen = tm.WaitFor("<CJK>")
 	for _, want := range []string{"bob: yyyy", "bob: 中文"} {
 		found := false
 		for _, row := range strings.Split(screen, "\n") {
@@ -247,11 +155,10 @@ func TestScreenHelpListsItsKeysOverSSH(t *testing.T) {
 	requireOpenSSL(t)
 	requireSSH(t)
 	s := startChatdWithSSH(t, t.TempDir())
-	tm := startTmux(t, 100, 40, sshArgs(t, s, "alice"))
-	tm.waitFor("alice", testproc.Wait)
-	tm.cmd("send-keys", "-t", "t", "-l", "/help")
-	tm.cmd("send-keys", "-t", "t", "Enter")
-	screen := tm.waitFor("Ctrl+C Leave the room.", testproc.Wait)
+	tm := testproc.StartTmux(t, 100, 40, sshArgs(t, s, "alice")...)
+	tm.WaitFor("alice")
+	tm.TypeLine("/help")
+	screen := tm.WaitFor("Ctrl+C Leave the room.")
 	order := []string{"/nick NEW", "/quit [REASON]", "Start a line with //", "Keys on this screen:",
 		"PgUp/PgDn", "End Back to the newest", "Up/Down Recall", "Ctrl+C Leave the room.", "/title on|off", "/bell on|off"}
 	last := -1
@@ -283,31 +190,31 @@ func TestScreenBellAndTitleInTmux(t *testing.T) {
 	requireOpenSSL(t)
 	requireSSH(t)
 	s := startChatdWithSSH(t, t.TempDir())
-	tm := startTmux(t, 100, 30, []string{"sleep", "600"})
-	tm.cmd(append([]string{"new-window", "-d", "-t", "t:1"}, sshArgs(t, s, "alice")...)...)
+	tm := testproc.StartTmux(t, 100, 30, "sleep", "600")
+	tm.Cmd(append([]string{"new-window", "-d", "-t", "t:1"}, sshArgs(t, s, "alice")...)...)
 	const alice = "t:1"
-	tm.waitIn(alice, "1 member · alice")
+	tm.WaitForIn(alice, "1 member · alice")
 	bob := s.JoinWithOpenSSL(t, "bob")
 	bell := "#{window_bell_flag}"
 
 	bob.Send("an ordinary line [1]")
-	tm.waitIn(alice, "[1]")
-	if got := tm.cmd("display-message", "-p", "-t", alice, bell); got != "0" {
+	tm.WaitForIn(alice, "[1]")
+	if got := tm.Cmd("display-message", "-p", "-t", alice, bell); got != "0" {
 		t.Errorf("an ordinary line rang the bell (flag %s)", got)
 	}
 	rang := time.Now()
 	bob.Send("Alice, a question [2]")
-	tm.waitIn(alice, "[2]")
-	tm.waitFormat(alice, bell, "1")
+	tm.WaitForIn(alice, "[2]")
+	waitFormat(t, tm, alice, bell, "1")
 
 	// Looking at the window clears its flag; a second mention at once
 	// does not ring again.
-	tm.cmd("select-window", "-t", alice)
-	tm.cmd("select-window", "-t", "t:0")
-	tm.waitFormat(alice, bell, "0")
+	tm.Cmd("select-window", "-t", alice)
+	tm.Cmd("select-window", "-t", "t:0")
+	waitFormat(t, tm, alice, bell, "0")
 	bob.Send("alice? [3]")
-	tm.waitIn(alice, "[3]")
-	got := tm.cmd("display-message", "-p", "-t", alice, bell)
+	tm.WaitForIn(alice, "[3]")
+	got := tm.Cmd("display-message", "-p", "-t", alice, bell)
 	switch took := time.Since(rang); {
 	case took >= tui.BellEvery:
 		t.Logf("the second mention came %v after the first, too late to show the bell's limit", took)
@@ -316,13 +223,13 @@ func TestScreenBellAndTitleInTmux(t *testing.T) {
 	}
 
 	title := "#{pane_title}"
-	tm.cmd("send-keys", "-t", alice, "-l", "/title on")
-	tm.cmd("send-keys", "-t", alice, "Enter")
-	tm.waitFormat(alice, title, "chatd: alice")
+	tm.Cmd("send-keys", "-t", alice, "-l", "/title on")
+	tm.Cmd("send-keys", "-t", alice, "Enter")
+	waitFormat(t, tm, alice, title, "chatd: alice")
 	bob.Send("one [4]")
 	bob.Send("two [5]")
-	tm.waitIn(alice, "[5]")
-	tm.waitFormat(alice, title, "(2) chatd: alice")
-	tm.cmd("send-keys", "-t", alice, "PageUp")
-	tm.waitFormat(alice, title, "chatd: alice")
+	tm.WaitForIn(alice, "[5]")
+	waitFormat(t, tm, alice, title, "(2) chatd: alice")
+	tm.Cmd("send-keys", "-t", alice, "PageUp")
+	waitFormat(t, tm, alice, title, "chatd: alice")
 }
