@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"chatd/internal/testproc"
 	"chatd/proto"
 	"chatd/room"
 	"chatd/tlsgw"
@@ -33,7 +34,7 @@ func countLines(events []*room.Event, from, text string) int {
 // them comes back after the rejoin.
 func TestRejoinHidesALongMonologue(t *testing.T) {
 	ts := startServer(t, tlsgw.Config{Room: unthrottled()})
-	g := startGate(t, ts.addr)
+	g := testproc.StartGate(t, ts.addr)
 	bob := ts.join(t, "bob")
 	r := startSession(t, ts, g, "alice", nil)
 	nextEvent(t, r.Events(), room.Members)
@@ -46,7 +47,7 @@ func TestRejoinHidesALongMonologue(t *testing.T) {
 	nextWhere(t, r.Events(), "the last echo", func(ev *room.Event) bool { return ev.Text == "my line 19" })
 	cut(t, r, g)
 	bob.expect("*** alice left")
-	g.reopen()
+	g.Reopen()
 	got := collect(t, r, func(ev *room.Event) bool { return ev.Kind == room.Members })
 	for i := range 20 {
 		if n := countLines(got, "alice", fmt.Sprint("my line ", i)); n != 0 {
@@ -64,7 +65,7 @@ func TestRejoinHidesALongMonologue(t *testing.T) {
 // line is the user's only if it was the user's when it was said.
 func TestCatchUpShowsWhatANicknameThiefSaid(t *testing.T) {
 	ts := startServer(t, tlsgw.Config{Room: unthrottled()})
-	g := startGate(t, ts.addr)
+	g := testproc.StartGate(t, ts.addr)
 	asked := make(chan error, 1)
 	r := startSession(t, ts, g, "alice", func(err error) { asked <- err })
 	nextEvent(t, r.Events(), room.Members)
@@ -80,7 +81,7 @@ func TestCatchUpShowsWhatANicknameThiefSaid(t *testing.T) {
 	thief.send("send me your password")
 	bob.expect("<alice> ok")
 	bob.expect("<alice> send me your password")
-	g.reopen()
+	g.Reopen()
 	select {
 	case <-asked:
 	case <-time.After(waitTime):
@@ -100,7 +101,7 @@ func TestCatchUpShowsWhatANicknameThiefSaid(t *testing.T) {
 // the loss, are still theirs, and the rejoin shows nothing again.
 func TestCatchUpAfterTakingAnEarlierMembersNickname(t *testing.T) {
 	ts := startServer(t, tlsgw.Config{Room: unthrottled()})
-	g := startGate(t, ts.addr)
+	g := testproc.StartGate(t, ts.addr)
 	r := startSession(t, ts, g, "alice", nil)
 	nextEvent(t, r.Events(), room.Members)
 	bob := ts.join(t, "bob")
@@ -121,7 +122,7 @@ func TestCatchUpAfterTakingAnEarlierMembersNickname(t *testing.T) {
 	nextWhere(t, r.Events(), "the echo", func(ev *room.Event) bool { return ev.Text == "mine as carol" })
 	cut(t, r, g)
 	bob.expect("*** carol left")
-	g.reopen()
+	g.Reopen()
 	got := collect(t, r, func(ev *room.Event) bool { return ev.Kind == room.Members })
 	var public []string
 	for _, ev := range got {
@@ -190,7 +191,7 @@ func TestHeldReplayOfMemberListsStaysBounded(t *testing.T) {
 // is away is not refused: the session ends at once, as a quit.
 func TestQuitWhileDisconnectedEndsTheSession(t *testing.T) {
 	ts := startServer(t, tlsgw.Config{Room: unthrottled()})
-	g := startGate(t, ts.addr)
+	g := testproc.StartGate(t, ts.addr)
 	r := startSession(t, ts, g, "alice", nil)
 	nextEvent(t, r.Events(), room.Members)
 	cut(t, r, g)
@@ -218,16 +219,16 @@ func TestQuitWhileDisconnectedEndsTheSession(t *testing.T) {
 // leaves the session as it was: once back, a second loss is reconnected.
 func TestRefusedLineDoesNotMarkTheSessionQuitting(t *testing.T) {
 	ts := startServer(t, tlsgw.Config{Room: unthrottled()})
-	g := startGate(t, ts.addr)
+	g := testproc.StartGate(t, ts.addr)
 	r := startSession(t, ts, g, "alice", nil)
 	nextEvent(t, r.Events(), room.Members)
 	cut(t, r, g)
 	r.Send("hello?")
 	nextWhere(t, r.Events(), "the refusal", func(ev *room.Event) bool { return ev.Kind == room.Error })
-	g.reopen()
+	g.Reopen()
 	nextNotice(t, r.Events(), "reconnected after")
 	nextEvent(t, r.Events(), room.Members)
-	g.close(true) // cut, but let it back at once
+	g.Cut(true) // cut, but let it back at once
 	for {
 		select {
 		case ev, ok := <-r.Events():

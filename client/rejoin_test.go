@@ -4,102 +4,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"chatd/internal/testproc"
 	"chatd/room"
 	"chatd/tlsgw"
 )
 
-// gate is a TCP proxy in front of a test server: a session dialing through
-// it can be cut off, and kept away until the test lets it back.
-type gate struct {
-	t    *testing.T
-	ln   net.Listener
-	to   string
-	mu   sync.Mutex
-	open bool
-	live []net.Conn
-	wg   sync.WaitGroup
-}
-
-func startGate(t *testing.T, to string) *gate {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := &gate{t: t, ln: ln, to: to, open: true}
-	g.wg.Go(g.accept)
-	t.Cleanup(func() {
-		ln.Close()
-		g.close(false)
-		g.wg.Wait()
-	})
-	return g
-}
-
-func (g *gate) addr() string { return g.ln.Addr().String() }
-
-func (g *gate) accept() {
-	for {
-		in, err := g.ln.Accept()
-		if err != nil {
-			return
-		}
-		g.mu.Lock()
-		open := g.open
-		g.mu.Unlock()
-		if !open {
-			in.Close()
-			continue
-		}
-		out, err := net.Dial("tcp", g.to)
-		if err != nil {
-			in.Close()
-			continue
-		}
-		g.mu.Lock()
-		g.live = append(g.live, in, out)
-		g.mu.Unlock()
-		g.wg.Go(func() { io.Copy(out, in); out.Close() })
-		g.wg.Go(func() { io.Copy(in, out); in.Close() })
-	}
-}
-
-// close cuts every connection through the gate and, unless open, turns new
-// ones away.
-func (g *gate) close(open bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.open = open
-	for _, c := range g.live {
-		c.Close()
-	}
-	g.live = nil
-}
-
-// reopen lets connections through again.
-func (g *gate) reopen() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.open = true
-}
-
 // startSession joins ts, through g, as nick in a reconnecting session that
 // echoes its own lines, as the screen's does.
-func startSession(t *testing.T, ts *testServer, g *gate, nick string, askNick func(error)) *Redialer {
+func startSession(t *testing.T, ts *testServer, g *testproc.Gate, nick string, askNick func(error)) *Redialer {
 	t.Helper()
 	trust := Trust{CAFile: ts.caFile(t)}
-	tlsCfg, err := trust.ClientTLSConfig(g.addr())
+	tlsCfg, err := trust.ClientTLSConfig(g.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Addr: g.addr(), Nick: nick, TLS: tlsCfg}
+	cfg := Config{Addr: g.Addr(), Nick: nick, TLS: tlsCfg}
 	c, err := Dial(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -116,9 +39,9 @@ func startSession(t *testing.T, ts *testServer, g *gate, nick string, askNick fu
 
 // cut cuts the session's connection at the gate, as a lost network would,
 // keeps it away, and waits until the session knows.
-func cut(t *testing.T, r *Redialer, g *gate) {
+func cut(t *testing.T, r *Redialer, g *testproc.Gate) {
 	t.Helper()
-	g.close(false)
+	g.Cut(false)
 	waitLink(t, r, func(l Link) bool { return l.Down })
 }
 
@@ -150,7 +73,7 @@ func texts(events []*room.Event) string {
 // own join.
 func TestRejoinShowsOnlyWhatWasMissed(t *testing.T) {
 	ts := startServer(t, tlsgw.Config{})
-	g := startGate(t, ts.addr)
+	g := testproc.StartGate(t, ts.addr)
 	bob := ts.join(t, "bob")
 	r := startSession(t, ts, g, "alice", nil)
 	nextEvent(t, r.Events(), room.Members)
@@ -166,7 +89,7 @@ func TestRejoinShowsOnlyWhatWasMissed(t *testing.T) {
 	bob.send("while you were away")
 	bob.send("/who") // answered once the line before is in the history
 	bob.expect("*** 1 member: bob")
-	g.reopen()
+	g.Reopen()
 
 	got := collect(t, r, func(ev *room.Event) bool { return ev.Kind == room.Members })
 	text := texts(got)
@@ -204,7 +127,7 @@ func TestRejoinShowsOnlyWhatWasMissed(t *testing.T) {
 	// only those are new.
 	cut(t, r, g)
 	bob.expect("*** alice left")
-	g.reopen()
+	g.Reopen()
 	bob.expect("*** alice joined")
 	got = collect(t, r, func(ev *room.Event) bool { return ev.Kind == room.Members })
 	var replayed []string
@@ -263,7 +186,7 @@ func TestCatchUpWithoutTheLastSeenEvent(t *testing.T) {
 // answers are refused, and rejoins under the first the server accepts.
 func TestTakenNicknameOnRejoinAsksForAnother(t *testing.T) {
 	ts := startServer(t, tlsgw.Config{})
-	g := startGate(t, ts.addr)
+	g := testproc.StartGate(t, ts.addr)
 	asked := make(chan error, 1)
 	r := startSession(t, ts, g, "alice", func(refused error) { asked <- refused })
 	nextEvent(t, r.Events(), room.Members)
@@ -275,7 +198,7 @@ func TestTakenNicknameOnRejoinAsksForAnother(t *testing.T) {
 	watcher.expect("*** alice left")
 	// The nickname is held for its owner, whose address this is too.
 	thief := ts.join(t, "alice")
-	g.reopen()
+	g.Reopen()
 	var refused error
 	select {
 	case refused = <-asked:

@@ -2,14 +2,11 @@ package main
 
 import (
 	"bytes"
-	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 
@@ -117,78 +114,6 @@ func TestTrustLabelsInTheStatusLine(t *testing.T) {
 	}
 }
 
-// gate is a TCP proxy between chat and chatd that can cut chat off, as a
-// lost network would, and keep it away until the test lets it back.
-type gate struct {
-	ln   net.Listener
-	to   string
-	mu   sync.Mutex
-	open bool
-	live []net.Conn
-	wg   sync.WaitGroup
-}
-
-func startGate(t *testing.T, to string) *gate {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := &gate{ln: ln, to: to, open: true}
-	g.wg.Go(g.accept)
-	t.Cleanup(func() {
-		ln.Close()
-		g.cut(false)
-		g.wg.Wait()
-	})
-	return g
-}
-
-func (g *gate) addr() string { return g.ln.Addr().String() }
-
-func (g *gate) accept() {
-	for {
-		in, err := g.ln.Accept()
-		if err != nil {
-			return
-		}
-		g.mu.Lock()
-		open := g.open
-		g.mu.Unlock()
-		var out net.Conn
-		if open {
-			out, err = net.Dial("tcp", g.to)
-		}
-		if !open || err != nil {
-			in.Close()
-			continue
-		}
-		g.mu.Lock()
-		g.live = append(g.live, in, out)
-		g.mu.Unlock()
-		g.wg.Go(func() { io.Copy(out, in); out.Close() })
-		g.wg.Go(func() { io.Copy(in, out); in.Close() })
-	}
-}
-
-// cut closes every connection through the gate; unless open, new ones are
-// turned away.
-func (g *gate) cut(open bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.open = open
-	for _, c := range g.live {
-		c.Close()
-	}
-	g.live = nil
-}
-
-func (g *gate) reopen() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.open = true
-}
-
 var sgrRE = regexp.MustCompile(`\x1b\[([0-9;]*)m`)
 
 // memberColour returns the foreground colour the member list draws nick
@@ -235,8 +160,8 @@ const grey = "38;5;240"
 func TestDisconnectedScreenTellsTheTruth(t *testing.T) {
 	dataDir := t.TempDir()
 	server := testproc.StartChatd(t, chatdBinary, dataDir)
-	g := startGate(t, "127.0.0.1:"+server.Port)
-	p := chatIn(t, filepath.Join(t.TempDir(), "known"), "--ca", server.CertFile, "--nick", "alice", g.addr())
+	g := testproc.StartGate(t, "127.0.0.1:"+server.Port)
+	p := chatIn(t, filepath.Join(t.TempDir(), "known"), "--ca", server.CertFile, "--nick", "alice", g.Addr())
 	p.WaitFor("chatd · 1 member · alice")
 	bob := server.JoinWithOpenSSL(t, "bob")
 	bob.Send("before the cut")
@@ -246,7 +171,7 @@ func TestDisconnectedScreenTellsTheTruth(t *testing.T) {
 	}
 
 	// The network is cut; chatd runs on.
-	g.cut(false)
+	g.Cut(false)
 	bob.Expect("*** alice left")
 	countdowns := map[string]bool{}
 	screen = p.WaitUntil("two steps of the countdown", func(s string) bool {
@@ -268,7 +193,7 @@ func TestDisconnectedScreenTellsTheTruth(t *testing.T) {
 	bob.Send("while you were away")
 	bob.Send("/who") // answered once the line before is stored
 	bob.Expect("*** 1 member: bob")
-	g.reopen()
+	g.Reopen()
 	screen = p.WaitFor("chatd · 2 members · alice · TLS 1.3 · verified (CA)")
 	screen = p.WaitFor("bob: while you were away")
 	for text, want := range map[string]int{"reconnected after": 1, "bob: before the cut": 1, "bob: while you were away": 1, "Welcome to chatd": 1, "alice joined": 1, "disconnected": 0} {
@@ -307,16 +232,16 @@ func TestDisconnectedScreenTellsTheTruth(t *testing.T) {
 // one filled in, over the chat it keeps; the chat goes on under the new one.
 func TestNicknameTakenWhileAwayAsksAgain(t *testing.T) {
 	server := testproc.StartChatd(t, chatdBinary, t.TempDir())
-	g := startGate(t, "127.0.0.1:"+server.Port)
-	p := chatIn(t, filepath.Join(t.TempDir(), "known"), "--ca", server.CertFile, "--nick", "alice", g.addr())
+	g := testproc.StartGate(t, "127.0.0.1:"+server.Port)
+	p := chatIn(t, filepath.Join(t.TempDir(), "known"), "--ca", server.CertFile, "--nick", "alice", g.Addr())
 	bob := server.JoinWithOpenSSL(t, "bob")
 	bob.Send("before the cut")
 	p.WaitFor("bob: before the cut")
-	g.cut(false)
+	g.Cut(false)
 	bob.Expect("*** alice left")
 	p.WaitFor("reconnecting in ")
 	thief := server.JoinWithOpenSSL(t, "alice") // the same address: the hold is no obstacle
-	g.reopen()
+	g.Reopen()
 	p.WaitFor(`While you were away, the server refused the nickname "alice": nickname taken`)
 	p.WaitFor("nickname: alice")
 	p.TypeLine("2")
