@@ -3,7 +3,6 @@ package sshgw
 import (
 	"crypto/ed25519"
 	"crypto/rand"
-	"log/slog"
 	"strings"
 	"testing"
 
@@ -96,23 +95,9 @@ func TestPasswordsAreNeverAskedFor(t *testing.T) {
 // log record says so.
 func TestNoneAuthMembersAreKnownByAddress(t *testing.T) {
 	checkGoroutines(t)
-	var log logBuffer
-	ts := startServerWith(t, Config{NoneAuth: true, Logger: slog.New(slog.NewJSONHandler(&log, nil))})
-	term := ts.openTerminal(t, "alice") // it offers a key
-	term.waitText("members (1)")
-	term.send("\x03")
-	if err := term.wait(); err != nil {
-		t.Fatalf("session ended with %v", err)
-	}
-	term.close()
-	waitFor(t, "the connection's log record", func() bool { return strings.Contains(log.String(), "connection closed") })
-	joined := logRecords(t, log.String(), "joined")
-	closed := logRecords(t, log.String(), "connection closed")
-	if len(joined) != 1 || len(closed) != 1 {
-		t.Fatalf("%d joined and %d closed records:\n%s", len(joined), len(closed), log.String())
-	}
-	id, _ := joined[0]["identity"].(map[string]any)
-	if id["address"] != "127.0.0.1" || id["key_fingerprint"] != nil || closed[0]["key_type"] != "none" {
-		t.Errorf("joined %v, closed %v: want an identity by address, without a key", joined[0], closed[0])
+	joined, closed := joinAndLeaveLogged(t, Config{NoneAuth: true}) // alice offers a key
+	id, _ := joined["identity"].(map[string]any)
+	if id["address"] != "127.0.0.1" || id["key_fingerprint"] != nil || closed["key_type"] != "none" {
+		t.Errorf("joined %v, closed %v: want an identity by address, without a key", joined, closed)
 	}
 }

@@ -28,8 +28,26 @@ func logRecords(t *testing.T, log string, msg string) []map[string]any {
 // it joins; the key is the one the connection's record names.
 func TestSSHIdentityIsLoggedAtJoin(t *testing.T) {
 	checkGoroutines(t)
+	joined, closed := joinAndLeaveLogged(t, Config{})
+	id, _ := joined["identity"].(map[string]any)
+	key, _ := closed["key_fingerprint"].(string)
+	if joined["nick"] != "alice" || id["transport"] != "ssh" || id["address"] != "127.0.0.1" ||
+		!strings.HasPrefix(key, "SHA256:") || id["key_fingerprint"] != key {
+		t.Errorf("joined record %v, want alice over ssh from 127.0.0.1 with key %s", joined, key)
+	}
+	if _, ok := id["cert_fingerprint"]; ok {
+		t.Errorf("an SSH identity with a certificate: %v", id)
+	}
+}
+
+// joinAndLeaveLogged runs a server with cfg and a JSON log, has alice (who
+// offers a key) join over SSH and leave with Ctrl+C, and returns the
+// log's "joined" and "connection closed" records, one of each.
+func joinAndLeaveLogged(t *testing.T, cfg Config) (joined, closed map[string]any) {
+	t.Helper()
 	var log logBuffer
-	ts := startServerWith(t, Config{Logger: slog.New(slog.NewJSONHandler(&log, nil))})
+	cfg.Logger = slog.New(slog.NewJSONHandler(&log, nil))
+	ts := startServerWith(t, cfg)
 	term := ts.openTerminal(t, "alice")
 	term.waitText("members (1)")
 	term.send("\x03")
@@ -38,19 +56,10 @@ func TestSSHIdentityIsLoggedAtJoin(t *testing.T) {
 	}
 	term.close()
 	waitFor(t, "the connection's log record", func() bool { return strings.Contains(log.String(), "connection closed") })
-
-	joined := logRecords(t, log.String(), "joined")
-	closed := logRecords(t, log.String(), "connection closed")
-	if len(joined) != 1 || len(closed) != 1 {
-		t.Fatalf("%d joined and %d closed records:\n%s", len(joined), len(closed), log.String())
+	joins := logRecords(t, log.String(), "joined")
+	closes := logRecords(t, log.String(), "connection closed")
+	if len(joins) != 1 || len(closes) != 1 {
+		t.Fatalf("%d joined and %d closed records:\n%s", len(joins), len(closes), log.String())
 	}
-	id, _ := joined[0]["identity"].(map[string]any)
-	key, _ := closed[0]["key_fingerprint"].(string)
-	if joined[0]["nick"] != "alice" || id["transport"] != "ssh" || id["address"] != "127.0.0.1" ||
-		!strings.HasPrefix(key, "SHA256:") || id["key_fingerprint"] != key {
-		t.Errorf("joined record %v, want alice over ssh from 127.0.0.1 with key %s", joined[0], key)
-	}
-	if _, ok := id["cert_fingerprint"]; ok {
-		t.Errorf("an SSH identity with a certificate: %v", id)
-	}
+	return joins[0], closes[0]
 }
