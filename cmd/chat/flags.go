@@ -32,7 +32,8 @@ var flagGroups = []struct {
 	{"Joining", []string{"nick", "plain"}},
 	{"Verifying the server (without these: the system's certificate authorities, else trust on first use)", []string{"ca", "fingerprint", "known-servers", "insecure"}},
 	{"The screen", []string{"title"}},
-	{"Other", []string{"keylog", "version"}},
+	{"Labs (these weaken the session on purpose, and say so)", []string{"keylog"}},
+	{"Other", []string{"version"}},
 }
 
 // printUsage writes chat's usage: the command line, the flags by group as
