@@ -181,3 +181,21 @@ func tsharkFollow(t *testing.T, capture, keys string) string {
 	}
 	return string(out)
 }
+
+// TestKeyLogWarnsInJSON: with --log-format json the banner's warning is a
+// WARN record, and connection records carry the key log's name.
+func TestKeyLogWarnsInJSON(t *testing.T) {
+	requireOpenSSL(t)
+	dir := t.TempDir()
+	keys := filepath.Join(dir, "keys.log")
+	s := startChatd(t, filepath.Join(dir, "data"), "--log-format", "json", "--keylog", keys, "--tls-addr", "127.0.0.1:"+keyLogPort)
+	if !strings.Contains(s.Output(), `"level":"WARN","msg":"TLS key log on: sessions can be decrypted","keylog":"`+keys+`"`) {
+		t.Errorf("no WARN record about the key log:\n%s", s.Output())
+	}
+	alice := s.JoinWithOpenSSL(t, "alice")
+	if rec := s.Record(`"msg":"joined"`); rec["keylog"] != keys {
+		t.Errorf("the joined record has keylog=%v, want %s", rec["keylog"], keys)
+	}
+	alice.Send("/quit")
+	alice.WaitExit()
+}
