@@ -54,7 +54,11 @@ type RedialConfig struct {
 	// Block makes Send wait for room in the send queue instead of
 	// refusing a line that does not fit, so that every line is written
 	// (standard input in plain mode waits for the network).
-	Block      bool
+	Block bool
+	// KeyLog names the file Conn.TLS.KeyLogWriter writes the session's TLS
+	// secrets to (chat --keylog or SSLKEYLOGFILE), "" when it is off. While
+	// it is on, Status and /tls say the session can be decrypted.
+	KeyLog     string
 	MinBackoff time.Duration
 	MaxBackoff time.Duration
 }
@@ -282,14 +286,22 @@ func (r *Redialer) Status() (text string, warning bool) {
 	r.mu.Lock()
 	c, kind := r.client, r.kind
 	r.mu.Unlock()
+	keyLog := ""
+	if r.cfg.KeyLog != "" {
+		keyLog = " · " + KeyLogStatus
+	}
 	switch {
 	case c == nil:
-		return "disconnected", true
+		return "disconnected" + keyLog, true
 	case kind == NotVerified:
-		return "NOT VERIFIED (--insecure)", true
+		return "NOT VERIFIED (--insecure)" + keyLog, true
 	}
-	return tls.VersionName(c.ConnectionState().Version) + " · " + kind.String(), false
+	return tls.VersionName(c.ConnectionState().Version) + " · " + kind.String() + keyLog, keyLog != ""
 }
+
+// KeyLogStatus ends the status line while the session's TLS secrets are
+// logged: a warning.
+const KeyLogStatus = "KEY LOG ON (decryptable)"
 
 // TrustKind says how the server of the current connection was trusted.
 func (r *Redialer) TrustKind() TrustKind {
@@ -315,6 +327,10 @@ func (r *Redialer) describeTLS(c *Conn) {
 		r.tellLocal(room.Notice, line)
 	}
 	r.tellLocal(room.Notice, "verification: "+r.cfg.Trust.Explain(cs))
+	if r.cfg.KeyLog != "" {
+		r.tellLocal(room.Error, "key log: ON, this session's TLS secrets go to "+r.cfg.KeyLog+
+			"; whoever has that file and a capture can decrypt it")
+	}
 }
 
 // tellLocal adds a notice or error of the Redialer's own.

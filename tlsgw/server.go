@@ -37,6 +37,12 @@ type Config struct {
 	NickTimeout      time.Duration // to choose a nickname after the handshake
 	WriteTimeout     time.Duration // for each write to a client
 	ReadBuffer       int           // longest run of input without a newline
+
+	// KeyLog names the file TLS.KeyLogWriter writes the sessions' secrets
+	// to (--keylog), "" when it is off. While it is on, every log record
+	// about a connection carries keylog=NAME and every client's greeting
+	// says its session can be decrypted.
+	KeyLog string
 }
 
 func (c Config) withDefaults() Config {

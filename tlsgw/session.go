@@ -110,6 +110,9 @@ func (s *session) close(nick, reason string) {
 // kept one costs an idle connection about a kilobyte.
 func (s *session) logger() *slog.Logger {
 	args := []any{"transport", "tls", "remote", s.raw.RemoteAddr().String()}
+	if s.srv.cfg.KeyLog != "" {
+		args = append(args, "keylog", s.srv.cfg.KeyLog)
+	}
 	if st := s.conn.ConnectionState(); st.HandshakeComplete {
 		args = append(args, "tls_version", tls.VersionName(st.Version),
 			"cipher", tls.CipherSuiteName(st.CipherSuite), "group", st.CurveID.String(),
@@ -248,13 +251,20 @@ func (s *session) identity() room.Identity {
 	return id
 }
 
-// greeting welcomes the client and tells it what TLS it got.
+// greeting welcomes the client and tells it what TLS it got, and, while
+// the server logs TLS keys, that its session can be decrypted.
 func (s *session) greeting() *room.Event {
 	st := s.conn.ConnectionState()
-	return &room.Event{Kind: room.Notice, Text: fmt.Sprintf(
-		"Welcome to chatd. You are connected with %s, %s, key exchange %s.",
-		tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite), st.CurveID)}
+	text := fmt.Sprintf("Welcome to chatd. You are connected with %s, %s, key exchange %s.",
+		tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite), st.CurveID)
+	if s.srv.cfg.KeyLog != "" {
+		text += " " + KeyLogGreeting
+	}
+	return &room.Event{Kind: room.Notice, Text: text}
 }
+
+// KeyLogGreeting ends the greeting while the server logs TLS keys.
+const KeyLogGreeting = "WARNING: this server logs its TLS keys (--keylog, a lab setting): whoever has that file and a capture can read this session."
 
 func prompt() *room.Event {
 	return &room.Event{Kind: room.Notice, Text: proto.NickPrompt}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 
 	"chatd/client"
 	"chatd/room"
@@ -35,6 +36,9 @@ func (s *server) configure() error {
 	tlsCfg, err := s.trust.ClientTLSConfig(s.opts.addr)
 	if err != nil {
 		return err
+	}
+	if s.opts.keyLogFile != nil {
+		tlsCfg.KeyLogWriter = s.opts.keyLogFile
 	}
 	s.cfg = client.Config{Addr: s.opts.addr, TLS: tlsCfg}
 	return nil
@@ -77,7 +81,19 @@ func (s *server) join(ctx context.Context, nick string) (*client.Conn, error) {
 func (s *server) session(ctx context.Context, conn *client.Conn, askNick func(error)) *client.Redialer {
 	screen := !s.opts.plain
 	return client.NewRedialer(ctx, client.RedialConfig{Conn: s.cfg, Trust: s.trust, Reconnect: screen, Echo: screen, AskNick: askNick,
-		Block: !screen}, conn)
+		Block: !screen, KeyLog: s.keyLogName()}, conn)
+}
+
+// keyLogName is the key log file as /tls and the status line name it, ""
+// when it is off.
+func (s *server) keyLogName() string {
+	if s.opts.keyLogFile == nil {
+		return ""
+	}
+	if abs, err := filepath.Abs(s.opts.keylog); err == nil {
+		return abs
+	}
+	return s.opts.keylog
 }
 
 // decideTrust shows an unknown certificate and remembers it if the user

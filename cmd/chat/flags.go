@@ -17,6 +17,7 @@ func newFlags(o *options) *flag.FlagSet {
 	fs.StringVar(&o.fingerprint, "fingerprint", "", "trust only the certificate with this SHA-256 fingerprint (`HEX`, colons allowed, as chatd prints it)")
 	fs.StringVar(&o.knownPath, "known-servers", "", "`FILE` of the servers trusted on first use (default ~/.config/chatd/known_servers)")
 	fs.BoolVar(&o.insecure, "insecure", false, "do not verify the server at all (lab MITM exercises only)")
+	fs.StringVar(&o.keylog, "keylog", "", "append the session's TLS secrets to `FILE` (NSS key log format, created 0600; default $SSLKEYLOGFILE) so that Wireshark or tshark can decrypt a capture: for labs only; chat warns at start, on the status line and in /tls")
 	fs.BoolVar(&o.title, "title", false, "show your nick and the messages unread in the terminal's title (/title on|off on the screen)")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
 	return fs
@@ -31,6 +32,7 @@ var flagGroups = []struct {
 	{"Joining", []string{"nick", "plain"}},
 	{"Verifying the server (without these: the system's certificate authorities, else trust on first use)", []string{"ca", "fingerprint", "known-servers", "insecure"}},
 	{"The screen", []string{"title"}},
+	{"Labs (these weaken the session on purpose, and say so)", []string{"keylog"}},
 	{"Other", []string{"version"}},
 }
 

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/term"
 
 	"chatd/client"
+	"chatd/internal/keylog"
 	"chatd/room"
 )
 
@@ -42,6 +43,10 @@ type options struct {
 	knownPath   string
 	showVersion bool
 	title       bool
+	// keylog is the file for the TLS secrets (--keylog, else
+	// SSLKEYLOGFILE), "" when off; keyLogFile is it, opened.
+	keylog     string
+	keyLogFile *os.File
 }
 
 // chat's exit statuses.
@@ -84,6 +89,19 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	ui := newConsole(stdin, stderr)
 	if opts.insecure {
 		ui.warn("WARNING: --insecure: the server's certificate is NOT verified. Anyone on the network path can read and change this chat.")
+	}
+	if opts.keylog == "" {
+		opts.keylog = os.Getenv(keylog.EnvVar)
+	}
+	if opts.keylog != "" {
+		f, err := keylog.Open(opts.keylog)
+		if err != nil {
+			ui.fail(err)
+			return exitFailed
+		}
+		defer f.Close()
+		opts.keyLogFile = f
+		ui.warn("WARNING: " + keylog.Warning(opts.keylog) + " (--keylog or " + keylog.EnvVar + ")")
 	}
 	srv, err := newServer(opts)
 	if err != nil {

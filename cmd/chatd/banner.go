@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"chatd/certs"
+	"chatd/internal/keylog"
 )
 
 // banner says, as chatd starts, where it listens, how to connect and what
@@ -37,6 +38,7 @@ type part struct {
 	text  string
 	msg   string
 	attrs []slog.Attr
+	level slog.Level // of its record; the zero value is Info
 }
 
 // say shows one part of the banner.
@@ -45,7 +47,7 @@ func (b *banner) say(p part) {
 		io.WriteString(b.text, p.text)
 		return
 	}
-	b.logger.LogAttrs(context.Background(), slog.LevelInfo, p.msg, p.attrs...)
+	b.logger.LogAttrs(context.Background(), p.level, p.msg, p.attrs...)
 }
 
 // certificatePart says which certificate is served, how to check it, and
@@ -139,6 +141,18 @@ func sshPart(addr net.Addr, keyPath, fingerprint, connect string) part {
 		msg: "SSH listening",
 		attrs: []slog.Attr{slog.String("addr", addr.String()), slog.String("host_key", keyPath),
 			slog.String("fingerprint", fingerprint), slog.String("connect", connect)},
+	}
+}
+
+// keyLogPart warns that --keylog is on: every TLS session can be
+// decrypted by whoever holds the file.
+func keyLogPart(path string) part {
+	return part{
+		text: "WARNING: " + keylog.Warning(path) + " (--keylog: for labs only)\n",
+		msg:  "TLS key log on: sessions can be decrypted",
+		attrs: []slog.Attr{slog.String("keylog", path),
+			slog.String("warning", "whoever has this file and a capture can decrypt every TLS session")},
+		level: slog.LevelWarn,
 	}
 }
 

@@ -30,6 +30,7 @@ type config struct {
 
 	logFormat   string
 	logMessages bool
+	keylog      string
 	metricsAddr string
 	pprof       bool
 
@@ -70,6 +71,7 @@ func newServeFlags(cfg *config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.metricsAddr, "metrics-addr", "", "`ADDR` to serve Prometheus /metrics and /healthz on (off when empty)")
 	fs.BoolVar(&cfg.pprof, "pprof", false, "also serve Go's profiler at /debug/pprof/ on --metrics-addr (keep that address on localhost: profiles reveal memory contents and cost CPU)")
 	fs.BoolVar(&cfg.logMessages, "log-messages", false, "also log the text of every message (for labs; off keeps message bodies out of logs)")
+	fs.StringVar(&cfg.keylog, "keylog", "", "append every TLS session's secrets to `FILE` (NSS key log format, created 0600) so that Wireshark or tshark can decrypt a capture: for labs only; the banner, every connection's log records and every TLS member's greeting say so")
 	addLimitFlags(fs, cfg)
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage:\n  chatd [flags]              serve the chat room\n  chatd cert [flags]         write a self-signed certificate and key\n\nFlags (each also settable as %s<NAME>, e.g. %sTLS_ADDR):\n", envPrefix, envPrefix)

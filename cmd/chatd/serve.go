@@ -21,6 +21,7 @@ import (
 	"chatd/certs"
 	"chatd/connlimit"
 	"chatd/gateway"
+	"chatd/internal/keylog"
 	"chatd/room"
 	"chatd/sshgw"
 	"chatd/tlsgw"
@@ -41,7 +42,8 @@ type parts struct {
 	reg    *prometheus.Registry
 	banner *banner
 	logger *slog.Logger
-	host   string // the name users connect to
+	host   string   // the name users connect to
+	keyLog *os.File // --keylog's file, nil when off
 }
 
 // listening is a server with the listener it is to serve.
@@ -68,6 +70,13 @@ func serve(ctx context.Context, stopSignals func(), cfg *config, stdout io.Write
 	signal.Notify(hangups, syscall.SIGHUP)
 	defer signal.Stop(hangups)
 	b := newBanner(cfg.logFormat, stdout, logger)
+	keyLog, err := openKeyLog(cfg.keylog, b)
+	if err != nil {
+		return err
+	}
+	if keyLog != nil {
+		defer keyLog.Close()
+	}
 	keeper := newCertKeeper(cfg, logger)
 	cert, err := keeper.start(b)
 	if err != nil {
@@ -79,7 +88,7 @@ func serve(ctx context.Context, stopSignals func(), cfg *config, stdout io.Write
 	if err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
-	p := &parts{cfg: cfg, room: chatRoom, guard: guard, reg: reg, banner: b, logger: logger, host: connectHost(cfg, cert.Cert.Leaf)}
+	p := &parts{cfg: cfg, room: chatRoom, guard: guard, reg: reg, banner: b, logger: logger, host: connectHost(cfg, cert.Cert.Leaf), keyLog: keyLog}
 	servers, err := p.startServers(keeper.store, cert)
 	if err != nil {
 		return err
@@ -150,6 +159,9 @@ func (p *parts) startTLS(store *certs.Store, cert *servedCert) (listening, error
 	}
 	tlsCfg := p.cfg.tls
 	tlsCfg.Room, tlsCfg.TLS, tlsCfg.Logger = p.room, tlsgw.ServerConfig(store), p.logger
+	if p.keyLog != nil {
+		tlsCfg.TLS.KeyLogWriter, tlsCfg.KeyLog = p.keyLog, absPath(p.cfg.keylog)
+	}
 	tlsServer := tlsgw.NewServer(tlsCfg)
 	if err := tlsServer.Register(p.reg); err != nil {
 		ln.Close()
@@ -215,6 +227,20 @@ func withRefusalLog(limits connlimit.Limits, logger *slog.Logger) connlimit.Limi
 		})
 	}
 	return limits
+}
+
+// openKeyLog opens --keylog's file, if set, and says loudly in the banner
+// that TLS sessions can be decrypted. It returns nil when --keylog is off.
+func openKeyLog(path string, b *banner) (*os.File, error) {
+	if path == "" {
+		return nil, nil
+	}
+	f, err := keylog.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	b.say(keyLogPart(absPath(path)))
+	return f, nil
 }
 
 func absPath(p string) string {
