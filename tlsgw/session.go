@@ -110,6 +110,9 @@ func (s *session) close(nick, reason string) {
 // kept one costs an idle connection about a kilobyte.
 func (s *session) logger() *slog.Logger {
 	args := []any{"transport", "tls", "remote", s.raw.RemoteAddr().String()}
+	if p := s.srv.cfg.Profile; p != ProfileIntermediate {
+		args = append(args, "tls_profile", p.String())
+	}
 	if st := s.conn.ConnectionState(); st.HandshakeComplete {
 		args = append(args, "tls_version", tls.VersionName(st.Version),
 			"cipher", tls.CipherSuiteName(st.CipherSuite), "group", st.CurveID.String(),
@@ -173,7 +176,7 @@ func looksLikeHTTP(head []byte) bool {
 // its maxNickAttempts, and the timeout runs from the start.
 func (s *session) join() (*room.Member, error) {
 	s.conn.SetReadDeadline(time.Now().Add(s.srv.cfg.NickTimeout))
-	if err := s.send(s.greeting(), prompt()); err != nil {
+	if err := s.send(append(s.greeting(), prompt())...); err != nil {
 		return nil, err
 	}
 	s.pump = room.NewPump(room.PumpConfig{Write: s.writeEvents, Left: s.goodbye, Batch: maxWriteBatch, Linger: writerLinger})
@@ -248,12 +251,17 @@ func (s *session) identity() room.Identity {
 	return id
 }
 
-// greeting welcomes the client and tells it what TLS it got.
-func (s *session) greeting() *room.Event {
+// greeting welcomes the client and tells it what TLS it got, with a
+// warning when the server's TLS profile is a weak one.
+func (s *session) greeting() []*room.Event {
 	st := s.conn.ConnectionState()
-	return &room.Event{Kind: room.Notice, Text: fmt.Sprintf(
+	events := []*room.Event{{Kind: room.Notice, Text: fmt.Sprintf(
 		"Welcome to chatd. You are connected with %s, %s, key exchange %s.",
-		tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite), st.CurveID)}
+		tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite), st.CurveID)}}
+	if s.srv.cfg.Profile.Weak() {
+		events = append(events, &room.Event{Kind: room.Notice, Text: WeakWarning})
+	}
+	return events
 }
 
 func prompt() *room.Event {

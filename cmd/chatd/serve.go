@@ -149,7 +149,7 @@ func (p *parts) startTLS(store *certs.Store, cert *servedCert) (listening, error
 		return listening{}, fmt.Errorf("listen for TLS: %w", err)
 	}
 	tlsCfg := p.cfg.tls
-	tlsCfg.Room, tlsCfg.TLS, tlsCfg.Logger = p.room, tlsgw.ServerConfig(store), p.logger
+	tlsCfg.Room, tlsCfg.TLS, tlsCfg.Logger = p.room, tlsgw.ServerConfig(store, tlsCfg.Profile), p.logger
 	tlsServer := tlsgw.NewServer(tlsCfg)
 	if err := tlsServer.Register(p.reg); err != nil {
 		ln.Close()
@@ -160,7 +160,10 @@ func (p *parts) startTLS(store *certs.Store, cert *servedCert) (listening, error
 	if cert.SelfSigned {
 		caFile = cmp.Or(cert.Public, cert.File)
 	}
-	p.banner.say(tlsPart(ln.Addr(), opensslCommand(p.host, port, caFile)))
+	p.banner.say(tlsPart(ln.Addr(), tlsCfg.Profile, opensslCommand(p.host, port, caFile)))
+	if tlsCfg.Profile.Weak() {
+		p.banner.warn(weakProfilePart(tlsCfg.Profile))
+	}
 	return listening{server: tlsServer, ln: p.guard.Listen(ln)}, nil
 }
 
