@@ -63,7 +63,7 @@ func startServerWith(t *testing.T, cfg tlsgw.Config, certPEM, keyPEM []byte, add
 	if cfg.Room == nil {
 		cfg.Room = room.New(room.Config{})
 	}
-	cfg.TLS = tlsgw.ServerConfig(certs.NewStore(&cert))
+	cfg.TLS = tlsgw.ServerConfig(certs.NewStore(&cert), tlsgw.ProfileIntermediate)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)

@@ -44,7 +44,7 @@ func benchmarkDelivery(b *testing.B, clients int) {
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(certPEM)
 	r := room.New(room.Config{FloodBurst: 1 << 30, FloodRate: 1e9})
-	srv := NewServer(Config{Room: r, TLS: ServerConfig(certs.NewStore(&cert))})
+	srv := NewServer(Config{Room: r, TLS: ServerConfig(certs.NewStore(&cert), ProfileIntermediate)})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)

@@ -32,6 +32,10 @@ type Config struct {
 	Room   *room.Room
 	TLS    *tls.Config
 	Logger *slog.Logger
+	// Profile is the TLS profile TLS was made for (ServerConfig): the
+	// session logs name it unless it is the default, and a weak one is
+	// announced in each member's greeting.
+	Profile Profile
 
 	HandshakeTimeout time.Duration // for the TLS handshake
 	NickTimeout      time.Duration // to choose a nickname after the handshake

@@ -80,7 +80,7 @@ func startServerWrapped(t *testing.T, cfg Config, certPEM, keyPEM []byte, addr s
 	if cfg.Room == nil {
 		cfg.Room = room.New(room.Config{})
 	}
-	cfg.TLS = ServerConfig(certs.NewStore(&cert))
+	cfg.TLS = ServerConfig(certs.NewStore(&cert), cfg.Profile)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)

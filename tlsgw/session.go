@@ -113,6 +113,9 @@ func (s *session) logger() *slog.Logger {
 	if s.srv.cfg.KeyLog != "" {
 		args = append(args, "keylog", s.srv.cfg.KeyLog)
 	}
+	if p := s.srv.cfg.Profile; p != ProfileIntermediate {
+		args = append(args, "tls_profile", p.String())
+	}
 	if st := s.conn.ConnectionState(); st.HandshakeComplete {
 		args = append(args, "tls_version", tls.VersionName(st.Version),
 			"cipher", tls.CipherSuiteName(st.CipherSuite), "group", st.CurveID.String(),
@@ -176,7 +179,7 @@ func looksLikeHTTP(head []byte) bool {
 // its maxNickAttempts, and the timeout runs from the start.
 func (s *session) join() (*room.Member, error) {
 	s.conn.SetReadDeadline(time.Now().Add(s.srv.cfg.NickTimeout))
-	if err := s.send(s.greeting(), prompt()); err != nil {
+	if err := s.send(append(s.greeting(), prompt())...); err != nil {
 		return nil, err
 	}
 	s.pump = room.NewPump(room.PumpConfig{Write: s.writeEvents, Left: s.goodbye, Batch: maxWriteBatch, Linger: writerLinger})
@@ -251,16 +254,21 @@ func (s *session) identity() room.Identity {
 	return id
 }
 
-// greeting welcomes the client and tells it what TLS it got, and, while
-// the server logs TLS keys, that its session can be decrypted.
-func (s *session) greeting() *room.Event {
+// greeting welcomes the client and tells it what TLS it got, with a
+// warning when the server's TLS profile is a weak one and when the server
+// logs TLS keys (its session can then be decrypted).
+func (s *session) greeting() []*room.Event {
 	st := s.conn.ConnectionState()
 	text := fmt.Sprintf("Welcome to chatd. You are connected with %s, %s, key exchange %s.",
 		tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite), st.CurveID)
 	if s.srv.cfg.KeyLog != "" {
 		text += " " + KeyLogGreeting
 	}
-	return &room.Event{Kind: room.Notice, Text: text}
+	events := []*room.Event{{Kind: room.Notice, Text: text}}
+	if s.srv.cfg.Profile.Weak() {
+		events = append(events, &room.Event{Kind: room.Notice, Text: WeakWarning})
+	}
+	return events
 }
 
 // KeyLogGreeting ends the greeting while the server logs TLS keys.

@@ -23,9 +23,11 @@ var intermediateSuites = []uint16{
 	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 }
 
-// ServerConfig returns chatd's server TLS configuration: TLS 1.2 at least,
-// TLS 1.2 limited to ECDHE with AEAD suites, Go's default key exchanges
-// (X25519MLKEM768 first) and no renegotiation (Go servers never renegotiate).
+// ServerConfig returns chatd's server TLS configuration for profile. With
+// ProfileIntermediate, the default: TLS 1.2 at least, TLS 1.2 limited to
+// ECDHE with AEAD suites, Go's default key exchanges (X25519MLKEM768 first)
+// and no renegotiation (Go servers never renegotiate). ProfileModern is TLS
+// 1.3 only; ProfileOld adds TLS 1.0, 1.1 and CBC suites (see Profile).
 // The certificate comes from certs on every handshake, so it can be replaced
 // while the server runs.
 //
@@ -33,16 +35,16 @@ var intermediateSuites = []uint16{
 // required nor verified against anything, and the handshake proves that the
 // client holds its key. Its fingerprint is then part of the member's
 // identity (room.Identity.CertFingerprint).
-func ServerConfig(certs *certs.Store) *tls.Config {
-	return &tls.Config{
-		MinVersion:     tls.VersionTLS12,
-		CipherSuites:   intermediateSuites,
+func ServerConfig(certs *certs.Store, profile Profile) *tls.Config {
+	cfg := &tls.Config{
 		GetCertificate: certs.GetCertificate,
 		ClientAuth:     tls.RequestClientCert,
 		// What a client sends with its certificate is kept for the whole
 		// connection: refuse anything bigger than an identity needs.
 		VerifyConnection: checkClientCertificate,
 	}
+	profile.apply(cfg)
+	return cfg
 }
 
 // Bounds on what a client may present as its certificate: it is only an

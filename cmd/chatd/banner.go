@@ -12,6 +12,7 @@ import (
 
 	"chatd/certs"
 	"chatd/internal/keylog"
+	"chatd/tlsgw"
 )
 
 // banner says, as chatd starts, where it listens, how to connect and what
@@ -48,6 +49,15 @@ func (b *banner) say(p part) {
 		return
 	}
 	b.logger.LogAttrs(context.Background(), p.level, p.msg, p.attrs...)
+}
+
+// warn shows one part of the banner that the operator must not miss: as
+// text (in text mode) and, in both modes, as a WARN record on the log.
+func (b *banner) warn(p part) {
+	if b.text != nil {
+		io.WriteString(b.text, p.text)
+	}
+	b.logger.LogAttrs(context.Background(), slog.LevelWarn, p.msg, p.attrs...)
 }
 
 // certificatePart says which certificate is served, how to check it, and
@@ -124,12 +134,29 @@ func publicCopyAttrs(sc *servedCert) []slog.Attr {
 	return attrs
 }
 
-// tlsPart says where TLS listens and the openssl command that connects.
-func tlsPart(addr net.Addr, connect string) part {
+// tlsPart says where TLS listens, with which profile when it is not the
+// default, and the openssl command that connects.
+func tlsPart(addr net.Addr, profile tlsgw.Profile, connect string) part {
+	with := ""
+	if profile != tlsgw.ProfileIntermediate {
+		with = fmt.Sprintf(" (TLS profile %s)", profile)
+	}
 	return part{
-		text:  fmt.Sprintf("TLS listening on %s\nConnect with:\n  %s\n", addr, connect),
-		msg:   "TLS listening",
-		attrs: []slog.Attr{slog.String("addr", addr.String()), slog.String("connect", connect)},
+		text: fmt.Sprintf("TLS listening on %s%s\nConnect with:\n  %s\n", addr, with, connect),
+		msg:  "TLS listening",
+		attrs: []slog.Attr{slog.String("addr", addr.String()), slog.String("tls_profile", profile.String()),
+			slog.String("connect", connect)},
+	}
+}
+
+// weakProfilePart warns that the TLS profile is a weak one, and how to get
+// back to the default.
+func weakProfilePart(profile tlsgw.Profile) part {
+	const fix = "--tls-profile intermediate (the default) or modern"
+	return part{
+		text:  fmt.Sprintf("%s\n  Harden with %s.\n", tlsgw.WeakWarning, fix),
+		msg:   "weak TLS profile on purpose: TLS 1.0, TLS 1.1 and CBC cipher suites are enabled, for hardening exercises only",
+		attrs: []slog.Attr{slog.String("tls_profile", profile.String()), slog.String("fix", fix)},
 	}
 }
 

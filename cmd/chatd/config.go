@@ -67,6 +67,7 @@ func newServeFlags(cfg *config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.key, "key", "", "PEM private key `FILE` of --cert")
 	fs.Var(&cfg.hosts, "host", "extra host `NAME` or IP address the generated certificate must cover (repeatable)")
 	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
+	fs.TextVar(&cfg.tls.Profile, "tls-profile", tlsgw.ProfileIntermediate, "TLS `PROFILE` after Mozilla's server-side profiles: modern (TLS 1.3 only), intermediate (TLS 1.2 and 1.3, AEAD suites only) or old (adds TLS 1.0, 1.1 and CBC suites, on purpose, for hardening exercises: never for real use)")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log `FORMAT`: text or json")
 	fs.StringVar(&cfg.metricsAddr, "metrics-addr", "", "`ADDR` to serve Prometheus /metrics and /healthz on (off when empty)")
 	fs.BoolVar(&cfg.pprof, "pprof", false, "also serve Go's profiler at /debug/pprof/ on --metrics-addr (keep that address on localhost: profiles reveal memory contents and cost CPU)")

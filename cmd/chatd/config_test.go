@@ -1,9 +1,12 @@
 package main
 
 import (
+	"io"
 	"slices"
 	"strings"
 	"testing"
+
+	"chatd/tlsgw"
 )
 
 func TestFlagsComeFromEnvironmentAndArgsWin(t *testing.T) {
@@ -40,5 +43,23 @@ func TestPublicDirMustNotBeTheDataDir(t *testing.T) {
 	cfg.publicDir = "/srv/chat/public"
 	if err := cfg.validate(); err != nil {
 		t.Errorf("--public-dir inside the data directory: %v", err)
+	}
+}
+
+func TestTLSProfileFlag(t *testing.T) {
+	var cfg config
+	fs := newServeFlags(&cfg, nil)
+	if err := parseFlags(fs, nil, nil); err != nil || cfg.tls.Profile != tlsgw.ProfileIntermediate {
+		t.Errorf("default profile %v, %v", cfg.tls.Profile, err)
+	}
+	env := map[string]string{"CHATD_TLS_PROFILE": "old"}
+	if err := parseFlags(fs, nil, func(k string) string { return env[k] }); err != nil || cfg.tls.Profile != tlsgw.ProfileOld {
+		t.Errorf("CHATD_TLS_PROFILE=old: %v, %v", cfg.tls.Profile, err)
+	}
+	if err := parseFlags(fs, []string{"--tls-profile", "modern"}, nil); err != nil || cfg.tls.Profile != tlsgw.ProfileModern {
+		t.Errorf("--tls-profile modern: %v, %v", cfg.tls.Profile, err)
+	}
+	if err := parseFlags(newServeFlags(&cfg, io.Discard), []string{"--tls-profile", "weak"}, nil); err == nil {
+		t.Error("--tls-profile weak was accepted")
 	}
 }

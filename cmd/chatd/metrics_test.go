@@ -77,7 +77,7 @@ func TestEveryPartRegistersTheSameMetricsAsBefore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tlsServer := tlsgw.NewServer(tlsgw.Config{Room: chatRoom, TLS: tlsgw.ServerConfig(certs.NewStore(&cert))})
+	tlsServer := tlsgw.NewServer(tlsgw.Config{Room: chatRoom, TLS: tlsgw.ServerConfig(certs.NewStore(&cert), tlsgw.ProfileIntermediate)})
 	sshServer, err := sshgw.NewServer(sshgw.Config{Room: chatRoom, HostKeyPath: filepath.Join(t.TempDir(), hostKeyFileName)})
 	if err != nil {
 		t.Fatal(err)

@@ -158,7 +158,7 @@ func (p *parts) startTLS(store *certs.Store, cert *servedCert) (listening, error
 		return listening{}, fmt.Errorf("listen for TLS: %w", err)
 	}
 	tlsCfg := p.cfg.tls
-	tlsCfg.Room, tlsCfg.TLS, tlsCfg.Logger = p.room, tlsgw.ServerConfig(store), p.logger
+	tlsCfg.Room, tlsCfg.TLS, tlsCfg.Logger = p.room, tlsgw.ServerConfig(store, tlsCfg.Profile), p.logger
 	if p.keyLog != nil {
 		tlsCfg.TLS.KeyLogWriter, tlsCfg.KeyLog = p.keyLog, absPath(p.cfg.keylog)
 	}
@@ -172,7 +172,10 @@ func (p *parts) startTLS(store *certs.Store, cert *servedCert) (listening, error
 	if cert.SelfSigned {
 		caFile = cmp.Or(cert.Public, cert.File)
 	}
-	p.banner.say(tlsPart(ln.Addr(), opensslCommand(p.host, port, caFile)))
+	p.banner.say(tlsPart(ln.Addr(), tlsCfg.Profile, opensslCommand(p.host, port, caFile)))
+	if tlsCfg.Profile.Weak() {
+		p.banner.warn(weakProfilePart(tlsCfg.Profile))
+	}
 	return listening{server: tlsServer, ln: p.guard.Listen(ln)}, nil
 }
 
