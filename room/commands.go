@@ -59,6 +59,11 @@ func (c Command) clone() Command {
 	return c
 }
 
+// CryptoCommand describes a member's own connection (JoinOptions.Describe);
+// /tls is its alias. Front ends that know more of the connection than the
+// server does (the bundled client, an SSH screen) answer it themselves.
+const CryptoCommand = "/crypto"
+
 // LiteralSlashHelp explains how to send a message that starts with "/".
 const LiteralSlashHelp = "Start a line with // to send a message that begins with /."
 
@@ -84,6 +89,7 @@ func builtinRegistry() registry {
 		{Name: "/msg", Args: "NICK TEXT", Help: "Send TEXT to NICK only.", Handler: runMsg},
 		{Name: "/who", Aliases: []string{"!users"}, Help: "List the members of the room.", Handler: runWho, visitor: VisitorWho},
 		{Name: "/help", Help: "Show this list of commands.", Handler: runHelp},
+		{Name: CryptoCommand, Aliases: []string{"/tls"}, Help: "Show your connection's crypto: protocol, cipher, keys and fingerprints.", Handler: runCrypto},
 		{Name: "/quit", Aliases: []string{"!exit"}, Args: "[REASON]", Help: "Leave the room.", Handler: runQuit,
 			ExemptFromFlood: true, Leaves: true, visitor: VisitorQuit},
 	}}
@@ -276,3 +282,5 @@ func runWho(m *Member, _ string) error { return m.Who() }
 func runHelp(m *Member, _ string) error { return m.Help() }
 
 func runQuit(m *Member, args string) error { return m.Quit(args) }
+
+func runCrypto(m *Member, _ string) error { return m.DescribeConnection() }

@@ -41,6 +41,8 @@ type session struct {
 	lines *proto.LineReader
 	start time.Time
 
+	served *tls.Certificate // the certificate presented in the handshake, for /crypto
+
 	member *room.Member // set before the pump starts
 	pump   *room.Pump   // made before the member joins
 
@@ -128,7 +130,7 @@ func (s *session) logger() *slog.Logger {
 // counts what was negotiated.
 func (s *session) handshake() error {
 	s.conn.SetDeadline(time.Now().Add(s.srv.cfg.HandshakeTimeout))
-	if err := s.conn.Handshake(); err != nil {
+	if err := s.conn.HandshakeContext(handshakeContext(&s.served)); err != nil {
 		return err
 	}
 	s.conn.SetDeadline(time.Time{})
@@ -202,7 +204,7 @@ func (s *session) join() (*room.Member, error) {
 			}
 			continue
 		}
-		m, err := s.srv.cfg.Room.Join(nick, room.JoinOptions{Wake: s.pump.Wake, Identity: s.identity()})
+		m, err := s.srv.cfg.Room.Join(nick, room.JoinOptions{Wake: s.pump.Wake, Identity: s.identity(), Describe: s.describe})
 		if err == nil {
 			s.conn.SetReadDeadline(time.Time{})
 			return m, nil
