@@ -19,8 +19,9 @@ import (
 // /crypto, chat's trust-on-first-use question, its known_servers file and
 // its /crypto (first use, then pinned with --fingerprint); the SSH host
 // key's in the banner, ssh-keygen -lf on the public half, ssh -v, the
-// known_hosts entry ssh wrote (ssh-keygen -lF) and /crypto on the SSH
-// screen.
+// known_hosts entry ssh wrote (ssh-keygen -lF), VisualHostKey, ssh's
+// first-contact question (answered with the banner's fingerprint, which
+// ssh then compares) and /crypto on the SSH screen.
 func TestVerifyIdentitiesExercise(t *testing.T) {
 	for _, tool := range []string{"openssl", "ssh", "ssh-keygen", "sh"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -78,20 +79,26 @@ func TestVerifyIdentitiesExercise(t *testing.T) {
 	// ssh on first contact: -v prints the key it was shown; accept-new
 	// writes it to known_hosts, which ssh-keygen -lF reads back.
 	knownHosts := filepath.Join(dir, "known_hosts")
-	sshOpts := []string{"-p", server.SSHPort, "-o", "UserKnownHostsFile=" + knownHosts, "-o", "GlobalKnownHostsFile=/dev/null",
-		"-o", "FingerprintHash=sha256", "-o", "ConnectTimeout=10"}
-	firstContact := runTool(t, append(append([]string{"ssh", "-v", "-o", "StrictHostKeyChecking=accept-new"}, sshOpts...), "dave@127.0.0.1", "who")...)
+	sshWith := func(knownHosts string, args ...string) []string {
+		return append([]string{"ssh", "-p", server.SSHPort, "-o", "UserKnownHostsFile=" + knownHosts, "-o", "GlobalKnownHostsFile=/dev/null",
+			"-o", "FingerprintHash=sha256", "-o", "ConnectTimeout=10"}, args...)
+	}
+	firstContact := runTool(t, sshWith(knownHosts, "-v", "-o", "StrictHostKeyChecking=accept-new", "dave@127.0.0.1", "who")...)
 	same("ssh -v", field(t, firstContact, `Server host key: ssh-ed25519 (SHA256:\S+)`), sshFP)
 	same("ssh-keygen -lF on known_hosts", field(t, runTool(t, "ssh-keygen", "-l", "-F", "[127.0.0.1]:"+server.SSHPort, "-f", knownHosts), `(SHA256:\S+)`), sshFP)
 	// Known now: VisualHostKey shows the fingerprint and its randomart.
-	visual := runTool(t, append(append([]string{"ssh", "-o", "StrictHostKeyChecking=yes", "-o", "VisualHostKey=yes"}, sshOpts...), "dave@127.0.0.1", "who")...)
+	visual := runTool(t, sshWith(knownHosts, "-o", "StrictHostKeyChecking=yes", "-o", "VisualHostKey=yes", "dave@127.0.0.1", "who")...)
 	same("ssh -o VisualHostKey=yes", field(t, visual, `Host key fingerprint is (SHA256:\S+)`), sshFP)
 	if !strings.Contains(visual, "+--[ED25519 256]--+") {
 		t.Errorf("ssh -o VisualHostKey=yes drew no randomart:\n%s", visual)
 	}
-	// The screen, with the known_hosts entry now required.
-	screen := testproc.StartTmux(t, 200, 30, append(append([]string{"ssh", "-o", "StrictHostKeyChecking=yes"}, sshOpts...), "dave@127.0.0.1")...)
-	screen.WaitFor("dave joined")
+	// A student who has not connected yet: ssh asks, showing the
+	// fingerprint; answering with the banner's makes ssh compare them.
+	screen := testproc.StartTmux(t, 200, 30, sshWith(filepath.Join(dir, "known_hosts_2"), "erin@localhost")...)
+	ask := screen.WaitFor("Are you sure you want to continue connecting (yes/no/[fingerprint])?")
+	same("ssh's first-contact question", field(t, ask, `ED25519 key fingerprint is (SHA256:\S+)\.$`), sshFP)
+	screen.TypeLine(sshFP)
+	screen.WaitFor("erin joined")
 	screen.TypeLine("/crypto")
 	same("/crypto on the SSH screen", field(t, screen.WaitFor("server's version"), `server host key: ssh-ed25519 (SHA256:\S+)`), sshFP)
 }
