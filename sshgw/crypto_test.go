@@ -116,3 +116,27 @@ func TestHostKeyPublicHalf(t *testing.T) {
 	}
 	check()
 }
+
+// TestCryptoCommandPrintsWithoutJoining: "ssh host crypto" prints what
+// /crypto shows on the screen, exits 0 and joins nothing, so a script or a
+// student can read the fingerprints without entering the room.
+func TestCryptoCommandPrintsWithoutJoining(t *testing.T) {
+	checkGoroutines(t)
+	ts := startServer(t)
+	c := ts.dial(t, "alice")
+	defer c.Close()
+	got := run(t, c, " crypto ", false)
+	for _, want := range []string{
+		"Your connection: SSH, as the server sees it\n",
+		"server host key: ssh-ed25519 " + ts.srv.HostKeyFingerprint() + "\n",
+		"your key: ssh-ed25519 SHA256:",
+		"server's version: \"SSH-2.0-chatd\"\n",
+	} {
+		if got.status != 0 || !strings.Contains(got.stdout, want) {
+			t.Errorf("crypto: %+v; want %q in its output", got, want)
+		}
+	}
+	if ts.room.Len() != 0 {
+		t.Errorf("%d members after crypto", ts.room.Len())
+	}
+}

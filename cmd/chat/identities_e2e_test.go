@@ -92,6 +92,9 @@ func TestVerifyIdentitiesExercise(t *testing.T) {
 	if !strings.Contains(visual, "+--[ED25519 256]--+") {
 		t.Errorf("ssh -o VisualHostKey=yes drew no randomart:\n%s", visual)
 	}
+	// chatd's own view, without joining: ssh HOST crypto.
+	same("ssh HOST crypto", field(t, runTool(t, sshWith(knownHosts, "-o", "StrictHostKeyChecking=yes", "dave@127.0.0.1", "crypto")...),
+		`server host key: ssh-ed25519 (SHA256:\S+)`), sshFP)
 	// A student who has not connected yet: ssh asks, showing the
 	// fingerprint; answering with the banner's makes ssh compare them.
 	screen := testproc.StartTmux(t, 200, 30, sshWith(filepath.Join(dir, "known_hosts_2"), "erin@localhost")...)
