@@ -89,7 +89,8 @@ func builtinRegistry() registry {
 		{Name: "/msg", Args: "NICK TEXT", Help: "Send TEXT to NICK only.", Handler: runMsg},
 		{Name: "/who", Aliases: []string{"!users"}, Help: "List the members of the room.", Handler: runWho, visitor: VisitorWho},
 		{Name: "/help", Help: "Show this list of commands.", Handler: runHelp},
-		{Name: CryptoCommand, Aliases: []string{"/tls"}, Help: "Show your connection's crypto: protocol, cipher, keys and fingerprints.", Handler: runCrypto},
+		{Name: CryptoCommand, Aliases: []string{"/tls"}, Help: "Show your connection's crypto: protocol, cipher, keys and fingerprints.", Handler: runCrypto,
+			visitor: VisitorDescribe},
 		{Name: "/quit", Aliases: []string{"!exit"}, Args: "[REASON]", Help: "Leave the room.", Handler: runQuit,
 			ExemptFromFlood: true, Leaves: true, visitor: VisitorQuit},
 	}}
@@ -123,10 +124,13 @@ const (
 	VisitorWho
 	// VisitorQuit (/quit, !exit): the visitor leaves without joining.
 	VisitorQuit
+	// VisitorDescribe (/crypto, /tls): the gateway describes the visitor's
+	// connection, as it would a member's (JoinOptions.Describe).
+	VisitorDescribe
 )
 
 // VisitorRefusal is the error text for a command a visitor may not run.
-const VisitorRefusal = "choose a nickname first: before you join, /who lists the members and /quit leaves"
+const VisitorRefusal = "choose a nickname first: before you join, /who lists the members, /crypto describes your connection and /quit leaves"
 
 // LookupVisitorCommand tells whether a line typed before joining is a
 // command (found; any other line is a nickname to try), and what it does

@@ -3,9 +3,11 @@ package tlsgw
 import (
 	"bufio"
 	"crypto/tls"
+	"strings"
 	"testing"
 
 	"chatd/certs"
+	"chatd/proto"
 )
 
 // TestCryptoDescribesTheMembersSession: /crypto tells a TLS member what its
@@ -34,5 +36,29 @@ func TestCryptoDescribesTheMembersSession(t *testing.T) {
 		"*** server certificate SHA-256 fingerprint: " + certs.Fingerprint(st.PeerCertificates[0].Raw),
 	} {
 		c.expect(want)
+	}
+}
+
+// TestCryptoBeforeJoining: at the nickname prompt, /crypto (and /tls)
+// describes the connection and asks again, joining and announcing nothing.
+func TestCryptoBeforeJoining(t *testing.T) {
+	ts := startServer(t, Config{})
+	alice := ts.join(t, "alice")
+	visitor := ts.connect(t)
+	for _, command := range []string{"/crypto", "/TLS"} {
+		visitor.send(command)
+		_, skipped := visitor.expect("*** " + proto.NickPrompt)
+		text := strings.Join(skipped, "\n")
+		if !strings.Contains(text, "*** Your connection: TLS") || !strings.Contains(text, "*** server certificate SHA-256 fingerprint: ") {
+			t.Errorf("%s before joining showed:\n%s", command, text)
+		}
+	}
+	if n := ts.room.Len(); n != 1 {
+		t.Errorf("the room has %d members while the visitor looks, want 1", n)
+	}
+	visitor.send("carol")
+	visitor.expect("*** carol joined")
+	if line, skipped := alice.expect("carol"); len(skipped) > 0 {
+		t.Errorf("alice got %q, then %q: the visitor's /crypto was shown", skipped, line)
 	}
 }

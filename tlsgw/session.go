@@ -227,7 +227,8 @@ var errLeftBeforeJoining = errors.New("quit before joining")
 
 // beforeJoin answers a command typed at the nickname prompt, which joins
 // nothing and announces nothing: /who shows the member list, and the
-// prompt again; /quit says goodbye (errLeftBeforeJoining); any other
+// prompt again; /crypto (/tls) describes the connection, and the prompt
+// again; /quit says goodbye (errLeftBeforeJoining); any other
 // command is refused with the prompt again. The nickname phase's bounds
 // hold: each of these lines is one of the client's attempts, and the
 // nickname timeout keeps running. A /who costs the room a look at its
@@ -237,6 +238,8 @@ func (s *session) beforeJoin(cmd room.VisitorCommand) error {
 	switch cmd {
 	case room.VisitorWho:
 		return s.send(s.srv.cfg.Room.Who(), prompt())
+	case room.VisitorDescribe:
+		return s.send(append(notices(s.describe()), prompt())...)
 	case room.VisitorQuit:
 		s.send(&room.Event{Kind: room.Bye, Reason: room.Reason{Kind: room.ReasonQuit}})
 		return errLeftBeforeJoining
@@ -275,6 +278,15 @@ func (s *session) greeting() []*room.Event {
 
 // KeyLogGreeting ends the greeting while the server logs TLS keys.
 const KeyLogGreeting = "WARNING: this server logs its TLS keys (--keylog, a lab setting): whoever has that file and a capture can read this session."
+
+// notices turns lines into Notice events.
+func notices(lines []string) []*room.Event {
+	events := make([]*room.Event, len(lines))
+	for i, text := range lines {
+		events[i] = &room.Event{Kind: room.Notice, Text: text}
+	}
+	return events
+}
 
 func prompt() *room.Event {
 	return &room.Event{Kind: room.Notice, Text: proto.NickPrompt}
