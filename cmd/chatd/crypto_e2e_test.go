@@ -15,6 +15,7 @@ import (
 // as openssl computes it, and the server certificate's, as the banner
 // printed it.
 func TestOpenSSLCryptoDescribesTheSession(t *testing.T) {
+	t.Parallel()
 	requireOpenSSL(t)
 	dir := t.TempDir()
 	s := startChatd(t, filepath.Join(dir, "data"))
@@ -64,6 +65,7 @@ func TestOpenSSLCryptoDescribesTheSession(t *testing.T) {
 // key's fingerprint as the banner printed it, the cipher ssh was told to
 // use, and ssh's own version string.
 func TestSSHCryptoOnTheScreen(t *testing.T) {
+	t.Parallel()
 	requireSSH(t)
 	dir := t.TempDir()
 	keyFile := filepath.Join(dir, "id_ed25519")
