@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strings"
 	"sync"
 	"time"
 
@@ -201,7 +200,8 @@ func (r *Redialer) sendLoop() {
 	}
 }
 
-// Send sends a line to the server, or answers it here if it is /tls. It
+// Send sends a line to the server, or answers it here if it is /crypto
+// (or /tls). It
 // never blocks unless RedialConfig.Block says so: lines are written by a
 // send loop, and one that does not fit its queue is refused with an Error
 // event. A line typed while disconnected is refused too, except a command
@@ -212,7 +212,7 @@ func (r *Redialer) Send(line string) {
 	r.mu.Unlock()
 	quit := isQuit(line)
 	switch {
-	case strings.EqualFold(strings.TrimSpace(line), "/tls"):
+	case isCrypto(line):
 		r.describeTLS(c)
 	case closing:
 		r.tellLocal(room.Error, "not connected; your line was not sent")
@@ -308,6 +308,13 @@ func (r *Redialer) TrustKind() TrustKind {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.kind
+}
+
+// isCrypto reports whether line is /crypto or its alias /tls, which the
+// client answers itself: it knows what it verified, the server does not.
+func isCrypto(line string) bool {
+	cmd, _, found := room.LookupCommand(line)
+	return found && cmd.Name == room.CryptoCommand
 }
 
 // isQuit reports whether line runs a command that leaves the room, as the

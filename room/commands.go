@@ -59,6 +59,11 @@ func (c Command) clone() Command {
 	return c
 }
 
+// CryptoCommand describes a member's own connection (JoinOptions.Describe);
+// /tls is its alias. Front ends that know more of the connection than the
+// server does (the bundled client, an SSH screen) answer it themselves.
+const CryptoCommand = "/crypto"
+
 // LiteralSlashHelp explains how to send a message that starts with "/".
 const LiteralSlashHelp = "Start a line with // to send a message that begins with /."
 
@@ -84,6 +89,8 @@ func builtinRegistry() registry {
 		{Name: "/msg", Args: "NICK TEXT", Help: "Send TEXT to NICK only.", Handler: runMsg},
 		{Name: "/who", Aliases: []string{"!users"}, Help: "List the members of the room.", Handler: runWho, visitor: VisitorWho},
 		{Name: "/help", Help: "Show this list of commands.", Handler: runHelp},
+		{Name: CryptoCommand, Aliases: []string{"/tls"}, Help: "Show your connection's crypto: protocol, cipher, keys and fingerprints.", Handler: runCrypto,
+			visitor: VisitorDescribe},
 		{Name: "/quit", Aliases: []string{"!exit"}, Args: "[REASON]", Help: "Leave the room.", Handler: runQuit,
 			ExemptFromFlood: true, Leaves: true, visitor: VisitorQuit},
 	}}
@@ -117,10 +124,13 @@ const (
 	VisitorWho
 	// VisitorQuit (/quit, !exit): the visitor leaves without joining.
 	VisitorQuit
+	// VisitorDescribe (/crypto, /tls): the gateway describes the visitor's
+	// connection, as it would a member's (JoinOptions.Describe).
+	VisitorDescribe
 )
 
 // VisitorRefusal is the error text for a command a visitor may not run.
-const VisitorRefusal = "choose a nickname first: before you join, /who lists the members and /quit leaves"
+const VisitorRefusal = "choose a nickname first: before you join, /who lists the members, /crypto describes your connection and /quit leaves"
 
 // LookupVisitorCommand tells whether a line typed before joining is a
 // command (found; any other line is a nickname to try), and what it does
@@ -276,3 +286,5 @@ func runWho(m *Member, _ string) error { return m.Who() }
 func runHelp(m *Member, _ string) error { return m.Help() }
 
 func runQuit(m *Member, args string) error { return m.Quit(args) }
+
+func runCrypto(m *Member, _ string) error { return m.DescribeConnection() }

@@ -9,13 +9,14 @@ import (
 
 // Member is one person in the room, as seen by the front end serving them.
 type Member struct {
-	room   *Room
-	echo   bool
-	outbox queue
-	lines  *rate.Limiter // flood control for everything the member sends
-	nicks  *rate.Limiter // nickname changes
-	id     Identity
-	no     uint64 // the member's number in the room (NickClaim.Member)
+	room     *Room
+	echo     bool
+	outbox   queue
+	lines    *rate.Limiter // flood control for everything the member sends
+	nicks    *rate.Limiter // nickname changes
+	id       Identity
+	describe func() []string // JoinOptions.Describe
+	no       uint64          // the member's number in the room (NickClaim.Member)
 
 	// Guarded by room.mu.
 	nick        string
@@ -41,13 +42,14 @@ const (
 func newMember(r *Room, nick string, opts JoinOptions) *Member {
 	c := r.cfg
 	return &Member{
-		room:   r,
-		echo:   opts.Echo,
-		nick:   nick,
-		outbox: queue{limit: c.OutboxSize, wake: opts.Wake},
-		lines:  rate.NewLimiter(rate.Limit(c.FloodRate), c.FloodBurst),
-		nicks:  rate.NewLimiter(rate.Every(c.NickEvery), c.NickBurst),
-		id:     opts.Identity,
+		room:     r,
+		echo:     opts.Echo,
+		nick:     nick,
+		outbox:   queue{limit: c.OutboxSize, wake: opts.Wake},
+		lines:    rate.NewLimiter(rate.Limit(c.FloodRate), c.FloodBurst),
+		nicks:    rate.NewLimiter(rate.Every(c.NickEvery), c.NickBurst),
+		id:       opts.Identity,
+		describe: opts.Describe,
 	}
 }
 

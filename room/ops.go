@@ -192,6 +192,44 @@ func (m *Member) Help() error {
 	return nil
 }
 
+// MaxDescriptionLines bounds the lines /crypto shows of a member's
+// connection (JoinOptions.Describe).
+const MaxDescriptionLines = 32
+
+// NoDescription is what /crypto says to a member whose gateway describes
+// nothing of its connection.
+const NoDescription = "this connection has nothing to describe"
+
+// DescribeConnection sends the member what its gateway says of its own
+// connection (JoinOptions.Describe) as Notice events, as /crypto does:
+// each line cleaned and cut to MaxLineBytes, at most MaxDescriptionLines.
+func (m *Member) DescribeConnection() error {
+	lines := []string{NoDescription}
+	if m.describe != nil {
+		lines = boundLines(m.describe(), m.room.cfg.MaxLineBytes) // outside the lock: the gateway's work
+	}
+	r := m.room
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.startOp(m, false); err != nil {
+		return err
+	}
+	for _, text := range lines {
+		r.reply(m, &Event{Kind: Notice, Text: text})
+	}
+	return nil
+}
+
+// boundLines cleans lines, cuts each to size bytes and keeps at most
+// MaxDescriptionLines of them.
+func boundLines(lines []string, size int) []string {
+	out := make([]string, 0, min(len(lines), MaxDescriptionLines))
+	for _, line := range lines[:min(len(lines), MaxDescriptionLines)] {
+		out = append(out, cutBytes(Clean(line), size))
+	}
+	return out
+}
+
 // prepare checks the size of an operation's text and cleans it with clean,
 // before the room's lock is taken: cleaning costs the room nothing. Text
 // over the line limit is refused (and counts as a line for flood control,

@@ -366,6 +366,14 @@ type JoinOptions struct {
 	// Identity is who the member is, as far as its transport can tell. It
 	// decides who gets a held nickname back (see Config.NickGrace).
 	Identity Identity
+	// Describe tells the member about its own connection, for /crypto
+	// (also /tls): what its gateway negotiated, one line each, in the
+	// gateway's words (the room knows no transport). It is called without
+	// the room's lock held, on the member's /crypto only, and must not
+	// block. The room cleans each line and shows at most
+	// MaxDescriptionLines of at most MaxLineBytes. Left nil, /crypto says
+	// the connection has nothing to describe.
+	Describe func() []string
 }
 
 // Join adds a member under nick. The member's event stream starts with a

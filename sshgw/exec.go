@@ -19,6 +19,7 @@ const (
 	commandUnknown command = iota // anything else: refused
 	commandWho                    // "who": the member list
 	commandHelp                   // "help": the commands
+	commandCrypto                 // "crypto": the session's crypto, as /crypto shows it
 )
 
 // commands are the exec commands chatd answers, by name, in the order
@@ -29,6 +30,7 @@ var commands = []struct {
 	help string
 }{
 	{"who", commandWho, "list the members of the room"},
+	{"crypto", commandCrypto, "this connection's key exchange, cipher, MAC, host key and your key"},
 	{"help", commandHelp, "this list"},
 }
 
@@ -74,7 +76,7 @@ func (s *Server) serveCommands(next ssh.Handler) ssh.Handler {
 }
 
 // runCommand runs an exec request's command and ends the session with its
-// exit status: 0 for who and help, 1 for anything else, which is refused
+// exit status: 0 for who, crypto and help, 1 for anything else, which is refused
 // with the list of commands and the command that opens the chat. Nothing
 // joins the room or is announced.
 func (s *Server) runCommand(sess ssh.Session, text string) {
@@ -84,6 +86,10 @@ func (s *Server) runCommand(sess ssh.Session, text string) {
 	case commandWho:
 		setConnReason(sess.Context(), "who")
 		_, _ = s.guarded(sess, sess).Write(s.whoText())
+		_ = sess.Exit(0)
+	case commandCrypto:
+		setConnReason(sess.Context(), "crypto")
+		_, _ = io.WriteString(s.guarded(sess, sess), s.cryptoText(sess))
 		_ = sess.Exit(0)
 	case commandHelp:
 		setConnReason(sess.Context(), "help")
@@ -108,6 +114,16 @@ func (s *Server) whoText() []byte {
 	return proto.AppendEvent(nil, &ev)
 }
 
+// cryptoText is what "crypto" prints: the lines /crypto shows on the
+// screen.
+func (s *Server) cryptoText(sess ssh.Session) string {
+	c := s.sessionCrypto(sess)
+	if c == nil {
+		return "chatd: this connection does not say what it negotiated\n"
+	}
+	return strings.Join(c.Lines(), "\n") + "\n"
+}
+
 // helpText is what "help" prints.
 func (s *Server) helpText(sess ssh.Session) string {
 	var b strings.Builder
@@ -119,7 +135,8 @@ func (s *Server) helpText(sess ssh.Session) string {
 	return b.String()
 }
 
-// commandNames lists the commands' names for a refusal: "who and help".
+// commandNames lists the commands' names for a refusal: "who, crypto and
+// help".
 func commandNames() string {
 	names := make([]string, len(commands))
 	for i, c := range commands {

@@ -139,7 +139,7 @@ func TestHelpAndUnknownCommands(t *testing.T) {
 		strings.Repeat("x", 100_000): `"` + strings.Repeat("x", maxEchoedCommand) + `"...`,
 	} {
 		got := run(t, c, command, false)
-		want := "chatd: there is no command " + echoed + " here; the commands are who and help.\n" +
+		want := "chatd: there is no command " + echoed + " here; the commands are who, crypto and help.\n" +
 			"chatd: this is a chat room; " + hint
 		if got.status != 1 || got.stdout != "" || got.stderr != want {
 			t.Errorf("%.40q: %+v, want stderr %q", command, got, want)

@@ -1,6 +1,7 @@
 package sshgw
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/pem"
@@ -63,4 +64,37 @@ func createHostKey(path string) ([]byte, error) {
 		return nil, err
 	}
 	return data, nil
+}
+
+// PublicKeySuffix ends the name of the file that holds the public half of
+// the host key, next to it, as OpenSSH names it: ssh-keygen -lf reads it.
+const PublicKeySuffix = ".pub"
+
+// writePublicHalf writes the host key's public half to path+".pub", in
+// the authorized_keys form ssh-keygen -lf reads, readable by all (0644),
+// so that a student can check the fingerprint without reading the private
+// key. An up-to-date file is left alone; another is replaced whole
+// (written beside it, then renamed), never written through a link.
+func writePublicHalf(path string, key gossh.PublicKey) error {
+	pub := path + PublicKeySuffix
+	want := append(bytes.TrimSpace(gossh.MarshalAuthorizedKey(key)), " chatd host key\n"...)
+	if have, err := os.ReadFile(pub); err == nil && bytes.Equal(have, want) {
+		return nil
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(pub), ".pub-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename, nothing is there
+	_, err = tmp.Write(want)
+	if err == nil {
+		err = tmp.Chmod(0o644)
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), pub)
 }

@@ -92,6 +92,8 @@ type Server struct {
 	log         *slog.Logger
 	srv         *ssh.Server
 	fingerprint string
+	hostKeyType string // the host key's type, e.g. "ssh-ed25519"
+	publicPath  string // the host key's public half, or "" if it could not be written
 	life        *gateway.Lifecycle
 
 	// kill is the context of every program. It is cancelled only when
@@ -132,10 +134,17 @@ func NewServer(cfg Config) (*Server, error) {
 		cfg:         cfg,
 		log:         cfg.Logger,
 		fingerprint: gossh.FingerprintSHA256(signer.PublicKey()),
+		hostKeyType: signer.PublicKey().Type(),
 		sessions:    make(map[ssh.Session]*chatSession),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.publicPath = cfg.HostKeyPath + PublicKeySuffix
+	if err := writePublicHalf(cfg.HostKeyPath, signer.PublicKey()); err != nil {
+		// The server runs without it: the banner still shows the fingerprint.
+		s.log.Warn("could not write the SSH host key's public half", "path", s.publicPath, "err", err)
+		s.publicPath = ""
 	}
 	s.life = gateway.New(gateway.Options{Logger: s.log, EndSessions: s.quitScreens, Linger: closeGrace, Cut: s.killScreens})
 	if s.cfg.HandshakeTimeout <= 0 {
@@ -198,9 +207,11 @@ func (s *Server) serverConfig(ssh.Context) *gossh.ServerConfig {
 	cfg := &gossh.ServerConfig{Config: gossh.Config{KeyExchanges: sshKeyExchanges, Ciphers: sshCiphers, MACs: sshMACs}}
 	if s.cfg.NoneAuth {
 		cfg.NoClientAuth = true
-		// Empty permissions rather than none: charm.land/ssh keeps them in
-		// the session's context.
-		cfg.NoClientAuthCallback = func(gossh.ConnMetadata) (*gossh.Permissions, error) { return &gossh.Permissions{}, nil }
+		// Permissions rather than none: charm.land/ssh keeps them in
+		// the session's context; the mark is for /crypto (authOf).
+		cfg.NoClientAuthCallback = func(gossh.ConnMetadata) (*gossh.Permissions, error) {
+			return &gossh.Permissions{Extensions: map[string]string{authExtension: authNone}}, nil
+		}
 	}
 	return cfg
 }
@@ -208,6 +219,11 @@ func (s *Server) serverConfig(ssh.Context) *gossh.ServerConfig {
 // HostKeyFingerprint returns the host key's fingerprint as ssh-keygen -lf
 // prints it: "SHA256:" and unpadded base64.
 func (s *Server) HostKeyFingerprint() string { return s.fingerprint }
+
+// HostKeyPublicPath is the file that holds the host key's public half
+// (Config.HostKeyPath and PublicKeySuffix), whose fingerprint ssh-keygen
+// -lf prints; "" if it could not be written.
+func (s *Server) HostKeyPublicPath() string { return s.publicPath }
 
 // ListenAndServe listens on the configured address and serves it.
 func (s *Server) ListenAndServe() error {
@@ -506,6 +522,7 @@ func (s *Server) newScreen(sess ssh.Session) *sessionScreen {
 	opts := tui.Options{
 		Join:    cs.join,
 		OnLeave: func() { cs.leave(room.Reason{Kind: room.ReasonQuit}) },
+		Crypto:  s.sessionCrypto(sess),
 	}
 	user := sess.User()
 	if c, err := cs.join(user); err == nil {

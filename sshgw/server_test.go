@@ -147,7 +147,12 @@ type terminal struct {
 
 func (ts *testServer) openTerminal(t *testing.T, user string) *terminal {
 	t.Helper()
-	client := ts.dial(t, user)
+	return attachTerminal(t, ts.dial(t, user))
+}
+
+// attachTerminal opens a session with a terminal on client.
+func attachTerminal(t *testing.T, client *gossh.Client) *terminal {
+	t.Helper()
 	sess, err := client.NewSession()
 	if err != nil {
 		t.Fatal(err)

@@ -41,6 +41,8 @@ type session struct {
 	lines *proto.LineReader
 	start time.Time
 
+	served *tls.Certificate // the certificate presented in the handshake, for /crypto
+
 	member *room.Member // set before the pump starts
 	pump   *room.Pump   // made before the member joins
 
@@ -128,7 +130,7 @@ func (s *session) logger() *slog.Logger {
 // counts what was negotiated.
 func (s *session) handshake() error {
 	s.conn.SetDeadline(time.Now().Add(s.srv.cfg.HandshakeTimeout))
-	if err := s.conn.Handshake(); err != nil {
+	if err := s.conn.HandshakeContext(handshakeContext(&s.served)); err != nil {
 		return err
 	}
 	s.conn.SetDeadline(time.Time{})
@@ -202,7 +204,7 @@ func (s *session) join() (*room.Member, error) {
 			}
 			continue
 		}
-		m, err := s.srv.cfg.Room.Join(nick, room.JoinOptions{Wake: s.pump.Wake, Identity: s.identity()})
+		m, err := s.srv.cfg.Room.Join(nick, room.JoinOptions{Wake: s.pump.Wake, Identity: s.identity(), Describe: s.describe})
 		if err == nil {
 			s.conn.SetReadDeadline(time.Time{})
 			return m, nil
@@ -225,7 +227,8 @@ var errLeftBeforeJoining = errors.New("quit before joining")
 
 // beforeJoin answers a command typed at the nickname prompt, which joins
 // nothing and announces nothing: /who shows the member list, and the
-// prompt again; /quit says goodbye (errLeftBeforeJoining); any other
+// prompt again; /crypto (/tls) describes the connection, and the prompt
+// again; /quit says goodbye (errLeftBeforeJoining); any other
 // command is refused with the prompt again. The nickname phase's bounds
 // hold: each of these lines is one of the client's attempts, and the
 // nickname timeout keeps running. A /who costs the room a look at its
@@ -235,6 +238,8 @@ func (s *session) beforeJoin(cmd room.VisitorCommand) error {
 	switch cmd {
 	case room.VisitorWho:
 		return s.send(s.srv.cfg.Room.Who(), prompt())
+	case room.VisitorDescribe:
+		return s.send(append(notices(s.describe()), prompt())...)
 	case room.VisitorQuit:
 		s.send(&room.Event{Kind: room.Bye, Reason: room.Reason{Kind: room.ReasonQuit}})
 		return errLeftBeforeJoining
@@ -273,6 +278,15 @@ func (s *session) greeting() []*room.Event {
 
 // KeyLogGreeting ends the greeting while the server logs TLS keys.
 const KeyLogGreeting = "WARNING: this server logs its TLS keys (--keylog, a lab setting): whoever has that file and a capture can read this session."
+
+// notices turns lines into Notice events.
+func notices(lines []string) []*room.Event {
+	events := make([]*room.Event, len(lines))
+	for i, text := range lines {
+		events[i] = &room.Event{Kind: room.Notice, Text: text}
+	}
+	return events
+}
 
 func prompt() *room.Event {
 	return &room.Event{Kind: room.Notice, Text: proto.NickPrompt}

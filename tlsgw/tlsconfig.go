@@ -37,8 +37,13 @@ var intermediateSuites = []uint16{
 // identity (room.Identity.CertFingerprint).
 func ServerConfig(certs *certs.Store, profile Profile) *tls.Config {
 	cfg := &tls.Config{
-		GetCertificate: certs.GetCertificate,
-		ClientAuth:     tls.RequestClientCert,
+		// The certificate presented is noted for the member's /crypto.
+		GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+			cert, err := certs.GetCertificate(hello)
+			noteServed(hello.Context(), cert)
+			return cert, err
+		},
+		ClientAuth: tls.RequestClientCert,
 		// What a client sends with its certificate is kept for the whole
 		// connection: refuse anything bigger than an identity needs.
 		VerifyConnection: checkClientCertificate,

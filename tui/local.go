@@ -11,7 +11,7 @@ import (
 // submit handles a line typed on the chat screen: the screen's own
 // commands here, the others (all the room's) to the room.
 func (m *Model) submit(line string) tea.Cmd {
-	if strings.TrimSpace(room.Clean(line)) == "" || m.localCommand(line) {
+	if strings.TrimSpace(room.Clean(line)) == "" || m.localCommand(line) || m.showCrypto(line) {
 		return nil
 	}
 	m.conn.Send(line)

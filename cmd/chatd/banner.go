@@ -160,13 +160,19 @@ func weakProfilePart(profile tlsgw.Profile) part {
 	}
 }
 
-// sshPart says where SSH listens, its host key and how to connect.
-func sshPart(addr net.Addr, keyPath, fingerprint, connect string) part {
+// sshPart says where SSH listens, its host key, where its public half is
+// (for ssh-keygen -lf) and how to connect.
+func sshPart(addr net.Addr, keyPath, pubPath, fingerprint, connect string) part {
+	public := ""
+	if pubPath != "" {
+		public = fmt.Sprintf("  public half: %s (check: ssh-keygen -lf %s)\n", pubPath, shellQuote(pubPath))
+	}
 	return part{
-		text: fmt.Sprintf("SSH host key: %s\n  fingerprint: %s\nSSH listening on %s\nConnect with:\n  %s\n",
-			keyPath, fingerprint, addr, connect),
+		text: fmt.Sprintf("SSH host key: %s\n  fingerprint: %s\n%sSSH listening on %s\nConnect with:\n  %s\n",
+			keyPath, fingerprint, public, addr, connect),
 		msg: "SSH listening",
 		attrs: []slog.Attr{slog.String("addr", addr.String()), slog.String("host_key", keyPath),
+			slog.String("host_key_public", pubPath),
 			slog.String("fingerprint", fingerprint), slog.String("connect", connect)},
 	}
 }

@@ -150,7 +150,7 @@ func TestOpenSSLWhoBeforeJoining(t *testing.T) {
 		t.Errorf("the member list reads %q", line)
 	}
 	looker.Expect("*** Choose a nickname")
-	looker.Expect("!!! choose a nickname first: before you join, /who lists the members and /quit leaves")
+	looker.Expect("!!! choose a nickname first: before you join, /who lists the members, /crypto describes your connection and /quit leaves")
 	looker.Expect("*** Choose a nickname")
 	looker.Expect("*** Goodbye.")
 	if code := looker.WaitExit(); code != 0 {

@@ -199,7 +199,7 @@ func (p *parts) startSSH() (listening, error) {
 		return listening{}, fmt.Errorf("listen for SSH: %w", err)
 	}
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	p.banner.say(sshPart(ln.Addr(), absPath(keyPath), sshServer.HostKeyFingerprint(), sshCommand(p.host, port)))
+	p.banner.say(sshPart(ln.Addr(), absPath(keyPath), absPathOrEmpty(sshServer.HostKeyPublicPath()), sshServer.HostKeyFingerprint(), sshCommand(p.host, port)))
 	return listening{server: sshServer, ln: p.guard.Listen(ln)}, nil
 }
 
@@ -251,4 +251,12 @@ func absPath(p string) string {
 		return abs
 	}
 	return p
+}
+
+// absPathOrEmpty is absPath, but "" for "" (a file that is not there).
+func absPathOrEmpty(p string) string {
+	if p == "" {
+		return ""
+	}
+	return absPath(p)
 }

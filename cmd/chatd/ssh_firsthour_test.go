@@ -39,7 +39,7 @@ func TestSSHHintIsTheCommandThatWorks(t *testing.T) {
 		t.Errorf("ssh -T: exit %d, stderr %q; want exit 1 and %q", code, stderr, want)
 	}
 	_, stderr, code = runSSH(t, append(sshOptions(t, s, "localhost"), "alice@localhost", "ls", "-l"))
-	if want := "chatd: there is no command \"ls -l\" here; the commands are who and help.\n" +
+	if want := "chatd: there is no command \"ls -l\" here; the commands are who, crypto and help.\n" +
 		"chatd: this is a chat room; connect with a terminal: " + hint + "\n"; code != 1 || stderr != want {
 		t.Errorf("ssh host ls -l: exit %d, stderr %q; want exit 1 and %q", code, stderr, want)
 	}
