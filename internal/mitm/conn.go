@@ -17,29 +17,30 @@ func (p *Proxy) serverTLS() *tls.Config {
 
 // handle intercepts one client: the handshake with the proxy's
 // certificate, then one to the real server with the client's SNI, then the
-// relay. It returns when both are closed.
-func (p *Proxy) handle(raw net.Conn) {
+// relay. It returns when both are closed, and whether anything was
+// relayed.
+func (p *Proxy) handle(raw net.Conn) bool {
 	defer raw.Close()
 	who := raw.RemoteAddr()
 	client := tls.Server(raw, p.serverTLS())
 	if err := p.handshake(client); err != nil {
 		p.out.event(who, "TLS handshake with the client failed, nothing relayed (a client that refuses the proxy's certificate ends here): "+err.Error())
-		return
+		return false
 	}
 	cs := client.ConnectionState()
 	up, err := dialUpstream(p.life, p.cfg, cs.ServerName)
 	if err != nil {
 		p.out.event(who, "cannot reach the upstream "+p.cfg.Upstream+": "+err.Error())
-		return
+		return false
 	}
 	defer up.Close()
 	if !p.track(up) {
-		return
+		return false
 	}
 	defer p.untrack(up)
 	p.out.event(who, fmt.Sprintf("intercepted: %s, SNI %q; relaying to %s", tls.VersionName(cs.Version), cs.ServerName, p.cfg.Upstream))
 	p.relay(who, client, up)
-	p.out.event(who, "closed")
+	return true
 }
 
 // handshake completes the client's handshake within the timeout and the
@@ -61,7 +62,7 @@ func (p *Proxy) relay(who net.Addr, client, up *tls.Conn) {
 	pipe := func(dst, src *tls.Conn, dir Direction) {
 		defer func() { done <- struct{}{} }()
 		lines := p.out.lines(who, dir)
-		_, err := io.Copy(io.MultiWriter(deadlineWriter{dst}, lines), src)
+		_, err := io.Copy(io.MultiWriter(lines, deadlineWriter{dst}), src)
 		lines.Close()
 		if err != nil || dst.CloseWrite() != nil {
 			closeBoth()

@@ -160,9 +160,12 @@ func (p *Proxy) admit(c net.Conn) {
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		defer func() { <-p.slots }()
-		defer p.untrack(c)
-		p.handle(c)
+		relayed := p.handle(c)
+		p.untrack(c)
+		<-p.slots
+		if relayed { // said once its slot is free
+			p.out.event(c.RemoteAddr(), "closed")
+		}
 	}()
 }
 
