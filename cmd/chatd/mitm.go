@@ -142,14 +142,14 @@ func (m *mitmCommand) banner(w io.Writer, p *mitm.Proxy) {
 	}
 	fmt.Fprintf(w, "!!! chatd mitm: a DELIBERATE TLS INTERCEPTION PROXY (man in the middle), a lab tool.\n"+
 		"!!! Everything both sides send is printed below in plain text. Intercept only connections you may.\n")
+	if m.keylog != "" {
+		fmt.Fprintln(w, "WARNING: "+keylog.Warning(m.keylog))
+	}
 	fmt.Fprintf(w, "Listening on %s, relaying to %s\n", p.Addr(), m.upstream)
 	fmt.Fprintf(w, "  upstream's certificate (the real server): SHA-256 %s\n", certs.Fingerprint(up.Raw))
 	fmt.Fprintf(w, "    valid for: %s\n", strings.Join(certs.Names(up), ", "))
 	fmt.Fprintf(w, "  proxy's certificate (%s): SHA-256 %s\n", source, certs.Fingerprint(own.Raw))
 	fmt.Fprintf(w, "    valid for: %s\n", strings.Join(certs.Names(own), ", "))
-	if m.keylog != "" {
-		fmt.Fprintln(w, "WARNING: "+keylog.Warning(m.keylog))
-	}
 	fmt.Fprintf(w, "A client that checks the server's fingerprint sees the proxy's, not the server's, and should refuse.\n")
 	fmt.Fprintf(w, "Try: openssl s_client -quiet -servername %s -connect %s\n", sniFor(up, m.upstream), dialable(p.Addr()))
 }
