@@ -13,14 +13,18 @@ import (
 	"chatd/certs"
 	"chatd/internal/keylog"
 	"chatd/internal/mitm"
+
+	gossh "golang.org/x/crypto/ssh"
 )
 
 // mitmCommand is what `chatd mitm` was told.
 type mitmCommand struct {
 	listen, upstream string
-	cert, key        string
-	maxConns         int
-	keylog           string
+	// The SSH proxy, on when sshUpstream is set.
+	sshListen, sshUpstream string
+	cert, key              string
+	maxConns               int
+	keylog                 string
 }
 
 // runMitm is `chatd mitm`: the interception proxy for labs. It runs until
@@ -51,7 +55,9 @@ func (m *mitmCommand) flags(stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("chatd mitm", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&m.listen, "listen", "127.0.0.1:8443", "`ADDR` where clients connect, believing it is the server")
-	fs.StringVar(&m.upstream, "upstream", "", "`HOST:PORT` of the real chatd (its TLS port); required")
+	fs.StringVar(&m.upstream, "upstream", "", "`HOST:PORT` of the real chatd (its TLS port)")
+	fs.StringVar(&m.sshListen, "ssh-listen", "127.0.0.1:2223", "`ADDR` where SSH clients connect, with --ssh-upstream")
+	fs.StringVar(&m.sshUpstream, "ssh-upstream", "", "`HOST:PORT` of the real chatd's SSH port: intercept SSH too (or only)")
 	fs.StringVar(&m.cert, "cert", "", "present this PEM certificate `FILE` instead of one generated at start (with --key)")
 	fs.StringVar(&m.key, "key", "", "PEM private key `FILE` of --cert")
 	fs.IntVar(&m.maxConns, "max-conns", mitm.DefaultMaxConns, "relay at most `N` connections at once; more are refused")
@@ -65,6 +71,7 @@ func (m *mitmCommand) flags(stderr io.Writer) *flag.FlagSet {
 
 const mitmUsage = `Usage:
   chatd mitm --upstream HOST:PORT [--listen ADDR] [--cert FILE --key FILE]
+             [--ssh-upstream HOST:PORT [--ssh-listen ADDR]]
 
 A man in the middle, on purpose, for security labs: it lets you see which
 clients notice an interception. Clients connect to --listen believing it is
@@ -82,6 +89,12 @@ printed here: openssl s_client without -verify_return_error, chat --insecure,
 and a user who accepts a new fingerprint at chat's first-use question
 without comparing it. docs/LAB.md, "Intercept", is the exercise.
 
+With --ssh-upstream it does the same for SSH: its own host key (generated
+at start), the user let in and logged in to the real server with "none"
+(chatd's default), and what the user types printed. ssh with
+the real server's key in known_hosts refuses it: REMOTE HOST IDENTIFICATION
+HAS CHANGED.
+
 It is a separate program mode: chatd serving a room never intercepts
 anything. Run it only on connections you are allowed to intercept.
 
@@ -93,43 +106,110 @@ func (m *mitmCommand) validate(fs *flag.FlagSet) error {
 	switch {
 	case fs.NArg() > 0:
 		return fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
-	case m.upstream == "":
-		return errors.New("--upstream HOST:PORT is required: the real server to relay to")
+	case m.upstream == "" && m.sshUpstream == "":
+		return errors.New("--upstream HOST:PORT is required (or --ssh-upstream): the real server to relay to")
 	case (m.cert == "") != (m.key == ""):
 		return errors.New("--cert and --key go together")
 	case m.maxConns < 1:
 		return fmt.Errorf("--max-conns %d: at least 1", m.maxConns)
 	}
-	if _, _, err := net.SplitHostPort(m.upstream); err != nil {
-		return fmt.Errorf("--upstream %q: %w", m.upstream, err)
+	for flagName, addr := range map[string]string{"upstream": m.upstream, "ssh-upstream": m.sshUpstream} {
+		if _, _, err := net.SplitHostPort(addr); addr != "" && err != nil {
+			return fmt.Errorf("--%s %q: %w", flagName, addr, err)
+		}
 	}
 	return nil
 }
 
-// run starts the proxy, prints what it is, and relays until ctx ends.
+// run starts the proxies, prints what they are, and relays until ctx
+// ends.
 func (m *mitmCommand) run(ctx context.Context, stdout io.Writer) error {
-	cfg := mitm.Config{Listen: m.listen, Upstream: m.upstream, MaxConns: m.maxConns, Out: stdout}
+	out := mitm.SyncWriter(stdout)
+	fmt.Fprintf(out, "!!! chatd mitm: a DELIBERATE INTERCEPTION PROXY (man in the middle), a lab tool.\n"+
+		"!!! Everything both sides send is printed below in plain text. Intercept only connections you may.\n")
+	var serve []func(context.Context) error
+	if m.upstream != "" {
+		p, closeKeyLog, err := m.startTLS(ctx, out)
+		if err != nil {
+			return err
+		}
+		defer closeKeyLog()
+		serve = append(serve, p.Serve)
+	}
+	if m.sshUpstream != "" {
+		p, err := m.startSSH(ctx, out)
+		if err != nil {
+			return err
+		}
+		serve = append(serve, p.Serve)
+	}
+	return serveAll(ctx, serve)
+}
+
+// serveAll runs each serve until ctx ends or one fails, and returns the
+// first failure.
+func serveAll(ctx context.Context, serve []func(context.Context) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, len(serve))
+	for _, s := range serve {
+		go func() {
+			err := s(ctx)
+			cancel()
+			errs <- err
+		}()
+	}
+	var first error
+	for range serve {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// startTLS starts the TLS proxy and prints its banner. The function it
+// returns closes the key log.
+func (m *mitmCommand) startTLS(ctx context.Context, out io.Writer) (*mitm.Proxy, func(), error) {
+	cfg := mitm.Config{Listen: m.listen, Upstream: m.upstream, MaxConns: m.maxConns, Out: out}
 	if m.cert != "" {
 		cert, err := certs.LoadKeyPair(m.cert, m.key)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		cfg.Cert = cert
 	}
+	closeKeyLog := func() {}
 	if m.keylog != "" {
 		f, err := keylog.Open(m.keylog)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
-		defer f.Close()
+		closeKeyLog = func() { f.Close() }
 		cfg.KeyLog = f
 	}
 	p, err := mitm.Start(ctx, cfg)
 	if err != nil {
-		return err
+		closeKeyLog()
+		return nil, nil, err
 	}
-	m.banner(stdout, p)
-	return p.Serve(ctx)
+	m.banner(out, p)
+	return p, closeKeyLog, nil
+}
+
+// startSSH starts the SSH proxy and prints its banner.
+func (m *mitmCommand) startSSH(ctx context.Context, out io.Writer) (*mitm.SSHProxy, error) {
+	p, err := mitm.StartSSH(ctx, mitm.SSHConfig{Listen: m.sshListen, Upstream: m.sshUpstream, MaxConns: m.maxConns, Out: out})
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(out, "SSH listening on %s, relaying to %s\n", p.Addr(), m.sshUpstream)
+	fmt.Fprintf(out, "  upstream's host key (the real server): %s\n", gossh.FingerprintSHA256(p.UpstreamKey()))
+	fmt.Fprintf(out, "  proxy's host key (generated now, in memory): %s\n", gossh.FingerprintSHA256(p.HostKey()))
+	fmt.Fprintf(out, "ssh with the real key in known_hosts refuses it (REMOTE HOST IDENTIFICATION HAS CHANGED).\n")
+	fmt.Fprintf(out, "Try: ssh -p %s -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null NICK@%s\n",
+		portOf(p.Addr()), hostOf(dialable(p.Addr())))
+	return p, nil
 }
 
 // banner says loudly what this is, and the two fingerprints a careful
@@ -140,12 +220,10 @@ func (m *mitmCommand) banner(w io.Writer, p *mitm.Proxy) {
 	if m.cert != "" {
 		source = m.cert
 	}
-	fmt.Fprintf(w, "!!! chatd mitm: a DELIBERATE TLS INTERCEPTION PROXY (man in the middle), a lab tool.\n"+
-		"!!! Everything both sides send is printed below in plain text. Intercept only connections you may.\n")
 	if m.keylog != "" {
 		fmt.Fprintln(w, "WARNING: "+keylog.Warning(m.keylog))
 	}
-	fmt.Fprintf(w, "Listening on %s, relaying to %s\n", p.Addr(), m.upstream)
+	fmt.Fprintf(w, "TLS listening on %s, relaying to %s\n", p.Addr(), m.upstream)
 	fmt.Fprintf(w, "  upstream's certificate (the real server): SHA-256 %s\n", certs.Fingerprint(up.Raw))
 	fmt.Fprintf(w, "    valid for: %s\n", strings.Join(certs.Names(up), ", "))
 	fmt.Fprintf(w, "  proxy's certificate (%s): SHA-256 %s\n", source, certs.Fingerprint(own.Raw))
@@ -162,6 +240,18 @@ func sniFor(c *x509.Certificate, upstream string) string {
 		return c.DNSNames[0]
 	}
 	host, _, _ := net.SplitHostPort(upstream)
+	return host
+}
+
+// portOf is the port of a listening address.
+func portOf(addr net.Addr) string {
+	_, port, _ := net.SplitHostPort(addr.String())
+	return port
+}
+
+// hostOf is the host of a HOST:PORT address.
+func hostOf(addr string) string {
+	host, _, _ := net.SplitHostPort(addr)
 	return host
 }
 

@@ -146,3 +146,63 @@ func TestSSHRefusesAChangedHostKey(t *testing.T) {
 		t.Errorf("the impostor saw a session:\n%s", impostor.Output())
 	}
 }
+
+// startSSHIntercepted starts chatd with SSH and `chatd mitm
+// --ssh-upstream` in front of its SSH port.
+func startSSHIntercepted(t *testing.T) (*testproc.Chatd, *testproc.Mitm) {
+	t.Helper()
+	requireSSH(t)
+	s := startChatdWithSSH(t, t.TempDir())
+	m := testproc.StartMitm(t, chatdBinary, "", "", "--ssh-upstream", "127.0.0.1:"+s.SSHPort)
+	if m.SSHUpstreamFingerprint != s.SSHFingerprint || m.SSHFingerprint == s.SSHFingerprint {
+		t.Fatalf("chatd mitm printed upstream %s and its own %s; chatd's is %s", m.SSHUpstreamFingerprint, m.SSHFingerprint, s.SSHFingerprint)
+	}
+	return s, m
+}
+
+// TestSSHRefusesTheProxysHostKey: ssh, with the real server's host key in
+// known_hosts for the address the proxy now holds, refuses the proxy's
+// key; nothing is relayed.
+func TestSSHRefusesTheProxysHostKey(t *testing.T) {
+	s, m := startSSHIntercepted(t)
+	atProxy := *s
+	atProxy.SSHPort = m.SSHPort // the real key, known for the proxy's address
+	args := sshArgs(t, &atProxy, "alice", "-tt")
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	for _, want := range []string{"REMOTE HOST IDENTIFICATION HAS CHANGED", m.SSHFingerprint, "Host key verification failed"} {
+		if exitCode(err) != 255 || !strings.Contains(string(out), want) {
+			t.Errorf("ssh to the proxy: exit %d, output lacks %q:\n%s", exitCode(err), want, out)
+		}
+	}
+	m.Expect("SSH handshake with the client failed, nothing relayed")
+	if strings.Contains(m.Output(), "ssh intercepted") || strings.Contains(s.Output(), "joined") {
+		t.Errorf("a session was relayed:\n%s", m.Output())
+	}
+}
+
+// TestSSHThroughTheProxyIsRelayedAndRead: ssh that does not check the host
+// key reaches the room through the proxy, which prints what the user
+// types; /quit's exit status comes back.
+func TestSSHThroughTheProxyIsRelayedAndRead(t *testing.T) {
+	requireOpenSSL(t)
+	s, m := startSSHIntercepted(t)
+	bob := s.JoinWithOpenSSL(t, "bob")
+	alice := testproc.StartScreen(t, "ssh alice", 100, 30, "ssh", "-p", m.SSHPort, "-o", "StrictHostKeyChecking=no",
+		"-o", "UserKnownHostsFile=/dev/null", "-o", "GlobalKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "alice@127.0.0.1")
+	alice.WaitFor("chatd · 2 members · alice")
+	bob.Expect("*** alice joined")
+	alice.Type("my ssh secret\r")
+	bob.Expect("<alice> my ssh secret")
+	m.Expect(` -> server (ssh, typed): my ssh secret`)
+	for _, want := range []string{`ssh intercepted: user "alice"`, "ssh request pty-req", "ssh request shell"} {
+		if !strings.Contains(m.Output(), want) {
+			t.Errorf("the proxy did not print %q:\n%s", want, m.Output())
+		}
+	}
+	alice.Type("/quit\r")
+	bob.Expect("*** alice left (quit)")
+	if code := alice.WaitExit(); code != 0 {
+		t.Errorf("ssh exited %d after /quit through the proxy", code)
+	}
+	m.Expect(" *** ssh closed")
+}

@@ -66,7 +66,13 @@ func (t *transcript) line(who net.Addr, kind, text string) { t.print(who, kind+"
 // lines returns a writer that prints what is written to it as the lines
 // of one direction of who's connection. Close prints what is left.
 func (t *transcript) lines(who net.Addr, dir Direction) *lineWriter {
-	return &lineWriter{t: t, who: who, dir: dir, pending: make([]byte, 0, MaxLine)}
+	return &lineWriter{t: t, who: who, kind: dir.String(), ends: "\n", pending: make([]byte, 0, MaxLine)}
+}
+
+// typed returns a writer that prints what an SSH user types, a line per
+// Enter (a terminal sends \r).
+func (t *transcript) typed(who net.Addr) *lineWriter {
+	return &lineWriter{t: t, who: who, kind: ToServer.String() + " (ssh, typed)", ends: "\r\n", pending: make([]byte, 0, MaxLine)}
 }
 
 // lineWriter cuts one direction's bytes into lines for the transcript. It
@@ -74,7 +80,8 @@ func (t *transcript) lines(who net.Addr, dir Direction) *lineWriter {
 type lineWriter struct {
 	t       *transcript
 	who     net.Addr
-	dir     Direction
+	kind    string // what the transcript calls these lines
+	ends    string // the bytes that end a line
 	pending []byte
 }
 
@@ -83,10 +90,10 @@ func (w *lineWriter) Write(b []byte) (int, error) {
 	n := len(b)
 	for len(b) > 0 {
 		room := MaxLine - len(w.pending)
-		i := bytes.IndexByte(b[:min(len(b), room)], '\n')
+		i := bytes.IndexAny(b[:min(len(b), room)], w.ends)
 		if i >= 0 {
 			w.pending = append(w.pending, b[:i]...)
-			w.t.line(w.who, w.dir.String(), string(w.pending))
+			w.t.line(w.who, w.kind, string(w.pending))
 			w.pending = w.pending[:0]
 			b = b[i+1:]
 			continue
@@ -113,14 +120,14 @@ func (w *lineWriter) flushPart() {
 			break
 		}
 	}
-	w.t.line(w.who, w.dir.String()+" (part of a longer line)", string(w.pending[:cut]))
+	w.t.line(w.who, w.kind+" (part of a longer line)", string(w.pending[:cut]))
 	w.pending = append(w.pending[:0], w.pending[cut:]...)
 }
 
 // Close prints a last line that never ended.
 func (w *lineWriter) Close() error {
 	if len(w.pending) > 0 {
-		w.t.line(w.who, w.dir.String()+" (no newline before the end)", string(w.pending))
+		w.t.line(w.who, w.kind+" (no newline before the end)", string(w.pending))
 		w.pending = w.pending[:0]
 	}
 	return nil
@@ -153,4 +160,19 @@ func Visible(text string) string {
 		i += size
 	}
 	return b.String()
+}
+
+// SyncWriter returns a writer that passes each Write to w whole, one at a
+// time: the TLS and SSH proxies share a terminal through one.
+func SyncWriter(w io.Writer) io.Writer { return &syncWriter{w: w} }
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(b)
 }
