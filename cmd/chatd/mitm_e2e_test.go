@@ -204,5 +204,5 @@ func TestSSHThroughTheProxyIsRelayedAndRead(t *testing.T) {
 	if code := alice.WaitExit(); code != 0 {
 		t.Errorf("ssh exited %d after /quit through the proxy", code)
 	}
-	m.Expect(" *** ssh closed")
+	m.Expect(" *** closed")
 }

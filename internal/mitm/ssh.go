@@ -37,17 +37,10 @@ type SSHConfig struct {
 // requests (pty, window changes, shell, exit status) and data, printing
 // what the user types.
 type SSHProxy struct {
+	*listener
 	cfg      SSHConfig
 	upstream gossh.PublicKey // the real server's host key, read at start
 	srv      *gossh.ServerConfig
-	ln       net.Listener
-	out      *transcript
-	slots    chan struct{}
-
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
-	closed bool
-	wg     sync.WaitGroup
 }
 
 // StartSSH reads the upstream's host key (connecting once), makes the
@@ -55,7 +48,7 @@ type SSHProxy struct {
 func StartSSH(ctx context.Context, cfg SSHConfig) (*SSHProxy, error) {
 	base := withDefaults(Config{MaxConns: cfg.MaxConns, Timeout: cfg.Timeout, Out: cfg.Out, Now: cfg.Now})
 	cfg.MaxConns, cfg.Timeout, cfg.Out, cfg.Now = base.MaxConns, base.Timeout, base.Out, base.Now
-	key, err := probeSSHUpstream(cfg)
+	key, err := probeSSHUpstream(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -64,11 +57,10 @@ func StartSSH(ctx context.Context, cfg SSHConfig) (*SSHProxy, error) {
 			return nil, err
 		}
 	}
-	p := &SSHProxy{cfg: cfg, upstream: key, out: newTranscript(cfg.Out, cfg.Now),
-		slots: make(chan struct{}, cfg.MaxConns), conns: map[net.Conn]struct{}{}}
+	p := &SSHProxy{cfg: cfg, upstream: key}
 	p.srv = p.serverConfig()
-	if p.ln, err = (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.Listen); err != nil {
-		return nil, fmt.Errorf("listen: %w", err)
+	if p.listener, err = listen(ctx, cfg.Listen, cfg.MaxConns, newTranscript(cfg.Out, cfg.Now), p.handle); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
@@ -86,9 +78,9 @@ func generateHostKey() (gossh.Signer, error) {
 var errProbeDone = errors.New("host key read")
 
 // probeSSHUpstream connects to the upstream and returns its host key.
-func probeSSHUpstream(cfg SSHConfig) (gossh.PublicKey, error) {
+func probeSSHUpstream(ctx context.Context, cfg SSHConfig) (gossh.PublicKey, error) {
 	var key gossh.PublicKey
-	c, err := dialSSH(cfg.Upstream, cfg.Timeout, &gossh.ClientConfig{User: "mitm-probe",
+	c, err := dialSSH(ctx, cfg.Upstream, cfg.Timeout, &gossh.ClientConfig{User: "mitm-probe",
 		HostKeyCallback: func(_ string, _ net.Addr, k gossh.PublicKey) error { key = k; return errProbeDone }})
 	if c != nil {
 		c.Close()
@@ -107,98 +99,11 @@ func (p *SSHProxy) serverConfig() *gossh.ServerConfig {
 	return c
 }
 
-// Addr is the address the proxy listens on.
-func (p *SSHProxy) Addr() net.Addr { return p.ln.Addr() }
-
 // UpstreamKey is the real server's host key, as read at start.
 func (p *SSHProxy) UpstreamKey() gossh.PublicKey { return p.upstream }
 
 // HostKey is the host key the proxy presents.
 func (p *SSHProxy) HostKey() gossh.PublicKey { return p.cfg.HostKey.PublicKey() }
-
-// Serve accepts and relays clients until ctx ends or Close is called.
-func (p *SSHProxy) Serve(ctx context.Context) error {
-	stop := context.AfterFunc(ctx, p.Close)
-	defer stop()
-	defer p.wg.Wait()
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			if p.isClosed() {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			p.Close()
-			return fmt.Errorf("accept: %w", err)
-		}
-		p.admit(c)
-	}
-}
-
-// admit relays c if a slot is free, else refuses it.
-func (p *SSHProxy) admit(c net.Conn) {
-	select {
-	case p.slots <- struct{}{}:
-	default:
-		p.out.event(c.RemoteAddr(), fmt.Sprintf("ssh refused: already %d connections (--max-conns)", p.cfg.MaxConns))
-		c.Close()
-		return
-	}
-	if !p.track(c) {
-		<-p.slots
-		c.Close()
-		return
-	}
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		relayed := p.handle(c)
-		p.untrack(c)
-		<-p.slots
-		if relayed {
-			p.out.event(c.RemoteAddr(), "ssh closed")
-		}
-	}()
-}
-
-func (p *SSHProxy) track(c net.Conn) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return false
-	}
-	p.conns[c] = struct{}{}
-	return true
-}
-
-func (p *SSHProxy) untrack(c net.Conn) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	delete(p.conns, c)
-}
-
-func (p *SSHProxy) isClosed() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.closed
-}
-
-// Close stops listening and cuts every connection.
-func (p *SSHProxy) Close() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return
-	}
-	p.closed = true
-	p.ln.Close()
-	for c := range p.conns {
-		c.Close()
-	}
-}
 
 // handle intercepts one SSH client; it returns once both connections are
 // closed, and whether anything was relayed.
@@ -234,14 +139,16 @@ func (p *SSHProxy) handle(raw net.Conn) bool {
 
 // dialUpstream logs in to the real server as user, with "none".
 func (p *SSHProxy) dialUpstream(user string) (*gossh.Client, error) {
-	return dialSSH(p.cfg.Upstream, p.cfg.Timeout, &gossh.ClientConfig{User: user,
+	return dialSSH(p.life, p.cfg.Upstream, p.cfg.Timeout, &gossh.ClientConfig{User: user,
 		HostKeyCallback: gossh.InsecureIgnoreHostKey()}) //nolint:gosec // the proxy is the man in the middle
 }
 
 // dialSSH connects and logs in to addr, the connection and the handshake
 // within timeout.
-func dialSSH(addr string, timeout time.Duration, cfg *gossh.ClientConfig) (*gossh.Client, error) {
-	raw, err := net.DialTimeout("tcp", addr, timeout)
+func dialSSH(ctx context.Context, addr string, timeout time.Duration, cfg *gossh.ClientConfig) (*gossh.Client, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	raw, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
 	}

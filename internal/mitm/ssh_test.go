@@ -147,5 +147,5 @@ func TestSSHProxyRelaysASession(t *testing.T) {
 		}
 	}
 	client.Close()
-	out.waitFor(t, who+" *** ssh closed")
+	out.waitFor(t, who+" *** closed")
 }
