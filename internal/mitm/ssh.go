@@ -32,10 +32,10 @@ type SSHConfig struct {
 }
 
 // SSHProxy is a running SSH interception proxy: it terminates SSH with a
-// host key of its own, lets the client in with "none", logs in to the real server as the same
-// user with "none" (chatd's default), and relays session channels: their
-// requests (pty, window changes, shell, exit status) and data, printing
-// what the user types.
+// host key of its own, lets the client in with "none", logs in to the
+// real server as the same user with "none" (chatd's default), and relays
+// session channels: their requests (pty, window changes, shell, exit
+// status) and data, printing what the user types.
 type SSHProxy struct {
 	*listener
 	cfg      SSHConfig
@@ -44,7 +44,8 @@ type SSHProxy struct {
 }
 
 // StartSSH reads the upstream's host key (connecting once), makes the
-// proxy's host key unless one is given, and listens. Serve relays.
+// proxy's host key unless one is given, and listens. Serve relays; Close
+// stops.
 func StartSSH(ctx context.Context, cfg SSHConfig) (*SSHProxy, error) {
 	base := withDefaults(Config{MaxConns: cfg.MaxConns, Timeout: cfg.Timeout, Out: cfg.Out, Now: cfg.Now})
 	cfg.MaxConns, cfg.Timeout, cfg.Out, cfg.Now = base.MaxConns, base.Timeout, base.Out, base.Now
