@@ -93,6 +93,10 @@ func TestMitmHelpAndBanner(t *testing.T) {
 			t.Errorf("chatd mitm --help (%v) lacks %q:\n%s", err, want, out)
 		}
 	}
+	out, _ = exec.Command(chatdBinary, "--help").CombinedOutput()
+	if !strings.Contains(string(out), "chatd mitm [flags]         intercept clients (a man in the middle, for labs") {
+		t.Errorf("chatd --help does not name the mitm subcommand:\n%s", out)
+	}
 	out, err = exec.Command(chatdBinary, "mitm").CombinedOutput()
 	if exitCode(err) != 2 || !strings.Contains(string(out), "--upstream HOST:PORT is required") {
 		t.Errorf("chatd mitm without --upstream: exit %d, %s", exitCode(err), out)
