@@ -210,3 +210,35 @@ func TestSSHThroughTheProxyIsRelayedAndRead(t *testing.T) {
 	}
 	m.Expect(" *** closed")
 }
+
+// TestMitmPresentsAGivenCertificate: with --cert/--key the proxy presents
+// that certificate (here one made by chatd cert), and its banner says so.
+func TestMitmPresentsAGivenCertificate(t *testing.T) {
+	requireOpenSSL(t)
+	s := startChatd(t, filepath.Join(t.TempDir(), "data"))
+	dir := filepath.Join(t.TempDir(), "attacker")
+	if out, err := exec.Command(chatdBinary, "cert", "--host", "localhost", "--out", dir).CombinedOutput(); err != nil {
+		t.Fatalf("chatd cert: %v\n%s", err, out)
+	}
+	certFile := filepath.Join(dir, "cert.pem")
+	m := testproc.StartMitm(t, chatdBinary, s.Addr(), "", "--cert", certFile, "--key", filepath.Join(dir, "key.pem"))
+	out, err := exec.Command("openssl", "x509", "-in", certFile, "-noout", "-fingerprint", "-sha256").Output()
+	if want := afterEquals(string(out)); err != nil || m.Fingerprint != want {
+		t.Errorf("the banner names %s as the proxy's certificate; openssl says %s (%v)", m.Fingerprint, want, err)
+	}
+	if !strings.Contains(m.Output(), "proxy's certificate ("+certFile+")") {
+		t.Errorf("the banner does not name %s:\n%s", certFile, m.Output())
+	}
+	// Verified against exactly that certificate: the proxy presents it.
+	alice := testproc.Start(t, "alice", nil, "openssl", "s_client", "-brief", "-verify_return_error", "-verify_hostname", "localhost",
+		"-servername", "localhost", "-connect", m.Addr(), "-CAfile", certFile)
+	alice.CloseInput()
+	alice.Expect("Verification: OK")
+	m.Expect("intercepted")
+}
+
+// afterEquals is what follows "=" on openssl's fingerprint line.
+func afterEquals(line string) string {
+	_, after, _ := strings.Cut(strings.TrimSpace(line), "=")
+	return after
+}
