@@ -163,6 +163,12 @@ func TestClientRefusesWrongCAAndWrongName(t *testing.T) {
 	if !errors.As(err, &unknownAuthority) {
 		t.Errorf("wrong CA: %v, want an unknown authority error", err)
 	}
+	var notCA *NotSignedByCAError
+	trusted, presented := fingerprintOfPEM(t, other.certPEM), fingerprintOfPEM(t, ts.certPEM)
+	if !errors.As(err, &notCA) || !slices.Equal(notCA.Trusted, []string{trusted}) || notCA.Presented != presented ||
+		!strings.Contains(err.Error(), trusted) || !strings.Contains(err.Error(), presented) {
+		t.Errorf("wrong CA: %v, want a NotSignedByCAError naming %s (trusted) and %s (presented)", err, trusted, presented)
+	}
 
 	elsewhere := startServerFor(t, tlsgw.Config{}, []string{"chat.example.com"})
 	_, err = dialClient(t, elsewhere.addr, "alice", Trust{CAFile: elsewhere.caFile(t)})

@@ -6,8 +6,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"os"
@@ -131,6 +133,74 @@ func (e *CertChangedError) Error() string {
 		e.Addr, e.Known, e.Presented, normalizeAddr(e.Addr), e.Store)
 }
 
+// NotSignedByCAError reports a server whose certificate the CA file (chat
+// --ca) does not vouch for: possibly a man in the middle. It names the
+// fingerprints of the certificates in the file (for chatd's self-signed
+// certificate, the one expected) and the one presented.
+type NotSignedByCAError struct {
+	Addr      string
+	CAFile    string
+	Trusted   []string // the fingerprints of the certificates in CAFile
+	Presented string   // the fingerprint of the certificate presented
+	Cause     error    // what x509 said
+}
+
+func (e *NotSignedByCAError) Error() string {
+	return fmt.Sprintf("the certificate of %s is NOT the one your --ca trusts: %s holds SHA-256 %s and the server presented %s. "+
+		"Someone may be intercepting the connection (man in the middle), or the server got a new certificate: "+
+		"ask its operator for the new one (x509: certificate signed by unknown authority)", e.Addr, e.CAFile, listFingerprints(e.Trusted), e.Presented)
+}
+
+// maxListedFingerprints is how many of a CA file's fingerprints an error
+// names; the rest are counted.
+const maxListedFingerprints = 3
+
+// listFingerprints joins fingerprints for a sentence, at most
+// maxListedFingerprints of them.
+func listFingerprints(fps []string) string {
+	if len(fps) > maxListedFingerprints {
+		return fmt.Sprintf("%s and %d more", strings.Join(fps[:maxListedFingerprints], ", "), len(fps)-maxListedFingerprints)
+	}
+	return strings.Join(fps, " and ")
+}
+
+// Unwrap returns what x509 said.
+func (e *NotSignedByCAError) Unwrap() error { return e.Cause }
+
+// maxCAFileBytes bounds the CA file read: a few certificates.
+const maxCAFileBytes = 1 << 20
+
+// readCAFile reads the PEM certificates of a CA file into a pool and
+// returns their fingerprints too.
+func readCAFile(path string) (*x509.CertPool, []string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read CA file: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxCAFileBytes))
+	if err != nil {
+		return nil, nil, fmt.Errorf("read CA file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	var fingerprints []string
+	for block, rest := pem.Decode(data); block != nil; block, rest = pem.Decode(rest) {
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", path, err)
+		}
+		pool.AddCert(c)
+		fingerprints = append(fingerprints, certs.Fingerprint(c.Raw))
+	}
+	if len(fingerprints) == 0 {
+		return nil, nil, fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	return pool, fingerprints, nil
+}
+
 // ParseFingerprint reads a certificate's SHA-256 fingerprint as people copy
 // it: 64 hexadecimal digits in either case, with or without colons or
 // spaces, optionally after "SHA256:", "SHA-256 " or openssl's
@@ -195,21 +265,23 @@ func (t Trust) ClientTLSConfig(addr string) (*tls.Config, error) {
 		return cfg, nil
 	}
 	roots := t.Roots // nil: the system's
+	var caFingerprints []string
 	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("read CA file: %w", err)
-		}
-		roots = x509.NewCertPool()
-		if !roots.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%s holds no PEM certificate", t.CAFile)
+		if roots, caFingerprints, err = readCAFile(t.CAFile); err != nil {
+			return nil, err
 		}
 	}
 	// Verification is done in VerifyConnection, so that a certificate no
 	// authority vouches for can fall back to the known-servers store.
 	cfg.InsecureSkipVerify = true
 	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
-		return t.verify(cs, addr, host, roots)
+		err := t.verify(cs, addr, host, roots)
+		var unknownCA x509.UnknownAuthorityError
+		if t.CAFile != "" && errors.As(err, &unknownCA) {
+			return &NotSignedByCAError{Addr: addr, CAFile: t.CAFile, Trusted: caFingerprints,
+				Presented: certs.Fingerprint(cs.PeerCertificates[0].Raw), Cause: err}
+		}
+		return err
 	}
 	return cfg, nil
 }

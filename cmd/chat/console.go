@@ -49,6 +49,12 @@ func (c *console) fail(err error) {
 		c.warn("chat: " + errorText(err))
 		return
 	}
+	var notCA *client.NotSignedByCAError
+	if errors.As(err, &notCA) {
+		c.warn("@@@ WARNING: SERVER CERTIFICATE IS NOT THE ONE YOUR --ca TRUSTS @@@")
+		c.warn("chat: " + errorText(err))
+		return
+	}
 	fmt.Fprintln(c.out, "chat:", errorText(err))
 }
 

@@ -75,7 +75,7 @@ func newServeFlags(cfg *config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.keylog, "keylog", "", "append every TLS session's secrets to `FILE` (NSS key log format, created 0600) so that Wireshark or tshark can decrypt a capture: for labs only; the banner, every connection's log records and every TLS member's greeting say so")
 	addLimitFlags(fs, cfg)
 	fs.Usage = func() {
-		fmt.Fprintf(out, "Usage:\n  chatd [flags]              serve the chat room\n  chatd cert [flags]         write a self-signed certificate and key\n\nFlags (each also settable as %s<NAME>, e.g. %sTLS_ADDR):\n", envPrefix, envPrefix)
+		fmt.Fprintf(out, "Usage:\n  chatd [flags]              serve the chat room\n  chatd cert [flags]         write a self-signed certificate and key\n  chatd mitm [flags]         intercept clients (a man in the middle, for labs; see chatd mitm --help)\n\nFlags (each also settable as %s<NAME>, e.g. %sTLS_ADDR):\n", envPrefix, envPrefix)
 		printFlags(fs, out, true)
 	}
 	return fs

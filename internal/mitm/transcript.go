@@ -1,0 +1,178 @@
+package mitm
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Direction is which way a line crossed the proxy.
+type Direction int
+
+// The two directions.
+const (
+	ToServer Direction = iota // from the client to the real server
+	ToClient                  // from the real server to the client
+)
+
+// String is the direction as the transcript shows it.
+func (d Direction) String() string {
+	if d == ToClient {
+		return "<- server"
+	}
+	return "-> server"
+}
+
+// MaxLine is how many bytes of a line the transcript prints on one line
+// of its own; a longer line, or one that never ends, is printed in parts
+// of MaxLine bytes.
+const MaxLine = 1024
+
+// transcript prints what crosses the proxy, one whole line per Write, so
+// that the lines of concurrent connections never interleave.
+type transcript struct {
+	now func() time.Time
+	mu  sync.Mutex
+	out io.Writer
+}
+
+func newTranscript(out io.Writer, now func() time.Time) *transcript {
+	return &transcript{out: out, now: now}
+}
+
+// print writes one transcript line: the time, the client's address, what
+// kind of line it is (the proxy's words) and text (which may hold the
+// peers' words: shown with Visible).
+func (t *transcript) print(who net.Addr, kind, text string) {
+	line := fmt.Sprintf("%s %s %s %s\n", t.now().UTC().Format("15:04:05.000"), who, kind, Visible(text))
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	io.WriteString(t.out, line) // a transcript that cannot be written is not the relay's problem
+}
+
+// event prints what happened to a connection.
+func (t *transcript) event(who net.Addr, text string) { t.print(who, "***", text) }
+
+// line prints one line (or part of one) of a direction.
+func (t *transcript) line(who net.Addr, kind, text string) { t.print(who, kind+":", text) }
+
+// lines returns a writer that prints what is written to it as the lines
+// of one direction of who's connection. Close prints what is left.
+func (t *transcript) lines(who net.Addr, dir Direction) *lineWriter {
+	return &lineWriter{t: t, who: who, kind: dir.String(), ends: "\n", pending: make([]byte, 0, MaxLine)}
+}
+
+// typed returns a writer that prints what an SSH user types, a line per
+// Enter (a terminal sends \r).
+func (t *transcript) typed(who net.Addr) *lineWriter {
+	return &lineWriter{t: t, who: who, kind: ToServer.String() + " (ssh, typed)", ends: "\r\n", pending: make([]byte, 0, MaxLine)}
+}
+
+// lineWriter cuts one direction's bytes into lines for the transcript. It
+// holds at most MaxLine bytes of a line not yet ended.
+type lineWriter struct {
+	t       *transcript
+	who     net.Addr
+	kind    string // what the transcript calls these lines
+	ends    string // the bytes that end a line
+	pending []byte
+}
+
+// Write prints every line b ends and keeps the rest; it never fails.
+func (w *lineWriter) Write(b []byte) (int, error) {
+	n := len(b)
+	for len(b) > 0 {
+		room := MaxLine - len(w.pending)
+		i := bytes.IndexAny(b[:min(len(b), room)], w.ends)
+		if i >= 0 {
+			w.pending = append(w.pending, b[:i]...)
+			w.t.line(w.who, w.kind, string(w.pending))
+			w.pending = w.pending[:0]
+			b = b[i+1:]
+			continue
+		}
+		take := min(len(b), room)
+		w.pending = append(w.pending, b[:take]...)
+		b = b[take:]
+		if len(w.pending) == MaxLine {
+			w.flushPart()
+		}
+	}
+	return n, nil
+}
+
+// flushPart prints a full buffer as part of a longer line, keeping an
+// incomplete UTF-8 sequence at its end for the next part.
+func (w *lineWriter) flushPart() {
+	cut := len(w.pending)
+	for i := len(w.pending) - 1; i >= 0 && i >= len(w.pending)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(w.pending[i]) {
+			if !utf8.FullRune(w.pending[i:]) && i > 0 {
+				cut = i
+			}
+			break
+		}
+	}
+	w.t.line(w.who, w.kind+" (part of a longer line)", string(w.pending[:cut]))
+	w.pending = append(w.pending[:0], w.pending[cut:]...)
+}
+
+// Close prints a last line that never ended.
+func (w *lineWriter) Close() error {
+	if len(w.pending) > 0 {
+		w.t.line(w.who, w.kind+" (no newline before the end)", string(w.pending))
+		w.pending = w.pending[:0]
+	}
+	return nil
+}
+
+// Visible returns text as the transcript shows it: printable characters as
+// they are, and everything a terminal would act on or that draws nothing
+// made visible in Go's escape syntax instead: control characters (\x1b,
+// \r, \t, \x00), C1 controls, escape sequences (their ESC shown as \x1b),
+// bidirectional and other format characters, line separators, non-ASCII
+// spaces, private use and unassigned code points (\u202e, \U000e0041), and
+// invalid UTF-8 bytes (\xff). A backslash is doubled, so what looks like an
+// escape always is one. What the peers send can then neither drive the
+// operator's terminal nor hide from the operator.
+func Visible(text string) string {
+	var b strings.Builder
+	for i := 0; i < len(text); {
+		r, size := utf8.DecodeRuneInString(text[i:])
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			fmt.Fprintf(&b, `\x%02x`, text[i])
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == ' ' || unicode.IsPrint(r) && !unicode.Is(unicode.Variation_Selector, r):
+			b.WriteString(text[i : i+size])
+		default:
+			q := strconv.QuoteRuneToASCII(r)
+			b.WriteString(q[1 : len(q)-1])
+		}
+		i += size
+	}
+	return b.String()
+}
+
+// SyncWriter returns a writer that passes each Write to w whole, one at a
+// time: the TLS and SSH proxies share a terminal through one.
+func SyncWriter(w io.Writer) io.Writer { return &syncWriter{w: w} }
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(b)
+}
