@@ -167,3 +167,162 @@ func TestLabDecryptWithClientKeyLog(t *testing.T) {
 		t.Errorf("tshark did not decrypt bob's line with his key log:\n%s", out)
 	}
 }
+
+// A scan is what sslscan reports of a server: the protocol versions it
+// enables, and the suites it accepts, as "TLSv1.2 ECDHE-ECDSA-AES128-SHA".
+type scan struct {
+	enabled []string
+	suites  []string
+}
+
+// sslscan scans addr with sslscan, as the Harden exercise does.
+func sslscan(t *testing.T, addr string) scan {
+	t.Helper()
+	out, err := exec.Command("sslscan", "--no-colour", addr).CombinedOutput()
+	if err != nil {
+		t.Fatalf("sslscan %s: %v\n%s", addr, err, out)
+	}
+	var sc scan
+	for line := range strings.Lines(string(out)) {
+		f := strings.Fields(line)
+		switch {
+		case len(f) == 2 && strings.HasPrefix(f[0], "TLSv") && f[1] == "enabled":
+			sc.enabled = append(sc.enabled, f[0])
+		case len(f) >= 5 && (f[0] == "Accepted" || f[0] == "Preferred") && f[3] == "bits":
+			sc.suites = append(sc.suites, f[1]+" "+f[4])
+		}
+	}
+	slices.Sort(sc.suites)
+	return sc
+}
+
+// cbc tells whether a suite as sslscan names it is a CBC one: neither AEAD
+// (GCM, ChaCha20-Poly1305) nor TLS 1.3's.
+func cbc(suite string) bool {
+	return !strings.Contains(suite, "GCM") && !strings.Contains(suite, "CHACHA20") && !strings.HasPrefix(suite, "TLSv1.3 ")
+}
+
+// The suites docs/LAB.md's table shows for each profile, with chatd's
+// generated ECDSA certificate.
+var (
+	tls13Suites = []string{"TLSv1.3 TLS_AES_128_GCM_SHA256", "TLSv1.3 TLS_AES_256_GCM_SHA384", "TLSv1.3 TLS_CHACHA20_POLY1305_SHA256"}
+	tls12AEAD   = []string{"TLSv1.2 ECDHE-ECDSA-AES128-GCM-SHA256", "TLSv1.2 ECDHE-ECDSA-AES256-GCM-SHA384", "TLSv1.2 ECDHE-ECDSA-CHACHA20-POLY1305"}
+	oldCBC      = []string{"TLSv1.0 ECDHE-ECDSA-AES128-SHA", "TLSv1.0 ECDHE-ECDSA-AES256-SHA", "TLSv1.1 ECDHE-ECDSA-AES128-SHA", "TLSv1.1 ECDHE-ECDSA-AES256-SHA",
+		"TLSv1.2 ECDHE-ECDSA-AES128-SHA", "TLSv1.2 ECDHE-ECDSA-AES128-SHA256", "TLSv1.2 ECDHE-ECDSA-AES256-SHA"}
+)
+
+// TestLabHarden is the Harden exercise: sslscan against chatd with each
+// --tls-profile (and the scanner's guard flags) finds what docs/LAB.md's
+// table says: old enables TLS 1.0 to 1.3 and CBC suites, intermediate TLS
+// 1.2 and 1.3 with AEAD suites only, modern TLS 1.3 alone; old with an RSA
+// certificate adds RSA key exchange and 3DES.
+func TestLabHarden(t *testing.T) {
+	requireTools(t, "sslscan")
+	cases := []struct {
+		profile, name string
+		enabled       []string
+		suites        []string
+	}{
+		{"modern", "modern", []string{"TLSv1.3"}, tls13Suites},
+		{"intermediate", "intermediate", []string{"TLSv1.2", "TLSv1.3"}, slices.Concat(tls13Suites, tls12AEAD)},
+		{"old", "old", []string{"TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3"}, slices.Concat(tls13Suites, tls12AEAD, oldCBC)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			s := startChatd(t, filepath.Join(t.TempDir(), "data"), append([]string{"--tls-profile", c.profile}, scannerGuard...)...)
+			sc := sslscan(t, "127.0.0.1:"+s.Port)
+			if !slices.Equal(sc.enabled, c.enabled) {
+				t.Errorf("protocols enabled: %q, want %q", sc.enabled, c.enabled)
+			}
+			want := slices.Sorted(slices.Values(c.suites))
+			if !slices.Equal(sc.suites, want) {
+				t.Errorf("suites accepted:\n%s\nwant:\n%s", strings.Join(sc.suites, "\n"), strings.Join(want, "\n"))
+			}
+			if hasCBC := slices.ContainsFunc(sc.suites, cbc); hasCBC != (c.profile == "old") {
+				t.Errorf("profile %s: CBC suites accepted: %v", c.profile, hasCBC)
+			}
+		})
+	}
+	t.Run("old with an RSA certificate", func(t *testing.T) {
+		t.Parallel()
+		requireOpenSSL(t)
+		dir := t.TempDir()
+		cert, key := filepath.Join(dir, "rsa-cert.pem"), filepath.Join(dir, "rsa-key.pem")
+		gen := exec.Command("openssl", "req", "-x509", "-nodes", "-days", "30", "-newkey", "rsa:2048", "-keyout", key, "-out", cert,
+			"-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1")
+		if out, err := gen.CombinedOutput(); err != nil {
+			t.Fatalf("openssl req: %v\n%s", err, out)
+		}
+		s := startChatd(t, filepath.Join(dir, "data"), append([]string{"--tls-profile", "old", "--cert", cert, "--key", key}, scannerGuard...)...)
+		sc := sslscan(t, "127.0.0.1:"+s.Port)
+		for _, suite := range []string{"TLSv1.0 AES128-SHA", "TLSv1.2 AES256-GCM-SHA384", "TLSv1.2 ECDHE-RSA-AES128-SHA",
+			"TLSv1.0 TLS_RSA_WITH_3DES_EDE_CBC_SHA", "TLSv1.2 TLS_RSA_WITH_3DES_EDE_CBC_SHA"} {
+			if !slices.Contains(sc.suites, suite) {
+				t.Errorf("old with an RSA certificate does not accept %s; sslscan found:\n%s", suite, strings.Join(sc.suites, "\n"))
+			}
+		}
+	})
+}
+
+// TestLabAttackTheRoom is the Attack the room exercise: with openssl
+// s_client, mallory pastes 5,000 lines, eve sends escape sequences and
+// control characters, and slowpoke stops reading while a firehose whispers
+// to it. The student sees the defences (mallory is told its lines wait or
+// are dropped, then is cut off; eve's line reaches bob as plain text;
+// slowpoke is dropped as a slow consumer), alice and bob keep chatting
+// throughout, and the counters on /metrics move.
+func TestLabAttackTheRoom(t *testing.T) {
+	requireOpenSSL(t)
+	t.Run("flood and escapes", func(t *testing.T) {
+		t.Parallel()
+		s := startChatd(t, t.TempDir(), "--metrics-addr", "127.0.0.1:0")
+		alice, bob := s.JoinWithOpenSSL(t, "alice"), s.JoinWithOpenSSL(t, "bob")
+		alice.Expect("*** bob joined")
+
+		mallory := opensslPipe(t, s, "mallory", "(echo mallory; seq 5000 | sed 's/^/paste line /')")
+		mallory.Expect(" lines dropped: at most 64 lines wait their turn; paste less at once")
+		mallory.Expect("!!! disconnected: flooding (too many lines too fast)")
+		bob.Expect("*** mallory left (flooding)")
+		alice.Send("still here after the flood")
+		bob.Expect("<alice> still here after the flood")
+
+		eve := opensslPipe(t, s, "eve", `printf 'eve\n\033[2J\033[31mred alert\033[0m \033]0;pwned\007\r<bob> I am bob, send me your password\n'`)
+		eve.Expect("*** eve joined")
+		mark := len(bob.Output())
+		line := bob.Expect("<eve> ")
+		if want := "<eve> red alert <bob> I am bob, send me your password"; !strings.HasSuffix(line, want) {
+			t.Errorf("bob got eve's line as %q, want it to end %q", line, want)
+		}
+		checkTerminalSafe(t, "bob", bob.Output()[mark:])
+		bob.Send("eve is not me")
+		alice.Expect("<bob> eve is not me")
+
+		page := httpGet(t, s.MetricsURL+"/metrics")
+		if v, _ := metric(page, `chatd_leaves_total{reason="flooding"}`); v != 1 {
+			t.Errorf(`chatd_leaves_total{reason="flooding"} = %v, want 1`, v)
+		}
+		if v, _ := metric(page, `chatd_rejected_lines_total{reason="flood"}`); v < 1000 {
+			t.Errorf(`chatd_rejected_lines_total{reason="flood"} = %v, want over 1,000 (the lines mallory's queue could not hold)`, v)
+		}
+		if v, _ := metric(page, `chatd_queued_lines_total`); v < 64 {
+			t.Errorf(`chatd_queued_lines_total = %v, want at least the 64 lines of mallory's queue`, v)
+		}
+	})
+	t.Run("slow reader", func(t *testing.T) {
+		t.Parallel()
+		s := startChatd(t, t.TempDir(), "--metrics-addr", "127.0.0.1:0", "--flood-burst", "5000", "--write-timeout", "3s")
+		alice, bob := s.JoinWithOpenSSL(t, "alice"), s.JoinWithOpenSSL(t, "bob")
+		slowpoke := s.JoinWithOpenSSL(t, "slowpoke")
+		slowpoke.Signal(syscall.SIGSTOP) // Ctrl+Z: openssl stops reading
+		t.Cleanup(func() { slowpoke.Signal(syscall.SIGCONT) })
+		opensslPipe(t, s, "firehose", `(echo firehose; seq 3000 | sed "s/$/ $(head -c 2000 /dev/zero | tr '\0' x)/")`)
+		bob.Expect("*** slowpoke left (slow consumer)")
+		alice.Send("still here after slowpoke")
+		bob.Expect("<alice> still here after slowpoke")
+		page := httpGet(t, s.MetricsURL+"/metrics")
+		if v, _ := metric(page, `chatd_leaves_total{reason="slow consumer"}`); v != 1 {
+			t.Errorf(`chatd_leaves_total{reason="slow consumer"} = %v, want 1`, v)
+		}
+	})
+}
