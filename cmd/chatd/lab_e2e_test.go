@@ -19,7 +19,7 @@ import (
 // an exercise gives the student, with the same tools (tcpdump, tshark,
 // sslscan, openssl s_client, chat) and arguments, on loopback, and checks
 // what the exercise says the student sees. docs/LAB.md cites them by name
-// (TestDocsNameRealTests checks that they exist).
+// (TestLabDocNamesRealTests checks that they exist).
 
 // The TLS ports of the capture exercises: fixed, so that tcpdump can
 // filter on them before chatd starts.
