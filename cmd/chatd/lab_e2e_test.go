@@ -311,13 +311,14 @@ func TestLabAttackTheRoom(t *testing.T) {
 	})
 	t.Run("slow reader", func(t *testing.T) {
 		t.Parallel()
-		s := startChatd(t, t.TempDir(), "--metrics-addr", "127.0.0.1:0", "--flood-burst", "5000", "--write-timeout", "3s")
+		s := startChatd(t, t.TempDir(), "--metrics-addr", "127.0.0.1:0", "--flood-rate", "100000", "--flood-burst", "100000", "--write-timeout", "3s")
 		alice, bob := s.JoinWithOpenSSL(t, "alice"), s.JoinWithOpenSSL(t, "bob")
 		slowpoke := s.JoinWithOpenSSL(t, "slowpoke")
 		slowpoke.Signal(syscall.SIGSTOP) // Ctrl+Z: openssl stops reading
 		t.Cleanup(func() { slowpoke.Signal(syscall.SIGCONT) })
-		opensslPipe(t, s, "firehose", `(echo firehose; seq 3000 | sed "s/$/ $(head -c 2000 /dev/zero | tr '\0' x)/")`)
-		bob.Expect("*** slowpoke left (slow consumer)")
+		firehose := s.JoinWithOpenSSL(t, "firehose")
+		floodUntil(t, firehose, bob, "*** slowpoke left (slow consumer)")
+		firehose.CloseInput()
 		alice.Send("still here after slowpoke")
 		bob.Expect("<alice> still here after slowpoke")
 		page := httpGet(t, s.MetricsURL+"/metrics")
@@ -325,4 +326,24 @@ func TestLabAttackTheRoom(t *testing.T) {
 			t.Errorf(`chatd_leaves_total{reason="slow consumer"} = %v, want 1`, v)
 		}
 	})
+}
+
+// floodUntil types 2,000-byte lines into the openssl s_client from, as
+// `yes` piped into it would, until watcher is shown want; it consumes
+// watcher's output through want.
+func floodUntil(t *testing.T, from, watcher *testproc.Process, want string) {
+	t.Helper()
+	batch := strings.Repeat(strings.Repeat("x", 2000)+"\n", 100)
+	checked := len(watcher.Output())
+	for deadline := time.Now().Add(testproc.Wait); ; from.Type(batch) {
+		out := watcher.Output()
+		if strings.Contains(out[checked:], want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%q was not shown within %v of the flood", want, testproc.Wait)
+		}
+		checked = max(checked, len(out)-len(want))
+	}
+	watcher.Expect(want)
 }
