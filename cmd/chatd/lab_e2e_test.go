@@ -319,6 +319,8 @@ func TestLabAttackTheRoom(t *testing.T) {
 		firehose := s.JoinWithOpenSSL(t, "firehose")
 		floodUntil(t, firehose, bob, "*** slowpoke left (slow consumer)")
 		firehose.CloseInput()
+		alice.Send("/who")
+		alice.Expect("*** 3 members: alice, bob, firehose")
 		alice.Send("still here after slowpoke")
 		bob.Expect("<alice> still here after slowpoke")
 		page := httpGet(t, s.MetricsURL+"/metrics")
