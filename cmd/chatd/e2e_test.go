@@ -19,15 +19,17 @@ import (
 // These tests run the real chatd binary, as a user would, and talk to it with
 // the real openssl s_client.
 
-var chatdBinary string
+// The binaries under test: chatd, and the bundled client chat (the labs
+// use it).
+var chatdBinary, chatBinary string
 
 func TestMain(m *testing.M) {
-	bins, cleanup, err := testproc.BuildAll("chatd/cmd/chatd")
+	bins, cleanup, err := testproc.BuildAll("chatd/cmd/chatd", "chatd/cmd/chat")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	chatdBinary = bins[0]
+	chatdBinary, chatBinary = bins[0], bins[1]
 	code := m.Run()
 	cleanup()
 	os.Exit(code)

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -114,8 +113,7 @@ func TestKeyLogDecryptsCapture(t *testing.T) {
 	}
 	dir := t.TempDir()
 	keys, capture := filepath.Join(dir, "keys.log"), filepath.Join(dir, "chat.pcap")
-	dump := testproc.Start(t, "tcpdump", nil, "tcpdump", "-i", "lo", "--immediate-mode", "-U", "-n", "-Z", "root", "-w", capture, "tcp port "+keyLogPort)
-	waitCapturing(t, dump)
+	dump := startCapture(t, capture, keyLogPort)
 	s := startChatd(t, filepath.Join(dir, "data"), "--keylog", keys, "--tls-addr", "127.0.0.1:"+keyLogPort)
 	secret := "the password is " + rand.Text()
 	alice := s.JoinWithOpenSSL(t, "alice")
@@ -126,9 +124,7 @@ func TestKeyLogDecryptsCapture(t *testing.T) {
 		p.Send("/quit")
 		p.WaitExit()
 	}
-	time.Sleep(200 * time.Millisecond) // let tcpdump see the last packets
-	dump.Signal(syscall.SIGINT)
-	dump.WaitExit()
+	stopCapture(t, dump, capture, 2)
 
 	raw, err := os.ReadFile(capture)
 	if err != nil {
@@ -137,10 +133,10 @@ func TestKeyLogDecryptsCapture(t *testing.T) {
 	if bytes.Contains(raw, []byte(secret)) {
 		t.Fatal("the capture holds the chat line in clear text")
 	}
-	if without := tsharkFollow(t, capture, ""); strings.Contains(without, secret) {
+	if without := tsharkFollow(t, capture, keyLogPort, ""); strings.Contains(without, secret) {
 		t.Errorf("tshark read the chat line without the key log:\n%s", without)
 	}
-	if with := tsharkFollow(t, capture, keys); !strings.Contains(with, secret) {
+	if with := tsharkFollow(t, capture, keyLogPort, keys); !strings.Contains(with, secret) {
 		t.Errorf("tshark did not decrypt the chat line with the key log:\n%s", with)
 	}
 }
@@ -164,11 +160,11 @@ func waitCapturing(t *testing.T, dump *testproc.Process) {
 }
 
 // tsharkFollow returns tshark's decrypted view of the capture's first TCP
-// streams (port keyLogPort decoded as TLS; a refused try of ::1 may come
-// first), with the key log keys if it is set.
-func tsharkFollow(t *testing.T, capture, keys string) string {
+// streams (port decoded as TLS; a refused try of ::1 may come first), with
+// the key log keys if it is set.
+func tsharkFollow(t *testing.T, capture, port, keys string) string {
 	t.Helper()
-	args := []string{"-n", "-r", capture, "-d", "tcp.port==" + keyLogPort + ",tls", "-q"}
+	args := []string{"-n", "-r", capture, "-d", "tcp.port==" + port + ",tls", "-q"}
 	for stream := range 4 {
 		args = append(args, "-z", fmt.Sprintf("follow,tls,ascii,%d", stream))
 	}
