@@ -53,6 +53,10 @@ func BuildAll(pkgs ...string) (bins []string, cleanup func(), err error) {
 	return bins, cleanup, nil
 }
 
+// outputLinger bounds how long WaitExit waits, once the process has
+// exited, for the end of its output.
+const outputLinger = 5 * time.Second
+
 // Process is a running program whose output a test reads.
 type Process struct {
 	t     testing.TB
@@ -60,6 +64,7 @@ type Process struct {
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
 	done  chan struct{}
+	ended chan struct{} // closed when the output has ended
 
 	mu      sync.Mutex
 	out     []byte        // everything printed so far
@@ -113,7 +118,7 @@ func StartTerminal(t testing.TB, name string, env []string, cols, rows uint16, a
 func newProcess(t testing.TB, name string, env, argv []string) *Process {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), env...)
-	return &Process{t: t, name: name, cmd: cmd, done: make(chan struct{}), grew: make(chan struct{})}
+	return &Process{t: t, name: name, cmd: cmd, done: make(chan struct{}), ended: make(chan struct{}), grew: make(chan struct{})}
 }
 
 func (p *Process) run(out io.Reader) {
@@ -141,6 +146,7 @@ func (p *Process) collect(out io.Reader) {
 		p.grew = make(chan struct{})
 		p.mu.Unlock()
 		if err != nil {
+			close(p.ended)
 			return
 		}
 	}
@@ -216,11 +222,19 @@ func (p *Process) Tail(n int) string {
 // Signal sends sig to the process.
 func (p *Process) Signal(sig os.Signal) { p.cmd.Process.Signal(sig) }
 
-// WaitExit waits for the process to exit and returns its exit code.
+// WaitExit waits for the process to exit and returns its exit code. It
+// also waits, for a few seconds at most, until everything the process
+// printed has been read, so that Output after WaitExit holds its last
+// words (a child that inherited the output and lives on keeps it open: the
+// bound is for that).
 func (p *Process) WaitExit() int {
 	p.t.Helper()
 	select {
 	case <-p.done:
+		select {
+		case <-p.ended:
+		case <-time.After(outputLinger):
+		}
 		return p.cmd.ProcessState.ExitCode()
 	case <-time.After(Wait):
 		p.t.Fatalf("%s did not exit within %v", p.name, Wait)
