@@ -2,6 +2,7 @@ package client
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -22,7 +23,7 @@ func TestTrustKindNamesHowTheServerWasTrusted(t *testing.T) {
 		t.Fatal(err)
 	}
 	empty := &KnownServers{Path: filepath.Join(t.TempDir(), "none")}
-	for _, tc := range []struct {
+	for i, tc := range []struct {
 		name    string
 		trust   Trust
 		kind    TrustKind
@@ -36,7 +37,9 @@ func TestTrustKindNamesHowTheServerWasTrusted(t *testing.T) {
 		{"--ca", Trust{CAFile: ts.caFile(t)}, VerifiedCA, "verified (CA)", "verified (CA): chain verified against "},
 		{"an authority, not remembered", Trust{Known: empty, Roots: ts.roots}, VerifiedCA, "verified (CA)", "verified (CA): chain verified against the system's certificate authorities"},
 	} {
-		c, err := dialClient(t, ts.addr, "alice", tc.trust)
+		// A nickname of its own per case: the server frees the previous
+		// case's only after it has seen that connection close.
+		c, err := dialClient(t, ts.addr, fmt.Sprintf("alice%d", i), tc.trust)
 		if err != nil {
 			t.Errorf("%s: %v", tc.name, err)
 			continue
