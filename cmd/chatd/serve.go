@@ -195,6 +195,9 @@ func (p *parts) startSSH() (listening, error) {
 	sshCfg.Addr, sshCfg.HostKeyPath, sshCfg.Room, sshCfg.Logger = p.cfg.sshAddr, keyPath, p.room, p.logger
 	sshCfg.WriteTimeout = p.cfg.tls.WriteTimeout
 	sshCfg.Hosts = p.cfg.hosts // the name its hints give
+	// The public half goes into the public directory too: the data
+	// directory may be closed to other users (deploy/chatd.service).
+	sshCfg.PublicDir = absPath(publicDir(p.cfg))
 	sshServer, err := sshgw.NewServer(sshCfg)
 	if err != nil {
 		return listening{}, err
