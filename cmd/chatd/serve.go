@@ -42,7 +42,7 @@ type parts struct {
 	reg    *prometheus.Registry
 	banner *banner
 	logger *slog.Logger
-	host   string   // the name users connect to
+	host   string         // the name users connect to
 	keyLog *keylog.Writer // --keylog's file, nil when off
 }
 
