@@ -537,7 +537,8 @@ func (s *Server) newScreen(sess ssh.Session) *sessionScreen {
 	opts := tui.Options{
 		Join:    cs.join,
 		OnLeave: func() { cs.leave(room.Reason{Kind: room.ReasonQuit}) },
-		Crypto:  s.sessionCrypto(sess),
+		// Described when /crypto runs: a rekey since is reflected.
+		Crypto: func() *tui.SSHCrypto { return s.sessionCrypto(sess) },
 	}
 	user := sess.User()
 	if c, err := cs.join(user); err == nil {
