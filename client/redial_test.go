@@ -134,3 +134,33 @@ func TestRedialerWithoutReconnectEndsWithTheConnection(t *testing.T) {
 		t.Errorf("Reason() = %q", r.Reason())
 	}
 }
+
+// TestLeadingSpaceCryptoGoesToTheRoom pins a decision: " /tls" (with a
+// leading space) is not the command, as in the room, where " /help" is a
+// chat line since issue 13: chat sends it to the room instead of
+// answering it locally. "/tls" and "/CRYPTO" are answered locally.
+func TestLeadingSpaceCryptoGoesToTheRoom(t *testing.T) {
+	for line, want := range map[string]bool{"/tls": true, "/CRYPTO": true, "/crypto now": true, " /tls": false, " /crypto": false, "//tls": false} {
+		if got := isCrypto(line); got != want {
+			t.Errorf("isCrypto(%q) = %v, want %v", line, got, want)
+		}
+	}
+	ts := startServer(t, tlsgw.Config{})
+	bob := ts.connect(t)
+	bob.send("bob")
+	bob.expect("*** bob joined")
+	trust := Trust{CAFile: ts.caFile(t)}
+	tlsCfg, _ := trust.ClientTLSConfig(ts.addr)
+	cfg := Config{Addr: ts.addr, Nick: "alice", TLS: tlsCfg}
+	c, err := Dial(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewRedialer(context.Background(), RedialConfig{Conn: cfg, Trust: trust}, c)
+	defer r.Close()
+	bob.expect("*** alice joined")
+	r.Send(" /tls")
+	if line, _ := bob.expect("<alice>"); !strings.Contains(line, "/tls") {
+		t.Errorf("bob got %q, want alice's line \" /tls\"", line)
+	}
+}

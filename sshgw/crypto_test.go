@@ -3,10 +3,15 @@ package sshgw
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	gossh "golang.org/x/crypto/ssh"
+
+	"chatd/room"
 )
 
 // hostileVersion is a client version string an attacker might send: C1
@@ -138,5 +143,106 @@ func TestCryptoCommandPrintsWithoutJoining(t *testing.T) {
 	}
 	if ts.room.Len() != 0 {
 		t.Errorf("%d members after crypto", ts.room.Len())
+	}
+}
+
+// TestHostKeyPublicHalfNotRegular: a FIFO or a symbolic link where the
+// public half goes neither blocks the start nor is followed: it is replaced
+// by a regular file with the public half.
+func TestHostKeyPublicHalfNotRegular(t *testing.T) {
+	checkGoroutines(t)
+	for _, kind := range []string{"fifo", "symlink"} {
+		t.Run(kind, func(t *testing.T) {
+			dir := t.TempDir()
+			key := filepath.Join(dir, "ssh_host_ed25519_key")
+			pub := key + PublicKeySuffix
+			target := filepath.Join(dir, "elsewhere")
+			switch kind {
+			case "fifo":
+				if err := syscall.Mkfifo(pub, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			case "symlink":
+				if err := os.WriteFile(target, []byte("not yours\n"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Symlink(target, pub); err != nil {
+					t.Fatal(err)
+				}
+			}
+			type result struct {
+				srv *Server
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				srv, err := NewServer(Config{HostKeyPath: key, Room: room.New(room.Config{})})
+				done <- result{srv, err}
+			}()
+			var r result
+			select {
+			case r = <-done:
+			case <-time.After(5 * time.Second):
+				// Unblock the FIFO so that the goroutine ends.
+				if f, err := os.OpenFile(pub, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+					f.Close()
+				}
+				<-done
+				t.Fatalf("NewServer blocked on a %s at %s", kind, pub)
+			}
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+			fi, err := os.Lstat(pub)
+			if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o644 {
+				t.Fatalf("public half after the start: %v, %v", fi, err)
+			}
+			if b, _ := os.ReadFile(pub); !strings.Contains(string(b), "ssh-ed25519 ") {
+				t.Errorf("public half holds %q", b)
+			}
+			if b, _ := os.ReadFile(target); kind == "symlink" && string(b) != "not yours\n" {
+				t.Errorf("the link's target was written: %q", b)
+			}
+		})
+	}
+}
+
+// TestHostKeyPublicHalfInPublicDir: with Config.PublicDir, the public half
+// is written there too (0644, in a 0755 directory it makes), and
+// HostKeyPublicPath names that copy; a public directory others could
+// change is refused, and the data directory's copy is named instead.
+func TestHostKeyPublicHalfInPublicDir(t *testing.T) {
+	checkGoroutines(t)
+	dir := t.TempDir()
+	key := filepath.Join(dir, "data", "ssh_host_ed25519_key")
+	public := filepath.Join(dir, "run", "chatd")
+	srv, err := NewServer(Config{HostKeyPath: key, PublicDir: public, Room: room.New(room.Config{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := filepath.Join(public, "ssh_host_ed25519_key.pub")
+	if srv.HostKeyPublicPath() != want {
+		t.Errorf("HostKeyPublicPath %q, want %q", srv.HostKeyPublicPath(), want)
+	}
+	if fi, err := os.Stat(want); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Fatalf("public half in the public directory: %v", err)
+	}
+	if fi, err := os.Stat(public); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Errorf("public directory: %v", err)
+	}
+	a, _ := os.ReadFile(want)
+	b, _ := os.ReadFile(key + PublicKeySuffix)
+	if string(a) != string(b) || len(a) == 0 {
+		t.Errorf("the two copies differ: %q and %q", a, b)
+	}
+	if err := os.Chmod(public, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	srv2, err := NewServer(Config{HostKeyPath: key, PublicDir: public, Room: room.New(room.Config{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if srv2.HostKeyPublicPath() != key+PublicKeySuffix {
+		t.Errorf("with a public directory all may write, HostKeyPublicPath is %q", srv2.HostKeyPublicPath())
 	}
 }

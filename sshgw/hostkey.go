@@ -7,9 +7,13 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
+
+	"chatd/certs"
 
 	gossh "golang.org/x/crypto/ssh"
 )
@@ -18,7 +22,7 @@ import (
 // key there (mode 0600, OpenSSH format) if there is none yet. It returns the
 // key in PEM form, ready for the server, and a signer for its fingerprint.
 func loadOrCreateHostKey(path string) ([]byte, gossh.Signer, error) {
-	data, err := os.ReadFile(path)
+	data, err := readHostKey(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		data, err = createHostKey(path)
 	}
@@ -30,6 +34,32 @@ func loadOrCreateHostKey(path string) ([]byte, gossh.Signer, error) {
 		return nil, nil, fmt.Errorf("ssh host key %s: %w", path, err)
 	}
 	return data, signer, nil
+}
+
+// maxHostKey bounds what is read of the host key file (an ed25519 key in
+// OpenSSH form is about 400 bytes; an RSA one a few KiB).
+const maxHostKey = 64 << 10
+
+// readHostKey reads the host key file: a regular file (a FIFO or a device
+// is refused without blocking on it) of at most maxHostKey bytes.
+func readHostKey(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%s)", path, fi.Mode().Type())
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxHostKey+1))
+	if err == nil && len(data) > maxHostKey {
+		err = fmt.Errorf("%s is bigger than %d KiB: not a host key", path, maxHostKey>>10)
+	}
+	return data, err
 }
 
 // createHostKey writes a new ed25519 key to path, creating its directory if
@@ -50,7 +80,7 @@ func createHostKey(path string) ([]byte, error) {
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) {
-		return os.ReadFile(path)
+		return readHostKey(path)
 	}
 	if err != nil {
 		return nil, err
@@ -70,15 +100,31 @@ func createHostKey(path string) ([]byte, error) {
 // the host key, next to it, as OpenSSH names it: ssh-keygen -lf reads it.
 const PublicKeySuffix = ".pub"
 
+// maxPublicHalf bounds what is read of an existing public half: the real
+// one is about 100 bytes.
+const maxPublicHalf = 8 << 10
+
+// publicHalf is the content of the host key's public half.
+func publicHalf(key gossh.PublicKey) []byte {
+	return append(bytes.TrimSpace(gossh.MarshalAuthorizedKey(key)), " chatd host key\n"...)
+}
+
 // writePublicHalf writes the host key's public half to path+".pub", in
 // the authorized_keys form ssh-keygen -lf reads, readable by all (0644),
 // so that a student can check the fingerprint without reading the private
 // key. An up-to-date file is left alone; another is replaced whole
 // (written beside it, then renamed), never written through a link.
 func writePublicHalf(path string, key gossh.PublicKey) error {
-	pub := path + PublicKeySuffix
-	want := append(bytes.TrimSpace(gossh.MarshalAuthorizedKey(key)), " chatd host key\n"...)
-	if have, err := os.ReadFile(pub); err == nil && bytes.Equal(have, want) {
+	return writePublicFile(path+PublicKeySuffix, publicHalf(key))
+}
+
+// writePublicFile writes want to pub (mode 0644) unless pub is already a
+// regular file holding exactly that. What is there is read without
+// following a link, without blocking (a FIFO), and at most maxPublicHalf
+// bytes of it; anything else (a link, a FIFO, a device, a bigger or
+// different file) is replaced atomically by the rename.
+func writePublicFile(pub string, want []byte) error {
+	if have, ok := readSmallRegular(pub, maxPublicHalf); ok && bytes.Equal(have, want) {
 		return nil
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(pub), ".pub-*")
@@ -97,4 +143,45 @@ func writePublicHalf(path string, key gossh.PublicKey) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), pub)
+}
+
+// readSmallRegular reads path if it is a regular file (not through a
+// symbolic link) of at most limit bytes; ok is false otherwise. It never
+// blocks on a FIFO and never reads more than limit+1 bytes.
+func readSmallRegular(path string, limit int64) (data []byte, ok bool) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, false
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() > limit {
+		return nil, false
+	}
+	data, err = io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil || int64(len(data)) > limit {
+		return nil, false
+	}
+	return data, true
+}
+
+// PublishPublicHalf writes the host key's public half into dir (the
+// public directory, where the certificate's public copy lives), under the
+// name base+".pub", with the same checks as that copy: dir is made (0755)
+// if missing, and refused if another user could change it
+// (certs.ReplaceableByOthers). It returns the file's path.
+func PublishPublicHalf(dir, base string, key gossh.PublicKey) (string, error) {
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(dir, certs.PublicDirMode); err != nil {
+			return "", err
+		}
+		if err := os.Chmod(dir, certs.PublicDirMode); err != nil {
+			return "", err
+		}
+	}
+	if err := certs.ReplaceableByOthers(dir); err != nil {
+		return "", err
+	}
+	pub := filepath.Join(dir, base+PublicKeySuffix)
+	return pub, writePublicFile(pub, publicHalf(key))
 }

@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -48,10 +49,15 @@ const (
 
 // Config configures the SSH front end.
 type Config struct {
-	Addr        string       // address ListenAndServe listens on, e.g. ":2222"
-	HostKeyPath string       // <data-dir>/ssh_host_ed25519_key; generated (ed25519, 0600) if missing, reused after
-	Room        *room.Room   // the room every session joins
-	Logger      *slog.Logger // nil discards the log
+	Addr        string // address ListenAndServe listens on, e.g. ":2222"
+	HostKeyPath string // <data-dir>/ssh_host_ed25519_key; generated (ed25519, 0600) if missing, reused after
+	// PublicDir, if set, is the public directory (chatd's --public-dir, where
+	// the certificate's public copy lives): the host key's public half is
+	// written there too, for users who cannot pass the data directory, and
+	// HostKeyPublicPath names that copy.
+	PublicDir string
+	Room      *room.Room   // the room every session joins
+	Logger    *slog.Logger // nil discards the log
 	// HandshakeTimeout bounds the key exchange and authentication together,
 	// and how long a connection may go without a session, so that half-open
 	// and idle connections do not pile up.
@@ -146,6 +152,14 @@ func NewServer(cfg Config) (*Server, error) {
 		s.log.Warn("could not write the SSH host key's public half", "path", s.publicPath, "err", err)
 		s.publicPath = ""
 	}
+	if cfg.PublicDir != "" {
+		pub, err := PublishPublicHalf(cfg.PublicDir, filepath.Base(cfg.HostKeyPath), signer.PublicKey())
+		if err != nil {
+			s.log.Warn("could not write the SSH host key's public half into the public directory", "dir", cfg.PublicDir, "err", err)
+		} else {
+			s.publicPath = pub
+		}
+	}
 	s.life = gateway.New(gateway.Options{Logger: s.log, EndSessions: s.quitScreens, Linger: closeGrace, Cut: s.killScreens})
 	if s.cfg.HandshakeTimeout <= 0 {
 		s.cfg.HandshakeTimeout = DefaultHandshakeTimeout
@@ -221,7 +235,8 @@ func (s *Server) serverConfig(ssh.Context) *gossh.ServerConfig {
 func (s *Server) HostKeyFingerprint() string { return s.fingerprint }
 
 // HostKeyPublicPath is the file that holds the host key's public half
-// (Config.HostKeyPath and PublicKeySuffix), whose fingerprint ssh-keygen
+// (in Config.PublicDir if set and written there, else Config.HostKeyPath
+// and PublicKeySuffix), whose fingerprint ssh-keygen
 // -lf prints; "" if it could not be written.
 func (s *Server) HostKeyPublicPath() string { return s.publicPath }
 
@@ -522,7 +537,8 @@ func (s *Server) newScreen(sess ssh.Session) *sessionScreen {
 	opts := tui.Options{
 		Join:    cs.join,
 		OnLeave: func() { cs.leave(room.Reason{Kind: room.ReasonQuit}) },
-		Crypto:  s.sessionCrypto(sess),
+		// Described when /crypto runs: a rekey since is reflected.
+		Crypto: func() *tui.SSHCrypto { return s.sessionCrypto(sess) },
 	}
 	user := sess.User()
 	if c, err := cs.join(user); err == nil {

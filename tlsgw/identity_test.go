@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -150,4 +151,45 @@ func TestHeldNickGoesBackToTheSameClientCertificate(t *testing.T) {
 	if st := ts.room.Stats(); st.Leaves[room.ClassDisconnected] != 1 {
 		t.Errorf("leaves %v, want one disconnected", st.Leaves)
 	}
+}
+
+// TestLongSNIIsCutInTheLog: a client's server name of about 3 KB is cut
+// to 255 bytes, with a marker, in every log record about its connection.
+func TestLongSNIIsCutInTheLog(t *testing.T) {
+	logs := &lockedBuffer{}
+	ts := startServer(t, Config{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	sni := strings.Repeat(strings.Repeat("a", 60)+".", 50) + "example"
+	conn, err := tls.Dial("tcp", ts.addr, &tls.Config{ServerName: sni, InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &client{t: t, conn: conn, r: bufio.NewReader(conn)}
+	c.expect("*** Choose a nickname")
+	c.send("longsni")
+	c.expect("*** longsni joined")
+	conn.Close()
+	deadline := time.Now().Add(waitTime)
+	for !strings.Contains(logs.String(), `"connection closed"`) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	records := 0
+	for line := range strings.Lines(logs.String()) {
+		if !strings.Contains(line, `"sni"`) {
+			continue
+		}
+		records++
+		if strings.Contains(line, sni) || !strings.Contains(line, fmt.Sprintf("…(cut, %d bytes)", len(sni))) || len(line) > 1500 {
+			t.Errorf("a log record carries the whole SNI, or no marker: %d bytes", len(line))
+		}
+	}
+	if records < 2 {
+		t.Errorf("%d records with the SNI, want joined and connection closed:\n%s", records, logs.String())
+	}
+}
+
+// String is what was logged so far.
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

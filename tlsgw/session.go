@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"chatd/certs"
 	"chatd/connlimit"
@@ -41,7 +42,7 @@ type session struct {
 	lines *proto.LineReader
 	start time.Time
 
-	served *tls.Certificate // the certificate presented in the handshake, for /crypto
+	notes handshakeNotes // what the handshake presented and was offered, for /crypto
 
 	member *room.Member // set before the pump starts
 	pump   *room.Pump   // made before the member joins
@@ -120,17 +121,34 @@ func (s *session) logger() *slog.Logger {
 	}
 	if st := s.conn.ConnectionState(); st.HandshakeComplete {
 		args = append(args, "tls_version", tls.VersionName(st.Version),
-			"cipher", tls.CipherSuiteName(st.CipherSuite), "group", st.CurveID.String(),
-			"sni", st.ServerName, "alpn", st.NegotiatedProtocol)
+			"cipher", tls.CipherSuiteName(st.CipherSuite), "group", groupLabel(st.CurveID),
+			"sni", cutForLog(st.ServerName), "alpn", st.NegotiatedProtocol)
 	}
 	return s.srv.cfg.Logger.With(args...)
+}
+
+// maxLoggedSNI bounds the server name a log record carries: a client may
+// send up to about 3 KB of it, on every record about its connection.
+const maxLoggedSNI = 255
+
+// cutForLog cuts a server name the client chose to maxLoggedSNI bytes (at
+// a rune boundary), marking the cut with the full length.
+func cutForLog(s string) string {
+	if len(s) <= maxLoggedSNI {
+		return s
+	}
+	cut := maxLoggedSNI
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s…(cut, %d bytes)", s[:cut], len(s))
 }
 
 // handshake completes the TLS handshake within the handshake timeout and
 // counts what was negotiated.
 func (s *session) handshake() error {
 	s.conn.SetDeadline(time.Now().Add(s.srv.cfg.HandshakeTimeout))
-	if err := s.conn.HandshakeContext(handshakeContext(&s.served)); err != nil {
+	if err := s.conn.HandshakeContext(handshakeContext(&s.notes)); err != nil {
 		return err
 	}
 	s.conn.SetDeadline(time.Time{})
@@ -265,7 +283,7 @@ func (s *session) identity() room.Identity {
 func (s *session) greeting() []*room.Event {
 	st := s.conn.ConnectionState()
 	text := fmt.Sprintf("Welcome to chatd. You are connected with %s, %s, key exchange %s.",
-		tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite), st.CurveID)
+		tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite), groupName(st.CurveID))
 	if s.srv.cfg.KeyLog != "" {
 		text += " " + KeyLogGreeting
 	}

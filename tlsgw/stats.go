@@ -24,7 +24,7 @@ type Stats struct {
 // HandshakeLabel is what a completed handshake negotiated.
 type HandshakeLabel struct {
 	Version string // "TLS 1.3"
-	Group   string // key exchange, "X25519MLKEM768"
+	Group   string // key exchange, "X25519MLKEM768"; "none" for RSA key exchange
 }
 
 // Stats returns a snapshot of the gateway's counters.
@@ -81,7 +81,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 func (s *Server) countHandshake(st tls.ConnectionState) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.handshakes[HandshakeLabel{Version: tls.VersionName(st.Version), Group: st.CurveID.String()}]++
+	s.handshakes[HandshakeLabel{Version: tls.VersionName(st.Version), Group: groupLabel(st.CurveID)}]++
 }
 
 func (s *Server) countHandshakeFailure(err error) {

@@ -48,6 +48,18 @@ func ServerConfig(certs *certs.Store, profile Profile) *tls.Config {
 		// connection: refuse anything bigger than an identity needs.
 		VerifyConnection: checkClientCertificate,
 	}
+	// Every ClientHello, resumptions too, notes the ALPN protocols the
+	// client offered, and gets a copy of the configuration whose session
+	// tickets carry the served certificate's fingerprint (GetCertificate
+	// is not called on a resumption).
+	cfg.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+		n := notesOf(hello.Context())
+		if n == nil {
+			return nil, nil
+		}
+		noteHello(n, hello)
+		return withTicketNotes(cfg, n), nil
+	}
 	profile.apply(cfg)
 	return cfg
 }

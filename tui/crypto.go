@@ -124,7 +124,11 @@ func (m *Model) showCrypto(line string) bool {
 	if !found || cmd.Name != room.CryptoCommand || m.opts.Crypto == nil {
 		return false
 	}
-	for _, text := range m.opts.Crypto.Lines() {
+	crypto := m.opts.Crypto() // now, not when the screen opened
+	if crypto == nil {
+		return false
+	}
+	for _, text := range crypto.Lines() {
 		m.localEvent(room.Notice, text)
 	}
 	return true

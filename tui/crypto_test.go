@@ -75,7 +75,7 @@ func TestSSHCryptoLines(t *testing.T) {
 func TestCryptoOnAnSSHScreenIsAnsweredThere(t *testing.T) {
 	c := newFakeConn("bob")
 	crypto := &SSHCrypto{KeyExchange: "mlkem768x25519-sha256", HostKey: SSHKey{Fingerprint: "SHA256:abc"}}
-	m := New(Options{Conn: c, Location: time.UTC, LeaveDelay: -1, Crypto: crypto})
+	m := New(Options{Conn: c, Location: time.UTC, LeaveDelay: -1, Crypto: func() *SSHCrypto { return crypto }})
 	m.Update(tea.WindowSizeMsg{Width: 140, Height: 30})
 	for _, line := range []string{"/crypto", "/TLS"} {
 		typeText(m, line)
@@ -93,5 +93,32 @@ func TestCryptoOnAnSSHScreenIsAnsweredThere(t *testing.T) {
 	press(plain, "enter")
 	if sent := pc.Sent(); !slices.Equal(sent, []string{"/crypto"}) {
 		t.Errorf("without Crypto the screen sent %q, want the line itself", sent)
+	}
+}
+
+// TestCryptoIsDescribedWhenAsked: the screen calls Options.Crypto on each
+// /crypto, not once when it opens, so that what a rekey changed shows.
+func TestCryptoIsDescribedWhenAsked(t *testing.T) {
+	c := newFakeConn("bob")
+	calls := 0
+	kex := []string{"curve25519-sha256", "mlkem768x25519-sha256"}
+	m := New(Options{Conn: c, Location: time.UTC, LeaveDelay: -1, Crypto: func() *SSHCrypto {
+		calls++
+		return &SSHCrypto{KeyExchange: kex[min(calls, len(kex))-1], HostKey: SSHKey{Fingerprint: "SHA256:abc"}}
+	}})
+	m.Update(tea.WindowSizeMsg{Width: 140, Height: 30})
+	if calls != 0 {
+		t.Errorf("Crypto was called %d times before any /crypto", calls)
+	}
+	for range 2 {
+		typeText(m, "/crypto")
+		press(m, "enter")
+	}
+	if calls != 2 {
+		t.Errorf("Crypto was called %d times for two /crypto, want 2", calls)
+	}
+	text := screenText(m)
+	if !strings.Contains(text, "key exchange: curve25519-sha256") || !strings.Contains(text, "key exchange: mlkem768x25519-sha256") {
+		t.Errorf("the second /crypto does not show the new key exchange:\n%s", text)
 	}
 }

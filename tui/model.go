@@ -51,10 +51,11 @@ type Options struct {
 	// messages unread, "(3) chatd: alice", from the start; /title on and
 	// /title off change it.
 	Title bool
-	// Crypto describes an SSH session's crypto: with it, the screen
-	// answers /crypto (and /tls) itself. Left nil, those lines go to the
-	// Conn like any command.
-	Crypto *SSHCrypto
+	// Crypto describes an SSH session's crypto, as it is when called: with
+	// it, the screen answers /crypto (and /tls) itself, calling it each
+	// time, so that a rekey since is reflected. Left nil (or returning
+	// nil), those lines go to the Conn like any command.
+	Crypto func() *SSHCrypto
 }
 
 // Model is the chat screen: scrollback, member list, status line and input

@@ -90,18 +90,28 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if opts.insecure {
 		ui.warn("WARNING: --insecure: the server's certificate is NOT verified. Anyone on the network path can read and change this chat.")
 	}
+	fromEnv := false
 	if opts.keylog == "" {
-		opts.keylog = os.Getenv(keylog.EnvVar)
+		opts.keylog, fromEnv = os.Getenv(keylog.EnvVar), true
 	}
 	if opts.keylog != "" {
 		f, err := keylog.Open(opts.keylog)
-		if err != nil {
+		switch {
+		case err != nil && fromEnv:
+			// A key log a browser or curl created (0644) is common: chat
+			// runs without one rather than refuse to start, and says why.
+			// An explicit --keylog still refuses.
+			ui.warn("WARNING: " + keylog.EnvVar + " is set, but chat runs WITHOUT a key log: " + err.Error() +
+				". To log to that file: chmod 600 " + opts.keylog)
+			opts.keylog = ""
+		case err != nil:
 			ui.fail(err)
 			return exitFailed
+		default:
+			defer f.Close()
+			opts.keyLogFile = f
+			ui.warn("WARNING: " + keylog.Warning(opts.keylog) + " (--keylog or " + keylog.EnvVar + ")")
 		}
-		defer f.Close()
-		opts.keyLogFile = f
-		ui.warn("WARNING: " + keylog.Warning(opts.keylog) + " (--keylog or " + keylog.EnvVar + ")")
 	}
 	srv, err := newServer(opts)
 	if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -35,7 +36,7 @@ func TestOpenSSLCryptoDescribesTheSession(t *testing.T) {
 			"*** protocol: TLS 1.3, cipher suite TLS_",
 			"*** key exchange: X25519",
 			`*** server name you sent (SNI): "localhost"`,
-			"*** ALPN: none",
+			"*** ALPN offered by your client: none; chatd negotiates none (one protocol)",
 			"*** server profile: intermediate",
 			"*** your client certificate: SHA-256 fingerprint " + opensslFingerprint(t, cert),
 			"*** server certificate SHA-256 fingerprint: " + s.Fingerprint,
@@ -129,4 +130,82 @@ func runOutput(t *testing.T, argv ...string) string {
 		t.Fatalf("%s: %v\n%s", strings.Join(argv, " "), err, out)
 	}
 	return string(out)
+}
+
+// TestOpenSSLCryptoShowsOfferedALPN: /crypto quotes the ALPN protocols the
+// client offered (openssl -alpn h2,foo) and says chatd negotiates none.
+func TestOpenSSLCryptoShowsOfferedALPN(t *testing.T) {
+	t.Parallel()
+	requireOpenSSL(t)
+	s := startChatd(t, filepath.Join(t.TempDir(), "data"))
+	alice := testproc.Start(t, "alice", nil, append(s.ConnectCmd, "-alpn", "h2,foo")...)
+	alice.Expect("*** Choose a nickname")
+	alice.Send("alice")
+	alice.Expect("*** alice joined")
+	alice.Send("/crypto")
+	alice.Expect(`*** ALPN offered by your client: "h2", "foo"; chatd negotiates none (one protocol)`)
+}
+
+// TestOpenSSLCryptoAfterResumption: a TLS 1.3 session resumed by the real
+// openssl (-sess_out, then -sess_in) presents no certificate; /crypto says
+// the session was resumed and gives the fingerprint of the certificate of
+// the original handshake, which the session ticket carries.
+func TestOpenSSLCryptoAfterResumption(t *testing.T) {
+	t.Parallel()
+	requireOpenSSL(t)
+	dir := t.TempDir()
+	s := startChatd(t, filepath.Join(dir, "data"))
+	sess := filepath.Join(dir, "session.pem")
+	first := testproc.Start(t, "first", nil, append(s.ConnectCmd, "-tls1_3", "-sess_out", sess)...)
+	first.Expect("*** Choose a nickname")
+	first.Send("alice")
+	first.Expect("*** alice joined")
+	first.Send("/crypto")
+	first.Expect("*** server certificate SHA-256 fingerprint: " + s.Fingerprint)
+	first.Send("/quit")
+	first.WaitExit()
+
+	argv := append(slices.Clone(s.ConnectCmd), "-tls1_3", "-sess_in", sess)
+	argv = slices.DeleteFunc(argv, func(a string) bool { return a == "-quiet" }) // to see "Reused"
+	again := testproc.Start(t, "again", nil, argv...)
+	again.Expect("Reused, TLSv1.3")
+	again.Expect("*** Choose a nickname")
+	again.Send("alice")
+	again.Expect("*** alice joined")
+	again.Send("/crypto")
+	again.Expect("*** server certificate: resumed session; certificate of the original handshake: SHA-256 fingerprint " + s.Fingerprint)
+}
+
+// TestRSAKeyExchangeIsNamed: with the old profile, an RSA certificate and
+// openssl offering only TLS_RSA_WITH_AES_128_CBC_SHA, no (EC)DHE group is
+// used: the greeting says "none (RSA key exchange)", the log's group= and
+// the handshake metric's group label say "none", never "CurveID(0)".
+func TestRSAKeyExchangeIsNamed(t *testing.T) {
+	t.Parallel()
+	requireOpenSSL(t)
+	dir := t.TempDir()
+	cert, key := filepath.Join(dir, "rsa.pem"), filepath.Join(dir, "rsa.key")
+	if out, err := exec.Command("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+		"-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-days", "1", "-keyout", key, "-out", cert).CombinedOutput(); err != nil {
+		t.Fatalf("openssl req: %v\n%s", err, out)
+	}
+	s := startChatd(t, filepath.Join(dir, "data"), "--tls-profile", "old", "--cert", cert, "--key", key, "--metrics-addr", "127.0.0.1:0")
+	alice := testproc.Start(t, "alice", nil, "openssl", "s_client", "-quiet", "-tls1_2", "-cipher", "AES128-SHA:@SECLEVEL=0",
+		"-servername", "localhost", "-connect", "127.0.0.1:"+s.Port)
+	alice.Expect("*** Welcome to chatd. You are connected with TLS 1.2, TLS_RSA_WITH_AES_128_CBC_SHA, key exchange none (RSA key exchange).")
+	alice.Expect("*** Choose a nickname")
+	alice.Send("alice")
+	alice.Expect("*** alice joined")
+	alice.Send("/crypto")
+	alice.Expect("*** key exchange: none (RSA key exchange)")
+	if line := s.Expect("msg=joined"); !strings.Contains(line, "group=none ") {
+		t.Errorf("the joined record's group: %s", line)
+	}
+	page := httpGet(t, s.MetricsURL+"/metrics")
+	if v, ok := metric(page, `chatd_tls_handshakes_total{group="none",version="TLS 1.2"}`); !ok || v != 1 {
+		t.Errorf("handshake metric for RSA key exchange: %v %v\n%s", v, ok, page)
+	}
+	if strings.Contains(page+s.Output()+alice.Output(), "CurveID") {
+		t.Errorf("CurveID(0) shows somewhere:\n%s\n%s", s.Output(), alice.Output())
+	}
 }

@@ -729,3 +729,28 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestPublicDirHoldsHostKeyPublicHalf: with --public-dir (the systemd
+// unit's /run/chatd) and a data directory closed to other users, the SSH
+// host key's public half is written into the public directory too (0644),
+// and the banner's `check: ssh-keygen -lf` names that copy, which
+// ssh-keygen reads with the banner's fingerprint.
+func TestPublicDirHoldsHostKeyPublicHalf(t *testing.T) {
+	dir := t.TempDir()
+	dataDir, publicDir := filepath.Join(dir, "data"), filepath.Join(dir, "run", "chatd")
+	s := startChatd(t, dataDir, "--public-dir", publicDir, "--ssh-addr", "127.0.0.1:0")
+	pub := filepath.Join(publicDir, "ssh_host_ed25519_key.pub")
+	if !strings.Contains(s.Output(), "public half: "+pub+" (check: ssh-keygen -lf "+pub+")") {
+		t.Errorf("the banner does not name the public directory's copy %s:\n%s", pub, s.Output())
+	}
+	if info, err := os.Stat(pub); err != nil || info.Mode().Perm() != 0o644 {
+		t.Fatalf("public half in the public directory: %v", err)
+	}
+	if info, err := os.Stat(dataDir); err != nil || info.Mode().Perm() != 0o700 {
+		t.Errorf("data directory: %v, want mode 0700", err)
+	}
+	out, err := exec.Command("ssh-keygen", "-lf", pub).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), s.SSHFingerprint) {
+		t.Errorf("ssh-keygen -lf %s: %v %s; want %s", pub, err, out, s.SSHFingerprint)
+	}
+}

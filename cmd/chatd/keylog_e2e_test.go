@@ -195,3 +195,63 @@ func TestKeyLogWarnsInJSON(t *testing.T) {
 	alice.Send("/quit")
 	alice.WaitExit()
 }
+
+// TestKeyLogWarnRecordInTextMode: with text logs, the key log's warning is
+// a WARN record on the log too, not only banner text.
+func TestKeyLogWarnRecordInTextMode(t *testing.T) {
+	dir := t.TempDir()
+	keys := filepath.Join(dir, "keys.log")
+	s := startChatd(t, filepath.Join(dir, "data"), "--keylog", keys)
+	if !strings.Contains(s.Output(), `level=WARN msg="TLS key log on: sessions can be decrypted" keylog=`+keys) {
+		t.Errorf("no WARN record names the key log:\n%s", s.Output())
+	}
+}
+
+// TestKeyLogReopenedOnHangup: a key log removed (rotated) while chatd runs
+// is reported as deleted at SIGHUP and reopened by name: a new
+// connection's secrets are in the new file. A reopen that is refused keeps
+// the old file, with an ERROR record.
+func TestKeyLogReopenedOnHangup(t *testing.T) {
+	requireOpenSSL(t)
+	dir := t.TempDir()
+	keys := filepath.Join(dir, "keys.log")
+	s := startChatd(t, filepath.Join(dir, "data"), "--keylog", keys)
+	alice := s.JoinWithOpenSSL(t, "alice")
+	alice.Send("/quit")
+	alice.WaitExit()
+	if err := os.Remove(keys); err != nil {
+		t.Fatal(err)
+	}
+	s.Signal(syscall.SIGHUP)
+	s.Expect(`level=WARN msg="the TLS key log was deleted`)
+	s.Expect(`msg="key log reopened"`)
+	bob := s.JoinWithOpenSSL(t, "bob")
+	bob.Send("/quit")
+	bob.WaitExit()
+	b, err := os.ReadFile(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(b, []byte("CLIENT_TRAFFIC_SECRET_0 ")) {
+		t.Errorf("the reopened key log holds no secrets of the new connection:\n%s", b)
+	}
+
+	// A symbolic link planted in its place is refused; the old file stays.
+	if err := os.Rename(keys, keys+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(dir, "elsewhere"), keys); err != nil {
+		t.Fatal(err)
+	}
+	s.Signal(syscall.SIGHUP)
+	s.Expect(`level=ERROR msg="key log reopen failed; still writing to the old file"`)
+	carol := s.JoinWithOpenSSL(t, "carol")
+	carol.Send("/quit")
+	carol.WaitExit()
+	if b2, _ := os.ReadFile(keys + ".1"); len(b2) <= len(b) {
+		t.Error("after a refused reopen, the old key log got no more secrets")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "elsewhere")); err == nil {
+		t.Error("the symbolic link's target was created")
+	}
+}

@@ -42,8 +42,8 @@ type parts struct {
 	reg    *prometheus.Registry
 	banner *banner
 	logger *slog.Logger
-	host   string   // the name users connect to
-	keyLog *os.File // --keylog's file, nil when off
+	host   string         // the name users connect to
+	keyLog *keylog.Writer // --keylog's file, nil when off
 }
 
 // listening is a server with the listener it is to serve.
@@ -97,7 +97,15 @@ func serve(ctx context.Context, stopSignals func(), cfg *config, stdout io.Write
 	// reason: a failed listener too, not only the end of ctx.
 	keeperCtx, stopKeeper := context.WithCancel(ctx)
 	var keeping sync.WaitGroup
-	keeping.Go(func() { keeper.run(keeperCtx, hangups) })
+	certHangups := hangups
+	if keyLog != nil {
+		// A SIGHUP reopens the key log too (logrotate), then reloads
+		// the certificate.
+		relay := make(chan os.Signal, 1)
+		certHangups = relay
+		keeping.Go(func() { relayHangups(keeperCtx, hangups, relay, keyLog, logger) })
+	}
+	keeping.Go(func() { keeper.run(keeperCtx, certHangups) })
 	defer keeping.Wait()
 	defer stopKeeper()
 
@@ -187,6 +195,9 @@ func (p *parts) startSSH() (listening, error) {
 	sshCfg.Addr, sshCfg.HostKeyPath, sshCfg.Room, sshCfg.Logger = p.cfg.sshAddr, keyPath, p.room, p.logger
 	sshCfg.WriteTimeout = p.cfg.tls.WriteTimeout
 	sshCfg.Hosts = p.cfg.hosts // the name its hints give
+	// The public half goes into the public directory too: the data
+	// directory may be closed to other users (deploy/chatd.service).
+	sshCfg.PublicDir = absPath(publicDir(p.cfg))
 	sshServer, err := sshgw.NewServer(sshCfg)
 	if err != nil {
 		return listening{}, err
@@ -233,17 +244,49 @@ func withRefusalLog(limits connlimit.Limits, logger *slog.Logger) connlimit.Limi
 }
 
 // openKeyLog opens --keylog's file, if set, and says loudly in the banner
-// that TLS sessions can be decrypted. It returns nil when --keylog is off.
-func openKeyLog(path string, b *banner) (*os.File, error) {
+// and, in both log formats, as a WARN record on the log that TLS sessions
+// can be decrypted. It returns nil when --keylog is off.
+func openKeyLog(path string, b *banner) (*keylog.Writer, error) {
 	if path == "" {
 		return nil, nil
 	}
-	f, err := keylog.Open(path)
+	w, err := keylog.OpenWriter(path)
 	if err != nil {
 		return nil, err
 	}
-	b.say(keyLogPart(absPath(path)))
-	return f, nil
+	b.warn(keyLogPart(absPath(path)))
+	return w, nil
+}
+
+// relayHangups reopens the key log on every SIGHUP (by name, with the same
+// checks), warning if the file it was writing had been deleted, then passes
+// the signal on to the certificate keeper, until ctx ends.
+func relayHangups(ctx context.Context, hangups <-chan os.Signal, relay chan<- os.Signal, keyLog *keylog.Writer, logger *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case sig := <-hangups:
+			reopenKeyLog(keyLog, logger)
+			select {
+			case relay <- sig:
+			default: // a reload is already due
+			}
+		}
+	}
+}
+
+// reopenKeyLog is what a SIGHUP does to the key log.
+func reopenKeyLog(keyLog *keylog.Writer, logger *slog.Logger) {
+	path := absPath(keyLog.Path())
+	if keyLog.Deleted() {
+		logger.Warn("the TLS key log was deleted: the secrets written since went to a file with no name; reopening it by name", "keylog", path)
+	}
+	if err := keyLog.Reopen(); err != nil {
+		logger.Error("key log reopen failed; still writing to the old file", "keylog", path, "err", err)
+		return
+	}
+	logger.Info("key log reopened", "keylog", path)
 }
 
 func absPath(p string) string {

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"sync"
 	"syscall"
 )
 
@@ -80,4 +81,68 @@ func check(f *os.File) error {
 // log is on.
 func Warning(path string) string {
 	return fmt.Sprintf("TLS key log ON: secrets go to %s; whoever has that file and a capture can decrypt the session", path)
+}
+
+// Writer is a key log that can be reopened by name (chatd's SIGHUP, as
+// logrotate expects): crypto/tls writes to it through Config.KeyLogWriter,
+// and Reopen swaps the file under it.
+type Writer struct {
+	path string
+	mu   sync.Mutex
+	f    *os.File
+}
+
+// OpenWriter opens path as Open does.
+func OpenWriter(path string) (*Writer, error) {
+	f, err := Open(path)
+	if err != nil {
+		return nil, err
+	}
+	return &Writer{path: path, f: f}, nil
+}
+
+// Path is the name the key log was opened by.
+func (w *Writer) Path() string { return w.path }
+
+// Write appends p (one NSS key log line) to the current file.
+func (w *Writer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.f.Write(p)
+}
+
+// Reopen opens the key log by its name again, with Open's checks, and
+// writes there from now on. If that fails, the old file stays in use and
+// the error says why.
+func (w *Writer) Reopen() error {
+	f, err := Open(w.path)
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	old := w.f
+	w.f = f
+	w.mu.Unlock()
+	return old.Close()
+}
+
+// Deleted reports whether the file being written has no name left (it was
+// removed or renamed away and replaced): whatever is written now is lost to
+// whoever looks for it by name.
+func (w *Writer) Deleted() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	fi, err := w.f.Stat()
+	if err != nil {
+		return false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && st.Nlink == 0
+}
+
+// Close closes the current file.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.f.Close()
 }

@@ -80,3 +80,47 @@ func TestOpenRefusesUnsafeFiles(t *testing.T) {
 		t.Error("a refused file's mode was changed")
 	}
 }
+
+// TestWriterReopen: after the key log is removed, Deleted says so and
+// Reopen writes to a new file by the same name; a reopen that is refused
+// keeps the old file.
+func TestWriterReopen(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "keys.log")
+	w, err := OpenWriter(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	w.Write([]byte("one\n"))
+	if w.Deleted() {
+		t.Error("Deleted before the file was removed")
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if !w.Deleted() {
+		t.Error("Deleted is false after the file was removed")
+	}
+	if err := w.Reopen(); err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("two\n"))
+	if b, _ := os.ReadFile(path); string(b) != "two\n" {
+		t.Errorf("the new file holds %q, want the line written after Reopen", b)
+	}
+	// A link planted in its place is refused; writes go on to the old file.
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(dir, "elsewhere"), path); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Reopen(); !errors.Is(err, ErrUnsafe) {
+		t.Errorf("Reopen onto a symbolic link: %v, want ErrUnsafe", err)
+	}
+	w.Write([]byte("three\n"))
+	if b, _ := os.ReadFile(path + ".1"); string(b) != "two\nthree\n" {
+		t.Errorf("the old file holds %q after a refused Reopen", b)
+	}
+}
