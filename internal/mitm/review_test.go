@@ -226,8 +226,13 @@ func TestSSHStderrCrossesBothWays(t *testing.T) {
 	case <-time.After(wait):
 		t.Fatal("3 MiB of the client's stderr: the write is stuck (the proxy does not read it)")
 	}
-	if n := <-got; n != clientStderr {
-		t.Errorf("the server got %d bytes of the client's stderr, want %d", n, clientStderr)
+	select {
+	case n := <-got:
+		if n != clientStderr {
+			t.Errorf("the server got %d bytes of the client's stderr, want %d", n, clientStderr)
+		}
+	case <-time.After(wait):
+		t.Fatal("the client's stderr did not reach the server")
 	}
 	io.WriteString(stdin, "hi\r")
 	if line, err := bufio.NewReader(stdout).ReadString('\n'); line != "echo: hi\r\n" {

@@ -14,7 +14,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 )
 
-// MaxSessions bounds the session channels one SSH client may open through
+// MaxSessions bounds the session channels one SSH client may have open at once through
 // the proxy; other channel kinds (port forwarding) are refused.
 const MaxSessions = 4
 
