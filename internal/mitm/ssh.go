@@ -14,8 +14,9 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 )
 
-// MaxSessions bounds the session channels one SSH client may have open at once through
-// the proxy; other channel kinds (port forwarding) are refused.
+// MaxSessions bounds the session channels one SSH client may have open
+// through the proxy at once; other channel kinds (port forwarding) are
+// refused.
 const MaxSessions = 4
 
 // SSHConfig is what the SSH proxy is told.
