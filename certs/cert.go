@@ -17,6 +17,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math/big"
 	"net"
@@ -68,7 +69,15 @@ func (s *Store) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 // LoadKeyPair reads a PEM certificate (chain) and key, such as one made with
 // openssl or certbot, and parses its leaf.
 func LoadKeyPair(certFile, keyFile string) (*tls.Certificate, error) {
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	certPEM, err := ReadPEMFile(certFile)
+	if err != nil {
+		return nil, err
+	}
+	keyPEM, err := ReadPEMFile(keyFile)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		return nil, fmt.Errorf("load certificate %s with key %s: %w", certFile, keyFile, err)
 	}
@@ -78,6 +87,28 @@ func LoadKeyPair(certFile, keyFile string) (*tls.Certificate, error) {
 		}
 	}
 	return &cert, nil
+}
+
+// MaxPEMFileBytes bounds a certificate or key file read: a chain of a few
+// certificates is a few kilobytes.
+const MaxPEMFileBytes = 1 << 20
+
+// ReadPEMFile reads a certificate or key file of at most MaxPEMFileBytes;
+// a larger one is an error naming the limit, never read whole.
+func ReadPEMFile(file string) ([]byte, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxPEMFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", file, err)
+	}
+	if len(data) > MaxPEMFileBytes {
+		return nil, fmt.Errorf("%s is larger than %d bytes (1 MiB), too large for a certificate or key file", file, MaxPEMFileBytes)
+	}
+	return data, nil
 }
 
 // DefaultHosts returns the names a generated certificate always covers:
@@ -313,7 +344,7 @@ func MergeHosts(first, more []string) []string {
 
 // readLeaf returns the first certificate in file, or nil if there is none.
 func readLeaf(file string) *x509.Certificate {
-	data, err := os.ReadFile(file)
+	data, err := ReadPEMFile(file)
 	if err != nil {
 		return nil
 	}

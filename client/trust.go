@@ -178,19 +178,24 @@ func readCAFile(path string) (*x509.CertPool, []string, error) {
 		return nil, nil, fmt.Errorf("read CA file: %w", err)
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxCAFileBytes))
+	data, err := io.ReadAll(io.LimitReader(f, maxCAFileBytes+1))
 	if err != nil {
 		return nil, nil, fmt.Errorf("read CA file: %w", err)
 	}
+	if len(data) > maxCAFileBytes {
+		return nil, nil, fmt.Errorf("CA file %s is larger than %d bytes (1 MiB), too large for a few certificates", path, maxCAFileBytes)
+	}
 	pool := x509.NewCertPool()
 	var fingerprints []string
+	n := 0 // CERTIFICATE blocks
 	for block, rest := pem.Decode(data); block != nil; block, rest = pem.Decode(rest) {
 		if block.Type != "CERTIFICATE" {
 			continue
 		}
+		n++
 		c, err := x509.ParseCertificate(block.Bytes)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", path, err)
+			return nil, nil, fmt.Errorf("CA file %s: CERTIFICATE block %d does not parse (fix or remove it): %w", path, n, err)
 		}
 		pool.AddCert(c)
 		fingerprints = append(fingerprints, certs.Fingerprint(c.Raw))

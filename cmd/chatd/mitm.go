@@ -60,7 +60,7 @@ func (m *mitmCommand) flags(stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&m.sshUpstream, "ssh-upstream", "", "`HOST:PORT` of the real chatd's SSH port: intercept SSH too (or only)")
 	fs.StringVar(&m.cert, "cert", "", "present this PEM certificate `FILE` instead of one generated at start (with --key)")
 	fs.StringVar(&m.key, "key", "", "PEM private key `FILE` of --cert")
-	fs.IntVar(&m.maxConns, "max-conns", mitm.DefaultMaxConns, "relay at most `N` connections at once; more are refused")
+	fs.IntVar(&m.maxConns, "max-conns", mitm.DefaultMaxConns, "relay at most `N` connections at once per listener (TLS and SSH each); more are refused")
 	fs.StringVar(&m.keylog, "keylog", "", "append the TLS secrets of both sides to `FILE` (NSS key log format, for Wireshark)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, mitmUsage)
@@ -95,6 +95,14 @@ at start), the user let in and logged in to the real server with "none"
 the real server's key in known_hosts refuses it: REMOTE HOST IDENTIFICATION
 HAS CHANGED.
 
+chatd sees every client through the proxy as one address, the proxy's: its
+per-address limits (--max-conns-per-ip, default 32; --conn-rate-per-ip and
+--conn-burst-per-ip, 20 at once) apply to the whole class together, a nick's
+grace is kept by that address for anyone through the proxy, and TLS client
+certificates are not forwarded. For a class, start chatd with higher
+per-address limits, e.g. --max-conns-per-ip 200 --conn-burst-per-ip 200
+--conn-rate-per-ip 50, and this proxy with --max-conns to match (default 32).
+
 It is a separate program mode: chatd serving a room never intercepts
 anything. Run it only on connections you are allowed to intercept.
 
@@ -112,6 +120,8 @@ func (m *mitmCommand) validate(fs *flag.FlagSet) error {
 		return errors.New("--cert and --key go together")
 	case m.maxConns < 1:
 		return fmt.Errorf("--max-conns %d: at least 1", m.maxConns)
+	case m.upstream == "" && (m.cert != "" || m.keylog != ""):
+		return errors.New("--cert, --key and --keylog are for the TLS proxy: they need --upstream (the SSH proxy has a host key of its own and no TLS)")
 	}
 	for flagName, addr := range map[string]string{"upstream": m.upstream, "ssh-upstream": m.sshUpstream} {
 		if _, _, err := net.SplitHostPort(addr); addr != "" && err != nil {
@@ -122,26 +132,34 @@ func (m *mitmCommand) validate(fs *flag.FlagSet) error {
 }
 
 // run starts the proxies, prints what they are, and relays until ctx
-// ends.
+// ends. Nothing is printed before both have started.
 func (m *mitmCommand) run(ctx context.Context, stdout io.Writer) error {
 	out := mitm.SyncWriter(stdout)
-	fmt.Fprintf(out, "!!! chatd mitm: a DELIBERATE INTERCEPTION PROXY (man in the middle), a lab tool.\n"+
-		"!!! Everything both sides send is printed below in plain text. Intercept only connections you may.\n")
 	var serve []func(context.Context) error
+	var banners []func()
 	if m.upstream != "" {
 		p, closeKeyLog, err := m.startTLS(ctx, out)
 		if err != nil {
 			return err
 		}
 		defer closeKeyLog()
+		defer p.Close()
 		serve = append(serve, p.Serve)
+		banners = append(banners, func() { m.banner(out, p) })
 	}
 	if m.sshUpstream != "" {
 		p, err := m.startSSH(ctx, out)
 		if err != nil {
-			return err
+			return err // the TLS proxy, if any, is closed on the way out
 		}
+		defer p.Close()
 		serve = append(serve, p.Serve)
+		banners = append(banners, func() { m.sshBanner(out, p) })
+	}
+	fmt.Fprintf(out, "!!! chatd mitm: a DELIBERATE INTERCEPTION PROXY (man in the middle), a lab tool.\n"+
+		"!!! Everything both sides send is printed below in plain text. Intercept only connections you may.\n")
+	for _, b := range banners {
+		b()
 	}
 	return serveAll(ctx, serve)
 }
@@ -168,7 +186,7 @@ func serveAll(ctx context.Context, serve []func(context.Context) error) error {
 	return first
 }
 
-// startTLS starts the TLS proxy and prints its banner. The function it
+// startTLS starts the TLS proxy. The function it
 // returns closes the key log.
 func (m *mitmCommand) startTLS(ctx context.Context, out io.Writer) (*mitm.Proxy, func(), error) {
 	cfg := mitm.Config{Listen: m.listen, Upstream: m.upstream, MaxConns: m.maxConns, Out: out}
@@ -193,23 +211,22 @@ func (m *mitmCommand) startTLS(ctx context.Context, out io.Writer) (*mitm.Proxy,
 		closeKeyLog()
 		return nil, nil, err
 	}
-	m.banner(out, p)
 	return p, closeKeyLog, nil
 }
 
-// startSSH starts the SSH proxy and prints its banner.
+// startSSH starts the SSH proxy.
 func (m *mitmCommand) startSSH(ctx context.Context, out io.Writer) (*mitm.SSHProxy, error) {
-	p, err := mitm.StartSSH(ctx, mitm.SSHConfig{Listen: m.sshListen, Upstream: m.sshUpstream, MaxConns: m.maxConns, Out: out})
-	if err != nil {
-		return nil, err
-	}
+	return mitm.StartSSH(ctx, mitm.SSHConfig{Listen: m.sshListen, Upstream: m.sshUpstream, MaxConns: m.maxConns, Out: out})
+}
+
+// sshBanner says what the SSH proxy is, and the two host keys.
+func (m *mitmCommand) sshBanner(out io.Writer, p *mitm.SSHProxy) {
 	fmt.Fprintf(out, "SSH listening on %s, relaying to %s\n", p.Addr(), m.sshUpstream)
 	fmt.Fprintf(out, "  upstream's host key (the real server): %s\n", gossh.FingerprintSHA256(p.UpstreamKey()))
 	fmt.Fprintf(out, "  proxy's host key (generated now, in memory): %s\n", gossh.FingerprintSHA256(p.HostKey()))
 	fmt.Fprintf(out, "ssh with the real key in known_hosts refuses it (REMOTE HOST IDENTIFICATION HAS CHANGED).\n")
 	fmt.Fprintf(out, "Try: ssh -p %s -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null NICK@%s\n",
 		portOf(p.Addr()), hostOf(dialable(p.Addr())))
-	return p, nil
 }
 
 // banner says loudly what this is, and the two fingerprints a careful

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -8,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"chatd/internal/testproc"
 )
@@ -241,4 +244,22 @@ func TestMitmPresentsAGivenCertificate(t *testing.T) {
 func afterEquals(line string) string {
 	_, after, _ := strings.Cut(strings.TrimSpace(line), "=")
 	return after
+}
+
+// TestSSHStderrThroughTheProxy: chatd's words on stderr (here, a user name
+// too long) reach ssh through the proxy.
+func TestSSHStderrThroughTheProxy(t *testing.T) {
+	_, m := startSSHIntercepted(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	user := strings.Repeat("u", 80)
+	cmd := exec.CommandContext(ctx, "ssh", "-T", "-p", m.SSHPort, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+		"-o", "GlobalKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", user+"@127.0.0.1")
+	var stderr bytes.Buffer
+	cmd.Stdin = strings.NewReader("")
+	cmd.Stderr = &stderr
+	cmd.Run()
+	if want := "chatd: the user name is 80 bytes long; at most 64 are allowed"; !strings.Contains(stderr.String(), want) {
+		t.Errorf("ssh's stderr through the proxy lacks %q: %q", want, stderr.String())
+	}
 }

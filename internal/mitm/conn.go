@@ -24,7 +24,7 @@ func (p *Proxy) handle(raw net.Conn) bool {
 	who := raw.RemoteAddr()
 	client := tls.Server(raw, p.serverTLS())
 	if err := p.handshake(client); err != nil {
-		p.out.event(who, "TLS handshake with the client failed, nothing relayed (a client that refuses the proxy's certificate ends here): "+err.Error())
+		p.out.failure(who, "TLS handshake with the client failed, nothing relayed (a client that refuses the proxy's certificate ends here): "+err.Error())
 		return false
 	}
 	cs := client.ConnectionState()
@@ -38,7 +38,7 @@ func (p *Proxy) handle(raw net.Conn) bool {
 		return false
 	}
 	defer p.untrack(up)
-	p.out.event(who, fmt.Sprintf("intercepted: %s, SNI %q; relaying to %s", tls.VersionName(cs.Version), cs.ServerName, p.cfg.Upstream))
+	p.out.event(who, fmt.Sprintf("intercepted: %s, SNI \"%s\"; relaying to %s", tls.VersionName(cs.Version), cs.ServerName, p.cfg.Upstream))
 	p.relay(who, client, up)
 	return true
 }
@@ -85,7 +85,7 @@ func (p *Proxy) relay(who net.Addr, client, up *tls.Conn) {
 type deadlineWriter struct{ c *tls.Conn }
 
 func (w deadlineWriter) Write(b []byte) (int, error) {
-	if err := w.c.SetWriteDeadline(time.Now().Add(WriteTimeout)); err != nil {
+	if err := w.c.SetWriteDeadline(time.Now().Add(writeTimeout)); err != nil {
 		return 0, err
 	}
 	return w.c.Write(b)

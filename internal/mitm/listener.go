@@ -80,7 +80,7 @@ func (l *listener) admit(c net.Conn) {
 	select {
 	case l.slots <- struct{}{}:
 	default:
-		l.out.event(c.RemoteAddr(), fmt.Sprintf("refused: already %d connections (--max-conns)", cap(l.slots)))
+		l.out.refusal(c.RemoteAddr(), fmt.Sprintf("refused: already %d connections (--max-conns)", cap(l.slots)))
 		c.Close()
 		return
 	}

@@ -19,7 +19,10 @@ import (
 
 // Defaults of Config's limits.
 const (
-	DefaultMaxConns = 64
+	// DefaultMaxConns is chatd's own bound on the connections from one
+	// address (--max-conns-per-ip): chatd sees every proxied client as
+	// the proxy's address.
+	DefaultMaxConns = 32
 	DefaultTimeout  = 10 * time.Second
 	// Linger is how long a connection waits for the other direction once
 	// one side has ended its stream, before it is cut.
@@ -31,6 +34,15 @@ const (
 	// certificate into the proxy's.
 	MaxCopiedNames = 64
 )
+
+// writeTimeout is WriteTimeout; tests shorten it.
+var writeTimeout = WriteTimeout
+
+// probeTimeout bounds the one dial and handshake at start that reads the
+// upstream's certificate or host key: never less than DefaultTimeout, so
+// that a short Timeout for the clients does not fail the start on a busy
+// machine.
+func probeTimeout(timeout time.Duration) time.Duration { return max(timeout, DefaultTimeout) }
 
 // Config is what the proxy is told.
 type Config struct {

@@ -14,8 +14,9 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 )
 
-// MaxSessions bounds the session channels one SSH client may open through
-// the proxy; other channel kinds (port forwarding) are refused.
+// MaxSessions bounds the session channels one SSH client may have open
+// through the proxy at once; other channel kinds (port forwarding) are
+// refused.
 const MaxSessions = 4
 
 // SSHConfig is what the SSH proxy is told.
@@ -81,7 +82,7 @@ var errProbeDone = errors.New("host key read")
 // probeSSHUpstream connects to the upstream and returns its host key.
 func probeSSHUpstream(ctx context.Context, cfg SSHConfig) (gossh.PublicKey, error) {
 	var key gossh.PublicKey
-	c, err := dialSSH(ctx, cfg.Upstream, cfg.Timeout, &gossh.ClientConfig{User: "mitm-probe",
+	c, err := dialSSH(ctx, cfg.Upstream, probeTimeout(cfg.Timeout), &gossh.ClientConfig{User: "mitm-probe",
 		HostKeyCallback: func(_ string, _ net.Addr, k gossh.PublicKey) error { key = k; return errProbeDone }})
 	if c != nil {
 		c.Close()
@@ -107,45 +108,56 @@ func (p *SSHProxy) UpstreamKey() gossh.PublicKey { return p.upstream }
 func (p *SSHProxy) HostKey() gossh.PublicKey { return p.cfg.HostKey.PublicKey() }
 
 // handle intercepts one SSH client; it returns once both connections are
-// closed, and whether anything was relayed.
+// closed, and whether anything was relayed. The client's global requests
+// are discarded and its channels taken from the moment its handshake ends,
+// while the upstream is dialed too: x/crypto's reader stalls for good on a
+// client whose requests or channel opens are not read.
 func (p *SSHProxy) handle(raw net.Conn) bool {
 	defer raw.Close()
 	who := raw.RemoteAddr()
 	raw.SetDeadline(time.Now().Add(p.cfg.Timeout))
-	client, chans, reqs, err := gossh.NewServerConn(raw, p.srv)
+	client, chans, reqs, err := gossh.NewServerConn(writeDeadlineConn{raw}, p.srv)
 	if err != nil {
-		p.out.event(who, "SSH handshake with the client failed, nothing relayed (a client that refuses the proxy's host key ends here): "+err.Error())
+		p.out.failure(who, "SSH handshake with the client failed, nothing relayed (a client that refuses the proxy's host key ends here): "+err.Error())
 		return false
 	}
 	defer client.Close()
 	raw.SetDeadline(time.Time{})
-	up, err := p.dialUpstream(client.User())
+	// dialing ends when the client leaves or the proxy closes.
+	dialing, stopDialing := context.WithCancel(p.life)
+	defer stopDialing()
+	var ends sync.WaitGroup
+	defer ends.Wait()
+	ends.Add(3)
+	go func() { defer ends.Done(); gossh.DiscardRequests(reqs) }()
+	ready := make(chan struct{}) // closed once up is set, or the dial failed
+	var up *gossh.Client
+	go func() { defer ends.Done(); p.relayChannels(who, chans, ready, &up) }()
+	go func() { defer ends.Done(); client.Wait(); stopDialing() }()
+	up, err = p.dialUpstream(dialing, client.User())
+	close(ready)
 	if err != nil {
 		p.out.event(who, "cannot log in to the SSH upstream "+p.cfg.Upstream+": "+err.Error())
+		client.Close()
 		return false
 	}
 	defer up.Close()
-	p.out.event(who, fmt.Sprintf("ssh intercepted: user %q, client %q; relaying to %s", client.User(), client.ClientVersion(), p.cfg.Upstream))
-	var ends sync.WaitGroup
-	ends.Add(3)
-	go func() { defer ends.Done(); gossh.DiscardRequests(reqs) }()
-	go func() { defer ends.Done(); client.Wait(); up.Close() }() // one side's end ends the other
-	go func() { defer ends.Done(); up.Wait(); client.Close() }()
-	p.relayChannels(who, chans, up)
-	client.Close()
+	p.out.event(who, "ssh intercepted: user \""+client.User()+"\", client \""+string(client.ClientVersion())+"\"; relaying to "+p.cfg.Upstream)
+	ends.Add(1)
+	go func() { defer ends.Done(); up.Wait(); client.Close() }() // one side's end ends the other
+	client.Wait()
 	up.Close()
-	ends.Wait()
 	return true
 }
 
 // dialUpstream logs in to the real server as user, with "none".
-func (p *SSHProxy) dialUpstream(user string) (*gossh.Client, error) {
-	return dialSSH(p.life, p.cfg.Upstream, p.cfg.Timeout, &gossh.ClientConfig{User: user,
+func (p *SSHProxy) dialUpstream(ctx context.Context, user string) (*gossh.Client, error) {
+	return dialSSH(ctx, p.cfg.Upstream, p.cfg.Timeout, &gossh.ClientConfig{User: user,
 		HostKeyCallback: gossh.InsecureIgnoreHostKey()}) //nolint:gosec // the proxy is the man in the middle
 }
 
 // dialSSH connects and logs in to addr, the connection and the handshake
-// within timeout.
+// within timeout; ctx's end cuts the handshake too.
 func dialSSH(ctx context.Context, addr string, timeout time.Duration, cfg *gossh.ClientConfig) (*gossh.Client, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -154,7 +166,15 @@ func dialSSH(ctx context.Context, addr string, timeout time.Duration, cfg *gossh
 		return nil, err
 	}
 	raw.SetDeadline(time.Now().Add(timeout))
-	c, chans, reqs, err := gossh.NewClientConn(raw, addr, cfg)
+	stop := context.AfterFunc(ctx, func() { raw.Close() })
+	c, chans, reqs, err := gossh.NewClientConn(writeDeadlineConn{raw}, addr, cfg)
+	if !stop() {
+		if err == nil {
+			c.Close()
+		}
+		raw.Close()
+		return nil, errors.Join(context.Cause(ctx), err)
+	}
 	if err != nil {
 		raw.Close()
 		return nil, err
@@ -163,28 +183,53 @@ func dialSSH(ctx context.Context, addr string, timeout time.Duration, cfg *gossh
 	return gossh.NewClient(c, chans, reqs), nil
 }
 
-// relayChannels relays the client's session channels until its connection
-// ends, and waits for them.
-func (p *SSHProxy) relayChannels(who net.Addr, chans <-chan gossh.NewChannel, up *gossh.Client) {
+// writeDeadlineConn bounds each write to a peer by WriteTimeout, as the
+// TLS relay does: a peer that stops reading is cut.
+type writeDeadlineConn struct{ net.Conn }
+
+func (c writeDeadlineConn) Write(b []byte) (int, error) {
+	if err := c.SetWriteDeadline(time.Now().Add(writeTimeout)); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(b)
+}
+
+// relayChannels takes the client's channels from the end of its handshake
+// until its connection ends, and waits for the sessions it relays: at
+// most MaxSessions at once, each once the upstream is up (ready closed,
+// *up set; nil: refused). Other channel kinds are refused.
+func (p *SSHProxy) relayChannels(who net.Addr, chans <-chan gossh.NewChannel, ready <-chan struct{}, up **gossh.Client) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	sessions := 0
+	open := make(chan struct{}, MaxSessions) // sessions at once
 	for nc := range chans {
-		if nc.ChannelType() != "session" || sessions >= MaxSessions {
+		if nc.ChannelType() != "session" {
 			nc.Reject(gossh.Prohibited, "not relayed")
 			continue
 		}
-		sessions++
+		select {
+		case open <- struct{}{}:
+		default:
+			nc.Reject(gossh.ResourceShortage, "too many sessions at once")
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p.relaySession(who, nc, up)
+			defer func() { <-open }()
+			<-ready
+			if *up == nil {
+				nc.Reject(gossh.ConnectionFailed, "upstream unreachable")
+				return
+			}
+			p.relaySession(who, nc, *up)
 		}()
 	}
 }
 
 // relaySession opens the same channel upstream and relays its requests
-// both ways and its data, printing what the user types.
+// both ways and its data and extended data (stderr), printing what the
+// user types.
 func (p *SSHProxy) relaySession(who net.Addr, nc gossh.NewChannel, up *gossh.Client) {
 	upCh, upReqs, err := up.OpenChannel(nc.ChannelType(), nc.ExtraData())
 	if err != nil {
@@ -204,14 +249,14 @@ func (p *SSHProxy) relaySession(who net.Addr, nc gossh.NewChannel, up *gossh.Cli
 	go func() {
 		defer fromClient.Done()
 		typed := p.out.typed(who)
-		io.Copy(io.MultiWriter(typed, upCh), ch)
+		copyBoth(upCh, ch, typed)
 		typed.Close()
 		upCh.CloseWrite()
 	}()
 	go func() { defer fromServer.Done(); p.forwardRequests(who, upReqs, ch, false) }()
 	go func() {
 		defer fromServer.Done()
-		io.Copy(ch, upCh)
+		copyBoth(ch, upCh, io.Discard)
 		ch.CloseWrite()
 	}()
 	// The server ends a session: its data, then its exit status, then the
@@ -220,6 +265,16 @@ func (p *SSHProxy) relaySession(who net.Addr, nc gossh.NewChannel, up *gossh.Cli
 	ch.Close()
 	upCh.Close()
 	fromClient.Wait()
+}
+
+// copyBoth copies src's data to dst and to seen, and its extended data
+// (stderr) to dst's, until src's end.
+func copyBoth(dst, src gossh.Channel, seen io.Writer) {
+	var stderr sync.WaitGroup
+	stderr.Add(1)
+	go func() { defer stderr.Done(); io.Copy(dst.Stderr(), src.Stderr()) }()
+	io.Copy(io.MultiWriter(seen, dst), src)
+	stderr.Wait()
 }
 
 // forwardRequests passes channel requests on (pty-req, window-change,

@@ -41,7 +41,20 @@ type transcript struct {
 	now func() time.Time
 	mu  sync.Mutex
 	out io.Writer
+	// The limits of the lines any client can cause in numbers, by kind.
+	failures, refusals limit
 }
+
+// limit lets one line a second through; it counts the others.
+type limit struct {
+	last       time.Time
+	suppressed int
+}
+
+// MaxRepeatedEvents is how many handshake failures, and how many
+// refusals (--max-conns), the transcript prints a second: the next one
+// printed says how many were not.
+const MaxRepeatedEvents = 1
 
 func newTranscript(out io.Writer, now func() time.Time) *transcript {
 	return &transcript{out: out, now: now}
@@ -50,15 +63,59 @@ func newTranscript(out io.Writer, now func() time.Time) *transcript {
 // print writes one transcript line: the time, the client's address, what
 // kind of line it is (the proxy's words) and text (which may hold the
 // peers' words: shown with Visible).
+// A text longer than MaxLine bytes is cut there, its length said.
 func (t *transcript) print(who net.Addr, kind, text string) {
-	line := fmt.Sprintf("%s %s %s %s\n", t.now().UTC().Format("15:04:05.000"), who, kind, Visible(text))
+	t.printLimited(who, kind, text, nil)
+}
+
+// printLimited prints unless lim has let a line through in the last
+// second, in which case it counts it.
+func (t *transcript) printLimited(who net.Addr, kind, text string, lim *limit) {
+	now := t.now()
+	shown := Visible(cut(text))
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if lim != nil {
+		if !lim.last.IsZero() && now.Sub(lim.last) < time.Second/MaxRepeatedEvents {
+			lim.suppressed++
+			return
+		}
+		lim.last = now
+		if lim.suppressed > 0 {
+			shown += fmt.Sprintf(" (and %d more like it in the second before, not printed)", lim.suppressed)
+			lim.suppressed = 0
+		}
+	}
+	line := fmt.Sprintf("%s %s %s %s\n", now.UTC().Format("15:04:05.000"), who, kind, shown)
 	io.WriteString(t.out, line) // a transcript that cannot be written is not the relay's problem
+}
+
+// cut shortens a text longer than MaxLine bytes to its first MaxLine (a
+// whole character), followed by its length.
+func cut(text string) string {
+	if len(text) <= MaxLine {
+		return text
+	}
+	i := MaxLine
+	for i > 0 && !utf8.RuneStart(text[i]) {
+		i--
+	}
+	return text[:i] + fmt.Sprintf("…(%d bytes)", len(text))
 }
 
 // event prints what happened to a connection.
 func (t *transcript) event(who net.Addr, text string) { t.print(who, "***", text) }
+
+// failure prints a failed handshake, at most MaxRepeatedEvents a second.
+func (t *transcript) failure(who net.Addr, text string) {
+	t.printLimited(who, "***", text, &t.failures)
+}
+
+// refusal prints a connection refused, at most MaxRepeatedEvents a
+// second.
+func (t *transcript) refusal(who net.Addr, text string) {
+	t.printLimited(who, "***", text, &t.refusals)
+}
 
 // line prints one line (or part of one) of a direction.
 func (t *transcript) line(who net.Addr, kind, text string) { t.print(who, kind+":", text) }
@@ -133,25 +190,43 @@ func (w *lineWriter) Close() error {
 	return nil
 }
 
+// MaxMarks is how many combining marks in a row Visible shows as they are
+// on one character; more (a stack that draws over other lines, or hides
+// what is under it) are escaped.
+const MaxMarks = 2
+
+// blank holds the printable characters that draw nothing: the Hangul
+// fillers, the blank Braille pattern, the combining grapheme joiner.
+var blank = map[rune]bool{'\u115f': true, '\u1160': true, '\u3164': true, '\uffa0': true, '\u2800': true, '\u034f': true}
+
 // Visible returns text as the transcript shows it: printable characters as
 // they are, and everything a terminal would act on or that draws nothing
 // made visible in Go's escape syntax instead: control characters (\x1b,
 // \r, \t, \x00), C1 controls, escape sequences (their ESC shown as \x1b),
 // bidirectional and other format characters, line separators, non-ASCII
-// spaces, private use and unassigned code points (\u202e, \U000e0041), and
-// invalid UTF-8 bytes (\xff). A backslash is doubled, so what looks like an
+// spaces, private use and unassigned code points (\u202e, \U000e0041),
+// characters that draw nothing (the Hangul fillers \u3164, \u115f, \u1160,
+// \uffa0, the blank Braille pattern \u2800, the combining grapheme joiner
+// \u034f), combining marks beyond MaxMarks in a row, and invalid UTF-8
+// bytes (\xff). A backslash is doubled, so what looks like an
 // escape always is one. What the peers send can then neither drive the
 // operator's terminal nor hide from the operator.
 func Visible(text string) string {
 	var b strings.Builder
+	marks := 0 // combining marks in a row
 	for i := 0; i < len(text); {
 		r, size := utf8.DecodeRuneInString(text[i:])
+		if unicode.Is(unicode.Mn, r) {
+			marks++
+		} else {
+			marks = 0
+		}
 		switch {
 		case r == utf8.RuneError && size <= 1:
 			fmt.Fprintf(&b, `\x%02x`, text[i])
 		case r == '\\':
 			b.WriteString(`\\`)
-		case r == ' ' || unicode.IsPrint(r) && !unicode.Is(unicode.Variation_Selector, r):
+		case r == ' ' || unicode.IsPrint(r) && !unicode.Is(unicode.Variation_Selector, r) && !blank[r] && marks <= MaxMarks:
 			b.WriteString(text[i : i+size])
 		default:
 			q := strconv.QuoteRuneToASCII(r)

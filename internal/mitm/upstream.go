@@ -37,7 +37,13 @@ func hostOf(addr string) string {
 // dialUpstream connects to the real server and completes the handshake,
 // within the timeout and the proxy's life.
 func dialUpstream(ctx context.Context, cfg Config, serverName string) (*tls.Conn, error) {
-	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	return dialTLS(ctx, cfg, serverName, cfg.Timeout)
+}
+
+// dialTLS connects to the real server and completes the handshake, within
+// timeout and ctx.
+func dialTLS(ctx context.Context, cfg Config, serverName string, timeout time.Duration) (*tls.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	d := &tls.Dialer{NetDialer: &net.Dialer{}, Config: cfg.upstreamTLS(serverName)}
 	c, err := d.DialContext(ctx, "tcp", cfg.Upstream)
@@ -49,7 +55,7 @@ func dialUpstream(ctx context.Context, cfg Config, serverName string) (*tls.Conn
 
 // probeUpstream dials the upstream once and returns its leaf certificate.
 func probeUpstream(ctx context.Context, cfg Config) (*x509.Certificate, error) {
-	c, err := dialUpstream(ctx, cfg, "")
+	c, err := dialTLS(ctx, cfg, "", probeTimeout(cfg.Timeout))
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach the upstream %s over TLS (is the real server running there?): %w", cfg.Upstream, err)
 	}
