@@ -100,7 +100,7 @@ func (w deadlineWriter) Write(b []byte) (int, error) {
 func clientHandshakeFailure(err error) string {
 	msg := "TLS handshake with the client failed, nothing relayed (a client that refuses the proxy's certificate, or asks its user first, ends here): " + err.Error()
 	if strings.Contains(err.Error(), "bad record MAC") {
-		msg += " (openssl 3 aborting after its certificate check failed: Go cannot read the alert it sends, and says so this way; nothing was tampered with)"
+		msg += " (how Go reports openssl 3 refusing the certificate: openssl sends its alert unencrypted, before it uses the handshake's keys, and Go cannot decrypt it; nothing was tampered with)"
 	}
 	return msg
 }
