@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"chatd/certs"
@@ -21,6 +22,9 @@ type console struct {
 	inRaw io.Reader
 	out   io.Writer
 	color bool
+
+	mu      sync.Mutex
+	startup []*room.Event // the warnings given before the screen started, for the screen to show again
 }
 
 func newConsole(in io.Reader, out io.Writer) *console {
@@ -37,6 +41,23 @@ func (c *console) warn(text string) {
 		text = "\x1b[1;31m" + text + "\x1b[0m"
 	}
 	fmt.Fprintln(c.out, text)
+}
+
+// warnAtStart warns as warn does, and keeps the warning for the chat
+// screen: the full-screen view hides what was printed before it, until the
+// program ends, so the screen shows these again as its first error lines.
+func (c *console) warnAtStart(text string) {
+	c.warn(text)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.startup = append(c.startup, &room.Event{Kind: room.Error, Time: time.Now(), Text: text})
+}
+
+// startupWarnings are the warnings warnAtStart gave.
+func (c *console) startupWarnings() []*room.Event {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]*room.Event(nil), c.startup...)
 }
 
 // fail explains an error that ends the program; a changed certificate is

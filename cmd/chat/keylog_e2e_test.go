@@ -57,13 +57,17 @@ func TestKeyLogRefusesSymlink(t *testing.T) {
 }
 
 // TestScreenModeShowsKeyLog: the screen's status line says the session's
-// keys are logged.
+// keys are logged, and the start-up warning, hidden by the screen, is shown
+// on it again.
 func TestScreenModeShowsKeyLog(t *testing.T) {
 	server := testproc.StartChatd(t, chatdBinary, t.TempDir())
 	keys := filepath.Join(t.TempDir(), "keys.log")
 	bob := testproc.StartScreen(t, "chat", 120, 24, chatBinary, "--keylog", keys, "--ca", server.CertFile, "--nick", "bob",
 		"--known-servers", filepath.Join(t.TempDir(), "known"), server.Addr())
 	bob.WaitFor("KEY LOG ON (decryptable)")
+	// The warning printed before the screen started is hidden by it: the
+	// screen shows it again, as its first error line.
+	bob.WaitFor("WARNING: TLS key log ON")
 	bob.Type("/quit\r")
 	if code := bob.WaitExit(); code != 0 {
 		t.Errorf("chat exited %d after /quit", code)

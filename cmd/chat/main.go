@@ -88,7 +88,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	ui := newConsole(stdin, stderr)
 	if opts.insecure {
-		ui.warn("WARNING: --insecure: the server's certificate is NOT verified. Anyone on the network path can read and change this chat.")
+		ui.warnAtStart("WARNING: --insecure: the server's certificate is NOT verified. Anyone on the network path can read and change this chat.")
 	}
 	fromEnv := false
 	if opts.keylog == "" {
@@ -101,7 +101,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			// A key log a browser or curl created (0644) is common: chat
 			// runs without one rather than refuse to start, and says why.
 			// An explicit --keylog still refuses.
-			ui.warn("WARNING: " + keylog.EnvVar + " is set, but chat runs WITHOUT a key log: " + err.Error() +
+			ui.warnAtStart("WARNING: " + keylog.EnvVar + " is set, but chat runs WITHOUT a key log: " + err.Error() +
 				". To log to that file: chmod 600 " + opts.keylog)
 			opts.keylog = ""
 		case err != nil:
@@ -110,7 +110,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		default:
 			defer f.Close()
 			opts.keyLogFile = f
-			ui.warn("WARNING: " + keylog.Warning(opts.keylog) + " (--keylog or " + keylog.EnvVar + ")")
+			ui.warnAtStart("WARNING: " + keylog.Warning(opts.keylog) + " (--keylog or " + keylog.EnvVar + ")")
 		}
 	}
 	srv, err := newServer(opts)

@@ -118,3 +118,17 @@ func TestMitmChatInsecureCarriesOnInRed(t *testing.T) {
 	eve.Type("nobody checked\r")
 	proxy.Expect(" -> server: nobody checked")
 }
+
+// TestInsecureWarningShownOnTheScreen: --insecure's warning, printed before
+// the full-screen view starts and hidden by it, is shown again on the
+// screen while it runs.
+func TestInsecureWarningShownOnTheScreen(t *testing.T) {
+	_, proxy := intercepted(t)
+	eve := testproc.StartScreen(t, "chat", 120, 24, chatBinary, "--insecure", "--nick", "eve", proxy.Addr())
+	eve.WaitFor("NOT VERIFIED")
+	eve.WaitFor("WARNING: --insecure: the server's certificate is NOT verified.")
+	eve.Type("/quit\r")
+	if code := eve.WaitExit(); code != 0 {
+		t.Errorf("chat exited %d after /quit", code)
+	}
+}

@@ -111,7 +111,7 @@ type screen struct {
 // start begins the session on a joined connection, or closes it if the
 // screen has ended meanwhile.
 func (s *screen) start(conn *client.Conn) *screenSession {
-	sess := &screenSession{send: func(msg tea.Msg) { s.program.Send(msg) }}
+	sess := &screenSession{send: func(msg tea.Msg) { s.program.Send(msg) }, warnings: s.ui.startupWarnings()}
 	sess.Redialer = s.srv.session(s.ctx, conn, s.askNick)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -193,16 +193,21 @@ func (s *screen) end() bool {
 type screenSession struct {
 	*client.Redialer
 	send      func(tea.Msg)
+	warnings  []*room.Event // chat's start-up warnings, shown first
 	once      sync.Once
 	forwarded chan struct{} // closed when the forwarder is done; nil if never started
 }
 
-// Start starts the forwarder, once.
+// Start starts the forwarder, once; it first shows chat's start-up
+// warnings (--insecure, the key log), which the screen would hide.
 func (c *screenSession) Start() {
 	c.once.Do(func() {
 		c.forwarded = make(chan struct{})
 		go func() {
 			defer close(c.forwarded)
+			if len(c.warnings) > 0 {
+				c.send(tui.EventsMsg{Events: c.warnings})
+			}
 			forward(c.Redialer, c.send)
 		}()
 	})

@@ -119,14 +119,14 @@ func publicCopyText(sc *servedCert) string {
 	if sc.PublicErr != nil {
 		readable = "but " + sc.PublicErr.Error()
 	}
-	return fmt.Sprintf("  public copy: %s (%s)\n  hand it out: chatd cert --print %s (prints it with its fingerprint)\n",
-		sc.Public, readable, shellQuote(sc.Public))
+	return fmt.Sprintf("  public copy: %s (%s)\n  hand it out: %s cert --print %s (prints it with its fingerprint)\n",
+		sc.Public, readable, shellQuote(programName), shellQuote(sc.Public))
 }
 
 func publicCopyAttrs(sc *servedCert) []slog.Attr {
 	attrs := []slog.Attr{slog.String("public_copy", sc.Public), slog.Bool("public_copy_readable_by_all", sc.Public != "" && sc.PublicErr == nil)}
 	if sc.Public != "" {
-		attrs = append(attrs, slog.String("print_command", "chatd cert --print "+shellQuote(sc.Public)))
+		attrs = append(attrs, slog.String("print_command", shellQuote(programName)+" cert --print "+shellQuote(sc.Public)))
 	}
 	if sc.PublicErr != nil {
 		attrs = append(attrs, slog.String("public_copy_problem", sc.PublicErr.Error()))

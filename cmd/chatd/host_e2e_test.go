@@ -65,7 +65,7 @@ func TestBannerCommandWorksAndOthersCanReadTheCertificate(t *testing.T) {
 	dataDir := openDataDir(t)
 	s := startChatd(t, dataDir)
 	public := filepath.Join(dataDir, "public", "cert.pem")
-	for _, want := range []string{"public copy: " + public + " (readable by every user on this machine)", "hand it out: chatd cert --print " + public} {
+	for _, want := range []string{"public copy: " + public + " (readable by every user on this machine)", "hand it out: " + shellQuote(chatdBinary) + " cert --print " + public} {
 		if !strings.Contains(s.Output(), want) {
 			t.Errorf("the banner does not say %q:\n%s", want, s.Output())
 		}

@@ -26,6 +26,7 @@ import (
 const (
 	labSniffPort   = "18951"
 	labDecryptPort = "18952"
+	labFSPort      = "18953"
 )
 
 // scannerGuard relaxes chatd's per-address connection guard for a scanner,
@@ -92,7 +93,9 @@ func tsharkFields(t *testing.T, capture, port, filter string, fields ...string) 
 // between two openssl members. The chat line is neither in the capture's
 // bytes nor in what tshark makes of it, but tshark shows what a sniffer
 // does learn: the name asked for (SNI) in each ClientHello, and TLS 1.3
-// with the suite in each ServerHello.
+// with the suite in each ServerHello. The optional TLS 1.2 capture (openssl
+// s_client -tls1_2) shows the server's certificate in clear, its subject
+// (CN=localhost) readable, which the TLS 1.3 capture does not.
 func TestLabSniff(t *testing.T) {
 	requireOpenSSL(t)
 	requireTools(t, "tcpdump", "tshark")
@@ -128,6 +131,22 @@ func TestLabSniff(t *testing.T) {
 		if !slices.Contains([]string{"0x0304/0x1301", "0x0304/0x1302", "0x0304/0x1303"}, h) {
 			t.Errorf("a ServerHello reads %s, want TLS 1.3 (0x0304) and a TLS 1.3 suite", h)
 		}
+	}
+
+	// The optional step: one TLS 1.2 handshake, captured.
+	capture12 := filepath.Join(dir, "tls12.pcap")
+	dump = startCapture(t, capture12, labSniffPort)
+	tls12 := exec.Command("openssl", "s_client", "-tls1_2", "-servername", "localhost", "-connect", "127.0.0.1:"+labSniffPort, "-CAfile", s.CertFile)
+	if out, err := tls12.CombinedOutput(); err != nil { // stdin is empty: it hangs up after the handshake
+		t.Fatalf("openssl s_client -tls1_2: %v\n%s", err, out)
+	}
+	stopCapture(t, dump, capture12, 1)
+	const certSubject = "x509sat.printableString" // the certificate's subject and issuer names, as the doc's tshark prints them
+	if names := tsharkFields(t, capture12, labSniffPort, "tls.handshake.type==11", certSubject); !strings.Contains(strings.Join(names, " "), "localhost") {
+		t.Errorf("the TLS 1.2 capture does not show the certificate's CN localhost in clear: %q", names)
+	}
+	if names := tsharkFields(t, capture, labSniffPort, "tls.handshake.type==11", certSubject); len(names) != 0 {
+		t.Errorf("the TLS 1.3 capture shows a certificate in clear: %q", names)
 	}
 }
 
@@ -165,6 +184,56 @@ func TestLabDecryptWithClientKeyLog(t *testing.T) {
 	}
 	if out := tsharkFollow(t, capture, labDecryptPort, keys); !strings.Contains(out, secret) {
 		t.Errorf("tshark did not decrypt bob's line with his key log:\n%s", out)
+	}
+}
+
+// TestLabForwardSecrecy is the Decrypt exercise's forward secrecy bonus:
+// chatd with --tls-profile old and an RSA certificate; one openssl
+// s_client session with RSA key exchange (AES128-GCM-SHA256) and one with
+// ECDHE (ECDHE-RSA-AES128-GCM-SHA256), both TLS 1.2, in one capture.
+// tshark with the RSA private key alone, and no key log, reads the first
+// session's line and not the second's.
+func TestLabForwardSecrecy(t *testing.T) {
+	requireOpenSSL(t)
+	requireTools(t, "tcpdump", "tshark")
+	dir := t.TempDir()
+	cert, key, capture := filepath.Join(dir, "rsa-cert.pem"), filepath.Join(dir, "rsa-key.pem"), filepath.Join(dir, "fs.pcap")
+	gen := exec.Command("openssl", "req", "-x509", "-nodes", "-days", "30", "-newkey", "rsa:2048", "-keyout", key, "-out", cert,
+		"-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1")
+	if out, err := gen.CombinedOutput(); err != nil {
+		t.Fatalf("openssl req: %v\n%s", err, out)
+	}
+	dump := startCapture(t, capture, labFSPort)
+	s := startChatd(t, filepath.Join(dir, "data"), "--tls-addr", "127.0.0.1:"+labFSPort, "--tls-profile", "old", "--cert", cert, "--key", key)
+	session := func(nick, cipher, line string) {
+		t.Helper()
+		c := exec.Command("openssl", "s_client", "-quiet", "-tls1_2", "-cipher", cipher+":@SECLEVEL=0",
+			"-servername", "localhost", "-connect", "127.0.0.1:"+labFSPort, "-CAfile", cert)
+		c.Stdin = strings.NewReader(nick + "\n" + line + "\n/quit\n")
+		out, err := c.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "*** Goodbye.") {
+			t.Fatalf("openssl s_client -cipher %s: %v\n%s", cipher, err, out)
+		}
+	}
+	rsaLine, ecdheLine := "sent with RSA key exchange "+rand.Text(), "sent with ECDHE "+rand.Text()
+	session("carol", "AES128-GCM-SHA256", rsaLine) // first, so that its join does not replay the ECDHE line
+	session("dave", "ECDHE-RSA-AES128-GCM-SHA256", ecdheLine)
+	stopCapture(t, dump, capture, 2)
+	if log := s.Output(); !strings.Contains(log, "cipher=TLS_RSA_WITH_AES_128_GCM_SHA256") || !strings.Contains(log, "cipher=TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256") {
+		t.Fatalf("chatd did not log one session of each suite:\n%s", log)
+	}
+
+	args := []string{"-n", "-r", capture, "-d", "tcp.port==" + labFSPort + ",tls", "-o", `uat:rsa_keys:"` + key + `",""`, "-q",
+		"-z", "follow,tls,ascii,0", "-z", "follow,tls,ascii,1"}
+	out, err := exec.Command("tshark", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("tshark %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	if !strings.Contains(string(out), rsaLine) {
+		t.Errorf("tshark with the RSA key did not decrypt the RSA key exchange session:\n%s", out)
+	}
+	if strings.Contains(string(out), ecdheLine) {
+		t.Errorf("tshark with the RSA key alone decrypted the ECDHE session:\n%s", out)
 	}
 }
 

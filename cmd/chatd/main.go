@@ -19,9 +19,17 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
+// programName is chatd as it was run (os.Args[0]: `bin/chatd`, or the full
+// path under systemd), so that the commands the banner prints work when
+// pasted.
+var programName = "chatd"
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if len(os.Args) > 0 && os.Args[0] != "" {
+		programName = os.Args[0]
+	}
 	os.Exit(run(ctx, stop, os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
 }
 

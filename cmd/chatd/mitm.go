@@ -70,8 +70,10 @@ func (m *mitmCommand) flags(stderr io.Writer) *flag.FlagSet {
 }
 
 const mitmUsage = `Usage:
-  chatd mitm --upstream HOST:PORT [--listen ADDR] [--cert FILE --key FILE]
-             [--ssh-upstream HOST:PORT [--ssh-listen ADDR]]
+  chatd mitm [--upstream HOST:PORT [--listen ADDR] [--cert FILE --key FILE] [--keylog FILE]]
+             [--ssh-upstream HOST:PORT [--ssh-listen ADDR]] [--max-conns N]
+
+At least one of --upstream (TLS) and --ssh-upstream (SSH) is needed.
 
 A man in the middle, on purpose, for security labs: it lets you see which
 clients notice an interception. Clients connect to --listen believing it is

@@ -91,7 +91,7 @@ func TestMitmOpenSSLWithVerifyReturnErrorRefuses(t *testing.T) {
 // is loud, and a missing upstream or flag is a clear error.
 func TestMitmHelpAndBanner(t *testing.T) {
 	out, err := exec.Command(chatdBinary, "mitm", "--help").CombinedOutput()
-	for _, want := range []string{"chatd mitm --upstream HOST:PORT", "A man in the middle, on purpose, for security labs", "--max-conns N", "--keylog FILE"} {
+	for _, want := range []string{"chatd mitm [--upstream HOST:PORT", "A man in the middle, on purpose, for security labs", "--max-conns N", "--keylog FILE"} {
 		if err != nil || !strings.Contains(string(out), want) {
 			t.Errorf("chatd mitm --help (%v) lacks %q:\n%s", err, want, out)
 		}

@@ -26,12 +26,14 @@ func TestMitmRefusesTLSFlagsWithoutUpstream(t *testing.T) {
 
 // TestMitmHelpSaysWhatChatdSees: --help says --max-conns is per listener
 // and that chatd sees one address, and how to raise its per-address
-// limits.
+// limits; its usage line shows --upstream as optional (--ssh-upstream
+// alone works) and names --keylog and --max-conns.
 func TestMitmHelpSaysWhatChatdSees(t *testing.T) {
 	t.Parallel()
 	out, _ := exec.Command(chatdBinary, "mitm", "--help").CombinedOutput()
 	for _, want := range []string{"per listener (TLS and SSH each)", "chatd sees every client through the proxy as one address",
-		"--max-conns-per-ip 200 --conn-burst-per-ip 200", "TLS client\ncertificates are not forwarded", "(default 32)"} {
+		"--max-conns-per-ip 200 --conn-burst-per-ip 200", "TLS client\ncertificates are not forwarded", "(default 32)",
+		"chatd mitm [--upstream HOST:PORT", "[--keylog FILE]", "[--max-conns N]", "At least one of --upstream (TLS) and --ssh-upstream (SSH) is needed."} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("chatd mitm --help lacks %q:\n%s", want, out)
 		}

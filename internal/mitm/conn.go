@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"time"
 )
@@ -24,7 +25,7 @@ func (p *Proxy) handle(raw net.Conn) bool {
 	who := raw.RemoteAddr()
 	client := tls.Server(raw, p.serverTLS())
 	if err := p.handshake(client); err != nil {
-		p.out.failure(who, "TLS handshake with the client failed, nothing relayed (a client that refuses the proxy's certificate ends here): "+err.Error())
+		p.out.failure(who, clientHandshakeFailure(err))
 		return false
 	}
 	cs := client.ConnectionState()
@@ -89,4 +90,17 @@ func (w deadlineWriter) Write(b []byte) (int, error) {
 		return 0, err
 	}
 	return w.c.Write(b)
+}
+
+// clientHandshakeFailure is the transcript's line for a client whose TLS
+// handshake with the proxy did not finish. It says what may have ended it
+// without claiming one cause: a client that refuses the certificate, one
+// that shows it to its user first (chat's first-use question hangs up and
+// dials again after a y), or one that is not TLS at all.
+func clientHandshakeFailure(err error) string {
+	msg := "TLS handshake with the client failed, nothing relayed (a client that refuses the proxy's certificate, or asks its user first, ends here): " + err.Error()
+	if strings.Contains(err.Error(), "bad record MAC") {
+		msg += " (how Go reports openssl 3 refusing the certificate: openssl sends its alert unencrypted, before it uses the handshake's keys, and Go cannot decrypt it; nothing was tampered with)"
+	}
+	return msg
 }

@@ -335,3 +335,17 @@ func TestVisible(t *testing.T) {
 		}
 	}
 }
+
+// TestClientHandshakeFailureLine: the transcript's line for a failed client
+// handshake names no single cause, and explains Go's "bad record MAC" when
+// openssl 3 aborts.
+func TestClientHandshakeFailureLine(t *testing.T) {
+	line := clientHandshakeFailure(errors.New("remote error: tls: bad certificate"))
+	if !strings.Contains(line, "nothing relayed (a client that refuses the proxy's certificate, or asks its user first, ends here)") || strings.Contains(line, "openssl 3") {
+		t.Errorf("plain failure: %s", line)
+	}
+	line = clientHandshakeFailure(errors.New("local error: tls: bad record MAC"))
+	if !strings.Contains(line, "how Go reports openssl 3 refusing the certificate: openssl sends its alert unencrypted") {
+		t.Errorf("bad record MAC unexplained: %s", line)
+	}
+}

@@ -118,7 +118,7 @@ func (p *SSHProxy) handle(raw net.Conn) bool {
 	raw.SetDeadline(time.Now().Add(p.cfg.Timeout))
 	client, chans, reqs, err := gossh.NewServerConn(writeDeadlineConn{raw}, p.srv)
 	if err != nil {
-		p.out.failure(who, "SSH handshake with the client failed, nothing relayed (a client that refuses the proxy's host key ends here): "+err.Error())
+		p.out.failure(who, "SSH handshake with the client failed, nothing relayed (a client that refuses the proxy's host key, or whose user answers no, ends here): "+err.Error())
 		return false
 	}
 	defer client.Close()
