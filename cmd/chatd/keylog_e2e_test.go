@@ -15,10 +15,6 @@ import (
 	"chatd/internal/testproc"
 )
 
-// keyLogPort is the TLS port of the key log tests (a fixed one, so that the
-// capture can filter on it before chatd is asked anything).
-const keyLogPort = "18943"
-
 // TestKeyLogWarnsEverywhere runs chatd --keylog: the file is created 0600
 // and fills with NSS key log lines, and the banner, every log record about
 // a TLS connection and the member's greeting say the session can be
@@ -27,7 +23,7 @@ func TestKeyLogWarnsEverywhere(t *testing.T) {
 	requireOpenSSL(t)
 	dir := t.TempDir()
 	keys := filepath.Join(dir, "keys.log")
-	s := startChatd(t, filepath.Join(dir, "data"), "--keylog", keys, "--tls-addr", "127.0.0.1:"+keyLogPort)
+	s := startChatd(t, filepath.Join(dir, "data"), "--keylog", keys)
 	if !strings.Contains(s.Output(), "WARNING: TLS key log ON: secrets go to "+keys) {
 		t.Errorf("the banner does not warn about the key log:\n%s", s.Output())
 	}
@@ -66,7 +62,7 @@ func TestKeyLogWarnsEverywhere(t *testing.T) {
 // greeting nor the log speak of one.
 func TestKeyLogOffByDefault(t *testing.T) {
 	requireOpenSSL(t)
-	s := startChatd(t, filepath.Join(t.TempDir(), "data"), "--tls-addr", "127.0.0.1:"+keyLogPort)
+	s := startChatd(t, filepath.Join(t.TempDir(), "data"))
 	alice := s.JoinWithOpenSSL(t, "alice")
 	alice.Send("/quit")
 	alice.WaitExit()
@@ -89,7 +85,7 @@ func TestKeyLogRefusesUnsafeFile(t *testing.T) {
 	os.WriteFile(open, nil, 0o600)
 	os.Chmod(open, 0o666)
 	for _, file := range []string{link, open} {
-		p := testproc.Start(t, "chatd", nil, chatdBinary, "--data-dir", filepath.Join(dir, "data"), "--tls-addr", "127.0.0.1:"+keyLogPort, "--ssh-addr", "", "--keylog", file)
+		p := testproc.Start(t, "chatd", nil, chatdBinary, "--data-dir", filepath.Join(dir, "data"), "--tls-addr", "127.0.0.1:0", "--ssh-addr", "", "--keylog", file)
 		if code := p.WaitExit(); code == 0 {
 			t.Errorf("chatd --keylog %s exited 0", file)
 		}
@@ -114,8 +110,8 @@ func TestKeyLogDecryptsCapture(t *testing.T) {
 	}
 	dir := t.TempDir()
 	keys, capture := filepath.Join(dir, "keys.log"), filepath.Join(dir, "chat.pcap")
-	dump := startCapture(t, capture, keyLogPort)
-	s := startChatd(t, filepath.Join(dir, "data"), "--keylog", keys, "--tls-addr", "127.0.0.1:"+keyLogPort)
+	s := startChatd(t, filepath.Join(dir, "data"), "--keylog", keys)
+	dump := startCapture(t, capture, s.Port) // before any client: the handshakes are in it
 	secret := "the password is " + rand.Text()
 	alice := s.JoinWithOpenSSL(t, "alice")
 	bob := s.JoinWithOpenSSL(t, "bob")
@@ -134,10 +130,10 @@ func TestKeyLogDecryptsCapture(t *testing.T) {
 	if bytes.Contains(raw, []byte(secret)) {
 		t.Fatal("the capture holds the chat line in clear text")
 	}
-	if without := tsharkFollow(t, capture, keyLogPort, ""); strings.Contains(without, secret) {
+	if without := tsharkFollow(t, capture, s.Port, ""); strings.Contains(without, secret) {
 		t.Errorf("tshark read the chat line without the key log:\n%s", without)
 	}
-	if with := tsharkFollow(t, capture, keyLogPort, keys); !strings.Contains(with, secret) {
+	if with := tsharkFollow(t, capture, s.Port, keys); !strings.Contains(with, secret) {
 		t.Errorf("tshark did not decrypt the chat line with the key log:\n%s", with)
 	}
 }
@@ -185,7 +181,7 @@ func TestKeyLogWarnsInJSON(t *testing.T) {
 	requireOpenSSL(t)
 	dir := t.TempDir()
 	keys := filepath.Join(dir, "keys.log")
-	s := startChatd(t, filepath.Join(dir, "data"), "--log-format", "json", "--keylog", keys, "--tls-addr", "127.0.0.1:"+keyLogPort)
+	s := startChatd(t, filepath.Join(dir, "data"), "--log-format", "json", "--keylog", keys)
 	if !strings.Contains(s.Output(), `"level":"WARN","msg":"TLS key log on: sessions can be decrypted","keylog":"`+keys+`"`) {
 		t.Errorf("no WARN record about the key log:\n%s", s.Output())
 	}

@@ -21,14 +21,6 @@ import (
 // what the exercise says the student sees. docs/LAB.md cites them by name
 // (TestLabDocNamesRealTests checks that they exist).
 
-// The TLS ports of the capture exercises: fixed, so that tcpdump can
-// filter on them before chatd starts.
-const (
-	labSniffPort   = "18951"
-	labDecryptPort = "18952"
-	labFSPort      = "18953"
-)
-
 // scannerGuard relaxes chatd's per-address connection guard for a scanner,
 // which opens hundreds of connections a second from one address; the Harden
 // exercise passes the same flags.
@@ -101,8 +93,8 @@ func TestLabSniff(t *testing.T) {
 	requireTools(t, "tcpdump", "tshark")
 	dir := t.TempDir()
 	capture := filepath.Join(dir, "chat.pcap")
-	dump := startCapture(t, capture, labSniffPort)
-	s := startChatd(t, filepath.Join(dir, "data"), "--tls-addr", "127.0.0.1:"+labSniffPort)
+	s := startChatd(t, filepath.Join(dir, "data"))
+	dump := startCapture(t, capture, s.Port) // before any client: the handshakes are in it
 	secret := "meet me at the lab, the code is " + rand.Text()
 	alice := s.JoinWithOpenSSL(t, "alice")
 	bob := s.JoinWithOpenSSL(t, "bob")
@@ -117,13 +109,13 @@ func TestLabSniff(t *testing.T) {
 	if raw, _ := os.ReadFile(capture); bytes.Contains(raw, []byte(secret)) {
 		t.Fatal("the capture holds the chat line in clear text")
 	}
-	if out := tsharkFollow(t, capture, labSniffPort, ""); strings.Contains(out, secret) {
+	if out := tsharkFollow(t, capture, s.Port, ""); strings.Contains(out, secret) {
 		t.Errorf("tshark read the chat line without keys:\n%s", out)
 	}
-	if sni := tsharkFields(t, capture, labSniffPort, "tls.handshake.type==1", "tls.handshake.extensions_server_name"); !slices.Equal(sni, []string{"localhost", "localhost"}) {
+	if sni := tsharkFields(t, capture, s.Port, "tls.handshake.type==1", "tls.handshake.extensions_server_name"); !slices.Equal(sni, []string{"localhost", "localhost"}) {
 		t.Errorf("the ClientHellos name %q, want localhost twice", sni)
 	}
-	hellos := tsharkFields(t, capture, labSniffPort, "tls.handshake.type==2", "tls.handshake.extensions.supported_version", "tls.handshake.ciphersuite")
+	hellos := tsharkFields(t, capture, s.Port, "tls.handshake.type==2", "tls.handshake.extensions.supported_version", "tls.handshake.ciphersuite")
 	if len(hellos) != 2 {
 		t.Fatalf("tshark found %d ServerHellos, want 2: %q", len(hellos), hellos)
 	}
@@ -135,17 +127,17 @@ func TestLabSniff(t *testing.T) {
 
 	// The optional step: one TLS 1.2 handshake, captured.
 	capture12 := filepath.Join(dir, "tls12.pcap")
-	dump = startCapture(t, capture12, labSniffPort)
-	tls12 := exec.Command("openssl", "s_client", "-tls1_2", "-servername", "localhost", "-connect", "127.0.0.1:"+labSniffPort, "-CAfile", s.CertFile)
+	dump = startCapture(t, capture12, s.Port)
+	tls12 := exec.Command("openssl", "s_client", "-tls1_2", "-servername", "localhost", "-connect", "127.0.0.1:"+s.Port, "-CAfile", s.CertFile)
 	if out, err := tls12.CombinedOutput(); err != nil { // stdin is empty: it hangs up after the handshake
 		t.Fatalf("openssl s_client -tls1_2: %v\n%s", err, out)
 	}
 	stopCapture(t, dump, capture12, 1)
 	const certSubject = "x509sat.printableString" // the certificate's subject and issuer names, as the doc's tshark prints them
-	if names := tsharkFields(t, capture12, labSniffPort, "tls.handshake.type==11", certSubject); !strings.Contains(strings.Join(names, " "), "localhost") {
+	if names := tsharkFields(t, capture12, s.Port, "tls.handshake.type==11", certSubject); !strings.Contains(strings.Join(names, " "), "localhost") {
 		t.Errorf("the TLS 1.2 capture does not show the certificate's CN localhost in clear: %q", names)
 	}
-	if names := tsharkFields(t, capture, labSniffPort, "tls.handshake.type==11", certSubject); len(names) != 0 {
+	if names := tsharkFields(t, capture, s.Port, "tls.handshake.type==11", certSubject); len(names) != 0 {
 		t.Errorf("the TLS 1.3 capture shows a certificate in clear: %q", names)
 	}
 }
@@ -159,8 +151,8 @@ func TestLabDecryptWithClientKeyLog(t *testing.T) {
 	requireTools(t, "tcpdump", "tshark")
 	dir := t.TempDir()
 	keys, capture := filepath.Join(dir, "keys.log"), filepath.Join(dir, "chat.pcap")
-	dump := startCapture(t, capture, labDecryptPort)
-	s := startChatd(t, filepath.Join(dir, "data"), "--tls-addr", "127.0.0.1:"+labDecryptPort)
+	s := startChatd(t, filepath.Join(dir, "data"))
+	dump := startCapture(t, capture, s.Port) // before any client: the handshakes are in it
 	alice := s.JoinWithOpenSSL(t, "alice")
 	bob := testproc.Start(t, "chat", []string{"SSLKEYLOGFILE=" + keys}, chatBinary, "--plain", "--ca", s.CertFile,
 		"--nick", "bob", "--known-servers", filepath.Join(dir, "known"), s.Addr())
@@ -179,10 +171,10 @@ func TestLabDecryptWithClientKeyLog(t *testing.T) {
 	if raw, _ := os.ReadFile(capture); bytes.Contains(raw, []byte(secret)) {
 		t.Fatal("the capture holds the chat line in clear text")
 	}
-	if out := tsharkFollow(t, capture, labDecryptPort, ""); strings.Contains(out, secret) {
+	if out := tsharkFollow(t, capture, s.Port, ""); strings.Contains(out, secret) {
 		t.Errorf("tshark read the chat line without the key log:\n%s", out)
 	}
-	if out := tsharkFollow(t, capture, labDecryptPort, keys); !strings.Contains(out, secret) {
+	if out := tsharkFollow(t, capture, s.Port, keys); !strings.Contains(out, secret) {
 		t.Errorf("tshark did not decrypt bob's line with his key log:\n%s", out)
 	}
 }
@@ -203,12 +195,12 @@ func TestLabForwardSecrecy(t *testing.T) {
 	if out, err := gen.CombinedOutput(); err != nil {
 		t.Fatalf("openssl req: %v\n%s", err, out)
 	}
-	dump := startCapture(t, capture, labFSPort)
-	s := startChatd(t, filepath.Join(dir, "data"), "--tls-addr", "127.0.0.1:"+labFSPort, "--tls-profile", "old", "--cert", cert, "--key", key)
+	s := startChatd(t, filepath.Join(dir, "data"), "--tls-profile", "old", "--cert", cert, "--key", key)
+	dump := startCapture(t, capture, s.Port) // before any client: the handshakes are in it
 	session := func(nick, cipher, line string) {
 		t.Helper()
 		c := exec.Command("openssl", "s_client", "-quiet", "-tls1_2", "-cipher", cipher+":@SECLEVEL=0",
-			"-servername", "localhost", "-connect", "127.0.0.1:"+labFSPort, "-CAfile", cert)
+			"-servername", "localhost", "-connect", "127.0.0.1:"+s.Port, "-CAfile", cert)
 		c.Stdin = strings.NewReader(nick + "\n" + line + "\n/quit\n")
 		out, err := c.CombinedOutput()
 		if err != nil || !strings.Contains(string(out), "*** Goodbye.") {
@@ -223,7 +215,7 @@ func TestLabForwardSecrecy(t *testing.T) {
 		t.Fatalf("chatd did not log one session of each suite:\n%s", log)
 	}
 
-	args := []string{"-n", "-r", capture, "-d", "tcp.port==" + labFSPort + ",tls", "-o", `uat:rsa_keys:"` + key + `",""`, "-q",
+	args := []string{"-n", "-r", capture, "-d", "tcp.port==" + s.Port + ",tls", "-o", `uat:rsa_keys:"` + key + `",""`, "-q",
 		"-z", "follow,tls,ascii,0", "-z", "follow,tls,ascii,1"}
 	out, err := exec.Command("tshark", args...).CombinedOutput()
 	if err != nil {
