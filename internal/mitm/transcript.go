@@ -190,8 +190,8 @@ func (w *lineWriter) Close() error {
 	return nil
 }
 
-// MaxMarks is how many combining marks in a row Visible shows as they are
-// on one character; more (a stack that draws over other lines, or hides
+// MaxMarks is how many combining marks in a row (nonspacing, spacing or
+// enclosing: Unicode's M) Visible shows as they are on one character; more (a stack that draws over other lines, or hides
 // what is under it) are escaped.
 const MaxMarks = 2
 
@@ -213,10 +213,10 @@ var blank = map[rune]bool{'\u115f': true, '\u1160': true, '\u3164': true, '\uffa
 // operator's terminal nor hide from the operator.
 func Visible(text string) string {
 	var b strings.Builder
-	marks := 0 // combining marks in a row
+	marks := 0 // combining marks in a row, of every kind (Mn, Mc, Me)
 	for i := 0; i < len(text); {
 		r, size := utf8.DecodeRuneInString(text[i:])
-		if unicode.Is(unicode.Mn, r) {
+		if unicode.Is(unicode.M, r) {
 			marks++
 		} else {
 			marks = 0
