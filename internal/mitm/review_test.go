@@ -405,6 +405,7 @@ func TestRepeatedFailuresAreLimited(t *testing.T) {
 	var b bytes.Buffer
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	tr := newTranscript(&b, func() time.Time { return now })
+	defer tr.Close()
 	who := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}
 	for range 5 {
 		tr.failure(who, "handshake failed")
