@@ -26,6 +26,7 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -94,9 +95,10 @@ func LoadKeyPair(certFile, keyFile string) (*tls.Certificate, error) {
 const MaxPEMFileBytes = 1 << 20
 
 // ReadPEMFile reads a certificate or key file of at most MaxPEMFileBytes;
-// a larger one is an error naming the limit, never read whole.
+// a larger one is an error naming the limit, never read whole. It must be
+// a regular file (OpenRegular): a FIFO or a device is refused at once.
 func ReadPEMFile(file string) ([]byte, error) {
-	f, err := os.Open(file)
+	f, err := OpenRegular(file)
 	if err != nil {
 		return nil, err
 	}
@@ -109,6 +111,27 @@ func ReadPEMFile(file string) ([]byte, error) {
 		return nil, fmt.Errorf("%s is larger than %d bytes (1 MiB), too large for a certificate or key file", file, MaxPEMFileBytes)
 	}
 	return data, nil
+}
+
+// OpenRegular opens file for reading if it is a regular file (symbolic
+// links followed). It opens without blocking, so that a FIFO (which would
+// wait for a writer forever, deaf to signals) or a device is refused at
+// once, with an error naming file and what it is, never read.
+func OpenRegular(file string) (*os.File, error) {
+	f, err := os.OpenFile(file, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s is not a regular file (%s)", file, fi.Mode().Type())
+	}
+	return f, nil
 }
 
 // DefaultHosts returns the names a generated certificate always covers:

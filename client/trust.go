@@ -173,7 +173,7 @@ const maxCAFileBytes = 1 << 20
 // readCAFile reads the PEM certificates of a CA file into a pool and
 // returns their fingerprints too.
 func readCAFile(path string) (*x509.CertPool, []string, error) {
-	f, err := os.Open(path)
+	f, err := certs.OpenRegular(path) // a FIFO is refused, not waited on
 	if err != nil {
 		return nil, nil, fmt.Errorf("read CA file: %w", err)
 	}

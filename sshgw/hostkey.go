@@ -112,24 +112,29 @@ func publicHalf(key gossh.PublicKey) []byte {
 // writePublicHalf writes the host key's public half to path+".pub", in
 // the authorized_keys form ssh-keygen -lf reads, readable by all (0644),
 // so that a student can check the fingerprint without reading the private
-// key. An up-to-date file is left alone; another is replaced whole
-// (written beside it, then renamed), never written through a link.
+// key. An up-to-date file of ours is left alone; anything else is replaced
+// whole (written beside it, then renamed), never written through a link.
 func writePublicHalf(path string, key gossh.PublicKey) error {
 	return writePublicFile(path+PublicKeySuffix, publicHalf(key))
 }
 
-// writePublicFile writes want to pub (mode 0644) unless pub is already a
-// regular file holding exactly that. What is there is read without
-// following a link, without blocking (a FIFO), and at most maxPublicHalf
-// bytes of it; anything else (a link, a FIFO, a device, a bigger or
-// different file) is replaced atomically by the rename.
+// writePublicFile writes want to pub (mode 0644) unless pub is already
+// ours as it would be written: a regular file owned by this process's
+// user, mode 0644, with one link, holding exactly want. What is there is
+// read without following a link, without blocking (a FIFO), and at most
+// maxPublicHalf bytes of it; anything else (a link, a FIFO, a device, a
+// bigger or different file, one another user owns and could rewrite
+// later, one hard-linked elsewhere) is replaced atomically by the rename,
+// as the certificate's public copy always is (certs.WritePublic). If the
+// rename fails (another user's file in a sticky directory, which only
+// they can replace), the error names pub.
 func writePublicFile(pub string, want []byte) error {
-	if have, ok := readSmallRegular(pub, maxPublicHalf); ok && bytes.Equal(have, want) {
+	if have, ok := readOwnPublicFile(pub, maxPublicHalf); ok && bytes.Equal(have, want) {
 		return nil
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(pub), ".pub-*")
 	if err != nil {
-		return err
+		return fmt.Errorf("write %s: %w", pub, err)
 	}
 	defer os.Remove(tmp.Name()) // after a successful rename, nothing is there
 	_, err = tmp.Write(want)
@@ -140,22 +145,31 @@ func writePublicFile(pub string, want []byte) error {
 		err = cerr
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("write %s: %w", pub, err)
 	}
-	return os.Rename(tmp.Name(), pub)
+	if err := os.Rename(tmp.Name(), pub); err != nil {
+		return fmt.Errorf("replace %s (another user's file there, in a sticky directory, can only be replaced by them): %w", pub, err)
+	}
+	return nil
 }
 
-// readSmallRegular reads path if it is a regular file (not through a
-// symbolic link) of at most limit bytes; ok is false otherwise. It never
-// blocks on a FIFO and never reads more than limit+1 bytes.
-func readSmallRegular(path string, limit int64) (data []byte, ok bool) {
+// readOwnPublicFile reads path if it is a regular file (not through a
+// symbolic link) of at most limit bytes, owned by this process's
+// (effective) user, mode 0644 and with one link: a file only we can
+// change; ok is false otherwise. It never blocks on a FIFO and never
+// reads more than limit+1 bytes.
+func readOwnPublicFile(path string, limit int64) (data []byte, ok bool) {
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, false
 	}
 	defer f.Close()
 	fi, err := f.Stat()
-	if err != nil || !fi.Mode().IsRegular() || fi.Size() > limit {
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() > limit || fi.Mode().Perm() != 0o644 {
+		return nil, false
+	}
+	st, isStat := fi.Sys().(*syscall.Stat_t)
+	if !isStat || int(st.Uid) != os.Geteuid() || st.Nlink != 1 {
 		return nil, false
 	}
 	data, err = io.ReadAll(io.LimitReader(f, limit+1))
@@ -169,7 +183,10 @@ func readSmallRegular(path string, limit int64) (data []byte, ok bool) {
 // public directory, where the certificate's public copy lives), under the
 // name base+".pub", with the same checks as that copy: dir is made (0755)
 // if missing, and refused if another user could change it
-// (certs.ReplaceableByOthers). It returns the file's path.
+// (certs.ReplaceableByOthers); the file is kept only if it is ours and up
+// to date, else replaced by a rename, and a file the rename cannot
+// replace (another user's, in a sticky directory) is an error naming it
+// (writePublicFile). It returns the file's path.
 func PublishPublicHalf(dir, base string, key gossh.PublicKey) (string, error) {
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
 		if err := os.MkdirAll(dir, certs.PublicDirMode); err != nil {

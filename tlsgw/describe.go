@@ -87,6 +87,10 @@ func withTicketNotes(cfg *tls.Config, n *handshakeNotes) *tls.Config {
 		return cfg.EncryptTicket(cs, ss) // the shared config: its keys rotate there
 	}
 	c.UnwrapSession = func(identity []byte, cs tls.ConnectionState) (*tls.SessionState, error) {
+		// crypto/tls unwraps the client's identities in turn until it
+		// accepts one: only the last one unwrapped (the accepted one, if
+		// the session resumes) may leave its fingerprint.
+		n.resumedFP = ""
 		ss, err := cfg.DecryptTicket(identity, cs)
 		if err != nil || ss == nil {
 			return ss, err

@@ -240,7 +240,7 @@ func printCert(file string, out io.Writer) error {
 
 // readCertFile returns the certificates in a PEM file, at least one.
 func readCertFile(file string) ([]*x509.Certificate, error) {
-	f, err := os.Open(file)
+	f, err := certs.OpenRegular(file) // a FIFO is refused, not waited on
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("no certificate at %s (is --data-dir right?)", file)

@@ -53,6 +53,7 @@ func (l *listener) Addr() net.Addr { return l.ln.Addr() }
 func (l *listener) Serve(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, l.Close)
 	defer stop()
+	defer l.out.Close() // once every connection is done: the counts held back said
 	defer l.wg.Wait()
 	pause := time.Duration(0)
 	for {

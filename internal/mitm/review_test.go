@@ -300,7 +300,8 @@ func TestLongEventsAreCut(t *testing.T) {
 
 // TestVisibleEscapesWhatDrawsNothing: the Hangul fillers, the blank
 // Braille pattern, the combining grapheme joiner and stacks of combining
-// marks do not pass as they are.
+// marks (of every kind: nonspacing, spacing, enclosing) do not pass as
+// they are.
 func TestVisibleEscapesWhatDrawsNothing(t *testing.T) {
 	for in, want := range map[string]string{
 		"a\u3164b":                  `a\u3164b`,
@@ -312,6 +313,10 @@ func TestVisibleEscapesWhatDrawsNothing(t *testing.T) {
 		"e\u0301\u0302":             "e\u0301\u0302",
 		"e\u0301\u0302\u0303\u0304": "e\u0301\u0302\\u0303\\u0304",
 		"é\u0301\u0301 ü":           "é\u0301\u0301 ü",
+		// Every kind of mark counts (Mn, Mc, Me): an enclosing mark
+		// does not start the count again, spacing marks stack too.
+		"a" + strings.Repeat("\u0301\u20dd", 30): "a\u0301\u20dd" + strings.Repeat(`\u0301\u20dd`, 29),
+		"x" + strings.Repeat("\u0903", 40):       "x\u0903\u0903" + strings.Repeat(`\u0903`, 38),
 	} {
 		if got := Visible(in); got != want {
 			t.Errorf("Visible(%q) = %q, want %q", in, got, want)
@@ -400,6 +405,7 @@ func TestRepeatedFailuresAreLimited(t *testing.T) {
 	var b bytes.Buffer
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	tr := newTranscript(&b, func() time.Time { return now })
+	defer tr.Close()
 	who := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}
 	for range 5 {
 		tr.failure(who, "handshake failed")

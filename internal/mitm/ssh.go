@@ -122,7 +122,7 @@ func (p *SSHProxy) handle(raw net.Conn) bool {
 		return false
 	}
 	defer client.Close()
-	raw.SetDeadline(time.Time{})
+	raw.SetReadDeadline(time.Time{}) // not the write deadline: a write under way keeps its own
 	// dialing ends when the client leaves or the proxy closes.
 	dialing, stopDialing := context.WithCancel(p.life)
 	defer stopDialing()
@@ -179,7 +179,7 @@ func dialSSH(ctx context.Context, addr string, timeout time.Duration, cfg *gossh
 		raw.Close()
 		return nil, err
 	}
-	raw.SetDeadline(time.Time{})
+	raw.SetReadDeadline(time.Time{}) // not the write deadline: a write under way keeps its own
 	return gossh.NewClient(c, chans, reqs), nil
 }
 

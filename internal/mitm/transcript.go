@@ -43,21 +43,30 @@ type transcript struct {
 	out io.Writer
 	// The limits of the lines any client can cause in numbers, by kind.
 	failures, refusals limit
+	closed             bool // Close has said what the limits held back
 }
 
-// limit lets one line a second through; it counts the others.
+// limit lets one line a second through; it counts the others, and says
+// how many at the end of that second (a timer), or with the next line it
+// lets through, or at Close, whichever comes first.
 type limit struct {
+	what       string // what it counts, as the count's line says it
 	last       time.Time
 	suppressed int
+	lastWho    net.Addr    // the client of the last line not printed
+	timer      *time.Timer // set while a count waits to be said
 }
 
 // MaxRepeatedEvents is how many handshake failures, and how many
-// refusals (--max-conns), the transcript prints a second: the next one
-// printed says how many were not.
+// refusals (--max-conns), the transcript prints a second: the others are
+// counted, and the count printed when that second ends.
 const MaxRepeatedEvents = 1
 
 func newTranscript(out io.Writer, now func() time.Time) *transcript {
-	return &transcript{out: out, now: now}
+	t := &transcript{out: out, now: now}
+	t.failures.what = "handshake failures"
+	t.refusals.what = "refused connections"
+	return t
 }
 
 // print writes one transcript line: the time, the client's address, what
@@ -69,15 +78,31 @@ func (t *transcript) print(who net.Addr, kind, text string) {
 }
 
 // printLimited prints unless lim has let a line through in the last
-// second, in which case it counts it.
+// second, in which case it counts it, and makes sure that the count is
+// said when that second ends. Once the transcript is closed, nothing is
+// held back.
 func (t *transcript) printLimited(who net.Addr, kind, text string, lim *limit) {
 	now := t.now()
 	shown := Visible(cut(text))
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if lim != nil {
-		if !lim.last.IsZero() && now.Sub(lim.last) < time.Second/MaxRepeatedEvents {
+	if lim != nil && !t.closed {
+		window := time.Second / MaxRepeatedEvents
+		if !lim.last.IsZero() && now.Sub(lim.last) < window {
 			lim.suppressed++
+			lim.lastWho = who
+			if lim.timer == nil {
+				var timer *time.Timer
+				timer = time.AfterFunc(min(max(lim.last.Add(window).Sub(now), 0), window), func() {
+					t.mu.Lock()
+					defer t.mu.Unlock()
+					if lim.timer == timer { // not stopped, nor replaced, since
+						lim.timer = nil
+						t.sayHeldBack(lim)
+					}
+				})
+				lim.timer = timer
+			}
 			return
 		}
 		lim.last = now
@@ -85,9 +110,50 @@ func (t *transcript) printLimited(who net.Addr, kind, text string, lim *limit) {
 			shown += fmt.Sprintf(" (and %d more like it in the second before, not printed)", lim.suppressed)
 			lim.suppressed = 0
 		}
+		t.stopTimer(lim)
 	}
+	t.write(now, who, kind, shown)
+}
+
+// write prints one line; t.mu is held.
+func (t *transcript) write(now time.Time, who net.Addr, kind, shown string) {
 	line := fmt.Sprintf("%s %s %s %s\n", now.UTC().Format("15:04:05.000"), who, kind, shown)
 	io.WriteString(t.out, line) // a transcript that cannot be written is not the relay's problem
+}
+
+// sayHeldBack prints how many lines lim held back, if any, under the
+// address of the last of them; t.mu is held.
+func (t *transcript) sayHeldBack(lim *limit) {
+	if lim.suppressed == 0 {
+		return
+	}
+	t.write(t.now(), lim.lastWho, "***", fmt.Sprintf("%d more %s in the second before, not printed (the last from this address)", lim.suppressed, lim.what))
+	lim.suppressed = 0
+}
+
+// stopTimer stops lim's timer, if set; t.mu is held. A timer that fires
+// all the same finds itself no longer lim's and does nothing.
+func (t *transcript) stopTimer(lim *limit) {
+	if lim.timer != nil {
+		lim.timer.Stop()
+		lim.timer = nil
+	}
+}
+
+// Close says what the limits still hold back and stops their timers;
+// lines printed after it are not limited (the connections are gone by
+// then: the listener closes the transcript once they are).
+func (t *transcript) Close() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return
+	}
+	t.closed = true
+	for _, lim := range []*limit{&t.failures, &t.refusals} {
+		t.stopTimer(lim)
+		t.sayHeldBack(lim)
+	}
 }
 
 // cut shortens a text longer than MaxLine bytes to its first MaxLine (a
@@ -190,8 +256,8 @@ func (w *lineWriter) Close() error {
 	return nil
 }
 
-// MaxMarks is how many combining marks in a row Visible shows as they are
-// on one character; more (a stack that draws over other lines, or hides
+// MaxMarks is how many combining marks in a row (nonspacing, spacing or
+// enclosing: Unicode's M) Visible shows as they are on one character; more (a stack that draws over other lines, or hides
 // what is under it) are escaped.
 const MaxMarks = 2
 
@@ -213,10 +279,10 @@ var blank = map[rune]bool{'\u115f': true, '\u1160': true, '\u3164': true, '\uffa
 // operator's terminal nor hide from the operator.
 func Visible(text string) string {
 	var b strings.Builder
-	marks := 0 // combining marks in a row
+	marks := 0 // combining marks in a row, of every kind (Mn, Mc, Me)
 	for i := 0; i < len(text); {
 		r, size := utf8.DecodeRuneInString(text[i:])
-		if unicode.Is(unicode.Mn, r) {
+		if unicode.Is(unicode.M, r) {
 			marks++
 		} else {
 			marks = 0
