@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,16 +26,7 @@ func TestKeyLogFromEnvironment(t *testing.T) {
 	if code := bob.WaitExit(); code != 0 {
 		t.Errorf("chat --plain exited %d", code)
 	}
-	fi, err := os.Stat(keys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fi.Mode().Perm() != 0o600 {
-		t.Errorf("key log mode %04o, want 0600", fi.Mode().Perm())
-	}
-	if b, _ := os.ReadFile(keys); !bytes.Contains(b, []byte("CLIENT_TRAFFIC_SECRET_0 ")) {
-		t.Errorf("the key log holds no NSS key log lines:\n%s", b)
-	}
+	testproc.CheckKeyLog(t, keys)
 }
 
 // TestKeyLogRefusesSymlink: chat --keylog does not follow a symbolic link

@@ -46,16 +46,7 @@ func TestKeyLogWarnsEverywhere(t *testing.T) {
 	if tlsLines < 3 { // opened, joined, closed
 		t.Errorf("%d log records about the TLS connection, want at least 3:\n%s", tlsLines, s.Output())
 	}
-	fi, err := os.Stat(keys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fi.Mode().Perm() != 0o600 {
-		t.Errorf("key log mode %04o, want 0600", fi.Mode().Perm())
-	}
-	if b, _ := os.ReadFile(keys); !bytes.Contains(b, []byte("CLIENT_TRAFFIC_SECRET_0 ")) {
-		t.Errorf("the key log holds no NSS key log lines:\n%s", b)
-	}
+	testproc.CheckKeyLog(t, keys)
 }
 
 // TestKeyLogOffByDefault: without --keylog neither the banner nor the
@@ -111,17 +102,8 @@ func TestKeyLogDecryptsCapture(t *testing.T) {
 	dir := t.TempDir()
 	keys, capture := filepath.Join(dir, "keys.log"), filepath.Join(dir, "chat.pcap")
 	s := startChatd(t, filepath.Join(dir, "data"), "--keylog", keys)
-	dump := startCapture(t, capture, s.Port) // before any client: the handshakes are in it
 	secret := "the password is " + rand.Text()
-	alice := s.JoinWithOpenSSL(t, "alice")
-	bob := s.JoinWithOpenSSL(t, "bob")
-	alice.Send(secret)
-	bob.Expect("<alice> " + secret)
-	for _, p := range []*testproc.Process{alice, bob} {
-		p.Send("/quit")
-		p.WaitExit()
-	}
-	stopCapture(t, dump, capture, 2)
+	captureChat(t, s, capture, secret)
 
 	raw, err := os.ReadFile(capture)
 	if err != nil {

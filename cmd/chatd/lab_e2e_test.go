@@ -37,6 +37,22 @@ func requireTools(t *testing.T, tools ...string) {
 	}
 }
 
+// captureChat records, with tcpdump on lo, alice saying secret to bob
+// over openssl s_client on s, from the handshakes to both goodbyes.
+func captureChat(t *testing.T, s *testproc.Chatd, capture, secret string) {
+	t.Helper()
+	dump := startCapture(t, capture, s.Port) // before any client: the handshakes are in it
+	alice := s.JoinWithOpenSSL(t, "alice")
+	bob := s.JoinWithOpenSSL(t, "bob")
+	alice.Send(secret)
+	bob.Expect("<alice> " + secret)
+	for _, p := range []*testproc.Process{alice, bob} {
+		p.Send("/quit")
+		p.WaitExit()
+	}
+	stopCapture(t, dump, capture, 2)
+}
+
 // startCapture starts tcpdump on loopback writing the packets of TCP port
 // port to file, and waits until it captures.
 func startCapture(t *testing.T, file, port string) *testproc.Process {
@@ -94,17 +110,8 @@ func TestLabSniff(t *testing.T) {
 	dir := t.TempDir()
 	capture := filepath.Join(dir, "chat.pcap")
 	s := startChatd(t, filepath.Join(dir, "data"))
-	dump := startCapture(t, capture, s.Port) // before any client: the handshakes are in it
 	secret := "meet me at the lab, the code is " + rand.Text()
-	alice := s.JoinWithOpenSSL(t, "alice")
-	bob := s.JoinWithOpenSSL(t, "bob")
-	alice.Send(secret)
-	bob.Expect("<alice> " + secret)
-	for _, p := range []*testproc.Process{alice, bob} {
-		p.Send("/quit")
-		p.WaitExit()
-	}
-	stopCapture(t, dump, capture, 2)
+	captureChat(t, s, capture, secret)
 
 	if raw, _ := os.ReadFile(capture); bytes.Contains(raw, []byte(secret)) {
 		t.Fatal("the capture holds the chat line in clear text")
@@ -127,7 +134,7 @@ func TestLabSniff(t *testing.T) {
 
 	// The optional step: one TLS 1.2 handshake, captured.
 	capture12 := filepath.Join(dir, "tls12.pcap")
-	dump = startCapture(t, capture12, s.Port)
+	dump := startCapture(t, capture12, s.Port)
 	tls12 := exec.Command("openssl", "s_client", "-tls1_2", "-servername", "localhost", "-connect", "127.0.0.1:"+s.Port, "-CAfile", s.CertFile)
 	if out, err := tls12.CombinedOutput(); err != nil { // stdin is empty: it hangs up after the handshake
 		t.Fatalf("openssl s_client -tls1_2: %v\n%s", err, out)
