@@ -1,0 +1,213 @@
+package jetlog
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/goleak"
+
+	"chatd/room"
+	"chatd/room/logtest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// quiet is a logger for tests that expect warnings.
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// open opens an embedded log in dir, closed when the test ends unless
+// reopened.
+func open(t *testing.T, dir string, opts Options) *Log {
+	t.Helper()
+	opts.Dir = dir
+	if opts.Logger == nil {
+		opts.Logger = quiet
+	}
+	l, err := Open(context.Background(), opts)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// hostile are stored records the log must skip.
+var hostile = [][]byte{
+	[]byte(`not json`),
+	[]byte(`null`),
+	[]byte(`{}`),
+	[]byte(`{"v":2,"kind":"chat","time":"2026-12-01T00:00:00Z","from":"eve","text":"v2"}`),
+	[]byte(`{"v":1,"kind":"private","time":"2026-12-01T00:00:00Z","from":"eve","to":"bob","text":"p"}`),
+	[]byte(`{"v":1,"kind":"bye","time":"2026-12-01T00:00:00Z","text":"x"}`),
+	[]byte(`{"v":1,"kind":"chat","time":"2026-12-01T00:00:00Z","from":"<bob>","text":"forged"}`),
+	[]byte(`{"v":1,"kind":"chat","time":"2026-12-01T00:00:00Z","from":"eve","text":"\u001b[2J\u001b]0;owned\u0007"}`),
+	[]byte(`{"v":1,"kind":"chat","time":"2026-12-01T00:00:00Z","from":"eve","text":"line\nbreak"}`),
+	[]byte(`{"v":1,"kind":"chat","time":"2026-12-01T00:00:00Z","from":"eve","text":"` + strings.Repeat("a", DefaultMaxText+1) + `"}`),
+	[]byte(`{"v":1,"kind":"chat","from":"eve","text":"no time"}`),
+	[]byte(`{"v":1,"kind":"chat","time":"0001-01-01T00:00:00Z","from":"eve","text":"zero time"}`),
+	[]byte(`{"v":1,"kind":"presence","time":"2026-12-01T00:00:00Z","count":-1}`),
+	[]byte(`{"v":1,"kind":"presence","time":"2026-12-01T00:00:00Z","count":99999999999}`),
+	[]byte(`{"v":1,"kind":"presence","time":"2026-12-01T00:00:00Z","from":"eve","count":1}`),
+	[]byte(`{"v":1,"kind":"chat","time":"2026-12-01T00:00:00Z","from":"eve","text":"hi","count":5}`),
+	[]byte(`{"v":1,"kind":"chat","time":"2026-12-01T00:00:00Z","from":"eve","to":"bob","text":"hi"}`),
+	[]byte(`{"v":1,"kind":"chat","time":"2026-12-01T00:00:00Z","from":"eve","text":"hi","reason":{"kind":1}}`),
+	[]byte(`{"v":1,"kind":"nick","time":"2026-12-01T00:00:00Z","from":"eve"}`),
+	[]byte(`{"v":1,"kind":"chat","time":"2026-12-01T00:00:00Z","from":"eve","text":"hi","extra":1}`),
+	[]byte(`{"v":1,"kind":"chat","time":"2026-12-01T00:00:00Z","from":"eve","text":"hi"}{"v":1}`),
+	[]byte(`{"v":1,"kind":"chat","time":"2026-12-01T00:00:00Z","from":"eve","text":[[[[[[[[[[[[[[]]]]]]]]]]]]]]}`),
+	[]byte(`{"v":1,"kind":"leave","time":"2026-12-01T00:00:00Z","from":"eve","reason":{"kind":1,"detail":"\u202eevil"}}`),
+}
+
+// TestConformance runs the Log table against the embedded JetStream log.
+func TestConformance(t *testing.T) {
+	logtest.Run(t, logtest.Factory{
+		New: func(t *testing.T, keep int) room.Log {
+			return open(t, t.TempDir(), Options{MaxMsgs: int64(keep)})
+		},
+		Reopen: func(t *testing.T, l room.Log) room.Log {
+			old := l.(*Log)
+			old.Close()
+			return open(t, old.opts.Dir, Options{MaxMsgs: old.opts.MaxMsgs})
+		},
+		Raw: func(t *testing.T, l room.Log, data []byte) {
+			t.Helper()
+			js, err := jetstream.New(l.(*Log).Conn())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := js.Publish(context.Background(), DefaultSubject, data); err != nil {
+				t.Fatalf("publish raw %.40q: %v", data, err)
+			}
+		},
+		Skipped: func(l room.Log) uint64 { return l.(*Log).Skipped() },
+		Hostile: hostile,
+	})
+}
+
+// TestUnknownReasonKind: a leave reason of a kind this program does not
+// know (a newer writer's) is read as ReasonOther with its words.
+func TestUnknownReasonKind(t *testing.T) {
+	ev, err := decode([]byte(`{"v":1,"kind":"leave","time":"2026-12-01T00:00:00Z","from":"eve","reason":{"kind":200,"detail":"teleported"}}`), 7, DefaultMaxText, maxRecordBytes(DefaultMaxText))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Seq != 7 || ev.Reason != (room.Reason{Kind: room.ReasonOther, Detail: "teleported"}) {
+		t.Fatalf("decoded %+v", *ev)
+	}
+}
+
+// TestAppendRefusesWhatItCannotRead: Append refuses events that Replay
+// would skip, and private ones, storing nothing.
+func TestAppendRefusesWhatItCannotRead(t *testing.T) {
+	l := open(t, t.TempDir(), Options{})
+	now := time.Now()
+	for _, ev := range []*room.Event{
+		{Kind: room.Private, Time: now, From: "a", To: "b", Text: "secret"},
+		{Kind: room.Chat, Time: now, From: "a", Text: strings.Repeat("x", DefaultMaxText+1)},
+		{Kind: room.Chat, Time: now, From: "bad nick", Text: "x"},
+		{Kind: room.Chat, From: "a", Text: "no time"},
+	} {
+		if seq, err := l.Append(ev); err == nil {
+			t.Errorf("Append(%+v) = %d, want an error", *ev, seq)
+		}
+	}
+	if got, _ := l.Replay(0, 10); len(got) != 0 {
+		t.Fatalf("stored %d events", len(got))
+	}
+}
+
+// TestOversizedRecordRefused: the stream refuses a message bigger than any
+// record, so no reader ever loads one.
+func TestOversizedRecordRefused(t *testing.T) {
+	l := open(t, t.TempDir(), Options{})
+	js, err := jetstream.New(l.Conn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := make([]byte, maxRecordBytes(DefaultMaxText)+1)
+	if _, err := js.Publish(context.Background(), DefaultSubject, big); err == nil {
+		t.Fatal("the stream stored an oversized record")
+	}
+}
+
+// TestForeignDirectory: a store directory holding files but no marker is
+// refused and left as it was.
+func TestForeignDirectory(t *testing.T) {
+	dir := t.TempDir()
+	junk := filepath.Join(dir, "important.txt")
+	if err := os.WriteFile(junk, []byte("keep me"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(context.Background(), Options{Dir: dir, Logger: quiet})
+	if err == nil || !strings.Contains(err.Error(), "not a chatd store") {
+		t.Fatalf("Open = %v, want a refusal", err)
+	}
+	if b, _ := os.ReadFile(junk); string(b) != "keep me" {
+		t.Fatal("the foreign file was changed")
+	}
+	if err := os.WriteFile(filepath.Join(dir, markerName), []byte("something else 9\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(context.Background(), Options{Dir: dir, Logger: quiet}); err == nil || !strings.Contains(err.Error(), "unknown store format") {
+		t.Fatalf("Open with a foreign marker = %v", err)
+	}
+}
+
+// TestCorruptStream: a store whose stream the server cannot load is an
+// error, and the stream's files are left alone.
+func TestCorruptStream(t *testing.T) {
+	dir := t.TempDir()
+	l := open(t, dir, Options{})
+	if _, err := l.Append(&room.Event{Kind: room.Join, Time: time.Now(), From: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	sdir := filepath.Join(dir, "jetstream", "$G", "streams", DefaultStream)
+	meta := filepath.Join(sdir, "meta.inf")
+	if err := os.WriteFile(meta, []byte("\x00garbage{{{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(context.Background(), Options{Dir: dir, Logger: quiet})
+	if err == nil || !strings.Contains(err.Error(), "could not load it") {
+		t.Fatalf("Open = %v, want an error about the stream", err)
+	}
+	if b, _ := os.ReadFile(meta); string(b) != "\x00garbage{{{" {
+		t.Fatal("the corrupt stream was rewritten")
+	}
+}
+
+// TestForeignStream: a stream of chatd's name with another subject is
+// refused, not changed.
+func TestForeignStream(t *testing.T) {
+	dir := t.TempDir()
+	l := open(t, dir, Options{Subject: "someone.else"})
+	l.Close()
+	_, err := Open(context.Background(), Options{Dir: dir, Logger: quiet})
+	if err == nil || !strings.Contains(err.Error(), "is not chatd's") {
+		t.Fatalf("Open = %v, want a refusal", err)
+	}
+	l = open(t, dir, Options{Subject: "someone.else"}) // still as it was
+	info, err := l.stream.Info(context.Background())
+	if err != nil || info.Config.Subjects[0] != "someone.else" {
+		t.Fatalf("stream now %v, %v", info, err)
+	}
+}
+
+// TestLimitsFollowOptions: reopening with other limits updates the stream.
+func TestLimitsFollowOptions(t *testing.T) {
+	dir := t.TempDir()
+	l := open(t, dir, Options{MaxMsgs: 10})
+	l.Close()
+	l = open(t, dir, Options{MaxMsgs: 3, MaxAge: time.Hour})
+	cfg := l.stream.CachedInfo().Config
+	if cfg.MaxMsgs != 3 || cfg.MaxAge != time.Hour {
+		t.Fatalf("limits %d %v, want 3 1h", cfg.MaxMsgs, cfg.MaxAge)
+	}
+}
