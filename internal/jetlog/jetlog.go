@@ -152,6 +152,7 @@ func (l *Log) streamConfig() jetstream.StreamConfig {
 		MaxMsgSize:  int32(l.maxRecord),
 		MaxBytes:    -1,
 		Replicas:    1,
+		AllowDirect: true, // Replay reads message by message: direct gets are cheaper
 	}
 }
 
@@ -185,9 +186,11 @@ func (l *Log) openStream(ctx context.Context) error {
 			return fmt.Errorf("jetlog: stream %s is not chatd's (subjects %s, %v storage, %v retention; want %s, file, limits); it is left as it is",
 				want.Name, strings.Join(have.Subjects, " "), have.Storage, have.Retention, want.Subjects[0])
 		}
-		if have.MaxMsgs != want.MaxMsgs || have.MaxAge != want.MaxAge || have.MaxMsgSize != want.MaxMsgSize || have.Discard != want.Discard {
+		if have.MaxMsgs != want.MaxMsgs || have.MaxAge != want.MaxAge || have.MaxMsgSize != want.MaxMsgSize ||
+			have.Discard != want.Discard || have.AllowDirect != want.AllowDirect {
 			upd := have
 			upd.MaxMsgs, upd.MaxAge, upd.MaxMsgSize, upd.Discard = want.MaxMsgs, want.MaxAge, want.MaxMsgSize, want.Discard
+			upd.AllowDirect = want.AllowDirect
 			if s, err = js.UpdateStream(ctx, upd); err != nil {
 				return fmt.Errorf("jetlog: update the limits of stream %s: %w", want.Name, err)
 			}

@@ -211,3 +211,30 @@ func TestLimitsFollowOptions(t *testing.T) {
 		t.Fatalf("limits %d %v, want 3 1h", cfg.MaxMsgs, cfg.MaxAge)
 	}
 }
+
+// TestReplaySkipsDeleted: a message deleted from the middle of the stream
+// (by an operator with the nats tool) leaves a gap Replay steps over.
+func TestReplaySkipsDeleted(t *testing.T) {
+	l := open(t, t.TempDir(), Options{})
+	var evs []*room.Event
+	for i := range 5 {
+		ev := &room.Event{Kind: room.Chat, Time: time.Now(), From: "alice", Text: strings.Repeat("x", i+1)}
+		if _, err := l.Append(ev); err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, ev)
+	}
+	if err := l.stream.DeleteMsg(context.Background(), evs[2].Seq); err != nil {
+		t.Fatal(err)
+	}
+	got, err := l.Replay(0, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[0].Seq != evs[1].Seq || got[1].Seq != evs[3].Seq || got[2].Seq != evs[4].Seq {
+		t.Fatalf("Replay(0, 3) = %d events, want seqs %d %d %d", len(got), evs[1].Seq, evs[3].Seq, evs[4].Seq)
+	}
+	if l.Skipped() != 0 {
+		t.Fatalf("a deleted message counted as skipped")
+	}
+}
