@@ -124,7 +124,10 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 
 // dial connects to an external server.
 func dial(opts Options) (*nats.Conn, error) {
-	copts := []nats.Option{nats.Name("chatd"), nats.MaxReconnects(-1), nats.Timeout(opts.Timeout)}
+	// No reconnect buffer: a publish made while disconnected must fail at
+	// once, not be sent after the room was told it failed (the event
+	// would then be stored though nobody was shown it).
+	copts := []nats.Option{nats.Name("chatd"), nats.MaxReconnects(-1), nats.ReconnectBufSize(-1), nats.Timeout(opts.Timeout)}
 	if opts.CAFile != "" {
 		copts = append(copts, nats.RootCAs(opts.CAFile))
 	}
@@ -201,7 +204,11 @@ func (l *Log) openStream(ctx context.Context) error {
 }
 
 // Append publishes ev to the stream and waits for the server's ack; the
-// stream sequence is ev's Seq.
+// stream sequence is ev's Seq. While an external server is unreachable it
+// fails at once (nothing is buffered for later). One case stays ambiguous,
+// as with any acknowledged write: a publish that reached the server just
+// before the connection failed, whose ack was lost, returns an error but
+// may be stored.
 func (l *Log) Append(ev *room.Event) (uint64, error) {
 	data, err := encode(ev, l.opts.MaxText)
 	if err != nil {

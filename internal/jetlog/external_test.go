@@ -1,0 +1,134 @@
+package jetlog
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"chatd/internal/testproc"
+	"chatd/room"
+	"chatd/room/logtest"
+)
+
+// natsServer is a real nats-server process, built from the module chatd
+// embeds, with JetStream on and its store in dir.
+type natsServer struct {
+	bin, dir, port string
+	p              *testproc.Process
+}
+
+// startNATS builds nats-server (once per test binary, into a temporary
+// directory) and starts it on a free port, or on port if set.
+func startNATS(t *testing.T, bin, dir, port string) *natsServer {
+	t.Helper()
+	p := testproc.Start(t, "nats-server", nil, bin, "-js", "-sd", dir, "-a", "127.0.0.1", "-p", cmpOr(port, "-1"))
+	line := p.Expect("Listening for client connections on")
+	p.Expect("Server is ready")
+	return &natsServer{bin: bin, dir: dir, port: line[strings.LastIndexByte(line, ':')+1:], p: p}
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func (s *natsServer) url() string { return "nats://127.0.0.1:" + s.port }
+
+// stop kills the server and waits for it to exit.
+func (s *natsServer) stop(t *testing.T) {
+	s.p.Signal(syscall.SIGKILL)
+	s.p.WaitExit()
+}
+
+func buildNATS(t *testing.T) string {
+	t.Helper()
+	bin, err := testproc.Build("github.com/nats-io/nats-server/v2", t.TempDir(), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// TestExternalServer runs the Log table against a real nats-server
+// process, one stream per case, and checks an outage: appends fail while
+// the server is down, within the timeout, and work again once it is back.
+func TestExternalServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds nats-server")
+	}
+	srv := startNATS(t, buildNATS(t), t.TempDir(), "")
+	var n atomic.Int64
+	openExt := func(t *testing.T, stream string, keep int64) *Log {
+		l, err := Open(context.Background(), Options{URL: srv.url(), Stream: stream, Subject: "chatd." + stream,
+			MaxMsgs: keep, Logger: quiet, Timeout: 2 * time.Second})
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		t.Cleanup(func() { l.Close() })
+		return l
+	}
+	logtest.Run(t, logtest.Factory{
+		New: func(t *testing.T, keep int) room.Log {
+			return openExt(t, fmt.Sprint("T", n.Add(1)), int64(keep))
+		},
+		Reopen: func(t *testing.T, l room.Log) room.Log {
+			old := l.(*Log)
+			old.Close()
+			return openExt(t, old.opts.Stream, old.opts.MaxMsgs)
+		},
+		Raw: func(t *testing.T, l room.Log, data []byte) {
+			t.Helper()
+			js, err := jetstream.New(l.(*Log).Conn())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := js.Publish(context.Background(), l.(*Log).opts.Subject, data); err != nil {
+				t.Fatalf("publish raw %.40q: %v", data, err)
+			}
+		},
+		Skipped: func(l room.Log) uint64 { return l.(*Log).Skipped() },
+		Hostile: hostile,
+	})
+
+	t.Run("Outage", func(t *testing.T) {
+		l := openExt(t, "OUTAGE", 100)
+		ev := func(text string) *room.Event {
+			return &room.Event{Kind: room.Chat, Time: time.Now(), From: "alice", Text: text}
+		}
+		if _, err := l.Append(ev("before")); err != nil {
+			t.Fatal(err)
+		}
+		srv.stop(t)
+		start := time.Now()
+		if _, err := l.Append(ev("during")); err == nil {
+			t.Fatal("Append worked with the server down")
+		}
+		if d := time.Since(start); d > 3*time.Second {
+			t.Errorf("a failed Append took %v", d)
+		}
+		srv = startNATS(t, srv.bin, srv.dir, srv.port)
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			_, err := l.Append(ev("after"))
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("Append still fails after the server came back: %v", err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		got, err := l.Replay(0, 10)
+		if err != nil || len(got) != 2 || got[0].Text != "before" || got[1].Text != "after" {
+			t.Fatalf("Replay after the outage: %v, %v", got, err)
+		}
+	})
+}
