@@ -6,10 +6,14 @@ package jetlog
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -94,6 +98,15 @@ type Log struct {
 	js        jetstream.JetStream
 	stream    jetstream.Stream
 	skipped   atomic.Uint64
+
+	// reads serialises the batched reads of Replay, which share one
+	// subscription (setting one up costs more than a read of 100 events):
+	// replies come to readPrefix.<n>, n counted by reads; a reply to an
+	// earlier read (one that timed out) is dropped.
+	reads      sync.Mutex
+	readPrefix string
+	readSub    *nats.Subscription
+	readN      uint64
 }
 
 var _ room.Log = (*Log)(nil)
@@ -118,6 +131,11 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 	if err := l.openStream(ctx); err != nil {
 		l.Close()
 		return nil, err
+	}
+	l.readPrefix = l.nc.NewRespInbox()
+	if l.readSub, err = l.nc.SubscribeSync(l.readPrefix + ".*"); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("jetlog: %w", err)
 	}
 	return l, nil
 }
@@ -225,10 +243,11 @@ func (l *Log) Append(ev *room.Event) (uint64, error) {
 }
 
 // Replay returns, oldest first, the last n valid events above after. It
-// reads them one by one backwards from the newest, so it holds at most n
-// events whatever the stream's size, and gives up after skipping
-// maxReplayProbes messages that are gone or invalid. Invalid records are
-// skipped, counted (Skipped) and logged.
+// reads windows of the stream backwards from the newest, each in one
+// batched direct get, so it holds at most n events (and the window being
+// read) whatever the stream's size, and gives up once it has looked at
+// maxReplayProbes messages more than n. Invalid records are skipped,
+// counted (Skipped) and logged.
 func (l *Log) Replay(after uint64, n int) ([]*room.Event, error) {
 	if n <= 0 {
 		return nil, nil
@@ -240,37 +259,95 @@ func (l *Log) Replay(after uint64, n int) ([]*room.Event, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jetlog: replay: %w", err)
 	}
-	first, last := max(info.State.FirstSeq, after+1), info.State.LastSeq
-	if info.State.Msgs == 0 || last < first {
-		return nil, nil
-	}
-	out := make([]*room.Event, 0, min(uint64(n), last-first+1))
-	skips, bad := 0, 0
-	for seq := last; seq >= first && len(out) < n && skips <= maxReplayProbes; seq-- {
-		msg, err := l.stream.GetMsg(ctx, seq)
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			skips++
-			continue
+	lowest, top := max(info.State.FirstSeq, after+1), info.State.LastSeq
+	var out []*room.Event // newest first until the end
+	looked, bad := 0, 0
+	for top >= lowest && len(out) < n && looked <= n+maxReplayProbes {
+		want := uint64(n - len(out))
+		bottom := lowest
+		if top-lowest+1 > want {
+			bottom = top - want + 1
 		}
+		window, err := l.getRange(ctx, bottom, top)
 		if err != nil {
-			return nil, fmt.Errorf("jetlog: replay: read %d: %w", seq, err)
+			return nil, fmt.Errorf("jetlog: replay: %w", err)
 		}
-		ev, err := decode(msg.Data, seq, l.opts.MaxText, l.maxRecord)
-		if err != nil || msg.Subject != l.opts.Subject {
-			skips++
-			bad++
-			l.opts.Logger.Warn("jetlog: stored record skipped", "stream", l.opts.Stream, "seq", seq, "err", err)
-			continue
+		looked += int(top - bottom + 1)
+		for i := len(window) - 1; i >= 0 && len(out) < n; i-- {
+			m := window[i]
+			ev, err := decode(m.data, m.seq, l.opts.MaxText, l.maxRecord)
+			if err == nil && m.subject != l.opts.Subject {
+				err = fmt.Errorf("%w: subject %.40q", errRecord, m.subject)
+			}
+			if err != nil {
+				bad++
+				l.opts.Logger.Warn("jetlog: stored record skipped", "stream", l.opts.Stream, "seq", m.seq, "err", err)
+				continue
+			}
+			out = append(out, ev)
 		}
-		out = append(out, ev)
+		top = bottom - 1
+		if bottom == 0 {
+			break
+		}
 	}
 	if bad > 0 {
 		l.skipped.Add(uint64(bad))
 	}
-	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-		out[i], out[j] = out[j], out[i]
-	}
+	slices.Reverse(out)
 	return out, nil
+}
+
+// rawMsg is one stored message as a direct get returns it.
+type rawMsg struct {
+	seq     uint64
+	subject string
+	data    []byte
+}
+
+// getRange reads the stored messages with sequence numbers from bottom to
+// top, oldest first, in one batched direct get; deleted ones are missing.
+func (l *Log) getRange(ctx context.Context, bottom, top uint64) ([]rawMsg, error) {
+	count := top - bottom + 1
+	req, err := json.Marshal(struct {
+		Seq      uint64 `json:"seq"`
+		Batch    int    `json:"batch"`
+		UpToSeq  uint64 `json:"up_to_seq"`
+		MaxBytes int    `json:"max_bytes"`
+	}{bottom, int(count), top, int(count) * (l.maxRecord + 512)})
+	if err != nil {
+		return nil, err
+	}
+	l.reads.Lock()
+	defer l.reads.Unlock()
+	l.readN++
+	inbox := l.readPrefix + "." + strconv.FormatUint(l.readN, 10)
+	sub := l.readSub
+	if err := l.nc.PublishRequest("$JS.API.DIRECT.GET."+l.opts.Stream, inbox, req); err != nil {
+		return nil, err
+	}
+	var out []rawMsg
+	for {
+		m, err := sub.NextMsgWithContext(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read %d-%d: %w", bottom, top, err)
+		}
+		if m.Subject != inbox {
+			continue // the rest of an earlier read that gave up
+		}
+		switch status := m.Header.Get("Status"); status {
+		case "":
+		case "204", "404": // end of the batch; nothing (more) stored
+			return out, nil
+		default:
+			return nil, fmt.Errorf("read %d-%d: status %.10s %.80s", bottom, top, status, m.Header.Get("Description"))
+		}
+		seq, err := strconv.ParseUint(m.Header.Get("Nats-Sequence"), 10, 64)
+		if err != nil || seq < bottom || seq > top || uint64(len(out)) >= count {
+			return nil, fmt.Errorf("read %d-%d: unexpected message %.20q", bottom, top, m.Header.Get("Nats-Sequence"))
+		}
+		out = append(out, rawMsg{seq: seq, subject: m.Header.Get("Nats-Subject"), data: m.Data})
+	}
 }
 
 // Skipped is how many invalid stored records Replay has skipped.
