@@ -4,6 +4,7 @@ package logtest
 
 import (
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,6 +36,7 @@ func Run(t *testing.T, f Factory) {
 	t.Run("ReplayEdges", func(t *testing.T) { testReplayEdges(t, f) })
 	t.Run("AllKinds", func(t *testing.T) { testKinds(t, f) })
 	t.Run("Retention", func(t *testing.T) { testRetention(t, f) })
+	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, f) })
 	t.Run("Reopen", func(t *testing.T) {
 		if f.Reopen == nil {
 			t.Skip("the log does not survive a restart")
@@ -231,4 +233,32 @@ func testHostile(t *testing.T, f Factory) {
 	}
 	// The last n valid ones: hostile records do not count.
 	same(t, "Replay(0, 3)", replay(t, l, 0, 3), want[len(want)-3:])
+}
+
+// testConcurrent replays while another goroutine appends (the room reads a
+// joiner's history outside its sequencer): every replay is in order, with
+// no gap among the events it returns.
+func testConcurrent(t *testing.T, f Factory) {
+	l := f.New(t, 1000)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := range 200 {
+			if _, err := l.Append(chat(i)); err != nil {
+				t.Errorf("Append %d: %v", i, err) // not Fatal: another goroutine
+				return
+			}
+		}
+	})
+	for range 50 {
+		got := replay(t, l, 0, 20)
+		for i := 1; i < len(got); i++ {
+			if got[i].Seq != got[i-1].Seq+1 {
+				t.Fatalf("Replay during appends: %v", seqs(got))
+			}
+		}
+	}
+	wg.Wait()
+	if got := replay(t, l, 0, 1000); len(got) != 200 {
+		t.Fatalf("%d events after the appends, want 200", len(got))
+	}
 }
