@@ -33,6 +33,9 @@ const (
 	DefaultTimeout  = 5 * time.Second
 	DefaultMaxText  = room.DefaultMaxLineBytes
 	maxReplayProbes = 1024 // messages Replay may skip (deleted, invalid) beyond n
+	// MaxMaxText bounds Options.MaxText, so that a record stays well within
+	// a NATS message.
+	MaxMaxText = 64 << 10
 )
 
 // Options says where the log lives and what it keeps.
@@ -57,7 +60,7 @@ type Options struct {
 	// MaxText is the longest text or leave reason an event may have, in
 	// bytes (default DefaultMaxText; chatd passes its line limit). It also
 	// bounds the stream's message size.
-	MaxText int
+	MaxText int // at most MaxMaxText
 	// Timeout bounds each call to the server (default DefaultTimeout).
 	Timeout time.Duration
 	// Logger receives the log's warnings (skipped records) and the embedded
@@ -118,6 +121,9 @@ var _ room.Log = (*Log)(nil)
 // Open never replaces what it finds.
 func Open(ctx context.Context, opts Options) (*Log, error) {
 	opts.setDefaults()
+	if opts.MaxText > MaxMaxText {
+		return nil, fmt.Errorf("jetlog: the longest text, %d bytes, is over %d", opts.MaxText, MaxMaxText)
+	}
 	l := &Log{opts: opts, maxRecord: maxRecordBytes(opts.MaxText)}
 	var err error
 	if opts.URL == "" {
@@ -262,6 +268,7 @@ func (l *Log) Replay(after uint64, n int) ([]*room.Event, error) {
 	lowest, top := max(info.State.FirstSeq, after+1), info.State.LastSeq
 	var out []*room.Event // newest first until the end
 	looked, bad := 0, 0
+	var firstBad error
 	for top >= lowest && len(out) < n && looked <= n+maxReplayProbes {
 		want := uint64(n - len(out))
 		bottom := lowest
@@ -280,8 +287,9 @@ func (l *Log) Replay(after uint64, n int) ([]*room.Event, error) {
 				err = fmt.Errorf("%w: subject %.40q", errRecord, m.subject)
 			}
 			if err != nil {
-				bad++
-				l.opts.Logger.Warn("jetlog: stored record skipped", "stream", l.opts.Stream, "seq", m.seq, "err", err)
+				if bad++; firstBad == nil {
+					firstBad = fmt.Errorf("seq %d: %w", m.seq, err)
+				}
 				continue
 			}
 			out = append(out, ev)
@@ -292,7 +300,9 @@ func (l *Log) Replay(after uint64, n int) ([]*room.Event, error) {
 		}
 	}
 	if bad > 0 {
-		l.skipped.Add(uint64(bad))
+		total := l.skipped.Add(uint64(bad))
+		l.opts.Logger.Warn("jetlog: invalid stored records skipped", "stream", l.opts.Stream,
+			"skipped", bad, "skipped_total", total, "first", firstBad)
 	}
 	slices.Reverse(out)
 	return out, nil

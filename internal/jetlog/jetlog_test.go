@@ -238,3 +238,34 @@ func TestReplaySkipsDeleted(t *testing.T) {
 		t.Fatalf("a deleted message counted as skipped")
 	}
 }
+
+// TestSkippedIsLogged: a Replay that skips invalid records says so once,
+// with the count and the first reason.
+func TestSkippedIsLogged(t *testing.T) {
+	var buf strings.Builder
+	l := open(t, t.TempDir(), Options{Logger: slog.New(slog.NewTextHandler(&buf, nil))})
+	js, err := jetstream.New(l.Conn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, raw := range hostile[:3] {
+		if _, err := js.Publish(context.Background(), DefaultSubject, raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := l.Replay(0, 10); err != nil || len(got) != 0 {
+		t.Fatalf("Replay = %d events, %v", len(got), err)
+	}
+	out := buf.String()
+	if strings.Count(out, "invalid stored records skipped") != 1 || !strings.Contains(out, "skipped=3") || !strings.Contains(out, "seq 3") {
+		t.Fatalf("log:\n%s", out)
+	}
+}
+
+// TestMaxTextBounded: Open refuses a text limit that would not fit a
+// message.
+func TestMaxTextBounded(t *testing.T) {
+	if _, err := Open(context.Background(), Options{Dir: t.TempDir(), MaxText: MaxMaxText + 1, Logger: quiet}); err == nil {
+		t.Fatal("Open accepted an unbounded text limit")
+	}
+}
