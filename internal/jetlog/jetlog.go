@@ -106,6 +106,10 @@ type Log struct {
 	// subscription (setting one up costs more than a read of 100 events):
 	// replies come to readPrefix.<n>, n counted by reads; a reply to an
 	// earlier read (one that timed out) is dropped.
+	// appends counts Appends, to record the sequence floor every
+	// floorEvery of them (embedded only).
+	appends atomic.Uint64
+
 	reads      sync.Mutex
 	readPrefix string
 	readSub    *nats.Subscription
@@ -137,6 +141,13 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 	if err := l.openStream(ctx); err != nil {
 		l.Close()
 		return nil, err
+	}
+	if l.srv != nil {
+		if err := l.checkFloor(ctx); err != nil {
+			l.Close()
+			return nil, err
+		}
+		dropAside(opts.Dir)
 	}
 	l.readPrefix = l.nc.NewRespInbox()
 	if l.readSub, err = l.nc.SubscribeSync(l.readPrefix + ".*"); err != nil {
@@ -199,7 +210,8 @@ func (l *Log) openStream(ctx context.Context) error {
 	switch {
 	case errors.Is(err, jetstream.ErrStreamNotFound):
 		if l.srv != nil && storeHasStream(l.opts.Dir, want.Name) {
-			return fmt.Errorf("jetlog: the store %s holds stream %s but the server could not load it (see its log); it is left as it is", l.opts.Dir, want.Name)
+			return fmt.Errorf("jetlog: the store %s holds stream %s but the server could not load it (see its log); its files as they were before this start are in %s",
+				l.opts.Dir, want.Name, keepDamaged(l.opts.Dir))
 		}
 		if s, err = js.CreateStream(ctx, want); err != nil {
 			return fmt.Errorf("jetlog: create stream %s: %w", want.Name, err)
@@ -245,6 +257,9 @@ func (l *Log) Append(ev *room.Event) (uint64, error) {
 		return 0, fmt.Errorf("jetlog: append: %w", err)
 	}
 	ev.Seq = ack.Sequence
+	if l.srv != nil && l.appends.Add(1)%floorEvery == 0 {
+		l.writeFloor(ack.Sequence)
+	}
 	return ack.Sequence, nil
 }
 
@@ -367,8 +382,16 @@ func (l *Log) Skipped() uint64 { return l.skipped.Load() }
 // server (KV buckets) and for tests.
 func (l *Log) Conn() *nats.Conn { return l.nc }
 
-// Close closes the connection and, if embedded, shuts the server down.
+// Close closes the connection and, if embedded, records the sequence
+// floor and shuts the server down.
 func (l *Log) Close() error {
+	if l.srv != nil && l.stream != nil && l.nc != nil && !l.nc.IsClosed() {
+		ctx, cancel := context.WithTimeout(context.Background(), l.opts.Timeout)
+		if info, err := l.stream.Info(ctx); err == nil {
+			l.writeFloor(info.State.LastSeq)
+		}
+		cancel()
+	}
 	if l.nc != nil {
 		l.nc.Close()
 	}

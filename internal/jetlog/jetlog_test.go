@@ -178,8 +178,14 @@ func TestCorruptStream(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "could not load it") {
 		t.Fatalf("Open = %v, want an error about the stream", err)
 	}
-	if b, _ := os.ReadFile(meta); string(b) != "\x00garbage{{{" {
-		t.Fatal("the corrupt stream was rewritten")
+	kept, _ := filepath.Glob(filepath.Join(dir, damagedPrefix+"*", "meta.inf"))
+	for _, f := range append(kept, meta) {
+		if b, _ := os.ReadFile(f); string(b) != "\x00garbage{{{" {
+			t.Errorf("%s is %.40q", f, b)
+		}
+	}
+	if len(kept) != 1 {
+		t.Errorf("kept %v", kept)
 	}
 }
 
@@ -209,6 +215,9 @@ func TestLimitsFollowOptions(t *testing.T) {
 	cfg := l.stream.CachedInfo().Config
 	if cfg.MaxMsgs != 3 || cfg.MaxAge != time.Hour {
 		t.Fatalf("limits %d %v, want 3 1h", cfg.MaxMsgs, cfg.MaxAge)
+	}
+	if _, err := os.Stat(filepath.Join(dir, beforeStartName)); !os.IsNotExist(err) {
+		t.Fatalf("the copy from before the start is still there after a sound start: %v", err)
 	}
 }
 
@@ -267,5 +276,42 @@ func TestSkippedIsLogged(t *testing.T) {
 func TestMaxTextBounded(t *testing.T) {
 	if _, err := Open(context.Background(), Options{Dir: t.TempDir(), MaxText: MaxMaxText + 1, Logger: quiet}); err == nil {
 		t.Fatal("Open accepted an unbounded text limit")
+	}
+}
+
+// TestDamagedBlocks: message blocks the server cannot read (it recovers
+// them as an empty stream, only warning) make Open fail rather than number
+// new events from 1 again; the files are left as they are.
+func TestDamagedBlocks(t *testing.T) {
+	dir := t.TempDir()
+	l := open(t, dir, Options{})
+	for range 10 {
+		if _, err := l.Append(&room.Event{Kind: room.Chat, Time: time.Now(), From: "alice", Text: "hi"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close()
+	blocks, err := filepath.Glob(filepath.Join(dir, "jetstream", "$G", "streams", DefaultStream, "msgs", "*"))
+	if err != nil || len(blocks) == 0 {
+		t.Fatalf("no message blocks: %v", err)
+	}
+	for _, b := range blocks {
+		if err := os.WriteFile(b, []byte("garbage"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = Open(context.Background(), Options{Dir: dir, Logger: quiet})
+	if err == nil || !strings.Contains(err.Error(), "is damaged") {
+		t.Fatalf("Open = %v, want an error about the damage", err)
+	}
+	kept, _ := filepath.Glob(filepath.Join(dir, damagedPrefix+"*"))
+	if len(kept) != 1 {
+		t.Fatalf("kept %v, want one copy of the files", kept)
+	}
+	for _, b := range blocks {
+		data, err := os.ReadFile(filepath.Join(kept[0], "msgs", filepath.Base(b)))
+		if err != nil || string(data) != "garbage" {
+			t.Errorf("%s kept as %.40q, %v", filepath.Base(b), data, err)
+		}
 	}
 }
