@@ -33,6 +33,7 @@ const (
 	DefaultTimeout  = 5 * time.Second
 	DefaultMaxText  = room.DefaultMaxLineBytes
 	maxReplayProbes = 1024 // messages Replay may skip (deleted, invalid) beyond n
+	minWindow       = 64   // the fewest messages Replay asks for at once
 	// MaxMaxText bounds Options.MaxText, so that a record stays well within
 	// a NATS message.
 	MaxMaxText = 64 << 10
@@ -285,7 +286,9 @@ func (l *Log) Replay(after uint64, n int) ([]*room.Event, error) {
 	looked, bad := 0, 0
 	var firstBad error
 	for top >= lowest && len(out) < n && looked <= n+maxReplayProbes {
-		want := uint64(n - len(out))
+		// At least minWindow at a time, so that a run of invalid records
+		// costs few round trips.
+		want := uint64(max(n-len(out), minWindow))
 		bottom := lowest
 		if top-lowest+1 > want {
 			bottom = top - want + 1

@@ -61,6 +61,8 @@ var hostile = [][]byte{
 	[]byte(`{"v":1,"kind":"nick","time":"2026-12-01T00:00:00Z","from":"eve"}`),
 	[]byte(`{"v":1,"kind":"chat","time":"2026-12-01T00:00:00Z","from":"eve","text":"hi","extra":1}`),
 	[]byte(`{"v":1,"kind":"chat","time":"2026-12-01T00:00:00Z","from":"eve","text":"hi"}{"v":1}`),
+	[]byte(`{"v":1,"kind":"chat","time":"2026-12-01T00:00:00Z","from":"eve","text":"hi"}}`),
+	[]byte(`{"v":1,"kind":"chat","time":"2026-12-01T00:00:00Z","from":"eve","text":"hi"} x`),
 	[]byte(`{"v":1,"kind":"chat","time":"2026-12-01T00:00:00Z","from":"eve","text":[[[[[[[[[[[[[[]]]]]]]]]]]]]]}`),
 	[]byte(`{"v":1,"kind":"leave","time":"2026-12-01T00:00:00Z","from":"eve","reason":{"kind":1,"detail":"\u202eevil"}}`),
 }

@@ -114,7 +114,7 @@ func decode(data []byte, seq uint64, maxText, maxRecord int) (*room.Event, error
 	if err := dec.Decode(&r); err != nil {
 		return nil, fmt.Errorf("%w: %v", errRecord, err)
 	}
-	if dec.More() {
+	if len(bytes.TrimSpace(data[dec.InputOffset():])) != 0 {
 		return nil, fmt.Errorf("%w: data after the record", errRecord)
 	}
 	if r.V != RecordVersion {
