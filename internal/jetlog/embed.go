@@ -136,11 +136,13 @@ func (s serverLogger) Tracef(string, ...any) {}
 // dropping what it cannot read, warning in its log, and would then number
 // new events from a lower sequence than members were shown. So the log
 // keeps, next to the store, a sequence the stream reached (written at
-// Close and every floorEvery appends; after a kill it is behind, never
-// ahead), and Open refuses a stream that ends below it.
+// Close, every floorEvery appends, and at the first append floorAfter
+// since the last write; after a kill it is behind, never ahead), and Open
+// refuses a stream that ends below it.
 const (
 	floorName  = "chatd-seq"
 	floorEvery = 1024
+	floorAfter = time.Second
 )
 
 // writeFloor records seq as the floor, atomically; a failure is logged.

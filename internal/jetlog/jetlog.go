@@ -108,8 +108,9 @@ type Log struct {
 	// replies come to readPrefix.<n>, n counted by reads; a reply to an
 	// earlier read (one that timed out) is dropped.
 	// appends counts Appends, to record the sequence floor every
-	// floorEvery of them (embedded only).
+	// floorEvery of them, or at the first after floorAfter (embedded only).
 	appends atomic.Uint64
+	floorAt atomic.Int64 // when the floor was last written, Unix ns
 
 	reads      sync.Mutex
 	readPrefix string
@@ -258,8 +259,12 @@ func (l *Log) Append(ev *room.Event) (uint64, error) {
 		return 0, fmt.Errorf("jetlog: append: %w", err)
 	}
 	ev.Seq = ack.Sequence
-	if l.srv != nil && l.appends.Add(1)%floorEvery == 0 {
-		l.writeFloor(ack.Sequence)
+	if l.srv != nil {
+		now := time.Now().UnixNano()
+		if l.appends.Add(1)%floorEvery == 0 || now-l.floorAt.Load() > int64(floorAfter) {
+			l.floorAt.Store(now)
+			l.writeFloor(ack.Sequence)
+		}
 	}
 	return ack.Sequence, nil
 }

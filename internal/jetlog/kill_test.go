@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -44,10 +45,21 @@ func TestKill9KeepsAcked(t *testing.T) {
 	if last < 300 {
 		t.Fatalf("the child acked only %d events", last)
 	}
+	b, err := os.ReadFile(filepath.Join(dir, floorName))
+	if err != nil {
+		t.Fatalf("no sequence floor after the kill: %v", err)
+	}
+	floor, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil || floor < 1 {
+		t.Fatalf("floor %q after %d acks", b, last)
+	}
 	l := open(t, dir, Options{})
 	got, err := l.Replay(0, 100_000)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if uint64(len(got)) < floor {
+		t.Fatalf("the floor %d is ahead of the %d events stored", floor, len(got))
 	}
 	if uint64(len(got)) < last {
 		t.Fatalf("after kill -9: %d events stored, %d were acked", len(got), last)
