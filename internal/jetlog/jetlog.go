@@ -286,6 +286,9 @@ func (l *Log) Replay(after uint64, n int) ([]*room.Event, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jetlog: replay: %w", err)
 	}
+	if after >= info.State.LastSeq {
+		return nil, nil // nothing above after (and after+1 below would wrap at the largest seq)
+	}
 	lowest, top := max(info.State.FirstSeq, after+1), info.State.LastSeq
 	var out []*room.Event // newest first until the end
 	looked, bad := 0, 0

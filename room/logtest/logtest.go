@@ -4,6 +4,7 @@ package logtest
 
 import (
 	"fmt"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -117,7 +118,7 @@ func testEmpty(t *testing.T, f Factory) {
 	for _, c := range []struct {
 		after uint64
 		n     int
-	}{{0, 10}, {0, 0}, {5, 10}, {0, -1}} {
+	}{{0, 10}, {0, 0}, {5, 10}, {0, -1}, {math.MaxUint64, 10}} {
 		if got := replay(t, l, c.after, c.n); len(got) != 0 {
 			t.Errorf("Replay(%d, %d) of an empty log = %v", c.after, c.n, seqs(got))
 		}
@@ -154,6 +155,8 @@ func testReplayEdges(t *testing.T, f Factory) {
 		{"after the 5th, last 2", evs[4].Seq, 2, evs[8:]},
 		{"after the last", last, 10, nil},
 		{"after beyond the last", last + 100, 10, nil},
+		{"after the largest seq", math.MaxUint64, 10, nil},
+		{"after the largest seq but one", math.MaxUint64 - 1, 10, nil},
 		{"after the one before last", evs[8].Seq, 10, evs[9:]},
 		{"after below the first", evs[0].Seq - 1, 100, evs},
 	}
