@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -244,23 +245,40 @@ func testHostile(t *testing.T, f Factory) {
 func testConcurrent(t *testing.T, f Factory) {
 	l := f.New(t, 1000)
 	var wg sync.WaitGroup
+	var stop atomic.Bool
 	wg.Go(func() {
 		for i := range 200 {
+			if stop.Load() {
+				return
+			}
 			if _, err := l.Append(chat(i)); err != nil {
 				t.Errorf("Append %d: %v", i, err) // not Fatal: another goroutine
 				return
 			}
 		}
 	})
+	// No Fatal before wg.Wait: the appender must be done before the test
+	// ends and its cleanup closes the log.
+	var failed string
+replays:
 	for range 50 {
-		got := replay(t, l, 0, 20)
+		got, err := l.Replay(0, 20)
+		if err != nil {
+			failed = fmt.Sprintf("Replay(0, 20) during appends: %v", err)
+			break
+		}
 		for i := 1; i < len(got); i++ {
 			if got[i].Seq != got[i-1].Seq+1 {
-				t.Fatalf("Replay during appends: %v", seqs(got))
+				failed = fmt.Sprintf("Replay during appends: %v", seqs(got))
+				break replays
 			}
 		}
 	}
+	stop.Store(failed != "")
 	wg.Wait()
+	if failed != "" {
+		t.Fatal(failed)
+	}
 	if got := replay(t, l, 0, 1000); len(got) != 200 {
 		t.Fatalf("%d events after the appends, want 200", len(got))
 	}
