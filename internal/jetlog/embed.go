@@ -105,6 +105,12 @@ func checkStore(dir string) error {
 	if string(b) != markerText {
 		return fmt.Errorf("jetlog: %s: unknown store format %.40q", marker, strings.TrimSpace(string(b)))
 	}
+	// A store refused as damaged stays refused until the operator has
+	// dealt with it: a restart must not accept what the last start refused.
+	if kept, _ := filepath.Glob(filepath.Join(dir, damagedPrefix+"*")); len(kept) > 0 {
+		return fmt.Errorf("jetlog: the store %s was refused as damaged and its files as they were are kept in %s: restore a backup, or move the store away to start afresh; to accept what is left (sequence numbers may then repeat ones members were shown), remove %s and %s",
+			dir, kept[0], kept[0], filepath.Join(dir, floorName))
+	}
 	return nil
 }
 
@@ -145,11 +151,23 @@ const (
 	floorAfter = time.Second
 )
 
-// writeFloor records seq as the floor, atomically; a failure is logged.
+// writeFloor records seq as the floor, atomically, unless the recorded
+// floor is already higher (the floor is never lowered); a failure is
+// logged.
 func (l *Log) writeFloor(seq uint64) {
+	l.floorMu.Lock()
+	defer l.floorMu.Unlock()
 	path := filepath.Join(l.opts.Dir, floorName)
+	have, err := readFloor(path)
+	if err != nil {
+		l.opts.Logger.Warn("jetlog: could not record the sequence floor", "err", err)
+		return
+	}
+	if seq <= have {
+		return
+	}
 	tmp := path + ".tmp"
-	err := os.WriteFile(tmp, []byte(strconv.FormatUint(seq, 10)+"\n"), 0o600)
+	err = os.WriteFile(tmp, []byte(strconv.FormatUint(seq, 10)+"\n"), 0o600)
 	if err == nil {
 		err = os.Rename(tmp, path)
 	}
@@ -158,24 +176,32 @@ func (l *Log) writeFloor(seq uint64) {
 	}
 }
 
-// checkFloor refuses a stream whose last sequence is below the floor.
-func (l *Log) checkFloor(ctx context.Context) error {
-	path := filepath.Join(l.opts.Dir, floorName)
+// readFloor reads the floor recorded at path; 0 if there is none.
+func readFloor(path string) (uint64, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+		return 0, nil
 	}
 	if err != nil {
-		return fmt.Errorf("jetlog: %w", err)
+		return 0, fmt.Errorf("jetlog: %w", err)
 	}
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, 32))
 	if err != nil {
-		return fmt.Errorf("jetlog: %w", err)
+		return 0, fmt.Errorf("jetlog: %w", err)
 	}
 	floor, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
 	if err != nil {
-		return fmt.Errorf("jetlog: %s: not a sequence number: %.32q", path, b)
+		return 0, fmt.Errorf("jetlog: %s: not a sequence number: %.32q", path, b)
+	}
+	return floor, nil
+}
+
+// checkFloor refuses a stream whose last sequence is below the floor.
+func (l *Log) checkFloor(ctx context.Context) error {
+	floor, err := readFloor(filepath.Join(l.opts.Dir, floorName))
+	if err != nil || floor == 0 {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, l.opts.Timeout)
 	defer cancel()

@@ -111,6 +111,10 @@ type Log struct {
 	// floorEvery of them, or at the first after floorAfter (embedded only).
 	appends atomic.Uint64
 	floorAt atomic.Int64 // when the floor was last written, Unix ns
+	floorMu sync.Mutex   // serialises writeFloor's read-compare-write
+	// opened is set at the end of a successful Open: only then does Close
+	// record the floor (a refused store's LastSeq must not become it).
+	opened bool
 
 	reads      sync.Mutex
 	readPrefix string
@@ -156,6 +160,7 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 		l.Close()
 		return nil, fmt.Errorf("jetlog: %w", err)
 	}
+	l.opened = true
 	return l, nil
 }
 
@@ -396,7 +401,7 @@ func (l *Log) Conn() *nats.Conn { return l.nc }
 // Close closes the connection and, if embedded, records the sequence
 // floor and shuts the server down.
 func (l *Log) Close() error {
-	if l.srv != nil && l.stream != nil && l.nc != nil && !l.nc.IsClosed() {
+	if l.opened && l.srv != nil && l.stream != nil && l.nc != nil && !l.nc.IsClosed() {
 		ctx, cancel := context.WithTimeout(context.Background(), l.opts.Timeout)
 		if info, err := l.stream.Info(ctx); err == nil {
 			l.writeFloor(info.State.LastSeq)

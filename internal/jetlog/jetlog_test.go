@@ -316,4 +316,36 @@ func TestDamagedBlocks(t *testing.T) {
 			t.Errorf("%s kept as %.40q, %v", filepath.Base(b), data, err)
 		}
 	}
+	// A refused store stays refused (a restart by systemd must not accept
+	// it and number events from 1 again): the refusal leaves the floor as
+	// it was, and the kept copy, until the operator clears it, refuses too.
+	if b, err := os.ReadFile(filepath.Join(dir, floorName)); err != nil || strings.TrimSpace(string(b)) != "10" {
+		t.Errorf("floor after the refusal: %q, %v; want 10", b, err)
+	}
+	if l, err := Open(context.Background(), Options{Dir: dir, Logger: quiet}); err == nil {
+		seq, _ := l.Append(&room.Event{Kind: room.Chat, Time: time.Now(), From: "alice", Text: "hi"})
+		l.Close()
+		t.Fatalf("second Open of the damaged store succeeded; next seq %d", seq)
+	} else if !strings.Contains(err.Error(), kept[0]) {
+		t.Errorf("second Open = %v, want it to name %s", err, kept[0])
+	}
+	if err := os.RemoveAll(kept[0]); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := Open(context.Background(), Options{Dir: dir, Logger: quiet}); err == nil {
+		l.Close()
+		t.Fatal("Open after the copy was removed accepted the store below its floor")
+	}
+}
+
+// TestFloorNeverLowered: writing a floor below the recorded one keeps the
+// recorded one.
+func TestFloorNeverLowered(t *testing.T) {
+	dir := t.TempDir()
+	l := open(t, dir, Options{})
+	l.writeFloor(50)
+	l.writeFloor(7)
+	if b, err := os.ReadFile(filepath.Join(dir, floorName)); err != nil || strings.TrimSpace(string(b)) != "50" {
+		t.Fatalf("floor %q, %v; want 50", b, err)
+	}
 }
