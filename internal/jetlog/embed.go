@@ -25,15 +25,36 @@ const markerName = "chatd-store"
 // markerText is the marker's content, format 1.
 const markerText = "chatd JetStream store, format 1\n"
 
-// embed starts a NATS server in-process with JetStream on and its store in
-// opts.Dir, opening no port, and connects to it.
-func embed(opts Options) (*server.Server, *nats.Conn, error) {
+// lockName is the file in the store that the log holding it has locked.
+const lockName = "chatd-lock"
+
+// embed locks the store in opts.Dir (l.lock, released by Close), starts a
+// NATS server in-process with JetStream on and its store there, opening no
+// port, and connects to it.
+func (l *Log) embed(opts Options) (*server.Server, *nats.Conn, error) {
 	if opts.Dir == "" {
 		return nil, nil, errors.New("jetlog: no store directory and no server URL")
 	}
 	if err := checkStore(opts.Dir); err != nil {
 		return nil, nil, err
 	}
+	lock, err := lockStore(opts.Dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	srv, nc, err := startEmbedded(opts)
+	if err != nil {
+		if lock != nil {
+			lock.Close()
+		}
+		return nil, nil, err
+	}
+	l.lock = lock
+	return srv, nc, nil
+}
+
+// startEmbedded starts the server of embed, the store being locked.
+func startEmbedded(opts Options) (*server.Server, *nats.Conn, error) {
 	if err := copyAside(opts.Dir, opts.Stream, opts.Logger); err != nil {
 		return nil, nil, err
 	}

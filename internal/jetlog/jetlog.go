@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -115,6 +116,7 @@ type Log struct {
 	// opened is set at the end of a successful Open: only then does Close
 	// record the floor (a refused store's LastSeq must not become it).
 	opened bool
+	lock   *os.File // the store's lock, embedded (nil elsewhere)
 
 	reads      sync.Mutex
 	readPrefix string
@@ -137,7 +139,7 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 	l := &Log{opts: opts, maxRecord: maxRecordBytes(opts.MaxText)}
 	var err error
 	if opts.URL == "" {
-		l.srv, l.nc, err = embed(opts)
+		l.srv, l.nc, err = l.embed(opts)
 	} else {
 		l.nc, err = dial(opts)
 	}
@@ -414,6 +416,10 @@ func (l *Log) Close() error {
 	if l.srv != nil {
 		l.srv.Shutdown()
 		l.srv.WaitForShutdown()
+	}
+	if l.lock != nil {
+		l.lock.Close() // releases the store for the next Open
+		l.lock = nil
 	}
 	return nil
 }

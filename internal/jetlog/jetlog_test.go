@@ -2,6 +2,7 @@ package jetlog
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -347,5 +348,33 @@ func TestFloorNeverLowered(t *testing.T) {
 	l.writeFloor(7)
 	if b, err := os.ReadFile(filepath.Join(dir, floorName)); err != nil || strings.TrimSpace(string(b)) != "50" {
 		t.Fatalf("floor %q, %v; want 50", b, err)
+	}
+}
+
+// TestStoreLocked: a second Open of a store in use is refused, naming the
+// process, and leaves the first log and its store alone (review finding
+// 5); after Close the store opens again.
+func TestStoreLocked(t *testing.T) {
+	dir := t.TempDir()
+	l := open(t, dir, Options{})
+	if _, err := l.Append(&room.Event{Kind: room.Join, Time: time.Now(), From: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	l2, err := Open(context.Background(), Options{Dir: dir, Logger: quiet})
+	if err == nil {
+		seq, _ := l2.Append(&room.Event{Kind: room.Join, Time: time.Now(), From: "bob"})
+		l2.Close()
+		t.Fatalf("a second Open of a store in use succeeded (its next seq %d)", seq)
+	}
+	if want := fmt.Sprintf("in use by process %d", os.Getpid()); !strings.Contains(err.Error(), want) {
+		t.Errorf("second Open = %v, want %q", err, want)
+	}
+	if seq, err := l.Append(&room.Event{Kind: room.Join, Time: time.Now(), From: "carol"}); err != nil || seq != 2 {
+		t.Fatalf("the first log after the refused Open: seq %d, %v", seq, err)
+	}
+	l.Close()
+	l3 := open(t, dir, Options{})
+	if got, err := l3.Replay(0, 10); err != nil || len(got) != 2 {
+		t.Fatalf("after Close: %d events, %v", len(got), err)
 	}
 }
