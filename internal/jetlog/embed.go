@@ -82,7 +82,7 @@ func startEmbedded(opts Options) (*server.Server, *nats.Conn, error) {
 		srv.WaitForShutdown()
 		return nil, nil, fmt.Errorf("jetlog: JetStream did not start on the store %s (see the log)", opts.Dir)
 	}
-	nc, err := nats.Connect("", nats.InProcessServer(srv), nats.Name("chatd"))
+	nc, err := nats.Connect("", append(connOptions(opts), nats.InProcessServer(srv))...)
 	if err != nil {
 		srv.Shutdown()
 		srv.WaitForShutdown()

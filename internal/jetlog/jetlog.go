@@ -166,12 +166,17 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 	return l, nil
 }
 
+// connOptions are the options of the connection, embedded or external.
+// No reconnect buffer: a publish made while disconnected must fail at
+// once, not be sent after the room was told it failed (the event would
+// then be stored though nobody was shown it).
+func connOptions(opts Options) []nats.Option {
+	return []nats.Option{nats.Name("chatd"), nats.MaxReconnects(-1), nats.ReconnectBufSize(-1), nats.Timeout(opts.Timeout)}
+}
+
 // dial connects to an external server.
 func dial(opts Options) (*nats.Conn, error) {
-	// No reconnect buffer: a publish made while disconnected must fail at
-	// once, not be sent after the room was told it failed (the event
-	// would then be stored though nobody was shown it).
-	copts := []nats.Option{nats.Name("chatd"), nats.MaxReconnects(-1), nats.ReconnectBufSize(-1), nats.Timeout(opts.Timeout)}
+	copts := connOptions(opts)
 	if opts.CAFile != "" {
 		copts = append(copts, nats.RootCAs(opts.CAFile))
 	}

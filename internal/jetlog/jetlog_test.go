@@ -378,3 +378,15 @@ func TestStoreLocked(t *testing.T) {
 		t.Fatalf("after Close: %d events, %v", len(got), err)
 	}
 }
+
+// TestEmbeddedNoReconnectBuffer: the embedded connection has the external
+// one's options: no reconnect buffer (a publish made while the connection
+// is down must fail, not be sent after the room was told it failed), and
+// it reconnects forever (review finding 10).
+func TestEmbeddedNoReconnectBuffer(t *testing.T) {
+	l := open(t, t.TempDir(), Options{})
+	if o := l.Conn().Opts; o.ReconnectBufSize != -1 || o.MaxReconnect != -1 || o.Name != "chatd" {
+		t.Fatalf("embedded connection: ReconnectBufSize %d, MaxReconnect %d, Name %q; want -1, -1, chatd",
+			o.ReconnectBufSize, o.MaxReconnect, o.Name)
+	}
+}
