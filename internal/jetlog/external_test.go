@@ -1,9 +1,12 @@
 package jetlog
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -131,4 +134,68 @@ func TestExternalServer(t *testing.T) {
 			t.Fatalf("Replay after the outage: %v, %v", got, err)
 		}
 	})
+}
+
+// fakeOldServer speaks just enough of the NATS protocol to be connected
+// to, announcing version; it answers PING and reads everything else.
+func fakeOldServer(t *testing.T, version string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer c.Close()
+				fmt.Fprintf(c, "INFO {\"server_id\":\"FAKE\",\"version\":%q,\"proto\":1,\"headers\":true,\"max_payload\":1048576,\"jetstream\":true}\r\n", version)
+				r := bufio.NewReader(c)
+				go func() { <-t.Context().Done(); c.Close() }()
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if strings.HasPrefix(line, "PING") {
+						fmt.Fprint(c, "PONG\r\n")
+					}
+				}
+			})
+		}
+	})
+	return "nats://" + ln.Addr().String()
+}
+
+// TestOldServerRefused: a server older than 2.11 ignores the batch of a
+// direct get, so every Replay would wait out the timeout, stalling the
+// room: Open refuses it at once, naming the minimum (review finding 4).
+func TestOldServerRefused(t *testing.T) {
+	url := fakeOldServer(t, "2.10.22")
+	start := time.Now()
+	l, err := Open(context.Background(), Options{URL: url, Logger: quiet, Timeout: 2 * time.Second})
+	if err == nil {
+		l.Close()
+		t.Fatal("Open accepted nats-server 2.10.22")
+	}
+	if !strings.Contains(err.Error(), "2.10.22") || !strings.Contains(err.Error(), "2.11") {
+		t.Fatalf("Open = %v, want it to name the version and the minimum 2.11", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("the refusal took %v", d)
+	}
+}
+
+func TestServerVersionAtLeast(t *testing.T) {
+	for v, ok := range map[string]bool{"2.11.0": true, "2.15.2": true, "v2.11.0-beta.1": true, "3.0.0": true,
+		"2.10.22": false, "2.9.0": false, "1.99.99": false, "": false, "garbage": false, "2": false} {
+		if got := versionAtLeast(v, 2, 11); got != ok {
+			t.Errorf("versionAtLeast(%q, 2, 11) = %v", v, got)
+		}
+	}
 }

@@ -47,7 +47,8 @@ type Options struct {
 	Dir string
 	// URL, if set, is an external NATS server (or several, comma-separated);
 	// nothing is embedded. CAFile and CredsFile are its TLS CA and its
-	// credentials file, both optional.
+	// credentials file, both optional. The server must be nats-server 2.11
+	// or later (Open refuses an older one).
 	URL       string
 	CAFile    string
 	CredsFile string
@@ -174,6 +175,26 @@ func connOptions(opts Options) []nats.Option {
 	return []nats.Option{nats.Name("chatd"), nats.MaxReconnects(-1), nats.ReconnectBufSize(-1), nats.Timeout(opts.Timeout)}
 }
 
+// The oldest nats-server the log works with: Replay's batched direct gets
+// (batch, up_to_seq) came in 2.11; an older server ignores them and
+// answers one message, so each Replay would wait out the timeout.
+const minMajor, minMinor = 2, 11
+
+// versionAtLeast reports whether the server version v ("2.11.0",
+// "v2.12.1-beta") is major.minor or later.
+func versionAtLeast(v string, major, minor int) bool {
+	parts := strings.SplitN(strings.TrimPrefix(v, "v"), ".", 3)
+	if len(parts) < 2 {
+		return false
+	}
+	ma, err1 := strconv.Atoi(parts[0])
+	mi, err2 := strconv.Atoi(strings.SplitN(parts[1], "-", 2)[0])
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return ma > major || ma == major && mi >= minor
+}
+
 // dial connects to an external server.
 func dial(opts Options) (*nats.Conn, error) {
 	copts := connOptions(opts)
@@ -186,6 +207,11 @@ func dial(opts Options) (*nats.Conn, error) {
 	nc, err := nats.Connect(opts.URL, copts...)
 	if err != nil {
 		return nil, fmt.Errorf("jetlog: connect to %s: %w", opts.URL, err)
+	}
+	if v := nc.ConnectedServerVersion(); !versionAtLeast(v, minMajor, minMinor) {
+		nc.Close()
+		return nil, fmt.Errorf("jetlog: the NATS server at %s is version %.40q; chatd needs nats-server %d.%d or later (batched direct gets)",
+			opts.URL, v, minMajor, minMinor)
 	}
 	return nc, nil
 }
