@@ -119,6 +119,15 @@ type Log struct {
 	opened bool
 	lock   *os.File // the store's lock, embedded (nil elsewhere)
 
+	// appendMu serialises Appends, so that each ack can be checked against
+	// the one before: lastSeq is the highest sequence the stream was seen
+	// to reach (at Open, by an ack). An ack or a stream state below it
+	// means the stream was lost or replaced under the log: broken is then
+	// set, and every Append and Replay fails with it.
+	appendMu sync.Mutex
+	lastSeq  atomic.Uint64
+	broken   atomic.Pointer[error]
+
 	reads      sync.Mutex
 	readPrefix string
 	readSub    *nats.Subscription
@@ -163,6 +172,7 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 		l.Close()
 		return nil, fmt.Errorf("jetlog: %w", err)
 	}
+	l.lastSeq.Store(l.stream.CachedInfo().State.LastSeq)
 	l.opened = true
 	return l, nil
 }
@@ -284,18 +294,28 @@ func (l *Log) openStream(ctx context.Context) error {
 // fails at once (nothing is buffered for later). One case stays ambiguous,
 // as with any acknowledged write: a publish that reached the server just
 // before the connection failed, whose ack was lost, returns an error but
-// may be stored.
+// may be stored. Appends are serialised: an ack not above the last one
+// seen (the stream was lost or replaced) fails, and breaks the log.
 func (l *Log) Append(ev *room.Event) (uint64, error) {
 	data, err := encode(ev, l.opts.MaxText)
 	if err != nil {
 		return 0, err
 	}
+	if err := l.brokenErr(); err != nil {
+		return 0, err
+	}
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), l.opts.Timeout)
 	defer cancel()
 	ack, err := l.js.Publish(ctx, l.opts.Subject, data, jetstream.WithExpectStream(l.opts.Stream))
 	if err != nil {
 		return 0, fmt.Errorf("jetlog: append: %w", err)
 	}
+	if last := l.lastSeq.Load(); ack.Sequence <= last {
+		return 0, l.breakWith(fmt.Sprintf("the server acked an event as %d after %d", ack.Sequence, last))
+	}
+	l.lastSeq.Store(ack.Sequence)
 	ev.Seq = ack.Sequence
 	if l.srv != nil {
 		now := time.Now().UnixNano()
@@ -320,9 +340,16 @@ func (l *Log) Replay(after uint64, n int) ([]*room.Event, error) {
 	n = int(min(int64(n), l.opts.MaxMsgs))
 	ctx, cancel := context.WithTimeout(context.Background(), l.opts.Timeout)
 	defer cancel()
+	if err := l.brokenErr(); err != nil {
+		return nil, err
+	}
+	last := l.lastSeq.Load() // before Info: what was acked by now, Info counts
 	info, err := l.stream.Info(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("jetlog: replay: %w", err)
+	}
+	if info.State.LastSeq < last {
+		return nil, l.breakWith(fmt.Sprintf("the stream ends at %d, but it had reached %d", info.State.LastSeq, last))
 	}
 	if after >= info.State.LastSeq {
 		return nil, nil // nothing above after (and after+1 below would wrap at the largest seq)
@@ -422,6 +449,26 @@ func (l *Log) getRange(ctx context.Context, bottom, top uint64) ([]rawMsg, error
 		}
 		out = append(out, rawMsg{seq: seq, subject: m.Header.Get("Nats-Subject"), data: m.Data})
 	}
+}
+
+// breakWith marks the log broken: the stream went back (why says how),
+// so it was lost or replaced under the log; it returns the error every
+// Append and Replay now fail with.
+func (l *Log) breakWith(why string) error {
+	err := fmt.Errorf("jetlog: stream %s went back (%s): it was lost or replaced, and its sequences would repeat ones members were shown; the log refuses to append or replay until chatd is restarted on a sound store",
+		l.opts.Stream, why)
+	if l.broken.CompareAndSwap(nil, &err) {
+		l.opts.Logger.Error(err.Error())
+	}
+	return *l.broken.Load()
+}
+
+// brokenErr is the error of a broken log, or nil.
+func (l *Log) brokenErr() error {
+	if p := l.broken.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // Skipped is how many invalid stored records Replay has skipped.

@@ -390,3 +390,37 @@ func TestEmbeddedNoReconnectBuffer(t *testing.T) {
 			o.ReconnectBufSize, o.MaxReconnect, o.Name)
 	}
 }
+
+// TestAppendRefusesSeqGoingBack: if the stream is replaced under the log
+// (lost and created again, on an external server or by hand), the next
+// ack numbers from 1 again; Append refuses it, and every Append and Replay
+// after, rather than hand out sequences members were already shown
+// (review finding 3).
+func TestAppendRefusesSeqGoingBack(t *testing.T) {
+	l := open(t, t.TempDir(), Options{})
+	for range 5 {
+		if _, err := l.Append(&room.Event{Kind: room.Join, Time: time.Now(), From: "alice"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	js, err := jetstream.New(l.Conn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := js.DeleteStream(ctx, DefaultStream); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.CreateStream(ctx, l.streamConfig()); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		seq, err := l.Append(&room.Event{Kind: room.Join, Time: time.Now(), From: "bob"})
+		if err == nil || !strings.Contains(err.Error(), "went back") {
+			t.Fatalf("Append %d on the new stream = %d, %v; want an error", i, seq, err)
+		}
+	}
+	if got, err := l.Replay(0, 10); err == nil {
+		t.Fatalf("Replay after the stream went back = %d events, no error", len(got))
+	}
+}
