@@ -178,7 +178,10 @@ const (
 func (l *Log) writeFloor(seq uint64) {
 	l.floorMu.Lock()
 	defer l.floorMu.Unlock()
-	path := filepath.Join(l.opts.Dir, floorName)
+	path := l.floorPath()
+	if path == "" {
+		return
+	}
 	have, err := readFloor(path)
 	if err != nil {
 		l.opts.Logger.Warn("jetlog: could not record the sequence floor", "err", err)
@@ -220,7 +223,7 @@ func readFloor(path string) (uint64, error) {
 
 // checkFloor refuses a stream whose last sequence is below the floor.
 func (l *Log) checkFloor(ctx context.Context) error {
-	floor, err := readFloor(filepath.Join(l.opts.Dir, floorName))
+	floor, err := readFloor(l.floorPath())
 	if err != nil || floor == 0 {
 		return err
 	}
@@ -230,7 +233,10 @@ func (l *Log) checkFloor(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("jetlog: %w", err)
 	}
-	if last := info.State.LastSeq; last < floor {
+	if last := info.State.LastSeq; last < floor && l.srv == nil {
+		return fmt.Errorf("jetlog: stream %s on %s ends at event %d, but it had reached %d (%s): it lost events, and new ones would repeat sequences members were shown; restore it, or remove %s to accept it as it is",
+			l.opts.Stream, l.opts.URL, last, floor, l.floorPath(), l.floorPath())
+	} else if last < floor {
 		return fmt.Errorf("jetlog: the store %s is damaged: stream %s ends at event %d, but it had reached %d (the NATS warnings above may say why); its files as they were before this start are in %s: restore a backup, or move the store away to start afresh",
 			l.opts.Dir, l.opts.Stream, last, floor, keepDamaged(l.opts.Dir))
 	}
@@ -333,4 +339,44 @@ func dropAside(dir string) { os.RemoveAll(filepath.Join(dir, beforeStartName)) }
 // (in the global account).
 func streamDir(dir, name string) string {
 	return filepath.Join(dir, server.JetStreamStoreDir, server.DEFAULT_GLOBAL_ACCOUNT, "streams", name)
+}
+
+// floorPath is the file of the sequence floor: in the store when embedded,
+// chatd-seq-<Stream> in Dir with an external server, "" (none) with an
+// external server and no Dir.
+func (l *Log) floorPath() string {
+	switch {
+	case l.srv != nil:
+		return filepath.Join(l.opts.Dir, floorName)
+	case l.opts.Dir != "":
+		return filepath.Join(l.opts.Dir, floorName+"-"+l.opts.Stream)
+	}
+	return ""
+}
+
+// checkCreated (external server, Dir set) records the stream's creation
+// time in Dir/chatd-created-<Stream> at the first Open, and refuses a
+// stream created at another time: it was lost and created again (or
+// replaced), and would number events from 1 again.
+func (l *Log) checkCreated() error {
+	if err := os.MkdirAll(l.opts.Dir, 0o700); err != nil {
+		return fmt.Errorf("jetlog: %w", err)
+	}
+	path := filepath.Join(l.opts.Dir, "chatd-created-"+l.opts.Stream)
+	created := l.stream.CachedInfo().Created.UTC().Format(time.RFC3339Nano)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := os.WriteFile(path, []byte(created+"\n"), 0o600); err != nil {
+			return fmt.Errorf("jetlog: record the stream's creation: %w", err)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("jetlog: %w", err)
+	}
+	if had := strings.TrimSpace(string(b)); had != created {
+		return fmt.Errorf("jetlog: stream %s on %s was replaced: it was created at %s, the one chatd used at %.40s (%s); its sequences would repeat ones members were shown; restore it, or remove %s and %s to start with this one",
+			l.opts.Stream, l.opts.URL, created, had, path, path, l.floorPath())
+	}
+	return nil
 }

@@ -101,6 +101,44 @@ func TestExternalServer(t *testing.T) {
 		Hostile: hostile,
 	})
 
+	// Replaced: with Options.Dir set, an external stream that was lost and
+	// created again while chatd was stopped is refused at the next Open,
+	// not numbered from 1 again (review finding 3).
+	t.Run("Replaced", func(t *testing.T) {
+		dir := t.TempDir()
+		o := Options{URL: srv.url(), Dir: dir, Stream: "REPLACED", Subject: "chatd.replaced", Logger: quiet, Timeout: 2 * time.Second}
+		l, err := Open(context.Background(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 5 {
+			if _, err := l.Append(&room.Event{Kind: room.Join, Time: time.Now(), From: "alice"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cfg := l.streamConfig()
+		l.Close()
+		l, err = Open(context.Background(), o) // the same stream: fine
+		if err != nil {
+			t.Fatalf("reopen of the same stream: %v", err)
+		}
+		js, _ := jetstream.New(l.Conn())
+		if err := js.DeleteStream(context.Background(), cfg.Name); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := js.CreateStream(context.Background(), cfg); err != nil {
+			t.Fatal(err)
+		}
+		l.Close()
+		if l, err := Open(context.Background(), o); err == nil {
+			seq, _ := l.Append(&room.Event{Kind: room.Join, Time: time.Now(), From: "bob"})
+			l.Close()
+			t.Fatalf("Open accepted a replaced stream; next seq %d", seq)
+		} else if !strings.Contains(err.Error(), "replaced") {
+			t.Fatalf("Open = %v, want it to say the stream was replaced", err)
+		}
+	})
+
 	t.Run("Outage", func(t *testing.T) {
 		l := openExt(t, "OUTAGE", 100)
 		ev := func(text string) *room.Event {

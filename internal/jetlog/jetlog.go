@@ -43,7 +43,11 @@ const (
 // Options says where the log lives and what it keeps.
 type Options struct {
 	// Dir is the embedded server's store directory (chatd: <data-dir>/nats).
-	// It is used when URL is empty, and must then be set.
+	// It is used when URL is empty, and must then be set. With URL it is
+	// optional: there the log records the external stream's creation time
+	// and the sequence it reached (files chatd-created-<Stream> and
+	// chatd-seq-<Stream>), and Open refuses a stream that was replaced or
+	// ends below that sequence.
 	Dir string
 	// URL, if set, is an external NATS server (or several, comma-separated);
 	// nothing is embedded. CAFile and CredsFile are its TLS CA and its
@@ -160,11 +164,19 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 		l.Close()
 		return nil, err
 	}
-	if l.srv != nil {
+	if l.srv == nil && opts.Dir != "" {
+		if err := l.checkCreated(); err != nil {
+			l.Close()
+			return nil, err
+		}
+	}
+	if l.floorPath() != "" {
 		if err := l.checkFloor(ctx); err != nil {
 			l.Close()
 			return nil, err
 		}
+	}
+	if l.srv != nil {
 		dropAside(opts.Dir)
 	}
 	l.readPrefix = l.nc.NewRespInbox()
@@ -317,7 +329,7 @@ func (l *Log) Append(ev *room.Event) (uint64, error) {
 	}
 	l.lastSeq.Store(ack.Sequence)
 	ev.Seq = ack.Sequence
-	if l.srv != nil {
+	if l.floorPath() != "" {
 		now := time.Now().UnixNano()
 		if l.appends.Add(1)%floorEvery == 0 || now-l.floorAt.Load() > int64(floorAfter) {
 			l.floorAt.Store(now)
@@ -481,7 +493,7 @@ func (l *Log) Conn() *nats.Conn { return l.nc }
 // Close closes the connection and, if embedded, records the sequence
 // floor and shuts the server down.
 func (l *Log) Close() error {
-	if l.opened && l.srv != nil && l.stream != nil && l.nc != nil && !l.nc.IsClosed() {
+	if l.opened && l.floorPath() != "" && l.stream != nil && l.nc != nil && !l.nc.IsClosed() {
 		ctx, cancel := context.WithTimeout(context.Background(), l.opts.Timeout)
 		if info, err := l.stream.Info(ctx); err == nil {
 			l.writeFloor(info.State.LastSeq)
