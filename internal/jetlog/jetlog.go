@@ -1,0 +1,515 @@
+// Package jetlog is the room's Log (room.Log) on NATS JetStream: the public
+// events in one stream, whose sequence is the room's. By default it embeds
+// the NATS server in-process (JetStream on, its store in a directory, no
+// port opened); Options.URL points it at an external server instead.
+package jetlog
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"chatd/room"
+)
+
+// Defaults for Options fields left zero.
+const (
+	DefaultStream   = "CHATD_ROOM"
+	DefaultSubject  = "chatd.room.events"
+	DefaultMaxMsgs  = 100_000
+	DefaultMaxAge   = 30 * 24 * time.Hour
+	DefaultTimeout  = 5 * time.Second
+	DefaultMaxText  = room.DefaultMaxLineBytes
+	maxReplayProbes = 1024 // messages Replay may skip (deleted, invalid) beyond n
+	minWindow       = 64   // the fewest messages Replay asks for at once
+	// MaxMaxText bounds Options.MaxText, so that a record stays well within
+	// a NATS message.
+	MaxMaxText = 64 << 10
+)
+
+// Options says where the log lives and what it keeps.
+type Options struct {
+	// Dir is the embedded server's store directory (chatd: <data-dir>/nats).
+	// It is used when URL is empty, and must then be set. With URL it is
+	// optional: there the log records the external stream's creation time
+	// and the sequence it reached (files chatd-created-<Stream> and
+	// chatd-seq-<Stream>), and Open refuses a stream that was replaced or
+	// ends below that sequence.
+	Dir string
+	// URL, if set, is an external NATS server (or several, comma-separated);
+	// nothing is embedded. CAFile and CredsFile are its TLS CA and its
+	// credentials file, both optional. The server must be nats-server 2.11
+	// or later (Open refuses an older one).
+	URL       string
+	CAFile    string
+	CredsFile string
+	// Stream and Subject name the stream of public events and its one
+	// subject (defaults DefaultStream, DefaultSubject).
+	Stream  string
+	Subject string
+	// MaxMsgs and MaxAge bound what the stream keeps: the oldest events
+	// beyond either are removed (defaults DefaultMaxMsgs, DefaultMaxAge).
+	MaxMsgs int64
+	MaxAge  time.Duration
+	// MaxText is the longest text or leave reason an event may have, in
+	// bytes (default DefaultMaxText; chatd passes its line limit). It also
+	// bounds the stream's message size.
+	MaxText int // at most MaxMaxText
+	// Timeout bounds each call to the server (default DefaultTimeout).
+	Timeout time.Duration
+	// Logger receives the log's warnings (skipped records) and the embedded
+	// server's errors and warnings; nil: slog.Default().
+	Logger *slog.Logger
+}
+
+func (o *Options) setDefaults() {
+	if o.Stream == "" {
+		o.Stream = DefaultStream
+	}
+	if o.Subject == "" {
+		o.Subject = DefaultSubject
+	}
+	if o.MaxMsgs <= 0 {
+		o.MaxMsgs = DefaultMaxMsgs
+	}
+	if o.MaxAge <= 0 {
+		o.MaxAge = DefaultMaxAge
+	}
+	if o.MaxText <= 0 {
+		o.MaxText = DefaultMaxText
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// Log is a room.Log on a JetStream stream. It is safe for concurrent use.
+type Log struct {
+	opts      Options
+	maxRecord int
+	srv       *server.Server // nil with an external server
+	nc        *nats.Conn
+	js        jetstream.JetStream
+	stream    jetstream.Stream
+	skipped   atomic.Uint64
+
+	// reads serialises the batched reads of Replay, which share one
+	// subscription (setting one up costs more than a read of 100 events):
+	// replies come to readPrefix.<n>, n counted by reads; a reply to an
+	// earlier read (one that timed out) is dropped.
+	// appends counts Appends, to record the sequence floor every
+	// floorEvery of them, or at the first after floorAfter (embedded only).
+	appends atomic.Uint64
+	floorAt atomic.Int64 // when the floor was last written, Unix ns
+	floorMu sync.Mutex   // serialises writeFloor's read-compare-write
+	// opened is set at the end of a successful Open: only then does Close
+	// record the floor (a refused store's LastSeq must not become it).
+	opened bool
+	lock   *os.File // the store's lock, embedded (nil elsewhere)
+
+	// appendMu serialises Appends, so that each ack can be checked against
+	// the one before: lastSeq is the highest sequence the stream was seen
+	// to reach (at Open, by an ack). An ack or a stream state below it
+	// means the stream was lost or replaced under the log: broken is then
+	// set, and every Append and Replay fails with it.
+	appendMu sync.Mutex
+	lastSeq  atomic.Uint64
+	broken   atomic.Pointer[error]
+
+	reads      sync.Mutex
+	readPrefix string
+	readSub    *nats.Subscription
+	readN      uint64
+}
+
+var _ room.Log = (*Log)(nil)
+
+// Open starts the embedded server (or connects to Options.URL) and opens
+// the stream of public events, creating it if the store has none. A store
+// directory that is not a chatd store, or holds a stream it cannot load,
+// and a stream of that name with another subject or storage, are errors:
+// Open never replaces what it finds.
+func Open(ctx context.Context, opts Options) (*Log, error) {
+	opts.setDefaults()
+	if opts.MaxText > MaxMaxText {
+		return nil, fmt.Errorf("jetlog: the longest text, %d bytes, is over %d", opts.MaxText, MaxMaxText)
+	}
+	l := &Log{opts: opts, maxRecord: maxRecordBytes(opts.MaxText)}
+	var err error
+	if opts.URL == "" {
+		l.srv, l.nc, err = l.embed(opts)
+	} else {
+		l.nc, err = dial(opts)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := l.openStream(ctx); err != nil {
+		l.Close()
+		return nil, err
+	}
+	if l.srv == nil && opts.Dir != "" {
+		if err := l.checkCreated(); err != nil {
+			l.Close()
+			return nil, err
+		}
+	}
+	if l.floorPath() != "" {
+		if err := l.checkFloor(ctx); err != nil {
+			l.Close()
+			return nil, err
+		}
+	}
+	if l.srv != nil {
+		dropAside(opts.Dir)
+	}
+	l.readPrefix = l.nc.NewRespInbox()
+	if l.readSub, err = l.nc.SubscribeSync(l.readPrefix + ".*"); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("jetlog: %w", err)
+	}
+	l.lastSeq.Store(l.stream.CachedInfo().State.LastSeq)
+	l.opened = true
+	return l, nil
+}
+
+// connOptions are the options of the connection, embedded or external.
+// No reconnect buffer: a publish made while disconnected must fail at
+// once, not be sent after the room was told it failed (the event would
+// then be stored though nobody was shown it).
+func connOptions(opts Options) []nats.Option {
+	return []nats.Option{nats.Name("chatd"), nats.MaxReconnects(-1), nats.ReconnectBufSize(-1), nats.Timeout(opts.Timeout)}
+}
+
+// The oldest nats-server the log works with: Replay's batched direct gets
+// (batch, up_to_seq) came in 2.11; an older server ignores them and
+// answers one message, so each Replay would wait out the timeout.
+const minMajor, minMinor = 2, 11
+
+// versionAtLeast reports whether the server version v ("2.11.0",
+// "v2.12.1-beta") is major.minor or later.
+func versionAtLeast(v string, major, minor int) bool {
+	parts := strings.SplitN(strings.TrimPrefix(v, "v"), ".", 3)
+	if len(parts) < 2 {
+		return false
+	}
+	ma, err1 := strconv.Atoi(parts[0])
+	mi, err2 := strconv.Atoi(strings.SplitN(parts[1], "-", 2)[0])
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return ma > major || ma == major && mi >= minor
+}
+
+// dial connects to an external server.
+func dial(opts Options) (*nats.Conn, error) {
+	copts := connOptions(opts)
+	if opts.CAFile != "" {
+		copts = append(copts, nats.RootCAs(opts.CAFile))
+	}
+	if opts.CredsFile != "" {
+		copts = append(copts, nats.UserCredentials(opts.CredsFile))
+	}
+	nc, err := nats.Connect(opts.URL, copts...)
+	if err != nil {
+		return nil, fmt.Errorf("jetlog: connect to %s: %w", opts.URL, err)
+	}
+	if v := nc.ConnectedServerVersion(); !versionAtLeast(v, minMajor, minMinor) {
+		nc.Close()
+		return nil, fmt.Errorf("jetlog: the NATS server at %s is version %.40q; chatd needs nats-server %d.%d or later (batched direct gets)",
+			opts.URL, v, minMajor, minMinor)
+	}
+	return nc, nil
+}
+
+// streamConfig is the stream the options ask for.
+func (l *Log) streamConfig() jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:        l.opts.Stream,
+		Description: "chatd: the room's public events",
+		Subjects:    []string{l.opts.Subject},
+		Retention:   jetstream.LimitsPolicy,
+		Storage:     jetstream.FileStorage,
+		Discard:     jetstream.DiscardOld,
+		MaxMsgs:     l.opts.MaxMsgs,
+		MaxAge:      l.opts.MaxAge,
+		MaxMsgSize:  int32(l.maxRecord),
+		MaxBytes:    -1,
+		Replicas:    1,
+		AllowDirect: true, // Replay reads message by message: direct gets are cheaper
+	}
+}
+
+// openStream opens the stream, checking that it is ours, and updates its
+// limits to the options; or creates it if there is none (and, embedded,
+// the store never had one).
+func (l *Log) openStream(ctx context.Context) error {
+	js, err := jetstream.New(l.nc)
+	if err != nil {
+		return fmt.Errorf("jetlog: %w", err)
+	}
+	l.js = js
+	ctx, cancel := context.WithTimeout(ctx, l.opts.Timeout)
+	defer cancel()
+	want := l.streamConfig()
+	s, err := js.Stream(ctx, want.Name)
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		if l.srv != nil && storeHasStream(l.opts.Dir, want.Name) {
+			return fmt.Errorf("jetlog: the store %s holds stream %s but the server could not load it (see its log); its files as they were before this start are in %s",
+				l.opts.Dir, want.Name, keepDamaged(l.opts.Dir))
+		}
+		if s, err = js.CreateStream(ctx, want); err != nil {
+			return fmt.Errorf("jetlog: create stream %s: %w", want.Name, err)
+		}
+	case err != nil:
+		return fmt.Errorf("jetlog: open stream %s: %w", want.Name, err)
+	default:
+		have := s.CachedInfo().Config
+		if len(have.Subjects) != 1 || have.Subjects[0] != want.Subjects[0] ||
+			have.Storage != want.Storage || have.Retention != want.Retention {
+			return fmt.Errorf("jetlog: stream %s is not chatd's (subjects %s, %v storage, %v retention; want %s, file, limits); it is left as it is",
+				want.Name, strings.Join(have.Subjects, " "), have.Storage, have.Retention, want.Subjects[0])
+		}
+		if have.MaxMsgs != want.MaxMsgs || have.MaxAge != want.MaxAge || have.MaxMsgSize != want.MaxMsgSize ||
+			have.Discard != want.Discard || have.AllowDirect != want.AllowDirect {
+			upd := have
+			upd.MaxMsgs, upd.MaxAge, upd.MaxMsgSize, upd.Discard = want.MaxMsgs, want.MaxAge, want.MaxMsgSize, want.Discard
+			upd.AllowDirect = want.AllowDirect
+			if s, err = js.UpdateStream(ctx, upd); err != nil {
+				return fmt.Errorf("jetlog: update the limits of stream %s: %w", want.Name, err)
+			}
+		}
+	}
+	l.stream = s
+	return nil
+}
+
+// Append publishes ev to the stream and waits for the server's ack; the
+// stream sequence is ev's Seq. While an external server is unreachable it
+// fails at once (nothing is buffered for later). One case stays ambiguous,
+// as with any acknowledged write: a publish that reached the server just
+// before the connection failed, whose ack was lost, returns an error but
+// may be stored. Appends are serialised: an ack not above the last one
+// seen (the stream was lost or replaced) fails, and breaks the log.
+func (l *Log) Append(ev *room.Event) (uint64, error) {
+	data, err := encode(ev, l.opts.MaxText)
+	if err != nil {
+		return 0, err
+	}
+	if err := l.brokenErr(); err != nil {
+		return 0, err
+	}
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), l.opts.Timeout)
+	defer cancel()
+	ack, err := l.js.Publish(ctx, l.opts.Subject, data, jetstream.WithExpectStream(l.opts.Stream))
+	if err != nil {
+		return 0, fmt.Errorf("jetlog: append: %w", err)
+	}
+	if last := l.lastSeq.Load(); ack.Sequence <= last {
+		return 0, l.breakWith(fmt.Sprintf("the server acked an event as %d after %d", ack.Sequence, last))
+	}
+	l.lastSeq.Store(ack.Sequence)
+	ev.Seq = ack.Sequence
+	if l.floorPath() != "" {
+		now := time.Now().UnixNano()
+		if l.appends.Add(1)%floorEvery == 0 || now-l.floorAt.Load() > int64(floorAfter) {
+			l.floorAt.Store(now)
+			l.writeFloor(ack.Sequence)
+		}
+	}
+	return ack.Sequence, nil
+}
+
+// Replay returns, oldest first, the last n valid events above after. It
+// reads windows of the stream backwards from the newest, each in one
+// batched direct get, so it holds at most n events (and the window being
+// read) whatever the stream's size, and gives up once it has looked at
+// maxReplayProbes messages more than n. Invalid records are skipped,
+// counted (Skipped) and logged.
+func (l *Log) Replay(after uint64, n int) ([]*room.Event, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	n = int(min(int64(n), l.opts.MaxMsgs))
+	ctx, cancel := context.WithTimeout(context.Background(), l.opts.Timeout)
+	defer cancel()
+	if err := l.brokenErr(); err != nil {
+		return nil, err
+	}
+	last := l.lastSeq.Load() // before Info: what was acked by now, Info counts
+	info, err := l.stream.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("jetlog: replay: %w", err)
+	}
+	if info.State.LastSeq < last {
+		return nil, l.breakWith(fmt.Sprintf("the stream ends at %d, but it had reached %d", info.State.LastSeq, last))
+	}
+	if after >= info.State.LastSeq {
+		return nil, nil // nothing above after (and after+1 below would wrap at the largest seq)
+	}
+	lowest, top := max(info.State.FirstSeq, after+1), info.State.LastSeq
+	var out []*room.Event // newest first until the end
+	looked, bad := 0, 0
+	var firstBad error
+	for top >= lowest && len(out) < n && looked <= n+maxReplayProbes {
+		// At least minWindow at a time, so that a run of invalid records
+		// costs few round trips.
+		want := uint64(max(n-len(out), minWindow))
+		bottom := lowest
+		if top-lowest+1 > want {
+			bottom = top - want + 1
+		}
+		window, err := l.getRange(ctx, bottom, top)
+		if err != nil {
+			return nil, fmt.Errorf("jetlog: replay: %w", err)
+		}
+		looked += int(top - bottom + 1)
+		for i := len(window) - 1; i >= 0 && len(out) < n; i-- {
+			m := window[i]
+			ev, err := decode(m.data, m.seq, l.opts.MaxText, l.maxRecord)
+			if err == nil && m.subject != l.opts.Subject {
+				err = fmt.Errorf("%w: subject %.40q", errRecord, m.subject)
+			}
+			if err != nil {
+				if bad++; firstBad == nil {
+					firstBad = fmt.Errorf("seq %d: %w", m.seq, err)
+				}
+				continue
+			}
+			out = append(out, ev)
+		}
+		top = bottom - 1
+		if bottom == 0 {
+			break
+		}
+	}
+	if bad > 0 {
+		total := l.skipped.Add(uint64(bad))
+		l.opts.Logger.Warn("jetlog: invalid stored records skipped", "stream", l.opts.Stream,
+			"skipped", bad, "skipped_total", total, "first", firstBad)
+	}
+	slices.Reverse(out)
+	return out, nil
+}
+
+// rawMsg is one stored message as a direct get returns it.
+type rawMsg struct {
+	seq     uint64
+	subject string
+	data    []byte
+}
+
+// getRange reads the stored messages with sequence numbers from bottom to
+// top, oldest first, in one batched direct get; deleted ones are missing.
+func (l *Log) getRange(ctx context.Context, bottom, top uint64) ([]rawMsg, error) {
+	count := top - bottom + 1
+	req, err := json.Marshal(struct {
+		Seq      uint64 `json:"seq"`
+		Batch    int    `json:"batch"`
+		UpToSeq  uint64 `json:"up_to_seq"`
+		MaxBytes int    `json:"max_bytes"`
+	}{bottom, int(count), top, int(count) * (l.maxRecord + 512)})
+	if err != nil {
+		return nil, err
+	}
+	l.reads.Lock()
+	defer l.reads.Unlock()
+	l.readN++
+	inbox := l.readPrefix + "." + strconv.FormatUint(l.readN, 10)
+	sub := l.readSub
+	if err := l.nc.PublishRequest("$JS.API.DIRECT.GET."+l.opts.Stream, inbox, req); err != nil {
+		return nil, err
+	}
+	var out []rawMsg
+	for {
+		m, err := sub.NextMsgWithContext(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read %d-%d: %w", bottom, top, err)
+		}
+		if m.Subject != inbox {
+			continue // the rest of an earlier read that gave up
+		}
+		switch status := m.Header.Get("Status"); status {
+		case "":
+		case "204", "404": // end of the batch; nothing (more) stored
+			return out, nil
+		default:
+			return nil, fmt.Errorf("read %d-%d: status %.10s %.80s", bottom, top, status, m.Header.Get("Description"))
+		}
+		seq, err := strconv.ParseUint(m.Header.Get("Nats-Sequence"), 10, 64)
+		if err != nil || seq < bottom || seq > top || uint64(len(out)) >= count {
+			return nil, fmt.Errorf("read %d-%d: unexpected message %.20q", bottom, top, m.Header.Get("Nats-Sequence"))
+		}
+		out = append(out, rawMsg{seq: seq, subject: m.Header.Get("Nats-Subject"), data: m.Data})
+	}
+}
+
+// breakWith marks the log broken: the stream went back (why says how),
+// so it was lost or replaced under the log; it returns the error every
+// Append and Replay now fail with.
+func (l *Log) breakWith(why string) error {
+	err := fmt.Errorf("jetlog: stream %s went back (%s): it was lost or replaced, and its sequences would repeat ones members were shown; the log refuses to append or replay until chatd is restarted on a sound store",
+		l.opts.Stream, why)
+	if l.broken.CompareAndSwap(nil, &err) {
+		l.opts.Logger.Error(err.Error())
+	}
+	return *l.broken.Load()
+}
+
+// brokenErr is the error of a broken log, or nil.
+func (l *Log) brokenErr() error {
+	if p := l.broken.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Skipped is how many invalid stored records Replay has skipped.
+func (l *Log) Skipped() uint64 { return l.skipped.Load() }
+
+// Conn is the log's NATS connection, for the other stores on the same
+// server (KV buckets) and for tests.
+func (l *Log) Conn() *nats.Conn { return l.nc }
+
+// Close closes the connection and, if embedded, records the sequence
+// floor and shuts the server down.
+func (l *Log) Close() error {
+	if l.opened && l.floorPath() != "" && l.stream != nil && l.nc != nil && !l.nc.IsClosed() {
+		ctx, cancel := context.WithTimeout(context.Background(), l.opts.Timeout)
+		if info, err := l.stream.Info(ctx); err == nil {
+			l.writeFloor(info.State.LastSeq)
+		}
+		cancel()
+	}
+	if l.nc != nil {
+		l.nc.Close()
+	}
+	if l.srv != nil {
+		l.srv.Shutdown()
+		l.srv.WaitForShutdown()
+	}
+	if l.lock != nil {
+		l.lock.Close() // releases the store for the next Open
+		l.lock = nil
+	}
+	return nil
+}
