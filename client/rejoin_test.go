@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"chatd/internal/testproc"
+	"chatd/proto"
 	"chatd/room"
 	"chatd/tlsgw"
 )
@@ -232,11 +233,11 @@ func TestTakenNicknameOnRejoinAsksForAnother(t *testing.T) {
 // session's memory stays bounded.
 func TestRejoinPassesOnAReplayTooLongToHold(t *testing.T) {
 	s := newSeenLog()
-	first := newRejoinFilter(s, "alice", false)
+	first := newRejoinFilter(s, "alice", false, proto.ResumePoint{}, false)
 	first.pass(&room.Event{Kind: room.Join, From: "alice"})
 	first.pass(&room.Event{Kind: room.Chat, From: "bob", Text: "seen"})
 
-	f := newRejoinFilter(s, "alice", true)
+	f := newRejoinFilter(s, "alice", true, proto.ResumePoint{}, false)
 	var out []*room.Event
 	take := func(ev *room.Event) { out = append(out, f.pass(ev)...) }
 	take(&room.Event{Kind: room.HistoryBegin, Count: 5000})

@@ -299,6 +299,7 @@ func (c *Config) withLimitDefaults() {
 type Room struct {
 	cfg   Config
 	log   Log
+	logID string // names log for resuming clients (LogID)
 	nicks Nicks
 
 	sequencer sync.Mutex // see the package doc
@@ -342,6 +343,10 @@ func New(cfg Config) *Room {
 	if r.nicks == nil {
 		r.nicks = NewMemoryNicks(cfg.MaxHeldNicks, cfg.Now)
 	}
+	r.logID = newLogID()
+	if n, ok := r.log.(LogNamer); ok {
+		r.logID = n.LogID()
+	}
 	_, memoryLog := r.log.(*MemoryLog)
 	_, memoryNicks := r.nicks.(*MemoryNicks)
 	r.inMemory = memoryLog && memoryNicks
@@ -374,7 +379,25 @@ type JoinOptions struct {
 	// MaxDescriptionLines of at most MaxLineBytes. Left nil, /crypto says
 	// the connection has nothing to describe.
 	Describe func() []string
+	// Resume asks that the history the member is shown be the public
+	// events after ResumeAfter, those it missed since it was last shown
+	// the event numbered ResumeAfter (by a member of this room, whose log
+	// is named LogID), rather than the most recent ones: still at most
+	// Config.HistorySize, the latest of them. If more were missed than the
+	// log still holds or than that, a Notice before the history says how
+	// many are not shown. A ResumeAfter of 0 asks for the recent history,
+	// as without Resume; one beyond the log's last event (the log was
+	// replaced, or the number is made up) does too, with a Notice saying
+	// so. The caller checks that the member's number came from this log.
+	Resume      bool
+	ResumeAfter uint64
 }
+
+// LogID names the room's log, for a client that resumes (JoinOptions.Resume):
+// its sequence numbers are good for a resume only in the log they came
+// from. A log that does not name itself (LogNamer) is named anew for each
+// Room.
+func (r *Room) LogID() string { return r.logID }
 
 // Join adds a member under nick. The member's event stream starts with a
 // replay of recent history, if there is any, framed by HistoryBegin and
@@ -386,7 +409,13 @@ func (r *Room) Join(nick string, opts JoinOptions) (*Member, error) {
 		return nil, err
 	}
 	a := &arrival{}
-	a.past, a.pastErr = r.log.Replay(0, r.cfg.HistorySize) // slow: before any lock
+	if opts.Resume {
+		a.after = opts.ResumeAfter
+	}
+	a.past, a.pastErr = r.log.Replay(a.after, r.cfg.HistorySize) // slow: before any lock
+	if a.after > 0 && a.pastErr == nil && len(a.past) == 0 {
+		r.checkResumePoint(a)
+	}
 	if err := r.admit(nick, opts, a); err != nil {
 		return nil, err
 	}
@@ -394,6 +423,24 @@ func (r *Room) Join(nick string, opts JoinOptions) (*Member, error) {
 		return nil, a.err
 	}
 	return a.m, nil
+}
+
+// checkResumePoint looks at the log's last event when a resume found
+// nothing after its point: if the log holds nothing at or beyond it, the
+// point is not one of this log's (the log was replaced, or the number was
+// made up), and the member is shown the recent history instead, told
+// so. Slow: the caller holds no lock.
+func (r *Room) checkResumePoint(a *arrival) {
+	last, err := r.log.Replay(0, 1)
+	if err != nil {
+		a.past, a.pastErr = nil, err
+		return
+	}
+	if len(last) == 1 && last[0].Seq >= a.after {
+		return // nothing missed
+	}
+	a.reset, a.after = true, 0
+	a.past, a.pastErr = r.log.Replay(0, r.cfg.HistorySize)
 }
 
 // admit checks that a member may join as nick and queues its arrival,
@@ -436,7 +483,7 @@ func (r *Room) arrive(a *arrival) {
 	r.members[m] = struct{}{}
 	r.addIndex(m)
 	r.counts.joins++
-	r.replayHistory(m, a.past, a.pastErr)
+	r.replayHistory(m, a)
 	r.announceJoin(m, a)
 	r.tell(m, r.membersEvent())
 }
@@ -485,11 +532,32 @@ func (r *Room) membersEvent() *Event {
 	return &Event{Kind: Members, Count: len(r.roster), Nicks: slices.Clone(listed)}
 }
 
-// replayHistory queues the recent public events, if any, for a new member,
-// or tells it that the log could not replay them (err). The outbox is
+// ResumeResetNotice tells a member that asked to resume after a sequence
+// number that the room's log does not have (JoinOptions.Resume).
+const ResumeResetNotice = "your place in the history is not in this room's log (it was restarted or replaced); here is its recent history"
+
+// goneNotice tells a resuming member how many of the events it missed it
+// is not shown.
+func goneNotice(n uint64) string {
+	if n == 1 {
+		return "1 event was missed and is no longer kept"
+	}
+	return fmt.Sprintf("%d events were missed and are no longer kept", n)
+}
+
+// replayHistory queues the recent public events, if any, for a new member
+// (those after its resume point, if it resumes, after a Notice of how many
+// it missed are not shown), or tells it that the log could not replay them (err). The outbox is
 // sized so that this always fits. The caller holds r.mu.
-func (r *Room) replayHistory(m *Member, past []*Event, err error) {
+func (r *Room) replayHistory(m *Member, a *arrival) {
+	past, err := a.past, a.pastErr
 	now := r.cfg.Now()
+	if a.reset {
+		m.deliver(&Event{Kind: Notice, Time: now, Text: ResumeResetNotice}, 0)
+	}
+	if err == nil && a.after > 0 && len(past) > 0 && past[0].Seq > a.after+1 {
+		m.deliver(&Event{Kind: Notice, Time: now, Text: goneNotice(past[0].Seq - a.after - 1)}, 0)
+	}
 	if err != nil {
 		r.counts.storeErrors++
 		m.deliver(&Event{Kind: Error, Time: now, Text: fmt.Sprintf("the room's history is unavailable (%v)", err)}, 0)
