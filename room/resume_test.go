@@ -1,0 +1,140 @@
+package room
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"testing"
+)
+
+// resumeLogs are the logs the resume tests run against: the memory one
+// (the room stores under its member lock alone) and one the room treats as
+// slow (stored under the sequencer, completed after Join read it).
+var resumeLogs = map[string]func(t *testing.T, size int) Log{
+	"memory": func(t *testing.T, size int) Log { return NewMemoryLog(size) },
+	"slow":   func(t *testing.T, size int) Log { return newTestLog(t, size) },
+}
+
+// resumeRoom is a room of history size whose alice has seen the events up
+// to the one returned, and then lost her connection; bob then says the
+// lines of said.
+func resumeRoom(t *testing.T, newLog func(*testing.T, int) Log, size int, said ...string) (r *Room, bob *Member, last uint64) {
+	t.Helper()
+	r = newTestRoom(t, Config{HistorySize: size, Log: newLog(t, size)})
+	alice := mustJoin(t, r, "alice")
+	bob = mustJoin(t, r, "bob")
+	bob.Send("before")
+	for _, ev := range drain(alice) {
+		last = max(last, ev.Seq)
+	}
+	if last != 3 {
+		t.Fatalf("alice saw up to %d, want 3", last)
+	}
+	alice.Leave(Reason{Kind: ReasonLost})
+	for _, line := range said {
+		bob.Send(line)
+	}
+	drain(bob)
+	return r, bob, last
+}
+
+func resumeJoin(t *testing.T, r *Room, after uint64) []*Event {
+	t.Helper()
+	m, err := r.Join("alice", JoinOptions{Resume: true, ResumeAfter: after})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return drain(m)
+}
+
+// TestResumeReplaysExactlyWhatWasMissed: a member that resumes after the
+// last event it was shown is replayed the events after it, no more, then
+// its join; their numbers follow on.
+func TestResumeReplaysExactlyWhatWasMissed(t *testing.T) {
+	for name, newLog := range resumeLogs {
+		t.Run(name, func(t *testing.T) {
+			r, _, last := resumeRoom(t, newLog, 10, "w1", "w2")
+			got := resumeJoin(t, r, last)
+			want := []string{"history-begin 3", "leave alice connection lost", "chat bob w1", "chat bob w2", "history-end", "join alice", "members alice,bob"}
+			if d := describe(got); !slices.Equal(d, want) {
+				t.Fatalf("resumed with\n  %q\nwant\n  %q", d, want)
+			}
+			for i, ev := range got[1:4] {
+				if ev.Seq != last+1+uint64(i) {
+					t.Errorf("replayed event %d has Seq %d, want %d", i, ev.Seq, last+1+uint64(i))
+				}
+			}
+		})
+	}
+}
+
+// TestResumeSaysHowManyAreGone: more was missed than the history holds:
+// a notice says how many are not shown, then the latest are.
+func TestResumeSaysHowManyAreGone(t *testing.T) {
+	for name, newLog := range resumeLogs {
+		t.Run(name, func(t *testing.T) {
+			r, _, last := resumeRoom(t, newLog, 3, "w1", "w2", "w3", "w4", "w5")
+			// missed: alice's leave and w1..w5, 6 events; 3 are kept
+			want := []string{"notice 3 events were missed and are no longer kept", "history-begin 3", "chat bob w3", "chat bob w4", "chat bob w5", "history-end", "join alice", "members alice,bob"}
+			if d := describe(resumeJoin(t, r, last)); !slices.Equal(d, want) {
+				t.Fatalf("resumed with\n  %q\nwant\n  %q", d, want)
+			}
+		})
+	}
+}
+
+// TestResumeWithNothingMissed: a member that missed nothing is replayed
+// nothing; one that asks for 0 gets the recent history, as any joiner.
+func TestResumeWithNothingMissed(t *testing.T) {
+	for name, newLog := range resumeLogs {
+		t.Run(name, func(t *testing.T) {
+			r := newTestRoom(t, Config{HistorySize: 5, Log: newLog(t, 5)})
+			bob := mustJoin(t, r, "bob")
+			bob.Send("hi")
+			if d := describe(resumeJoin(t, r, 2)); !slices.Equal(d, []string{"join alice", "members alice,bob"}) {
+				t.Errorf("resumed after the last event with %q", d)
+			}
+			r.Join("carol", JoinOptions{})
+			want := []string{"history-begin 4", "join bob", "chat bob hi", "join alice", "join carol", "history-end", "join dave", "members alice,bob,carol,dave"}
+			m, err := r.Join("dave", JoinOptions{Resume: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := describe(drain(m)); !slices.Equal(d, want) {
+				t.Errorf("resumed after 0 with\n  %q\nwant\n  %q", d, want)
+			}
+		})
+	}
+}
+
+// TestResumeBeyondTheLog: a point past the log's last event (a restarted
+// memory log, a made-up number) gets the recent history and a notice
+// saying so; no number is too large.
+func TestResumeBeyondTheLog(t *testing.T) {
+	for name, newLog := range resumeLogs {
+		for _, after := range []uint64{3, 1000, math.MaxUint64} {
+			t.Run(fmt.Sprint(name, after), func(t *testing.T) {
+				r := newTestRoom(t, Config{HistorySize: 5, Log: newLog(t, 5)})
+				bob := mustJoin(t, r, "bob")
+				bob.Send("hi")
+				want := []string{"notice " + ResumeResetNotice, "history-begin 2", "join bob", "chat bob hi", "history-end", "join alice", "members alice,bob"}
+				if d := describe(resumeJoin(t, r, after)); !slices.Equal(d, want) {
+					t.Errorf("resumed after %d with\n  %q\nwant\n  %q", after, d, want)
+				}
+			})
+		}
+	}
+}
+
+// TestLogIDNamesTheLog: a room names its MemoryLog's identifier; each
+// MemoryLog has its own, fit for the line protocol.
+func TestLogIDNamesTheLog(t *testing.T) {
+	l := NewMemoryLog(1)
+	if r := New(Config{Log: l}); r.LogID() != l.LogID() {
+		t.Errorf("room's LogID %q, its log's %q", r.LogID(), l.LogID())
+	}
+	a, b := New(Config{}).LogID(), New(Config{}).LogID()
+	if a == b || len(a) != 16 {
+		t.Errorf("two rooms' logs are named %q and %q", a, b)
+	}
+}
