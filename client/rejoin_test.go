@@ -18,12 +18,19 @@ import (
 // echoes its own lines, as the screen's does.
 func startSession(t *testing.T, ts *testServer, g *testproc.Gate, nick string, askNick func(error)) *Redialer {
 	t.Helper()
+	return startSessionWith(t, ts, g, nick, askNick, nil)
+}
+
+// startSessionWith is startSession asking to resume from resume (nil: the
+// session does not use the resume extension).
+func startSessionWith(t *testing.T, ts *testServer, g *testproc.Gate, nick string, askNick func(error), resume *proto.ResumePoint) *Redialer {
+	t.Helper()
 	trust := Trust{CAFile: ts.caFile(t)}
 	tlsCfg, err := trust.ClientTLSConfig(g.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Addr: g.Addr(), Nick: nick, TLS: tlsCfg}
+	cfg := Config{Addr: g.Addr(), Nick: nick, TLS: tlsCfg, Resume: resume}
 	c, err := Dial(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,161 @@
+package client
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"chatd/certs"
+	"chatd/internal/testproc"
+	"chatd/proto"
+	"chatd/room"
+	"chatd/tlsgw"
+)
+
+// history returns the events between HistoryBegin and HistoryEnd, as
+// "kind from text", and the count HistoryBegin announced (-1 if none).
+func history(events []*room.Event) (lines []string, count int) {
+	count = -1
+	in := false
+	for _, ev := range events {
+		switch {
+		case ev.Kind == room.HistoryBegin:
+			in, count = true, ev.Count
+		case ev.Kind == room.HistoryEnd:
+			in = false
+		case in:
+			lines = append(lines, strings.TrimSpace(ev.Kind.String()+" "+ev.From+" "+ev.Text))
+		}
+	}
+	return lines, count
+}
+
+// TestResumeShowsExactlyWhatWasMissed: a session that resumes is replayed
+// the events after the last one it showed, by number: what was said while
+// it was away, once, framed as history, without its own line; when more
+// was missed than the server keeps, a notice says how many are gone.
+func TestResumeShowsExactlyWhatWasMissed(t *testing.T) {
+	ts := startServer(t, tlsgw.Config{Room: room.New(room.Config{HistorySize: 4, FloodBurst: 1000, FloodRate: 1000})})
+	g := testproc.StartGate(t, ts.addr)
+	bob := ts.join(t, "bob")
+	r := startSessionWith(t, ts, g, "alice", nil, &proto.ResumePoint{})
+	nextEvent(t, r.Events(), room.Members)
+	bob.send("one")
+	nextWhere(t, r.Events(), "one", func(ev *room.Event) bool { return ev.Text == "one" })
+	r.Send("mine")
+	bob.expect("<alice> mine")
+	bob.send("two")
+	nextWhere(t, r.Events(), "two", func(ev *room.Event) bool { return ev.Text == "two" })
+
+	cut(t, r, g)
+	bob.expect("*** alice left")
+	bob.send("away 1")
+	bob.send("/who")
+	bob.expect("*** 1 member: bob")
+	g.Reopen()
+	got := collect(t, r, func(ev *room.Event) bool { return ev.Kind == room.Members })
+	lines, count := history(got)
+	if want := []string{"leave alice", "chat bob away 1"}; strings.Join(lines, "|") != strings.Join(want, "|") || count != 2 {
+		t.Errorf("the first resume passed on %q (announced %d), want %q:\n%s", lines, count, want, texts(got))
+	}
+	for _, ev := range got {
+		if ev.Kind == room.Join || strings.HasPrefix(ev.Text, "Welcome") || strings.Contains(ev.Text, "no longer kept") {
+			t.Errorf("passed on: %s %s %q\n%s", ev.Kind, ev.From, ev.Text, texts(got))
+		}
+	}
+
+	// Away again while more is said than the server keeps.
+	r.Send("mine again")
+	bob.expect("<alice> mine again")
+	cut(t, r, g)
+	bob.expect("*** alice left")
+	for i := range 6 {
+		bob.send(fmt.Sprint("more ", i))
+	}
+	bob.send("/who")
+	bob.expect("*** 1 member: bob")
+	g.Reopen()
+	got = collect(t, r, func(ev *room.Event) bool { return ev.Kind == room.Members })
+	lines, count = history(got)
+	if want := []string{"chat bob more 2", "chat bob more 3", "chat bob more 4", "chat bob more 5"}; strings.Join(lines, "|") != strings.Join(want, "|") || count != 4 {
+		t.Errorf("the second resume passed on %q (announced %d), want %q:\n%s", lines, count, want, texts(got))
+	}
+	// Missed after alice's join: her own line, her leave, more 0..5; 4 kept.
+	if n := strings.Count(texts(got), "4 events were missed and are no longer kept"); n != 1 {
+		t.Errorf("the notice of what is gone is there %d times:\n%s", n, texts(got))
+	}
+	r.Send("back")
+	bob.expect("<alice> back")
+}
+
+// TestResumeFromAServerWithoutTheExtension: a server that refuses the
+// resume request, as an older chatd does (an error and the prompt again),
+// is joined all the same, without sequence numbers; a "#" line from it is
+// shown as it came.
+func TestResumeFromAServerWithoutTheExtension(t *testing.T) {
+	certPEM, keyPEM, err := certs.GenerateSelfSigned([]string{"localhost"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	served := make(chan []string, 1)
+	go func() {
+		conn, err := ln.Accept()
+		if err != nil {
+			served <- nil
+			return
+		}
+		defer conn.Close()
+		r := bufio.NewReader(conn)
+		io.WriteString(conn, "*** Welcome.\n*** "+proto.NickPrompt+"\n")
+		var got []string
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				break
+			}
+			line = strings.TrimSpace(line)
+			got = append(got, line)
+			if strings.HasPrefix(line, "/") {
+				io.WriteString(conn, "!!! "+room.VisitorRefusal+"\n*** "+proto.NickPrompt+"\n")
+				continue
+			}
+			io.WriteString(conn, "[12:00:00] *** "+line+" joined\n#7 [12:00:01] <bob> #7 is not a number here\n")
+			break
+		}
+		served <- got
+		r.ReadString('\n') // until the client closes
+	}()
+	c, err := Dial(context.Background(), Config{Addr: ln.Addr().String(), Nick: "alice", TLS: &tls.Config{InsecureSkipVerify: true}, Resume: &proto.ResumePoint{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		c.Close()
+		for range c.Events() {
+		}
+	}()
+	if got := <-served; strings.Join(got, "|") != "/resume 0|alice" {
+		t.Errorf("the server read %q", got)
+	}
+	if _, ok := c.Resumed(); ok {
+		t.Error("the session resumed with a server that refused")
+	}
+	nextEvent(t, c.Events(), room.Join)
+	if ev := nextEvent(t, c.Events(), room.Notice, room.Chat); ev.Kind != room.Notice || ev.Seq != 0 || !strings.HasPrefix(ev.Text, "#7 ") {
+		t.Errorf("the numbered line from a server that did not acknowledge came as %s %q (Seq %d)", ev.Kind, ev.Text, ev.Seq)
+	}
+}
