@@ -97,7 +97,7 @@ func TestHostileResumeRequests(t *testing.T) {
 		visitor.expectLines("*** " + proto.NickPrompt)
 	}
 	visitor.send("/resume 18446744073709551615 someotherlog")
-	visitor.expectLines("*** resume after 0 in log "+ts.room.LogID(), "*** "+proto.NickPrompt)
+	visitor.expectLines("*** resume after 0 in log "+ts.room.LogID(), "*** "+room.ResumeResetNotice, "*** "+proto.NickPrompt)
 	visitor.send("/resume 1")
 	visitor.expectLines("!!! resume already asked for; choose a nickname", "*** "+proto.NickPrompt)
 	visitor.send("/resume 2")

@@ -258,7 +258,8 @@ func (s *session) join() (*room.Member, error) {
 // extension of docs/PROTOCOL.md, "Resuming"): a well-formed one is
 // acknowledged, with the point the server will resume from (0 if the
 // request named another log than the room's: the joiner is then shown the
-// recent history), and the prompt again; from then on the connection's
+// recent history, and told why if it had a point in the other log), and
+// the prompt again; from then on the connection's
 // public events carry their sequence numbers. A malformed request, or a
 // second one, is refused with an error and the prompt. Like any line at
 // the prompt it is one of the client's attempts, and the nickname timeout
@@ -273,12 +274,19 @@ func (s *session) askResume(line string) error {
 		return s.send(&room.Event{Kind: room.Error, Text: err.Error()}, prompt())
 	}
 	logID := s.srv.cfg.Room.LogID()
+	reply := []*room.Event{nil, prompt()}
+	if p.Log != logID && p.After > 0 {
+		// Numbers from another log (a restarted memory log) mean nothing
+		// here: the client is shown the recent history, and told why.
+		reply = []*room.Event{nil, {Kind: room.Notice, Text: room.ResumeResetNotice}, prompt()}
+	}
 	if p.Log != logID {
-		p.After = 0 // numbers from another log mean nothing here
+		p.After = 0
 	}
 	p.Log = logID
 	s.resume = &p
-	return s.send(proto.ResumeAck(p), prompt())
+	reply[0] = proto.ResumeAck(p)
+	return s.send(reply...)
 }
 
 // errLeftBeforeJoining is why a client that typed /quit at the nickname
