@@ -242,10 +242,8 @@ func equalRuns(a, b []string) bool {
 type rejoinFilter struct {
 	seen   *seenLog
 	rejoin bool
-	// seqs: the connection's public events carry sequence numbers (the
-	// server acknowledged a resume); bySeq: and it resumed after the last
-	// one the session passed on, after, so the replay is what it missed.
-	seqs  bool
+	// bySeq: the server acknowledged a resume after the last public event
+	// the session passed on, after, so its replay is what was missed.
 	bySeq bool
 	after uint64
 	nick  string // the nickname this connection joined as
@@ -284,7 +282,7 @@ func newRejoinFilter(seen *seenLog, nick string, rejoin bool, resumed proto.Resu
 	if !rejoin {
 		seen.nick = nick
 	}
-	f := &rejoinFilter{seen: seen, nick: nick, rejoin: rejoin, seqs: ok}
+	f := &rejoinFilter{seen: seen, nick: nick, rejoin: rejoin}
 	if ok {
 		f.bySeq = rejoin && resumed.Log == seen.logID && resumed.After > 0 && resumed.After == seen.lastSeq
 		f.after = seen.lastSeq
@@ -314,8 +312,11 @@ func (f *rejoinFilter) pass(ev *room.Event) []*room.Event {
 			return f.just(ev)
 		}
 	}
-	if f.seqs && ev.Kind.Public() && ev.Seq > 0 && ev.Seq <= f.seen.lastSeq {
-		return nil // shown already: a server that sends an event twice
+	if f.bySeq && ev.Kind.Public() && ev.Seq > 0 && ev.Seq <= f.after {
+		// Shown before this connection: a server that sends it again.
+		// Within a connection the server's order is taken as it comes, so
+		// that one wild number cannot hide the events after it.
+		return nil
 	}
 	if ev.Kind == room.NickChange && strings.EqualFold(ev.From, f.seen.nick) {
 		f.seen.nick = ev.To

@@ -159,3 +159,44 @@ func TestResumeFromAServerWithoutTheExtension(t *testing.T) {
 		t.Errorf("the numbered line from a server that did not acknowledge came as %s %q (Seq %d)", ev.Kind, ev.Text, ev.Seq)
 	}
 }
+
+// TestResumeFilterAgainstAWildServer: on a resumed rejoin, what the server
+// replays or sends again at or below the point resumed from is left out;
+// one wild number from it hides nothing that follows on the connection,
+// and the next resume, asked from that number, falls back to matching
+// lines.
+func TestResumeFilterAgainstAWildServer(t *testing.T) {
+	s := newSeenLog()
+	first := newRejoinFilter(s, "alice", false, proto.ResumePoint{Log: "L"}, true)
+	first.pass(&room.Event{Kind: room.Join, From: "alice", Seq: 1})
+	first.pass(&room.Event{Kind: room.Chat, From: "bob", Text: "seen", Seq: 2})
+	f := newRejoinFilter(s, "alice", true, proto.ResumePoint{After: 2, Log: "L"}, true)
+	var got []*room.Event
+	for _, ev := range []*room.Event{
+		{Kind: room.HistoryBegin, Count: 3},
+		{Kind: room.Chat, From: "bob", Text: "seen", Seq: 2}, // replayed too much
+		{Kind: room.Leave, From: "alice", Seq: 3},
+		{Kind: room.Chat, From: "bob", Text: "new", Seq: 4},
+		{Kind: room.HistoryEnd},
+		{Kind: room.Join, From: "alice", Seq: 5},
+		{Kind: room.Chat, From: "bob", Text: "seen", Seq: 2},               // sent again
+		{Kind: room.Chat, From: "bob", Text: "wild", Seq: 1 << 62},         // a wild number
+		{Kind: room.Chat, From: "bob", Text: "after the wild one", Seq: 6}, // still shown
+	} {
+		got = append(got, f.pass(ev)...)
+	}
+	lines, count := history(got)
+	if strings.Join(lines, "|") != "leave alice|chat bob new" || count != 2 {
+		t.Errorf("replay passed on %q (announced %d)", lines, count)
+	}
+	if n := countLines(got, "bob", "seen"); n != 0 {
+		t.Errorf("an event shown before was passed on again %d times:\n%s", n, texts(got))
+	}
+	if countLines(got, "bob", "wild") != 1 || countLines(got, "bob", "after the wild one") != 1 {
+		t.Errorf("live events after a wild number were hidden:\n%s", texts(got))
+	}
+	next := newRejoinFilter(s, "alice", true, proto.ResumePoint{After: 0, Log: "L"}, true)
+	if next.bySeq {
+		t.Error("a resume the server answered from 0 is taken as by number")
+	}
+}
