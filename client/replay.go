@@ -376,6 +376,9 @@ func (f *rejoinFilter) replay(ev *room.Event) []*room.Event {
 		return append(append([]*room.Event{&begin}, fresh...), ev)
 	}
 	if !f.rejoin {
+		if f.bySeq && ev.Seq <= f.after {
+			return nil // passed on before this connection
+		}
 		f.record(ev)
 		return f.just(ev)
 	}

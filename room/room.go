@@ -547,8 +547,9 @@ func goneNotice(n uint64) string {
 
 // replayHistory queues the recent public events, if any, for a new member
 // (those after its resume point, if it resumes, after a Notice of how many
-// it missed are not shown), or tells it that the log could not replay them (err). The outbox is
-// sized so that this always fits. The caller holds r.mu.
+// it missed are not shown), or tells it that the log could not replay
+// them. The outbox is sized so that this always fits. The caller holds
+// r.mu.
 func (r *Room) replayHistory(m *Member, a *arrival) {
 	past, err := a.past, a.pastErr
 	now := r.cfg.Now()
