@@ -25,7 +25,7 @@ func TestResumeShowsExactlyTheMissedEvents(t *testing.T) {
 	p := startTmux(t, 100, 50, chatBinary, "--known-servers", filepath.Join(t.TempDir(), "known"), "--ca", server.CertFile, "--nick", "alice", g.Addr())
 	p.WaitFor("chatd · 1 member · alice")
 	bob := server.JoinWithOpenSSL(t, "bob") // 2
-	bob.Send("before the cut")               // 3
+	bob.Send("before the cut")              // 3
 	p.WaitFor("bob: before the cut")
 	p.TypeLine("my own line") // 4
 	bob.Expect("<alice> my own line")
@@ -43,7 +43,7 @@ func TestResumeShowsExactlyTheMissedEvents(t *testing.T) {
 	// Missed after 3: 4..13, ten; chatd keeps five (9..13: away 3..7).
 	for text, want := range map[string]int{
 		"5 events were missed and are no longer kept": 1,
-		"bob: before the cut": 1, "alice: my own line": 1, "reconnected after": 1,
+		"bob: before the cut":                         1, "alice: my own line": 1, "reconnected after": 1,
 		"away 0": 0, "away 1": 0, "away 2": 0,
 		"bob: away 3": 1, "bob: away 4": 1, "bob: away 5": 1, "bob: away 6": 1, "bob: away 7": 1,
 		"Welcome to chatd": 1, "alice joined": 1,
