@@ -14,9 +14,13 @@ import (
 // number of the last public event it passed on and the name of the log it
 // came from, asks on rejoining for what came after it, and the server
 // replays exactly that (and says how many it no longer keeps). The replay
-// is still held and framed as history; an event numbered at or below the
-// last one shown, from a server that replays too much, is left out, and so
-// are the user's own lines (below). The rest of this comment is the older
+// is still held and framed as history; a replayed event numbered at or
+// below the last one shown, from a server that replays too much, is left
+// out, and so are the user's own lines (below). Live events are never
+// left out by number: within a connection the server's order is taken as
+// it comes, so that a wild number cannot hide what follows it. A server
+// that acknowledges another point than the one asked for (another log, or
+// 0 for a point it does not have) makes the session forget its numbers. The rest of this comment is the older
 // way, kept for servers without the extension and for a server whose log
 // changed (a restart with a memory log): a server greets every connection and replays its
 // recent history to every joiner, so a session that rejoins would show
@@ -286,7 +290,11 @@ func newRejoinFilter(seen *seenLog, nick string, rejoin bool, resumed proto.Resu
 	if ok {
 		f.bySeq = rejoin && resumed.Log == seen.logID && resumed.After > 0 && resumed.After == seen.lastSeq
 		f.after = seen.lastSeq
-		if resumed.Log != seen.logID {
+		if !f.bySeq {
+			// The server resumes from elsewhere (another log, or its
+			// recent history after a point it does not have): the old
+			// numbers mean nothing on this connection.
+			f.after = 0
 			seen.logID, seen.lastSeq = resumed.Log, 0
 		}
 	}
@@ -311,12 +319,6 @@ func (f *rejoinFilter) pass(ev *room.Event) []*room.Event {
 			}
 			return f.just(ev)
 		}
-	}
-	if f.bySeq && ev.Kind.Public() && ev.Seq > 0 && ev.Seq <= f.after {
-		// Shown before this connection: a server that sends it again.
-		// Within a connection the server's order is taken as it comes, so
-		// that one wild number cannot hide the events after it.
-		return nil
 	}
 	if ev.Kind == room.NickChange && strings.EqualFold(ev.From, f.seen.nick) {
 		f.seen.nick = ev.To
@@ -425,6 +427,9 @@ func heldSize(ev *room.Event) int {
 func (f *rejoinFilter) record(ev *room.Event) {
 	if ev.Kind.Public() {
 		f.seen.public.add(wireKey(ev))
-		f.seen.lastSeq = max(f.seen.lastSeq, ev.Seq)
+		// The last one passed on, as the server numbered it: never the
+		// largest seen, so that one wild number is forgotten with the
+		// next event.
+		f.seen.lastSeq = ev.Seq
 	}
 }

@@ -161,10 +161,10 @@ func TestResumeFromAServerWithoutTheExtension(t *testing.T) {
 }
 
 // TestResumeFilterAgainstAWildServer: on a resumed rejoin, what the server
-// replays or sends again at or below the point resumed from is left out;
-// one wild number from it hides nothing that follows on the connection,
-// and the next resume, asked from that number, falls back to matching
-// lines.
+// replays at or below the point resumed from is left out; live events are
+// never left out by number (one sent again is shown, a wild number hides
+// nothing after it), and the session remembers the last number it passed
+// on, not the largest, so that the next resume is asked from there.
 func TestResumeFilterAgainstAWildServer(t *testing.T) {
 	s := newSeenLog()
 	first := newRejoinFilter(s, "alice", false, proto.ResumePoint{Log: "L"}, true)
@@ -179,7 +179,7 @@ func TestResumeFilterAgainstAWildServer(t *testing.T) {
 		{Kind: room.Chat, From: "bob", Text: "new", Seq: 4},
 		{Kind: room.HistoryEnd},
 		{Kind: room.Join, From: "alice", Seq: 5},
-		{Kind: room.Chat, From: "bob", Text: "seen", Seq: 2},               // sent again
+		{Kind: room.Chat, From: "bob", Text: "again", Seq: 2},              // a live number at or below the point
 		{Kind: room.Chat, From: "bob", Text: "wild", Seq: 1 << 62},         // a wild number
 		{Kind: room.Chat, From: "bob", Text: "after the wild one", Seq: 6}, // still shown
 	} {
@@ -190,13 +190,83 @@ func TestResumeFilterAgainstAWildServer(t *testing.T) {
 		t.Errorf("replay passed on %q (announced %d)", lines, count)
 	}
 	if n := countLines(got, "bob", "seen"); n != 0 {
-		t.Errorf("an event shown before was passed on again %d times:\n%s", n, texts(got))
+		t.Errorf("a replayed event shown before was passed on again %d times:\n%s", n, texts(got))
 	}
-	if countLines(got, "bob", "wild") != 1 || countLines(got, "bob", "after the wild one") != 1 {
-		t.Errorf("live events after a wild number were hidden:\n%s", texts(got))
+	if countLines(got, "bob", "again") != 1 || countLines(got, "bob", "wild") != 1 || countLines(got, "bob", "after the wild one") != 1 {
+		t.Errorf("live events were left out by number:\n%s", texts(got))
+	}
+	if s.lastSeq != 6 {
+		t.Errorf("the session resumes after %d, want 6, the last number it passed on", s.lastSeq)
 	}
 	next := newRejoinFilter(s, "alice", true, proto.ResumePoint{After: 0, Log: "L"}, true)
-	if next.bySeq {
-		t.Error("a resume the server answered from 0 is taken as by number")
+	if next.bySeq || s.lastSeq != 0 {
+		t.Errorf("a resume the server answered from 0 is taken as by number (bySeq %v, lastSeq %d)", next.bySeq, s.lastSeq)
+	}
+}
+
+// TestResumeBeyondTheLogShowsTheRecentHistory: a session whose last number
+// is beyond the real server's log (a wild "#N" line was the last it passed
+// on, or the log lost its tail) is acknowledged from 0, forgets its
+// numbers, and shows the server's recent history and every live event
+// after it, whatever their numbers.
+func TestResumeBeyondTheLogShowsTheRecentHistory(t *testing.T) {
+	rm := room.New(room.Config{HistorySize: 10, FloodBurst: 1000, FloodRate: 1000})
+	ts := startServer(t, tlsgw.Config{Room: rm})
+	bob := ts.join(t, "bob")
+	for i := range 3 {
+		bob.send(fmt.Sprint("said ", i))
+	}
+	bob.send("/who")
+	bob.expect("*** 1 member")
+
+	// What the session keeps after a wild line was the last it passed on.
+	s := newSeenLog()
+	first := newRejoinFilter(s, "alice", false, proto.ResumePoint{Log: rm.LogID()}, true)
+	first.pass(&room.Event{Kind: room.Join, From: "alice", Seq: 1})
+	first.pass(&room.Event{Kind: room.Chat, From: "mallory", Text: "wild", Seq: 1 << 62})
+	if s.lastSeq != 1<<62 {
+		t.Fatalf("the session would resume after %d", s.lastSeq)
+	}
+	c, err := Dial(context.Background(), Config{Addr: ts.addr, Nick: "alice", TLS: &tls.Config{RootCAs: ts.roots, ServerName: "localhost"}, Resume: &proto.ResumePoint{After: s.lastSeq, Log: s.logID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		c.Close()
+		for range c.Events() {
+		}
+	}()
+	resumed, ok := c.Resumed()
+	if !ok || resumed.After != 0 || resumed.Log != rm.LogID() {
+		t.Errorf("the server acknowledged %+v (%v), want after 0 in its log", resumed, ok)
+	}
+	f := newRejoinFilter(s, "alice", true, resumed, ok)
+	var got []*room.Event
+	for ev := range c.Events() {
+		got = append(got, f.pass(ev)...)
+		if ev.Kind == room.Members {
+			break
+		}
+	}
+	bob.send("live after")
+	for ev := range c.Events() {
+		got = append(got, f.pass(ev)...)
+		if ev.Text == "live after" {
+			break
+		}
+	}
+	for i := range 3 {
+		if n := countLines(got, "bob", fmt.Sprint("said ", i)); n != 1 {
+			t.Errorf("said %d was passed on %d times:\n%s", i, n, texts(got))
+		}
+	}
+	if countLines(got, "bob", "live after") != 1 {
+		t.Errorf("a live event after a resume beyond the log was hidden:\n%s", texts(got))
+	}
+	if n := strings.Count(texts(got), room.ResumeResetNotice); n != 1 {
+		t.Errorf("the reset notice is there %d times:\n%s", n, texts(got))
+	}
+	if s.lastSeq == 0 || s.lastSeq >= 1<<62 {
+		t.Errorf("the session would next resume after %d", s.lastSeq)
 	}
 }

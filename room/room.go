@@ -304,6 +304,7 @@ type Room struct {
 
 	sequencer sync.Mutex // see the package doc
 	appended  uint64     // Seq of the last event appended; guarded by sequencer (by mu when inMemory)
+	endKnown  bool       // appended is the log's last Seq (the room appended, or read it: lastSeq); guarded as appended
 	logged    []*Event   // messages delivered, for Config.MessageLog; guarded by sequencer
 
 	mu         memberLock // see the package doc; it guards what follows
@@ -339,6 +340,7 @@ func New(cfg Config) *Room {
 	}
 	if r.log == nil {
 		r.log = NewMemoryLog(cfg.HistorySize)
+		r.endKnown = true // empty
 	}
 	if r.nicks == nil {
 		r.nicks = NewMemoryNicks(cfg.MaxHeldNicks, cfg.Now)
@@ -409,12 +411,11 @@ func (r *Room) Join(nick string, opts JoinOptions) (*Member, error) {
 		return nil, err
 	}
 	a := &arrival{}
-	if opts.Resume {
-		a.after = opts.ResumeAfter
+	if opts.Resume && opts.ResumeAfter > 0 {
+		a.after, a.reset, a.pastErr = r.ResumeFrom(opts.ResumeAfter)
 	}
-	a.past, a.pastErr = r.log.Replay(a.after, r.cfg.HistorySize) // slow: before any lock
-	if a.after > 0 && a.pastErr == nil && len(a.past) == 0 {
-		r.checkResumePoint(a)
+	if a.pastErr == nil {
+		a.past, a.pastErr = r.log.Replay(a.after, r.cfg.HistorySize) // slow: before any lock
 	}
 	if err := r.admit(nick, opts, a); err != nil {
 		return nil, err
@@ -425,22 +426,55 @@ func (r *Room) Join(nick string, opts JoinOptions) (*Member, error) {
 	return a.m, nil
 }
 
-// checkResumePoint looks at the log's last event when a resume found
-// nothing after its point: if the log holds nothing at or beyond it, the
-// point is not one of this log's (the log was replaced, or the number was
-// made up), and the member is shown the recent history instead, told
-// so. Slow: the caller holds no lock.
-func (r *Room) checkResumePoint(a *arrival) {
-	last, err := r.log.Replay(0, 1)
+// ResumeFrom returns the point a resume after the sequence number after,
+// in this room's log, will be served from: after itself if the log has
+// reached it, else 0 with reset set (the point is beyond the log's last
+// event: the log lost its tail, or the number is made up; the member is
+// then shown the recent history, and told so). A gateway acknowledges the
+// point it returns, which a later Join with that point keeps: the log only
+// grows while the room runs. It decides from the last sequence number the
+// room appended; only a room that has appended nothing yet (a durable log
+// just opened) asks its log, once, for its last event. It fails, wrapping
+// ErrUnavailable, only if that read fails.
+func (r *Room) ResumeFrom(after uint64) (from uint64, reset bool, err error) {
+	if after == 0 {
+		return 0, false, nil
+	}
+	last, err := r.lastSeq()
 	if err != nil {
-		a.past, a.pastErr = nil, err
-		return
+		return 0, false, fmt.Errorf("%w: the room's history could not be read: %v", ErrUnavailable, err)
 	}
-	if len(last) == 1 && last[0].Seq >= a.after {
-		return // nothing missed
+	if after > last {
+		return 0, true, nil
 	}
-	a.reset, a.after = true, 0
-	a.past, a.pastErr = r.log.Replay(0, r.cfg.HistorySize)
+	return after, false, nil
+}
+
+// lastSeq returns the sequence number of the log's last event, as the room
+// knows it: the last one it appended, or, until it appended one, the log's
+// last event, read once (slow). The caller holds no lock.
+func (r *Room) lastSeq() (uint64, error) {
+	r.sequencer.Lock()
+	defer r.sequencer.Unlock()
+	r.mu.Lock() // appended is guarded by mu too when the room is inMemory
+	last, known := r.appended, r.endKnown
+	r.mu.release()
+	if known {
+		return last, nil
+	}
+	evs, err := r.log.Replay(0, 1)
+	if err != nil {
+		return 0, err
+	}
+	r.mu.Lock()
+	defer r.mu.release()
+	if !r.endKnown {
+		if len(evs) == 1 {
+			r.appended = max(r.appended, evs[0].Seq)
+		}
+		r.endKnown = true
+	}
+	return r.appended, nil
 }
 
 // admit checks that a member may join as nick and queues its arrival,

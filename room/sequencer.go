@@ -302,7 +302,7 @@ func (r *Room) store(j *job) {
 	case publishJob:
 		var seq uint64
 		if seq, j.err = r.log.Append(j.ev); j.err == nil {
-			r.appended = seq
+			r.appended, r.endKnown = seq, true
 		}
 	case renameJob:
 		j.err = r.nicks.Claim(j.nick, claimOf(j.member))
@@ -491,7 +491,7 @@ func (r *Room) storeArrival(a *arrival) {
 		a.err = storeError(err, "your arrival could not be recorded")
 		return
 	}
-	r.appended = seq
+	r.appended, r.endKnown = seq, true
 }
 
 // storeError is the error Join returns when the store refused what: a

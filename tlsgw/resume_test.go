@@ -105,14 +105,21 @@ func TestHostileResumeRequests(t *testing.T) {
 		t.Errorf("the tenth attempt got %q, want its refusal, the prompt and the goodbye", lines)
 	}
 
-	// A resume beyond the log's end, in the right log, is the recent
-	// history and a notice; the member list stays unnumbered.
+	// A resume beyond the log's end, in the right log, is acknowledged as
+	// what the server will do: after 0, with the notice, so that the
+	// client forgets its numbers; then the recent history, once; the
+	// member list stays unnumbered.
+	for _, after := range []string{"2", "18446744073709551615"} {
+		far := ts.connect(t)
+		far.send(fmt.Sprintf("/resume %s %s", after, ts.room.LogID()))
+		far.expectLines("*** resume after 0 in log "+ts.room.LogID(), "*** "+room.ResumeResetNotice, "*** "+proto.NickPrompt)
+		far.send("/quit")
+	}
 	late := ts.connect(t)
 	late.send(fmt.Sprintf("/resume 1000 %s", ts.room.LogID()))
-	late.expectLines("*** resume after 1000 in log "+ts.room.LogID(), "*** "+proto.NickPrompt)
+	late.expectLines("*** resume after 0 in log "+ts.room.LogID(), "*** "+room.ResumeResetNotice, "*** "+proto.NickPrompt)
 	late.send("bob")
 	late.expectPrefixed(
-		[2]string{"[", "*** " + room.ResumeResetNotice},
 		[2]string{"[", "*** recent history: 1 event"},
 		[2]string{"#1 [", "*** alice joined"},
 		[2]string{"[", "*** end of recent history"},

@@ -257,14 +257,16 @@ func (s *session) join() (*room.Member, error) {
 // askResume answers a resume request typed at the nickname prompt (the
 // extension of docs/PROTOCOL.md, "Resuming"): a well-formed one is
 // acknowledged, with the point the server will resume from (0 if the
-// request named another log than the room's: the joiner is then shown the
-// recent history, and told why if it had a point in the other log), and
+// request named another log than the room's, or a point beyond the log's
+// last event: the joiner is then shown the recent history, and told why
+// if it had a point), and
 // the prompt again; from then on the connection's
 // public events carry their sequence numbers. A malformed request, or a
 // second one, is refused with an error and the prompt. Like any line at
 // the prompt it is one of the client's attempts, and the nickname timeout
-// runs on; it costs the room nothing until the client joins, and then no
-// more than any joiner's history.
+// runs on; it costs the room a look at the last sequence number it
+// appended (Room.ResumeFrom: no read of the log once the room has
+// appended), and on joining no more than any joiner's history.
 func (s *session) askResume(line string) error {
 	if s.resume != nil {
 		return s.send(&room.Event{Kind: room.Error, Text: "resume already asked for; choose a nickname"}, prompt())
@@ -275,13 +277,24 @@ func (s *session) askResume(line string) error {
 	}
 	logID := s.srv.cfg.Room.LogID()
 	reply := []*room.Event{nil, prompt()}
-	if p.Log != logID && p.After > 0 {
-		// Numbers from another log (a restarted memory log) mean nothing
-		// here: the client is shown the recent history, and told why.
-		reply = []*room.Event{nil, {Kind: room.Notice, Text: room.ResumeResetNotice}, prompt()}
-	}
+	reset := p.Log != logID && p.After > 0 // numbers from another log (a restarted memory log) mean nothing here
 	if p.Log != logID {
 		p.After = 0
+	}
+	if p.After > 0 {
+		// The point acknowledged is the one Join will use: beyond the
+		// log's end (its tail was lost, or the number is made up), the
+		// recent history instead. If the log cannot say, the recent
+		// history too; Join will say what is wrong with the log.
+		from, beyond, err := s.srv.cfg.Room.ResumeFrom(p.After)
+		p.After, reset = from, beyond
+		if err != nil {
+			p.After, reset = 0, false
+		}
+	}
+	if reset {
+		// The client is shown the recent history, and told why.
+		reply = []*room.Event{nil, {Kind: room.Notice, Text: room.ResumeResetNotice}, prompt()}
 	}
 	p.Log = logID
 	s.resume = &p
