@@ -138,3 +138,46 @@ func TestLogIDNamesTheLog(t *testing.T) {
 		t.Errorf("two rooms' logs are named %q and %q", a, b)
 	}
 }
+
+// sloppyLog is a MemoryLog whose Replay returns its last n events whatever
+// after asks, as a log whose after+1 wraps does for the largest after.
+type sloppyLog struct{ *MemoryLog }
+
+func (l sloppyLog) Replay(after uint64, n int) ([]*Event, error) { return l.MemoryLog.Replay(0, n) }
+
+// TestResumeFromALogThatReplaysTooMuch: what a log replays at or below the
+// resume point is not shown again, and not counted as gone.
+func TestResumeFromALogThatReplaysTooMuch(t *testing.T) {
+	newLog := func(t *testing.T, size int) Log { return sloppyLog{NewMemoryLog(size)} }
+	r, _, last := resumeRoom(t, newLog, 10, "w1", "w2")
+	want := []string{"history-begin 3", "leave alice connection lost", "chat bob w1", "chat bob w2", "history-end", "join alice", "members alice,bob"}
+	if d := describe(resumeJoin(t, r, last)); !slices.Equal(d, want) {
+		t.Fatalf("resumed with\n  %q\nwant\n  %q", d, want)
+	}
+}
+
+// TestResumeAfterTheLargestNumber: the history of a member resuming after
+// math.MaxUint64 holds nothing, and no gone count, whatever the log
+// returned: after+1 wraps to 0, and must not make the log's latest events
+// look missed, nor their count wrap.
+func TestResumeAfterTheLargestNumber(t *testing.T) {
+	for name, newLog := range resumeLogs {
+		t.Run(name, func(t *testing.T) {
+			l := newLog(t, 5)
+			r := newTestRoom(t, Config{HistorySize: 5, Log: l})
+			bob := mustJoin(t, r, "bob")
+			bob.Send("hi")
+			past, err := l.Replay(0, 5) // what a log whose after+1 wraps returns
+			if err != nil || len(past) != 2 {
+				t.Fatalf("the log holds %d events (%v)", len(past), err)
+			}
+			m := newMember(r, "alice", JoinOptions{})
+			r.mu.Lock()
+			r.replayHistory(m, &arrival{after: math.MaxUint64, past: past})
+			r.mu.release()
+			if d := describe(drain(m)); len(d) != 0 {
+				t.Errorf("resumed after MaxUint64 with %q, want nothing", d)
+			}
+		})
+	}
+}

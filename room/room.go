@@ -590,8 +590,13 @@ func (r *Room) replayHistory(m *Member, a *arrival) {
 	if a.reset {
 		m.deliver(&Event{Kind: Notice, Time: now, Text: ResumeResetNotice}, 0)
 	}
-	if err == nil && a.after > 0 && len(past) > 0 && past[0].Seq > a.after+1 {
-		m.deliver(&Event{Kind: Notice, Time: now, Text: goneNotice(past[0].Seq - a.after - 1)}, 0)
+	if err == nil && a.after > 0 {
+		// Only what follows the point, whatever the log returned (a log
+		// whose after+1 wraps returns its latest events for MaxUint64).
+		past = slices.DeleteFunc(slices.Clone(past), func(ev *Event) bool { return ev.Seq <= a.after })
+		if len(past) > 0 && past[0].Seq-a.after > 1 { // past[0].Seq > a.after: no wrap
+			m.deliver(&Event{Kind: Notice, Time: now, Text: goneNotice(past[0].Seq - a.after - 1)}, 0)
+		}
 	}
 	if err != nil {
 		r.counts.storeErrors++
