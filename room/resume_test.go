@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync/atomic"
 	"testing"
 )
 
@@ -179,5 +180,54 @@ func TestResumeAfterTheLargestNumber(t *testing.T) {
 				t.Errorf("resumed after MaxUint64 with %q, want nothing", d)
 			}
 		})
+	}
+}
+
+// countingLog is a MemoryLog that counts the calls to Replay.
+type countingLog struct {
+	*MemoryLog
+	replays atomic.Int64
+}
+
+func (l *countingLog) Replay(after uint64, n int) ([]*Event, error) {
+	l.replays.Add(1)
+	return l.MemoryLog.Replay(after, n)
+}
+
+// TestResumeBeyondTheLogCostsOneRead: whether a resume point is beyond the
+// log is decided from the last number the room appended, without reading
+// the log: asking (ResumeFrom, what a gateway acknowledges) costs nothing,
+// and joining from such a point reads the recent history once, as any
+// joiner. A room that has appended nothing yet (a durable log opened with
+// events in it) reads the log's last event once, for its first resume.
+func TestResumeBeyondTheLogCostsOneRead(t *testing.T) {
+	l := &countingLog{MemoryLog: NewMemoryLog(5)}
+	for _, text := range []string{"from before", "a restart"} {
+		l.Append(&Event{Kind: Chat, From: "bob", Text: text})
+	}
+	r := newTestRoom(t, Config{HistorySize: 5, Log: l})
+	reads := func() int64 { return l.replays.Swap(0) }
+	for i, want := range []int64{1, 0} {
+		if from, reset, err := r.ResumeFrom(2); from != 2 || reset || err != nil {
+			t.Fatalf("ResumeFrom(2) = %d, %v, %v in a log whose last event is 2", from, reset, err)
+		}
+		if n := reads(); n != want {
+			t.Errorf("ResumeFrom %d read the log %d times, want %d", i+1, n, want)
+		}
+	}
+	mustJoin(t, r, "bob").Send("hi")
+	reads()
+	if from, reset, err := r.ResumeFrom(1000); from != 0 || !reset || err != nil {
+		t.Errorf("ResumeFrom(1000) = %d, %v, %v", from, reset, err)
+	}
+	if n := reads(); n != 0 {
+		t.Errorf("ResumeFrom beyond the log read it %d times", n)
+	}
+	want := []string{"notice " + ResumeResetNotice, "history-begin 4", "chat bob from before", "chat bob a restart", "join bob", "chat bob hi", "history-end", "join alice", "members alice,bob"}
+	if d := describe(resumeJoin(t, r, 1000)); !slices.Equal(d, want) {
+		t.Errorf("resumed beyond the log with\n  %q\nwant\n  %q", d, want)
+	}
+	if n := reads(); n != 1 {
+		t.Errorf("a join resuming beyond the log read it %d times, want 1", n)
 	}
 }
