@@ -45,6 +45,16 @@ type LogNamer interface {
 	LogID() string
 }
 
+// LogEnd is implemented by a Log that can tell the sequence number of its
+// last event even when it no longer holds it (every event expired): 0 if
+// it never held one. The room asks it once, while it has appended nothing
+// (Room.ResumeFrom), so that a resume into a log whose events expired is
+// told how many are gone rather than that its place is not in the log. A
+// Log without it is asked for its last event instead.
+type LogEnd interface {
+	LastSeq() (uint64, error)
+}
+
 // ErrUnavailable is wrapped by the errors of Join when the room's Log or
 // nickname store (Config.Log, Config.Nicks) failed.
 var ErrUnavailable = errors.New("the room's store is unavailable")
@@ -73,6 +83,14 @@ func (l *MemoryLog) LogID() string { return l.id }
 // newLogID returns a random identifier of 16 letters and digits.
 func newLogID() string {
 	return rand.Text()[:16]
+}
+
+// LastSeq returns the sequence number of the last event appended (0 if
+// none). It never fails.
+func (l *MemoryLog) LastSeq() (uint64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.seq, nil
 }
 
 // Append stores ev under the next sequence number. It never fails.

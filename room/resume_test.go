@@ -194,6 +194,12 @@ func (l *countingLog) Replay(after uint64, n int) ([]*Event, error) {
 	return l.MemoryLog.Replay(after, n)
 }
 
+// LastSeq counts as a read of the log too.
+func (l *countingLog) LastSeq() (uint64, error) {
+	l.replays.Add(1)
+	return l.MemoryLog.LastSeq()
+}
+
 // TestResumeBeyondTheLogCostsOneRead: whether a resume point is beyond the
 // log is decided from the last number the room appended, without reading
 // the log: asking (ResumeFrom, what a gateway acknowledges) costs nothing,
@@ -230,4 +236,45 @@ func TestResumeBeyondTheLogCostsOneRead(t *testing.T) {
 	if n := reads(); n != 1 {
 		t.Errorf("a join resuming beyond the log read it %d times, want 1", n)
 	}
+}
+
+// expiringLog is a MemoryLog whose events up to a number can be made to
+// expire (--history-max-age): Replay no longer returns them; LastSeq, if
+// lastSeq is set, still knows the last number.
+type expiringLog struct {
+	*MemoryLog
+	expired atomic.Uint64
+}
+
+func (l *expiringLog) Replay(after uint64, n int) ([]*Event, error) {
+	return l.MemoryLog.Replay(max(after, l.expired.Load()), n)
+}
+
+// TestResumeAfterEveryEventExpired: a member resuming into a log whose
+// events after its point all expired is told how many are gone, not that
+// its place is not in the log: whether the room appended them, or the log
+// (a durable one, reopened) says where it ends (LogEnd).
+func TestResumeAfterEveryEventExpired(t *testing.T) {
+	t.Run("appended", func(t *testing.T) {
+		l := &expiringLog{MemoryLog: NewMemoryLog(5)}
+		r, _, last := resumeRoom(t, func(*testing.T, int) Log { return l }, 5, "w1", "w2")
+		l.expired.Store(last + 3)
+		// missed: alice's leave, w1, w2
+		want := []string{"notice 3 events were missed and are no longer kept", "join alice", "members alice,bob"}
+		if d := describe(resumeJoin(t, r, last)); !slices.Equal(d, want) {
+			t.Errorf("resumed with\n  %q\nwant\n  %q", d, want)
+		}
+	})
+	t.Run("reopened", func(t *testing.T) {
+		l := &expiringLog{MemoryLog: NewMemoryLog(5)}
+		for _, text := range []string{"seen", "missed", "missed too"} {
+			l.Append(&Event{Kind: Chat, From: "bob", Text: text})
+		}
+		l.expired.Store(3)
+		r := newTestRoom(t, Config{HistorySize: 5, Log: l})
+		want := []string{"notice 2 events were missed and are no longer kept", "join alice", "members alice"}
+		if d := describe(resumeJoin(t, r, 1)); !slices.Equal(d, want) {
+			t.Errorf("resumed with\n  %q\nwant\n  %q", d, want)
+		}
+	})
 }

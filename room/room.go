@@ -452,8 +452,10 @@ func (r *Room) ResumeFrom(after uint64) (from uint64, reset bool, err error) {
 
 // lastSeq returns the sequence number of the log's last event, as the room
 // knows it: the last one it appended, or, until it appended one, the log's
-// last event, read once (slow). The caller holds no lock.
-func (r *Room) lastSeq() (uint64, error) {
+// last event, read once (slow): LogEnd.LastSeq if the log has it (a log
+// whose events all expired still knows its last number), else its last
+// event. The caller holds no lock.
+func (r *Room) lastSeq() (last uint64, err error) {
 	r.sequencer.Lock()
 	defer r.sequencer.Unlock()
 	r.mu.Lock() // appended is guarded by mu too when the room is inMemory
@@ -462,17 +464,23 @@ func (r *Room) lastSeq() (uint64, error) {
 	if known {
 		return last, nil
 	}
-	evs, err := r.log.Replay(0, 1)
+	var end uint64
+	if l, ok := r.log.(LogEnd); ok {
+		end, err = l.LastSeq()
+	} else {
+		var evs []*Event
+		evs, err = r.log.Replay(0, 1)
+		if len(evs) == 1 {
+			end = evs[0].Seq
+		}
+	}
 	if err != nil {
 		return 0, err
 	}
 	r.mu.Lock()
 	defer r.mu.release()
 	if !r.endKnown {
-		if len(evs) == 1 {
-			r.appended = max(r.appended, evs[0].Seq)
-		}
-		r.endKnown = true
+		r.appended, r.endKnown = max(r.appended, end), true
 	}
 	return r.appended, nil
 }
@@ -594,8 +602,14 @@ func (r *Room) replayHistory(m *Member, a *arrival) {
 		// Only what follows the point, whatever the log returned (a log
 		// whose after+1 wraps returns its latest events for MaxUint64).
 		past = slices.DeleteFunc(slices.Clone(past), func(ev *Event) bool { return ev.Seq <= a.after })
-		if len(past) > 0 && past[0].Seq-a.after > 1 { // past[0].Seq > a.after: no wrap
-			m.deliver(&Event{Kind: Notice, Time: now, Text: goneNotice(past[0].Seq - a.after - 1)}, 0)
+		// Missed and not shown: those before the first shown, or, if the
+		// log holds none after the point (they expired), up to its end.
+		next := a.end + 1
+		if len(past) > 0 {
+			next = past[0].Seq
+		}
+		if next > a.after && next-a.after > 1 { // no wrap
+			m.deliver(&Event{Kind: Notice, Time: now, Text: goneNotice(next - a.after - 1)}, 0)
 		}
 	}
 	if err != nil {

@@ -468,8 +468,9 @@ type arrival struct {
 	// for was not in the log, and after was set to 0.
 	after   uint64
 	reset   bool
-	claimed bool  // the nickname store gave m its nickname
-	err     error // why m could not join
+	end     uint64 // the log's last Seq when past was completed: what a resume missed ends there
+	claimed bool   // the nickname store gave m its nickname
+	err     error  // why m could not join
 }
 
 // storeArrival claims the joiner's nickname, completes its history with
@@ -483,6 +484,7 @@ func (r *Room) storeArrival(a *arrival) {
 	}
 	a.claimed = true
 	a.past, a.pastErr = r.completeHistory(a.past, a.pastErr, a.after)
+	a.end = r.appended
 	if a.quiet {
 		return
 	}
