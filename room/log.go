@@ -55,6 +55,16 @@ type LogEnd interface {
 	LastSeq() (uint64, error)
 }
 
+// LogStart is implemented by a Log that can tell the sequence number of
+// the oldest event it still holds (the one after its last if it holds
+// none). The room asks it when a resumed history is cut by
+// Config.HistorySize, to tell the missed events the log no longer keeps
+// from those it keeps but the history does not show. A Log without it
+// leaves the room unable to tell them apart in that case, and it says so.
+type LogStart interface {
+	FirstSeq() (uint64, error)
+}
+
 // ErrUnavailable is wrapped by the errors of Join when the room's Log or
 // nickname store (Config.Log, Config.Nicks) failed.
 var ErrUnavailable = errors.New("the room's store is unavailable")
@@ -91,6 +101,14 @@ func (l *MemoryLog) LastSeq() (uint64, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.seq, nil
+}
+
+// FirstSeq returns the sequence number of the oldest event remembered
+// (the next one's if none). It never fails.
+func (l *MemoryLog) FirstSeq() (uint64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.seq - uint64(l.ring.count) + 1, nil
 }
 
 // Append stores ev under the next sequence number. It never fails.

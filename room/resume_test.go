@@ -278,3 +278,33 @@ func TestResumeAfterEveryEventExpired(t *testing.T) {
 		}
 	})
 }
+
+// FirstSeq is the memory log's: the slow test log can say where it starts
+// (LogStart), as a durable one can.
+func (l *testLog) FirstSeq() (uint64, error) { return l.mem.FirstSeq() }
+
+// TestResumeTellsGoneFromNotShown: a resume that missed more than the
+// history shows is told how many of those not shown the log no longer
+// keeps and how many it keeps but the history (--history) does not show;
+// a log that cannot say where it starts (no LogStart) is said to be so.
+func TestResumeTellsGoneFromNotShown(t *testing.T) {
+	// alice saw up to 3; missed: her leave (4) and w1..w5 (5..9); shown: 7, 8, 9.
+	for _, c := range []struct {
+		name   string
+		newLog func(*testing.T, int) Log
+		want   []string
+	}{
+		{"all kept", func(*testing.T, int) Log { return NewMemoryLog(20) }, []string{"notice 3 events were missed and are not shown: the history shows at most 3"}},
+		{"some gone", func(*testing.T, int) Log { return NewMemoryLog(4) }, []string{"notice 2 events were missed and are no longer kept", "notice 1 event was missed and is not shown: the history shows at most 3"}},
+		{"all gone", func(*testing.T, int) Log { return NewMemoryLog(3) }, []string{"notice 3 events were missed and are no longer kept"}},
+		{"log cannot say", func(t *testing.T, _ int) Log { return struct{ Log }{newTestLog(t, 20)} }, []string{"notice 3 events were missed and are not shown (the history shows at most 3; the log may no longer keep some)"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r, _, last := resumeRoom(t, c.newLog, 3, "w1", "w2", "w3", "w4", "w5")
+			want := append(c.want, "history-begin 3", "chat bob w3", "chat bob w4", "chat bob w5", "history-end", "join alice", "members alice,bob")
+			if d := describe(resumeJoin(t, r, last)); !slices.Equal(d, want) {
+				t.Errorf("resumed with\n  %q\nwant\n  %q", d, want)
+			}
+		})
+	}
+}

@@ -417,6 +417,14 @@ func (r *Room) Join(nick string, opts JoinOptions) (*Member, error) {
 	if a.pastErr == nil {
 		a.past, a.pastErr = r.log.Replay(a.after, r.cfg.HistorySize) // slow: before any lock
 	}
+	if l, ok := r.log.(LogStart); ok && a.after > 0 && a.pastErr == nil && len(a.past) >= r.cfg.HistorySize && a.past[0].Seq > a.after && a.past[0].Seq-a.after > 1 {
+		// Cut by HistorySize: which of those not shown does the log keep?
+		// (Slow, one more read, only for a resume that missed more than
+		// the history shows.)
+		if first, err := l.FirstSeq(); err == nil {
+			a.first = max(first, 1)
+		}
+	}
 	if err := r.admit(nick, opts, a); err != nil {
 		return nil, err
 	}
@@ -587,6 +595,20 @@ func goneNotice(n uint64) string {
 	return fmt.Sprintf("%d events were missed and are no longer kept", n)
 }
 
+// cutNotice tells a resuming member how many of the events it missed are
+// not shown because the history shows at most size; some of them may be
+// gone too if the log cannot say (maybeGone).
+func cutNotice(n uint64, size int, maybeGone bool) string {
+	verb := "events were missed and are"
+	if n == 1 {
+		verb = "event was missed and is"
+	}
+	if maybeGone {
+		return fmt.Sprintf("%d %s not shown (the history shows at most %d; the log may no longer keep some)", n, verb, size)
+	}
+	return fmt.Sprintf("%d %s not shown: the history shows at most %d", n, verb, size)
+}
+
 // replayHistory queues the recent public events, if any, for a new member
 // (those after its resume point, if it resumes, after a Notice of how many
 // it missed are not shown), or tells it that the log could not replay
@@ -609,7 +631,23 @@ func (r *Room) replayHistory(m *Member, a *arrival) {
 			next = past[0].Seq
 		}
 		if next > a.after && next-a.after > 1 { // no wrap
-			m.deliver(&Event{Kind: Notice, Time: now, Text: goneNotice(next - a.after - 1)}, 0)
+			missed := next - a.after - 1 // and not shown
+			var gone, cut uint64
+			switch {
+			case len(past) < r.cfg.HistorySize:
+				gone = missed // the history would have shown any the log kept
+			case a.first > 0:
+				gone = min(missed, max(a.first, a.after+1)-a.after-1)
+				cut = missed - gone
+			default:
+				cut = missed // the log cannot say which
+			}
+			if gone > 0 {
+				m.deliver(&Event{Kind: Notice, Time: now, Text: goneNotice(gone)}, 0)
+			}
+			if cut > 0 {
+				m.deliver(&Event{Kind: Notice, Time: now, Text: cutNotice(cut, r.cfg.HistorySize, a.first == 0)}, 0)
+			}
 		}
 	}
 	if err != nil {

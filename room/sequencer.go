@@ -466,11 +466,15 @@ type arrival struct {
 	// after is the resume point (JoinOptions.ResumeAfter): past holds the
 	// events after it; 0 for the recent history. reset: the point asked
 	// for was not in the log, and after was set to 0.
-	after   uint64
-	reset   bool
-	end     uint64 // the log's last Seq when past was completed: what a resume missed ends there
-	claimed bool   // the nickname store gave m its nickname
-	err     error  // why m could not join
+	after uint64
+	reset bool
+	end   uint64 // the log's last Seq when past was completed: what a resume missed ends there
+	// first is the Seq of the oldest event the log held when Join read
+	// past, if the log says (LogStart) and the resumed history was cut by
+	// Config.HistorySize; 0 if unknown.
+	first   uint64
+	claimed bool  // the nickname store gave m its nickname
+	err     error // why m could not join
 }
 
 // storeArrival claims the joiner's nickname, completes its history with
