@@ -403,11 +403,13 @@ func (f *rejoinFilter) replay(ev *room.Event) []*room.Event {
 	}
 	out := append([]*room.Event{f.begin}, held...)
 	f.held, f.bytes = nil, 0
+	if !f.bySeq || ev.Seq > f.after {
+		out = append(out, ev)
+	}
 	for _, e := range out[1:] {
 		f.record(e)
 	}
-	f.record(ev)
-	return append(out, ev)
+	return out
 }
 
 // heldSize estimates, in bytes, what holding ev costs: the event itself

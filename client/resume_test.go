@@ -270,3 +270,40 @@ func TestResumeBeyondTheLogShowsTheRecentHistory(t *testing.T) {
 		t.Errorf("the session would next resume after %d", s.lastSeq)
 	}
 }
+
+// TestResumedReplayTooLongToHold: a resumed replay longer than the session
+// holds (maxHeldReplay) is passed on as it comes, still without what is
+// numbered at or below the resume point, the event that overflowed the
+// hold included, and every event after it once.
+func TestResumedReplayTooLongToHold(t *testing.T) {
+	s := newSeenLog()
+	first := newRejoinFilter(s, "alice", false, proto.ResumePoint{Log: "L"}, true)
+	first.pass(&room.Event{Kind: room.Join, From: "alice", Seq: 1})
+	first.pass(&room.Event{Kind: room.Chat, From: "bob", Text: "seen", Seq: 2})
+	f := newRejoinFilter(s, "alice", true, proto.ResumePoint{After: 2, Log: "L"}, true)
+	const last = 1100
+	replay := []*room.Event{{Kind: room.HistoryBegin, Count: last}, {Kind: room.Chat, From: "bob", Text: "seen", Seq: 2}}
+	for seq := uint64(3); len(replay) < maxHeldReplay+1; seq++ { // the hold is full: "seen" and 3..1025
+		replay = append(replay, &room.Event{Kind: room.Chat, From: "bob", Text: fmt.Sprint(seq), Seq: seq})
+	}
+	replay = append(replay, &room.Event{Kind: room.Chat, From: "bob", Text: "seen", Seq: 2}) // overflows the hold
+	for seq := uint64(maxHeldReplay + 2); seq <= last; seq++ {                               // 1026..
+		replay = append(replay, &room.Event{Kind: room.Chat, From: "bob", Text: fmt.Sprint(seq), Seq: seq})
+	}
+	replay = append(replay, &room.Event{Kind: room.HistoryEnd})
+	var got []*room.Event
+	for _, ev := range replay {
+		got = append(got, f.pass(ev)...)
+	}
+	if n := countLines(got, "bob", "seen"); n != 0 {
+		t.Errorf("an event numbered at or below the resume point was passed on %d times", n)
+	}
+	for seq := 3; seq <= last; seq++ {
+		if n := countLines(got, "bob", fmt.Sprint(seq)); n != 1 {
+			t.Fatalf("event %d was passed on %d times", seq, n)
+		}
+	}
+	if s.lastSeq != last {
+		t.Errorf("the session would resume after %d, want %d", s.lastSeq, last)
+	}
+}
