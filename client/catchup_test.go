@@ -140,10 +140,10 @@ func TestCatchUpAfterTakingAnEarlierMembersNickname(t *testing.T) {
 // included, stays within maxHeldBytes (and so the heap grows by about that).
 func TestHeldReplayOfMemberListsStaysBounded(t *testing.T) {
 	s := newSeenLog()
-	first := newRejoinFilter(s, "alice", false)
+	first := newRejoinFilter(s, "alice", false, proto.ResumePoint{}, false)
 	first.pass(&room.Event{Kind: room.Join, From: "alice"})
 	first.pass(&room.Event{Kind: room.Chat, From: "bob", Text: "seen"})
-	f := newRejoinFilter(s, "alice", true)
+	f := newRejoinFilter(s, "alice", true, proto.ResumePoint{}, false)
 	f.pass(&room.Event{Kind: room.HistoryBegin, Count: 1})
 	nicks := make([]string, 2700)
 	for i := range nicks {

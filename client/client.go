@@ -82,6 +82,14 @@ type Config struct {
 	JoinTimeout time.Duration
 	// Now is the clock used to date server timestamps; tests may replace it.
 	Now func() time.Time
+	// Resume, if set, asks the server, before the nickname, to resume
+	// after the public event Resume.After of the log Resume.Log (the line
+	// protocol's resume extension; a zero point on a first join): the
+	// server then replays only what came after it, and numbers the public
+	// events it sends (room.Event.Seq). A server that does not know the
+	// extension refuses the request, and the connection goes on without
+	// it (Conn.Resumed says which).
+	Resume *proto.ResumePoint
 }
 
 // Conn is a joined line-protocol session: the server's lines arrive as
@@ -97,6 +105,12 @@ type Conn struct {
 	mu      sync.Mutex
 	nick    string
 	reason  room.Reason
+
+	// resumed is the server's acknowledgement of the resume request, if
+	// it sent one; seqs is then set, and every line may carry "#SEQ ".
+	// Both are set during the join, before readEvents starts.
+	resumed proto.ResumePoint
+	seqs    bool
 }
 
 // Dial connects to a chatd server, verifies it according to cfg.TLS, and
@@ -122,7 +136,7 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	// A cancelled ctx (the user quit while reconnecting) ends the nickname
 	// exchange at once rather than at its deadline.
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
-	early, err := c.join(r, cfg.Nick)
+	early, err := c.join(r, cfg.Nick, cfg.Resume)
 	stop()
 	if err != nil {
 		conn.Close()
@@ -153,22 +167,40 @@ func dialTLS(ctx context.Context, cfg Config) (*tls.Conn, error) {
 	return conn.(*tls.Conn), nil
 }
 
-// join sends the nickname and reads until the server accepts it: the first
-// room event (a history replay or the client's own join) means it did. It
-// returns the events read on the way.
-func (c *Conn) join(r *proto.LineReader, nick string) ([]*room.Event, error) {
+// join sends the resume request, if any, and the nickname, and reads until
+// the server accepts it: the first room event (a history replay or the
+// client's own join) means it did. The first answer to a resume request is
+// its acknowledgement, or an error from a server that does not know it,
+// which is passed over. It returns the events read on the way.
+func (c *Conn) join(r *proto.LineReader, nick string, resume *proto.ResumePoint) ([]*room.Event, error) {
+	if resume != nil {
+		if err := c.writeLine(strings.TrimSuffix(string(proto.AppendResume(nil, *resume)), "\n")); err != nil {
+			return nil, fmt.Errorf("send resume request: %w", err)
+		}
+	}
 	if err := c.writeLine(nick); err != nil {
 		return nil, fmt.Errorf("send nickname: %w", err)
 	}
+	awaitingResume := resume != nil
 	var early []*room.Event
 	for range maxJoinLines {
 		line, err := readServerLine(r)
 		if err != nil {
 			return nil, fmt.Errorf("join as %s: %w", nick, err)
 		}
-		ev := proto.ParseLine(line, c.now())
+		ev := c.parse(line)
 		if ev.Kind == room.Notice && ev.Text == proto.NickPrompt {
 			continue // answered already
+		}
+		if awaitingResume {
+			if p, ok := proto.ParseResumeAck(ev); ok {
+				c.resumed, c.seqs, awaitingResume = p, true, false
+				continue
+			}
+			if ev.Kind == room.Error {
+				awaitingResume = false // a server without the extension
+				continue
+			}
 		}
 		early = append(early, ev)
 		switch ev.Kind {
@@ -232,7 +264,7 @@ func (c *Conn) readEvents(r *proto.LineReader, early []*room.Event) {
 			c.setReason(endReason(last, err))
 			return
 		}
-		ev := proto.ParseLine(line, c.now())
+		ev := c.parse(line)
 		if w.joined {
 			c.track(ev)
 		} else {
@@ -244,6 +276,26 @@ func (c *Conn) readEvents(r *proto.LineReader, early []*room.Event) {
 		last = ev
 	}
 }
+
+// parse turns a server line into an event, with its sequence number if
+// the server numbers this connection's events (a resume was acknowledged).
+func (c *Conn) parse(line string) *room.Event {
+	if !c.seqs {
+		return proto.ParseLine(line, c.now())
+	}
+	seq, rest := proto.CutSeq(line)
+	ev := proto.ParseLine(rest, c.now())
+	if ev.Kind.Public() {
+		ev.Seq = seq
+	}
+	return ev
+}
+
+// Resumed returns the server's acknowledgement of the resume request
+// (Config.Resume): the point it resumed from (After 0 if it replayed its
+// recent history instead) and the name of its log; ok is false if the
+// client did not ask or the server does not know the extension.
+func (c *Conn) Resumed() (p proto.ResumePoint, ok bool) { return c.resumed, c.seqs }
 
 // deliver hands ev to the reader of Events; it reports false if the client
 // was closed meanwhile.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"chatd/certs"
+	"chatd/proto"
 	"chatd/room"
 )
 
@@ -391,7 +392,8 @@ func (r *Redialer) run(c *Conn) {
 	for rejoin := false; ; rejoin = true {
 		var f *rejoinFilter // nothing to leave out of a session that never rejoins
 		if r.cfg.Reconnect {
-			f = newRejoinFilter(r.seen, c.Nick(), rejoin)
+			resumed, ok := c.Resumed()
+			f = newRejoinFilter(r.seen, c.Nick(), rejoin, resumed, ok)
 		}
 		r.forward(c, f)
 		r.setClient(nil)
@@ -518,10 +520,14 @@ func (r *Redialer) redial(lost room.Reason) *Conn {
 	}
 }
 
-// dial makes one attempt to join as nick.
+// dial makes one attempt to join as nick; if the session asks to resume
+// (Config.Resume), after the last public event it passed on.
 func (r *Redialer) dial(nick string) (*Conn, error) {
 	cfg := r.cfg.Conn
 	cfg.Nick = nick
+	if cfg.Resume != nil {
+		cfg.Resume = &proto.ResumePoint{After: r.seen.lastSeq, Log: r.seen.logID}
+	}
 	return Dial(r.ctx, cfg)
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"chatd/internal/testproc"
+	"chatd/proto"
 	"chatd/room"
 	"chatd/tlsgw"
 )
@@ -17,12 +18,19 @@ import (
 // echoes its own lines, as the screen's does.
 func startSession(t *testing.T, ts *testServer, g *testproc.Gate, nick string, askNick func(error)) *Redialer {
 	t.Helper()
+	return startSessionWith(t, ts, g, nick, askNick, nil)
+}
+
+// startSessionWith is startSession asking to resume from resume (nil: the
+// session does not use the resume extension).
+func startSessionWith(t *testing.T, ts *testServer, g *testproc.Gate, nick string, askNick func(error), resume *proto.ResumePoint) *Redialer {
+	t.Helper()
 	trust := Trust{CAFile: ts.caFile(t)}
 	tlsCfg, err := trust.ClientTLSConfig(g.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Addr: g.Addr(), Nick: nick, TLS: tlsCfg}
+	cfg := Config{Addr: g.Addr(), Nick: nick, TLS: tlsCfg, Resume: resume}
 	c, err := Dial(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -232,11 +240,11 @@ func TestTakenNicknameOnRejoinAsksForAnother(t *testing.T) {
 // session's memory stays bounded.
 func TestRejoinPassesOnAReplayTooLongToHold(t *testing.T) {
 	s := newSeenLog()
-	first := newRejoinFilter(s, "alice", false)
+	first := newRejoinFilter(s, "alice", false, proto.ResumePoint{}, false)
 	first.pass(&room.Event{Kind: room.Join, From: "alice"})
 	first.pass(&room.Event{Kind: room.Chat, From: "bob", Text: "seen"})
 
-	f := newRejoinFilter(s, "alice", true)
+	f := newRejoinFilter(s, "alice", true, proto.ResumePoint{}, false)
 	var out []*room.Event
 	take := func(ev *room.Event) { out = append(out, f.pass(ev)...) }
 	take(&room.Event{Kind: room.HistoryBegin, Count: 5000})

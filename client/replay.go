@@ -9,7 +9,20 @@ import (
 	"chatd/room"
 )
 
-// What a rejoin shows. A server greets every connection and replays its
+// What a rejoin shows. With a server that knows the resume extension
+// (docs/PROTOCOL.md, "Resuming"), the session remembers the sequence
+// number of the last public event it passed on and the name of the log it
+// came from, asks on rejoining for what came after it, and the server
+// replays exactly that (and says how many it no longer keeps). The replay
+// is still held and framed as history; a replayed event numbered at or
+// below the last one shown, from a server that replays too much, is left
+// out, and so are the user's own lines (below). Live events are never
+// left out by number: within a connection the server's order is taken as
+// it comes, so that a wild number cannot hide what follows it. A server
+// that acknowledges another point than the one asked for (another log, or
+// 0 for a point it does not have) makes the session forget its numbers. The rest of this comment is the older
+// way, kept for servers without the extension and for a server whose log
+// changed (a restart with a memory log): a server greets every connection and replays its
 // recent history to every joiner, so a session that rejoins would show
 // again what it already showed: the greeting, the history up to the moment
 // the connection was lost, and its own join. The session remembers the
@@ -95,6 +108,10 @@ func (r *ring) take(s string) bool {
 // seenLog is what a session has shown, as far as a rejoin needs to know.
 // Only the session's run goroutine uses it.
 type seenLog struct {
+	// lastSeq is the sequence number of the last public event passed on,
+	// in the log named logID (the resume extension); 0 if none.
+	lastSeq  uint64
+	logID    string
 	public   ring   // wire lines of the last public events the server sent
 	echoes   ring   // the user's own lines, without timestamps, each with its nickname
 	nick     string // the session's nickname as the server last said it
@@ -141,11 +158,33 @@ func (s *seenLog) catchUp(replay []*room.Event) []*room.Event {
 	if at < 0 {
 		return replay
 	}
+	return s.withoutOwn(replay[at+1:])
+}
+
+// since returns the events of a resumed replay numbered after the last
+// one the session passed on, without the user's own lines it showed
+// already.
+func (s *seenLog) since(replay []*room.Event, after uint64) []*room.Event {
+	newer := make([]*room.Event, 0, len(replay))
+	for _, ev := range replay {
+		if ev.Seq > after {
+			newer = append(newer, ev)
+		}
+	}
+	return s.withoutOwn(newer)
+}
+
+// withoutOwn returns the events of a replay that follow what the session
+// saw, without the user's own lines that it showed already: those from the
+// nickname the session held when the link was lost, until the replay says
+// that nickname left or changed, that match one of its remembered lines
+// (each match used once).
+func (s *seenLog) withoutOwn(replay []*room.Event) []*room.Event {
 	self := s.nick   // the user's, until the replay says it left or changed
 	mine := s.echoes // each own line matches once; the log keeps them all
 	mine.items = append([]string(nil), s.echoes.items...)
 	var fresh []*room.Event
-	for _, ev := range replay[at+1:] {
+	for _, ev := range replay {
 		switch {
 		case self == "":
 		case isLine(ev) && strings.EqualFold(ev.From, self):
@@ -207,12 +246,16 @@ func equalRuns(a, b []string) bool {
 type rejoinFilter struct {
 	seen   *seenLog
 	rejoin bool
-	nick   string // the nickname this connection joined as
-	phase  filterPhase
-	held   []*room.Event // the replay so far, while phase is replaying
-	bytes  int           // about how much held holds
-	begin  *room.Event   // the replay's HistoryBegin
-	one    [1]*room.Event
+	// bySeq: the server acknowledged a resume after the last public event
+	// the session passed on, after, so its replay is what was missed.
+	bySeq bool
+	after uint64
+	nick  string // the nickname this connection joined as
+	phase filterPhase
+	held  []*room.Event // the replay so far, while phase is replaying
+	bytes int           // about how much held holds
+	begin *room.Event   // the replay's HistoryBegin
+	one   [1]*room.Event
 }
 
 // just returns ev alone, without allocating.
@@ -234,11 +277,28 @@ const (
 // newRejoinFilter starts the filter of a connection that joins as nick; on
 // a rejoin, seen still holds the nickname the session had when the link
 // was lost, until this connection's own join.
-func newRejoinFilter(seen *seenLog, nick string, rejoin bool) *rejoinFilter {
+//
+// resumed is the server's acknowledgement of the connection's resume
+// request, if ok: a rejoin that resumed after the last public event the
+// session passed on shows the replay by sequence number; one whose log
+// changed forgets the old log's numbers and matches lines instead.
+func newRejoinFilter(seen *seenLog, nick string, rejoin bool, resumed proto.ResumePoint, ok bool) *rejoinFilter {
 	if !rejoin {
 		seen.nick = nick
 	}
-	return &rejoinFilter{seen: seen, nick: nick, rejoin: rejoin}
+	f := &rejoinFilter{seen: seen, nick: nick, rejoin: rejoin}
+	if ok {
+		f.bySeq = rejoin && resumed.Log == seen.logID && resumed.After > 0 && resumed.After == seen.lastSeq
+		f.after = seen.lastSeq
+		if !f.bySeq {
+			// The server resumes from elsewhere (another log, or its
+			// recent history after a point it does not have): the old
+			// numbers mean nothing on this connection.
+			f.after = 0
+			seen.logID, seen.lastSeq = resumed.Log, 0
+		}
+	}
+	return f
 }
 
 // pass takes the connection's next event and returns those to show now,
@@ -300,7 +360,12 @@ func (f *rejoinFilter) replay(ev *room.Event) []*room.Event {
 		if !f.rejoin {
 			return f.just(ev)
 		}
-		fresh := f.seen.catchUp(f.held)
+		var fresh []*room.Event
+		if f.bySeq {
+			fresh = f.seen.since(f.held, f.after)
+		} else {
+			fresh = f.seen.catchUp(f.held)
+		}
 		f.held, f.bytes = nil, 0
 		for _, e := range fresh {
 			f.record(e)
@@ -313,6 +378,9 @@ func (f *rejoinFilter) replay(ev *room.Event) []*room.Event {
 		return append(append([]*room.Event{&begin}, fresh...), ev)
 	}
 	if !f.rejoin {
+		if f.bySeq && ev.Seq <= f.after {
+			return nil // passed on before this connection
+		}
 		f.record(ev)
 		return f.just(ev)
 	}
@@ -321,15 +389,27 @@ func (f *rejoinFilter) replay(ev *room.Event) []*room.Event {
 		f.bytes += size
 		return nil
 	}
-	// Longer than any replay the session could match: pass it all on.
+	// Longer than any replay the session could match: pass it all on
+	// (what a resume numbered as shown already, left out).
 	f.rejoin = false
-	out := append([]*room.Event{f.begin}, f.held...)
+	held := f.held
+	if f.bySeq {
+		held = held[:0]
+		for _, e := range f.held {
+			if e.Seq > f.after {
+				held = append(held, e)
+			}
+		}
+	}
+	out := append([]*room.Event{f.begin}, held...)
 	f.held, f.bytes = nil, 0
+	if !f.bySeq || ev.Seq > f.after {
+		out = append(out, ev)
+	}
 	for _, e := range out[1:] {
 		f.record(e)
 	}
-	f.record(ev)
-	return append(out, ev)
+	return out
 }
 
 // heldSize estimates, in bytes, what holding ev costs: the event itself
@@ -349,5 +429,9 @@ func heldSize(ev *room.Event) int {
 func (f *rejoinFilter) record(ev *room.Event) {
 	if ev.Kind.Public() {
 		f.seen.public.add(wireKey(ev))
+		// The last one passed on, as the server numbered it: never the
+		// largest seen, so that one wild number is forgotten with the
+		// next event.
+		f.seen.lastSeq = ev.Seq
 	}
 }

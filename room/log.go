@@ -1,6 +1,7 @@
 package room
 
 import (
+	"crypto/rand"
 	"errors"
 	"sync"
 )
@@ -34,6 +35,36 @@ type Log interface {
 	Replay(after uint64, n int) ([]*Event, error)
 }
 
+// LogNamer is implemented by a Log that can name itself: an identifier that
+// stays the same as long as its sequence numbers mean the same events (a
+// durable log keeps it across restarts; a log that starts its numbering
+// again takes a new one). A client that resumes after a sequence number
+// names the log it got it from (Room.LogID); the room resumes only in the
+// same log. The identifier is 1 to 32 of A-Z a-z 0-9 _ -.
+type LogNamer interface {
+	LogID() string
+}
+
+// LogEnd is implemented by a Log that can tell the sequence number of its
+// last event even when it no longer holds it (every event expired): 0 if
+// it never held one. The room asks it once, while it has appended nothing
+// (Room.ResumeFrom), so that a resume into a log whose events expired is
+// told how many are gone rather than that its place is not in the log. A
+// Log without it is asked for its last event instead.
+type LogEnd interface {
+	LastSeq() (uint64, error)
+}
+
+// LogStart is implemented by a Log that can tell the sequence number of
+// the oldest event it still holds (the one after its last if it holds
+// none). The room asks it when a resumed history is cut by
+// Config.HistorySize, to tell the missed events the log no longer keeps
+// from those it keeps but the history does not show. A Log without it
+// leaves the room unable to tell them apart in that case, and it says so.
+type LogStart interface {
+	FirstSeq() (uint64, error)
+}
+
 // ErrUnavailable is wrapped by the errors of Join when the room's Log or
 // nickname store (Config.Log, Config.Nicks) failed.
 var ErrUnavailable = errors.New("the room's store is unavailable")
@@ -43,15 +74,41 @@ var ErrUnavailable = errors.New("the room's store is unavailable")
 // room's Log unless Config.Log names another, and is safe for concurrent
 // use.
 type MemoryLog struct {
+	id   string
 	mu   sync.Mutex
 	seq  uint64
 	ring history
 }
 
 // NewMemoryLog returns an empty MemoryLog that remembers the last size
-// events (at least 1).
+// events (at least 1), named by a new random identifier (LogID).
 func NewMemoryLog(size int) *MemoryLog {
-	return &MemoryLog{ring: newHistory(max(size, 1))}
+	return &MemoryLog{id: newLogID(), ring: newHistory(max(size, 1))}
+}
+
+// LogID names this log: random, new for each MemoryLog, whose sequence
+// numbers start at 1 each time.
+func (l *MemoryLog) LogID() string { return l.id }
+
+// newLogID returns a random identifier of 16 letters and digits.
+func newLogID() string {
+	return rand.Text()[:16]
+}
+
+// LastSeq returns the sequence number of the last event appended (0 if
+// none). It never fails.
+func (l *MemoryLog) LastSeq() (uint64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.seq, nil
+}
+
+// FirstSeq returns the sequence number of the oldest event remembered
+// (the next one's if none). It never fails.
+func (l *MemoryLog) FirstSeq() (uint64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.seq - uint64(l.ring.count) + 1, nil
 }
 
 // Append stores ev under the next sequence number. It never fails.

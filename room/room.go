@@ -299,10 +299,12 @@ func (c *Config) withLimitDefaults() {
 type Room struct {
 	cfg   Config
 	log   Log
+	logID string // names log for resuming clients (LogID)
 	nicks Nicks
 
 	sequencer sync.Mutex // see the package doc
 	appended  uint64     // Seq of the last event appended; guarded by sequencer (by mu when inMemory)
+	endKnown  bool       // appended is the log's last Seq (the room appended, or read it: lastSeq); guarded as appended
 	logged    []*Event   // messages delivered, for Config.MessageLog; guarded by sequencer
 
 	mu         memberLock // see the package doc; it guards what follows
@@ -338,9 +340,14 @@ func New(cfg Config) *Room {
 	}
 	if r.log == nil {
 		r.log = NewMemoryLog(cfg.HistorySize)
+		r.endKnown = true // empty
 	}
 	if r.nicks == nil {
 		r.nicks = NewMemoryNicks(cfg.MaxHeldNicks, cfg.Now)
+	}
+	r.logID = newLogID()
+	if n, ok := r.log.(LogNamer); ok {
+		r.logID = n.LogID()
 	}
 	_, memoryLog := r.log.(*MemoryLog)
 	_, memoryNicks := r.nicks.(*MemoryNicks)
@@ -374,7 +381,25 @@ type JoinOptions struct {
 	// MaxDescriptionLines of at most MaxLineBytes. Left nil, /crypto says
 	// the connection has nothing to describe.
 	Describe func() []string
+	// Resume asks that the history the member is shown be the public
+	// events after ResumeAfter, those it missed since it was last shown
+	// the event numbered ResumeAfter (by a member of this room, whose log
+	// is named LogID), rather than the most recent ones: still at most
+	// Config.HistorySize, the latest of them. If more were missed than the
+	// log still holds or than that, a Notice before the history says how
+	// many are not shown. A ResumeAfter of 0 asks for the recent history,
+	// as without Resume; one beyond the log's last event (the log was
+	// replaced, or the number is made up) does too, with a Notice saying
+	// so. The caller checks that the member's number came from this log.
+	Resume      bool
+	ResumeAfter uint64
 }
+
+// LogID names the room's log, for a client that resumes (JoinOptions.Resume):
+// its sequence numbers are good for a resume only in the log they came
+// from. A log that does not name itself (LogNamer) is named anew for each
+// Room.
+func (r *Room) LogID() string { return r.logID }
 
 // Join adds a member under nick. The member's event stream starts with a
 // replay of recent history, if there is any, framed by HistoryBegin and
@@ -386,7 +411,20 @@ func (r *Room) Join(nick string, opts JoinOptions) (*Member, error) {
 		return nil, err
 	}
 	a := &arrival{}
-	a.past, a.pastErr = r.log.Replay(0, r.cfg.HistorySize) // slow: before any lock
+	if opts.Resume && opts.ResumeAfter > 0 {
+		a.after, a.reset, a.pastErr = r.ResumeFrom(opts.ResumeAfter)
+	}
+	if a.pastErr == nil {
+		a.past, a.pastErr = r.log.Replay(a.after, r.cfg.HistorySize) // slow: before any lock
+	}
+	if l, ok := r.log.(LogStart); ok && a.after > 0 && a.pastErr == nil && len(a.past) >= r.cfg.HistorySize && a.past[0].Seq > a.after && a.past[0].Seq-a.after > 1 {
+		// Cut by HistorySize: which of those not shown does the log keep?
+		// (Slow, one more read, only for a resume that missed more than
+		// the history shows.)
+		if first, err := l.FirstSeq(); err == nil {
+			a.first = max(first, 1)
+		}
+	}
 	if err := r.admit(nick, opts, a); err != nil {
 		return nil, err
 	}
@@ -394,6 +432,65 @@ func (r *Room) Join(nick string, opts JoinOptions) (*Member, error) {
 		return nil, a.err
 	}
 	return a.m, nil
+}
+
+// ResumeFrom returns the point a resume after the sequence number after,
+// in this room's log, will be served from: after itself if the log has
+// reached it, else 0 with reset set (the point is beyond the log's last
+// event: the log lost its tail, or the number is made up; the member is
+// then shown the recent history, and told so). A gateway acknowledges the
+// point it returns, which a later Join with that point keeps: the log only
+// grows while the room runs. It decides from the last sequence number the
+// room appended; only a room that has appended nothing yet (a durable log
+// just opened) asks its log, once, for its last event. It fails, wrapping
+// ErrUnavailable, only if that read fails.
+func (r *Room) ResumeFrom(after uint64) (from uint64, reset bool, err error) {
+	if after == 0 {
+		return 0, false, nil
+	}
+	last, err := r.lastSeq()
+	if err != nil {
+		return 0, false, fmt.Errorf("%w: the room's history could not be read: %v", ErrUnavailable, err)
+	}
+	if after > last {
+		return 0, true, nil
+	}
+	return after, false, nil
+}
+
+// lastSeq returns the sequence number of the log's last event, as the room
+// knows it: the last one it appended, or, until it appended one, the log's
+// last event, read once (slow): LogEnd.LastSeq if the log has it (a log
+// whose events all expired still knows its last number), else its last
+// event. The caller holds no lock.
+func (r *Room) lastSeq() (last uint64, err error) {
+	r.sequencer.Lock()
+	defer r.sequencer.Unlock()
+	r.mu.Lock() // appended is guarded by mu too when the room is inMemory
+	last, known := r.appended, r.endKnown
+	r.mu.release()
+	if known {
+		return last, nil
+	}
+	var end uint64
+	if l, ok := r.log.(LogEnd); ok {
+		end, err = l.LastSeq()
+	} else {
+		var evs []*Event
+		evs, err = r.log.Replay(0, 1)
+		if len(evs) == 1 {
+			end = evs[0].Seq
+		}
+	}
+	if err != nil {
+		return 0, err
+	}
+	r.mu.Lock()
+	defer r.mu.release()
+	if !r.endKnown {
+		r.appended, r.endKnown = max(r.appended, end), true
+	}
+	return r.appended, nil
 }
 
 // admit checks that a member may join as nick and queues its arrival,
@@ -436,7 +533,7 @@ func (r *Room) arrive(a *arrival) {
 	r.members[m] = struct{}{}
 	r.addIndex(m)
 	r.counts.joins++
-	r.replayHistory(m, a.past, a.pastErr)
+	r.replayHistory(m, a)
 	r.announceJoin(m, a)
 	r.tell(m, r.membersEvent())
 }
@@ -485,11 +582,74 @@ func (r *Room) membersEvent() *Event {
 	return &Event{Kind: Members, Count: len(r.roster), Nicks: slices.Clone(listed)}
 }
 
-// replayHistory queues the recent public events, if any, for a new member,
-// or tells it that the log could not replay them (err). The outbox is
-// sized so that this always fits. The caller holds r.mu.
-func (r *Room) replayHistory(m *Member, past []*Event, err error) {
+// ResumeResetNotice tells a member that asked to resume after a sequence
+// number that the room's log does not have (JoinOptions.Resume).
+const ResumeResetNotice = "your place in the history is not in this room's log (it was restarted or replaced); here is its recent history"
+
+// goneNotice tells a resuming member how many of the events it missed it
+// is not shown.
+func goneNotice(n uint64) string {
+	if n == 1 {
+		return "1 event was missed and is no longer kept"
+	}
+	return fmt.Sprintf("%d events were missed and are no longer kept", n)
+}
+
+// cutNotice tells a resuming member how many of the events it missed are
+// not shown because the history shows at most size; some of them may be
+// gone too if the log cannot say (maybeGone).
+func cutNotice(n uint64, size int, maybeGone bool) string {
+	verb := "events were missed and are"
+	if n == 1 {
+		verb = "event was missed and is"
+	}
+	if maybeGone {
+		return fmt.Sprintf("%d %s not shown (the history shows at most %d; the log may no longer keep some)", n, verb, size)
+	}
+	return fmt.Sprintf("%d %s not shown: the history shows at most %d", n, verb, size)
+}
+
+// replayHistory queues the recent public events, if any, for a new member
+// (those after its resume point, if it resumes, after a Notice of how many
+// it missed are not shown), or tells it that the log could not replay
+// them. The outbox is sized so that this always fits. The caller holds
+// r.mu.
+func (r *Room) replayHistory(m *Member, a *arrival) {
+	past, err := a.past, a.pastErr
 	now := r.cfg.Now()
+	if a.reset {
+		m.deliver(&Event{Kind: Notice, Time: now, Text: ResumeResetNotice}, 0)
+	}
+	if err == nil && a.after > 0 {
+		// Only what follows the point, whatever the log returned (a log
+		// whose after+1 wraps returns its latest events for MaxUint64).
+		past = slices.DeleteFunc(slices.Clone(past), func(ev *Event) bool { return ev.Seq <= a.after })
+		// Missed and not shown: those before the first shown, or, if the
+		// log holds none after the point (they expired), up to its end.
+		next := a.end + 1
+		if len(past) > 0 {
+			next = past[0].Seq
+		}
+		if next > a.after && next-a.after > 1 { // no wrap
+			missed := next - a.after - 1 // and not shown
+			var gone, cut uint64
+			switch {
+			case len(past) < r.cfg.HistorySize:
+				gone = missed // the history would have shown any the log kept
+			case a.first > 0:
+				gone = min(missed, max(a.first, a.after+1)-a.after-1)
+				cut = missed - gone
+			default:
+				cut = missed // the log cannot say which
+			}
+			if gone > 0 {
+				m.deliver(&Event{Kind: Notice, Time: now, Text: goneNotice(gone)}, 0)
+			}
+			if cut > 0 {
+				m.deliver(&Event{Kind: Notice, Time: now, Text: cutNotice(cut, r.cfg.HistorySize, a.first == 0)}, 0)
+			}
+		}
+	}
 	if err != nil {
 		r.counts.storeErrors++
 		m.deliver(&Event{Kind: Error, Time: now, Text: fmt.Sprintf("the room's history is unavailable (%v)", err)}, 0)

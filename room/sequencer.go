@@ -302,7 +302,7 @@ func (r *Room) store(j *job) {
 	case publishJob:
 		var seq uint64
 		if seq, j.err = r.log.Append(j.ev); j.err == nil {
-			r.appended = seq
+			r.appended, r.endKnown = seq, true
 		}
 	case renameJob:
 		j.err = r.nicks.Claim(j.nick, claimOf(j.member))
@@ -463,6 +463,16 @@ type arrival struct {
 	// past is the history the joiner is shown, or why there is none.
 	past    []*Event
 	pastErr error
+	// after is the resume point (JoinOptions.ResumeAfter): past holds the
+	// events after it; 0 for the recent history. reset: the point asked
+	// for was not in the log, and after was set to 0.
+	after uint64
+	reset bool
+	end   uint64 // the log's last Seq when past was completed: what a resume missed ends there
+	// first is the Seq of the oldest event the log held when Join read
+	// past, if the log says (LogStart) and the resumed history was cut by
+	// Config.HistorySize; 0 if unknown.
+	first   uint64
 	claimed bool  // the nickname store gave m its nickname
 	err     error // why m could not join
 }
@@ -477,7 +487,8 @@ func (r *Room) storeArrival(a *arrival) {
 		return
 	}
 	a.claimed = true
-	a.past, a.pastErr = r.completeHistory(a.past, a.pastErr)
+	a.past, a.pastErr = r.completeHistory(a.past, a.pastErr, a.after)
+	a.end = r.appended
 	if a.quiet {
 		return
 	}
@@ -486,7 +497,7 @@ func (r *Room) storeArrival(a *arrival) {
 		a.err = storeError(err, "your arrival could not be recorded")
 		return
 	}
-	r.appended = seq
+	r.appended, r.endKnown = seq, true
 }
 
 // storeError is the error Join returns when the store refused what: a
@@ -500,10 +511,11 @@ func storeError(err error, what string) error {
 
 // completeHistory adds to past, read from the log before the sequencer
 // was held, the events the log stored since, keeping the last HistorySize;
-// if reading past failed it reads it all again. The caller holds
+// if reading past failed it reads it all again. past holds events after
+// floor only (a resume point; 0 for the recent history). The caller holds
 // r.sequencer.
-func (r *Room) completeHistory(past []*Event, err error) ([]*Event, error) {
-	var after uint64
+func (r *Room) completeHistory(past []*Event, err error, floor uint64) ([]*Event, error) {
+	after := floor
 	if err != nil {
 		past = nil
 	} else if len(past) > 0 {

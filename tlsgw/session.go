@@ -47,6 +47,11 @@ type session struct {
 	member *room.Member // set before the pump starts
 	pump   *room.Pump   // made before the member joins
 
+	// resume is the client's resume request (proto.ParseResume), set at
+	// the nickname prompt; with it, the public events it is sent carry
+	// their sequence numbers (proto.AppendEventSeq).
+	resume *proto.ResumePoint
+
 	// Used by the pump's writer, one at a time.
 	deadlineSet time.Time // when the write deadline was last moved
 	writeFailed bool
@@ -216,13 +221,23 @@ func (s *session) join() (*room.Member, error) {
 			s.send(prompt())
 			continue
 		}
+		if proto.IsResume(nick) {
+			if err := s.askResume(nick); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if cmd, found := room.LookupVisitorCommand(nick); found {
 			if err := s.beforeJoin(cmd); err != nil {
 				return nil, err
 			}
 			continue
 		}
-		m, err := s.srv.cfg.Room.Join(nick, room.JoinOptions{Wake: s.pump.Wake, Identity: s.identity(), Describe: s.describe})
+		opts := room.JoinOptions{Wake: s.pump.Wake, Identity: s.identity(), Describe: s.describe}
+		if s.resume != nil {
+			opts.Resume, opts.ResumeAfter = true, s.resume.After
+		}
+		m, err := s.srv.cfg.Room.Join(nick, opts)
 		if err == nil {
 			s.conn.SetReadDeadline(time.Time{})
 			return m, nil
@@ -237,6 +252,54 @@ func (s *session) join() (*room.Member, error) {
 	}
 	s.send(&room.Event{Kind: room.Error, Text: "too many attempts; goodbye"})
 	return nil, errors.New("too many nickname attempts")
+}
+
+// askResume answers a resume request typed at the nickname prompt (the
+// extension of docs/PROTOCOL.md, "Resuming"): a well-formed one is
+// acknowledged, with the point the server will resume from (0 if the
+// request named another log than the room's, or a point beyond the log's
+// last event: the joiner is then shown the recent history, and told why
+// if it had a point), and
+// the prompt again; from then on the connection's
+// public events carry their sequence numbers. A malformed request, or a
+// second one, is refused with an error and the prompt. Like any line at
+// the prompt it is one of the client's attempts, and the nickname timeout
+// runs on; it costs the room a look at the last sequence number it
+// appended (Room.ResumeFrom: no read of the log once the room has
+// appended), and on joining no more than any joiner's history.
+func (s *session) askResume(line string) error {
+	if s.resume != nil {
+		return s.send(&room.Event{Kind: room.Error, Text: "resume already asked for; choose a nickname"}, prompt())
+	}
+	p, err := proto.ParseResume(line)
+	if err != nil {
+		return s.send(&room.Event{Kind: room.Error, Text: err.Error()}, prompt())
+	}
+	logID := s.srv.cfg.Room.LogID()
+	reply := []*room.Event{nil, prompt()}
+	reset := p.Log != logID && p.After > 0 // numbers from another log (a restarted memory log) mean nothing here
+	if p.Log != logID {
+		p.After = 0
+	}
+	if p.After > 0 {
+		// The point acknowledged is the one Join will use: beyond the
+		// log's end (its tail was lost, or the number is made up), the
+		// recent history instead. If the log cannot say, the recent
+		// history too; Join will say what is wrong with the log.
+		from, beyond, err := s.srv.cfg.Room.ResumeFrom(p.After)
+		p.After, reset = from, beyond
+		if err != nil {
+			p.After, reset = 0, false
+		}
+	}
+	if reset {
+		// The client is shown the recent history, and told why.
+		reply = []*room.Event{nil, {Kind: room.Notice, Text: room.ResumeResetNotice}, prompt()}
+	}
+	p.Log = logID
+	s.resume = &p
+	reply[0] = proto.ResumeAck(p)
+	return s.send(reply...)
 }
 
 // errLeftBeforeJoining is why a client that typed /quit at the nickname
@@ -369,7 +432,7 @@ func (s *session) writeEvents(events []*room.Event) {
 	bp := writeBuffers.Get().(*[]byte)
 	buf := (*bp)[:0]
 	for i, ev := range events {
-		buf = proto.AppendEvent(buf, ev)
+		buf = s.appendEvent(buf, ev)
 		if len(buf) < maxWriteBytes && i < len(events)-1 {
 			continue
 		}
@@ -431,9 +494,18 @@ func farewell(reason room.Reason) *room.Event {
 func (s *session) send(events ...*room.Event) error {
 	var buf []byte
 	for _, ev := range events {
-		buf = proto.AppendEvent(buf, ev)
+		buf = s.appendEvent(buf, ev)
 	}
 	return s.write(buf)
+}
+
+// appendEvent encodes ev for this client: with its sequence number if the
+// client asked to resume.
+func (s *session) appendEvent(dst []byte, ev *room.Event) []byte {
+	if s.resume != nil {
+		return proto.AppendEventSeq(dst, ev)
+	}
+	return proto.AppendEvent(dst, ev)
 }
 
 // write writes b within the write timeout. The deadline is moved at most

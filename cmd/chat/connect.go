@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"chatd/client"
+	"chatd/proto"
 	"chatd/room"
 )
 
@@ -40,7 +41,9 @@ func (s *server) configure() error {
 	if s.opts.keyLogFile != nil {
 		tlsCfg.KeyLogWriter = s.opts.keyLogFile
 	}
-	s.cfg = client.Config{Addr: s.opts.addr, TLS: tlsCfg}
+	// Ask to resume from the first join on: the server then numbers the
+	// public events, and a rejoin asks for exactly what was missed.
+	s.cfg = client.Config{Addr: s.opts.addr, TLS: tlsCfg, Resume: &proto.ResumePoint{}}
 	return nil
 }
 

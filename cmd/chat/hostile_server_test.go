@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"chatd/certs"
 	"chatd/proto"
+	"chatd/room"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -241,6 +242,13 @@ func (s *hostileServer) serve(conn net.Conn) {
 	w.WriteString("*** Welcome to a hostile server.\n*** " + proto.NickPrompt + "\n")
 	w.Flush()
 	nick, err := r.ReadString('\n')
+	for err == nil && proto.IsResume(nick) {
+		// chat asks to resume first; answer as a server without the
+		// extension, which refuses it as any command before joining.
+		w.WriteString("!!! " + room.VisitorRefusal + "\n*** " + proto.NickPrompt + "\n")
+		w.Flush()
+		nick, err = r.ReadString('\n')
+	}
 	if err != nil {
 		return
 	}

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+
+	"chatd/internal/testproc"
+	"chatd/room"
+)
+
+// TestResumeShowsExactlyTheMissedEvents: chat, cut off by the network while
+// bob says more than chatd's history holds (--history 5), comes back and
+// shows exactly the events it missed that chatd still keeps, each once, its
+// own line not again, and one notice of how many are gone. bob, an openssl
+// s_client member, sees nothing of the extension. A chatd restarted with
+// its memory log is another log: chat is told so and shown its history.
+func TestResumeShowsExactlyTheMissedEvents(t *testing.T) {
+	dataDir := t.TempDir()
+	server := testproc.StartChatd(t, chatdBinary, dataDir, "--history", "5")
+	g := testproc.StartGate(t, "127.0.0.1:"+server.Port)
+	p := startTmux(t, 100, 50, chatBinary, "--known-servers", filepath.Join(t.TempDir(), "known"), "--ca", server.CertFile, "--nick", "alice", g.Addr())
+	p.WaitFor("chatd · 1 member · alice")
+	bob := server.JoinWithOpenSSL(t, "bob") // 2
+	bob.Send("before the cut")              // 3
+	p.WaitFor("bob: before the cut")
+	p.TypeLine("my own line") // 4
+	bob.Expect("<alice> my own line")
+
+	g.Cut(false)
+	bob.Expect("*** alice left") // 5
+	for i := range 8 {
+		bob.Send(fmt.Sprint("away ", i)) // 6..13
+	}
+	bob.Send("/who")
+	bob.Expect("*** 1 member: bob")
+	g.Reopen()
+	screen := p.WaitFor("bob: away 7")
+	screen = p.WaitFor("chatd · 2 members · alice")
+	// Missed after 3: 4..13, ten; chatd keeps five (9..13: away 3..7).
+	for text, want := range map[string]int{
+		"5 events were missed and are no longer kept": 1,
+		"bob: before the cut":                         1, "alice: my own line": 1, "reconnected after": 1,
+		"away 0": 0, "away 1": 0, "away 2": 0,
+		"bob: away 3": 1, "bob: away 4": 1, "bob: away 5": 1, "bob: away 6": 1, "bob: away 7": 1,
+		"Welcome to chatd": 1, "alice joined": 1,
+	} {
+		if n := strings.Count(screen, text); n != want {
+			t.Errorf("%q is on the screen %d times once back, want %d:\n%s", text, n, want, screen)
+		}
+	}
+	p.TypeLine("back again")
+	bob.Expect("<alice> back again")
+	bob.Send("/who")
+	bob.Expect("*** 2 members: alice, bob")
+	if out := bob.Output(); regexp.MustCompile(`(?m)^#`).MatchString(out) || strings.Contains(out, "resume after") {
+		t.Errorf("the openssl member was shown something of the resume extension:\n%s", out)
+	}
+
+	// A restarted chatd has a new memory log: its numbers are not the
+	// old ones, and chat says so rather than show nothing.
+	server.Signal(syscall.SIGTERM)
+	server.WaitExit()
+	restarted := testproc.StartChatd(t, chatdBinary, dataDir, "--history", "5", "--tls-addr", ":"+server.Port)
+	carol := restarted.JoinWithOpenSSL(t, "carol")
+	carol.Send("after the restart")
+	carol.Send("/who")
+	carol.Expect("member")
+	p.WaitFor("carol: after the restart")
+	screen = p.WaitFor("chatd · 2 members · alice")
+	if n := strings.Count(flowed(screen), room.ResumeResetNotice); n != 1 {
+		t.Errorf("the notice that the log changed is on the screen %d times:\n%s", n, screen)
+	}
+	p.Key("C-c")
+	if code := p.waitExit(); code != 0 {
+		t.Errorf("chat exited %d after Ctrl+C", code)
+	}
+}

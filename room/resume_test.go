@@ -1,0 +1,310 @@
+package room
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sync/atomic"
+	"testing"
+)
+
+// resumeLogs are the logs the resume tests run against: the memory one
+// (the room stores under its member lock alone) and one the room treats as
+// slow (stored under the sequencer, completed after Join read it).
+var resumeLogs = map[string]func(t *testing.T, size int) Log{
+	"memory": func(t *testing.T, size int) Log { return NewMemoryLog(size) },
+	"slow":   func(t *testing.T, size int) Log { return newTestLog(t, size) },
+}
+
+// resumeRoom is a room of history size whose alice has seen the events up
+// to the one returned, and then lost her connection; bob then says the
+// lines of said.
+func resumeRoom(t *testing.T, newLog func(*testing.T, int) Log, size int, said ...string) (r *Room, bob *Member, last uint64) {
+	t.Helper()
+	r = newTestRoom(t, Config{HistorySize: size, Log: newLog(t, size)})
+	alice := mustJoin(t, r, "alice")
+	bob = mustJoin(t, r, "bob")
+	bob.Send("before")
+	for _, ev := range drain(alice) {
+		last = max(last, ev.Seq)
+	}
+	if last != 3 {
+		t.Fatalf("alice saw up to %d, want 3", last)
+	}
+	alice.Leave(Reason{Kind: ReasonLost})
+	for _, line := range said {
+		bob.Send(line)
+	}
+	drain(bob)
+	return r, bob, last
+}
+
+func resumeJoin(t *testing.T, r *Room, after uint64) []*Event {
+	t.Helper()
+	m, err := r.Join("alice", JoinOptions{Resume: true, ResumeAfter: after})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return drain(m)
+}
+
+// TestResumeReplaysExactlyWhatWasMissed: a member that resumes after the
+// last event it was shown is replayed the events after it, no more, then
+// its join; their numbers follow on.
+func TestResumeReplaysExactlyWhatWasMissed(t *testing.T) {
+	for name, newLog := range resumeLogs {
+		t.Run(name, func(t *testing.T) {
+			r, _, last := resumeRoom(t, newLog, 10, "w1", "w2")
+			got := resumeJoin(t, r, last)
+			want := []string{"history-begin 3", "leave alice connection lost", "chat bob w1", "chat bob w2", "history-end", "join alice", "members alice,bob"}
+			if d := describe(got); !slices.Equal(d, want) {
+				t.Fatalf("resumed with\n  %q\nwant\n  %q", d, want)
+			}
+			for i, ev := range got[1:4] {
+				if ev.Seq != last+1+uint64(i) {
+					t.Errorf("replayed event %d has Seq %d, want %d", i, ev.Seq, last+1+uint64(i))
+				}
+			}
+		})
+	}
+}
+
+// TestResumeSaysHowManyAreGone: more was missed than the history holds:
+// a notice says how many are not shown, then the latest are.
+func TestResumeSaysHowManyAreGone(t *testing.T) {
+	for name, newLog := range resumeLogs {
+		t.Run(name, func(t *testing.T) {
+			r, _, last := resumeRoom(t, newLog, 3, "w1", "w2", "w3", "w4", "w5")
+			// missed: alice's leave and w1..w5, 6 events; 3 are kept
+			want := []string{"notice 3 events were missed and are no longer kept", "history-begin 3", "chat bob w3", "chat bob w4", "chat bob w5", "history-end", "join alice", "members alice,bob"}
+			if d := describe(resumeJoin(t, r, last)); !slices.Equal(d, want) {
+				t.Fatalf("resumed with\n  %q\nwant\n  %q", d, want)
+			}
+		})
+	}
+}
+
+// TestResumeWithNothingMissed: a member that missed nothing is replayed
+// nothing; one that asks for 0 gets the recent history, as any joiner.
+func TestResumeWithNothingMissed(t *testing.T) {
+	for name, newLog := range resumeLogs {
+		t.Run(name, func(t *testing.T) {
+			r := newTestRoom(t, Config{HistorySize: 5, Log: newLog(t, 5)})
+			bob := mustJoin(t, r, "bob")
+			bob.Send("hi")
+			if d := describe(resumeJoin(t, r, 2)); !slices.Equal(d, []string{"join alice", "members alice,bob"}) {
+				t.Errorf("resumed after the last event with %q", d)
+			}
+			r.Join("carol", JoinOptions{})
+			want := []string{"history-begin 4", "join bob", "chat bob hi", "join alice", "join carol", "history-end", "join dave", "members alice,bob,carol,dave"}
+			m, err := r.Join("dave", JoinOptions{Resume: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := describe(drain(m)); !slices.Equal(d, want) {
+				t.Errorf("resumed after 0 with\n  %q\nwant\n  %q", d, want)
+			}
+		})
+	}
+}
+
+// TestResumeBeyondTheLog: a point past the log's last event (a restarted
+// memory log, a made-up number) gets the recent history and a notice
+// saying so; no number is too large.
+func TestResumeBeyondTheLog(t *testing.T) {
+	for name, newLog := range resumeLogs {
+		for _, after := range []uint64{3, 1000, math.MaxUint64} {
+			t.Run(fmt.Sprint(name, after), func(t *testing.T) {
+				r := newTestRoom(t, Config{HistorySize: 5, Log: newLog(t, 5)})
+				bob := mustJoin(t, r, "bob")
+				bob.Send("hi")
+				want := []string{"notice " + ResumeResetNotice, "history-begin 2", "join bob", "chat bob hi", "history-end", "join alice", "members alice,bob"}
+				if d := describe(resumeJoin(t, r, after)); !slices.Equal(d, want) {
+					t.Errorf("resumed after %d with\n  %q\nwant\n  %q", after, d, want)
+				}
+			})
+		}
+	}
+}
+
+// TestLogIDNamesTheLog: a room names its MemoryLog's identifier; each
+// MemoryLog has its own, fit for the line protocol.
+func TestLogIDNamesTheLog(t *testing.T) {
+	l := NewMemoryLog(1)
+	if r := New(Config{Log: l}); r.LogID() != l.LogID() {
+		t.Errorf("room's LogID %q, its log's %q", r.LogID(), l.LogID())
+	}
+	a, b := New(Config{}).LogID(), New(Config{}).LogID()
+	if a == b || len(a) != 16 {
+		t.Errorf("two rooms' logs are named %q and %q", a, b)
+	}
+}
+
+// sloppyLog is a MemoryLog whose Replay returns its last n events whatever
+// after asks, as a log whose after+1 wraps does for the largest after.
+type sloppyLog struct{ *MemoryLog }
+
+func (l sloppyLog) Replay(after uint64, n int) ([]*Event, error) { return l.MemoryLog.Replay(0, n) }
+
+// TestResumeFromALogThatReplaysTooMuch: what a log replays at or below the
+// resume point is not shown again, and not counted as gone.
+func TestResumeFromALogThatReplaysTooMuch(t *testing.T) {
+	newLog := func(t *testing.T, size int) Log { return sloppyLog{NewMemoryLog(size)} }
+	r, _, last := resumeRoom(t, newLog, 10, "w1", "w2")
+	want := []string{"history-begin 3", "leave alice connection lost", "chat bob w1", "chat bob w2", "history-end", "join alice", "members alice,bob"}
+	if d := describe(resumeJoin(t, r, last)); !slices.Equal(d, want) {
+		t.Fatalf("resumed with\n  %q\nwant\n  %q", d, want)
+	}
+}
+
+// TestResumeAfterTheLargestNumber: the history of a member resuming after
+// math.MaxUint64 holds nothing, and no gone count, whatever the log
+// returned: after+1 wraps to 0, and must not make the log's latest events
+// look missed, nor their count wrap.
+func TestResumeAfterTheLargestNumber(t *testing.T) {
+	for name, newLog := range resumeLogs {
+		t.Run(name, func(t *testing.T) {
+			l := newLog(t, 5)
+			r := newTestRoom(t, Config{HistorySize: 5, Log: l})
+			bob := mustJoin(t, r, "bob")
+			bob.Send("hi")
+			past, err := l.Replay(0, 5) // what a log whose after+1 wraps returns
+			if err != nil || len(past) != 2 {
+				t.Fatalf("the log holds %d events (%v)", len(past), err)
+			}
+			m := newMember(r, "alice", JoinOptions{})
+			r.mu.Lock()
+			r.replayHistory(m, &arrival{after: math.MaxUint64, past: past})
+			r.mu.release()
+			if d := describe(drain(m)); len(d) != 0 {
+				t.Errorf("resumed after MaxUint64 with %q, want nothing", d)
+			}
+		})
+	}
+}
+
+// countingLog is a MemoryLog that counts the calls to Replay.
+type countingLog struct {
+	*MemoryLog
+	replays atomic.Int64
+}
+
+func (l *countingLog) Replay(after uint64, n int) ([]*Event, error) {
+	l.replays.Add(1)
+	return l.MemoryLog.Replay(after, n)
+}
+
+// LastSeq counts as a read of the log too.
+func (l *countingLog) LastSeq() (uint64, error) {
+	l.replays.Add(1)
+	return l.MemoryLog.LastSeq()
+}
+
+// TestResumeBeyondTheLogCostsOneRead: whether a resume point is beyond the
+// log is decided from the last number the room appended, without reading
+// the log: asking (ResumeFrom, what a gateway acknowledges) costs nothing,
+// and joining from such a point reads the recent history once, as any
+// joiner. A room that has appended nothing yet (a durable log opened with
+// events in it) reads the log's last event once, for its first resume.
+func TestResumeBeyondTheLogCostsOneRead(t *testing.T) {
+	l := &countingLog{MemoryLog: NewMemoryLog(5)}
+	for _, text := range []string{"from before", "a restart"} {
+		l.Append(&Event{Kind: Chat, From: "bob", Text: text})
+	}
+	r := newTestRoom(t, Config{HistorySize: 5, Log: l})
+	reads := func() int64 { return l.replays.Swap(0) }
+	for i, want := range []int64{1, 0} {
+		if from, reset, err := r.ResumeFrom(2); from != 2 || reset || err != nil {
+			t.Fatalf("ResumeFrom(2) = %d, %v, %v in a log whose last event is 2", from, reset, err)
+		}
+		if n := reads(); n != want {
+			t.Errorf("ResumeFrom %d read the log %d times, want %d", i+1, n, want)
+		}
+	}
+	mustJoin(t, r, "bob").Send("hi")
+	reads()
+	if from, reset, err := r.ResumeFrom(1000); from != 0 || !reset || err != nil {
+		t.Errorf("ResumeFrom(1000) = %d, %v, %v", from, reset, err)
+	}
+	if n := reads(); n != 0 {
+		t.Errorf("ResumeFrom beyond the log read it %d times", n)
+	}
+	want := []string{"notice " + ResumeResetNotice, "history-begin 4", "chat bob from before", "chat bob a restart", "join bob", "chat bob hi", "history-end", "join alice", "members alice,bob"}
+	if d := describe(resumeJoin(t, r, 1000)); !slices.Equal(d, want) {
+		t.Errorf("resumed beyond the log with\n  %q\nwant\n  %q", d, want)
+	}
+	if n := reads(); n != 1 {
+		t.Errorf("a join resuming beyond the log read it %d times, want 1", n)
+	}
+}
+
+// expiringLog is a MemoryLog whose events up to a number can be made to
+// expire (--history-max-age): Replay no longer returns them; LastSeq, if
+// lastSeq is set, still knows the last number.
+type expiringLog struct {
+	*MemoryLog
+	expired atomic.Uint64
+}
+
+func (l *expiringLog) Replay(after uint64, n int) ([]*Event, error) {
+	return l.MemoryLog.Replay(max(after, l.expired.Load()), n)
+}
+
+// TestResumeAfterEveryEventExpired: a member resuming into a log whose
+// events after its point all expired is told how many are gone, not that
+// its place is not in the log: whether the room appended them, or the log
+// (a durable one, reopened) says where it ends (LogEnd).
+func TestResumeAfterEveryEventExpired(t *testing.T) {
+	t.Run("appended", func(t *testing.T) {
+		l := &expiringLog{MemoryLog: NewMemoryLog(5)}
+		r, _, last := resumeRoom(t, func(*testing.T, int) Log { return l }, 5, "w1", "w2")
+		l.expired.Store(last + 3)
+		// missed: alice's leave, w1, w2
+		want := []string{"notice 3 events were missed and are no longer kept", "join alice", "members alice,bob"}
+		if d := describe(resumeJoin(t, r, last)); !slices.Equal(d, want) {
+			t.Errorf("resumed with\n  %q\nwant\n  %q", d, want)
+		}
+	})
+	t.Run("reopened", func(t *testing.T) {
+		l := &expiringLog{MemoryLog: NewMemoryLog(5)}
+		for _, text := range []string{"seen", "missed", "missed too"} {
+			l.Append(&Event{Kind: Chat, From: "bob", Text: text})
+		}
+		l.expired.Store(3)
+		r := newTestRoom(t, Config{HistorySize: 5, Log: l})
+		want := []string{"notice 2 events were missed and are no longer kept", "join alice", "members alice"}
+		if d := describe(resumeJoin(t, r, 1)); !slices.Equal(d, want) {
+			t.Errorf("resumed with\n  %q\nwant\n  %q", d, want)
+		}
+	})
+}
+
+// FirstSeq is the memory log's: the slow test log can say where it starts
+// (LogStart), as a durable one can.
+func (l *testLog) FirstSeq() (uint64, error) { return l.mem.FirstSeq() }
+
+// TestResumeTellsGoneFromNotShown: a resume that missed more than the
+// history shows is told how many of those not shown the log no longer
+// keeps and how many it keeps but the history (--history) does not show;
+// a log that cannot say where it starts (no LogStart) is said to be so.
+func TestResumeTellsGoneFromNotShown(t *testing.T) {
+	// alice saw up to 3; missed: her leave (4) and w1..w5 (5..9); shown: 7, 8, 9.
+	for _, c := range []struct {
+		name   string
+		newLog func(*testing.T, int) Log
+		want   []string
+	}{
+		{"all kept", func(*testing.T, int) Log { return NewMemoryLog(20) }, []string{"notice 3 events were missed and are not shown: the history shows at most 3"}},
+		{"some gone", func(*testing.T, int) Log { return NewMemoryLog(4) }, []string{"notice 2 events were missed and are no longer kept", "notice 1 event was missed and is not shown: the history shows at most 3"}},
+		{"all gone", func(*testing.T, int) Log { return NewMemoryLog(3) }, []string{"notice 3 events were missed and are no longer kept"}},
+		{"log cannot say", func(t *testing.T, _ int) Log { return struct{ Log }{newTestLog(t, 20)} }, []string{"notice 3 events were missed and are not shown (the history shows at most 3; the log may no longer keep some)"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r, _, last := resumeRoom(t, c.newLog, 3, "w1", "w2", "w3", "w4", "w5")
+			want := append(c.want, "history-begin 3", "chat bob w3", "chat bob w4", "chat bob w5", "history-end", "join alice", "members alice,bob")
+			if d := describe(resumeJoin(t, r, last)); !slices.Equal(d, want) {
+				t.Errorf("resumed with\n  %q\nwant\n  %q", d, want)
+			}
+		})
+	}
+}
