@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"chatd/connlimit"
+	"chatd/internal/jetlog"
 	"chatd/room"
 	"chatd/sshgw"
 	"chatd/tlsgw"
@@ -34,6 +35,7 @@ type config struct {
 	metricsAddr string
 	pprof       bool
 
+	store storeConfig
 	room  room.Config
 	tls   tlsgw.Config
 	ssh   sshgw.Config
@@ -58,7 +60,7 @@ func (l *listFlag) Set(v string) error {
 func newServeFlags(cfg *config, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("chatd", flag.ContinueOnError)
 	fs.SetOutput(out)
-	fs.StringVar(&cfg.dataDir, "data-dir", "chatd-data", "`DIR` for the generated certificate and SSH host key")
+	fs.StringVar(&cfg.dataDir, "data-dir", "chatd-data", "`DIR` for the generated certificate, the SSH host key and the room's history (in nats/)")
 	fs.StringVar(&cfg.publicDir, "public-dir", "", "`DIR` for a copy of the served certificate that every local user may read, to hand out (default: public in --data-dir, which is then made passable, mode 0711)")
 	fs.StringVar(&cfg.tlsAddr, "tls-addr", ":7443", "`ADDR` of the TLS line-protocol listener")
 	fs.StringVar(&cfg.sshAddr, "ssh-addr", ":2222", "`ADDR` of the SSH listener (\"\" turns SSH off)")
@@ -73,12 +75,24 @@ func newServeFlags(cfg *config, out io.Writer) *flag.FlagSet {
 	fs.BoolVar(&cfg.pprof, "pprof", false, "also serve Go's profiler at /debug/pprof/ on --metrics-addr (keep that address on localhost: profiles reveal memory contents and cost CPU)")
 	fs.BoolVar(&cfg.logMessages, "log-messages", false, "also log the text of every message (for labs; off keeps message bodies out of logs)")
 	fs.StringVar(&cfg.keylog, "keylog", "", "append every TLS session's secrets to `FILE` (NSS key log format, created 0600) so that Wireshark or tshark can decrypt a capture: for labs only; the banner, every connection's log records and every TLS member's greeting say so")
+	addStoreFlags(fs, &cfg.store)
 	addLimitFlags(fs, cfg)
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage:\n  chatd [flags]              serve the chat room\n  chatd cert [flags]         write a self-signed certificate and key\n  chatd mitm [flags]         intercept clients (a man in the middle, for labs; see chatd mitm --help)\n\nFlags (each also settable as %s<NAME>, e.g. %sTLS_ADDR):\n", envPrefix, envPrefix)
 		printFlags(fs, out, true)
 	}
 	return fs
+}
+
+// addStoreFlags declares the flags that say where and how long the room's
+// history is kept.
+func addStoreFlags(fs *flag.FlagSet, s *storeConfig) {
+	fs.StringVar(&s.kind, "store", storeEmbedded, "where the room's history is kept: embedded (a NATS JetStream server inside chatd, stored in nats/ under --data-dir, no port opened) or memory (forgotten at every restart)")
+	fs.StringVar(&s.natsURL, "nats", "", "`URL` of an existing NATS server (nats-server 2.11 or later, JetStream on) to keep the history on instead of the embedded one, e.g. nats://127.0.0.1:4222; several, comma-separated, for a cluster")
+	fs.StringVar(&s.natsCA, "nats-ca", "", "PEM `FILE` of the CA that signed --nats's TLS certificate (default: the system's)")
+	fs.StringVar(&s.natsCreds, "nats-creds", "", "NATS credentials `FILE` (user JWT and seed) for --nats")
+	fs.Int64Var(&s.keep, "history-keep", jetlog.DefaultMaxMsgs, "public events the store keeps; older ones are removed (--history says how many of them a joiner is shown)")
+	fs.DurationVar(&s.maxAge, "history-max-age", jetlog.DefaultMaxAge, "how long the store keeps an event")
 }
 
 // addLimitFlags declares the flags that bound what one client may cost.
@@ -203,6 +217,9 @@ func (c *config) validate() error {
 	}
 	if c.pprof && c.metricsAddr == "" {
 		return fmt.Errorf("--pprof serves on --metrics-addr, which is not set")
+	}
+	if err := c.store.check(); err != nil {
+		return err
 	}
 	if c.tls.ReadBuffer <= c.room.MaxLineBytes {
 		return fmt.Errorf("--line-buffer (%d) must exceed --max-line (%d), so that a long line is refused politely", c.tls.ReadBuffer, c.room.MaxLineBytes)

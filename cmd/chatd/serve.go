@@ -82,7 +82,16 @@ func serve(ctx context.Context, stopSignals func(), cfg *config, stdout io.Write
 	if err != nil {
 		return err
 	}
-	chatRoom := room.New(cfg.room)
+	store, err := openStore(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	if store != nil {
+		defer closeStore(store, logger)
+	}
+	roomCfg := cfg.room
+	roomCfg.Log = roomLog(store)
+	chatRoom := room.New(roomCfg)
 	guard := connlimit.New(withRefusalLog(cfg.conns, logger))
 	reg, err := newRegistry(chatRoom, guard)
 	if err != nil {
