@@ -206,3 +206,51 @@ func TestReaderEmptyStream(t *testing.T) {
 		t.Fatalf("%d events from an empty stream", len(got))
 	}
 }
+
+// TestReaderExternal: with an external server, a reader reads while the
+// log appends (chatd running): the events up to where the stream was when
+// Each began, in order, and nothing it has not been asked for.
+func TestReaderExternal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds nats-server")
+	}
+	srv := startNATS(t, buildNATS(t), t.TempDir(), "")
+	opts := Options{URL: srv.url(), Logger: quiet, Timeout: 2 * time.Second}
+	l, err := Open(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var want []*room.Event
+	for i := range 300 {
+		ev := &room.Event{Kind: room.Chat, Time: time.Now(), From: "alice", Text: strconv.Itoa(i)}
+		if _, err := l.Append(ev); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, ev)
+	}
+	r, err := OpenReader(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var got []*room.Event
+	err = r.Each(context.Background(), time.Time{}, func(ev *room.Event) error {
+		got = append(got, ev)
+		if len(got) == 1 { // the room goes on meanwhile
+			for range 5 {
+				if _, err := l.Append(&room.Event{Kind: room.Chat, Time: time.Now(), From: "bob", Text: "later"}); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameEvents(t, got, want)
+	if _, err := OpenReader(context.Background(), Options{URL: srv.url(), Stream: "NONE", Subject: "chatd.none", Logger: quiet}); !errors.Is(err, ErrNoStore) {
+		t.Errorf("OpenReader of a missing stream = %v, want ErrNoStore", err)
+	}
+}
