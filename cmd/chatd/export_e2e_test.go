@@ -275,6 +275,9 @@ func TestExportRefusedWhileRunning(t *testing.T) {
 		}
 	}
 
+	if again := runExportCmd(t, "--data-dir", dataDir); again.code != 1 || !strings.Contains(again.stderr, "in use by process ") {
+		t.Errorf("a second export while chatd runs: exit %d, stderr %q (the first released chatd's lock?)", again.code, again.stderr)
+	}
 	bob := s.JoinWithOpenSSL(t, "bob")
 	alice.Send("after the export")
 	bob.Expect("<alice> after the export")
