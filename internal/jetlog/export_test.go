@@ -254,3 +254,33 @@ func TestReaderExternal(t *testing.T) {
 		t.Errorf("OpenReader of a missing stream = %v, want ErrNoStore", err)
 	}
 }
+
+// TestReaderSkipsDeleted: messages deleted from the middle of the stream
+// (by hand: chatd only expires the oldest) are gaps a reader steps over,
+// in any window, at a window's edge too.
+func TestReaderSkipsDeleted(t *testing.T) {
+	dir := t.TempDir()
+	l := open(t, dir, Options{})
+	deleted := map[uint64]bool{1: true, 10: true, 256: true, 257: true, 300: true, 600: true}
+	var want []*room.Event
+	for i := range 600 {
+		ev := &room.Event{Kind: room.Chat, Time: time.Now(), From: "alice", Text: strconv.Itoa(i)}
+		if _, err := l.Append(ev); err != nil {
+			t.Fatal(err)
+		}
+		if !deleted[ev.Seq] {
+			want = append(want, ev)
+		}
+	}
+	for seq := range deleted {
+		if err := l.stream.DeleteMsg(context.Background(), seq); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close()
+	r := openReader(t, dir)
+	sameEvents(t, collect(t, r, time.Time{}), want)
+	if r.Skipped() != 0 {
+		t.Errorf("deleted messages counted as skipped: %d", r.Skipped())
+	}
+}
