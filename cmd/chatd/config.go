@@ -78,7 +78,7 @@ func newServeFlags(cfg *config, out io.Writer) *flag.FlagSet {
 	addStoreFlags(fs, &cfg.store)
 	addLimitFlags(fs, cfg)
 	fs.Usage = func() {
-		fmt.Fprintf(out, "Usage:\n  chatd [flags]              serve the chat room\n  chatd cert [flags]         write a self-signed certificate and key\n  chatd mitm [flags]         intercept clients (a man in the middle, for labs; see chatd mitm --help)\n\nFlags (each also settable as %s<NAME>, e.g. %sTLS_ADDR):\n", envPrefix, envPrefix)
+		fmt.Fprintf(out, "Usage:\n  chatd [flags]              serve the chat room\n  chatd cert [flags]         write a self-signed certificate and key\n  chatd export [flags]       write the room's history as JSON lines\n  chatd mitm [flags]         intercept clients (a man in the middle, for labs; see chatd mitm --help)\n\nFlags (each also settable as %s<NAME>, e.g. %sTLS_ADDR):\n", envPrefix, envPrefix)
 		printFlags(fs, out, true)
 	}
 	return fs
@@ -124,7 +124,7 @@ func addLimitFlags(fs *flag.FlagSet, cfg *config) {
 }
 
 // noEnv is the flags that the environment does not set.
-var noEnv = map[string]bool{"version": true}
+var noEnv = map[string]bool{"version": true, "since": true}
 
 // parseFlags sets fs's flags from the environment, then from args, which win.
 // A nil getenv reads no environment.

@@ -42,6 +42,9 @@ func run(ctx context.Context, stopSignals func(), args []string, stdout, stderr 
 	if len(args) > 0 && args[0] == "mitm" {
 		return runMitm(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "export" {
+		return runExport(ctx, args[1:], stdout, stderr, getenv)
+	}
 	var cfg config
 	fs := newServeFlags(&cfg, stderr)
 	if err := parseFlags(fs, args, getenv); err != nil {

@@ -37,7 +37,7 @@ func lockStore(dir string) (*os.File, error) {
 		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 {
 			who = "process " + strconv.Itoa(pid)
 		}
-		return nil, fmt.Errorf("jetlog: the store %s is already in use by %s (%s is locked); stop it, or name another directory", dir, who, path)
+		return nil, &InUseError{Dir: dir, Lock: path, Holder: who}
 	}
 	if err != nil {
 		f.Close()
