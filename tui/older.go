@@ -158,8 +158,12 @@ func (m *Model) gotPage(msg pageMsg) tea.Cmd {
 		if errors.Is(msg.err, room.ErrPageLimit) {
 			return tea.Tick(pageRetry, func(time.Time) tea.Msg { return pageRetryMsg{} })
 		}
-		if msg.dir == pageOlder {
-			s.setMark(markFailed, "older events could not be loaded: "+msg.err.Error())
+		switch {
+		case msg.dir != pageOlder:
+		case errors.Is(msg.err, room.ErrNoPaging):
+			s.setMark(markBeginning, "no older events are kept")
+		default:
+			s.setMark(markFailed, "older events could not be loaded; scroll up to try again")
 		}
 		return nil
 	}

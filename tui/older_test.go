@@ -267,3 +267,43 @@ func TestScrollBackRateLimited(t *testing.T) {
 		t.Fatalf("%d calls after the retry, want 3", c.calls)
 	}
 }
+
+// failingPager is a Conn whose Older fails with err.
+type failingPager struct {
+	*fakeConn
+	err   error
+	calls int
+}
+
+func (c *failingPager) Older(before uint64, n int) ([]*room.Event, error) {
+	c.calls++
+	return nil, c.err
+}
+
+// TestScrollBackFailures: a log that cannot page is the beginning, asked
+// once; a failed read says so, hides the store's words, and is tried
+// again on the next scroll up.
+func TestScrollBackFailures(t *testing.T) {
+	for _, c := range []struct {
+		err   error
+		mark  string
+		again bool
+	}{
+		{room.ErrNoPaging, "no older events are kept", false},
+		{fmt.Errorf("%w: jetlog: before: nats: timeout", room.ErrUnavailable), "older events could not be loaded", true},
+	} {
+		conn := &failingPager{fakeConn: newFakeConn("alice"), err: c.err}
+		m := New(Options{Conn: conn, Location: time.UTC, LeaveDelay: -1})
+		m.Update(tea.WindowSizeMsg{Width: 60, Height: 12})
+		feed(m, chat("bob", "hi"), &room.Event{Seq: 7, Kind: room.Chat, From: "bob", Text: "numbered", Time: t0})
+		pressRun(m, "pgup")
+		text := screenText(m)
+		if !strings.Contains(text, c.mark) || strings.Contains(text, "nats") {
+			t.Errorf("%v: the screen shows\n%s", c.err, text)
+		}
+		pressRun(m, "pgup")
+		if again := conn.calls > 1; again != c.again {
+			t.Errorf("%v: asked %d times after two PgUps", c.err, conn.calls)
+		}
+	}
+}
