@@ -141,13 +141,19 @@ func (c *Conn) pageHeader(w *pageWait, ev *room.Event) bool {
 }
 
 // Older asks the session's current connection for the page before
-// before (Conn.Older); while disconnected it fails.
+// before (Conn.Older); while disconnected it fails. The screen's numbers
+// came from the log of the session's first connection: a connection to
+// another log (a server restarted with its history in memory) cannot page
+// with them, and gets room.ErrNoPaging.
 func (r *Redialer) Older(before uint64, n int) ([]*room.Event, error) {
 	r.mu.Lock()
 	c := r.client
 	r.mu.Unlock()
 	if c == nil {
 		return nil, errors.New("not connected")
+	}
+	if p, ok := c.Resumed(); !ok || p.Log != r.firstLog {
+		return nil, room.ErrNoPaging
 	}
 	return c.Older(before, n)
 }

@@ -132,3 +132,17 @@ func TestTakePageHoldsTheFrame(t *testing.T) {
 		}
 	}
 }
+
+// TestOlderOnlyInTheFirstLog: after a reconnect to another log (a server
+// restarted with its history in memory), the screen's numbers mean
+// nothing there: the session refuses to page rather than send them.
+func TestOlderOnlyInTheFirstLog(t *testing.T) {
+	r := &Redialer{firstLog: "first", client: &Conn{seqs: true, resumed: proto.ResumePoint{Log: "second"}}}
+	if _, err := r.Older(10, 5); !errors.Is(err, room.ErrNoPaging) {
+		t.Fatalf("Older on another log = %v, want ErrNoPaging", err)
+	}
+	r = &Redialer{}
+	if _, err := r.Older(10, 5); err == nil {
+		t.Fatal("Older while disconnected succeeded")
+	}
+}
