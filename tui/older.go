@@ -106,7 +106,11 @@ func (p *paging) keep(ev *room.Event) {
 // after it.
 func (m *Model) pageCmd() tea.Cmd {
 	p, ok := m.conn.(Pager)
-	if !ok || m.left || m.sb.pg.inFlight {
+	if !ok || m.left {
+		return nil
+	}
+	m.sb.makeRoom()
+	if m.sb.pg.inFlight {
 		return nil
 	}
 	if before, ok := m.sb.wantOlder(); ok {

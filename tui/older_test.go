@@ -307,3 +307,41 @@ func TestScrollBackFailures(t *testing.T) {
 		}
 	}
 }
+
+// TestScrollBackHoldsTheByteBound: paging back through long lines, and
+// down again to the newest, keeps the messages and their rows near the
+// screen's byte bound, however far back.
+func TestScrollBackHoldsTheByteBound(t *testing.T) {
+	const budget = 256 << 10
+	c := newPagerConn("alice", 0)
+	long := strings.Repeat("x", 2000)
+	for range 600 {
+		c.append().Text = long
+	}
+	c.log[0].Text = "line 1"
+	m := New(Options{Conn: c, Location: time.UTC, LeaveDelay: -1, ScrollbackBytes: budget})
+	m.Update(tea.WindowSizeMsg{Width: 60, Height: 12})
+	joinHistory(m, c, 5)
+	most := 0
+	for presses := 0; screenLineWith(m, "bob: line 1") == ""; presses++ {
+		if presses > 5000 {
+			t.Fatalf("line 1 not reached; the screen:\n%s", screenText(m))
+		}
+		pressRun(m, "pgup")
+		most = max(most, m.sb.bytes+m.sb.rowBytes)
+	}
+	if most > budget+budget/2 {
+		t.Errorf("the scrollback held %d KiB, over its bound of %d KiB and a half", most>>10, budget>>10)
+	}
+	for presses := 0; m.sb.pg.detached || m.sb.scrolled(); presses++ {
+		if presses > 5000 {
+			t.Fatalf("not back at the newest after %d PgDns", presses)
+		}
+		pressRun(m, "pgdown")
+		most = max(most, m.sb.bytes+m.sb.rowBytes)
+	}
+	if most > budget+budget/2 {
+		t.Errorf("scrolling back down, the scrollback held %d KiB, over its bound of %d KiB and a half", most>>10, budget>>10)
+	}
+	t.Logf("at most %d KiB held, bound %d KiB", most>>10, budget>>10)
+}

@@ -142,6 +142,19 @@ func (s *scrollback) prependPage(evs []*room.Event, seq uint64) {
 	s.clamp()
 }
 
+// makeRoom lets a view stopped short of the top by the byte bound (the
+// rows rendered while scrolling up, see ensure) go on: it drops the
+// newest messages, below the view, which the log gives back when
+// scrolled down again, and renders what the view needs.
+func (s *scrollback) makeRoom() {
+	if s.stale == 0 || s.offset < s.maxOffset() {
+		return
+	}
+	s.dropNewest()
+	s.ensure(s.offset + s.height)
+	s.clamp()
+}
+
 // dropNewest drops the newest messages, below the view, while the
 // scrollback holds more than its bounds: it is then detached. Those not in
 // the log are kept aside.
