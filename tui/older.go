@@ -65,7 +65,12 @@ type paging struct {
 	inFlight bool          // a page was asked for and has not come back
 	detached bool          // newer events than those held were dropped
 	liveSeq  uint64        // the newest Seq the screen was given live
-	pagedSeq uint64        // the newest Seq a page below the others brought
+	// Once attached again, the live events numbered above dupFrom up to
+	// pagedSeq, the newest a page brought, were shown from the page: they
+	// are skipped when they arrive (a log whose numbers start again, after
+	// a reconnect, numbers its events at or below dupFrom).
+	pagedSeq uint64
+	dupFrom  uint64
 	kept     []*room.Event // events outside the log that came or were dropped while detached
 }
 
@@ -164,6 +169,7 @@ func (m *Model) gotPage(msg pageMsg) tea.Cmd {
 		}
 		switch {
 		case msg.dir != pageOlder:
+			s.attach() // show live events again rather than stay detached
 		case errors.Is(msg.err, room.ErrNoPaging):
 			s.setMark(markBeginning, "no older events are kept")
 		default:

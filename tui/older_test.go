@@ -345,3 +345,47 @@ func TestScrollBackHoldsTheByteBound(t *testing.T) {
 	}
 	t.Logf("at most %d KiB held, bound %d KiB", most>>10, budget>>10)
 }
+
+// TestReattachShowsEachEventOnce: events the room appended while the
+// screen was detached, read from the log by the page that brings it back,
+// are not shown again when they arrive live; later ones are, and so are
+// those of a log whose numbers start again (a reconnect to a restarted
+// server).
+func TestReattachShowsEachEventOnce(t *testing.T) {
+	c := newPagerConn("alice", 300)
+	m := New(Options{Conn: c, Location: time.UTC, LeaveDelay: -1, Scrollback: 100})
+	m.Update(tea.WindowSizeMsg{Width: 60, Height: 12})
+	joinHistory(m, c, 5) // alice's join is 301
+	scrollToLine1(t, m)
+	var pending []*room.Event
+	for range 5 {
+		pending = append(pending, c.append()) // 302..306, not delivered yet
+	}
+	for presses := 0; m.sb.pg.detached; presses++ {
+		if presses > 300 {
+			t.Fatal("still detached")
+		}
+		pressRun(m, "pgdown")
+	}
+	feed(m, pending...)
+	feed(m, c.append()) // 307
+	pressRun(m, "end")
+	counts := map[int]int{}
+	for _, e := range m.sb.entries {
+		if e.ev.Kind == room.Chat {
+			var n int
+			fmt.Sscanf(e.ev.Text, "line %d", &n)
+			counts[n]++
+		}
+	}
+	for n := 302; n <= 307; n++ {
+		if counts[n] != 1 {
+			t.Errorf("line %d held %d times", n, counts[n])
+		}
+	}
+	restarted := &room.Event{Seq: 1, Kind: room.Chat, From: "carol", Text: "a new log", Time: t0}
+	feed(m, restarted)
+	if !strings.Contains(screenText(m), "carol: a new log") {
+		t.Errorf("an event of a new log is not shown:\n%s", screenText(m))
+	}
+}

@@ -85,8 +85,13 @@ func newScrollback(maxEntries, maxBytes int, r *renderer) *scrollback {
 // add appends ev, rendering only it. While scrolled up, the view stays where
 // it is and the unread count grows.
 func (s *scrollback) add(ev *room.Event) {
-	if ev.Seq > 0 && ev.Seq <= s.pg.pagedSeq {
-		return // shown already, read from the log while detached
+	if s.pg.pagedSeq > 0 && ev.Seq > 0 {
+		if ev.Seq > s.pg.dupFrom && ev.Seq <= s.pg.pagedSeq {
+			return // shown already, read from the log while detached
+		}
+		if !s.pg.detached && ev.Seq > s.pg.pagedSeq {
+			s.pg.pagedSeq, s.pg.dupFrom = 0, 0 // past the page
+		}
 	}
 	s.pg.liveSeq = max(s.pg.liveSeq, ev.Seq)
 	if s.pg.detached { // the log has it, or it is kept aside

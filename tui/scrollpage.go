@@ -214,6 +214,7 @@ func (s *scrollback) replacePage(evs []*room.Event) {
 	s.times = nil
 	s.pg.mark, s.pg.markKind = nil, noMark
 	s.pg.detached = false
+	s.pg.pagedSeq, s.pg.dupFrom = 0, 0 // the page is added as live events
 	live := s.pg.liveSeq
 	for _, ev := range page {
 		s.add(ev)
@@ -231,6 +232,7 @@ func (s *scrollback) replacePage(evs []*room.Event) {
 // attach follows live events again, showing those kept aside first.
 func (s *scrollback) attach() {
 	s.pg.detached = false
+	s.pg.dupFrom = s.pg.liveSeq
 	kept := s.pg.kept
 	s.pg.kept = nil
 	for _, ev := range kept {
