@@ -62,9 +62,9 @@ const (
 type paging struct {
 	mark     *room.Event // the marker entry, at the top of entries while it is there
 	markKind markKind
-	inFlight bool          // a page was asked for and has not come back
-	detached bool          // newer events than those held were dropped
-	liveSeq  uint64        // the newest Seq the screen was given live
+	inFlight bool   // a page was asked for and has not come back
+	detached bool   // newer events than those held were dropped
+	liveSeq  uint64 // the newest Seq the screen was given live
 	// Once attached again, the live events numbered above dupFrom up to
 	// pagedSeq, the newest a page brought, were shown from the page: they
 	// are skipped when they arrive (a log whose numbers start again, after
