@@ -111,6 +111,9 @@ type Conn struct {
 	// Both are set during the join, before readEvents starts.
 	resumed proto.ResumePoint
 	seqs    bool
+
+	ended chan struct{} // closed when readEvents returns
+	page  *pageWait     // the older-page request waiting for its answer (older.go); guarded by mu
 }
 
 // Dial connects to a chatd server, verifies it according to cfg.TLS, and
@@ -129,7 +132,7 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Conn{conn: conn, events: make(chan *room.Event, clientEventBuffer), closed: make(chan struct{}), now: cfg.Now, nick: cfg.Nick}
+	c := &Conn{conn: conn, events: make(chan *room.Event, clientEventBuffer), closed: make(chan struct{}), ended: make(chan struct{}), now: cfg.Now, nick: cfg.Nick}
 	r := proto.NewLineReader(conn, maxServerLine)
 	deadline, _ := ctx.Deadline()
 	conn.SetDeadline(deadline)
@@ -248,6 +251,7 @@ var errEndlessLine = fmt.Errorf("the server sent a line of over %d KiB", (maxSer
 
 // readEvents delivers events until the connection ends, then closes Events.
 func (c *Conn) readEvents(r *proto.LineReader, early []*room.Event) {
+	defer close(c.ended)
 	defer close(c.events)
 	defer c.conn.Close()
 	var w joinWatch // renames before the own join are others' doing
@@ -265,6 +269,9 @@ func (c *Conn) readEvents(r *proto.LineReader, early []*room.Event) {
 			return
 		}
 		ev := c.parse(line)
+		if c.seqs && c.takePage(ev) {
+			continue // part of the answer to Older, not a live event
+		}
 		if w.joined {
 			c.track(ev)
 		} else {

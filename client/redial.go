@@ -83,6 +83,9 @@ type Redialer struct {
 	// linkChanged holds a signal that Link changed, until it is taken.
 	linkChanged chan struct{}
 	seen        *seenLog // what the session showed; the run goroutine's
+	// firstLog names the log the first connection's numbers came from:
+	// Older pages only in it (older.go).
+	firstLog string
 
 	closeOnce sync.Once
 
@@ -116,6 +119,7 @@ func NewRedialer(ctx context.Context, cfg RedialConfig, first *Conn) *Redialer {
 		rejoins:     make(chan rejoinRequest),
 		linkChanged: make(chan struct{}, 1),
 		seen:        newSeenLog(),
+		firstLog:    first.resumed.Log,
 		nick:        first.Nick(),
 		client:      first, // set before run starts, so Send works at once
 		kind:        cfg.Trust.Kind(first.ConnectionState()),

@@ -1,5 +1,7 @@
 package room
 
+import "sort"
+
 // history is a fixed-size ring of the most recent public events, in
 // sequence order: MemoryLog's memory.
 type history struct {
@@ -31,6 +33,23 @@ func (h *history) since(after uint64, n int) []*Event {
 	out := make([]*Event, k)
 	for i := range k {
 		out[i] = h.at(h.count - k + i)
+	}
+	return out
+}
+
+// before returns, oldest first, the last n recorded events whose sequence
+// number is below seq.
+func (h *history) before(seq uint64, n int) []*Event {
+	// The recorded events below seq are h.at(0..end-1): sequence numbers
+	// increase, so a binary search finds end.
+	end := sort.Search(h.count, func(i int) bool { return h.at(i).Seq >= seq })
+	k := min(max(n, 0), end)
+	if k == 0 {
+		return nil
+	}
+	out := make([]*Event, k)
+	for i := range k {
+		out[i] = h.at(end - k + i)
 	}
 	return out
 }

@@ -65,6 +65,17 @@ type LogStart interface {
 	FirstSeq() (uint64, error)
 }
 
+// LogPager is implemented by a Log that can read back page by page: a
+// screen scrolling past what it holds asks for the events before the
+// oldest one it has (Member.Older).
+type LogPager interface {
+	// Before returns, oldest first, the last n stored events whose
+	// sequence number is below seq: the page just before seq. It returns
+	// fewer if the log holds fewer (none for n <= 0 or seq <= 1), and may
+	// cap n (a network store reads at most its window).
+	Before(seq uint64, n int) ([]*Event, error)
+}
+
 // ErrUnavailable is wrapped by the errors of Join when the room's Log or
 // nickname store (Config.Log, Config.Nicks) failed.
 var ErrUnavailable = errors.New("the room's store is unavailable")
@@ -127,4 +138,12 @@ func (l *MemoryLog) Replay(after uint64, n int) ([]*Event, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.ring.since(after, n), nil
+}
+
+// Before returns, oldest first, the last n remembered events below the
+// sequence number seq. It never fails.
+func (l *MemoryLog) Before(seq uint64, n int) ([]*Event, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.ring.before(seq, n), nil
 }

@@ -361,6 +361,10 @@ type screenConn struct {
 	program *tea.Program // set by Start, before the pump starts
 }
 
+// A session's screen scrolls back through the room's log with the
+// member's Older (room.Member.Older, rate-limited per member).
+var _ tui.Pager = (*screenConn)(nil)
+
 // Start starts the pump: the screen shows the chat on this member now.
 func (c *screenConn) Start() {
 	c.cs.srv.mu.Lock()

@@ -52,9 +52,15 @@ type session struct {
 	// their sequence numbers (proto.AppendEventSeq).
 	resume *proto.ResumePoint
 
-	// Used by the pump's writer, one at a time.
+	// wmu serialises writes: the pump's writer and the reader answering
+	// an older-page request (older.go), whose block is written whole
+	// under it so that no live event falls inside. It guards what
+	// follows.
+	wmu         sync.Mutex
 	deadlineSet time.Time // when the write deadline was last moved
 	writeFailed bool
+
+	olderRefused int // older-page requests refused in a row (older.go); the reader's
 }
 
 // serveConn serves one connection from handshake to close, and logs one
@@ -396,6 +402,10 @@ func (s *session) chat(m *room.Member) {
 			}
 			break
 		}
+		if s.resume != nil && proto.IsOlder(line) {
+			s.older(m, line)
+			continue
+		}
 		m.Send(line)
 	}
 	<-s.pump.Done()
@@ -426,6 +436,8 @@ const maxWriteBytes = 16 << 10
 // of about maxWriteBytes at most. After a failed write it writes nothing
 // more: the events are dropped until the room closes the stream.
 func (s *session) writeEvents(events []*room.Event) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	if s.writeFailed {
 		return
 	}
@@ -454,7 +466,10 @@ func (s *session) writeEvents(events []*room.Event) {
 // and ends the server's side of the connection; the reader then sees the
 // client close its side.
 func (s *session) goodbye() {
-	if ev := farewell(s.member.Reason()); ev != nil && !s.writeFailed {
+	s.wmu.Lock()
+	failed := s.writeFailed
+	s.wmu.Unlock()
+	if ev := farewell(s.member.Reason()); ev != nil && !failed {
 		s.send(ev)
 	}
 	s.finish()
@@ -466,6 +481,8 @@ func (s *session) goodbye() {
 // instead would make the kernel answer the client's last packets with a
 // reset, which can destroy what the client has received but not yet read.
 func (s *session) finish() {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	s.conn.SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout))
 	s.deadlineSet = time.Now()
 	s.conn.CloseWrite()
@@ -492,6 +509,8 @@ func farewell(reason room.Reason) *room.Event {
 
 // send encodes events and writes them at once.
 func (s *session) send(events ...*room.Event) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	var buf []byte
 	for _, ev := range events {
 		buf = s.appendEvent(buf, ev)
@@ -508,7 +527,7 @@ func (s *session) appendEvent(dst []byte, ev *room.Event) []byte {
 	return proto.AppendEvent(dst, ev)
 }
 
-// write writes b within the write timeout. The deadline is moved at most
+// write writes b within the write timeout; the caller holds wmu. The deadline is moved at most
 // once a second (moving it costs a timer update), so a write gets between
 // the timeout and a second less.
 func (s *session) write(b []byte) error {

@@ -18,7 +18,7 @@ import (
 // screenHelp is what the screen adds to /help.
 var screenHelp = []string{
 	"Keys on this screen:",
-	"PgUp/PgDn Scroll a page; Shift+Up/Down a row; or the mouse wheel.",
+	"PgUp/PgDn Scroll a page; Shift+Up/Down a row; or the mouse wheel. Past the top, older events load from the room's log.",
 	"End Back to the newest messages (and to the end of the typed line).",
 	"Up/Down Recall the lines you typed.",
 	"Ctrl+W/Ctrl+U/Ctrl+K Delete a word, to the line's start, to its end.",

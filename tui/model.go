@@ -191,6 +191,11 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.askNick(msg)
 	case quitNowMsg:
 		return m, tea.Quit
+	case pageMsg:
+		m.dirty = true
+		return m, m.gotPage(msg)
+	case pageRetryMsg:
+		return m, m.pageCmd()
 	case helpTimeoutMsg:
 		m.helpTimedOut(msg)
 	case ErrorMsg:
@@ -217,6 +222,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		default:
 			return m, nil
 		}
+		m.dirty = true
+		return m, m.pageCmd()
 	default:
 		return m, nil
 	}
@@ -306,24 +313,30 @@ func (m *Model) chatKey(msg tea.KeyPressMsg) tea.Cmd {
 	case "enter":
 		cmd := m.submit(m.input.take())
 		m.sb.bottom()
-		return cmd
+		return tea.Batch(cmd, m.latestCmd())
 	case "up":
 		m.input.prev()
 	case "down":
 		m.input.next()
 	case "pgup":
 		m.sb.scroll(m.sb.page())
+		return m.pageCmd()
 	case "pgdown":
 		m.sb.scroll(-m.sb.page())
+		return m.pageCmd()
 	case "shift+up":
 		m.sb.scroll(1)
+		return m.pageCmd()
 	case "shift+down":
 		m.sb.scroll(-1)
+		return m.pageCmd()
 	case "ctrl+end":
 		m.sb.bottom()
+		return m.latestCmd()
 	case "end":
 		m.sb.bottom()
 		m.input.update(msg) // and to the end of the line
+		return m.latestCmd()
 	default:
 		m.input.update(msg)
 	}

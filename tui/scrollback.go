@@ -44,6 +44,7 @@ type scrollback struct {
 	// known: one per replay, kept beside the entries rather than in each.
 	times map[*room.Event]timeRange
 	r     *renderer
+	pg    paging // reading older (and newer) pages from the log: older.go
 }
 
 type entry struct {
@@ -84,6 +85,22 @@ func newScrollback(maxEntries, maxBytes int, r *renderer) *scrollback {
 // add appends ev, rendering only it. While scrolled up, the view stays where
 // it is and the unread count grows.
 func (s *scrollback) add(ev *room.Event) {
+	if s.pg.pagedSeq > 0 && ev.Seq > 0 {
+		if ev.Seq > s.pg.dupFrom && ev.Seq <= s.pg.pagedSeq {
+			return // shown already, read from the log while detached
+		}
+		if !s.pg.detached && ev.Seq > s.pg.pagedSeq {
+			s.pg.pagedSeq, s.pg.dupFrom = 0, 0 // past the page
+		}
+	}
+	s.pg.liveSeq = max(s.pg.liveSeq, ev.Seq)
+	if s.pg.detached { // the log has it, or it is kept aside
+		if ev.Seq == 0 {
+			s.pg.keep(ev)
+		}
+		s.unread++
+		return
+	}
 	var lines []line
 	if s.width > 0 {
 		lines = s.r.render(ev, s.width)
@@ -269,8 +286,9 @@ func (s *scrollback) bottom() {
 	s.unread = 0
 }
 
-// scrolled reports whether the view is away from the newest messages.
-func (s *scrollback) scrolled() bool { return s.offset > 0 }
+// scrolled reports whether the view is away from the newest messages:
+// scrolled up, or showing older pages that pushed them out (detached).
+func (s *scrollback) scrolled() bool { return s.offset > 0 || s.pg.detached }
 
 // window returns the rows to show, height of them at most, oldest first.
 // When there are fewer lines than rows, the caller draws blank rows above.

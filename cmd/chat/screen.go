@@ -289,3 +289,7 @@ func batchFrom(ev *room.Event, ok bool, events <-chan *room.Event) tui.EventsMsg
 	}
 	return tui.EventsMsg{Events: batch}
 }
+
+// The screen scrolls back through the room's log with the session's Older
+// (client.Redialer.Older: the line protocol's /older).
+var _ tui.Pager = (*screenSession)(nil)

@@ -39,6 +39,8 @@ func Run(t *testing.T, f Factory) {
 	t.Run("AllKinds", func(t *testing.T) { testKinds(t, f) })
 	t.Run("Retention", func(t *testing.T) { testRetention(t, f) })
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, f) })
+	t.Run("Before", func(t *testing.T) { withPager(t, f, testBefore) })
+	t.Run("BeforeRetention", func(t *testing.T) { withPager(t, f, testBeforeRetention) })
 	t.Run("Reopen", func(t *testing.T) {
 		if f.Reopen == nil {
 			t.Skip("the log does not survive a restart")
@@ -237,6 +239,11 @@ func testHostile(t *testing.T, f Factory) {
 	}
 	// The last n valid ones: hostile records do not count.
 	same(t, "Replay(0, 3)", replay(t, l, 0, 3), want[len(want)-3:])
+	if _, ok := l.(room.LogPager); ok {
+		end := want[len(want)-1].Seq + 1
+		same(t, "Before skips the hostile records", before(t, l, end, 1000), want)
+		same(t, "Before(end, 3)", before(t, l, end, 3), want[len(want)-3:])
+	}
 }
 
 // testConcurrent replays while another goroutine appends (the room reads a
@@ -282,4 +289,75 @@ replays:
 	if got := replay(t, l, 0, 1000); len(got) != 200 {
 		t.Fatalf("%d events after the appends, want 200", len(got))
 	}
+}
+
+// withPager runs test with a log of f that pages (room.LogPager), or
+// skips it.
+func withPager(t *testing.T, f Factory, test func(*testing.T, Factory)) {
+	if _, ok := f.New(t, 1).(room.LogPager); !ok {
+		t.Skip("the log does not page (room.LogPager)")
+	}
+	test(t, f)
+}
+
+// before calls l.Before and fails the test on an error.
+func before(t *testing.T, l room.Log, seq uint64, n int) []*room.Event {
+	t.Helper()
+	got, err := l.(room.LogPager).Before(seq, n)
+	if err != nil {
+		t.Fatalf("Before(%d, %d): %v", seq, n, err)
+	}
+	return got
+}
+
+func testBefore(t *testing.T, f Factory) {
+	l := f.New(t, 100)
+	same(t, "Before of an empty log", before(t, l, 10, 10), nil)
+	evs := appendN(t, l, 0, 10)
+	first, last := evs[0].Seq, evs[9].Seq
+	cases := []struct {
+		name string
+		seq  uint64
+		n    int
+		want []*room.Event
+	}{
+		{"seq 0", 0, 10, nil},
+		{"seq 1", 1, 10, nil},
+		{"before the first", first, 10, nil},
+		{"before the second", evs[1].Seq, 10, evs[:1]},
+		{"before the 6th, 3", evs[5].Seq, 3, evs[2:5]},
+		{"before the 6th, all", evs[5].Seq, 100, evs[:5]},
+		{"before the last", last, 10, evs[:9]},
+		{"just beyond the last", last + 1, 10, evs},
+		{"beyond the end", last + 1000, 4, evs[6:]},
+		{"the largest seq", math.MaxUint64, 2, evs[8:]},
+		{"n 0", last, 0, nil},
+		{"n negative", last, -3, nil},
+		{"n 1", last, 1, evs[8:9]},
+		{"n huge", last + 1, math.MaxInt, evs},
+	}
+	for _, c := range cases {
+		same(t, c.name, before(t, l, c.seq, c.n), c.want)
+	}
+	// Paging back from the end reaches the first event, each page once.
+	var paged []*room.Event
+	for seq := last + 1; ; {
+		page := before(t, l, seq, 3)
+		if len(page) == 0 {
+			break
+		}
+		paged = append(append([]*room.Event(nil), page...), paged...)
+		seq = page[0].Seq
+	}
+	same(t, "paging back by 3", paged, evs)
+}
+
+func testBeforeRetention(t *testing.T, f Factory) {
+	l := f.New(t, 5)
+	evs := appendN(t, l, 0, 12) // evs[7:] are kept
+	same(t, "before a forgotten one", before(t, l, evs[3].Seq, 10), nil)
+	same(t, "before the oldest kept", before(t, l, evs[7].Seq, 10), nil)
+	same(t, "before one after the oldest kept", before(t, l, evs[8].Seq, 10), evs[7:8])
+	same(t, "beyond the end", before(t, l, evs[11].Seq+1, 100), evs[7:])
+	same(t, "the last 2", before(t, l, evs[11].Seq+1, 2), evs[10:])
 }
