@@ -122,6 +122,7 @@ type Log struct {
 	// record the floor (a refused store's LastSeq must not become it).
 	opened bool
 	lock   *os.File // the store's lock, embedded (nil elsewhere)
+	id     string   // LogID, set by Open
 
 	// appendMu serialises Appends, so that each ack can be checked against
 	// the one before: lastSeq is the highest sequence the stream was seen
@@ -184,7 +185,9 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 		l.Close()
 		return nil, fmt.Errorf("jetlog: %w", err)
 	}
-	l.lastSeq.Store(l.stream.CachedInfo().State.LastSeq)
+	info := l.stream.CachedInfo()
+	l.lastSeq.Store(info.State.LastSeq)
+	l.id = logID(info.Config.Name, info.Created.UnixNano())
 	l.opened = true
 	return l, nil
 }
