@@ -278,7 +278,7 @@ func (l *Log) openStream(ctx context.Context) error {
 	switch {
 	case errors.Is(err, jetstream.ErrStreamNotFound):
 		if l.srv != nil && storeHasStream(l.opts.Dir, want.Name) {
-			return fmt.Errorf("jetlog: the store %s holds stream %s but the server could not load it (see its log); its files as they were before this start are in %s",
+			return fmt.Errorf("jetlog: the store %s holds stream %s but the server could not load it (see its log); %s",
 				l.opts.Dir, want.Name, keepDamaged(l.opts.Dir))
 		}
 		if s, err = js.CreateStream(ctx, want); err != nil {
