@@ -52,4 +52,3 @@ func TestCopyAsideSkipped(t *testing.T) {
 		t.Errorf("%s left behind", aside)
 	}
 }
-
