@@ -17,10 +17,11 @@ import (
 // shows exactly the events it missed that chatd still keeps, each once, its
 // own line not again, and one notice of how many are gone. bob, an openssl
 // s_client member, sees nothing of the extension. A chatd restarted with
-// its memory log is another log: chat is told so and shown its history.
+// its memory log (--store memory) is another log: chat is told so and
+// shown its history.
 func TestResumeShowsExactlyTheMissedEvents(t *testing.T) {
 	dataDir := t.TempDir()
-	server := testproc.StartChatd(t, chatdBinary, dataDir, "--history", "5")
+	server := testproc.StartChatd(t, chatdBinary, dataDir, "--history", "5", "--store", "memory")
 	g := testproc.StartGate(t, "127.0.0.1:"+server.Port)
 	p := startTmux(t, 100, 50, chatBinary, "--known-servers", filepath.Join(t.TempDir(), "known"), "--ca", server.CertFile, "--nick", "alice", g.Addr())
 	p.WaitFor("chatd · 1 member · alice")
@@ -64,7 +65,7 @@ func TestResumeShowsExactlyTheMissedEvents(t *testing.T) {
 	// old ones, and chat says so rather than show nothing.
 	server.Signal(syscall.SIGTERM)
 	server.WaitExit()
-	restarted := testproc.StartChatd(t, chatdBinary, dataDir, "--history", "5", "--tls-addr", ":"+server.Port)
+	restarted := testproc.StartChatd(t, chatdBinary, dataDir, "--history", "5", "--store", "memory", "--tls-addr", ":"+server.Port)
 	carol := restarted.JoinWithOpenSSL(t, "carol")
 	carol.Send("after the restart")
 	carol.Send("/who")
