@@ -17,10 +17,11 @@ import (
 // shows exactly the events it missed that chatd still keeps, each once, its
 // own line not again, and one notice of how many are gone. bob, an openssl
 // s_client member, sees nothing of the extension. A chatd restarted with
-// its memory log is another log: chat is told so and shown its history.
+// its memory log (--store memory) is another log: chat is told so and
+// shown its history.
 func TestResumeShowsExactlyTheMissedEvents(t *testing.T) {
 	dataDir := t.TempDir()
-	server := testproc.StartChatd(t, chatdBinary, dataDir, "--history", "5")
+	server := testproc.StartChatd(t, chatdBinary, dataDir, "--history", "5", "--store", "memory")
 	g := testproc.StartGate(t, "127.0.0.1:"+server.Port)
 	p := startTmux(t, 100, 50, chatBinary, "--known-servers", filepath.Join(t.TempDir(), "known"), "--ca", server.CertFile, "--nick", "alice", g.Addr())
 	p.WaitFor("chatd · 1 member · alice")
@@ -64,7 +65,7 @@ func TestResumeShowsExactlyTheMissedEvents(t *testing.T) {
 	// old ones, and chat says so rather than show nothing.
 	server.Signal(syscall.SIGTERM)
 	server.WaitExit()
-	restarted := testproc.StartChatd(t, chatdBinary, dataDir, "--history", "5", "--tls-addr", ":"+server.Port)
+	restarted := testproc.StartChatd(t, chatdBinary, dataDir, "--history", "5", "--store", "memory", "--tls-addr", ":"+server.Port)
 	carol := restarted.JoinWithOpenSSL(t, "carol")
 	carol.Send("after the restart")
 	carol.Send("/who")
@@ -74,6 +75,58 @@ func TestResumeShowsExactlyTheMissedEvents(t *testing.T) {
 	if n := strings.Count(flowed(screen), room.ResumeResetNotice); n != 1 {
 		t.Errorf("the notice that the log changed is on the screen %d times:\n%s", n, screen)
 	}
+	p.Key("C-c")
+	if code := p.waitExit(); code != 0 {
+		t.Errorf("chat exited %d after Ctrl+C", code)
+	}
+}
+
+// TestResumeAfterDurableRestart: chat is cut off, chatd (on its durable
+// store, the default) restarts, and members talk before chat is back;
+// chat resumes in the same log (its LogID survived the restart) and shows
+// exactly the events it missed, each once, nothing again that it had
+// shown, and no notice that its place was lost or events are gone.
+func TestResumeAfterDurableRestart(t *testing.T) {
+	dataDir := t.TempDir()
+	server := testproc.StartChatd(t, chatdBinary, dataDir)
+	g := testproc.StartGate(t, "127.0.0.1:"+server.Port)
+	p := startTmux(t, 100, 50, chatBinary, "--known-servers", filepath.Join(t.TempDir(), "known"), "--ca", server.CertFile, "--nick", "alice", g.Addr())
+	p.WaitFor("chatd · 1 member · alice")
+	bob := server.JoinWithOpenSSL(t, "bob")
+	bob.Send("before the restart")
+	p.WaitFor("bob: before the restart")
+	p.TypeLine("my own line")
+	bob.Expect("<alice> my own line")
+
+	g.Cut(false)
+	bob.Expect("*** alice left")
+	server.Signal(syscall.SIGTERM)
+	server.WaitExit()
+	restarted := testproc.StartChatd(t, chatdBinary, dataDir, "--tls-addr", ":"+server.Port)
+	carol := restarted.JoinWithOpenSSL(t, "carol")
+	for i := range 4 {
+		carol.Send(fmt.Sprint("while you were away ", i))
+	}
+	carol.Send("/who")
+	carol.Expect("*** 1 member: carol")
+	g.Reopen()
+	carol.Expect("*** alice joined")
+	screen := flowed(p.WaitFor("chatd · 2 members · alice"))
+	p.WaitFor("carol: while you were away 3")
+	screen = flowed(p.WaitFor("chatd · 2 members · alice"))
+	for text, want := range map[string]int{
+		"bob: before the restart": 1, "alice: my own line": 1,
+		"carol joined":                 1,
+		"carol: while you were away 0": 1, "carol: while you were away 1": 1,
+		"carol: while you were away 2": 1, "carol: while you were away 3": 1,
+		room.ResumeResetNotice: 0, "no longer kept": 0,
+	} {
+		if n := strings.Count(screen, text); n != want {
+			t.Errorf("%q is on the screen %d times once back, want %d:\n%s", text, n, want, screen)
+		}
+	}
+	p.TypeLine("back after the restart")
+	carol.Expect("<alice> back after the restart")
 	p.Key("C-c")
 	if code := p.waitExit(); code != 0 {
 		t.Errorf("chat exited %d after Ctrl+C", code)

@@ -7,10 +7,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"strings"
 	"time"
 
 	"chatd/certs"
+	"chatd/internal/jetlog"
 	"chatd/internal/keylog"
 	"chatd/tlsgw"
 )
@@ -226,4 +228,63 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// storePart says where the room's history is kept and its limits: the
+// embedded store's directory, the external server's address (without
+// credentials), or that it is forgotten at restart; and how many events a
+// joiner is shown.
+func storePart(s storeConfig, dir string, shown int) part {
+	attrs := []slog.Attr{slog.String("store", s.kind), slog.Int("history_shown", shown)}
+	var where string
+	switch {
+	case s.kind == storeMemory:
+		where = "in memory only (--store memory): forgotten at restart"
+	case s.natsURL != "":
+		url := redactURLs(s.natsURL)
+		where = "on the NATS server " + url + " (stream " + jetlog.DefaultStream + ")"
+		attrs = append(attrs, slog.String("nats", url))
+	default:
+		where = "in " + dir + " (embedded NATS JetStream)"
+		attrs = append(attrs, slog.String("dir", dir))
+	}
+	limits := ""
+	if s.kind != storeMemory {
+		limits = fmt.Sprintf("; the last %d events, each for %s", s.keep, ageText(s.maxAge))
+		attrs = append(attrs, slog.Int64("history_keep", s.keep), slog.Duration("history_max_age", s.maxAge))
+	}
+	return part{
+		text:  fmt.Sprintf("History: %s%s; a joiner is shown the last %d\n", where, limits, shown),
+		msg:   "history",
+		attrs: attrs,
+	}
+}
+
+// redactURLs returns the comma-separated server URLs of --nats with any
+// user, password or token left out; one it cannot parse is replaced by a
+// placeholder, lest it hold a secret.
+func redactURLs(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, raw := range parts {
+		u, err := url.Parse(strings.TrimSpace(raw))
+		if err != nil || u.Host == "" {
+			parts[i] = "(an address that is not a URL)"
+			continue
+		}
+		u.User, u.RawQuery, u.Fragment = nil, "", ""
+		parts[i] = u.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+// ageText says how long d is, in days when it is a whole number of them.
+func ageText(d time.Duration) string {
+	const day = 24 * time.Hour
+	switch {
+	case d == day:
+		return "1 day"
+	case d%day == 0:
+		return fmt.Sprintf("%d days", d/day)
+	}
+	return d.String()
 }

@@ -87,12 +87,12 @@ func newServeFlags(cfg *config, out io.Writer) *flag.FlagSet {
 // addStoreFlags declares the flags that say where and how long the room's
 // history is kept.
 func addStoreFlags(fs *flag.FlagSet, s *storeConfig) {
-	fs.StringVar(&s.kind, "store", storeEmbedded, "where the room's history is kept: embedded (a NATS JetStream server inside chatd, stored in nats/ under --data-dir, no port opened) or memory (forgotten at every restart)")
-	fs.StringVar(&s.natsURL, "nats", "", "`URL` of an existing NATS server (nats-server 2.11 or later, JetStream on) to keep the history on instead of the embedded one, e.g. nats://127.0.0.1:4222; several, comma-separated, for a cluster")
+	fs.StringVar(&s.kind, "store", storeEmbedded, "where the room's public history is kept (private messages never are): embedded (a NATS JetStream server inside chatd, its files in nats/ under --data-dir, no port opened) or memory (forgotten at every restart)")
+	fs.StringVar(&s.natsURL, "nats", "", "`URL` of an existing NATS server (nats-server 2.11 or later, JetStream on) to keep the history on instead of the embedded one, e.g. nats://127.0.0.1:4222; several, comma-separated, for a cluster; give chatd its own account: whoever may publish to chatd.room.events can write history")
 	fs.StringVar(&s.natsCA, "nats-ca", "", "PEM `FILE` of the CA that signed --nats's TLS certificate (default: the system's)")
 	fs.StringVar(&s.natsCreds, "nats-creds", "", "NATS credentials `FILE` (user JWT and seed) for --nats")
-	fs.Int64Var(&s.keep, "history-keep", jetlog.DefaultMaxMsgs, "public events the store keeps; older ones are removed (--history says how many of them a joiner is shown)")
-	fs.DurationVar(&s.maxAge, "history-max-age", jetlog.DefaultMaxAge, "how long the store keeps an event")
+	fs.Int64Var(&s.keep, "history-keep", jetlog.DefaultMaxMsgs, "public events the store keeps, at least 1; older ones are removed (--history says how many of them a joiner is shown)")
+	fs.DurationVar(&s.maxAge, "history-max-age", jetlog.DefaultMaxAge, "how long the store keeps an event, at least 1s (e.g. 168h for a week); older ones are removed")
 }
 
 // addLimitFlags declares the flags that bound what one client may cost.

@@ -212,7 +212,7 @@ func TestNewHostKeepsNamesAndKeyAndSaysSoLoudly(t *testing.T) {
 		t.Errorf("the connect command %q does not use the name the operator gave", second.ConnectCmd)
 	}
 
-	second.Signal(syscall.SIGTERM) // the data dir's store is locked while it runs
+	second.Signal(syscall.SIGTERM) // one chatd at a time on a data directory (its store is locked)
 	second.WaitExit()
 	third := startChatd(t, dataDir, "--host", "new.example.com")
 	if third.Fingerprint != second.Fingerprint || strings.Contains(third.Output(), "CHANGED") {

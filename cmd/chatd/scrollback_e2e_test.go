@@ -9,9 +9,9 @@ import (
 	"chatd/internal/testproc"
 )
 
-// sayLines has bob say "line 1" to "line n" and waits until chatd stored
+// sayCountedLines has bob say "line 1" to "line n" and waits until chatd stored
 // them all.
-func sayLines(t *testing.T, bob *testproc.Process, n int) {
+func sayCountedLines(t *testing.T, bob *testproc.Process, n int) {
 	t.Helper()
 	for i := 1; i <= n; i++ {
 		bob.Send(fmt.Sprint("line ", i))
@@ -48,7 +48,7 @@ func TestSSHScreenScrollsBackThroughTheLog(t *testing.T) {
 	requireSSH(t)
 	s := startChatd(t, t.TempDir(), "--history", "5", "--ssh-addr", "127.0.0.1:0", "--flood-rate", "100", "--flood-burst", "100")
 	bob := s.JoinWithOpenSSL(t, "bob")
-	sayLines(t, bob, 40)
+	sayCountedLines(t, bob, 40)
 	alice := testproc.StartTmux(t, 80, 16, sshArgs(t, s, "alice")...)
 	screen := alice.WaitFor("chatd · 2 members · alice")
 	if !strings.Contains(screen, "bob: line 40") || strings.Contains(screen, "bob: line 35") {

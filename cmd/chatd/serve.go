@@ -89,6 +89,7 @@ func serve(ctx context.Context, stopSignals func(), cfg *config, stdout io.Write
 	if store != nil {
 		defer closeStore(store, logger)
 	}
+	b.say(storePart(cfg.store, absPath(filepath.Join(cfg.dataDir, natsDirName)), cfg.room.HistorySize))
 	roomCfg := cfg.room
 	roomCfg.Log = roomLog(store)
 	chatRoom := room.New(roomCfg)

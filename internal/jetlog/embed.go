@@ -237,103 +237,11 @@ func (l *Log) checkFloor(ctx context.Context) error {
 		return fmt.Errorf("jetlog: stream %s on %s ends at event %d, but it had reached %d (%s): it lost events, and new ones would repeat sequences members were shown; restore it, or remove %s to accept it as it is",
 			l.opts.Stream, l.opts.URL, last, floor, l.floorPath(), l.floorPath())
 	} else if last < floor {
-		return fmt.Errorf("jetlog: the store %s is damaged: stream %s ends at event %d, but it had reached %d (the NATS warnings above may say why); its files as they were before this start are in %s: restore a backup, or move the store away to start afresh",
+		return fmt.Errorf("jetlog: the store %s is damaged: stream %s ends at event %d, but it had reached %d (the NATS warnings above may say why); %s: restore a backup, or move the store away to start afresh",
 			l.opts.Dir, l.opts.Stream, last, floor, keepDamaged(l.opts.Dir))
 	}
 	return nil
 }
-
-// The stream's files as they were before the server started are copied to
-// beforeStartName until Open has found the stream sound: the server repairs
-// a damaged stream by truncating, rewriting or removing its files, in place
-// (links would not keep them), and a refused store must be kept as it was.
-// A refused store's copy is renamed to damagedPrefix plus the time. A
-// stream of more than maxCopyAside bytes is not copied (a warning says
-// so): with the default limits a stream is tens of MiB, copied in well
-// under a second.
-const (
-	beforeStartName = "chatd-before-start"
-	damagedPrefix   = "chatd-damaged-"
-	maxCopyAside    = 1 << 30
-)
-
-// copyAside copies the files of the stream name in the store dir into
-// dir/beforeStartName, replacing a copy left by an earlier start.
-func copyAside(dir, name string, logger *slog.Logger) error {
-	aside := filepath.Join(dir, beforeStartName)
-	if err := os.RemoveAll(aside); err != nil {
-		return fmt.Errorf("jetlog: %w", err)
-	}
-	if !storeHasStream(dir, name) {
-		return nil
-	}
-	src := streamDir(dir, name)
-	var size int64
-	filepath.WalkDir(src, func(_ string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			if fi, err := d.Info(); err == nil {
-				size += fi.Size()
-			}
-		}
-		return nil
-	})
-	if size > maxCopyAside {
-		logger.Warn("jetlog: the stream is too big to keep a copy before start; a damaged store will not be kept as it was", "bytes", size)
-		return nil
-	}
-	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, path)
-		if err != nil {
-			return err
-		}
-		dst := filepath.Join(aside, rel)
-		switch {
-		case d.IsDir():
-			return os.MkdirAll(dst, 0o700)
-		case d.Type().IsRegular():
-			return copyFile(path, dst)
-		}
-		return nil // nothing else belongs there; the server decides
-	})
-	if err != nil {
-		return fmt.Errorf("jetlog: keep the stream's files before start: %w", err)
-	}
-	return nil
-}
-
-// copyFile copies the regular file src to the new file dst.
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
-}
-
-// keepDamaged renames the copy of the stream's files from before the
-// start to a name of their own, and returns it.
-func keepDamaged(dir string) string {
-	kept := filepath.Join(dir, damagedPrefix+time.Now().UTC().Format("20060102T150405Z"))
-	if err := os.Rename(filepath.Join(dir, beforeStartName), kept); err != nil {
-		return ""
-	}
-	return kept
-}
-
-// dropAside removes the copy of the stream's files from before the start.
-func dropAside(dir string) { os.RemoveAll(filepath.Join(dir, beforeStartName)) }
 
 // streamDir is where the embedded server keeps the files of stream name
 // (in the global account).

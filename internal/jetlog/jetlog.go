@@ -35,6 +35,7 @@ const (
 	DefaultMaxText  = room.DefaultMaxLineBytes
 	maxReplayProbes = 1024 // messages Replay may skip (deleted, invalid) beyond n
 	minWindow       = 64   // the fewest messages Replay asks for at once
+	maxWindow       = 1024 // the most messages Replay asks for at once
 	// MaxMaxText bounds Options.MaxText, so that a record stays well within
 	// a NATS message.
 	MaxMaxText = 64 << 10
@@ -68,7 +69,9 @@ type Options struct {
 	// bytes (default DefaultMaxText; chatd passes its line limit). It also
 	// bounds the stream's message size.
 	MaxText int // at most MaxMaxText
-	// Timeout bounds each call to the server (default DefaultTimeout).
+	// Timeout bounds each call to the server (default DefaultTimeout): an
+	// Append, a look at the stream's state, each window of a Replay (at
+	// most maxWindow messages), so a long Replay may take several.
 	Timeout time.Duration
 	// Logger receives the log's warnings (skipped records) and the embedded
 	// server's errors and warnings; nil: slog.Default().
@@ -122,6 +125,7 @@ type Log struct {
 	// record the floor (a refused store's LastSeq must not become it).
 	opened bool
 	lock   *os.File // the store's lock, embedded (nil elsewhere)
+	id     string   // LogID, set by Open
 
 	// appendMu serialises Appends, so that each ack can be checked against
 	// the one before: lastSeq is the highest sequence the stream was seen
@@ -184,7 +188,9 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 		l.Close()
 		return nil, fmt.Errorf("jetlog: %w", err)
 	}
-	l.lastSeq.Store(l.stream.CachedInfo().State.LastSeq)
+	info := l.stream.CachedInfo()
+	l.lastSeq.Store(info.State.LastSeq)
+	l.id = logID(info.Config.Name, info.Created.UnixNano())
 	l.opened = true
 	return l, nil
 }
@@ -272,7 +278,7 @@ func (l *Log) openStream(ctx context.Context) error {
 	switch {
 	case errors.Is(err, jetstream.ErrStreamNotFound):
 		if l.srv != nil && storeHasStream(l.opts.Dir, want.Name) {
-			return fmt.Errorf("jetlog: the store %s holds stream %s but the server could not load it (see its log); its files as they were before this start are in %s",
+			return fmt.Errorf("jetlog: the store %s holds stream %s but the server could not load it (see its log); %s",
 				l.opts.Dir, want.Name, keepDamaged(l.opts.Dir))
 		}
 		if s, err = js.CreateStream(ctx, want); err != nil {
@@ -341,8 +347,9 @@ func (l *Log) Append(ev *room.Event) (uint64, error) {
 
 // Replay returns, oldest first, the last n valid events above after. It
 // reads windows of the stream backwards from the newest, each in one
-// batched direct get, so it holds at most n events (and the window being
-// read) whatever the stream's size, and gives up once it has looked at
+// batched direct get of at most maxWindow messages under its own Timeout,
+// so it holds at most n events (and the window being read) whatever the
+// stream's size, and gives up, with a warning, once it has looked at
 // maxReplayProbes messages more than n. Invalid records are skipped,
 // counted (Skipped) and logged.
 func (l *Log) Replay(after uint64, n int) ([]*room.Event, error) {
@@ -350,65 +357,96 @@ func (l *Log) Replay(after uint64, n int) ([]*room.Event, error) {
 		return nil, nil
 	}
 	n = int(min(int64(n), l.opts.MaxMsgs))
-	ctx, cancel := context.WithTimeout(context.Background(), l.opts.Timeout)
-	defer cancel()
-	if err := l.brokenErr(); err != nil {
-		return nil, err
-	}
-	last := l.lastSeq.Load() // before Info: what was acked by now, Info counts
-	info, err := l.stream.Info(ctx)
+	first, last, err := l.bounds()
 	if err != nil {
 		return nil, fmt.Errorf("jetlog: replay: %w", err)
 	}
-	if info.State.LastSeq < last {
-		return nil, l.breakWith(fmt.Sprintf("the stream ends at %d, but it had reached %d", info.State.LastSeq, last))
-	}
-	if after >= info.State.LastSeq {
+	if after >= last {
 		return nil, nil // nothing above after (and after+1 below would wrap at the largest seq)
 	}
-	lowest, top := max(info.State.FirstSeq, after+1), info.State.LastSeq
-	var out []*room.Event // newest first until the end
-	looked, bad := 0, 0
-	var firstBad error
-	for top >= lowest && len(out) < n && looked <= n+maxReplayProbes {
+	r := replay{l: l, n: n, lowest: max(first, after+1), top: last}
+	if err := r.run(); err != nil {
+		return nil, fmt.Errorf("jetlog: replay: %w", err)
+	}
+	r.report()
+	slices.Reverse(r.out)
+	return r.out, nil
+}
+
+// replay is one Replay under way: the events found so far, newest first,
+// and what was looked at and skipped.
+type replay struct {
+	l           *Log
+	n           int
+	lowest, top uint64 // the window still to read: lowest..top
+	out         []*room.Event
+	looked, bad int
+	firstBad    error
+}
+
+// run reads windows from the top down until n events are found, the
+// bottom is reached, or too many messages were looked at.
+func (r *replay) run() error {
+	for r.top >= r.lowest && len(r.out) < r.n {
+		if r.looked > r.n+maxReplayProbes {
+			r.l.opts.Logger.Warn("jetlog: replay gave up: too many deleted or invalid records", "stream", r.l.opts.Stream,
+				"found", len(r.out), "wanted", r.n, "looked_at", r.looked, "stopped_below", r.top+1)
+			return nil
+		}
 		// At least minWindow at a time, so that a run of invalid records
-		// costs few round trips.
-		want := uint64(max(n-len(out), minWindow))
-		bottom := lowest
-		if top-lowest+1 > want {
-			bottom = top - want + 1
+		// costs few round trips; at most maxWindow, so that each window is
+		// bounded in time and memory.
+		want := uint64(min(max(r.n-len(r.out), minWindow), maxWindow))
+		bottom := r.lowest
+		if r.top-r.lowest+1 > want {
+			bottom = r.top - want + 1
 		}
-		window, err := l.getRange(ctx, bottom, top)
-		if err != nil {
-			return nil, fmt.Errorf("jetlog: replay: %w", err)
+		if err := r.window(bottom, r.top); err != nil {
+			return err
 		}
-		looked += int(top - bottom + 1)
-		for i := len(window) - 1; i >= 0 && len(out) < n; i-- {
-			m := window[i]
-			ev, err := decode(m.data, m.seq, l.opts.MaxText, l.maxRecord)
-			if err == nil && m.subject != l.opts.Subject {
-				err = fmt.Errorf("%w: subject %.40q", errRecord, m.subject)
-			}
-			if err != nil {
-				if bad++; firstBad == nil {
-					firstBad = fmt.Errorf("seq %d: %w", m.seq, err)
-				}
-				continue
-			}
-			out = append(out, ev)
-		}
-		top = bottom - 1
+		r.looked += int(r.top - bottom + 1)
 		if bottom == 0 {
 			break
 		}
+		r.top = bottom - 1
 	}
-	if bad > 0 {
-		total := l.skipped.Add(uint64(bad))
-		l.opts.Logger.Warn("jetlog: invalid stored records skipped", "stream", l.opts.Stream,
-			"skipped", bad, "skipped_total", total, "first", firstBad)
+	return nil
+}
+
+// window reads the messages bottom..top, under its own deadline, and keeps
+// the valid events, newest first, up to n.
+func (r *replay) window(bottom, top uint64) error {
+	ctx, cancel := context.WithTimeout(context.Background(), r.l.opts.Timeout)
+	defer cancel()
+	msgs, err := r.l.getRange(ctx, bottom, top)
+	if err != nil {
+		return err
 	}
-	slices.Reverse(out)
-	return out, nil
+	for i := len(msgs) - 1; i >= 0 && len(r.out) < r.n; i-- {
+		m := msgs[i]
+		ev, err := decode(m.data, m.seq, r.l.opts.MaxText, r.l.maxRecord)
+		if err == nil && m.subject != r.l.opts.Subject {
+			err = fmt.Errorf("%w: subject %.40q", errRecord, m.subject)
+		}
+		if err != nil {
+			if r.bad++; r.firstBad == nil {
+				r.firstBad = fmt.Errorf("seq %d: %w", m.seq, err)
+			}
+			continue
+		}
+		r.out = append(r.out, ev)
+	}
+	return nil
+}
+
+// report logs the invalid records skipped, if any.
+func (r *replay) report() {
+	if r.bad == 0 {
+		return
+	}
+	total := r.l.skipped.Add(uint64(r.bad))
+	r.l.opts.Logger.Warn("jetlog: invalid stored records skipped", "stream", r.l.opts.Stream,
+		"skipped", r.bad, "skipped_total", total, "first", r.firstBad)
 }
 
 // rawMsg is one stored message as a direct get returns it.
@@ -420,6 +458,7 @@ type rawMsg struct {
 
 // getRange reads the stored messages with sequence numbers from bottom to
 // top, oldest first, in one batched direct get; deleted ones are missing.
+// An answer out of that range, out of order or repeated is an error.
 func (l *Log) getRange(ctx context.Context, bottom, top uint64) ([]rawMsg, error) {
 	count := top - bottom + 1
 	req, err := json.Marshal(struct {
@@ -455,18 +494,31 @@ func (l *Log) getRange(ctx context.Context, bottom, top uint64) ([]rawMsg, error
 		default:
 			return nil, fmt.Errorf("read %d-%d: status %.10s %.80s", bottom, top, status, m.Header.Get("Description"))
 		}
-		seq, err := strconv.ParseUint(m.Header.Get("Nats-Sequence"), 10, 64)
-		if err == nil && seq > top {
+		raw := m.Header.Get("Nats-Sequence")
+		if seq, err := strconv.ParseUint(raw, 10, 64); err == nil && seq > top {
 			// A batch past a deleted message runs on above up_to_seq
 			// (nats-server 2.15 ignores it there): the window is read; the
 			// rest of the batch is dropped as an earlier read's.
 			return out, nil
 		}
-		if err != nil || seq < bottom || uint64(len(out)) >= count {
-			return nil, fmt.Errorf("read %d-%d: unexpected message %.20q", bottom, top, m.Header.Get("Nats-Sequence"))
+		seq, err := nextSeq(raw, bottom, top, out)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, rawMsg{seq: seq, subject: m.Header.Get("Nats-Subject"), data: m.Data})
 	}
+}
+
+// nextSeq parses the sequence number raw of the next message of a read of
+// bottom..top, after the messages got so far. The server's answer is input
+// too: the number must be within the window and above the one before (no
+// repeat, no reordering), so there are never more messages than asked for.
+func nextSeq(raw string, bottom, top uint64, got []rawMsg) (uint64, error) {
+	seq, err := strconv.ParseUint(raw, 10, 64)
+	if err != nil || seq < bottom || seq > top || len(got) > 0 && seq <= got[len(got)-1].seq {
+		return 0, fmt.Errorf("read %d-%d: unexpected message %.20q", bottom, top, raw)
+	}
+	return seq, nil
 }
 
 // breakWith marks the log broken: the stream went back (why says how),

@@ -5,6 +5,7 @@ package logtest
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -41,6 +42,8 @@ func Run(t *testing.T, f Factory) {
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, f) })
 	t.Run("Before", func(t *testing.T) { withPager(t, f, testBefore) })
 	t.Run("BeforeRetention", func(t *testing.T) { withPager(t, f, testBeforeRetention) })
+	t.Run("Ends", func(t *testing.T) { testEnds(t, f) })
+	t.Run("Name", func(t *testing.T) { testName(t, f) })
 	t.Run("Reopen", func(t *testing.T) {
 		if f.Reopen == nil {
 			t.Skip("the log does not survive a restart")
@@ -360,4 +363,70 @@ func testBeforeRetention(t *testing.T, f Factory) {
 	same(t, "before one after the oldest kept", before(t, l, evs[8].Seq, 10), evs[7:8])
 	same(t, "beyond the end", before(t, l, evs[11].Seq+1, 100), evs[7:])
 	same(t, "the last 2", before(t, l, evs[11].Seq+1, 2), evs[10:])
+}
+
+// testEnds checks LastSeq (room.LogEnd) and FirstSeq (room.LogStart), for
+// a log that has them: empty, holding events, and having forgotten some.
+func testEnds(t *testing.T, f Factory) {
+	l := f.New(t, 5)
+	end, hasEnd := l.(room.LogEnd)
+	start, hasStart := l.(room.LogStart)
+	if !hasEnd && !hasStart {
+		t.Skip("the log implements neither LogEnd nor LogStart")
+	}
+	check := func(what string, first, last uint64) {
+		t.Helper()
+		if hasEnd {
+			if got, err := end.LastSeq(); err != nil || got != last {
+				t.Fatalf("%s: LastSeq = %d, %v; want %d", what, got, err, last)
+			}
+		}
+		if hasStart {
+			if got, err := start.FirstSeq(); err != nil || got != first {
+				t.Fatalf("%s: FirstSeq = %d, %v; want %d", what, got, err, first)
+			}
+		}
+	}
+	check("empty", 1, 0)
+	evs := appendN(t, l, 0, 3)
+	check("3 events", evs[0].Seq, evs[2].Seq)
+	evs = append(evs, appendN(t, l, 3, 9)...)
+	check("12 events, 5 kept", evs[7].Seq, evs[11].Seq)
+	if f.Reopen != nil {
+		l = f.Reopen(t, l)
+		end, _ = l.(room.LogEnd)
+		start, _ = l.(room.LogStart)
+		check("reopened", evs[7].Seq, evs[11].Seq)
+	}
+}
+
+// logIDPattern is what room.LogNamer allows.
+var logIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
+
+// testName checks LogID (room.LogNamer), for a log that has it: of the
+// allowed characters and length, the same while the log lives and, for a
+// log that survives a restart, after it; another log's is another.
+func testName(t *testing.T, f Factory) {
+	l := f.New(t, 10)
+	n, ok := l.(room.LogNamer)
+	if !ok {
+		t.Skip("the log does not name itself")
+	}
+	id := n.LogID()
+	if !logIDPattern.MatchString(id) {
+		t.Fatalf("LogID %q: want 1 to 32 of A-Z a-z 0-9 _ -", id)
+	}
+	appendN(t, l, 0, 2)
+	if got := n.LogID(); got != id {
+		t.Fatalf("LogID changed from %q to %q after appends", id, got)
+	}
+	if f.Reopen != nil {
+		l = f.Reopen(t, l)
+		if got := l.(room.LogNamer).LogID(); got != id {
+			t.Fatalf("LogID %q after reopen, was %q: a resume would be refused", got, id)
+		}
+	}
+	if other := f.New(t, 10).(room.LogNamer).LogID(); other == id {
+		t.Fatalf("two logs are both named %q", id)
+	}
 }

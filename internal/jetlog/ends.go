@@ -1,0 +1,75 @@
+package jetlog
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"strconv"
+
+	"chatd/room"
+)
+
+var (
+	_ room.LogNamer = (*Log)(nil)
+	_ room.LogEnd   = (*Log)(nil)
+	_ room.LogStart = (*Log)(nil)
+)
+
+// logIDLen is the length of LogID: 24 base64url characters, 144 bits of a
+// SHA-256, within room.LogNamer's 32 of A-Z a-z 0-9 _ -.
+const logIDLen = 24
+
+// logID names the stream called name created at created (StreamInfo's
+// Created, in Unix nanoseconds): the same for as long as the stream lives,
+// across restarts of chatd and of the server, and another for a stream
+// created again under the same name, whose sequences start at 1 again.
+func logID(name string, created int64) string {
+	sum := sha256.Sum256([]byte("chatd log\x00" + name + "\x00" + strconv.FormatInt(created, 10)))
+	return base64.RawURLEncoding.EncodeToString(sum[:])[:logIDLen]
+}
+
+// LogID names the log for a client that resumes (room.LogNamer): derived
+// from the stream's name and creation time, so it stays the same across
+// restarts on the same stream and changes when the stream is created
+// again.
+func (l *Log) LogID() string { return l.id }
+
+// LastSeq is the sequence number of the stream's last event (room.LogEnd),
+// from the stream's state: still known when every event expired; 0 if the
+// stream never held one.
+func (l *Log) LastSeq() (uint64, error) {
+	_, last, err := l.bounds()
+	return last, err
+}
+
+// FirstSeq is the sequence number of the oldest event the stream holds
+// (room.LogStart), or the one after its last if it holds none.
+func (l *Log) FirstSeq() (uint64, error) {
+	first, _, err := l.bounds()
+	return first, err
+}
+
+// bounds returns the stream's first and last sequence numbers, the first
+// being the one after the last when the stream holds nothing. A stream
+// that ends below what the log saw breaks it (see breakWith).
+func (l *Log) bounds() (first, last uint64, err error) {
+	if err := l.brokenErr(); err != nil {
+		return 0, 0, err
+	}
+	seen := l.lastSeq.Load() // before Info: what was acked by now, Info counts
+	ctx, cancel := context.WithTimeout(context.Background(), l.opts.Timeout)
+	defer cancel()
+	info, err := l.stream.Info(ctx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("jetlog: stream state: %w", err)
+	}
+	st := info.State
+	if st.LastSeq < seen {
+		return 0, 0, l.breakWith(fmt.Sprintf("the stream ends at %d, but it had reached %d", st.LastSeq, seen))
+	}
+	if st.Msgs == 0 || st.FirstSeq == 0 {
+		return st.LastSeq + 1, st.LastSeq, nil
+	}
+	return st.FirstSeq, st.LastSeq, nil
+}
