@@ -33,10 +33,7 @@ func TestTakenNicknameOpensThePrompt(t *testing.T) {
 	p.WaitFor(`You cannot join as "alice": nickname taken: "alice" is already in use, choose another`)
 	p.WaitFor("Choose a nickname to join the chat.")
 	p.TypeLine("alice2")
-	status := statusLine(p.WaitFor("· alice2 ·"))
-	if !strings.Contains(status, "chatd · 2 members · alice2 · TLS 1.3 · verified (CA)") {
-		t.Errorf("status line after joining from the prompt: %q", status)
-	}
+	p.WaitFor("chatd · 2 members · alice2 · TLS 1.3 · verified (CA)") // the count may come a frame after the nickname
 	holder.Expect("*** alice2 joined")
 	p.TypeLine("hello from the prompt")
 	holder.Expect("<alice2> hello from the prompt")
