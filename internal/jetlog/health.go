@@ -23,9 +23,10 @@ var _ room.LogChecker = (*Log)(nil)
 var errNotConnected = errors.New("not connected to the NATS server")
 
 // WriteError is Check's error when the embedded server reports that the
-// stream could not write to its store (a full or failing disk). It stays
-// until the server restarts: JetStream does not write to a stream again
-// after such an error.
+// stream could not write to its store (a full or failing disk). JetStream
+// does not write to a stream again after such an error until it loads the
+// stream anew: Check reloads JetStream once the disk has minFreeBytes free
+// (see reloadAfterWriteError).
 type WriteError struct{ Detail string }
 
 func (e *WriteError) Error() string {
@@ -60,16 +61,55 @@ func (l *Log) Check(ctx context.Context) error {
 }
 
 // embeddedHealth asks the embedded server, if there is one, whether its
-// JetStream and the stream are healthy (its /healthz, in process).
+// JetStream and the stream are healthy (its /healthz, in process); after
+// a write error it reloads JetStream if the disk has room again, and asks
+// once more.
 func (l *Log) embeddedHealth() error {
 	if l.srv == nil {
 		return nil
 	}
+	err := l.serverHealth()
+	if err == nil || !l.reloadAfterWriteError() {
+		return err
+	}
+	return l.serverHealth()
+}
+
+// serverHealth is the embedded server's health of JetStream and the
+// stream, as a WriteError if it is not healthy.
+func (l *Log) serverHealth() error {
 	h := l.srv.Healthz(&server.HealthzOptions{Account: server.DEFAULT_GLOBAL_ACCOUNT, Stream: l.opts.Stream})
 	if h.StatusCode == http.StatusOK {
 		return nil
 	}
 	return &WriteError{Detail: fmt.Sprintf("%.300s", h.Error)}
+}
+
+// minFreeBytes is the free space the store's filesystem needs before
+// Check reloads JetStream after a write error: room for a few blocks of
+// records, so that the first Append after does not fail again at once.
+const minFreeBytes = 4 << 20
+
+// reloadAfterWriteError reloads the embedded server's JetStream, which
+// loads the stream from its files anew and forgets its write error, if
+// the store's filesystem has minFreeBytes free (or cannot tell); it
+// reports whether it did. Appends do not run meanwhile (the room calls
+// Check while it is read-only); a Replay may fail. If the stream loaded
+// ends below what was acked, the next Append or Check breaks the log.
+func (l *Log) reloadAfterWriteError() bool {
+	if free, ok := freeBytes(l.opts.Dir); ok && free < minFreeBytes {
+		return false
+	}
+	l.opts.Logger.Warn("jetlog: the store had a write error and the disk has room again: reloading JetStream", "store", l.opts.Dir)
+	if err := l.srv.ShutdownJetStream(); err != nil {
+		l.opts.Logger.Error("jetlog: reload JetStream: shut down", "err", err)
+		return false
+	}
+	if err := l.srv.EnableJetStream(&server.JetStreamConfig{StoreDir: l.opts.Dir}); err != nil {
+		l.opts.Logger.Error("jetlog: reload JetStream: enable", "err", err)
+		return false
+	}
+	return true
 }
 
 // Failure says why a call of the log failed, as a metric's label.

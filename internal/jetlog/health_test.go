@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -102,5 +106,82 @@ func TestFailureOf(t *testing.T) {
 		if got := l.FailureOf(err); got != want {
 			t.Errorf("FailureOf(%v) = %q, want %q", err, got, want)
 		}
+	}
+}
+
+// mountSmallDisk mounts a tmpfs of size under a new temporary directory,
+// unmounted when the test ends; it skips the test where mounting is not
+// permitted.
+func mountSmallDisk(t *testing.T, size string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a small tmpfs to fill (needs root and mount permission): %v %s", err, out)
+	}
+	t.Cleanup(func() {
+		if err := exec.Command("umount", dir).Run(); err != nil {
+			exec.Command("umount", "-l", dir).Run()
+		}
+	})
+	return dir
+}
+
+// fillDisk writes a file in dir until its filesystem is full, and returns
+// its path.
+func fillDisk(t *testing.T, dir string) string {
+	t.Helper()
+	path := filepath.Join(dir, "filler")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 64<<10)
+	for {
+		if _, err := f.Write(buf); err != nil {
+			return path
+		}
+	}
+}
+
+// TestCheckDiskFull: an embedded store whose disk fills fails its
+// Appends; Check says why (a write error) and stays failing while the
+// disk is full, even though JetStream keeps the error after space is
+// freed; once space is freed, Check reloads JetStream, succeeds, and
+// Appends are stored again after what was stored before.
+func TestCheckDiskFull(t *testing.T) {
+	disk := mountSmallDisk(t, "16m")
+	l := open(t, filepath.Join(disk, "nats"), Options{Timeout: 500 * time.Millisecond})
+	text := strings.Repeat("x", 1500)
+	ev := func(s string) *room.Event { return &room.Event{Kind: room.Chat, Time: time.Now(), From: "alice", Text: s} }
+	if _, err := l.Append(ev("before")); err != nil {
+		t.Fatal(err)
+	}
+	filler := fillDisk(t, disk)
+	var err error
+	for i := 0; err == nil && i < 100; i++ {
+		_, err = l.Append(ev(text))
+	}
+	if err == nil {
+		t.Fatal("100 Appends of 1.5 KB on a full disk all worked")
+	}
+	err = l.Check(context.Background())
+	if got := l.FailureOf(err); got != FailWrite {
+		t.Fatalf("Check on a full disk = %v (%q), want a write error", err, got)
+	}
+	if err := l.Check(context.Background()); l.FailureOf(err) != FailWrite {
+		t.Fatalf("Check, the disk still full = %v", err)
+	}
+	os.Remove(filler)
+	if err := l.Check(context.Background()); err != nil {
+		t.Fatalf("Check once space is freed = %v", err)
+	}
+	seq, err := l.Append(ev("after"))
+	if err != nil {
+		t.Fatalf("Append once space is freed: %v", err)
+	}
+	got, err := l.Replay(0, 1000)
+	if err != nil || len(got) == 0 || got[0].Text != "before" || got[len(got)-1].Text != "after" || got[len(got)-1].Seq != seq {
+		t.Fatalf("Replay after the disk was full: %d events, %v", len(got), err)
 	}
 }
