@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -187,5 +188,72 @@ func TestCorruptStoreIsAClearStartError(t *testing.T) {
 	}
 	if entries, _ := filepath.Glob(filepath.Join(store, "jetstream", "$G", "streams", "CHATD_ROOM", "msgs", "*")); len(entries) == 0 {
 		t.Error("the stream's messages were removed")
+	}
+}
+
+// TestDiskFullIsVisibleAndRecovers: chatd's embedded store is on a small
+// filesystem that fills up: the room turns read-only (members told, the
+// metric says why: a write error); once space is freed, chatd is writable
+// again by itself. Skipped where a tmpfs cannot be mounted.
+func TestDiskFullIsVisibleAndRecovers(t *testing.T) {
+	requireOpenSSL(t)
+	disk := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", disk).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a small tmpfs to fill (needs root and mount permission): %v %s", err, out)
+	}
+	t.Cleanup(func() { // after chatd is stopped (cleanups run last first)
+		if err := exec.Command("umount", disk).Run(); err != nil {
+			exec.Command("umount", "-l", disk).Run()
+		}
+	})
+	s := startChatd(t, filepath.Join(disk, "data"), "--metrics-addr", "127.0.0.1:0")
+	alice := s.JoinWithOpenSSL(t, "alice")
+	bob := s.JoinWithOpenSSL(t, "bob")
+	alice.Send("stored before")
+	bob.Expect("<alice> stored before")
+
+	filler := filepath.Join(disk, "filler")
+	f, err := os.Create(filler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for buf := make([]byte, 64<<10); ; {
+		if _, err := f.Write(buf); err != nil {
+			break
+		}
+	}
+	f.Close()
+	long := strings.Repeat("z", 1500)
+	for range 20 { // the first few may still fit in the last block's page
+		alice.Send(long)
+	}
+	alice.Expect("!!! the room is read-only: storage unavailable")
+	bob.Expect("*** the room is read-only: storage unavailable")
+	page := httpGet(t, s.MetricsURL+"/metrics")
+	if v, _ := metric(page, "chatd_store_up"); v != 0 {
+		t.Errorf("chatd_store_up = %v on a full disk", v)
+	}
+	waitMetric(t, s, `chatd_store_failures_total{reason="write"}`)
+
+	os.Remove(filler)
+	alice.Expect("*** the room is writable again: storage is back")
+	bob.Expect("*** the room is writable again: storage is back")
+	alice.Send("stored after")
+	bob.Expect("<alice> stored after")
+}
+
+// waitMetric waits until series is at least 1 on chatd's metrics page.
+func waitMetric(t *testing.T, s *testproc.Chatd, series string) {
+	t.Helper()
+	deadline := time.Now().Add(testproc.Wait)
+	for {
+		page := httpGet(t, s.MetricsURL+"/metrics")
+		if v, _ := metric(page, series); v >= 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never counted:\n%s", series, grepLines(page, "chatd_store"))
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
