@@ -28,9 +28,10 @@ import (
 // with Store set to StoreWritable), and it is logged. A Log without
 // LogChecker is probed by an Append of the next public event, at most once
 // per backoff interval; the other events are refused without calling it.
-// A store that fails again soon after it came back keeps its backoff
-// growing, so a store that flaps costs its members a notice pair per
-// probeMaxWait at most.
+// A store that fails again within flapWindow of coming back (its check
+// passes but it cannot write) is first probed twice as late as the last
+// time, up to maxFlapWait: a store that flaps costs its members a pair of
+// notices, and the room one failed Append, per maxFlapWait at most.
 
 // ErrReadOnly is wrapped by the errors of the operations (Say, Act,
 // Rename) refused because the room is read-only: its Log cannot store.
@@ -72,11 +73,14 @@ type LogChecker interface {
 // The breaker's bounds: the first probe comes probeFirst after the room
 // turned read-only, each later one waits twice as long, up to probeMaxWait;
 // a probe of a LogChecker may take probeTimeout. A store that fails again
-// within probeMaxWait of coming back keeps the backoff it had.
+// within flapWindow of coming back has its first probe twice as late as
+// the last outage's, up to maxFlapWait.
 const (
 	probeFirst   = 250 * time.Millisecond
 	probeMaxWait = 10 * time.Second
 	probeTimeout = 5 * time.Second
+	flapWindow   = time.Minute
+	maxFlapWait  = 5 * time.Minute
 )
 
 // turn is a change of the room's read-only state that a job caused, for
@@ -94,11 +98,18 @@ const (
 // room is inMemory, whose log never fails).
 type storeGate struct {
 	down    bool
-	why     error     // the failure that turned the room read-only
-	since   time.Time // when it did
-	wait    time.Duration
-	nextTry time.Time // a Log without LogChecker: when an Append may probe it
-	upAt    time.Time // when the store last came back
+	why     error         // the failure that turned the room read-only
+	since   time.Time     // when it did
+	first   time.Duration // the wait before this outage's first probe
+	wait    time.Duration // the wait before the next probe
+	nextTry time.Time     // a Log without LogChecker: when an Append may probe it
+	upAt    time.Time     // when the store last came back
+}
+
+// nextWait is the wait after w before the next probe of an outage whose
+// first probe waited first.
+func nextWait(w, first time.Duration) time.Duration {
+	return min(2*w, max(probeMaxWait, first))
 }
 
 // readOnly is the member lock's side of the read-only state: what the
@@ -151,7 +162,7 @@ func (r *Room) appendGated(j *job, ev *Event) (seq uint64, err error) {
 		if !g.down {
 			r.turnReadOnly(j, err, now)
 		} else {
-			g.wait = min(2*g.wait, probeMaxWait)
+			g.wait = nextWait(g.wait, g.first)
 			g.nextTry = now.Add(g.wait)
 		}
 		return 0, ErrReadOnly
@@ -167,11 +178,12 @@ func (r *Room) appendGated(j *job, ev *Event) (seq uint64, err error) {
 // and marks j as the job that turned it. The caller holds r.sequencer.
 func (r *Room) turnReadOnly(j *job, err error, now time.Time) {
 	g := &r.gate
-	if g.upAt.IsZero() || now.Sub(g.upAt) > probeMaxWait {
-		g.wait = r.cfg.probeFirst // not a flap: start afresh
+	if g.upAt.IsZero() || now.Sub(g.upAt) > flapWindow {
+		g.first = r.cfg.probeFirst // not a flap: start afresh
 	} else {
-		g.wait = min(2*max(g.wait, r.cfg.probeFirst), probeMaxWait)
+		g.first = min(2*max(g.first, r.cfg.probeFirst), maxFlapWait)
 	}
+	g.wait = g.first
 	g.down, g.why, g.since, g.nextTry = true, err, now, now.Add(g.wait)
 	j.turn = turnReadOnly
 	r.logger().Error("the room is read-only: its store failed; messages are refused until it is back", "err", err)
@@ -204,7 +216,7 @@ func (r *Room) applyTurn(j *job) {
 		r.ro.turns++
 		r.counts.storeErrors++
 		r.tellAll(&Event{Kind: Notice, Text: ReadOnlyNotice, Store: StoreReadOnly})
-		r.startProbe()
+		r.startProbe(r.gate.first)
 	case turnWritable:
 		r.ro.on = false
 		r.ro.probe = nil // it has ended, or ends without effect
@@ -249,9 +261,9 @@ func readOnlyError() *Event {
 	return &Event{Kind: Error, Text: ReadOnlyText, Store: StoreReadOnly}
 }
 
-// startProbe starts the background probe of a LogChecker, unless one runs
-// or the room is closed. The caller holds r.mu.
-func (r *Room) startProbe() {
+// startProbe starts the background probe of a LogChecker, first after
+// first, unless one runs or the room is closed. The caller holds r.mu.
+func (r *Room) startProbe(first time.Duration) {
 	checker, ok := r.log.(LogChecker)
 	if !ok || r.ro.probe != nil || r.closed {
 		return
@@ -259,14 +271,14 @@ func (r *Room) startProbe() {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &prober{cancel: cancel, done: make(chan struct{})}
 	r.ro.probe = p
-	go r.probe(ctx, p, checker)
+	go r.probe(ctx, p, checker, first)
 }
 
 // probe checks the store with backoff until a check succeeds, then has
 // the sequencer open the gate (storeBackJob), or until ctx ends.
-func (r *Room) probe(ctx context.Context, p *prober, checker LogChecker) {
+func (r *Room) probe(ctx context.Context, p *prober, checker LogChecker, first time.Duration) {
 	defer close(p.done)
-	wait := r.cfg.probeFirst
+	wait := first
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for {
@@ -285,7 +297,7 @@ func (r *Room) probe(ctx context.Context, p *prober, checker LogChecker) {
 			return
 		}
 		r.noteFailure(err)
-		wait = min(2*wait, probeMaxWait)
+		wait = nextWait(wait, first)
 		timer.Reset(wait)
 	}
 	r.mu.Lock()

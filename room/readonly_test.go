@@ -325,7 +325,7 @@ func TestCloseStopsTheProbe(t *testing.T) {
 }
 
 // TestReadOnlyAgainSoonKeepsTheBackoff: a store that fails again soon
-// after it came back is probed no sooner than before.
+// after it came back is first probed twice as late as the last time.
 func TestReadOnlyAgainSoonKeepsTheBackoff(t *testing.T) {
 	l := newTestLog(t, 10)
 	r := newLoggedRoom(t, l, Config{})
@@ -340,10 +340,45 @@ func TestReadOnlyAgainSoonKeepsTheBackoff(t *testing.T) {
 		alice.Send("y")
 	}
 	r.sequencer.Lock()
-	wait := r.gate.wait
+	first := r.gate.first
 	r.sequencer.Unlock()
-	if wait != 4*probeFirst {
-		t.Errorf("after three flaps the backoff is %v, want %v", wait, 4*probeFirst)
+	if first != 4*probeFirst {
+		t.Errorf("after three flaps the first probe waits %v, want %v", first, 4*probeFirst)
+	}
+	drain(alice)
+}
+
+// TestProbeBackoffIsBounded: probes back off to probeMaxWait, or to the
+// first wait of an outage that came after flaps, itself at most
+// maxFlapWait however often the store flaps.
+func TestProbeBackoffIsBounded(t *testing.T) {
+	w := probeFirst
+	for range 20 {
+		w = nextWait(w, probeFirst)
+	}
+	if w != probeMaxWait {
+		t.Errorf("the backoff reached %v, want %v", w, probeMaxWait)
+	}
+	if got := nextWait(maxFlapWait, maxFlapWait); got != maxFlapWait {
+		t.Errorf("after flaps the backoff grows to %v, want %v", got, maxFlapWait)
+	}
+	l := newTestLog(t, 10)
+	r := newLoggedRoom(t, l, Config{})
+	alice := mustJoin(t, r, "alice")
+	for range 20 { // flaps, on the room's frozen clock
+		failing(l, errors.New("flap"))
+		alice.Send("x")
+		failing(l, nil)
+		r.sequencer.Lock()
+		r.gate.nextTry = time.Time{}
+		r.sequencer.Unlock()
+		alice.Send("y")
+	}
+	r.sequencer.Lock()
+	first := r.gate.first
+	r.sequencer.Unlock()
+	if first != maxFlapWait {
+		t.Errorf("after 20 flaps the first probe waits %v, want %v", first, maxFlapWait)
 	}
 	drain(alice)
 }
