@@ -150,15 +150,13 @@ func (r *Room) noteFailure(err error) {
 // r.sequencer and not r.mu.
 func (r *Room) appendGated(j *job, ev *Event) (seq uint64, err error) {
 	g := &r.gate
-	now := r.cfg.Now()
-	if g.down {
-		if _, checked := r.log.(LogChecker); checked || now.Before(g.nextTry) {
-			return 0, ErrReadOnly
-		}
+	if g.down && (r.checker != nil || r.cfg.Now().Before(g.nextTry)) {
+		return 0, ErrReadOnly
 	}
 	seq, err = r.log.Append(ev)
 	if err != nil {
 		r.noteFailure(err)
+		now := r.cfg.Now()
 		if !g.down {
 			r.turnReadOnly(j, err, now)
 		} else {
@@ -169,7 +167,7 @@ func (r *Room) appendGated(j *job, ev *Event) (seq uint64, err error) {
 	}
 	r.appended, r.endKnown = seq, true
 	if g.down {
-		r.turnWritable(j, now)
+		r.turnWritable(j, r.cfg.Now())
 	}
 	return seq, nil
 }
@@ -193,7 +191,8 @@ func (r *Room) turnReadOnly(j *job, err error, now time.Time) {
 // that turned it. The caller holds r.sequencer.
 func (r *Room) turnWritable(j *job, now time.Time) {
 	g := &r.gate
-	r.logger().Info("the room is writable again: its store is back", "read_only_for", now.Sub(g.since).Round(time.Millisecond), "failure", g.why)
+	r.logger().Info("the room is writable again: its store is back",
+		"read_only_seconds", now.Sub(g.since).Round(time.Millisecond).Seconds(), "failure", g.why)
 	g.down, g.why, g.upAt = false, nil, now
 	j.turn = turnWritable
 }
@@ -238,7 +237,7 @@ func (r *Room) tellAll(ev *Event) {
 // probed by the Appends of chat and actions, which the sequencer refuses
 // in between (appendGated). The caller holds r.mu.
 func (r *Room) refuseReadOnly() error {
-	if _, checked := r.log.(LogChecker); !r.ro.on || !checked {
+	if !r.ro.on || r.checker == nil {
 		return nil
 	}
 	return r.refuseStored()
@@ -264,14 +263,13 @@ func readOnlyError() *Event {
 // startProbe starts the background probe of a LogChecker, first after
 // first, unless one runs or the room is closed. The caller holds r.mu.
 func (r *Room) startProbe(first time.Duration) {
-	checker, ok := r.log.(LogChecker)
-	if !ok || r.ro.probe != nil || r.closed {
+	if r.checker == nil || r.ro.probe != nil || r.closed {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &prober{cancel: cancel, done: make(chan struct{})}
 	r.ro.probe = p
-	go r.probe(ctx, p, checker, first)
+	go r.probe(ctx, p, r.checker, first)
 }
 
 // probe checks the store with backoff until a check succeeds, then has

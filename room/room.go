@@ -321,7 +321,10 @@ type Room struct {
 	cfg   Config
 	log   Log
 	logID string // names log for resuming clients (LogID)
-	nicks Nicks
+	// checker probes log while the room is read-only, if log can be
+	// probed (LogChecker); nil if not.
+	checker LogChecker
+	nicks   Nicks
 
 	sequencer sync.Mutex // see the package doc
 	gate      storeGate  // whether to call Append (readonly.go); guarded as appended
@@ -368,6 +371,7 @@ func New(cfg Config) *Room {
 	if r.nicks == nil {
 		r.nicks = NewMemoryNicks(cfg.MaxHeldNicks, cfg.Now)
 	}
+	r.checker, _ = r.log.(LogChecker)
 	r.logID = newLogID()
 	if n, ok := r.log.(LogNamer); ok {
 		r.logID = n.LogID()
