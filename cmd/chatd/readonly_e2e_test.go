@@ -66,9 +66,14 @@ func TestStoreOutageIsVisibleAndRecovers(t *testing.T) {
 	carol.WaitFor("chatd · 3 members · carol")
 	bob.Expect("*** carol joined")
 	alice.Expect("*** carol joined")
+	erin := testproc.StartScreen(t, "chat erin", 100, 24, chatBinary, "--ca", s.CertFile, "--nick", "erin",
+		"--known-servers", filepath.Join(t.TempDir(), "known"), s.Addr())
+	erin.WaitFor("chatd · 4 members · erin")
+	alice.Expect("*** erin joined")
 	alice.Send("stored before")
 	bob.Expect("<alice> stored before")
 	carol.WaitFor("alice: stored before")
+	erin.WaitFor("alice: stored before")
 
 	nats.kill()
 	alice.Send("lost during")
@@ -80,6 +85,9 @@ func TestStoreOutageIsVisibleAndRecovers(t *testing.T) {
 	bob.Expect("!!! the room is read-only: storage unavailable")
 	carol.Type("carol tries\r") // refused on her screen too: the notice, then the error
 	waitCount(t, carol, "the room is read-only: storage unavailable", 2)
+	erin.WaitFor("the room is read-only: storage unavailable") // the bundled client
+	erin.Type("erin tries\r")
+	waitCount(t, erin, "the room is read-only: storage unavailable", 2)
 	page := httpGet(t, s.MetricsURL+"/metrics")
 	if v, ok := metric(page, "chatd_store_up"); !ok || v != 0 {
 		t.Errorf("chatd_store_up = %v (%v) while read-only", v, ok)
@@ -97,6 +105,7 @@ func TestStoreOutageIsVisibleAndRecovers(t *testing.T) {
 	alice.Expect("*** the room is writable again: storage is back")
 	bob.Expect("*** the room is writable again: storage is back")
 	carol.WaitFor("the room is writable again")
+	erin.WaitFor("the room is writable again")
 	alice.Send("stored after")
 	bob.Expect("<alice> stored after")
 	carol.WaitFor("alice: stored after")
@@ -113,7 +122,7 @@ func TestStoreOutageIsVisibleAndRecovers(t *testing.T) {
 			t.Errorf("dave's history lacks %q:\n%s", want, history)
 		}
 	}
-	for _, lost := range []string{"lost during", "bob tries", "carol tries"} {
+	for _, lost := range []string{"lost during", "bob tries", "carol tries", "erin tries"} {
 		if strings.Contains(history, lost) {
 			t.Errorf("dave was shown %q, which was never stored:\n%s", lost, history)
 		}
