@@ -76,8 +76,10 @@ func TestStoreOutageIsVisibleAndRecovers(t *testing.T) {
 	erin.WaitFor("alice: stored before")
 
 	nats.kill()
+	killed := time.Now()
 	alice.Send("lost during")
 	alice.Expect("*** " + "the room is read-only: storage unavailable; you can read")
+	t.Logf("read-only %v after the kill", time.Since(killed).Round(time.Millisecond))
 	alice.Expect("!!! the room is read-only: storage unavailable")
 	bob.Expect("*** the room is read-only: storage unavailable; you can read")
 	carol.WaitFor("the room is read-only: storage unavailable")
@@ -102,7 +104,10 @@ func TestStoreOutageIsVisibleAndRecovers(t *testing.T) {
 	}
 
 	nats = startNATSServer(t, nats.bin, nats.dir, nats.port)
+	restarted := time.Now()
 	alice.Expect("*** the room is writable again: storage is back")
+	t.Logf("writable %v after nats-server was ready again (read-only for %v)",
+		time.Since(restarted).Round(time.Millisecond), time.Since(killed).Round(time.Millisecond))
 	bob.Expect("*** the room is writable again: storage is back")
 	carol.WaitFor("the room is writable again")
 	erin.WaitFor("the room is writable again")
