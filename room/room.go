@@ -432,7 +432,9 @@ func (r *Room) LogID() string { return r.logID }
 // replay of recent history, if there is any, framed by HistoryBegin and
 // HistoryEnd; then its own Join event, then a Members list; live events
 // follow. Join fails with an error wrapping ErrInvalidNick, ErrNickTaken,
-// ErrClosed or ErrUnavailable.
+// ErrClosed or ErrUnavailable. In a read-only room (see ErrReadOnly) it
+// succeeds, but the Join is shown to the joiner alone, then a Notice that
+// the room is read-only.
 func (r *Room) Join(nick string, opts JoinOptions) (*Member, error) {
 	if err := ValidateNick(nick); err != nil {
 		return nil, err
