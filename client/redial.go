@@ -84,12 +84,12 @@ type Redialer struct {
 	// linkChanged holds a signal that Link changed, until it is taken.
 	linkChanged chan struct{}
 	seen        *seenLog // what the session showed; the run goroutine's
+
+	closeOnce sync.Once
 	// readOnly: the server said its room is read-only (a Notice whose
 	// Store is room.StoreReadOnly) and not yet that it is writable again;
 	// lines typed meanwhile are not echoed, since nobody is shown them.
 	readOnly atomic.Bool
-
-	closeOnce sync.Once
 
 	mu       sync.Mutex
 	client   *Conn // nil while disconnected
