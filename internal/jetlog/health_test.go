@@ -153,7 +153,9 @@ func TestCheckDiskFull(t *testing.T) {
 	disk := mountSmallDisk(t, "16m")
 	l := open(t, filepath.Join(disk, "nats"), Options{Timeout: 500 * time.Millisecond})
 	text := strings.Repeat("x", 1500)
-	ev := func(s string) *room.Event { return &room.Event{Kind: room.Chat, Time: time.Now(), From: "alice", Text: s} }
+	ev := func(s string) *room.Event {
+		return &room.Event{Kind: room.Chat, Time: time.Now(), From: "alice", Text: s}
+	}
 	if _, err := l.Append(ev("before")); err != nil {
 		t.Fatal(err)
 	}
