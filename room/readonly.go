@@ -172,6 +172,35 @@ func (r *Room) appendGated(j *job, ev *Event) (seq uint64, err error) {
 	return seq, nil
 }
 
+// batchable reports whether the sequencer may hand the log a run of
+// events at once (a BatchLog): not while the room is read-only, when each
+// event goes through appendGated, refused at once or probing the log
+// alone. The caller holds r.sequencer.
+func (r *Room) batchable() bool { return !r.gate.down }
+
+// afterRun is the gate of a run of publish jobs appended together (a
+// BatchLog): the first job whose event was not stored (its err the log's)
+// turns the room read-only, as a failed Append does, and every such job is
+// refused with ErrReadOnly; StoreFailed hears the run's failure once. The
+// caller holds r.sequencer and not r.mu.
+func (r *Room) afterRun(run []job) {
+	noted := false
+	for i := range run {
+		j := &run[i]
+		if j.err == nil || errors.Is(j.err, ErrReadOnly) {
+			continue
+		}
+		if !noted {
+			r.noteFailure(j.err)
+			noted = true
+		}
+		if !r.gate.down {
+			r.turnReadOnly(j, j.err, r.cfg.Now())
+		}
+		j.err = ErrReadOnly
+	}
+}
+
 // turnReadOnly makes the gate read-only after the failure err, logs why,
 // and marks j as the job that turned it. The caller holds r.sequencer.
 func (r *Room) turnReadOnly(j *job, err error, now time.Time) {

@@ -382,3 +382,33 @@ func TestProbeBackoffIsBounded(t *testing.T) {
 	}
 	drain(alice)
 }
+
+// TestAfterRunTurnsReadOnly: a run of events appended together (a
+// BatchLog) of which one was not stored turns the room read-only once,
+// with that job; every job not stored is refused with ErrReadOnly, the
+// stored ones are left alone; no run is batched while read-only.
+func TestAfterRunTurnsReadOnly(t *testing.T) {
+	var failures atomic.Int64
+	l := newTestLog(t, 10)
+	r := newLoggedRoom(t, l, Config{StoreFailed: func(error) { failures.Add(1) }})
+	down := errors.New("down")
+	run := []job{{kind: publishJob}, {kind: publishJob, err: down}, {kind: publishJob, err: down}}
+	r.sequencer.Lock()
+	if !r.batchable() {
+		t.Error("a sound room does not batch")
+	}
+	r.afterRun(run)
+	if r.batchable() {
+		t.Error("a read-only room still batches")
+	}
+	r.sequencer.Unlock()
+	if run[0].err != nil || run[0].turn != noTurn {
+		t.Errorf("the stored job: err %v, turn %d", run[0].err, run[0].turn)
+	}
+	if !errors.Is(run[1].err, ErrReadOnly) || run[1].turn != turnReadOnly || !errors.Is(run[2].err, ErrReadOnly) || run[2].turn != noTurn {
+		t.Errorf("the jobs not stored: %v/%d, %v/%d; want ErrReadOnly, the first turning the room", run[1].err, run[1].turn, run[2].err, run[2].turn)
+	}
+	if n := failures.Load(); n != 1 {
+		t.Errorf("StoreFailed heard %d failures of one run", n)
+	}
+}
