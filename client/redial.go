@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"chatd/certs"
@@ -88,6 +89,10 @@ type Redialer struct {
 	firstLog string
 
 	closeOnce sync.Once
+	// readOnly: the server said its room is read-only (a Notice whose
+	// Store is room.StoreReadOnly) and not yet that it is writable again;
+	// lines typed meanwhile are not echoed, since nobody is shown them.
+	readOnly atomic.Bool
 
 	mu       sync.Mutex
 	client   *Conn // nil while disconnected
@@ -226,7 +231,7 @@ func (r *Redialer) Send(line string) {
 	case c == nil:
 		r.tellLocal(room.Error, "not connected; your line was not sent")
 	case r.queue(outgoing{c: c, line: line}, quit):
-		if r.cfg.Echo {
+		if r.cfg.Echo && !r.readOnly.Load() {
 			if ev := room.EchoOf(c.Nick(), line, 0); ev != nil {
 				ev.Time = time.Now()
 				r.addLocal(ev)
@@ -372,6 +377,7 @@ func (r *Redialer) setClient(c *Conn) {
 	r.client = c
 	if c != nil {
 		r.nick, r.kind, r.link = c.Nick(), kind, Link{}
+		r.readOnly.Store(false) // a joiner is told again if it still is
 	}
 	r.mu.Unlock()
 	if c != nil {
@@ -473,6 +479,12 @@ func (r *Redialer) emitLocal(ev *room.Event) bool {
 }
 
 func (r *Redialer) emit(ev *room.Event) bool {
+	switch {
+	case ev.Kind == room.Notice && ev.Store == room.StoreReadOnly:
+		r.readOnly.Store(true)
+	case ev.Store == room.StoreWritable:
+		r.readOnly.Store(false)
+	}
 	select {
 	case r.out <- ev:
 		return true

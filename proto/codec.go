@@ -174,7 +174,9 @@ func digit(n int) byte { return byte('0' + n) }
 // Leave line's reason is read back into its typed room.Reason (words it does
 // not know are a room.ReasonOther); a farewell ("*** Goodbye.", the room's
 // room.ShutdownNotice, "!!! disconnected: ...") becomes the room.Bye event
-// it was, with its reason. A line that follows no rule of the grammar
+// it was, with its reason; the room's notices about its store
+// (room.ReadOnlyNotice, room.WritableNotice, room.ReadOnlyText) get their
+// Store back. A line that follows no rule of the grammar
 // becomes a Notice holding the line.
 func ParseLine(line string, now time.Time) *room.Event {
 	line = room.Clean(line)
@@ -198,6 +200,9 @@ func parseBody(ev *room.Event, body string) bool {
 		return true
 	case strings.HasPrefix(body, errorPrefix):
 		ev.Kind, ev.Text = room.Error, body[len(errorPrefix):]
+		if ev.Text == room.ReadOnlyText {
+			ev.Store = room.StoreReadOnly // a line refused: the room is read-only
+		}
 		parseFarewell(ev)
 		return true
 	case strings.HasPrefix(body, privateSentPrefix):
@@ -255,6 +260,12 @@ func parseNotice(ev *room.Event, text string) {
 		return
 	}
 	ev.Kind, ev.Text = room.Notice, text
+	switch text {
+	case room.ReadOnlyNotice:
+		ev.Store = room.StoreReadOnly
+	case room.WritableNotice:
+		ev.Store = room.StoreWritable
+	}
 }
 
 func parseMembers(ev *room.Event, text string) bool {

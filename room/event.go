@@ -110,4 +110,8 @@ type Event struct {
 	Joined int    // Presence: members that joined since the last summary
 	Left   int    // Presence: members that left since the last summary
 	Reason Reason // Leave and Bye: why the member left
+	// Store says, on a Notice or an Error about the room's store, what it
+	// tells: the room turned read-only (or refused a line for it), or
+	// writable again; StoreNoState on every other event. Text words it.
+	Store StoreState
 }

@@ -78,6 +78,9 @@ func (r *Room) chat(m *Member, line string, isCommand bool) error {
 		r.counts.rejected[RejectCommand]++
 		return refuse(ErrUnknownCommand, "unknown command %q; /help lists the commands", name)
 	}
+	if err := r.refuseReadOnly(); err != nil {
+		return err
+	}
 	r.say(m, strings.TrimPrefix(line, "/"))
 	return nil
 }
@@ -112,7 +115,11 @@ func (r *Room) explain(m *Member, err error) {
 	if err == nil || errors.Is(err, ErrNotInRoom) || errors.Is(err, ErrClosed) || errors.As(err, &flood) && (flood.Dropped > 1 || flood.Disconnected) {
 		return
 	}
-	r.reply(m, &Event{Kind: Error, Text: err.Error()})
+	ev := &Event{Kind: Error, Text: err.Error()}
+	if errors.Is(err, ErrReadOnly) {
+		ev.Store = StoreReadOnly
+	}
+	r.reply(m, ev)
 }
 
 // tellError tells m an Error event at once, if m is still present: for

@@ -79,6 +79,9 @@ func (m *Member) Say(text string) error {
 	if err := r.startOp(m, false); err != nil {
 		return err
 	}
+	if err := r.refuseReadOnly(); err != nil {
+		return err
+	}
 	r.say(m, text)
 	return nil
 }
@@ -93,6 +96,9 @@ func (m *Member) Act(text string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := r.startOp(m, false); err != nil {
+		return err
+	}
+	if err := r.refuseReadOnly(); err != nil {
 		return err
 	}
 	r.broadcast(&Event{Kind: Action, From: m.nick, Text: text}, m)
@@ -342,6 +348,9 @@ func (r *Room) deliverPrivate(m, target *Member, private *Event) error {
 func (r *Room) rename(m *Member, nick string, stored *error) error {
 	if err := r.startOp(m, false); err != nil {
 		return err
+	}
+	if err := r.refuseStored(); err != nil {
+		return err // the change could not be announced
 	}
 	if err := ValidateNick(nick); err != nil {
 		return err

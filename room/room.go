@@ -18,7 +18,9 @@
 // Who owns which nickname is its Nicks' (Config.Nicks). Both default to
 // memory (MemoryLog, MemoryNicks); either may be a network store, slow and
 // fallible. The hub (hub.go) delivers the numbered events to the local
-// members.
+// members. A room whose log fails to append turns read-only until a probe
+// finds the log back (ErrReadOnly, readonly.go): members stay, lines are
+// refused, and nobody is shown what was not stored.
 //
 // # Locking
 //
@@ -180,7 +182,10 @@ type Config struct {
 	MessageLog *slog.Logger
 	// Log stores the room's public events: their order, and the history a
 	// joiner is shown (its last HistorySize). Nil means a MemoryLog of
-	// HistorySize events.
+	// HistorySize events. An Append that fails turns the room read-only
+	// until the log is back (ErrReadOnly; a Log that implements
+	// LogChecker is probed in the background, any other by an Append at
+	// most once per backoff interval).
 	Log Log
 	// Nicks records who owns which nickname, and the nicknames held after
 	// an involuntary leave. Nil means a MemoryNicks that holds at most
@@ -191,8 +196,21 @@ type Config struct {
 	// nickname stays taken until the store frees it). Each failure counts
 	// in Stats.StoreErrors.
 	Nicks Nicks
+	// Logger receives what the room has to say about its store: once
+	// when it turns read-only (with the error) and once when it is
+	// writable again. Nil means slog.Default().
+	Logger *slog.Logger
+	// StoreFailed, if set, is called with each error of a call to the
+	// Log that failed, an Append or a probe (LogChecker.Check), for
+	// metrics; while the room is read-only the probes are bounded by their
+	// backoff. It is called without the member lock, must not block and
+	// must not call the room.
+	StoreFailed func(err error)
 	// Now is the clock; tests may replace it.
 	Now func() time.Time
+	// probeFirst is how long a read-only room waits before its first
+	// probe of the store (default probeFirst); tests shorten it.
+	probeFirst time.Duration
 	// afterFunc calls f after d, as time.AfterFunc does: the timer that
 	// sends a member's queued lines. Tests replace it to drive that timer
 	// with their clock.
@@ -236,6 +254,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.afterFunc == nil {
 		c.afterFunc = realAfterFunc
+	}
+	if c.probeFirst <= 0 {
+		c.probeFirst = probeFirst
 	}
 	return c
 }
@@ -300,9 +321,13 @@ type Room struct {
 	cfg   Config
 	log   Log
 	logID string // names log for resuming clients (LogID)
-	nicks Nicks
+	// checker probes log while the room is read-only, if log can be
+	// probed (LogChecker); nil if not.
+	checker LogChecker
+	nicks   Nicks
 
 	sequencer sync.Mutex // see the package doc
+	gate      storeGate  // whether to call Append (readonly.go); guarded as appended
 	appended  uint64     // Seq of the last event appended; guarded by sequencer (by mu when inMemory)
 	endKnown  bool       // appended is the log's last Seq (the room appended, or read it: lastSeq); guarded as appended
 	logged    []*Event   // messages delivered, for Config.MessageLog; guarded by sequencer
@@ -310,6 +335,7 @@ type Room struct {
 	mu         memberLock // see the package doc; it guards what follows
 	jobs       jobQueue
 	retrier    retrier
+	ro         readOnly // the read-only state the operations see (readonly.go)
 	closed     bool
 	members    map[*Member]struct{}
 	byNick     map[string]*Member // keyed by nickKey
@@ -345,6 +371,7 @@ func New(cfg Config) *Room {
 	if r.nicks == nil {
 		r.nicks = NewMemoryNicks(cfg.MaxHeldNicks, cfg.Now)
 	}
+	r.checker, _ = r.log.(LogChecker)
 	r.logID = newLogID()
 	if n, ok := r.log.(LogNamer); ok {
 		r.logID = n.LogID()
@@ -405,7 +432,9 @@ func (r *Room) LogID() string { return r.logID }
 // replay of recent history, if there is any, framed by HistoryBegin and
 // HistoryEnd; then its own Join event, then a Members list; live events
 // follow. Join fails with an error wrapping ErrInvalidNick, ErrNickTaken,
-// ErrClosed or ErrUnavailable.
+// ErrClosed or ErrUnavailable. In a read-only room (see ErrReadOnly) it
+// succeeds, but the Join is shown to the joiner alone, then a Notice that
+// the room is read-only.
 func (r *Room) Join(nick string, opts JoinOptions) (*Member, error) {
 	if err := ValidateNick(nick); err != nil {
 		return nil, err
@@ -536,12 +565,20 @@ func (r *Room) arrive(a *arrival) {
 	r.replayHistory(m, a)
 	r.announceJoin(m, a)
 	r.tell(m, r.membersEvent())
+	if r.ro.on {
+		r.tell(m, &Event{Kind: Notice, Text: ReadOnlyNotice, Store: StoreReadOnly})
+	}
 }
 
 // announceJoin tells everyone that m joined or, in a room too big for that,
-// tells m alone and counts the join for the next Presence summary. The
+// tells m alone and counts the join for the next Presence summary; in a
+// read-only room whose log did not store the join, it tells m alone. The
 // caller holds r.mu.
 func (r *Room) announceJoin(m *Member, a *arrival) {
+	if a.unstored { // read-only: m alone is told
+		r.tell(m, a.join)
+		return
+	}
 	if !a.quiet {
 		r.hub.deliver(r, a.join, nil)
 		return
@@ -696,6 +733,7 @@ func (r *Room) Len() int {
 // joins. The public events accepted before are delivered first. It is safe
 // to call more than once.
 func (r *Room) Close(notice string) {
+	defer r.stopProbe()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {

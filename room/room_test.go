@@ -28,6 +28,9 @@ func newTestRoom(t *testing.T, cfg Config) *Room {
 	if cfg.FloodBurst == 0 {
 		cfg.FloodBurst, cfg.FloodKick = 1<<20, 1<<20
 	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	if cfg.afterFunc == nil { // queued lines wait until a test fires them (floodRoom)
 		cfg.afterFunc = new(fakeTimers).after
 	}

@@ -47,6 +47,9 @@ const (
 	// privateJob stores nothing: it delivers a private message and its
 	// receipt behind the work queued before it.
 	privateJob
+	// storeBackJob opens the read-only room's gate: a probe found the
+	// store back (readonly.go).
+	storeBackJob
 )
 
 // job is one piece of the sequencer's work.
@@ -68,6 +71,7 @@ type job struct {
 	result  *error
 	err     error // what the log or the store said
 	retried bool  // releaseJob, holdJob: it failed before
+	turn    turn  // the room turned read-only or writable doing it (readonly.go)
 }
 
 // jobQueue is the sequencer's work: what is queued, the batch being done
@@ -300,10 +304,9 @@ func (r *Room) processLocked() {
 func (r *Room) store(j *job) {
 	switch j.kind {
 	case publishJob:
-		var seq uint64
-		if seq, j.err = r.log.Append(j.ev); j.err == nil {
-			r.appended, r.endKnown = seq, true
-		}
+		_, j.err = r.appendGated(j, j.ev)
+	case storeBackJob:
+		r.storeBack(j)
 	case renameJob:
 		j.err = r.nicks.Claim(j.nick, claimOf(j.member))
 	case releaseJob:
@@ -311,7 +314,7 @@ func (r *Room) store(j *job) {
 	case holdJob:
 		j.err = r.nicks.Hold(j.nick, claimOf(j.member), r.cfg.NickGrace)
 	case arriveJob:
-		r.storeArrival(j.arrival)
+		r.storeArrival(j)
 	}
 }
 
@@ -319,6 +322,7 @@ func (r *Room) store(j *job) {
 // r.sequencer and r.mu, or, for a job that stores nothing, r.mu alone (see
 // inOrder).
 func (r *Room) apply(j *job) {
+	r.applyTurn(j)
 	switch j.kind {
 	case publishJob:
 		r.deliverStored(j.ev, j.member, j.err)
@@ -435,8 +439,8 @@ func (r *Room) retryDue() {
 }
 
 // deliverStored delivers a public event the log has stored, or, if it
-// could not store it (err), tells whoever the event was about that nobody
-// was shown it. The caller holds r.mu.
+// could not store it (err: the room is read-only), tells its sender that
+// nobody was shown it. The caller holds r.mu.
 func (r *Room) deliverStored(ev *Event, sender *Member, err error) {
 	if err == nil {
 		if r.countMessage(ev) && r.cfg.MessageLog != nil {
@@ -445,13 +449,11 @@ func (r *Room) deliverStored(ev *Event, sender *Member, err error) {
 		r.hub.deliver(r, ev, sender)
 		return
 	}
-	r.counts.storeErrors++
-	what := "your message was not sent"
-	if ev.Kind == NickChange {
-		what = "your new nickname was not announced" // sender is the member renamed
-	}
-	if sender != nil {
-		r.tellError(sender, fmt.Sprintf("%s: the room could not store it (%v)", what, err))
+	if sender != nil { // err is ErrReadOnly (appendGated)
+		if _, present := r.members[sender]; present {
+			r.counts.rejected[RejectReadOnly]++
+			r.tell(sender, readOnlyError())
+		}
 	}
 }
 
@@ -473,31 +475,34 @@ type arrival struct {
 	// past, if the log says (LogStart) and the resumed history was cut by
 	// Config.HistorySize; 0 if unknown.
 	first   uint64
-	claimed bool  // the nickname store gave m its nickname
-	err     error // why m could not join
+	claimed bool // the nickname store gave m its nickname
+	// unstored: the room is read-only and its Join was not stored; m
+	// gets in unannounced, and is told so.
+	unstored bool
+	err      error // why m could not join
 }
 
 // storeArrival claims the joiner's nickname, completes its history with
 // what the log stored since Join read it and appends its Join event, which
 // the joiner's history therefore ends just before. The caller holds
 // r.sequencer and not r.mu.
-func (r *Room) storeArrival(a *arrival) {
+func (r *Room) storeArrival(j *job) {
+	a := j.arrival
 	if err := r.nicks.Claim(a.m.nick, claimOf(a.m)); err != nil {
 		a.err = storeError(err, "your nickname could not be recorded")
 		return
 	}
 	a.claimed = true
-	a.past, a.pastErr = r.completeHistory(a.past, a.pastErr, a.after)
+	if !r.gate.down || a.pastErr == nil { // read-only: no second try under the sequencer
+		a.past, a.pastErr = r.completeHistory(a.past, a.pastErr, a.after)
+	}
 	a.end = r.appended
 	if a.quiet {
 		return
 	}
-	seq, err := r.log.Append(a.join)
-	if err != nil {
-		a.err = storeError(err, "your arrival could not be recorded")
-		return
+	if _, err := r.appendGated(j, a.join); err != nil {
+		a.unstored = true // read-only: the joiner gets in unannounced
 	}
-	r.appended, r.endKnown = seq, true
 }
 
 // storeError is the error Join returns when the store refused what: a

@@ -294,11 +294,11 @@ func TestOperationsFailOnceTheRoomIsClosing(t *testing.T) {
 }
 
 // TestNickChangeFailureIsToldToTheRenamedMember: when the log cannot store
-// a NickChange, the member renamed is told, not whoever has its new
-// nickname by then.
+// a NickChange, the member renamed is told (the room is read-only), not
+// whoever has its new nickname by then.
 func TestNickChangeFailureIsToldToTheRenamedMember(t *testing.T) {
 	l := newTestLog(t, 10)
-	r := newLoggedRoom(t, l, Config{})
+	r := newCheckedRoom(t, l, Config{})
 	l.room.Store(nil)
 	alice := mustJoin(t, r, "alice")
 	bob := mustJoin(t, r, "bob")
@@ -314,8 +314,12 @@ func TestNickChangeFailureIsToldToTheRenamedMember(t *testing.T) {
 	if err := alice.Rename("al"); err != nil {
 		t.Fatal(err)
 	}
-	assertEvents(t, alice, "error your new nickname was not announced: the room could not store it (log down)")
-	assertEvents(t, bob)
+	assertEvents(t, alice, "notice "+ReadOnlyNotice, "error "+ReadOnlyText)
+	assertEvents(t, bob, "notice "+ReadOnlyNotice)
+	l.set(func(l *testLog) { l.failAppend = nil })
+	waitWritable(t, r)
+	drain(alice)
+	drain(bob)
 
 	// The same, while alice leaves and bob takes her new nickname before
 	// the failure is known.
@@ -323,6 +327,14 @@ func TestNickChangeFailureIsToldToTheRenamedMember(t *testing.T) {
 		t.Fatal(err)
 	}
 	drain(bob)
+	l.set(func(l *testLog) {
+		l.failAppend = func(ev *Event) error {
+			if ev.Kind == NickChange && ev.From == "alice" {
+				return errors.New("log down")
+			}
+			return nil
+		}
+	})
 	gate, entered := make(chan struct{}), make(chan struct{}, 1)
 	l.set(func(l *testLog) { l.gate, l.entered = gate, entered })
 	var wg sync.WaitGroup
@@ -339,7 +351,9 @@ func TestNickChangeFailureIsToldToTheRenamedMember(t *testing.T) {
 	if renamed != nil || bob.Nick() != "carl" {
 		t.Fatalf("bob's rename to carl: %v, bob is %q", renamed, bob.Nick())
 	}
-	assertEvents(t, bob, "leave carl quit", "nick bob carl") // and no error
+	// The room turned read-only: bob is told so, and his own change,
+	// made, is refused its announcement; alice's failure is not his.
+	assertEvents(t, bob, "notice "+ReadOnlyNotice, "error "+ReadOnlyText)
 }
 
 // TestJoinerSeesItsOwnJoinBehindAFullHistory: however HistorySize and

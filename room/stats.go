@@ -16,20 +16,26 @@ type Stats struct {
 	// control (Config.FloodQueue) rather than going out at once.
 	Queued uint64
 	// StoreErrors counts what the room's Log or nickname store failed to
-	// do: public events not stored (whoever they were about was told, and
-	// nobody was shown them), histories not replayed (the joiner was told),
+	// do: the Appends that turned the room read-only (the sender was told,
+	// and nobody was shown the event; the lines refused while read-only
+	// count in Rejected instead), histories not replayed (the joiner was told),
 	// joins and renames the store failed to record (a nickname it refused
 	// as taken is not counted), and every attempt at a release or hold of a
 	// nickname that failed (they are retried; see Config.Nicks).
 	StoreErrors uint64
+	// ReadOnly: the room is read-only now, its Log unable to store (see
+	// ErrReadOnly); ReadOnlyTurns counts the times it turned so.
+	ReadOnly      bool
+	ReadOnlyTurns uint64
 }
 
 // Reasons input lines are refused, as counted in Stats.Rejected.
 const (
-	RejectTooLong = "too long"
-	RejectFlood   = "flood"
-	RejectCommand = "bad command"
-	RejectPrivate = "private limit" // too many private messages to one member from one sender
+	RejectTooLong  = "too long"
+	RejectFlood    = "flood"
+	RejectCommand  = "bad command"
+	RejectPrivate  = "private limit" // too many private messages to one member from one sender
+	RejectReadOnly = "read only"     // the room is read-only: its store is unavailable
 )
 
 // counters are the room's running totals. They are guarded by Room.mu.
@@ -54,6 +60,8 @@ func (r *Room) Stats() Stats {
 		Rejected:   maps.Clone(r.counts.rejected),
 		Queued:     r.counts.queued,
 		// failures of Config.Log and Config.Nicks
-		StoreErrors: r.counts.storeErrors,
+		StoreErrors:   r.counts.storeErrors,
+		ReadOnly:      r.ro.on,
+		ReadOnlyTurns: r.ro.turns,
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"chatd/connlimit"
 	"chatd/gateway"
+	"chatd/internal/jetlog"
 	"chatd/room"
 )
 
@@ -54,11 +55,13 @@ var (
 	descRejected   = prometheus.NewDesc("chatd_rejected_lines_total", "Input lines refused, by reason.", []string{"reason"}, nil)
 	descQueued     = prometheus.NewDesc("chatd_queued_lines_total", "Input lines that waited their turn for flood control (a paste) rather than going out at once.", nil, nil)
 	descStore      = prometheus.NewDesc("chatd_store_errors_total", "Failures of the room's log or nickname store: events not stored (and shown to nobody), histories not replayed, joins and nickname records not written; each was told to whoever it concerned.", nil, nil)
+	descStoreUp    = prometheus.NewDesc("chatd_store_up", "1 if the room can store what is said, 0 while it is read-only because its store is unavailable.", nil, nil)
+	descReadOnly   = prometheus.NewDesc("chatd_store_read_only_total", "Times the room turned read-only because its store failed.", nil, nil)
 )
 
 // Describe sends the descriptions of the room's metrics.
 func (c roomCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descMembers, descJoins, descLeaves, descMessages, descDeliveries, descSkipped, descRejected, descQueued, descStore} {
+	for _, d := range []*prometheus.Desc{descMembers, descJoins, descLeaves, descMessages, descDeliveries, descSkipped, descRejected, descQueued, descStore, descStoreUp, descReadOnly} {
 		ch <- d
 	}
 }
@@ -79,12 +82,50 @@ func (c roomCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descSkipped, r.Skipped)
 	counter(descQueued, r.Queued)
 	counter(descStore, r.StoreErrors)
+	counter(descReadOnly, r.ReadOnlyTurns)
+	up := 1
+	if r.ReadOnly {
+		up = 0
+	}
+	gauge(descStoreUp, up)
 	for reason, n := range r.Leaves {
 		counter(descLeaves, n, reason)
 	}
 	for reason, n := range r.Rejected {
 		counter(descRejected, n, reason)
 	}
+}
+
+// storeFailures counts the failed calls of the room's store by reason
+// (chatd_store_failures_total): the room reports each one
+// (room.Config.StoreFailed), the store says why (jetlog.Log.FailureOf).
+type storeFailures struct {
+	vec    *prometheus.CounterVec
+	reason func(error) jetlog.Failure
+}
+
+// newStoreFailures counts the failures of store; nil (the memory log,
+// which never fails) counts any as "other".
+func newStoreFailures(store *jetlog.Log) *storeFailures {
+	f := &storeFailures{
+		vec: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chatd_store_failures_total",
+			Help: "Failed calls of the room's store (appends, and probes while it is read-only), by reason: unreachable, timeout, write, broken, other.",
+		}, []string{"reason"}),
+		reason: func(error) jetlog.Failure { return jetlog.FailOther },
+	}
+	if store != nil {
+		f.reason = store.FailureOf
+	}
+	for _, r := range []jetlog.Failure{jetlog.FailUnreachable, jetlog.FailTimeout, jetlog.FailWrite, jetlog.FailBroken, jetlog.FailOther} {
+		f.vec.WithLabelValues(string(r)) // dashboards see 0 before the first failure
+	}
+	return f
+}
+
+// note counts err; it is the room's Config.StoreFailed.
+func (f *storeFailures) note(err error) {
+	f.vec.WithLabelValues(string(f.reason(err))).Inc()
 }
 
 // metricsServer serves /metrics and /healthz, and /debug/pprof/ if asked.

@@ -85,6 +85,7 @@ func TestEveryPartRegistersTheSameMetricsAsBefore(t *testing.T) {
 	for name, register := range map[string]func(prometheus.Registerer) error{
 		"room":  func(r prometheus.Registerer) error { return r.Register(roomCollector{chatRoom}) },
 		"guard": connlimit.New(connlimit.Limits{}).Register,
+		"store": func(r prometheus.Registerer) error { return r.Register(newStoreFailures(nil).vec) },
 		"TLS":   tlsServer.Register,
 		"SSH":   sshServer.Register,
 	} {
@@ -110,6 +111,9 @@ func TestEveryPartRegistersTheSameMetricsAsBefore(t *testing.T) {
 		"chatd_rejected_lines_total":         {{"Input lines refused, by reason.", "reason"}},
 		"chatd_queued_lines_total":           {{"Input lines that waited their turn for flood control (a paste) rather than going out at once.", ""}},
 		"chatd_store_errors_total":           {{"Failures of the room's log or nickname store: events not stored (and shown to nobody), histories not replayed, joins and nickname records not written; each was told to whoever it concerned.", ""}},
+		"chatd_store_up":                     {{"1 if the room can store what is said, 0 while it is read-only because its store is unavailable.", ""}},
+		"chatd_store_read_only_total":        {{"Times the room turned read-only because its store failed.", ""}},
+		"chatd_store_failures_total":         {{"Failed calls of the room's store (appends, and probes while it is read-only), by reason: unreachable, timeout, write, broken, other.", "reason"}},
 		"chatd_tls_handshakes_total":         {{"Completed TLS handshakes, by version and key-exchange group.", "group,version"}},
 		"chatd_tls_handshake_failures_total": {{"Failed TLS handshakes, by reason.", "reason"}},
 	}

@@ -92,9 +92,14 @@ func serve(ctx context.Context, stopSignals func(), cfg *config, stdout io.Write
 	b.say(storePart(cfg.store, absPath(filepath.Join(cfg.dataDir, natsDirName)), cfg.room.HistorySize))
 	roomCfg := cfg.room
 	roomCfg.Log = roomLog(store)
+	failures := newStoreFailures(store)
+	roomCfg.StoreFailed, roomCfg.Logger = failures.note, logger.With("part", "store")
 	chatRoom := room.New(roomCfg)
 	guard := connlimit.New(withRefusalLog(cfg.conns, logger))
 	reg, err := newRegistry(chatRoom, guard)
+	if err == nil {
+		err = reg.Register(failures.vec)
+	}
 	if err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}

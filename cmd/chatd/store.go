@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"chatd/internal/jetlog"
 	"chatd/room"
 )
@@ -79,9 +81,22 @@ func openStore(ctx context.Context, cfg *config, logger *slog.Logger) (*jetlog.L
 	opts.Dir = filepath.Join(cfg.dataDir, natsDirName)
 	log, err := jetlog.Open(ctx, opts)
 	if err != nil {
-		return nil, fmt.Errorf("the room's store: %w", err)
+		return nil, storeRefused(err)
 	}
 	return log, nil
+}
+
+// storeRefused is chatd's start-up error when the store could not be
+// opened, with what to do when the NATS server is unreachable: chatd does
+// not start without its store (it would show an empty history and could
+// not check that the stream is the one it used), and exits non-zero so
+// that its service manager (deploy/chatd.service: Restart=on-failure)
+// starts it again until the server is back.
+func storeRefused(err error) error {
+	if errors.Is(err, nats.ErrNoServers) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("the room's store: %w; chatd does not start without it: start the NATS server or check --nats, --nats-ca and --nats-creds (a service manager restarts chatd until it is reachable)", err)
+	}
+	return fmt.Errorf("the room's store: %w", err)
 }
 
 // roomLog is log as the room's Config.Log: nil (a memory log) when there is
