@@ -260,7 +260,9 @@ func (l *Log) streamConfig() jetstream.StreamConfig {
 // limits to the options; or creates it if there is none (and, embedded,
 // the store never had one).
 func (l *Log) openStream(ctx context.Context) error {
-	js, err := jetstream.New(l.nc)
+	// Acks of AppendBatch's publishes that never come are forgotten
+	// after the timeout.
+	js, err := jetstream.New(l.nc, jetstream.WithPublishAsyncTimeout(l.opts.Timeout))
 	if err != nil {
 		return fmt.Errorf("jetlog: %w", err)
 	}
@@ -329,13 +331,7 @@ func (l *Log) Append(ev *room.Event) (uint64, error) {
 	}
 	l.lastSeq.Store(ack.Sequence)
 	ev.Seq = ack.Sequence
-	if l.floorPath() != "" {
-		now := time.Now().UnixNano()
-		if l.appends.Add(1)%floorEvery == 0 || now-l.floorAt.Load() > int64(floorAfter) {
-			l.floorAt.Store(now)
-			l.writeFloor(ack.Sequence)
-		}
-	}
+	l.noteAppended(1, ack.Sequence)
 	return ack.Sequence, nil
 }
 
