@@ -32,7 +32,7 @@
 #   DURATION=3 SIZES="50 100" SWEEP_RATES="1 4" IDLE_CLIENTS=500 cmd/chatbench/bench.sh
 # or, to see what the last three commits did to chatd:
 #   BASELINE=HEAD~3 cmd/chatbench/bench.sh
-# OUT=DIR keeps every run's JSON and table in DIR.
+# OUT=DIR keeps every run's JSON and table in DIR, and each chatd's log.
 set -euo pipefail
 
 DURATION=${DURATION:-10}             # seconds of sending per run
@@ -85,13 +85,20 @@ server_addr=""
 ssh_addr=""
 ssh_fingerprint=""
 metrics_url=""
+server_log=""
 
+# stop_server [NAME]: stop the server; with NAME, keep chatd's log of the run
+# as NAME.server.log in the results.
 stop_server() {
 	if [[ -n $server_pid ]]; then
 		kill "$server_pid" 2>/dev/null || true
 		wait "$server_pid" 2>/dev/null || true
 		server_pid=""
 	fi
+	if [[ -n ${1:-} && -n $server_log && -f $server_log ]]; then
+		cp "$server_log" "$results/$1.server.log"
+	fi
+	server_log=""
 }
 cleanup() {
 	stop_server
@@ -160,6 +167,7 @@ start_chatd() {
 	[[ ${1:-} == ssh ]] && ssh_listen=127.0.0.1:0
 	[[ ${1:-} == metrics ]] && metrics_listen=127.0.0.1:0
 	log=$work/$server.log
+	server_log=$log
 	bin=$(chatd_bin "$server")
 	rm -rf "$work/data"
 	"$bin" --data-dir "$work/data" --cert "$cert" --key "$key" \
@@ -231,7 +239,7 @@ measure() {
 		start_chatd "$server"
 		bench "$name" --addr "$server_addr" --ca "$cert" --proto chatd "$@"
 	fi
-	stop_server
+	stop_server "$name"
 }
 
 # passes FILE: the run lost nothing and its p99 is under the limit.
@@ -297,7 +305,7 @@ idle() {
 	fi
 	bench "$2" --addr "$server_addr" --ca "$cert" --idle --clients "$IDLE_CLIENTS" \
 		--ramp "$IDLE_RAMP" --duration "${IDLE_HOLD}s" --timeout 60s
-	stop_server
+	stop_server "$2"
 }
 
 # idle_heap SERVER NAME: IDLE_HEAP_CLIENTS idle clients against a fresh chatd
@@ -307,7 +315,7 @@ idle_heap() {
 	GOGC=$IDLE_HEAP_GOGC start_chatd "$1" metrics
 	bench "$2" --addr "$server_addr" --ca "$cert" --idle --clients "$IDLE_HEAP_CLIENTS" \
 		--ramp "$IDLE_RAMP" --duration "${IDLE_HOLD}s" --timeout 60s --metrics "$metrics_url"
-	stop_server
+	stop_server "$2"
 }
 
 # servers: what the load runs compare; chatds: what the chatd-only runs do.
@@ -352,7 +360,7 @@ if ((SSH)); then
 		start_chatd "$s" ssh
 		bench "$s-ssh" --ssh "$ssh_addr" --ssh-host-key "$ssh_fingerprint" --clients "$SSH_SESSIONS" \
 			--typers "$SSH_TYPERS" --rate "$RATE" --ramp "$RAMP" --duration "${DURATION}s" --drain "${DRAIN}s"
-		stop_server
+		stop_server "$s-ssh"
 	done
 fi
 
