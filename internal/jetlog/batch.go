@@ -104,6 +104,7 @@ func (l *Log) appendChunk(evs []*room.Event, start int, failed *batchErrors) err
 			return l.breakWith(fmt.Sprintf("the server acked an event as %d after %d", a.seq, last))
 		default:
 			evs[i].Seq, last = a.seq, a.seq
+			l.recent.add(evs[i])
 			stored++
 		}
 	}

@@ -68,6 +68,10 @@ type Options struct {
 	// bytes (default DefaultMaxText; chatd passes its line limit). It also
 	// bounds the stream's message size.
 	MaxText int // at most MaxMaxText
+	// Recent is how many of the last events the log keeps in memory to
+	// answer Replay without reading the stream (default DefaultRecent;
+	// negative: none; at most MaxMsgs). See recent.go.
+	Recent int
 	// Timeout bounds each call to the server (default DefaultTimeout).
 	Timeout time.Duration
 	// Logger receives the log's warnings (skipped records) and the embedded
@@ -91,6 +95,9 @@ func (o *Options) setDefaults() {
 	if o.MaxText <= 0 {
 		o.MaxText = DefaultMaxText
 	}
+	if o.Recent == 0 {
+		o.Recent = DefaultRecent
+	}
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
 	}
@@ -108,6 +115,7 @@ type Log struct {
 	js        jetstream.JetStream
 	stream    jetstream.Stream
 	skipped   atomic.Uint64
+	recent    recent // the last events appended, for Replay
 
 	// reads serialises the batched reads of Replay, which share one
 	// subscription (setting one up costs more than a read of 100 events):
@@ -151,6 +159,7 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 		return nil, fmt.Errorf("jetlog: the longest text, %d bytes, is over %d", opts.MaxText, MaxMaxText)
 	}
 	l := &Log{opts: opts, maxRecord: maxRecordBytes(opts.MaxText)}
+	l.recent.size = int(max(0, min(int64(opts.Recent), opts.MaxMsgs)))
 	var err error
 	if opts.URL == "" {
 		l.srv, l.nc, err = l.embed(opts)
@@ -185,6 +194,11 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 		return nil, fmt.Errorf("jetlog: %w", err)
 	}
 	l.lastSeq.Store(l.stream.CachedInfo().State.LastSeq)
+	if evs, err := l.Replay(0, l.recent.size); err == nil {
+		for _, ev := range evs {
+			l.recent.add(ev)
+		}
+	}
 	l.opened = true
 	return l, nil
 }
@@ -331,6 +345,7 @@ func (l *Log) Append(ev *room.Event) (uint64, error) {
 	}
 	l.lastSeq.Store(ack.Sequence)
 	ev.Seq = ack.Sequence
+	l.recent.add(ev)
 	l.noteAppended(1, ack.Sequence)
 	return ack.Sequence, nil
 }
@@ -361,6 +376,9 @@ func (l *Log) Replay(after uint64, n int) ([]*room.Event, error) {
 	}
 	if after >= info.State.LastSeq {
 		return nil, nil // nothing above after (and after+1 below would wrap at the largest seq)
+	}
+	if evs, ok := l.recent.replay(after, n, info.State); ok {
+		return evs, nil
 	}
 	lowest, top := max(info.State.FirstSeq, after+1), info.State.LastSeq
 	var out []*room.Event // newest first until the end
