@@ -76,6 +76,25 @@ type LogPager interface {
 	Before(seq uint64, n int) ([]*Event, error)
 }
 
+// BatchLog is implemented by a Log that stores several events at once for
+// less than one Append each (a network store: a round trip for the batch
+// rather than one per event). The room's sequencer then appends each run
+// of public events it takes together, up to maxAppendBatch, with one call;
+// a lone event still goes through Append.
+type BatchLog interface {
+	Log
+	// AppendBatch stores evs, in order, as the next public events, each
+	// as Append would, as if appended one after the other: every event is
+	// stored or not on its own. A stored event has its Seq set, greater
+	// than any before it, and the Seqs grow along evs; an event not
+	// stored keeps Seq 0, and nobody is shown it. AppendBatch returns nil
+	// if it stored every event, else an error that says which were not
+	// and why. (All or a prefix would be stricter than the room needs,
+	// and a network store cannot promise it when another writer shares
+	// its stream.) The room does not change the events afterwards.
+	AppendBatch(evs []*Event) error
+}
+
 // ErrUnavailable is wrapped by the errors of Join when the room's Log or
 // nickname store (Config.Log, Config.Nicks) failed.
 var ErrUnavailable = errors.New("the room's store is unavailable")

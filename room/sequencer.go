@@ -285,9 +285,7 @@ func (r *Room) processLocked() {
 			r.mu.release()
 			r.logMessages()
 		}
-		for i := range batch {
-			r.store(&batch[i])
-		}
+		r.storeAll(batch)
 		if !r.inMemory {
 			r.mu.Lock()
 		}
@@ -297,6 +295,57 @@ func (r *Room) processLocked() {
 	}
 	r.mu.release()
 	r.logMessages()
+}
+
+// maxAppendBatch bounds the events the room hands a BatchLog at once.
+const maxAppendBatch = 256
+
+// storeAll does the slow part of every job of batch, in order: each run of
+// publish jobs (up to maxAppendBatch) in one AppendBatch if the log is a
+// BatchLog, the other jobs, and a lone publish job, one at a time. The
+// caller holds r.sequencer and not r.mu (or r.mu too when r.inMemory).
+func (r *Room) storeAll(batch []job) {
+	bl, batches := r.log.(BatchLog)
+	for i := 0; i < len(batch); {
+		end := i
+		for batches && r.batchable() && end < len(batch) && end-i < maxAppendBatch && batch[end].kind == publishJob { // no runs while read-only
+			end++
+		}
+		if end-i < 2 {
+			r.store(&batch[i])
+			i++
+			continue
+		}
+		r.appendRun(bl, batch[i:end])
+		r.afterRun(batch[i:end]) // a failed run turns the room read-only
+		i = end
+	}
+}
+
+// appendRun appends the events of run, publish jobs all, with one
+// AppendBatch: an event stored has a Seq above the one before it (the
+// last the room appended, then the run's); the job of any other has the
+// log's error. The caller holds r.sequencer and not r.mu.
+func (r *Room) appendRun(bl BatchLog, run []job) {
+	evs := make([]*Event, len(run))
+	for i := range run {
+		evs[i] = run[i].ev
+	}
+	err := bl.AppendBatch(evs)
+	if err == nil {
+		err = errors.New("the log did not store it and did not say why")
+	}
+	last := r.appended
+	for i := range run {
+		if seq := run[i].ev.Seq; seq > last {
+			last = seq
+			continue
+		}
+		run[i].err = err
+	}
+	if last > r.appended {
+		r.appended, r.endKnown = last, true
+	}
 }
 
 // store does the slow part of j: the calls to the log or the nickname

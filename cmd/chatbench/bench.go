@@ -113,6 +113,14 @@ func Run(ctx context.Context, cfg config) (*Result, error) {
 		res.BenchCPUShare = res.BenchCPUSeconds / res.MeasuredSeconds / float64(runtime.NumCPU())
 	}
 	srv.stop()
+	if cfg.metrics != "" {
+		if heap, err := scrapeHeap(ctx, cfg.metrics); err != nil {
+			b.errs.add(err)
+		} else {
+			mib := heap / (1 << 20)
+			res.ServerHeapInuseMiB = &mib
+		}
+	}
 	b.fill(res)
 	srv.report(res)
 	if err := ctx.Err(); err != nil {

@@ -10,24 +10,29 @@
 #      a run fails, then SWEEP_REFINE bisection steps);
 #   3. chatd only: IDLE_CLIENTS idle TLS clients, connected count and RSS,
 #      at the defaults and again with GOMEMLIMIT=IDLE_MEMLIMIT (empty skips);
-#   4. chatd only, with SSH=1: SSH_SESSIONS SSH sessions, SSH_TYPERS typing;
+#   4. chatd only: IDLE_HEAP_CLIENTS idle TLS clients against chatd run with
+#      GOGC=IDLE_HEAP_GOGC and --metrics-addr: its Go heap in use
+#      (go_memstats_heap_inuse_bytes) and RSS while they hold (0 skips);
+#   5. chatd only, with SSH=1: SSH_SESSIONS SSH sessions, SSH_TYPERS typing;
 # then prints one table with the chatd/ncat ratio of every metric. ncat is
 # skipped (its column left empty) when it is not installed.
 #
-# BASELINE=REV (any git revision: a commit, HEAD~3, a tag) makes it a
-# before/after comparison instead: chatd is built a second time from REV (in a
-# temporary git worktree, removed at the end; chatbench is always the working
-# tree's), and every run above is made against both chatds, the working
-# tree's ("new") and REV's ("baseline"), back to back so that both see the
-# same machine: the SIZES runs, the sweep (in rounds), the idle runs and the SSH
-# runs. ncat is not run. The table's columns are then new, baseline and
-# new/baseline, with every row filled, and its title names REV's commit.
+# BASELINE=REV (any git revision: a commit, HEAD~3, a tag) adds a before/after
+# comparison: chatd is built a second time from REV (in a temporary git
+# worktree, removed at the end; chatbench is always the working tree's), and
+# every run above is made against both chatds, the working tree's ("new") and
+# REV's ("baseline"), back to back so that both see the same machine: the
+# SIZES runs, the sweep (in rounds), the idle runs and the SSH runs; ncat, if
+# installed, runs the loads too. The table's columns are then new, baseline,
+# ncat, new/baseline and new/ncat, and its title names REV's commit. The
+# previous release (before the room kept its history in JetStream) is
+# 9142f59: BASELINE=9142f59 SSH=1 make bench.
 #
 # Everything is tunable from the environment, e.g. for a quick run:
 #   DURATION=3 SIZES="50 100" SWEEP_RATES="1 4" IDLE_CLIENTS=500 cmd/chatbench/bench.sh
 # or, to see what the last three commits did to chatd:
 #   BASELINE=HEAD~3 cmd/chatbench/bench.sh
-# OUT=DIR keeps every run's JSON and table in DIR.
+# OUT=DIR keeps every run's JSON and table in DIR, and each chatd's log.
 set -euo pipefail
 
 DURATION=${DURATION:-10}             # seconds of sending per run
@@ -44,11 +49,13 @@ IDLE_CLIENTS=${IDLE_CLIENTS:-10000}  # idle TLS clients against chatd (0 skips)
 IDLE_HOLD=${IDLE_HOLD:-10}           # seconds to hold them once all have joined
 IDLE_RAMP=${IDLE_RAMP:-$RAMP}        # their connection rate
 IDLE_MEMLIMIT=${IDLE_MEMLIMIT-160MiB} # the idle run again with this Go memory limit ("" skips)
+IDLE_HEAP_CLIENTS=${IDLE_HEAP_CLIENTS:-2000} # idle clients for the heap measurement (0 skips)
+IDLE_HEAP_GOGC=${IDLE_HEAP_GOGC:-5}  # chatd's GOGC then: the heap stays close to what is live
 SSH=${SSH:-0}                        # 1 also benchmarks chatd's SSH sessions
 SSH_SESSIONS=${SSH_SESSIONS:-100}
 SSH_TYPERS=${SSH_TYPERS:-20}
 NCAT_MAX=${NCAT_MAX:-1000}           # ncat -m: its connection limit
-BASELINE=${BASELINE:-}               # a git revision: compare chatd with its chatd, not ncat
+BASELINE=${BASELINE:-}               # a git revision: compare chatd with its chatd too
 
 die() { echo "bench.sh: $*" >&2; exit 1; }
 note() { echo "bench.sh: $*" >&2; }
@@ -56,9 +63,7 @@ note() { echo "bench.sh: $*" >&2; }
 command -v go >/dev/null || die "needs go"
 command -v jq >/dev/null || die "needs jq (apt-get install jq)"
 have_ncat=0
-if [[ -n $BASELINE ]]; then
-	: # the baseline chatd takes ncat's place
-elif command -v ncat >/dev/null; then
+if command -v ncat >/dev/null; then
 	have_ncat=1
 else
 	note "ncat not installed (apt-get install ncat): chatd only"
@@ -79,13 +84,21 @@ server_pid=""
 server_addr=""
 ssh_addr=""
 ssh_fingerprint=""
+metrics_url=""
+server_log=""
 
+# stop_server [NAME]: stop the server; with NAME, keep chatd's log of the run
+# as NAME.server.log in the results.
 stop_server() {
 	if [[ -n $server_pid ]]; then
 		kill "$server_pid" 2>/dev/null || true
 		wait "$server_pid" 2>/dev/null || true
 		server_pid=""
 	fi
+	if [[ -n ${1:-} && -n $server_log && -f $server_log ]]; then
+		cp "$server_log" "$results/$1.server.log"
+	fi
+	server_log=""
 }
 cleanup() {
 	stop_server
@@ -145,21 +158,28 @@ chatd_bin() {
 	esac
 }
 
-# start_chatd [SERVER] [ssh]: a fresh chatd (SERVER chatd, the default, or
-# baseline) on free ports; sets server_pid, server_addr (and ssh_addr,
-# ssh_fingerprint).
+# start_chatd [SERVER] [ssh|metrics]: a fresh chatd (SERVER chatd, the
+# default, or baseline) on free ports; sets server_pid, server_addr (and
+# ssh_addr, ssh_fingerprint; or metrics_url).
 start_chatd() {
-	local server=chatd ssh_listen="" log line bin
+	local server=chatd ssh_listen="" metrics_listen="" log line bin
 	[[ ${1:-} == chatd || ${1:-} == baseline ]] && { server=$1; shift; }
 	[[ ${1:-} == ssh ]] && ssh_listen=127.0.0.1:0
+	[[ ${1:-} == metrics ]] && metrics_listen=127.0.0.1:0
 	log=$work/$server.log
+	server_log=$log
 	bin=$(chatd_bin "$server")
 	rm -rf "$work/data"
 	"$bin" --data-dir "$work/data" --cert "$cert" --key "$key" \
-		--tls-addr 127.0.0.1:0 --ssh-addr "$ssh_listen" "${limits[@]}" >"$log" 2>&1 &
+		--tls-addr 127.0.0.1:0 --ssh-addr "$ssh_listen" --metrics-addr "$metrics_listen" "${limits[@]}" >"$log" 2>&1 &
 	server_pid=$!
 	line=$(wait_for "$log" "TLS listening on")
 	server_addr=localhost:${line##*:}
+	metrics_url=""
+	if [[ -n $metrics_listen ]]; then
+		line=$(wait_for "$log" "Metrics on http://")
+		metrics_url=${line##* }
+	fi
 	if [[ -n $ssh_listen ]]; then
 		line=$(wait_for "$log" "SSH listening on")
 		ssh_addr=127.0.0.1:${line##*:}
@@ -219,7 +239,7 @@ measure() {
 		start_chatd "$server"
 		bench "$name" --addr "$server_addr" --ca "$cert" --proto chatd "$@"
 	fi
-	stop_server
+	stop_server "$name"
 }
 
 # passes FILE: the run lost nothing and its p99 is under the limit.
@@ -285,17 +305,27 @@ idle() {
 	fi
 	bench "$2" --addr "$server_addr" --ca "$cert" --idle --clients "$IDLE_CLIENTS" \
 		--ramp "$IDLE_RAMP" --duration "${IDLE_HOLD}s" --timeout 60s
-	stop_server
+	stop_server "$2"
+}
+
+# idle_heap SERVER NAME: IDLE_HEAP_CLIENTS idle clients against a fresh chatd
+# run with GOGC=IDLE_HEAP_GOGC, its heap in use read from its metrics while
+# they hold.
+idle_heap() {
+	GOGC=$IDLE_HEAP_GOGC start_chatd "$1" metrics
+	bench "$2" --addr "$server_addr" --ca "$cert" --idle --clients "$IDLE_HEAP_CLIENTS" \
+		--ramp "$IDLE_RAMP" --duration "${IDLE_HOLD}s" --timeout 60s --metrics "$metrics_url"
+	stop_server "$2"
 }
 
 # servers: what the load runs compare; chatds: what the chatd-only runs do.
 servers=(chatd)
 chatds=(chatd)
-((have_ncat)) && servers+=(ncat)
 if [[ -n $BASELINE ]]; then
 	servers+=(baseline)
 	chatds+=(baseline)
 fi
+((have_ncat)) && servers+=(ncat)
 
 for n in $SIZES; do
 	for s in "${servers[@]}"; do
@@ -308,6 +338,11 @@ if [[ -n $BASELINE ]]; then
 else
 	for s in "${servers[@]}"; do
 		sweep "$s"
+	done
+fi
+if ((IDLE_HEAP_CLIENTS > 0)); then
+	for s in "${chatds[@]}"; do
+		idle_heap "$s" "$s-idle-heap"
 	done
 fi
 if ((IDLE_CLIENTS > 0)); then
@@ -325,7 +360,7 @@ if ((SSH)); then
 		start_chatd "$s" ssh
 		bench "$s-ssh" --ssh "$ssh_addr" --ssh-host-key "$ssh_fingerprint" --clients "$SSH_SESSIONS" \
 			--typers "$SSH_TYPERS" --rate "$RATE" --ramp "$RAMP" --duration "${DURATION}s" --drain "${DRAIN}s"
-		stop_server
+		stop_server "$s-ssh"
 	done
 fi
 
@@ -343,88 +378,139 @@ fmt() {
 	awk -v v="$1" -v d="$2" 'BEGIN { printf "%.*f", d, v }'
 }
 
-# The second column: ncat, or the baseline chatd. other is the prefix of its
-# runs' files; other_chatd that of its chatd-only runs ("" when there are none).
-other=ncat other_chatd="" head_a=chatd head_b=ncat head_ratio=chatd/ncat ratio_width=10
-if [[ -n $BASELINE ]]; then
-	other=baseline other_chatd=baseline head_a=new head_b=baseline head_ratio=new/baseline ratio_width=12
-fi
-
-# getb SUFFIX JQ-EXPR: get from other_chatd's run SUFFIX, or empty.
-getb() {
-	[[ -n $other_chatd ]] || return 0
-	get "$other_chatd-$1" "$2"
+# ratio A B: A/B with two decimals, or "-".
+ratio() {
+	if [[ -z $1 || -z $2 ]]; then
+		echo "-"
+		return
+	fi
+	awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "-"; else printf "%.2f", a / b }'
 }
 
-# row METRIC CHATD OTHER DECIMALS
+# The columns: chatd (the working tree's), then the baseline chatd (with
+# BASELINE) and ncat (if installed), then chatd's ratio to each of them.
+cols=(chatd)
+[[ -n $BASELINE ]] && cols+=(baseline)
+((have_ncat)) && cols+=(ncat)
+head_chatd=chatd
+[[ -n $BASELINE ]] && head_chatd=new
+
+# row METRIC DECIMALS VALUE...: one value per column in cols, then the ratios.
 row() {
-	local ratio="-"
-	if [[ -n $2 && -n $3 ]]; then
-		ratio=$(awk -v a="$2" -v b="$3" 'BEGIN { if (b == 0) print "-"; else printf "%.2f", a / b }')
-	fi
-	printf '%-44s %14s %14s %*s\n' "$1" "$(fmt "$2" "$4")" "$(fmt "$3" "$4")" "$ratio_width" "$ratio"
+	local metric=$1 dec=$2 i
+	shift 2
+	local -a v=("$@")
+	printf '%-44s' "$metric"
+	for ((i = 0; i < ${#cols[@]}; i++)); do
+		printf ' %14s' "$(fmt "${v[i]:-}" "$dec")"
+	done
+	for ((i = 1; i < ${#cols[@]}; i++)); do
+		printf ' %14s' "$(ratio "${v[0]:-}" "${v[i]:-}")"
+	done
+	printf '\n'
+}
+
+# vals RUN-SUFFIX JQ-EXPR [chatd-only]: the value for each column from the
+# run SERVER-SUFFIX; ncat's is empty for a chatd-only run.
+vals() {
+	local c
+	for c in "${cols[@]}"; do
+		if [[ $c == ncat && -n ${3:-} ]]; then
+			echo
+		else
+			printf '%s\n' "$(get "$c-$1" "$2")"
+		fi
+	done
+}
+
+# mrow METRIC DECIMALS RUN-SUFFIX JQ-EXPR [chatd-only]: row with vals.
+mrow() {
+	local -a v
+	mapfile -t v < <(vals "$3" "$4" "${5:-}")
+	row "$1" "$2" "${v[@]}"
 }
 
 # metrics NAME-SUFFIX TITLE: the rows of one load run.
 metrics() {
-	local c=chatd-$1 n=$other-$1
 	echo "$2"
-	row "  clients connected" "$(get "$c" .connected)" "$(get "$n" .connected)" 0
-	row "  delivery ratio (1 = nothing lost)" "$(get "$c" .delivery_ratio)" "$(get "$n" .delivery_ratio)" 4
-	row "  deliveries/s" "$(get "$c" .deliveries_per_s)" "$(get "$n" .deliveries_per_s)" 0
-	row "  latency p50 ms (lower is better)" "$(get "$c" .latency_p50_ms)" "$(get "$n" .latency_p50_ms)" 2
-	row "  latency p90 ms" "$(get "$c" .latency_p90_ms)" "$(get "$n" .latency_p90_ms)" 2
-	row "  latency p99 ms" "$(get "$c" .latency_p99_ms)" "$(get "$n" .latency_p99_ms)" 2
-	row "  latency max ms" "$(get "$c" .latency_max_ms)" "$(get "$n" .latency_max_ms)" 2
-	row "  server CPU µs per delivery (lower is better)" "$(get "$c" .server_cpu_us_per_delivery)" "$(get "$n" .server_cpu_us_per_delivery)" 2
-	row "  server RSS MiB at the end" "$(get "$c" .server_rss_mib)" "$(get "$n" .server_rss_mib)" 1
-	row "  chatbench CPU s (the load generator)" "$(get "$c" .bench_cpu_s)" "$(get "$n" .bench_cpu_s)" 2
+	mrow "  clients connected" 0 "$1" .connected
+	mrow "  delivery ratio (1 = nothing lost)" 4 "$1" .delivery_ratio
+	mrow "  deliveries/s" 0 "$1" .deliveries_per_s
+	mrow "  latency p50 ms (lower is better)" 2 "$1" .latency_p50_ms
+	mrow "  latency p90 ms" 2 "$1" .latency_p90_ms
+	mrow "  latency p99 ms" 2 "$1" .latency_p99_ms
+	mrow "  latency max ms" 2 "$1" .latency_max_ms
+	mrow "  server CPU µs per delivery (lower is better)" 2 "$1" .server_cpu_us_per_delivery
+	mrow "  server RSS MiB at the end" 1 "$1" .server_rss_mib
+	mrow "  chatbench CPU s (the load generator)" 2 "$1" .bench_cpu_s
+}
+
+# failed_rates: the lowest failing sweep rate of each column.
+failed_rates() {
+	local c
+	for c in "${cols[@]}"; do
+		printf '%s\n' "$(cat "$results/$c-sweep.failed" 2>/dev/null)"
+	done
 }
 
 echo
+title="chatd"
 if [[ -n $BASELINE ]]; then
 	tree="HEAD $(git -C "$root" rev-parse --short HEAD)"
 	git -C "$root" diff --quiet HEAD -- 2>/dev/null || tree="$tree + uncommitted changes"
 	rev=$baseline_rev
 	[[ $BASELINE == "$baseline_rev" ]] || rev="$BASELINE = $baseline_rev"
-	echo "chatd new (working tree, $tree) vs baseline (chatd at $rev) on $(nproc) CPUs ($(uname -sr)); chatbench: ${RATE} msg/s per client, ${DURATION} s per run"
-	only=""
-else
-	echo "chatd vs ncat --ssl --chat on $(nproc) CPUs ($(uname -sr)); chatbench: ${RATE} msg/s per client, ${DURATION} s per run"
-	only=" (chatd only)"
+	title="chatd new (working tree, $tree) vs baseline (chatd at $rev)"
 fi
-printf '%-44s %14s %14s %*s\n' "metric" "$head_a" "$head_b" "$ratio_width" "$head_ratio"
-printf '%s\n' "$(printf '%.0s-' $(seq $((75 + ratio_width))))"
+((have_ncat)) && title="$title vs ncat --ssl --chat"
+echo "$title on $(nproc) CPUs ($(uname -sr)), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end; chatbench: ${RATE} msg/s per client, ${DURATION} s per run"
+printf '%-44s' "metric"
+for c in "${cols[@]}"; do
+	[[ $c == chatd ]] && c=$head_chatd
+	printf ' %14s' "$c"
+done
+for c in "${cols[@]:1}"; do
+	printf ' %14s' "$head_chatd/$c"
+done
+printf '\n%s\n' "$(printf '%.0s-' $(seq $((44 + 15 * (2 * ${#cols[@]} - 1)))))"
 for n in $SIZES; do
 	metrics "$n" "$n clients × $RATE msg/s"
 done
 echo "rate sweep, $SWEEP_CLIENTS clients (no loss, p99 < $P99_LIMIT_MS ms)"
-row "  highest clean rate, msg/s per client" "$(get chatd-sweep .rate_per_client)" "$(get "$other-sweep" .rate_per_client)" 1
-row "  deliveries/s at that rate" "$(get chatd-sweep .deliveries_per_s)" "$(get "$other-sweep" .deliveries_per_s)" 0
-row "  p99 ms at that rate" "$(get chatd-sweep .latency_p99_ms)" "$(get "$other-sweep" .latency_p99_ms)" 2
-row "  lowest failing rate tried (- : none failed)" "$(cat "$results/chatd-sweep.failed" 2>/dev/null || true)" \
-	"$(cat "$results/$other-sweep.failed" 2>/dev/null || true)" 1
+mrow "  highest clean rate, msg/s per client" 1 sweep .rate_per_client
+mrow "  deliveries/s at that rate" 0 sweep .deliveries_per_s
+mrow "  p99 ms at that rate" 2 sweep .latency_p99_ms
+mapfile -t failed < <(failed_rates)
+row "  lowest failing rate tried (- : none failed)" 1 "${failed[@]}"
+only=""
+((have_ncat)) && only=" (chatd only)"
+if ((IDLE_HEAP_CLIENTS > 0)); then
+	echo "$IDLE_HEAP_CLIENTS idle TLS clients, chatd with GOGC=$IDLE_HEAP_GOGC$only"
+	mrow "  connected (and not dropped)" 0 idle-heap '.connected - .lost' only
+	mrow "  server Go heap in use MiB" 1 idle-heap .server_heap_inuse_mib only
+	mrow "  server RSS MiB" 1 idle-heap .server_rss_mib only
+fi
 if ((IDLE_CLIENTS > 0)); then
 	echo "$IDLE_CLIENTS idle TLS clients$only"
-	row "  connected (and not dropped)" "$(get chatd-idle '.connected - .lost')" "$(getb idle '.connected - .lost')" 0
-	row "  seconds to connect them all" "$(get chatd-idle .connect_s)" "$(getb idle .connect_s)" 1
-	row "  server RSS MiB" "$(get chatd-idle .server_rss_mib)" "$(getb idle .server_rss_mib)" 1
-	row "  server RSS KiB per client" "$(get chatd-idle .server_rss_per_client_kib)" "$(getb idle .server_rss_per_client_kib)" 1
+	mrow "  connected (and not dropped)" 0 idle '.connected - .lost' only
+	mrow "  seconds to connect them all" 1 idle .connect_s only
+	mrow "  server RSS MiB" 1 idle .server_rss_mib only
+	mrow "  server RSS KiB per client" 1 idle .server_rss_per_client_kib only
 	if [[ -n $IDLE_MEMLIMIT ]]; then
-		echo "$IDLE_CLIENTS idle TLS clients, chatd with GOMEMLIMIT=$IDLE_MEMLIMIT"
-		row "  connected (and not dropped)" "$(get chatd-idle-memlimit '.connected - .lost')" "$(getb idle-memlimit '.connected - .lost')" 0
-		row "  server RSS MiB" "$(get chatd-idle-memlimit .server_rss_mib)" "$(getb idle-memlimit .server_rss_mib)" 1
-		row "  server RSS KiB per client" "$(get chatd-idle-memlimit .server_rss_per_client_kib)" "$(getb idle-memlimit .server_rss_per_client_kib)" 1
+		echo "$IDLE_CLIENTS idle TLS clients, chatd with GOMEMLIMIT=$IDLE_MEMLIMIT$only"
+		mrow "  connected (and not dropped)" 0 idle-memlimit '.connected - .lost' only
+		mrow "  server RSS MiB" 1 idle-memlimit .server_rss_mib only
+		mrow "  server RSS KiB per client" 1 idle-memlimit .server_rss_per_client_kib only
 	fi
 fi
 if ((SSH)); then
 	echo "$SSH_SESSIONS SSH sessions, $SSH_TYPERS typing $RATE line/s$only"
-	row "  sessions connected" "$(get chatd-ssh .connected)" "$(getb ssh .connected)" 0
-	row "  delivery ratio (messages × screens)" "$(get chatd-ssh .delivery_ratio)" "$(getb ssh .delivery_ratio)" 4
-	row "  latency p50 ms" "$(get chatd-ssh .latency_p50_ms)" "$(getb ssh .latency_p50_ms)" 2
-	row "  latency p99 ms" "$(get chatd-ssh .latency_p99_ms)" "$(getb ssh .latency_p99_ms)" 2
-	row "  server CPU µs per message per screen" "$(get chatd-ssh .server_cpu_us_per_delivery)" "$(getb ssh .server_cpu_us_per_delivery)" 1
-	row "  server RSS KiB per session" "$(get chatd-ssh .server_rss_per_client_kib)" "$(getb ssh .server_rss_per_client_kib)" 1
+	mrow "  sessions connected" 0 ssh .connected only
+	mrow "  delivery ratio (messages × screens)" 4 ssh .delivery_ratio only
+	mrow "  latency p50 ms" 2 ssh .latency_p50_ms only
+	mrow "  latency p99 ms" 2 ssh .latency_p99_ms only
+	mrow "  server CPU µs per message per screen" 1 ssh .server_cpu_us_per_delivery only
+	mrow "  server RSS KiB per session" 1 ssh .server_rss_per_client_kib only
 fi
 for f in "$results"/*.txt; do
 	if grep -q "error\|chatbench:" "$f"; then

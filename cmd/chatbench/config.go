@@ -46,6 +46,7 @@ type config struct {
 	cols, rows int
 
 	pid      int
+	metrics  string // URL of the server's Prometheus metrics, for its heap in use
 	label    string
 	json     bool
 	quiet    bool
@@ -98,6 +99,7 @@ func newFlags(cfg *config, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&cfg.cols, "cols", cfg.cols, "SSH terminal width in `COLUMNS`")
 	fs.IntVar(&cfg.rows, "rows", cfg.rows, "SSH terminal height in `ROWS`")
 	fs.IntVar(&cfg.pid, "pid", 0, "`PID` of the server (on this machine) whose CPU time and RSS to report")
+	fs.StringVar(&cfg.metrics, "metrics", "", "`URL` of the server's Prometheus metrics (chatd --metrics-addr, http://HOST:PORT/metrics): report its Go heap in use at the end, while the clients are still connected")
 	fs.StringVar(&cfg.label, "label", "", "`NAME` of this run in the report")
 	fs.BoolVar(&cfg.json, "json", false, "print the report as one JSON object (the table goes to standard error)")
 	fs.BoolVar(&cfg.quiet, "quiet", false, "print no progress on standard error")

@@ -53,6 +53,7 @@ type Result struct {
 	ServerCPUPerDelivery  *float64 `json:"server_cpu_us_per_delivery,omitempty"`
 	ServerRSSMiB          *float64 `json:"server_rss_mib,omitempty"`
 	ServerRSSPerClientKiB *float64 `json:"server_rss_per_client_kib,omitempty"`
+	ServerHeapInuseMiB    *float64 `json:"server_heap_inuse_mib,omitempty"` // --metrics: go_memstats_heap_inuse_bytes
 	ServerError           string   `json:"server_error,omitempty"`
 
 	BenchCPUSeconds float64      `json:"bench_cpu_s"`     // chatbench's own, in the measured phase
@@ -202,6 +203,9 @@ func (r *Result) writeTable(w io.Writer) error {
 			perClient = fmt.Sprintf(" (%.1f KiB per client)", *r.ServerRSSPerClientKiB)
 		}
 		row("server RSS", "%.1f MiB at the end%s", *r.ServerRSSMiB, perClient)
+	}
+	if r.ServerHeapInuseMiB != nil {
+		row("server heap in use", "%.1f MiB at the end", *r.ServerHeapInuseMiB)
 	}
 	if r.ServerError != "" {
 		row("server", "%s", r.ServerError)

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"chatd/room"
 )
 
@@ -54,22 +56,38 @@ func (l *Log) FirstSeq() (uint64, error) {
 // being the one after the last when the stream holds nothing. A stream
 // that ends below what the log saw breaks it (see breakWith).
 func (l *Log) bounds() (first, last uint64, err error) {
-	if err := l.brokenErr(); err != nil {
+	st, err := l.state()
+	if err != nil {
 		return 0, 0, err
+	}
+	first, last = bounds(st)
+	return first, last, nil
+}
+
+// bounds returns the first and last sequence numbers of a stream in state
+// st, the first being the one after the last when it holds nothing.
+func bounds(st jetstream.StreamState) (first, last uint64) {
+	if st.Msgs == 0 || st.FirstSeq == 0 {
+		return st.LastSeq + 1, st.LastSeq
+	}
+	return st.FirstSeq, st.LastSeq
+}
+
+// state returns the stream's state. A stream that ends below what the log
+// saw breaks it (see breakWith).
+func (l *Log) state() (jetstream.StreamState, error) {
+	if err := l.brokenErr(); err != nil {
+		return jetstream.StreamState{}, err
 	}
 	seen := l.lastSeq.Load() // before Info: what was acked by now, Info counts
 	ctx, cancel := context.WithTimeout(context.Background(), l.opts.Timeout)
 	defer cancel()
 	info, err := l.stream.Info(ctx)
 	if err != nil {
-		return 0, 0, fmt.Errorf("jetlog: stream state: %w", err)
+		return jetstream.StreamState{}, fmt.Errorf("jetlog: stream state: %w", err)
 	}
-	st := info.State
-	if st.LastSeq < seen {
-		return 0, 0, l.breakWith(fmt.Sprintf("the stream ends at %d, but it had reached %d", st.LastSeq, seen))
+	if info.State.LastSeq < seen {
+		return jetstream.StreamState{}, l.breakWith(fmt.Sprintf("the stream ends at %d, but it had reached %d", info.State.LastSeq, seen))
 	}
-	if st.Msgs == 0 || st.FirstSeq == 0 {
-		return st.LastSeq + 1, st.LastSeq, nil
-	}
-	return st.FirstSeq, st.LastSeq, nil
+	return info.State, nil
 }

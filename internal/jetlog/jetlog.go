@@ -69,6 +69,10 @@ type Options struct {
 	// bytes (default DefaultMaxText; chatd passes its line limit). It also
 	// bounds the stream's message size.
 	MaxText int // at most MaxMaxText
+	// Recent is how many of the last events the log keeps in memory to
+	// answer Replay without reading the stream (default DefaultRecent;
+	// negative: none; at most MaxMsgs). See recent.go.
+	Recent int
 	// Timeout bounds each call to the server (default DefaultTimeout): an
 	// Append, a look at the stream's state, each window of a Replay (at
 	// most maxWindow messages), so a long Replay may take several.
@@ -94,6 +98,9 @@ func (o *Options) setDefaults() {
 	if o.MaxText <= 0 {
 		o.MaxText = DefaultMaxText
 	}
+	if o.Recent == 0 {
+		o.Recent = DefaultRecent
+	}
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
 	}
@@ -111,6 +118,7 @@ type Log struct {
 	js        jetstream.JetStream
 	stream    jetstream.Stream
 	skipped   atomic.Uint64
+	recent    recent // the last events appended, for Replay
 
 	// reads serialises the batched reads of Replay, which share one
 	// subscription (setting one up costs more than a read of 100 events):
@@ -155,6 +163,7 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 		return nil, fmt.Errorf("jetlog: the longest text, %d bytes, is over %d", opts.MaxText, MaxMaxText)
 	}
 	l := &Log{opts: opts, maxRecord: maxRecordBytes(opts.MaxText)}
+	l.recent.size = int(max(0, min(int64(opts.Recent), opts.MaxMsgs)))
 	var err error
 	if opts.URL == "" {
 		l.srv, l.nc, err = l.embed(opts)
@@ -191,6 +200,11 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 	info := l.stream.CachedInfo()
 	l.lastSeq.Store(info.State.LastSeq)
 	l.id = logID(info.Config.Name, info.Created.UnixNano())
+	if evs, err := l.Replay(0, l.recent.size); err == nil {
+		for _, ev := range evs {
+			l.recent.add(ev)
+		}
+	}
 	l.opened = true
 	return l, nil
 }
@@ -266,7 +280,9 @@ func (l *Log) streamConfig() jetstream.StreamConfig {
 // limits to the options; or creates it if there is none (and, embedded,
 // the store never had one).
 func (l *Log) openStream(ctx context.Context) error {
-	js, err := jetstream.New(l.nc)
+	// Acks of AppendBatch's publishes that never come are forgotten
+	// after the timeout.
+	js, err := jetstream.New(l.nc, jetstream.WithPublishAsyncTimeout(l.opts.Timeout))
 	if err != nil {
 		return fmt.Errorf("jetlog: %w", err)
 	}
@@ -335,13 +351,8 @@ func (l *Log) Append(ev *room.Event) (uint64, error) {
 	}
 	l.lastSeq.Store(ack.Sequence)
 	ev.Seq = ack.Sequence
-	if l.floorPath() != "" {
-		now := time.Now().UnixNano()
-		if l.appends.Add(1)%floorEvery == 0 || now-l.floorAt.Load() > int64(floorAfter) {
-			l.floorAt.Store(now)
-			l.writeFloor(ack.Sequence)
-		}
-	}
+	l.recent.add(ev)
+	l.noteAppended(1, ack.Sequence)
 	return ack.Sequence, nil
 }
 
@@ -357,12 +368,16 @@ func (l *Log) Replay(after uint64, n int) ([]*room.Event, error) {
 		return nil, nil
 	}
 	n = int(min(int64(n), l.opts.MaxMsgs))
-	first, last, err := l.bounds()
+	st, err := l.state()
 	if err != nil {
 		return nil, fmt.Errorf("jetlog: replay: %w", err)
 	}
+	first, last := bounds(st)
 	if after >= last {
 		return nil, nil // nothing above after (and after+1 below would wrap at the largest seq)
+	}
+	if evs, ok := l.recent.replay(after, n, st); ok {
+		return evs, nil
 	}
 	r := replay{l: l, n: n, lowest: max(first, after+1), top: last}
 	if err := r.run(); err != nil {
