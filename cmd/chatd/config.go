@@ -221,6 +221,9 @@ func (c *config) validate() error {
 	if err := c.store.check(); err != nil {
 		return err
 	}
+	if c.store.kind != storeMemory && int64(c.room.HistorySize) > c.store.keep {
+		return fmt.Errorf("--history (%d) is more than --history-keep (%d): a joiner cannot be shown more events than the store keeps", c.room.HistorySize, c.store.keep)
+	}
 	if c.tls.ReadBuffer <= c.room.MaxLineBytes {
 		return fmt.Errorf("--line-buffer (%d) must exceed --max-line (%d), so that a long line is refused politely", c.tls.ReadBuffer, c.room.MaxLineBytes)
 	}

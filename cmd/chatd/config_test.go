@@ -63,3 +63,25 @@ func TestTLSProfileFlag(t *testing.T) {
 		t.Error("--tls-profile weak was accepted")
 	}
 }
+
+// TestHistoryNotAboveWhatIsKept: a joiner cannot be shown more events than
+// the store keeps; with --store memory the room keeps --history itself.
+func TestHistoryNotAboveWhatIsKept(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		ok   bool
+	}{
+		{[]string{"--history", "500", "--history-keep", "10"}, false},
+		{[]string{"--history", "10", "--history-keep", "10"}, true},
+		{[]string{"--history", "500", "--history-keep", "10", "--store", "memory"}, true},
+	} {
+		var cfg config
+		if err := parseFlags(newServeFlags(&cfg, nil), c.args, nil); err != nil {
+			t.Fatal(err)
+		}
+		err := cfg.validate()
+		if (err == nil) != c.ok || err != nil && !strings.Contains(err.Error(), "--history-keep") {
+			t.Errorf("%q: %v", c.args, err)
+		}
+	}
+}

@@ -133,11 +133,12 @@ func (f *storeFailures) note(err error) {
 // gateways, though it is no way into the room.
 type metricsServer struct{ http *http.Server }
 
-// newMetricsServer serves reg on /metrics, and profiles too if withPprof.
-func newMetricsServer(reg *prometheus.Registry, withPprof bool) *metricsServer {
+// newMetricsServer serves reg on /metrics, chatRoom's health on /healthz,
+// and profiles too if withPprof.
+func newMetricsServer(reg *prometheus.Registry, chatRoom *room.Room, withPprof bool) *metricsServer {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, health(chatRoom)) })
 	if withPprof {
 		// Profiles, for finding where CPU and memory go. Off by default: a
 		// heap profile shows memory contents, and a CPU profile costs CPU.
@@ -145,6 +146,17 @@ func newMetricsServer(reg *prometheus.Registry, withPprof bool) *metricsServer {
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	}
 	return &metricsServer{http: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}}
+}
+
+// health is /healthz's answer: chatd is alive (always status 200, so that
+// a liveness check never restarts a room that recovers by itself), and
+// whether its room is read-only, its store unavailable (chatd_store_up
+// says it too, for alerts).
+func health(chatRoom *room.Room) string {
+	if chatRoom.Stats().ReadOnly {
+		return "ok: " + room.ReadOnlyText + "\n"
+	}
+	return "ok\n"
 }
 
 var _ gateway.Server = (*metricsServer)(nil)
@@ -172,5 +184,5 @@ func (p *parts) startMetrics() (listening, error) {
 		return listening{}, fmt.Errorf("listen for metrics: %w", err)
 	}
 	p.banner.say(metricsPart(ln.Addr()))
-	return listening{server: newMetricsServer(p.reg, p.cfg.pprof), ln: ln}, nil
+	return listening{server: newMetricsServer(p.reg, p.room, p.cfg.pprof), ln: ln}, nil
 }

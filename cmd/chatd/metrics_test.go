@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/tls"
+	"errors"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -144,5 +145,29 @@ func TestEveryPartRegistersTheSameMetricsAsBefore(t *testing.T) {
 	}
 	if _, err := reg.Gather(); err != nil {
 		t.Errorf("gathering chatd's registry: %v", err)
+	}
+}
+
+// refusingLog is a room.Log whose store is always unavailable.
+type refusingLog struct{}
+
+func (refusingLog) Append(*room.Event) (uint64, error)        { return 0, errors.New("disk full") }
+func (refusingLog) Replay(uint64, int) ([]*room.Event, error) { return nil, nil }
+
+// TestHealthSaysReadOnly: /healthz stays "ok" (chatd is alive and recovers
+// by itself) but says when the room is read-only.
+func TestHealthSaysReadOnly(t *testing.T) {
+	sound := room.New(room.Config{})
+	defer sound.Close("")
+	if got := health(sound); got != "ok\n" {
+		t.Errorf("health of a sound room = %q, want %q", got, "ok\n")
+	}
+	failing := room.New(room.Config{Log: refusingLog{}})
+	defer failing.Close("")
+	if _, err := failing.Join("alice", room.JoinOptions{}); err != nil {
+		t.Fatalf("join: %v", err)
+	}
+	if got, want := health(failing), "ok: "+room.ReadOnlyText+"\n"; got != want {
+		t.Errorf("health of a room whose store failed = %q, want %q", got, want)
 	}
 }
