@@ -50,10 +50,12 @@ type LogNamer interface {
 
 // LogEnd is implemented by a Log that can tell the sequence number of its
 // last event even when it no longer holds it (every event expired): 0 if
-// it never held one. The room asks it once, while it has appended nothing
-// (Room.ResumeFrom), so that a resume into a log whose events expired is
-// told how many are gone rather than that its place is not in the log. A
-// Log without it is asked for its last event instead.
+// it never held one. The room asks it while it has appended nothing
+// (Room.ResumeFrom), until it answers once, so that a resume into a log
+// whose events expired is told how many are gone rather than that its
+// place is not in the log. It is called holding no lock of the room, one
+// call at a time, possibly while an Append runs. A Log without it is asked
+// for its last event instead (Replay, likewise).
 type LogEnd interface {
 	LastSeq() (uint64, error)
 }

@@ -171,7 +171,7 @@ func (r *Room) appendGated(j *job, ev *Event) (seq uint64, err error) {
 		}
 		return 0, ErrReadOnly
 	}
-	r.appended, r.endKnown = seq, true
+	r.noteEnd(seq)
 	if g.down {
 		r.turnWritable(j, r.cfg.Now())
 	}

@@ -337,7 +337,8 @@ func (r *Room) appendRun(bl BatchLog, run []job) {
 	if err == nil {
 		err = errors.New("the log did not store it and did not say why")
 	}
-	last, stored := r.appended, -1 // stored: the index of the last event stored
+	start := r.appended.Load()
+	last, stored := start, -1 // stored: the index of the last event stored
 	for i := range run {
 		if seq := run[i].ev.Seq; seq > last {
 			last, stored = seq, i
@@ -345,8 +346,8 @@ func (r *Room) appendRun(bl BatchLog, run []job) {
 		}
 		run[i].err = err
 	}
-	if last > r.appended {
-		r.appended, r.endKnown = last, true
+	if last > start {
+		r.noteEnd(last)
 	}
 	if !errors.Is(err, ErrNotStorable) {
 		return // afterRun turns the room read-only
@@ -573,7 +574,7 @@ func (r *Room) storeArrival(j *job) {
 	if !r.gate.down || a.pastErr == nil { // read-only: no second try under the sequencer
 		a.past, a.pastErr = r.completeHistory(a.past, a.pastErr, a.after)
 	}
-	a.end = r.appended
+	a.end = r.appended.Load()
 	if a.quiet {
 		return
 	}
@@ -603,7 +604,7 @@ func (r *Room) completeHistory(past []*Event, err error, floor uint64) ([]*Event
 	} else if len(past) > 0 {
 		after = past[len(past)-1].Seq
 	}
-	if err == nil && r.appended <= after {
+	if err == nil && r.appended.Load() <= after {
 		return past, nil
 	}
 	more, err := r.log.Replay(after, r.cfg.HistorySize)
