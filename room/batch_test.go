@@ -1,6 +1,7 @@
 package room
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -16,23 +17,37 @@ type batchTestLog struct {
 	bmu     sync.Mutex
 	batches []int
 	fail    func(i int) bool // nil: store every event
+	// refuse, if set, says why the batch did not store ev (nil: it did);
+	// the batch's error wraps each reason it gives.
+	refuse func(ev *Event) error
 }
 
 func (l *batchTestLog) AppendBatch(evs []*Event) error {
 	checkUnlocked(l.t, l.room.Load(), "BatchLog.AppendBatch")
 	l.bmu.Lock()
 	l.batches = append(l.batches, len(evs))
-	fail := l.fail
+	fail, refuse := l.fail, l.refuse
 	l.bmu.Unlock()
 	var failed []string
+	var reasons []error
 	for i, ev := range evs {
 		if fail != nil && fail(i) {
 			failed = append(failed, fmt.Sprint("event ", i+1))
 			continue
 		}
+		if refuse != nil {
+			if err := refuse(ev); err != nil {
+				failed = append(failed, fmt.Sprint("event ", i+1))
+				reasons = append(reasons, err)
+				continue
+			}
+		}
 		if _, err := l.mem.Append(ev); err != nil {
 			return err
 		}
+	}
+	if len(reasons) > 0 {
+		return fmt.Errorf("%s not stored: %w", strings.Join(failed, ", "), errors.Join(reasons...))
 	}
 	if len(failed) > 0 {
 		return fmt.Errorf("disk full: %s not stored", strings.Join(failed, ", "))

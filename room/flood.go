@@ -69,7 +69,8 @@ type overflow struct {
 // comes, only its size.
 type typedLine struct {
 	text    string
-	tooLong int // the size of a line over the limit; 0 for the others
+	tooLong int  // the size of a line over the limit; 0 for the others
+	cleaned bool // tooLong is the size once cleaned, which made it longer
 }
 
 // noticeAfter is how long after its first line waited a member whose

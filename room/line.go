@@ -27,7 +27,9 @@ func (m *Member) Send(line string) {
 	var l typedLine
 	if len(line) > r.cfg.MaxLineBytes {
 		l.tooLong = len(line)
-	} else if l.text = cleanLine(line); strings.TrimSpace(l.text) == "" {
+	} else if l.text = cleanLine(line); len(l.text) > r.cfg.MaxLineBytes {
+		l.text, l.tooLong, l.cleaned = "", len(l.text), true // cleaning made it longer
+	} else if strings.TrimSpace(l.text) == "" {
 		return
 	}
 	r.mu.Lock()
@@ -42,7 +44,7 @@ func (m *Member) Send(line string) {
 // r.mu, which runLine releases while a command's handler runs.
 func (r *Room) runLine(m *Member, l typedLine) {
 	if l.tooLong > 0 {
-		r.explain(m, r.tooLong(m, l.tooLong))
+		r.explain(m, r.tooLong(m, l.tooLong, l.cleaned))
 		m.paid = false
 		return
 	}

@@ -26,7 +26,10 @@ type Log interface {
 	// sequence number, greater than any before it, and returns that
 	// number. The room does not change ev afterwards; the log may keep it
 	// and return it from Replay. If Append fails, ev is not stored and
-	// nobody is shown it.
+	// nobody is shown it. An error that wraps ErrNotStorable says the
+	// log refuses ev itself, not that it cannot store: the room refuses
+	// that event alone and stays writable; any other error turns the room
+	// read-only (see ErrReadOnly).
 	Append(ev *Event) (seq uint64, err error)
 	// Replay returns, oldest first, the last n stored events whose
 	// sequence number is above after: after 0 asks for the last n events,
@@ -47,10 +50,12 @@ type LogNamer interface {
 
 // LogEnd is implemented by a Log that can tell the sequence number of its
 // last event even when it no longer holds it (every event expired): 0 if
-// it never held one. The room asks it once, while it has appended nothing
-// (Room.ResumeFrom), so that a resume into a log whose events expired is
-// told how many are gone rather than that its place is not in the log. A
-// Log without it is asked for its last event instead.
+// it never held one. The room asks it while it has appended nothing
+// (Room.ResumeFrom), until it answers once, so that a resume into a log
+// whose events expired is told how many are gone rather than that its
+// place is not in the log. It is called holding no lock of the room, one
+// call at a time, possibly while an Append runs. A Log without it is asked
+// for its last event instead (Replay, likewise).
 type LogEnd interface {
 	LastSeq() (uint64, error)
 }
@@ -91,13 +96,27 @@ type BatchLog interface {
 	// if it stored every event, else an error that says which were not
 	// and why. (All or a prefix would be stricter than the room needs,
 	// and a network store cannot promise it when another writer shares
-	// its stream.) The room does not change the events afterwards.
+	// its stream.) The error wraps ErrNotStorable if the log refused an
+	// event itself (see Append): the room then appends again, one at a
+	// time, the events not stored that come after every stored one, and
+	// refuses alone, without turning read-only, those that come before
+	// one. The room does not change the events afterwards.
 	AppendBatch(evs []*Event) error
 }
 
 // ErrUnavailable is wrapped by the errors of Join when the room's Log or
 // nickname store (Config.Log, Config.Nicks) failed.
 var ErrUnavailable = errors.New("the room's store is unavailable")
+
+// ErrNotStorable is wrapped by the error of a Log's Append (or
+// AppendBatch) that refuses the event itself, whatever the state of its
+// store: it breaks the log's rules (a text longer than the log keeps, say),
+// and would be refused again. The room refuses that event alone: nobody is
+// shown it, its sender (if a member) is told so in an Error event
+// (NotStorableText), and the room stays writable; it is no store failure
+// (neither Config.StoreFailed nor Stats.StoreErrors hears of it; it counts
+// in Stats.Rejected as RejectNotStorable).
+var ErrNotStorable = errors.New("the event cannot be stored")
 
 // MemoryLog is a Log kept in memory: the most recent events, up to its
 // size; older ones are forgotten. Sequence numbers start at 1. It is the

@@ -179,10 +179,13 @@ func (m *Member) Reason() Reason {
 	return m.reason
 }
 
-// Leave removes the member and announces it with reason. Later calls, and
-// calls after the room removed the member itself, do nothing.
+// Leave removes the member and announces it with reason, whose Detail is
+// cleaned and cut to Config.MaxLineBytes. Later calls, and calls after the
+// room removed the member itself, do nothing.
 func (m *Member) Leave(reason Reason) {
-	m.room.mu.Lock()
-	defer m.room.mu.Unlock()
-	m.room.remove(m, reason)
+	r := m.room
+	reason.Detail = r.boundDetail(reason.Detail)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.remove(m, reason)
 }

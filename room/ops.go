@@ -19,7 +19,9 @@ var (
 	ErrNotInRoom = errors.New("not in the room")
 	// ErrEmpty: the text was empty once cleaned.
 	ErrEmpty = errors.New("nothing to send")
-	// ErrTooLong: the text is over Config.MaxLineBytes.
+	// ErrTooLong: the text is over Config.MaxLineBytes, as typed or once
+	// cleaned (Clean makes each invalid byte or replaced character a
+	// 3-byte U+FFFD).
 	ErrTooLong = errors.New("line too long")
 	// ErrFlood: flood control dropped the operation or line; the error is
 	// a *FloodError.
@@ -150,13 +152,14 @@ func (m *Member) Rename(nick string) error {
 
 // Quit takes the member out of the room, as /quit does, with detail (which
 // may be empty) as its parting message. It is exempt from flood control,
-// and a parting message over Config.MaxLineBytes is cut to that length.
+// and a parting message over Config.MaxLineBytes once cleaned is cut to
+// that length.
 // Typed lines still waiting their turn (see Config.FloodQueue) are not
 // sent; the member is told how many, ahead of its goodbye. (A /quit typed
 // while lines wait takes its turn instead: see Send.)
 func (m *Member) Quit(detail string) error {
-	detail = cleanArg(cutBytes(detail, m.room.cfg.MaxLineBytes))
 	r := m.room
+	detail = r.boundDetail(detail)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := r.startOp(m, true); err != nil {
@@ -238,17 +241,30 @@ func boundLines(lines []string, size int) []string {
 
 // prepare checks the size of an operation's text and cleans it with clean,
 // before the room's lock is taken: cleaning costs the room nothing. Text
-// over the line limit is refused (and counts as a line for flood control,
-// like any refusal); text that is empty once cleaned is ErrEmpty.
+// over the line limit, as given or once cleaned (cleaning can make it up
+// to three times longer), is refused (and counts as a line for flood
+// control, like any refusal): the room never stores or shows more than
+// MaxLineBytes of it. Text that is empty once cleaned is ErrEmpty.
 func (m *Member) prepare(text string, clean func(string) string) (string, error) {
 	if len(text) > m.room.cfg.MaxLineBytes {
-		return "", m.refuseTooLong(len(text))
+		return "", m.refuseTooLong(len(text), false)
 	}
 	text = clean(text)
+	if len(text) > m.room.cfg.MaxLineBytes {
+		return "", m.refuseTooLong(len(text), true)
+	}
 	if strings.TrimSpace(text) == "" {
 		return "", ErrEmpty
 	}
 	return text, nil
+}
+
+// boundDetail cleans a leave reason's detail and cuts it to MaxLineBytes,
+// at a rune boundary: cut before cleaning too, so that cleaning costs at
+// most a line's work, and after, because cleaning can make text longer.
+func (r *Room) boundDetail(detail string) string {
+	n := r.cfg.MaxLineBytes
+	return strings.TrimSpace(cutBytes(cleanArg(cutBytes(detail, n)), n))
 }
 
 // cutBytes returns s cut to at most n bytes, at a rune boundary.
@@ -262,22 +278,27 @@ func cutBytes(s string, n int) string {
 	return s[:n]
 }
 
-// refuseTooLong refuses size bytes of text: it counts as a line for flood
-// control, and, if it passes that, is refused as too long.
-func (m *Member) refuseTooLong(size int) error {
+// refuseTooLong refuses size bytes of text (cleaned: the size once
+// cleaned): it counts as a line for flood control, and, if it passes that,
+// is refused as too long.
+func (m *Member) refuseTooLong(size int, cleaned bool) error {
 	r := m.room
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.tooLong(m, size)
+	return r.tooLong(m, size, cleaned)
 }
 
-// tooLong refuses size bytes of text from m, charged as an operation
-// unless m's line paid already (see startOp). The caller holds r.mu.
-func (r *Room) tooLong(m *Member, size int) error {
+// tooLong refuses size bytes of text from m (cleaned: the size the text
+// grew to once cleaned), charged as an operation unless m's line paid
+// already (see startOp). The caller holds r.mu.
+func (r *Room) tooLong(m *Member, size int, cleaned bool) error {
 	if err := r.startOp(m, false); err != nil {
 		return err
 	}
 	r.counts.rejected[RejectTooLong]++
+	if cleaned {
+		return refuse(ErrTooLong, "line too long once cleaned (%d bytes: each invalid or unprintable character becomes U+FFFD, 3 bytes; the limit is %d); it was not sent", size, r.cfg.MaxLineBytes)
+	}
 	return refuse(ErrTooLong, "line too long (%d bytes, the limit is %d); it was not sent", size, r.cfg.MaxLineBytes)
 }
 

@@ -146,14 +146,20 @@ func (r *Room) noteFailure(err error) {
 // appendGated appends ev unless the room is read-only, and tells j what
 // the store's state became. While read-only, a Log without LogChecker is
 // probed by the Append of the first event after the backoff; other events
-// are refused with ErrReadOnly without calling it. The caller holds
-// r.sequencer and not r.mu.
+// are refused with ErrReadOnly without calling it. An event the log
+// refuses itself (ErrNotStorable) is refused alone with the log's error,
+// which the store's state does not follow. The caller holds r.sequencer
+// and not r.mu.
 func (r *Room) appendGated(j *job, ev *Event) (seq uint64, err error) {
 	g := &r.gate
 	if g.down && (r.checker != nil || r.cfg.Now().Before(g.nextTry)) {
 		return 0, ErrReadOnly
 	}
 	seq, err = r.log.Append(ev)
+	if errors.Is(err, ErrNotStorable) {
+		r.refuseEvent(ev, err) // this event alone: the store is no worse for it
+		return 0, err
+	}
 	if err != nil {
 		r.noteFailure(err)
 		now := r.cfg.Now()
@@ -165,7 +171,7 @@ func (r *Room) appendGated(j *job, ev *Event) (seq uint64, err error) {
 		}
 		return 0, ErrReadOnly
 	}
-	r.appended, r.endKnown = seq, true
+	r.noteEnd(seq)
 	if g.down {
 		r.turnWritable(j, r.cfg.Now())
 	}
@@ -181,14 +187,15 @@ func (r *Room) batchable() bool { return !r.gate.down }
 // afterRun is the gate of a run of publish jobs appended together (a
 // BatchLog): the first job whose event was not stored (its err the log's)
 // turns the room read-only, as a failed Append does, and every such job is
-// refused with ErrReadOnly; StoreFailed hears the run's failure once. The
+// refused with ErrReadOnly; StoreFailed hears the run's failure once. A
+// job refused alone (ErrNotStorable: see appendRun) is left as it is. The
 // caller holds r.sequencer and not r.mu.
 func (r *Room) afterRun(run []job) {
 	noted := false
 	for i := range run {
 		j := &run[i]
-		if j.err == nil || errors.Is(j.err, ErrReadOnly) {
-			continue
+		if j.err == nil || errors.Is(j.err, ErrReadOnly) || errors.Is(j.err, ErrNotStorable) {
+			continue // stored, or refused already
 		}
 		if !noted {
 			r.noteFailure(j.err)
@@ -287,6 +294,17 @@ func (r *Room) refuseStored() error {
 // what it said because it is read-only.
 func readOnlyError() *Event {
 	return &Event{Kind: Error, Text: ReadOnlyText, Store: StoreReadOnly}
+}
+
+// NotStorableText is the Error a member is told when the room's log
+// refused what it sent as an event it cannot store (ErrNotStorable): that
+// one event, not the store; the room stays writable.
+const NotStorableText = "the room's log cannot store what you sent (it breaks the log's rules, such as its length limit); nobody was shown it"
+
+// refuseEvent logs that the log refused ev itself (err wraps
+// ErrNotStorable), without its text. The caller holds r.sequencer.
+func (r *Room) refuseEvent(ev *Event, err error) {
+	r.logger().Warn("the room's log refused an event; it was not sent", "kind", ev.Kind.String(), "from", ev.From, "err", err)
 }
 
 // startProbe starts the background probe of a LogChecker, first after

@@ -38,7 +38,9 @@
 //   - Room.sequencer serialises the slow work: it is held while the room
 //     calls the log or the nickname store, so appends happen one at a time,
 //     in the order the room accepted the events, and delivery follows that
-//     order. It guards what the sequencer knows (Room.appended, Room.logged).
+//     order. It guards what the sequencer knows (Room.gate, Room.logged);
+//     the log's last Seq as the room knows it (Room.appended) is atomic, so
+//     that a resume reads it without waiting for the sequencer.
 //   - Room.mu, the member lock, guards the member set, the nickname index and
 //     roster, each member's room-side state (nick, reason, flood and private
 //     budgets, queued lines, missed events), presence, the counters, the hub
@@ -74,6 +76,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -327,10 +330,16 @@ type Room struct {
 	nicks   Nicks
 
 	sequencer sync.Mutex // see the package doc
-	gate      storeGate  // whether to call Append (readonly.go); guarded as appended
-	appended  uint64     // Seq of the last event appended; guarded by sequencer (by mu when inMemory)
-	endKnown  bool       // appended is the log's last Seq (the room appended, or read it: lastSeq); guarded as appended
+	gate      storeGate  // whether to call Append (readonly.go); guarded by sequencer (by mu when inMemory)
 	logged    []*Event   // messages delivered, for Config.MessageLog; guarded by sequencer
+	// appended is the Seq of the log's last event as the room knows it:
+	// the last it appended, or the log's end as read (lastSeq); it only
+	// grows (noteEnd). endKnown: appended is known to be the log's end
+	// (the room appended, or read it). Both are read and written without
+	// a lock, so that a resume never waits for the sequencer.
+	appended atomic.Uint64
+	endKnown atomic.Bool
+	endRead  endRead // the single read of the log's end, and its backoff
 
 	mu         memberLock // see the package doc; it guards what follows
 	jobs       jobQueue
@@ -366,7 +375,7 @@ func New(cfg Config) *Room {
 	}
 	if r.log == nil {
 		r.log = NewMemoryLog(cfg.HistorySize)
-		r.endKnown = true // empty
+		r.endKnown.Store(true) // empty
 	}
 	if r.nicks == nil {
 		r.nicks = NewMemoryNicks(cfg.MaxHeldNicks, cfg.Now)
@@ -471,8 +480,11 @@ func (r *Room) Join(nick string, opts JoinOptions) (*Member, error) {
 // point it returns, which a later Join with that point keeps: the log only
 // grows while the room runs. It decides from the last sequence number the
 // room appended; only a room that has appended nothing yet (a durable log
-// just opened) asks its log, once, for its last event. It fails, wrapping
-// ErrUnavailable, only if that read fails.
+// just opened) asks its log for its last event, without holding any lock
+// of the room (the room's work goes on meanwhile), one read at a time,
+// until a read succeeds (see lastSeq). It fails, wrapping ErrUnavailable,
+// if that read fails, and at once, with the same error, for a while after
+// (a second, doubling up to a minute while the reads keep failing).
 func (r *Room) ResumeFrom(after uint64) (from uint64, reset bool, err error) {
 	if after == 0 {
 		return 0, false, nil
@@ -487,39 +499,107 @@ func (r *Room) ResumeFrom(after uint64) (from uint64, reset bool, err error) {
 	return after, false, nil
 }
 
-// lastSeq returns the sequence number of the log's last event, as the room
-// knows it: the last one it appended, or, until it appended one, the log's
-// last event, read once (slow): LogEnd.LastSeq if the log has it (a log
-// whose events all expired still knows its last number), else its last
-// event. The caller holds no lock.
-func (r *Room) lastSeq() (last uint64, err error) {
-	r.sequencer.Lock()
-	defer r.sequencer.Unlock()
-	r.mu.Lock() // appended is guarded by mu too when the room is inMemory
-	last, known := r.appended, r.endKnown
-	r.mu.release()
-	if known {
-		return last, nil
-	}
-	var end uint64
-	if l, ok := r.log.(LogEnd); ok {
-		end, err = l.LastSeq()
-	} else {
-		var evs []*Event
-		evs, err = r.log.Replay(0, 1)
-		if len(evs) == 1 {
-			end = evs[0].Seq
+// The bounds of the read of the log's end (lastSeq) after it failed: the
+// reads that come within endRetryFirst fail at once with the same error,
+// and each failure in a row doubles that wait, up to endRetryMax.
+const (
+	endRetryFirst = time.Second
+	endRetryMax   = time.Minute
+)
+
+// endRead is the read of the log's end that lastSeq makes: one at a time,
+// and not again for a while after one failed. Its mu is a leaf lock,
+// taken under no other and held for no call.
+type endRead struct {
+	mu      sync.Mutex
+	reading chan struct{} // closed when the read in flight ends; nil if none
+	err     error         // why the last read failed; nil after a success
+	retryAt time.Time     // after a failure: no read before then
+	wait    time.Duration // the backoff after the next failure; 0 before the first
+}
+
+// noteEnd records that the log's last event is at least seq, and that
+// the room knows its end.
+func (r *Room) noteEnd(seq uint64) {
+	for {
+		cur := r.appended.Load()
+		if seq <= cur || r.appended.CompareAndSwap(cur, seq) {
+			break
 		}
 	}
-	if err != nil {
+	r.endKnown.Store(true)
+}
+
+// lastSeq returns the sequence number of the log's last event, as the room
+// knows it: the last one it appended, or, until it appended one, the log's
+// last event, read (slow): LogEnd.LastSeq if the log has it (a log whose
+// events all expired still knows its last number), else its last event.
+// The read takes no lock of the room: the sequencer goes on with the
+// room's work meanwhile. One read runs at a time, the callers that come
+// meanwhile wait for its outcome; once one succeeded, the room knows its
+// end and never reads it again; after a failure, the callers that come
+// within a backoff (endRetryFirst, doubling up to endRetryMax) get the
+// same error at once. The caller holds no lock.
+func (r *Room) lastSeq() (last uint64, err error) {
+	e := &r.endRead
+	for {
+		if r.endKnown.Load() {
+			return r.appended.Load(), nil
+		}
+		e.mu.Lock()
+		if r.endKnown.Load() {
+			e.mu.Unlock()
+			continue
+		}
+		if e.err != nil && r.cfg.Now().Before(e.retryAt) {
+			err := e.err
+			e.mu.Unlock()
+			return 0, err
+		}
+		if wait := e.reading; wait != nil {
+			e.mu.Unlock()
+			<-wait // the read in flight: bounded by the log's own timeout
+			e.mu.Lock()
+			err := e.err
+			e.mu.Unlock()
+			if err != nil && !r.endKnown.Load() {
+				return 0, err
+			}
+			continue
+		}
+		done := make(chan struct{})
+		e.reading = done
+		e.mu.Unlock()
+		end, err := r.readEnd()
+		e.mu.Lock()
+		e.reading = nil
+		if err != nil {
+			e.wait = min(max(2*e.wait, endRetryFirst), endRetryMax)
+			e.err, e.retryAt = err, r.cfg.Now().Add(e.wait)
+		} else {
+			e.err, e.wait = nil, 0
+			r.noteEnd(end)
+		}
+		close(done)
+		e.mu.Unlock()
+		if err != nil {
+			return 0, err
+		}
+	}
+}
+
+// readEnd reads the sequence number of the log's last event: LogEnd's
+// LastSeq, or its last event's (0 if it holds none). It is slow: the
+// caller holds no lock.
+func (r *Room) readEnd() (uint64, error) {
+	if l, ok := r.log.(LogEnd); ok {
+		return l.LastSeq()
+	}
+	evs, err := r.log.Replay(0, 1)
+	if err != nil || len(evs) != 1 {
 		return 0, err
 	}
-	r.mu.Lock()
-	defer r.mu.release()
-	if !r.endKnown {
-		r.appended, r.endKnown = max(r.appended, end), true
-	}
-	return r.appended, nil
+	return evs[0].Seq, nil
 }
 
 // admit checks that a member may join as nick and queues its arrival,

@@ -325,7 +325,9 @@ func (r *Room) storeAll(batch []job) {
 // appendRun appends the events of run, publish jobs all, with one
 // AppendBatch: an event stored has a Seq above the one before it (the
 // last the room appended, then the run's); the job of any other has the
-// log's error. The caller holds r.sequencer and not r.mu.
+// log's error, or, if the log refused an event itself (ErrNotStorable),
+// is refused alone or appended again alone (see BatchLog). The caller
+// holds r.sequencer and not r.mu.
 func (r *Room) appendRun(bl BatchLog, run []job) {
 	evs := make([]*Event, len(run))
 	for i := range run {
@@ -335,16 +337,35 @@ func (r *Room) appendRun(bl BatchLog, run []job) {
 	if err == nil {
 		err = errors.New("the log did not store it and did not say why")
 	}
-	last := r.appended
+	start := r.appended.Load()
+	last, stored := start, -1 // stored: the index of the last event stored
 	for i := range run {
 		if seq := run[i].ev.Seq; seq > last {
-			last = seq
+			last, stored = seq, i
 			continue
 		}
 		run[i].err = err
 	}
-	if last > r.appended {
-		r.appended, r.endKnown = last, true
+	if last > start {
+		r.noteEnd(last)
+	}
+	if !errors.Is(err, ErrNotStorable) {
+		return // afterRun turns the room read-only
+	}
+	// The log refused an event itself, which says nothing of the store.
+	// Those not stored before the last one stored are refused alone (the
+	// store took a later event; appending them now would break the
+	// order); the others are appended again, one at a time, which tells
+	// them apart: one refused alone again, or the store's failure.
+	for i := range run {
+		j := &run[i]
+		switch {
+		case j.err == nil:
+		case i < stored:
+			r.refuseEvent(j.ev, err)
+		default:
+			_, j.err = r.appendGated(j, j.ev)
+		}
 	}
 }
 
@@ -488,8 +509,9 @@ func (r *Room) retryDue() {
 }
 
 // deliverStored delivers a public event the log has stored, or, if it
-// could not store it (err: the room is read-only), tells its sender that
-// nobody was shown it. The caller holds r.mu.
+// did not store it (err: the room is read-only, or the log refused this
+// event, ErrNotStorable), tells its sender that nobody was shown it. The
+// caller holds r.mu.
 func (r *Room) deliverStored(ev *Event, sender *Member, err error) {
 	if err == nil {
 		if r.countMessage(ev) && r.cfg.MessageLog != nil {
@@ -498,12 +520,19 @@ func (r *Room) deliverStored(ev *Event, sender *Member, err error) {
 		r.hub.deliver(r, ev, sender)
 		return
 	}
-	if sender != nil { // err is ErrReadOnly (appendGated)
-		if _, present := r.members[sender]; present {
-			r.counts.rejected[RejectReadOnly]++
-			r.tell(sender, readOnlyError())
-		}
+	if sender == nil {
+		return
 	}
+	if _, present := r.members[sender]; !present {
+		return
+	}
+	if errors.Is(err, ErrNotStorable) { // the log refused this event alone
+		r.counts.rejected[RejectNotStorable]++
+		r.tell(sender, &Event{Kind: Error, Text: NotStorableText})
+		return
+	}
+	r.counts.rejected[RejectReadOnly]++ // err is ErrReadOnly (appendGated, afterRun)
+	r.tell(sender, readOnlyError())
 }
 
 // arrival is a joiner on its way in, from Join to the sequencer and back.
@@ -545,12 +574,12 @@ func (r *Room) storeArrival(j *job) {
 	if !r.gate.down || a.pastErr == nil { // read-only: no second try under the sequencer
 		a.past, a.pastErr = r.completeHistory(a.past, a.pastErr, a.after)
 	}
-	a.end = r.appended
+	a.end = r.appended.Load()
 	if a.quiet {
 		return
 	}
 	if _, err := r.appendGated(j, a.join); err != nil {
-		a.unstored = true // read-only: the joiner gets in unannounced
+		a.unstored = true // read-only, or refused by the log: the joiner gets in unannounced
 	}
 }
 
@@ -575,7 +604,7 @@ func (r *Room) completeHistory(past []*Event, err error, floor uint64) ([]*Event
 	} else if len(past) > 0 {
 		after = past[len(past)-1].Seq
 	}
-	if err == nil && r.appended <= after {
+	if err == nil && r.appended.Load() <= after {
 		return past, nil
 	}
 	more, err := r.log.Replay(after, r.cfg.HistorySize)

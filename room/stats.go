@@ -36,6 +36,9 @@ const (
 	RejectCommand  = "bad command"
 	RejectPrivate  = "private limit" // too many private messages to one member from one sender
 	RejectReadOnly = "read only"     // the room is read-only: its store is unavailable
+	// RejectNotStorable: the room's log refused the event itself
+	// (ErrNotStorable); the room stayed writable.
+	RejectNotStorable = "not storable"
 )
 
 // counters are the room's running totals. They are guarded by Room.mu.

@@ -2,6 +2,7 @@ package jetlog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -42,8 +43,9 @@ func (l *Log) AppendBatch(evs []*room.Event) error {
 
 // batchErrors collects the events of a batch that were not stored.
 type batchErrors struct {
-	count int
-	first []string // the first few, "event N: why"
+	count       int
+	first       []string // the first few, "event N: why"
+	notStorable bool     // an event was refused itself (room.ErrNotStorable)
 }
 
 // maxNamedFailures bounds how many failed events the error names one by
@@ -51,6 +53,7 @@ type batchErrors struct {
 const maxNamedFailures = 8
 
 func (b *batchErrors) add(i int, err error) {
+	b.notStorable = b.notStorable || errors.Is(err, room.ErrNotStorable)
 	if b.count++; len(b.first) < maxNamedFailures {
 		b.first = append(b.first, fmt.Sprintf("event %d: %v", i+1, err))
 	}
@@ -65,8 +68,12 @@ func (b *batchErrors) err(n int) error {
 	if b.count > len(b.first) {
 		more = fmt.Sprintf("; and %d more", b.count-len(b.first))
 	}
-	return fmt.Errorf("jetlog: append batch: %d of %d events not stored (the others are): %s%s",
+	err := fmt.Errorf("jetlog: append batch: %d of %d events not stored (the others are): %s%s",
 		b.count, n, strings.Join(b.first, "; "), more)
+	if b.notStorable {
+		err = fmt.Errorf("%w (%w)", err, room.ErrNotStorable)
+	}
+	return err
 }
 
 // appendChunk stores evs (at most maxBatch; the first is the batch's event

@@ -75,10 +75,11 @@ var publicKinds = func() map[string]room.Kind {
 }()
 
 // encode returns ev as a record. It refuses what decode would refuse, so
-// the log never stores what it cannot read back.
+// the log never stores what it cannot read back; its refusals wrap
+// room.ErrNotStorable (the event, not the store, is at fault).
 func encode(ev *room.Event, maxText int) ([]byte, error) {
 	if !ev.Kind.Public() {
-		return nil, fmt.Errorf("jetlog: %v events are not stored", ev.Kind)
+		return nil, fmt.Errorf("jetlog: %w: %v events are not stored", room.ErrNotStorable, ev.Kind)
 	}
 	r := record{
 		V: RecordVersion, Kind: ev.Kind.String(), Time: ev.Time,
@@ -89,7 +90,7 @@ func encode(ev *room.Event, maxText int) ([]byte, error) {
 		r.Reason = &reason{Kind: ev.Reason.Kind, Detail: ev.Reason.Detail}
 	}
 	if err := r.check(maxText); err != nil {
-		return nil, fmt.Errorf("jetlog: event not stored: %w", err)
+		return nil, fmt.Errorf("jetlog: %w: %w", room.ErrNotStorable, err)
 	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
