@@ -334,6 +334,7 @@ func TestBackupRestore(t *testing.T) {
 	alice.Send("kept in the backup")
 	alice.Send("/quit")
 	alice.Expect("*** Goodbye.")
+	logName := resumeLogName(t, s)
 	s.Signal(syscall.SIGTERM)
 	s.WaitExit()
 	before := runExportCmd(t, "--data-dir", dataDir)
@@ -346,6 +347,12 @@ func TestBackupRestore(t *testing.T) {
 	if restored.Fingerprint != s.Fingerprint || restored.SSHFingerprint != s.SSHFingerprint {
 		t.Errorf("restored chatd: certificate %s, host key %s; before %s, %s",
 			restored.Fingerprint, restored.SSHFingerprint, s.Fingerprint, s.SSHFingerprint)
+	}
+	// The restored copy numbers events again from the copy's end: its log
+	// has a name of its own, so that a client resuming from a number the
+	// original gave is not resumed "exactly" in the copy.
+	if got := resumeLogName(t, restored); got == logName {
+		t.Errorf("the restored store's log is named %q, as the original's", got)
 	}
 	bob, shown := shownHistory(t, restored, "bob")
 	bob.Send("/quit")
@@ -432,4 +439,16 @@ func TestExportOfAnOldBackup(t *testing.T) {
 	if left, _ := os.ReadDir(tmp); len(left) != 0 {
 		t.Errorf("export left %d entries in TMPDIR", len(left))
 	}
+}
+
+// resumeLogName asks s to resume a client after 0 and returns the name of
+// the log it acknowledges.
+func resumeLogName(t *testing.T, s *testproc.Chatd) string {
+	t.Helper()
+	p := s.OpenSSL(t, "resumer")
+	p.Expect("*** Choose a nickname")
+	p.Send("/resume 0")
+	line := p.Expect("*** resume after 0 in log ")
+	p.CloseInput()
+	return strings.TrimSpace(line[strings.Index(line, " in log ")+len(" in log "):])
 }
