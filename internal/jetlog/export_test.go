@@ -3,6 +3,7 @@ package jetlog
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -379,4 +380,34 @@ func TestReaderNoRoomForCopy(t *testing.T) {
 	if left, _ := os.ReadDir(tmp); len(left) != 0 {
 		t.Errorf("the refused reader left %d entries in TMPDIR", len(left))
 	}
+}
+
+// TestReaderExportsADamagedStore: a store whose stream ends below its
+// sequence floor (it lost its last events; chatd refuses it at start) is
+// exported as far as it goes, with a warning naming both ends, and left
+// as it was (no copy of it kept as damaged, nothing renamed).
+func TestReaderExportsADamagedStore(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	dir := t.TempDir()
+	l := open(t, dir, Options{})
+	appendChats(t, l, 3)
+	l.Close()
+	if err := os.WriteFile(filepath.Join(dir, floorName), []byte("10\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before := storeFiles(t, dir)
+	var logged strings.Builder
+	r, err := OpenReader(context.Background(), Options{Dir: dir, Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	if err != nil {
+		t.Fatalf("OpenReader of a store that lost its tail: %v", err)
+	}
+	got := collect(t, r, time.Time{})
+	r.Close()
+	if len(got) != 3 {
+		t.Errorf("exported %d events, want the 3 left", len(got))
+	}
+	if out := logged.String(); !strings.Contains(out, "the store is damaged") || !strings.Contains(out, "ends_at=3") || !strings.Contains(out, "had_reached=10") {
+		t.Errorf("warning: %q", out)
+	}
+	sameFiles(t, dir, before)
 }
