@@ -91,7 +91,9 @@ func newExportFlags(c *exportCommand, stderr io.Writer) *flag.FlagSet {
 		fmt.Fprintf(stderr, "Usage:\n  chatd export [--since TIME] [--data-dir DIR | --nats URL] > room.jsonl\n\n"+
 			"Writes the room's history, oldest first, as JSON lines: one object per public event\n"+
 			"(fields in the README, \"Export the history\"). The embedded store is locked while\n"+
-			"chatd runs on it: stop chatd first, or export from a copy of the data directory.\n\n"+
+			"chatd runs on it: stop chatd first, or export from a copy of the data directory.\n"+
+			"Export only reads the store: it reads a temporary copy of it (in $TMPDIR), so every\n"+
+			"event the store holds is exported, even those older than --history-max-age.\n\n"+
 			"Flags (each also settable as %s<NAME>, e.g. %sDATA_DIR):\n", envPrefix, envPrefix)
 		printFlags(fs, stderr, true)
 	}
@@ -139,13 +141,43 @@ func (c *exportCommand) export(ctx context.Context, w, stderr io.Writer, now tim
 	bw := bufio.NewWriterSize(w, 64<<10)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
-	err = r.Each(ctx, c.since.from(now), func(ev *room.Event) error {
+	since := c.since.from(now)
+	var n, old uint64
+	expiry := time.Time{}
+	if age := r.MaxAge(); age > 0 {
+		expiry = now.Add(-age)
+	}
+	err = r.Each(ctx, since, func(ev *room.Event) error {
+		n++
+		if ev.Time.Before(expiry) {
+			old++
+		}
 		return enc.Encode(newExportLine(ev))
 	})
 	if err != nil {
 		return err
 	}
-	return bw.Flush()
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	c.note(stderr, n, old, r)
+	return nil
+}
+
+// note says on stderr what an export's count alone would not: that a
+// store holding events exported none, and why; or that some exported
+// events are older than the stream's max age (a chatd started on that
+// store removes them).
+func (c *exportCommand) note(stderr io.Writer, n, old uint64, r *jetlog.Reader) {
+	switch {
+	case n == 0 && r.Stored() > 0 && c.since.String() != "":
+		fmt.Fprintf(stderr, "chatd export: warning: the store holds %d events, none stored at or after --since %s\n", r.Stored(), c.since.String())
+	case n == 0 && r.Stored() > 0:
+		fmt.Fprintf(stderr, "chatd export: warning: the store holds %d records and none is a valid event: nothing was exported\n", r.Stored())
+	case old > 0:
+		fmt.Fprintf(stderr, "chatd export: note: %d of the %d events exported are older than the store's --history-max-age (%s): chatd removes them when it next starts on this store\n",
+			old, n, r.MaxAge())
+	}
 }
 
 // openReader opens the store the flags name, read only, and words its
@@ -167,6 +199,8 @@ func (c *exportCommand) openReader(ctx context.Context, stderr io.Writer) (*jetl
 	switch {
 	case errors.As(err, &inUse):
 		return nil, fmt.Errorf("the history in %s is in use by %s (a running chatd): export cannot read it meanwhile; stop chatd first, or export from a copy of the data directory (see \"Back up and restore\" in the README), or keep the history on a NATS server (--nats), which export can read at any time", inUse.Dir, inUse.Holder)
+	case errors.Is(err, jetlog.ErrNoRoom):
+		return nil, fmt.Errorf("%w (export reads a temporary copy of the store, never the store itself)", err)
 	case errors.Is(err, jetlog.ErrNoStore):
 		return nil, fmt.Errorf("no history in %s: chatd has kept none there (is --data-dir right?)", where)
 	case err != nil:

@@ -219,8 +219,10 @@ func TestExportRoundTrip(t *testing.T) {
 	if got := exportEvents(t, "--data-dir", dataDir, "--since", "1h"); len(got) != len(all) {
 		t.Errorf("--since 1h: %d events, want %d", len(got), len(all))
 	}
-	if got := exportEvents(t, "--data-dir", dataDir, "--since", time.Now().Add(time.Minute).Format(time.RFC3339)); len(got) != 0 {
-		t.Errorf("--since a minute ahead: %d events", len(got))
+	// A store that holds events but exports none says so.
+	ahead := runExportCmd(t, "--data-dir", dataDir, "--since", time.Now().Add(time.Minute).Format(time.RFC3339))
+	if ahead.code != 0 || ahead.stdout != "" || !strings.Contains(ahead.stderr, "warning: the store holds "+strconv.Itoa(len(all))+" events, none stored at or after --since") {
+		t.Errorf("--since a minute ahead: exit %d, stdout %q, stderr %q", ahead.code, ahead.stdout, ahead.stderr)
 	}
 
 	code, stderr := exportToClosedPipe(t, dataDir)
@@ -332,6 +334,7 @@ func TestBackupRestore(t *testing.T) {
 	alice.Send("kept in the backup")
 	alice.Send("/quit")
 	alice.Expect("*** Goodbye.")
+	logName := resumeLogName(t, s)
 	s.Signal(syscall.SIGTERM)
 	s.WaitExit()
 	before := runExportCmd(t, "--data-dir", dataDir)
@@ -345,6 +348,12 @@ func TestBackupRestore(t *testing.T) {
 		t.Errorf("restored chatd: certificate %s, host key %s; before %s, %s",
 			restored.Fingerprint, restored.SSHFingerprint, s.Fingerprint, s.SSHFingerprint)
 	}
+	// The restored copy numbers events again from the copy's end: its log
+	// has a name of its own, so that a client resuming from a number the
+	// original gave is not resumed "exactly" in the copy.
+	if got := resumeLogName(t, restored); got == logName {
+		t.Errorf("the restored store's log is named %q, as the original's", got)
+	}
 	bob, shown := shownHistory(t, restored, "bob")
 	bob.Send("/quit")
 	bob.Expect("*** Goodbye.")
@@ -355,4 +364,91 @@ func TestBackupRestore(t *testing.T) {
 	if !strings.HasPrefix(after.stdout, before.stdout) || after.stdout == before.stdout {
 		t.Errorf("the restored store's export does not continue the original's:\nbefore:\n%s\nafter:\n%s", before.stdout, after.stdout)
 	}
+}
+
+// dirFiles is every regular file under dir with its content.
+func dirFiles(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	files := map[string]string{}
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		files[path] = string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// TestExportOfAnOldBackup: a data directory whose events are all older
+// than its --history-max-age (a backup kept a while) exports every one of
+// them, notes that they are older than the max age, and leaves the data
+// directory byte for byte as it was, so a second export gives them again.
+// Before the fix export ran the store's server on the directory itself,
+// which removed the expired events from it: nothing exported, exit 0, and
+// the backup emptied.
+func TestExportOfAnOldBackup(t *testing.T) {
+	requireOpenSSL(t)
+	const maxAge = 5 * time.Second
+	dataDir := filepath.Join(t.TempDir(), "data")
+	s := startChatd(t, dataDir, "--history-max-age", maxAge.String())
+	alice := s.JoinWithOpenSSL(t, "alice")
+	alice.Send("kept past the max age")
+	alice.Send("/quit")
+	alice.Expect("*** Goodbye.")
+	s.Signal(syscall.SIGTERM)
+	stopped := time.Now()
+	s.WaitExit()
+	time.Sleep(time.Until(stopped.Add(maxAge + 500*time.Millisecond)))
+	before := dirFiles(t, dataDir)
+	tmp := t.TempDir()
+
+	for i := range 2 {
+		var stdout, stderr bytes.Buffer
+		cmd := exec.Command(chatdBinary, "export", "--data-dir", dataDir)
+		cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("export %d: %v\n%s", i+1, err, stderr.String())
+		}
+		got := parseExport(t, stdout.String())
+		var kinds []string
+		for _, e := range got {
+			kinds = append(kinds, e.Kind+":"+e.Text)
+		}
+		if want := []string{"join:", "chat:kept past the max age", "leave:"}; !reflect.DeepEqual(kinds, want) {
+			t.Errorf("export %d of the aged store: %q, want %q", i+1, kinds, want)
+		}
+		if note := "note: 3 of the 3 events exported are older than the store's --history-max-age (5s)"; !strings.Contains(stderr.String(), note) {
+			t.Errorf("export %d: stderr %q, want %q", i+1, stderr.String(), note)
+		}
+	}
+	after := dirFiles(t, dataDir)
+	if len(after) != len(before) {
+		t.Errorf("the data directory holds %d files after the exports, %d before", len(after), len(before))
+	}
+	for path, b := range before {
+		if after[path] != b {
+			t.Errorf("export changed %s", path)
+		}
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("export left %d entries in TMPDIR", len(left))
+	}
+}
+
+// resumeLogName asks s to resume a client after 0 and returns the name of
+// the log it acknowledges.
+func resumeLogName(t *testing.T, s *testproc.Chatd) string {
+	t.Helper()
+	p := s.OpenSSL(t, "resumer")
+	p.Expect("*** Choose a nickname")
+	p.Send("/resume 0")
+	line := p.Expect("*** resume after 0 in log ")
+	p.CloseInput()
+	return strings.TrimSpace(line[strings.Index(line, " in log ")+len(" in log "):])
 }

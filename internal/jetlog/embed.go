@@ -58,6 +58,12 @@ func startEmbedded(opts Options) (*server.Server, *nats.Conn, error) {
 	if err := copyAside(opts.Dir, opts.Stream, opts.Logger); err != nil {
 		return nil, nil, err
 	}
+	return startServer(opts)
+}
+
+// startServer starts the embedded server on the store opts.Dir, as it is,
+// and connects to it.
+func startServer(opts Options) (*server.Server, *nats.Conn, error) {
 	srv, err := server.NewServer(&server.Options{
 		ServerName:      "chatd",
 		JetStream:       true,

@@ -34,7 +34,8 @@ func logID(name string, created int64) string {
 // LogID names the log for a client that resumes (room.LogNamer): derived
 // from the stream's name and creation time, so it stays the same across
 // restarts on the same stream and changes when the stream is created
-// again.
+// again, and, embedded, from the copy of the store (restore.go), so that
+// it changes when a backup is restored.
 func (l *Log) LogID() string { return l.id }
 
 // LastSeq is the sequence number of the stream's last event (room.LogEnd),

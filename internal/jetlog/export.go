@@ -2,14 +2,20 @@ package jetlog
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
+	"github.com/minio/highwayhash"
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -31,63 +37,222 @@ const (
 
 // Reader reads the stream of public events forward, for an export. It
 // only reads: it never creates the stream or the store, never changes the
-// stream's limits, and never records the sequence floor. An embedded store
-// is locked while a Reader has it, so a running chatd's store is refused
-// (an *InUseError), exactly as a second chatd would be.
+// stream's limits, and never records the sequence floor. An embedded
+// store is never opened in place: the stream's files are copied to a
+// temporary directory (under os.TempDir, so TMPDIR), where the server
+// loads them with no age limit, so that neither the server's expiry nor
+// its repairs touch the store, and events older than the stream's max age
+// are read too. The store is locked (shared, without writing) while it is
+// copied, so a running chatd's store is refused (an *InUseError), exactly
+// as a second chatd would be.
 type Reader struct {
 	l      *Log
 	prefix string // replies come to prefix.<n>, one n per window
 	sub    *nats.Subscription
 	n      uint64
+
+	tmp    string        // the temporary copy of an embedded store; "" elsewhere
+	maxAge time.Duration // the stream's own max age; 0: none
+	stored uint64        // messages the stream held when Each began
 }
 
-// OpenReader opens the store that opts names for reading, as Open would
-// (embedded in opts.Dir, or on opts.URL) but read only, and with the same
-// refusals of a damaged store. The stream's own limits and records decide
-// what is read; opts.MaxMsgs and MaxAge are not used, and texts are
-// accepted up to MaxMaxText bytes, whatever limit the writer had.
+// ErrNoRoom is OpenReader's error when the temporary copy of an embedded
+// store would not fit in the free space of os.TempDir.
+var ErrNoRoom = errors.New("jetlog: no room for a copy of the store")
+
+// copyMargin is the free space the temporary copy leaves, for the files
+// the server writes there (its index) and for the rest of the system.
+const copyMargin = 16 << 20
+
+// tempFree is freeBytes, a variable for tests.
+var tempFree = freeBytes
+
+// OpenReader opens the store that opts names for reading: embedded, a
+// copy of the stream in opts.Dir (see Reader), or the stream on opts.URL.
+// A store that is not chatd's, or was refused as damaged, is refused as
+// Open would. The stream's own records decide what is read; opts.MaxMsgs
+// and MaxAge are not used, and texts are accepted up to MaxMaxText bytes,
+// whatever limit the writer had.
 func OpenReader(ctx context.Context, opts Options) (*Reader, error) {
 	opts.setDefaults()
 	opts.MaxText = MaxMaxText
 	l := &Log{opts: opts, maxRecord: maxRecordBytes(opts.MaxText)}
+	r := &Reader{l: l}
 	var err error
 	if opts.URL == "" {
-		if err := storeExists(opts.Dir); err != nil {
-			return nil, err
-		}
-		l.srv, l.nc, err = l.embed(opts)
+		err = r.openCopy()
 	} else {
 		l.nc, err = dial(opts)
 	}
 	if err != nil {
+		r.Close()
 		return nil, err
 	}
-	r := &Reader{l: l, prefix: l.nc.NewRespInbox()}
+	r.prefix = l.nc.NewRespInbox()
 	if err := r.open(ctx); err != nil {
-		l.Close()
+		r.Close()
 		return nil, err
 	}
 	return r, nil
 }
 
-// open finds the stream, checks the floor (embedded) and subscribes to the
-// replies.
+// openCopy copies the stream of the embedded store l.opts.Dir to a new
+// temporary directory, under the store's lock, lifts the copy's age limit
+// and starts the server on the copy.
+func (r *Reader) openCopy() error {
+	opts := r.l.opts
+	if err := storeExists(opts.Dir); err != nil {
+		return err
+	}
+	if err := checkStore(opts.Dir); err != nil { // the directory exists: this only reads
+		return err
+	}
+	if !storeHasStream(opts.Dir, opts.Stream) {
+		return fmt.Errorf("%w: no stream %s", ErrNoStore, opts.Stream)
+	}
+	release, err := lockShared(opts.Dir)
+	if err != nil {
+		return err
+	}
+	r.tmp, err = copyStream(opts.Dir, opts.Stream)
+	release()
+	if err != nil {
+		return err
+	}
+	if r.maxAge, err = keepEverything(streamDir(r.tmp, opts.Stream), opts.Stream); err != nil {
+		return err
+	}
+	opts.Dir = r.tmp
+	r.l.srv, r.l.nc, err = startServer(opts)
+	return err
+}
+
+// copyStream copies the files of the stream name in the store dir, and
+// the store's sequence floor, to a new directory under os.TempDir, which
+// it returns. A copy that would not leave copyMargin free there is
+// ErrNoRoom, and nothing is copied.
+func copyStream(dir, name string) (string, error) {
+	src := streamDir(dir, name)
+	size := treeSize(src)
+	root := os.TempDir()
+	if free, ok := tempFree(root); ok && free < size+copyMargin {
+		return "", fmt.Errorf("%w: the stream's files are %d MiB and %s has %d MiB free (the copy leaves %d MiB); set TMPDIR to a directory with room",
+			ErrNoRoom, size>>20, root, free>>20, copyMargin>>20)
+	}
+	tmp, err := os.MkdirTemp(root, "chatd-export-")
+	if err != nil {
+		return "", fmt.Errorf("jetlog: a temporary copy of the store: %w", err)
+	}
+	err = copyTree(src, streamDir(tmp, name))
+	if err == nil {
+		err = copyFloor(dir, tmp)
+	}
+	if err != nil {
+		os.RemoveAll(tmp)
+		return "", fmt.Errorf("jetlog: a temporary copy of the store in %s: %w", tmp, err)
+	}
+	return tmp, nil
+}
+
+// copyFloor copies the sequence floor of the store dir, if it has one, to
+// the store to.
+func copyFloor(dir, to string) error {
+	err := copyFile(filepath.Join(dir, floorName), filepath.Join(to, floorName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// maxMetaBytes bounds the stream's meta file that keepEverything reads.
+const maxMetaBytes = 1 << 20
+
+// keepEverything rewrites the configuration of the stream name whose files
+// are in sdir (a copy) so that the server keeps every message it loads: no
+// max age, which it would otherwise apply as it loads them. It returns the
+// max age the stream had (0: none).
+func keepEverything(sdir, name string) (time.Duration, error) {
+	if _, err := os.Stat(filepath.Join(sdir, server.JetStreamMetaFileKey)); err == nil {
+		return 0, fmt.Errorf("jetlog: stream %s is encrypted: it is not chatd's", name)
+	}
+	path := filepath.Join(sdir, server.JetStreamMetaFile)
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, fmt.Errorf("jetlog: stream %s: %w", name, err)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxMetaBytes+1))
+	f.Close()
+	if err == nil && len(b) > maxMetaBytes {
+		err = fmt.Errorf("over %d bytes", maxMetaBytes)
+	}
+	var meta map[string]json.RawMessage
+	if err == nil {
+		err = json.Unmarshal(b, &meta)
+	}
+	var maxAge time.Duration
+	if raw, ok := meta["max_age"]; ok && err == nil {
+		err = json.Unmarshal(raw, &maxAge)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("jetlog: stream %s: its configuration %s: %w", name, path, err)
+	}
+	meta["max_age"] = json.RawMessage("0")
+	if b, err = json.Marshal(meta); err != nil {
+		return 0, err
+	}
+	// The server loads a stream only if meta.sum is the meta file's
+	// HighwayHash-64, keyed with the SHA-256 of the stream's name.
+	key := sha256.Sum256([]byte(name))
+	hh, err := highwayhash.NewDigest64(key[:])
+	if err != nil {
+		return 0, err
+	}
+	hh.Write(b)
+	sum := hex.EncodeToString(hh.Sum(nil))
+	err = os.WriteFile(path, b, 0o600)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(sdir, server.JetStreamMetaFileSum), []byte(sum), 0o600)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("jetlog: stream %s: %w", name, err)
+	}
+	return maxAge, nil
+}
+
+// open finds the stream, checks it against the floor (embedded) and
+// subscribes to the replies.
 func (r *Reader) open(ctx context.Context) error {
 	l := r.l
 	if err := l.findStream(ctx); err != nil {
 		return err
 	}
-	if l.srv != nil {
-		if err := l.checkFloor(ctx); err != nil {
-			return err
-		}
-		dropAside(l.opts.Dir)
+	if r.tmp != "" {
+		r.checkFloor(ctx)
 	}
 	var err error
 	if r.sub, err = l.nc.SubscribeSync(r.prefix + ".*"); err != nil {
 		return fmt.Errorf("jetlog: %w", err)
 	}
 	return nil
+}
+
+// checkFloor warns if the stream ends below the store's sequence floor:
+// it lost its last events (chatd refuses such a store at start), and the
+// export holds what is left.
+func (r *Reader) checkFloor(ctx context.Context) {
+	l := r.l
+	floor, err := readFloor(filepath.Join(r.tmp, floorName))
+	if err != nil || floor == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, l.opts.Timeout)
+	defer cancel()
+	info, err := l.stream.Info(ctx)
+	if err != nil || info.State.LastSeq >= floor {
+		return
+	}
+	l.opts.Logger.Warn("jetlog: the store is damaged: its stream lost its last events (chatd refuses it at start); exporting what is left",
+		"store", l.opts.Dir, "stream", l.opts.Stream, "ends_at", info.State.LastSeq, "had_reached", floor)
 }
 
 // storeExists refuses a store directory that is missing or empty: there
@@ -119,9 +284,9 @@ func (l *Log) findStream(ctx context.Context) error {
 	name := l.opts.Stream
 	s, err := js.Stream(ctx, name)
 	switch {
-	case errors.Is(err, jetstream.ErrStreamNotFound) && l.srv != nil && storeHasStream(l.opts.Dir, name):
-		return fmt.Errorf("jetlog: the store %s holds stream %s but the server could not load it (see its log); its files as they were before this start are in %s",
-			l.opts.Dir, name, keepDamaged(l.opts.Dir))
+	case errors.Is(err, jetstream.ErrStreamNotFound) && l.srv != nil:
+		return fmt.Errorf("jetlog: the store %s holds stream %s but the server could not load it (see its log); the store is left as it is",
+			l.opts.Dir, name)
 	case errors.Is(err, jetstream.ErrStreamNotFound):
 		return fmt.Errorf("%w: no stream %s", ErrNoStore, name)
 	case err != nil:
@@ -152,6 +317,7 @@ func (r *Reader) Each(ctx context.Context, since time.Time, fn func(*room.Event)
 		return fmt.Errorf("jetlog: export: %w", err)
 	}
 	last := info.State.LastSeq
+	r.stored = info.State.Msgs
 	if info.State.Msgs == 0 {
 		return nil
 	}
@@ -274,11 +440,26 @@ func (s *skips) report(l *Log) {
 // Skipped is how many invalid stored records Each has skipped.
 func (r *Reader) Skipped() uint64 { return r.l.Skipped() }
 
+// MaxAge is the stream's own max age (0: none), for an embedded store;
+// Each reads events older than that too. 0 with an external server, which
+// applies it.
+func (r *Reader) MaxAge() time.Duration { return r.maxAge }
+
+// Stored is how many messages the stream held when Each began.
+func (r *Reader) Stored() uint64 { return r.stored }
+
 // Close ends the reading: it closes the connection and, if embedded, shuts
-// the server down and releases the store's lock. It records nothing.
+// the server down and removes the temporary copy. It records nothing.
 func (r *Reader) Close() error {
 	if r.sub != nil {
 		r.sub.Unsubscribe()
 	}
-	return r.l.Close()
+	err := r.l.Close()
+	if r.tmp != "" {
+		if rerr := os.RemoveAll(r.tmp); rerr != nil && err == nil {
+			err = fmt.Errorf("jetlog: remove the temporary copy of the store: %w", rerr)
+		}
+		r.tmp = ""
+	}
+	return err
 }

@@ -3,6 +3,7 @@ package jetlog
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -283,4 +284,130 @@ func TestReaderSkipsDeleted(t *testing.T) {
 	if r.Skipped() != 0 {
 		t.Errorf("deleted messages counted as skipped: %d", r.Skipped())
 	}
+}
+
+// storeFiles is every regular file under dir with its content.
+func storeFiles(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	files := map[string]string{}
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		files[path] = string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// sameFiles fails unless dir holds exactly the files before, byte for byte.
+func sameFiles(t *testing.T, dir string, before map[string]string) {
+	t.Helper()
+	after := storeFiles(t, dir)
+	for path, b := range before {
+		if a, ok := after[path]; !ok {
+			t.Errorf("%s was removed", path)
+		} else if a != b {
+			t.Errorf("%s was changed (%d bytes, was %d)", path, len(a), len(b))
+		}
+	}
+	for path := range after {
+		if _, ok := before[path]; !ok {
+			t.Errorf("%s was created", path)
+		}
+	}
+}
+
+// TestReaderKeepsAnOldStore: a store whose events are all older than its
+// stream's max age (a backup kept for a while) exports every one of them,
+// says the stream's max age, leaves the store's files byte for byte as
+// they were (before the fix, the server applied the max age as it loaded
+// the stream: 0 events, and the backup emptied), and leaves no temporary
+// copy behind.
+func TestReaderKeepsAnOldStore(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	dir := t.TempDir()
+	l := open(t, dir, Options{MaxAge: time.Second})
+	appendChats(t, l, 5)
+	l.Close()
+	time.Sleep(1200 * time.Millisecond) // the "backup" ages past the retention
+	before := storeFiles(t, dir)
+
+	r := openReader(t, dir)
+	got := collect(t, r, time.Time{})
+	if len(got) != 5 || got[0].Seq != 1 || got[4].Seq != 5 {
+		t.Errorf("exported %d events of an aged store, want 5 (seqs 1-5)", len(got))
+	}
+	if r.MaxAge() != time.Second || r.Stored() != 5 {
+		t.Errorf("MaxAge %v, Stored %d; want 1s, 5", r.MaxAge(), r.Stored())
+	}
+	if err := r.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	sameFiles(t, dir, before)
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("the reader left %d entries in TMPDIR (%s)", len(left), left[0].Name())
+	}
+	// The store is still whole: a second export has them all.
+	if got := collect(t, openReader(t, dir), time.Time{}); len(got) != 5 {
+		t.Errorf("a second export of the store gave %d events, want 5", len(got))
+	}
+}
+
+// TestReaderNoRoomForCopy: a copy that would not fit in TMPDIR is
+// ErrNoRoom, saying how much it needs, and nothing is copied.
+func TestReaderNoRoomForCopy(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	dir := t.TempDir()
+	l := open(t, dir, Options{})
+	appendChats(t, l, 3)
+	l.Close()
+	tempFree = func(string) (int64, bool) { return copyMargin, true }
+	t.Cleanup(func() { tempFree = freeBytes })
+	r, err := OpenReader(context.Background(), Options{Dir: dir, Logger: quiet})
+	if err == nil {
+		r.Close()
+	}
+	if !errors.Is(err, ErrNoRoom) || !strings.Contains(err.Error(), "TMPDIR") {
+		t.Fatalf("OpenReader with no room for the copy = %v, want ErrNoRoom naming TMPDIR", err)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("the refused reader left %d entries in TMPDIR", len(left))
+	}
+}
+
+// TestReaderExportsADamagedStore: a store whose stream ends below its
+// sequence floor (it lost its last events; chatd refuses it at start) is
+// exported as far as it goes, with a warning naming both ends, and left
+// as it was (no copy of it kept as damaged, nothing renamed).
+func TestReaderExportsADamagedStore(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	dir := t.TempDir()
+	l := open(t, dir, Options{})
+	appendChats(t, l, 3)
+	l.Close()
+	if err := os.WriteFile(filepath.Join(dir, floorName), []byte("10\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before := storeFiles(t, dir)
+	var logged strings.Builder
+	r, err := OpenReader(context.Background(), Options{Dir: dir, Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	if err != nil {
+		t.Fatalf("OpenReader of a store that lost its tail: %v", err)
+	}
+	got := collect(t, r, time.Time{})
+	r.Close()
+	if len(got) != 3 {
+		t.Errorf("exported %d events, want the 3 left", len(got))
+	}
+	if out := logged.String(); !strings.Contains(out, "the store is damaged") || !strings.Contains(out, "ends_at=3") || !strings.Contains(out, "had_reached=10") {
+		t.Errorf("warning: %q", out)
+	}
+	sameFiles(t, dir, before)
 }

@@ -199,7 +199,7 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 	}
 	info := l.stream.CachedInfo()
 	l.lastSeq.Store(info.State.LastSeq)
-	l.id = logID(info.Config.Name, info.Created.UnixNano())
+	l.id = logID(info.Config.Name+copySuffix(l.copyMark()), info.Created.UnixNano())
 	if evs, err := l.Replay(0, l.recent.size); err == nil {
 		for _, ev := range evs {
 			l.recent.add(ev)
