@@ -1,7 +1,9 @@
 package room
 
 import (
+	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"slices"
 	"strings"
@@ -388,5 +390,32 @@ func TestResumeIsBoundedInBytes(t *testing.T) {
 	}
 	if want := fmt.Sprintf("%d events were missed and are not shown: a resume shows at most 1000 events and 256 KiB", 201-shown); got[0].Text != want {
 		t.Errorf("the notice says %q, want %q", got[0].Text, want)
+	}
+}
+
+// TestJoinerIsNotShownTheStoreError: a joiner whose history cannot be read
+// is told so plainly; what the store said (which may name its internals,
+// such as a file path) goes to the room's log only.
+func TestJoinerIsNotShownTheStoreError(t *testing.T) {
+	var logged strings.Builder
+	log := newTestLog(t, 10)
+	r := newTestRoom(t, Config{Log: log, Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	log.room.Store(r)
+	log.set(func(l *testLog) { l.failReplay = errors.New("jetlog: replay: /var/lib/chatd/nats: outbound buffer limit exceeded") })
+	m, err := r.Join("alice", JoinOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := drain(m)
+	if len(got) == 0 || got[0].Kind != Error || got[0].Text != "the history cannot be read now: storage unavailable" {
+		t.Fatalf("the joiner was shown %q", describe(got))
+	}
+	for _, ev := range got {
+		if strings.Contains(ev.Text, "jetlog") || strings.Contains(ev.Text, "/var/lib") {
+			t.Errorf("the joiner was shown the store's words: %q", ev.Text)
+		}
+	}
+	if out := logged.String(); !strings.Contains(out, "outbound buffer limit exceeded") || !strings.Contains(out, "alice") {
+		t.Errorf("the room's log does not have the error:\n%s", out)
 	}
 }

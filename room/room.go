@@ -471,6 +471,11 @@ func (r *Room) Join(nick string, opts JoinOptions) (*Member, error) {
 	if a.err != nil {
 		return nil, a.err
 	}
+	if a.pastErr != nil {
+		// The joiner is told plainly (historyUnavailableText); the
+		// store's words are for the host.
+		r.logger().Warn("a joiner's history could not be read", "nick", nick, "err", a.pastErr)
+	}
 	return a.m, nil
 }
 
@@ -657,6 +662,10 @@ func cutNotice(n uint64, size int, maybeGone bool) string {
 	return fmt.Sprintf("%d %s not shown: %s", n, verb, limit)
 }
 
+// historyUnavailableText is the Error a joiner is shown when its history
+// could not be read; the error itself goes to the room's Logger.
+const historyUnavailableText = "the history cannot be read now: storage unavailable"
+
 // replayHistory queues the recent public events, if any, for a new member
 // (those after its resume point, if it resumes, after a Notice of how many
 // it missed are not shown), or tells it that the log could not replay
@@ -707,7 +716,7 @@ func (r *Room) replayHistory(m *Member, a *arrival) {
 	}
 	if err != nil {
 		r.counts.storeErrors++
-		m.deliver(&Event{Kind: Error, Time: now, Text: fmt.Sprintf("the room's history is unavailable (%v)", err)}, 0)
+		m.deliver(&Event{Kind: Error, Time: now, Text: historyUnavailableText}, 0)
 		return
 	}
 	if len(past) == 0 {
