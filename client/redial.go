@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"chatd/certs"
-	"chatd/proto"
 	"chatd/room"
 )
 
@@ -537,12 +536,14 @@ func (r *Redialer) redial(lost room.Reason) *Conn {
 }
 
 // dial makes one attempt to join as nick; if the session asks to resume
-// (Config.Resume), after the last public event it passed on.
+// (Config.Resume), after the last public event it passed on, which it
+// names by its stamp (seenLog.resumePoint).
 func (r *Redialer) dial(nick string) (*Conn, error) {
 	cfg := r.cfg.Conn
 	cfg.Nick = nick
 	if cfg.Resume != nil {
-		cfg.Resume = &proto.ResumePoint{After: r.seen.lastSeq, Log: r.seen.logID}
+		p := r.seen.resumePoint()
+		cfg.Resume = &p
 	}
 	return Dial(r.ctx, cfg)
 }
