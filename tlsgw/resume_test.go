@@ -132,7 +132,8 @@ func TestHostileResumeRequests(t *testing.T) {
 }
 
 // TestResumeResetSaysWhy: a resume served from the recent history says
-// why: one whose stamp is not the one of the log's event at its
+// why: a request that names no log is told so (not that the log was
+// replaced); one whose stamp is not the one of the log's event at its
 // point (the log was rolled back, as by restoring a backup, and numbered
 // another event the same) is told that; the stamp of the event the client
 // was shown, as it read it off the wire, resumes where it asked.
@@ -155,6 +156,7 @@ func TestResumeResetSaysWhy(t *testing.T) {
 	other := proto.EventStamp(&room.Event{Kind: room.Chat, Time: time.Now(), From: "henry", Text: "after the restore"})
 
 	for _, c := range []struct{ request, ack, notice string }{
+		{"/resume 2", "*** resume after 0 in log " + logID, "*** " + room.ResumeNoLogNotice},
 		{"/resume 2 " + logID + " " + other, "*** resume after 0 in log " + logID, "*** " + room.ResumeOtherEventNotice},
 		{"/resume 2 " + logID + " " + shown, "*** resume after 2 in log " + logID, ""},
 		{"/resume 2 " + logID, "*** resume after 2 in log " + logID, ""},

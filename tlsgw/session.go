@@ -266,7 +266,7 @@ func (s *session) join() (*room.Member, error) {
 // prompt again; from then on the connection's public events carry their
 // sequence numbers. The point is 0 (the joiner is then shown the recent
 // history, and told why if it had a point: room.ResumeReset) if the
-// request named another log than the room's (or none), a point beyond
+// request named no log or another log than the room's, a point beyond
 // the log's last event, or a stamp that is not the one of the log's event
 // at that point (the log was rolled back, as by restoring a backup). A
 // malformed request, or a second one, is refused with an error and the
@@ -288,6 +288,8 @@ func (s *session) askResume(line string) error {
 	var reset room.ResumeReset
 	switch {
 	case p.After == 0:
+	case p.Log == "":
+		reset = room.ResetNoLog
 	case p.Log != logID:
 		reset = room.ResetOtherLog // numbers from another log (a restarted memory log) mean nothing here
 	}
