@@ -419,3 +419,61 @@ func TestJoinerIsNotShownTheStoreError(t *testing.T) {
 		t.Errorf("the room's log does not have the error:\n%s", out)
 	}
 }
+
+// TestResumeAtChecksTheEventShown: a resume that names the event it was
+// shown (ResumeAt) is served from its point if the log's event there is
+// that one, reset (ResetOtherEvent) if another event is there or the log
+// holds an earlier one but not it, and taken as it is when the log can no
+// longer say (the event expired, or the log cannot read back); the check
+// reads one event.
+func TestResumeAtChecksTheEventShown(t *testing.T) {
+	r, _, last := resumeRoom(t, func(*testing.T, int) Log { return NewMemoryLog(4) }, 4, "w1", "w2", "w3")
+	// The log keeps 4..7 (alice's leave, w1..w3); she saw 3 ("before").
+	isText := func(text string) func(*Event) bool { return func(ev *Event) bool { return ev.Text == text } }
+	for _, c := range []struct {
+		after uint64
+		shown func(*Event) bool
+		from  uint64
+		reset ResumeReset
+	}{
+		{6, isText("w2"), 6, ResumeKept},
+		{6, isText("something else"), 0, ResetOtherEvent},
+		{6, nil, 6, ResumeKept},
+		{last, isText("anything"), last, ResumeKept}, // expired: cannot say
+		{99, isText("w2"), 0, ResetBeyond},
+	} {
+		from, reset, err := r.ResumeAt(c.after, c.shown)
+		if err != nil || from != c.from || reset != c.reset {
+			t.Errorf("ResumeAt(%d) = %d, %v, %v; want %d, %v", c.after, from, reset, err, c.from, c.reset)
+		}
+	}
+	if ResetOtherEvent.Notice() != ResumeOtherEventNotice || ResetNoLog.Notice() != ResumeNoLogNotice || ResumeKept.Notice() != "" {
+		t.Error("the resets' notices are not theirs")
+	}
+
+	// A log without LogPager cannot be asked: the number is taken.
+	r2, _, _ := resumeRoom(t, func(t *testing.T, _ int) Log { return struct{ Log }{NewMemoryLog(10)} }, 10, "w1")
+	if from, reset, err := r2.ResumeAt(4, isText("not it")); from != 4 || reset != ResumeKept || err != nil {
+		t.Errorf("ResumeAt on a log that cannot read back = %d, %v, %v", from, reset, err)
+	}
+
+	// A log that holds an earlier event but not the one asked for (it
+	// was deleted there) is not the history the member saw.
+	gappy := &gapLog{MemoryLog: NewMemoryLog(10), missing: 5}
+	r3, _, _ := resumeRoom(t, func(*testing.T, int) Log { return gappy }, 10, "w1", "w2")
+	if from, reset, err := r3.ResumeAt(5, isText("w1")); from != 0 || reset != ResetOtherEvent || err != nil {
+		t.Errorf("ResumeAt at a missing event = %d, %v, %v", from, reset, err)
+	}
+}
+
+// gapLog is a memory log whose pages skip the event numbered missing.
+type gapLog struct {
+	*MemoryLog
+	missing uint64
+}
+
+func (l *gapLog) Before(seq uint64, n int) ([]*Event, error) {
+	evs, err := l.MemoryLog.Before(seq, n+1)
+	evs = slices.DeleteFunc(evs, func(ev *Event) bool { return ev.Seq == l.missing })
+	return evs[max(0, len(evs)-n):], err
+}
