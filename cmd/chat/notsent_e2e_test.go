@@ -15,7 +15,8 @@ import (
 // chat is refused with the read-only notice. Once the refusal is on her
 // screen, that line is nowhere on it looking sent: marked "(not sent)",
 // or not shown at all (if chat knew the room was read-only before she
-// typed it). bob, on openssl, never sees it.
+// typed it). bob, on openssl, never sees it. dave, who joins meanwhile,
+// is told that the history cannot be read, and not the store's error.
 func TestLineRefusedAsTheStoreFailsIsNotShownAsSent(t *testing.T) {
 	natsBin, err := testproc.Build("github.com/nats-io/nats-server/v2", t.TempDir(), "test")
 	if err != nil {
@@ -46,6 +47,15 @@ func TestLineRefusedAsTheStoreFailsIsNotShownAsSent(t *testing.T) {
 	bob.Expect("member")
 	if strings.Contains(bob.Output(), "my important sentence") {
 		t.Errorf("bob was shown the refused line:\n%s", bob.Output())
+	}
+
+	// A joiner meanwhile is told plainly that the history cannot be
+	// read, not what the store said.
+	dave := server.JoinWithOpenSSL(t, "dave")
+	dave.Send("/who")
+	dave.Expect("member")
+	if out := dave.Output(); !strings.Contains(out, "!!! the history cannot be read now: storage unavailable") || strings.Contains(out, "jetlog") || strings.Contains(out, "nats") {
+		t.Errorf("the joiner was not told plainly that the history cannot be read:\n%s", out)
 	}
 	p.Key("C-c")
 	if code := p.waitExit(); code != 0 {
