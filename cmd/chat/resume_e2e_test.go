@@ -234,3 +234,40 @@ func copyDir(t *testing.T, from, to string) {
 		t.Fatalf("copying %s: %v", from, err)
 	}
 }
+
+// TestResumeShowsMoreThanTheHistory: chatd shows a joiner 3 events
+// (--history 3); chat, cut off while bob says 10 lines, comes back and is
+// shown all it missed, which the log keeps, with no notice that some are
+// not shown.
+func TestResumeShowsMoreThanTheHistory(t *testing.T) {
+	server := testproc.StartChatd(t, chatdBinary, t.TempDir(), "--history", "3")
+	g := testproc.StartGate(t, "127.0.0.1:"+server.Port)
+	p := startTmux(t, 100, 50, chatBinary, "--known-servers", filepath.Join(t.TempDir(), "known"), "--ca", server.CertFile, "--nick", "alice", g.Addr())
+	p.WaitFor("chatd · 1 member · alice")
+	bob := server.JoinWithOpenSSL(t, "bob")
+	bob.Send("before the cut")
+	p.WaitFor("bob: before the cut")
+
+	g.Cut(false)
+	bob.Expect("*** alice left")
+	for i := range 10 {
+		bob.Send(fmt.Sprint("away ", i))
+	}
+	bob.Send("/who")
+	bob.Expect("*** 1 member: bob")
+	g.Reopen()
+	p.WaitFor("bob: away 9")
+	screen := flowed(p.WaitFor("chatd · 2 members · alice"))
+	for i := range 10 {
+		if n := strings.Count(screen, fmt.Sprintf("bob: away %d ", i)); n != 1 {
+			t.Errorf("bob's line %d is on the screen %d times once back, want 1:\n%s", i, n, screen)
+		}
+	}
+	if strings.Contains(screen, "not shown") || strings.Contains(screen, "no longer kept") {
+		t.Errorf("chat says some of what it missed is not shown:\n%s", screen)
+	}
+	p.Key("C-c")
+	if code := p.waitExit(); code != 0 {
+		t.Errorf("chat exited %d after Ctrl+C", code)
+	}
+}
