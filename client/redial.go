@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"chatd/certs"
-	"chatd/proto"
 	"chatd/room"
 )
 
@@ -93,6 +92,9 @@ type Redialer struct {
 	// Store is room.StoreReadOnly) and not yet that it is writable again;
 	// lines typed meanwhile are not echoed, since nobody is shown them.
 	readOnly atomic.Bool
+	// unsent pairs the room's read-only refusals with the lines echoed
+	// before the session knew (notsent.go).
+	unsent unsent
 
 	mu       sync.Mutex
 	client   *Conn // nil while disconnected
@@ -230,12 +232,22 @@ func (r *Redialer) Send(line string) {
 		r.quitWhileAway()
 	case c == nil:
 		r.tellLocal(room.Error, "not connected; your line was not sent")
-	case r.queue(outgoing{c: c, line: line}, quit):
-		if r.cfg.Echo && !r.readOnly.Load() {
-			if ev := room.EchoOf(c.Nick(), line, 0); ev != nil {
-				ev.Time = time.Now()
-				r.addLocal(ev)
+	default:
+		var echo *room.Event
+		tracked := false
+		if r.cfg.Echo {
+			// Recorded before it can be refused: the refusal is paired
+			// with it (notsent.go).
+			echo, tracked = r.trackSend(c, line)
+		}
+		if !r.queue(outgoing{c: c, line: line}, quit) {
+			if tracked {
+				r.unsent.unsend()
 			}
+			return
+		}
+		if echo != nil {
+			r.addLocal(echo)
 		}
 	}
 }
@@ -378,6 +390,7 @@ func (r *Redialer) setClient(c *Conn) {
 	if c != nil {
 		r.nick, r.kind, r.link = c.Nick(), kind, Link{}
 		r.readOnly.Store(false) // a joiner is told again if it still is
+		r.unsent.reset()
 	}
 	r.mu.Unlock()
 	if c != nil {
@@ -482,8 +495,14 @@ func (r *Redialer) emit(ev *room.Event) bool {
 	switch {
 	case ev.Kind == room.Notice && ev.Store == room.StoreReadOnly:
 		r.readOnly.Store(true)
+	case ev.Kind == room.Error && ev.Store == room.StoreReadOnly:
+		// A line refused: the room is read-only, and the line may be one
+		// the screen showed, which it marks before it shows the refusal.
+		r.readOnly.Store(true)
+		r.unsent.refused(time.Now())
 	case ev.Store == room.StoreWritable:
 		r.readOnly.Store(false)
+		r.unsent.reset()
 	}
 	select {
 	case r.out <- ev:
@@ -537,12 +556,14 @@ func (r *Redialer) redial(lost room.Reason) *Conn {
 }
 
 // dial makes one attempt to join as nick; if the session asks to resume
-// (Config.Resume), after the last public event it passed on.
+// (Config.Resume), after the last public event it passed on, which it
+// names by its stamp (seenLog.resumePoint).
 func (r *Redialer) dial(nick string) (*Conn, error) {
 	cfg := r.cfg.Conn
 	cfg.Nick = nick
 	if cfg.Resume != nil {
-		cfg.Resume = &proto.ResumePoint{After: r.seen.lastSeq, Log: r.seen.logID}
+		p := r.seen.resumePoint()
+		cfg.Resume = &p
 	}
 	return Dial(r.ctx, cfg)
 }

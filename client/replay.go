@@ -109,8 +109,10 @@ func (r *ring) take(s string) bool {
 // Only the session's run goroutine uses it.
 type seenLog struct {
 	// lastSeq is the sequence number of the last public event passed on,
-	// in the log named logID (the resume extension); 0 if none.
+	// in the log named logID (the resume extension); 0 if none. last is
+	// that event, for its stamp (proto.EventStamp), nil if none.
 	lastSeq  uint64
+	last     *room.Event
 	logID    string
 	public   ring   // wire lines of the last public events the server sent
 	echoes   ring   // the user's own lines, without timestamps, each with its nickname
@@ -295,7 +297,7 @@ func newRejoinFilter(seen *seenLog, nick string, rejoin bool, resumed proto.Resu
 			// recent history after a point it does not have): the old
 			// numbers mean nothing on this connection.
 			f.after = 0
-			seen.logID, seen.lastSeq = resumed.Log, 0
+			seen.logID, seen.lastSeq, seen.last = resumed.Log, 0, nil
 		}
 	}
 	return f
@@ -432,6 +434,18 @@ func (f *rejoinFilter) record(ev *room.Event) {
 		// The last one passed on, as the server numbered it: never the
 		// largest seen, so that one wild number is forgotten with the
 		// next event.
-		f.seen.lastSeq = ev.Seq
+		f.seen.lastSeq, f.seen.last = ev.Seq, ev
 	}
+}
+
+// resumePoint is where the session asks to resume: after the last public
+// event it passed on, in its log, with that event's stamp, so that a log
+// rolled back since (a restored backup) that numbered another event the
+// same is told apart.
+func (s *seenLog) resumePoint() proto.ResumePoint {
+	p := proto.ResumePoint{After: s.lastSeq, Log: s.logID}
+	if s.last != nil && s.last.Seq == s.lastSeq && s.lastSeq > 0 && s.logID != "" {
+		p.Stamp = proto.EventStamp(s.last)
+	}
+	return p
 }

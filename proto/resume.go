@@ -1,6 +1,8 @@
 package proto
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -12,9 +14,11 @@ import (
 // The resume extension (docs/PROTOCOL.md, "Resuming"): a client that knows
 // it sends, at the nickname prompt, before its nickname,
 //
-//	/resume SEQ [LOG]
+//	/resume SEQ [LOG [STAMP]]
 //
-// and the server answers with a notice that it understood,
+// (STAMP, EventStamp of the event numbered SEQ as the client was shown
+// it, lets the server tell a log rolled back since, whose SEQ is another
+// event), and the server answers with a notice that it understood,
 //
 //	*** resume after SEQ in log LOG
 //
@@ -33,14 +37,31 @@ const (
 	MaxLogIDLen = 32
 	// maxSeqDigits bounds SEQ: a uint64 has at most 20 decimal digits.
 	maxSeqDigits = 20
+	// StampLen is the length of a STAMP (EventStamp): 16 of 0-9 a-f.
+	StampLen = 16
 )
 
 // ResumePoint is where a client asks to resume: after the public event
 // numbered After in the log named Log ("" if it knows none, as on a first
-// join: After is then 0).
+// join: After is then 0), which it was shown as the event whose
+// EventStamp is Stamp ("" if it does not say; never in an
+// acknowledgement).
 type ResumePoint struct {
 	After uint64
 	Log   string
+	Stamp string
+}
+
+// EventStamp fingerprints a public event as its wire line shows it
+// (AppendEvent: its time to the second, in UTC, its kind, names and
+// text): the first 8 bytes of the line's SHA-256, in 16 lowercase hex
+// digits. A client and the server compute it from the same line, the
+// client from the event it parsed (ParseLine reads back what AppendEvent
+// wrote), so it tells the event a client was shown from another event
+// numbered the same.
+func EventStamp(ev *room.Event) string {
+	sum := sha256.Sum256(AppendEvent(nil, ev))
+	return hex.EncodeToString(sum[:StampLen/2])
 }
 
 // ErrBadResume is wrapped by ParseResume's errors.
@@ -54,30 +75,50 @@ func IsResume(line string) bool {
 	return strings.EqualFold(word, ResumeCommand)
 }
 
-// ParseResume reads a resume request, "/resume SEQ [LOG]". SEQ is 1 to 20
-// decimal digits that fit in a uint64 (no sign); LOG, if present, 1 to
-// MaxLogIDLen of A-Z a-z 0-9 _ -. Anything else is an error wrapping
-// ErrBadResume that says what is wrong.
+// ParseResume reads a resume request, "/resume SEQ [LOG [STAMP]]". SEQ is
+// 1 to 20 decimal digits that fit in a uint64 (no sign); LOG, if present,
+// 1 to MaxLogIDLen of A-Z a-z 0-9 _ -; STAMP, if present, StampLen of
+// 0-9 a-f. Anything else is an error wrapping ErrBadResume that says what
+// is wrong.
 func ParseResume(line string) (ResumePoint, error) {
 	fields := strings.Fields(line)
 	if len(fields) == 0 || !strings.EqualFold(fields[0], ResumeCommand) {
 		return ResumePoint{}, fmt.Errorf("%w: it starts with %s", ErrBadResume, ResumeCommand)
 	}
-	if len(fields) < 2 || len(fields) > 3 {
-		return ResumePoint{}, fmt.Errorf("%w: use %s SEQ [LOG]", ErrBadResume, ResumeCommand)
+	if len(fields) < 2 || len(fields) > 4 {
+		return ResumePoint{}, fmt.Errorf("%w: use %s SEQ [LOG [STAMP]]", ErrBadResume, ResumeCommand)
 	}
 	after, err := parseSeq(fields[1])
 	if err != nil {
 		return ResumePoint{}, err
 	}
 	p := ResumePoint{After: after}
-	if len(fields) == 3 {
+	if len(fields) >= 3 {
 		if !validLogID(fields[2]) {
 			return ResumePoint{}, fmt.Errorf("%w: a log is named by 1 to %d letters, digits, _ or -", ErrBadResume, MaxLogIDLen)
 		}
 		p.Log = fields[2]
 	}
+	if len(fields) == 4 {
+		if !validStamp(fields[3]) {
+			return ResumePoint{}, fmt.Errorf("%w: a stamp is %d of 0-9 a-f", ErrBadResume, StampLen)
+		}
+		p.Stamp = fields[3]
+	}
 	return p, nil
+}
+
+// validStamp reports whether s may be a STAMP: StampLen of 0-9 a-f.
+func validStamp(s string) bool {
+	if len(s) != StampLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // parseSeq reads a sequence number: decimal digits only, at most
@@ -108,11 +149,15 @@ func validLogID(id string) bool {
 	return true
 }
 
-// AppendResume appends the request line for p, newline included.
+// AppendResume appends the request line for p, newline included; its
+// Stamp only with its Log.
 func AppendResume(dst []byte, p ResumePoint) []byte {
 	dst = strconv.AppendUint(append(dst, ResumeCommand+" "...), p.After, 10)
 	if p.Log != "" {
 		dst = append(append(dst, ' '), p.Log...)
+		if p.Stamp != "" {
+			dst = append(append(dst, ' '), p.Stamp...)
+		}
 	}
 	return append(dst, '\n')
 }

@@ -20,6 +20,7 @@ func TestParseResumeRefusesHostileRequests(t *testing.T) {
 		"  /resume   7  ":              {After: 7},
 		"/resume 18446744073709551615": {After: math.MaxUint64},
 		"/resume 00012 x":              {After: 12, Log: "x"},
+		"/resume 9 L 0123456789abcdef": {After: 9, Log: "L", Stamp: "0123456789abcdef"},
 	}
 	for line, want := range good {
 		if got, err := ParseResume(line); err != nil || got != want {
@@ -31,6 +32,8 @@ func TestParseResumeRefusesHostileRequests(t *testing.T) {
 		"/resume 18446744073709551616", "/resume 123456789012345678901", "/resume 1 a b",
 		"/resume 1 " + strings.Repeat("a", MaxLogIDLen+1), "/resume 1 bad!log", "/resume 1 ünï",
 		"/resume ١٢", "/resumex 1", "/resume\x001",
+		"/resume 1 L 0123456789ABCDEF", "/resume 1 L 0123456789abcde", "/resume 1 L 0123456789abcdef0",
+		"/resume 1 L 0123456789abcdeg", "/resume 1 L 0123456789abcdef x",
 	} {
 		if p, err := ParseResume(line); !errors.Is(err, ErrBadResume) {
 			t.Errorf("ParseResume(%q) = %+v, %v; want an ErrBadResume", line, p, err)
@@ -82,5 +85,49 @@ func TestResumeRoundTrip(t *testing.T) {
 	}
 	if seq, _ := CutSeq("#" + strconv.FormatUint(math.MaxUint64, 10) + " x"); seq != math.MaxUint64 {
 		t.Errorf("the largest sequence number does not read back")
+	}
+}
+
+// TestEventStampReadsBack: the stamp a client computes from a public event
+// it parsed off the wire is the one the server computes from the event it
+// sent, for every kind of public event; another event numbered the same
+// has another stamp. The stamp goes with the log in a request, and never
+// in an acknowledgement.
+func TestEventStampReadsBack(t *testing.T) {
+	when := time.Date(2026, 1, 2, 23, 59, 58, 0, time.UTC)
+	events := []*room.Event{
+		{Kind: room.Chat, From: "alice", Text: "hello <there> *** [x]"},
+		{Kind: room.Action, From: "bob", Text: "waves"},
+		{Kind: room.Join, From: "carol"},
+		{Kind: room.Leave, From: "carol", Reason: room.Reason{Kind: room.ReasonQuit, Detail: "bye now"}},
+		{Kind: room.Leave, From: "dave", Reason: room.Reason{Kind: room.ReasonLost}},
+		{Kind: room.NickChange, From: "carol", To: "carole"},
+		{Kind: room.Presence, Count: 250, Joined: 3, Left: 1},
+	}
+	seen := map[string]bool{}
+	for _, ev := range events {
+		ev.Seq, ev.Time = 7, when
+		wire := strings.TrimSuffix(string(AppendEventSeq(nil, ev)), "\n")
+		seq, rest := CutSeq(wire)
+		parsed := ParseLine(rest, when.Add(time.Hour))
+		parsed.Seq = seq
+		if got, want := EventStamp(parsed), EventStamp(ev); got != want || len(got) != StampLen || !validStamp(got) {
+			t.Errorf("%q: the client's stamp %q is not the server's %q", wire, got, want)
+		}
+		if seen[EventStamp(ev)] {
+			t.Errorf("%q has the stamp of another event", wire)
+		}
+		seen[EventStamp(ev)] = true
+	}
+	p := ResumePoint{After: 7, Log: "LOG7", Stamp: EventStamp(events[0])}
+	line := strings.TrimSuffix(string(AppendResume(nil, p)), "\n")
+	if got, err := ParseResume(line); err != nil || got != p {
+		t.Errorf("ParseResume(%q) = %+v, %v", line, got, err)
+	}
+	if line := string(AppendResume(nil, ResumePoint{After: 7, Stamp: p.Stamp})); line != "/resume 7\n" {
+		t.Errorf("a stamp without a log is written: %q", line)
+	}
+	if ack := string(AppendEvent(nil, ResumeAck(p))); strings.Contains(ack, p.Stamp) {
+		t.Errorf("the acknowledgement %q carries the stamp", ack)
 	}
 }

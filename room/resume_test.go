@@ -1,9 +1,12 @@
 package room
 
 import (
+	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 )
@@ -21,7 +24,15 @@ var resumeLogs = map[string]func(t *testing.T, size int) Log{
 // lines of said.
 func resumeRoom(t *testing.T, newLog func(*testing.T, int) Log, size int, said ...string) (r *Room, bob *Member, last uint64) {
 	t.Helper()
-	r = newTestRoom(t, Config{HistorySize: size, Log: newLog(t, size)})
+	return resumeRoomSized(t, newLog, Config{HistorySize: size}, said...)
+}
+
+// resumeRoomSized is resumeRoom for a room of cfg, whose log newLog makes
+// of cfg.HistorySize.
+func resumeRoomSized(t *testing.T, newLog func(*testing.T, int) Log, cfg Config, said ...string) (r *Room, bob *Member, last uint64) {
+	t.Helper()
+	cfg.Log = newLog(t, cfg.HistorySize)
+	r = newTestRoom(t, cfg)
 	alice := mustJoin(t, r, "alice")
 	bob = mustJoin(t, r, "bob")
 	bob.Send("before")
@@ -294,17 +305,177 @@ func TestResumeTellsGoneFromNotShown(t *testing.T) {
 		newLog func(*testing.T, int) Log
 		want   []string
 	}{
-		{"all kept", func(*testing.T, int) Log { return NewMemoryLog(20) }, []string{"notice 3 events were missed and are not shown: the history shows at most 3"}},
-		{"some gone", func(*testing.T, int) Log { return NewMemoryLog(4) }, []string{"notice 2 events were missed and are no longer kept", "notice 1 event was missed and is not shown: the history shows at most 3"}},
+		{"all kept", func(*testing.T, int) Log { return NewMemoryLog(20) }, []string{"notice 3 events were missed and are not shown: a resume shows at most 3 events and 256 KiB"}},
+		{"some gone", func(*testing.T, int) Log { return NewMemoryLog(4) }, []string{"notice 2 events were missed and are no longer kept", "notice 1 event was missed and is not shown: a resume shows at most 3 events and 256 KiB"}},
 		{"all gone", func(*testing.T, int) Log { return NewMemoryLog(3) }, []string{"notice 3 events were missed and are no longer kept"}},
-		{"log cannot say", func(t *testing.T, _ int) Log { return struct{ Log }{newTestLog(t, 20)} }, []string{"notice 3 events were missed and are not shown (the history shows at most 3; the log may no longer keep some)"}},
+		{"log cannot say", func(t *testing.T, _ int) Log { return struct{ Log }{newTestLog(t, 20)} }, []string{"notice 3 events were missed and are not shown (a resume shows at most 3 events and 256 KiB; the log may no longer keep some)"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			r, _, last := resumeRoom(t, c.newLog, 3, "w1", "w2", "w3", "w4", "w5")
+			r, _, last := resumeRoomSized(t, c.newLog, Config{HistorySize: 3, ResumeSize: 3}, "w1", "w2", "w3", "w4", "w5")
 			want := append(c.want, "history-begin 3", "chat bob w3", "chat bob w4", "chat bob w5", "history-end", "join alice", "members alice,bob")
 			if d := describe(resumeJoin(t, r, last)); !slices.Equal(d, want) {
 				t.Errorf("resumed with\n  %q\nwant\n  %q", d, want)
 			}
 		})
 	}
+}
+
+// TestResumeShowsMoreThanTheHistory: a resume that missed more than the
+// history shows (--history) is replayed all it missed that the log keeps,
+// up to Config.ResumeSize: the 1200 events missed after a history of 3
+// are shown but the oldest 200, which the notice counts, and every one of
+// the 1000 fits in the member's outbox. Scrolling up could not reach
+// the events a notice said were not shown.
+func TestResumeShowsMoreThanTheHistory(t *testing.T) {
+	for name, newLog := range map[string]func(*testing.T, int) Log{
+		"memory": func(*testing.T, int) Log { return NewMemoryLog(2000) },
+		"slow":   func(t *testing.T, _ int) Log { return newTestLog(t, 2000) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			said := []string{"w1", "w2", "w3", "w4", "w5"}
+			r, bob, last := resumeRoom(t, newLog, 3, said...)
+			// missed: her leave (4) and w1..w5: all six shown.
+			want := []string{"history-begin 6", "leave alice connection lost", "chat bob w1", "chat bob w2", "chat bob w3", "chat bob w4", "chat bob w5", "history-end", "join alice", "members alice,bob"}
+			m, err := r.Join("alice", JoinOptions{Resume: true, ResumeAfter: last})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := drain(m)
+			if d := describe(got); !slices.Equal(d, want) {
+				t.Fatalf("resumed with\n  %q\nwant\n  %q", d, want)
+			}
+			seen := got[len(got)-2].Seq // her join
+			m.Leave(Reason{Kind: ReasonLost})
+			for i := range 1199 {
+				bob.Send(fmt.Sprint("m", i))
+			}
+			drain(bob)
+			got = resumeJoin(t, r, seen) // missed: her leave and 1199 lines
+			if len(got) < 3 || got[0].Text != "200 events were missed and are not shown: a resume shows at most 1000 events and 256 KiB" || got[1].Kind != HistoryBegin || got[1].Count != 1000 {
+				t.Fatalf("resumed with %q...", describe(got[:min(3, len(got))]))
+			}
+			for i, ev := range got[2:1002] {
+				if want := seen + 201 + uint64(i); ev.Seq != want {
+					t.Fatalf("replayed event %d is numbered %d, want %d", i, ev.Seq, want)
+				}
+			}
+			if d := describe(got[1002:]); !slices.Equal(d, []string{"history-end", "join alice", "members alice,bob"}) {
+				t.Errorf("the replay ended with %q", d)
+			}
+		})
+	}
+}
+
+// TestResumeIsBoundedInBytes: a resumed replay of long lines holds at most
+// maxResumeBytes of text beyond the history's size; the older ones are
+// counted as not shown.
+func TestResumeIsBoundedInBytes(t *testing.T) {
+	r, bob, last := resumeRoom(t, func(*testing.T, int) Log { return NewMemoryLog(1000) }, 3)
+	long := strings.Repeat("x", DefaultMaxLineBytes-8)
+	for i := range 200 {
+		bob.Send(fmt.Sprintf("%03d %s", i, long)) // 5..204
+	}
+	drain(bob)
+	got := resumeJoin(t, r, last)
+	if len(got) < 2 || got[1].Kind != HistoryBegin {
+		t.Fatalf("resumed with %q", describe(got[:min(2, len(got))]))
+	}
+	shown := got[1].Count
+	bytes := 0
+	for _, ev := range got[2 : 2+shown] {
+		bytes += eventBytes(ev)
+	}
+	if bytes > maxResumeBytes || shown < 100 {
+		t.Errorf("the replay holds %d events, %d bytes of text; want at most %d bytes, and most of it", shown, bytes, maxResumeBytes)
+	}
+	if want := fmt.Sprintf("%d events were missed and are not shown: a resume shows at most 1000 events and 256 KiB", 201-shown); got[0].Text != want {
+		t.Errorf("the notice says %q, want %q", got[0].Text, want)
+	}
+}
+
+// TestJoinerIsNotShownTheStoreError: a joiner whose history cannot be read
+// is told so plainly; what the store said (which may name its internals,
+// such as a file path) goes to the room's log only.
+func TestJoinerIsNotShownTheStoreError(t *testing.T) {
+	var logged strings.Builder
+	log := newTestLog(t, 10)
+	r := newTestRoom(t, Config{Log: log, Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	log.room.Store(r)
+	log.set(func(l *testLog) {
+		l.failReplay = errors.New("jetlog: replay: /var/lib/chatd/nats: outbound buffer limit exceeded")
+	})
+	m, err := r.Join("alice", JoinOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := drain(m)
+	if len(got) == 0 || got[0].Kind != Error || got[0].Text != "the history cannot be read now: storage unavailable" {
+		t.Fatalf("the joiner was shown %q", describe(got))
+	}
+	for _, ev := range got {
+		if strings.Contains(ev.Text, "jetlog") || strings.Contains(ev.Text, "/var/lib") {
+			t.Errorf("the joiner was shown the store's words: %q", ev.Text)
+		}
+	}
+	if out := logged.String(); !strings.Contains(out, "outbound buffer limit exceeded") || !strings.Contains(out, "alice") {
+		t.Errorf("the room's log does not have the error:\n%s", out)
+	}
+}
+
+// TestResumeAtChecksTheEventShown: a resume that names the event it was
+// shown (ResumeAt) is served from its point if the log's event there is
+// that one, reset (ResetOtherEvent) if another event is there or the log
+// holds an earlier one but not it, and taken as it is when the log can no
+// longer say (the event expired, or the log cannot read back); the check
+// reads one event.
+func TestResumeAtChecksTheEventShown(t *testing.T) {
+	r, _, last := resumeRoom(t, func(*testing.T, int) Log { return NewMemoryLog(4) }, 4, "w1", "w2", "w3")
+	// The log keeps 4..7 (alice's leave, w1..w3); she saw 3 ("before").
+	isText := func(text string) func(*Event) bool { return func(ev *Event) bool { return ev.Text == text } }
+	for _, c := range []struct {
+		after uint64
+		shown func(*Event) bool
+		from  uint64
+		reset ResumeReset
+	}{
+		{6, isText("w2"), 6, ResumeKept},
+		{6, isText("something else"), 0, ResetOtherEvent},
+		{6, nil, 6, ResumeKept},
+		{last, isText("anything"), last, ResumeKept}, // expired: cannot say
+		{99, isText("w2"), 0, ResetBeyond},
+	} {
+		from, reset, err := r.ResumeAt(c.after, c.shown)
+		if err != nil || from != c.from || reset != c.reset {
+			t.Errorf("ResumeAt(%d) = %d, %v, %v; want %d, %v", c.after, from, reset, err, c.from, c.reset)
+		}
+	}
+	if ResetOtherEvent.Notice() != ResumeOtherEventNotice || ResetNoLog.Notice() != ResumeNoLogNotice || ResumeKept.Notice() != "" {
+		t.Error("the resets' notices are not theirs")
+	}
+
+	// A log without LogPager cannot be asked: the number is taken.
+	r2, _, _ := resumeRoom(t, func(t *testing.T, _ int) Log { return struct{ Log }{NewMemoryLog(10)} }, 10, "w1")
+	if from, reset, err := r2.ResumeAt(4, isText("not it")); from != 4 || reset != ResumeKept || err != nil {
+		t.Errorf("ResumeAt on a log that cannot read back = %d, %v, %v", from, reset, err)
+	}
+
+	// A log that holds an earlier event but not the one asked for (it
+	// was deleted there) is not the history the member saw.
+	gappy := &gapLog{MemoryLog: NewMemoryLog(10), missing: 5}
+	r3, _, _ := resumeRoom(t, func(*testing.T, int) Log { return gappy }, 10, "w1", "w2")
+	if from, reset, err := r3.ResumeAt(5, isText("w1")); from != 0 || reset != ResetOtherEvent || err != nil {
+		t.Errorf("ResumeAt at a missing event = %d, %v, %v", from, reset, err)
+	}
+}
+
+// gapLog is a memory log whose pages skip the event numbered missing.
+type gapLog struct {
+	*MemoryLog
+	missing uint64
+}
+
+func (l *gapLog) Before(seq uint64, n int) ([]*Event, error) {
+	evs, err := l.MemoryLog.Before(seq, n+1)
+	evs = slices.DeleteFunc(evs, func(ev *Event) bool { return ev.Seq == l.missing })
+	return evs[max(0, len(evs)-n):], err
 }

@@ -121,6 +121,12 @@ var ErrClosed = errors.New("room is closed")
 type Config struct {
 	// HistorySize is how many recent public events a joining member is shown.
 	HistorySize int
+	// ResumeSize is how many of the events it missed a resuming member
+	// (JoinOptions.Resume) is shown at most, the latest of them, and no
+	// more than 256 KiB of their text beyond the latest HistorySize; its
+	// outbox is sized for them. Zero means DefaultResumeSize; it is at
+	// least HistorySize.
+	ResumeSize int
 	// OutboxSize bounds the events queued for one member. An event that
 	// does not fit is skipped for that member, who is told how many it
 	// missed once there is room again; the room never disconnects a member
@@ -233,6 +239,10 @@ func (c Config) withDefaults() Config {
 	if c.OutboxSize <= 0 {
 		c.OutboxSize = DefaultOutboxSize
 	}
+	if c.ResumeSize <= 0 {
+		c.ResumeSize = DefaultResumeSize
+	}
+	c.ResumeSize = max(c.ResumeSize, c.HistorySize)
 	// A joiner gets the history, its framing, its own join and the member
 	// list: need places, all but the Join at spare 0; the Join, a public
 	// event, also leaves replyRoom free, OutboxSize/8 (at least 4). So
@@ -420,8 +430,8 @@ type JoinOptions struct {
 	// Resume asks that the history the member is shown be the public
 	// events after ResumeAfter, those it missed since it was last shown
 	// the event numbered ResumeAfter (by a member of this room, whose log
-	// is named LogID), rather than the most recent ones: still at most
-	// Config.HistorySize, the latest of them. If more were missed than the
+	// is named LogID), rather than the most recent ones: at most
+	// Config.ResumeSize, the latest of them. If more were missed than the
 	// log still holds or than that, a Notice before the history says how
 	// many are not shown. A ResumeAfter of 0 asks for the recent history,
 	// as without Resume; one beyond the log's last event (the log was
@@ -452,13 +462,14 @@ func (r *Room) Join(nick string, opts JoinOptions) (*Member, error) {
 	if opts.Resume && opts.ResumeAfter > 0 {
 		a.after, a.reset, a.pastErr = r.ResumeFrom(opts.ResumeAfter)
 	}
+	limit := r.replayLimit(a.after)
 	if a.pastErr == nil {
-		a.past, a.pastErr = r.log.Replay(a.after, r.cfg.HistorySize) // slow: before any lock
+		a.past, a.pastErr = r.log.Replay(a.after, limit) // slow: before any lock
 	}
-	if l, ok := r.log.(LogStart); ok && a.after > 0 && a.pastErr == nil && len(a.past) >= r.cfg.HistorySize && a.past[0].Seq > a.after && a.past[0].Seq-a.after > 1 {
-		// Cut by HistorySize: which of those not shown does the log keep?
+	if l, ok := r.log.(LogStart); ok && a.after > 0 && a.pastErr == nil && len(a.past) >= limit && a.past[0].Seq > a.after && a.past[0].Seq-a.after > 1 {
+		// Cut by ResumeSize: which of those not shown does the log keep?
 		// (Slow, one more read, only for a resume that missed more than
-		// the history shows.)
+		// a resume shows.)
 		if first, err := l.FirstSeq(); err == nil {
 			a.first = max(first, 1)
 		}
@@ -468,6 +479,11 @@ func (r *Room) Join(nick string, opts JoinOptions) (*Member, error) {
 	}
 	if a.err != nil {
 		return nil, a.err
+	}
+	if a.pastErr != nil {
+		// The joiner is told plainly (historyUnavailableText); the
+		// store's words are for the host.
+		r.logger().Warn("a joiner's history could not be read", "nick", nick, "err", a.pastErr)
 	}
 	return a.m, nil
 }
@@ -615,6 +631,9 @@ func (r *Room) admit(nick string, opts JoinOptions, a *arrival) error {
 		return err
 	}
 	m := newMember(r, nick, opts)
+	if a.after > 0 {
+		m.outbox.limit = r.cfg.resumeOutbox() // m is no one else's yet
+	}
 	r.lastMember++
 	m.no = r.lastMember
 	a.m = m
@@ -699,10 +718,6 @@ func (r *Room) membersEvent() *Event {
 	return &Event{Kind: Members, Count: len(r.roster), Nicks: slices.Clone(listed)}
 }
 
-// ResumeResetNotice tells a member that asked to resume after a sequence
-// number that the room's log does not have (JoinOptions.Resume).
-const ResumeResetNotice = "your place in the history is not in this room's log (it was restarted or replaced); here is its recent history"
-
 // goneNotice tells a resuming member how many of the events it missed it
 // is not shown.
 func goneNotice(n uint64) string {
@@ -713,18 +728,23 @@ func goneNotice(n uint64) string {
 }
 
 // cutNotice tells a resuming member how many of the events it missed are
-// not shown because the history shows at most size; some of them may be
-// gone too if the log cannot say (maybeGone).
+// not shown because a resume shows at most size (and maxResumeBytes of
+// text); some of them may be gone too if the log cannot say (maybeGone).
 func cutNotice(n uint64, size int, maybeGone bool) string {
 	verb := "events were missed and are"
 	if n == 1 {
 		verb = "event was missed and is"
 	}
+	limit := fmt.Sprintf("a resume shows at most %d events and %d KiB", size, maxResumeBytes>>10)
 	if maybeGone {
-		return fmt.Sprintf("%d %s not shown (the history shows at most %d; the log may no longer keep some)", n, verb, size)
+		return fmt.Sprintf("%d %s not shown (%s; the log may no longer keep some)", n, verb, limit)
 	}
-	return fmt.Sprintf("%d %s not shown: the history shows at most %d", n, verb, size)
+	return fmt.Sprintf("%d %s not shown: %s", n, verb, limit)
 }
+
+// historyUnavailableText is the Error a joiner is shown when its history
+// could not be read; the error itself goes to the room's Logger.
+const historyUnavailableText = "the history cannot be read now: storage unavailable"
 
 // replayHistory queues the recent public events, if any, for a new member
 // (those after its resume point, if it resumes, after a Notice of how many
@@ -741,35 +761,42 @@ func (r *Room) replayHistory(m *Member, a *arrival) {
 		// Only what follows the point, whatever the log returned (a log
 		// whose after+1 wraps returns its latest events for MaxUint64).
 		past = slices.DeleteFunc(slices.Clone(past), func(ev *Event) bool { return ev.Seq <= a.after })
-		// Missed and not shown: those before the first shown, or, if the
+		full := len(past) >= r.cfg.ResumeSize // the log may keep more than it was asked for
+		// Missed and not read: those before the first read, or, if the
 		// log holds none after the point (they expired), up to its end.
-		next := a.end + 1
+		oldest := a.end + 1
 		if len(past) > 0 {
-			next = past[0].Seq
+			oldest = past[0].Seq
 		}
-		if next > a.after && next-a.after > 1 { // no wrap
-			missed := next - a.after - 1 // and not shown
+		var trimmed int // read, kept by the log, and not shown for their size
+		past, trimmed = trimResumed(past, r.cfg.HistorySize)
+		var unread uint64
+		if oldest > a.after { // no wrap
+			unread = oldest - a.after - 1
+		}
+		if unread > 0 || trimmed > 0 {
 			var gone, cut uint64
 			switch {
-			case len(past) < r.cfg.HistorySize:
-				gone = missed // the history would have shown any the log kept
+			case !full:
+				gone = unread // the read would have returned any the log kept
 			case a.first > 0:
-				gone = min(missed, max(a.first, a.after+1)-a.after-1)
-				cut = missed - gone
+				gone = min(unread, max(a.first, a.after+1)-a.after-1)
+				cut = unread - gone
 			default:
-				cut = missed // the log cannot say which
+				cut = unread // the log cannot say which
 			}
+			cut += uint64(trimmed)
 			if gone > 0 {
 				m.deliver(&Event{Kind: Notice, Time: now, Text: goneNotice(gone)}, 0)
 			}
 			if cut > 0 {
-				m.deliver(&Event{Kind: Notice, Time: now, Text: cutNotice(cut, r.cfg.HistorySize, a.first == 0)}, 0)
+				m.deliver(&Event{Kind: Notice, Time: now, Text: cutNotice(cut, r.cfg.ResumeSize, full && a.first == 0)}, 0)
 			}
 		}
 	}
 	if err != nil {
 		r.counts.storeErrors++
-		m.deliver(&Event{Kind: Error, Time: now, Text: fmt.Sprintf("the room's history is unavailable (%v)", err)}, 0)
+		m.deliver(&Event{Kind: Error, Time: now, Text: historyUnavailableText}, 0)
 		return
 	}
 	if len(past) == 0 {

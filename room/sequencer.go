@@ -593,7 +593,8 @@ func storeError(err error, what string) error {
 }
 
 // completeHistory adds to past, read from the log before the sequencer
-// was held, the events the log stored since, keeping the last HistorySize;
+// was held, the events the log stored since, keeping the last
+// HistorySize (ResumeSize for a resume: replayLimit);
 // if reading past failed it reads it all again. past holds events after
 // floor only (a resume point; 0 for the recent history). The caller holds
 // r.sequencer.
@@ -607,10 +608,10 @@ func (r *Room) completeHistory(past []*Event, err error, floor uint64) ([]*Event
 	if err == nil && r.appended.Load() <= after {
 		return past, nil
 	}
-	more, err := r.log.Replay(after, r.cfg.HistorySize)
+	more, err := r.log.Replay(after, r.replayLimit(floor))
 	if err != nil {
 		return nil, err
 	}
 	past = slices.Concat(past, more)
-	return past[max(0, len(past)-r.cfg.HistorySize):], nil
+	return past[max(0, len(past)-r.replayLimit(floor)):], nil
 }

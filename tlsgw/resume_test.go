@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"chatd/proto"
 	"chatd/room"
@@ -127,5 +128,46 @@ func TestHostileResumeRequests(t *testing.T) {
 		[2]string{"[", "*** 2 members: alice, bob"})
 	if line, skipped := alice.expect("bob joined"); strings.HasPrefix(line, "#") || len(skipped) > 0 {
 		t.Errorf("alice got %q, %q: the visitors were shown", skipped, line)
+	}
+}
+
+// TestResumeResetSaysWhy: a resume served from the recent history says
+// why: a request that names no log is told so (not that the log was
+// replaced); one whose stamp is not the one of the log's event at its
+// point (the log was rolled back, as by restoring a backup, and numbered
+// another event the same) is told that; the stamp of the event the client
+// was shown, as it read it off the wire, resumes where it asked.
+func TestResumeResetSaysWhy(t *testing.T) {
+	ts := startServer(t, Config{})
+	alice := ts.join(t, "alice") // 1
+	alice.send("one")            // 2
+	logID := ts.room.LogID()
+
+	watcher := ts.connect(t)
+	watcher.send("/resume 0")
+	watcher.expectLines("*** resume after 0 in log "+logID, "*** "+proto.NickPrompt)
+	watcher.send("bob") // 3
+	line, _ := watcher.expect("<alice> one")
+	seq, rest := proto.CutSeq(line)
+	if seq != 2 {
+		t.Fatalf("alice's line is %q", line)
+	}
+	shown := proto.EventStamp(proto.ParseLine(rest, time.Now()))
+	other := proto.EventStamp(&room.Event{Kind: room.Chat, Time: time.Now(), From: "henry", Text: "after the restore"})
+
+	for _, c := range []struct{ request, ack, notice string }{
+		{"/resume 2", "*** resume after 0 in log " + logID, "*** " + room.ResumeNoLogNotice},
+		{"/resume 2 " + logID + " " + other, "*** resume after 0 in log " + logID, "*** " + room.ResumeOtherEventNotice},
+		{"/resume 2 " + logID + " " + shown, "*** resume after 2 in log " + logID, ""},
+		{"/resume 2 " + logID, "*** resume after 2 in log " + logID, ""},
+	} {
+		c2 := ts.connect(t)
+		c2.send(c.request)
+		want := []string{c.ack, "*** " + proto.NickPrompt}
+		if c.notice != "" {
+			want = []string{c.ack, c.notice, "*** " + proto.NickPrompt}
+		}
+		c2.expectLines(want...)
+		c2.send("/quit")
 	}
 }

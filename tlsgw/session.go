@@ -262,17 +262,20 @@ func (s *session) join() (*room.Member, error) {
 
 // askResume answers a resume request typed at the nickname prompt (the
 // extension of docs/PROTOCOL.md, "Resuming"): a well-formed one is
-// acknowledged, with the point the server will resume from (0 if the
-// request named another log than the room's, or a point beyond the log's
-// last event: the joiner is then shown the recent history, and told why
-// if it had a point), and
-// the prompt again; from then on the connection's
-// public events carry their sequence numbers. A malformed request, or a
-// second one, is refused with an error and the prompt. Like any line at
-// the prompt it is one of the client's attempts, and the nickname timeout
-// runs on; it costs the room a look at the last sequence number it
-// appended (Room.ResumeFrom: no read of the log once the room has
-// appended), and on joining no more than any joiner's history.
+// acknowledged, with the point the server will resume from, and the
+// prompt again; from then on the connection's public events carry their
+// sequence numbers. The point is 0 (the joiner is then shown the recent
+// history, and told why if it had a point: room.ResumeReset) if the
+// request named no log or another log than the room's, a point beyond
+// the log's last event, or a stamp that is not the one of the log's event
+// at that point (the log was rolled back, as by restoring a backup). A
+// malformed request, or a second one, is refused with an error and the
+// prompt. Like any line at the prompt it is one of the client's attempts,
+// and the nickname timeout runs on; it costs the room a look at the last
+// sequence number it appended (Room.ResumeFrom: no read of the log once
+// the room has appended), one read of one event if it has a stamp
+// (Room.ResumeAt), and on joining no more than a resume's history
+// (room.Config.ResumeSize).
 func (s *session) askResume(line string) error {
 	if s.resume != nil {
 		return s.send(&room.Event{Kind: room.Error, Text: "resume already asked for; choose a nickname"}, prompt())
@@ -282,27 +285,39 @@ func (s *session) askResume(line string) error {
 		return s.send(&room.Event{Kind: room.Error, Text: err.Error()}, prompt())
 	}
 	logID := s.srv.cfg.Room.LogID()
-	reply := []*room.Event{nil, prompt()}
-	reset := p.Log != logID && p.After > 0 // numbers from another log (a restarted memory log) mean nothing here
-	if p.Log != logID {
+	var reset room.ResumeReset
+	switch {
+	case p.After == 0:
+	case p.Log == "":
+		reset = room.ResetNoLog
+	case p.Log != logID:
+		reset = room.ResetOtherLog // numbers from another log (a restarted memory log) mean nothing here
+	}
+	if reset != room.ResumeKept {
 		p.After = 0
 	}
 	if p.After > 0 {
 		// The point acknowledged is the one Join will use: beyond the
-		// log's end (its tail was lost, or the number is made up), the
-		// recent history instead. If the log cannot say, the recent
-		// history too; Join will say what is wrong with the log.
-		from, beyond, err := s.srv.cfg.Room.ResumeFrom(p.After)
-		p.After, reset = from, beyond
+		// log's end (its tail was lost, or the number is made up), or at
+		// another event than the client was shown, the recent history
+		// instead. If the log cannot say, the recent history too; Join
+		// will say what is wrong with the log.
+		var shown func(*room.Event) bool
+		if stamp := p.Stamp; stamp != "" {
+			shown = func(ev *room.Event) bool { return proto.EventStamp(ev) == stamp }
+		}
+		from, why, err := s.srv.cfg.Room.ResumeAt(p.After, shown)
+		p.After, reset = from, why
 		if err != nil {
-			p.After, reset = 0, false
+			p.After, reset = 0, room.ResumeKept
 		}
 	}
-	if reset {
+	reply := []*room.Event{nil, prompt()}
+	if notice := reset.Notice(); notice != "" {
 		// The client is shown the recent history, and told why.
-		reply = []*room.Event{nil, {Kind: room.Notice, Text: room.ResumeResetNotice}, prompt()}
+		reply = []*room.Event{nil, {Kind: room.Notice, Text: notice}, prompt()}
 	}
-	p.Log = logID
+	p.Log, p.Stamp = logID, ""
 	s.resume = &p
 	reply[0] = proto.ResumeAck(p)
 	return s.send(reply...)

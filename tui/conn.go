@@ -48,6 +48,21 @@ type StatusReporter interface {
 	Status() (text string, warning bool)
 }
 
+// NotSentReporter is implemented by a Conn that passes on the person's
+// own chat lines and actions as they are sent, before the room stored
+// them (the bundled client: its server does not send them back). NotSent
+// reports whether the room refused ev, one of those lines, because its
+// store had failed; the Conn knows it by the time it passes on the
+// refusal (an Error whose Store is room.StoreReadOnly). The screen then
+// marks the line NotSentMark rather than leave it looking sent. It is
+// called from the update loop and must not block.
+type NotSentReporter interface {
+	NotSent(ev *room.Event) bool
+}
+
+// NotSentMark ends a line of the person's own that the room refused.
+const NotSentMark = " (not sent)"
+
 // MaxBatch bounds how many events one EventsMsg should carry, so that a
 // burst is drawn once rather than event by event, without holding the
 // update loop for long.

@@ -238,12 +238,19 @@ func (m *Model) apply(msg EventsMsg) tea.Cmd {
 		return nil // no chat to show them in: not yet joined, or over
 	}
 	call := false
+	notSent, _ := m.conn.(NotSentReporter)
 	for _, ev := range msg.Events {
 		m.track(ev)
+		if notSent != nil && ownUnstored(ev) && notSent.NotSent(ev) {
+			ev = markedNotSent(ev) // refused before the screen showed it
+		}
 		m.sb.add(ev)
 		m.noteHistory(ev)
 		m.noteHelp(ev)
 		call = m.callsForBell(ev) || call
+		if notSent != nil && ev.Kind == room.Error && ev.Store == room.StoreReadOnly {
+			m.sb.markNotSent(notSent.NotSent)
+		}
 	}
 	if !msg.Closed {
 		return m.ringBell(call)

@@ -297,3 +297,42 @@ func (s *scrollback) window() []line {
 	start := max(0, end-s.height)
 	return s.lines[start:end]
 }
+
+// notSentScan is how many of the newest messages a refusal looks through
+// for the line it refused.
+const notSentScan = 32
+
+// ownUnstored reports whether ev may be one of the person's own lines as
+// the Conn passed it on when it was sent: a chat line or action that the
+// room did not number.
+func ownUnstored(ev *room.Event) bool {
+	return (ev.Kind == room.Chat || ev.Kind == room.Action) && ev.Seq == 0
+}
+
+// markedNotSent returns a copy of ev, a line of the person's own, marked
+// as refused (NotSentMark).
+func markedNotSent(ev *room.Event) *room.Event {
+	marked := *ev
+	marked.Text += NotSentMark
+	return &marked
+}
+
+// markNotSent marks, among the newest messages, the person's own lines
+// that refused reports the room refused, and renders them again.
+func (s *scrollback) markNotSent(refused func(*room.Event) bool) {
+	changed := false
+	for i := len(s.entries) - 1; i >= max(0, len(s.entries)-notSentScan); i-- {
+		e := &s.entries[i]
+		if !ownUnstored(e.ev) || !refused(e.ev) {
+			continue
+		}
+		e.ev = markedNotSent(e.ev)
+		size := eventSize(e.ev)
+		s.bytes += size - e.size
+		e.size = size
+		changed = true
+	}
+	if changed {
+		s.rerender()
+	}
+}

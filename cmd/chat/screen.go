@@ -198,6 +198,10 @@ type screenSession struct {
 	forwarded chan struct{} // closed when the forwarder is done; nil if never started
 }
 
+// The screen marks the lines the room refused (tui.NotSentReporter, the
+// session's NotSent).
+var _ tui.NotSentReporter = (*screenSession)(nil)
+
 // Start starts the forwarder, once; it first shows chat's start-up
 // warnings (--insecure, the key log), which the screen would hide.
 func (c *screenSession) Start() {

@@ -1,0 +1,118 @@
+package client
+
+import (
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"chatd/internal/testproc"
+	"chatd/room"
+	"chatd/tlsgw"
+)
+
+// failingLog is a memory log whose appends fail while fail is set, as a
+// store that went away does.
+type failingLog struct {
+	*room.MemoryLog
+	fail atomic.Bool
+}
+
+var errStoreGone = errors.New("the store went away")
+
+func (l *failingLog) Append(ev *room.Event) (uint64, error) {
+	if l.fail.Load() {
+		return 0, errStoreGone
+	}
+	return l.MemoryLog.Append(ev)
+}
+
+// TestRefusedLineIsMarkedNotSent: the first line typed after the room's
+// store failed is shown as it is sent (the session cannot know yet), then
+// refused; by the time the session passes on the refusal, NotSent says
+// that line was not sent, so the screen marks it. A line the room stored
+// before is not marked, and a line typed once the room is known to be
+// read-only is not shown at all.
+func TestRefusedLineIsMarkedNotSent(t *testing.T) {
+	log := &failingLog{MemoryLog: room.NewMemoryLog(10)}
+	ts := startServer(t, tlsgw.Config{Room: room.New(room.Config{Log: log, FloodBurst: 100})})
+	g := testproc.StartGate(t, ts.addr)
+	bob := ts.join(t, "bob")
+	r := startSession(t, ts, g, "alice", nil)
+	nextEvent(t, r.Events(), room.Members)
+
+	r.Send("stored")
+	stored := nextWhere(t, r.Events(), "the echo of the stored line", func(ev *room.Event) bool { return ev.Text == "stored" })
+	bob.expect("<alice> stored")
+
+	log.fail.Store(true)
+	r.Send("my important sentence")
+	echo := nextWhere(t, r.Events(), "the echo", func(ev *room.Event) bool { return ev.Text == "my important sentence" })
+	refusal := nextWhere(t, r.Events(), "the refusal", func(ev *room.Event) bool { return ev.Kind == room.Error })
+	if refusal.Store != room.StoreReadOnly {
+		t.Fatalf("the line was refused with %q", refusal.Text)
+	}
+	if !r.NotSent(echo) {
+		t.Error("the refused line is not reported as not sent when its refusal is passed on")
+	}
+	if r.NotSent(stored) {
+		t.Error("the line the room stored is reported as not sent")
+	}
+
+	r.Send("typed while read-only")
+	nextWhere(t, r.Events(), "the second refusal", func(ev *room.Event) bool {
+		if ev.Text == "typed while read-only" {
+			t.Errorf("a line typed while the room is known to be read-only was shown")
+		}
+		return ev.Kind == room.Error && ev.Store == room.StoreReadOnly
+	})
+	if r.NotSent(stored) {
+		t.Error("the refusal of a line not shown marked the stored line")
+	}
+	select {
+	case ev := <-r.Events():
+		if ev.Text == "typed while read-only" {
+			t.Errorf("a line typed while the room is known to be read-only was shown")
+		}
+	case <-time.After(100 * time.Millisecond):
+	}
+}
+
+// TestUnsentPairing: each refusal takes the latest line not yet taken,
+// never one sent longer ago than refusalWindow, and none once a line was
+// sent unseen while the room was known to be read-only.
+func TestUnsentPairing(t *testing.T) {
+	now := time.Now()
+	a, b := &room.Event{Text: "a"}, &room.Event{Text: "b"}
+	var u unsent
+	u.sent(a, now)
+	u.sent(nil, now) // a /nick
+	u.sent(b, now)
+	if got := u.refused(now); got != b {
+		t.Errorf("the first refusal took %v, want b", got)
+	}
+	if got := u.refused(now); got != nil {
+		t.Errorf("the second refusal took %v, want the /nick", got)
+	}
+	if !u.isNotSent(b) || u.isNotSent(a) {
+		t.Error("b should be the only line not sent")
+	}
+	u.reset()
+	u.sent(a, now.Add(-2*refusalWindow))
+	if got := u.refused(now); got != nil {
+		t.Errorf("a refusal took a line sent %v before", 2*refusalWindow)
+	}
+	u.sent(a, now)
+	u.sentBlind()
+	if got := u.refused(now); got != nil {
+		t.Errorf("a refusal after a line sent unseen took %v", got)
+	}
+	for range maxNotSent + 5 {
+		u.reset()
+		u.sent(&room.Event{}, now)
+		u.refused(now)
+	}
+	if len(u.notSent) > maxNotSent {
+		t.Errorf("%d refused lines remembered, more than %d", len(u.notSent), maxNotSent)
+	}
+}
