@@ -222,7 +222,10 @@ func (c *config) validate() error {
 		return err
 	}
 	if c.store.kind != storeMemory && int64(c.room.HistorySize) > c.store.keep {
-		return fmt.Errorf("--history (%d) is more than --history-keep (%d): a joiner cannot be shown more events than the store keeps", c.room.HistorySize, c.store.keep)
+		if c.room.HistorySize != room.DefaultHistorySize {
+			return fmt.Errorf("--history (%d) is more than --history-keep (%d): a joiner cannot be shown more events than the store keeps", c.room.HistorySize, c.store.keep)
+		}
+		c.room.HistorySize = int(c.store.keep) // --history left at its default: show what is kept
 	}
 	if c.tls.ReadBuffer <= c.room.MaxLineBytes {
 		return fmt.Errorf("--line-buffer (%d) must exceed --max-line (%d), so that a long line is refused politely", c.tls.ReadBuffer, c.room.MaxLineBytes)

@@ -74,6 +74,7 @@ func TestHistoryNotAboveWhatIsKept(t *testing.T) {
 		{[]string{"--history", "500", "--history-keep", "10"}, false},
 		{[]string{"--history", "10", "--history-keep", "10"}, true},
 		{[]string{"--history", "500", "--history-keep", "10", "--store", "memory"}, true},
+		{[]string{"--history-keep", "10"}, true}, // the default --history shows what is kept
 	} {
 		var cfg config
 		if err := parseFlags(newServeFlags(&cfg, nil), c.args, nil); err != nil {
@@ -82,6 +83,9 @@ func TestHistoryNotAboveWhatIsKept(t *testing.T) {
 		err := cfg.validate()
 		if (err == nil) != c.ok || err != nil && !strings.Contains(err.Error(), "--history-keep") {
 			t.Errorf("%q: %v", c.args, err)
+		}
+		if err == nil && c.args[0] == "--history-keep" && cfg.room.HistorySize != 10 {
+			t.Errorf("%q: a joiner is shown %d events, want the 10 kept", c.args, cfg.room.HistorySize)
 		}
 	}
 }
