@@ -114,6 +114,7 @@ type Conn struct {
 
 	ended chan struct{} // closed when readEvents returns
 	page  *pageWait     // the older-page request waiting for its answer (older.go); guarded by mu
+	stray strayPage     // a page answer nobody asked for, being dropped (older.go); readEvents' own
 }
 
 // Dial connects to a chatd server, verifies it according to cfg.TLS, and
@@ -408,8 +409,14 @@ func (c *Conn) setReason(reason room.Reason) {
 	c.reason = reason
 }
 
-// Send sends one line, a chat message or a command, to the server.
+// Send sends one line, a chat message or a command, to the server. The
+// commands the client sends itself, /older and /resume, are refused with
+// ErrClientCommand: typed by a user they would put old events among the
+// live ones and move the point a resume starts from.
 func (c *Conn) Send(line string) error {
+	if isClientCommand(line) {
+		return ErrClientCommand
+	}
 	return c.writeLine(line)
 }
 

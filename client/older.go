@@ -22,6 +22,9 @@ var (
 	// request it never answered is still waiting; its answer, if it comes,
 	// is still taken out of the stream.
 	ErrPageUnanswered = errors.New("the server has not answered a page request")
+	// ErrClientCommand: a line given to Send is /older or /resume, which
+	// the client sends itself (Older, Config.Resume); it was not sent.
+	ErrClientCommand  = errors.New("/older and /resume are not commands for you: the client sends them itself (scroll up for older events)")
 	errLogUnavailable = errors.New("the server cannot read its log back")
 	errConnEnded      = errors.New("the connection ended")
 )
@@ -44,7 +47,8 @@ type pageResult struct {
 // Older asks the server for up to n public events just before the one
 // numbered before (the line protocol's /older, for a connection whose
 // events are numbered: Config.Resume) and returns them, oldest first;
-// fewer than n means the log holds no more. One request at a time: one
+// none means the log holds no more (fewer than n may come while older
+// events remain: the server bounds a page by bytes too). One request at a time: one
 // made while another waits gets room.ErrPageLimit, as does one the server
 // answers "busy". A connection without numbers gets room.ErrNoPaging.
 func (c *Conn) Older(before uint64, n int) ([]*room.Event, error) {
@@ -93,10 +97,25 @@ func (c *Conn) finishPage(w *pageWait, r pageResult) {
 // the waiting older-page request, and reports whether it did. A line that
 // breaks the answer's frame ends the request with ErrPageAnswer and is
 // not taken.
+//
+// An answer to no request of the client's (a typed /older that got
+// through, or one to a request it gave up on and replaced) is dropped
+// whole, never passed on as live events: see strayPage.
 func (c *Conn) takePage(ev *room.Event) bool {
+	if c.stray.active {
+		if c.stray.take(ev) {
+			return true
+		}
+	}
 	c.mu.Lock()
 	w := c.page
 	c.mu.Unlock()
+	if w == nil || !w.header {
+		if r, ok := proto.ParseOlderHeader(ev); ok && (w == nil || r.Before != w.req.Before) {
+			c.stray.start(r)
+			return true
+		}
+	}
 	if w == nil {
 		return false
 	}
@@ -156,4 +175,46 @@ func (r *Redialer) Older(before uint64, n int) ([]*room.Event, error) {
 		return nil, room.ErrNoPaging
 	}
 	return c.Older(before, n)
+}
+
+// strayPage drops an answer to an older-page request the client is not
+// waiting for, frame by frame as takePage checks a requested one: the
+// header, at most Count increasing numbered lines below its SEQ, the end
+// line. A line that breaks the frame ends the dropping and is taken as
+// live (nothing else is hidden).
+type strayPage struct {
+	active bool
+	before uint64 // the answer's SEQ
+	want   int    // numbered lines still to drop
+	last   uint64 // the last one's number
+}
+
+// start begins dropping the answer whose header is r (a busy or
+// unavailable answer is that line alone).
+func (s *strayPage) start(r proto.OlderReply) {
+	*s = strayPage{}
+	if r.Status == proto.OlderPage {
+		*s = strayPage{active: true, before: r.Before, want: min(r.Count, room.MaxPage)}
+	}
+}
+
+// take reports whether ev is the next line of the answer being dropped.
+func (s *strayPage) take(ev *room.Event) bool {
+	if s.want > 0 {
+		if ev.Kind.Public() && ev.Seq != 0 && ev.Seq < s.before && ev.Seq > s.last {
+			s.want--
+			s.last = ev.Seq
+			return true
+		}
+		*s = strayPage{}
+		return false
+	}
+	*s = strayPage{}
+	return proto.IsOlderEnd(ev)
+}
+
+// isClientCommand reports whether line, as typed, is a command the client
+// sends itself: /older or /resume, in any case (as the server reads them).
+func isClientCommand(line string) bool {
+	return proto.IsOlder(line) || proto.IsResume(line)
 }

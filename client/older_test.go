@@ -96,7 +96,7 @@ func TestTakePageHoldsTheFrame(t *testing.T) {
 	}{
 		{"a page", []*room.Event{header(10, 2), chat(7, "a"), chat(9, "b"), proto.OlderEnd()}, 4, []uint64{7, 9}, nil, true},
 		{"live before the answer", []*room.Event{chat(11, "live"), header(10, 0), proto.OlderEnd()}, 2, nil, nil, true},
-		{"another request's header", []*room.Event{header(99, 1)}, 0, nil, nil, false},
+		{"another request's header", []*room.Event{header(99, 1)}, 1, nil, nil, false}, // dropped as stray
 		{"busy", []*room.Event{proto.OlderHeader(proto.OlderReply{Before: 10, Status: proto.OlderBusy})}, 1, nil, room.ErrPageLimit, true},
 		{"more than asked", []*room.Event{header(10, 3)}, 1, nil, ErrPageAnswer, true},
 		{"a line not below", []*room.Event{header(10, 2), chat(10, "x")}, 1, nil, ErrPageAnswer, true},

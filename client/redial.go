@@ -226,6 +226,8 @@ func (r *Redialer) Send(line string) {
 	switch {
 	case isCrypto(line):
 		r.describeTLS(c)
+	case isClientCommand(line):
+		r.tellLocal(room.Error, ErrClientCommand.Error())
 	case closing:
 		r.tellLocal(room.Error, "not connected; your line was not sent")
 	case c == nil && quit:

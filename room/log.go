@@ -77,7 +77,8 @@ type LogPager interface {
 	// Before returns, oldest first, the last n stored events whose
 	// sequence number is below seq: the page just before seq. It returns
 	// fewer if the log holds fewer (none for n <= 0 or seq <= 1), and may
-	// cap n (a network store reads at most its window).
+	// cap n (a network store reads at most its window, and a bounded size
+	// of records): only an empty page means there is nothing older.
 	Before(seq uint64, n int) ([]*Event, error)
 }
 

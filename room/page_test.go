@@ -2,7 +2,9 @@ package room
 
 import (
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -157,5 +159,118 @@ func TestCheckPage(t *testing.T) {
 	got := checkPage([]*Event{ev(1, Chat), nil, ev(3, Private), ev(0, Chat), ev(4, Chat), ev(2, Chat), ev(5, Join), ev(9, Chat), ev(6, Chat)}, 9, 2)
 	if !slices.Equal(seqsOf(got), []uint64{5, 6}) {
 		t.Fatalf("checkPage = %v, want [5 6]", seqsOf(got))
+	}
+}
+
+// slowPagerLog is a MemoryLog whose Before takes a while, counting the
+// reads under way and the most seen at once.
+type slowPagerLog struct {
+	*MemoryLog
+	delay         time.Duration
+	now, highest  atomic.Int64
+	reads, joined atomic.Int64
+}
+
+func (l *slowPagerLog) Before(seq uint64, n int) ([]*Event, error) {
+	cur := l.now.Add(1)
+	for {
+		h := l.highest.Load()
+		if cur <= h || l.highest.CompareAndSwap(h, cur) {
+			break
+		}
+	}
+	l.reads.Add(1)
+	time.Sleep(l.delay)
+	l.now.Add(-1)
+	return l.MemoryLog.Before(seq, n)
+}
+
+// TestOlderRoomBudget: many members paging back at once (each within its
+// own budget) never have more than RoomPageReads reads of the log under
+// way, the rest are refused at once with ErrPagesBusy (an ErrPageLimit),
+// not queued; meanwhile another member's join and line are not delayed.
+func TestOlderRoomBudget(t *testing.T) {
+	l := &slowPagerLog{MemoryLog: NewMemoryLog(1000), delay: 50 * time.Millisecond}
+	r := newTestRoom(t, Config{HistorySize: 5, Log: l})
+	bob := mustJoin(t, r, "bob")
+	for range 50 {
+		bob.Send("line")
+	}
+	const pagers = 40
+	members := make([]*Member, pagers)
+	for i := range members {
+		members[i] = mustJoin(t, r, fmt.Sprint("pager", i))
+	}
+	var wg sync.WaitGroup
+	var busy, slowest atomic.Int64
+	start := make(chan struct{})
+	for _, m := range members {
+		wg.Go(func() {
+			<-start
+			for range PageBurst {
+				t0 := time.Now()
+				_, err := m.Older(40, 10)
+				if errors.Is(err, ErrPagesBusy) {
+					busy.Add(1)
+					if !errors.Is(err, ErrPageLimit) {
+						t.Errorf("ErrPagesBusy is not an ErrPageLimit")
+					}
+					if d := time.Since(t0); int64(d) > slowest.Load() {
+						slowest.Store(int64(d))
+					}
+				} else if err != nil {
+					t.Errorf("Older: %v", err)
+				}
+			}
+		})
+	}
+	close(start)
+	t0 := time.Now()
+	carol := mustJoin(t, r, "carol")
+	carol.Send("hello")
+	if d := time.Since(t0); d > 40*time.Millisecond {
+		t.Errorf("a join and a line took %v while members paged back", d)
+	}
+	wg.Wait()
+	if h := l.highest.Load(); h > RoomPageReads || h < 1 {
+		t.Fatalf("%d reads of the log at once, want 1 to %d", h, RoomPageReads)
+	}
+	if busy.Load() == 0 || l.reads.Load() > RoomPageBurst+RoomPageReads*int64(RoomPageRate) {
+		t.Fatalf("%d reads, %d refused as busy", l.reads.Load(), busy.Load())
+	}
+	if d := time.Duration(slowest.Load()); d > 20*time.Millisecond {
+		t.Fatalf("a busy answer took %v: it waited for the reads under way", d)
+	}
+}
+
+// TestOlderRoomByteBudget: pages of long lines spend the room's byte
+// budget, after which pages are refused until it is back.
+func TestOlderRoomByteBudget(t *testing.T) {
+	l := NewMemoryLog(1000)
+	var now atomic.Int64
+	now.Store(fixedTime.UnixNano())
+	r := newTestRoom(t, Config{HistorySize: 5, Log: l, MaxLineBytes: 2000, Now: func() time.Time { return time.Unix(0, now.Load()) }})
+	bob := mustJoin(t, r, "bob")
+	long := strings.Repeat("x", 1900)
+	for range 200 {
+		bob.Send(long)
+	}
+	var got int
+	for i := range 1000 {
+		m := mustJoin(t, r, fmt.Sprint("m", i))
+		if _, err := m.Older(200, MaxPage); errors.Is(err, ErrPagesBusy) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		got++
+		if got > RoomPageBurst {
+			break
+		}
+	}
+	// A page of 100 lines of 1,900 bytes is about 200 KB: the 1 MiB a
+	// second runs out after a few.
+	if want := RoomPageBytes/(MaxPage*1900) + 1; got > want {
+		t.Fatalf("%d pages of long lines answered at once, want at most %d", got, want)
 	}
 }

@@ -351,6 +351,8 @@ type Room struct {
 	endKnown atomic.Bool
 	endRead  endRead // the single read of the log's end, and its backoff
 
+	pages roomPages // the room-wide budget of Member.Older (page.go)
+
 	mu         memberLock // see the package doc; it guards what follows
 	jobs       jobQueue
 	retrier    retrier

@@ -36,7 +36,9 @@ func (s *session) older(m *room.Member, line string) {
 	}
 	if reply.Status != proto.OlderPage {
 		s.send(proto.OlderHeader(reply))
-		if reply.Status == proto.OlderBusy {
+		// The room's budget being spent by others is not this client's
+		// doing: only its own refusals count.
+		if reply.Status == proto.OlderBusy && !errors.Is(err, room.ErrPagesBusy) {
 			s.refuseOlder(m)
 		}
 		return

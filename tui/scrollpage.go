@@ -123,7 +123,8 @@ func pageOf(evs []*room.Event, low, high uint64) []*room.Event {
 
 // prependPage puts the page before seq above what is held, unrendered
 // until scrolled to, and drops the newest messages beyond the bounds. A
-// page shorter than PageSize reaches the beginning of the history.
+// page that reaches the event numbered 1 is the beginning of the history;
+// an empty one means older events were not kept.
 func (s *scrollback) prependPage(evs []*room.Event, seq uint64) {
 	s.removeMark()
 	page := pageOf(evs, 0, seq)
@@ -134,8 +135,14 @@ func (s *scrollback) prependPage(evs []*room.Event, seq uint64) {
 	}
 	s.entries = slices.Insert(s.entries, 0, added...)
 	s.stale += len(added)
-	if len(page) < PageSize || page[0].Seq == 1 {
+	switch {
+	case len(page) > 0 && page[0].Seq == 1:
 		s.setMark(markBeginning, "beginning of the history")
+	case len(page) == 0:
+		// Nothing before seq, which is not 1: the log's retention removed
+		// what was older. (A short page is not the end: the log bounds a
+		// page by bytes too; the next one is asked for at the top.)
+		s.setMark(markBeginning, "no older events are kept")
 	}
 	s.dropNewest()
 	s.ensure(s.offset + s.height)

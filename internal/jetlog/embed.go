@@ -178,7 +178,8 @@ const (
 	floorAfter = time.Second
 )
 
-// writeFloor records seq as the floor, atomically, unless the recorded
+// writeFloor records seq as the floor, atomically (a new temporary file
+// renamed over it), unless the recorded
 // floor is already higher (the floor is never lowered); a failure is
 // logged.
 func (l *Log) writeFloor(seq uint64) {
@@ -196,12 +197,23 @@ func (l *Log) writeFloor(seq uint64) {
 	if seq <= have {
 		return
 	}
-	tmp := path + ".tmp"
-	err = os.WriteFile(tmp, []byte(strconv.FormatUint(seq, 10)+"\n"), 0o600)
+	// A new file of its own (O_EXCL, a random name), renamed over the
+	// floor: never a fixed name, which a planted symbolic link could send
+	// to another file.
+	tmp, err := os.CreateTemp(filepath.Dir(path), floorName+".tmp-*")
+	if err != nil {
+		l.opts.Logger.Warn("jetlog: could not record the sequence floor", "err", err)
+		return
+	}
+	_, err = tmp.WriteString(strconv.FormatUint(seq, 10) + "\n")
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
 	if err == nil {
-		err = os.Rename(tmp, path)
+		err = os.Rename(tmp.Name(), path)
 	}
 	if err != nil {
+		os.Remove(tmp.Name())
 		l.opts.Logger.Warn("jetlog: could not record the sequence floor", "err", err)
 	}
 }

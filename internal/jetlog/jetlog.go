@@ -120,10 +120,8 @@ type Log struct {
 	skipped   atomic.Uint64
 	recent    recent // the last events appended, for Replay
 
-	// reads serialises the batched reads of Replay, which share one
-	// subscription (setting one up costs more than a read of 100 events):
-	// replies come to readPrefix.<n>, n counted by reads; a reply to an
-	// earlier read (one that timed out) is dropped.
+	// reads and pages (below) are the batched reads of Replay and of
+	// Before, each on its own subscription and lock (see reader).
 	// appends counts Appends, to record the sequence floor every
 	// floorEvery of them, or at the first after floorAfter (embedded only).
 	appends atomic.Uint64
@@ -144,10 +142,8 @@ type Log struct {
 	lastSeq  atomic.Uint64
 	broken   atomic.Pointer[error]
 
-	reads      sync.Mutex
-	readPrefix string
-	readSub    *nats.Subscription
-	readN      uint64
+	reads reader    // Replay's reads (see reader)
+	pages pageReads // Before's reads, apart from Replay's (page.go)
 }
 
 var _ room.Log = (*Log)(nil)
@@ -192,10 +188,13 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 	if l.srv != nil {
 		dropAside(opts.Dir)
 	}
-	l.readPrefix = l.nc.NewRespInbox()
-	if l.readSub, err = l.nc.SubscribeSync(l.readPrefix + ".*"); err != nil {
+	if err := l.reads.subscribe(l.nc); err != nil {
 		l.Close()
-		return nil, fmt.Errorf("jetlog: %w", err)
+		return nil, err
+	}
+	if err := l.pages.subscribe(l.nc); err != nil {
+		l.Close()
+		return nil, err
 	}
 	info := l.stream.CachedInfo()
 	l.lastSeq.Store(info.State.LastSeq)
@@ -433,7 +432,7 @@ func (r *replay) run() error {
 func (r *replay) window(bottom, top uint64) error {
 	ctx, cancel := context.WithTimeout(context.Background(), r.l.opts.Timeout)
 	defer cancel()
-	msgs, err := r.l.getRange(ctx, bottom, top)
+	msgs, err := r.l.getRange(ctx, &r.l.reads, bottom, top)
 	if err != nil {
 		return err
 	}
@@ -472,9 +471,10 @@ type rawMsg struct {
 }
 
 // getRange reads the stored messages with sequence numbers from bottom to
-// top, oldest first, in one batched direct get; deleted ones are missing.
+// top, oldest first, in one batched direct get on rd; deleted ones are
+// missing.
 // An answer out of that range, out of order or repeated is an error.
-func (l *Log) getRange(ctx context.Context, bottom, top uint64) ([]rawMsg, error) {
+func (l *Log) getRange(ctx context.Context, rd *reader, bottom, top uint64) ([]rawMsg, error) {
 	count := top - bottom + 1
 	req, err := json.Marshal(struct {
 		Seq      uint64 `json:"seq"`
@@ -485,11 +485,11 @@ func (l *Log) getRange(ctx context.Context, bottom, top uint64) ([]rawMsg, error
 	if err != nil {
 		return nil, err
 	}
-	l.reads.Lock()
-	defer l.reads.Unlock()
-	l.readN++
-	inbox := l.readPrefix + "." + strconv.FormatUint(l.readN, 10)
-	sub := l.readSub
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	rd.n++
+	inbox := rd.prefix + "." + strconv.FormatUint(rd.n, 10)
+	sub := rd.sub
 	if err := l.nc.PublishRequest("$JS.API.DIRECT.GET."+l.opts.Stream, inbox, req); err != nil {
 		return nil, err
 	}

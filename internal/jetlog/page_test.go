@@ -3,6 +3,7 @@ package jetlog
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,5 +59,74 @@ func TestBeforeStepsOverDeleted(t *testing.T) {
 	// Replay reads its older windows the same way.
 	if got, err := l.Replay(0, 150); err != nil || len(got) != 150 || got[149].Seq != 200 {
 		t.Fatalf("Replay(0, 150) = %d events, %v", len(got), err)
+	}
+}
+
+// TestBeforeOwnReader: page reads do not share Replay's lock: while a
+// page read holds its reader (a slow page), Replay still reads the log.
+func TestBeforeOwnReader(t *testing.T) {
+	l := open(t, t.TempDir(), Options{Recent: -1})
+	for i := range 20 {
+		if _, err := l.Append(&room.Event{Kind: room.Chat, Time: time.Now(), From: "alice", Text: fmt.Sprint("line ", i+1)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.pages.mu.Lock() // a page read under way
+	done := make(chan error, 1)
+	go func() {
+		evs, err := l.Replay(0, 10)
+		if err == nil && len(evs) != 10 {
+			err = fmt.Errorf("%d events", len(evs))
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		l.pages.mu.Unlock()
+		if err != nil {
+			t.Fatalf("Replay: %v", err)
+		}
+	case <-time.After(2 * time.Second):
+		l.pages.mu.Unlock()
+		<-done
+		t.Fatal("Replay waited for a page read")
+	}
+	if got, err := l.Before(21, 5); err != nil || len(got) != 5 || got[4].Seq != 20 {
+		t.Fatalf("Before(21, 5) = %d events, %v", len(got), err)
+	}
+}
+
+// TestBeforeBytes: a page of long lines stops at MaxPageBytes of records
+// (the newest ones), and paging back still reaches the first event, each
+// once.
+func TestBeforeBytes(t *testing.T) {
+	l := open(t, t.TempDir(), Options{MaxText: 4000})
+	long := strings.Repeat("x", 3000)
+	for i := range 120 {
+		if _, err := l.Append(&room.Event{Kind: room.Chat, Time: time.Now(), From: "alice", Text: fmt.Sprint(i+1, long)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := l.Before(121, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := MaxPageBytes / 3000; len(got) < want-3 || len(got) > want || got[len(got)-1].Seq != 120 {
+		t.Fatalf("Before(121, 100) = %d events ending at %d, want about %d ending at 120", len(got), got[len(got)-1].Seq, want)
+	}
+	seen := 0
+	for before := uint64(121); ; {
+		page, err := l.Before(before, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		seen += len(page)
+		before = page[0].Seq
+	}
+	if seen != 120 {
+		t.Fatalf("paging back saw %d events, want 120", seen)
 	}
 }
