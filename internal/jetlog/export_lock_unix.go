@@ -20,14 +20,28 @@ import (
 // process. A store without a lock file was never opened by a chatd that
 // locks, and is read unlocked. While the shared lock is held a chatd
 // starting on the store is refused, as in use.
+//
+// As lockStore, it refuses (ErrUnsafeStore) a store someone else could
+// have planted files in, and a lock file that is a link or not this user's
+// regular file.
 func lockShared(dir string) (release func(), err error) {
+	if err := checkStoreDir(dir); err != nil {
+		return nil, err
+	}
 	path := filepath.Join(dir, lockName)
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return func() {}, nil
 	}
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, fmt.Errorf("%w: %s is a symbolic link", ErrUnsafeStore, path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("jetlog: lock the store: %w", err)
+	}
+	if err := checkOwnFile(f, path); err != nil {
+		f.Close()
+		return nil, err
 	}
 	for {
 		err = syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB)
