@@ -269,11 +269,24 @@ func (l *Log) streamConfig() jetstream.StreamConfig {
 		Discard:     jetstream.DiscardOld,
 		MaxMsgs:     l.opts.MaxMsgs,
 		MaxAge:      l.opts.MaxAge,
+		Duplicates:  duplicateWindow(l.opts.MaxAge),
 		MaxMsgSize:  int32(l.maxRecord),
 		MaxBytes:    -1,
 		Replicas:    1,
 		AllowDirect: true, // Replay reads message by message: direct gets are cheaper
 	}
+}
+
+// maxDuplicateWindow is the stream's duplicate window (NATS's default)
+// when MaxAge allows it.
+const maxDuplicateWindow = 2 * time.Minute
+
+// duplicateWindow is the stream's duplicate window for maxAge: NATS's
+// default, 2 minutes, or maxAge if shorter, since the server refuses a
+// window longer than the stream's MaxAge (a store created with the
+// default could otherwise not be reopened with a shorter MaxAge).
+func duplicateWindow(maxAge time.Duration) time.Duration {
+	return min(maxDuplicateWindow, maxAge)
 }
 
 // openStream opens the stream, checking that it is ours, and updates its
@@ -310,10 +323,10 @@ func (l *Log) openStream(ctx context.Context) error {
 				want.Name, strings.Join(have.Subjects, " "), have.Storage, have.Retention, want.Subjects[0])
 		}
 		if have.MaxMsgs != want.MaxMsgs || have.MaxAge != want.MaxAge || have.MaxMsgSize != want.MaxMsgSize ||
-			have.Discard != want.Discard || have.AllowDirect != want.AllowDirect {
+			have.Discard != want.Discard || have.AllowDirect != want.AllowDirect || have.Duplicates != want.Duplicates {
 			upd := have
 			upd.MaxMsgs, upd.MaxAge, upd.MaxMsgSize, upd.Discard = want.MaxMsgs, want.MaxAge, want.MaxMsgSize, want.Discard
-			upd.AllowDirect = want.AllowDirect
+			upd.AllowDirect, upd.Duplicates = want.AllowDirect, want.Duplicates
 			if s, err = js.UpdateStream(ctx, upd); err != nil {
 				return fmt.Errorf("jetlog: update the limits of stream %s: %w", want.Name, err)
 			}

@@ -222,6 +222,21 @@ func TestLimitsFollowOptions(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, beforeStartName)); !os.IsNotExist(err) {
 		t.Fatalf("the copy from before the start is still there after a sound start: %v", err)
 	}
+	l.Close()
+	// A MaxAge below the default duplicate window (2 minutes) on a store
+	// created with it: the window follows, or the server refuses the
+	// update and chatd does not start (review finding 3).
+	for _, age := range []time.Duration{90 * time.Second, time.Minute, time.Second, time.Hour} {
+		l, err := Open(context.Background(), Options{Dir: dir, MaxAge: age, Logger: quiet})
+		if err != nil {
+			t.Fatalf("reopen with MaxAge %v: %v", age, err)
+		}
+		cfg := l.stream.CachedInfo().Config
+		l.Close()
+		if want := min(2*time.Minute, age); cfg.MaxAge != age || cfg.Duplicates != want {
+			t.Fatalf("MaxAge %v: stream MaxAge %v, duplicate window %v; want %v", age, cfg.MaxAge, cfg.Duplicates, want)
+		}
+	}
 }
 
 // TestReplaySkipsDeleted: a message deleted from the middle of the stream
