@@ -303,3 +303,18 @@ func TestForeignOrCorruptStoreRefused(t *testing.T) {
 		}
 	})
 }
+
+// TestNATSCredentialsNotPrinted: a chatd that cannot reach its --nats
+// server exits non-zero saying so, naming the server without the
+// password its URL holds (review finding 6).
+func TestNATSCredentialsNotPrinted(t *testing.T) {
+	p := testproc.Start(t, "chatd", nil, chatdBinary, "--data-dir", t.TempDir(), "--tls-addr", "127.0.0.1:0", "--ssh-addr", "",
+		"--nats", "nats://chatd:s3cretpass@127.0.0.1:1")
+	if code := p.WaitExit(); code == 0 {
+		t.Fatal("chatd started without its NATS server")
+	}
+	out := p.Output()
+	if !strings.Contains(out, "nats://127.0.0.1:1") || strings.Contains(out, "s3cretpass") {
+		t.Fatalf("chatd's output should name nats://127.0.0.1:1 without its password:\n%s", out)
+	}
+}

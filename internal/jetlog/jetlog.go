@@ -158,6 +158,17 @@ var _ room.Log = (*Log)(nil)
 // and a stream of that name with another subject or storage, are errors:
 // Open never replaces what it finds.
 func Open(ctx context.Context, opts Options) (*Log, error) {
+	l, err := openLog(ctx, opts)
+	if err != nil {
+		// No credential of the URL in what Open says, whichever part of
+		// it failed (nats.go or the server may quote the URL).
+		return nil, redactErr(err, opts.URL)
+	}
+	return l, nil
+}
+
+// openLog is Open, its errors not yet redacted.
+func openLog(ctx context.Context, opts Options) (*Log, error) {
 	opts.setDefaults()
 	if opts.MaxText > MaxMaxText {
 		return nil, fmt.Errorf("jetlog: the longest text, %d bytes, is over %d", opts.MaxText, MaxMaxText)
@@ -248,12 +259,12 @@ func dial(opts Options) (*nats.Conn, error) {
 	}
 	nc, err := nats.Connect(opts.URL, copts...)
 	if err != nil {
-		return nil, fmt.Errorf("jetlog: connect to %s: %w", opts.URL, err)
+		return nil, redactErr(fmt.Errorf("jetlog: connect to %s: %w", RedactURLs(opts.URL), err), opts.URL)
 	}
 	if v := nc.ConnectedServerVersion(); !versionAtLeast(v, minMajor, minMinor) {
 		nc.Close()
 		return nil, fmt.Errorf("jetlog: the NATS server at %s is version %.40q; chatd needs nats-server %d.%d or later (batched direct gets)",
-			opts.URL, v, minMajor, minMinor)
+			RedactURLs(opts.URL), v, minMajor, minMinor)
 	}
 	return nc, nil
 }
