@@ -89,13 +89,7 @@ func TestExternalServer(t *testing.T) {
 		},
 		Raw: func(t *testing.T, l room.Log, data []byte) {
 			t.Helper()
-			js, err := jetstream.New(l.(*Log).Conn())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := js.Publish(context.Background(), l.(*Log).opts.Subject, data); err != nil {
-				t.Fatalf("publish raw %.40q: %v", data, err)
-			}
+			publishForeign(t, l.(*Log), l.(*Log).opts.Subject, data)
 		},
 		Skipped: func(l room.Log) uint64 { return l.(*Log).Skipped() },
 		Hostile: hostile,

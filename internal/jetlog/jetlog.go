@@ -6,6 +6,7 @@ package jetlog
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -140,9 +141,19 @@ type Log struct {
 	// to reach (at Open, by an ack). An ack or a stream state below it
 	// means the stream was lost or replaced under the log: broken is then
 	// set, and every Append and Replay fails with it.
-	appendMu sync.Mutex
-	lastSeq  atomic.Uint64
-	broken   atomic.Pointer[error]
+	//
+	// Every Append (and each event of AppendBatch) is published expecting
+	// the stream to end where the log saw it end, and is marked as this
+	// log's (writerHeader: writer and a count), so that a message stored
+	// though its ack never came (a timeout: the room was told it failed,
+	// and nobody was shown it) is found above lastSeq and deleted by
+	// Check, and a message another writer stored is noticed (see
+	// reconcile.go).
+	appendMu  sync.Mutex
+	lastSeq   atomic.Uint64
+	broken    atomic.Pointer[error]
+	writer    string        // this log's mark, random, set by Open
+	published atomic.Uint64 // messages published, counted in their mark
 
 	reads      sync.Mutex
 	readPrefix string
@@ -173,7 +184,7 @@ func openLog(ctx context.Context, opts Options) (*Log, error) {
 	if opts.MaxText > MaxMaxText {
 		return nil, fmt.Errorf("jetlog: the longest text, %d bytes, is over %d", opts.MaxText, MaxMaxText)
 	}
-	l := &Log{opts: opts, maxRecord: maxRecordBytes(opts.MaxText)}
+	l := &Log{opts: opts, maxRecord: maxRecordBytes(opts.MaxText), writer: rand.Text()}
 	l.recent.size = int(max(0, min(int64(opts.Recent), opts.MaxMsgs)))
 	var err error
 	if opts.URL == "" {
@@ -182,6 +193,7 @@ func openLog(ctx context.Context, opts Options) (*Log, error) {
 		l.nc, err = dial(opts)
 	}
 	if err != nil {
+		l.Close()
 		return nil, err
 	}
 	if err := l.openStream(ctx); err != nil {
@@ -349,11 +361,13 @@ func (l *Log) openStream(ctx context.Context) error {
 
 // Append publishes ev to the stream and waits for the server's ack; the
 // stream sequence is ev's Seq. While an external server is unreachable it
-// fails at once (nothing is buffered for later). One case stays ambiguous,
-// as with any acknowledged write: a publish that reached the server just
-// before the connection failed, whose ack was lost, returns an error but
-// may be stored. Appends are serialised: an ack not above the last one
-// seen (the stream was lost or replaced) fails, and breaks the log.
+// fails at once (nothing is buffered for later). A publish whose ack was
+// lost (a timeout) returns an error but may be stored all the same: it is
+// then above the last sequence the log acked, where no Replay, Before or
+// LastSeq looks, and Check deletes it (see reconcile.go); until then every
+// Append fails, since each expects the stream to end at the last sequence
+// acked (ErrStreamAhead). Appends are serialised: an ack not above the last
+// one seen (the stream was lost or replaced) fails, and breaks the log.
 func (l *Log) Append(ev *room.Event) (uint64, error) {
 	data, err := encode(ev, l.opts.MaxText)
 	if err != nil {
@@ -366,12 +380,19 @@ func (l *Log) Append(ev *room.Event) (uint64, error) {
 	defer l.appendMu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), l.opts.Timeout)
 	defer cancel()
-	ack, err := l.js.Publish(ctx, l.opts.Subject, data, jetstream.WithExpectStream(l.opts.Stream))
+	last := l.lastSeq.Load()
+	ack, err := l.js.PublishMsg(ctx, l.message(data), jetstream.WithExpectStream(l.opts.Stream), jetstream.WithExpectLastSequence(last))
 	if err != nil {
-		return 0, fmt.Errorf("jetlog: append: %w", err)
+		err = appendError(err)
+		if errors.Is(err, ErrStreamAhead) {
+			if broken := l.checkWentBack(last); broken != nil {
+				return 0, broken
+			}
+		}
+		return 0, err
 	}
-	if last := l.lastSeq.Load(); ack.Sequence <= last {
-		return 0, l.breakWith(fmt.Sprintf("the server acked an event as %d after %d", ack.Sequence, last))
+	if ack.Sequence <= last {
+		return 0, l.breakWith(ErrStreamWentBack, fmt.Sprintf("the server acked an event as %d after %d", ack.Sequence, last))
 	}
 	l.lastSeq.Store(ack.Sequence)
 	ev.Seq = ack.Sequence
@@ -492,6 +513,7 @@ func (r *replay) report() {
 type rawMsg struct {
 	seq     uint64
 	subject string
+	header  nats.Header // as stored, with the direct get's own
 	data    []byte
 }
 
@@ -544,7 +566,7 @@ func (l *Log) getRange(ctx context.Context, bottom, top uint64) ([]rawMsg, error
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, rawMsg{seq: seq, subject: m.Header.Get("Nats-Subject"), data: m.Data})
+		out = append(out, rawMsg{seq: seq, subject: m.Header.Get("Nats-Subject"), header: m.Header, data: m.Data})
 	}
 }
 
@@ -560,12 +582,25 @@ func nextSeq(raw string, bottom, top uint64, got []rawMsg) (uint64, error) {
 	return seq, nil
 }
 
-// breakWith marks the log broken: the stream went back (why says how),
-// so it was lost or replaced under the log; it returns the error every
-// Append and Replay now fail with.
-func (l *Log) breakWith(why string) error {
-	err := fmt.Errorf("jetlog: stream %s went back (%s): it was lost or replaced, and its sequences would repeat ones members were shown; the log refuses to append or replay until chatd is restarted on a sound store",
-		l.opts.Stream, why)
+// The causes of a broken log (breakWith), for errors.Is.
+var (
+	// ErrStreamWentBack: the stream ends below a sequence the log saw, or
+	// acked an event at or below it: it was lost or replaced under the
+	// log, and its sequences would repeat ones members were shown.
+	ErrStreamWentBack = errors.New("the stream went back: it was lost or replaced, and its sequences would repeat ones members were shown")
+	// ErrSharedStream: the stream holds a message this log did not publish,
+	// above the last it acked: another writer (a second chatd on the same
+	// --nats stream, or another program) appends to it, and the two would
+	// number their rooms' events in one sequence. One chatd per stream.
+	ErrSharedStream = errors.New("another writer appends to the stream (a second chatd on the same stream, or another program): its events and this room's would share one sequence; run one chatd per stream")
+)
+
+// breakWith marks the log broken, for cause (ErrStreamWentBack or
+// ErrSharedStream; why says what was seen); it returns the error every
+// Append, Replay and Check now fail with.
+func (l *Log) breakWith(cause error, why string) error {
+	err := fmt.Errorf("jetlog: stream %s: %w (%s); the log refuses to append or replay until chatd is restarted on a sound store",
+		l.opts.Stream, cause, why)
 	if l.broken.CompareAndSwap(nil, &err) {
 		l.opts.Logger.Error(err.Error())
 	}

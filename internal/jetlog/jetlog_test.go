@@ -81,13 +81,7 @@ func TestConformance(t *testing.T) {
 		},
 		Raw: func(t *testing.T, l room.Log, data []byte) {
 			t.Helper()
-			js, err := jetstream.New(l.(*Log).Conn())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := js.Publish(context.Background(), DefaultSubject, data); err != nil {
-				t.Fatalf("publish raw %.40q: %v", data, err)
-			}
+			publishForeign(t, l.(*Log), DefaultSubject, data)
 		},
 		Skipped: func(l room.Log) uint64 { return l.(*Log).Skipped() },
 		Hostile: hostile,
@@ -271,14 +265,8 @@ func TestReplaySkipsDeleted(t *testing.T) {
 func TestSkippedIsLogged(t *testing.T) {
 	var buf strings.Builder
 	l := open(t, t.TempDir(), Options{Logger: slog.New(slog.NewTextHandler(&buf, nil))})
-	js, err := jetstream.New(l.Conn())
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, raw := range hostile[:3] {
-		if _, err := js.Publish(context.Background(), DefaultSubject, raw); err != nil {
-			t.Fatal(err)
-		}
+		publishForeign(t, l, DefaultSubject, raw)
 	}
 	if got, err := l.Replay(0, 10); err != nil || len(got) != 0 {
 		t.Fatalf("Replay = %d events, %v", len(got), err)

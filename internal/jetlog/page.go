@@ -23,19 +23,17 @@ func (l *Log) Before(seq uint64, n int) ([]*room.Event, error) {
 		return nil, nil
 	}
 	n = int(min(int64(n), l.opts.MaxMsgs, MaxPage))
-	if err := l.brokenErr(); err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), l.opts.Timeout)
-	defer cancel()
-	info, err := l.stream.Info(ctx)
+	st, err := l.state() // never above what the log was acked for
 	if err != nil {
 		return nil, fmt.Errorf("jetlog: before: %w", err)
 	}
-	lowest, top := info.State.FirstSeq, min(seq-1, info.State.LastSeq)
-	if info.State.Msgs == 0 || top < lowest {
+	lowest, last := bounds(st)
+	top := min(seq-1, last)
+	if top < lowest {
 		return nil, nil
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), l.opts.Timeout)
+	defer cancel()
 	out, err := l.readBack(ctx, lowest, top, n)
 	if err != nil {
 		return nil, fmt.Errorf("jetlog: before: %w", err)

@@ -1,0 +1,171 @@
+package jetlog
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"chatd/room"
+)
+
+// publishForeign stores data on subject as another writer would (no mark,
+// no expected sequence), and has the log take it as if it had been in the
+// stream when the log was opened: its reads and appends go on above it.
+// That is how the tests plant hostile or foreign records; without the
+// adoption the log would not read it (it is above the last sequence the
+// log was acked for), and Check would break the log (ErrSharedStream).
+func publishForeign(t *testing.T, l *Log, subject string, data []byte) uint64 {
+	t.Helper()
+	js, err := jetstream.New(l.Conn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ack, err := js.Publish(context.Background(), subject, data)
+	if err != nil {
+		t.Fatalf("publish raw %.40q: %v", data, err)
+	}
+	l.lastSeq.Store(ack.Sequence)
+	return ack.Sequence
+}
+
+// adoptStream has the log take every message the stream holds as if it
+// had been there when the log was opened (see publishForeign).
+func adoptStream(t *testing.T, l *Log) {
+	t.Helper()
+	info, err := l.stream.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.lastSeq.Store(info.State.LastSeq)
+}
+
+// waitCheck calls l.Check until it succeeds, or fails the test after 20s.
+func waitCheck(t *testing.T, l *Log) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		err := l.Check(context.Background())
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Check still fails: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestGhostAfterTimeoutDeleted: an append to a server stalled past the
+// timeout (SIGSTOP) fails, and the room tells the sender nobody was shown
+// the line; the server stores it once it runs again (SIGCONT). That line
+// is never replayed, paged back or counted: reads stop at the last
+// sequence acked, and Check, which the room calls to leave read-only,
+// deletes it (review finding 2). The same for a batch, stored as a prefix.
+func TestGhostAfterTimeoutDeleted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds nats-server")
+	}
+	srv := startNATS(t, buildNATS(t), t.TempDir(), "")
+	var logged strings.Builder
+	var logMu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(lockedWriter{&logMu, &logged}, nil))
+	l, err := Open(context.Background(), Options{URL: srv.url(), Logger: logger, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	r := room.New(room.Config{Log: l, Logger: quiet})
+	defer r.Close("bye")
+	alice, err := r.Join("alice", room.JoinOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.Say("before"); err != nil {
+		t.Fatal(err)
+	}
+	srv.p.Signal(syscall.SIGSTOP)
+	if err := alice.Say("ghost"); err == nil {
+		t.Log("Say during the stall was taken (the room refuses it later)")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !r.Stats().ReadOnly && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !r.Stats().ReadOnly {
+		t.Fatal("the room did not turn read-only while the server was stopped")
+	}
+	// While the room is read-only and the server stalled, a batch: it
+	// times out as well, and is stored later.
+	batch := []*room.Event{chat("batch ghost 1"), chat("batch ghost 2"), chat("batch ghost 3")}
+	if err := l.AppendBatch(batch); err == nil {
+		t.Fatal("AppendBatch worked with the server stopped")
+	}
+	srv.p.Signal(syscall.SIGCONT)
+	deadline = time.Now().Add(20 * time.Second)
+	for r.Stats().ReadOnly && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if r.Stats().ReadOnly {
+		t.Fatal("the room stayed read-only after the server ran again")
+	}
+	waitCheck(t, l)
+	if err := alice.Say("after"); err != nil {
+		t.Fatal(err)
+	}
+	carol, err := r.Join("carol", room.JoinOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown, _ := carol.Take(nil, 100)
+	replayed, err := l.Replay(0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	paged, err := l.Before(1000, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for what, evs := range map[string][]*room.Event{"carol's history": shown, "Replay": replayed, "Before": paged} {
+		var said []string
+		for _, ev := range evs {
+			if ev.Kind == room.Chat {
+				said = append(said, ev.Text)
+			}
+		}
+		if !slices.Equal(said, []string{"before", "after"}) {
+			t.Errorf("%s says %q; want before, after (nothing refused)", what, said)
+		}
+	}
+	info, err := l.stream.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.NumDeleted == 0 {
+		t.Errorf("nothing was deleted (stream state %+v): the refused lines were never stored?", info.State)
+	}
+	logMu.Lock()
+	defer logMu.Unlock()
+	if !strings.Contains(logged.String(), "deleted events stored after their append had failed") {
+		t.Errorf("the deletion was not logged:\n%s", logged.String())
+	}
+}
+
+// lockedWriter serialises writes to w.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.w.Write(p)
+}
