@@ -318,3 +318,51 @@ func TestNATSCredentialsNotPrinted(t *testing.T) {
 		t.Fatalf("chatd's output should name nats://127.0.0.1:1 without its password:\n%s", out)
 	}
 }
+
+// TestTwoChatdsOnOneStream: two chatd processes on one nats-server. On
+// one data directory the second is refused at start, naming the first;
+// on two, they would share the stream: the second's first line is
+// refused (the stream is not where it saw it end), its room turns
+// read-only, and it logs that another writer appends to the stream; the
+// first goes on, its history holding only its own lines (review
+// finding 5).
+func TestTwoChatdsOnOneStream(t *testing.T) {
+	requireOpenSSL(t)
+	bin, err := testproc.Build("github.com/nats-io/nats-server/v2", t.TempDir(), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nats := startNATSServer(t, bin, t.TempDir(), "")
+	dataDir := t.TempDir()
+	a := startChatd(t, dataDir, "--nats", nats.url())
+
+	p := testproc.Start(t, "chatd", nil, chatdBinary, "--data-dir", dataDir, "--tls-addr", "127.0.0.1:0", "--ssh-addr", "", "--nats", nats.url())
+	if code := p.WaitExit(); code != 1 {
+		t.Errorf("a second chatd on the data directory exited %d, want 1", code)
+	}
+	if out := p.Output(); !strings.Contains(out, "already in use by process") {
+		t.Errorf("the second chatd's error does not say the store is in use:\n%s", out)
+	}
+
+	b := startChatd(t, t.TempDir(), "--nats", nats.url())
+	alice := a.JoinWithOpenSSL(t, "alice")
+	bob := b.JoinWithOpenSSL(t, "bob")
+	alice.Send("from a")
+	alice.Send("/who") // a round trip: "from a" is stored
+	alice.Expect("*** 1 member: alice")
+	bob.Send("from b")
+	bob.Expect("!!! the room is read-only: storage unavailable")
+	deadline := time.Now().Add(testproc.Wait)
+	for !strings.Contains(b.Output(), "another writer appends to the stream") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the second chatd does not say another writer shares its stream:\n%s", b.Output())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	alice.Send("a goes on")
+	alice.Send("/who")
+	alice.Expect("*** 1 member: alice")
+	if got := said(replayed(t, a, "carol")); !slices.Equal(got, []string{"<alice> from a", "<alice> a goes on"}) {
+		t.Fatalf("the first chatd's history: %q; want alice's two lines only", got)
+	}
+}

@@ -190,7 +190,9 @@ func openLog(ctx context.Context, opts Options) (*Log, error) {
 	if opts.URL == "" {
 		l.srv, l.nc, err = l.embed(opts)
 	} else {
-		l.nc, err = dial(opts)
+		if l.lock, err = lockDir(opts.Dir); err == nil {
+			l.nc, err = dial(opts)
+		}
 	}
 	if err != nil {
 		l.Close()
@@ -230,6 +232,19 @@ func openLog(ctx context.Context, opts Options) (*Log, error) {
 	}
 	l.opened = true
 	return l, nil
+}
+
+// lockDir (external server) locks dir, if set, as embed locks the store:
+// two logs on one Dir (two chatds on one data directory and --nats) would
+// share the stream, and Dir's records of it. It returns nil without Dir.
+func lockDir(dir string) (*os.File, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("jetlog: %w", err)
+	}
+	return lockStore(dir)
 }
 
 // connOptions are the options of the connection, embedded or external.

@@ -2,6 +2,7 @@ package jetlog
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"slices"
@@ -168,4 +169,55 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.w.Write(p)
+}
+
+// TestSharedStreamBreaks: two logs on one external stream (two chatds on
+// one --nats server, with their own data directories). The second's
+// append after the first's is refused (it expects the stream to end where
+// it saw it), and its Check breaks it, naming the cause, without deleting
+// the other's event; the first goes on. Two logs with one Dir are refused
+// at Open (review finding 5).
+func TestSharedStreamBreaks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds nats-server")
+	}
+	srv := startNATS(t, buildNATS(t), t.TempDir(), "")
+	dir := t.TempDir()
+	a, err := Open(context.Background(), Options{URL: srv.url(), Dir: dir, Logger: quiet, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	var inUse *InUseError
+	if b, err := Open(context.Background(), Options{URL: srv.url(), Dir: dir, Logger: quiet}); !errors.As(err, &inUse) {
+		if err == nil {
+			b.Close()
+		}
+		t.Fatalf("a second Open on the same Dir = %v, want it refused as in use", err)
+	}
+	b, err := Open(context.Background(), Options{URL: srv.url(), Dir: t.TempDir(), Logger: quiet, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if _, err := a.Append(chat("from a")); err != nil {
+		t.Fatal(err)
+	}
+	if seq, err := b.Append(chat("from b")); !errors.Is(err, ErrStreamAhead) {
+		t.Fatalf("b's Append after a's = %d, %v; want it refused (ErrStreamAhead)", seq, err)
+	}
+	err = b.Check(context.Background())
+	if !errors.Is(err, ErrSharedStream) || b.FailureOf(err) != FailBroken {
+		t.Fatalf("b's Check = %v, want it broken with ErrSharedStream", err)
+	}
+	if _, err := b.Append(chat("from b again")); !errors.Is(err, ErrSharedStream) {
+		t.Fatalf("b's Append after its Check = %v, want ErrSharedStream", err)
+	}
+	if _, err := a.Append(chat("a goes on")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := a.Replay(0, 10)
+	if err != nil || len(got) != 2 || got[0].Text != "from a" || got[1].Text != "a goes on" {
+		t.Fatalf("a's Replay = %v, %v; want its two events", got, err)
+	}
 }
