@@ -222,6 +222,13 @@ func openLog(ctx context.Context, opts Options) (*Log, error) {
 		l.Close()
 		return nil, fmt.Errorf("jetlog: %w", err)
 	}
+	// Room for a read and the rest of one that gave up; beyond it the
+	// connection drops replies, and the read fails (a slow consumer), never
+	// passing a dropped message for a deleted one.
+	if err := l.readSub.SetPendingLimits(readPendingMsgs, readPendingBytes); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("jetlog: %w", err)
+	}
 	info := l.stream.CachedInfo()
 	l.lastSeq.Store(info.State.LastSeq)
 	l.id = logID(info.Config.Name, info.Created.UnixNano())
@@ -499,10 +506,7 @@ func (r *replay) window(bottom, top uint64) error {
 	}
 	for i := len(msgs) - 1; i >= 0 && len(r.out) < r.n; i-- {
 		m := msgs[i]
-		ev, err := decode(m.data, m.seq, r.l.opts.MaxText, r.l.maxRecord)
-		if err == nil && m.subject != r.l.opts.Subject {
-			err = fmt.Errorf("%w: subject %.40q", errRecord, m.subject)
-		}
+		ev, err := r.l.decodeMsg(m)
 		if err != nil {
 			if r.bad++; r.firstBad == nil {
 				r.firstBad = fmt.Errorf("seq %d: %w", m.seq, err)
@@ -532,17 +536,57 @@ type rawMsg struct {
 	data    []byte
 }
 
+// The bounds of reading the stream. A stored record may be as long as
+// storedRecordMax, whatever Options.MaxText is now (it may have been
+// written under a larger one); a direct get asks for at most readMaxBytes
+// of them (the server sends one more record at most beyond that), and a
+// window of more is read in several; the reply subscription holds at most
+// two such answers.
+const (
+	storedRecordMax  = 2*(2*MaxMaxText) + 1024 // maxRecordBytes(MaxMaxText)
+	readMsgOverhead  = 1024                    // headers and subject of one reply, at most
+	readMaxBytes     = 4 << 20                 // the most a direct get asks for
+	readPendingMsgs  = 2 * (maxWindow + 2)
+	readPendingBytes = 2 * (readMaxBytes + storedRecordMax + readMsgOverhead)
+)
+
 // getRange reads the stored messages with sequence numbers from bottom to
-// top, oldest first, in one batched direct get; deleted ones are missing.
-// An answer out of that range, out of order or repeated is an error.
+// top, oldest first, in batched direct gets of at most readMaxBytes each;
+// deleted ones are missing. An answer out of that range, out of order or
+// repeated is an error.
 func (l *Log) getRange(ctx context.Context, bottom, top uint64) ([]rawMsg, error) {
+	var out []rawMsg
+	for next := bottom; next <= top; {
+		got, err := l.getBatch(ctx, next, top, out)
+		if err != nil {
+			return nil, err
+		}
+		if len(got) == len(out) {
+			return out, nil // nothing more up to top
+		}
+		out = got
+		last := out[len(out)-1].seq
+		if last >= top {
+			break
+		}
+		// The answer ended below top: the rest was deleted, or did not fit
+		// in readMaxBytes; ask again from there.
+		next = last + 1
+	}
+	return out, nil
+}
+
+// getBatch reads, in one batched direct get of at most readMaxBytes, the
+// stored messages from bottom up to top, appending them to out (what was
+// read of the window so far), and returns it.
+func (l *Log) getBatch(ctx context.Context, bottom, top uint64, out []rawMsg) ([]rawMsg, error) {
 	count := top - bottom + 1
 	req, err := json.Marshal(struct {
 		Seq      uint64 `json:"seq"`
 		Batch    int    `json:"batch"`
 		UpToSeq  uint64 `json:"up_to_seq"`
 		MaxBytes int    `json:"max_bytes"`
-	}{bottom, int(count), top, int(count) * (l.maxRecord + 512)})
+	}{bottom, int(count), top, int(min(count*uint64(storedRecordMax+readMsgOverhead), readMaxBytes))})
 	if err != nil {
 		return nil, err
 	}
@@ -554,7 +598,6 @@ func (l *Log) getRange(ctx context.Context, bottom, top uint64) ([]rawMsg, error
 	if err := l.nc.PublishRequest("$JS.API.DIRECT.GET."+l.opts.Stream, inbox, req); err != nil {
 		return nil, err
 	}
-	var out []rawMsg
 	for {
 		m, err := sub.NextMsgWithContext(ctx)
 		if err != nil {
