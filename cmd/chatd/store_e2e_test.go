@@ -116,15 +116,19 @@ func TestRestartKeepsHistory(t *testing.T) {
 // TestKill9KeepsWhatWasShown: members talk as fast as they can while chatd
 // is killed with SIGKILL; after a restart, every line any member had been
 // shown is in a joiner's replay, in the order it was said, and nothing
-// that was not said.
+// that was not said; and the replay is one order every member's view
+// agrees with: what each was shown live (dave, silent, was shown both
+// talkers' lines) is in the replay in the same order.
 func TestKill9KeepsWhatWasShown(t *testing.T) {
 	requireOpenSSL(t)
 	dataDir := t.TempDir()
 	args := append([]string{"--history", "1000"}, fastTalk...)
 	s := startChatd(t, dataDir, args...)
+	dave := s.JoinWithOpenSSL(t, "dave")
 	alice := s.JoinWithOpenSSL(t, "alice")
 	bob := s.JoinWithOpenSSL(t, "bob")
 	alice.Expect("*** bob joined")
+	dave.Expect("*** bob joined")
 	talk := func(from, to int) {
 		for i := from; i < to; i++ {
 			alice.Send(fmt.Sprintf("alice %03d", i))
@@ -138,7 +142,13 @@ func TestKill9KeepsWhatWasShown(t *testing.T) {
 	s.WaitExit()
 	alice.WaitExit()
 	bob.WaitExit()
-	shown := append(said(unstamped(bob.Output())), said(unstamped(alice.Output()))...)
+	dave.WaitExit()
+	views := map[string][]string{}
+	var shown []string
+	for nick, p := range map[string]*testproc.Process{"alice": alice, "bob": bob, "dave": dave} {
+		views[nick] = said(unstamped(p.Output()))
+		shown = append(shown, views[nick]...)
+	}
 	if len(shown) == 0 {
 		t.Fatal("nobody was shown anything before the kill")
 	}
@@ -162,7 +172,25 @@ func TestKill9KeepsWhatWasShown(t *testing.T) {
 		}
 		next[m[1]]++
 	}
-	t.Logf("%d lines shown before the kill, %d replayed after it", len(shown), len(got))
+	for nick, view := range views {
+		if i := inOrderWithin(view, got); i < len(view) {
+			t.Errorf("%s was shown %d lines before the kill; the replay has them in another order from %q on", nick, len(view), view[i])
+		}
+	}
+	t.Logf("%d lines shown before the kill (%d to dave), %d replayed after it", len(shown), len(views["dave"]), len(got))
+}
+
+// inOrderWithin returns len(sub) if sub's lines are all in all, in the
+// same order (sub is a subsequence of all); else the index of the first
+// line of sub that is not found after the ones before it.
+func inOrderWithin(sub, all []string) int {
+	i := 0
+	for _, l := range all {
+		if i < len(sub) && sub[i] == l {
+			i++
+		}
+	}
+	return i
 }
 
 // TestHistoryKeepAcrossRestart: --history-keep 5 keeps exactly the last
