@@ -51,6 +51,11 @@ func TestLowerMaxTextKeepsOlderRecords(t *testing.T) {
 	if l.Skipped() != 0 {
 		t.Errorf("Skipped = %d: chatd's own older records counted as invalid", l.Skipped())
 	}
+	// Still bounded: a text over the largest limit is refused.
+	over := []byte(`{"v":1,"kind":"chat","time":"2026-12-01T00:00:00Z","from":"eve","text":"` + strings.Repeat("a", MaxMaxText+1) + `"}`)
+	if _, err := l.decodeMsg(rawMsg{seq: 1, subject: DefaultSubject, data: over}); err == nil {
+		t.Error("a text over MaxMaxText was decoded")
+	}
 }
 
 // TestWindowOverReadMaxBytes: a window whose records add up to more than

@@ -50,7 +50,10 @@ var hostile = [][]byte{
 	[]byte(`{"v":1,"kind":"chat","time":"2026-12-01T00:00:00Z","from":"<bob>","text":"forged"}`),
 	[]byte(`{"v":1,"kind":"chat","time":"2026-12-01T00:00:00Z","from":"eve","text":"\u001b[2J\u001b]0;owned\u0007"}`),
 	[]byte(`{"v":1,"kind":"chat","time":"2026-12-01T00:00:00Z","from":"eve","text":"line\nbreak"}`),
-	[]byte(`{"v":1,"kind":"chat","time":"2026-12-01T00:00:00Z","from":"eve","text":"` + strings.Repeat("a", DefaultMaxText+1) + `"}`),
+	// A text over Options.MaxText but within MaxMaxText is read (it may
+	// have been written under a larger --max-line); one over MaxMaxText
+	// cannot be stored in a stream whose messages are bounded for the
+	// default, and is refused by decode (TestLowerMaxTextKeepsOlderRecords).
 	[]byte(`{"v":1,"kind":"chat","from":"eve","text":"no time"}`),
 	[]byte(`{"v":1,"kind":"chat","time":"0001-01-01T00:00:00Z","from":"eve","text":"zero time"}`),
 	[]byte(`{"v":1,"kind":"presence","time":"2026-12-01T00:00:00Z","count":-1}`),
