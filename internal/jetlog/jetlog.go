@@ -154,6 +154,7 @@ type Log struct {
 	broken    atomic.Pointer[error]
 	writer    string        // this log's mark, random, set by Open
 	published atomic.Uint64 // messages published, counted in their mark
+	deleted   deletedSeqs   // the never-acked messages reconcile deleted
 
 	reads      sync.Mutex
 	readPrefix string
@@ -443,7 +444,7 @@ func (l *Log) Replay(after uint64, n int) ([]*room.Event, error) {
 	if after >= last {
 		return nil, nil // nothing above after (and after+1 below would wrap at the largest seq)
 	}
-	if evs, ok := l.recent.replay(after, n, st); ok {
+	if evs, ok := l.recent.replay(after, n, st, l.deleted.countFrom(st.FirstSeq)); ok {
 		return evs, nil
 	}
 	r := replay{l: l, n: n, lowest: max(first, after+1), top: last}

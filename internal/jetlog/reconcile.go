@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -112,6 +113,7 @@ func (l *Log) reconcile(ctx context.Context, end uint64) error {
 			return fmt.Errorf("jetlog: delete message %d, stored though its ack never came: %w", m.seq, err)
 		}
 		seqs = append(seqs, m.seq)
+		l.deleted.add(m.seq)
 	}
 	if len(seqs) > 0 {
 		l.opts.Logger.Warn("jetlog: deleted events stored after their append had failed (the room was told they were not stored, and nobody was shown them)",
@@ -119,4 +121,39 @@ func (l *Log) reconcile(ctx context.Context, end uint64) error {
 	}
 	l.lastSeq.Store(end)
 	return nil
+}
+
+// maxDeletedKept bounds the sequences deletedSeqs remembers; it forgets
+// the oldest beyond (then it counts too few, and Replay reads the stream
+// rather than answer from memory: slower, never wrong).
+const maxDeletedKept = 1024
+
+// deletedSeqs is the sequences of the messages reconcile deleted, so that
+// Replay may still answer from its memory of recent events when those are
+// the stream's only deleted messages.
+type deletedSeqs struct {
+	mu   sync.Mutex
+	seqs []uint64 // ascending
+}
+
+func (d *deletedSeqs) add(seq uint64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.seqs) == maxDeletedKept {
+		d.seqs = append(d.seqs[:0], d.seqs[1:]...)
+	}
+	d.seqs = append(d.seqs, seq)
+}
+
+// countFrom is how many of the deleted sequences are first or above.
+func (d *deletedSeqs) countFrom(first uint64) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for _, s := range d.seqs {
+		if s >= first {
+			n++
+		}
+	}
+	return n
 }

@@ -221,3 +221,64 @@ func TestSharedStreamBreaks(t *testing.T) {
 		t.Fatalf("a's Replay = %v, %v; want its two events", got, err)
 	}
 }
+
+// TestCheckDeletesOwnUnacked: a message of this log stored above the last
+// sequence it was acked for (as after a publish that timed out) is not
+// read, makes the next Append fail, and is deleted by Check; after it the
+// log appends on, and answers Replay from its memory again (the deletion
+// was its own). A foreign message there breaks it instead (Check, not
+// deleted), as TestSharedStreamBreaks shows across two logs.
+func TestCheckDeletesOwnUnacked(t *testing.T) {
+	l := open(t, t.TempDir(), Options{})
+	appendChats(t, l, 2)
+	ack, err := l.js.PublishMsg(context.Background(), l.message([]byte(`{"v":1,"kind":"chat","time":"2026-12-01T00:00:00Z","from":"eve","text":"ghost"}`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := l.Replay(0, 10); err != nil || len(got) != 2 {
+		t.Fatalf("Replay with an unacked message above = %d events, %v; want the 2 acked", len(got), err)
+	}
+	if end, err := l.LastSeq(); err != nil || end != 2 {
+		t.Fatalf("LastSeq = %d, %v; want 2", end, err)
+	}
+	if _, err := l.Append(chat("refused")); !errors.Is(err, ErrStreamAhead) {
+		t.Fatalf("Append over an unacked message = %v, want ErrStreamAhead", err)
+	}
+	if err := l.Check(context.Background()); err != nil {
+		t.Fatalf("Check = %v", err)
+	}
+	if _, err := l.stream.GetMsg(context.Background(), ack.Sequence); !errors.Is(err, jetstream.ErrMsgNotFound) {
+		t.Fatalf("the unacked message %d is still there: %v", ack.Sequence, err)
+	}
+	evs := make([]*room.Event, 3)
+	for i := range evs {
+		evs[i] = chat("after")
+		if _, err := l.Append(evs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if evs[0].Seq != ack.Sequence+1 {
+		t.Fatalf("first Append after Check = seq %d, want %d", evs[0].Seq, ack.Sequence+1)
+	}
+	got, err := l.Replay(ack.Sequence, 3)
+	if err != nil || len(got) != 3 || got[0] != evs[0] || got[2] != evs[2] {
+		t.Fatalf("Replay after the deletion = %d events, %v; want the 3 appended, from memory", len(got), err)
+	}
+	if _, err := publishForeignUnadopted(t, l, []byte("foreign")); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Check(context.Background()); !errors.Is(err, ErrSharedStream) {
+		t.Fatalf("Check with a foreign message above = %v, want ErrSharedStream", err)
+	}
+}
+
+// publishForeignUnadopted stores data as another writer would, and leaves
+// the log unaware of it.
+func publishForeignUnadopted(t *testing.T, l *Log, data []byte) (uint64, error) {
+	t.Helper()
+	ack, err := l.js.Publish(context.Background(), l.opts.Subject, data)
+	if err != nil {
+		return 0, err
+	}
+	return ack.Sequence, nil
+}
