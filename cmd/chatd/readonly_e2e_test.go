@@ -173,7 +173,8 @@ func TestStoreStallNeverShowsARefusedLine(t *testing.T) {
 
 	nats.p.Signal(syscall.SIGSTOP)
 	alice.Send("lost in the stall")
-	alice.Expect("!!! the room is read-only: storage unavailable") // after the store's timeout
+	// After the store's timeout (5 s), which a loaded machine stretches.
+	waitOutput(t, alice, "!!! the room is read-only: storage unavailable", 3*testproc.Wait)
 	bob.Expect("*** the room is read-only: storage unavailable")
 	nats.p.Signal(syscall.SIGCONT)
 	alice.Expect("*** the room is writable again: storage is back")
@@ -190,6 +191,18 @@ func TestStoreStallNeverShowsARefusedLine(t *testing.T) {
 	}
 	if out := s.Output(); !strings.Contains(out, "deleted events stored after their append had failed") {
 		t.Errorf("chatd does not log that it deleted the line stored after its append failed:\n%s", out)
+	}
+}
+
+// waitOutput waits up to d until p has printed want.
+func waitOutput(t *testing.T, p *testproc.Process, want string, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !strings.Contains(p.Output(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("not printed within %v: %q; printed:\n%s", d, want, p.Output())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
