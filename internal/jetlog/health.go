@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
@@ -59,6 +60,9 @@ func (l *Log) Check(ctx context.Context) error {
 		return fmt.Errorf("jetlog: check: %w", err)
 	}
 	switch last := l.lastSeq.Load(); {
+	case !info.Created.Equal(l.created):
+		return l.breakWith(ErrStreamWentBack, fmt.Sprintf("it was created again at %s; the log opened the one created at %s",
+			info.Created.UTC().Format(time.RFC3339Nano), l.created.UTC().Format(time.RFC3339Nano)))
 	case info.State.LastSeq < last:
 		return l.breakWith(ErrStreamWentBack, fmt.Sprintf("the stream ends at %d, but it had reached %d", info.State.LastSeq, last))
 	case info.State.LastSeq > last:

@@ -132,9 +132,10 @@ type Log struct {
 	floorMu sync.Mutex   // serialises writeFloor's read-compare-write
 	// opened is set at the end of a successful Open: only then does Close
 	// record the floor (a refused store's LastSeq must not become it).
-	opened bool
-	lock   *os.File // the store's lock, embedded (nil elsewhere)
-	id     string   // LogID, set by Open
+	opened  bool
+	lock    *os.File  // the store's lock, embedded or Options.Dir (nil elsewhere)
+	id      string    // LogID, set by Open
+	created time.Time // the stream's creation time, set by Open
 
 	// appendMu serialises Appends, so that each ack can be checked against
 	// the one before: lastSeq is the highest sequence the stream was seen
@@ -233,6 +234,7 @@ func openLog(ctx context.Context, opts Options) (*Log, error) {
 	info := l.stream.CachedInfo()
 	l.lastSeq.Store(info.State.LastSeq)
 	l.id = logID(info.Config.Name, info.Created.UnixNano())
+	l.created = info.Created
 	if evs, err := l.Replay(0, l.recent.size); err == nil {
 		for _, ev := range evs {
 			l.recent.add(ev)

@@ -282,3 +282,28 @@ func publishForeignUnadopted(t *testing.T, l *Log, data []byte) (uint64, error) 
 	}
 	return ack.Sequence, nil
 }
+
+// TestCheckRefusesAReplacedStream: a stream deleted and created again
+// under the log, then grown past where the log saw the old one end, is
+// refused by Check as replaced (ErrStreamWentBack, from its creation
+// time), not taken for the old one with another writer's messages.
+func TestCheckRefusesAReplacedStream(t *testing.T) {
+	l := open(t, t.TempDir(), Options{})
+	appendChats(t, l, 2)
+	ctx := context.Background()
+	if err := l.js.DeleteStream(ctx, DefaultStream); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond) // another creation time
+	if _, err := l.js.CreateStream(ctx, l.streamConfig()); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := publishForeignUnadopted(t, l, []byte("new")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Check(ctx); !errors.Is(err, ErrStreamWentBack) || !strings.Contains(err.Error(), "created again") {
+		t.Fatalf("Check of a replaced stream = %v, want ErrStreamWentBack (created again)", err)
+	}
+}
