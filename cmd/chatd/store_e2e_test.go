@@ -394,3 +394,21 @@ func TestTwoChatdsOnOneStream(t *testing.T) {
 		t.Fatalf("the first chatd's history: %q; want alice's two lines only", got)
 	}
 }
+
+// TestLowerHistoryMaxAgeRestarts: a chatd restarted with a
+// --history-max-age below two minutes (the stream's default duplicate
+// window) on an existing store starts, and keeps what was said (review
+// finding 3: nats-server refused the update, and chatd did not start).
+func TestLowerHistoryMaxAgeRestarts(t *testing.T) {
+	requireOpenSSL(t)
+	dataDir := t.TempDir()
+	s := startChatd(t, dataDir)
+	alice := s.JoinWithOpenSSL(t, "alice")
+	bob := s.JoinWithOpenSSL(t, "bob")
+	want := sayLines(t, alice, bob, "alice", 0, 1)
+	stop(t, s)
+	s = startChatd(t, dataDir, "--history-max-age", "1m")
+	if got := said(replayed(t, s, "carol")); !slices.Equal(got, want) {
+		t.Fatalf("replayed after the restart with --history-max-age 1m: %q, want %q", got, want)
+	}
+}
