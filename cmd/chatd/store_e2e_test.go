@@ -198,7 +198,7 @@ func inOrderWithin(sub, all []string) int {
 func TestHistoryKeepAcrossRestart(t *testing.T) {
 	requireOpenSSL(t)
 	dataDir := t.TempDir()
-	args := append([]string{"--history-keep", "5"}, fastTalk...)
+	args := append([]string{"--history-keep", "5", "--history", "5"}, fastTalk...)
 	s := startChatd(t, dataDir, args...)
 	watcher := s.JoinWithOpenSSL(t, "watcher")          // event 1
 	alice := s.JoinWithOpenSSL(t, "alice")              // 2
