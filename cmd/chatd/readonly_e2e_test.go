@@ -172,9 +172,12 @@ func TestStoreStallNeverShowsARefusedLine(t *testing.T) {
 	bob.Expect("<alice> stored before")
 
 	nats.p.Signal(syscall.SIGSTOP)
+	waitStopped(t, nats.dir) // or the line might be stored before it stops
 	alice.Send("lost in the stall")
 	// After the store's timeout (5 s), which a loaded machine stretches.
-	waitOutput(t, alice, "!!! the room is read-only: storage unavailable", 3*testproc.Wait)
+	if !waitOutput(alice, "!!! the room is read-only: storage unavailable", 3*testproc.Wait) {
+		t.Fatalf("alice's line was not refused; alice printed:\n%s\nbob printed:\n%s", alice.Output(), bob.Output())
+	}
 	bob.Expect("*** the room is read-only: storage unavailable")
 	nats.p.Signal(syscall.SIGCONT)
 	alice.Expect("*** the room is writable again: storage is back")
@@ -194,16 +197,53 @@ func TestStoreStallNeverShowsARefusedLine(t *testing.T) {
 	}
 }
 
-// waitOutput waits up to d until p has printed want.
-func waitOutput(t *testing.T, p *testproc.Process, want string, d time.Duration) {
-	t.Helper()
+// waitOutput waits up to d until p has printed want, and reports whether
+// it did.
+func waitOutput(p *testproc.Process, want string, d time.Duration) bool {
 	deadline := time.Now().Add(d)
 	for !strings.Contains(p.Output(), want) {
 		if time.Now().After(deadline) {
-			t.Fatalf("not printed within %v: %q; printed:\n%s", d, want, p.Output())
+			return false
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	return true
+}
+
+// waitStopped waits until the nats-server process whose store is dir is
+// stopped (state T in /proc/PID/stat), after a SIGSTOP: the signal is
+// delivered asynchronously, and what is sent to the server before it
+// takes effect is handled as usual.
+func waitStopped(t *testing.T, dir string) {
+	t.Helper()
+	deadline := time.Now().Add(testproc.Wait)
+	for {
+		state, found := procState("\x00-sd\x00" + dir + "\x00")
+		if state == 'T' {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nats-server (store %s) not stopped: found %v, state %q", dir, found, state)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// procState returns the state of the process whose command line holds
+// args (NUL-separated, as in /proc/PID/cmdline), and whether there is one.
+func procState(args string) (byte, bool) {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		cmdline, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil || !strings.Contains(string(cmdline), args) {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if i := strings.LastIndexByte(string(stat), ')'); err == nil && i > 0 && i+2 < len(stat) {
+			return stat[i+2], true
+		}
+	}
+	return 0, false
 }
 
 // waitCount waits until screen shows want at least n times.

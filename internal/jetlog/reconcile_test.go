@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -93,6 +94,7 @@ func TestGhostAfterTimeoutDeleted(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.p.Signal(syscall.SIGSTOP)
+	waitStopped(t, srv.dir) // or the line might be stored before it stops
 	if err := alice.Say("ghost"); err == nil {
 		t.Log("Say during the stall was taken (the room refuses it later)")
 	}
@@ -306,4 +308,40 @@ func TestCheckRefusesAReplacedStream(t *testing.T) {
 	if err := l.Check(ctx); !errors.Is(err, ErrStreamWentBack) || !strings.Contains(err.Error(), "created again") {
 		t.Fatalf("Check of a replaced stream = %v, want ErrStreamWentBack (created again)", err)
 	}
+}
+
+// waitStopped waits until the nats-server process whose store is dir is
+// stopped (state T in /proc/PID/stat), after a SIGSTOP: the signal is
+// delivered asynchronously, and what is sent to the server before it
+// takes effect is handled as usual.
+func waitStopped(t *testing.T, dir string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		state, found := procState("\x00-sd\x00" + dir + "\x00")
+		if state == 'T' {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nats-server (store %s) not stopped: found %v, state %q", dir, found, state)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// procState returns the state of the process whose command line holds
+// args (NUL-separated, as in /proc/PID/cmdline), and whether there is one.
+func procState(args string) (byte, bool) {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		cmdline, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil || !strings.Contains(string(cmdline), args) {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if i := strings.LastIndexByte(string(stat), ')'); err == nil && i > 0 && i+2 < len(stat) {
+			return stat[i+2], true
+		}
+	}
+	return 0, false
 }
