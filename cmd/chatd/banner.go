@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/url"
 	"strings"
 	"time"
 
@@ -241,7 +240,7 @@ func storePart(s storeConfig, dir string, shown int) part {
 	case s.kind == storeMemory:
 		where = "in memory only (--store memory): forgotten at restart"
 	case s.natsURL != "":
-		url := redactURLs(s.natsURL)
+		url := jetlog.RedactURLs(s.natsURL)
 		where = "on the NATS server " + url + " (stream " + jetlog.DefaultStream + ")"
 		attrs = append(attrs, slog.String("nats", url))
 	default:
@@ -258,23 +257,6 @@ func storePart(s storeConfig, dir string, shown int) part {
 		msg:   "history",
 		attrs: attrs,
 	}
-}
-
-// redactURLs returns the comma-separated server URLs of --nats with any
-// user, password or token left out; one it cannot parse is replaced by a
-// placeholder, lest it hold a secret.
-func redactURLs(urls string) string {
-	parts := strings.Split(urls, ",")
-	for i, raw := range parts {
-		u, err := url.Parse(strings.TrimSpace(raw))
-		if err != nil || u.Host == "" {
-			parts[i] = "(an address that is not a URL)"
-			continue
-		}
-		u.User, u.RawQuery, u.Fragment = nil, "", ""
-		parts[i] = u.String()
-	}
-	return strings.Join(parts, ",")
 }
 
 // ageText says how long d is, in days when it is a whole number of them.

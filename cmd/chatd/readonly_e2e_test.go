@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -132,6 +133,15 @@ func TestStoreOutageIsVisibleAndRecovers(t *testing.T) {
 			t.Errorf("dave was shown %q, which was never stored:\n%s", lost, history)
 		}
 	}
+	// Nor was any member watching live shown a refused line (review
+	// finding 8); a member's own refused line may stay in her input.
+	for nick, screen := range map[string]func() string{"bob": bob.Output, "carol": carol.Text, "erin": erin.Text} {
+		for _, lost := range []string{"lost during", "bob tries", "carol tries", "erin tries"} {
+			if !strings.HasPrefix(lost, nick) && strings.Contains(screen(), lost) {
+				t.Errorf("%s was shown %q live, which was never stored:\n%s", nick, lost, screen())
+			}
+		}
+	}
 	out := s.Output()
 	if n := strings.Count(out, "the room is read-only: its store failed"); n != 1 {
 		t.Errorf("chatd logged the read-only turn %d times, want once:\n%s", n, out)
@@ -139,6 +149,101 @@ func TestStoreOutageIsVisibleAndRecovers(t *testing.T) {
 	if n := strings.Count(out, "the room is writable again: its store is back"); n != 1 {
 		t.Errorf("chatd logged the recovery %d times, want once:\n%s", n, out)
 	}
+}
+
+// TestStoreStallNeverShowsARefusedLine: chatd's nats-server is stopped
+// (SIGSTOP) while a member says a line: the append times out, the room
+// turns read-only and the sender is told the line was refused. The server
+// then runs again (SIGCONT) and stores the line it had been sent; chatd
+// deletes it before the room is writable again: no member watching live,
+// and no later joiner, is ever shown it (review findings 2 and 8).
+func TestStoreStallNeverShowsARefusedLine(t *testing.T) {
+	requireOpenSSL(t)
+	bin, err := testproc.Build("github.com/nats-io/nats-server/v2", t.TempDir(), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nats := startNATSServer(t, bin, t.TempDir(), "")
+	s := startChatd(t, t.TempDir(), "--nats", nats.url())
+	alice := s.JoinWithOpenSSL(t, "alice")
+	bob := s.JoinWithOpenSSL(t, "bob")
+	alice.Expect("*** bob joined")
+	alice.Send("stored before")
+	bob.Expect("<alice> stored before")
+
+	nats.p.Signal(syscall.SIGSTOP)
+	waitStopped(t, nats.dir) // or the line might be stored before it stops
+	alice.Send("lost in the stall")
+	// After the store's timeout (5 s), which a loaded machine stretches.
+	if !waitOutput(alice, "!!! the room is read-only: storage unavailable", 3*testproc.Wait) {
+		t.Fatalf("alice's line was not refused; alice printed:\n%s\nbob printed:\n%s", alice.Output(), bob.Output())
+	}
+	bob.Expect("*** the room is read-only: storage unavailable")
+	nats.p.Signal(syscall.SIGCONT)
+	alice.Expect("*** the room is writable again: storage is back")
+	bob.Expect("*** the room is writable again: storage is back")
+	alice.Send("stored after")
+	bob.Expect("<alice> stored after")
+
+	got := said(replayed(t, s, "carol"))
+	if want := []string{"<alice> stored before", "<alice> stored after"}; !slices.Equal(got, want) {
+		t.Errorf("carol's history after the stall: %q, want %q", got, want)
+	}
+	if strings.Contains(bob.Output(), "lost in the stall") {
+		t.Errorf("bob was shown the refused line live:\n%s", bob.Output())
+	}
+	if out := s.Output(); !strings.Contains(out, "deleted events stored after their append had failed") {
+		t.Errorf("chatd does not log that it deleted the line stored after its append failed:\n%s", out)
+	}
+}
+
+// waitOutput waits up to d until p has printed want, and reports whether
+// it did.
+func waitOutput(p *testproc.Process, want string, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for !strings.Contains(p.Output(), want) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return true
+}
+
+// waitStopped waits until the nats-server process whose store is dir is
+// stopped (state T in /proc/PID/stat), after a SIGSTOP: the signal is
+// delivered asynchronously, and what is sent to the server before it
+// takes effect is handled as usual.
+func waitStopped(t *testing.T, dir string) {
+	t.Helper()
+	deadline := time.Now().Add(testproc.Wait)
+	for {
+		state, found := procState("\x00-sd\x00" + dir + "\x00")
+		if state == 'T' {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nats-server (store %s) not stopped: found %v, state %q", dir, found, state)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// procState returns the state of the process whose command line holds
+// args (NUL-separated, as in /proc/PID/cmdline), and whether there is one.
+func procState(args string) (byte, bool) {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		cmdline, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil || !strings.Contains(string(cmdline), args) {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if i := strings.LastIndexByte(string(stat), ')'); err == nil && i > 0 && i+2 < len(stat) {
+			return stat[i+2], true
+		}
+	}
+	return 0, false
 }
 
 // waitCount waits until screen shows want at least n times.

@@ -116,15 +116,19 @@ func TestRestartKeepsHistory(t *testing.T) {
 // TestKill9KeepsWhatWasShown: members talk as fast as they can while chatd
 // is killed with SIGKILL; after a restart, every line any member had been
 // shown is in a joiner's replay, in the order it was said, and nothing
-// that was not said.
+// that was not said; and the replay is one order every member's view
+// agrees with: what each was shown live (dave, silent, was shown both
+// talkers' lines) is in the replay in the same order.
 func TestKill9KeepsWhatWasShown(t *testing.T) {
 	requireOpenSSL(t)
 	dataDir := t.TempDir()
 	args := append([]string{"--history", "1000"}, fastTalk...)
 	s := startChatd(t, dataDir, args...)
+	dave := s.JoinWithOpenSSL(t, "dave")
 	alice := s.JoinWithOpenSSL(t, "alice")
 	bob := s.JoinWithOpenSSL(t, "bob")
 	alice.Expect("*** bob joined")
+	dave.Expect("*** bob joined")
 	talk := func(from, to int) {
 		for i := from; i < to; i++ {
 			alice.Send(fmt.Sprintf("alice %03d", i))
@@ -138,7 +142,13 @@ func TestKill9KeepsWhatWasShown(t *testing.T) {
 	s.WaitExit()
 	alice.WaitExit()
 	bob.WaitExit()
-	shown := append(said(unstamped(bob.Output())), said(unstamped(alice.Output()))...)
+	dave.WaitExit()
+	views := map[string][]string{}
+	var shown []string
+	for nick, p := range map[string]*testproc.Process{"alice": alice, "bob": bob, "dave": dave} {
+		views[nick] = said(unstamped(p.Output()))
+		shown = append(shown, views[nick]...)
+	}
 	if len(shown) == 0 {
 		t.Fatal("nobody was shown anything before the kill")
 	}
@@ -162,7 +172,25 @@ func TestKill9KeepsWhatWasShown(t *testing.T) {
 		}
 		next[m[1]]++
 	}
-	t.Logf("%d lines shown before the kill, %d replayed after it", len(shown), len(got))
+	for nick, view := range views {
+		if i := inOrderWithin(view, got); i < len(view) {
+			t.Errorf("%s was shown %d lines before the kill; the replay has them in another order from %q on", nick, len(view), view[i])
+		}
+	}
+	t.Logf("%d lines shown before the kill (%d to dave), %d replayed after it", len(shown), len(views["dave"]), len(got))
+}
+
+// inOrderWithin returns len(sub) if sub's lines are all in all, in the
+// same order (sub is a subsequence of all); else the index of the first
+// line of sub that is not found after the ones before it.
+func inOrderWithin(sub, all []string) int {
+	i := 0
+	for _, l := range all {
+		if i < len(sub) && sub[i] == l {
+			i++
+		}
+	}
+	return i
 }
 
 // TestHistoryKeepAcrossRestart: --history-keep 5 keeps exactly the last
@@ -170,7 +198,7 @@ func TestKill9KeepsWhatWasShown(t *testing.T) {
 func TestHistoryKeepAcrossRestart(t *testing.T) {
 	requireOpenSSL(t)
 	dataDir := t.TempDir()
-	args := append([]string{"--history-keep", "5"}, fastTalk...)
+	args := append([]string{"--history-keep", "5", "--history", "5"}, fastTalk...)
 	s := startChatd(t, dataDir, args...)
 	watcher := s.JoinWithOpenSSL(t, "watcher")          // event 1
 	alice := s.JoinWithOpenSSL(t, "alice")              // 2
@@ -302,4 +330,85 @@ func TestForeignOrCorruptStoreRefused(t *testing.T) {
 			t.Fatalf("the stream's meta.inf is now %.40q, %v: it was not left as it was", b, err)
 		}
 	})
+}
+
+// TestNATSCredentialsNotPrinted: a chatd that cannot reach its --nats
+// server exits non-zero saying so, naming the server without the
+// password its URL holds (review finding 6).
+func TestNATSCredentialsNotPrinted(t *testing.T) {
+	p := testproc.Start(t, "chatd", nil, chatdBinary, "--data-dir", t.TempDir(), "--tls-addr", "127.0.0.1:0", "--ssh-addr", "",
+		"--nats", "nats://chatd:s3cretpass@127.0.0.1:1")
+	if code := p.WaitExit(); code == 0 {
+		t.Fatal("chatd started without its NATS server")
+	}
+	out := p.Output()
+	if !strings.Contains(out, "nats://127.0.0.1:1") || strings.Contains(out, "s3cretpass") {
+		t.Fatalf("chatd's output should name nats://127.0.0.1:1 without its password:\n%s", out)
+	}
+}
+
+// TestTwoChatdsOnOneStream: two chatd processes on one nats-server. On
+// one data directory the second is refused at start, naming the first;
+// on two, they would share the stream: the second's first line is
+// refused (the stream is not where it saw it end), its room turns
+// read-only, and it logs that another writer appends to the stream; the
+// first goes on, its history holding only its own lines (review
+// finding 5).
+func TestTwoChatdsOnOneStream(t *testing.T) {
+	requireOpenSSL(t)
+	bin, err := testproc.Build("github.com/nats-io/nats-server/v2", t.TempDir(), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nats := startNATSServer(t, bin, t.TempDir(), "")
+	dataDir := t.TempDir()
+	a := startChatd(t, dataDir, "--nats", nats.url())
+
+	p := testproc.Start(t, "chatd", nil, chatdBinary, "--data-dir", dataDir, "--tls-addr", "127.0.0.1:0", "--ssh-addr", "", "--nats", nats.url())
+	if code := p.WaitExit(); code != 1 {
+		t.Errorf("a second chatd on the data directory exited %d, want 1", code)
+	}
+	if out := p.Output(); !strings.Contains(out, "already in use by process") {
+		t.Errorf("the second chatd's error does not say the store is in use:\n%s", out)
+	}
+
+	b := startChatd(t, t.TempDir(), "--nats", nats.url())
+	alice := a.JoinWithOpenSSL(t, "alice")
+	bob := b.JoinWithOpenSSL(t, "bob")
+	alice.Send("from a")
+	alice.Send("/who") // a round trip: "from a" is stored
+	alice.Expect("*** 1 member: alice")
+	bob.Send("from b")
+	bob.Expect("!!! the room is read-only: storage unavailable")
+	deadline := time.Now().Add(testproc.Wait)
+	for !strings.Contains(b.Output(), "another writer appends to the stream") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the second chatd does not say another writer shares its stream:\n%s", b.Output())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	alice.Send("a goes on")
+	alice.Send("/who")
+	alice.Expect("*** 1 member: alice")
+	if got := said(replayed(t, a, "carol")); !slices.Equal(got, []string{"<alice> from a", "<alice> a goes on"}) {
+		t.Fatalf("the first chatd's history: %q; want alice's two lines only", got)
+	}
+}
+
+// TestLowerHistoryMaxAgeRestarts: a chatd restarted with a
+// --history-max-age below two minutes (the stream's default duplicate
+// window) on an existing store starts, and keeps what was said (review
+// finding 3: nats-server refused the update, and chatd did not start).
+func TestLowerHistoryMaxAgeRestarts(t *testing.T) {
+	requireOpenSSL(t)
+	dataDir := t.TempDir()
+	s := startChatd(t, dataDir)
+	alice := s.JoinWithOpenSSL(t, "alice")
+	bob := s.JoinWithOpenSSL(t, "bob")
+	want := sayLines(t, alice, bob, "alice", 0, 1)
+	stop(t, s)
+	s = startChatd(t, dataDir, "--history-max-age", "1m")
+	if got := said(replayed(t, s, "carol")); !slices.Equal(got, want) {
+		t.Fatalf("replayed after the restart with --history-max-age 1m: %q, want %q", got, want)
+	}
 }

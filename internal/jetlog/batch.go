@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"chatd/room"
@@ -22,14 +21,18 @@ const maxBatch = 256
 // AppendBatch stores evs in order as the next public events (room.BatchLog):
 // it publishes up to maxBatch of them without waiting, then waits for
 // every ack, so that a batch costs about one round trip rather than one
-// each. The server takes one connection's messages in order, so the
-// sequences grow along evs. Each event is stored or not on its own, as if
-// appended one by one: a stored one has its Seq set; one not stored
-// (refused, unencodable, unanswered, published while the connection was
-// down) keeps Seq 0, and err names each of those with its reason. Every
-// ack is checked to be above the one before it (and the last sequence the
-// log saw), as in Append; one that is not breaks the log. As with Append,
-// an event whose ack was lost (a timeout) may be stored all the same.
+// each. The server takes one connection's messages in order, and each
+// published event expects the stream to end just below it (the k-th
+// published, at the log's last sequence plus k-1), so the sequences grow
+// along evs and what is stored is a prefix of those published: once one
+// is not acked (refused, unanswered, published while the connection was
+// down), none after it in the chunk counts as stored, even if its ack
+// came (it is above the last sequence acked, where reads do not look, and
+// Check deletes it: see reconcile.go). An event that cannot be encoded is
+// refused alone and not published. A stored event has its Seq set; one not
+// stored keeps Seq 0, and err names each of those with its reason. Every
+// ack is checked to be above the one before it, as in Append; one that is
+// not breaks the log.
 func (l *Log) AppendBatch(evs []*room.Event) error {
 	var failed batchErrors
 	for start := 0; start < len(evs); start += maxBatch {
@@ -93,8 +96,8 @@ func (l *Log) appendChunk(evs []*room.Event, start int, failed *batchErrors) err
 	}
 	l.appendMu.Lock()
 	defer l.appendMu.Unlock()
-	futures := l.publishAll(data, start, failed)
 	last, stored := l.lastSeq.Load(), 0
+	futures := l.publishAll(data, last, start, failed)
 	defer func() {
 		if stored > 0 {
 			l.lastSeq.Store(last)
@@ -102,32 +105,46 @@ func (l *Log) appendChunk(evs []*room.Event, start int, failed *batchErrors) err
 		}
 	}()
 	acks := l.waitAcks(futures)
+	var gap error // why the prefix stored ended, if it did
 	for i, a := range acks {
 		switch {
-		case futures[i] == nil:
+		case data[i] == nil: // not encodable: refused alone, not published
+		case futures[i] == nil: // not published: recorded by publishAll
+			if gap == nil {
+				gap = errors.New("not published")
+			}
+		case gap != nil:
+			failed.add(start+i, fmt.Errorf("not stored: an event before it in the batch was not (%w)", gap))
 		case a.err != nil:
-			failed.add(start+i, a.err)
+			gap = appendError(a.err)
+			failed.add(start+i, gap)
 		case a.seq <= last:
-			return l.breakWith(fmt.Sprintf("the server acked an event as %d after %d", a.seq, last))
+			return l.breakWith(ErrStreamWentBack, fmt.Sprintf("the server acked an event as %d after %d", a.seq, last))
 		default:
 			evs[i].Seq, last = a.seq, a.seq
 			l.recent.add(evs[i])
 			stored++
 		}
 	}
+	if errors.Is(gap, ErrStreamAhead) {
+		return l.checkWentBack(last)
+	}
 	return nil
 }
 
 // publishAll publishes each of data that is not nil without waiting for
-// acks, returning a future for each (nil for those not published; a
-// publish that fails is recorded in failed: the connection is down).
-func (l *Log) publishAll(data [][]byte, start int, failed *batchErrors) []jetstream.PubAckFuture {
+// acks, the k-th (from 1) expecting the stream to end at base+k-1, and
+// returns a future for each (nil for those not published; a publish that
+// fails is recorded in failed: the connection is down).
+func (l *Log) publishAll(data [][]byte, base uint64, start int, failed *batchErrors) []jetstream.PubAckFuture {
 	futures := make([]jetstream.PubAckFuture, len(data))
+	expect := base
 	for i, d := range data {
 		if d == nil {
 			continue
 		}
-		f, err := l.js.PublishMsgAsync(&nats.Msg{Subject: l.opts.Subject, Data: d}, jetstream.WithExpectStream(l.opts.Stream))
+		f, err := l.js.PublishMsgAsync(l.message(d), jetstream.WithExpectStream(l.opts.Stream), jetstream.WithExpectLastSequence(expect))
+		expect++
 		if err != nil {
 			failed.add(start+i, fmt.Errorf("publish: %w", err))
 			continue

@@ -39,13 +39,7 @@ func TestConformanceBatched(t *testing.T) {
 		},
 		Raw: func(t *testing.T, l room.Log, data []byte) {
 			t.Helper()
-			js, err := jetstream.New(l.(viaBatch).Conn())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := js.Publish(context.Background(), DefaultSubject, data); err != nil {
-				t.Fatalf("publish raw %.40q: %v", data, err)
-			}
+			publishForeign(t, l.(viaBatch).Log, DefaultSubject, data)
 		},
 		Skipped: func(l room.Log) uint64 { return l.(viaBatch).Skipped() },
 		Hostile: hostile,
@@ -121,13 +115,7 @@ func TestAppendBatchAfterAnotherWriter(t *testing.T) {
 	if err := l.AppendBatch([]*room.Event{chat("one")}); err != nil {
 		t.Fatal(err)
 	}
-	js, err := jetstream.New(l.Conn())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := js.Publish(context.Background(), DefaultSubject, []byte("foreign")); err != nil {
-		t.Fatal(err)
-	}
+	publishForeign(t, l, DefaultSubject, []byte("foreign"))
 	evs := []*room.Event{chat("two"), chat("three")}
 	if err := l.AppendBatch(evs); err != nil || evs[0].Seq != 3 || evs[1].Seq != 4 {
 		t.Fatalf("AppendBatch after a foreign message = %v, seqs %d %d; want nil, 3 4", err, evs[0].Seq, evs[1].Seq)

@@ -253,7 +253,7 @@ func (l *Log) checkFloor(ctx context.Context) error {
 	}
 	if last := info.State.LastSeq; last < floor && l.srv == nil {
 		return fmt.Errorf("jetlog: stream %s on %s ends at event %d, but it had reached %d (%s): it lost events, and new ones would repeat sequences members were shown; restore it, or remove %s to accept it as it is",
-			l.opts.Stream, l.opts.URL, last, floor, l.floorPath(), l.floorPath())
+			l.opts.Stream, RedactURLs(l.opts.URL), last, floor, l.floorPath(), l.floorPath())
 	} else if last < floor {
 		return fmt.Errorf("jetlog: the store %s is damaged: stream %s ends at event %d, but it had reached %d (the NATS warnings above may say why); %s: restore a backup, or move the store away to start afresh",
 			l.opts.Dir, l.opts.Stream, last, floor, keepDamaged(l.opts.Dir))
@@ -302,7 +302,7 @@ func (l *Log) checkCreated() error {
 	}
 	if had := strings.TrimSpace(string(b)); had != created {
 		return fmt.Errorf("jetlog: stream %s on %s was replaced: it was created at %s, the one chatd used at %.40s (%s); its sequences would repeat ones members were shown; restore it, or remove %s and %s to start with this one",
-			l.opts.Stream, l.opts.URL, created, had, path, path, l.floorPath())
+			l.opts.Stream, RedactURLs(l.opts.URL), created, had, path, path, l.floorPath())
 	}
 	return nil
 }

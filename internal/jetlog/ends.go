@@ -68,14 +68,15 @@ func (l *Log) bounds() (first, last uint64, err error) {
 // bounds returns the first and last sequence numbers of a stream in state
 // st, the first being the one after the last when it holds nothing.
 func bounds(st jetstream.StreamState) (first, last uint64) {
-	if st.Msgs == 0 || st.FirstSeq == 0 {
+	if st.Msgs == 0 || st.FirstSeq == 0 || st.FirstSeq > st.LastSeq {
 		return st.LastSeq + 1, st.LastSeq
 	}
 	return st.FirstSeq, st.LastSeq
 }
 
-// state returns the stream's state. A stream that ends below what the log
-// saw breaks it (see breakWith).
+// state returns the stream's state, ending at the last sequence the log
+// had been acked for when it asked (never above: see reconcile.go). A
+// stream that ends below that breaks the log (see breakWith).
 func (l *Log) state() (jetstream.StreamState, error) {
 	if err := l.brokenErr(); err != nil {
 		return jetstream.StreamState{}, err
@@ -87,8 +88,13 @@ func (l *Log) state() (jetstream.StreamState, error) {
 	if err != nil {
 		return jetstream.StreamState{}, fmt.Errorf("jetlog: stream state: %w", err)
 	}
-	if info.State.LastSeq < seen {
-		return jetstream.StreamState{}, l.breakWith(fmt.Sprintf("the stream ends at %d, but it had reached %d", info.State.LastSeq, seen))
+	st := info.State
+	if st.LastSeq < seen {
+		return jetstream.StreamState{}, l.breakWith(ErrStreamWentBack, fmt.Sprintf("the stream ends at %d, but it had reached %d", st.LastSeq, seen))
 	}
-	return info.State, nil
+	// Above seen are messages the log was not acked for by then (stored
+	// after their append failed, or another writer's): not the room's, for
+	// now (Check reconciles them), or acked since, for the next read.
+	st.LastSeq = seen
+	return st, nil
 }

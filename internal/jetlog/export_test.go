@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"chatd/room"
 )
 
@@ -44,13 +42,7 @@ func collect(t *testing.T, r *Reader, since time.Time) []*room.Event {
 // publishRaw stores data as a record, bypassing Append's checks.
 func publishRaw(t *testing.T, l *Log, data []byte) {
 	t.Helper()
-	js, err := jetstream.New(l.Conn())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := js.Publish(context.Background(), DefaultSubject, data); err != nil {
-		t.Fatalf("publish raw %.40q: %v", data, err)
-	}
+	publishForeign(t, l, DefaultSubject, data)
 }
 
 // sameEvents fails unless got and want hold the same events, Seq and Time

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
@@ -34,10 +35,14 @@ func (e *WriteError) Error() string {
 }
 
 // Check reports whether the log can store: it fails if the log is broken
-// (its stream went back), the connection to the server is down, the
-// stream does not answer within Options.Timeout (or ctx), or, embedded,
-// the server reports a write error on the stream. It stores nothing, and
-// costs one round trip to the server.
+// (its stream went back, or another writer shares it), the connection to
+// the server is down, the stream does not answer within Options.Timeout
+// (or ctx), or, embedded, the server reports a write error on the stream.
+// It stores nothing, and costs one round trip to the server; and, if the
+// stream ends above the last sequence the log was acked for, it deletes
+// the messages there that this log published (their appends failed, so
+// nobody was shown them) or, if any is another writer's, breaks the log
+// (see reconcile).
 func (l *Log) Check(ctx context.Context) error {
 	if err := l.brokenErr(); err != nil {
 		return err
@@ -54,8 +59,14 @@ func (l *Log) Check(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("jetlog: check: %w", err)
 	}
-	if last := l.lastSeq.Load(); info.State.LastSeq < last {
-		return l.breakWith(fmt.Sprintf("the stream ends at %d, but it had reached %d", info.State.LastSeq, last))
+	switch last := l.lastSeq.Load(); {
+	case !info.Created.Equal(l.created):
+		return l.breakWith(ErrStreamWentBack, fmt.Sprintf("it was created again at %s; the log opened the one created at %s",
+			info.Created.UTC().Format(time.RFC3339Nano), l.created.UTC().Format(time.RFC3339Nano)))
+	case info.State.LastSeq < last:
+		return l.breakWith(ErrStreamWentBack, fmt.Sprintf("the stream ends at %d, but it had reached %d", info.State.LastSeq, last))
+	case info.State.LastSeq > last:
+		return l.reconcile(ctx, info.State.LastSeq)
 	}
 	return nil
 }

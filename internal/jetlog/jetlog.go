@@ -6,6 +6,7 @@ package jetlog
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -129,18 +130,30 @@ type Log struct {
 	floorMu sync.Mutex   // serialises writeFloor's read-compare-write
 	// opened is set at the end of a successful Open: only then does Close
 	// record the floor (a refused store's LastSeq must not become it).
-	opened bool
-	lock   *os.File // the store's lock, embedded (nil elsewhere)
-	id     string   // LogID, set by Open
+	opened  bool
+	lock    *os.File  // the store's lock, embedded or Options.Dir (nil elsewhere)
+	id      string    // LogID, set by Open
+	created time.Time // the stream's creation time, set by Open
 
 	// appendMu serialises Appends, so that each ack can be checked against
 	// the one before: lastSeq is the highest sequence the stream was seen
 	// to reach (at Open, by an ack). An ack or a stream state below it
 	// means the stream was lost or replaced under the log: broken is then
 	// set, and every Append and Replay fails with it.
-	appendMu sync.Mutex
-	lastSeq  atomic.Uint64
-	broken   atomic.Pointer[error]
+	//
+	// Every Append (and each event of AppendBatch) is published expecting
+	// the stream to end where the log saw it end, and is marked as this
+	// log's (writerHeader: writer and a count), so that a message stored
+	// though its ack never came (a timeout: the room was told it failed,
+	// and nobody was shown it) is found above lastSeq and deleted by
+	// Check, and a message another writer stored is noticed (see
+	// reconcile.go).
+	appendMu  sync.Mutex
+	lastSeq   atomic.Uint64
+	broken    atomic.Pointer[error]
+	writer    string        // this log's mark, random, set by Open
+	published atomic.Uint64 // messages published, counted in their mark
+	deleted   deletedSeqs   // the never-acked messages reconcile deleted
 
 	reads reader    // Replay's reads (see reader)
 	pages pageReads // Before's reads, apart from Replay's (page.go)
@@ -154,19 +167,33 @@ var _ room.Log = (*Log)(nil)
 // and a stream of that name with another subject or storage, are errors:
 // Open never replaces what it finds.
 func Open(ctx context.Context, opts Options) (*Log, error) {
+	l, err := openLog(ctx, opts)
+	if err != nil {
+		// No credential of the URL in what Open says, whichever part of
+		// it failed (nats.go or the server may quote the URL).
+		return nil, redactErr(err, opts.URL)
+	}
+	return l, nil
+}
+
+// openLog is Open, its errors not yet redacted.
+func openLog(ctx context.Context, opts Options) (*Log, error) {
 	opts.setDefaults()
 	if opts.MaxText > MaxMaxText {
 		return nil, fmt.Errorf("jetlog: the longest text, %d bytes, is over %d", opts.MaxText, MaxMaxText)
 	}
-	l := &Log{opts: opts, maxRecord: maxRecordBytes(opts.MaxText)}
+	l := &Log{opts: opts, maxRecord: maxRecordBytes(opts.MaxText), writer: rand.Text()}
 	l.recent.size = int(max(0, min(int64(opts.Recent), opts.MaxMsgs)))
 	var err error
 	if opts.URL == "" {
 		l.srv, l.nc, err = l.embed(opts)
 	} else {
-		l.nc, err = dial(opts)
+		if l.lock, err = lockDir(opts.Dir); err == nil {
+			l.nc, err = dial(opts)
+		}
 	}
 	if err != nil {
+		l.Close()
 		return nil, err
 	}
 	if err := l.openStream(ctx); err != nil {
@@ -196,9 +223,19 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 		l.Close()
 		return nil, err
 	}
+	// Room for a read and the rest of one that gave up; beyond it the
+	// connection drops replies, and the read fails (a slow consumer), never
+	// passing a dropped message for a deleted one.
+	for _, sub := range []*nats.Subscription{l.reads.sub, l.pages.sub} {
+		if err := sub.SetPendingLimits(readPendingMsgs, readPendingBytes); err != nil {
+			l.Close()
+			return nil, fmt.Errorf("jetlog: %w", err)
+		}
+	}
 	info := l.stream.CachedInfo()
 	l.lastSeq.Store(info.State.LastSeq)
 	l.id = logID(info.Config.Name+copySuffix(l.copyMark()), info.Created.UnixNano())
+	l.created = info.Created
 	if evs, err := l.Replay(0, l.recent.size); err == nil {
 		for _, ev := range evs {
 			l.recent.add(ev)
@@ -206,6 +243,19 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 	}
 	l.opened = true
 	return l, nil
+}
+
+// lockDir (external server) locks dir, if set, as embed locks the store:
+// two logs on one Dir (two chatds on one data directory and --nats) would
+// share the stream, and Dir's records of it. It returns nil without Dir.
+func lockDir(dir string) (*os.File, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("jetlog: %w", err)
+	}
+	return lockStore(dir)
 }
 
 // connOptions are the options of the connection, embedded or external.
@@ -247,12 +297,12 @@ func dial(opts Options) (*nats.Conn, error) {
 	}
 	nc, err := nats.Connect(opts.URL, copts...)
 	if err != nil {
-		return nil, fmt.Errorf("jetlog: connect to %s: %w", opts.URL, err)
+		return nil, redactErr(fmt.Errorf("jetlog: connect to %s: %w", RedactURLs(opts.URL), err), opts.URL)
 	}
 	if v := nc.ConnectedServerVersion(); !versionAtLeast(v, minMajor, minMinor) {
 		nc.Close()
 		return nil, fmt.Errorf("jetlog: the NATS server at %s is version %.40q; chatd needs nats-server %d.%d or later (batched direct gets)",
-			opts.URL, v, minMajor, minMinor)
+			RedactURLs(opts.URL), v, minMajor, minMinor)
 	}
 	return nc, nil
 }
@@ -268,11 +318,24 @@ func (l *Log) streamConfig() jetstream.StreamConfig {
 		Discard:     jetstream.DiscardOld,
 		MaxMsgs:     l.opts.MaxMsgs,
 		MaxAge:      l.opts.MaxAge,
+		Duplicates:  duplicateWindow(l.opts.MaxAge),
 		MaxMsgSize:  int32(l.maxRecord),
 		MaxBytes:    -1,
 		Replicas:    1,
 		AllowDirect: true, // Replay reads message by message: direct gets are cheaper
 	}
+}
+
+// maxDuplicateWindow is the stream's duplicate window (NATS's default)
+// when MaxAge allows it.
+const maxDuplicateWindow = 2 * time.Minute
+
+// duplicateWindow is the stream's duplicate window for maxAge: NATS's
+// default, 2 minutes, or maxAge if shorter, since the server refuses a
+// window longer than the stream's MaxAge (a store created with the
+// default could otherwise not be reopened with a shorter MaxAge).
+func duplicateWindow(maxAge time.Duration) time.Duration {
+	return min(maxDuplicateWindow, maxAge)
 }
 
 // openStream opens the stream, checking that it is ours, and updates its
@@ -309,10 +372,10 @@ func (l *Log) openStream(ctx context.Context) error {
 				want.Name, strings.Join(have.Subjects, " "), have.Storage, have.Retention, want.Subjects[0])
 		}
 		if have.MaxMsgs != want.MaxMsgs || have.MaxAge != want.MaxAge || have.MaxMsgSize != want.MaxMsgSize ||
-			have.Discard != want.Discard || have.AllowDirect != want.AllowDirect {
+			have.Discard != want.Discard || have.AllowDirect != want.AllowDirect || have.Duplicates != want.Duplicates {
 			upd := have
 			upd.MaxMsgs, upd.MaxAge, upd.MaxMsgSize, upd.Discard = want.MaxMsgs, want.MaxAge, want.MaxMsgSize, want.Discard
-			upd.AllowDirect = want.AllowDirect
+			upd.AllowDirect, upd.Duplicates = want.AllowDirect, want.Duplicates
 			if s, err = js.UpdateStream(ctx, upd); err != nil {
 				return fmt.Errorf("jetlog: update the limits of stream %s: %w", want.Name, err)
 			}
@@ -324,11 +387,13 @@ func (l *Log) openStream(ctx context.Context) error {
 
 // Append publishes ev to the stream and waits for the server's ack; the
 // stream sequence is ev's Seq. While an external server is unreachable it
-// fails at once (nothing is buffered for later). One case stays ambiguous,
-// as with any acknowledged write: a publish that reached the server just
-// before the connection failed, whose ack was lost, returns an error but
-// may be stored. Appends are serialised: an ack not above the last one
-// seen (the stream was lost or replaced) fails, and breaks the log.
+// fails at once (nothing is buffered for later). A publish whose ack was
+// lost (a timeout) returns an error but may be stored all the same: it is
+// then above the last sequence the log acked, where no Replay, Before or
+// LastSeq looks, and Check deletes it (see reconcile.go); until then every
+// Append fails, since each expects the stream to end at the last sequence
+// acked (ErrStreamAhead). Appends are serialised: an ack not above the last
+// one seen (the stream was lost or replaced) fails, and breaks the log.
 func (l *Log) Append(ev *room.Event) (uint64, error) {
 	data, err := encode(ev, l.opts.MaxText)
 	if err != nil {
@@ -341,12 +406,19 @@ func (l *Log) Append(ev *room.Event) (uint64, error) {
 	defer l.appendMu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), l.opts.Timeout)
 	defer cancel()
-	ack, err := l.js.Publish(ctx, l.opts.Subject, data, jetstream.WithExpectStream(l.opts.Stream))
+	last := l.lastSeq.Load()
+	ack, err := l.js.PublishMsg(ctx, l.message(data), jetstream.WithExpectStream(l.opts.Stream), jetstream.WithExpectLastSequence(last))
 	if err != nil {
-		return 0, fmt.Errorf("jetlog: append: %w", err)
+		err = appendError(err)
+		if errors.Is(err, ErrStreamAhead) {
+			if broken := l.checkWentBack(last); broken != nil {
+				return 0, broken
+			}
+		}
+		return 0, err
 	}
-	if last := l.lastSeq.Load(); ack.Sequence <= last {
-		return 0, l.breakWith(fmt.Sprintf("the server acked an event as %d after %d", ack.Sequence, last))
+	if ack.Sequence <= last {
+		return 0, l.breakWith(ErrStreamWentBack, fmt.Sprintf("the server acked an event as %d after %d", ack.Sequence, last))
 	}
 	l.lastSeq.Store(ack.Sequence)
 	ev.Seq = ack.Sequence
@@ -375,7 +447,7 @@ func (l *Log) Replay(after uint64, n int) ([]*room.Event, error) {
 	if after >= last {
 		return nil, nil // nothing above after (and after+1 below would wrap at the largest seq)
 	}
-	if evs, ok := l.recent.replay(after, n, st); ok {
+	if evs, ok := l.recent.replay(after, n, st, l.deleted.countFrom(st.FirstSeq)); ok {
 		return evs, nil
 	}
 	r := replay{l: l, n: n, lowest: max(first, after+1), top: last}
@@ -438,10 +510,7 @@ func (r *replay) window(bottom, top uint64) error {
 	}
 	for i := len(msgs) - 1; i >= 0 && len(r.out) < r.n; i-- {
 		m := msgs[i]
-		ev, err := decode(m.data, m.seq, r.l.opts.MaxText, r.l.maxRecord)
-		if err == nil && m.subject != r.l.opts.Subject {
-			err = fmt.Errorf("%w: subject %.40q", errRecord, m.subject)
-		}
+		ev, err := r.l.decodeMsg(m)
 		if err != nil {
 			if r.bad++; r.firstBad == nil {
 				r.firstBad = fmt.Errorf("seq %d: %w", m.seq, err)
@@ -467,21 +536,61 @@ func (r *replay) report() {
 type rawMsg struct {
 	seq     uint64
 	subject string
+	header  nats.Header // as stored, with the direct get's own
 	data    []byte
 }
 
+// The bounds of reading the stream. A stored record may be as long as
+// storedRecordMax, whatever Options.MaxText is now (it may have been
+// written under a larger one); a direct get asks for at most readMaxBytes
+// of them (the server sends one more record at most beyond that), and a
+// window of more is read in several; the reply subscription holds at most
+// two such answers.
+const (
+	storedRecordMax  = 2*(2*MaxMaxText) + 1024 // maxRecordBytes(MaxMaxText)
+	readMsgOverhead  = 1024                    // headers and subject of one reply, at most
+	readMaxBytes     = 4 << 20                 // the most a direct get asks for
+	readPendingMsgs  = 2 * (maxWindow + 2)
+	readPendingBytes = 2 * (readMaxBytes + storedRecordMax + readMsgOverhead)
+)
+
 // getRange reads the stored messages with sequence numbers from bottom to
-// top, oldest first, in one batched direct get on rd; deleted ones are
-// missing.
-// An answer out of that range, out of order or repeated is an error.
+// top, oldest first, on rd, in batched direct gets of at most readMaxBytes each;
+// deleted ones are missing. An answer out of that range, out of order or
+// repeated is an error.
 func (l *Log) getRange(ctx context.Context, rd *reader, bottom, top uint64) ([]rawMsg, error) {
+	var out []rawMsg
+	for next := bottom; next <= top; {
+		got, err := l.getBatch(ctx, rd, next, top, out)
+		if err != nil {
+			return nil, err
+		}
+		if len(got) == len(out) {
+			return out, nil // nothing more up to top
+		}
+		out = got
+		last := out[len(out)-1].seq
+		if last >= top {
+			break
+		}
+		// The answer ended below top: the rest was deleted, or did not fit
+		// in readMaxBytes; ask again from there.
+		next = last + 1
+	}
+	return out, nil
+}
+
+// getBatch reads, in one batched direct get of at most readMaxBytes, the
+// stored messages from bottom up to top, appending them to out (what was
+// read of the window so far), and returns it.
+func (l *Log) getBatch(ctx context.Context, rd *reader, bottom, top uint64, out []rawMsg) ([]rawMsg, error) {
 	count := top - bottom + 1
 	req, err := json.Marshal(struct {
 		Seq      uint64 `json:"seq"`
 		Batch    int    `json:"batch"`
 		UpToSeq  uint64 `json:"up_to_seq"`
 		MaxBytes int    `json:"max_bytes"`
-	}{bottom, int(count), top, int(count) * (l.maxRecord + 512)})
+	}{bottom, int(count), top, int(min(count*uint64(storedRecordMax+readMsgOverhead), readMaxBytes))})
 	if err != nil {
 		return nil, err
 	}
@@ -493,7 +602,6 @@ func (l *Log) getRange(ctx context.Context, rd *reader, bottom, top uint64) ([]r
 	if err := l.nc.PublishRequest("$JS.API.DIRECT.GET."+l.opts.Stream, inbox, req); err != nil {
 		return nil, err
 	}
-	var out []rawMsg
 	for {
 		m, err := sub.NextMsgWithContext(ctx)
 		if err != nil {
@@ -520,7 +628,7 @@ func (l *Log) getRange(ctx context.Context, rd *reader, bottom, top uint64) ([]r
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, rawMsg{seq: seq, subject: m.Header.Get("Nats-Subject"), data: m.Data})
+		out = append(out, rawMsg{seq: seq, subject: m.Header.Get("Nats-Subject"), header: m.Header, data: m.Data})
 	}
 }
 
@@ -536,12 +644,25 @@ func nextSeq(raw string, bottom, top uint64, got []rawMsg) (uint64, error) {
 	return seq, nil
 }
 
-// breakWith marks the log broken: the stream went back (why says how),
-// so it was lost or replaced under the log; it returns the error every
-// Append and Replay now fail with.
-func (l *Log) breakWith(why string) error {
-	err := fmt.Errorf("jetlog: stream %s went back (%s): it was lost or replaced, and its sequences would repeat ones members were shown; the log refuses to append or replay until chatd is restarted on a sound store",
-		l.opts.Stream, why)
+// The causes of a broken log (breakWith), for errors.Is.
+var (
+	// ErrStreamWentBack: the stream ends below a sequence the log saw, or
+	// acked an event at or below it: it was lost or replaced under the
+	// log, and its sequences would repeat ones members were shown.
+	ErrStreamWentBack = errors.New("the stream went back: it was lost or replaced, and its sequences would repeat ones members were shown")
+	// ErrSharedStream: the stream holds a message this log did not publish,
+	// above the last it acked: another writer (a second chatd on the same
+	// --nats stream, or another program) appends to it, and the two would
+	// number their rooms' events in one sequence. One chatd per stream.
+	ErrSharedStream = errors.New("another writer appends to the stream (a second chatd on the same stream, or another program): its events and this room's would share one sequence; run one chatd per stream")
+)
+
+// breakWith marks the log broken, for cause (ErrStreamWentBack or
+// ErrSharedStream; why says what was seen); it returns the error every
+// Append, Replay and Check now fail with.
+func (l *Log) breakWith(cause error, why string) error {
+	err := fmt.Errorf("jetlog: stream %s: %w (%s); the log refuses to append or replay until chatd is restarted on a sound store",
+		l.opts.Stream, cause, why)
 	if l.broken.CompareAndSwap(nil, &err) {
 		l.opts.Logger.Error(err.Error())
 	}

@@ -50,7 +50,10 @@ var hostile = [][]byte{
 	[]byte(`{"v":1,"kind":"chat","time":"2026-12-01T00:00:00Z","from":"<bob>","text":"forged"}`),
 	[]byte(`{"v":1,"kind":"chat","time":"2026-12-01T00:00:00Z","from":"eve","text":"\u001b[2J\u001b]0;owned\u0007"}`),
 	[]byte(`{"v":1,"kind":"chat","time":"2026-12-01T00:00:00Z","from":"eve","text":"line\nbreak"}`),
-	[]byte(`{"v":1,"kind":"chat","time":"2026-12-01T00:00:00Z","from":"eve","text":"` + strings.Repeat("a", DefaultMaxText+1) + `"}`),
+	// A text over Options.MaxText but within MaxMaxText is read (it may
+	// have been written under a larger --max-line); one over MaxMaxText
+	// cannot be stored in a stream whose messages are bounded for the
+	// default, and is refused by decode (TestLowerMaxTextKeepsOlderRecords).
 	[]byte(`{"v":1,"kind":"chat","from":"eve","text":"no time"}`),
 	[]byte(`{"v":1,"kind":"chat","time":"0001-01-01T00:00:00Z","from":"eve","text":"zero time"}`),
 	[]byte(`{"v":1,"kind":"presence","time":"2026-12-01T00:00:00Z","count":-1}`),
@@ -81,13 +84,7 @@ func TestConformance(t *testing.T) {
 		},
 		Raw: func(t *testing.T, l room.Log, data []byte) {
 			t.Helper()
-			js, err := jetstream.New(l.(*Log).Conn())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := js.Publish(context.Background(), DefaultSubject, data); err != nil {
-				t.Fatalf("publish raw %.40q: %v", data, err)
-			}
+			publishForeign(t, l.(*Log), DefaultSubject, data)
 		},
 		Skipped: func(l room.Log) uint64 { return l.(*Log).Skipped() },
 		Hostile: hostile,
@@ -222,6 +219,21 @@ func TestLimitsFollowOptions(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, beforeStartName)); !os.IsNotExist(err) {
 		t.Fatalf("the copy from before the start is still there after a sound start: %v", err)
 	}
+	l.Close()
+	// A MaxAge below the default duplicate window (2 minutes) on a store
+	// created with it: the window follows, or the server refuses the
+	// update and chatd does not start (review finding 3).
+	for _, age := range []time.Duration{90 * time.Second, time.Minute, time.Second, time.Hour} {
+		l, err := Open(context.Background(), Options{Dir: dir, MaxAge: age, Logger: quiet})
+		if err != nil {
+			t.Fatalf("reopen with MaxAge %v: %v", age, err)
+		}
+		cfg := l.stream.CachedInfo().Config
+		l.Close()
+		if want := min(2*time.Minute, age); cfg.MaxAge != age || cfg.Duplicates != want {
+			t.Fatalf("MaxAge %v: stream MaxAge %v, duplicate window %v; want %v", age, cfg.MaxAge, cfg.Duplicates, want)
+		}
+	}
 }
 
 // TestReplaySkipsDeleted: a message deleted from the middle of the stream
@@ -256,14 +268,8 @@ func TestReplaySkipsDeleted(t *testing.T) {
 func TestSkippedIsLogged(t *testing.T) {
 	var buf strings.Builder
 	l := open(t, t.TempDir(), Options{Logger: slog.New(slog.NewTextHandler(&buf, nil))})
-	js, err := jetstream.New(l.Conn())
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, raw := range hostile[:3] {
-		if _, err := js.Publish(context.Background(), DefaultSubject, raw); err != nil {
-			t.Fatal(err)
-		}
+		publishForeign(t, l, DefaultSubject, raw)
 	}
 	if got, err := l.Replay(0, 10); err != nil || len(got) != 0 {
 		t.Fatalf("Replay = %d events, %v", len(got), err)

@@ -101,6 +101,7 @@ func (l *Log) Before(seq uint64, n int) ([]*room.Event, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jetlog: before: %w", err)
 	}
+	last = min(last, l.lastSeq.Load()) // never above what the log was acked for (reconcile.go)
 	lowest, top := max(first, 1), min(seq-1, last)
 	if empty || top < lowest {
 		return nil, nil
@@ -158,8 +159,12 @@ func (l *Log) readBack(ctx context.Context, lowest, top uint64, n int) ([]*room.
 }
 
 // decodeMsg decodes one stored message, which must be on the log's subject.
+// It accepts a record as long as any may be (MaxMaxText, storedRecordMax),
+// not only as long as Options.MaxText allows now: a record written under a
+// larger limit (chatd's --max-line, since lowered) is chatd's own and
+// stays readable; Append still refuses a text over Options.MaxText.
 func (l *Log) decodeMsg(m rawMsg) (*room.Event, error) {
-	ev, err := decode(m.data, m.seq, l.opts.MaxText, l.maxRecord)
+	ev, err := decode(m.data, m.seq, MaxMaxText, storedRecordMax)
 	if err == nil && m.subject != l.opts.Subject {
 		err = fmt.Errorf("%w: subject %.40q", errRecord, m.subject)
 	}

@@ -54,9 +54,13 @@ func (r *recent) add(ev *room.Event) {
 // replay returns what Replay(after, n) returns, oldest first, if the
 // memory holds all of it for a stream in state st (a state read after the
 // memory's last event was stored): the last n events above after, none
-// deleted. ok is false if the stream must be read instead.
-func (r *recent) replay(after uint64, n int, st jetstream.StreamState) (evs []*room.Event, ok bool) {
-	if n <= 0 || st.NumDeleted > 0 || after >= st.LastSeq {
+// deleted. ownDeleted is how many of the messages the stream counts as
+// deleted the log deleted itself (never-acked ones, see reconcile.go: never
+// in the memory, which starts afresh after them); any other deletion may be
+// within the memory's run, and the stream is read. ok is false if the
+// stream must be read instead.
+func (r *recent) replay(after uint64, n int, st jetstream.StreamState, ownDeleted int) (evs []*room.Event, ok bool) {
+	if n <= 0 || st.NumDeleted != ownDeleted || after >= st.LastSeq {
 		return nil, false
 	}
 	r.mu.Lock()

@@ -1,12 +1,9 @@
 package jetlog
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"testing"
-
-	"github.com/nats-io/nats.go/jetstream"
 
 	"chatd/room"
 )
@@ -47,13 +44,7 @@ func TestReplayFromMemory(t *testing.T) {
 		t.Errorf("Replay(0, 9), one more than the memory: %d events, want 9 read from the stream", len(got))
 	}
 
-	js, err := jetstream.New(l.Conn())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := js.Publish(context.Background(), DefaultSubject, []byte("foreign")); err != nil {
-		t.Fatal(err)
-	}
+	publishForeign(t, l, DefaultSubject, []byte("foreign"))
 	got, err = l.Replay(0, 3)
 	if err != nil || !slices.Equal(texts(got), []string{"b2", "b3", "b4"}) || got[0] == appended[6] || l.Skipped() != 1 {
 		t.Fatalf("Replay after a foreign message = %q, %v, skipped %d; want b2-b4 read from the stream", texts(got), err, l.Skipped())

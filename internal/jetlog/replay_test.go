@@ -76,6 +76,7 @@ func TestReplayGiveUpIsLogged(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the junk was not acked")
 	}
+	adoptStream(t, l)
 	evs, err := l.Replay(0, 1)
 	if err != nil || len(evs) != 0 {
 		t.Fatalf("Replay(0, 1) = %d events, %v; want none (the valid one is beyond the probes)", len(evs), err)
