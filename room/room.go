@@ -380,6 +380,7 @@ func New(cfg Config) *Room {
 	_, memoryNicks := r.nicks.(*MemoryNicks)
 	r.inMemory = memoryLog && memoryNicks
 	r.mu.run = r.runQueued
+	r.watchStore()
 	return r
 }
 

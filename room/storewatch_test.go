@@ -2,9 +2,121 @@ package room
 
 import (
 	"errors"
+	"log/slog"
 	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
+
+// watchedLog is a checkedLog that tells the room when its store is lost
+// and back (LogWatcher), as a network store's connection does.
+type watchedLog struct {
+	*checkedLog
+	mu       sync.Mutex
+	down     func(error)
+	up       func()
+	watchers int
+}
+
+func (l *watchedLog) WatchStore(down func(error), up func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.down, l.up = down, up
+	l.watchers++
+}
+
+func (l *watchedLog) lose(err error) {
+	l.mu.Lock()
+	down := l.down
+	l.mu.Unlock()
+	down(err)
+}
+
+func (l *watchedLog) back() {
+	l.mu.Lock()
+	up := l.up
+	l.mu.Unlock()
+	up()
+}
+
+// TestStoreLostTurnsReadOnlyAtOnce: a log that says its store is lost
+// turns an idle room read-only at once, without any Append: every member
+// is told once, it is logged once with the reason and counted; saying it
+// again changes nothing. Told the store is back, the probe checks at once
+// (not after its backoff, here an hour), and the room is writable again.
+func TestStoreLostTurnsReadOnlyAtOnce(t *testing.T) {
+	var buf syncBuffer
+	var failures atomic.Int64
+	l := &watchedLog{checkedLog: &checkedLog{testLog: newTestLog(t, 10)}}
+	l.setCheck(errors.New("still down"), false)
+	r := newTestRoom(t, Config{
+		Log:         l,
+		Logger:      slog.New(slog.NewTextHandler(&buf, nil)),
+		StoreFailed: func(error) { failures.Add(1) },
+		probeFirst:  time.Hour,
+	})
+	l.room.Store(r)
+	t.Cleanup(func() { r.Close("") })
+	if l.watchers != 1 {
+		t.Fatalf("the room registered %d times with its log, want once", l.watchers)
+	}
+	alice := mustJoin(t, r, "alice")
+	bob := mustJoin(t, r, "bob")
+	drain(alice)
+	drain(bob)
+	calls := countAppends(l.testLog)
+
+	l.lose(errors.New("lost the NATS server nats://127.0.0.1:4222"))
+	assertEvents(t, alice, "notice "+ReadOnlyNotice)
+	assertEvents(t, bob, "notice "+ReadOnlyNotice)
+	if s := r.Stats(); !s.ReadOnly || s.ReadOnlyTurns != 1 {
+		t.Errorf("stats read-only %v, turns %d; want true, 1", s.ReadOnly, s.ReadOnlyTurns)
+	}
+	l.lose(errors.New("lost it again"))
+	assertEvents(t, alice)
+	if err := alice.Say("hello?"); !errors.Is(err, ErrReadOnly) {
+		t.Errorf("Say while lost = %v, want ErrReadOnly", err)
+	}
+	if n := calls.Load(); n != 0 {
+		t.Errorf("the log was asked %d times to append", n)
+	}
+	out := buf.String()
+	if n := strings.Count(out, "read-only"); n != 1 || !strings.Contains(out, "nats://127.0.0.1:4222") {
+		t.Errorf("the log says read-only %d times; want once, with the reason:\n%s", n, out)
+	}
+	if n := failures.Load(); n != 2 {
+		t.Errorf("StoreFailed heard %d failures, want 2", n)
+	}
+
+	l.setCheck(nil, false)
+	start := time.Now()
+	l.back()
+	waitWritable(t, r)
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("writable %v after the store was back", d)
+	}
+	assertEvents(t, bob, "notice "+WritableNotice)
+	alice.Send("stored again")
+	assertEvents(t, bob, "chat alice stored again")
+}
+
+// TestStoreLostAfterCloseDoesNothing: a log that loses its store after the
+// room closed (chatd closes the room, then the log) changes nothing and
+// starts no probe (goleak checks).
+func TestStoreLostAfterCloseDoesNothing(t *testing.T) {
+	l := &watchedLog{checkedLog: &checkedLog{testLog: newTestLog(t, 10)}}
+	r := newTestRoom(t, Config{Log: l})
+	mustJoin(t, r, "alice")
+	r.Close("")
+	l.lose(errors.New("connection closed"))
+	l.back()
+	if r.Stats().ReadOnly {
+		t.Error("a closed room turned read-only")
+	}
+}
 
 // TestCloseStoresTheLeaves: Close stores every member's leave (reason
 // shutdown) after the events accepted before, so that the history read

@@ -4,9 +4,71 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"chatd/internal/testproc"
 )
 
-// These tests check what chatd stores when it stops (student review 4).
+// These tests check what chatd makes of its store's changes while nobody
+// talks, and when it stops (student review 2 and 4): a NATS server lost
+// and back, and a graceful stop.
+
+// TestIdleStoreOutageIsToldAtOnce: chatd keeps its history on a real
+// nats-server, which is killed while the room is idle: within a second or
+// two, without anyone talking, every member is told the room is read-only,
+// chatd_store_up is 0 and chatd's log names the server it lost. Once the
+// server is back, the room is writable again by itself, and says so.
+func TestIdleStoreOutageIsToldAtOnce(t *testing.T) {
+	requireOpenSSL(t)
+	bin, err := testproc.Build("github.com/nats-io/nats-server/v2", t.TempDir(), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nats := startNATSServer(t, bin, t.TempDir(), "")
+	s := startChatd(t, t.TempDir(), "--nats", nats.url(), "--metrics-addr", "127.0.0.1:0")
+	alice := s.JoinWithOpenSSL(t, "alice")
+	bob := s.JoinWithOpenSSL(t, "bob")
+	alice.Expect("*** bob joined")
+
+	nats.kill()
+	killed := time.Now()
+	alice.Expect("*** the room is read-only: storage unavailable; you can read")
+	told := time.Since(killed)
+	bob.Expect("*** the room is read-only: storage unavailable; you can read")
+	t.Logf("members told %v after the kill", told.Round(time.Millisecond))
+	if told > 3*time.Second {
+		t.Errorf("members were told %v after the kill, want within a second or two", told)
+	}
+	if v, ok := metric(httpGet(t, s.MetricsURL+"/metrics"), "chatd_store_up"); !ok || v != 0 {
+		t.Errorf("chatd_store_up = %v (%v) with the server gone", v, ok)
+	}
+	if out := s.Output(); !strings.Contains(out, "lost the NATS server") || !strings.Contains(out, nats.url()) {
+		t.Errorf("chatd's log does not say it lost %s:\n%s", nats.url(), out)
+	}
+	bob.Send("while gone")
+	bob.Expect("!!! the room is read-only: storage unavailable")
+
+	nats = startNATSServer(t, nats.bin, nats.dir, nats.port)
+	back := time.Now()
+	alice.Expect("*** the room is writable again: storage is back")
+	bob.Expect("*** the room is writable again: storage is back")
+	t.Logf("writable %v after nats-server was ready again", time.Since(back).Round(time.Millisecond))
+	if v, _ := metric(httpGet(t, s.MetricsURL+"/metrics"), "chatd_store_up"); v != 1 {
+		t.Errorf("chatd_store_up = %v once back", v)
+	}
+	alice.Send("stored after")
+	bob.Expect("<alice> stored after")
+	out := s.Output()
+	if n := strings.Count(out, "the room is read-only: its store failed"); n != 1 {
+		t.Errorf("chatd logged the read-only turn %d times, want once:\n%s", n, out)
+	}
+	if strings.Contains(out, "outbound buffer") {
+		t.Errorf("chatd's log speaks of nats.go's buffer, not of the lost connection:\n%s", out)
+	}
+	if !strings.Contains(out, "reconnected to the NATS server") {
+		t.Errorf("chatd's log does not say it reconnected:\n%s", out)
+	}
+}
 
 // TestGracefulStopStoresTheLeaves: members present when chatd is stopped
 // (SIGTERM) have their leaves stored, reason shutdown, so that the history

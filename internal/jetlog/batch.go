@@ -122,7 +122,7 @@ func (l *Log) publishAll(data [][]byte, start int, failed *batchErrors) []jetstr
 		}
 		f, err := l.js.PublishMsgAsync(&nats.Msg{Subject: l.opts.Subject, Data: d}, jetstream.WithExpectStream(l.opts.Stream))
 		if err != nil {
-			failed.add(start+i, fmt.Errorf("publish: %w", err))
+			failed.add(start+i, fmt.Errorf("publish: %w", l.connErr(err)))
 			continue
 		}
 		futures[i] = f

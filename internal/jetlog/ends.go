@@ -84,7 +84,7 @@ func (l *Log) state() (jetstream.StreamState, error) {
 	defer cancel()
 	info, err := l.stream.Info(ctx)
 	if err != nil {
-		return jetstream.StreamState{}, fmt.Errorf("jetlog: stream state: %w", err)
+		return jetstream.StreamState{}, fmt.Errorf("jetlog: stream state: %w", l.connErr(err))
 	}
 	if info.State.LastSeq < seen {
 		return jetstream.StreamState{}, l.breakWith(fmt.Sprintf("the stream ends at %d, but it had reached %d", info.State.LastSeq, seen))

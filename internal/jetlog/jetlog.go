@@ -134,6 +134,7 @@ type Log struct {
 	opened bool
 	lock   *os.File // the store's lock, embedded (nil elsewhere)
 	id     string   // LogID, set by Open
+	watch  watch    // the connection's handlers and the room's (watch.go)
 
 	// appendMu serialises Appends, so that each ack can be checked against
 	// the one before: lastSeq is the highest sequence the stream was seen
@@ -173,6 +174,7 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
+	l.watchConn()
 	if err := l.openStream(ctx); err != nil {
 		l.Close()
 		return nil, err
@@ -344,7 +346,7 @@ func (l *Log) Append(ev *room.Event) (uint64, error) {
 	defer cancel()
 	ack, err := l.js.Publish(ctx, l.opts.Subject, data, jetstream.WithExpectStream(l.opts.Stream))
 	if err != nil {
-		return 0, fmt.Errorf("jetlog: append: %w", err)
+		return 0, fmt.Errorf("jetlog: append: %w", l.connErr(err))
 	}
 	if last := l.lastSeq.Load(); ack.Sequence <= last {
 		return 0, l.breakWith(fmt.Sprintf("the server acked an event as %d after %d", ack.Sequence, last))
@@ -566,6 +568,7 @@ func (l *Log) Conn() *nats.Conn { return l.nc }
 // Close closes the connection and, if embedded, records the sequence
 // floor and shuts the server down.
 func (l *Log) Close() error {
+	l.watch.closing.Store(true) // the connection's end is ours: nothing to tell
 	if l.opened && l.floorPath() != "" && l.stream != nil && l.nc != nil && !l.nc.IsClosed() {
 		ctx, cancel := context.WithTimeout(context.Background(), l.opts.Timeout)
 		if info, err := l.stream.Info(ctx); err == nil {
