@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -10,8 +12,8 @@ import (
 )
 
 // These tests check what chatd makes of its store's changes while nobody
-// talks, and when it stops (student review 2 and 4): a NATS server lost
-// and back, and a graceful stop.
+// talks (student review 2, 4 and 7): a NATS server lost and back, a
+// stream the server lost, and a graceful stop.
 
 // TestIdleStoreOutageIsToldAtOnce: chatd keeps its history on a real
 // nats-server, which is killed while the room is idle: within a second or
@@ -67,6 +69,44 @@ func TestIdleStoreOutageIsToldAtOnce(t *testing.T) {
 	}
 	if !strings.Contains(out, "reconnected to the NATS server") {
 		t.Errorf("chatd's log does not say it reconnected:\n%s", out)
+	}
+}
+
+// TestStreamLostByTheServerIsRefusedAtStart: the NATS server comes back
+// without the room's stream (an empty store): chatd, which created the
+// stream there before, refuses to start, naming the server and what to do,
+// and creates no stream on it.
+func TestStreamLostByTheServerIsRefusedAtStart(t *testing.T) {
+	requireOpenSSL(t)
+	bin, err := testproc.Build("github.com/nats-io/nats-server/v2", t.TempDir(), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nats := startNATSServer(t, bin, t.TempDir(), "")
+	dataDir := t.TempDir()
+	s := startChatd(t, dataDir, "--nats", nats.url())
+	alice := s.JoinWithOpenSSL(t, "alice")
+	alice.Send("remember me")
+	alice.Send("/quit")
+	alice.WaitExit()
+	s.Signal(syscall.SIGTERM)
+	s.WaitExit()
+	nats.kill()
+	emptyStore := t.TempDir()
+	nats = startNATSServer(t, bin, emptyStore, nats.port) // the server lost its store
+
+	p := testproc.Start(t, "chatd", nil, chatdBinary, "--data-dir", dataDir, "--tls-addr", "127.0.0.1:0", "--ssh-addr", "", "--nats", nats.url())
+	if code := p.WaitExit(); code != 1 {
+		t.Errorf("chatd exited %d on a server that lost its stream, want 1", code)
+	}
+	out := p.Output()
+	for _, want := range []string{"CHATD_ROOM is not on " + nats.url(), "restore the stream", filepath.Join(dataDir, "nats", "chatd-created-CHATD_ROOM")} {
+		if !strings.Contains(out, want) {
+			t.Errorf("chatd's refusal does not say %q:\n%s", want, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(emptyStore, "jetstream", "$G", "streams", "CHATD_ROOM")); err == nil {
+		t.Error("the refused start created a stream on the server")
 	}
 }
 

@@ -295,6 +295,9 @@ func (l *Log) openStream(ctx context.Context) error {
 	s, err := js.Stream(ctx, want.Name)
 	switch {
 	case errors.Is(err, jetstream.ErrStreamNotFound):
+		if err := l.refuseMissing(); err != nil {
+			return err
+		}
 		if l.srv != nil && storeHasStream(l.opts.Dir, want.Name) {
 			return fmt.Errorf("jetlog: the store %s holds stream %s but the server could not load it (see its log); %s",
 				l.opts.Dir, want.Name, keepDamaged(l.opts.Dir))

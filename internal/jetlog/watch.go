@@ -4,11 +4,15 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"chatd/room"
 )
@@ -20,6 +24,16 @@ import (
 // and a stream missing on an external server, at Open and while running.
 
 var _ room.LogWatcher = (*Log)(nil)
+
+// ErrStreamMissing is wrapped by the errors of Open and Check when the
+// room's stream is not on the external server although chatd created it
+// there before (it recorded that in Options.Dir): the server lost it, or
+// it was deleted. Open refuses then rather than create an empty stream in
+// its place; Check fails until it is back.
+var ErrStreamMissing = errors.New("the room's stream is missing on the NATS server")
+
+// FailMissing: the stream is missing on the server (ErrStreamMissing).
+const FailMissing Failure = "missing"
 
 // NotConnectedError is the error of a call made while the connection to
 // the server is down (it reconnects by itself), in place of nats.go's
@@ -44,6 +58,7 @@ type watch struct {
 	fns     atomic.Pointer[watchFns]
 	server  atomic.Pointer[string] // the server last connected to, credentials removed
 	closing atomic.Bool            // Close was called: the connection's end is the log's own
+	missing atomic.Bool            // Check found the stream missing, and said so
 }
 
 // watchFns are the room's down and up (room.LogWatcher).
@@ -161,4 +176,52 @@ func (l *Log) connErr(err error) error {
 		return &NotConnectedError{Server: l.serverName(), Err: err}
 	}
 	return err
+}
+
+// createdPath is the record of the external stream's creation time that
+// checkCreated keeps in Dir.
+func (l *Log) createdPath() string {
+	return filepath.Join(l.opts.Dir, "chatd-created-"+l.opts.Stream)
+}
+
+// refuseMissing is Open's check, before it creates the stream on an
+// external server that has none: if chatd recorded that it created the
+// stream there before (createdPath), the server lost it, and Open refuses
+// (ErrStreamMissing), naming the server and what to do, rather than
+// create an empty stream on the operator's server.
+func (l *Log) refuseMissing() error {
+	if l.srv != nil || l.opts.Dir == "" {
+		return nil
+	}
+	path := l.createdPath()
+	_, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil // never created by chatd: create it
+	case err != nil:
+		return fmt.Errorf("jetlog: %w", err)
+	}
+	return fmt.Errorf("jetlog: %w: stream %s is not on %s, but chatd created it there before (%s records when); chatd does not create an empty one in its place: restore the stream on that server (from its backup), or, to start an empty history, remove %s and %s",
+		ErrStreamMissing, l.opts.Stream, l.serverName(), path, path, l.floorPath())
+}
+
+// checkStream is Check's verdict on err, the error of asking the server
+// for the stream's info: a stream not found is ErrStreamMissing, logged
+// once until it is found again; other errors are wrapped.
+func (l *Log) checkStream(err error) error {
+	switch {
+	case err == nil:
+		if l.watch.missing.CompareAndSwap(true, false) {
+			l.opts.Logger.Info("jetlog: the room's stream is back on the NATS server", "stream", l.opts.Stream, "server", l.serverName())
+		}
+		return nil
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		err = fmt.Errorf("jetlog: check: %w: stream %s is gone from %s (the server lost it, or it was deleted); the room stays read-only until it is restored there, or chatd is restarted on a new one (see the README, History)",
+			ErrStreamMissing, l.opts.Stream, l.serverName())
+		if l.watch.missing.CompareAndSwap(false, true) {
+			l.opts.Logger.Error(err.Error())
+		}
+		return err
+	}
+	return fmt.Errorf("jetlog: check: %w", l.connErr(err))
 }

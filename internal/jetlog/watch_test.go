@@ -5,10 +5,14 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"chatd/room"
 )
@@ -101,6 +105,71 @@ func TestWatchServer(t *testing.T) {
 		}
 		if strings.Contains(out, "s3cret") || strings.Contains(down.Error(), "s3cret") || strings.Contains(err.Error(), "s3cret") {
 			t.Errorf("a credential was logged or told:\n%s", out)
+		}
+	})
+
+	// Missing: a stream chatd created on the server and the server lost is
+	// named as missing while running (Check, its own failure reason,
+	// logged once), and refused at the next Open, which creates nothing
+	// on the server and says what to do; removing the records starts an
+	// empty history (student review 7).
+	t.Run("Missing", func(t *testing.T) {
+		var buf logBuffer
+		dir := t.TempDir()
+		o := Options{URL: srv.url(), Dir: dir, Stream: "MISSING", Subject: "chatd.missing",
+			Logger: slog.New(slog.NewTextHandler(&buf, nil)), Timeout: 2 * time.Second}
+		l, err := Open(context.Background(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		for range 3 {
+			if _, err := l.Append(&room.Event{Kind: room.Join, Time: time.Now(), From: "alice"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		nc, err := nats.Connect(srv.url())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		js, _ := jetstream.New(nc) // the operator's own client
+		if err := js.DeleteStream(context.Background(), o.Stream); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			err := l.Check(context.Background())
+			if !errors.Is(err, ErrStreamMissing) || l.FailureOf(err) != FailMissing || !strings.Contains(err.Error(), srv.url()) {
+				t.Fatalf("Check of a deleted stream = %v (%s); want ErrStreamMissing, naming %s", err, l.FailureOf(err), srv.url())
+			}
+		}
+		if n := strings.Count(buf.String(), "is gone from"); n != 1 {
+			t.Errorf("the missing stream was logged %d times, want once:\n%s", n, buf.String())
+		}
+		l.Close()
+
+		_, err = Open(context.Background(), o)
+		if !errors.Is(err, ErrStreamMissing) {
+			t.Fatalf("Open on a server that lost the stream = %v; want ErrStreamMissing", err)
+		}
+		for _, want := range []string{srv.url(), "restore", "chatd-created-MISSING", "chatd-seq-MISSING"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("Open's refusal does not say %q: %v", want, err)
+			}
+		}
+		if _, err := js.Stream(context.Background(), o.Stream); !errors.Is(err, jetstream.ErrStreamNotFound) {
+			t.Errorf("the refused Open left a stream on the server: %v", err)
+		}
+
+		os.Remove(dir + "/chatd-created-MISSING")
+		os.Remove(dir + "/chatd-seq-MISSING")
+		l, err = Open(context.Background(), o)
+		if err != nil {
+			t.Fatalf("Open once the records are removed: %v", err)
+		}
+		defer l.Close()
+		if evs, err := l.Replay(0, 10); err != nil || len(evs) != 0 {
+			t.Errorf("the new stream holds %d events (%v)", len(evs), err)
 		}
 	})
 }
