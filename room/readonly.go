@@ -124,6 +124,7 @@ type readOnly struct {
 type prober struct {
 	cancel context.CancelFunc
 	done   chan struct{}
+	kick   chan struct{} // check now: the log says the store is back (storewatch.go)
 }
 
 // logger is where the room says why its store failed: Config.Logger, or
@@ -314,7 +315,7 @@ func (r *Room) startProbe(first time.Duration) {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &prober{cancel: cancel, done: make(chan struct{})}
+	p := &prober{cancel: cancel, done: make(chan struct{}), kick: make(chan struct{}, 1)}
 	r.ro.probe = p
 	go r.probe(ctx, p, r.checker, first)
 }
@@ -331,6 +332,7 @@ func (r *Room) probe(ctx context.Context, p *prober, checker LogChecker, first t
 		case <-ctx.Done():
 			return
 		case <-timer.C:
+		case <-p.kick:
 		}
 		cctx, cancel := context.WithTimeout(ctx, probeTimeout)
 		err := checker.Check(cctx)

@@ -401,6 +401,7 @@ func New(cfg Config) *Room {
 	_, memoryNicks := r.nicks.(*MemoryNicks)
 	r.inMemory = memoryLog && memoryNicks
 	r.mu.run = r.runQueued
+	r.watchStore()
 	return r
 }
 
@@ -839,18 +840,23 @@ func (r *Room) Len() int {
 
 // Close tells every member notice (a Bye event; ShutdownNotice is chatd's),
 // removes them all with a reason of kind ReasonShutdown and refuses later
-// joins. The public events accepted before are delivered first. It is safe
-// to call more than once.
+// joins. The public events accepted before are delivered first. Then it
+// stores the members' leaves (storewatch.go), shown to nobody, so that the
+// history shows them leave. It is safe to call more than once.
 func (r *Room) Close(notice string) {
 	defer r.stopProbe()
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.closed {
+		r.mu.Unlock()
 		return
 	}
 	r.closed = true
 	r.presence.stop()
-	r.queue(job{kind: closeJob, ev: &Event{Kind: Bye, Time: r.cfg.Now(), Text: notice, Reason: Reason{Kind: ReasonShutdown}}})
+	now := r.cfg.Now()
+	leaves := r.shutdownLeaves(now)
+	r.queue(job{kind: closeJob, ev: &Event{Kind: Bye, Time: now, Text: notice, Reason: Reason{Kind: ReasonShutdown}}})
+	r.mu.Unlock()
+	r.storeLeaves(leaves)
 }
 
 // shutDown tells every member ev, Close's Bye, and removes them all. The

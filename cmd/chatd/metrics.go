@@ -110,14 +110,14 @@ func newStoreFailures(store *jetlog.Log) *storeFailures {
 	f := &storeFailures{
 		vec: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "chatd_store_failures_total",
-			Help: "Failed calls of the room's store (appends, and probes while it is read-only), by reason: unreachable, timeout, write, broken, other.",
+			Help: "Failed calls of the room's store (appends, and probes while it is read-only), by reason: unreachable, timeout, write, broken, missing, other.",
 		}, []string{"reason"}),
 		reason: func(error) jetlog.Failure { return jetlog.FailOther },
 	}
 	if store != nil {
 		f.reason = store.FailureOf
 	}
-	for _, r := range []jetlog.Failure{jetlog.FailUnreachable, jetlog.FailTimeout, jetlog.FailWrite, jetlog.FailBroken, jetlog.FailOther} {
+	for _, r := range []jetlog.Failure{jetlog.FailUnreachable, jetlog.FailTimeout, jetlog.FailWrite, jetlog.FailBroken, jetlog.FailMissing, jetlog.FailOther} {
 		f.vec.WithLabelValues(string(r)) // dashboards see 0 before the first failure
 	}
 	return f

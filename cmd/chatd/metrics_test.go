@@ -114,7 +114,7 @@ func TestEveryPartRegistersTheSameMetricsAsBefore(t *testing.T) {
 		"chatd_store_errors_total":           {{"Failures of the room's log or nickname store: events not stored (and shown to nobody), histories not replayed, joins and nickname records not written; each was told to whoever it concerned.", ""}},
 		"chatd_store_up":                     {{"1 if the room can store what is said, 0 while it is read-only because its store is unavailable.", ""}},
 		"chatd_store_read_only_total":        {{"Times the room turned read-only because its store failed.", ""}},
-		"chatd_store_failures_total":         {{"Failed calls of the room's store (appends, and probes while it is read-only), by reason: unreachable, timeout, write, broken, other.", "reason"}},
+		"chatd_store_failures_total":         {{"Failed calls of the room's store (appends, and probes while it is read-only), by reason: unreachable, timeout, write, broken, missing, other.", "reason"}},
 		"chatd_tls_handshakes_total":         {{"Completed TLS handshakes, by version and key-exchange group.", "group,version"}},
 		"chatd_tls_handshake_failures_total": {{"Failed TLS handshakes, by reason.", "reason"}},
 	}

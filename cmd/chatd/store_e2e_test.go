@@ -209,7 +209,8 @@ func TestHistoryKeepAcrossRestart(t *testing.T) {
 
 	s = startChatd(t, dataDir, args...)
 	got := replayed(t, s, "bob")
-	want := append(slices.Clone(lines[4:]), "*** alice left (quit)")
+	// 12: the stop stores watcher's leave
+	want := append(slices.Clone(lines[5:]), "*** alice left (quit)", "*** watcher left (server shutting down)")
 	if !slices.Equal(got, want) {
 		t.Fatalf("replayed with --history-keep 5:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}

@@ -146,7 +146,7 @@ func (l *Log) publishAll(data [][]byte, base uint64, start int, failed *batchErr
 		f, err := l.js.PublishMsgAsync(l.message(d), jetstream.WithExpectStream(l.opts.Stream), jetstream.WithExpectLastSequence(expect))
 		expect++
 		if err != nil {
-			failed.add(start+i, fmt.Errorf("publish: %w", err))
+			failed.add(start+i, fmt.Errorf("publish: %w", l.connErr(err)))
 			continue
 		}
 		futures[i] = f

@@ -86,7 +86,7 @@ func (l *Log) state() (jetstream.StreamState, error) {
 	defer cancel()
 	info, err := l.stream.Info(ctx)
 	if err != nil {
-		return jetstream.StreamState{}, fmt.Errorf("jetlog: stream state: %w", err)
+		return jetstream.StreamState{}, fmt.Errorf("jetlog: stream state: %w", l.connErr(err))
 	}
 	st := info.State
 	if st.LastSeq < seen {

@@ -56,8 +56,8 @@ func (l *Log) Check(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, l.opts.Timeout)
 	defer cancel()
 	info, err := l.stream.Info(ctx)
-	if err != nil {
-		return fmt.Errorf("jetlog: check: %w", err)
+	if err := l.checkStream(err); err != nil {
+		return err
 	}
 	switch last := l.lastSeq.Load(); {
 	case !info.Created.Equal(l.created):
@@ -153,6 +153,8 @@ func (l *Log) FailureOf(err error) Failure {
 		return FailBroken
 	case errors.As(err, &we):
 		return FailWrite
+	case errors.Is(err, ErrStreamMissing):
+		return FailMissing
 	case errors.Is(err, errNotConnected), errors.Is(err, nats.ErrConnectionClosed),
 		errors.Is(err, nats.ErrConnectionReconnecting), errors.Is(err, nats.ErrDisconnected),
 		errors.Is(err, nats.ErrReconnectBufExceeded), errors.Is(err, nats.ErrNoServers),

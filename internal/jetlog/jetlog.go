@@ -134,6 +134,7 @@ type Log struct {
 	lock    *os.File  // the store's lock, embedded or Options.Dir (nil elsewhere)
 	id      string    // LogID, set by Open
 	created time.Time // the stream's creation time, set by Open
+	watch   watch     // the connection's handlers and the room's (watch.go)
 
 	// appendMu serialises Appends, so that each ack can be checked against
 	// the one before: lastSeq is the highest sequence the stream was seen
@@ -196,6 +197,7 @@ func openLog(ctx context.Context, opts Options) (*Log, error) {
 		l.Close()
 		return nil, err
 	}
+	l.watchConn()
 	if err := l.openStream(ctx); err != nil {
 		l.Close()
 		return nil, err
@@ -355,6 +357,9 @@ func (l *Log) openStream(ctx context.Context) error {
 	s, err := js.Stream(ctx, want.Name)
 	switch {
 	case errors.Is(err, jetstream.ErrStreamNotFound):
+		if err := l.refuseMissing(); err != nil {
+			return err
+		}
 		if l.srv != nil && storeHasStream(l.opts.Dir, want.Name) {
 			return fmt.Errorf("jetlog: the store %s holds stream %s but the server could not load it (see its log); %s",
 				l.opts.Dir, want.Name, keepDamaged(l.opts.Dir))
@@ -409,7 +414,7 @@ func (l *Log) Append(ev *room.Event) (uint64, error) {
 	last := l.lastSeq.Load()
 	ack, err := l.js.PublishMsg(ctx, l.message(data), jetstream.WithExpectStream(l.opts.Stream), jetstream.WithExpectLastSequence(last))
 	if err != nil {
-		err = appendError(err)
+		err = appendError(l.connErr(err))
 		if errors.Is(err, ErrStreamAhead) {
 			if broken := l.checkWentBack(last); broken != nil {
 				return 0, broken
@@ -687,6 +692,7 @@ func (l *Log) Conn() *nats.Conn { return l.nc }
 // Close closes the connection and, if embedded, records the sequence
 // floor and shuts the server down.
 func (l *Log) Close() error {
+	l.watch.closing.Store(true) // the connection's end is ours: nothing to tell
 	if l.opened && l.floorPath() != "" && l.stream != nil && l.nc != nil && !l.nc.IsClosed() {
 		ctx, cancel := context.WithTimeout(context.Background(), l.opts.Timeout)
 		if info, err := l.stream.Info(ctx); err == nil {

@@ -1,0 +1,227 @@
+package jetlog
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"chatd/room"
+)
+
+// This file is the log's watch over its server: the connection's
+// handlers, which log a lost and a regained server at once and tell the
+// room (room.LogWatcher), so that a quiet room does not look writable
+// while its store is gone; the words of a call made while disconnected;
+// and a stream missing on an external server, at Open and while running.
+
+var _ room.LogWatcher = (*Log)(nil)
+
+// ErrStreamMissing is wrapped by the errors of Open and Check when the
+// room's stream is not on the external server although chatd created it
+// there before (it recorded that in Options.Dir): the server lost it, or
+// it was deleted. Open refuses then rather than create an empty stream in
+// its place; Check fails until it is back.
+var ErrStreamMissing = errors.New("the room's stream is missing on the NATS server")
+
+// FailMissing: the stream is missing on the server (ErrStreamMissing).
+const FailMissing Failure = "missing"
+
+// NotConnectedError is the error of a call made while the connection to
+// the server is down (it reconnects by itself), in place of nats.go's
+// words for it ("outbound buffer limit exceeded": the log buffers nothing
+// while disconnected, see connOptions). It wraps errNotConnected and
+// nats.go's error.
+type NotConnectedError struct {
+	Server string // the server, credentials removed
+	Err    error  // nats.go's error
+}
+
+func (e *NotConnectedError) Error() string {
+	return "not connected to the NATS server " + e.Server + " (reconnecting)"
+}
+
+// Unwrap returns errNotConnected and nats.go's error.
+func (e *NotConnectedError) Unwrap() []error { return []error{errNotConnected, e.Err} }
+
+// watch is the log's side of room.LogWatcher and of the connection's
+// handlers.
+type watch struct {
+	fns     atomic.Pointer[watchFns]
+	server  atomic.Pointer[string] // the server last connected to, credentials removed
+	closing atomic.Bool            // Close was called: the connection's end is the log's own
+	missing atomic.Bool            // Check found the stream missing, and said so
+}
+
+// watchFns are the room's down and up (room.LogWatcher).
+type watchFns struct {
+	down func(error)
+	up   func()
+}
+
+// WatchStore registers the room's down and up (room.LogWatcher): down is
+// called, from the connection's callback goroutine, as soon as the
+// connection to the server is lost (or closed other than by Close), with
+// a NotConnectedError-like error naming the server; up once it is back.
+func (l *Log) WatchStore(down func(error), up func()) {
+	l.watch.fns.Store(&watchFns{down: down, up: up})
+}
+
+// watchConn notes the server connected to and sets the connection's
+// handlers. Open calls it once connected.
+func (l *Log) watchConn() {
+	l.noteServer()
+	l.nc.SetDisconnectErrHandler(l.onDisconnect)
+	l.nc.SetReconnectHandler(l.onReconnect)
+	l.nc.SetClosedHandler(l.onClosed)
+}
+
+// noteServer notes the server the connection is on now, if it is on one.
+func (l *Log) noteServer() {
+	s := "(embedded)"
+	if l.srv == nil {
+		s = redactServer(l.nc.ConnectedUrl())
+	}
+	if s != "" {
+		l.watch.server.Store(&s)
+	}
+}
+
+// serverName names the server the log is, or was last, connected to,
+// without credentials.
+func (l *Log) serverName() string {
+	if p := l.watch.server.Load(); p != nil {
+		return *p
+	}
+	return redactServer(l.opts.URL)
+}
+
+// redactServer returns u, a server URL or a comma-separated list of them,
+// without the credentials any may carry (user, password or token):
+// scheme, host and port only. What does not parse is replaced by
+// "(a server URL)".
+func redactServer(u string) string {
+	parts := strings.Split(u, ",")
+	for i, p := range parts {
+		p = strings.TrimSpace(p)
+		if !strings.Contains(p, "://") {
+			p = "nats://" + p
+		}
+		pu, err := url.Parse(p)
+		if err != nil || pu.Host == "" {
+			parts[i] = "(a server URL)"
+			continue
+		}
+		parts[i] = pu.Scheme + "://" + pu.Host
+	}
+	return strings.Join(parts, ",")
+}
+
+// onDisconnect is the connection's disconnect handler: it logs the loss,
+// naming the server, and tells the room (its down), unless the log is
+// closing.
+func (l *Log) onDisconnect(_ *nats.Conn, err error) {
+	if l.watch.closing.Load() {
+		return
+	}
+	server := l.serverName()
+	l.opts.Logger.Warn("jetlog: lost the NATS server; reconnecting (the room is read-only meanwhile)", "server", server, "err", err)
+	l.tellDown(fmt.Errorf("jetlog: %w %s (%v); reconnecting", errNotConnected, server, cmp.Or[error](err, errors.New("disconnected"))))
+}
+
+// onReconnect is the connection's reconnect handler: it logs the server
+// regained and tells the room (its up).
+func (l *Log) onReconnect(*nats.Conn) {
+	if l.watch.closing.Load() {
+		return
+	}
+	l.noteServer()
+	l.opts.Logger.Info("jetlog: reconnected to the NATS server", "server", l.serverName())
+	if fns := l.watch.fns.Load(); fns != nil {
+		fns.up()
+	}
+}
+
+// onClosed is the connection's closed handler: a connection closed other
+// than by Close will not come back, which is logged and told to the room.
+func (l *Log) onClosed(*nats.Conn) {
+	if l.watch.closing.Load() {
+		return
+	}
+	server := l.serverName()
+	l.opts.Logger.Error("jetlog: the connection to the NATS server was closed for good; restart chatd", "server", server)
+	l.tellDown(fmt.Errorf("jetlog: %w %s (the connection was closed; restart chatd)", errNotConnected, server))
+}
+
+// tellDown tells the room, if it watches, that the store is unreachable.
+func (l *Log) tellDown(err error) {
+	if fns := l.watch.fns.Load(); fns != nil {
+		fns.down(err)
+	}
+}
+
+// connErr is err, an error of a call to the server, as a
+// NotConnectedError if it failed because the connection is down.
+func (l *Log) connErr(err error) error {
+	if errors.Is(err, nats.ErrReconnectBufExceeded) || errors.Is(err, nats.ErrDisconnected) ||
+		errors.Is(err, nats.ErrConnectionReconnecting) || errors.Is(err, nats.ErrConnectionClosed) {
+		return &NotConnectedError{Server: l.serverName(), Err: err}
+	}
+	return err
+}
+
+// createdPath is the record of the external stream's creation time that
+// checkCreated keeps in Dir.
+func (l *Log) createdPath() string {
+	return filepath.Join(l.opts.Dir, "chatd-created-"+l.opts.Stream)
+}
+
+// refuseMissing is Open's check, before it creates the stream on an
+// external server that has none: if chatd recorded that it created the
+// stream there before (createdPath), the server lost it, and Open refuses
+// (ErrStreamMissing), naming the server and what to do, rather than
+// create an empty stream on the operator's server.
+func (l *Log) refuseMissing() error {
+	if l.srv != nil || l.opts.Dir == "" {
+		return nil
+	}
+	path := l.createdPath()
+	_, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil // never created by chatd: create it
+	case err != nil:
+		return fmt.Errorf("jetlog: %w", err)
+	}
+	return fmt.Errorf("jetlog: %w: stream %s is not on %s, but chatd created it there before (%s records when); chatd does not create an empty one in its place: restore the stream on that server (from its backup), or, to start an empty history, remove %s and %s",
+		ErrStreamMissing, l.opts.Stream, l.serverName(), path, path, l.floorPath())
+}
+
+// checkStream is Check's verdict on err, the error of asking the server
+// for the stream's info: a stream not found is ErrStreamMissing, logged
+// once until it is found again; other errors are wrapped.
+func (l *Log) checkStream(err error) error {
+	switch {
+	case err == nil:
+		if l.watch.missing.CompareAndSwap(true, false) {
+			l.opts.Logger.Info("jetlog: the room's stream is back on the NATS server", "stream", l.opts.Stream, "server", l.serverName())
+		}
+		return nil
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		err = fmt.Errorf("jetlog: check: %w: stream %s is gone from %s (the server lost it, or it was deleted); the room stays read-only until it is restored there, or chatd is restarted on a new one (see the README, History)",
+			ErrStreamMissing, l.opts.Stream, l.serverName())
+		if l.watch.missing.CompareAndSwap(false, true) {
+			l.opts.Logger.Error(err.Error())
+		}
+		return err
+	}
+	return fmt.Errorf("jetlog: check: %w", l.connErr(err))
+}
