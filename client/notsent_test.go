@@ -47,8 +47,18 @@ func TestRefusedLineIsMarkedNotSent(t *testing.T) {
 
 	log.fail.Store(true)
 	r.Send("my important sentence")
-	echo := nextWhere(t, r.Events(), "the echo", func(ev *room.Event) bool { return ev.Text == "my important sentence" })
-	refusal := nextWhere(t, r.Events(), "the refusal", func(ev *room.Event) bool { return ev.Kind == room.Error })
+	// The echo is passed on after the line is queued, so the refusal may
+	// come first: take both, in either order.
+	var echo, refusal *room.Event
+	nextWhere(t, r.Events(), "the echo and the refusal", func(ev *room.Event) bool {
+		switch {
+		case ev.Text == "my important sentence":
+			echo = ev
+		case ev.Kind == room.Error:
+			refusal = ev
+		}
+		return echo != nil && refusal != nil
+	})
 	if refusal.Store != room.StoreReadOnly {
 		t.Fatalf("the line was refused with %q", refusal.Text)
 	}
