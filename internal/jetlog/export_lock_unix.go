@@ -4,13 +4,8 @@ package jetlog
 
 import (
 	"errors"
-	"fmt"
-	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 )
 
@@ -28,39 +23,15 @@ func lockShared(dir string) (release func(), err error) {
 	if err := checkStoreDir(dir); err != nil {
 		return nil, err
 	}
-	path := filepath.Join(dir, lockName)
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	f, err := openLock(dir, os.O_RDONLY)
 	if errors.Is(err, fs.ErrNotExist) {
 		return func() {}, nil
 	}
-	if errors.Is(err, syscall.ELOOP) {
-		return nil, fmt.Errorf("%w: %s is a symbolic link", ErrUnsafeStore, path)
-	}
 	if err != nil {
-		return nil, fmt.Errorf("jetlog: lock the store: %w", err)
-	}
-	if err := checkOwnFile(f, path); err != nil {
-		f.Close()
 		return nil, err
 	}
-	for {
-		err = syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB)
-		if !errors.Is(err, syscall.EINTR) {
-			break
-		}
-	}
-	if errors.Is(err, syscall.EWOULDBLOCK) {
-		b, _ := io.ReadAll(io.LimitReader(f, 32))
-		f.Close()
-		who := "another process"
-		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 {
-			who = "process " + strconv.Itoa(pid)
-		}
-		return nil, &InUseError{Dir: dir, Lock: path, Holder: who}
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("jetlog: lock the store: %w", err)
+	if err := flockLock(f, dir, syscall.LOCK_SH); err != nil {
+		return nil, err
 	}
 	return func() { f.Close() }, nil
 }

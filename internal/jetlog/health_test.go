@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"chatd/room"
@@ -72,6 +73,13 @@ func TestCheckExternalOutage(t *testing.T) {
 		t.Fatalf("Check: %v", err)
 	}
 	srv.stop(t)
+	// Once the connection has seen the server go (on a busy machine its
+	// reader may take a moment), Check says so at once.
+	for deadline := time.Now().Add(10 * time.Second); l.Conn().Status() == nats.CONNECTED; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the connection did not notice the server stopped")
+		}
+	}
 	start := time.Now()
 	err = l.Check(context.Background())
 	if got := l.FailureOf(err); err == nil || got != FailUnreachable {

@@ -28,8 +28,25 @@ func lockStore(dir string) (*os.File, error) {
 	if err := checkStoreDir(dir); err != nil {
 		return nil, err
 	}
+	f, err := openLock(dir, os.O_RDWR|os.O_CREATE)
+	if err != nil {
+		return nil, err
+	}
+	if err := flockLock(f, dir, syscall.LOCK_EX); err != nil {
+		return nil, err
+	}
+	if err := f.Truncate(0); err == nil {
+		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	return f, nil
+}
+
+// openLock opens dir's lock file with flag, never following a symbolic
+// link (ErrUnsafeStore) nor blocking on a planted FIFO, and refuses
+// anything but a regular file of this user with one link.
+func openLock(dir string, flag int) (*os.File, error) {
 	path := filepath.Join(dir, lockName)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0o600)
+	f, err := os.OpenFile(path, flag|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0o600)
 	if errors.Is(err, syscall.ELOOP) {
 		return nil, fmt.Errorf("%w: %s is a symbolic link", ErrUnsafeStore, path)
 	}
@@ -40,8 +57,16 @@ func lockStore(dir string) (*os.File, error) {
 		f.Close()
 		return nil, err
 	}
+	return f, nil
+}
+
+// flockLock takes the flock how (LOCK_EX or LOCK_SH) on the lock file f of
+// dir without waiting; a lock held by another log is an *InUseError naming
+// the process whose id the file holds. On any error f is closed.
+func flockLock(f *os.File, dir string, how int) error {
+	var err error
 	for {
-		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		err = syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB)
 		if !errors.Is(err, syscall.EINTR) {
 			break
 		}
@@ -53,16 +78,13 @@ func lockStore(dir string) (*os.File, error) {
 		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 {
 			who = "process " + strconv.Itoa(pid)
 		}
-		return nil, &InUseError{Dir: dir, Lock: path, Holder: who}
+		return &InUseError{Dir: dir, Lock: f.Name(), Holder: who}
 	}
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("jetlog: lock the store: %w", err)
+		return fmt.Errorf("jetlog: lock the store: %w", err)
 	}
-	if err := f.Truncate(0); err == nil {
-		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
-	}
-	return f, nil
+	return nil
 }
 
 // checkStoreDir refuses, with ErrUnsafeStore, a store directory that is a
