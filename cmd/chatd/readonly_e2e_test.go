@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,6 +23,27 @@ import (
 type natsServer struct {
 	bin, dir, port string
 	p              *testproc.Process
+}
+
+// natsBuild is nats-server's binary, built once for the package next to
+// chatd's.
+var natsBuild struct {
+	once sync.Once
+	bin  string
+	err  error
+}
+
+// natsServerBinary returns a nats-server built from the module chatd
+// uses, building it on the first call.
+func natsServerBinary(t *testing.T) string {
+	t.Helper()
+	natsBuild.once.Do(func() {
+		natsBuild.bin, natsBuild.err = testproc.Build("github.com/nats-io/nats-server/v2", filepath.Dir(chatdBinary), "test")
+	})
+	if natsBuild.err != nil {
+		t.Fatal(natsBuild.err)
+	}
+	return natsBuild.bin
 }
 
 // startNATSServer starts bin on 127.0.0.1, on port ("" for a free one).
@@ -54,10 +76,7 @@ func (s *natsServer) kill() {
 func TestStoreOutageIsVisibleAndRecovers(t *testing.T) {
 	requireOpenSSL(t)
 	requireSSH(t)
-	bin, err := testproc.Build("github.com/nats-io/nats-server/v2", t.TempDir(), "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := natsServerBinary(t)
 	nats := startNATSServer(t, bin, t.TempDir(), "")
 	s := startChatd(t, t.TempDir(), "--nats", nats.url(), "--ssh-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0")
 	alice := s.JoinWithOpenSSL(t, "alice")
@@ -159,10 +178,7 @@ func TestStoreOutageIsVisibleAndRecovers(t *testing.T) {
 // and no later joiner, is ever shown it (review findings 2 and 8).
 func TestStoreStallNeverShowsARefusedLine(t *testing.T) {
 	requireOpenSSL(t)
-	bin, err := testproc.Build("github.com/nats-io/nats-server/v2", t.TempDir(), "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := natsServerBinary(t)
 	nats := startNATSServer(t, bin, t.TempDir(), "")
 	s := startChatd(t, t.TempDir(), "--nats", nats.url())
 	alice := s.JoinWithOpenSSL(t, "alice")

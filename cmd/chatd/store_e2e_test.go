@@ -357,10 +357,7 @@ func TestNATSCredentialsNotPrinted(t *testing.T) {
 // finding 5).
 func TestTwoChatdsOnOneStream(t *testing.T) {
 	requireOpenSSL(t)
-	bin, err := testproc.Build("github.com/nats-io/nats-server/v2", t.TempDir(), "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := natsServerBinary(t)
 	nats := startNATSServer(t, bin, t.TempDir(), "")
 	dataDir := t.TempDir()
 	a := startChatd(t, dataDir, "--nats", nats.url())

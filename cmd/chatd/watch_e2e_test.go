@@ -22,10 +22,7 @@ import (
 // server is back, the room is writable again by itself, and says so.
 func TestIdleStoreOutageIsToldAtOnce(t *testing.T) {
 	requireOpenSSL(t)
-	bin, err := testproc.Build("github.com/nats-io/nats-server/v2", t.TempDir(), "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := natsServerBinary(t)
 	nats := startNATSServer(t, bin, t.TempDir(), "")
 	s := startChatd(t, t.TempDir(), "--nats", nats.url(), "--metrics-addr", "127.0.0.1:0")
 	alice := s.JoinWithOpenSSL(t, "alice")
@@ -78,10 +75,7 @@ func TestIdleStoreOutageIsToldAtOnce(t *testing.T) {
 // and creates no stream on it.
 func TestStreamLostByTheServerIsRefusedAtStart(t *testing.T) {
 	requireOpenSSL(t)
-	bin, err := testproc.Build("github.com/nats-io/nats-server/v2", t.TempDir(), "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := natsServerBinary(t)
 	nats := startNATSServer(t, bin, t.TempDir(), "")
 	dataDir := t.TempDir()
 	s := startChatd(t, dataDir, "--nats", nats.url())
