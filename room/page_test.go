@@ -166,9 +166,9 @@ func TestCheckPage(t *testing.T) {
 // reads under way and the most seen at once.
 type slowPagerLog struct {
 	*MemoryLog
-	delay         time.Duration
-	now, highest  atomic.Int64
-	reads, joined atomic.Int64
+	delay        time.Duration
+	now, highest atomic.Int64
+	reads        atomic.Int64
 }
 
 func (l *slowPagerLog) Before(seq uint64, n int) ([]*Event, error) {
