@@ -134,9 +134,7 @@ func TestAppendBatchRefusesSeqGoingBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if err := js.DeleteStream(ctx, DefaultStream); err != nil {
-		t.Fatal(err)
-	}
+	deleteStream(t, js, DefaultStream)
 	if _, err := js.CreateStream(ctx, l.streamConfig()); err != nil {
 		t.Fatal(err)
 	}

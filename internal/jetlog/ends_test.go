@@ -1,7 +1,6 @@
 package jetlog
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -30,9 +29,7 @@ func TestLogIDFollowsTheStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := js.DeleteStream(context.Background(), DefaultStream); err != nil {
-		t.Fatal(err)
-	}
+	deleteStream(t, js, DefaultStream)
 	l.Close()
 	if err := os.Remove(filepath.Join(dir, floorName)); err != nil {
 		t.Fatal(err)

@@ -119,9 +119,7 @@ func TestExternalServer(t *testing.T) {
 			t.Fatalf("reopen of the same stream: %v", err)
 		}
 		js, _ := jetstream.New(l.Conn())
-		if err := js.DeleteStream(context.Background(), cfg.Name); err != nil {
-			t.Fatal(err)
-		}
+		deleteStream(t, js, cfg.Name)
 		if _, err := js.CreateStream(context.Background(), cfg); err != nil {
 			t.Fatal(err)
 		}

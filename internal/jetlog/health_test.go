@@ -36,9 +36,7 @@ func TestCheckEmbedded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := js.DeleteStream(context.Background(), DefaultStream); err != nil {
-		t.Fatal(err)
-	}
+	deleteStream(t, js, DefaultStream)
 	if _, err := js.CreateStream(context.Background(), l.streamConfig()); err != nil {
 		t.Fatal(err)
 	}

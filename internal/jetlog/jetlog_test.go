@@ -39,6 +39,25 @@ func open(t *testing.T, dir string, opts Options) *Log {
 	return l
 }
 
+// deleteStream deletes the stream named name, as an operator would.
+// When an account's last stream goes, nats-server removes the account's
+// emptied store directories in a goroutine of its own, which races with
+// the next stream created ("could not create storage directory"). So a
+// stream of no interest is kept beside it first, keeping those
+// directories from emptying: a test that creates the stream again is
+// then testing chatd, not that race.
+func deleteStream(t *testing.T, js jetstream.JetStream, name string) {
+	t.Helper()
+	ctx := context.Background()
+	aside := jetstream.StreamConfig{Name: name + "_ASIDE", Subjects: []string{"aside." + strings.ToLower(name)}, Storage: jetstream.FileStorage}
+	if _, err := js.CreateStream(ctx, aside); err != nil {
+		t.Fatalf("create a stream beside %s: %v", name, err)
+	}
+	if err := js.DeleteStream(ctx, name); err != nil {
+		t.Fatalf("delete stream %s: %v", name, err)
+	}
+}
+
 // hostile are stored records the log must skip.
 var hostile = [][]byte{
 	[]byte(`not json`),
@@ -414,9 +433,7 @@ func TestAppendRefusesSeqGoingBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if err := js.DeleteStream(ctx, DefaultStream); err != nil {
-		t.Fatal(err)
-	}
+	deleteStream(t, js, DefaultStream)
 	if _, err := js.CreateStream(ctx, l.streamConfig()); err != nil {
 		t.Fatal(err)
 	}

@@ -293,9 +293,7 @@ func TestCheckRefusesAReplacedStream(t *testing.T) {
 	l := open(t, t.TempDir(), Options{})
 	appendChats(t, l, 2)
 	ctx := context.Background()
-	if err := l.js.DeleteStream(ctx, DefaultStream); err != nil {
-		t.Fatal(err)
-	}
+	deleteStream(t, l.js, DefaultStream)
 	time.Sleep(10 * time.Millisecond) // another creation time
 	if _, err := l.js.CreateStream(ctx, l.streamConfig()); err != nil {
 		t.Fatal(err)
