@@ -98,15 +98,17 @@ func (r *Room) admitCommand(m *Member, cmd *Command) error {
 	}
 	if cmd.OperatorOnly && !m.operator() {
 		r.counts.rejected[RejectCommand]++
-		return refuse(ErrOperatorOnly, "%s is for the room's operators only", cmd.Name)
+		return refuse(ErrOperatorOnly, "permission denied: %s is for the room's operators only", cmd.Name)
 	}
 	m.paid = !cmd.ExemptFromFlood
 	return nil
 }
 
 // operator reports whether m is one of the room's operators, who may run
-// OperatorOnly commands. There are no operators yet.
-func (m *Member) operator() bool { return false }
+// OperatorOnly commands (Config.Policy).
+func (m *Member) operator() bool {
+	return m.room.cfg.Policy != nil && m.room.cfg.Policy.Operator(m.id)
+}
 
 // explain tells m why the room refused its line, if m should be told: not
 // for the second and later lines of a flood, nor once m has left, nor

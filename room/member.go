@@ -17,6 +17,7 @@ type Member struct {
 	id       Identity
 	describe func() []string // JoinOptions.Describe
 	no       uint64          // the member's number in the room (NickClaim.Member)
+	joined   time.Time       // when it was admitted
 	pages    pager           // reads of the log for Older (page.go)
 
 	// Guarded by room.mu.
@@ -51,6 +52,7 @@ func newMember(r *Room, nick string, opts JoinOptions) *Member {
 		nicks:    rate.NewLimiter(rate.Every(c.NickEvery), c.NickBurst),
 		id:       opts.Identity,
 		describe: opts.Describe,
+		joined:   c.Now(),
 		pages:    newPager(),
 	}
 }

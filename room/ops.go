@@ -30,8 +30,13 @@ var (
 	ErrUsage = errors.New("usage")
 	// ErrUnknownCommand: no command of that name is registered.
 	ErrUnknownCommand = errors.New("unknown command")
-	// ErrOperatorOnly: the command is for operators and the member is none.
-	ErrOperatorOnly = errors.New("for operators only")
+	// ErrOperatorOnly: the command is for operators and the member is none;
+	// its text starts "permission denied".
+	ErrOperatorOnly = errors.New("permission denied")
+	// ErrMuted: an operator muted the member (Config.Policy), which may
+	// read but not send: chat, actions, private messages and nickname
+	// changes are refused.
+	ErrMuted = errors.New("muted")
 	// ErrNickUnchanged: the member already has that nickname.
 	ErrNickUnchanged = errors.New("nickname unchanged")
 	// ErrTooManyRenames: the member changed its nickname too often lately.
@@ -81,6 +86,9 @@ func (m *Member) Say(text string) error {
 	if err := r.startOp(m, false); err != nil {
 		return err
 	}
+	if err := r.refuseMuted(m); err != nil {
+		return err
+	}
 	if err := r.refuseReadOnly(); err != nil {
 		return err
 	}
@@ -98,6 +106,9 @@ func (m *Member) Act(text string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := r.startOp(m, false); err != nil {
+		return err
+	}
+	if err := r.refuseMuted(m); err != nil {
 		return err
 	}
 	if err := r.refuseReadOnly(); err != nil {
@@ -232,11 +243,7 @@ func (m *Member) DescribeConnection() error {
 // boundLines cleans lines, cuts each to size bytes and keeps at most
 // MaxDescriptionLines of them.
 func boundLines(lines []string, size int) []string {
-	out := make([]string, 0, min(len(lines), MaxDescriptionLines))
-	for _, line := range lines[:min(len(lines), MaxDescriptionLines)] {
-		out = append(out, cutBytes(Clean(line), size))
-	}
-	return out
+	return boundLinesTo(lines, size, MaxDescriptionLines)
 }
 
 // prepare checks the size of an operation's text and cleans it with clean,
@@ -335,6 +342,9 @@ func (r *Room) whisper(m *Member, nick, text string, delivered *error) (*Event, 
 	if err := r.startOp(m, false); err != nil {
 		return nil, err
 	}
+	if err := r.refuseMuted(m); err != nil {
+		return nil, err
+	}
 	target := r.byNick[nickKey(nick)]
 	if target == nil {
 		return nil, refuse(ErrNoSuchMember, "no one called %q is here; /who lists the members", nick)
@@ -368,6 +378,9 @@ func (r *Room) deliverPrivate(m, target *Member, private *Event) error {
 // nickname is claimed, and m renamed, once it is released.
 func (r *Room) rename(m *Member, nick string, stored *error) error {
 	if err := r.startOp(m, false); err != nil {
+		return err
+	}
+	if err := r.refuseMuted(m); err != nil {
 		return err
 	}
 	if err := r.refuseStored(); err != nil {

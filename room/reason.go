@@ -28,6 +28,12 @@ const (
 	// ReasonProtocol: the member's client broke the protocol of its
 	// transport. Detail says how, such as "sent too much without a newline".
 	ReasonProtocol
+	// ReasonKicked: an operator removed the member (Room.Remove). Detail
+	// is who, then why: "alice: spam", worded "kicked by alice: spam".
+	ReasonKicked
+	// ReasonBanned: an operator banned the member, which removed it.
+	// Detail is who, until when and why, worded "banned by " and Detail.
+	ReasonBanned
 )
 
 // reasonWords are the words each kind is shown with when Detail does not
@@ -40,6 +46,8 @@ var reasonWords = [...]string{
 	ReasonFlood:        "flooding",
 	ReasonShutdown:     "server shutting down",
 	ReasonProtocol:     "protocol error",
+	ReasonKicked:       "kicked",
+	ReasonBanned:       "banned",
 }
 
 // Reason is why a member left: a kind the program can test, and words for
@@ -57,7 +65,20 @@ type Reason struct {
 // appendsDetail reports whether Detail follows the kind's words rather than
 // replacing them.
 func (r Reason) appendsDetail() bool {
-	return r.Kind == ReasonQuit || r.Kind == ReasonLost
+	return r.Kind == ReasonQuit || r.Kind == ReasonLost || r.byOperator()
+}
+
+// byOperator reports whether an operator removed the member: its Detail
+// names who, after " by ".
+func (r Reason) byOperator() bool { return r.Kind == ReasonKicked || r.Kind == ReasonBanned }
+
+// detailSep is what comes between the kind's words and a Detail that
+// follows them.
+func (r Reason) detailSep() string {
+	if r.byOperator() {
+		return " by "
+	}
+	return ": "
 }
 
 // String words the reason as Leave lines show it: "quit", "quit: bye",
@@ -67,7 +88,7 @@ func (r Reason) appendsDetail() bool {
 func (r Reason) String() string {
 	switch {
 	case r.appendsDetail() && r.Detail != "":
-		return reasonWords[r.Kind] + ": " + r.Detail
+		return reasonWords[r.Kind] + r.detailSep() + r.Detail
 	case r.Detail != "" || int(r.Kind) >= len(reasonWords):
 		return r.Detail
 	}
@@ -79,7 +100,7 @@ func (r Reason) String() string {
 func (r Reason) AppendText(b []byte) ([]byte, error) {
 	switch {
 	case r.appendsDetail() && r.Detail != "":
-		return append(append(append(b, reasonWords[r.Kind]...), ": "...), r.Detail...), nil
+		return append(append(append(b, reasonWords[r.Kind]...), r.detailSep()...), r.Detail...), nil
 	case r.Detail != "" || int(r.Kind) >= len(reasonWords):
 		return append(b, r.Detail...), nil
 	}
@@ -98,7 +119,7 @@ func ParseReason(s string) Reason {
 			return Reason{Kind: ReasonKind(kind)}
 		}
 		r := Reason{Kind: ReasonKind(kind)}
-		if detail, ok := strings.CutPrefix(s, words+": "); ok && r.appendsDetail() {
+		if detail, ok := strings.CutPrefix(s, words+r.detailSep()); ok && r.appendsDetail() {
 			r.Detail = detail
 			return r
 		}
@@ -121,12 +142,13 @@ const (
 	ClassSlowConsumer = "slow consumer"
 	ClassFlood        = "flooding"
 	ClassShutdown     = "server shutting down"
+	ClassRemoved      = "removed by an operator"
 	ClassDisconnected = "disconnected"
 )
 
 // Class sorts the reason into one of a few classes, for metrics: quit,
-// slow consumer, flooding, server shutting down, and disconnected for the
-// rest.
+// slow consumer, flooding, server shutting down, removed by an operator,
+// and disconnected for the rest.
 func (r Reason) Class() string {
 	switch r.Kind {
 	case ReasonQuit:
@@ -137,6 +159,8 @@ func (r Reason) Class() string {
 		return ClassFlood
 	case ReasonShutdown:
 		return ClassShutdown
+	case ReasonKicked, ReasonBanned:
+		return ClassRemoved
 	}
 	return ClassDisconnected
 }

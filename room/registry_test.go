@@ -78,7 +78,7 @@ func TestOperatorOnlyCommandsRefuseOthers(t *testing.T) {
 	mustJoin(t, r, "bob")
 	drain(alice)
 	alice.Send("/kick bob")
-	assertEvents(t, alice, "error /kick is for the room's operators only")
+	assertEvents(t, alice, "error permission denied: /kick is for the room's operators only")
 	if ran {
 		t.Error("the handler ran for a member who is no operator")
 	}

@@ -189,6 +189,15 @@ type Config struct {
 	// storing them, holding the sequencer), before the operation that sent
 	// the message returns.
 	MessageLog *slog.Logger
+	// Policy says who governs the room and who may not speak in it; nil:
+	// nobody is an operator and nobody is muted.
+	Policy Policy
+	// Greeting, if set, is what every joiner is told once it is in, after
+	// the member list: the message of the day. It gets the joiner's
+	// nickname and identity, is called outside the room's locks, must
+	// answer from memory and must not call the room. The room cleans each
+	// line and shows at most MaxDescriptionLines of at most MaxLineBytes.
+	Greeting func(nick string, id Identity) []string
 	// Log stores the room's public events: their order, and the history a
 	// joiner is shown (its last HistorySize). Nil means a MemoryLog of
 	// HistorySize events. An Append that fails turns the room read-only
@@ -477,6 +486,7 @@ func (r *Room) Join(nick string, opts JoinOptions) (*Member, error) {
 			a.first = max(first, 1)
 		}
 	}
+	a.greeting = r.greeting(nick, opts.Identity)
 	if err := r.admit(nick, opts, a); err != nil {
 		return nil, err
 	}
@@ -667,6 +677,9 @@ func (r *Room) arrive(a *arrival) {
 	r.replayHistory(m, a)
 	r.announceJoin(m, a)
 	r.tell(m, r.membersEvent())
+	for _, text := range a.greeting {
+		r.tell(m, &Event{Kind: Notice, Text: text})
+	}
 	if r.ro.on {
 		r.tell(m, &Event{Kind: Notice, Text: ReadOnlyNotice, Store: StoreReadOnly})
 	}

@@ -557,7 +557,8 @@ type arrival struct {
 	// unstored: the room is read-only and its Join was not stored; m
 	// gets in unannounced, and is told so.
 	unstored bool
-	err      error // why m could not join
+	err      error    // why m could not join
+	greeting []string // what m is told once in (Config.Greeting)
 }
 
 // storeArrival claims the joiner's nickname, completes its history with

@@ -241,6 +241,8 @@ var reasonNames = [...]string{
 	room.ReasonFlood:        "flood",
 	room.ReasonShutdown:     "shutdown",
 	room.ReasonProtocol:     "protocol",
+	room.ReasonKicked:       "kicked",
+	room.ReasonBanned:       "banned",
 }
 
 // reasonName is the word for k; "other" for a kind this program does not

@@ -1,0 +1,146 @@
+package room
+
+import (
+	"time"
+)
+
+// Policy says who governs the room and who may not speak in it. The room
+// asks it under its member lock, on every line a member sends, so it must
+// answer from memory, must not block, and must not call the room.
+type Policy interface {
+	// Operator reports whether the holder of id is one of the room's
+	// operators, who may run OperatorOnly commands.
+	Operator(id Identity) bool
+	// Muted reports whether the member called nick, whose identity is id,
+	// may read but not send, and until when (zero: until an operator
+	// unmutes it).
+	Muted(nick string, id Identity) (until time.Time, muted bool)
+}
+
+// MemberInfo is what the room tells of a present member (Room.Find,
+// Room.Remove): its nickname, its identity and when it joined.
+type MemberInfo struct {
+	Nick     string
+	Identity Identity
+	Joined   time.Time
+}
+
+// MaxTellLines bounds the lines one Member.Tell sends.
+const MaxTellLines = 64
+
+// refuseMuted returns ErrMuted, worded for m, if the policy muted m. The
+// caller holds r.mu.
+func (r *Room) refuseMuted(m *Member) error {
+	if r.cfg.Policy == nil {
+		return nil
+	}
+	until, muted := r.cfg.Policy.Muted(m.nick, m.id)
+	switch {
+	case !muted:
+		return nil
+	case until.IsZero():
+		return refuse(ErrMuted, "you are muted by an operator: you can read, but not send")
+	}
+	return refuse(ErrMuted, "you are muted by an operator until %s: you can read, but not send",
+		until.UTC().Format("2006-01-02 15:04:05 UTC"))
+}
+
+// Identity is who the member is, as its gateway told the room when it
+// joined (JoinOptions.Identity).
+func (m *Member) Identity() Identity { return m.id }
+
+// Joined is when the member was admitted to the room.
+func (m *Member) Joined() time.Time { return m.joined }
+
+// Tell sends the member lines of text as Notice events, in the room's
+// order, as /help does: a command's answer. Each line is cleaned and cut
+// to MaxLineBytes; at most MaxTellLines are sent. It is charged to flood
+// control like any operation.
+func (m *Member) Tell(lines ...string) error {
+	lines = boundLinesTo(lines, m.room.cfg.MaxLineBytes, MaxTellLines)
+	r := m.room
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.startOp(m, false); err != nil {
+		return err
+	}
+	for _, text := range lines {
+		r.reply(m, &Event{Kind: Notice, Text: text})
+	}
+	return nil
+}
+
+// Find returns the member called nick (or a look-alike of it), if one is
+// present.
+func (r *Room) Find(nick string) (MemberInfo, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m := r.byNick[nickKey(nick)]
+	if m == nil {
+		return MemberInfo{}, false
+	}
+	return m.info(), true
+}
+
+// info is what the room tells of m. The caller holds r.mu.
+func (m *Member) info() MemberInfo {
+	return MemberInfo{Nick: m.nick, Identity: m.id, Joined: m.joined}
+}
+
+// Remove takes every present member that match selects out of the room
+// for reason (ReasonKicked or ReasonBanned, whose Detail names the
+// operator and why), and returns their nicknames. Each one's stream ends
+// with the reason (Member.Reason), which its gateway tells it, and its leave is announced to
+// everyone, even in a room too big to announce leaves one by one: a
+// member removed by an operator is never only counted in a Presence
+// summary. match is called under the room's lock and must not call the
+// room.
+func (r *Room) Remove(match func(MemberInfo) bool, reason Reason) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var removed []*Member
+	for m := range r.members {
+		if match(m.info()) {
+			removed = append(removed, m)
+		}
+	}
+	nicks := make([]string, 0, len(removed))
+	for _, m := range removed {
+		nicks = append(nicks, m.nick)
+		if r.detach(m, reason) {
+			r.broadcast(&Event{Kind: Leave, From: m.nick, Reason: reason}, nil)
+		}
+	}
+	return nicks
+}
+
+// Announce tells every member text as a Notice, addressed to each alone:
+// what an operator did. It is not stored in the log.
+func (r *Room) Announce(text string) {
+	text = cutBytes(Clean(text), r.cfg.MaxLineBytes)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return
+	}
+	r.tellAll(&Event{Kind: Notice, Text: text})
+}
+
+// greeting is what Config.Greeting tells a joiner, bounded; nil if the
+// room has no greeting. It is called outside the room's locks.
+func (r *Room) greeting(nick string, id Identity) []string {
+	if r.cfg.Greeting == nil {
+		return nil
+	}
+	return boundLinesTo(r.cfg.Greeting(nick, id), r.cfg.MaxLineBytes, MaxDescriptionLines)
+}
+
+// boundLinesTo cleans lines, cuts each to size bytes and keeps at most n
+// of them.
+func boundLinesTo(lines []string, size, n int) []string {
+	out := make([]string, 0, min(len(lines), n))
+	for _, line := range lines[:min(len(lines), n)] {
+		out = append(out, cutBytes(Clean(line), size))
+	}
+	return out
+}
