@@ -165,6 +165,12 @@ type Refusal struct {
 	Until time.Time
 	// Text is the whole message for the connection.
 	Text string
+	// FailAuth asks an SSH gateway to fail the authentication itself,
+	// telling nothing (the allowlist policy: a key not on the list does
+	// not even authenticate). Otherwise the connection authenticates and
+	// is told Text, then closed; a TLS gateway always tells Text (as a
+	// room.Bye with room.ReasonRefused and Text as Detail).
+	FailAuth bool
 }
 
 func (r *Refusal) Error() string { return r.Text }

@@ -34,6 +34,11 @@ const (
 	// ReasonBanned: an operator banned the member, which removed it.
 	// Detail is who, until when and why, worded "banned by " and Detail.
 	ReasonBanned
+	// ReasonRefused: the server turned the connection away at the door
+	// (its access policy, or a ban) before it joined. Detail is what the
+	// server said, such as "you are banned until 2026-12-01 18:00:00 UTC:
+	// spam".
+	ReasonRefused
 )
 
 // reasonWords are the words each kind is shown with when Detail does not
@@ -48,6 +53,7 @@ var reasonWords = [...]string{
 	ReasonProtocol:     "protocol error",
 	ReasonKicked:       "kicked",
 	ReasonBanned:       "banned",
+	ReasonRefused:      "refused",
 }
 
 // Reason is why a member left: a kind the program can test, and words for
@@ -65,7 +71,14 @@ type Reason struct {
 // appendsDetail reports whether Detail follows the kind's words rather than
 // replacing them.
 func (r Reason) appendsDetail() bool {
-	return r.Kind == ReasonQuit || r.Kind == ReasonLost || r.byOperator()
+	return r.Kind == ReasonQuit || r.Kind == ReasonLost || r.Kind == ReasonRefused || r.byOperator()
+}
+
+// Final reports whether the server meant the member to stay out: an
+// operator removed it, or the door refused it. A client does not
+// reconnect by itself after such a reason.
+func (r Reason) Final() bool {
+	return r.byOperator() || r.Kind == ReasonRefused
 }
 
 // byOperator reports whether an operator removed the member: its Detail
@@ -159,7 +172,7 @@ func (r Reason) Class() string {
 		return ClassFlood
 	case ReasonShutdown:
 		return ClassShutdown
-	case ReasonKicked, ReasonBanned:
+	case ReasonKicked, ReasonBanned, ReasonRefused:
 		return ClassRemoved
 	}
 	return ClassDisconnected

@@ -516,7 +516,7 @@ func (s *session) drain() {
 // at shutdown) or no one to read it (the connection closed or failed).
 func farewell(reason room.Reason) *room.Event {
 	switch reason.Kind {
-	case room.ReasonQuit, room.ReasonSlowConsumer, room.ReasonFlood, room.ReasonProtocol, room.ReasonKicked, room.ReasonBanned:
+	case room.ReasonQuit, room.ReasonSlowConsumer, room.ReasonFlood, room.ReasonProtocol, room.ReasonKicked, room.ReasonBanned, room.ReasonRefused:
 		return &room.Event{Kind: room.Bye, Reason: reason}
 	}
 	return nil

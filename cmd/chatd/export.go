@@ -243,6 +243,7 @@ var reasonNames = [...]string{
 	room.ReasonProtocol:     "protocol",
 	room.ReasonKicked:       "kicked",
 	room.ReasonBanned:       "banned",
+	room.ReasonRefused:      "refused",
 }
 
 // reasonName is the word for k; "other" for a kind this program does not

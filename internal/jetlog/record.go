@@ -57,7 +57,7 @@ const (
 	maxMembers = 1 << 24
 	// maxReasonKind is the highest room.ReasonKind this program knows; a
 	// higher one, from a newer writer, is read as room.ReasonOther.
-	maxReasonKind = room.ReasonBanned
+	maxReasonKind = room.ReasonRefused
 )
 
 // errRecord is wrapped by every error of decode.
