@@ -27,6 +27,7 @@ type connLog struct {
 	mu        sync.Mutex
 	reason    string
 	channels  int           // session channels open now, for maxSessionsPerConn
+	admits    int           // questions to the door so far, for maxAdmitsPerConn
 	sessions  int           // of those, the ones still in use
 	noSession *time.Timer   // runs while sessions is 0
 	idle      time.Duration // how long a connection may go without a session
