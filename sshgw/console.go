@@ -75,15 +75,21 @@ var (
 	errTooManyWords = fmt.Errorf("%w: a command has at most %d words", room.ErrUsage, maxConsoleWords)
 )
 
+// errNoWords is the usage error of a command of white space only
+// (serveCommands sends those to the screen; this is a backstop).
+var errNoWords = fmt.Errorf("%w: no command", room.ErrUsage)
+
 // consoleWords splits an exec request's text into the words of an admin
-// command, within the console's bounds; text is not empty (serveCommands
-// sends empty ones to the screen).
+// command, within the console's bounds: at least one word.
 func consoleWords(text string) ([]string, error) {
 	if len(text) > maxConsoleBytes {
 		return nil, errTooLong
 	}
 	words := strings.Fields(text)
-	if len(words) > maxConsoleWords {
+	switch {
+	case len(words) == 0:
+		return nil, errNoWords
+	case len(words) > maxConsoleWords:
 		return nil, errTooManyWords
 	}
 	return words, nil

@@ -2,8 +2,10 @@
 // algorithms, the wish middleware stack, the session channels and the keys
 // and window sizes a client sends, the connection log and the stall guard,
 // and gives every session with a terminal its own chat screen (package tui)
-// as one room member. The exec commands who and help answer without
-// joining.
+// as one room member. The exec commands who, crypto and help answer without
+// joining; other exec commands go to the admin console (Config.Console),
+// and a door (Config.Door) decides who may authenticate and start a
+// session.
 package sshgw
 
 import (
@@ -100,8 +102,9 @@ var (
 
 // Server serves the room over SSH: every session with a terminal gets its
 // own chat screen and joins the room as the SSH user name, and the exec
-// commands "who" and "help" answer without joining. Anyone may connect
-// (see Config.NoneAuth); nobody is asked for a password. It is a
+// commands "who" and "help" answer without joining. Anyone the door
+// admits may connect (see Config.NoneAuth and Config.Door); nobody is
+// asked for a password. It is a
 // gateway.Server whose sessions are the chat sessions: Shutdown quits
 // their screens.
 type Server struct {
