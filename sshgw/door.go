@@ -50,19 +50,20 @@ func (s *Server) admitAuth(ctx ssh.Context, remote net.Addr, id room.Identity) b
 	if s.cfg.Door == nil {
 		return true
 	}
-	if cl, ok := ctx.Value(connLogKey{}).(*connLog); ok && !cl.takeAdmit() {
+	cl, _ := ctx.Value(connLogKey{}).(*connLog)
+	if cl != nil && !cl.takeAdmit() {
 		s.log.Info("ssh authentication refused: too many attempts", "remote", remote.String())
 		return false
 	}
 	err := s.cfg.Door.Admit(id)
 	var refusal *access.Refusal
 	if !errors.As(err, &refusal) || !refusal.FailAuth {
+		cl.authRefused("")
 		return true
 	}
-	s.countRefusal(err)
-	setConnReason(ctx, refusedReason(err))
-	s.log.Info("ssh authentication refused at the door", "remote", remote.String(),
-		"identity", id, "refusal", refusalClass(err))
+	class := refusalClass(err)
+	cl.authRefused(class)
+	s.log.Info("ssh authentication refused at the door", "remote", remote.String(), "identity", id, "refusal", class)
 	return false
 }
 
@@ -109,13 +110,26 @@ func (s *Server) refuseAtDoor(next ssh.Handler) ssh.Handler {
 			next(sess)
 			return
 		}
-		s.countRefusal(err)
-		setConnReason(sess.Context(), refusedReason(err))
+		class := refusalClass(err)
+		s.countRefusal(class)
+		setConnReason(sess.Context(), refusedReason(class))
 		s.log.Info("ssh session refused at the door", "user", boundedUser(sess.User()), "remote", sess.RemoteAddr().String(),
-			"identity", id, "refusal", refusalClass(err))
+			"identity", id, "refusal", class)
 		fmt.Fprintf(s.guarded(sess, messages(sess)), "*** %s\n", refusalText(err))
 		_ = sess.Exit(1)
 	}
+}
+
+// authRefused records the door's answer to the connection's latest
+// authentication attempt: the refusal's class, or "" if it was admitted.
+// c may be nil (a connection without its log, in no server of ours).
+func (c *connLog) authRefused(class string) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.refusal = class
 }
 
 // takeAdmit counts one question to the door for the connection; it
@@ -152,9 +166,9 @@ func refusalClass(err error) string {
 	return RefusedOther
 }
 
-// refusedReason is why a refused connection ended, as its log record
-// says: "refused: banned".
-func refusedReason(err error) string { return "refused: " + refusalClass(err) }
+// refusedReason is why a connection refused with a refusal of class
+// ended, as its log record says: "refused: banned".
+func refusedReason(class string) string { return "refused: " + class }
 
 // refusalText is what a refused session is told: the refusal's words,
 // cleaned of anything a terminal would act on, and at most
@@ -171,9 +185,10 @@ func refusalText(err error) string {
 	return text[:cut] + "…"
 }
 
-// countRefusal counts a refusal at the door, by class.
-func (s *Server) countRefusal(err error) {
+// countRefusal counts a refusal at the door, of class: a connection whose
+// authentication it failed, or a session it turned away.
+func (s *Server) countRefusal(class string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.refused[refusalClass(err)]++
+	s.refused[class]++
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -201,17 +202,18 @@ func TestUnlistedKeyFailsAuthentication(t *testing.T) {
 	if !sawUnlisted {
 		t.Errorf("the door was never asked about %s: %+v", unlistedFP, door.questions())
 	}
-	if got := ts.srv.Stats().Refused[RefusedPolicy]; got == 0 {
-		t.Error("the refusal was not counted")
+	waitFor(t, "both connections' log records", func() bool { return len(logRecords(t, log.String(), "connection closed")) == 2 })
+	var reasons []any
+	for _, rec := range logRecords(t, log.String(), "connection closed") {
+		reasons = append(reasons, rec["reason"])
 	}
-	waitFor(t, "the refused connection's log record", func() bool {
-		for _, rec := range logRecords(t, log.String(), "connection closed") {
-			if rec["reason"] == "refused: policy" {
-				return true
-			}
-		}
-		return false
-	})
+	if !slices.Contains(reasons, any("refused: policy")) {
+		t.Errorf("the connections closed for %v; want one refused: policy", reasons)
+	}
+	// One connection refused, however many attempts it made.
+	if got := ts.srv.Stats().Refused; !maps.Equal(got, map[string]uint64{RefusedPolicy: 1}) {
+		t.Errorf("Stats.Refused = %v, want one policy refusal", got)
+	}
 }
 
 // TestBannedKeyIsToldWhyAndExits: a key the door refuses without
@@ -376,7 +378,8 @@ func TestDoorQuestionsPerConnectionAreBounded(t *testing.T) {
 func TestNoneAuthAsksTheDoor(t *testing.T) {
 	checkGoroutines(t)
 	door := &fakeDoor{bare: notListed}
-	ts := startServerWith(t, Config{NoneAuth: true, Door: door})
+	var log logBuffer
+	ts := startServerWith(t, Config{NoneAuth: true, Door: door, Logger: slog.New(slog.NewJSONHandler(&log, nil))})
 	if c, err := ts.dialWith("mallory"); err == nil {
 		c.Close()
 		t.Fatal("a client showing nothing got in past the door")
@@ -386,9 +389,15 @@ func TestNoneAuthAsksTheDoor(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a key the door admits: %v", err)
 	}
-	defer c.Close()
+	c.Close()
 	qs := door.questions()
-	if len(qs) < 2 || qs[0].KeyFingerprint != "" || qs[len(qs)-1].KeyFingerprint != gossh.FingerprintSHA256(key.PublicKey()) {
-		t.Errorf("the door was asked %+v", qs)
+	if len(qs) != 3 || qs[0].KeyFingerprint != "" || qs[1].KeyFingerprint != "" || qs[2].KeyFingerprint != gossh.FingerprintSHA256(key.PublicKey()) {
+		t.Errorf("the door was asked %+v; want none, none, then alice's key", qs)
+	}
+	// mallory's connection was refused; alice's, refused "none" first,
+	// was not.
+	waitFor(t, "both connections' log records", func() bool { return len(logRecords(t, log.String(), "connection closed")) == 2 })
+	if got := ts.srv.Stats().Refused; !maps.Equal(got, map[string]uint64{RefusedPolicy: 1}) {
+		t.Errorf("Stats.Refused = %v, want one policy refusal", got)
 	}
 }
