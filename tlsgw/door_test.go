@@ -1,8 +1,11 @@
 package tlsgw
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"errors"
 	"encoding/pem"
 	"log/slog"
 	"maps"
@@ -167,5 +170,47 @@ func TestRefusedAtTheDoorWithOpenSSL(t *testing.T) {
 	}
 	if refused != 2 {
 		t.Errorf("%d connection records say refused: banned, want 2:\n%s", refused, log.String())
+	}
+}
+
+// doorFunc is a door answering with a function.
+type doorFunc func(room.Identity) error
+
+func (f doorFunc) Admit(id room.Identity) error { return f(id) }
+
+// TestRefusalIsOneCleanLine: whatever words the door answers with, the
+// client is told them on one line, without anything its terminal would
+// act on, and at most maxRefusalBytes of them; a policy refusal that
+// would fail an SSH authentication is told over TLS all the same, and an
+// error that is not an *access.Refusal is counted as "other".
+func TestRefusalIsOneCleanLine(t *testing.T) {
+	answers := []error{
+		&access.Refusal{Kind: access.RefusedByPolicy, FailAuth: true, Text: "only registered\nmembers \x1b[31mmay join"},
+		errors.New(strings.Repeat("é", maxRefusalBytes)),
+	}
+	var next int
+	var mu sync.Mutex
+	ts := startServer(t, Config{Door: doorFunc(func(room.Identity) error {
+		mu.Lock()
+		defer mu.Unlock()
+		next++
+		return answers[next-1]
+	})})
+	for i, want := range []string{
+		"!!! disconnected: refused: only registeredmembers may join",
+		"!!! disconnected: refused: " + strings.Repeat("é", maxRefusalBytes/2) + "…",
+	} {
+		conn, err := tls.Dial("tcp", ts.addr, &tls.Config{RootCAs: ts.roots, ServerName: "localhost"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := &client{t: t, conn: conn, r: bufio.NewReader(conn)}
+		if lines := c.expectClosed(); len(lines) != 1 || lines[0] != want {
+			t.Errorf("refusal %d: got %q, want %q", i, lines, want)
+		}
+		conn.Close()
+	}
+	if st := ts.srv.Stats(); !maps.Equal(st.Refused, map[string]uint64{RefusedPolicy: 1, RefusedOther: 1}) {
+		t.Errorf("Stats.Refused = %v", st.Refused)
 	}
 }
