@@ -24,9 +24,15 @@ type connLog struct {
 	start time.Time
 	once  sync.Once
 
-	mu        sync.Mutex
-	reason    string
-	channels  int           // session channels open now, for maxSessionsPerConn
+	mu       sync.Mutex
+	reason   string
+	channels int // session channels open now, for maxSessionsPerConn
+	admits   int // questions to the door so far, for maxAdmitsPerConn
+	// refusal is the class of the door's refusal of the last
+	// authentication attempt, "" if it was admitted (or none was made):
+	// a connection that closes refused is counted once (refused).
+	refusal   string
+	refused   func(class string)
 	sessions  int           // of those, the ones still in use
 	noSession *time.Timer   // runs while sessions is 0
 	idle      time.Duration // how long a connection may go without a session
@@ -38,7 +44,7 @@ type connLogKey struct{}
 // and wraps it to log its end.
 func (s *Server) logConnections(ctx ssh.Context, conn net.Conn) net.Conn {
 	s.log.Info("connection opened", "transport", "ssh", "remote", conn.RemoteAddr().String())
-	c := &connLog{Conn: conn, log: s.log.Info, ctx: ctx, start: time.Now(), idle: s.cfg.HandshakeTimeout}
+	c := &connLog{Conn: conn, log: s.log.Info, refused: s.countRefusal, ctx: ctx, start: time.Now(), idle: s.cfg.HandshakeTimeout}
 	c.noSession = time.AfterFunc(c.idle, c.closeIdle)
 	ctx.SetValue(connLogKey{}, c)
 	return c
@@ -115,8 +121,13 @@ func (c *connLog) Close() error {
 
 func (c *connLog) logClose() {
 	c.mu.Lock()
-	reason := c.reason
+	reason, refusal := c.reason, c.refusal
 	c.mu.Unlock()
+	if refusal != "" {
+		// It never authenticated: the door refused its last attempt.
+		reason = refusedReason(refusal)
+		c.refused(refusal)
+	}
 	// The context's accessors panic on values the handshake never set.
 	version, _ := c.ctx.Value(ssh.ContextKeyClientVersion).(string)
 	user, _ := c.ctx.Value(ssh.ContextKeyUser).(string)

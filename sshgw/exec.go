@@ -16,7 +16,7 @@ import (
 type command int
 
 const (
-	commandUnknown command = iota // anything else: refused
+	commandUnknown command = iota // anything else: the console's, or refused
 	commandWho                    // "who": the member list
 	commandHelp                   // "help": the commands
 	commandCrypto                 // "crypto": the session's crypto, as /crypto shows it
@@ -76,25 +76,28 @@ func (s *Server) serveCommands(next ssh.Handler) ssh.Handler {
 }
 
 // runCommand runs an exec request's command and ends the session with its
-// exit status: 0 for who, crypto and help, 1 for anything else, which is refused
-// with the list of commands and the command that opens the chat. Nothing
-// joins the room or is announced.
+// exit status: 0 for who, crypto and help; any other command goes to the
+// console (Config.Console, see runConsole) if there is one, and is
+// otherwise refused, with exit status 1, with the list of commands and the
+// command that opens the chat. Nothing joins the room or is announced.
 func (s *Server) runCommand(sess ssh.Session, text string) {
 	cmd := parseCommand(text)
 	s.log.Debug("ssh command", "user", boundedUser(sess.User()), "remote", sess.RemoteAddr().String(), "command", echoCommand(text))
-	switch cmd {
-	case commandWho:
+	switch {
+	case cmd == commandWho:
 		setConnReason(sess.Context(), "who")
 		_, _ = s.guarded(sess, sess).Write(s.whoText())
 		_ = sess.Exit(0)
-	case commandCrypto:
+	case cmd == commandCrypto:
 		setConnReason(sess.Context(), "crypto")
 		_, _ = io.WriteString(s.guarded(sess, sess), s.cryptoText(sess))
 		_ = sess.Exit(0)
-	case commandHelp:
+	case cmd == commandHelp:
 		setConnReason(sess.Context(), "help")
 		_, _ = io.WriteString(s.guarded(sess, sess), s.helpText(sess))
 		_ = sess.Exit(0)
+	case s.cfg.Console != nil:
+		s.runConsole(sess, text)
 	default:
 		setConnReason(sess.Context(), "unknown command")
 		fmt.Fprintf(s.guarded(sess, messages(sess)), "chatd: there is no command %s here; the commands are %s.\n"+
@@ -124,12 +127,17 @@ func (s *Server) cryptoText(sess ssh.Session) string {
 	return strings.Join(c.Lines(), "\n") + "\n"
 }
 
-// helpText is what "help" prints.
+// helpText is what "help" prints: chatd's own commands, then, with a
+// console, the console's help for this session (an operator's: a
+// non-operator's console answers permission denied, and is shown none).
 func (s *Server) helpText(sess ssh.Session) string {
 	var b strings.Builder
 	b.WriteString("chatd is a chat room. Commands that do not join it:\n")
 	for _, c := range commands {
 		fmt.Fprintf(&b, "  %-6s %s\n", c.name, c.help)
+	}
+	for _, line := range s.consoleHelp(sess) {
+		fmt.Fprintf(&b, "%s\n", line)
 	}
 	fmt.Fprintf(&b, "To chat, connect with a terminal: %s\n", s.hint(sess))
 	return b.String()

@@ -2,8 +2,10 @@
 // algorithms, the wish middleware stack, the session channels and the keys
 // and window sizes a client sends, the connection log and the stall guard,
 // and gives every session with a terminal its own chat screen (package tui)
-// as one room member. The exec commands who and help answer without
-// joining.
+// as one room member. The exec commands who, crypto and help answer without
+// joining; other exec commands go to the admin console (Config.Console),
+// and a door (Config.Door) decides who may authenticate and start a
+// session.
 package sshgw
 
 import (
@@ -12,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"path/filepath"
 	"slices"
@@ -24,6 +27,7 @@ import (
 	"github.com/charmbracelet/colorprofile"
 	gossh "golang.org/x/crypto/ssh"
 
+	"chatd/access"
 	"chatd/connlimit"
 	"chatd/gateway"
 	"chatd/room"
@@ -77,6 +81,15 @@ type Config struct {
 	// --host): the hint that tells a client how to open the chat names the
 	// first DNS name among them (see hintHost).
 	Hosts []string
+	// Door, if set, is asked before anyone comes in (see door.go): at each
+	// authentication attempt, with the identity the session would have,
+	// and again when a session starts. nil admits everyone.
+	Door access.Door
+	// Console, if set, runs the exec commands other than chatd's own
+	// (who, crypto, help): "ssh HOST ban mallory 1h spam" is
+	// Console.Run with the words and the session's identity. nil means
+	// there are no such commands.
+	Console access.Console
 }
 
 // Modern SSH algorithms only: post-quantum hybrid and elliptic-curve key
@@ -89,8 +102,9 @@ var (
 
 // Server serves the room over SSH: every session with a terminal gets its
 // own chat screen and joins the room as the SSH user name, and the exec
-// commands "who" and "help" answer without joining. Anyone may connect
-// (see Config.NoneAuth); nobody is asked for a password. It is a
+// commands "who" and "help" answer without joining. Anyone the door
+// admits may connect (see Config.NoneAuth and Config.Door); nobody is
+// asked for a password. It is a
 // gateway.Server whose sessions are the chat sessions: Shutdown quits
 // their screens.
 type Server struct {
@@ -109,18 +123,22 @@ type Server struct {
 
 	mu       sync.Mutex
 	sessions map[ssh.Session]*chatSession
+	refused  map[string]uint64 // refusals at the door, by class (refusalClass)
 }
 
 // Stats is a snapshot of the SSH server's counters, for metrics.
 type Stats struct {
-	Sessions uint64 // chat sessions started
-	Open     int    // chat sessions open now
+	Sessions uint64            // chat sessions started
+	Open     int               // chat sessions open now
+	Refused  map[string]uint64 // refusals at the door (Config.Door), by class: RefusedPolicy, RefusedBanned, RefusedOther
 }
 
 // Stats returns a snapshot of the server's counters.
 func (s *Server) Stats() Stats {
 	c := s.life.Counts()
-	return Stats{Sessions: c.Started, Open: c.Sessions}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return Stats{Sessions: c.Started, Open: c.Sessions, Refused: maps.Clone(s.refused)}
 }
 
 // NewServer loads the host key, creating it if missing, and prepares the
@@ -142,6 +160,7 @@ func NewServer(cfg Config) (*Server, error) {
 		fingerprint: gossh.FingerprintSHA256(signer.PublicKey()),
 		hostKeyType: signer.PublicKey().Type(),
 		sessions:    make(map[ssh.Session]*chatSession),
+		refused:     make(map[string]uint64),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -172,29 +191,33 @@ func NewServer(cfg Config) (*Server, error) {
 		wish.WithAddress(cfg.Addr),
 		wish.WithHostKeyPEM(keyPEM),
 		wish.WithVersion("chatd"),
-		// Accept everyone without asking anything: with "none" (see
-		// serverConfig), else with any key, or with keyboard-interactive and
-		// no questions. Password authentication is not offered, so ssh
-		// never prompts for one.
-		wish.WithPublicKeyAuth(func(ssh.Context, ssh.PublicKey) bool { return true }),
-		wish.WithKeyboardInteractiveAuth(func(ssh.Context, gossh.KeyboardInteractiveChallenge) bool { return true }),
+		// Accept everyone the door admits without asking anything: with
+		// "none" (see serverConfig), else with any key, or with
+		// keyboard-interactive and no questions. Password authentication
+		// is not offered, so ssh never prompts for one.
+		wish.WithPublicKeyAuth(s.publicKeyAuth),
+		wish.WithKeyboardInteractiveAuth(s.keyboardInteractiveAuth),
 		// Middlewares run last to first: the last one listed sees the
 		// session first, and each calls the one listed before it.
 		wish.WithMiddleware(
-			// 5. Innermost: run the chat screen until it quits. It joins
+			// 6. Innermost: run the chat screen until it quits. It joins
 			// the room as the SSH user name, or starts with the nickname
 			// prompt if the room refuses that name.
 			s.runScreen,
-			// 4. Register the session, so that Shutdown can quit its
+			// 5. Register the session, so that Shutdown can quit its
 			// program, and make sure the member leaves the room however
 			// the session ends. Outside the screen, so the screen can never
 			// return without the member leaving.
 			s.trackSession,
-			// 3. Answer exec commands (who, help; others are refused), and
+			// 4. Answer exec commands (who, crypto, help; others go to
+			// Config.Console, or are refused), and
 			// refuse a shell without a terminal with a one-line
 			// explanation, before anything joins the room or starts a
 			// program (the screen has nothing to draw on).
 			s.serveCommands,
+			// 3. Ask the door (Config.Door) again, and turn a refused
+			// session away with the reason.
+			s.refuseAtDoor,
 			// 2. Refuse user names over maxUserBytes, before the name is
 			// used for anything.
 			s.refuseLongUser,
@@ -216,16 +239,16 @@ func NewServer(cfg Config) (*Server, error) {
 
 // serverConfig is the SSH configuration of each connection, before
 // charm.land/ssh adds the host key and the authentication handlers: the
-// algorithms, and the "none" method if Config.NoneAuth.
-func (s *Server) serverConfig(ssh.Context) *gossh.ServerConfig {
-	cfg := &gossh.ServerConfig{Config: gossh.Config{KeyExchanges: sshKeyExchanges, Ciphers: sshCiphers, MACs: sshMACs}}
+// algorithms, the authentication failures allowed, and the "none" method
+// if Config.NoneAuth (which the door, if any, is asked about too).
+func (s *Server) serverConfig(ctx ssh.Context) *gossh.ServerConfig {
+	cfg := &gossh.ServerConfig{
+		Config:       gossh.Config{KeyExchanges: sshKeyExchanges, Ciphers: sshCiphers, MACs: sshMACs},
+		MaxAuthTries: sshMaxAuthTries,
+	}
 	if s.cfg.NoneAuth {
 		cfg.NoClientAuth = true
-		// Permissions rather than none: charm.land/ssh keeps them in
-		// the session's context; the mark is for /crypto (authOf).
-		cfg.NoClientAuthCallback = func(gossh.ConnMetadata) (*gossh.Permissions, error) {
-			return &gossh.Permissions{Extensions: map[string]string{authExtension: authNone}}, nil
-		}
+		cfg.NoClientAuthCallback = s.noneAuth(ctx)
 	}
 	return cfg
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"chatd/access"
 	"chatd/gateway"
 	"chatd/room"
 )
@@ -47,6 +48,12 @@ type Config struct {
 	// about a connection carries keylog=NAME and every client's greeting
 	// says its session can be decrypted.
 	KeyLog string
+
+	// Door, if set, is asked after the handshake, before the nickname
+	// prompt, whether the client (its address and its certificate, if it
+	// presented one) may come in; a refused client is told why, as its
+	// last line, and the connection is closed. nil admits everyone.
+	Door access.Door
 }
 
 func (c Config) withDefaults() Config {
@@ -84,6 +91,7 @@ type Server struct {
 	// Counters, guarded by mu.
 	handshakes        map[HandshakeLabel]uint64
 	handshakeFailures map[string]uint64
+	refused           map[string]uint64 // refusals at the door, by class (refusalClass)
 }
 
 // NewServer returns a server for cfg. cfg.Room and cfg.TLS are required.
@@ -94,6 +102,7 @@ func NewServer(cfg Config) *Server {
 
 		handshakes:        make(map[HandshakeLabel]uint64),
 		handshakeFailures: make(map[string]uint64),
+		refused:           make(map[string]uint64),
 	}
 	s.life = gateway.New(gateway.Options{Logger: s.cfg.Logger, EndSessions: s.closePending})
 	return s

@@ -81,13 +81,17 @@ func (s *Server) serveConn(raw net.Conn) {
 	go sess.serve(m)
 }
 
-// open does the TLS handshake and the nickname exchange. It returns the
-// member, or nil and why the client did not join.
+// open does the TLS handshake, asks the door (Config.Door) and does the
+// nickname exchange. It returns the member, or nil and why the client did
+// not join.
 func (s *session) open() (*room.Member, string) {
 	if err := s.handshake(); err != nil {
 		s.srv.countHandshakeFailure(err)
 		explainNotTLS(err, s.srv.cfg.WriteTimeout)
 		return nil, "tls handshake failed: " + err.Error()
+	}
+	if refused := s.admit(); refused != "" {
+		return nil, refused
 	}
 	m, err := s.join()
 	if err != nil {

@@ -19,6 +19,7 @@ type Stats struct {
 	Accepted          uint64                    // connections accepted
 	Handshakes        map[HandshakeLabel]uint64 // completed handshakes
 	HandshakeFailures map[string]uint64         // failed handshakes, by HandshakeFailure class
+	Refused           map[string]uint64         // connections refused at the door (Config.Door), by class: RefusedPolicy, RefusedBanned, RefusedOther
 }
 
 // HandshakeLabel is what a completed handshake negotiated.
@@ -37,13 +38,15 @@ func (s *Server) Stats() Stats {
 		Accepted:          c.Accepted,
 		Handshakes:        maps.Clone(s.handshakes),
 		HandshakeFailures: maps.Clone(s.handshakeFailures),
+		Refused:           maps.Clone(s.refused),
 	}
 }
 
 // Register registers the gateway's metrics with reg: its connections
 // (chatd_connections_open and chatd_connections_total with transport
-// "tls"), and its completed and failed handshakes. They are read from
-// Stats at each scrape.
+// "tls"), its completed and failed handshakes, and the connections
+// refused at the door (chatd_door_refusals_total with transport "tls" and
+// the refusal's class). They are read from Stats at each scrape.
 func (s *Server) Register(reg prometheus.Registerer) error {
 	return reg.Register(&collector{srv: s, conns: gateway.NewConnectionMetrics("tls")})
 }
@@ -51,6 +54,11 @@ func (s *Server) Register(reg prometheus.Registerer) error {
 var (
 	descHandshakes        = prometheus.NewDesc("chatd_tls_handshakes_total", "Completed TLS handshakes, by version and key-exchange group.", []string{"version", "group"}, nil)
 	descHandshakeFailures = prometheus.NewDesc("chatd_tls_handshake_failures_total", "Failed TLS handshakes, by reason.", []string{"reason"}, nil)
+	// descRefusals: the SSH gateway exports the same family with
+	// transport "ssh"; name, help and labels must match.
+	descRefusals = prometheus.NewDesc("chatd_door_refusals_total",
+		"Connections refused at the door (access policy or ban), by transport and class (policy, banned, other).",
+		[]string{"class"}, prometheus.Labels{"transport": "tls"})
 )
 
 // collector exports a Server's Stats to Prometheus.
@@ -64,6 +72,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	c.conns.Describe(ch)
 	ch <- descHandshakes
 	ch <- descHandshakeFailures
+	ch <- descRefusals
 }
 
 // Collect sends the metrics' values, read from a fresh Stats.
@@ -75,6 +84,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for reason, n := range st.HandshakeFailures {
 		ch <- prometheus.MustNewConstMetric(descHandshakeFailures, prometheus.CounterValue, float64(n), reason)
+	}
+	for class, n := range st.Refused {
+		ch <- prometheus.MustNewConstMetric(descRefusals, prometheus.CounterValue, float64(n), class)
 	}
 }
 

@@ -117,6 +117,10 @@ func TestEveryPartRegistersTheSameMetricsAsBefore(t *testing.T) {
 		"chatd_store_failures_total":         {{"Failed calls of the room's store (appends, and probes while it is read-only), by reason: unreachable, timeout, write, broken, missing, other.", "reason"}},
 		"chatd_tls_handshakes_total":         {{"Completed TLS handshakes, by version and key-exchange group.", "group,version"}},
 		"chatd_tls_handshake_failures_total": {{"Failed TLS handshakes, by reason.", "reason"}},
+		"chatd_door_refusals_total": {
+			{"Connections refused at the door (access policy or ban), by transport and class (policy, banned, other).", "class,transport"},
+			{"Connections refused at the door (access policy or ban), by transport and class (policy, banned, other).", "class,transport"},
+		},
 	}
 	for name, w := range want {
 		if got := d.metrics[name]; !slices.Equal(got, w) {
