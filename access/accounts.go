@@ -28,7 +28,7 @@ func (d *Directory) register(ctx context.Context, a *actor, args []string) ([]st
 	if len(a.creds) == 0 {
 		return nil, fmt.Errorf("you connected without a key or certificate, so there is nothing to register: %s", howToGetCredential(a.id.Transport))
 	}
-	if !d.limits.register.allow(a.id.Address) {
+	if !d.limits.register.allow(a.id.Address, d.now()) {
 		return nil, errors.New("too many registrations from your address; wait a minute")
 	}
 	nick := a.member.Nick()

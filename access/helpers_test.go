@@ -222,3 +222,9 @@ func (f *fixture) present(nick string) bool {
 func ownerLine(name string) string { return keyFP(name) + "\n" }
 
 func writeString(path, text string) error { return os.WriteFile(path, []byte(text), 0o600) }
+
+// containsEvent is contains over the texts of events.
+func containsEvents(t *testing.T, events []*room.Event, want string) {
+	t.Helper()
+	contains(t, texts(events), want)
+}

@@ -2,6 +2,7 @@ package access
 
 import (
 	"sync"
+	"time"
 
 	"golang.org/x/time/rate"
 )
@@ -34,31 +35,31 @@ func newLimiter(limit rate.Limit, burst int) *limiter {
 	return &limiter{limit: limit, burst: burst, by: map[string]*rate.Limiter{}, overflow: rate.NewLimiter(limit, burst)}
 }
 
-// allow reports whether addr may act now. Addresses whose limiters are
+// allow reports whether addr may act at now. Addresses whose limiters are
 // full again are forgotten when the map is full; while it stays full,
 // new addresses share one limiter, so that nobody escapes by crowding
 // the map.
-func (l *limiter) allow(addr string) bool {
+func (l *limiter) allow(addr string, now time.Time) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	lim := l.by[addr]
 	if lim == nil {
 		if len(l.by) >= maxLimited {
-			l.sweep()
+			l.sweep(now)
 		}
 		if len(l.by) >= maxLimited {
-			return l.overflow.Allow()
+			return l.overflow.AllowN(now, 1)
 		}
 		lim = rate.NewLimiter(l.limit, l.burst)
 		l.by[addr] = lim
 	}
-	return lim.Allow()
+	return lim.AllowN(now, 1)
 }
 
 // sweep forgets the limiters that are full again. The caller holds l.mu.
-func (l *limiter) sweep() {
+func (l *limiter) sweep(now time.Time) {
 	for addr, lim := range l.by {
-		if lim.Tokens() >= float64(l.burst) {
+		if lim.TokensAt(now) >= float64(l.burst) {
 			delete(l.by, addr)
 		}
 	}

@@ -134,7 +134,7 @@ func (d *Directory) checkClaim(nick string, id room.Identity) error {
 		return nil
 	}
 	d.metrics.refusals.WithLabelValues(refusedRegistered).Inc()
-	if !d.limits.claim.allow(id.Address) {
+	if !d.limits.claim.allow(id.Address, d.now()) {
 		return fmt.Errorf("%w: %q is registered, and too many registered nicknames were tried from your address; wait a minute", room.ErrNickTaken, nick)
 	}
 	return fmt.Errorf("%w: %q is registered; connect with one of its credentials, or choose another", room.ErrNickTaken, nick)
