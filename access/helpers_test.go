@@ -228,3 +228,5 @@ func containsEvents(t *testing.T, events []*room.Event, want string) {
 	t.Helper()
 	contains(t, texts(events), want)
 }
+
+var t0ctx = context.Background()
