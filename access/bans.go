@@ -118,6 +118,7 @@ func (d *Directory) putBans(ctx context.Context, bans []ban, ttl time.Duration) 
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.v.prune(d.now())
 	for _, b := range bans {
 		d.v.bans[b.target.key()] = b
 	}

@@ -111,11 +111,11 @@ func (d *Directory) slashHandler(c *command) func(m *room.Member, args string) e
 
 // memberActor is m as an actor.
 func (d *Directory) memberActor(m *room.Member) *actor {
-	id := m.Identity()
+	id, nick := m.Identity(), m.Nick() // not under d.mu: the room's lock comes first
 	creds := CredentialsOf(id)
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	return &actor{id: id, creds: creds, name: m.Nick(), member: m, rank: d.v.rankOf(creds)}
+	return &actor{id: id, creds: creds, name: nick, member: m, rank: d.v.rankOf(creds)}
 }
 
 // Run runs an admin command over SSH exec (Console): only owners and

@@ -113,14 +113,14 @@ func TestHostileRecords(t *testing.T) {
 		}
 	}
 	put(Accounts, "alice", string(encode(good)))
-	put(Accounts, "bob", `{"v":2,"nick":"bob","creds":["`+keyFP("bob")+`"]}`)            // another version
-	put(Accounts, "carl", `{"v":1,"nick":"carl","creds":[]}`)                           // no credentials
+	put(Accounts, "bob", `{"v":2,"nick":"bob","creds":["`+keyFP("bob")+`"]}`)              // another version
+	put(Accounts, "carl", `{"v":1,"nick":"carl","creds":[]}`)                              // no credentials
 	put(Accounts, "dan2", `{"v":1,"nick":"dan","creds":["`+keyFP("dan")+`"]}`)             // key not its nick's
-	put(Accounts, "eve", `{"v":1,"nick":"eve","creds":["`+keyFP("alice")+`"]}`)           // alice's key
-	put(Accounts, "fay", `{"v":1,"nick":"fay","creds":["SHA256:nope"]}`)                  // bad credential
+	put(Accounts, "eve", `{"v":1,"nick":"eve","creds":["`+keyFP("alice")+`"]}`)            // alice's key
+	put(Accounts, "fay", `{"v":1,"nick":"fay","creds":["SHA256:nope"]}`)                   // bad credential
 	put(Accounts, "gil", `{"v":1,"nick":"gil","creds":["`+keyFP("gil")+`"],"admin":true}`) // unknown field
-	put(Accounts, "h\x1bj", `{"v":1,"nick":"h\u001bj","creds":["`+keyFP("h")+`"]}`)       // bad nick
-	put(Accounts, "ivy", `{"v":1,"nick":"ivy","creds":["`+keyFP("ivy")+`"]} {}`)          // trailing
+	put(Accounts, "h\x1bj", `{"v":1,"nick":"h\u001bj","creds":["`+keyFP("h")+`"]}`)        // bad nick
+	put(Accounts, "ivy", `{"v":1,"nick":"ivy","creds":["`+keyFP("ivy")+`"]} {}`)           // trailing
 	put(Roles, "zed", `not json`)
 	put(Bans, "ip:0.0.0.0/0", `{"v":1,"target":"ip=0.0.0.0/0","by":"x","since":"2026-01-01T00:00:00Z"}`)
 	put(Bans, "fp:"+keyFP("m"), `{"v":1,"target":"fp=`+keyFP("m")+`","by":"x\u001b[31m","since":"2026-01-01T00:00:00Z"}`)

@@ -4,12 +4,12 @@ import "github.com/prometheus/client_golang/prometheus"
 
 // Refusal reasons, as chatd_access_refusals_total labels them.
 const (
-	refusedPolicy       = "policy"
-	refusedBanned       = "banned"
-	refusedRegistered   = "registered-nick"
-	actionLabel         = "action"
-	refusalReasonLabel  = "reason"
-	metricsNamespace    = "chatd"
+	refusedPolicy      = "policy"
+	refusedBanned      = "banned"
+	refusedRegistered  = "registered-nick"
+	actionLabel        = "action"
+	refusalReasonLabel = "reason"
+	metricsNamespace   = "chatd"
 )
 
 // metrics are a Directory's Prometheus metrics.

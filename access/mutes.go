@@ -39,6 +39,7 @@ func (d *Directory) mute(ctx context.Context, a *actor, args []string) ([]string
 		return nil, err
 	}
 	d.mu.Lock()
+	d.v.prune(d.now())
 	d.v.mutes[key] = &mute{rec: rec, creds: t.creds}
 	d.mu.Unlock()
 	d.logAction("mute", a.name, t.nick, rec.Until, reason)

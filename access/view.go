@@ -3,6 +3,7 @@ package access
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/netip"
 	"time"
 )
@@ -222,4 +223,11 @@ func tooBroad(p netip.Prefix) bool {
 		return p.Bits() < 16
 	}
 	return p.Bits() < 32
+}
+
+// prune forgets the bans and mutes that ended by now, as the Backend
+// does by itself. The caller holds d.mu.
+func (v *view) prune(now time.Time) {
+	maps.DeleteFunc(v.bans, func(_ string, b ban) bool { return expired(b.rec.Until, now) })
+	maps.DeleteFunc(v.mutes, func(_ string, m *mute) bool { return expired(m.rec.Until, now) })
 }
