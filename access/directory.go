@@ -220,3 +220,10 @@ func (e *storeError) Error() string {
 }
 
 func (e *storeError) Unwrap() []error { return []error{ErrStore, e.err} }
+
+// The Directory answers the room's and the gateways' seams.
+var (
+	_ room.Policy = (*Directory)(nil)
+	_ Door        = (*Directory)(nil)
+	_ Console     = (*Directory)(nil)
+)

@@ -109,6 +109,13 @@ func TestBanNick(t *testing.T) {
 	if refusal(t, g.d, sshID("new", "2001:db8:bad:1::")) == nil {
 		t.Error("the /64 is not banned")
 	}
+	_, series, _ := metricstest.Gather(g.reg)
+	if series[`chatd_access_refusals_total{reason="banned"}`] != 2 || series[`chatd_moderation_actions_total{action="ban"}`] != 1 {
+		t.Errorf("metrics: %v", series)
+	}
+	if !strings.Contains(g.logText(), `"action":"ban","by":"oscar","target":"mallory","until":"2026-12-01T14:00:00Z","reason":"spam"`) {
+		t.Errorf("log: %s", g.logText())
+	}
 	lines := run(g.oscar, "/banned")
 	contains(t, lines, "2 bans:")
 	contains(t, lines, "fp="+keyFP("mallory")+" (mallory) by oscar since 2026-12-01 12:00:00 UTC until 2026-12-01 14:00:00 UTC: spam")
