@@ -58,6 +58,11 @@ func (d *Directory) createAccount(ctx context.Context, a *actor, nick string) ([
 	if err := d.checkFree(a.creds); err != nil {
 		return nil, err
 	}
+	// A role left behind (a failed /unregister) must not make the new
+	// holder of the nickname an operator.
+	if err := d.dropRole(ctx, keyOf(nick)); err != nil {
+		return nil, err
+	}
 	rec := accountRecord{V: recordVersion, Nick: nick, Creds: credStrings(a.creds), Since: d.now().UTC()}
 	err := d.store(ctx, "register", func(ctx context.Context) error {
 		return d.backend.Create(ctx, Accounts, keyOf(nick), encode(rec), 0)
@@ -181,18 +186,16 @@ func (d *Directory) unregister(ctx context.Context, a *actor, args []string) ([]
 	d.wmu.Lock()
 	defer d.wmu.Unlock()
 	key := keyOf(t.nick)
-	err = d.store(ctx, "unregister", func(ctx context.Context) error {
-		if err := d.backend.Delete(ctx, Roles, key); err != nil {
-			return err
-		}
+	if err := d.dropRole(ctx, key); err != nil {
+		return nil, err
+	}
+	if err := d.store(ctx, "unregister", func(ctx context.Context) error {
 		return d.backend.Delete(ctx, Accounts, key)
-	})
-	if err != nil {
+	}); err != nil {
 		return nil, err
 	}
 	d.mu.Lock()
 	d.dropAccount(key)
-	delete(d.v.roles, key)
 	d.mu.Unlock()
 	d.logAction("unregister", a.name, t.nick, time.Time{}, "")
 	if a.member == nil || !shares(t.acct.creds, a.creds) {
@@ -232,4 +235,24 @@ func (d *Directory) whois(_ context.Context, _ *actor, args []string) ([]string,
 		out = append(out, "  connected with "+c.Kind.String()+" "+c.String())
 	}
 	return out, nil
+}
+
+// dropRole deletes the operator role of the nickname key, if it has one,
+// from the Backend and the view. The caller holds d.wmu.
+func (d *Directory) dropRole(ctx context.Context, key string) error {
+	d.mu.RLock()
+	_, ok := d.v.roles[key]
+	d.mu.RUnlock()
+	if !ok {
+		return nil
+	}
+	if err := d.store(ctx, "drop role", func(ctx context.Context) error {
+		return d.backend.Delete(ctx, Roles, key)
+	}); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	delete(d.v.roles, key)
+	d.mu.Unlock()
+	return nil
 }

@@ -94,14 +94,9 @@ func (d *Directory) deop(ctx context.Context, a *actor, args []string) ([]string
 	}
 	d.wmu.Lock()
 	defer d.wmu.Unlock()
-	if err := d.store(ctx, "deop", func(ctx context.Context) error {
-		return d.backend.Delete(ctx, Roles, key)
-	}); err != nil {
+	if err := d.dropRole(ctx, key); err != nil {
 		return nil, err
 	}
-	d.mu.Lock()
-	delete(d.v.roles, key)
-	d.mu.Unlock()
 	d.logAction("deop", a.name, t.nick, time.Time{}, "")
 	d.announce(fmt.Sprintf("%s took %s's operator role away", a.name, t.nick))
 	return nil, nil

@@ -49,6 +49,15 @@ func TestOpDeop(t *testing.T) {
 	contains(t, run(g.olive, "/deop alice"), "not an operator")
 	contains(t, run(g.mallory, "/op mallory"), "permission denied: /op is for the room's operators only")
 	contains(t, run(g.olive, "/op"), "usage: /op NICK")
+	// an unregistered operator's role goes with its account
+	contains(t, run(g.olive, "/unregister oscar"), "no longer registered")
+	if g.d.Operator(g.oscar.Identity()) {
+		t.Error("oscar is still an operator without an account")
+	}
+	run(g.oscar, "/register")
+	if g.d.Operator(g.oscar.Identity()) {
+		t.Error("registering again gave oscar his role back")
+	}
 	_, series, _ := metricstest.Gather(g.reg)
 	if series[`chatd_moderation_actions_total{action="op"}`] != 2 || series[`chatd_moderation_actions_total{action="deop"}`] != 1 {
 		t.Errorf("metrics: %v", series)

@@ -40,7 +40,7 @@ func (d *Directory) mute(ctx context.Context, a *actor, args []string) ([]string
 	}
 	d.mu.Lock()
 	d.v.prune(d.now())
-	d.v.mutes[key] = &mute{rec: rec, creds: t.creds}
+	d.v.setMute(key, &mute{rec: rec, creds: t.creds})
 	d.mu.Unlock()
 	d.logAction("mute", a.name, t.nick, rec.Until, reason)
 	text := fmt.Sprintf("%s muted %s", a.name, t.nick)
@@ -87,7 +87,7 @@ func (d *Directory) unmute(ctx context.Context, a *actor, args []string) ([]stri
 			return nil, err
 		}
 		d.mu.Lock()
-		delete(d.v.mutes, key)
+		d.v.dropMute(key)
 		d.mu.Unlock()
 	}
 	d.logAction("unmute", a.name, t.nick, time.Time{}, "")

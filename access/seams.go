@@ -60,22 +60,10 @@ func (d *Directory) Operator(id room.Identity) bool {
 // by its nickname or by one of its credentials, and until when
 // (room.Policy).
 func (d *Directory) Muted(nick string, id room.Identity) (time.Time, bool) {
-	now := d.now()
+	creds, now := CredentialsOf(id), d.now()
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	if m, ok := d.v.mutes[keyOf(nick)]; ok && !expired(m.rec.Until, now) {
-		return m.rec.Until, true
-	}
-	creds := CredentialsOf(id)
-	if len(creds) == 0 {
-		return time.Time{}, false
-	}
-	for _, m := range d.v.mutes {
-		if !expired(m.rec.Until, now) && shares(m.creds, creds) {
-			return m.rec.Until, true
-		}
-	}
-	return time.Time{}, false
+	return d.v.mutedUntil(keyOf(nick), creds, now)
 }
 
 // shares reports whether a and b have a credential in common.

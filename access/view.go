@@ -30,7 +30,10 @@ type view struct {
 	allowed  map[Credential]allowRecord
 	bans     map[string]ban // by banTarget.key
 	mutes    map[string]*mute
-	motd     motdRecord
+	// mutedBy indexes mutes by their credentials: credential to the keys
+	// of the mutes that name it.
+	mutedBy map[Credential]map[string]bool
+	motd    motdRecord
 }
 
 // ban is a ban as the view keeps it.
@@ -44,6 +47,7 @@ func newView() view {
 		owners: map[Credential]string{}, accounts: map[string]*account{},
 		byCred: map[Credential]string{}, roles: map[string]roleRecord{},
 		allowed: map[Credential]allowRecord{}, bans: map[string]ban{}, mutes: map[string]*mute{},
+		mutedBy: map[Credential]map[string]bool{},
 	}
 }
 
@@ -189,7 +193,7 @@ func (d *Directory) loadMute(key string, val []byte) error {
 	if err := checkText(rec.Reason, MaxReasonBytes); err != nil {
 		return err
 	}
-	d.v.mutes[key] = &mute{rec: rec, creds: creds}
+	d.v.setMute(key, &mute{rec: rec, creds: creds})
 	return nil
 }
 
@@ -229,5 +233,52 @@ func tooBroad(p netip.Prefix) bool {
 // does by itself. The caller holds d.mu.
 func (v *view) prune(now time.Time) {
 	maps.DeleteFunc(v.bans, func(_ string, b ban) bool { return expired(b.rec.Until, now) })
-	maps.DeleteFunc(v.mutes, func(_ string, m *mute) bool { return expired(m.rec.Until, now) })
+	for key, m := range v.mutes {
+		if expired(m.rec.Until, now) {
+			v.dropMute(key)
+		}
+	}
+}
+
+// setMute puts m at key, replacing the mute there. The caller holds d.mu.
+func (v *view) setMute(key string, m *mute) {
+	v.dropMute(key)
+	v.mutes[key] = m
+	for _, c := range m.creds {
+		if v.mutedBy[c] == nil {
+			v.mutedBy[c] = map[string]bool{}
+		}
+		v.mutedBy[c][key] = true
+	}
+}
+
+// dropMute forgets the mute at key. The caller holds d.mu.
+func (v *view) dropMute(key string) {
+	m, ok := v.mutes[key]
+	if !ok {
+		return
+	}
+	for _, c := range m.creds {
+		delete(v.mutedBy[c], key)
+		if len(v.mutedBy[c]) == 0 {
+			delete(v.mutedBy, c)
+		}
+	}
+	delete(v.mutes, key)
+}
+
+// mutedUntil returns the mute in force at now of the nickname key or of
+// one of creds. The caller holds d.mu.
+func (v *view) mutedUntil(key string, creds []Credential, now time.Time) (time.Time, bool) {
+	if m, ok := v.mutes[key]; ok && !expired(m.rec.Until, now) {
+		return m.rec.Until, true
+	}
+	for _, c := range creds {
+		for k := range v.mutedBy[c] {
+			if m := v.mutes[k]; !expired(m.rec.Until, now) {
+				return m.rec.Until, true
+			}
+		}
+	}
+	return time.Time{}, false
 }
