@@ -94,6 +94,9 @@ func (d *Directory) slashCommands() []room.Command {
 // slashHandler runs c for a member and tells it the answer.
 func (d *Directory) slashHandler(c *command) func(m *room.Member, args string) error {
 	return func(m *room.Member, args string) error {
+		if d.isClosed() {
+			return errClosed
+		}
 		a := d.memberActor(m)
 		if a.rank < c.rank {
 			return fmt.Errorf("%w: /%s is for the room's operators only", ErrPermissionDenied, c.name)
@@ -121,6 +124,9 @@ func (d *Directory) memberActor(m *room.Member) *actor {
 // Run runs an admin command over SSH exec (Console): only owners and
 // operators, by the credential they authenticated with, may.
 func (d *Directory) Run(ctx context.Context, id room.Identity, args []string) ([]string, error) {
+	if d.isClosed() {
+		return nil, errClosed
+	}
 	a := d.consoleActor(id)
 	if a.rank < rankOperator {
 		return nil, fmt.Errorf("%w: the admin commands are for the room's owners and operators only", ErrPermissionDenied)
@@ -221,3 +227,13 @@ func (d *Directory) who(_ context.Context, _ *actor, args []string) ([]string, e
 
 // errNoRoom: moderation needs the room, which is not attached.
 var errNoRoom = errors.New("the room is not open")
+
+// errClosed: the Directory was closed.
+var errClosed = errors.New("the access directory is closed")
+
+// isClosed reports whether Close was called.
+func (d *Directory) isClosed() bool {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.closed
+}

@@ -164,5 +164,24 @@ func TestConcurrency(t *testing.T) {
 			f.d.Run(context.Background(), sshID("olive", "x"), []string{"banned"})
 		}
 	})
+	// two connections with one key race to register two nicknames: one
+	// account gets it
+	k1 := f.join("twin1", sshID("twin", "192.0.2.2"))
+	k2 := f.join("twin2", sshID("twin", "192.0.2.3"))
+	wg.Go(func() { k1.Send("/register") })
+	wg.Go(func() { k2.Send("/register") })
 	wg.Wait()
+	n := 0
+	for _, nick := range []string{"twin1", "twin2"} {
+		if f.d.checkClaim(nick, sshID("someone", "10.0.0.1")) != nil {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d accounts hold the twin key", n)
+	}
+	f.d.Close()
+	if _, err := f.d.Run(context.Background(), sshID("olive", "x"), []string{"who"}); !errors.Is(err, errClosed) {
+		t.Errorf("Run after Close: %v", err)
+	}
 }

@@ -75,7 +75,7 @@ func TestKick(t *testing.T) {
 	contains(t, run(g.oscar, "/kick olive"), "permission denied: olive is an owner")
 	run(g.olive, "/op alice")
 	contains(t, run(g.oscar, "/kick alice"), "permission denied: alice is an operator")
-	run(g.oscar, "/kick mallory spam \x1b[31m and more")
+	run(g.oscar, "/kick MALLORY spam \x1b[31m and more") // a look-alike finds mallory
 	if r := left(t, g.mallory); r.Kind != room.ReasonKicked || !strings.HasPrefix(r.Detail, "oscar: spam") || strings.Contains(r.Detail, "\x1b") {
 		t.Errorf("mallory left for %+v", r)
 	}

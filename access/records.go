@@ -25,7 +25,7 @@ const (
 	// MaxMOTDBytes bounds the message of the day.
 	MaxMOTDBytes = 400
 	// maxByBytes bounds the name of who did something.
-	maxByBytes = 80
+	maxByBytes = 128
 )
 
 // errBadRecord is wrapped by the errors of stored records that fail their
