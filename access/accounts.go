@@ -1,0 +1,258 @@
+package access
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"chatd/room"
+)
+
+// register binds the member's nickname to its connection's credentials,
+// or, given fp=FINGERPRINT, adds that credential to its account.
+func (d *Directory) register(ctx context.Context, a *actor, args []string) ([]string, error) {
+	if a.member == nil || len(args) > 1 {
+		return nil, room.ErrUsage
+	}
+	var extra []Credential
+	if len(args) == 1 {
+		c, ok, err := parseFP(args[0])
+		if err != nil || !ok {
+			return nil, room.ErrUsage
+		}
+		extra = []Credential{c}
+	}
+	if len(a.creds) == 0 {
+		return nil, fmt.Errorf("you connected without a key or certificate, so there is nothing to register: %s", howToGetCredential(a.id.Transport))
+	}
+	if !d.limits.register.allow(a.id.Address, d.now()) {
+		return nil, errors.New("too many registrations from your address; wait a minute")
+	}
+	nick := a.member.Nick()
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	d.mu.RLock()
+	acct := d.v.accounts[keyOf(nick)]
+	d.mu.RUnlock()
+	if acct == nil {
+		if extra != nil {
+			return nil, fmt.Errorf("%q is not registered: /register without arguments first", nick)
+		}
+		return d.createAccount(ctx, a, nick)
+	}
+	if !shares(acct.creds, a.creds) {
+		return nil, fmt.Errorf("%q is registered to other credentials", nick)
+	}
+	if extra == nil {
+		extra = a.creds
+	}
+	return d.addCredentials(ctx, a, acct, extra)
+}
+
+// createAccount registers nick to a's credentials. The caller holds
+// d.wmu.
+func (d *Directory) createAccount(ctx context.Context, a *actor, nick string) ([]string, error) {
+	if err := d.checkFree(a.creds); err != nil {
+		return nil, err
+	}
+	// A role left behind (a failed /unregister) must not make the new
+	// holder of the nickname an operator.
+	if err := d.dropRole(ctx, keyOf(nick)); err != nil {
+		return nil, err
+	}
+	rec := accountRecord{V: recordVersion, Nick: nick, Creds: credStrings(a.creds), Since: d.now().UTC()}
+	err := d.store(ctx, "register", func(ctx context.Context) error {
+		return d.backend.Create(ctx, Accounts, keyOf(nick), encode(rec), 0)
+	})
+	if errors.Is(err, ErrExists) {
+		return nil, fmt.Errorf("%q was registered by someone else just now", nick)
+	}
+	if err != nil {
+		return nil, err
+	}
+	d.setAccount(&account{rec: rec, creds: slices.Clone(a.creds)})
+	d.logAction("register", a.name, nick, time.Time{}, "")
+	return []string{fmt.Sprintf("%q is now registered to %s: only a connection with it can take this nickname", nick, credList(a.creds))}, nil
+}
+
+// checkFree refuses credentials that belong to an account already.
+func (d *Directory) checkFree(creds []Credential) error {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	for _, c := range creds {
+		if key, ok := d.v.byCred[c]; ok {
+			return fmt.Errorf("%s belongs to %q already; a credential belongs to one account only", c, d.v.accounts[key].rec.Nick)
+		}
+	}
+	return nil
+}
+
+// addCredentials adds creds to acct. The caller holds d.wmu.
+func (d *Directory) addCredentials(ctx context.Context, a *actor, acct *account, creds []Credential) ([]string, error) {
+	var fresh []Credential
+	for _, c := range creds {
+		if !hasCred(acct.creds, c) {
+			fresh = append(fresh, c)
+		}
+	}
+	if len(fresh) == 0 {
+		return []string{fmt.Sprintf("%q is registered to %s already", acct.rec.Nick, credList(creds))}, nil
+	}
+	if err := d.checkFree(fresh); err != nil {
+		return nil, err
+	}
+	all := append(slices.Clone(acct.creds), fresh...)
+	if len(all) > MaxCredentials {
+		return nil, fmt.Errorf("an account has at most %d credentials; /unregister and register again to start over", MaxCredentials)
+	}
+	rec := acct.rec
+	rec.Creds = credStrings(all)
+	err := d.store(ctx, "register", func(ctx context.Context) error {
+		return d.backend.Put(ctx, Accounts, keyOf(rec.Nick), encode(rec), 0)
+	})
+	if err != nil {
+		return nil, err
+	}
+	d.setAccount(&account{rec: rec, creds: all})
+	d.logAction("register", a.name, rec.Nick, time.Time{}, "added "+credList(fresh))
+	return []string{fmt.Sprintf("added %s to %q", credList(fresh), rec.Nick)}, nil
+}
+
+// setAccount puts acct in the view, replacing the account of its
+// nickname.
+func (d *Directory) setAccount(acct *account) {
+	key := keyOf(acct.rec.Nick)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.dropAccount(key)
+	d.v.accounts[key] = acct
+	for _, c := range acct.creds {
+		d.v.byCred[c] = key
+	}
+}
+
+// dropAccount takes the account at key out of the view. The caller
+// holds d.mu.
+func (d *Directory) dropAccount(key string) {
+	if old, ok := d.v.accounts[key]; ok {
+		for _, c := range old.creds {
+			delete(d.v.byCred, c)
+		}
+		delete(d.v.accounts, key)
+	}
+}
+
+// credList writes credentials for people.
+func credList(creds []Credential) string {
+	parts := make([]string, len(creds))
+	for i, c := range creds {
+		parts[i] = c.Kind.String() + " " + c.String()
+	}
+	return strings.Join(parts, ", ")
+}
+
+// unregister removes the account of the member's nickname, or, for an
+// operator, of NICK, with its operator role.
+func (d *Directory) unregister(ctx context.Context, a *actor, args []string) ([]string, error) {
+	var nick string
+	switch {
+	case len(args) > 1:
+		return nil, room.ErrUsage
+	case len(args) == 1:
+		nick = args[0]
+	case a.member != nil:
+		nick = a.member.Nick()
+	default:
+		return nil, room.ErrUsage
+	}
+	t, _, err := d.findTarget(nick)
+	if err != nil {
+		return nil, err
+	}
+	if t.acct == nil {
+		return nil, fmt.Errorf("%q is not registered", nick)
+	}
+	if !shares(t.acct.creds, a.creds) {
+		if a.rank < rankOperator {
+			return nil, fmt.Errorf("%w: only an operator can unregister another's nickname", ErrPermissionDenied)
+		}
+		if err := canAct(a, t.rank, t.nick); err != nil {
+			return nil, err
+		}
+	}
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	key := keyOf(t.nick)
+	if err := d.dropRole(ctx, key); err != nil {
+		return nil, err
+	}
+	if err := d.store(ctx, "unregister", func(ctx context.Context) error {
+		return d.backend.Delete(ctx, Accounts, key)
+	}); err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	d.dropAccount(key)
+	d.mu.Unlock()
+	d.logAction("unregister", a.name, t.nick, time.Time{}, "")
+	if a.member == nil || !shares(t.acct.creds, a.creds) {
+		d.announce(fmt.Sprintf("%s unregistered %s", a.name, t.nick))
+	}
+	return []string{fmt.Sprintf("%q is no longer registered", t.nick)}, nil
+}
+
+// whois tells what is known of NICK: its credentials' fingerprints, role,
+// since when it is registered, and whether it is present, over which
+// transport, since when. Never an address.
+func (d *Directory) whois(_ context.Context, _ *actor, args []string) ([]string, error) {
+	if len(args) != 1 {
+		return nil, room.ErrUsage
+	}
+	t, found, err := d.findTarget(args[0])
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, errNobody(args[0])
+	}
+	out := []string{fmt.Sprintf("%s: %s", t.nick, t.rank)}
+	if t.acct != nil {
+		out = append(out, "registered since "+formatTime(t.acct.rec.Since))
+		for _, c := range t.acct.creds {
+			out = append(out, "  "+c.Kind.String()+" "+c.String())
+		}
+	} else {
+		out = append(out, "not registered")
+	}
+	if t.present == nil {
+		return append(out, "not here now"), nil
+	}
+	out = append(out, fmt.Sprintf("here now over %s since %s", t.present.Identity.Transport, formatTime(t.present.Joined)))
+	for _, c := range CredentialsOf(t.present.Identity) {
+		out = append(out, "  connected with "+c.Kind.String()+" "+c.String())
+	}
+	return out, nil
+}
+
+// dropRole deletes the operator role of the nickname key, if it has one,
+// from the Backend and the view. The caller holds d.wmu.
+func (d *Directory) dropRole(ctx context.Context, key string) error {
+	d.mu.RLock()
+	_, ok := d.v.roles[key]
+	d.mu.RUnlock()
+	if !ok {
+		return nil
+	}
+	if err := d.store(ctx, "drop role", func(ctx context.Context) error {
+		return d.backend.Delete(ctx, Roles, key)
+	}); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	delete(d.v.roles, key)
+	d.mu.Unlock()
+	return nil
+}

@@ -1,0 +1,167 @@
+package access
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"chatd/internal/metricstest"
+	"chatd/room"
+)
+
+// TestRegisterAndTakeover: /register binds the nickname to the key or
+// certificate; anyone else, look-alikes included, is refused it; the
+// holder gets it back.
+func TestRegisterAndTakeover(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		id   func(name, addr string) room.Identity
+		kind string
+	}{{"ssh", sshID, "ssh-key " + keyFP("alice")}, {"tls", tlsID, "tls-cert sha256:" + certFP("alice")}} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, options{})
+			alice := f.join("alice", tc.id("alice", "192.0.2.1"))
+			contains(t, run(alice, "/register"), `"alice" is now registered to `+tc.kind)
+			alice.Quit("")
+			for _, nick := range []string{"alice", "ALICE", "a1ice"} {
+				_, err := f.r.Join(nick, room.JoinOptions{Identity: tc.id("mallory", "198.51.100.1")})
+				if !errors.Is(err, room.ErrNickTaken) || !strings.Contains(err.Error(), "is registered; connect with one of its credentials") {
+					t.Errorf("Join(%q) by mallory: %v", nick, err)
+				}
+			}
+			back := f.join("alice", tc.id("alice", "203.0.113.9"))
+			contains(t, run(back, "/whois alice"), "registered since")
+			back.Quit("")
+			mallory := f.join("mallory", tc.id("mallory", "198.51.100.1"))
+			contains(t, run(mallory, "/nick Alice"), "is registered")
+			_, series, _ := metricstest.Gather(f.reg)
+			if series[`chatd_access_refusals_total{reason="registered-nick"}`] != 4 {
+				t.Errorf("refusals: %v", series)
+			}
+		})
+	}
+}
+
+// TestRegisterWithoutCredential: a connection without a key or
+// certificate is told how to make one, for its transport.
+func TestRegisterWithoutCredential(t *testing.T) {
+	f := newFixture(t, options{})
+	tlsM := f.join("tina", room.Identity{Transport: room.TransportTLS, Address: "192.0.2.1"})
+	lines := run(tlsM, "/register")
+	contains(t, lines, "openssl req -x509 -newkey ed25519 -nodes -keyout me.key -out me.pem -days 365 -subj /CN=NICK")
+	contains(t, lines, "openssl s_client -connect HOST:PORT -cert me.pem -key me.key")
+	sshM := f.join("sam", room.Identity{Transport: room.TransportSSH, Address: "192.0.2.2"})
+	contains(t, run(sshM, "/register"), "ssh-keygen -t ed25519")
+	contains(t, run(sshM, "/register a b"), "usage: /register")
+}
+
+// TestRegisterMoreCredentials: fp= adds a credential to one's account, at
+// most MaxCredentials; a credential belongs to one account only.
+func TestRegisterMoreCredentials(t *testing.T) {
+	f := newFixture(t, options{})
+	alice := f.join("alice", sshID("alice", "192.0.2.1"))
+	run := func(m *room.Member, line string) []string {
+		f.clock.advance(time.Minute) // past the rate limit
+		return run(m, line)
+	}
+	run(alice, "/register")
+	contains(t, run(alice, "/register"), "already")
+	contains(t, run(alice, "/register fp=sha256:"+certFP("alice")), "added tls-cert")
+	alice.Quit("")
+	viaCert := f.join("alice", tlsID("alice", "192.0.2.1"))
+	bob := f.join("bob", sshID("bob", "192.0.2.2"))
+	contains(t, run(bob, "/register fp="+keyFP("bob")), `"bob" is not registered`)
+	contains(t, run(viaCert, "/register fp="+keyFP("bob")), "added")
+	contains(t, run(bob, "/register"), `belongs to "alice" already`)
+	for i := 3; i < MaxCredentials; i++ {
+		contains(t, run(viaCert, fmt.Sprintf("/register fp=%s", keyFP(fmt.Sprint(i)))), "added")
+	}
+	contains(t, run(viaCert, "/register fp="+keyFP("nine")), "at most 8")
+	contains(t, run(viaCert, "/register fp=nonsense"), "usage: /register")
+}
+
+// TestUnregister: a member unregisters its own nickname; an operator may
+// name another's; a member may not.
+func TestUnregister(t *testing.T) {
+	f := newFixture(t, options{admins: ownerLine("olive")})
+	olive := f.join("olive", sshID("olive", "192.0.2.9"))
+	alice := f.join("alice", sshID("alice", "192.0.2.1"))
+	bob := f.join("bob", sshID("bob", "192.0.2.2"))
+	run(alice, "/register")
+	run(bob, "/register")
+	contains(t, run(bob, "/unregister alice"), "permission denied")
+	contains(t, run(alice, "/unregister"), `"alice" is no longer registered`)
+	contains(t, run(alice, "/unregister"), "is not registered")
+	contains(t, run(olive, "/unregister bob"), `"bob" is no longer registered`)
+	containsEvents(t, take(alice), "olive unregistered bob")
+	if _, err := f.r.Join("Bob", room.JoinOptions{Identity: sshID("x", "192.0.2.3")}); errors.Is(err, room.ErrNickTaken) && strings.Contains(err.Error(), "registered") {
+		t.Errorf("bob is still registered: %v", err)
+	}
+}
+
+// TestWhois shows fingerprints, role, registration and presence, never an
+// address.
+func TestWhois(t *testing.T) {
+	f := newFixture(t, options{admins: ownerLine("olive")})
+	olive := f.join("olive", sshID("olive", "192.0.2.9"))
+	alice := f.join("alice", tlsID("alice", "2001:db8:1:2::"))
+	run(alice, "/register")
+	lines := run(olive, "/whois alice")
+	for _, want := range []string{"alice: member", "registered since 2026-12-01 12:00:00 UTC", "tls-cert sha256:" + certFP("alice"), "here now over tls since"} {
+		contains(t, lines, want)
+	}
+	lines = append(lines, run(alice, "/whois olive")...)
+	contains(t, lines, "olive: owner")
+	contains(t, lines, "not registered")
+	for _, l := range lines {
+		if strings.Contains(l, "2001:db8") || strings.Contains(l, "192.0.2") {
+			t.Errorf("whois shows an address: %q", l)
+		}
+	}
+	contains(t, run(alice, "/whois nobody"), `no one called "nobody"`)
+	contains(t, run(alice, "/whois"), "usage: /whois NICK")
+	contains(t, run(alice, "/whois bad!nick"), "usage")
+}
+
+// TestRateLimits: /register and failed claims of registered nicknames
+// are limited by address.
+func TestRateLimits(t *testing.T) {
+	f := newFixture(t, options{})
+	alice := f.join("alice", sshID("alice", "192.0.2.1"))
+	var last []string
+	for range registerBurst + 1 {
+		last = run(alice, "/register")
+	}
+	contains(t, last, "too many registrations")
+	alice.Quit("")
+	var err error
+	for range claimBurst + 1 {
+		_, err = f.r.Join("alice", room.JoinOptions{Identity: sshID("mallory", "198.51.100.1")})
+	}
+	if err == nil || !strings.Contains(err.Error(), "too many registered nicknames") {
+		t.Errorf("claim %d: %v", claimBurst+1, err)
+	}
+	// another address is not held back
+	_, err = f.r.Join("alice", room.JoinOptions{Identity: sshID("mallory", "198.51.100.2")})
+	if err == nil || strings.Contains(err.Error(), "too many") {
+		t.Errorf("claim from another address: %v", err)
+	}
+}
+
+// TestLimiterBounded: the limiter's map never holds more than maxLimited
+// addresses; past them, newcomers share one limiter.
+func TestLimiterBounded(t *testing.T) {
+	l := newLimiter(0, 1) // never refills
+	now := newClock().now()
+	for i := range maxLimited + 10 {
+		l.allow(fmt.Sprint(i), now)
+	}
+	if len(l.by) > maxLimited {
+		t.Fatalf("%d addresses remembered", len(l.by))
+	}
+	if l.allow("0", now) || l.allow("new", now) && l.allow("newer", now) {
+		t.Error("the limits were escaped by crowding the map")
+	}
+}

@@ -1,0 +1,270 @@
+package access
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"chatd/room"
+)
+
+// banSet is what one /ban or /unban names: credentials and address
+// prefixes, the nickname they came from, and the rank of their holder.
+type banSet struct {
+	label   string // how announcements name it
+	nick    string // "" unless named by nickname
+	targets []banTarget
+	rank    rank
+}
+
+// resolveBan reads the target of /ban or /unban: NICK, fp= or ip=.
+func (d *Directory) resolveBan(word string) (banSet, error) {
+	if c, ok, err := parseFP(word); ok || err != nil {
+		if err != nil {
+			return banSet{}, err
+		}
+		d.mu.RLock()
+		r := d.v.rankOf([]Credential{c})
+		d.mu.RUnlock()
+		return banSet{label: c.String(), targets: []banTarget{{Cred: c}}, rank: r}, nil
+	}
+	if p, ok, err := parseIP(word); ok || err != nil {
+		if err != nil {
+			return banSet{}, err
+		}
+		return banSet{label: p.String(), targets: []banTarget{{Prefix: p}}}, nil
+	}
+	t, found, err := d.findTarget(word)
+	if err != nil {
+		return banSet{}, err
+	}
+	if !found {
+		return banSet{}, errNobody(word)
+	}
+	s := banSet{label: t.nick, nick: t.nick, rank: t.rank}
+	for _, c := range t.creds {
+		s.targets = append(s.targets, banTarget{Cred: c})
+	}
+	if t.present != nil {
+		if addr, err := netip.ParseAddr(t.present.Identity.Address); err == nil {
+			s.targets = append(s.targets, banTarget{Prefix: addrPrefix(addr)})
+		}
+	}
+	return s, nil
+}
+
+// ban bans credentials and addresses, and removes whoever present they
+// match.
+func (d *Directory) ban(ctx context.Context, a *actor, args []string) ([]string, error) {
+	if len(args) == 0 {
+		return nil, room.ErrUsage
+	}
+	set, err := d.resolveBan(args[0])
+	if err != nil {
+		return nil, err
+	}
+	dur, reason, err := durationAndReason(args[1:])
+	if err != nil {
+		return nil, err
+	}
+	if err := canAct(a, set.rank, set.label); err != nil {
+		return nil, err
+	}
+	if len(set.targets) == 0 {
+		return nil, fmt.Errorf("%q has neither a credential nor an address to ban", set.label)
+	}
+	now := d.now().UTC()
+	var until time.Time
+	if dur > 0 {
+		until = now.Add(dur)
+	}
+	bans := make([]ban, 0, len(set.targets))
+	for _, t := range set.targets {
+		bans = append(bans, ban{target: t, rec: banRecord{V: recordVersion, Target: t.String(), Nick: set.nick,
+			By: a.name, Reason: reason, Since: now, Until: until}})
+	}
+	if err := d.putBans(ctx, bans, dur); err != nil {
+		return nil, err
+	}
+	d.logAction("ban", a.name, set.label, until, reason)
+	removed := d.removeBanned(a, bans, room.Reason{Kind: room.ReasonBanned, Detail: detail(a.name, until, reason)})
+	if len(removed) == 0 {
+		d.announce(fmt.Sprintf("%s banned %s", a.name, detail(set.label, until, reason)))
+	}
+	return []string{fmt.Sprintf("banned %s: %d credentials and addresses; removed %d present", set.label, len(bans), len(removed))}, nil
+}
+
+// putBans stores bans, each for ttl (0: until lifted), and puts them in
+// the view; if one cannot be stored, those stored are taken back.
+func (d *Directory) putBans(ctx context.Context, bans []ban, ttl time.Duration) error {
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	for i, b := range bans {
+		err := d.store(ctx, "ban", func(ctx context.Context) error {
+			return d.backend.Put(ctx, Bans, b.target.key(), encode(b.rec), ttl)
+		})
+		if err != nil {
+			for _, done := range bans[:i] {
+				_ = d.store(ctx, "ban rollback", func(ctx context.Context) error {
+					return d.backend.Delete(ctx, Bans, done.target.key())
+				})
+			}
+			return err
+		}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.v.prune(d.now())
+	for _, b := range bans {
+		d.v.bans[b.target.key()] = b
+	}
+	return nil
+}
+
+// removeBanned removes from the room every member that bans match,
+// save those a may not act on.
+func (d *Directory) removeBanned(a *actor, bans []ban, reason room.Reason) []string {
+	r := d.attached()
+	if r == nil {
+		return nil
+	}
+	return r.Remove(func(m room.MemberInfo) bool {
+		creds := CredentialsOf(m.Identity)
+		d.mu.RLock()
+		rk := d.v.rankOf(creds)
+		d.mu.RUnlock()
+		return rk < a.rank && matchesAny(bans, creds, m.Identity.Address)
+	}, reason)
+}
+
+// matchesAny reports whether one of bans covers creds or addr.
+func matchesAny(bans []ban, creds []Credential, addr string) bool {
+	ip, err := netip.ParseAddr(addr)
+	for _, b := range bans {
+		if b.target.Prefix.IsValid() {
+			if err == nil && b.target.Prefix.Contains(ip.Unmap()) {
+				return true
+			}
+		} else if hasCred(creds, b.target.Cred) {
+			return true
+		}
+	}
+	return false
+}
+
+// unban lifts the bans a target names: fp=, ip=, or every ban made of a
+// nickname and of its account's credentials.
+func (d *Directory) unban(ctx context.Context, a *actor, args []string) ([]string, error) {
+	if len(args) != 1 {
+		return nil, room.ErrUsage
+	}
+	keys, label, err := d.bansOf(args[0])
+	if err != nil {
+		return nil, err
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("%s is not banned", label)
+	}
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	for _, key := range keys {
+		if err := d.store(ctx, "unban", func(ctx context.Context) error {
+			return d.backend.Delete(ctx, Bans, key)
+		}); err != nil {
+			return nil, err
+		}
+		d.mu.Lock()
+		delete(d.v.bans, key)
+		d.mu.Unlock()
+	}
+	d.logAction("unban", a.name, label, time.Time{}, "")
+	d.announce(fmt.Sprintf("%s lifted the ban on %s", a.name, label))
+	return nil, nil
+}
+
+// bansOf returns the keys of the bans in the view that word names.
+func (d *Directory) bansOf(word string) ([]string, string, error) {
+	if c, ok, err := parseFP(word); ok || err != nil {
+		return d.existing(banTarget{Cred: c}.key()), c.String(), err
+	}
+	if p, ok, err := parseIP(word); ok || err != nil {
+		return d.existing(banTarget{Prefix: p}.key()), p.String(), err
+	}
+	if err := room.ValidateNick(word); err != nil {
+		return nil, "", fmt.Errorf("%w: %v", room.ErrUsage, err)
+	}
+	key := keyOf(word)
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	var creds []Credential
+	if acct, ok := d.v.accounts[key]; ok {
+		creds = acct.creds
+	}
+	var keys []string
+	for k, b := range d.v.bans {
+		if b.rec.Nick != "" && keyOf(b.rec.Nick) == key || !b.target.Prefix.IsValid() && hasCred(creds, b.target.Cred) {
+			keys = append(keys, k)
+		}
+	}
+	return keys, word, nil
+}
+
+// existing returns key if the view has a ban at it.
+func (d *Directory) existing(key string) []string {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if _, ok := d.v.bans[key]; ok {
+		return []string{key}
+	}
+	return nil
+}
+
+// banned lists the bans in force, oldest first, bounded.
+func (d *Directory) banned(_ context.Context, _ *actor, args []string) ([]string, error) {
+	if len(args) > 0 {
+		return nil, room.ErrUsage
+	}
+	now := d.now()
+	d.mu.RLock()
+	list := make([]banRecord, 0, len(d.v.bans))
+	for _, b := range d.v.bans {
+		if !expired(b.rec.Until, now) {
+			list = append(list, b.rec)
+		}
+	}
+	d.mu.RUnlock()
+	if len(list) == 0 {
+		return []string{"nobody is banned"}, nil
+	}
+	slices.SortFunc(list, func(x, y banRecord) int {
+		return cmp.Or(x.Since.Compare(y.Since), strings.Compare(x.Target, y.Target))
+	})
+	out := []string{fmt.Sprintf("%d bans:", len(list))}
+	for _, b := range list[:min(len(list), maxListLines)] {
+		out = append(out, banLine(b))
+	}
+	if len(list) > maxListLines {
+		out = append(out, fmt.Sprintf("and %d more", len(list)-maxListLines))
+	}
+	return out, nil
+}
+
+// banLine is one line of /banned.
+func banLine(b banRecord) string {
+	s := b.Target
+	if b.Nick != "" {
+		s += " (" + b.Nick + ")"
+	}
+	s += " by " + b.By + " since " + formatTime(b.Since)
+	if !b.Until.IsZero() {
+		s += " until " + formatTime(b.Until)
+	}
+	if b.Reason != "" {
+		s += ": " + b.Reason
+	}
+	return s
+}

@@ -1,0 +1,187 @@
+package access
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"chatd/room"
+)
+
+// TestConsole: owners and operators run the admin commands over SSH
+// exec, named in announcements by the admins file's comment or their
+// account; anyone else is denied.
+func TestConsole(t *testing.T) {
+	f := newFixture(t, options{admins: carolKey + "\n"})
+	carol := room.Identity{Transport: room.TransportSSH, Address: "192.0.2.77", KeyFingerprint: carolKeyFP}
+	alice := f.join("alice", tlsID("alice", "192.0.2.1"))
+	mallory := f.join("mallory", sshID("mallory", "198.51.100.1"))
+	ctx := context.Background()
+	out, err := f.d.Run(ctx, carol, []string{"who"})
+	if err != nil || len(out) != 1 || out[0] != "2 present: alice, mallory" {
+		t.Errorf("who: %q, %v", out, err)
+	}
+	if _, err := f.d.Run(ctx, sshID("mallory", "198.51.100.1"), []string{"who"}); !errors.Is(err, ErrPermissionDenied) {
+		t.Errorf("who by mallory: %v", err)
+	}
+	if _, err := f.d.Run(ctx, carol, []string{"ban", "mallory", "1h", "spam"}); err != nil {
+		t.Fatal(err)
+	}
+	if r := left(t, mallory); r.Kind != room.ReasonBanned || r.Detail != "carol@example until 2026-12-01 13:00:00 UTC: spam" {
+		t.Errorf("mallory left for %+v", r)
+	}
+	out, err = f.d.Run(ctx, carol, []string{"banned"})
+	if err != nil || !strings.Contains(strings.Join(out, "\n"), "by carol@example") {
+		t.Errorf("banned: %q, %v", out, err)
+	}
+	if _, err := f.d.Run(ctx, carol, []string{"kick"}); !errors.Is(err, room.ErrUsage) || err.Error() != "usage: kick NICK [REASON]" {
+		t.Errorf("kick without a nick: %v", err)
+	}
+	if _, err := f.d.Run(ctx, carol, []string{"frobnicate"}); !errors.Is(err, room.ErrUsage) {
+		t.Errorf("unknown command: %v", err)
+	}
+	if _, err := f.d.Run(ctx, carol, []string{"register"}); !errors.Is(err, room.ErrUsage) {
+		t.Errorf("register over the console: %v", err)
+	}
+	out, err = f.d.Run(ctx, carol, nil)
+	if err != nil || len(out) < 10 {
+		t.Errorf("help: %q, %v", out, err)
+	}
+	if _, err := f.d.Run(ctx, carol, []string{strings.Repeat("x", maxConsoleArgBytes+1)}); !errors.Is(err, room.ErrUsage) {
+		t.Errorf("a huge word: %v", err)
+	}
+	// an operator by account is named by its nickname
+	run(alice, "/register")
+	if _, err := f.d.Run(ctx, carol, []string{"op", "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	containsEvents(t, take(alice), "carol@example made alice an operator")
+	if _, err := f.d.Run(ctx, tlsID("alice", "10.0.0.1"), []string{"motd", "hello", "there"}); err != nil {
+		t.Fatal(err)
+	}
+	containsEvents(t, take(alice), "alice set the message of the day: hello there")
+}
+
+// failing is a Backend whose writes fail while fail is set.
+type failing struct {
+	Backend
+	fail atomic.Bool
+}
+
+var errDown = errors.New("store down")
+
+func (b *failing) Create(ctx context.Context, bk Bucket, key string, val []byte, ttl time.Duration) error {
+	if b.fail.Load() {
+		return errDown
+	}
+	return b.Backend.Create(ctx, bk, key, val, ttl)
+}
+
+func (b *failing) Put(ctx context.Context, bk Bucket, key string, val []byte, ttl time.Duration) error {
+	if b.fail.Load() {
+		return errDown
+	}
+	return b.Backend.Put(ctx, bk, key, val, ttl)
+}
+
+func (b *failing) Delete(ctx context.Context, bk Bucket, key string) error {
+	if b.fail.Load() {
+		return errDown
+	}
+	return b.Backend.Delete(ctx, bk, key)
+}
+
+// TestStoreFailure: a command whose change the Backend cannot keep says
+// so; nothing changed in memory.
+func TestStoreFailure(t *testing.T) {
+	clk := newClock()
+	fb := &failing{Backend: NewMemoryBackend(clk.now)}
+	d, err := New(context.Background(), Options{Backend: fb, Now: clk.now, AdminsFile: writeFile(t, "admins", ownerLine("olive"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	r := room.New(room.Config{Policy: d, Nicks: d.Nicks(room.NewMemoryNicks(10, clk.now)), FloodBurst: 1 << 20, FloodKick: 1 << 20, Now: clk.now})
+	defer r.Close("")
+	if err := d.Attach(r); err != nil {
+		t.Fatal(err)
+	}
+	olive, err := r.Join("olive", room.JoinOptions{Identity: sshID("olive", "192.0.2.9")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, err := r.Join("alice", room.JoinOptions{Identity: sshID("alice", "192.0.2.1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	take(olive)
+	take(alice)
+	fb.fail.Store(true)
+	for _, tc := range []struct {
+		m    *room.Member
+		line string
+	}{{alice, "/register"}, {olive, "/ban alice"}, {olive, "/mute alice"}, {olive, "/motd hi"}, {olive, "/allow alice"}} {
+		contains(t, run(tc.m, tc.line), "the access store is unavailable; nothing changed")
+	}
+	if len(d.v.accounts) != 0 || len(d.v.bans) != 0 || len(d.v.mutes) != 0 || d.v.motd.Text != "" || len(d.v.allowed) != 0 {
+		t.Errorf("the view changed: %+v", d.v)
+	}
+	if _, ok := r.Find("alice"); !ok {
+		t.Error("alice was removed by a ban that was not kept")
+	}
+}
+
+// TestConcurrency: commands, the door and the room's questions run at
+// once (for -race).
+func TestConcurrency(t *testing.T) {
+	f := newFixture(t, options{admins: ownerLine("olive")})
+	olive := f.join("olive", sshID("olive", "192.0.2.9"))
+	var wg sync.WaitGroup
+	for i := range 8 {
+		name := string(rune('a'+i)) + "user"
+		m := f.join(name, sshID(name, "192.0.2.1"))
+		wg.Go(func() {
+			for range 10 {
+				f.d.Admit(m.Identity())
+				f.d.Operator(m.Identity())
+				f.d.Muted(name, m.Identity())
+				f.d.Greeting(name, m.Identity())
+			}
+		})
+		wg.Go(func() { m.Send("/register") })
+	}
+	wg.Go(func() {
+		for _, line := range []string{"/motd hi", "/mute auser 1m", "/ban ip=198.51.100.0/24", "/ban buser", "/unmute auser"} {
+			olive.Send(line)
+		}
+	})
+	wg.Go(func() {
+		for range 10 {
+			f.d.Run(context.Background(), sshID("olive", "x"), []string{"banned"})
+		}
+	})
+	// two connections with one key race to register two nicknames: one
+	// account gets it
+	k1 := f.join("twin1", sshID("twin", "192.0.2.2"))
+	k2 := f.join("twin2", sshID("twin", "192.0.2.3"))
+	wg.Go(func() { k1.Send("/register") })
+	wg.Go(func() { k2.Send("/register") })
+	wg.Wait()
+	n := 0
+	for _, nick := range []string{"twin1", "twin2"} {
+		if f.d.checkClaim(nick, sshID("someone", "10.0.0.1")) != nil {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d accounts hold the twin key", n)
+	}
+	f.d.Close()
+	if _, err := f.d.Run(context.Background(), sshID("olive", "x"), []string{"who"}); !errors.Is(err, errClosed) {
+		t.Errorf("Run after Close: %v", err)
+	}
+}

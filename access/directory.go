@@ -1,0 +1,229 @@
+package access
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"chatd/room"
+)
+
+// Options configure a Directory.
+type Options struct {
+	// Backend keeps the records. Required.
+	Backend Backend
+	// Policy is who may join (Open by default).
+	Policy Policy
+	// AdminsFile names the owners, one credential a line (see
+	// ParseCredential); it is re-read by Reload. "": no owners.
+	AdminsFile string
+	// AllowlistFile seeds the allowlist at New: its credentials are
+	// added, none is removed. "": none.
+	AllowlistFile string
+	// Logger logs moderation actions and bad records; nil discards.
+	Logger *slog.Logger
+	// Registerer, if set, registers the Directory's metrics.
+	Registerer prometheus.Registerer
+	// Now reads the clock; nil is time.Now.
+	Now func() time.Time
+}
+
+// storeTimeout bounds one call to the Backend.
+const storeTimeout = 5 * time.Second
+
+// Directory is who is who in a room, who may come in and who governs it:
+// it answers the room's seams (Policy, Nicks, Greeting), the gateways'
+// Door and Console, and the room's identity and moderation commands.
+// Its records live in a Backend and are kept in memory, so that the
+// questions the room and the gateways ask are answered without waiting.
+type Directory struct {
+	backend Backend
+	policy  Policy
+	admins  string
+	log     *slog.Logger
+	now     func() time.Time
+	metrics *metrics
+	limits  *limits
+
+	// wmu serializes the changes: each writes the Backend, then the view.
+	// Nothing the room or a gateway waits for takes it.
+	wmu sync.Mutex
+
+	mu     sync.RWMutex
+	v      view
+	room   *room.Room
+	closed bool
+}
+
+// ErrStore is wrapped by the errors of commands whose change the Backend
+// failed to keep: nothing changed.
+var ErrStore = errors.New("the access store is unavailable; nothing changed")
+
+// New returns a Directory over o.Backend, whose records it loads into
+// memory; a stored record that fails its checks is skipped and logged.
+func New(ctx context.Context, o Options) (*Directory, error) {
+	if o.Backend == nil {
+		return nil, errors.New("access: no Backend")
+	}
+	if o.Policy > Allowlist {
+		return nil, fmt.Errorf("access: unknown policy %d", o.Policy)
+	}
+	d := &Directory{
+		backend: o.Backend, policy: o.Policy, admins: o.AdminsFile,
+		log: o.Logger, now: o.Now, metrics: newMetrics(), limits: newLimits(),
+	}
+	if d.log == nil {
+		d.log = slog.New(slog.DiscardHandler)
+	}
+	if d.now == nil {
+		d.now = time.Now
+	}
+	d.v = newView()
+	if err := d.loadOwners(); err != nil {
+		return nil, err
+	}
+	if err := d.load(ctx); err != nil {
+		return nil, err
+	}
+	if o.AllowlistFile != "" {
+		if err := d.seedAllowlist(ctx, o.AllowlistFile); err != nil {
+			return nil, err
+		}
+	}
+	if o.Registerer != nil {
+		if err := o.Registerer.Register(d.metrics); err != nil {
+			return nil, fmt.Errorf("access: registering metrics: %w", err)
+		}
+	}
+	return d, nil
+}
+
+// Reload re-reads the admins file. If it cannot be read or parsed, the
+// owners stay as they were and the error says why.
+func (d *Directory) Reload() error {
+	if err := d.loadOwners(); err != nil {
+		d.log.Warn("access: admins file not reloaded; the owners are unchanged", "err", err)
+		return err
+	}
+	return nil
+}
+
+// loadOwners reads the admins file into the view's owners.
+func (d *Directory) loadOwners() error {
+	owners := make(map[Credential]string)
+	if d.admins != "" {
+		entries, err := readListFile(d.admins)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			owners[e.Cred] = e.Name
+		}
+	}
+	d.mu.Lock()
+	d.v.owners = owners
+	d.mu.Unlock()
+	return nil
+}
+
+// seedAllowlist adds the allowlist file's credentials to the allowlist.
+func (d *Directory) seedAllowlist(ctx context.Context, path string) error {
+	entries, err := readListFile(path)
+	if err != nil {
+		return err
+	}
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	for _, e := range entries {
+		if d.allowed(e.Cred) {
+			continue
+		}
+		rec := allowRecord{V: recordVersion, Cred: e.Cred.String(), By: "allowlist file", Since: d.now()}
+		if err := d.backend.Put(ctx, Allowed, rec.Cred, encode(rec), 0); err != nil {
+			return fmt.Errorf("access: seeding the allowlist from %s: %w", path, err)
+		}
+		d.mu.Lock()
+		d.v.allowed[e.Cred] = rec
+		d.mu.Unlock()
+	}
+	return nil
+}
+
+// allowed reports whether c is on the allowlist.
+func (d *Directory) allowed(c Credential) bool {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	_, ok := d.v.allowed[c]
+	return ok
+}
+
+// Close ends the Directory's use of the room; the Backend is the
+// caller's to close.
+func (d *Directory) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.closed = true
+	d.room = nil
+	return nil
+}
+
+// Attach registers the identity and moderation commands in r, on which
+// moderation then acts.
+func (d *Directory) Attach(r *room.Room) error {
+	for _, c := range d.slashCommands() {
+		if err := r.Register(c); err != nil {
+			return fmt.Errorf("access: %w", err)
+		}
+	}
+	d.mu.Lock()
+	d.room = r
+	d.mu.Unlock()
+	return nil
+}
+
+// attached returns the room moderation acts on, or nil.
+func (d *Directory) attached() *room.Room {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.room
+}
+
+// store runs one Backend call, bounded in time. A failure other than
+// ErrExists is logged; every failure is returned as a *storeError, which
+// tells the user that nothing changed.
+func (d *Directory) store(ctx context.Context, what string, call func(ctx context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	err := call(ctx)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, ErrExists) {
+		d.log.Error("access: store failed", "op", what, "err", err)
+	}
+	return &storeError{err: err}
+}
+
+// storeError is a Backend failure, worded for the user as ErrStore.
+type storeError struct{ err error }
+
+func (e *storeError) Error() string {
+	if errors.Is(e.err, ErrFull) {
+		return ErrStore.Error() + " (too many records)"
+	}
+	return ErrStore.Error()
+}
+
+func (e *storeError) Unwrap() []error { return []error{ErrStore, e.err} }
+
+// The Directory answers the room's and the gateways' seams.
+var (
+	_ room.Policy = (*Directory)(nil)
+	_ Door        = (*Directory)(nil)
+	_ Console     = (*Directory)(nil)
+)

@@ -1,0 +1,103 @@
+package access
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"chatd/internal/metricstest"
+	"chatd/room"
+)
+
+// refusal returns Admit's refusal of id, or nil.
+func refusal(t *testing.T, d *Directory, id room.Identity) *Refusal {
+	t.Helper()
+	err := d.Admit(id)
+	if err == nil {
+		return nil
+	}
+	var r *Refusal
+	if !errors.As(err, &r) {
+		t.Fatalf("Admit: %v is no *Refusal", err)
+	}
+	return r
+}
+
+// TestPolicies: open admits all; registered admits registered and
+// allowlisted credentials and tells the others how to get in; allowlist
+// admits owners and allowlisted credentials only, failing the SSH
+// authentication itself.
+func TestPolicies(t *testing.T) {
+	alice, allowed, stranger := sshID("alice", "192.0.2.1"), tlsID("carl", "192.0.2.3"), sshID("zed", "192.0.2.4")
+	bare := room.Identity{Transport: room.TransportTLS, Address: "192.0.2.5"}
+	owner := sshID("olive", "192.0.2.9")
+	for _, tc := range []struct {
+		policy Policy
+		admit  []room.Identity
+		refuse []room.Identity
+	}{
+		{Open, []room.Identity{alice, allowed, stranger, bare, owner}, nil},
+		{Registered, []room.Identity{alice, allowed, owner}, []room.Identity{stranger, bare}},
+		{Allowlist, []room.Identity{allowed, owner}, []room.Identity{alice, stranger, bare}},
+	} {
+		t.Run(tc.policy.String(), func(t *testing.T) {
+			f := newFixture(t, options{policy: tc.policy, admins: ownerLine("olive"), allowlist: "# seed\nsha256:" + certFP("carl") + "\n"})
+			m := f.join("alice", alice)
+			run(m, "/register")
+			for _, id := range tc.admit {
+				if r := refusal(t, f.d, id); r != nil {
+					t.Errorf("%+v refused: %v", id, r)
+				}
+			}
+			for _, id := range tc.refuse {
+				r := refusal(t, f.d, id)
+				if r == nil || r.Kind != RefusedByPolicy || r.FailAuth != (tc.policy == Allowlist) {
+					t.Errorf("%+v: %+v", id, r)
+					continue
+				}
+				switch id {
+				case stranger:
+					if !strings.Contains(r.Text, "only: ask an operator to /allow your key "+keyFP("zed")) {
+						t.Errorf("stranger told %q", r.Text)
+					}
+				case bare:
+					if !strings.Contains(r.Text, "openssl req -x509") {
+						t.Errorf("bare told %q", r.Text)
+					}
+				}
+			}
+			_, series, _ := metricstest.Gather(f.reg)
+			if got := series[`chatd_access_refusals_total{reason="policy"}`]; got != float64(len(tc.refuse)) {
+				t.Errorf("policy refusals = %v", got)
+			}
+		})
+	}
+}
+
+// TestAllowDisallow: operators put a present nick's credentials or a
+// fingerprint on the allowlist and take them off.
+func TestAllowDisallow(t *testing.T) {
+	f := newFixture(t, options{policy: Allowlist, admins: ownerLine("olive")})
+	olive := f.join("olive", sshID("olive", "192.0.2.9"))
+	carl := tlsID("carl", "192.0.2.3")
+	if refusal(t, f.d, carl) == nil {
+		t.Fatal("carl admitted before /allow")
+	}
+	contains(t, run(olive, "/allow fp=sha256:"+strings.ToLower(certFP("carl"))), "allowed tls-cert sha256:"+certFP("carl"))
+	if r := refusal(t, f.d, carl); r != nil {
+		t.Fatalf("carl refused after /allow: %v", r)
+	}
+	m := f.join("carl", carl)
+	contains(t, run(m, "/allow carl"), "permission denied: /allow is for the room's operators only")
+	contains(t, run(olive, "/disallow carl"), "olive disallowed carl")
+	if refusal(t, f.d, carl) == nil {
+		t.Fatal("carl admitted after /disallow")
+	}
+	contains(t, run(olive, "/disallow carl"), "not on the allowlist")
+	contains(t, run(olive, "/allow fp=SHA256:short"), "usage: /allow")
+	contains(t, run(olive, "/allow"), "usage: /allow")
+	contains(t, run(olive, "/allow nobody"), `no one called "nobody"`)
+	bare := f.join("bare", room.Identity{Transport: room.TransportTLS, Address: "192.0.2.7"})
+	_ = bare
+	contains(t, run(olive, "/allow bare"), "without a key or certificate")
+}

@@ -1,0 +1,232 @@
+package access
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/goleak"
+
+	"chatd/room"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// clock is a settable clock for tests.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)} }
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// keyFP is a made-up SSH key fingerprint, distinct for each name.
+func keyFP(name string) string {
+	sum := sha256.Sum256([]byte("key " + name))
+	return "SHA256:" + base64.RawStdEncoding.EncodeToString(sum[:])
+}
+
+// certFP is a made-up certificate fingerprint, distinct for each name.
+func certFP(name string) string {
+	sum := sha256.Sum256([]byte("cert " + name))
+	return colonHex(sum[:])
+}
+
+// sshID is an SSH connection with the key called name, from addr.
+func sshID(name, addr string) room.Identity {
+	return room.Identity{Transport: room.TransportSSH, Address: addr, KeyFingerprint: keyFP(name)}
+}
+
+// tlsID is a TLS connection with the certificate called name, from addr.
+func tlsID(name, addr string) room.Identity {
+	return room.Identity{Transport: room.TransportTLS, Address: addr, CertFingerprint: certFP(name)}
+}
+
+// fixture is a Directory over a MemoryBackend, and a room it governs.
+type fixture struct {
+	t       *testing.T
+	clock   *clock
+	backend *MemoryBackend
+	d       *Directory
+	r       *room.Room
+	reg     *prometheus.Registry
+	logs    *strings.Builder
+	logMu   *sync.Mutex
+}
+
+// options configure a fixture.
+type options struct {
+	policy    Policy
+	admins    string // the admins file's text
+	allowlist string
+	backend   *MemoryBackend
+	clock     *clock
+}
+
+func newFixture(t *testing.T, o options) *fixture {
+	t.Helper()
+	f := &fixture{t: t, clock: o.clock, backend: o.backend, reg: prometheus.NewRegistry(), logs: new(strings.Builder), logMu: new(sync.Mutex)}
+	if f.clock == nil {
+		f.clock = newClock()
+	}
+	if f.backend == nil {
+		f.backend = NewMemoryBackend(f.clock.now)
+	}
+	opts := Options{Backend: f.backend, Policy: o.policy, Registerer: f.reg, Now: f.clock.now,
+		Logger: slog.New(slog.NewJSONHandler(lockedWriter{f.logMu, f.logs}, nil))}
+	if o.admins != "" {
+		opts.AdminsFile = writeFile(t, "admins", o.admins)
+	}
+	if o.allowlist != "" {
+		opts.AllowlistFile = writeFile(t, "allowlist", o.allowlist)
+	}
+	d, err := New(context.Background(), opts)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	f.d = d
+	f.r = room.New(room.Config{
+		Policy: d, Greeting: d.Greeting, Nicks: d.Nicks(room.NewMemoryNicks(100, f.clock.now)),
+		FloodBurst: 1 << 20, FloodKick: 1 << 20, Logger: slog.New(slog.DiscardHandler), Now: f.clock.now,
+	})
+	if err := d.Attach(f.r); err != nil {
+		t.Fatalf("Attach: %v", err)
+	}
+	t.Cleanup(func() {
+		f.r.Close("")
+		d.Close()
+	})
+	return f
+}
+
+// lockedWriter serializes writes to a builder.
+type lockedWriter struct {
+	mu *sync.Mutex
+	b  *strings.Builder
+}
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (f *fixture) logText() string {
+	f.logMu.Lock()
+	defer f.logMu.Unlock()
+	return f.logs.String()
+}
+
+func writeFile(t *testing.T, name, text string) string {
+	t.Helper()
+	path := t.TempDir() + "/" + name
+	if err := writeString(path, text); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// join joins nick with id and takes what joining queued.
+func (f *fixture) join(nick string, id room.Identity) *room.Member {
+	f.t.Helper()
+	m, err := f.r.Join(nick, room.JoinOptions{Identity: id})
+	if err != nil {
+		f.t.Fatalf("Join(%q): %v", nick, err)
+	}
+	take(m)
+	return m
+}
+
+// take takes every event queued for m.
+func take(m *room.Member) []*room.Event {
+	var out []*room.Event
+	for {
+		batch, _ := m.Take(nil, 64)
+		if len(batch) == 0 {
+			return out
+		}
+		out = append(out, batch...)
+	}
+}
+
+// run sends line as m and returns the texts of the notices and errors it
+// was told, errors prefixed "error: ".
+func run(m *room.Member, line string) []string {
+	take(m)
+	m.Send(line)
+	return texts(take(m))
+}
+
+// texts are the notices' and errors' texts among events.
+func texts(events []*room.Event) []string {
+	var out []string
+	for _, ev := range events {
+		switch ev.Kind {
+		case room.Notice:
+			out = append(out, ev.Text)
+		case room.Error:
+			out = append(out, "error: "+ev.Text)
+		}
+	}
+	return out
+}
+
+// contains fails the test unless one of lines contains want.
+func contains(t *testing.T, lines []string, want string) {
+	t.Helper()
+	for _, l := range lines {
+		if strings.Contains(l, want) {
+			return
+		}
+	}
+	t.Errorf("no line contains %q in:\n%s", want, strings.Join(lines, "\n"))
+}
+
+// left returns m's reason for leaving, once its events ended; fails if it
+// has not left.
+func left(t *testing.T, m *room.Member) room.Reason {
+	t.Helper()
+	take(m)
+	if _, open := m.Take(nil, 1); open {
+		t.Fatalf("%s has not left", m.Nick())
+	}
+	return m.Reason()
+}
+
+// present reports whether nick is in the fixture's room.
+func (f *fixture) present(nick string) bool {
+	_, ok := f.r.Find(nick)
+	return ok
+}
+
+// owner is the admins file line that makes the key called name an owner.
+func ownerLine(name string) string { return keyFP(name) + "\n" }
+
+func writeString(path, text string) error { return os.WriteFile(path, []byte(text), 0o600) }
+
+// containsEvent is contains over the texts of events.
+func containsEvents(t *testing.T, events []*room.Event, want string) {
+	t.Helper()
+	contains(t, texts(events), want)
+}
+
+var t0ctx = context.Background()

@@ -1,0 +1,275 @@
+package access
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"chatd/internal/metricstest"
+	"chatd/room"
+)
+
+// governed is a fixture with an owner (olive), an operator (oscar) and
+// two members (alice, registered, and mallory).
+type governed struct {
+	*fixture
+	olive, oscar, alice, mallory *room.Member
+}
+
+func newGoverned(t *testing.T, o options) *governed {
+	o.admins = ownerLine("olive")
+	g := &governed{fixture: newFixture(t, o)}
+	g.olive = g.join("olive", sshID("olive", "192.0.2.9"))
+	g.oscar = g.join("oscar", sshID("oscar", "192.0.2.8"))
+	g.alice = g.join("alice", tlsID("alice", "192.0.2.1"))
+	g.mallory = g.join("mallory", sshID("mallory", "2001:db8:bad:1::"))
+	run(g.oscar, "/register")
+	run(g.alice, "/register")
+	contains(t, run(g.olive, "/op oscar"), "olive made oscar an operator")
+	take(g.oscar)
+	take(g.alice)
+	take(g.mallory)
+	return g
+}
+
+// TestOpDeop: ops need a registered nickname; operators may op members
+// but only owners de-op operators; owners cannot be de-opped; roles are
+// announced, logged and counted.
+func TestOpDeop(t *testing.T) {
+	g := newGoverned(t, options{})
+	if !g.d.Operator(g.oscar.Identity()) {
+		t.Fatal("oscar is no operator after /op")
+	}
+	contains(t, run(g.oscar, "/op mallory"), `"mallory" is not registered`)
+	contains(t, run(g.oscar, "/op oscar"), "an operator already")
+	contains(t, run(g.oscar, "/op alice"), "oscar made alice an operator")
+	contains(t, run(g.oscar, "/deop alice"), "permission denied: alice is an operator; only owners can do that")
+	contains(t, run(g.oscar, "/deop olive"), "owners cannot be de-opped")
+	contains(t, run(g.olive, "/deop alice"), "olive took alice's operator role away")
+	contains(t, run(g.olive, "/deop alice"), "not an operator")
+	contains(t, run(g.mallory, "/op mallory"), "permission denied: /op is for the room's operators only")
+	contains(t, run(g.olive, "/op"), "usage: /op NICK")
+	// an unregistered operator's role goes with its account
+	contains(t, run(g.olive, "/unregister oscar"), "no longer registered")
+	if g.d.Operator(g.oscar.Identity()) {
+		t.Error("oscar is still an operator without an account")
+	}
+	run(g.oscar, "/register")
+	if g.d.Operator(g.oscar.Identity()) {
+		t.Error("registering again gave oscar his role back")
+	}
+	_, series, _ := metricstest.Gather(g.reg)
+	if series[`chatd_moderation_actions_total{action="op"}`] != 2 || series[`chatd_moderation_actions_total{action="deop"}`] != 1 {
+		t.Errorf("metrics: %v", series)
+	}
+	if !strings.Contains(g.logText(), `"msg":"moderation","action":"deop","by":"olive","target":"alice"`) {
+		t.Errorf("log: %s", g.logText())
+	}
+}
+
+// TestKick removes a member with the operator's reason; operators
+// cannot kick owners, nor other operators.
+func TestKick(t *testing.T) {
+	g := newGoverned(t, options{})
+	contains(t, run(g.mallory, "/kick alice"), "permission denied")
+	contains(t, run(g.oscar, "/kick olive"), "permission denied: olive is an owner")
+	run(g.olive, "/op alice")
+	contains(t, run(g.oscar, "/kick alice"), "permission denied: alice is an operator")
+	run(g.oscar, "/kick MALLORY spam \x1b[31m and more") // a look-alike finds mallory
+	if r := left(t, g.mallory); r.Kind != room.ReasonKicked || !strings.HasPrefix(r.Detail, "oscar: spam") || strings.Contains(r.Detail, "\x1b") {
+		t.Errorf("mallory left for %+v", r)
+	}
+	var leave *room.Event
+	for _, ev := range take(g.alice) {
+		if ev.Kind == room.Leave && ev.From == "mallory" {
+			leave = ev
+		}
+	}
+	if leave == nil || leave.Reason.Kind != room.ReasonKicked {
+		t.Errorf("alice saw no kick: %+v", leave)
+	}
+	contains(t, run(g.oscar, "/kick mallory"), `no one called "mallory" is here`)
+	contains(t, run(g.oscar, "/kick"), "usage: /kick NICK [REASON]")
+	long := strings.Repeat("x", 300)
+	m := g.join("mallory", sshID("mallory", "2001:db8:bad:1::"))
+	run(g.oscar, "/kick mallory "+long)
+	if r := left(t, m); len(r.Detail) != len("oscar: ")+MaxReasonBytes {
+		t.Errorf("a long reason was not cut: %d bytes", len(r.Detail))
+	}
+}
+
+// TestBanNick bans a nick's credentials, its account's and its address
+// (/64), removes every connection they match and refuses them at the
+// door; /unban lifts it all.
+func TestBanNick(t *testing.T) {
+	g := newGoverned(t, options{})
+	second := g.join("mal2", sshID("other", "2001:db8:bad:1::"))
+	run(g.oscar, "/ban mallory 2h spam")
+	for _, m := range []*room.Member{g.mallory, second} {
+		r := left(t, m)
+		if r.Kind != room.ReasonBanned || r.Detail != "oscar until 2026-12-01 14:00:00 UTC: spam" {
+			t.Errorf("%s left for %+v", m.Nick(), r)
+		}
+	}
+	r := refusal(t, g.d, sshID("mallory", "203.0.113.1"))
+	if r == nil || r.Kind != RefusedBanned || r.Text != "you are banned until 2026-12-01 14:00:00 UTC: spam" || r.Reason != "spam" {
+		t.Errorf("mallory at the door: %+v", r)
+	}
+	if refusal(t, g.d, sshID("new", "2001:db8:bad:1::")) == nil {
+		t.Error("the /64 is not banned")
+	}
+	_, series, _ := metricstest.Gather(g.reg)
+	if series[`chatd_access_refusals_total{reason="banned"}`] != 2 || series[`chatd_moderation_actions_total{action="ban"}`] != 1 {
+		t.Errorf("metrics: %v", series)
+	}
+	if !strings.Contains(g.logText(), `"action":"ban","by":"oscar","target":"mallory","until":"2026-12-01T14:00:00Z","reason":"spam"`) {
+		t.Errorf("log: %s", g.logText())
+	}
+	lines := run(g.oscar, "/banned")
+	contains(t, lines, "2 bans:")
+	contains(t, lines, "fp="+keyFP("mallory")+" (mallory) by oscar since 2026-12-01 12:00:00 UTC until 2026-12-01 14:00:00 UTC: spam")
+	contains(t, lines, "ip=2001:db8:bad:1::/64 (mallory)")
+	contains(t, run(g.oscar, "/unban mallory"), "oscar lifted the ban on mallory")
+	if r := refusal(t, g.d, sshID("mallory", "2001:db8:bad:1::")); r != nil {
+		t.Errorf("still banned: %v", r)
+	}
+	contains(t, run(g.oscar, "/banned"), "nobody is banned")
+	contains(t, run(g.oscar, "/unban mallory"), "mallory is not banned")
+}
+
+// TestBanRegisteredAbsent bans an absent registered nick by its
+// account's credentials, announced since nobody leaves.
+func TestBanRegisteredAbsent(t *testing.T) {
+	g := newGoverned(t, options{})
+	g.alice.Quit("")
+	contains(t, run(g.olive, "/ban alice"), "olive banned alice")
+	if r := refusal(t, g.d, tlsID("alice", "198.51.100.7")); r == nil || r.Text != "you are banned" {
+		t.Errorf("alice at the door: %+v", r)
+	}
+	contains(t, run(g.olive, "/ban nobody"), `no one called "nobody"`)
+}
+
+// TestBanTargets: fp= and ip= forms, prefixes too broad, durations.
+func TestBanTargets(t *testing.T) {
+	g := newGoverned(t, options{})
+	contains(t, run(g.oscar, "/ban ip=192.0.2.0/8"), "too broad")
+	contains(t, run(g.oscar, "/ban ip=2001:db8::/31"), "too broad")
+	contains(t, run(g.oscar, "/ban ip=not-an-ip"), "usage: /ban")
+	contains(t, run(g.oscar, "/ban fp=SHA256:xyz"), "usage: /ban")
+	contains(t, run(g.oscar, "/ban mallory 400d"), "usage: /ban")
+	contains(t, run(g.oscar, "/ban"), "usage: /ban")
+	contains(t, run(g.oscar, "/ban fp="+keyFP("olive")), "permission denied: "+keyFP("olive")+" is an owner")
+	contains(t, run(g.oscar, "/ban ip=198.51.100.7 30m"), "oscar banned 198.51.100.7/32 until 2026-12-01 12:30:00 UTC")
+	contains(t, run(g.oscar, "/ban fp=sha256:"+certFP("zed")+" 7d bot"), "until 2026-12-08 12:00:00 UTC: bot")
+	contains(t, run(g.oscar, "/ban ip=2001:db8:bad:1::5"), "")
+	if r := left(t, g.mallory); r.Kind != room.ReasonBanned {
+		t.Errorf("mallory, behind the /64, left for %+v", r)
+	}
+	if refusal(t, g.d, sshID("x", "198.51.100.7")) == nil || refusal(t, g.d, tlsID("zed", "1.2.3.4")) == nil {
+		t.Error("ip= or fp= ban not in force")
+	}
+	// an owner behind a banned address is still admitted
+	if r := refusal(t, g.d, sshID("olive", "198.51.100.7")); r != nil {
+		t.Errorf("owner refused: %v", r)
+	}
+	contains(t, run(g.oscar, "/unban ip=198.51.100.7"), "lifted the ban on 198.51.100.7/32")
+	contains(t, run(g.oscar, "/unban fp=sha256:"+certFP("zed")), "lifted")
+}
+
+// TestTimedExpiry: timed bans and mutes end by themselves.
+func TestTimedExpiry(t *testing.T) {
+	g := newGoverned(t, options{})
+	run(g.oscar, "/ban ip=198.51.100.7 30m")
+	contains(t, run(g.oscar, "/mute mallory 10m spam"), "oscar muted mallory for 10m: spam")
+	contains(t, run(g.mallory, "hello"), "you are muted by an operator until 2026-12-01 12:10:00 UTC")
+	g.clock.advance(31 * time.Minute)
+	if r := refusal(t, g.d, sshID("x", "198.51.100.7")); r != nil {
+		t.Errorf("expired ban in force: %v", r)
+	}
+	if _, muted := g.d.Muted("mallory", g.mallory.Identity()); muted {
+		t.Error("expired mute in force")
+	}
+	contains(t, run(g.oscar, "/banned"), "nobody is banned")
+	// a restart: the Backend forgot them too
+	d2 := g.restart()
+	if len(d2.v.bans) != 0 || len(d2.v.mutes) != 0 {
+		t.Errorf("after a restart: %d bans, %d mutes", len(d2.v.bans), len(d2.v.mutes))
+	}
+}
+
+// TestMute: a muted member reads but cannot send, even under another
+// nickname with the same credential; /unmute lifts it.
+func TestMute(t *testing.T) {
+	g := newGoverned(t, options{})
+	contains(t, run(g.oscar, "/mute mallory"), "oscar muted mallory")
+	contains(t, run(g.mallory, "hi"), "you are muted by an operator: you can read")
+	g.mallory.Quit("")
+	again := g.join("mallory2", sshID("mallory", "198.51.100.3"))
+	contains(t, run(again, "hi"), "you are muted")
+	contains(t, run(g.oscar, "/mute olive"), "permission denied")
+	contains(t, run(g.oscar, "/mute"), "usage: /mute")
+	contains(t, run(g.oscar, "/mute mallory2 0m"), "usage: /mute")
+	contains(t, run(g.oscar, "/unmute mallory2"), "oscar unmuted mallory2")
+	if got := run(again, "hi"); len(got) != 0 {
+		t.Errorf("after /unmute: %q", got)
+	}
+	contains(t, run(g.oscar, "/unmute mallory2"), "not muted")
+}
+
+// TestMOTD: set, shown to joiners, shown by /motd, cleared by "-".
+func TestMOTD(t *testing.T) {
+	g := newGoverned(t, options{})
+	contains(t, run(g.oscar, "/motd"), "there is no message of the day")
+	contains(t, run(g.oscar, "/motd be kind"), "oscar set the message of the day: be kind")
+	m, err := g.r.Join("newbie", room.JoinOptions{Identity: sshID("newbie", "192.0.2.50")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	containsEvents(t, take(m), "Message of the day: be kind")
+	contains(t, run(m, "/motd"), "permission denied")
+	contains(t, run(g.oscar, "/motd "+strings.Repeat("y", MaxMOTDBytes+1)), "at most 400 bytes")
+	contains(t, run(g.oscar, "/motd -"), "oscar cleared the message of the day")
+	if g.d.Greeting("x", room.Identity{}) != nil {
+		t.Error("a cleared motd still greets")
+	}
+}
+
+// restart makes a new Directory over the fixture's Backend.
+func (g *governed) restart() *Directory {
+	g.t.Helper()
+	d, err := New(t0ctx, Options{Backend: g.backend, Now: g.clock.now, AdminsFile: g.d.admins})
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	g.t.Cleanup(func() { d.Close() })
+	return d
+}
+
+// TestRestartKeepsRecords: a new Directory over the same Backend keeps
+// accounts, operators, bans, mutes and the motd.
+func TestRestartKeepsRecords(t *testing.T) {
+	g := newGoverned(t, options{})
+	run(g.olive, "/ban ip=198.51.100.7 1h")
+	run(g.oscar, "/mute mallory")
+	run(g.oscar, "/motd welcome")
+	run(g.oscar, "/allow fp="+keyFP("friend"))
+	d := g.restart()
+	if !d.Operator(sshID("oscar", "1.1.1.1")) {
+		t.Error("oscar lost his role")
+	}
+	if err := d.checkClaim("alice", tlsID("zed", "1.1.1.1")); err == nil {
+		t.Error("alice's account is gone")
+	}
+	if d.Admit(sshID("x", "198.51.100.7")) == nil {
+		t.Error("the ban is gone")
+	}
+	if _, muted := d.Muted("mallory", room.Identity{}); !muted {
+		t.Error("the mute is gone")
+	}
+	if got := d.Greeting("x", room.Identity{}); len(got) != 1 || got[0] != "Message of the day: welcome" {
+		t.Errorf("motd: %q", got)
+	}
+	if !d.allowed(Credential{Kind: SSHKey, Fingerprint: keyFP("friend")}) {
+		t.Error("the allowlist is gone")
+	}
+}

@@ -1,0 +1,202 @@
+package access
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"chatd/room"
+)
+
+// MaxDuration bounds a ban's or a mute's duration.
+const MaxDuration = 365 * 24 * time.Hour
+
+// target is who a nickname-named command acts on: whoever is present
+// under the nickname, and its account if it is registered.
+type target struct {
+	nick    string
+	present *room.MemberInfo
+	acct    *account // a snapshot; nil if not registered
+	creds   []Credential
+	rank    rank
+}
+
+// findTarget resolves nick: present, registered, or neither (found
+// false).
+func (d *Directory) findTarget(nick string) (target, bool, error) {
+	if err := room.ValidateNick(nick); err != nil {
+		return target{}, false, fmt.Errorf("%w: %v", room.ErrUsage, err)
+	}
+	t := target{nick: nick}
+	if r := d.attached(); r != nil {
+		if info, ok := r.Find(nick); ok {
+			t.present, t.nick = &info, info.Nick
+			t.creds = CredentialsOf(info.Identity)
+		}
+	}
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if a, ok := d.v.accounts[keyOf(nick)]; ok {
+		cp := *a
+		t.acct, t.nick = &cp, a.rec.Nick
+		for _, c := range a.creds {
+			if !hasCred(t.creds, c) {
+				t.creds = append(t.creds, c)
+			}
+		}
+	}
+	t.rank = d.v.rankOf(t.creds)
+	return t, t.present != nil || t.acct != nil, nil
+}
+
+// hasCred reports whether list holds c.
+func hasCred(list []Credential, c Credential) bool {
+	for _, x := range list {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+// canAct refuses an action of a on someone of rank r: operators cannot
+// act on owners, and only owners on operators.
+func canAct(a *actor, r rank, who string) error {
+	if a.rank > r {
+		return nil
+	}
+	return fmt.Errorf("%w: %s is %s; only %s can do that", ErrPermissionDenied, who, article(r), higher(r))
+}
+
+func article(r rank) string {
+	if r == rankOwner {
+		return "an owner"
+	}
+	if r == rankOperator {
+		return "an operator"
+	}
+	return "a member"
+}
+
+func higher(r rank) string {
+	if r >= rankOperator {
+		return "owners"
+	}
+	return "operators"
+}
+
+// errNobody says nick is neither present nor registered.
+func errNobody(nick string) error {
+	return fmt.Errorf("no one called %q is here or registered", nick)
+}
+
+// parseDuration reads a duration as commands take it: a number and a unit
+// (30m, 2h, 7d), or Go's form (1h30m); positive and at most MaxDuration.
+// ok is false if s is not a duration at all.
+func parseDuration(s string) (time.Duration, bool, error) {
+	if s == "" || s[0] < '0' || s[0] > '9' || len(s) > 16 {
+		return 0, false, nil
+	}
+	var dur time.Duration
+	if days, found := strings.CutSuffix(s, "d"); found {
+		n, err := strconv.Atoi(days)
+		if err != nil {
+			return 0, false, nil
+		}
+		if n > 365 {
+			return 0, true, fmt.Errorf("%w: a duration of at most 365d", room.ErrUsage)
+		}
+		dur = time.Duration(n) * 24 * time.Hour
+	} else {
+		var err error
+		if dur, err = time.ParseDuration(s); err != nil {
+			return 0, false, nil
+		}
+	}
+	if dur < time.Second || dur > MaxDuration {
+		return 0, true, fmt.Errorf("%w: a duration from 1s to 365d", room.ErrUsage)
+	}
+	return dur, true, nil
+}
+
+// durationAndReason reads the optional DURATION and REASON that follow a
+// command's target.
+func durationAndReason(args []string) (time.Duration, string, error) {
+	var dur time.Duration
+	if len(args) > 0 {
+		d, ok, err := parseDuration(args[0])
+		if err != nil {
+			return 0, "", err
+		}
+		if ok {
+			dur, args = d, args[1:]
+		}
+	}
+	return dur, reasonOf(args), nil
+}
+
+// reasonOf joins the words of a reason, cleaned and bounded.
+func reasonOf(words []string) string {
+	return cleanText(strings.Join(words, " "), MaxReasonBytes)
+}
+
+// parseFP reads "fp=FINGERPRINT"; ok is false if s is not of that form.
+func parseFP(s string) (Credential, bool, error) {
+	rest, ok := strings.CutPrefix(s, "fp=")
+	if !ok {
+		return Credential{}, false, nil
+	}
+	c, err := ParseCredential(rest)
+	if err != nil || strings.ContainsAny(rest, " \t") {
+		return Credential{}, true, fmt.Errorf("%w: fp= takes a SHA256: key or sha256: certificate fingerprint", room.ErrUsage)
+	}
+	return c, true, nil
+}
+
+// errTooBroad refuses a ban of too many addresses.
+var errTooBroad = errors.New("that prefix is too broad: ban at most an IPv4 /16 or an IPv6 /32")
+
+// parseIP reads "ip=ADDR[/PREFIX]": an address alone is its /64 if IPv6,
+// else itself; ok is false if s is not of that form.
+func parseIP(s string) (netip.Prefix, bool, error) {
+	rest, ok := strings.CutPrefix(s, "ip=")
+	if !ok {
+		return netip.Prefix{}, false, nil
+	}
+	var p netip.Prefix
+	if strings.Contains(rest, "/") {
+		pp, err := netip.ParsePrefix(rest)
+		if err != nil {
+			return p, true, fmt.Errorf("%w: ip= takes an address or a prefix (192.0.2.1, 2001:db8::/48)", room.ErrUsage)
+		}
+		p = pp
+	} else {
+		addr, err := netip.ParseAddr(rest)
+		if err != nil || addr.Zone() != "" {
+			return p, true, fmt.Errorf("%w: ip= takes an address or a prefix (192.0.2.1, 2001:db8::/48)", room.ErrUsage)
+		}
+		p = addrPrefix(addr)
+	}
+	if p.Addr().Is4In6() {
+		p = netip.PrefixFrom(p.Addr().Unmap(), max(p.Bits()-96, 0))
+	}
+	p = p.Masked()
+	if tooBroad(p) {
+		return p, true, errTooBroad
+	}
+	return p, true, nil
+}
+
+// addrPrefix is the prefix an address alone bans: an IPv6 address's /64,
+// an IPv4 address itself.
+func addrPrefix(addr netip.Addr) netip.Prefix {
+	addr = addr.Unmap()
+	if addr.Is4() {
+		return netip.PrefixFrom(addr, 32)
+	}
+	p, _ := addr.Prefix(64)
+	return p
+}
