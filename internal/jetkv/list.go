@@ -1,0 +1,123 @@
+package jetkv
+
+import (
+	"context"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"chatd/access"
+)
+
+// listBatch is how many records one fetch of List asks for: at most
+// listBatch × access.MaxRecordBytes (4 MiB) in flight.
+const listBatch = 256
+
+// List returns every live value of name, by key: at most MaxRecords. It
+// reads the bucket's last value per key through an ephemeral consumer,
+// each batch within Timeout. Records jetkv did not write (a key it
+// cannot decode) are skipped and logged; their values are never looked
+// at. Values come back as stored: the caller checks them.
+func (b *Backend) List(ctx context.Context, name access.Bucket) (map[string][]byte, error) {
+	bu, err := b.bucket(name)
+	if err != nil {
+		return nil, err
+	}
+	cons, err := b.listConsumer(ctx, bu)
+	if err != nil {
+		return nil, err
+	}
+	defer b.dropConsumer(bu, cons)
+	out := make(map[string][]byte)
+	skipped := 0
+	pending := cons.CachedInfo().NumPending
+	for pending > 0 {
+		n, err := b.fetch(ctx, bu, cons, int(min(pending, listBatch)), func(subj string, msg jetstream.Msg) {
+			key, ok := decodeKey(subj[len(bu.subj):])
+			switch {
+			case !ok:
+				skipped++
+			case len(out) >= b.opts.MaxRecords:
+				skipped++
+			case live(msg.Headers(), timestamp(msg), time.Now()):
+				out[key] = msg.Data()
+			}
+		}, &pending)
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 { // the rest expired or was deleted meanwhile
+			break
+		}
+	}
+	if skipped > 0 {
+		b.opts.Logger.Warn("jetkv: records skipped (not written by chatd, or beyond the bound)",
+			"bucket", bu.name, "skipped", skipped, "max_records", b.opts.MaxRecords)
+	}
+	return out, nil
+}
+
+// listConsumer creates the ephemeral consumer List reads bu through.
+func (b *Backend) listConsumer(ctx context.Context, bu *bucket) (jetstream.Consumer, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.opts.Timeout)
+	defer cancel()
+	cons, err := bu.stream.CreateConsumer(ctx, jetstream.ConsumerConfig{
+		DeliverPolicy:     jetstream.DeliverLastPerSubjectPolicy,
+		AckPolicy:         jetstream.AckNonePolicy,
+		FilterSubject:     bu.subj + ">",
+		MemoryStorage:     true,
+		InactiveThreshold: time.Minute,
+	})
+	if err != nil {
+		return nil, b.fail(bu.name, "list", err)
+	}
+	return cons, nil
+}
+
+// dropConsumer deletes List's consumer; if that fails, the server drops
+// it after its InactiveThreshold.
+func (b *Backend) dropConsumer(bu *bucket, cons jetstream.Consumer) {
+	ctx, cancel := context.WithTimeout(context.Background(), b.opts.Timeout)
+	defer cancel()
+	_ = bu.stream.DeleteConsumer(ctx, cons.CachedInfo().Name)
+}
+
+// fetch reads up to n messages of cons within Timeout, giving each to
+// f, and sets *pending to what the server says is left after the last.
+// It returns how many it read. The server has them at hand, so the batch
+// fills at once, unless records expired since the consumer was made:
+// then it waits out Timeout and returns fewer.
+func (b *Backend) fetch(ctx context.Context, bu *bucket, cons jetstream.Consumer, n int, f func(string, jetstream.Msg), pending *uint64) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.opts.Timeout)
+	defer cancel()
+	batch, err := cons.Fetch(n, jetstream.FetchContext(ctx))
+	if err != nil {
+		return 0, b.fail(bu.name, "list", err)
+	}
+	read := 0
+	for msg := range batch.Messages() {
+		read++
+		meta, err := msg.Metadata()
+		if err != nil {
+			continue
+		}
+		*pending = meta.NumPending
+		if len(msg.Subject()) > len(bu.subj) {
+			f(msg.Subject(), msg)
+		}
+	}
+	if err := batch.Error(); err != nil {
+		return read, b.fail(bu.name, "list", err)
+	}
+	return read, nil
+}
+
+// timestamp is when msg was stored (zero if its metadata is unreadable:
+// then its TTL, if any, has passed).
+func timestamp(msg jetstream.Msg) time.Time {
+	meta, err := msg.Metadata()
+	if err != nil {
+		return time.Time{}
+	}
+	return meta.Timestamp
+}
