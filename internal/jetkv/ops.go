@@ -125,8 +125,9 @@ func (b *Backend) prepare(name access.Bucket, key string, val []byte) (*bucket, 
 	return bu, subj, nil
 }
 
-// publish stores val on subj, with a TTL if ttl is above zero. A refusal
-// while the bucket holds MaxRecords records is access.ErrFull; a wrong
+// publish stores val on subj, with a TTL if ttl is above zero. The
+// server's refusal while the bucket holds MaxRecords records (its
+// MaxMsgs, discarding new) is access.ErrFull; a wrong
 // last revision is returned unwrapped, for Create.
 func (b *Backend) publish(ctx context.Context, bu *bucket, subj string, val []byte, ttl time.Duration, opts ...jetstream.PublishOpt) error {
 	if ttl > 0 {
@@ -135,6 +136,10 @@ func (b *Backend) publish(ctx context.Context, bu *bucket, subj string, val []by
 	_, err := b.js.PublishMsg(ctx, &nats.Msg{Subject: subj, Data: val}, opts...)
 	if err == nil || wrongLast(err) {
 		return err
+	}
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) { // not the server's refusal: a timeout, a lost connection
+		return b.fail(bu.name, "put", err)
 	}
 	if info, ierr := bu.stream.Info(ctx); ierr == nil && info.State.Msgs >= uint64(b.opts.MaxRecords) {
 		return fmt.Errorf("jetkv: bucket %s: %w: it holds %d", bu.name, access.ErrFull, info.State.Msgs)
