@@ -54,8 +54,9 @@ func external(t *testing.T, srv *natsServer) *jetlog.Log {
 }
 
 // TestExternalServer runs the table against a real nats-server process,
-// then takes the server away: Put and Get fail within Timeout, saying the
-// server is unreachable, and work again once it is back.
+// then takes the server away: Put, Get, List and Open fail within
+// Timeout, saying the server is unreachable, and work again once it is
+// back.
 func TestExternalServer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds nats-server")
@@ -83,6 +84,10 @@ func TestExternalServer(t *testing.T) {
 			{"Put", func() error { return b.Put(ctx, access.Bans, "eve", []byte("during"), 0) }},
 			{"Get", func() error { _, _, err := b.Get(ctx, access.Bans, "mallory"); return err }},
 			{"List", func() error { _, err := b.List(ctx, access.Bans); return err }},
+			{"Open", func() error {
+				_, err := Open(ctx, nc, Options{Prefix: "OUTAGE_", Timeout: timeout, Logger: quiet})
+				return err
+			}},
 		} {
 			start := time.Now()
 			err := op.do()
@@ -90,7 +95,7 @@ func TestExternalServer(t *testing.T) {
 			if d := time.Since(start); d > timeout+time.Second {
 				t.Errorf("%s with the server down took %v (Timeout %v)", op.name, d, timeout)
 			}
-			if err == nil || !strings.Contains(err.Error(), "unreachable") || !strings.Contains(err.Error(), "OUTAGE_BANS") {
+			if err == nil || !strings.Contains(err.Error(), "unreachable") || !strings.Contains(err.Error(), "bucket OUTAGE_") {
 				t.Errorf("%s with the server down = %v, want it to name the bucket and say the server is unreachable", op.name, err)
 			}
 		}

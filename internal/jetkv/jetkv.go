@@ -153,7 +153,7 @@ func (b *Backend) openBucket(ctx context.Context, name string) (*bucket, error) 
 	cfg := b.streamConfig(name)
 	stream, err := b.js.CreateOrUpdateStream(ctx, cfg)
 	if err != nil {
-		return nil, b.fail(name, "create", err)
+		return nil, b.fail(name, "open", err)
 	}
 	got := stream.CachedInfo().Config
 	if !got.AllowMsgTTL {

@@ -84,9 +84,9 @@ func (b *Backend) dropConsumer(bu *bucket, cons jetstream.Consumer) {
 
 // fetch reads up to n messages of cons within Timeout, giving each to
 // f, and sets *pending to what the server says is left after the last.
-// It returns how many it read. The server has them at hand, so the batch
-// fills at once, unless records expired since the consumer was made:
-// then it waits out Timeout and returns fewer.
+// It returns how many it read. It stops at the message the server says
+// is the last, so records that expired or were deleted since the
+// consumer was made (a batch that cannot fill) cost no wait.
 func (b *Backend) fetch(ctx context.Context, bu *bucket, cons jetstream.Consumer, n int, f func(string, jetstream.Msg), pending *uint64) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, b.opts.Timeout)
 	defer cancel()
@@ -104,6 +104,9 @@ func (b *Backend) fetch(ctx context.Context, bu *bucket, cons jetstream.Consumer
 		*pending = meta.NumPending
 		if len(msg.Subject()) > len(bu.subj) {
 			f(msg.Subject(), msg)
+		}
+		if meta.NumPending == 0 {
+			return read, nil // the last: cancel ends the request
 		}
 	}
 	if err := batch.Error(); err != nil {
