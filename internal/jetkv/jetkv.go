@@ -104,8 +104,8 @@ func Open(ctx context.Context, nc *nats.Conn, o Options) (*Backend, error) {
 	if err := o.setDefaults(); err != nil {
 		return nil, err
 	}
-	if max := nc.MaxPayload(); max < access.MaxRecordBytes+headerRoom {
-		return nil, fmt.Errorf("jetkv: the NATS server takes messages of at most %d bytes; records need %d", max, access.MaxRecordBytes+headerRoom)
+	if most := nc.MaxPayload(); most < access.MaxRecordBytes+headerRoom {
+		return nil, fmt.Errorf("jetkv: the NATS server takes messages of at most %d bytes; records need %d", most, access.MaxRecordBytes+headerRoom)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -131,17 +131,16 @@ func (b *Backend) streamConfig(name string) jetstream.StreamConfig {
 		MaxMsgsPerSubject: 1,
 		MaxMsgs:           int64(b.opts.MaxRecords),
 		MaxBytes:          -1,
-		MaxMsgSize:        access.MaxRecordBytes + headerRoom, // the server counts headers in
-
-		Storage:      jetstream.FileStorage,
-		Replicas:     b.opts.Replicas,
-		AllowRollup:  true,
-		DenyDelete:   true,
-		Duplicates:   2 * time.Minute,
-		MaxConsumers: -1,
-		AllowDirect:  true,
-		Discard:      jetstream.DiscardNew,
-		AllowMsgTTL:  true,
+		MaxMsgSize:        access.MaxRecordBytes + headerRoom, // headers count
+		Storage:           jetstream.FileStorage,
+		Replicas:          b.opts.Replicas,
+		AllowRollup:       true,
+		DenyDelete:        true,
+		Duplicates:        2 * time.Minute,
+		MaxConsumers:      -1,
+		AllowDirect:       true,
+		Discard:           jetstream.DiscardNew,
+		AllowMsgTTL:       true,
 	}
 }
 

@@ -2,6 +2,7 @@ package jetkv
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -28,33 +29,53 @@ func (b *Backend) List(ctx context.Context, name access.Bucket) (map[string][]by
 		return nil, err
 	}
 	defer b.dropConsumer(bu, cons)
-	out := make(map[string][]byte)
-	skipped := 0
-	pending := cons.CachedInfo().NumPending
-	for pending > 0 {
-		n, err := b.fetch(ctx, bu, cons, int(min(pending, listBatch)), func(subj string, msg jetstream.Msg) {
-			key, ok := decodeKey(subj[len(bu.subj):])
-			switch {
-			case !ok:
-				skipped++
-			case len(out) >= b.opts.MaxRecords:
-				skipped++
-			case live(msg.Headers(), timestamp(msg), time.Now()):
-				out[key] = msg.Data()
-			}
-		}, &pending)
-		if err != nil {
-			return nil, err
-		}
-		if n == 0 { // the rest expired or was deleted meanwhile
-			break
-		}
+	l := listing{prefix: bu.subj, most: b.opts.MaxRecords, out: make(map[string][]byte), now: time.Now()}
+	unread, err := b.readAll(ctx, bu, cons, l.add)
+	if err != nil {
+		return nil, err
 	}
-	if skipped > 0 {
+	if l.skipped > 0 || unread > 0 {
 		b.opts.Logger.Warn("jetkv: records skipped (not written by chatd, or beyond the bound)",
-			"bucket", bu.name, "skipped", skipped, "max_records", b.opts.MaxRecords)
+			"bucket", bu.name, "skipped", l.skipped, "unread", unread, "max_records", b.opts.MaxRecords)
 	}
-	return out, nil
+	return l.out, nil
+}
+
+// listing is what List gathered so far.
+type listing struct {
+	prefix  string // the bucket's subjects' prefix
+	most    int    // MaxRecords
+	now     time.Time
+	out     map[string][]byte
+	skipped int
+}
+
+// add takes a message of the bucket into the listing: a live value at a
+// key jetkv wrote, while there is room.
+func (l *listing) add(msg jetstream.Msg) {
+	enc, _ := strings.CutPrefix(msg.Subject(), l.prefix)
+	key, ok := decodeKey(enc)
+	switch {
+	case !ok || len(l.out) >= l.most:
+		l.skipped++
+	case live(msg.Headers(), timestamp(msg), l.now):
+		l.out[key] = msg.Data()
+	}
+}
+
+// readAll gives f every message of cons, in batches, up to twice
+// MaxRecords (should the bucket's bounds have been changed behind
+// chatd's back): it returns how many it left unread.
+func (b *Backend) readAll(ctx context.Context, bu *bucket, cons jetstream.Consumer, f func(jetstream.Msg)) (uint64, error) {
+	pending := cons.CachedInfo().NumPending
+	for read := 0; pending > 0 && read < 2*b.opts.MaxRecords; {
+		n, err := b.fetch(ctx, bu, cons, int(min(pending, listBatch)), f, &pending)
+		if err != nil || n == 0 { // n == 0: the rest expired or was deleted meanwhile
+			return 0, err
+		}
+		read += n
+	}
+	return pending, nil
 }
 
 // listConsumer creates the ephemeral consumer List reads bu through.
@@ -87,7 +108,7 @@ func (b *Backend) dropConsumer(bu *bucket, cons jetstream.Consumer) {
 // It returns how many it read. It stops at the message the server says
 // is the last, so records that expired or were deleted since the
 // consumer was made (a batch that cannot fill) cost no wait.
-func (b *Backend) fetch(ctx context.Context, bu *bucket, cons jetstream.Consumer, n int, f func(string, jetstream.Msg), pending *uint64) (int, error) {
+func (b *Backend) fetch(ctx context.Context, bu *bucket, cons jetstream.Consumer, n int, f func(jetstream.Msg), pending *uint64) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, b.opts.Timeout)
 	defer cancel()
 	batch, err := cons.Fetch(n, jetstream.FetchContext(ctx))
@@ -102,9 +123,7 @@ func (b *Backend) fetch(ctx context.Context, bu *bucket, cons jetstream.Consumer
 			continue
 		}
 		*pending = meta.NumPending
-		if len(msg.Subject()) > len(bu.subj) {
-			f(msg.Subject(), msg)
-		}
+		f(msg)
 		if meta.NumPending == 0 {
 			return read, nil // the last: cancel ends the request
 		}
