@@ -98,6 +98,9 @@ func TestOpen(t *testing.T) {
 	if _, err := Open(t.Context(), nc, Options{Prefix: "bad.prefix"}); err == nil {
 		t.Error("Open took a prefix with a dot")
 	}
+	if _, err := Open(t.Context(), nc, Options{Prefix: "R3_", Replicas: 3, Timeout: 2 * time.Second}); err == nil || !strings.Contains(err.Error(), "R3_ACCOUNTS") {
+		t.Errorf("Open with 3 replicas on one server = %v, want a refusal naming the bucket", err)
+	}
 	if err := b.Put(t.Context(), access.Bans, strings.Repeat("x", MaxKeyBytes+1), nil, 0); err == nil {
 		t.Error("Put took a key over MaxKeyBytes")
 	}
