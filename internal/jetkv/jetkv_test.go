@@ -135,4 +135,20 @@ func TestExpiryAcrossRestart(t *testing.T) {
 	if val, ok, err := b.Get(ctx, access.Mutes, "later"); !ok || err != nil || string(val) != "1h" {
 		t.Fatalf("an unexpired mute after the restart: %q %v %v", val, ok, err)
 	}
+	// The server removes the expired ban by itself: it does not count
+	// against MaxRecords.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info, err := b.buckets[access.Bans].stream.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.State.Msgs == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the bans bucket still holds %d messages", info.State.Msgs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
