@@ -80,6 +80,9 @@ func (r *Room) chat(m *Member, line string, isCommand bool) error {
 		r.counts.rejected[RejectCommand]++
 		return refuse(ErrUnknownCommand, "unknown command %q; /help lists the commands", name)
 	}
+	if err := r.refuseMuted(m); err != nil {
+		return err
+	}
 	if err := r.refuseReadOnly(); err != nil {
 		return err
 	}

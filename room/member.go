@@ -182,12 +182,13 @@ func (m *Member) Reason() Reason {
 }
 
 // Leave removes the member and announces it with reason, whose Detail is
-// cleaned and cut to Config.MaxLineBytes. Later calls, and calls after the
+// cleaned and cut to Config.MaxLineBytes (a muted member's /quit has no
+// parting message: it would be heard). Later calls, and calls after the
 // room removed the member itself, do nothing.
 func (m *Member) Leave(reason Reason) {
 	r := m.room
 	reason.Detail = r.boundDetail(reason.Detail)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.remove(m, reason)
+	r.remove(m, r.parting(m, reason))
 }

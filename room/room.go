@@ -132,7 +132,8 @@ type Config struct {
 	// missed once there is room again; the room never disconnects a member
 	// for falling behind (its front end does, if the member stops reading).
 	// It is raised if needed so that a joiner's history replay, its framing,
-	// its own Join and the member list always fit, next to the places
+	// its own Join, the member list and the greeting (Greeting) always fit,
+	// next to the places
 	// public events leave free for replies (an eighth of the outbox, at
 	// least 4).
 	OutboxSize int
@@ -252,12 +253,12 @@ func (c Config) withDefaults() Config {
 		c.ResumeSize = DefaultResumeSize
 	}
 	c.ResumeSize = max(c.ResumeSize, c.HistorySize)
-	// A joiner gets the history, its framing, its own join and the member
-	// list: need places, all but the Join at spare 0; the Join, a public
+	// A joiner gets the history, its framing, its own join, the member
+	// list and the greeting: need places, all but the Join at spare 0; the Join, a public
 	// event, also leaves replyRoom free, OutboxSize/8 (at least 4). So
 	// OutboxSize is at least need+4, and need+OutboxSize/8, which holds
 	// once 7/8 of it is need.
-	need := c.HistorySize + 16
+	need := c.HistorySize + 16 + c.greetingRoom()
 	c.OutboxSize = max(c.OutboxSize, need+4, (8*need+6)/7)
 	if c.MaxLineBytes <= 0 {
 		c.MaxLineBytes = DefaultMaxLineBytes
@@ -281,6 +282,15 @@ func (c Config) withDefaults() Config {
 		c.probeFirst = probeFirst
 	}
 	return c
+}
+
+// greetingRoom is how many places of a joiner's outbox its greeting may
+// take (Greeting): none in a room without one.
+func (c Config) greetingRoom() int {
+	if c.Greeting == nil {
+		return 0
+	}
+	return MaxDescriptionLines
 }
 
 // replyRoom is how many places of each outbox public events leave free for
@@ -927,15 +937,16 @@ func (r *Room) remove(m *Member, reason Reason) {
 }
 
 // detach takes m out of the room's indexes, records why and closes its event
-// stream; its nickname is released, or held for it if it did not mean to
-// leave. It reports false if m was already gone. The caller holds r.mu.
+// stream; its nickname is released, or held for it if it left against its
+// will and the room's (not removed by an operator: see Reason.Final). It
+// reports false if m was already gone. The caller holds r.mu.
 func (r *Room) detach(m *Member, reason Reason) bool {
 	if _, ok := r.members[m]; !ok {
 		return false
 	}
 	delete(r.members, m)
 	r.dropIndex(m)
-	if reason.Involuntary() && !r.closed && m.id.owner() != "" {
+	if reason.Involuntary() && !reason.Final() && !r.closed && m.id.owner() != "" {
 		r.queueNick(holdJob, m)
 	} else {
 		r.queueNick(releaseJob, m)
