@@ -81,6 +81,39 @@ func (r Reason) Final() bool {
 	return r.byOperator() || r.Kind == ReasonRefused
 }
 
+// Farewell words a Final reason for the one it sent away, as the last
+// thing its screen shows: "You were kicked by alice: spam.", "You were
+// banned by alice until 2026-12-01 18:00:00 UTC: spam.", and for a refusal
+// the server's own words, "You are banned until ...: spam.". It is "" for
+// a reason that is not Final. Detail is the server's: the caller cleans it
+// for a terminal.
+func (r Reason) Farewell() string {
+	var s string
+	switch r.Kind {
+	case ReasonKicked:
+		s = "You were kicked"
+	case ReasonBanned:
+		s = "You were banned"
+	case ReasonRefused:
+		if r.Detail == "" {
+			return "The server refused you."
+		}
+		s = r.Detail
+		if c := s[0]; 'a' <= c && c <= 'z' {
+			s = string(c-'a'+'A') + s[1:]
+		}
+	default:
+		return ""
+	}
+	if r.Detail != "" && r.Kind != ReasonRefused {
+		s += " by " + r.Detail
+	}
+	if !strings.ContainsAny(s[len(s)-1:], ".!?") {
+		s += "."
+	}
+	return s
+}
+
 // byOperator reports whether an operator removed the member: its Detail
 // names who, after " by ".
 func (r Reason) byOperator() bool { return r.Kind == ReasonKicked || r.Kind == ReasonBanned }

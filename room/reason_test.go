@@ -157,3 +157,27 @@ func TestReasonFinal(t *testing.T) {
 		}
 	}
 }
+
+// TestFarewellWords: a final reason is worded for the one sent away; any
+// other reason has no such words.
+func TestFarewellWords(t *testing.T) {
+	for _, tc := range []struct {
+		reason Reason
+		words  string
+	}{
+		{Reason{Kind: ReasonKicked, Detail: "alice: spam"}, "You were kicked by alice: spam."},
+		{Reason{Kind: ReasonKicked}, "You were kicked."},
+		{Reason{Kind: ReasonBanned, Detail: "alice until 2026-12-01 18:00:00 UTC: spam!"}, "You were banned by alice until 2026-12-01 18:00:00 UTC: spam!"},
+		{Reason{Kind: ReasonBanned}, "You were banned."},
+		{Reason{Kind: ReasonRefused, Detail: "you are banned until 2026-12-01 18:00:00 UTC: spam"}, "You are banned until 2026-12-01 18:00:00 UTC: spam."},
+		{Reason{Kind: ReasonRefused, Detail: "é"}, "é."},
+		{Reason{Kind: ReasonRefused}, "The server refused you."},
+		{Reason{Kind: ReasonQuit, Detail: "bye"}, ""},
+		{Reason{Kind: ReasonOther, Detail: "kicked by alice"}, ""},
+		{Reason{Kind: ReasonLost}, ""},
+	} {
+		if got := tc.reason.Farewell(); got != tc.words {
+			t.Errorf("%#v.Farewell() = %q, want %q", tc.reason, got, tc.words)
+		}
+	}
+}
