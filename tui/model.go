@@ -78,9 +78,9 @@ type Model struct {
 	// farewell: the last event shown is the server's farewell for a
 	// Final reason, which then needs no repeating (showFinal).
 	farewell bool
-	alert     alerts      // the bell and the terminal title
-	help      helpState   // a /help waiting for the room's answer
-	framed    bool        // drawn by a frame writer (Framed), not Bubble Tea
+	alert    alerts    // the bell and the terminal title
+	help     helpState // a /help waiting for the room's answer
+	framed   bool      // drawn by a frame writer (Framed), not Bubble Tea
 
 	// The nickname prompt, while conn is nil or asking.
 	nickInput input
