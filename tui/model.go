@@ -75,12 +75,13 @@ type Model struct {
 	left      bool        // the event stream has ended
 	quitting  bool        // Ctrl+C was pressed
 	reason    room.Reason // why, once left
+	alert     alerts      // the bell and the terminal title
+	help      helpState   // a /help waiting for the room's answer
+	framed    bool        // drawn by a frame writer (Framed), not Bubble Tea
+
 	// farewell: the last event shown is the server's farewell for a
 	// Final reason, which then needs no repeating (showFinal).
 	farewell bool
-	alert    alerts    // the bell and the terminal title
-	help     helpState // a /help waiting for the room's answer
-	framed   bool      // drawn by a frame writer (Framed), not Bubble Tea
 
 	// The nickname prompt, while conn is nil or asking.
 	nickInput input
