@@ -364,3 +364,26 @@ func TestGreetingAlwaysFitsTheOutbox(t *testing.T) {
 		m.Leave(Reason{Kind: ReasonQuit})
 	}
 }
+
+// TestRemoveAndAnnounceWithAStoredLog: with a Log that is not the memory
+// one (the room's work goes through its sequencer), the leave of a
+// removed member is stored and shown before the announcement that follows
+// it, which is not stored.
+func TestRemoveAndAnnounceWithAStoredLog(t *testing.T) {
+	l := newTestLog(t, 100)
+	r := newLoggedRoom(t, l, Config{})
+	alice := mustJoin(t, r, "alice")
+	mustJoin(t, r, "mallory")
+	drain(alice)
+	alice.Say("before")
+	r.Remove(byNick("mallory"), kicked)
+	r.Announce("mallory was kicked by alice: spam")
+	assertEvents(t, alice, "leave mallory kicked by alice: spam", "notice mallory was kicked by alice: spam")
+	stored, err := l.Replay(0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := describe(stored); !slices.Equal(got[len(got)-2:], []string{"chat alice before", "leave mallory kicked by alice: spam"}) {
+		t.Errorf("stored %q", got)
+	}
+}
