@@ -175,9 +175,10 @@ func ParseReason(s string) Reason {
 
 // Involuntary reports whether the member lost its place against its will
 // and the server's: anything but /quit and shutdown (a connection closed or
-// lost, a slow or flooding client, a broken protocol). Its nickname is
-// then held for it (Config.NickGrace), and its front end's farewell, if
-// any, is an error rather than a notice.
+// lost, a slow or flooding client, a broken protocol, and a removal by an
+// operator). Its nickname is then held for it (Config.NickGrace), unless
+// an operator removed it (Final), and its front end's farewell, if any,
+// is an error rather than a notice.
 func (r Reason) Involuntary() bool {
 	return r.Kind != ReasonQuit && r.Kind != ReasonShutdown
 }

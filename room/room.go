@@ -174,8 +174,8 @@ type Config struct {
 	PrivateRate  float64
 	PrivateBurst int
 	// NickGrace is how long the nickname of a member who left involuntarily
-	// (anything but /quit and shutdown: a lost connection, a slow or
-	// flooding client) stays reserved for the same Identity, so that the
+	// (anything but /quit, shutdown and a removal by an operator: a lost
+	// connection, a slow or flooding client) stays reserved for the same Identity, so that the
 	// owner gets it back on reconnecting and nobody else can take it
 	// meanwhile. At most MaxHeldNicks are held at once, and 3 for one
 	// owner; beyond that the oldest hold (of that owner) ends early.
