@@ -129,8 +129,9 @@ func (r Reason) detailSep() string {
 
 // String words the reason as Leave lines show it: "quit", "quit: bye",
 // "connection closed", "connection lost", "slow consumer", "flooding",
-// "server shutting down", or Detail where it replaces those words. The zero
-// Reason is "".
+// "server shutting down", "kicked by alice: spam", "banned by alice: spam",
+// "refused: you are banned", or Detail where it replaces those words. The
+// zero Reason is "".
 func (r Reason) String() string {
 	switch {
 	case r.appendsDetail() && r.Detail != "":
