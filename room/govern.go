@@ -105,8 +105,10 @@ func (m *Member) info() MemberInfo {
 // its leave is announced to everyone, even in a room too big to announce
 // leaves one by one: a member removed by an operator is never only counted
 // in a Presence summary. Its nickname is released, not held (see
-// Config.NickGrace): the room meant it to go. match is called under the
-// room's lock and must not call the room.
+// Config.NickGrace): the room meant it to go. A joiner still on its way in
+// (its Join being stored) is matched too, and leaves as soon as it has
+// arrived. match is called under the room's lock and must not call the
+// room.
 func (r *Room) Remove(match func(MemberInfo) bool, reason Reason) []string {
 	reason.Detail = r.boundDetail(reason.Detail)
 	r.mu.Lock()
@@ -117,15 +119,28 @@ func (r *Room) Remove(match func(MemberInfo) bool, reason Reason) []string {
 			removed = append(removed, m)
 		}
 	}
+	for m := range r.arriving {
+		if m.removal == (Reason{}) && match(m.info()) {
+			m.removal = reason // it leaves once arrived (arrive)
+			removed = append(removed, m)
+		}
+	}
 	slices.SortFunc(removed, func(a, b *Member) int { return CompareNicks(a.nick, b.nick) })
 	nicks := make([]string, 0, len(removed))
 	for _, m := range removed {
 		nicks = append(nicks, m.nick)
-		if r.detach(m, reason) {
-			r.broadcast(&Event{Kind: Leave, From: m.nick, Reason: reason}, nil)
-		}
+		r.removeNow(m, reason)
 	}
 	return nicks
+}
+
+// removeNow takes m out of the room for reason, an operator's, and
+// announces its leave to everyone, whatever the room's size. The caller
+// holds r.mu.
+func (r *Room) removeNow(m *Member, reason Reason) {
+	if r.detach(m, reason) {
+		r.broadcast(&Event{Kind: Leave, From: m.nick, Reason: reason}, nil)
+	}
 }
 
 // Announce tells every member text as a Notice, addressed to each alone,

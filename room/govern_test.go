@@ -387,3 +387,41 @@ func TestRemoveAndAnnounceWithAStoredLog(t *testing.T) {
 		t.Errorf("stored %q", got)
 	}
 }
+
+// TestRemoveReachesAMemberStillArriving: with a slow store, a joiner the
+// door let in may still be arriving (its Join being stored) when an
+// operator bans it; Remove finds it too, and it leaves as soon as it has
+// arrived, its leave announced, so that a ban never misses a connection
+// that was on its way in.
+func TestRemoveReachesAMemberStillArriving(t *testing.T) {
+	l := newTestLog(t, 100)
+	r := newLoggedRoom(t, l, Config{})
+	alice := mustJoin(t, r, "alice")
+	gate, entered := make(chan struct{}), make(chan struct{}, 1)
+	l.set(func(l *testLog) { l.gate, l.entered = gate, entered })
+	type joined struct {
+		m   *Member
+		err error
+	}
+	done := make(chan joined)
+	go func() {
+		m, err := r.Join("mallory", JoinOptions{Identity: Identity{Address: "198.51.100.7"}})
+		done <- joined{m, err}
+	}()
+	<-entered // the sequencer stores mallory's Join
+	l.set(func(l *testLog) { l.gate, l.entered = nil, nil })
+	banned := Reason{Kind: ReasonBanned, Detail: "alice: spam"}
+	got := r.Remove(func(mi MemberInfo) bool { return mi.Identity.Address == "198.51.100.7" }, banned)
+	close(gate)
+	j := <-done
+	if !slices.Equal(got, []string{"mallory"}) || j.err != nil {
+		t.Fatalf("Remove = %q; Join: %v", got, j.err)
+	}
+	if drain(j.m); !ended(j.m) || j.m.Reason() != banned {
+		t.Errorf("mallory: ended %v, reason %#v", ended(j.m), j.m.Reason())
+	}
+	assertEvents(t, alice, "join mallory", "leave mallory banned by alice: spam")
+	if got := r.Members(); !slices.Equal(got, []string{"alice"}) {
+		t.Errorf("members %q", got)
+	}
+}

@@ -30,6 +30,9 @@ type Member struct {
 	missed      int           // events that did not fit in the outbox since the last report
 	catchUp     *time.Timer   // retries the report of missed events; nil until first needed
 	catchUpWait time.Duration // until the next retry
+	// removal is why an operator removed the member while it was still
+	// arriving (Room.Remove); it leaves as soon as it has arrived.
+	removal Reason
 }
 
 // catchUpEvery is how soon the room first retries telling a member that

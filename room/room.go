@@ -378,6 +378,7 @@ type Room struct {
 	ro         readOnly // the read-only state the operations see (readonly.go)
 	closed     bool
 	members    map[*Member]struct{}
+	arriving   map[*Member]struct{}
 	byNick     map[string]*Member // keyed by nickKey
 	roster     roster             // everyone's nick, in the order Members lists them
 	hub        hub
@@ -396,13 +397,14 @@ type Room struct {
 func New(cfg Config) *Room {
 	cfg = cfg.withDefaults()
 	r := &Room{
-		cfg:     cfg,
-		log:     cfg.Log,
-		nicks:   cfg.Nicks,
-		members: make(map[*Member]struct{}),
-		byNick:  make(map[string]*Member),
-		cmds:    builtinRegistry(),
-		counts:  counters{leaves: make(map[string]uint64), rejected: make(map[string]uint64)},
+		cfg:      cfg,
+		log:      cfg.Log,
+		nicks:    cfg.Nicks,
+		members:  make(map[*Member]struct{}),
+		arriving: make(map[*Member]struct{}),
+		byNick:   make(map[string]*Member),
+		cmds:     builtinRegistry(),
+		counts:   counters{leaves: make(map[string]uint64), rejected: make(map[string]uint64)},
 	}
 	if r.log == nil {
 		r.log = NewMemoryLog(cfg.HistorySize)
@@ -660,6 +662,7 @@ func (r *Room) admit(nick string, opts JoinOptions, a *arrival) error {
 	r.lastMember++
 	m.no = r.lastMember
 	a.m = m
+	r.arriving[m] = struct{}{} // admitted, its Join being stored: Remove sees it
 	a.join = &Event{Kind: Join, From: nick, Time: r.cfg.Now()}
 	a.quiet = r.quiet(len(r.members) + 1)
 	r.queue(job{kind: arriveJob, nick: nick, key: nickKey(nick), arrival: a})
@@ -672,6 +675,7 @@ func (r *Room) admit(nick string, opts JoinOptions, a *arrival) error {
 // and r.mu.
 func (r *Room) arrive(a *arrival) {
 	m := a.m
+	delete(r.arriving, m)
 	if a.err != nil {
 		if !errors.Is(a.err, ErrNickTaken) {
 			r.counts.storeErrors++
@@ -692,6 +696,9 @@ func (r *Room) arrive(a *arrival) {
 	}
 	if r.ro.on {
 		r.tell(m, &Event{Kind: Notice, Text: ReadOnlyNotice, Store: StoreReadOnly})
+	}
+	if m.removal != (Reason{}) { // removed on its way in
+		r.removeNow(m, m.removal)
 	}
 }
 
