@@ -397,15 +397,15 @@ type Room struct {
 func New(cfg Config) *Room {
 	cfg = cfg.withDefaults()
 	r := &Room{
-		cfg:      cfg,
-		log:      cfg.Log,
-		nicks:    cfg.Nicks,
-		members:  make(map[*Member]struct{}),
-		arriving: make(map[*Member]struct{}),
-		byNick:   make(map[string]*Member),
-		cmds:     builtinRegistry(),
-		counts:   counters{leaves: make(map[string]uint64), rejected: make(map[string]uint64)},
+		cfg:     cfg,
+		log:     cfg.Log,
+		nicks:   cfg.Nicks,
+		members: make(map[*Member]struct{}),
+		byNick:  make(map[string]*Member),
+		cmds:    builtinRegistry(),
+		counts:  counters{leaves: make(map[string]uint64), rejected: make(map[string]uint64)},
 	}
+	r.arriving = make(map[*Member]struct{})
 	if r.log == nil {
 		r.log = NewMemoryLog(cfg.HistorySize)
 		r.endKnown.Store(true) // empty
