@@ -34,10 +34,11 @@ func TestParsePolicy(t *testing.T) {
 }
 
 // TestListFile: an admins file takes authorized_keys lines (whose comment
-// names the owner), SHA256: and sha256: fingerprints, blank lines and
-// comments; a bad line is an error naming the file and line.
+// names the owner), SHA256: and sha256: fingerprints (a comment after one
+// names its holder too), blank lines and comments; a bad line is an error naming the file and line.
 func TestListFile(t *testing.T) {
-	good := "# owners\n\n" + carolKey + "\n" + keyFP("dave") + "\nsha256:" + strings.ToLower(strings.ReplaceAll(certFP("erin"), ":", "")) + "\n"
+	good := "# owners\n\n" + carolKey + "\n" + keyFP("dave") + "\nsha256:" + strings.ToLower(strings.ReplaceAll(certFP("erin"), ":", "")) + "\n" +
+		"sha256:" + certFP("frank") + "   frank's  laptop\n"
 	entries, err := parseList("admins", []byte(good))
 	if err != nil {
 		t.Fatal(err)
@@ -46,6 +47,7 @@ func TestListFile(t *testing.T) {
 		{Cred: Credential{Kind: SSHKey, Fingerprint: carolKeyFP}, Name: "carol@example"},
 		{Cred: Credential{Kind: SSHKey, Fingerprint: keyFP("dave")}},
 		{Cred: Credential{Kind: TLSCert, Fingerprint: certFP("erin")}},
+		{Cred: Credential{Kind: TLSCert, Fingerprint: certFP("frank")}, Name: "frank's laptop"},
 	}
 	if len(entries) != len(want) {
 		t.Fatalf("entries = %+v", entries)

@@ -61,11 +61,11 @@ func parseList(name string, data []byte) ([]listEntry, error) {
 		if len(out) >= MaxListEntries {
 			return nil, fmt.Errorf("access: %s:%d: more than %d entries", name, n, MaxListEntries)
 		}
-		cred, err := ParseCredential(line)
+		entry, err := parseListLine(line)
 		if err != nil {
 			return nil, fmt.Errorf("access: %s:%d: %w", name, n, err)
 		}
-		out = append(out, listEntry{Cred: cred, Name: commentName(line)})
+		out = append(out, entry)
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
@@ -74,6 +74,25 @@ func parseList(name string, data []byte) ([]listEntry, error) {
 		return nil, fmt.Errorf("access: %s: %w", name, err)
 	}
 	return out, nil
+}
+
+// parseListLine reads one entry: an authorized_keys line, or a
+// fingerprint followed, after a space, by a comment naming its holder
+// ("sha256:AB:CD:... alice's laptop").
+func parseListLine(line string) (listEntry, error) {
+	if isFingerprint(line) {
+		fp, comment, _ := strings.Cut(strings.Join(strings.Fields(line), " "), " ")
+		cred, err := ParseCredential(fp)
+		return listEntry{Cred: cred, Name: cleanText(comment, maxOwnerName)}, err
+	}
+	cred, err := ParseCredential(line)
+	return listEntry{Cred: cred, Name: commentName(line)}, err
+}
+
+// isFingerprint reports whether line starts as a key or certificate
+// fingerprint does.
+func isFingerprint(line string) bool {
+	return len(line) >= 7 && strings.EqualFold(line[:7], "sha256:")
 }
 
 // commentName returns the comment of an authorized_keys line, cleaned

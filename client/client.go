@@ -208,6 +208,8 @@ func (c *Conn) join(r *proto.LineReader, nick string, resume *proto.ResumePoint)
 		}
 		early = append(early, ev)
 		switch ev.Kind {
+		case room.Bye: // turned away before joining (ByeError)
+			return nil, &ByeError{Nick: nick, Reason: byeReason(ev)}
 		case room.Error:
 			return nil, refusal(r, nick, ev.Text, c.now)
 		case room.HistoryBegin, room.Join:
@@ -363,10 +365,12 @@ func ShortError(err error) string {
 
 // byeReason is the reason a farewell gives. When the server disconnected
 // the client against its will, the server's words ("disconnected: ...")
-// say why, to the user, better than the reason's own.
+// say why, to the user, better than the reason's own; but a final reason
+// (kicked, banned, refused) is kept as parsed, its Detail being the
+// server's words already.
 func byeReason(bye *room.Event) room.Reason {
 	reason := bye.Reason
-	if reason.Involuntary() && bye.Text != "" {
+	if reason.Involuntary() && !reason.Final() && bye.Text != "" {
 		reason.Detail = bye.Text
 	}
 	return reason

@@ -39,7 +39,9 @@ type RedialConfig struct {
 	// Trust is the policy Conn.TLS was made from; /tls explains it.
 	Trust Trust
 	// Reconnect dials again, with exponential backoff, when the connection
-	// is lost for any reason but the user's /quit.
+	// is lost for any reason but the user's /quit and a Final one: the
+	// server sent the user away (kicked, banned, refused at the door),
+	// and the session says so (FinalText) and ends.
 	Reconnect bool
 	// Echo shows the user's own chat lines and actions as events, as a
 	// screen needs: the server does not send them back.
@@ -433,6 +435,11 @@ func (r *Redialer) run(c *Conn) {
 		case !r.cfg.Reconnect || quitting || reason.Kind == room.ReasonQuit:
 			r.finish(reason)
 			return
+		case reason.Final():
+			// Kicked or banned: the server wants the user out. Its
+			// farewell has been passed on, after notFinalNotice.
+			r.finish(reason)
+			return
 		}
 		if c = r.redial(reason); c == nil {
 			return
@@ -456,6 +463,9 @@ func (r *Redialer) forward(c *Conn, f *rejoinFilter) {
 					return
 				}
 				continue
+			}
+			if ev.Kind == room.Bye && ev.Reason.Final() && !r.emitLocal(finalNotice()) {
+				return
 			}
 			for _, ev := range f.pass(ev) {
 				if !r.emit(ev) {
@@ -549,7 +559,7 @@ func (r *Redialer) redial(lost room.Reason) *Conn {
 				return nil
 			}
 			err = failed
-		} else if r.fatal(err) {
+		} else if r.fatal(err) || r.turnedAway(err) {
 			return nil
 		}
 		why = ShortError(err)
@@ -587,6 +597,43 @@ func (r *Redialer) fatal(err error) bool {
 	default:
 		return false
 	}
+	return true
+}
+
+// ByeError is Dial's error when the server said goodbye (a room.Bye) before
+// accepting the nickname: it turned the client away at the door (a
+// room.ReasonRefused: its access policy, or a ban), or is shutting down.
+type ByeError struct {
+	Nick   string      // the nickname the client asked for
+	Reason room.Reason // why, as the farewell said
+}
+
+func (e *ByeError) Error() string {
+	return fmt.Sprintf("join as %s: the server turned the connection away (%s)", e.Nick, e.Reason)
+}
+
+// FinalText is what the Redialer tells the user when the server sent it
+// away for good (a Final reason: kicked, banned, refused at the door),
+// before the server's farewell: it does not reconnect by itself.
+const FinalText = "The server sent you away; chat will not reconnect by itself."
+
+// finalNotice is the Notice that says FinalText.
+func finalNotice() *room.Event {
+	return &room.Event{Kind: room.Notice, Time: time.Now(), Text: FinalText}
+}
+
+// turnedAway reports whether a failed attempt ends the session because
+// the server refused it for good at the door (a ByeError with a Final
+// reason: a ban, the access policy). The user is told so, then the
+// farewell is passed on, and the Reason set.
+func (r *Redialer) turnedAway(err error) bool {
+	var bye *ByeError
+	if !errors.As(err, &bye) || !bye.Reason.Final() {
+		return false
+	}
+	r.emitLocal(finalNotice())
+	r.emit(&room.Event{Kind: room.Bye, Time: time.Now(), Reason: bye.Reason})
+	r.finish(bye.Reason)
 	return true
 }
 

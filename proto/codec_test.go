@@ -37,7 +37,17 @@ var codecCases = []struct {
 	{room.Event{Kind: room.Leave, Time: stamp, From: "carol", Reason: room.Reason{Kind: room.ReasonProtocol, Detail: DetailNoNewline}}, "[09:05:07] *** carol left (sent too much without a newline)"},
 	{room.Event{Kind: room.Leave, Time: stamp, From: "carol", Reason: room.Reason{Kind: room.ReasonProtocol}}, "[09:05:07] *** carol left (protocol error)"},
 	{room.Event{Kind: room.Leave, Time: stamp, From: "carol", Reason: room.Reason{Kind: room.ReasonOther, Detail: "kicked: spam"}}, "[09:05:07] *** carol left (kicked: spam)"},
+	{room.Event{Kind: room.Leave, Time: stamp, From: "mallory", Reason: room.Reason{Kind: room.ReasonKicked, Detail: "alice: spam"}}, "[09:05:07] *** mallory left (kicked by alice: spam)"},
+	{room.Event{Kind: room.Leave, Time: stamp, From: "mallory", Reason: room.Reason{Kind: room.ReasonKicked}}, "[09:05:07] *** mallory left (kicked)"},
+	{room.Event{Kind: room.Leave, Time: stamp, From: "mallory", Reason: room.Reason{Kind: room.ReasonBanned, Detail: "alice until 2026-12-01 18:00:00 UTC: spam (again)"}},
+		"[09:05:07] *** mallory left (banned by alice until 2026-12-01 18:00:00 UTC: spam (again))"},
 	{room.Event{Kind: room.Bye, Text: "Goodbye.", Reason: room.Reason{Kind: room.ReasonQuit}}, "*** Goodbye."},
+	{room.Event{Kind: room.Bye, Text: "disconnected: kicked by alice: spam", Reason: room.Reason{Kind: room.ReasonKicked, Detail: "alice: spam"}},
+		"!!! disconnected: kicked by alice: spam"},
+	{room.Event{Kind: room.Bye, Text: "disconnected: banned by alice: spam", Reason: room.Reason{Kind: room.ReasonBanned, Detail: "alice: spam"}},
+		"!!! disconnected: banned by alice: spam"},
+	{room.Event{Kind: room.Bye, Text: "disconnected: refused: you are banned until 2026-12-01 18:00:00 UTC: spam", Reason: room.Reason{Kind: room.ReasonRefused, Detail: "you are banned until 2026-12-01 18:00:00 UTC: spam"}},
+		"!!! disconnected: refused: you are banned until 2026-12-01 18:00:00 UTC: spam"},
 	{room.Event{Kind: room.Bye, Time: stamp, Text: room.ShutdownNotice, Reason: room.Reason{Kind: room.ReasonShutdown}}, "[09:05:07] *** The server is shutting down. Goodbye!"},
 	{room.Event{Kind: room.Bye, Text: "disconnected: you were not reading fast enough (slow consumer)", Reason: room.Reason{Kind: room.ReasonSlowConsumer}},
 		"!!! disconnected: you were not reading fast enough (slow consumer)"},
@@ -92,6 +102,11 @@ func TestFarewellsAreWordedFromTheirReason(t *testing.T) {
 		{room.Reason{Kind: room.ReasonFlood}, "!!! disconnected: flooding (too many lines too fast)"},
 		{room.Reason{Kind: room.ReasonProtocol, Detail: DetailNoNewline}, "!!! disconnected: sent too much without a newline"},
 		{room.Reason{Kind: room.ReasonLost}, "!!! disconnected: connection lost"},
+		{room.Reason{Kind: room.ReasonKicked, Detail: "alice: spam"}, "!!! disconnected: kicked by alice: spam"},
+		{room.Reason{Kind: room.ReasonKicked}, "!!! disconnected: kicked"},
+		{room.Reason{Kind: room.ReasonBanned, Detail: "alice until 2026-12-01 18:00:00 UTC: spam"}, "!!! disconnected: banned by alice until 2026-12-01 18:00:00 UTC: spam"},
+		{room.Reason{Kind: room.ReasonRefused, Detail: "you are banned until 2026-12-01 18:00:00 UTC: spam"}, "!!! disconnected: refused: you are banned until 2026-12-01 18:00:00 UTC: spam"},
+		{room.Reason{Kind: room.ReasonRefused, Detail: "this server admits registered users only; ask an operator to /allow you"}, "!!! disconnected: refused: this server admits registered users only; ask an operator to /allow you"},
 	} {
 		line := string(AppendEvent(nil, &room.Event{Kind: room.Bye, Reason: tc.reason}))
 		if line != tc.line+"\n" {
@@ -218,5 +233,27 @@ func BenchmarkParseLine(b *testing.B) {
 	b.ReportAllocs()
 	for range b.N {
 		ParseLine(line, stamp)
+	}
+}
+
+// TestFinalFarewellsStayFinal: the farewell of a member an operator removed
+// or the door refused parses back to a reason that is Final, so that a
+// client does not redial; an error line that merely mentions such words
+// is no farewell.
+func TestFinalFarewellsStayFinal(t *testing.T) {
+	for _, reason := range []room.Reason{
+		{Kind: room.ReasonKicked, Detail: "alice: spam"},
+		{Kind: room.ReasonBanned, Detail: "alice: spam"},
+		{Kind: room.ReasonRefused, Detail: "you are banned"},
+	} {
+		line := strings.TrimSuffix(string(AppendEvent(nil, &room.Event{Kind: room.Bye, Time: stamp, Reason: reason})), "\n")
+		if got := ParseLine(line, stamp); got.Kind != room.Bye || !got.Reason.Final() || got.Reason != reason {
+			t.Errorf("ParseLine(%q) = %v %#v, want a final bye %#v", line, got.Kind, got.Reason, reason)
+		}
+	}
+	for _, line := range []string{"!!! kicked by alice: spam", "*** disconnected: kicked by alice", "!!! permission denied: /kick is for the room's operators only"} {
+		if got := ParseLine(line, stamp); got.Kind == room.Bye {
+			t.Errorf("ParseLine(%q) is a farewell: %#v", line, got.Reason)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package room
 
 import (
+	"slices"
 	"time"
 )
 
@@ -36,13 +37,22 @@ func (r *Room) refuseMuted(m *Member) error {
 	}
 	until, muted := r.cfg.Policy.Muted(m.nick, m.id)
 	switch {
-	case !muted:
-		return nil
+	case !muted, !until.IsZero() && !until.After(r.cfg.Now()):
+		return nil // not muted, or no longer: a store's expiry may lag
 	case until.IsZero():
 		return refuse(ErrMuted, "you are muted by an operator: you can read, but not send")
 	}
 	return refuse(ErrMuted, "you are muted by an operator until %s: you can read, but not send",
 		until.UTC().Format("2006-01-02 15:04:05 UTC"))
+}
+
+// parting is reason without the parting words of a muted member's /quit,
+// which would let it be heard. The caller holds r.mu.
+func (r *Room) parting(m *Member, reason Reason) Reason {
+	if reason.Kind == ReasonQuit && reason.Detail != "" && r.refuseMuted(m) != nil {
+		reason.Detail = ""
+	}
+	return reason
 }
 
 // Identity is who the member is, as its gateway told the room when it
@@ -89,13 +99,18 @@ func (m *Member) info() MemberInfo {
 
 // Remove takes every present member that match selects out of the room
 // for reason (ReasonKicked or ReasonBanned, whose Detail names the
-// operator and why), and returns their nicknames. Each one's stream ends
-// with the reason (Member.Reason), which its gateway tells it, and its leave is announced to
-// everyone, even in a room too big to announce leaves one by one: a
-// member removed by an operator is never only counted in a Presence
-// summary. match is called under the room's lock and must not call the
+// operator and why; it is cleaned and cut to Config.MaxLineBytes), and
+// returns their nicknames, sorted as Members lists them. Each one's stream
+// ends with the reason (Member.Reason), which its gateway tells it, and
+// its leave is announced to everyone, even in a room too big to announce
+// leaves one by one: a member removed by an operator is never only counted
+// in a Presence summary. Its nickname is released, not held (see
+// Config.NickGrace): the room meant it to go. A joiner still on its way in
+// (its Join being stored) is matched too, and leaves as soon as it has
+// arrived. match is called under the room's lock and must not call the
 // room.
 func (r *Room) Remove(match func(MemberInfo) bool, reason Reason) []string {
+	reason.Detail = r.boundDetail(reason.Detail)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var removed []*Member
@@ -104,26 +119,45 @@ func (r *Room) Remove(match func(MemberInfo) bool, reason Reason) []string {
 			removed = append(removed, m)
 		}
 	}
+	for m := range r.arriving {
+		if m.removal == (Reason{}) && match(m.info()) {
+			m.removal = reason // it leaves once arrived (arrive)
+			removed = append(removed, m)
+		}
+	}
+	slices.SortFunc(removed, func(a, b *Member) int { return CompareNicks(a.nick, b.nick) })
 	nicks := make([]string, 0, len(removed))
 	for _, m := range removed {
 		nicks = append(nicks, m.nick)
-		if r.detach(m, reason) {
-			r.broadcast(&Event{Kind: Leave, From: m.nick, Reason: reason}, nil)
-		}
+		r.removeNow(m, reason)
 	}
 	return nicks
 }
 
-// Announce tells every member text as a Notice, addressed to each alone:
-// what an operator did. It is not stored in the log.
+// removeNow takes m out of the room for reason, an operator's, and
+// announces its leave to everyone, whatever the room's size. The caller
+// holds r.mu.
+func (r *Room) removeNow(m *Member, reason Reason) {
+	if r.detach(m, reason) {
+		r.broadcast(&Event{Kind: Leave, From: m.nick, Reason: reason}, nil)
+	}
+}
+
+// Announce tells every member text as a Notice, addressed to each alone,
+// in the room's order (after the public events accepted before it): what
+// an operator did. It is cleaned and cut to Config.MaxLineBytes, and not
+// stored in the log.
 func (r *Room) Announce(text string) {
 	text = cutBytes(Clean(text), r.cfg.MaxLineBytes)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.closed {
+	if r.closed || text == "" {
 		return
 	}
-	r.tellAll(&Event{Kind: Notice, Text: text})
+	ev := &Event{Kind: Notice, Time: r.cfg.Now(), Text: text}
+	for m := range r.members {
+		r.reply(m, ev)
+	}
 }
 
 // greeting is what Config.Greeting tells a joiner, bounded; nil if the

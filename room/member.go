@@ -30,6 +30,9 @@ type Member struct {
 	missed      int           // events that did not fit in the outbox since the last report
 	catchUp     *time.Timer   // retries the report of missed events; nil until first needed
 	catchUpWait time.Duration // until the next retry
+	// removal is why an operator removed the member while it was still
+	// arriving (Room.Remove); it leaves as soon as it has arrived.
+	removal Reason
 }
 
 // catchUpEvery is how soon the room first retries telling a member that
@@ -182,12 +185,13 @@ func (m *Member) Reason() Reason {
 }
 
 // Leave removes the member and announces it with reason, whose Detail is
-// cleaned and cut to Config.MaxLineBytes. Later calls, and calls after the
+// cleaned and cut to Config.MaxLineBytes (a muted member's /quit has no
+// parting message: it would be heard). Later calls, and calls after the
 // room removed the member itself, do nothing.
 func (m *Member) Leave(reason Reason) {
 	r := m.room
 	reason.Detail = r.boundDetail(reason.Detail)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.remove(m, reason)
+	r.remove(m, r.parting(m, reason))
 }

@@ -164,7 +164,7 @@ func (m *Member) Rename(nick string) error {
 // Quit takes the member out of the room, as /quit does, with detail (which
 // may be empty) as its parting message. It is exempt from flood control,
 // and a parting message over Config.MaxLineBytes once cleaned is cut to
-// that length.
+// that length; a muted member (Config.Policy) leaves without one.
 // Typed lines still waiting their turn (see Config.FloodQueue) are not
 // sent; the member is told how many, ahead of its goodbye. (A /quit typed
 // while lines wait takes its turn instead: see Send.)
@@ -181,7 +181,7 @@ func (m *Member) Quit(detail string) error {
 		// nothing queued behind would reach it.
 		r.tell(m, notSentNotice(n))
 	}
-	r.remove(m, Reason{Kind: ReasonQuit, Detail: detail})
+	r.remove(m, r.parting(m, Reason{Kind: ReasonQuit, Detail: detail}))
 	return nil
 }
 

@@ -81,6 +81,39 @@ func (r Reason) Final() bool {
 	return r.byOperator() || r.Kind == ReasonRefused
 }
 
+// Farewell words a Final reason for the one it sent away, as the last
+// thing its screen shows: "You were kicked by alice: spam.", "You were
+// banned by alice until 2026-12-01 18:00:00 UTC: spam.", and for a refusal
+// the server's own words, "You are banned until ...: spam.". It is "" for
+// a reason that is not Final. Detail is the server's: the caller cleans it
+// for a terminal.
+func (r Reason) Farewell() string {
+	var s string
+	switch r.Kind {
+	case ReasonKicked:
+		s = "You were kicked"
+	case ReasonBanned:
+		s = "You were banned"
+	case ReasonRefused:
+		if r.Detail == "" {
+			return "The server refused you."
+		}
+		s = r.Detail
+		if c := s[0]; 'a' <= c && c <= 'z' {
+			s = string(c-'a'+'A') + s[1:]
+		}
+	default:
+		return ""
+	}
+	if r.Detail != "" && r.Kind != ReasonRefused {
+		s += " by " + r.Detail
+	}
+	if !strings.ContainsAny(s[len(s)-1:], ".!?") {
+		s += "."
+	}
+	return s
+}
+
 // byOperator reports whether an operator removed the member: its Detail
 // names who, after " by ".
 func (r Reason) byOperator() bool { return r.Kind == ReasonKicked || r.Kind == ReasonBanned }
@@ -96,8 +129,9 @@ func (r Reason) detailSep() string {
 
 // String words the reason as Leave lines show it: "quit", "quit: bye",
 // "connection closed", "connection lost", "slow consumer", "flooding",
-// "server shutting down", or Detail where it replaces those words. The zero
-// Reason is "".
+// "server shutting down", "kicked by alice: spam", "banned by alice: spam",
+// "refused: you are banned", or Detail where it replaces those words. The
+// zero Reason is "".
 func (r Reason) String() string {
 	switch {
 	case r.appendsDetail() && r.Detail != "":
@@ -142,9 +176,10 @@ func ParseReason(s string) Reason {
 
 // Involuntary reports whether the member lost its place against its will
 // and the server's: anything but /quit and shutdown (a connection closed or
-// lost, a slow or flooding client, a broken protocol). Its nickname is
-// then held for it (Config.NickGrace), and its front end's farewell, if
-// any, is an error rather than a notice.
+// lost, a slow or flooding client, a broken protocol, and a removal by an
+// operator). Its nickname is then held for it (Config.NickGrace), unless
+// an operator removed it (Final), and its front end's farewell, if any,
+// is an error rather than a notice.
 func (r Reason) Involuntary() bool {
 	return r.Kind != ReasonQuit && r.Kind != ReasonShutdown
 }

@@ -25,6 +25,15 @@ func TestReasonWords(t *testing.T) {
 		{Reason{Kind: ReasonProtocol}, "protocol error"},
 		{Reason{Kind: ReasonProtocol, Detail: "sent too much without a newline"}, "sent too much without a newline"},
 		{Reason{Kind: ReasonOther, Detail: "kicked: spam"}, "kicked: spam"},
+		{Reason{Kind: ReasonKicked}, "kicked"},
+		{Reason{Kind: ReasonKicked, Detail: "alice: spam"}, "kicked by alice: spam"},
+		{Reason{Kind: ReasonKicked, Detail: "alice"}, "kicked by alice"},
+		{Reason{Kind: ReasonBanned}, "banned"},
+		{Reason{Kind: ReasonBanned, Detail: "alice until 2026-12-01 18:00:00 UTC: spam"}, "banned by alice until 2026-12-01 18:00:00 UTC: spam"},
+		{Reason{Kind: ReasonRefused}, "refused"},
+		{Reason{Kind: ReasonRefused, Detail: "you are banned until 2026-12-01 18:00:00 UTC: spam"}, "refused: you are banned until 2026-12-01 18:00:00 UTC: spam"},
+		{Reason{Kind: ReasonOther, Detail: "kickedby alice"}, "kickedby alice"},
+		{Reason{Kind: ReasonOther, Detail: "refused by alice"}, "refused by alice"},
 		{Reason{Kind: ReasonOther, Detail: "quit:bye"}, "quit:bye"},
 		{Reason{}, ""},
 	} {
@@ -60,6 +69,9 @@ func TestReasonClasses(t *testing.T) {
 		{Reason{Kind: ReasonFlood}, true, "flooding"},
 		{Reason{Kind: ReasonProtocol, Detail: "x"}, true, "disconnected"},
 		{Reason{Kind: ReasonOther, Detail: "x"}, true, "disconnected"},
+		{Reason{Kind: ReasonKicked, Detail: "alice: spam"}, true, "removed by an operator"},
+		{Reason{Kind: ReasonBanned, Detail: "alice: spam"}, true, "removed by an operator"},
+		{Reason{Kind: ReasonRefused, Detail: "you are banned"}, true, "removed by an operator"},
 	} {
 		if got := tc.reason.Involuntary(); got != tc.involuntary {
 			t.Errorf("%v.Involuntary() = %v", tc.reason, got)
@@ -125,5 +137,47 @@ func TestIdentityLogsItsFields(t *testing.T) {
 		"level=INFO msg=joined identity.transport=unknown\n"
 	if buf.String() != want {
 		t.Errorf("logged\n%s\nwant\n%s", buf.String(), want)
+	}
+}
+
+// TestReasonFinal: only an operator's removal and a refusal at the door
+// mean the server wants the client to stay out (no reconnecting by
+// itself), whatever their Detail; every other reason may be redialled.
+func TestReasonFinal(t *testing.T) {
+	for kind := ReasonOther; kind <= ReasonRefused+1; kind++ {
+		want := kind == ReasonKicked || kind == ReasonBanned || kind == ReasonRefused
+		for _, detail := range []string{"", "alice: spam"} {
+			r := Reason{Kind: kind, Detail: detail}
+			if got := r.Final(); got != want {
+				t.Errorf("%#v.Final() = %v, want %v", r, got, want)
+			}
+			if want && ParseReason(r.String()) != r {
+				t.Errorf("ParseReason(%q) = %#v, want %#v", r.String(), ParseReason(r.String()), r)
+			}
+		}
+	}
+}
+
+// TestFarewellWords: a final reason is worded for the one sent away; any
+// other reason has no such words.
+func TestFarewellWords(t *testing.T) {
+	for _, tc := range []struct {
+		reason Reason
+		words  string
+	}{
+		{Reason{Kind: ReasonKicked, Detail: "alice: spam"}, "You were kicked by alice: spam."},
+		{Reason{Kind: ReasonKicked}, "You were kicked."},
+		{Reason{Kind: ReasonBanned, Detail: "alice until 2026-12-01 18:00:00 UTC: spam!"}, "You were banned by alice until 2026-12-01 18:00:00 UTC: spam!"},
+		{Reason{Kind: ReasonBanned}, "You were banned."},
+		{Reason{Kind: ReasonRefused, Detail: "you are banned until 2026-12-01 18:00:00 UTC: spam"}, "You are banned until 2026-12-01 18:00:00 UTC: spam."},
+		{Reason{Kind: ReasonRefused, Detail: "é"}, "é."},
+		{Reason{Kind: ReasonRefused}, "The server refused you."},
+		{Reason{Kind: ReasonQuit, Detail: "bye"}, ""},
+		{Reason{Kind: ReasonOther, Detail: "kicked by alice"}, ""},
+		{Reason{Kind: ReasonLost}, ""},
+	} {
+		if got := tc.reason.Farewell(); got != tc.words {
+			t.Errorf("%#v.Farewell() = %q, want %q", tc.reason, got, tc.words)
+		}
 	}
 }

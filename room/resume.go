@@ -29,11 +29,11 @@ func (r *Room) replayLimit(floor uint64) int {
 }
 
 // resumeOutbox is the outbox a resuming member needs for its replay, its
-// framing, its notices, its Join and the member list, with the room public
+// framing, its notices, its Join, the member list and its greeting, with the room public
 // events leave free (as Config.withDefaults sizes every outbox for the
 // recent history).
 func (c Config) resumeOutbox() int {
-	need := c.ResumeSize + 16
+	need := c.ResumeSize + 16 + c.greetingRoom()
 	return max(c.OutboxSize, need+4, (8*need+6)/7)
 }
 

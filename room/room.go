@@ -132,7 +132,8 @@ type Config struct {
 	// missed once there is room again; the room never disconnects a member
 	// for falling behind (its front end does, if the member stops reading).
 	// It is raised if needed so that a joiner's history replay, its framing,
-	// its own Join and the member list always fit, next to the places
+	// its own Join, the member list and the greeting (Greeting) always fit,
+	// next to the places
 	// public events leave free for replies (an eighth of the outbox, at
 	// least 4).
 	OutboxSize int
@@ -173,8 +174,8 @@ type Config struct {
 	PrivateRate  float64
 	PrivateBurst int
 	// NickGrace is how long the nickname of a member who left involuntarily
-	// (anything but /quit and shutdown: a lost connection, a slow or
-	// flooding client) stays reserved for the same Identity, so that the
+	// (anything but /quit, shutdown and a removal by an operator: a lost
+	// connection, a slow or flooding client) stays reserved for the same Identity, so that the
 	// owner gets it back on reconnecting and nobody else can take it
 	// meanwhile. At most MaxHeldNicks are held at once, and 3 for one
 	// owner; beyond that the oldest hold (of that owner) ends early.
@@ -252,12 +253,12 @@ func (c Config) withDefaults() Config {
 		c.ResumeSize = DefaultResumeSize
 	}
 	c.ResumeSize = max(c.ResumeSize, c.HistorySize)
-	// A joiner gets the history, its framing, its own join and the member
-	// list: need places, all but the Join at spare 0; the Join, a public
+	// A joiner gets the history, its framing, its own join, the member
+	// list and the greeting: need places, all but the Join at spare 0; the Join, a public
 	// event, also leaves replyRoom free, OutboxSize/8 (at least 4). So
 	// OutboxSize is at least need+4, and need+OutboxSize/8, which holds
 	// once 7/8 of it is need.
-	need := c.HistorySize + 16
+	need := c.HistorySize + 16 + c.greetingRoom()
 	c.OutboxSize = max(c.OutboxSize, need+4, (8*need+6)/7)
 	if c.MaxLineBytes <= 0 {
 		c.MaxLineBytes = DefaultMaxLineBytes
@@ -281,6 +282,15 @@ func (c Config) withDefaults() Config {
 		c.probeFirst = probeFirst
 	}
 	return c
+}
+
+// greetingRoom is how many places of a joiner's outbox its greeting may
+// take (Greeting): none in a room without one.
+func (c Config) greetingRoom() int {
+	if c.Greeting == nil {
+		return 0
+	}
+	return MaxDescriptionLines
 }
 
 // replyRoom is how many places of each outbox public events leave free for
@@ -368,6 +378,7 @@ type Room struct {
 	ro         readOnly // the read-only state the operations see (readonly.go)
 	closed     bool
 	members    map[*Member]struct{}
+	arriving   map[*Member]struct{}
 	byNick     map[string]*Member // keyed by nickKey
 	roster     roster             // everyone's nick, in the order Members lists them
 	hub        hub
@@ -394,6 +405,7 @@ func New(cfg Config) *Room {
 		cmds:    builtinRegistry(),
 		counts:  counters{leaves: make(map[string]uint64), rejected: make(map[string]uint64)},
 	}
+	r.arriving = make(map[*Member]struct{})
 	if r.log == nil {
 		r.log = NewMemoryLog(cfg.HistorySize)
 		r.endKnown.Store(true) // empty
@@ -650,6 +662,7 @@ func (r *Room) admit(nick string, opts JoinOptions, a *arrival) error {
 	r.lastMember++
 	m.no = r.lastMember
 	a.m = m
+	r.arriving[m] = struct{}{} // admitted, its Join being stored: Remove sees it
 	a.join = &Event{Kind: Join, From: nick, Time: r.cfg.Now()}
 	a.quiet = r.quiet(len(r.members) + 1)
 	r.queue(job{kind: arriveJob, nick: nick, key: nickKey(nick), arrival: a})
@@ -662,6 +675,7 @@ func (r *Room) admit(nick string, opts JoinOptions, a *arrival) error {
 // and r.mu.
 func (r *Room) arrive(a *arrival) {
 	m := a.m
+	delete(r.arriving, m)
 	if a.err != nil {
 		if !errors.Is(a.err, ErrNickTaken) {
 			r.counts.storeErrors++
@@ -682,6 +696,9 @@ func (r *Room) arrive(a *arrival) {
 	}
 	if r.ro.on {
 		r.tell(m, &Event{Kind: Notice, Text: ReadOnlyNotice, Store: StoreReadOnly})
+	}
+	if m.removal != (Reason{}) { // removed on its way in
+		r.removeNow(m, m.removal)
 	}
 }
 
@@ -927,15 +944,16 @@ func (r *Room) remove(m *Member, reason Reason) {
 }
 
 // detach takes m out of the room's indexes, records why and closes its event
-// stream; its nickname is released, or held for it if it did not mean to
-// leave. It reports false if m was already gone. The caller holds r.mu.
+// stream; its nickname is released, or held for it if it left against its
+// will and the room's (not removed by an operator: see Reason.Final). It
+// reports false if m was already gone. The caller holds r.mu.
 func (r *Room) detach(m *Member, reason Reason) bool {
 	if _, ok := r.members[m]; !ok {
 		return false
 	}
 	delete(r.members, m)
 	r.dropIndex(m)
-	if reason.Involuntary() && !r.closed && m.id.owner() != "" {
+	if reason.Involuntary() && !reason.Final() && !r.closed && m.id.owner() != "" {
 		r.queueNick(holdJob, m)
 	} else {
 		r.queueNick(releaseJob, m)

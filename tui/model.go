@@ -79,6 +79,10 @@ type Model struct {
 	help      helpState   // a /help waiting for the room's answer
 	framed    bool        // drawn by a frame writer (Framed), not Bubble Tea
 
+	// farewell: the last event shown is the server's farewell for a
+	// Final reason, which then needs no repeating (showFinal).
+	farewell bool
+
 	// The nickname prompt, while conn is nil or asking.
 	nickInput input
 	problem   string
@@ -245,6 +249,7 @@ func (m *Model) apply(msg EventsMsg) tea.Cmd {
 			ev = markedNotSent(ev) // refused before the screen showed it
 		}
 		m.sb.add(ev)
+		m.farewell = ev.Kind == room.Bye && ev.Reason.Final()
 		m.noteHistory(ev)
 		m.noteHelp(ev)
 		call = m.callsForBell(ev) || call
@@ -258,6 +263,7 @@ func (m *Model) apply(msg EventsMsg) tea.Cmd {
 	m.left = true
 	m.asking = false
 	m.reason = m.conn.Reason()
+	m.showFinal()
 	if m.quitting {
 		return nil // already on the way out
 	}
@@ -265,6 +271,18 @@ func (m *Model) apply(msg EventsMsg) tea.Cmd {
 		return tea.Quit
 	}
 	return tea.Tick(m.opts.LeaveDelay, func(time.Time) tea.Msg { return quitNowMsg{} })
+}
+
+// showFinal shows, as the last line, why the server sent the user away
+// for good (a Final reason: kicked, banned, refused), unless its farewell
+// already is the last line: an SSH screen's member is not sent one. The
+// screen offers no reconnecting; any key closes it.
+func (m *Model) showFinal() {
+	if !m.reason.Final() || m.farewell {
+		return
+	}
+	m.sb.add(&room.Event{Kind: room.Bye, Reason: m.reason, Time: m.rend.now()})
+	m.farewell = true
 }
 
 // track keeps the member list and your own nick up to date. Replayed history

@@ -149,7 +149,9 @@ func (r *renderer) renderTimes(ev *room.Event, times *timeRange, width int) []li
 		l.add("!! ", st.errTag)
 		l.body(text, st.err, "", nil)
 	case room.Bye:
-		if text == "" {
+		if words := ev.Reason.Farewell(); words != "" {
+			text = room.Clean(words) // sent away: said plainly, as the last thing
+		} else if text == "" {
 			text = room.Clean(ev.Reason.String())
 		}
 		if ev.Reason.Involuntary() {

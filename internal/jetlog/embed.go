@@ -61,6 +61,12 @@ func startEmbedded(opts Options) (*server.Server, *nats.Conn, error) {
 	return startServer(opts)
 }
 
+// MinPayload is the least the embedded server takes in a message (beyond
+// 4 KiB of headers), whatever the log's own records need: the connection
+// is shared with the access records (internal/jetkv), whose values are up
+// to 16 KiB.
+const MinPayload = 32 << 10
+
 // startServer starts the embedded server on the store opts.Dir, as it is,
 // and connects to it.
 func startServer(opts Options) (*server.Server, *nats.Conn, error) {
@@ -71,7 +77,7 @@ func startServer(opts Options) (*server.Server, *nats.Conn, error) {
 		DontListen:      true,
 		NoSigs:          true,
 		NoSystemAccount: true,
-		MaxPayload:      int32(maxRecordBytes(opts.MaxText)) + 4096,
+		MaxPayload:      int32(max(maxRecordBytes(opts.MaxText), MinPayload)) + 4096,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("jetlog: embedded NATS server: %w", err)

@@ -87,6 +87,8 @@ func TestReaderEach(t *testing.T) {
 	add(&room.Event{Kind: room.NickChange, Time: now, From: "alice", To: "alicia"})
 	add(&room.Event{Kind: room.Presence, Time: now, Count: 3, Joined: 0, Left: 1})
 	add(&room.Event{Kind: room.Leave, Time: now, From: "alicia", Reason: room.Reason{Kind: room.ReasonQuit, Detail: "bye"}})
+	add(&room.Event{Kind: room.Leave, Time: now, From: "mallory", Reason: room.Reason{Kind: room.ReasonKicked, Detail: "alice: spam"}})
+	add(&room.Event{Kind: room.Leave, Time: now, From: "trudy", Reason: room.Reason{Kind: room.ReasonBanned, Detail: "alice until 2026-12-01 18:00:00 UTC: spam"}})
 	bad := 0
 	for _, h := range hostile {
 		if len(h) > DefaultMaxText {

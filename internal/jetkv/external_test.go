@@ -1,0 +1,122 @@
+package jetkv
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"chatd/access"
+	"chatd/access/backendtest"
+	"chatd/internal/jetlog"
+	"chatd/internal/testproc"
+)
+
+// natsServer is a real nats-server process, built from the module chatd
+// embeds, with JetStream on and its store in dir.
+type natsServer struct {
+	bin, dir, port string
+	p              *testproc.Process
+}
+
+// startNATS starts bin on a free port, or on port if set.
+func startNATS(t *testing.T, bin, dir, port string) *natsServer {
+	t.Helper()
+	if port == "" {
+		port = "-1"
+	}
+	p := testproc.Start(t, "nats-server", nil, bin, "-js", "-sd", dir, "-a", "127.0.0.1", "-p", port)
+	line := p.Expect("Listening for client connections on")
+	p.Expect("Server is ready")
+	return &natsServer{bin: bin, dir: dir, port: line[strings.LastIndexByte(line, ':')+1:], p: p}
+}
+
+func (s *natsServer) url() string { return "nats://127.0.0.1:" + s.port }
+
+// stop kills the server and waits for it to exit.
+func (s *natsServer) stop() {
+	s.p.Signal(syscall.SIGKILL)
+	s.p.WaitExit()
+}
+
+// external connects to srv as chatd does with --nats: through the room's
+// log, closed at the test's end.
+func external(t *testing.T, srv *natsServer) *jetlog.Log {
+	t.Helper()
+	l, err := jetlog.Open(context.Background(), jetlog.Options{URL: srv.url(), Logger: quiet, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// TestExternalServer runs the table against a real nats-server process,
+// then takes the server away: Put, Get, List and Open fail within
+// Timeout, saying the server is unreachable, and work again once it is
+// back.
+func TestExternalServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds nats-server")
+	}
+	bin, err := testproc.Build("github.com/nats-io/nats-server/v2", t.TempDir(), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := startNATS(t, bin, t.TempDir(), "")
+	nc := external(t, srv).Conn()
+	backendtest.Run(t, factory(nc))
+
+	t.Run("Outage", func(t *testing.T) {
+		const timeout = time.Second
+		b := open(t, nc, Options{Prefix: "OUTAGE_", Timeout: timeout})
+		ctx := t.Context()
+		if err := b.Put(ctx, access.Bans, "mallory", []byte("before"), 0); err != nil {
+			t.Fatal(err)
+		}
+		srv.stop()
+		for _, op := range []struct {
+			name string
+			do   func() error
+		}{
+			{"Put", func() error { return b.Put(ctx, access.Bans, "eve", []byte("during"), 0) }},
+			{"Get", func() error { _, _, err := b.Get(ctx, access.Bans, "mallory"); return err }},
+			{"List", func() error { _, err := b.List(ctx, access.Bans); return err }},
+			{"Open", func() error {
+				_, err := Open(ctx, nc, Options{Prefix: "OUTAGE_", Timeout: timeout, Logger: quiet})
+				return err
+			}},
+		} {
+			start := time.Now()
+			err := op.do()
+			t.Logf("%s with the server down: %v", op.name, err)
+			if d := time.Since(start); d > timeout+time.Second {
+				t.Errorf("%s with the server down took %v (Timeout %v)", op.name, d, timeout)
+			}
+			if err == nil || !strings.Contains(err.Error(), "unreachable") || !strings.Contains(err.Error(), "bucket OUTAGE_") {
+				t.Errorf("%s with the server down = %v, want it to name the bucket and say the server is unreachable", op.name, err)
+			}
+		}
+		srv = startNATS(t, srv.bin, srv.dir, srv.port)
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			err := b.Put(ctx, access.Bans, "eve", []byte("after"), 0)
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("Put still fails after the server came back: %v", err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		got, err := b.List(ctx, access.Bans)
+		if err != nil || string(got["mallory"]) != "before" || string(got["eve"]) != "after" || len(got) != 2 {
+			t.Fatalf("after the outage: %q, %v", got, err)
+		}
+		if err := b.Create(ctx, access.Bans, "eve", nil, 0); !errors.Is(err, access.ErrExists) {
+			t.Fatalf("Create after the outage = %v, want ErrExists", err)
+		}
+	})
+}
