@@ -30,6 +30,11 @@ func TestMain(m *testing.M) {
 	if err == nil {
 		err = os.Setenv("XDG_CONFIG_HOME", config)
 	}
+	if err == nil {
+		// Made once, before the tests: no test's chat is the first, which
+		// says it made one.
+		err = exec.Command(chatBinary, "--show-identity").Run()
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		cleanup()

@@ -43,7 +43,9 @@ func (o *options) loadIdentity(ui *console) error {
 		return identityFailure(err)
 	}
 	if id.Created {
-		ui.say(fmt.Sprintf("chat: made your identity %s (fingerprint %s): it is presented to the servers you join, which may know you by it", id.Path, id.Fingerprint()))
+		// Two short lines: a long path or the fingerprint on one of its own.
+		ui.say("chat: made your identity, the certificate servers know you by: " + id.Path)
+		ui.say("  fingerprint: " + id.Fingerprint())
 	}
 	o.identity = id
 	return nil

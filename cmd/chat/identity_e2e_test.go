@@ -29,8 +29,8 @@ func TestChatIdentityFirstUseAndReuse(t *testing.T) {
 	}
 
 	first := join("bob")
-	made := first.Expect("chat: made your identity " + path + " (fingerprint sha256:")
-	fp := strings.TrimSuffix(strings.Fields(made[strings.Index(made, "sha256:"):])[0], "):")
+	first.Expect("chat: made your identity, the certificate servers know you by: " + path)
+	fp := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(first.Expect("  fingerprint: sha256:")), "fingerprint: "))
 	first.Expect("*** bob joined")
 	if got := seenCert(t, server, "bob"); "sha256:"+got != fp {
 		t.Errorf("the server saw certificate %q, chat made %q", got, fp)
@@ -107,7 +107,7 @@ func leave(t *testing.T, p *testproc.Process) {
 func TestChatRefusesAnUnsafeIdentity(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "me.pem")
 	out, code := runChat(t, "", "--show-identity", "--identity", file)
-	if code != 0 || !strings.Contains(out, "made your identity "+file) {
+	if code != 0 || !strings.Contains(out, "made your identity, the certificate servers know you by: "+file) {
 		t.Fatalf("--identity FILE, missing: exit %d\n%s", code, out)
 	}
 	before, _ := os.ReadFile(file)
@@ -123,4 +123,33 @@ func TestChatRefusesAnUnsafeIdentity(t *testing.T) {
 	if after, _ := os.ReadFile(file); string(after) != string(before) {
 		t.Error("chat changed the identity file it refused")
 	}
+}
+
+// TestIdentityKeepsTheNicknameHeld: chat's connection is cut; its
+// nickname is held for its certificate, not its address, so someone at the
+// same address cannot take it meanwhile, and chat, started again with the
+// same identity, has it back.
+func TestIdentityKeepsTheNicknameHeld(t *testing.T) {
+	server := testproc.StartChatd(t, chatdBinary, t.TempDir())
+	g := testproc.StartGate(t, "127.0.0.1:"+server.Port)
+	known := filepath.Join(t.TempDir(), "known")
+	start := func() *testproc.Process {
+		return testproc.Start(t, "alice", nil, chatBinary, "--plain", "--ca", server.CertFile, "--known-servers", known, "--nick", "alice", g.Addr())
+	}
+	alice := start()
+	alice.Expect("*** alice joined")
+	bob := server.JoinWithOpenSSL(t, "bob")
+	g.Cut(true)
+	bob.Expect("*** alice left")
+	alice.WaitExit()
+
+	thief := server.OpenSSL(t, "thief") // the same address, no certificate
+	thief.Expect("*** Choose a nickname")
+	thief.Send("alice")
+	thief.Expect(`nickname taken: "alice" is held`)
+
+	back := start()
+	back.Expect("*** alice joined")
+	bob.Expect("*** alice joined")
+	leave(t, back)
 }
