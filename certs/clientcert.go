@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"math/big"
 	"os"
+	"runtime"
 	"time"
 )
 
@@ -111,7 +112,8 @@ func OpenPrivate(path string) (*os.File, error) {
 	}
 	e := &PrivateFileError{Path: path, Mode: info.Mode().Perm(), Owner: ownerOf(info)}
 	e.WrongOwner = !ownedByUs(info)
-	if e.WrongOwner || e.Mode&0o077 != 0 {
+	// Windows has no permission bits for group and others to check.
+	if e.WrongOwner || e.Mode&0o077 != 0 && runtime.GOOS != "windows" {
 		f.Close()
 		return nil, e
 	}

@@ -35,16 +35,10 @@ func TestGenerateClientIdentity(t *testing.T) {
 	if leaf.NotBefore.After(now) || !leaf.NotAfter.Equal(ClientNotAfter) {
 		t.Errorf("valid %v to %v", leaf.NotBefore, leaf.NotAfter)
 	}
-	if _, err := leaf.Verify(x509.VerifyOptions{Roots: pool(leaf), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err == nil {
-		t.Error("the client certificate verifies as its own CA: it must be an end entity")
+	if !leaf.BasicConstraintsValid || leaf.IsCA || leaf.KeyUsage != x509.KeyUsageDigitalSignature ||
+		len(leaf.ExtKeyUsage) != 1 || leaf.ExtKeyUsage[0] != x509.ExtKeyUsageClientAuth {
+		t.Errorf("usage: basic constraints %v, CA %v, key usage %v, extended %v", leaf.BasicConstraintsValid, leaf.IsCA, leaf.KeyUsage, leaf.ExtKeyUsage)
 	}
-}
-
-// pool is a certificate pool of c alone.
-func pool(c *x509.Certificate) *x509.CertPool {
-	p := x509.NewCertPool()
-	p.AddCert(c)
-	return p
 }
 
 func TestOpenPrivate(t *testing.T) {

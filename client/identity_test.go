@@ -166,19 +166,6 @@ func TestIdentityThatIsNotOneIsRefused(t *testing.T) {
 	}
 }
 
-func TestIdentityMismatchSaysSo(t *testing.T) {
-	_, a := newIdentity(t)
-	b, _ := newIdentity(t)
-	aData, _ := os.ReadFile(a.Path)
-	bData, _ := os.ReadFile(b)
-	cut := func(s []byte) int { return strings.Index(string(s), "-----BEGIN PRIVATE KEY") }
-	path := filepath.Join(t.TempDir(), "mixed.pem")
-	if err := os.WriteFile(path, append(aData[:cut(aData):cut(aData)], bData[cut(bData):]...), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	wantIdentityError(t, path, "private key does not match public key", "move it away")
-}
-
 func TestIdentityThatIsNotAFileIsRefused(t *testing.T) {
 	dir := t.TempDir()
 	wantIdentityError(t, dir, "not a regular file", "")
