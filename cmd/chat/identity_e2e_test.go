@@ -153,3 +153,33 @@ func TestIdentityKeepsTheNicknameHeld(t *testing.T) {
 	bob.Expect("*** alice joined")
 	leave(t, back)
 }
+
+// TestChatsStartingAtOnceShareOneIdentity: chats started at the same time
+// with no identity yet end with one, which all of them use.
+func TestChatsStartingAtOnceShareOneIdentity(t *testing.T) {
+	env := []string{"XDG_CONFIG_HOME=" + t.TempDir()}
+	var chats []*testproc.Process
+	for range 4 {
+		chats = append(chats, testproc.Start(t, "chat", env, chatBinary, "--show-identity"))
+	}
+	made := 0
+	var fps []string
+	for _, p := range chats {
+		if code := p.WaitExit(); code != 0 {
+			t.Fatalf("chat --show-identity exited %d:\n%s", code, p.Output())
+		}
+		if strings.Contains(p.Output(), "made your identity") {
+			made++
+		}
+		line := p.Expect("fingerprint: sha256:")
+		fps = append(fps, line[strings.Index(line, "sha256:"):])
+	}
+	for _, fp := range fps[1:] {
+		if fp != fps[0] {
+			t.Errorf("chats started at once use different identities: %q", fps)
+		}
+	}
+	if made != 1 {
+		t.Errorf("%d chats say they made the identity, want 1", made)
+	}
+}
