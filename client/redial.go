@@ -359,6 +359,7 @@ func (r *Redialer) describeTLS(c *Conn) {
 	for _, line := range certs.DescribeTLS(cs, time.Now()) {
 		r.tellLocal(room.Notice, line)
 	}
+	r.tellLocal(room.Notice, OwnCertificateLine(r.cfg.Conn.TLS))
 	r.tellLocal(room.Notice, "verification: "+r.cfg.Trust.Explain(cs))
 	if r.cfg.KeyLog != "" {
 		r.tellLocal(room.Error, "key log: ON, this session's TLS secrets go to "+r.cfg.KeyLog+

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -40,6 +41,10 @@ func (s *server) configure() error {
 	}
 	if s.opts.keyLogFile != nil {
 		tlsCfg.KeyLogWriter = s.opts.keyLogFile
+	}
+	if s.opts.identity != nil {
+		// Sent when the server asks (chatd always does), as its identity.
+		tlsCfg.Certificates = []tls.Certificate{*s.opts.identity.Cert}
 	}
 	// Ask to resume from the first join on: the server then numbers the
 	// public events, and a rejoin asks for exactly what was missed.

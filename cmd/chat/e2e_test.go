@@ -23,7 +23,25 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	chatdBinary, chatBinary = bins[0], bins[1]
+	// chat makes its identity in the user's configuration directory: the
+	// tests' chats (and run, called here) make theirs in a directory of
+	// their own, never in the home of whoever runs the tests.
+	config, err := os.MkdirTemp("", "chat-config-")
+	if err == nil {
+		err = os.Setenv("XDG_CONFIG_HOME", config)
+	}
+	if err == nil {
+		// Made once, before the tests: no test's chat is the first, which
+		// says it made one.
+		err = exec.Command(chatBinary, "--show-identity").Run()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		cleanup()
+		os.Exit(1)
+	}
 	code := m.Run()
+	os.RemoveAll(config)
 	cleanup()
 	os.Exit(code)
 }

@@ -19,6 +19,9 @@ func newFlags(o *options) *flag.FlagSet {
 	fs.BoolVar(&o.insecure, "insecure", false, "do not verify the server at all (lab MITM exercises only)")
 	fs.StringVar(&o.keylog, "keylog", "", "append the session's TLS secrets to `FILE` (NSS key log format, created 0600; default $SSLKEYLOGFILE) so that Wireshark or tshark can decrypt a capture: for labs only; chat warns at start, on the status line and in /tls")
 	fs.BoolVar(&o.title, "title", false, "show your nick and the messages unread in the terminal's title (/title on|off on the screen)")
+	fs.StringVar(&o.identityPath, "identity", "", "present the client certificate and key in `FILE` (made there if missing; default ~/.config/chatd/identity.pem, made on first use)")
+	fs.BoolVar(&o.noIdentity, "no-identity", false, "present no client certificate: the server knows you by your address only")
+	fs.BoolVar(&o.showIdentity, "show-identity", false, "print your identity file and its fingerprint (sha256:..., what an operator's /allow takes) and exit")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
 	return fs
 }
@@ -31,6 +34,7 @@ var flagGroups = []struct {
 }{
 	{"Joining", []string{"nick", "plain"}},
 	{"Verifying the server (without these: the system's certificate authorities, else trust on first use)", []string{"ca", "fingerprint", "known-servers", "insecure"}},
+	{"Your identity (a client certificate: /register binds your nickname to it)", []string{"identity", "no-identity", "show-identity"}},
 	{"The screen", []string{"title"}},
 	{"Labs (these weaken the session on purpose, and say so)", []string{"keylog"}},
 	{"Other", []string{"version"}},
@@ -39,7 +43,8 @@ var flagGroups = []struct {
 // printUsage writes chat's usage: the command line, the flags by group as
 // chatd writes its own, and the exit statuses.
 func printUsage(fs *flag.FlagSet, out io.Writer) {
-	fmt.Fprintf(out, "Usage:\n  chat [flags] HOST[:PORT]   join the chat room of the chatd server at HOST (port %s if omitted)\n", defaultPort)
+	fmt.Fprintf(out, "Usage:\n  chat [flags] HOST[:PORT]   join the chat room of the chatd server at HOST (port %s if omitted)\n"+
+		"  chat --show-identity       print your identity file and its fingerprint, made if missing\n", defaultPort)
 	for _, g := range flagGroups {
 		fmt.Fprintf(out, "\n%s:\n", g.title)
 		for _, name := range g.flags {

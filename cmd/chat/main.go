@@ -47,6 +47,12 @@ type options struct {
 	// SSLKEYLOGFILE), "" when off; keyLogFile is it, opened.
 	keylog     string
 	keyLogFile *os.File
+	// identityPath is the identity file (--identity, else the default
+	// one), "" with --no-identity; identity is it, loaded.
+	identityPath string
+	noIdentity   bool
+	showIdentity bool
+	identity     *client.Identity
 }
 
 // chat's exit statuses.
@@ -87,6 +93,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitOK
 	}
 	ui := newConsole(stdin, stderr)
+	if opts.showIdentity {
+		return showIdentity(opts, ui, stdout)
+	}
+	if err := opts.loadIdentity(ui); err != nil {
+		ui.fail(err)
+		return exitFailed
+	}
 	if opts.insecure {
 		ui.warnAtStart("WARNING: --insecure: the server's certificate is NOT verified. Anyone on the network path can read and change this chat.")
 	}
@@ -155,6 +168,15 @@ func parseOptions(args []string, stdout, stderr io.Writer) (*options, error) {
 		return nil, err
 	case o.showVersion:
 		return o, nil
+	}
+	if err := o.checkIdentityFlags(fs); err != nil {
+		return nil, err
+	}
+	switch {
+	case o.showIdentity && fs.NArg() == 0:
+		return o, nil
+	case o.showIdentity:
+		return nil, errors.New("--show-identity names no server")
 	case fs.NArg() != 1:
 		printUsage(fs, stderr)
 		return nil, errors.New("name one server, as HOST or HOST:PORT")
