@@ -242,10 +242,14 @@ func (g *registry) lookup(line string) (cmd *Command, args string, isCommand boo
 }
 
 // helpLines is what /help shows: one notice per command, then how to send a
-// line that starts with "/".
-func (g *registry) helpLines() []string {
+// line that starts with "/". The operators' commands are listed to
+// operators only: to anyone else they only answer "permission denied".
+func (g *registry) helpLines(operator bool) []string {
 	lines := make([]string, 0, len(g.list)+1)
 	for _, c := range g.list {
+		if c.OperatorOnly && !operator {
+			continue
+		}
 		text := fmt.Sprintf("%-16s %s", c.Usage(), c.Help)
 		if len(c.Aliases) > 0 {
 			text += " (also " + strings.Join(c.Aliases, ", ") + ")"

@@ -246,6 +246,31 @@ func TestOperatorOnlyCommands(t *testing.T) {
 	}
 }
 
+// TestHelpListsOperatorCommandsToOperators: /help lists an OperatorOnly
+// command to an operator, and not to anyone else, for whom it only
+// answers "permission denied".
+func TestHelpListsOperatorCommandsToOperators(t *testing.T) {
+	p := newTestPolicy()
+	p.operators["192.0.2.1"] = true
+	r := newTestRoom(t, Config{Policy: p})
+	if err := r.Register(Command{Name: "/kick", Args: "NICK", Help: "Remove NICK.", OperatorOnly: true, Handler: func(*Member, string) error { return nil }}); err != nil {
+		t.Fatal(err)
+	}
+	alice, _ := joinAs(r, "alice", Identity{Address: "192.0.2.1"})
+	mallory, _ := joinAs(r, "mallory", Identity{Address: "198.51.100.7"})
+	drain(alice)
+	drain(mallory)
+	alice.Send("/help")
+	mallory.Send("/help")
+	if got := describe(drain(alice)); !slices.ContainsFunc(got, func(s string) bool { return strings.Contains(s, "/kick NICK") }) {
+		t.Errorf("the operator's /help lacks /kick:\n%q", got)
+	}
+	got := describe(drain(mallory))
+	if slices.ContainsFunc(got, func(s string) bool { return strings.Contains(s, "/kick") }) || !slices.ContainsFunc(got, func(s string) bool { return strings.Contains(s, "/who") }) {
+		t.Errorf("a member's /help lists /kick, or not /who:\n%q", got)
+	}
+}
+
 // TestTellIsBounded: Member.Tell cleans each line, cuts it to the line
 // limit and sends at most MaxTellLines; a member that left is told
 // nothing.

@@ -206,7 +206,7 @@ func (m *Member) Help() error {
 	if err := r.startOp(m, false); err != nil {
 		return err
 	}
-	for _, text := range r.cmds.helpLines() {
+	for _, text := range r.cmds.helpLines(m.operator()) {
 		r.reply(m, &Event{Kind: Notice, Text: text})
 	}
 	return nil
