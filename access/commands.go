@@ -127,10 +127,6 @@ func (d *Directory) Run(ctx context.Context, id room.Identity, args []string) ([
 	if d.isClosed() {
 		return nil, errClosed
 	}
-	a := d.consoleActor(id)
-	if a.rank < rankOperator {
-		return nil, fmt.Errorf("%w: the admin commands are for the room's owners and operators only", ErrPermissionDenied)
-	}
 	if len(args) == 0 {
 		args = []string{"help"}
 	}
@@ -149,7 +145,11 @@ func (d *Directory) Run(ctx context.Context, id room.Identity, args []string) ([
 	}
 	c := findConsole(clean[0])
 	if c == nil {
-		return nil, fmt.Errorf("%w: unknown command %q; help lists them", room.ErrUsage, cut(clean[0]))
+		return nil, fmt.Errorf("%w: %q; help lists them", ErrUnknownCommand, cut(clean[0]))
+	}
+	a := d.consoleActor(id)
+	if a.rank < rankOperator {
+		return nil, fmt.Errorf("%w: the admin commands are for the room's owners and operators only", ErrPermissionDenied)
 	}
 	lines, err := c.run(d, ctx, a, clean[1:])
 	if errors.Is(err, room.ErrUsage) {

@@ -41,11 +41,18 @@ func TestConsole(t *testing.T) {
 	if _, err := f.d.Run(ctx, carol, []string{"kick"}); !errors.Is(err, room.ErrUsage) || err.Error() != "usage: kick NICK [REASON]" {
 		t.Errorf("kick without a nick: %v", err)
 	}
-	if _, err := f.d.Run(ctx, carol, []string{"frobnicate"}); !errors.Is(err, room.ErrUsage) {
-		t.Errorf("unknown command: %v", err)
+	// A command the console does not have is unknown to anyone, so that
+	// the gateway answers it as any unknown command; one it has is denied
+	// to members.
+	for _, id := range []room.Identity{carol, sshID("mallory", "198.51.100.1")} {
+		for _, name := range []string{"frobnicate", "register", "ls"} {
+			if _, err := f.d.Run(ctx, id, []string{name, "-l"}); !errors.Is(err, ErrUnknownCommand) || errors.Is(err, ErrPermissionDenied) {
+				t.Errorf("%s by %s: %v", name, id.KeyFingerprint, err)
+			}
+		}
 	}
-	if _, err := f.d.Run(ctx, carol, []string{"register"}); !errors.Is(err, room.ErrUsage) {
-		t.Errorf("register over the console: %v", err)
+	if _, err := f.d.Run(ctx, sshID("mallory", "198.51.100.1"), []string{"kick", "alice"}); !errors.Is(err, ErrPermissionDenied) {
+		t.Errorf("kick by mallory: %v", err)
 	}
 	out, err = f.d.Run(ctx, carol, nil)
 	if err != nil || len(out) < 10 {

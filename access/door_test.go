@@ -26,19 +26,21 @@ func refusal(t *testing.T, d *Directory, id room.Identity) *Refusal {
 // TestPolicies: open admits all; registered admits registered and
 // allowlisted credentials and tells the others how to get in; allowlist
 // admits owners and allowlisted credentials only, failing the SSH
-// authentication itself.
+// authentication itself. A refused SSH key fails its authentication under
+// either policy, so that ssh goes on to its next key.
 func TestPolicies(t *testing.T) {
 	alice, allowed, stranger := sshID("alice", "192.0.2.1"), tlsID("carl", "192.0.2.3"), sshID("zed", "192.0.2.4")
 	bare := room.Identity{Transport: room.TransportTLS, Address: "192.0.2.5"}
+	keyless := room.Identity{Transport: room.TransportSSH, Address: "192.0.2.6"}
 	owner := sshID("olive", "192.0.2.9")
 	for _, tc := range []struct {
 		policy Policy
 		admit  []room.Identity
 		refuse []room.Identity
 	}{
-		{Open, []room.Identity{alice, allowed, stranger, bare, owner}, nil},
-		{Registered, []room.Identity{alice, allowed, owner}, []room.Identity{stranger, bare}},
-		{Allowlist, []room.Identity{allowed, owner}, []room.Identity{alice, stranger, bare}},
+		{Open, []room.Identity{alice, allowed, stranger, bare, keyless, owner}, nil},
+		{Registered, []room.Identity{alice, allowed, owner}, []room.Identity{stranger, bare, keyless}},
+		{Allowlist, []room.Identity{allowed, owner}, []room.Identity{alice, stranger, bare, keyless}},
 	} {
 		t.Run(tc.policy.String(), func(t *testing.T) {
 			f := newFixture(t, options{policy: tc.policy, admins: ownerLine("olive"), allowlist: "# seed\nsha256:" + certFP("carl") + "\n"})
@@ -51,7 +53,8 @@ func TestPolicies(t *testing.T) {
 			}
 			for _, id := range tc.refuse {
 				r := refusal(t, f.d, id)
-				if r == nil || r.Kind != RefusedByPolicy || r.FailAuth != (tc.policy == Allowlist) {
+				keyOverSSH := id.Transport == room.TransportSSH && id.KeyFingerprint != ""
+				if r == nil || r.Kind != RefusedByPolicy || r.FailAuth != (tc.policy == Allowlist || keyOverSSH) {
 					t.Errorf("%+v: %+v", id, r)
 					continue
 				}
@@ -63,6 +66,10 @@ func TestPolicies(t *testing.T) {
 				case bare:
 					if !strings.Contains(r.Text, "openssl req -x509") {
 						t.Errorf("bare told %q", r.Text)
+					}
+				case keyless:
+					if !strings.Contains(r.Text, "ssh-keygen -lf") || !strings.Contains(r.Text, "ssh-keygen -t ed25519") {
+						t.Errorf("keyless SSH told %q", r.Text)
 					}
 				}
 			}

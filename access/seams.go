@@ -222,10 +222,16 @@ func (d *Directory) policyRefusal(id room.Identity, creds []Credential) *Refusal
 		text += "ask an operator to /allow your certificate " + creds[0].String()
 	case len(creds) > 0:
 		text += "ask an operator to /allow your key " + creds[0].String()
+	case id.Transport == room.TransportSSH:
+		text += "if you have a key, ask an operator to /allow it (`ssh-keygen -lf ~/.ssh/id_ed25519.pub` prints its fingerprint); if not, " + howToGetCredential(id.Transport)
 	default:
 		text += "connect with a key or certificate of your own, then ask an operator to /allow it; " + howToGetCredential(id.Transport)
 	}
-	return &Refusal{Kind: RefusedByPolicy, Text: text, FailAuth: d.policy == Allowlist}
+	// Over SSH a key that is not let in fails its authentication, so that
+	// ssh offers its next key, which may be registered; once ssh runs out
+	// of keys, a registered-only room tells it the text above.
+	failAuth := d.policy == Allowlist || id.Transport == room.TransportSSH && id.KeyFingerprint != ""
+	return &Refusal{Kind: RefusedByPolicy, Text: text, FailAuth: failAuth}
 }
 
 // howToGetCredential says how to make and present a credential over t.

@@ -11,6 +11,7 @@ import (
 
 	"charm.land/ssh"
 
+	"chatd/access"
 	"chatd/room"
 )
 
@@ -55,6 +56,10 @@ func (s *Server) runConsole(sess ssh.Session, text string) {
 	out, err := s.cfg.Console.Run(ctx, id, words)
 	s.log.Info("ssh console command", "user", boundedUser(sess.User()), "remote", sess.RemoteAddr().String(),
 		"identity", id, "command", echoCommand(words[0]), "words", len(words), "ok", err == nil)
+	if errors.Is(err, access.ErrUnknownCommand) {
+		s.refuseUnknown(sess, text)
+		return
+	}
 	if err != nil {
 		s.consoleFailed(sess, err)
 		return

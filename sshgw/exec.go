@@ -77,8 +77,8 @@ func (s *Server) serveCommands(next ssh.Handler) ssh.Handler {
 
 // runCommand runs an exec request's command and ends the session with its
 // exit status: 0 for who, crypto and help; any other command goes to the
-// console (Config.Console, see runConsole) if there is one, and is
-// otherwise refused, with exit status 1, with the list of commands and the
+// console (Config.Console, see runConsole) if there is one; a command
+// the console does not have either is refused, with exit status 1, with the list of commands and the
 // command that opens the chat. Nothing joins the room or is announced.
 func (s *Server) runCommand(sess ssh.Session, text string) {
 	cmd := parseCommand(text)
@@ -99,11 +99,18 @@ func (s *Server) runCommand(sess ssh.Session, text string) {
 	case s.cfg.Console != nil:
 		s.runConsole(sess, text)
 	default:
-		setConnReason(sess.Context(), "unknown command")
-		fmt.Fprintf(s.guarded(sess, messages(sess)), "chatd: there is no command %s here; the commands are %s.\n"+
-			"chatd: this is a chat room; connect with a terminal: %s\n", echoCommand(text), commandNames(), s.hint(sess))
-		_ = sess.Exit(1)
+		s.refuseUnknown(sess, text)
 	}
+}
+
+// refuseUnknown ends the session of a command chatd does not have, with
+// exit status 1, the list of commands and the command that opens the
+// chat.
+func (s *Server) refuseUnknown(sess ssh.Session, text string) {
+	setConnReason(sess.Context(), "unknown command")
+	fmt.Fprintf(s.guarded(sess, messages(sess)), "chatd: there is no command %s here; the commands are %s.\n"+
+		"chatd: this is a chat room; connect with a terminal: %s\n", echoCommand(text), commandNames(), s.hint(sess))
+	_ = sess.Exit(1)
 }
 
 // whoText is the member list as "who" prints it: the line a TLS client
