@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strconv"
 	"strings"
 
+	"chatd/access"
 	"chatd/connlimit"
 	"chatd/internal/jetlog"
 	"chatd/room"
@@ -35,11 +37,14 @@ type config struct {
 	metricsAddr string
 	pprof       bool
 
-	store storeConfig
-	room  room.Config
-	tls   tlsgw.Config
-	ssh   sshgw.Config
-	conns connlimit.Limits
+	store    storeConfig
+	access   accessConfig
+	policy   access.Policy // --access, once checked
+	noneAuth autoBool      // --ssh-none-auth, as given (see validate)
+	room     room.Config
+	tls      tlsgw.Config
+	ssh      sshgw.Config
+	conns    connlimit.Limits
 }
 
 // listFlag is a repeatable string flag; from the environment it takes a
@@ -64,7 +69,11 @@ func newServeFlags(cfg *config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.publicDir, "public-dir", "", "`DIR` for a copy of the served certificate that every local user may read, to hand out (default: public in --data-dir, which is then made passable, mode 0711)")
 	fs.StringVar(&cfg.tlsAddr, "tls-addr", ":7443", "`ADDR` of the TLS line-protocol listener")
 	fs.StringVar(&cfg.sshAddr, "ssh-addr", ":2222", "`ADDR` of the SSH listener (\"\" turns SSH off)")
-	fs.BoolVar(&cfg.ssh.NoneAuth, "ssh-none-auth", true, "let SSH clients in without asking anything (the \"none\" method): ssh -o BatchMode=yes gets in without a key, but ssh then never shows its key, so SSH members are known by their address; false asks for any key (members are known by it), or keyboard-interactive with no questions. Never a password")
+	cfg.noneAuth = autoBool{value: true}
+	fs.Var(&cfg.noneAuth, "ssh-none-auth", "let SSH clients in without asking anything (the \"none\" method): ssh -o BatchMode=yes gets in without a key, but ssh then never shows its key, so SSH members are known by their address and cannot /register; false asks for any key (members are known by it), or keyboard-interactive with no questions. Never a password. On by default, off by default with --admins or an --access other than open")
+	fs.StringVar(&cfg.access.policy, "access", "open", "who may join: open (anyone), registered (credentials of registered nicknames and of the allowlist) or allowlist (the allowlist only: other SSH keys do not even authenticate); owners (--admins) always may")
+	fs.StringVar(&cfg.access.allowlist, "allowlist", "", "`FILE` of credentials to add to the stored allowlist at start: authorized_keys lines, SHA256: key fingerprints and sha256: certificate fingerprints, one per line (operators add more with /allow)")
+	fs.StringVar(&cfg.access.admins, "admins", "", "`FILE` naming the room's owners, in --allowlist's format: always admitted, always operators, never de-opped; re-read on SIGHUP")
 	fs.StringVar(&cfg.cert, "cert", "", "PEM certificate (chain) `FILE` to serve instead of the generated one; needs --key")
 	fs.StringVar(&cfg.key, "key", "", "PEM private key `FILE` of --cert")
 	fs.Var(&cfg.hosts, "host", "extra host `NAME` or IP address the generated certificate must cover (repeatable)")
@@ -180,6 +189,38 @@ func printFlags(fs *flag.FlagSet, out io.Writer, withEnv bool) {
 	})
 }
 
+// autoBool is a boolean flag that remembers whether it was given, so that
+// its default can depend on other flags.
+type autoBool struct{ value, set bool }
+
+func (b *autoBool) String() string   { return strconv.FormatBool(b.value) }
+func (b *autoBool) IsBoolFlag() bool { return true }
+
+func (b *autoBool) Set(s string) error {
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return err
+	}
+	b.value, b.set = v, true
+	return nil
+}
+
+// checkAccess checks the access flags and settles --ssh-none-auth: on
+// unless the room knows its members by their credentials (a policy other
+// than open, or owners), which SSH shows only when it asks for keys.
+func (c *config) checkAccess() error {
+	policy, err := c.access.check(c.noneAuth.value, c.noneAuth.set)
+	if err != nil {
+		return err
+	}
+	c.policy = policy
+	c.ssh.NoneAuth = c.noneAuth.value
+	if !c.noneAuth.set {
+		c.ssh.NoneAuth = policy == access.Open && c.access.admins == ""
+	}
+	return nil
+}
+
 func (c *config) validate() error {
 	if (c.cert == "") != (c.key == "") {
 		return fmt.Errorf("--cert and --key go together")
@@ -226,6 +267,9 @@ func (c *config) validate() error {
 			return fmt.Errorf("--history (%d) is more than --history-keep (%d): a joiner cannot be shown more events than the store keeps", c.room.HistorySize, c.store.keep)
 		}
 		c.room.HistorySize = int(c.store.keep) // --history left at its default: show what is kept
+	}
+	if err := c.checkAccess(); err != nil {
+		return err
 	}
 	if c.tls.ReadBuffer <= c.room.MaxLineBytes {
 		return fmt.Errorf("--line-buffer (%d) must exceed --max-line (%d), so that a long line is refused politely", c.tls.ReadBuffer, c.room.MaxLineBytes)

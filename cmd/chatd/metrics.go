@@ -25,19 +25,22 @@ import (
 // registers itself. The gateways register theirs as they are built.
 func newRegistry(chatRoom *room.Room, guard *connlimit.Guard) (*prometheus.Registry, error) {
 	reg := prometheus.NewRegistry()
+	return reg, registerMetrics(reg, chatRoom, guard)
+}
+
+// registerMetrics registers the process's, the room's and the connection
+// guard's metrics on reg.
+func registerMetrics(reg *prometheus.Registry, chatRoom *room.Room, guard *connlimit.Guard) error {
 	for _, c := range []prometheus.Collector{
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		roomCollector{chatRoom},
 	} {
 		if err := reg.Register(c); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	if err := guard.Register(reg); err != nil {
-		return nil, err
-	}
-	return reg, nil
+	return guard.Register(reg)
 }
 
 // roomCollector exports the room's counters (room.Stats) to Prometheus,

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"chatd/certs"
+	"chatd/access"
 	"chatd/connlimit"
 	"chatd/gateway"
 	"chatd/internal/keylog"
@@ -38,7 +39,8 @@ const hostKeyFileName = "ssh_host_ed25519_key"
 type parts struct {
 	cfg    *config
 	room   *room.Room
-	guard  *connlimit.Guard // every gateway's listener goes through it
+	dir    *access.Directory // who is who, at the gateways' doors and consoles
+	guard  *connlimit.Guard  // every gateway's listener goes through it
 	reg    *prometheus.Registry
 	banner *banner
 	logger *slog.Logger
@@ -90,20 +92,31 @@ func serve(ctx context.Context, stopSignals func(), cfg *config, stdout io.Write
 		defer closeStore(store, logger)
 	}
 	b.say(storePart(cfg.store, absPath(filepath.Join(cfg.dataDir, natsDirName)), cfg.room.HistorySize))
+	reg := prometheus.NewRegistry()
+	dir, err := openDirectory(ctx, cfg, cfg.policy, store, reg, logger)
+	if err != nil {
+		return err
+	}
+	defer closeDirectory(dir, logger)
+	b.say(accessPart(cfg.access, cfg.policy, cfg.store))
 	roomCfg := cfg.room
 	roomCfg.Log = roomLog(store)
 	failures := newStoreFailures(store)
 	roomCfg.StoreFailed, roomCfg.Logger = failures.note, logger.With("part", "store")
+	governRoom(&roomCfg, dir)
 	chatRoom := room.New(roomCfg)
+	if err := dir.Attach(chatRoom); err != nil {
+		return fmt.Errorf("access: %w", err)
+	}
 	guard := connlimit.New(withRefusalLog(cfg.conns, logger))
-	reg, err := newRegistry(chatRoom, guard)
+	err = registerMetrics(reg, chatRoom, guard)
 	if err == nil {
 		err = reg.Register(failures.vec)
 	}
 	if err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
-	p := &parts{cfg: cfg, room: chatRoom, guard: guard, reg: reg, banner: b, logger: logger, host: connectHost(cfg, cert.Cert.Leaf), keyLog: keyLog}
+	p := &parts{cfg: cfg, room: chatRoom, dir: dir, guard: guard, reg: reg, banner: b, logger: logger, host: connectHost(cfg, cert.Cert.Leaf), keyLog: keyLog}
 	servers, err := p.startServers(keeper.store, cert)
 	if err != nil {
 		return err
@@ -112,15 +125,17 @@ func serve(ctx context.Context, stopSignals func(), cfg *config, stdout io.Write
 	// reason: a failed listener too, not only the end of ctx.
 	keeperCtx, stopKeeper := context.WithCancel(ctx)
 	var keeping sync.WaitGroup
-	certHangups := hangups
-	if keyLog != nil {
-		// A SIGHUP reopens the key log too (logrotate), then reloads
-		// the certificate.
-		relay := make(chan os.Signal, 1)
-		certHangups = relay
-		keeping.Go(func() { relayHangups(keeperCtx, hangups, relay, keyLog, logger) })
+	// A SIGHUP reopens the key log (logrotate) and re-reads the owners,
+	// then reloads the certificate.
+	relay := make(chan os.Signal, 1)
+	reopen := func() {
+		if keyLog != nil {
+			reopenKeyLog(keyLog, logger)
+		}
+		reloadAdmins(dir, cfg.access.admins, logger)
 	}
-	keeping.Go(func() { keeper.run(keeperCtx, certHangups) })
+	keeping.Go(func() { relayHangups(keeperCtx, hangups, relay, reopen) })
+	keeping.Go(func() { keeper.run(keeperCtx, relay) })
 	defer keeping.Wait()
 	defer stopKeeper()
 
@@ -182,6 +197,7 @@ func (p *parts) startTLS(store *certs.Store, cert *servedCert) (listening, error
 	}
 	tlsCfg := p.cfg.tls
 	tlsCfg.Room, tlsCfg.TLS, tlsCfg.Logger = p.room, tlsgw.ServerConfig(store, tlsCfg.Profile), p.logger
+	tlsCfg.Door = p.dir
 	if p.keyLog != nil {
 		tlsCfg.TLS.KeyLogWriter, tlsCfg.KeyLog = p.keyLog, absPath(p.cfg.keylog)
 	}
@@ -208,6 +224,7 @@ func (p *parts) startSSH() (listening, error) {
 	keyPath := filepath.Join(p.cfg.dataDir, hostKeyFileName)
 	sshCfg := p.cfg.ssh
 	sshCfg.Addr, sshCfg.HostKeyPath, sshCfg.Room, sshCfg.Logger = p.cfg.sshAddr, keyPath, p.room, p.logger
+	sshCfg.Door, sshCfg.Console = p.dir, p.dir
 	sshCfg.WriteTimeout = p.cfg.tls.WriteTimeout
 	sshCfg.Hosts = p.cfg.hosts // the name its hints give
 	// The public half goes into the public directory too: the data
@@ -273,16 +290,15 @@ func openKeyLog(path string, b *banner) (*keylog.Writer, error) {
 	return w, nil
 }
 
-// relayHangups reopens the key log on every SIGHUP (by name, with the same
-// checks), warning if the file it was writing had been deleted, then passes
-// the signal on to the certificate keeper, until ctx ends.
-func relayHangups(ctx context.Context, hangups <-chan os.Signal, relay chan<- os.Signal, keyLog *keylog.Writer, logger *slog.Logger) {
+// relayHangups does reopen on every SIGHUP (the key log, the owners), then
+// passes the signal on to the certificate keeper, until ctx ends.
+func relayHangups(ctx context.Context, hangups <-chan os.Signal, relay chan<- os.Signal, reopen func()) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case sig := <-hangups:
-			reopenKeyLog(keyLog, logger)
+			reopen()
 			select {
 			case relay <- sig:
 			default: // a reload is already due
