@@ -63,7 +63,7 @@ func openDirectory(ctx context.Context, cfg *config, policy access.Policy, store
 		Registerer:    reg,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("access: %w", err)
+		return nil, err // its errors say "access: "
 	}
 	return dir, nil
 }

@@ -18,8 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
-	"chatd/certs"
 	"chatd/access"
+	"chatd/certs"
 	"chatd/connlimit"
 	"chatd/gateway"
 	"chatd/internal/keylog"
