@@ -329,19 +329,20 @@ func TestConsoleRunsAdminCommands(t *testing.T) {
 }
 
 // TestHelpListsTheConsoleToOperators: with a console, help lists its
-// commands to those it answers (operators), and only chatd's own to
-// everyone else.
+// commands to those it answers (operators), under a heading and without
+// those chatd answers itself (who, help), and only chatd's own to everyone
+// else.
 func TestHelpListsTheConsoleToOperators(t *testing.T) {
 	checkGoroutines(t)
 	admin, adminFP := userKey(t, "alice")
 	other, _ := userKey(t, "bob")
 	console := &fakeConsole{
 		operators: map[string]bool{adminFP: true},
-		answers:   map[string][]string{"help": {"Admin commands:", "  ban NICK [DURATION] [REASON]"}},
+		answers:   map[string][]string{"help": {"who  List the members.", "ban NICK [DURATION] [REASON]", "help  List these commands."}},
 	}
 	ts := startServerWith(t, Config{Console: console})
 	res := ts.runSSH(t, "alice", admin, nil, "help")
-	if res.status != 0 || !strings.Contains(res.stdout, "  who ") || !strings.Contains(res.stdout, "Admin commands:\n  ban NICK [DURATION] [REASON]\n") {
+	if res.status != 0 || !strings.Contains(res.stdout, "  who ") || !strings.Contains(res.stdout, "Admin commands (you are one of the room's owners or operators):\n  ban NICK [DURATION] [REASON]\nTo chat") {
 		t.Errorf("operator's help: exit %d, %q", res.status, res.stdout)
 	}
 	res = ts.runSSH(t, "bob", other, nil, "help")

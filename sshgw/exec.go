@@ -143,11 +143,27 @@ func (s *Server) helpText(sess ssh.Session) string {
 	for _, c := range commands {
 		fmt.Fprintf(&b, "  %-6s %s\n", c.name, c.help)
 	}
-	for _, line := range s.consoleHelp(sess) {
-		fmt.Fprintf(&b, "%s\n", line)
+	if admin := ownLinesOnly(s.consoleHelp(sess)); len(admin) > 0 {
+		b.WriteString("Admin commands (you are one of the room's owners or operators):\n")
+		for _, line := range admin {
+			fmt.Fprintf(&b, "  %s\n", line)
+		}
 	}
 	fmt.Fprintf(&b, "To chat, connect with a terminal: %s\n", s.hint(sess))
 	return b.String()
+}
+
+// ownLinesOnly drops the console's help lines of commands that chatd
+// answers itself (who, crypto, help), which the list above has already.
+func ownLinesOnly(lines []string) []string {
+	var out []string
+	for _, line := range lines {
+		name, _, _ := strings.Cut(line, " ")
+		if parseCommand(name) == commandUnknown {
+			out = append(out, line)
+		}
+	}
+	return out
 }
 
 // commandNames lists the commands' names for a refusal: "who, crypto and
