@@ -194,6 +194,11 @@ type Console interface {
 	Run(ctx context.Context, id room.Identity, args []string) (out []string, err error)
 }
 
+// ErrTooManyClaims is wrapped (with room.ErrNickTaken) by the refusal of
+// a registered nickname to an address that has tried too many of them
+// lately: its gateway closes the connection rather than ask again.
+var ErrTooManyClaims = errors.New("too many tries for registered nicknames")
+
 // ErrUnknownCommand is wrapped by Console.Run's error for a command it
 // does not have.
 var ErrUnknownCommand = errors.New("no such admin command")
