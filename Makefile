@@ -12,7 +12,7 @@ LDFLAGS := -X main.version=$(VERSION)
 FUZZTIME ?=
 
 # Fuzz targets, as package:Target:inputs.
-FUZZ_TARGETS := ./room:FuzzClean:15000x ./proto:FuzzParseLine:60000x ./proto:FuzzLineReader:40000x ./internal/jetlog:FuzzDecode:20000x
+FUZZ_TARGETS := ./room:FuzzClean:15000x ./proto:FuzzParseLine:60000x ./proto:FuzzLineReader:40000x ./internal/jetlog:FuzzDecode:20000x ./internal/jetkv:FuzzKeys:20000x
 
 # Release targets: static binaries, no cgo.
 PLATFORMS := linux/amd64 linux/arm64
