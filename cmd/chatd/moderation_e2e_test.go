@@ -378,3 +378,148 @@ func checkKick(t *testing.T, c *community, alice, bob, mallory *testproc.Process
 	}
 	c.metric(`chatd_moderation_actions_total{action="kick"}`, 2)
 }
+
+// TestModerationOpsAndBansPersist: an operator made with /op is still one
+// after chatd restarts, may not kick or de-op an owner, and bans mallory
+// for a few seconds: her TLS connection and her SSH screen go at once
+// (everyone reads why), she is refused at the door with the reason and
+// the end, across a restart too, until the ban ends by itself. Then the
+// owner governs over SSH exec (ban, banned, whois, who, kick, allow) and
+// lifts a ban with /unban.
+func TestModerationOpsAndBansPersist(t *testing.T) {
+	t.Parallel()
+	c := newCommunity(t)
+	alice := c.join(c.alice, "127.0.0.1")
+	bob := c.join(c.bob, "127.0.0.1")
+	bob.Send("/register")
+	bob.Expect(`*** "bob" is now registered`)
+	mallory := c.join(c.mallory, "127.0.0.2")
+	mallory.Send("/register")
+	mallory.Expect(`*** "mallory" is now registered`)
+	mallory.Send("/register fp=" + c.mallory.sshFP)
+	mallory.Expect("*** added ssh-key " + c.mallory.sshFP + ` to "mallory"`)
+
+	alice.Send("/op bob")
+	for _, p := range []*testproc.Process{alice, bob, mallory} {
+		p.Expect("*** alice made bob an operator")
+	}
+	c.record(map[string]string{"action": "op", "by": "alice", "target": "bob"})
+	c.metric(`chatd_moderation_actions_total{action="op"}`, 1)
+	bob.Send("/kick alice bye")
+	bob.Expect("!!! permission denied: alice is an owner; only owners can do that")
+	bob.Send("/deop alice")
+	bob.Expect(`!!! "alice" is an owner: owners cannot be de-opped`)
+
+	ends := checkTimedBan(t, c, alice, bob, mallory)
+	c.restart()
+	if out, _, code := c.console(c.alice, "whois", "bob"); code != 0 || !strings.Contains(out, "bob: operator") {
+		t.Errorf("after a restart, whois bob: exit %d, %q; want bob still an operator", code, out)
+	}
+	c.refusedAtTheDoor(c.mallory, "127.0.0.2", "you are banned until", ": spam")
+	c.metric(`chatd_access_refusals_total{reason="banned"}`, 1)
+	waitForTheClock(t, ends)
+	checkConsole(t, c, c.join(c.mallory, "127.0.0.2"))
+}
+
+// checkTimedBan: bob, an operator, bans mallory for 8s; it returns when
+// the ban ends.
+func checkTimedBan(t *testing.T, c *community, alice, bob, mallory *testproc.Process) time.Time {
+	t.Helper()
+	tm := c.screen(c.mallory, "mal") // her registered key, from 127.0.0.1
+	tm.WaitFor("mal joined")
+	alice.Expect("*** mal joined")
+
+	bob.Send("/ban mallory 8s spam")
+	// Both go at once, in either order.
+	left := seen(t, alice, "*** mallory left (banned by bob until ")
+	ends := until(t, left)
+	if !strings.HasSuffix(left, "UTC: spam)") {
+		t.Errorf("leave line %q", left)
+	}
+	seen(t, alice, "*** mal left (banned by bob until ")
+	mallory.Expect("!!! disconnected: banned by bob until ")
+	mallory.WaitExit()
+	tm.WaitFor("ssh exited")
+	if screen := tm.Capture(); !strings.Contains(screen, "banned by bob until") {
+		t.Errorf("the banned screen does not say why:\n%s", screen)
+	}
+	bob.Send("still here")
+	alice.Expect("<bob> still here")
+	c.record(map[string]string{"action": "ban", "by": "bob", "target": "mallory", "reason": "spam"})
+	c.metric(`chatd_moderation_actions_total{action="ban"}`, 1)
+
+	c.refusedAtTheDoor(c.mallory, "127.0.0.2", "you are banned until", ": spam")
+	c.refusedAtTheDoor(c.bob, "127.0.0.2", "you are banned until") // her address
+	if _, stderr, code := c.console(c.mallory, "who"); code != 1 || !strings.Contains(stderr, "*** you are banned until") {
+		t.Errorf("mallory's key over ssh: exit %d, %q; want 1 and the ban", code, stderr)
+	}
+	c.metric(`chatd_access_refusals_total{reason="banned"}`, 3)
+	return ends
+}
+
+// seen waits until p has printed want anywhere, without consuming
+// anything, and returns the line holding it.
+func seen(t *testing.T, p *testproc.Process, want string) string {
+	t.Helper()
+	deadline := time.Now().Add(testproc.Wait)
+	for {
+		for line := range strings.Lines(p.Output()) {
+			if strings.Contains(line, want) {
+				return strings.TrimRight(line, "\r\n")
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("never printed %q; it printed:\n%s", want, p.Output())
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+}
+
+// refusedAtTheDoor connects p over TLS from from and checks it is refused
+// before it may choose a nickname, with a line holding every want.
+func (c *community) refusedAtTheDoor(p person, from string, want ...string) {
+	c.t.Helper()
+	conn := c.openssl(p, from)
+	line := conn.Expect("!!! disconnected: refused: ")
+	conn.WaitExit()
+	for _, w := range want {
+		if !strings.Contains(line, w) {
+			c.t.Errorf("%s was refused with %q, want %q in it", p.nick, line, w)
+		}
+	}
+	if strings.Contains(conn.Output(), "Choose a nickname") {
+		c.t.Errorf("%s was asked for a nickname before the refusal:\n%s", p.nick, conn.Output())
+	}
+}
+
+// checkConsole: alice governs over SSH exec without joining.
+func checkConsole(t *testing.T, c *community, mallory *testproc.Process) {
+	t.Helper()
+	alice := c.join(c.alice, "127.0.0.1")
+	bob := c.join(c.bob, "127.0.0.1")
+	console := func(want string, words ...string) {
+		t.Helper()
+		out, stderr, code := c.console(c.alice, words...)
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("ssh ... %s: exit %d, %q %q; want 0 and %q", strings.Join(words, " "), code, out, stderr, want)
+		}
+	}
+	console("members: alice, bob, mallory", "who")
+	console("mallory: member", "whois", "mallory")
+	console("banned mallory", "ban", "mallory", "1h", "spam")
+	bob.Expect("*** mallory left (banned by alice until ")
+	mallory.Expect("!!! disconnected: banned by alice until ")
+	console("(mallory) by alice since", "banned")
+	console("", "allow", "bob")
+	console("", "kick", "bob", "enough")
+	bob.Expect("!!! disconnected: kicked by alice: enough")
+	alice.Expect("*** bob left (kicked by alice: enough)")
+
+	alice.Send("/unban mallory")
+	alice.Expect("*** alice lifted the ban on mallory")
+	alice.Send("/banned")
+	alice.Expect("*** nobody is banned")
+	c.join(c.mallory, "127.0.0.2")
+	c.record(map[string]string{"action": "unban", "by": "alice", "target": "mallory"})
+	c.metric(`chatd_moderation_actions_total{action="unban"}`, 1)
+}
