@@ -367,11 +367,14 @@ func checkKick(t *testing.T, c *community, alice, bob, mallory *testproc.Process
 	c.record(map[string]string{"action": "kick", "by": "alice", "target": "mallory", "reason": "spamming links"})
 
 	tm := c.screen(c.mallory, "mal")
-	tm.WaitFor("mal joined")
+	screen := tm.WaitFor("Message of the day: Be kind; no spam")
+	if m, motd := strings.Index(screen, "4 members: alice, bob, carol, mal"), strings.Index(screen, "Message of the day"); m < 0 || m > motd {
+		t.Errorf("the SSH screen does not show the message of the day after the member list:\n%s", screen)
+	}
 	bob.Expect("*** mal joined")
 	alice.Send("/kick mal go away")
 	bob.Expect("*** mal left (kicked by alice: go away)")
-	screen := tm.WaitFor("ssh exited")
+	screen = tm.WaitFor("ssh exited")
 	lines := strings.Split(strings.TrimRight(screen, "\n"), "\n")
 	if len(lines) < 2 || !strings.Contains(lines[len(lines)-2], "kicked by alice: go away") {
 		t.Errorf("the kicked screen's last words are not the kick:\n%s", screen)
@@ -417,8 +420,18 @@ func TestModerationOpsAndBansPersist(t *testing.T) {
 	}
 	c.refusedAtTheDoor(c.mallory, "127.0.0.2", "you are banned until", ": spam")
 	c.metric(`chatd_access_refusals_total{reason="banned"}`, 1)
+	bob = c.join(c.bob, "127.0.0.1")
+	bob.Send("/banned") // an operator still
+	bob.Expect("*** 3 bans:")
+	if line := bob.Expect("(mallory) by bob since "); !strings.Contains(line, "until") || !strings.HasSuffix(line, ": spam") {
+		t.Errorf("/banned lists %q", line)
+	}
 	waitForTheClock(t, ends)
-	checkConsole(t, c, c.join(c.mallory, "127.0.0.2"))
+	bob.Send("/banned")
+	bob.Expect("*** nobody is banned")
+	alice = c.join(c.alice, "127.0.0.1")
+	checkConsole(t, c, alice, bob, c.join(c.mallory, "127.0.0.2"))
+	checkTargets(t, c, alice)
 }
 
 // checkTimedBan: bob, an operator, bans mallory for 8s; it returns when
@@ -445,7 +458,9 @@ func checkTimedBan(t *testing.T, c *community, alice, bob, mallory *testproc.Pro
 	}
 	bob.Send("still here")
 	alice.Expect("<bob> still here")
-	c.record(map[string]string{"action": "ban", "by": "bob", "target": "mallory", "reason": "spam"})
+	if rec := c.record(map[string]string{"action": "ban", "by": "bob", "target": "mallory", "reason": "spam"}); rec["until"] == nil {
+		t.Errorf("the record of a timed ban has no end: %v", rec)
+	}
 	c.metric(`chatd_moderation_actions_total{action="ban"}`, 1)
 
 	c.refusedAtTheDoor(c.mallory, "127.0.0.2", "you are banned until", ": spam")
@@ -493,10 +508,8 @@ func (c *community) refusedAtTheDoor(p person, from string, want ...string) {
 }
 
 // checkConsole: alice governs over SSH exec without joining.
-func checkConsole(t *testing.T, c *community, mallory *testproc.Process) {
+func checkConsole(t *testing.T, c *community, alice, bob, mallory *testproc.Process) {
 	t.Helper()
-	alice := c.join(c.alice, "127.0.0.1")
-	bob := c.join(c.bob, "127.0.0.1")
 	console := func(want string, words ...string) {
 		t.Helper()
 		out, stderr, code := c.console(c.alice, words...)
@@ -522,4 +535,24 @@ func checkConsole(t *testing.T, c *community, mallory *testproc.Process) {
 	c.join(c.mallory, "127.0.0.2")
 	c.record(map[string]string{"action": "unban", "by": "alice", "target": "mallory"})
 	c.metric(`chatd_moderation_actions_total{action="unban"}`, 1)
+	console("", "deop", "bob")
+	console("bob: member", "whois", "bob")
+}
+
+// checkTargets: alice bans a key by its fingerprint and an address; each
+// holds at the door, and /unban lifts the address's.
+func checkTargets(t *testing.T, c *community, alice *testproc.Process) {
+	t.Helper()
+	watcher := alice
+	alice.Send("/ban fp=" + c.bob.sshFP + " 1h stolen key")
+	watcher.Expect("*** alice banned " + c.bob.sshFP + " until ")
+	if _, stderr, code := c.console(c.bob, "who"); code != 1 || !strings.Contains(stderr, "you are banned until") {
+		t.Errorf("a banned key over ssh: exit %d, %q", code, stderr)
+	}
+	alice.Send("/ban ip=127.0.0.3 flood")
+	watcher.Expect("*** alice banned 127.0.0.3/32: flood")
+	c.refusedAtTheDoor(c.bob, "127.0.0.3", "you are banned: flood")
+	alice.Send("/unban ip=127.0.0.3")
+	watcher.Expect("*** alice lifted the ban on 127.0.0.3/32")
+	c.join(c.bob, "127.0.0.3").Send("/quit")
 }
