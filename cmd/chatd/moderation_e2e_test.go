@@ -536,7 +536,10 @@ func checkConsole(t *testing.T, c *community, alice, bob, mallory *testproc.Proc
 	c.record(map[string]string{"action": "unban", "by": "alice", "target": "mallory"})
 	c.metric(`chatd_moderation_actions_total{action="unban"}`, 1)
 	console("", "deop", "bob")
+	alice.Expect("*** alice took bob's operator role away")
 	console("bob: member", "whois", "bob")
+	c.record(map[string]string{"action": "deop", "by": "alice", "target": "bob"})
+	c.metric(`chatd_moderation_actions_total{action="deop"}`, 1)
 }
 
 // checkTargets: alice bans a key by its fingerprint and an address; each
