@@ -386,7 +386,8 @@ func checkKick(t *testing.T, c *community, alice, bob, mallory *testproc.Process
 // after chatd restarts, may not kick or de-op an owner, and bans mallory
 // for a few seconds: her TLS connection and her SSH screen go at once
 // (everyone reads why), she is refused at the door with the reason and
-// the end, across a restart too, until the ban ends by itself. Then the
+// the end, across a restart too, until the ban ends by itself; a mute
+// outlives the restart as well. Then the
 // owner governs over SSH exec (ban, banned, whois, who, kick, allow) and
 // lifts a ban with /unban.
 func TestModerationOpsAndBansPersist(t *testing.T) {
@@ -414,6 +415,8 @@ func TestModerationOpsAndBansPersist(t *testing.T) {
 	bob.Expect(`!!! "alice" is an owner: owners cannot be de-opped`)
 
 	ends := checkTimedBan(t, c, alice, bob, mallory)
+	alice.Send("/mute mallory 1h") // absent, but registered
+	alice.Expect("*** alice muted mallory for 1h")
 	c.restart()
 	if out, _, code := c.console(c.alice, "whois", "bob"); code != 0 || !strings.Contains(out, "bob: operator") {
 		t.Errorf("after a restart, whois bob: exit %d, %q; want bob still an operator", code, out)
@@ -430,7 +433,10 @@ func TestModerationOpsAndBansPersist(t *testing.T) {
 	bob.Send("/banned")
 	bob.Expect("*** nobody is banned")
 	alice = c.join(c.alice, "127.0.0.1")
-	checkConsole(t, c, alice, bob, c.join(c.mallory, "127.0.0.2"))
+	mallory = c.join(c.mallory, "127.0.0.2")
+	mallory.Send("the ban is over")
+	mallory.Expect("!!! you are muted by an operator until ") // the mute outlived the restart
+	checkConsole(t, c, alice, bob, mallory)
 	checkTargets(t, c, alice)
 }
 
