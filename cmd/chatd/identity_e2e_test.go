@@ -181,6 +181,15 @@ func TestRegistrationAndTakeoverOverTLSAndSSH(t *testing.T) {
 		"`openssl req -x509 -newkey ed25519 -nodes -keyout me.key -out me.pem -days 365 -subj /CN=NICK` and present it: " +
 		"`openssl s_client -connect HOST:PORT -cert me.pem -key me.key`")
 
+	// Over SSH without a key (keyboard-interactive): how to make a key.
+	zed := testproc.StartScreen(t, "ssh zed", 200, 30, sshArgs(t, s, "zed", "-F", "/dev/null", "-o", "PubkeyAuthentication=no",
+		"-o", "IdentityAgent=none", "-o", "PasswordAuthentication=no")...)
+	zed.WaitFor("members · zed")
+	zed.Type("/register\r")
+	zed.WaitFor("nothing to register: make a key with `ssh-keygen -t ed25519` and connect with it")
+	zed.Type("/quit\r")
+	mallory.Expect("*** zed left")
+
 	// /whois: fingerprints, role, presence, and no address.
 	mark := len(mallory.Output())
 	mallory.Send("/whois alice")
