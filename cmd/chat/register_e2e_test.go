@@ -118,3 +118,54 @@ func TestChatRegistersItsOwnIdentity(t *testing.T) {
 	taker.Expect("*** alice joined")
 	leave(t, taker)
 }
+
+// showIdentity makes u's identity with chat --show-identity and returns its
+// fingerprint.
+func (u chatUser) showIdentity(t *testing.T) string {
+	t.Helper()
+	p := testproc.Start(t, "show", u.env, chatBinary, "--show-identity")
+	line := strings.TrimSpace(p.Expect("fingerprint: sha256:"))
+	if code := p.WaitExit(); code != 0 {
+		t.Fatalf("chat --show-identity exited %d:\n%s", code, p.Output())
+	}
+	return strings.TrimPrefix(line, "fingerprint: ")
+}
+
+// TestChatAtARegisteredOnlyDoor: under --access registered a chat whose
+// identity is not known is turned away with the reason and its own
+// fingerprint, on the screen and with --plain, and does not redial; an
+// owner named by its chat's certificate in --admins gets in and /allows
+// it; then it gets in.
+func TestChatAtARegisteredOnlyDoor(t *testing.T) {
+	alice, bob := newChatUser(t), newChatUser(t)
+	aliceFP, bobFP := alice.showIdentity(t), bob.showIdentity(t)
+	admins := filepath.Join(t.TempDir(), "admins")
+	if err := os.WriteFile(admins, []byte("# alice's chat\n"+aliceFP+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	server := testproc.StartChatd(t, chatdBinary, t.TempDir(), "--access", "registered", "--admins", admins)
+	refusal := "refused: this room admits registered members only: ask an operator to /allow your certificate " + bobFP
+
+	turned := bob.plain(t, server, "bob")
+	turned.Expect(refusal)
+	if code := turned.WaitExit(); code != 1 {
+		t.Errorf("chat --plain turned away: exit %d, want 1", code)
+	}
+	screen := bob.screen(t, server, "bob")
+	screen.WaitFor("registered members only")
+	if code := screen.waitExit(); code != 1 {
+		t.Errorf("chat's screen turned away: exit %d, want 1\n%s", code, screen.Capture())
+	}
+
+	owner := alice.plain(t, server, "alice")
+	owner.Expect("*** alice joined")
+	owner.Send("/whois alice")
+	owner.Expect("*** alice: owner")
+	owner.Send("/allow fp=" + bobFP)
+	owner.Expect("*** allowed tls-cert " + bobFP)
+	in := bob.plain(t, server, "bob")
+	in.Expect("*** bob joined")
+	owner.Expect("*** bob joined")
+	leave(t, in)
+	leave(t, owner)
+}
