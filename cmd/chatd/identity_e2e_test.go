@@ -98,19 +98,33 @@ func joinWithCert(t *testing.T, s *testproc.Chatd, nick string, c clientCert) *t
 // else the runner may have (no agent, no default keys).
 func keyArgs(t *testing.T, s *testproc.Chatd, key sshKey, user string, command ...string) []string {
 	t.Helper()
-	args := sshArgs(t, s, user, "-i", key.File, "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none",
-		"-o", "PasswordAuthentication=no", "-F", "/dev/null")
-	return append(args, command...)
+	return keysArgs(t, s, []sshKey{key}, user, command...)
 }
 
-// sshRun runs ssh with key as user with command, bounded, and returns what
-// it printed (both streams) and its exit status.
+// keysArgs is keyArgs offering keys in turn.
+func keysArgs(t *testing.T, s *testproc.Chatd, keys []sshKey, user string, command ...string) []string {
+	t.Helper()
+	opts := []string{"-F", "/dev/null", "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none", "-o", "PasswordAuthentication=no"}
+	for _, k := range keys {
+		opts = append(opts, "-i", k.File)
+	}
+	return append(sshArgs(t, s, user, opts...), command...)
+}
+
+// sshRun runs ssh with key as user x with command, bounded, and returns
+// what it printed (both streams) and its exit status.
 func sshRun(t *testing.T, s *testproc.Chatd, key sshKey, command ...string) (string, int) {
+	t.Helper()
+	return runBounded(t, keyArgs(t, s, key, "x", command...))
+}
+
+// runBounded runs argv, bounded, and returns what it printed (both streams) and
+// its exit status.
+func runBounded(t *testing.T, argv []string) (string, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), testproc.Wait)
 	defer cancel()
-	args := keyArgs(t, s, key, "x", command...)
-	out, err := exec.CommandContext(ctx, args[0], args[1:]...).CombinedOutput()
+	out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
 	return string(out), exitCode(err)
 }
 
@@ -306,6 +320,16 @@ func TestRegisteredPolicySurvivesARestart(t *testing.T) {
 	alice.Send("/whois alice")
 	alice.Expect("*** registered since ")
 	wantSSH(t, s, bobKey, 0, []string{"who"}, "*** 1 member: alice")
+	// ssh offers its keys in turn: the unregistered one fails, the next one
+	// gets in.
+	if out, code := runBounded(t, keysArgs(t, s, []sshKey{eveKey, bobKey}, "x", "who")); code != 0 {
+		t.Errorf("ssh -i eve -i bob who: exit %d, want 0:\n%s", code, out)
+	}
+	// No "none" authentication: a non-open policy knows members by their keys.
+	none := append(sshArgs(t, s, "x", "-F", "/dev/null", "-o", "PreferredAuthentications=none"), "who")
+	if out, code := runBounded(t, none); code != 255 || !strings.Contains(out, "Permission denied") {
+		t.Errorf("ssh with the none method: exit %d, want 255 Permission denied:\n%s", code, out)
+	}
 	// An owner from --admins always gets in, registered or not.
 	out := wantSSH(t, s, owner, 0, []string{"whois", "bob"}, "bob: member", "ssh-key "+bobKey.FP, "not here now")
 	if strings.Contains(out, "127.0.0.1") {
