@@ -169,7 +169,7 @@ func TestRegistrationAndTakeoverOverTLSAndSSH(t *testing.T) {
 	requireOpenSSL(t)
 	requireSSH(t)
 	dir := t.TempDir()
-	owner, bobKey, eveKey := makeSSHKey(t, "owner"), makeSSHKey(t, "bob"), makeSSHKey(t, "eve")
+	owner, bobKey, eveKey, aliceKey := makeSSHKey(t, "owner"), makeSSHKey(t, "bob"), makeSSHKey(t, "eve"), makeSSHKey(t, "alice")
 	aliceCert := makeClientCert(t, "alice")
 	admins := filepath.Join(dir, "admins")
 	writeList(t, admins, owner.Pub)
@@ -181,6 +181,8 @@ func TestRegistrationAndTakeoverOverTLSAndSSH(t *testing.T) {
 	alice := joinWithCert(t, s, "alice", aliceCert)
 	alice.Send("/register")
 	alice.Expect(`"alice" is now registered to tls-cert ` + aliceCert.FP + ": only a connection with it can take this nickname")
+	alice.Send("/register fp=" + aliceKey.FP) // her SSH key too
+	alice.Expect(aliceKey.FP)
 
 	bob := testproc.StartScreen(t, "ssh bob", 200, 30, keyArgs(t, s, bobKey, "bob")...)
 	bob.WaitFor("members · bob")
@@ -250,7 +252,13 @@ func TestRegistrationAndTakeoverOverTLSAndSSH(t *testing.T) {
 	eve.WaitFor("members · eve")
 	mallory.Expect("*** eve joined")
 
-	// The owners come back and get their nicknames.
+	// The owners come back and get their nicknames: alice with either of
+	// her credentials.
+	aliceSSH := testproc.StartScreen(t, "ssh alice", 200, 30, keyArgs(t, s, aliceKey, "alice")...)
+	aliceSSH.WaitFor("members · alice")
+	mallory.Expect("*** alice joined")
+	aliceSSH.Type("/quit\r")
+	mallory.Expect("*** alice left")
 	alice = joinWithCert(t, s, "alice", aliceCert)
 	bob = testproc.StartScreen(t, "ssh bob again", 200, 30, keyArgs(t, s, bobKey, "bob")...)
 	bob.WaitFor("members · bob")
