@@ -412,8 +412,9 @@ func TestAllowlistPolicy(t *testing.T) {
 }
 
 // TestAdminsFileIsReReadOnSIGHUP: a key added to --admins is an owner once
-// chatd got a SIGHUP (its console works, /kick works); a key taken out is
-// not any more.
+// chatd got a SIGHUP (its console works, and /kick in the room from a
+// connection made before); a file that does not parse changes nothing; a
+// key taken out is not an owner any more.
 func TestAdminsFileIsReReadOnSIGHUP(t *testing.T) {
 	t.Parallel()
 	requireOpenSSL(t)
@@ -427,11 +428,17 @@ func TestAdminsFileIsReReadOnSIGHUP(t *testing.T) {
 
 	wantSSH(t, s, first, 0, []string{"banned"})
 	wantSSH(t, s, second, 1, []string{"kick", "mallory", "spam"}, "permission denied")
+	member := testproc.StartScreen(t, "ssh second", 200, 30, keyArgs(t, s, second, "second")...)
+	member.WaitFor("members · second")
+	mallory.Expect("*** second joined")
+	member.Type("/kick mallory spam\r")
+	member.WaitFor("permission denied")
 	writeList(t, admins, first.Pub, second.Pub)
 	s.Signal(syscall.SIGHUP)
 	s.Expect("owners re-read")
 	wantSSH(t, s, second, 0, []string{"banned"})
-	wantSSH(t, s, second, 0, []string{"kick", "mallory", "spam"})
+	// In the room too, at once, without reconnecting.
+	member.Type("/kick mallory spam\r")
 	mallory.Expect("kicked by second: spam")
 
 	// A file that does not parse changes nothing.
