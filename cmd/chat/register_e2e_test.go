@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"chatd/internal/testproc"
@@ -168,4 +169,28 @@ func TestChatAtARegisteredOnlyDoor(t *testing.T) {
 	owner.Expect("*** bob joined")
 	leave(t, in)
 	leave(t, owner)
+}
+
+// TestChatKeepsItsRegisteredNicknameAcrossARestart: chatd restarts on the
+// same data directory and port, now registered-only; chat redials with its
+// identity and is let in under its registered nickname.
+func TestChatKeepsItsRegisteredNicknameAcrossARestart(t *testing.T) {
+	data := t.TempDir()
+	alice := newChatUser(t)
+	server := testproc.StartChatd(t, chatdBinary, data)
+	p := alice.screen(t, server, "alice")
+	p.WaitFor("· alice ·")
+	p.TypeLine("/register")
+	p.WaitFor(`"alice" is now registered`)
+
+	server.Signal(syscall.SIGTERM)
+	if code := server.WaitExit(); code != 0 {
+		t.Fatalf("chatd exited %d on SIGTERM", code)
+	}
+	p.WaitFor("reconnecting in ")
+	server = testproc.StartChatd(t, chatdBinary, data, "--tls-addr", "127.0.0.1:"+server.Port, "--access", "registered")
+	if line := server.Expect("msg=joined"); !strings.Contains(line, " nick=alice ") {
+		t.Errorf("after the restart chatd let in: %s", line)
+	}
+	p.WaitFor("· alice ·")
 }
