@@ -278,6 +278,22 @@ func TestRegistrationAndTakeoverOverTLSAndSSH(t *testing.T) {
 	mallory.Expect("alice2")
 	mallory.Send("/nick alice")
 	alice.Expect("mallory is now known as alice")
+
+	// Guessing at registered nicknames is rate-limited by address (a burst
+	// of 5, then one per 10 s; this test has used 4).
+	bob.Type("/quit\r")
+	alice.Expect("*** bob left")
+	guesser := withCert(t, s, "guesser", nil)
+	for i := 0; ; i++ {
+		guesser.Expect("*** Choose a nickname")
+		guesser.Send("bob")
+		if line := guesser.Expect(`"bob" is registered`); strings.Contains(line, "too many registered nicknames were tried from your address; wait a minute") {
+			break
+		}
+		if i == 8 {
+			t.Fatal("9 wrong guesses at a registered nickname, and no rate limit")
+		}
+	}
 }
 
 // TestRegisteredPolicySurvivesARestart: registrations made under the open
