@@ -338,6 +338,11 @@ func TestRegisteredPolicySurvivesARestart(t *testing.T) {
 	// Over SSH an unregistered key fails, ssh falls through to the
 	// keyboard-interactive method, and the session is refused with the text.
 	wantSSH(t, s, eveKey, 1, []string{"who"}, "*** this room admits registered members only: if you have a key, ask an operator to /allow it")
+	eve := testproc.StartScreen(t, "ssh eve", 200, 30, keyArgs(t, s, eveKey, "eve")...)
+	eve.WaitFor("this room admits registered members only")
+	if code := eve.WaitExit(); code != 1 {
+		t.Errorf("a refused SSH screen exited %d, want 1", code)
+	}
 
 	// The registered get in, the registration having survived the restart.
 	alice = joinWithCert(t, s, "alice", aliceCert)
