@@ -44,6 +44,39 @@ func (s *session) admit() string {
 	return "refused: " + class
 }
 
+// joinRefused is why join ended when the room refused a nickname for
+// good (see refuseJoin): reason is for the connection's log record.
+type joinRefused struct{ reason string }
+
+func (e *joinRefused) Error() string { return e.reason }
+
+// refuseJoin answers a Join the room refused for good, with the client's
+// last line, and returns why for the connection's log record; it returns
+// nil, and sends nothing, for a refusal the client may answer with
+// another nickname. Final are the door's refusal (an *access.Refusal: the
+// room's Policy refused, as the door would have, a ban or a /disallow
+// made since the door admitted the client), told and counted exactly as
+// admit does; and a claim over the rate limit on registered nicknames
+// (access.ErrTooManyClaims), told the same way but not counted as a
+// refusal at the door: the client is not asked again, which would let it
+// go on trying.
+func (s *session) refuseJoin(err error) error {
+	var refusal *access.Refusal
+	isRefusal := errors.As(err, &refusal)
+	if !isRefusal && !errors.Is(err, access.ErrTooManyClaims) {
+		return nil
+	}
+	reason := "too many registered nicknames tried"
+	if isRefusal {
+		class := refusalClass(err)
+		s.srv.countRefusal(class)
+		s.logger().Info("refused on joining", "identity", s.identity(), "refusal", class)
+		reason = "refused: " + class
+	}
+	s.send(&room.Event{Kind: room.Bye, Reason: room.Reason{Kind: room.ReasonRefused, Detail: refusalText(err)}})
+	return &joinRefused{reason: reason}
+}
+
 // refusalClass sorts a door's refusal into one of the Refused classes.
 func refusalClass(err error) string {
 	var r *access.Refusal
