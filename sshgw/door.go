@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"time"
 	"unicode/utf8"
 
 	"charm.land/ssh"
@@ -45,7 +46,8 @@ func authIdentity(remote net.Addr, key gossh.PublicKey) room.Identity {
 // of ctx, from remote, as id, may succeed: only a refusal that asks to fail the
 // authentication itself (access.Refusal.FailAuth) fails it; any other
 // refusal is told when the session starts (see refuseAtDoor). Without a
-// door every attempt succeeds.
+// door every attempt succeeds. An address the door refused too often
+// lately (authRefusals) fails at once, without asking the door.
 func (s *Server) admitAuth(ctx ssh.Context, remote net.Addr, id room.Identity) bool {
 	if s.cfg.Door == nil {
 		return true
@@ -55,12 +57,17 @@ func (s *Server) admitAuth(ctx ssh.Context, remote net.Addr, id room.Identity) b
 		s.log.Info("ssh authentication refused: too many attempts", "remote", remote.String())
 		return false
 	}
+	if s.authRefusals.over(id.Address, time.Now()) {
+		s.log.Info("ssh authentication refused: too many refusals from the address", "remote", remote.String())
+		return false
+	}
 	err := s.cfg.Door.Admit(id)
 	var refusal *access.Refusal
 	if !errors.As(err, &refusal) || !refusal.FailAuth {
 		cl.authRefused("")
 		return true
 	}
+	s.authRefusals.take(id.Address, time.Now())
 	class := refusalClass(err)
 	cl.authRefused(class)
 	s.log.Info("ssh authentication refused at the door", "remote", remote.String(), "identity", id, "refusal", class)
@@ -111,7 +118,7 @@ func (s *Server) refuseAtDoor(next ssh.Handler) ssh.Handler {
 			return
 		}
 		class := refusalClass(err)
-		s.countRefusal(class)
+		s.countConnRefusal(sess.Context(), class)
 		setConnReason(sess.Context(), refusedReason(class))
 		s.log.Info("ssh session refused at the door", "user", boundedUser(sess.User()), "remote", sess.RemoteAddr().String(),
 			"identity", id, "refusal", class)
