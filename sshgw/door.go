@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"time"
-	"unicode/utf8"
 
 	"charm.land/ssh"
 	gossh "golang.org/x/crypto/ssh"
@@ -27,9 +26,6 @@ const maxAdmitsPerConn = 2*sshMaxAuthTries + 2
 // sshMaxAuthTries is the authentication failures after which a connection
 // is disconnected, as OpenSSH's MaxAuthTries.
 const sshMaxAuthTries = 6
-
-// maxRefusalBytes bounds the words of a refusal a session is told.
-const maxRefusalBytes = 1024
 
 // authIdentity is the identity a session of the connection would have if
 // it authenticated now, with key (nil for keyboard-interactive and
@@ -68,7 +64,7 @@ func (s *Server) admitAuth(ctx ssh.Context, remote net.Addr, id room.Identity) b
 		return true
 	}
 	s.authRefusals.take(id.Address, time.Now())
-	class := refusalClass(err)
+	class := access.RefusalClass(err)
 	cl.authRefused(class)
 	s.log.Info("ssh authentication refused at the door", "remote", remote.String(), "identity", id, "refusal", class)
 	return false
@@ -117,12 +113,12 @@ func (s *Server) refuseAtDoor(next ssh.Handler) ssh.Handler {
 			next(sess)
 			return
 		}
-		class := refusalClass(err)
+		class := access.RefusalClass(err)
 		s.countConnRefusal(sess.Context(), class)
 		setConnReason(sess.Context(), refusedReason(class))
 		s.log.Info("ssh session refused at the door", "user", boundedUser(sess.User()), "remote", sess.RemoteAddr().String(),
 			"identity", id, "refusal", class)
-		fmt.Fprintf(s.guarded(sess, messages(sess)), "*** %s\n", refusalText(err))
+		fmt.Fprintf(s.guarded(sess, messages(sess)), "*** %s\n", access.RefusalText(err))
 		_ = sess.Exit(1)
 	}
 }
@@ -153,44 +149,14 @@ func (c *connLog) takeAdmit() bool {
 
 // Refusal classes, as counted in Stats.Refused and labelled in metrics.
 const (
-	RefusedPolicy = "policy" // access.RefusedByPolicy
-	RefusedBanned = "banned" // access.RefusedBanned
-	RefusedOther  = "other"  // an error that is not an *access.Refusal
+	RefusedPolicy = access.ClassPolicy // access.RefusedByPolicy
+	RefusedBanned = access.ClassBanned // access.RefusedBanned
+	RefusedOther  = access.ClassOther  // an error that is not an *access.Refusal
 )
-
-// refusalClass sorts a door's refusal into one of the Refused classes.
-func refusalClass(err error) string {
-	var r *access.Refusal
-	if !errors.As(err, &r) {
-		return RefusedOther
-	}
-	switch r.Kind {
-	case access.RefusedByPolicy:
-		return RefusedPolicy
-	case access.RefusedBanned:
-		return RefusedBanned
-	}
-	return RefusedOther
-}
 
 // refusedReason is why a connection refused with a refusal of class
 // ended, as its log record says: "refused: banned".
 func refusedReason(class string) string { return "refused: " + class }
-
-// refusalText is what a refused session is told: the refusal's words,
-// cleaned of anything a terminal would act on, and at most
-// maxRefusalBytes of them.
-func refusalText(err error) string {
-	text := room.Clean(err.Error())
-	if len(text) <= maxRefusalBytes {
-		return text
-	}
-	cut := maxRefusalBytes
-	for cut > 0 && !utf8.RuneStart(text[cut]) {
-		cut--
-	}
-	return text[:cut] + "…"
-}
 
 // countRefusal counts a refusal at the door, of class: a connection whose
 // authentication it failed, or a session it turned away.

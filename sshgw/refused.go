@@ -60,14 +60,14 @@ func (s *Server) tellRefused(sess ssh.Session, err error) {
 	reason := tooManyClaimsReason
 	var refusal *access.Refusal
 	if errors.As(err, &refusal) {
-		class := refusalClass(err)
+		class := refusal.Class()
 		s.countConnRefusal(sess.Context(), class)
 		reason = refusedReason(class)
 	}
 	setConnReason(sess.Context(), reason)
 	s.log.Info("ssh session refused on joining", "user", boundedUser(sess.User()), "remote", sess.RemoteAddr().String(),
 		"identity", sessionIdentity(sess), "reason", reason)
-	fmt.Fprintf(s.guarded(sess, messages(sess)), "*** %s\r\n", refusalText(err))
+	fmt.Fprintf(s.guarded(sess, messages(sess)), "*** %s\r\n", access.RefusalText(err))
 }
 
 // countConnRefusal counts a refusal of class for the connection of ctx,

@@ -127,7 +127,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	sessions map[ssh.Session]*chatSession
-	refused  map[string]uint64 // refusals at the door, by class (refusalClass)
+	refused  map[string]uint64 // refusals at the door, by class (access.RefusalClass)
 }
 
 // Stats is a snapshot of the SSH server's counters, for metrics.

@@ -2,20 +2,16 @@ package tlsgw
 
 import (
 	"errors"
-	"unicode/utf8"
 
 	"chatd/access"
 	"chatd/room"
 )
 
-// maxRefusalBytes bounds the words of a refusal a client is told.
-const maxRefusalBytes = 1024
-
 // Refusal classes, as counted in Stats.Refused and labelled in metrics.
 const (
-	RefusedPolicy = "policy" // access.RefusedByPolicy
-	RefusedBanned = "banned" // access.RefusedBanned
-	RefusedOther  = "other"  // an error that is not an *access.Refusal
+	RefusedPolicy = access.ClassPolicy // access.RefusedByPolicy
+	RefusedBanned = access.ClassBanned // access.RefusedBanned
+	RefusedOther  = access.ClassOther  // an error that is not an *access.Refusal
 )
 
 // admit asks the door (Config.Door), once the handshake is done and
@@ -35,10 +31,10 @@ func (s *session) admit() string {
 	if err == nil {
 		return ""
 	}
-	class := refusalClass(err)
+	class := access.RefusalClass(err)
 	s.srv.countRefusal(class)
 	s.logger().Info("refused at the door", "identity", id, "refusal", class)
-	s.send(&room.Event{Kind: room.Bye, Reason: room.Reason{Kind: room.ReasonRefused, Detail: refusalText(err)}})
+	s.send(&room.Event{Kind: room.Bye, Reason: room.Reason{Kind: room.ReasonRefused, Detail: access.RefusalText(err)}})
 	s.finish()
 	s.drain()
 	return "refused: " + class
@@ -68,43 +64,13 @@ func (s *session) refuseJoin(err error) error {
 	}
 	reason := "too many registered nicknames tried"
 	if isRefusal {
-		class := refusalClass(err)
+		class := refusal.Class()
 		s.srv.countRefusal(class)
 		s.logger().Info("refused on joining", "identity", s.identity(), "refusal", class)
 		reason = "refused: " + class
 	}
-	s.send(&room.Event{Kind: room.Bye, Reason: room.Reason{Kind: room.ReasonRefused, Detail: refusalText(err)}})
+	s.send(&room.Event{Kind: room.Bye, Reason: room.Reason{Kind: room.ReasonRefused, Detail: access.RefusalText(err)}})
 	return &joinRefused{reason: reason}
-}
-
-// refusalClass sorts a door's refusal into one of the Refused classes.
-func refusalClass(err error) string {
-	var r *access.Refusal
-	if !errors.As(err, &r) {
-		return RefusedOther
-	}
-	switch r.Kind {
-	case access.RefusedByPolicy:
-		return RefusedPolicy
-	case access.RefusedBanned:
-		return RefusedBanned
-	}
-	return RefusedOther
-}
-
-// refusalText is what a refused client is told: the refusal's words on
-// one line, cleaned of anything a terminal would act on, and at most
-// maxRefusalBytes of them.
-func refusalText(err error) string {
-	text := room.Clean(err.Error())
-	if len(text) <= maxRefusalBytes {
-		return text
-	}
-	cut := maxRefusalBytes
-	for cut > 0 && !utf8.RuneStart(text[cut]) {
-		cut--
-	}
-	return text[:cut] + "…"
 }
 
 // countRefusal counts a refusal at the door, by class.
