@@ -85,8 +85,12 @@ func (m *Member) Joined() time.Time { return m.joined }
 // to MaxLineBytes; at most MaxTellLines are sent. It is charged to flood
 // control like any operation.
 func (m *Member) Tell(lines ...string) error {
-	lines = boundLinesTo(lines, m.room.cfg.MaxLineBytes, MaxTellLines)
-	r := m.room
+	return m.room.replyLines(m, boundLinesTo(lines, m.room.cfg.MaxLineBytes, MaxTellLines))
+}
+
+// replyLines sends m lines, bounded already, as Notice events in the
+// room's order (see reply): one operation, charged to flood control.
+func (r *Room) replyLines(m *Member, lines []string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := r.startOp(m, false); err != nil {
