@@ -43,7 +43,8 @@ func TestPolicies(t *testing.T) {
 		{Allowlist, []room.Identity{allowed, owner}, []room.Identity{alice, stranger, bare, keyless}},
 	} {
 		t.Run(tc.policy.String(), func(t *testing.T) {
-			f := newFixture(t, options{policy: tc.policy, admins: ownerLine("olive"), allowlist: "# seed\nsha256:" + certFP("carl") + "\n"})
+			// alice joins past the door, to register.
+			f := newFixture(t, options{policy: tc.policy, admins: ownerLine("olive"), allowlist: "# seed\nsha256:" + certFP("carl") + "\n", pastDoor: true})
 			m := f.join("alice", alice)
 			run(m, "/register")
 			for _, id := range tc.admit {
@@ -84,7 +85,8 @@ func TestPolicies(t *testing.T) {
 // TestAllowDisallow: operators put a present nick's credentials or a
 // fingerprint on the allowlist and take them off.
 func TestAllowDisallow(t *testing.T) {
-	f := newFixture(t, options{policy: Allowlist, admins: ownerLine("olive")})
+	// bare joins past the door, as no connection without a credential can.
+	f := newFixture(t, options{policy: Allowlist, admins: ownerLine("olive"), pastDoor: true})
 	olive := f.join("olive", sshID("olive", "192.0.2.9"))
 	carl := tlsID("carl", "192.0.2.3")
 	if refusal(t, f.d, carl) == nil {

@@ -80,7 +80,16 @@ type options struct {
 	allowlist string
 	backend   *MemoryBackend
 	clock     *clock
+	// pastDoor has the room admit every join (a Policy whose Admit
+	// admits all), for tests of members the door would have refused.
+	pastDoor bool
 }
+
+// pastDoor is a Directory as the room's Policy, save that it admits
+// every join.
+type pastDoor struct{ *Directory }
+
+func (pastDoor) Admit(room.Identity) error { return nil }
 
 func newFixture(t *testing.T, o options) *fixture {
 	t.Helper()
@@ -104,8 +113,12 @@ func newFixture(t *testing.T, o options) *fixture {
 		t.Fatalf("New: %v", err)
 	}
 	f.d = d
+	var policy room.Policy = d
+	if o.pastDoor {
+		policy = pastDoor{d}
+	}
 	f.r = room.New(room.Config{
-		Policy: d, Greeting: d.Greeting, Nicks: d.Nicks(room.NewMemoryNicks(100, f.clock.now)),
+		Policy: policy, Greeting: d.Greeting, Nicks: d.Nicks(room.NewMemoryNicks(100, f.clock.now)),
 		FloodBurst: 1 << 20, FloodKick: 1 << 20, Logger: slog.New(slog.DiscardHandler), Now: f.clock.now,
 	})
 	if err := d.Attach(f.r); err != nil {

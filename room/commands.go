@@ -21,9 +21,12 @@ type Command struct {
 	// passed m's flood control already, and that covers the first
 	// operation Handler performs; further ones are charged. A line exempt
 	// from flood control paid nothing and covers nothing: all its
-	// operations are charged, save those exempt themselves (Quit). An error wrapping ErrUsage is reported to m as the command's
-	// usage; any other error is reported in its own words, as Send reports
-	// the operations' errors.
+	// operations are charged, save those exempt themselves (Quit). An
+	// error wrapping ErrUsage is reported to m as the command's usage,
+	// followed by what the error says beyond ErrUsage, if anything
+	// (fmt.Errorf("%w: a duration from 1s to 365d", ErrUsage) is "usage:
+	// /ban ARGS: a duration from 1s to 365d"); any other error is
+	// reported in its own words, as Send reports the operations' errors.
 	Handler func(m *Member, args string) error
 	// ExemptFromFlood lets the command's line through flood control, so
 	// that a member that is being held back can still run it (/quit). Its

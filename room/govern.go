@@ -5,10 +5,18 @@ import (
 	"time"
 )
 
-// Policy says who governs the room and who may not speak in it. The room
-// asks it under its member lock, on every line a member sends, so it must
-// answer from memory, must not block, and must not call the room.
+// Policy says who may come in, who governs the room and who may not
+// speak in it. The room asks it under its member lock, on every join and
+// every line a member sends, so it must answer from memory, must not
+// block, and must not call the room.
 type Policy interface {
+	// Admit decides whether the holder of id may join now; a non-nil
+	// error refuses the join. The room asks it under the lock Remove
+	// takes, so a ban's Remove and a join are ordered: a join the policy
+	// admitted is matched by the Remove that follows it, and one asked
+	// after the ban is refused. Join returns the error as is, unwrapped,
+	// for the gateway to tell the joiner (its door's own words).
+	Admit(id Identity) error
 	// Operator reports whether the holder of id is one of the room's
 	// operators, who may run OperatorOnly commands.
 	Operator(id Identity) bool
@@ -28,6 +36,16 @@ type MemberInfo struct {
 
 // MaxTellLines bounds the lines one Member.Tell sends.
 const MaxTellLines = 64
+
+// admitPolicy asks Config.Policy whether the holder of id may join now,
+// and returns its refusal as is. The caller holds r.mu, so that a ban's
+// Remove and the join are ordered.
+func (r *Room) admitPolicy(id Identity) error {
+	if r.cfg.Policy == nil {
+		return nil
+	}
+	return r.cfg.Policy.Admit(id)
+}
 
 // refuseMuted returns ErrMuted, worded for m, if the policy muted m. The
 // caller holds r.mu.
@@ -67,8 +85,12 @@ func (m *Member) Joined() time.Time { return m.joined }
 // to MaxLineBytes; at most MaxTellLines are sent. It is charged to flood
 // control like any operation.
 func (m *Member) Tell(lines ...string) error {
-	lines = boundLinesTo(lines, m.room.cfg.MaxLineBytes, MaxTellLines)
-	r := m.room
+	return m.room.replyLines(m, boundLinesTo(lines, m.room.cfg.MaxLineBytes, MaxTellLines))
+}
+
+// replyLines sends m lines, bounded already, as Notice events in the
+// room's order (see reply): one operation, charged to flood control.
+func (r *Room) replyLines(m *Member, lines []string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := r.startOp(m, false); err != nil {
@@ -107,8 +129,10 @@ func (m *Member) info() MemberInfo {
 // in a Presence summary. Its nickname is released, not held (see
 // Config.NickGrace): the room meant it to go. A joiner still on its way in
 // (its Join being stored) is matched too, and leaves as soon as it has
-// arrived. match is called under the room's lock and must not call the
-// room.
+// arrived. match is called under the room's lock: it must not call the
+// room, nor take a lock whose holder may wait on the room (call the room,
+// or wait for one that does), or the two deadlock; a read lock on memory
+// that nobody holds while calling the room is fine.
 func (r *Room) Remove(match func(MemberInfo) bool, reason Reason) []string {
 	reason.Detail = r.boundDetail(reason.Detail)
 	r.mu.Lock()

@@ -15,10 +15,24 @@ type testPolicy struct {
 	mu        sync.Mutex
 	operators map[string]bool      // by Identity.Address
 	muted     map[string]time.Time // by nickname
+	refused   map[string]error     // by Identity.Address
 }
 
 func newTestPolicy() *testPolicy {
-	return &testPolicy{operators: make(map[string]bool), muted: make(map[string]time.Time)}
+	return &testPolicy{operators: make(map[string]bool), muted: make(map[string]time.Time), refused: make(map[string]error)}
+}
+
+func (p *testPolicy) Admit(id Identity) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.refused[id.Address]
+}
+
+// refuse makes the policy refuse the holders of address with err.
+func (p *testPolicy) refuse(address string, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.refused[address] = err
 }
 
 func (p *testPolicy) Operator(id Identity) bool {
@@ -448,5 +462,61 @@ func TestRemoveReachesAMemberStillArriving(t *testing.T) {
 	assertEvents(t, alice, "join mallory", "leave mallory banned by alice: spam")
 	if got := r.Members(); !slices.Equal(got, []string{"alice"}) {
 		t.Errorf("members %q", got)
+	}
+}
+
+// TestJoinAsksThePolicy: a join the policy refuses fails with the policy's
+// own error, unwrapped, before the nickname is looked at (a taken one
+// too), and nobody sees it; the one admitted joins.
+func TestJoinAsksThePolicy(t *testing.T) {
+	p := newTestPolicy()
+	r := newTestRoom(t, Config{Policy: p})
+	alice, _ := joinAs(r, "alice", Identity{Address: "192.0.2.1"})
+	drain(alice)
+	banned := errors.New("you are banned: spam")
+	p.refuse("198.51.100.7", banned)
+	for _, nick := range []string{"mallory", "alice"} {
+		m, err := r.Join(nick, JoinOptions{Identity: Identity{Address: "198.51.100.7"}})
+		if err != banned || m != nil {
+			t.Fatalf("Join(%s) of the refused = %v, %v; want the policy's error as is", nick, m, err)
+		}
+	}
+	if got := r.Members(); !slices.Equal(got, []string{"alice"}) {
+		t.Errorf("members %q", got)
+	}
+	assertEvents(t, alice)
+	if _, err := joinAs(r, "bob", Identity{Address: "192.0.2.2"}); err != nil {
+		t.Fatalf("Join of the admitted: %v", err)
+	}
+}
+
+// TestRemoveThenJoinIsRefused: a ban made while a joiner is on its way
+// (its Remove, then its policy's answer) leaves no gap: the Remove takes
+// the joiner already admitted, and the join after it is refused.
+func TestRemoveThenJoinIsRefused(t *testing.T) {
+	p := newTestPolicy()
+	r := newTestRoom(t, Config{Policy: p})
+	eve := Identity{Address: "198.51.100.7"}
+	banned := errors.New("you are banned")
+	ban := func() {
+		p.refuse(eve.Address, banned)
+		r.Remove(func(mi MemberInfo) bool { return mi.Identity.Address == eve.Address }, Reason{Kind: ReasonBanned, Detail: "op: spam"})
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); ban() }()
+	m, err := r.Join("eve", JoinOptions{Identity: eve})
+	wg.Wait()
+	switch {
+	case err == nil:
+		// Admitted before the ban: the ban's Remove took it.
+		if drain(m); !ended(m) || m.Reason().Kind != ReasonBanned {
+			t.Fatalf("eve joined before the ban and stayed: ended %v, reason %v", ended(m), m.Reason())
+		}
+	case err != banned:
+		t.Fatalf("Join = %v, want the ban", err)
+	}
+	if got := r.Members(); len(got) != 0 {
+		t.Errorf("members %q after the ban", got)
 	}
 }

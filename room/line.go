@@ -64,9 +64,22 @@ func (r *Room) runLine(m *Member, l typedLine) {
 	m.paid = false
 	if errors.Is(err, ErrUsage) {
 		r.counts.rejected[RejectCommand]++
-		err = refuse(ErrUsage, "usage: %s", usage)
+		err = usageError(usage, err)
 	}
 	r.explain(m, err)
+}
+
+// usageError is a command's usage error, err (wrapping ErrUsage),
+// worded for the member: "usage: " and the command's usage, then what the
+// handler said was wrong, if its error says more than ErrUsage does
+// ("usage: /ban NICK [DURATION] [REASON]: a duration from 1s to 365d").
+func usageError(usage string, err error) error {
+	detail := strings.TrimPrefix(err.Error(), ErrUsage.Error())
+	detail = strings.TrimSpace(strings.TrimPrefix(detail, ":"))
+	if detail == "" {
+		return refuse(ErrUsage, "usage: %s", usage)
+	}
+	return refuse(ErrUsage, "usage: %s: %s", usage, detail)
 }
 
 // chat sends a cleaned line that runs no registered command: chat, or, if

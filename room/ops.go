@@ -228,16 +228,7 @@ func (m *Member) DescribeConnection() error {
 	if m.describe != nil {
 		lines = boundLines(m.describe(), m.room.cfg.MaxLineBytes) // outside the lock: the gateway's work
 	}
-	r := m.room
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if err := r.startOp(m, false); err != nil {
-		return err
-	}
-	for _, text := range lines {
-		r.reply(m, &Event{Kind: Notice, Text: text})
-	}
-	return nil
+	return m.room.replyLines(m, lines)
 }
 
 // boundLines cleans lines, cuts each to size bytes and keeps at most

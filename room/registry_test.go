@@ -21,6 +21,8 @@ func TestRegisteredCommandsRunLikeBuiltIns(t *testing.T) {
 			switch args {
 			case "":
 				return ErrUsage
+			case "0":
+				return fmt.Errorf("%w: a duration from 1s to 365d", ErrUsage)
 			case "no":
 				return errors.New("the room is hoarse")
 			}
@@ -40,10 +42,11 @@ func TestRegisteredCommandsRunLikeBuiltIns(t *testing.T) {
 		t.Errorf("the handler got %q, want %q", got, want)
 	}
 	alice.Send("/shout")
+	alice.Send("/shout 0")
 	alice.Send("/shout no")
-	assertEvents(t, alice, "error usage: /shout TEXT", "error the room is hoarse")
-	if n := r.Stats().Rejected[RejectCommand]; n != 1 {
-		t.Errorf("rejected commands %d, want 1 (the usage error)", n)
+	assertEvents(t, alice, "error usage: /shout TEXT", "error usage: /shout TEXT: a duration from 1s to 365d", "error the room is hoarse")
+	if n := r.Stats().Rejected[RejectCommand]; n != 2 {
+		t.Errorf("rejected commands %d, want 2 (the usage errors)", n)
 	}
 
 	cmds := r.Commands()

@@ -190,8 +190,9 @@ type Config struct {
 	// storing them, holding the sequencer), before the operation that sent
 	// the message returns.
 	MessageLog *slog.Logger
-	// Policy says who governs the room and who may not speak in it; nil:
-	// nobody is an operator and nobody is muted.
+	// Policy says who may join, who governs the room and who may not
+	// speak in it; nil: anyone may join, nobody is an operator and nobody
+	// is muted.
 	Policy Policy
 	// Greeting, if set, is what every joiner is told once it is in, after
 	// the member list: the message of the day. It gets the joiner's
@@ -475,7 +476,9 @@ func (r *Room) LogID() string { return r.logID }
 // replay of recent history, if there is any, framed by HistoryBegin and
 // HistoryEnd; then its own Join event, then a Members list; live events
 // follow. Join fails with an error wrapping ErrInvalidNick, ErrNickTaken,
-// ErrClosed or ErrUnavailable. In a read-only room (see ErrReadOnly) it
+// ErrClosed or ErrUnavailable, or with Config.Policy's refusal
+// (Policy.Admit), returned as is: a gateway tells it and lets the joiner
+// try no other nickname. In a read-only room (see ErrReadOnly) it
 // succeeds, but the Join is shown to the joiner alone, then a Notice that
 // the room is read-only.
 func (r *Room) Join(nick string, opts JoinOptions) (*Member, error) {
@@ -651,6 +654,9 @@ func (r *Room) admit(nick string, opts JoinOptions, a *arrival) error {
 	defer r.mu.Unlock()
 	if r.closed {
 		return ErrClosed
+	}
+	if err := r.admitPolicy(opts.Identity); err != nil {
+		return err
 	}
 	if err := r.nickFree(nick, opts.Identity, nil); err != nil {
 		return err

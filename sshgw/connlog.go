@@ -31,8 +31,12 @@ type connLog struct {
 	// refusal is the class of the door's refusal of the last
 	// authentication attempt, "" if it was admitted (or none was made):
 	// a connection that closes refused is counted once (refused).
-	refusal   string
-	refused   func(class string)
+	refusal string
+	refused func(class string)
+	// counted is set once the connection was counted as refused
+	// (countRefusal): a connection is counted once, whatever its keys
+	// and sessions.
+	counted   bool
 	sessions  int           // of those, the ones still in use
 	noSession *time.Timer   // runs while sessions is 0
 	idle      time.Duration // how long a connection may go without a session
@@ -126,7 +130,7 @@ func (c *connLog) logClose() {
 	if refusal != "" {
 		// It never authenticated: the door refused its last attempt.
 		reason = refusedReason(refusal)
-		c.refused(refusal)
+		c.countRefusal(refusal)
 	}
 	// The context's accessors panic on values the handshake never set.
 	version, _ := c.ctx.Value(ssh.ContextKeyClientVersion).(string)

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"unicode/utf8"
+	"time"
 
 	"charm.land/ssh"
 	gossh "golang.org/x/crypto/ssh"
@@ -27,9 +27,6 @@ const maxAdmitsPerConn = 2*sshMaxAuthTries + 2
 // is disconnected, as OpenSSH's MaxAuthTries.
 const sshMaxAuthTries = 6
 
-// maxRefusalBytes bounds the words of a refusal a session is told.
-const maxRefusalBytes = 1024
-
 // authIdentity is the identity a session of the connection would have if
 // it authenticated now, with key (nil for keyboard-interactive and
 // "none"): as sessionIdentity builds it.
@@ -45,7 +42,8 @@ func authIdentity(remote net.Addr, key gossh.PublicKey) room.Identity {
 // of ctx, from remote, as id, may succeed: only a refusal that asks to fail the
 // authentication itself (access.Refusal.FailAuth) fails it; any other
 // refusal is told when the session starts (see refuseAtDoor). Without a
-// door every attempt succeeds.
+// door every attempt succeeds. An address the door refused too often
+// lately (authRefusals) fails at once, without asking the door.
 func (s *Server) admitAuth(ctx ssh.Context, remote net.Addr, id room.Identity) bool {
 	if s.cfg.Door == nil {
 		return true
@@ -55,13 +53,18 @@ func (s *Server) admitAuth(ctx ssh.Context, remote net.Addr, id room.Identity) b
 		s.log.Info("ssh authentication refused: too many attempts", "remote", remote.String())
 		return false
 	}
+	if s.authRefusals.over(id.Address, time.Now()) {
+		s.log.Info("ssh authentication refused: too many refusals from the address", "remote", remote.String())
+		return false
+	}
 	err := s.cfg.Door.Admit(id)
 	var refusal *access.Refusal
 	if !errors.As(err, &refusal) || !refusal.FailAuth {
 		cl.authRefused("")
 		return true
 	}
-	class := refusalClass(err)
+	s.authRefusals.take(id.Address, time.Now())
+	class := access.RefusalClass(err)
 	cl.authRefused(class)
 	s.log.Info("ssh authentication refused at the door", "remote", remote.String(), "identity", id, "refusal", class)
 	return false
@@ -110,12 +113,12 @@ func (s *Server) refuseAtDoor(next ssh.Handler) ssh.Handler {
 			next(sess)
 			return
 		}
-		class := refusalClass(err)
-		s.countRefusal(class)
+		class := access.RefusalClass(err)
+		s.countConnRefusal(sess.Context(), class)
 		setConnReason(sess.Context(), refusedReason(class))
 		s.log.Info("ssh session refused at the door", "user", boundedUser(sess.User()), "remote", sess.RemoteAddr().String(),
 			"identity", id, "refusal", class)
-		fmt.Fprintf(s.guarded(sess, messages(sess)), "*** %s\n", refusalText(err))
+		fmt.Fprintf(s.guarded(sess, messages(sess)), "*** %s\n", access.RefusalText(err))
 		_ = sess.Exit(1)
 	}
 }
@@ -146,44 +149,14 @@ func (c *connLog) takeAdmit() bool {
 
 // Refusal classes, as counted in Stats.Refused and labelled in metrics.
 const (
-	RefusedPolicy = "policy" // access.RefusedByPolicy
-	RefusedBanned = "banned" // access.RefusedBanned
-	RefusedOther  = "other"  // an error that is not an *access.Refusal
+	RefusedPolicy = access.ClassPolicy // access.RefusedByPolicy
+	RefusedBanned = access.ClassBanned // access.RefusedBanned
+	RefusedOther  = access.ClassOther  // an error that is not an *access.Refusal
 )
-
-// refusalClass sorts a door's refusal into one of the Refused classes.
-func refusalClass(err error) string {
-	var r *access.Refusal
-	if !errors.As(err, &r) {
-		return RefusedOther
-	}
-	switch r.Kind {
-	case access.RefusedByPolicy:
-		return RefusedPolicy
-	case access.RefusedBanned:
-		return RefusedBanned
-	}
-	return RefusedOther
-}
 
 // refusedReason is why a connection refused with a refusal of class
 // ended, as its log record says: "refused: banned".
 func refusedReason(class string) string { return "refused: " + class }
-
-// refusalText is what a refused session is told: the refusal's words,
-// cleaned of anything a terminal would act on, and at most
-// maxRefusalBytes of them.
-func refusalText(err error) string {
-	text := room.Clean(err.Error())
-	if len(text) <= maxRefusalBytes {
-		return text
-	}
-	cut := maxRefusalBytes
-	for cut > 0 && !utf8.RuneStart(text[cut]) {
-		cut--
-	}
-	return text[:cut] + "…"
-}
 
 // countRefusal counts a refusal at the door, of class: a connection whose
 // authentication it failed, or a session it turned away.

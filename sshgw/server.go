@@ -121,9 +121,13 @@ type Server struct {
 	kill       context.Context
 	cancelKill context.CancelFunc
 
+	// authRefusals limits the door's refusals of authentication
+	// attempts by address (admitAuth).
+	authRefusals *addrLimiter
+
 	mu       sync.Mutex
 	sessions map[ssh.Session]*chatSession
-	refused  map[string]uint64 // refusals at the door, by class (refusalClass)
+	refused  map[string]uint64 // refusals at the door, by class (access.RefusalClass)
 }
 
 // Stats is a snapshot of the SSH server's counters, for metrics.
@@ -161,6 +165,8 @@ func NewServer(cfg Config) (*Server, error) {
 		hostKeyType: signer.PublicKey().Type(),
 		sessions:    make(map[ssh.Session]*chatSession),
 		refused:     make(map[string]uint64),
+
+		authRefusals: newAddrLimiter(authRefusalEvery, authRefusalBurst, maxLimitedAddrs),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -339,19 +345,25 @@ type chatSession struct {
 
 	program *tea.Program // guarded by srv.mu
 
-	mu     sync.Mutex
-	member *room.Member
-	ended  bool
+	mu      sync.Mutex
+	member  *room.Member
+	ended   bool
+	refusal error // the Join refusal that ended the session (endRefused)
 }
 
 // join joins the room as nick; it is also the nickname prompt's Join. A
 // session is one member: once it has joined, or has ended, it joins no more.
+// A refusal that asks for no other nickname (finalJoinError) ends the
+// session: its screen quits, and the session tells why and exits 1.
 func (cs *chatSession) join(nick string) (tui.Conn, error) {
 	c := &screenConn{cs: cs}
 	c.pump = room.NewPump(room.PumpConfig{Write: c.show, Left: c.ended, Batch: tui.MaxBatch, Linger: eventsLinger})
 	id := sessionIdentity(cs.sess)
 	m, err := cs.srv.cfg.Room.Join(nick, room.JoinOptions{Echo: true, Wake: c.pump.Wake, Identity: id})
 	if err != nil {
+		if finalJoinError(err) {
+			cs.endRefused(err)
+		}
 		return nil, err
 	}
 	cs.mu.Lock()
@@ -476,10 +488,15 @@ func (s *Server) trackSession(next ssh.Handler) ssh.Handler {
 				// The screen has restored the terminal; this line stays.
 				fmt.Fprintf(sess, "chatd: you left the room (%s)\r\n", m.Reason())
 			}
+			status := 0
+			if err := cs.refused(); err != nil {
+				s.tellRefused(sess, err)
+				status = 1
+			}
 			// Send the exit status now rather than after the handler
 			// returns: once the session has ended, Shutdown closes the
 			// connection.
-			_ = sess.Exit(0)
+			_ = sess.Exit(status)
 			s.life.EndSession()
 		}()
 		next(sess)
@@ -573,6 +590,8 @@ func (s *Server) newScreen(sess ssh.Session) *sessionScreen {
 	} else if errors.Is(err, room.ErrClosed) {
 		fmt.Fprintln(sess.Stderr(), "chatd: the room is closed")
 		return nil
+	} else if finalJoinError(err) {
+		return nil // trackSession tells why
 	} else {
 		if len(user) > 40 {
 			user = user[:40] + "…"

@@ -67,7 +67,10 @@ func startServer(t *testing.T) *testServer {
 // filled in.
 func startServerWith(t *testing.T, cfg Config) *testServer {
 	t.Helper()
-	r := room.New(room.Config{})
+	r := cfg.Room
+	if r == nil {
+		r = room.New(room.Config{})
+	}
 	cfg.HostKeyPath, cfg.Room = filepath.Join(t.TempDir(), "ssh_host_ed25519_key"), r
 	srv, err := NewServer(cfg)
 	if err != nil {

@@ -180,13 +180,13 @@ func (f doorFunc) Admit(id room.Identity) error { return f(id) }
 
 // TestRefusalIsOneCleanLine: whatever words the door answers with, the
 // client is told them on one line, without anything its terminal would
-// act on, and at most maxRefusalBytes of them; a policy refusal that
+// act on, and at most access.MaxRefusalBytes of them; a policy refusal that
 // would fail an SSH authentication is told over TLS all the same, and an
 // error that is not an *access.Refusal is counted as "other".
 func TestRefusalIsOneCleanLine(t *testing.T) {
 	answers := []error{
 		&access.Refusal{Kind: access.RefusedByPolicy, FailAuth: true, Text: "only registered\nmembers \x1b[31mmay join"},
-		errors.New(strings.Repeat("é", maxRefusalBytes)),
+		errors.New(strings.Repeat("é", access.MaxRefusalBytes)),
 	}
 	var next int
 	var mu sync.Mutex
@@ -198,7 +198,7 @@ func TestRefusalIsOneCleanLine(t *testing.T) {
 	})})
 	for i, want := range []string{
 		"!!! disconnected: refused: only registeredmembers may join",
-		"!!! disconnected: refused: " + strings.Repeat("é", maxRefusalBytes/2) + "…",
+		"!!! disconnected: refused: " + strings.Repeat("é", access.MaxRefusalBytes/2) + "…",
 	} {
 		conn, err := tls.Dial("tcp", ts.addr, &tls.Config{RootCAs: ts.roots, ServerName: "localhost"})
 		if err != nil {

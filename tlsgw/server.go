@@ -91,7 +91,7 @@ type Server struct {
 	// Counters, guarded by mu.
 	handshakes        map[HandshakeLabel]uint64
 	handshakeFailures map[string]uint64
-	refused           map[string]uint64 // refusals at the door, by class (refusalClass)
+	refused           map[string]uint64 // refusals at the door, by class (access.RefusalClass)
 }
 
 // NewServer returns a server for cfg. cfg.Room and cfg.TLS are required.

@@ -97,6 +97,10 @@ func (s *session) open() (*room.Member, string) {
 	if err != nil {
 		s.finish()
 		s.drain()
+		var refused *joinRefused
+		if errors.As(err, &refused) {
+			return nil, refused.reason
+		}
 		return nil, "did not join: " + err.Error()
 	}
 	if !s.srv.markJoined(s.raw) {
@@ -255,6 +259,9 @@ func (s *session) join() (*room.Member, error) {
 		if errors.Is(err, room.ErrClosed) {
 			s.send(&room.Event{Kind: room.Error, Text: "the server is shutting down"})
 			return nil, err
+		}
+		if final := s.refuseJoin(err); final != nil {
+			return nil, final
 		}
 		if err := s.send(&room.Event{Kind: room.Error, Text: err.Error()}, prompt()); err != nil {
 			return nil, err
