@@ -11,22 +11,26 @@ import (
 	"chatd/room"
 )
 
-// register binds the member's nickname to its connection's credentials,
-// or, given fp=FINGERPRINT, adds that credential to its account.
+// register binds the member's nickname to its connection's credentials.
+// "/register link" answers a one-time code for the member's account;
+// "/register CODE", from a connection presenting another credential,
+// adds that credential to the code's account. No credential is ever
+// added that the connection has not presented.
 func (d *Directory) register(ctx context.Context, a *actor, args []string) ([]string, error) {
 	if a.member == nil || len(args) > 1 {
 		return nil, room.ErrUsage
 	}
-	var extra []Credential
-	if len(args) == 1 {
-		c, ok, err := parseFP(args[0])
-		if err != nil || !ok {
-			return nil, room.ErrUsage
-		}
-		extra = []Credential{c}
-	}
 	if len(a.creds) == 0 {
 		return nil, fmt.Errorf("you connected without a key or certificate, so there is nothing to register: %s", howToGetCredential(a.id.Transport))
+	}
+	if len(args) == 1 {
+		if strings.HasPrefix(strings.ToLower(args[0]), "fp=") {
+			return nil, errors.New("/register fp= is gone: run /register link, then /register CODE from a connection with the new key or certificate")
+		}
+		if strings.EqualFold(args[0], "link") {
+			return d.issueLink(a)
+		}
+		return d.redeemLink(ctx, a, args[0])
 	}
 	if !d.limits.register.allow(a.id.Address, d.now()) {
 		return nil, errors.New("too many registrations from your address; wait a minute")
@@ -38,18 +42,53 @@ func (d *Directory) register(ctx context.Context, a *actor, args []string) ([]st
 	acct := d.v.accounts[keyOf(nick)]
 	d.mu.RUnlock()
 	if acct == nil {
-		if extra != nil {
-			return nil, fmt.Errorf("%q is not registered: /register without arguments first", nick)
-		}
 		return d.createAccount(ctx, a, nick)
 	}
 	if !shares(acct.creds, a.creds) {
 		return nil, fmt.Errorf("%q is registered to other credentials", nick)
 	}
-	if extra == nil {
-		extra = a.creds
+	return d.addCredentials(ctx, a, acct, a.creds)
+}
+
+// issueLink answers a one-time code for the account of a's nickname, to
+// which a's connection must hold a credential.
+func (d *Directory) issueLink(a *actor) ([]string, error) {
+	nick := a.member.Nick()
+	d.mu.RLock()
+	acct := d.v.accounts[keyOf(nick)]
+	d.mu.RUnlock()
+	if acct == nil {
+		return nil, fmt.Errorf("%q is not registered: /register without arguments first", nick)
 	}
-	return d.addCredentials(ctx, a, acct, extra)
+	if !shares(acct.creds, a.creds) {
+		return nil, fmt.Errorf("%q is registered to other credentials", nick)
+	}
+	code, err := d.links.issue(keyOf(nick), d.now())
+	if err != nil {
+		return nil, err
+	}
+	return linkAnswer(acct.rec.Nick, code), nil
+}
+
+// redeemLink adds a's credentials to the account of code. Every attempt
+// counts against the address's limit, so that codes cannot be guessed.
+func (d *Directory) redeemLink(ctx context.Context, a *actor, code string) ([]string, error) {
+	if !d.limits.link.allow(a.id.Address, d.now()) {
+		return nil, errors.New("too many link codes tried from your address; wait a minute")
+	}
+	key, ok := d.links.redeem(code, d.now())
+	if !ok {
+		return nil, errBadLinkCode
+	}
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	d.mu.RLock()
+	acct := d.v.accounts[key]
+	d.mu.RUnlock()
+	if acct == nil {
+		return nil, errBadLinkCode
+	}
+	return d.addCredentials(ctx, a, acct, a.creds)
 }
 
 // createAccount registers nick to a's credentials. The caller holds
@@ -197,6 +236,7 @@ func (d *Directory) unregister(ctx context.Context, a *actor, args []string) ([]
 	d.mu.Lock()
 	d.dropAccount(key)
 	d.mu.Unlock()
+	d.links.forget(key)
 	d.logAction("unregister", a.name, t.nick, time.Time{}, "")
 	if a.member == nil || !shares(t.acct.creds, a.creds) {
 		d.announce(fmt.Sprintf("%s unregistered %s", a.name, t.nick))

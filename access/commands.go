@@ -47,7 +47,7 @@ func init() { commands = commandList() }
 // commandList returns the commands, in /help order.
 func commandList() []*command {
 	return []*command{
-		{name: "register", args: "[fp=FINGERPRINT]", help: "Bind your nickname to the key or certificate you connected with (or add FINGERPRINT to your account).", slash: true, run: (*Directory).register},
+		{name: "register", args: "[link|CODE]", help: "Bind your nickname to the key or certificate you connected with; link: get a code, then /register CODE from a connection with another key or certificate to add it.", slash: true, run: (*Directory).register},
 		{name: "unregister", args: "[NICK]", help: "Unbind your nickname (operators: NICK's) from its credentials.", slash: true, run: (*Directory).unregister},
 		{name: "whois", args: "NICK", help: "Show NICK's credentials' fingerprints, role and presence.", slash: true, console: true, run: (*Directory).whois},
 		{name: "who", help: "List the members of the room.", rank: rankOperator, console: true, run: (*Directory).who},

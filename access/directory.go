@@ -49,6 +49,7 @@ type Directory struct {
 	now     func() time.Time
 	metrics *metrics
 	limits  *limits
+	links   *links
 
 	// wmu serializes the changes: each writes the Backend, then the view.
 	// Nothing the room or a gateway waits for takes it.
@@ -75,7 +76,7 @@ func New(ctx context.Context, o Options) (*Directory, error) {
 	}
 	d := &Directory{
 		backend: o.Backend, policy: o.Policy, admins: o.AdminsFile,
-		log: o.Logger, now: o.Now, metrics: newMetrics(), limits: newLimits(),
+		log: o.Logger, now: o.Now, metrics: newMetrics(), limits: newLimits(), links: newLinks(),
 	}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)

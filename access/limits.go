@@ -19,6 +19,10 @@ const (
 	// /register: a burst, then one every 20 seconds.
 	registerEvery = 0.05
 	registerBurst = 3
+	// /register CODE: a burst, then one every 30 seconds; every attempt
+	// costs, a wrong one too.
+	linkEvery = 1.0 / 30
+	linkBurst = 5
 )
 
 // limiter limits an action by address, over a bounded map.
@@ -31,6 +35,7 @@ type limiter struct {
 	overflow *rate.Limiter
 }
 
+// newLimiter returns a limiter of limit a second, with burst.
 func newLimiter(limit rate.Limit, burst int) *limiter {
 	return &limiter{limit: limit, burst: burst, by: map[string]*rate.Limiter{}, overflow: rate.NewLimiter(limit, burst)}
 }
@@ -69,8 +74,14 @@ func (l *limiter) sweep(now time.Time) {
 type limits struct {
 	claim    *limiter
 	register *limiter
+	link     *limiter
 }
 
+// newLimits returns the Directory's rate limits.
 func newLimits() *limits {
-	return &limits{claim: newLimiter(claimEvery, claimBurst), register: newLimiter(registerEvery, registerBurst)}
+	return &limits{
+		claim:    newLimiter(claimEvery, claimBurst),
+		register: newLimiter(registerEvery, registerBurst),
+		link:     newLimiter(linkEvery, linkBurst),
+	}
 }
