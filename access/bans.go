@@ -85,7 +85,7 @@ func (d *Directory) ban(ctx context.Context, a *actor, args []string) ([]string,
 	bans := make([]ban, 0, len(set.targets))
 	for _, t := range set.targets {
 		bans = append(bans, ban{target: t, rec: banRecord{V: recordVersion, Target: t.String(), Nick: set.nick,
-			By: a.name, Reason: reason, Since: now, Until: until}})
+			By: a.name, ByRank: a.rank.String(), Reason: reason, Since: now, Until: until}})
 	}
 	if err := d.putBans(ctx, bans, dur); err != nil {
 		return nil, err

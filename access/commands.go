@@ -54,7 +54,7 @@ func commandList() []*command {
 		{name: "op", args: "NICK", help: "Make registered NICK an operator.", rank: rankOperator, slash: true, console: true, run: (*Directory).op},
 		{name: "deop", args: "NICK", help: "Take NICK's operator role away.", rank: rankOperator, slash: true, console: true, run: (*Directory).deop},
 		{name: "kick", args: "NICK [REASON]", help: "Remove NICK from the room.", rank: rankOperator, slash: true, console: true, run: (*Directory).kick},
-		{name: "ban", args: "NICK|fp=FINGERPRINT|ip=ADDR[/PREFIX] [DURATION] [REASON]", help: "Ban and remove; DURATION like 30m, 2h, 7d.", rank: rankOperator, slash: true, console: true, run: (*Directory).ban},
+		{name: "ban", args: "NICK|fp=FINGERPRINT|ip=ADDR[/PREFIX] [DURATION] [REASON]", help: "Ban and remove; DURATION like 30m, 2h, 7d; IPv6 by /64 at the finest.", rank: rankOperator, slash: true, console: true, run: (*Directory).ban},
 		{name: "unban", args: "NICK|fp=FINGERPRINT|ip=ADDR[/PREFIX]", help: "Lift a ban.", rank: rankOperator, slash: true, console: true, run: (*Directory).unban},
 		{name: "banned", help: "List the bans.", rank: rankOperator, slash: true, console: true, run: (*Directory).banned},
 		{name: "mute", args: "NICK [DURATION] [REASON]", help: "Let NICK read but not send.", rank: rankOperator, slash: true, console: true, run: (*Directory).mute},

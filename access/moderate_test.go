@@ -176,6 +176,42 @@ func TestBanTargets(t *testing.T) {
 	contains(t, run(g.oscar, "/unban fp=sha256:"+certFP("zed")), "lifted")
 }
 
+// TestAddressBanRanks: an address ban does not lock out anyone of its
+// author's rank or above; an owner's holds operators; owners always
+// pass.
+func TestAddressBanRanks(t *testing.T) {
+	g := newGoverned(t, options{})
+	contains(t, run(g.olive, "/op alice"), "made alice an operator")
+	contains(t, run(g.oscar, "/ban ip=198.51.100.0/24 x"), "banned 198.51.100.0/24")
+	if r := refusal(t, g.d, tlsID("alice", "198.51.100.7")); r != nil {
+		t.Errorf("an operator's address ban locks another operator out: %v", r)
+	}
+	if refusal(t, g.d, sshID("nobody", "198.51.100.7")) == nil {
+		t.Error("the address ban does not hold a member")
+	}
+	contains(t, run(g.olive, "/ban ip=203.0.113.0/24 y"), "banned 203.0.113.0/24")
+	if refusal(t, g.d, tlsID("alice", "203.0.113.7")) == nil {
+		t.Error("an owner's address ban does not hold an operator")
+	}
+	if r := refusal(t, g.d, sshID("olive", "203.0.113.7")); r != nil {
+		t.Errorf("owner refused: %v", r)
+	}
+}
+
+// TestIPv6TooFine: an IPv6 prefix finer than /64 is refused, saying
+// why, and nothing is banned.
+func TestIPv6TooFine(t *testing.T) {
+	g := newGoverned(t, options{})
+	for _, p := range []string{"2001:db8:1:2::5/128", "2001:db8:1:2::/96", "2001:db8:1:2::/65"} {
+		contains(t, run(g.oscar, "/ban ip="+p), "IPv6 by /64 at the finest")
+	}
+	contains(t, run(g.oscar, "/banned"), "nobody is banned")
+	contains(t, run(g.oscar, "/ban ip=2001:db8:1:2::/64"), "banned 2001:db8:1:2::/64")
+	if refusal(t, g.d, sshID("x", "2001:db8:1:2::")) == nil {
+		t.Error("the /64 is not banned")
+	}
+}
+
 // TestTimedExpiry: timed bans and mutes end by themselves.
 func TestTimedExpiry(t *testing.T) {
 	g := newGoverned(t, options{})

@@ -177,6 +177,7 @@ func (v *view) admits(policy Policy, creds []Credential) bool {
 }
 
 // banOf returns the ban, in force at now, of one of creds or of addr.
+// An address ban does not hold a holder of its author's rank or above.
 // The caller holds d.mu.
 func (v *view) banOf(creds []Credential, addr string, now time.Time) (ban, bool) {
 	for _, c := range creds {
@@ -189,8 +190,10 @@ func (v *view) banOf(creds []Credential, addr string, now time.Time) (ban, bool)
 		return ban{}, false
 	}
 	ip = ip.Unmap()
+	holder := v.rankOf(creds)
 	for _, b := range v.bans {
-		if b.target.Prefix.IsValid() && b.target.Prefix.Contains(ip) && !expired(b.rec.Until, now) {
+		if b.target.Prefix.IsValid() && b.target.Prefix.Contains(ip) && !expired(b.rec.Until, now) &&
+			holder < b.rec.authorRank() {
 			return b, true
 		}
 	}

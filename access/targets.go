@@ -159,8 +159,13 @@ func parseFP(s string) (Credential, bool, error) {
 // errTooBroad refuses a ban of too many addresses.
 var errTooBroad = errors.New("that prefix is too broad: ban at most an IPv4 /16 or an IPv6 /32")
 
+// errTooFine refuses an IPv6 prefix that chatd cannot tell apart from
+// its /64.
+var errTooFine = errors.New("ip= bans IPv6 by /64 at the finest (chatd knows IPv6 clients by their /64): name the /64, or the address alone")
+
 // parseIP reads "ip=ADDR[/PREFIX]": an address alone is its /64 if IPv6,
-// else itself; ok is false if s is not of that form.
+// else itself; ok is false if s is not of that form. An IPv6 prefix
+// finer than /64 is refused: chatd knows IPv6 clients by their /64.
 func parseIP(s string) (netip.Prefix, bool, error) {
 	rest, ok := strings.CutPrefix(s, "ip=")
 	if !ok {
@@ -184,6 +189,9 @@ func parseIP(s string) (netip.Prefix, bool, error) {
 		p = netip.PrefixFrom(p.Addr().Unmap(), max(p.Bits()-96, 0))
 	}
 	p = p.Masked()
+	if p.Addr().Is6() && p.Bits() > 64 {
+		return p, true, errTooFine
+	}
 	if tooBroad(p) {
 		return p, true, errTooBroad
 	}
