@@ -59,10 +59,10 @@ type allowRecord struct {
 // banRecord is a ban of a credential ("fp:" key) or an address prefix
 // ("ip:" key).
 type banRecord struct {
-	V      int       `json:"v"`
-	Target string    `json:"target"` // the credential or the prefix, as typed back
-	Nick   string    `json:"nick,omitempty"`
-	By     string    `json:"by"`
+	V      int    `json:"v"`
+	Target string `json:"target"` // the credential or the prefix, as typed back
+	Nick   string `json:"nick,omitempty"`
+	By     string `json:"by"`
 	// ByRank is the author's rank, "operator" or "owner": an address ban
 	// does not hold anyone of that rank or above. "" (records from
 	// before it was kept) counts as "owner".
