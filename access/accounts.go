@@ -225,12 +225,18 @@ func (d *Directory) unregister(ctx context.Context, a *actor, args []string) ([]
 	d.wmu.Lock()
 	defer d.wmu.Unlock()
 	key := keyOf(t.nick)
+	d.mu.RLock()
+	_, hadRole := d.v.roles[key]
+	d.mu.RUnlock()
 	if err := d.dropRole(ctx, key); err != nil {
 		return nil, err
 	}
 	if err := d.store(ctx, "unregister", func(ctx context.Context) error {
 		return d.backend.Delete(ctx, Accounts, key)
 	}); err != nil {
+		if hadRole {
+			return nil, d.partial("unregister", "/whois "+t.nick, 1, 2, []string{"roles/" + key}, err)
+		}
 		return nil, err
 	}
 	d.mu.Lock()

@@ -99,7 +99,9 @@ func (d *Directory) ban(ctx context.Context, a *actor, args []string) ([]string,
 }
 
 // putBans stores bans, each for ttl (0: until lifted), and puts them in
-// the view; if one cannot be stored, those stored are taken back.
+// the view. If one cannot be stored, those stored are taken back (with
+// a context that outlives ctx); those that cannot be are kept in the
+// view too, and the error says the change was partial.
 func (d *Directory) putBans(ctx context.Context, bans []ban, ttl time.Duration) error {
 	d.wmu.Lock()
 	defer d.wmu.Unlock()
@@ -108,21 +110,46 @@ func (d *Directory) putBans(ctx context.Context, bans []ban, ttl time.Duration) 
 			return d.backend.Put(ctx, Bans, b.target.key(), encode(b.rec), ttl)
 		})
 		if err != nil {
-			for _, done := range bans[:i] {
-				_ = d.store(ctx, "ban rollback", func(ctx context.Context) error {
-					return d.backend.Delete(ctx, Bans, done.target.key())
-				})
-			}
-			return err
+			left := d.rollbackBans(detached(ctx), bans[:i])
+			d.setBans(left)
+			return d.partial("ban", "/banned", len(left), len(bans), banKeys(left), err)
 		}
 	}
+	d.setBans(bans)
+	return nil
+}
+
+// rollbackBans deletes bans from the Backend and returns those it could
+// not delete.
+func (d *Directory) rollbackBans(ctx context.Context, bans []ban) []ban {
+	var left []ban
+	for _, b := range bans {
+		if err := d.store(ctx, "ban rollback", func(ctx context.Context) error {
+			return d.backend.Delete(ctx, Bans, b.target.key())
+		}); err != nil {
+			left = append(left, b)
+		}
+	}
+	return left
+}
+
+// setBans puts bans in the view, pruning the expired.
+func (d *Directory) setBans(bans []ban) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.v.prune(d.now())
 	for _, b := range bans {
 		d.v.bans[b.target.key()] = b
 	}
-	return nil
+}
+
+// banKeys are the bans' keys, for the log.
+func banKeys(bans []ban) []string {
+	keys := make([]string, len(bans))
+	for i, b := range bans {
+		keys[i] = b.target.key()
+	}
+	return keys
 }
 
 // removeBanned removes from the room every member that bans match,
@@ -171,11 +198,11 @@ func (d *Directory) unban(ctx context.Context, a *actor, args []string) ([]strin
 	}
 	d.wmu.Lock()
 	defer d.wmu.Unlock()
-	for _, key := range keys {
+	for i, key := range keys {
 		if err := d.store(ctx, "unban", func(ctx context.Context) error {
 			return d.backend.Delete(ctx, Bans, key)
 		}); err != nil {
-			return nil, err
+			return nil, d.partial("unban", "/banned", i, len(keys), keys[:i], err)
 		}
 		d.mu.Lock()
 		delete(d.v.bans, key)

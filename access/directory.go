@@ -62,7 +62,8 @@ type Directory struct {
 }
 
 // ErrStore is wrapped by the errors of commands whose change the Backend
-// failed to keep: nothing changed.
+// failed to keep: nothing changed. A change of several records that
+// failed part-way is an ErrPartial instead.
 var ErrStore = errors.New("the access store is unavailable; nothing changed")
 
 // New returns a Directory over o.Backend, whose records it loads into
