@@ -153,9 +153,20 @@ func (d *Directory) Run(ctx context.Context, id room.Identity, args []string) ([
 	}
 	lines, err := c.run(d, ctx, a, clean[1:])
 	if errors.Is(err, room.ErrUsage) {
-		return nil, fmt.Errorf("%w: %s", room.ErrUsage, c.usage())
+		return nil, usageError(c, err)
 	}
 	return lines, err
+}
+
+// usageError words err, a room.ErrUsage, as the usage of c followed by
+// what err says was wrong, if anything: "usage: ban ...: a duration from
+// 1s to 365d".
+func usageError(c *command, err error) error {
+	detail, ok := strings.CutPrefix(err.Error(), room.ErrUsage.Error()+": ")
+	if !ok || detail == "" {
+		return fmt.Errorf("%w: %s", room.ErrUsage, c.usage())
+	}
+	return fmt.Errorf("%w: %s: %s", room.ErrUsage, c.usage(), detail)
 }
 
 // findConsole returns the console command called name, or nil.

@@ -41,6 +41,16 @@ func TestConsole(t *testing.T) {
 	if _, err := f.d.Run(ctx, carol, []string{"kick"}); !errors.Is(err, room.ErrUsage) || err.Error() != "usage: kick NICK [REASON]" {
 		t.Errorf("kick without a nick: %v", err)
 	}
+	// a usage error keeps what was wrong
+	for args, want := range map[string]string{
+		"ban alice 400d spam": "usage: ban NICK|fp=FINGERPRINT|ip=ADDR[/PREFIX] [DURATION] [REASON]: a duration of at most 365d",
+		"ban fp=SHA256:xyz":   "usage: ban NICK|fp=FINGERPRINT|ip=ADDR[/PREFIX] [DURATION] [REASON]: fp= takes a SHA256: key or sha256: certificate fingerprint",
+		"mute alice 0s":       "usage: mute NICK [DURATION] [REASON]: a duration from 1s to 365d",
+	} {
+		if _, err := f.d.Run(ctx, carol, strings.Fields(args)); !errors.Is(err, room.ErrUsage) || err.Error() != want {
+			t.Errorf("%s: %v", args, err)
+		}
+	}
 	// A command the console does not have is unknown to anyone, so that
 	// the gateway answers it as any unknown command; one it has is denied
 	// to members.
