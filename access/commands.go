@@ -180,7 +180,8 @@ func findConsole(name string) *command {
 }
 
 // consoleActor is the holder of id as an admin: named by its account's
-// nickname, else the admins file's comment, else its fingerprint.
+// nickname, else by the admins file's comment if that is a nickname,
+// else "an owner"; a member without an account by its fingerprint.
 func (d *Directory) consoleActor(id room.Identity) *actor {
 	creds := CredentialsOf(id)
 	d.mu.RLock()
@@ -193,8 +194,8 @@ func (d *Directory) consoleActor(id room.Identity) *actor {
 		}
 	}
 	for _, c := range creds {
-		if name := d.v.owners[c]; name != "" {
-			a.name = name
+		if _, ok := d.v.owners[c]; ok {
+			a.name = ownerName(d.v.owners[c])
 			return a
 		}
 	}
@@ -202,6 +203,19 @@ func (d *Directory) consoleActor(id room.Identity) *actor {
 		a.name = creds[0].String()
 	}
 	return a
+}
+
+// anOwner names an owner whose admins-file comment is no nickname.
+const anOwner = "an owner"
+
+// ownerName is how announcements name an owner over the console: the
+// admins file's comment only if it is a valid nickname without "@"
+// (ssh-keygen writes user@host, which is not the room's business).
+func ownerName(comment string) string {
+	if comment == "" || strings.Contains(comment, "@") || room.ValidateNick(comment) != nil {
+		return anOwner
+	}
+	return comment
 }
 
 // help lists the console's commands.

@@ -31,11 +31,11 @@ func TestConsole(t *testing.T) {
 	if _, err := f.d.Run(ctx, carol, []string{"ban", "mallory", "1h", "spam"}); err != nil {
 		t.Fatal(err)
 	}
-	if r := left(t, mallory); r.Kind != room.ReasonBanned || r.Detail != "carol@example until 2026-12-01 13:00:00 UTC: spam" {
+	if r := left(t, mallory); r.Kind != room.ReasonBanned || r.Detail != "an owner until 2026-12-01 13:00:00 UTC: spam" {
 		t.Errorf("mallory left for %+v", r)
 	}
 	out, err = f.d.Run(ctx, carol, []string{"banned"})
-	if err != nil || !strings.Contains(strings.Join(out, "\n"), "by carol@example") {
+	if err != nil || !strings.Contains(strings.Join(out, "\n"), "by an owner") {
 		t.Errorf("banned: %q, %v", out, err)
 	}
 	if _, err := f.d.Run(ctx, carol, []string{"kick"}); !errors.Is(err, room.ErrUsage) || err.Error() != "usage: kick NICK [REASON]" {
@@ -76,7 +76,7 @@ func TestConsole(t *testing.T) {
 	if _, err := f.d.Run(ctx, carol, []string{"op", "alice"}); err != nil {
 		t.Fatal(err)
 	}
-	containsEvents(t, take(alice), "carol@example made alice an operator")
+	containsEvents(t, take(alice), "an owner made alice an operator")
 	if _, err := f.d.Run(ctx, tlsID("alice", "10.0.0.1"), []string{"motd", "hello", "there"}); err != nil {
 		t.Fatal(err)
 	}
@@ -200,5 +200,23 @@ func TestConcurrency(t *testing.T) {
 	f.d.Close()
 	if _, err := f.d.Run(context.Background(), sshID("olive", "x"), []string{"who"}); !errors.Is(err, errClosed) {
 		t.Errorf("Run after Close: %v", err)
+	}
+}
+
+// TestConsoleOwnerName: an admins-file comment names the owner only if it
+// is a nickname without "@"; else the owner is "an owner" (or its
+// account's nickname).
+func TestConsoleOwnerName(t *testing.T) {
+	for comment, want := range map[string]string{
+		"carol@laptop": "an owner", "": "an owner", "two words": "an owner", "carol": "carol",
+	} {
+		f := newFixture(t, options{admins: keyFP("carol") + " " + comment + "\n"})
+		alice := f.join("alice", tlsID("alice", "192.0.2.1"))
+		if _, err := f.d.Run(t0ctx, sshID("carol", "192.0.2.77"), []string{"kick", "alice"}); err != nil {
+			t.Fatal(err)
+		}
+		if r := left(t, alice); !strings.HasPrefix(r.Detail, want) || strings.Contains(r.Detail, "@") {
+			t.Errorf("comment %q: alice left for %+v", comment, r)
+		}
 	}
 }

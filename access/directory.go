@@ -20,7 +20,9 @@ type Options struct {
 	// Policy is who may join (Open by default).
 	Policy Policy
 	// AdminsFile names the owners, one credential a line (see
-	// ParseCredential); it is re-read by Reload. "": no owners.
+	// ParseCredential); it is re-read by Reload. "": no owners. A line's
+	// comment names the owner in the console's announcements if it is a
+	// valid nickname without "@"; else the owner is "an owner".
 	AdminsFile string
 	// AllowlistFile seeds the allowlist at New: its credentials are
 	// added, none is removed. "": none.
