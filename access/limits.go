@@ -13,7 +13,8 @@ const (
 	// addresses share one limiter.
 	maxLimited = 4096
 	// Failed claims of a registered nickname: a burst, then one every
-	// 10 seconds.
+	// 10 seconds; past it, the refusal wraps ErrTooManyClaims and the
+	// gateway closes the connection.
 	claimEvery = 0.1
 	claimBurst = 5
 	// /register: a burst, then one every 20 seconds.

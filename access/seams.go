@@ -123,13 +123,16 @@ func (d *Directory) checkClaim(nick string, id room.Identity) error {
 	}
 	d.metrics.refusals.WithLabelValues(refusedRegistered).Inc()
 	if !d.limits.claim.allow(id.Address, d.now()) {
-		return fmt.Errorf("%w: %q is registered, and too many registered nicknames were tried from your address; wait a minute", room.ErrNickTaken, nick)
+		return fmt.Errorf("%w: %q is registered, and there were %w from your address; wait a minute",
+			room.ErrNickTaken, nick, ErrTooManyClaims)
 	}
 	return fmt.Errorf("%w: %q is registered; connect with one of its credentials, or choose another", room.ErrNickTaken, nick)
 }
 
 // Admit decides whether the holder of id may come in (Door): owners
-// always; then the banned are refused; then the policy decides.
+// always; then the banned are refused; then the policy decides. It
+// counts nothing: a gateway may ask more than once for one connection,
+// and counts its refusals once (chatd_door_refusals_total).
 func (d *Directory) Admit(id room.Identity) error {
 	creds := CredentialsOf(id)
 	now := d.now()
@@ -139,13 +142,11 @@ func (d *Directory) Admit(id room.Identity) error {
 		return nil
 	}
 	if b, ok := d.v.banOf(creds, id.Address, now); ok {
-		d.metrics.refusals.WithLabelValues(refusedBanned).Inc()
 		return bannedRefusal(b.rec)
 	}
 	if d.v.admits(d.policy, creds) {
 		return nil
 	}
-	d.metrics.refusals.WithLabelValues(refusedPolicy).Inc()
 	return d.policyRefusal(id, creds)
 }
 
