@@ -36,8 +36,10 @@ func (d *Directory) register(ctx context.Context, a *actor, args []string) ([]st
 		return nil, errors.New("too many registrations from your address; wait a minute")
 	}
 	nick := a.member.Nick()
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
+	if err := d.lockW(ctx); err != nil {
+		return nil, err
+	}
+	defer d.unlockW()
 	d.mu.RLock()
 	acct := d.v.accounts[keyOf(nick)]
 	d.mu.RUnlock()
@@ -80,8 +82,10 @@ func (d *Directory) redeemLink(ctx context.Context, a *actor, code string) ([]st
 	if !ok {
 		return nil, errBadLinkCode
 	}
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
+	if err := d.lockW(ctx); err != nil {
+		return nil, err
+	}
+	defer d.unlockW()
 	d.mu.RLock()
 	acct := d.v.accounts[key]
 	d.mu.RUnlock()
@@ -92,7 +96,7 @@ func (d *Directory) redeemLink(ctx context.Context, a *actor, code string) ([]st
 }
 
 // createAccount registers nick to a's credentials. The caller holds
-// d.wmu.
+// the write lock (lockW).
 func (d *Directory) createAccount(ctx context.Context, a *actor, nick string) ([]string, error) {
 	if err := d.checkFree(a.creds); err != nil {
 		return nil, err
@@ -129,7 +133,7 @@ func (d *Directory) checkFree(creds []Credential) error {
 	return nil
 }
 
-// addCredentials adds creds to acct. The caller holds d.wmu.
+// addCredentials adds creds to acct. The caller holds the write lock (lockW).
 func (d *Directory) addCredentials(ctx context.Context, a *actor, acct *account, creds []Credential) ([]string, error) {
 	var fresh []Credential
 	for _, c := range creds {
@@ -222,9 +226,20 @@ func (d *Directory) unregister(ctx context.Context, a *actor, args []string) ([]
 			return nil, err
 		}
 	}
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
+	return d.dropAccountOf(ctx, a, t)
+}
+
+// dropAccountOf removes t's account and role, unless the account changed
+// since t was found (unregistered, and registered again by another).
+func (d *Directory) dropAccountOf(ctx context.Context, a *actor, t target) ([]string, error) {
+	if err := d.lockW(ctx); err != nil {
+		return nil, err
+	}
+	defer d.unlockW()
 	key := keyOf(t.nick)
+	if err := d.sameAccount(key, t.acct); err != nil {
+		return nil, err
+	}
 	d.mu.RLock()
 	_, hadRole := d.v.roles[key]
 	d.mu.RUnlock()
@@ -283,8 +298,28 @@ func (d *Directory) whois(_ context.Context, _ *actor, args []string) ([]string,
 	return out, nil
 }
 
+// sameAccount refuses to go on if the account at key is no longer snap,
+// the snapshot a command checked. The caller holds the write lock.
+func (d *Directory) sameAccount(key string, snap *account) error {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	now := d.v.accounts[key]
+	if now == nil || snap == nil || !now.rec.Since.Equal(snap.rec.Since) || !slices.Equal(now.rec.Creds, snap.rec.Creds) {
+		return fmt.Errorf("%q changed meanwhile (unregistered or registered again); nothing changed: look again with /whois", keyOrNick(snap, key))
+	}
+	return nil
+}
+
+// keyOrNick names the account of a snapshot, or its key.
+func keyOrNick(snap *account, key string) string {
+	if snap != nil {
+		return snap.rec.Nick
+	}
+	return key
+}
+
 // dropRole deletes the operator role of the nickname key, if it has one,
-// from the Backend and the view. The caller holds d.wmu.
+// from the Backend and the view. The caller holds the write lock (lockW).
 func (d *Directory) dropRole(ctx context.Context, key string) error {
 	d.mu.RLock()
 	_, ok := d.v.roles[key]

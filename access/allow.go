@@ -33,8 +33,10 @@ func (d *Directory) allow(ctx context.Context, a *actor, args []string) ([]strin
 	if err != nil {
 		return nil, err
 	}
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
+	if err := d.lockW(ctx); err != nil {
+		return nil, err
+	}
+	defer d.unlockW()
 	now := d.now().UTC()
 	for i, c := range creds {
 		rec := allowRecord{V: recordVersion, Cred: c.String(), By: a.name, Since: now}
@@ -58,8 +60,10 @@ func (d *Directory) disallow(ctx context.Context, a *actor, args []string) ([]st
 	if err != nil {
 		return nil, err
 	}
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
+	if err := d.lockW(ctx); err != nil {
+		return nil, err
+	}
+	defer d.unlockW()
 	var done []string
 	for _, c := range creds {
 		if !d.allowed(c) {

@@ -103,8 +103,10 @@ func (d *Directory) ban(ctx context.Context, a *actor, args []string) ([]string,
 // a context that outlives ctx); those that cannot be are kept in the
 // view too, and the error says the change was partial.
 func (d *Directory) putBans(ctx context.Context, bans []ban, ttl time.Duration) error {
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
+	if err := d.lockW(ctx); err != nil {
+		return err
+	}
+	defer d.unlockW()
 	for i, b := range bans {
 		err := d.store(ctx, "ban", func(ctx context.Context) error {
 			return d.backend.Put(ctx, Bans, b.target.key(), encode(b.rec), ttl)
@@ -196,8 +198,10 @@ func (d *Directory) unban(ctx context.Context, a *actor, args []string) ([]strin
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("%s is not banned", label)
 	}
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
+	if err := d.lockW(ctx); err != nil {
+		return nil, err
+	}
+	defer d.unlockW()
 	for i, key := range keys {
 		if err := d.store(ctx, "unban", func(ctx context.Context) error {
 			return d.backend.Delete(ctx, Bans, key)

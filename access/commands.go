@@ -101,7 +101,9 @@ func (d *Directory) slashHandler(c *command) func(m *room.Member, args string) e
 		if a.rank < c.rank {
 			return fmt.Errorf("%w: /%s is for the room's operators only", ErrPermissionDenied, c.name)
 		}
-		lines, err := c.run(d, context.Background(), a, strings.Fields(args))
+		ctx, cancel := context.WithTimeout(context.Background(), d.commandTimeout)
+		defer cancel()
+		lines, err := c.run(d, ctx, a, strings.Fields(args))
 		if err != nil {
 			return err
 		}

@@ -220,3 +220,22 @@ func TestConsoleOwnerName(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteLockHonoursContext: a change waiting for another gives up when
+// its context ends, over the console and in the room (whose commands
+// have a deadline of their own), saying nothing changed.
+func TestWriteLockHonoursContext(t *testing.T) {
+	g := newGoverned(t, options{})
+	if err := g.d.lockW(t0ctx); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t0ctx)
+	cancel()
+	if _, err := g.d.Run(ctx, sshID("olive", "192.0.2.9"), []string{"ban", "mallory"}); !errors.Is(err, errBusy) {
+		t.Errorf("console ban while another change holds the lock: %v", err)
+	}
+	g.d.commandTimeout = time.Millisecond
+	contains(t, run(g.oscar, "/mute mallory"), "busy with other changes")
+	g.d.unlockW()
+	contains(t, run(g.oscar, "/mute mallory"), "oscar muted mallory")
+}

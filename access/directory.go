@@ -38,6 +38,10 @@ type Options struct {
 // storeTimeout bounds one call to the Backend.
 const storeTimeout = 5 * time.Second
 
+// commandTimeout bounds a slash command's wait for the other changes and
+// its calls to the Backend (the console's context bounds its commands).
+const commandTimeout = 15 * time.Second
+
 // Directory is who is who in a room, who may come in and who governs it:
 // it answers the room's seams (Policy, Nicks, Greeting), the gateways'
 // Door and Console, and the room's identity and moderation commands.
@@ -52,10 +56,15 @@ type Directory struct {
 	metrics *metrics
 	limits  *limits
 	links   *links
+	// commandTimeout bounds a slash command (commandTimeout; tests
+	// shorten it).
+	commandTimeout time.Duration
 
-	// wmu serializes the changes: each writes the Backend, then the view.
-	// Nothing the room or a gateway waits for takes it.
-	wmu sync.Mutex
+	// wmu serializes the changes, each of which writes the Backend, then
+	// the view: a semaphore of one, taken with lockW so that waiting for
+	// it ends with the command's context. Nothing the room or a gateway
+	// waits for takes it.
+	wmu chan struct{}
 
 	mu     sync.RWMutex
 	v      view
@@ -80,6 +89,7 @@ func New(ctx context.Context, o Options) (*Directory, error) {
 	d := &Directory{
 		backend: o.Backend, policy: o.Policy, admins: o.AdminsFile,
 		log: o.Logger, now: o.Now, metrics: newMetrics(), limits: newLimits(), links: newLinks(),
+		wmu: make(chan struct{}, 1), commandTimeout: commandTimeout,
 	}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
@@ -141,8 +151,10 @@ func (d *Directory) seedAllowlist(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
+	if err := d.lockW(ctx); err != nil {
+		return err
+	}
+	defer d.unlockW()
 	for _, e := range entries {
 		if d.allowed(e.Cred) {
 			continue
@@ -157,6 +169,22 @@ func (d *Directory) seedAllowlist(ctx context.Context, path string) error {
 	}
 	return nil
 }
+
+// errBusy: a change waited for the others longer than its context let it.
+var errBusy = errors.New("the access store is busy with other changes; nothing changed, try again")
+
+// lockW takes the write lock, or gives up when ctx ends.
+func (d *Directory) lockW(ctx context.Context) error {
+	select {
+	case d.wmu <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%w (%w)", errBusy, ctx.Err())
+	}
+}
+
+// unlockW releases the write lock.
+func (d *Directory) unlockW() { <-d.wmu }
 
 // allowed reports whether c is on the allowlist.
 func (d *Directory) allowed(c Credential) bool {

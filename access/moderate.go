@@ -56,9 +56,14 @@ func (d *Directory) op(ctx context.Context, a *actor, args []string) ([]string, 
 	if t.rank >= rankOperator {
 		return nil, fmt.Errorf("%q is %s already", t.nick, article(t.rank))
 	}
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
+	if err := d.lockW(ctx); err != nil {
+		return nil, err
+	}
+	defer d.unlockW()
 	key := keyOf(t.nick)
+	if err := d.sameAccount(key, t.acct); err != nil {
+		return nil, err
+	}
 	rec := roleRecord{V: recordVersion, Nick: t.acct.rec.Nick, By: a.name, Since: d.now().UTC()}
 	if err := d.store(ctx, "op", func(ctx context.Context) error {
 		return d.backend.Put(ctx, Roles, key, encode(rec), 0)
@@ -92,8 +97,10 @@ func (d *Directory) deop(ctx context.Context, a *actor, args []string) ([]string
 	if err := canAct(a, rankOperator, t.nick); err != nil {
 		return nil, err
 	}
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
+	if err := d.lockW(ctx); err != nil {
+		return nil, err
+	}
+	defer d.unlockW()
 	if err := d.dropRole(ctx, key); err != nil {
 		return nil, err
 	}
@@ -119,14 +126,27 @@ func (d *Directory) kick(_ context.Context, a *actor, args []string) ([]string, 
 		return nil, err
 	}
 	reason := reasonOf(args[1:])
-	key := keyOf(t.nick)
-	removed := r.Remove(func(m room.MemberInfo) bool { return keyOf(m.Nick) == key },
-		room.Reason{Kind: room.ReasonKicked, Detail: detail(a.name, time.Time{}, reason)})
-	if len(removed) == 0 {
+	if len(d.kickTarget(r, a, t, reason)) == 0 {
 		return nil, fmt.Errorf("no one called %q is here", args[0])
 	}
 	d.logAction("kick", a.name, t.nick, time.Time{}, reason)
 	return nil, nil
+}
+
+// kickTarget removes t's member: the one found, by its nickname, identity
+// and arrival, and only if a still outranks it (between finding and
+// removing, it may have left and someone else taken the nickname).
+func (d *Directory) kickTarget(r *room.Room, a *actor, t target, reason string) []string {
+	key, found := keyOf(t.nick), *t.present
+	return r.Remove(func(m room.MemberInfo) bool {
+		if keyOf(m.Nick) != key || m.Identity != found.Identity || !m.Joined.Equal(found.Joined) {
+			return false
+		}
+		creds := CredentialsOf(m.Identity)
+		d.mu.RLock()
+		defer d.mu.RUnlock()
+		return d.v.rankOf(creds) < a.rank
+	}, room.Reason{Kind: room.ReasonKicked, Detail: detail(a.name, time.Time{}, reason)})
 }
 
 // detail is the Detail of a kick's or a ban's reason: "BY[ until
@@ -167,8 +187,10 @@ func (d *Directory) motd(ctx context.Context, a *actor, args []string) ([]string
 		}
 		return []string{"Message of the day: " + text}, nil
 	}
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
+	if err := d.lockW(ctx); err != nil {
+		return nil, err
+	}
+	defer d.unlockW()
 	if len(args) == 1 && args[0] == "-" {
 		if err := d.store(ctx, "motd", func(ctx context.Context) error {
 			return d.backend.Delete(ctx, Settings, motdKey)

@@ -309,3 +309,41 @@ func TestRestartKeepsRecords(t *testing.T) {
 		t.Error("the allowlist is gone")
 	}
 }
+
+// TestStaleTargets: a kick acts only on the member it found, and only
+// if it still outranks it; /unregister and /op refuse an account that
+// changed since they found it.
+func TestStaleTargets(t *testing.T) {
+	g := newGoverned(t, options{})
+	a := g.d.memberActor(g.oscar)
+	tg, _, err := g.d.findTarget("mallory")
+	if err != nil || tg.present == nil {
+		t.Fatalf("findTarget: %+v, %v", tg, err)
+	}
+	g.mallory.Quit("")
+	olive2 := g.join("mallory", sshID("olive", "192.0.2.10")) // an owner takes the nickname
+	if removed := g.d.kickTarget(g.r, a, tg, "x"); len(removed) != 0 {
+		t.Errorf("a stale kick removed %v", removed)
+	}
+	take(olive2)
+	if _, ok := g.r.Find("mallory"); !ok {
+		t.Error("the owner was kicked")
+	}
+	// the same, by someone of the right identity but not outranked
+	tg, _, _ = g.d.findTarget("mallory")
+	if removed := g.d.kickTarget(g.r, a, tg, "x"); len(removed) != 0 {
+		t.Errorf("an operator kicked an owner: %v", removed)
+	}
+
+	owner := g.d.memberActor(g.olive)
+	stale, _, _ := g.d.findTarget("alice")
+	contains(t, run(g.alice, "/unregister"), "no longer registered")
+	g.alice.Quit("")
+	g.clock.advance(time.Minute)
+	other := g.join("alice", tlsID("other", "192.0.2.2"))
+	contains(t, run(other, "/register"), "is now registered")
+	if _, err := g.d.dropAccountOf(t0ctx, owner, stale); err == nil || !strings.Contains(err.Error(), "changed meanwhile") {
+		t.Errorf("unregister of a stale account: %v", err)
+	}
+	contains(t, run(g.olive, "/whois alice"), "registered since 2026-12-01 12:01:00 UTC")
+}

@@ -31,8 +31,10 @@ func (d *Directory) mute(ctx context.Context, a *actor, args []string) ([]string
 		rec.Until = now.Add(dur)
 	}
 	key := keyOf(t.nick)
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
+	if err := d.lockW(ctx); err != nil {
+		return nil, err
+	}
+	defer d.unlockW()
 	if err := d.store(ctx, "mute", func(ctx context.Context) error {
 		return d.backend.Put(ctx, Mutes, key, encode(rec), dur)
 	}); err != nil {
@@ -78,8 +80,10 @@ func (d *Directory) unmute(ctx context.Context, a *actor, args []string) ([]stri
 	if err := canAct(a, t.rank, t.nick); err != nil {
 		return nil, err
 	}
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
+	if err := d.lockW(ctx); err != nil {
+		return nil, err
+	}
+	defer d.unlockW()
 	for _, key := range keys {
 		if err := d.store(ctx, "unmute", func(ctx context.Context) error {
 			return d.backend.Delete(ctx, Mutes, key)
