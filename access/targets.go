@@ -93,33 +93,47 @@ func errNobody(nick string) error {
 	return fmt.Errorf("no one called %q is here or registered", nick)
 }
 
+// errDurationRange: a duration out of range.
+var errDurationRange = fmt.Errorf("%w: a duration from 1s to 365d", room.ErrUsage)
+
 // parseDuration reads a duration as commands take it: a number and a unit
 // (30m, 2h, 7d), or Go's form (1h30m); positive and at most MaxDuration.
-// ok is false if s is not a duration at all.
+// ok is false if s is not a duration at all; a word that looks like one
+// (a digit first, a unit letter last) but is out of range or malformed
+// is an error, never a reason.
 func parseDuration(s string) (time.Duration, bool, error) {
-	if s == "" || s[0] < '0' || s[0] > '9' || len(s) > 16 {
+	if !looksLikeDuration(s) {
 		return 0, false, nil
+	}
+	if len(s) > 16 {
+		return 0, true, errDurationRange
 	}
 	var dur time.Duration
 	if days, found := strings.CutSuffix(s, "d"); found {
 		n, err := strconv.Atoi(days)
-		if err != nil {
-			return 0, false, nil
-		}
-		if n > 365 {
+		if err != nil || n > 365 {
 			return 0, true, fmt.Errorf("%w: a duration of at most 365d", room.ErrUsage)
 		}
 		dur = time.Duration(n) * 24 * time.Hour
 	} else {
 		var err error
 		if dur, err = time.ParseDuration(s); err != nil {
-			return 0, false, nil
+			return 0, true, errDurationRange
 		}
 	}
 	if dur < time.Second || dur > MaxDuration {
-		return 0, true, fmt.Errorf("%w: a duration from 1s to 365d", room.ErrUsage)
+		return 0, true, errDurationRange
 	}
 	return dur, true, nil
+}
+
+// looksLikeDuration reports whether s is meant as a duration: a digit
+// first, a unit letter last, and only digits, dots and unit letters.
+func looksLikeDuration(s string) bool {
+	if s == "" || s[0] < '0' || s[0] > '9' || !strings.ContainsRune("smhd", rune(s[len(s)-1])) {
+		return false
+	}
+	return strings.Trim(s, "0123456789.smhd") == ""
 }
 
 // durationAndReason reads the optional DURATION and REASON that follow a
