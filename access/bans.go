@@ -87,26 +87,71 @@ func (d *Directory) ban(ctx context.Context, a *actor, args []string) ([]string,
 		bans = append(bans, ban{target: t, rec: banRecord{V: recordVersion, Target: t.String(), Nick: set.nick,
 			By: a.name, ByRank: a.rank.String(), Reason: reason, Since: now, Until: until}})
 	}
-	if err := d.putBans(ctx, bans, dur); err != nil {
+	kept, err := d.putBans(ctx, bans, dur)
+	if err != nil {
 		return nil, err
+	}
+	if len(kept) == len(bans) {
+		return []string{fmt.Sprintf("nothing changed: %s has a longer ban (%s); /unban first to shorten it", set.label, strings.Join(kept, ", "))}, nil
 	}
 	d.logAction("ban", a.name, set.label, until, reason)
 	removed := d.removeBanned(a, bans, room.Reason{Kind: room.ReasonBanned, Detail: detail(a.name, until, reason)})
 	if len(removed) == 0 {
 		d.announce(fmt.Sprintf("%s banned %s", a.name, detail(set.label, until, reason)))
 	}
-	return []string{fmt.Sprintf("banned %s: %d credentials and addresses; removed %d present", set.label, len(bans), len(removed))}, nil
+	out := []string{fmt.Sprintf("banned %s: %d credentials and addresses; removed %d present", set.label, len(bans), len(removed))}
+	if len(kept) > 0 {
+		out = append(out, fmt.Sprintf("%d of them kept a longer ban they had (%s): /unban first to shorten it", len(kept), strings.Join(kept, ", ")))
+	}
+	return out, nil
+}
+
+// longerBan returns the ban in force at the key of b that outlasts b, as
+// /banned words its end; ok is false if there is none. The caller holds
+// d.mu.
+func (v *view) longerBan(b ban, now time.Time) (string, bool) {
+	old, ok := v.bans[b.target.key()]
+	if !ok || expired(old.rec.Until, now) {
+		return "", false
+	}
+	switch {
+	case old.rec.Until.IsZero() && !b.rec.Until.IsZero():
+		return old.rec.Target + " until lifted", true
+	case !old.rec.Until.IsZero() && !b.rec.Until.IsZero() && old.rec.Until.After(b.rec.Until):
+		return old.rec.Target + " until " + formatTime(old.rec.Until), true
+	}
+	return "", false
+}
+
+// keepLonger drops from bans those whose target has a longer ban in
+// force, and says which those are.
+func (d *Directory) keepLonger(bans []ban) ([]ban, []string) {
+	now := d.now()
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	var write []ban
+	var kept []string
+	for _, b := range bans {
+		if what, ok := d.v.longerBan(b, now); ok {
+			kept = append(kept, what)
+			continue
+		}
+		write = append(write, b)
+	}
+	return write, kept
 }
 
 // putBans stores bans, each for ttl (0: until lifted), and puts them in
-// the view. If one cannot be stored, those stored are taken back (with
+// the view, save those whose target has a longer ban, which it keeps
+// and names. If one cannot be stored, those stored are taken back (with
 // a context that outlives ctx); those that cannot be are kept in the
 // view too, and the error says the change was partial.
-func (d *Directory) putBans(ctx context.Context, bans []ban, ttl time.Duration) error {
+func (d *Directory) putBans(ctx context.Context, bans []ban, ttl time.Duration) ([]string, error) {
 	if err := d.lockW(ctx); err != nil {
-		return err
+		return nil, err
 	}
 	defer d.unlockW()
+	bans, kept := d.keepLonger(bans)
 	for i, b := range bans {
 		err := d.store(ctx, "ban", func(ctx context.Context) error {
 			return d.backend.Put(ctx, Bans, b.target.key(), encode(b.rec), ttl)
@@ -114,11 +159,11 @@ func (d *Directory) putBans(ctx context.Context, bans []ban, ttl time.Duration) 
 		if err != nil {
 			left := d.rollbackBans(detached(ctx), bans[:i])
 			d.setBans(left)
-			return d.partial("ban", "/banned", len(left), len(bans), banKeys(left), err)
+			return nil, d.partial("ban", "/banned", len(left), len(bans), banKeys(left), err)
 		}
 	}
 	d.setBans(bans)
-	return nil
+	return kept, nil
 }
 
 // rollbackBans deletes bans from the Backend and returns those it could

@@ -347,3 +347,33 @@ func TestStaleTargets(t *testing.T) {
 	}
 	contains(t, run(g.olive, "/whois alice"), "registered since 2026-12-01 12:01:00 UTC")
 }
+
+// TestRebanKeepsLonger: a shorter ban over a longer one (or a permanent
+// one) keeps the longer and says so; a longer one replaces it.
+func TestRebanKeepsLonger(t *testing.T) {
+	g := newGoverned(t, options{})
+	run(g.oscar, "/ban ip=2001:db8:bad:2:: spam")
+	g.join("bad", sshID("bad", "2001:db8:bad:2::")) // the room asks no door
+	contains(t, run(g.oscar, "/ban bad 1h"), "1 of them kept a longer ban they had (ip=2001:db8:bad:2::/64 until lifted)")
+	fp := "fp=" + keyFP("zed")
+	run(g.oscar, "/ban "+fp+" spam")
+	lines := run(g.oscar, "/ban "+fp+" 1h spam")
+	contains(t, lines, "nothing changed: "+keyFP("zed")+" has a longer ban (fp="+keyFP("zed")+" until lifted); /unban first to shorten it")
+	contains(t, run(g.oscar, "/ban alice 1d"), "removed 1 present")
+	contains(t, run(g.oscar, "/ban alice 1h"), "nothing changed")
+	contains(t, run(g.oscar, "/ban alice 2d"), "removed 0 present")
+	g.clock.advance(2 * time.Hour)
+	if refusal(t, g.d, sshID("zed", "203.0.113.3")) == nil {
+		t.Error("a 1h ban downgraded a permanent one")
+	}
+	ip := "ip=198.51.100.9"
+	run(g.oscar, "/ban "+ip+" 2d")
+	contains(t, run(g.oscar, "/ban "+ip+" 1h"), "has a longer ban")
+	lines = run(g.oscar, "/ban "+ip+" 7d")
+	for _, l := range lines {
+		if strings.Contains(l, "kept") {
+			t.Errorf("a longer ban was not applied: %q", l)
+		}
+	}
+	contains(t, run(g.oscar, "/banned"), "198.51.100.9/32 by oscar since 2026-12-01 14:00:00 UTC until 2026-12-08 14:00:00 UTC")
+}
