@@ -262,7 +262,8 @@ func (d *Directory) unban(ctx context.Context, a *actor, args []string) ([]strin
 	return nil, nil
 }
 
-// bansOf returns the keys of the bans in the view that word names.
+// bansOf returns the keys of the bans in force in the view that word
+// names.
 func (d *Directory) bansOf(word string) ([]string, string, error) {
 	if c, ok, err := parseFP(word); ok || err != nil {
 		return d.existing(banTarget{Cred: c}.key()), c.String(), err
@@ -273,7 +274,7 @@ func (d *Directory) bansOf(word string) ([]string, string, error) {
 	if err := room.ValidateNick(word); err != nil {
 		return nil, "", fmt.Errorf("%w: %v", room.ErrUsage, err)
 	}
-	key := keyOf(word)
+	key, now := keyOf(word), d.now()
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	var creds []Credential
@@ -282,6 +283,9 @@ func (d *Directory) bansOf(word string) ([]string, string, error) {
 	}
 	var keys []string
 	for k, b := range d.v.bans {
+		if expired(b.rec.Until, now) {
+			continue
+		}
 		if b.rec.Nick != "" && keyOf(b.rec.Nick) == key || !b.target.Prefix.IsValid() && hasCred(creds, b.target.Cred) {
 			keys = append(keys, k)
 		}
@@ -289,11 +293,12 @@ func (d *Directory) bansOf(word string) ([]string, string, error) {
 	return keys, word, nil
 }
 
-// existing returns key if the view has a ban at it.
+// existing returns key if the view has a ban in force at it.
 func (d *Directory) existing(key string) []string {
+	now := d.now()
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	if _, ok := d.v.bans[key]; ok {
+	if b, ok := d.v.bans[key]; ok && !expired(b.rec.Until, now) {
 		return []string{key}
 	}
 	return nil

@@ -377,3 +377,13 @@ func TestRebanKeepsLonger(t *testing.T) {
 	}
 	contains(t, run(g.oscar, "/banned"), "198.51.100.9/32 by oscar since 2026-12-01 14:00:00 UTC until 2026-12-08 14:00:00 UTC")
 }
+
+// TestUnbanExpired: a ban that ended is "not banned", not lifted again.
+func TestUnbanExpired(t *testing.T) {
+	g := newGoverned(t, options{})
+	run(g.oscar, "/ban mallory 1h spam")
+	run(g.oscar, "/ban ip=198.51.100.7 1h")
+	g.clock.advance(2 * time.Hour)
+	contains(t, run(g.oscar, "/unban mallory"), "mallory is not banned")
+	contains(t, run(g.oscar, "/unban ip=198.51.100.7"), "198.51.100.7/32 is not banned")
+}
