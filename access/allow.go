@@ -83,6 +83,5 @@ func (d *Directory) disallow(ctx context.Context, a *actor, args []string) ([]st
 		return nil, fmt.Errorf("%s is not on the allowlist", label)
 	}
 	d.logAction("disallow", a.name, label, time.Time{}, "")
-	d.announce(fmt.Sprintf("%s disallowed %s", a.name, label))
-	return nil, nil
+	return d.told(a, fmt.Sprintf("%s disallowed %s", a.name, label)), nil
 }

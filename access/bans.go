@@ -258,8 +258,7 @@ func (d *Directory) unban(ctx context.Context, a *actor, args []string) ([]strin
 		d.mu.Unlock()
 	}
 	d.logAction("unban", a.name, label, time.Time{}, "")
-	d.announce(fmt.Sprintf("%s lifted the ban on %s", a.name, label))
-	return nil, nil
+	return d.told(a, fmt.Sprintf("%s lifted the ban on %s", a.name, label)), nil
 }
 
 // bansOf returns the keys of the bans in force in the view that word

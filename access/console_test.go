@@ -239,3 +239,47 @@ func TestWriteLockHonoursContext(t *testing.T) {
 	g.d.unlockW()
 	contains(t, run(g.oscar, "/mute mallory"), "oscar muted mallory")
 }
+
+// TestConsoleSaysWhatHappened: a console command that succeeds answers
+// what it did, since the admin is not in the room to hear it.
+func TestConsoleSaysWhatHappened(t *testing.T) {
+	g := newGoverned(t, options{})
+	olive := sshID("olive", "192.0.2.99")
+	for _, tc := range []struct{ args, want string }{
+		{"op alice", "made alice an operator"},
+		{"deop alice", "took alice's operator role away"},
+		{"mute mallory 1h", "muted mallory for 1h"},
+		{"unmute mallory", "unmuted mallory"},
+		{"motd hello", "set the message of the day: hello"},
+		{"motd -", "cleared the message of the day"},
+		{"ban fp=" + keyFP("zed"), "banned " + keyFP("zed")},
+		{"unban fp=" + keyFP("zed"), "lifted the ban on " + keyFP("zed")},
+		{"allow fp=" + keyFP("zed"), "allowed"},
+		{"disallow fp=" + keyFP("zed"), "disallowed " + keyFP("zed")},
+		{"kick mallory bye", "kicked mallory: bye"},
+	} {
+		out, err := g.d.Run(t0ctx, olive, strings.Fields(tc.args))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.args, err)
+		}
+		contains(t, out, tc.want)
+	}
+	// in the room, the announcement is the answer: it is not told twice
+	if lines := run(g.olive, "/motd again"); len(lines) != 1 {
+		t.Errorf("/motd told %q", lines)
+	}
+}
+
+// TestMuteWithoutCredential: a mute of a member without a key or
+// certificate says it holds the nickname only.
+func TestMuteWithoutCredential(t *testing.T) {
+	g := newGoverned(t, options{})
+	g.join("bare", room.Identity{Transport: room.TransportTLS, Address: "192.0.2.50"})
+	contains(t, run(g.oscar, "/mute bare"), "the mute holds the nickname only: they can come back unmuted under another")
+	lines := run(g.oscar, "/mute mallory")
+	for _, l := range lines {
+		if strings.Contains(l, "nickname only") {
+			t.Errorf("mute of a member with a key: %q", l)
+		}
+	}
+}

@@ -16,6 +16,16 @@ func (d *Directory) announce(text string) {
 	}
 }
 
+// told announces text to the room and answers it to a if a is not in
+// the room (the console), which would not hear it otherwise.
+func (d *Directory) told(a *actor, text string) []string {
+	d.announce(text)
+	if a.member != nil {
+		return nil
+	}
+	return []string{text}
+}
+
 // logAction logs and counts an action.
 func (d *Directory) logAction(action, by, target string, until time.Time, reason string) {
 	d.metrics.actions.WithLabelValues(action).Inc()
@@ -74,8 +84,7 @@ func (d *Directory) op(ctx context.Context, a *actor, args []string) ([]string, 
 	d.v.roles[key] = rec
 	d.mu.Unlock()
 	d.logAction("op", a.name, t.nick, time.Time{}, "")
-	d.announce(fmt.Sprintf("%s made %s an operator", a.name, t.nick))
-	return nil, nil
+	return d.told(a, fmt.Sprintf("%s made %s an operator", a.name, t.nick)), nil
 }
 
 // deop takes an operator's role away; owners keep theirs.
@@ -105,8 +114,7 @@ func (d *Directory) deop(ctx context.Context, a *actor, args []string) ([]string
 		return nil, err
 	}
 	d.logAction("deop", a.name, t.nick, time.Time{}, "")
-	d.announce(fmt.Sprintf("%s took %s's operator role away", a.name, t.nick))
-	return nil, nil
+	return d.told(a, fmt.Sprintf("%s took %s's operator role away", a.name, t.nick)), nil
 }
 
 // kick removes a present member.
@@ -130,7 +138,10 @@ func (d *Directory) kick(_ context.Context, a *actor, args []string) ([]string, 
 		return nil, fmt.Errorf("no one called %q is here", args[0])
 	}
 	d.logAction("kick", a.name, t.nick, time.Time{}, reason)
-	return nil, nil
+	if a.member != nil {
+		return nil, nil // the room announces the kick
+	}
+	return []string{"kicked " + detail(t.nick, time.Time{}, reason)}, nil
 }
 
 // kickTarget removes t's member: the one found, by its nickname, identity
@@ -199,8 +210,7 @@ func (d *Directory) motd(ctx context.Context, a *actor, args []string) ([]string
 		}
 		d.setMOTD(motdRecord{})
 		d.logAction("motd", a.name, "", time.Time{}, "cleared")
-		d.announce(a.name + " cleared the message of the day")
-		return nil, nil
+		return d.told(a, a.name+" cleared the message of the day"), nil
 	}
 	text := cleanText(joinWords(args), MaxMOTDBytes+1)
 	if len(text) > MaxMOTDBytes {
@@ -214,8 +224,7 @@ func (d *Directory) motd(ctx context.Context, a *actor, args []string) ([]string
 	}
 	d.setMOTD(rec)
 	d.logAction("motd", a.name, "", time.Time{}, text)
-	d.announce(a.name + " set the message of the day: " + text)
-	return nil, nil
+	return d.told(a, a.name+" set the message of the day: "+text), nil
 }
 
 func (d *Directory) setMOTD(rec motdRecord) {

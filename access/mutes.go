@@ -52,8 +52,11 @@ func (d *Directory) mute(ctx context.Context, a *actor, args []string) ([]string
 	if reason != "" {
 		text += ": " + reason
 	}
-	d.announce(text)
-	return nil, nil
+	out := d.told(a, text)
+	if len(t.creds) == 0 {
+		out = append(out, fmt.Sprintf("%s connected without a key or certificate, so the mute holds the nickname only: they can come back unmuted under another", t.nick))
+	}
+	return out, nil
 }
 
 // unmute lifts the mutes of NICK and of its credentials.
@@ -95,6 +98,5 @@ func (d *Directory) unmute(ctx context.Context, a *actor, args []string) ([]stri
 		d.mu.Unlock()
 	}
 	d.logAction("unmute", a.name, t.nick, time.Time{}, "")
-	d.announce(fmt.Sprintf("%s unmuted %s", a.name, t.nick))
-	return nil, nil
+	return d.told(a, fmt.Sprintf("%s unmuted %s", a.name, t.nick)), nil
 }
