@@ -50,7 +50,6 @@ func commandList() []*command {
 		{name: "register", args: "[link|CODE]", help: "Bind your nickname to the key or certificate you connected with; link: get a code, then /register CODE from a connection with another key or certificate to add it.", slash: true, run: (*Directory).register},
 		{name: "unregister", args: "[NICK]", help: "Unbind your nickname (operators: NICK's) from its credentials.", slash: true, run: (*Directory).unregister},
 		{name: "whois", args: "NICK", help: "Show NICK's credentials' fingerprints, role and presence.", slash: true, console: true, run: (*Directory).whois},
-		{name: "who", help: "List the members of the room.", rank: rankOperator, console: true, run: (*Directory).who},
 		{name: "op", args: "NICK", help: "Make registered NICK an operator.", rank: rankOperator, slash: true, console: true, run: (*Directory).op},
 		{name: "deop", args: "NICK", help: "Take NICK's operator role away.", rank: rankOperator, slash: true, console: true, run: (*Directory).deop},
 		{name: "kick", args: "NICK [REASON]", help: "Remove NICK from the room.", rank: rankOperator, slash: true, console: true, run: (*Directory).kick},
@@ -232,24 +231,6 @@ func (d *Directory) help(_ context.Context, _ *actor, args []string) ([]string, 
 		}
 	}
 	return out, nil
-}
-
-// who lists the room's members.
-func (d *Directory) who(_ context.Context, _ *actor, args []string) ([]string, error) {
-	if len(args) > 0 {
-		return nil, room.ErrUsage
-	}
-	r := d.attached()
-	if r == nil {
-		return nil, errNoRoom
-	}
-	nicks := r.Members()
-	shown := nicks[:min(len(nicks), maxListed)]
-	line := fmt.Sprintf("%d present: %s", len(nicks), strings.Join(shown, ", "))
-	if len(shown) < len(nicks) {
-		line += fmt.Sprintf(" and %d more", len(nicks)-len(shown))
-	}
-	return []string{line}, nil
 }
 
 // errNoRoom: moderation needs the room, which is not attached.

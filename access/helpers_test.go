@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
+	"chatd/certs"
 	"chatd/room"
 )
 
@@ -49,7 +50,7 @@ func keyFP(name string) string {
 // certFP is a made-up certificate fingerprint, distinct for each name.
 func certFP(name string) string {
 	sum := sha256.Sum256([]byte("cert " + name))
-	return colonHex(sum[:])
+	return certs.FormatFingerprint(sum)
 }
 
 // sshID is an SSH connection with the key called name, from addr.
