@@ -172,13 +172,17 @@ type Door interface {
 }
 
 // Console runs the admin commands of SSH exec ("ssh -p 2222 HOST ban
-// mallory 1h spam"): args are the command's words. A first word that names
-// none of its commands is an error wrapping ErrUnknownCommand, whoever
-// asks (the gateway then answers as it does for any unknown command).
-// Only owners and operators, by the key they authenticated with (id), may
-// run them; anyone else gets an error saying "permission denied". The answer is
-// out's lines; err, if not nil, is a refusal or usage error worded for
-// the person who typed the command.
+// mallory 1h spam"): args are the command's words.
+//
+// Who may: only owners and operators, by the key they authenticated
+// with (id); anyone else gets an error wrapping ErrPermissionDenied.
+//
+// Unknown commands: a first word that names none of its commands is an
+// error wrapping ErrUnknownCommand, whoever asks, so that the gateway
+// answers it as any unknown command.
+//
+// Answers: out's lines; err, if not nil, is a refusal or a usage error
+// worded for the person who typed the command.
 type Console interface {
 	Run(ctx context.Context, id room.Identity, args []string) (out []string, err error)
 }

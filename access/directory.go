@@ -47,6 +47,11 @@ const commandTimeout = 15 * time.Second
 // Door and Console, and the room's identity and moderation commands.
 // Its records live in a Backend and are kept in memory, so that the
 // questions the room and the gateways ask are answered without waiting.
+//
+// Lock order: the room's lock may be held when d.mu is taken (the room
+// asks its seams under it); never take the room's lock, nor call the
+// room, under d.mu. The write lock (wmu) is taken before d.mu and is
+// never waited for by the room or a gateway.
 type Directory struct {
 	backend Backend
 	policy  Policy

@@ -227,6 +227,7 @@ func (d *Directory) motd(ctx context.Context, a *actor, args []string) ([]string
 	return d.told(a, a.name+" set the message of the day: "+text), nil
 }
 
+// setMOTD puts the message of the day in the view.
 func (d *Directory) setMOTD(rec motdRecord) {
 	d.mu.Lock()
 	d.v.motd = rec

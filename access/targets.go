@@ -71,6 +71,7 @@ func canAct(a *actor, r rank, who string) error {
 	return fmt.Errorf("%w: %s is %s; only %s can do that", ErrPermissionDenied, who, article(r), higher(r))
 }
 
+// article names a rank with its article: "an owner".
 func article(r rank) string {
 	if r == rankOwner {
 		return "an owner"
@@ -81,6 +82,7 @@ func article(r rank) string {
 	return "a member"
 }
 
+// higher names who may act on someone of rank r.
 func higher(r rank) string {
 	if r >= rankOperator {
 		return "owners"

@@ -44,6 +44,7 @@ type ban struct {
 	rec    banRecord
 }
 
+// newView returns an empty view.
 func newView() view {
 	return view{
 		owners: map[Credential]string{}, accounts: map[string]*account{},
@@ -144,6 +145,7 @@ func (d *Directory) loadAccount(key string, val []byte) error {
 	return nil
 }
 
+// loadRole loads an operator role record into the view, checking it.
 func (d *Directory) loadRole(key string, val []byte) error {
 	var rec roleRecord
 	if err := decode(val, &rec, func() int { return rec.V }); err != nil {
@@ -159,6 +161,7 @@ func (d *Directory) loadRole(key string, val []byte) error {
 	return nil
 }
 
+// loadAllowed loads an allowlist record into the view, checking it.
 func (d *Directory) loadAllowed(key string, val []byte) error {
 	var rec allowRecord
 	if err := decode(val, &rec, func() int { return rec.V }); err != nil {
@@ -178,6 +181,7 @@ func (d *Directory) loadAllowed(key string, val []byte) error {
 	return nil
 }
 
+// loadBan loads a ban record, keyed by what it bans into the view, checking it.
 func (d *Directory) loadBan(key string, val []byte) error {
 	var rec banRecord
 	if err := decode(val, &rec, func() int { return rec.V }); err != nil {
@@ -213,6 +217,7 @@ func checkBanFields(rec banRecord) error {
 	return checkText(rec.Reason, MaxReasonBytes)
 }
 
+// loadMute loads a mute record into the view, checking it.
 func (d *Directory) loadMute(key string, val []byte) error {
 	var rec muteRecord
 	if err := decode(val, &rec, func() int { return rec.V }); err != nil {
@@ -235,6 +240,7 @@ func (d *Directory) loadMute(key string, val []byte) error {
 	return nil
 }
 
+// loadSetting loads a setting record (the message of the day) into the view, checking it.
 func (d *Directory) loadSetting(key string, val []byte) error {
 	if key != motdKey {
 		return fmt.Errorf("%w: unknown setting %q", errBadRecord, cut(key))
