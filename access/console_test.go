@@ -5,7 +5,6 @@ import (
 	"errors"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -87,40 +86,11 @@ func TestConsole(t *testing.T) {
 	containsEvents(t, take(alice), "alice set the message of the day: hello there")
 }
 
-// failing is a Backend whose writes fail while fail is set.
-type failing struct {
-	Backend
-	fail atomic.Bool
-}
-
-var errDown = errors.New("store down")
-
-func (b *failing) Create(ctx context.Context, bk Bucket, key string, val []byte, ttl time.Duration) error {
-	if b.fail.Load() {
-		return errDown
-	}
-	return b.Backend.Create(ctx, bk, key, val, ttl)
-}
-
-func (b *failing) Put(ctx context.Context, bk Bucket, key string, val []byte, ttl time.Duration) error {
-	if b.fail.Load() {
-		return errDown
-	}
-	return b.Backend.Put(ctx, bk, key, val, ttl)
-}
-
-func (b *failing) Delete(ctx context.Context, bk Bucket, key string) error {
-	if b.fail.Load() {
-		return errDown
-	}
-	return b.Backend.Delete(ctx, bk, key)
-}
-
 // TestStoreFailure: a command whose change the Backend cannot keep says
 // so; nothing changed in memory.
 func TestStoreFailure(t *testing.T) {
 	clk := newClock()
-	fb := &failing{Backend: NewMemoryBackend(clk.now)}
+	fb := &failingBackend{MemoryBackend: NewMemoryBackend(clk.now)}
 	d, err := New(context.Background(), Options{Backend: fb, Now: clk.now, AdminsFile: writeFile(t, "admins", ownerLine("olive"))})
 	if err != nil {
 		t.Fatal(err)
@@ -141,7 +111,7 @@ func TestStoreFailure(t *testing.T) {
 	}
 	take(olive)
 	take(alice)
-	fb.fail.Store(true)
+	fb.failFrom(1, 100) // every write from now
 	for _, tc := range []struct {
 		m    *room.Member
 		line string
