@@ -3,6 +3,7 @@ package access
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -268,6 +269,9 @@ func (d *Directory) bansOf(word string) ([]string, string, error) {
 		return d.existing(banTarget{Cred: c}.key()), c.String(), err
 	}
 	if p, ok, err := parseIP(word); ok || err != nil {
+		if errors.Is(err, errTooFine) {
+			err = nil // a ban stored before they were refused can be lifted
+		}
 		return d.existing(banTarget{Prefix: p}.key()), p.String(), err
 	}
 	if err := room.ValidateNick(word); err != nil {

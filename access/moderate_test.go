@@ -1,6 +1,7 @@
 package access
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -207,6 +208,10 @@ func TestIPv6TooFine(t *testing.T) {
 	}
 	contains(t, run(g.oscar, "/banned"), "nobody is banned")
 	contains(t, run(g.oscar, "/ban ip=2001:db8:1:2::/64"), "banned 2001:db8:1:2::/64")
+	// a finer ban stored before they were refused can still be lifted
+	fine := banTarget{Prefix: netip.MustParsePrefix("2001:db8:1:3::5/128")}
+	g.d.setBans([]ban{{target: fine, rec: banRecord{V: 1, Target: fine.String(), By: "x", Since: g.clock.now()}}})
+	contains(t, run(g.oscar, "/unban ip=2001:db8:1:3::5/128"), "lifted the ban on 2001:db8:1:3::5/128")
 	if refusal(t, g.d, sshID("x", "2001:db8:1:2::")) == nil {
 		t.Error("the /64 is not banned")
 	}
