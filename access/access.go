@@ -23,6 +23,7 @@ import (
 
 	gossh "golang.org/x/crypto/ssh"
 
+	"chatd/certs"
 	"chatd/room"
 )
 
@@ -111,25 +112,13 @@ func ParseCredential(s string) (Credential, error) {
 		if err != nil || len(raw) != 32 {
 			return Credential{}, fmt.Errorf("%w: %q is not a certificate fingerprint (sha256: and 64 hex digits, as openssl x509 -noout -fingerprint -sha256 prints them)", ErrBadCredential, cut(s))
 		}
-		return Credential{Kind: TLSCert, Fingerprint: colonHex(raw)}, nil
+		return Credential{Kind: TLSCert, Fingerprint: certs.FormatFingerprint([32]byte(raw))}, nil
 	}
 	key, _, _, rest, err := gossh.ParseAuthorizedKey([]byte(s))
 	if err != nil || len(strings.TrimSpace(string(rest))) > 0 {
 		return Credential{}, fmt.Errorf("%w: %q is neither an authorized_keys line nor a SHA256:/sha256: fingerprint", ErrBadCredential, cut(s))
 	}
 	return Credential{Kind: SSHKey, Fingerprint: gossh.FingerprintSHA256(key)}, nil
-}
-
-// colonHex writes b as upper-case hex pairs joined by colons.
-func colonHex(b []byte) string {
-	var sb strings.Builder
-	for i, c := range b {
-		if i > 0 {
-			sb.WriteByte(':')
-		}
-		fmt.Fprintf(&sb, "%02X", c)
-	}
-	return sb.String()
 }
 
 // cut shortens s for an error message.
@@ -183,13 +172,17 @@ type Door interface {
 }
 
 // Console runs the admin commands of SSH exec ("ssh -p 2222 HOST ban
-// mallory 1h spam"): args are the command's words. A first word that names
-// none of its commands is an error wrapping ErrUnknownCommand, whoever
-// asks (the gateway then answers as it does for any unknown command).
-// Only owners and operators, by the key they authenticated with (id), may
-// run them; anyone else gets an error saying "permission denied". The answer is
-// out's lines; err, if not nil, is a refusal or usage error worded for
-// the person who typed the command.
+// mallory 1h spam"): args are the command's words.
+//
+// Who may: only owners and operators, by the key they authenticated
+// with (id); anyone else gets an error wrapping ErrPermissionDenied.
+//
+// Unknown commands: a first word that names none of its commands is an
+// error wrapping ErrUnknownCommand, whoever asks, so that the gateway
+// answers it as any unknown command.
+//
+// Answers: out's lines; err, if not nil, is a refusal or a usage error
+// worded for the person who typed the command.
 type Console interface {
 	Run(ctx context.Context, id room.Identity, args []string) (out []string, err error)
 }

@@ -11,49 +11,92 @@ import (
 	"chatd/room"
 )
 
-// register binds the member's nickname to its connection's credentials,
-// or, given fp=FINGERPRINT, adds that credential to its account.
+// register binds the member's nickname to its connection's credentials.
+// "/register link" answers a one-time code for the member's account;
+// "/register CODE", from a connection presenting another credential,
+// adds that credential to the code's account. No credential is ever
+// added that the connection has not presented.
 func (d *Directory) register(ctx context.Context, a *actor, args []string) ([]string, error) {
 	if a.member == nil || len(args) > 1 {
 		return nil, room.ErrUsage
 	}
-	var extra []Credential
-	if len(args) == 1 {
-		c, ok, err := parseFP(args[0])
-		if err != nil || !ok {
-			return nil, room.ErrUsage
-		}
-		extra = []Credential{c}
-	}
 	if len(a.creds) == 0 {
 		return nil, fmt.Errorf("you connected without a key or certificate, so there is nothing to register: %s", howToGetCredential(a.id.Transport))
+	}
+	if len(args) == 1 {
+		if strings.HasPrefix(strings.ToLower(args[0]), "fp=") {
+			return nil, errors.New("/register fp= is gone: run /register link, then /register CODE from a connection with the new key or certificate")
+		}
+		if strings.EqualFold(args[0], "link") {
+			return d.issueLink(a)
+		}
+		return d.redeemLink(ctx, a, args[0])
 	}
 	if !d.limits.register.allow(a.id.Address, d.now()) {
 		return nil, errors.New("too many registrations from your address; wait a minute")
 	}
 	nick := a.member.Nick()
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
+	if err := d.lockW(ctx); err != nil {
+		return nil, err
+	}
+	defer d.unlockW()
 	d.mu.RLock()
 	acct := d.v.accounts[keyOf(nick)]
 	d.mu.RUnlock()
 	if acct == nil {
-		if extra != nil {
-			return nil, fmt.Errorf("%q is not registered: /register without arguments first", nick)
-		}
 		return d.createAccount(ctx, a, nick)
 	}
 	if !shares(acct.creds, a.creds) {
 		return nil, fmt.Errorf("%q is registered to other credentials", nick)
 	}
-	if extra == nil {
-		extra = a.creds
+	return d.addCredentials(ctx, a, acct, a.creds)
+}
+
+// issueLink answers a one-time code for the account of a's nickname, to
+// which a's connection must hold a credential.
+func (d *Directory) issueLink(a *actor) ([]string, error) {
+	nick := a.member.Nick()
+	d.mu.RLock()
+	acct := d.v.accounts[keyOf(nick)]
+	d.mu.RUnlock()
+	if acct == nil {
+		return nil, fmt.Errorf("%q is not registered: /register without arguments first", nick)
 	}
-	return d.addCredentials(ctx, a, acct, extra)
+	if !shares(acct.creds, a.creds) {
+		return nil, fmt.Errorf("%q is registered to other credentials", nick)
+	}
+	code, err := d.links.issue(keyOf(nick), d.now())
+	if err != nil {
+		return nil, err
+	}
+	return linkAnswer(acct.rec.Nick, code), nil
+}
+
+// redeemLink adds a's credentials to the account of code. Every attempt
+// counts against the address's limit, so that codes cannot be guessed.
+func (d *Directory) redeemLink(ctx context.Context, a *actor, code string) ([]string, error) {
+	if !d.limits.link.allow(a.id.Address, d.now()) {
+		return nil, errors.New("too many link codes tried from your address; wait a minute")
+	}
+	key, ok := d.links.redeem(code, d.now())
+	if !ok {
+		return nil, errBadLinkCode
+	}
+	if err := d.lockW(ctx); err != nil {
+		return nil, err
+	}
+	defer d.unlockW()
+	d.mu.RLock()
+	acct := d.v.accounts[key]
+	d.mu.RUnlock()
+	if acct == nil {
+		return nil, errBadLinkCode
+	}
+	return d.addCredentials(ctx, a, acct, a.creds)
 }
 
 // createAccount registers nick to a's credentials. The caller holds
-// d.wmu.
+// the write lock (lockW).
 func (d *Directory) createAccount(ctx context.Context, a *actor, nick string) ([]string, error) {
 	if err := d.checkFree(a.creds); err != nil {
 		return nil, err
@@ -90,7 +133,7 @@ func (d *Directory) checkFree(creds []Credential) error {
 	return nil
 }
 
-// addCredentials adds creds to acct. The caller holds d.wmu.
+// addCredentials adds creds to acct. The caller holds the write lock (lockW).
 func (d *Directory) addCredentials(ctx context.Context, a *actor, acct *account, creds []Credential) ([]string, error) {
 	var fresh []Credential
 	for _, c := range creds {
@@ -183,20 +226,38 @@ func (d *Directory) unregister(ctx context.Context, a *actor, args []string) ([]
 			return nil, err
 		}
 	}
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
+	return d.dropAccountOf(ctx, a, t)
+}
+
+// dropAccountOf removes t's account and role, unless the account changed
+// since t was found (unregistered, and registered again by another).
+func (d *Directory) dropAccountOf(ctx context.Context, a *actor, t target) ([]string, error) {
+	if err := d.lockW(ctx); err != nil {
+		return nil, err
+	}
+	defer d.unlockW()
 	key := keyOf(t.nick)
+	if err := d.sameAccount(key, t.acct); err != nil {
+		return nil, err
+	}
+	d.mu.RLock()
+	_, hadRole := d.v.roles[key]
+	d.mu.RUnlock()
 	if err := d.dropRole(ctx, key); err != nil {
 		return nil, err
 	}
 	if err := d.store(ctx, "unregister", func(ctx context.Context) error {
 		return d.backend.Delete(ctx, Accounts, key)
 	}); err != nil {
+		if hadRole {
+			return nil, d.partial("unregister", "/whois "+t.nick, 1, 2, []string{"roles/" + key}, err)
+		}
 		return nil, err
 	}
 	d.mu.Lock()
 	d.dropAccount(key)
 	d.mu.Unlock()
+	d.links.forget(key)
 	d.logAction("unregister", a.name, t.nick, time.Time{}, "")
 	if a.member == nil || !shares(t.acct.creds, a.creds) {
 		d.announce(fmt.Sprintf("%s unregistered %s", a.name, t.nick))
@@ -237,8 +298,28 @@ func (d *Directory) whois(_ context.Context, _ *actor, args []string) ([]string,
 	return out, nil
 }
 
+// sameAccount refuses to go on if the account at key is no longer snap,
+// the snapshot a command checked. The caller holds the write lock.
+func (d *Directory) sameAccount(key string, snap *account) error {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	now := d.v.accounts[key]
+	if now == nil || snap == nil || !now.rec.Since.Equal(snap.rec.Since) || !slices.Equal(now.rec.Creds, snap.rec.Creds) {
+		return fmt.Errorf("%q changed meanwhile (unregistered or registered again); nothing changed: look again with /whois", keyOrNick(snap, key))
+	}
+	return nil
+}
+
+// keyOrNick names the account of a snapshot, or its key.
+func keyOrNick(snap *account, key string) string {
+	if snap != nil {
+		return snap.rec.Nick
+	}
+	return key
+}
+
 // dropRole deletes the operator role of the nickname key, if it has one,
-// from the Backend and the view. The caller holds d.wmu.
+// from the Backend and the view. The caller holds the write lock (lockW).
 func (d *Directory) dropRole(ctx context.Context, key string) error {
 	d.mu.RLock()
 	_, ok := d.v.roles[key]

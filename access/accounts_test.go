@@ -57,29 +57,103 @@ func TestRegisterWithoutCredential(t *testing.T) {
 	contains(t, run(sshM, "/register a b"), "usage: /register")
 }
 
-// TestRegisterMoreCredentials: fp= adds a credential to one's account, at
-// most MaxCredentials; a credential belongs to one account only.
+// takeCode runs /register link as m and returns the code it was told.
+func takeCode(t *testing.T, m *room.Member) string {
+	t.Helper()
+	for _, l := range run(m, "/register link") {
+		if _, after, ok := strings.Cut(l, "link code for "); ok {
+			fields := strings.Fields(after)
+			return fields[1]
+		}
+	}
+	t.Fatalf("no link code for %s", m.Nick())
+	return ""
+}
+
+// TestRegisterMoreCredentials: a credential is added to an account only
+// by a connection presenting it, with a one-time code from a connection
+// holding one of the account's credentials; at most MaxCredentials; a
+// credential belongs to one account only.
 func TestRegisterMoreCredentials(t *testing.T) {
 	f := newFixture(t, options{})
 	alice := f.join("alice", sshID("alice", "192.0.2.1"))
 	run := func(m *room.Member, line string) []string {
-		f.clock.advance(time.Minute) // past the rate limit
+		f.clock.advance(time.Minute) // past the rate limits
 		return run(m, line)
 	}
 	run(alice, "/register")
 	contains(t, run(alice, "/register"), "already")
-	contains(t, run(alice, "/register fp=sha256:"+certFP("alice")), "added tls-cert")
+	code := takeCode(t, alice)
+	viaCert := f.join("anyname", tlsID("alice", "192.0.2.1"))
+	contains(t, run(viaCert, "/register "+strings.ToLower(code)), `added tls-cert sha256:`+certFP("alice")+` to "alice"`)
+	contains(t, run(viaCert, "/register "+code), "unknown, used or expired")
 	alice.Quit("")
-	viaCert := f.join("alice", tlsID("alice", "192.0.2.1"))
+	viaCert.Quit("")
+	viaCert = f.join("alice", tlsID("alice", "192.0.2.1"))
 	bob := f.join("bob", sshID("bob", "192.0.2.2"))
-	contains(t, run(bob, "/register fp="+keyFP("bob")), `"bob" is not registered`)
-	contains(t, run(viaCert, "/register fp="+keyFP("bob")), "added")
+	contains(t, run(bob, "/register link"), `"bob" is not registered`)
+	contains(t, run(bob, "/register "+takeCode(t, viaCert)), `added ssh-key `+keyFP("bob"))
 	contains(t, run(bob, "/register"), `belongs to "alice" already`)
 	for i := 3; i < MaxCredentials; i++ {
-		contains(t, run(viaCert, fmt.Sprintf("/register fp=%s", keyFP(fmt.Sprint(i)))), "added")
+		m := f.join(fmt.Sprint("k", i), sshID(fmt.Sprint(i), "192.0.2.3"))
+		contains(t, run(m, "/register "+takeCode(t, viaCert)), "added")
+		m.Quit("")
 	}
-	contains(t, run(viaCert, "/register fp="+keyFP("nine")), "at most 8")
-	contains(t, run(viaCert, "/register fp=nonsense"), "usage: /register")
+	nine := f.join("nine", sshID("nine", "192.0.2.3"))
+	contains(t, run(nine, "/register "+takeCode(t, viaCert)), "at most 8")
+	contains(t, run(viaCert, "/register fp="+keyFP("nine")), "fp= is gone")
+	// expired codes are refused
+	code = takeCode(t, viaCert)
+	f.clock.advance(linkTTL)
+	contains(t, run(nine, "/register "+code), "unknown, used or expired")
+}
+
+// TestRegisterNoSquatting: a member cannot bind a fingerprint it has not
+// proven, so it cannot squat a victim's key, have the victim banned with
+// it, or let extra keys in under --access registered.
+func TestRegisterNoSquatting(t *testing.T) {
+	f := newFixture(t, options{policy: Registered, admins: ownerLine("olive")})
+	olive := f.join("olive", sshID("olive", "192.0.2.9"))
+	contains(t, run(olive, "/allow fp="+keyFP("mallory")), "allowed")
+	mallory := f.join("mallory", sshID("mallory", "198.51.100.1"))
+	run(mallory, "/register")
+	f.clock.advance(time.Minute)
+	contains(t, run(mallory, "/register fp="+keyFP("victim")), "fp= is gone")
+	contains(t, run(mallory, "/register "+keyFP("victim")), "unknown, used or expired")
+	if err := f.d.Admit(sshID("victim", "203.0.113.5")); err == nil {
+		t.Error("a member let in a key it does not hold")
+	}
+	// the victim's key is free: once allowed, the victim registers it
+	contains(t, run(olive, "/allow fp="+keyFP("victim")), "allowed")
+	victim := f.join("victim", sshID("victim", "203.0.113.5"))
+	contains(t, run(victim, "/register"), `"victim" is now registered`)
+	contains(t, run(olive, "/ban mallory spam"), "banned")
+	if err := f.d.Admit(sshID("victim", "203.0.113.5")); err != nil {
+		t.Errorf("the victim is banned with mallory: %v", err)
+	}
+}
+
+// TestLinkCodesBounded: an account has at most maxLinksPerAccount codes
+// (a new one replaces the oldest); wrong codes cost, by address.
+func TestLinkCodesBounded(t *testing.T) {
+	f := newFixture(t, options{})
+	alice := f.join("alice", sshID("alice", "192.0.2.1"))
+	run(alice, "/register")
+	first := takeCode(t, alice)
+	for range maxLinksPerAccount {
+		takeCode(t, alice)
+	}
+	if n := f.d.links.count(keyOf("alice")); n != maxLinksPerAccount {
+		t.Errorf("%d codes outstanding", n)
+	}
+	guesser := f.join("guess", sshID("guess", "198.51.100.7"))
+	contains(t, run(guesser, "/register "+first), "unknown, used or expired")
+	var last []string
+	for range linkBurst {
+		last = run(guesser, "/register WRONGCODE")
+	}
+	contains(t, last, "too many link codes tried")
+	contains(t, run(guesser, "/register "+takeCode(t, alice)), "too many link codes tried")
 }
 
 // TestUnregister: a member unregisters its own nickname; an operator may
@@ -126,7 +200,8 @@ func TestWhois(t *testing.T) {
 }
 
 // TestRateLimits: /register and failed claims of registered nicknames
-// are limited by address.
+// are limited by address; a claim over the limit wraps ErrTooManyClaims,
+// on which the gateways close the connection.
 func TestRateLimits(t *testing.T) {
 	f := newFixture(t, options{})
 	alice := f.join("alice", sshID("alice", "192.0.2.1"))
@@ -140,12 +215,12 @@ func TestRateLimits(t *testing.T) {
 	for range claimBurst + 1 {
 		_, err = f.r.Join("alice", room.JoinOptions{Identity: sshID("mallory", "198.51.100.1")})
 	}
-	if err == nil || !strings.Contains(err.Error(), "too many registered nicknames") {
+	if !errors.Is(err, room.ErrNickTaken) || !errors.Is(err, ErrTooManyClaims) || !strings.Contains(err.Error(), "wait a minute") {
 		t.Errorf("claim %d: %v", claimBurst+1, err)
 	}
 	// another address is not held back
 	_, err = f.r.Join("alice", room.JoinOptions{Identity: sshID("mallory", "198.51.100.2")})
-	if err == nil || strings.Contains(err.Error(), "too many") {
+	if !errors.Is(err, room.ErrNickTaken) || errors.Is(err, ErrTooManyClaims) {
 		t.Errorf("claim from another address: %v", err)
 	}
 }

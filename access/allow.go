@@ -33,15 +33,17 @@ func (d *Directory) allow(ctx context.Context, a *actor, args []string) ([]strin
 	if err != nil {
 		return nil, err
 	}
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
+	if err := d.lockW(ctx); err != nil {
+		return nil, err
+	}
+	defer d.unlockW()
 	now := d.now().UTC()
-	for _, c := range creds {
+	for i, c := range creds {
 		rec := allowRecord{V: recordVersion, Cred: c.String(), By: a.name, Since: now}
 		if err := d.store(ctx, "allow", func(ctx context.Context) error {
 			return d.backend.Put(ctx, Allowed, rec.Cred, encode(rec), 0)
 		}); err != nil {
-			return nil, err
+			return nil, d.partial("allow", "", i, len(creds), credStrings(creds[:i]), err)
 		}
 		d.mu.Lock()
 		d.v.allowed[c] = rec
@@ -58,9 +60,11 @@ func (d *Directory) disallow(ctx context.Context, a *actor, args []string) ([]st
 	if err != nil {
 		return nil, err
 	}
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
-	n := 0
+	if err := d.lockW(ctx); err != nil {
+		return nil, err
+	}
+	defer d.unlockW()
+	var done []string
 	for _, c := range creds {
 		if !d.allowed(c) {
 			continue
@@ -68,17 +72,16 @@ func (d *Directory) disallow(ctx context.Context, a *actor, args []string) ([]st
 		if err := d.store(ctx, "disallow", func(ctx context.Context) error {
 			return d.backend.Delete(ctx, Allowed, c.String())
 		}); err != nil {
-			return nil, err
+			return nil, d.partial("disallow", "", len(done), len(creds), done, err)
 		}
 		d.mu.Lock()
 		delete(d.v.allowed, c)
 		d.mu.Unlock()
-		n++
+		done = append(done, c.String())
 	}
-	if n == 0 {
+	if len(done) == 0 {
 		return nil, fmt.Errorf("%s is not on the allowlist", label)
 	}
 	d.logAction("disallow", a.name, label, time.Time{}, "")
-	d.announce(fmt.Sprintf("%s disallowed %s", a.name, label))
-	return nil, nil
+	return d.told(a, fmt.Sprintf("%s disallowed %s", a.name, label)), nil
 }

@@ -3,6 +3,7 @@ package access
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -85,44 +86,118 @@ func (d *Directory) ban(ctx context.Context, a *actor, args []string) ([]string,
 	bans := make([]ban, 0, len(set.targets))
 	for _, t := range set.targets {
 		bans = append(bans, ban{target: t, rec: banRecord{V: recordVersion, Target: t.String(), Nick: set.nick,
-			By: a.name, Reason: reason, Since: now, Until: until}})
+			By: a.name, ByRank: a.rank.String(), Reason: reason, Since: now, Until: until}})
 	}
-	if err := d.putBans(ctx, bans, dur); err != nil {
+	kept, err := d.putBans(ctx, bans, dur)
+	if err != nil {
 		return nil, err
+	}
+	if len(kept) == len(bans) {
+		return []string{fmt.Sprintf("nothing changed: %s has a longer ban (%s); /unban first to shorten it", set.label, strings.Join(kept, ", "))}, nil
 	}
 	d.logAction("ban", a.name, set.label, until, reason)
 	removed := d.removeBanned(a, bans, room.Reason{Kind: room.ReasonBanned, Detail: detail(a.name, until, reason)})
 	if len(removed) == 0 {
 		d.announce(fmt.Sprintf("%s banned %s", a.name, detail(set.label, until, reason)))
 	}
-	return []string{fmt.Sprintf("banned %s: %d credentials and addresses; removed %d present", set.label, len(bans), len(removed))}, nil
+	out := []string{fmt.Sprintf("banned %s: %d credentials and addresses; removed %d present", set.label, len(bans), len(removed))}
+	if len(kept) > 0 {
+		out = append(out, fmt.Sprintf("%d of them kept a longer ban they had (%s): /unban first to shorten it", len(kept), strings.Join(kept, ", ")))
+	}
+	return out, nil
+}
+
+// longerBan returns the ban in force at the key of b that outlasts b, as
+// /banned words its end; ok is false if there is none. The caller holds
+// d.mu.
+func (v *view) longerBan(b ban, now time.Time) (string, bool) {
+	old, ok := v.bans[b.target.key()]
+	if !ok || expired(old.rec.Until, now) {
+		return "", false
+	}
+	switch {
+	case old.rec.Until.IsZero() && !b.rec.Until.IsZero():
+		return old.rec.Target + " until lifted", true
+	case !old.rec.Until.IsZero() && !b.rec.Until.IsZero() && old.rec.Until.After(b.rec.Until):
+		return old.rec.Target + " until " + formatTime(old.rec.Until), true
+	}
+	return "", false
+}
+
+// keepLonger drops from bans those whose target has a longer ban in
+// force, and says which those are.
+func (d *Directory) keepLonger(bans []ban) ([]ban, []string) {
+	now := d.now()
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	var write []ban
+	var kept []string
+	for _, b := range bans {
+		if what, ok := d.v.longerBan(b, now); ok {
+			kept = append(kept, what)
+			continue
+		}
+		write = append(write, b)
+	}
+	return write, kept
 }
 
 // putBans stores bans, each for ttl (0: until lifted), and puts them in
-// the view; if one cannot be stored, those stored are taken back.
-func (d *Directory) putBans(ctx context.Context, bans []ban, ttl time.Duration) error {
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
+// the view, save those whose target has a longer ban, which it keeps
+// and names. If one cannot be stored, those stored are taken back (with
+// a context that outlives ctx); those that cannot be are kept in the
+// view too, and the error says the change was partial.
+func (d *Directory) putBans(ctx context.Context, bans []ban, ttl time.Duration) ([]string, error) {
+	if err := d.lockW(ctx); err != nil {
+		return nil, err
+	}
+	defer d.unlockW()
+	bans, kept := d.keepLonger(bans)
 	for i, b := range bans {
 		err := d.store(ctx, "ban", func(ctx context.Context) error {
 			return d.backend.Put(ctx, Bans, b.target.key(), encode(b.rec), ttl)
 		})
 		if err != nil {
-			for _, done := range bans[:i] {
-				_ = d.store(ctx, "ban rollback", func(ctx context.Context) error {
-					return d.backend.Delete(ctx, Bans, done.target.key())
-				})
-			}
-			return err
+			left := d.rollbackBans(detached(ctx), bans[:i])
+			d.setBans(left)
+			return nil, d.partial("ban", "/banned", len(left), len(bans), banKeys(left), err)
 		}
 	}
+	d.setBans(bans)
+	return kept, nil
+}
+
+// rollbackBans deletes bans from the Backend and returns those it could
+// not delete.
+func (d *Directory) rollbackBans(ctx context.Context, bans []ban) []ban {
+	var left []ban
+	for _, b := range bans {
+		if err := d.store(ctx, "ban rollback", func(ctx context.Context) error {
+			return d.backend.Delete(ctx, Bans, b.target.key())
+		}); err != nil {
+			left = append(left, b)
+		}
+	}
+	return left
+}
+
+// setBans puts bans in the view, pruning the expired.
+func (d *Directory) setBans(bans []ban) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.v.prune(d.now())
 	for _, b := range bans {
 		d.v.bans[b.target.key()] = b
 	}
-	return nil
+}
+
+// banKeys are the bans' keys, for the log.
+func banKeys(bans []ban) []string {
+	keys := make([]string, len(bans))
+	for i, b := range bans {
+		keys[i] = b.target.key()
+	}
+	return keys
 }
 
 // removeBanned removes from the room every member that bans match,
@@ -169,35 +244,40 @@ func (d *Directory) unban(ctx context.Context, a *actor, args []string) ([]strin
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("%s is not banned", label)
 	}
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
-	for _, key := range keys {
+	if err := d.lockW(ctx); err != nil {
+		return nil, err
+	}
+	defer d.unlockW()
+	for i, key := range keys {
 		if err := d.store(ctx, "unban", func(ctx context.Context) error {
 			return d.backend.Delete(ctx, Bans, key)
 		}); err != nil {
-			return nil, err
+			return nil, d.partial("unban", "/banned", i, len(keys), keys[:i], err)
 		}
 		d.mu.Lock()
 		delete(d.v.bans, key)
 		d.mu.Unlock()
 	}
 	d.logAction("unban", a.name, label, time.Time{}, "")
-	d.announce(fmt.Sprintf("%s lifted the ban on %s", a.name, label))
-	return nil, nil
+	return d.told(a, fmt.Sprintf("%s lifted the ban on %s", a.name, label)), nil
 }
 
-// bansOf returns the keys of the bans in the view that word names.
+// bansOf returns the keys of the bans in force in the view that word
+// names.
 func (d *Directory) bansOf(word string) ([]string, string, error) {
 	if c, ok, err := parseFP(word); ok || err != nil {
 		return d.existing(banTarget{Cred: c}.key()), c.String(), err
 	}
 	if p, ok, err := parseIP(word); ok || err != nil {
+		if errors.Is(err, errTooFine) {
+			err = nil // a ban stored before they were refused can be lifted
+		}
 		return d.existing(banTarget{Prefix: p}.key()), p.String(), err
 	}
 	if err := room.ValidateNick(word); err != nil {
 		return nil, "", fmt.Errorf("%w: %v", room.ErrUsage, err)
 	}
-	key := keyOf(word)
+	key, now := keyOf(word), d.now()
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	var creds []Credential
@@ -206,6 +286,9 @@ func (d *Directory) bansOf(word string) ([]string, string, error) {
 	}
 	var keys []string
 	for k, b := range d.v.bans {
+		if expired(b.rec.Until, now) {
+			continue
+		}
 		if b.rec.Nick != "" && keyOf(b.rec.Nick) == key || !b.target.Prefix.IsValid() && hasCred(creds, b.target.Cred) {
 			keys = append(keys, k)
 		}
@@ -213,11 +296,12 @@ func (d *Directory) bansOf(word string) ([]string, string, error) {
 	return keys, word, nil
 }
 
-// existing returns key if the view has a ban at it.
+// existing returns key if the view has a ban in force at it.
 func (d *Directory) existing(key string) []string {
+	now := d.now()
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	if _, ok := d.v.bans[key]; ok {
+	if b, ok := d.v.bans[key]; ok && !expired(b.rec.Until, now) {
 		return []string{key}
 	}
 	return nil

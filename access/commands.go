@@ -47,14 +47,13 @@ func init() { commands = commandList() }
 // commandList returns the commands, in /help order.
 func commandList() []*command {
 	return []*command{
-		{name: "register", args: "[fp=FINGERPRINT]", help: "Bind your nickname to the key or certificate you connected with (or add FINGERPRINT to your account).", slash: true, run: (*Directory).register},
+		{name: "register", args: "[link|CODE]", help: "Bind your nickname to the key or certificate you connected with; link: get a code, then /register CODE from a connection with another key or certificate to add it.", slash: true, run: (*Directory).register},
 		{name: "unregister", args: "[NICK]", help: "Unbind your nickname (operators: NICK's) from its credentials.", slash: true, run: (*Directory).unregister},
 		{name: "whois", args: "NICK", help: "Show NICK's credentials' fingerprints, role and presence.", slash: true, console: true, run: (*Directory).whois},
-		{name: "who", help: "List the members of the room.", rank: rankOperator, console: true, run: (*Directory).who},
 		{name: "op", args: "NICK", help: "Make registered NICK an operator.", rank: rankOperator, slash: true, console: true, run: (*Directory).op},
 		{name: "deop", args: "NICK", help: "Take NICK's operator role away.", rank: rankOperator, slash: true, console: true, run: (*Directory).deop},
 		{name: "kick", args: "NICK [REASON]", help: "Remove NICK from the room.", rank: rankOperator, slash: true, console: true, run: (*Directory).kick},
-		{name: "ban", args: "NICK|fp=FINGERPRINT|ip=ADDR[/PREFIX] [DURATION] [REASON]", help: "Ban and remove; DURATION like 30m, 2h, 7d.", rank: rankOperator, slash: true, console: true, run: (*Directory).ban},
+		{name: "ban", args: "NICK|fp=FINGERPRINT|ip=ADDR[/PREFIX] [DURATION] [REASON]", help: "Ban and remove; DURATION like 30m, 2h, 7d; IPv6 by /64 at the finest.", rank: rankOperator, slash: true, console: true, run: (*Directory).ban},
 		{name: "unban", args: "NICK|fp=FINGERPRINT|ip=ADDR[/PREFIX]", help: "Lift a ban.", rank: rankOperator, slash: true, console: true, run: (*Directory).unban},
 		{name: "banned", help: "List the bans.", rank: rankOperator, slash: true, console: true, run: (*Directory).banned},
 		{name: "mute", args: "NICK [DURATION] [REASON]", help: "Let NICK read but not send.", rank: rankOperator, slash: true, console: true, run: (*Directory).mute},
@@ -101,7 +100,9 @@ func (d *Directory) slashHandler(c *command) func(m *room.Member, args string) e
 		if a.rank < c.rank {
 			return fmt.Errorf("%w: /%s is for the room's operators only", ErrPermissionDenied, c.name)
 		}
-		lines, err := c.run(d, context.Background(), a, strings.Fields(args))
+		ctx, cancel := context.WithTimeout(context.Background(), d.commandTimeout)
+		defer cancel()
+		lines, err := c.run(d, ctx, a, strings.Fields(args))
 		if err != nil {
 			return err
 		}
@@ -153,9 +154,20 @@ func (d *Directory) Run(ctx context.Context, id room.Identity, args []string) ([
 	}
 	lines, err := c.run(d, ctx, a, clean[1:])
 	if errors.Is(err, room.ErrUsage) {
-		return nil, fmt.Errorf("%w: %s", room.ErrUsage, c.usage())
+		return nil, usageError(c, err)
 	}
 	return lines, err
+}
+
+// usageError words err, a room.ErrUsage, as the usage of c followed by
+// what err says was wrong, if anything: "usage: ban ...: a duration from
+// 1s to 365d".
+func usageError(c *command, err error) error {
+	detail, ok := strings.CutPrefix(err.Error(), room.ErrUsage.Error()+": ")
+	if !ok || detail == "" {
+		return fmt.Errorf("%w: %s", room.ErrUsage, c.usage())
+	}
+	return fmt.Errorf("%w: %s: %s", room.ErrUsage, c.usage(), detail)
 }
 
 // findConsole returns the console command called name, or nil.
@@ -169,7 +181,8 @@ func findConsole(name string) *command {
 }
 
 // consoleActor is the holder of id as an admin: named by its account's
-// nickname, else the admins file's comment, else its fingerprint.
+// nickname, else by the admins file's comment if that is a nickname,
+// else "an owner"; a member without an account by its fingerprint.
 func (d *Directory) consoleActor(id room.Identity) *actor {
 	creds := CredentialsOf(id)
 	d.mu.RLock()
@@ -182,8 +195,8 @@ func (d *Directory) consoleActor(id room.Identity) *actor {
 		}
 	}
 	for _, c := range creds {
-		if name := d.v.owners[c]; name != "" {
-			a.name = name
+		if _, ok := d.v.owners[c]; ok {
+			a.name = ownerName(d.v.owners[c])
 			return a
 		}
 	}
@@ -191,6 +204,19 @@ func (d *Directory) consoleActor(id room.Identity) *actor {
 		a.name = creds[0].String()
 	}
 	return a
+}
+
+// anOwner names an owner whose admins-file comment is no nickname.
+const anOwner = "an owner"
+
+// ownerName is how announcements name an owner over the console: the
+// admins file's comment only if it is a valid nickname without "@"
+// (ssh-keygen writes user@host, which is not the room's business).
+func ownerName(comment string) string {
+	if comment == "" || strings.Contains(comment, "@") || room.ValidateNick(comment) != nil {
+		return anOwner
+	}
+	return comment
 }
 
 // help lists the console's commands.
@@ -205,24 +231,6 @@ func (d *Directory) help(_ context.Context, _ *actor, args []string) ([]string, 
 		}
 	}
 	return out, nil
-}
-
-// who lists the room's members.
-func (d *Directory) who(_ context.Context, _ *actor, args []string) ([]string, error) {
-	if len(args) > 0 {
-		return nil, room.ErrUsage
-	}
-	r := d.attached()
-	if r == nil {
-		return nil, errNoRoom
-	}
-	nicks := r.Members()
-	shown := nicks[:min(len(nicks), maxListed)]
-	line := fmt.Sprintf("%d present: %s", len(nicks), strings.Join(shown, ", "))
-	if len(shown) < len(nicks) {
-		line += fmt.Sprintf(" and %d more", len(nicks)-len(shown))
-	}
-	return []string{line}, nil
 }
 
 // errNoRoom: moderation needs the room, which is not attached.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,25 +20,39 @@ func TestConsole(t *testing.T) {
 	alice := f.join("alice", tlsID("alice", "192.0.2.1"))
 	mallory := f.join("mallory", sshID("mallory", "198.51.100.1"))
 	ctx := context.Background()
-	out, err := f.d.Run(ctx, carol, []string{"who"})
-	if err != nil || len(out) != 1 || out[0] != "2 present: alice, mallory" {
-		t.Errorf("who: %q, %v", out, err)
+	out, err := f.d.Run(ctx, carol, []string{"whois", "alice"})
+	if err != nil || len(out) == 0 || out[0] != "alice: member" {
+		t.Errorf("whois: %q, %v", out, err)
 	}
-	if _, err := f.d.Run(ctx, sshID("mallory", "198.51.100.1"), []string{"who"}); !errors.Is(err, ErrPermissionDenied) {
-		t.Errorf("who by mallory: %v", err)
+	if _, err := f.d.Run(ctx, sshID("mallory", "198.51.100.1"), []string{"whois", "alice"}); !errors.Is(err, ErrPermissionDenied) {
+		t.Errorf("whois by mallory: %v", err)
+	}
+	// sshgw answers who itself: the console does not have it
+	if _, err := f.d.Run(ctx, carol, []string{"who"}); !errors.Is(err, ErrUnknownCommand) {
+		t.Errorf("who: %v", err)
 	}
 	if _, err := f.d.Run(ctx, carol, []string{"ban", "mallory", "1h", "spam"}); err != nil {
 		t.Fatal(err)
 	}
-	if r := left(t, mallory); r.Kind != room.ReasonBanned || r.Detail != "carol@example until 2026-12-01 13:00:00 UTC: spam" {
+	if r := left(t, mallory); r.Kind != room.ReasonBanned || r.Detail != "an owner until 2026-12-01 13:00:00 UTC: spam" {
 		t.Errorf("mallory left for %+v", r)
 	}
 	out, err = f.d.Run(ctx, carol, []string{"banned"})
-	if err != nil || !strings.Contains(strings.Join(out, "\n"), "by carol@example") {
+	if err != nil || !strings.Contains(strings.Join(out, "\n"), "by an owner") {
 		t.Errorf("banned: %q, %v", out, err)
 	}
 	if _, err := f.d.Run(ctx, carol, []string{"kick"}); !errors.Is(err, room.ErrUsage) || err.Error() != "usage: kick NICK [REASON]" {
 		t.Errorf("kick without a nick: %v", err)
+	}
+	// a usage error keeps what was wrong
+	for args, want := range map[string]string{
+		"ban alice 400d spam": "usage: ban NICK|fp=FINGERPRINT|ip=ADDR[/PREFIX] [DURATION] [REASON]: a duration of at most 365d",
+		"ban fp=SHA256:xyz":   "usage: ban NICK|fp=FINGERPRINT|ip=ADDR[/PREFIX] [DURATION] [REASON]: fp= takes a SHA256: key or sha256: certificate fingerprint",
+		"mute alice 0s":       "usage: mute NICK [DURATION] [REASON]: a duration from 1s to 365d",
+	} {
+		if _, err := f.d.Run(ctx, carol, strings.Fields(args)); !errors.Is(err, room.ErrUsage) || err.Error() != want {
+			t.Errorf("%s: %v", args, err)
+		}
 	}
 	// A command the console does not have is unknown to anyone, so that
 	// the gateway answers it as any unknown command; one it has is denied
@@ -66,47 +79,18 @@ func TestConsole(t *testing.T) {
 	if _, err := f.d.Run(ctx, carol, []string{"op", "alice"}); err != nil {
 		t.Fatal(err)
 	}
-	containsEvents(t, take(alice), "carol@example made alice an operator")
+	containsEvents(t, take(alice), "an owner made alice an operator")
 	if _, err := f.d.Run(ctx, tlsID("alice", "10.0.0.1"), []string{"motd", "hello", "there"}); err != nil {
 		t.Fatal(err)
 	}
 	containsEvents(t, take(alice), "alice set the message of the day: hello there")
 }
 
-// failing is a Backend whose writes fail while fail is set.
-type failing struct {
-	Backend
-	fail atomic.Bool
-}
-
-var errDown = errors.New("store down")
-
-func (b *failing) Create(ctx context.Context, bk Bucket, key string, val []byte, ttl time.Duration) error {
-	if b.fail.Load() {
-		return errDown
-	}
-	return b.Backend.Create(ctx, bk, key, val, ttl)
-}
-
-func (b *failing) Put(ctx context.Context, bk Bucket, key string, val []byte, ttl time.Duration) error {
-	if b.fail.Load() {
-		return errDown
-	}
-	return b.Backend.Put(ctx, bk, key, val, ttl)
-}
-
-func (b *failing) Delete(ctx context.Context, bk Bucket, key string) error {
-	if b.fail.Load() {
-		return errDown
-	}
-	return b.Backend.Delete(ctx, bk, key)
-}
-
 // TestStoreFailure: a command whose change the Backend cannot keep says
 // so; nothing changed in memory.
 func TestStoreFailure(t *testing.T) {
 	clk := newClock()
-	fb := &failing{Backend: NewMemoryBackend(clk.now)}
+	fb := &failingBackend{MemoryBackend: NewMemoryBackend(clk.now)}
 	d, err := New(context.Background(), Options{Backend: fb, Now: clk.now, AdminsFile: writeFile(t, "admins", ownerLine("olive"))})
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +111,7 @@ func TestStoreFailure(t *testing.T) {
 	}
 	take(olive)
 	take(alice)
-	fb.fail.Store(true)
+	fb.failFrom(1, 100) // every write from now
 	for _, tc := range []struct {
 		m    *room.Member
 		line string
@@ -188,7 +172,88 @@ func TestConcurrency(t *testing.T) {
 		t.Errorf("%d accounts hold the twin key", n)
 	}
 	f.d.Close()
-	if _, err := f.d.Run(context.Background(), sshID("olive", "x"), []string{"who"}); !errors.Is(err, errClosed) {
+	if _, err := f.d.Run(context.Background(), sshID("olive", "x"), []string{"banned"}); !errors.Is(err, errClosed) {
 		t.Errorf("Run after Close: %v", err)
+	}
+}
+
+// TestConsoleOwnerName: an admins-file comment names the owner only if it
+// is a nickname without "@"; else the owner is "an owner" (or its
+// account's nickname).
+func TestConsoleOwnerName(t *testing.T) {
+	for comment, want := range map[string]string{
+		"carol@laptop": "an owner", "": "an owner", "two words": "an owner", "carol": "carol",
+	} {
+		f := newFixture(t, options{admins: keyFP("carol") + " " + comment + "\n"})
+		alice := f.join("alice", tlsID("alice", "192.0.2.1"))
+		if _, err := f.d.Run(t0ctx, sshID("carol", "192.0.2.77"), []string{"kick", "alice"}); err != nil {
+			t.Fatal(err)
+		}
+		if r := left(t, alice); !strings.HasPrefix(r.Detail, want) || strings.Contains(r.Detail, "@") {
+			t.Errorf("comment %q: alice left for %+v", comment, r)
+		}
+	}
+}
+
+// TestWriteLockHonoursContext: a change waiting for another gives up when
+// its context ends, over the console and in the room (whose commands
+// have a deadline of their own), saying nothing changed.
+func TestWriteLockHonoursContext(t *testing.T) {
+	g := newGoverned(t, options{})
+	if err := g.d.lockW(t0ctx); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t0ctx)
+	cancel()
+	if _, err := g.d.Run(ctx, sshID("olive", "192.0.2.9"), []string{"ban", "mallory"}); !errors.Is(err, errBusy) {
+		t.Errorf("console ban while another change holds the lock: %v", err)
+	}
+	g.d.commandTimeout = time.Millisecond
+	contains(t, run(g.oscar, "/mute mallory"), "busy with other changes")
+	g.d.unlockW()
+	contains(t, run(g.oscar, "/mute mallory"), "oscar muted mallory")
+}
+
+// TestConsoleSaysWhatHappened: a console command that succeeds answers
+// what it did, since the admin is not in the room to hear it.
+func TestConsoleSaysWhatHappened(t *testing.T) {
+	g := newGoverned(t, options{})
+	olive := sshID("olive", "192.0.2.99")
+	for _, tc := range []struct{ args, want string }{
+		{"op alice", "made alice an operator"},
+		{"deop alice", "took alice's operator role away"},
+		{"mute mallory 1h", "muted mallory for 1h"},
+		{"unmute mallory", "unmuted mallory"},
+		{"motd hello", "set the message of the day: hello"},
+		{"motd -", "cleared the message of the day"},
+		{"ban fp=" + keyFP("zed"), "banned " + keyFP("zed")},
+		{"unban fp=" + keyFP("zed"), "lifted the ban on " + keyFP("zed")},
+		{"allow fp=" + keyFP("zed"), "allowed"},
+		{"disallow fp=" + keyFP("zed"), "disallowed " + keyFP("zed")},
+		{"kick mallory bye", "kicked mallory: bye"},
+	} {
+		out, err := g.d.Run(t0ctx, olive, strings.Fields(tc.args))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.args, err)
+		}
+		contains(t, out, tc.want)
+	}
+	// in the room, the announcement is the answer: it is not told twice
+	if lines := run(g.olive, "/motd again"); len(lines) != 1 {
+		t.Errorf("/motd told %q", lines)
+	}
+}
+
+// TestMuteWithoutCredential: a mute of a member without a key or
+// certificate says it holds the nickname only.
+func TestMuteWithoutCredential(t *testing.T) {
+	g := newGoverned(t, options{})
+	g.join("bare", room.Identity{Transport: room.TransportTLS, Address: "192.0.2.50"})
+	contains(t, run(g.oscar, "/mute bare"), "the mute holds the nickname only: they can come back unmuted under another")
+	lines := run(g.oscar, "/mute mallory")
+	for _, l := range lines {
+		if strings.Contains(l, "nickname only") {
+			t.Errorf("mute of a member with a key: %q", l)
+		}
 	}
 }

@@ -3,6 +3,8 @@ package access
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -114,7 +116,7 @@ func TestHostileRecords(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	put(Accounts, "alice", string(encode(good)))
+	put(Accounts, keyOf("alice"), string(encode(good)))
 	put(Accounts, "bob", `{"v":2,"nick":"bob","creds":["`+keyFP("bob")+`"]}`)              // another version
 	put(Accounts, "carl", `{"v":1,"nick":"carl","creds":[]}`)                              // no credentials
 	put(Accounts, "dan2", `{"v":1,"nick":"dan","creds":["`+keyFP("dan")+`"]}`)             // key not its nick's
@@ -133,16 +135,39 @@ func TestHostileRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// eve or alice: whichever loaded second is refused, so one of them
-	// loads; all the others are bad.
+	// eve, of no known date, claims alice's key: alice, the older, keeps
+	// it; all the others are bad.
 	if got := series["chatd_access_bad_records_total"]; got != 13 {
 		t.Errorf("bad records = %v, want 13", got)
 	}
 	if n := strings.Count(f.logText(), "skipping a bad stored record"); n != 13 {
 		t.Errorf("%d bad records logged, want 13", n)
 	}
-	if len(f.d.v.accounts) != 1 || len(f.d.v.bans) != 0 || f.d.v.motd.Text != "" || len(f.d.v.roles) != 0 {
-		t.Errorf("view after hostile records: %d accounts, %d bans, motd %q", len(f.d.v.accounts), len(f.d.v.bans), f.d.v.motd.Text)
+	if len(f.d.v.accounts) != 1 || f.d.v.accounts[keyOf("alice")] == nil || len(f.d.v.bans) != 0 || f.d.v.motd.Text != "" || len(f.d.v.roles) != 0 {
+		t.Errorf("view after hostile records: %v accounts, %d bans, motd %q", slices.Collect(maps.Keys(f.d.v.accounts)), len(f.d.v.bans), f.d.v.motd.Text)
+	}
+}
+
+// TestSharedCredentialLoad: a credential two stored accounts claim stays
+// with the older, every load, and the log names both.
+func TestSharedCredentialLoad(t *testing.T) {
+	ctx := context.Background()
+	b := NewMemoryBackend(nil)
+	older := accountRecord{V: 1, Nick: "zoe", Creds: []string{keyFP("twin")}, Since: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	newer := accountRecord{V: 1, Nick: "amy", Creds: []string{keyFP("twin")}, Since: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)}
+	for _, rec := range []accountRecord{older, newer} {
+		if err := b.Put(ctx, Accounts, keyOf(rec.Nick), encode(rec), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 20 {
+		f := newFixture(t, options{backend: b})
+		if f.d.v.accounts[keyOf("zoe")] == nil || f.d.v.accounts[keyOf("amy")] != nil {
+			t.Fatalf("loaded %v", slices.Collect(maps.Keys(f.d.v.accounts)))
+		}
+		if !strings.Contains(f.logText(), `belongs to \"zoe\" (registered 2026-01-01 00:00:00 UTC, kept: the older) and to \"amy\"`) {
+			t.Fatalf("log: %s", f.logText())
+		}
 	}
 }
 

@@ -20,7 +20,9 @@ type Options struct {
 	// Policy is who may join (Open by default).
 	Policy Policy
 	// AdminsFile names the owners, one credential a line (see
-	// ParseCredential); it is re-read by Reload. "": no owners.
+	// ParseCredential); it is re-read by Reload. "": no owners. A line's
+	// comment names the owner in the console's announcements if it is a
+	// valid nickname without "@"; else the owner is "an owner".
 	AdminsFile string
 	// AllowlistFile seeds the allowlist at New: its credentials are
 	// added, none is removed. "": none.
@@ -36,11 +38,20 @@ type Options struct {
 // storeTimeout bounds one call to the Backend.
 const storeTimeout = 5 * time.Second
 
+// commandTimeout bounds a slash command's wait for the other changes and
+// its calls to the Backend (the console's context bounds its commands).
+const commandTimeout = 15 * time.Second
+
 // Directory is who is who in a room, who may come in and who governs it:
 // it answers the room's seams (Policy, Nicks, Greeting), the gateways'
 // Door and Console, and the room's identity and moderation commands.
 // Its records live in a Backend and are kept in memory, so that the
 // questions the room and the gateways ask are answered without waiting.
+//
+// Lock order: the room's lock may be held when d.mu is taken (the room
+// asks its seams under it); never take the room's lock, nor call the
+// room, under d.mu. The write lock (wmu) is taken before d.mu and is
+// never waited for by the room or a gateway.
 type Directory struct {
 	backend Backend
 	policy  Policy
@@ -49,10 +60,16 @@ type Directory struct {
 	now     func() time.Time
 	metrics *metrics
 	limits  *limits
+	links   *links
+	// commandTimeout bounds a slash command (commandTimeout; tests
+	// shorten it).
+	commandTimeout time.Duration
 
-	// wmu serializes the changes: each writes the Backend, then the view.
-	// Nothing the room or a gateway waits for takes it.
-	wmu sync.Mutex
+	// wmu serializes the changes, each of which writes the Backend, then
+	// the view: a semaphore of one, taken with lockW so that waiting for
+	// it ends with the command's context. Nothing the room or a gateway
+	// waits for takes it.
+	wmu chan struct{}
 
 	mu     sync.RWMutex
 	v      view
@@ -61,7 +78,8 @@ type Directory struct {
 }
 
 // ErrStore is wrapped by the errors of commands whose change the Backend
-// failed to keep: nothing changed.
+// failed to keep: nothing changed. A change of several records that
+// failed part-way is an ErrPartial instead.
 var ErrStore = errors.New("the access store is unavailable; nothing changed")
 
 // New returns a Directory over o.Backend, whose records it loads into
@@ -75,7 +93,8 @@ func New(ctx context.Context, o Options) (*Directory, error) {
 	}
 	d := &Directory{
 		backend: o.Backend, policy: o.Policy, admins: o.AdminsFile,
-		log: o.Logger, now: o.Now, metrics: newMetrics(), limits: newLimits(),
+		log: o.Logger, now: o.Now, metrics: newMetrics(), limits: newLimits(), links: newLinks(),
+		wmu: make(chan struct{}, 1), commandTimeout: commandTimeout,
 	}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
@@ -137,8 +156,10 @@ func (d *Directory) seedAllowlist(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
+	if err := d.lockW(ctx); err != nil {
+		return err
+	}
+	defer d.unlockW()
 	for _, e := range entries {
 		if d.allowed(e.Cred) {
 			continue
@@ -153,6 +174,22 @@ func (d *Directory) seedAllowlist(ctx context.Context, path string) error {
 	}
 	return nil
 }
+
+// errBusy: a change waited for the others longer than its context let it.
+var errBusy = errors.New("the access store is busy with other changes; nothing changed, try again")
+
+// lockW takes the write lock, or gives up when ctx ends.
+func (d *Directory) lockW(ctx context.Context) error {
+	select {
+	case d.wmu <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%w (%w)", errBusy, ctx.Err())
+	}
+}
+
+// unlockW releases the write lock.
+func (d *Directory) unlockW() { <-d.wmu }
 
 // allowed reports whether c is on the allowlist.
 func (d *Directory) allowed(c Credential) bool {

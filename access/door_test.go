@@ -75,8 +75,8 @@ func TestPolicies(t *testing.T) {
 				}
 			}
 			_, series, _ := metricstest.Gather(f.reg)
-			if got := series[`chatd_access_refusals_total{reason="policy"}`]; got != float64(len(tc.refuse)) {
-				t.Errorf("policy refusals = %v", got)
+			if got, ok := series[`chatd_access_refusals_total{reason="policy"}`]; ok {
+				t.Errorf("Admit counted %v policy refusals: the gateways count them, once a connection", got)
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"log/slog"
 	"os"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
+	"chatd/certs"
 	"chatd/room"
 )
 
@@ -48,7 +50,7 @@ func keyFP(name string) string {
 // certFP is a made-up certificate fingerprint, distinct for each name.
 func certFP(name string) string {
 	sum := sha256.Sum256([]byte("cert " + name))
-	return colonHex(sum[:])
+	return certs.FormatFingerprint(sum)
 }
 
 // sshID is an SSH connection with the key called name, from addr.
@@ -80,6 +82,7 @@ type options struct {
 	allowlist string
 	backend   *MemoryBackend
 	clock     *clock
+	wrap      func(*MemoryBackend) Backend // the Backend the Directory uses, over backend
 	// pastDoor has the room admit every join (a Policy whose Admit
 	// admits all), for tests of members the door would have refused.
 	pastDoor bool
@@ -100,7 +103,11 @@ func newFixture(t *testing.T, o options) *fixture {
 	if f.backend == nil {
 		f.backend = NewMemoryBackend(f.clock.now)
 	}
-	opts := Options{Backend: f.backend, Policy: o.policy, Registerer: f.reg, Now: f.clock.now,
+	var backend Backend = f.backend
+	if o.wrap != nil {
+		backend = o.wrap(f.backend)
+	}
+	opts := Options{Backend: backend, Policy: o.policy, Registerer: f.reg, Now: f.clock.now,
 		Logger: slog.New(slog.NewJSONHandler(lockedWriter{f.logMu, f.logs}, nil))}
 	if o.admins != "" {
 		opts.AdminsFile = writeFile(t, "admins", o.admins)
@@ -225,12 +232,6 @@ func left(t *testing.T, m *room.Member) room.Reason {
 	return m.Reason()
 }
 
-// present reports whether nick is in the fixture's room.
-func (f *fixture) present(nick string) bool {
-	_, ok := f.r.Find(nick)
-	return ok
-}
-
 // owner is the admins file line that makes the key called name an owner.
 func ownerLine(name string) string { return keyFP(name) + "\n" }
 
@@ -243,3 +244,66 @@ func containsEvents(t *testing.T, events []*room.Event, want string) {
 }
 
 var t0ctx = context.Background()
+
+// failingBackend is a MemoryBackend whose writes (Create, Put, Delete)
+// fail when their number, counted from 1, is in fail; it refuses every
+// call once its context is done, as a network store would.
+type failingBackend struct {
+	*MemoryBackend
+	mu     sync.Mutex
+	writes int
+	fail   map[int]bool
+	onFail func() // called at each failure, if set
+}
+
+var errInjected = errors.New("injected failure")
+
+// write counts a write and says whether it fails.
+func (b *failingBackend) write(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	b.writes++
+	failed := b.fail[b.writes]
+	onFail := b.onFail
+	b.mu.Unlock()
+	if !failed {
+		return nil
+	}
+	if onFail != nil {
+		onFail()
+	}
+	return errInjected
+}
+
+// failFrom makes the writes numbered n, n+1, ... n+k-1 from now fail.
+func (b *failingBackend) failFrom(n, k int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.fail = map[int]bool{}
+	for i := range k {
+		b.fail[b.writes+n+i] = true
+	}
+}
+
+func (b *failingBackend) Create(ctx context.Context, bk Bucket, key string, val []byte, ttl time.Duration) error {
+	if err := b.write(ctx); err != nil {
+		return err
+	}
+	return b.MemoryBackend.Create(ctx, bk, key, val, ttl)
+}
+
+func (b *failingBackend) Put(ctx context.Context, bk Bucket, key string, val []byte, ttl time.Duration) error {
+	if err := b.write(ctx); err != nil {
+		return err
+	}
+	return b.MemoryBackend.Put(ctx, bk, key, val, ttl)
+}
+
+func (b *failingBackend) Delete(ctx context.Context, bk Bucket, key string) error {
+	if err := b.write(ctx); err != nil {
+		return err
+	}
+	return b.MemoryBackend.Delete(ctx, bk, key)
+}

@@ -13,12 +13,17 @@ const (
 	// addresses share one limiter.
 	maxLimited = 4096
 	// Failed claims of a registered nickname: a burst, then one every
-	// 10 seconds.
+	// 10 seconds; past it, the refusal wraps ErrTooManyClaims and the
+	// gateway closes the connection.
 	claimEvery = 0.1
 	claimBurst = 5
 	// /register: a burst, then one every 20 seconds.
 	registerEvery = 0.05
 	registerBurst = 3
+	// /register CODE: a burst, then one every 30 seconds; every attempt
+	// costs, a wrong one too.
+	linkEvery = 1.0 / 30
+	linkBurst = 5
 )
 
 // limiter limits an action by address, over a bounded map.
@@ -31,6 +36,7 @@ type limiter struct {
 	overflow *rate.Limiter
 }
 
+// newLimiter returns a limiter of limit a second, with burst.
 func newLimiter(limit rate.Limit, burst int) *limiter {
 	return &limiter{limit: limit, burst: burst, by: map[string]*rate.Limiter{}, overflow: rate.NewLimiter(limit, burst)}
 }
@@ -69,8 +75,14 @@ func (l *limiter) sweep(now time.Time) {
 type limits struct {
 	claim    *limiter
 	register *limiter
+	link     *limiter
 }
 
+// newLimits returns the Directory's rate limits.
 func newLimits() *limits {
-	return &limits{claim: newLimiter(claimEvery, claimBurst), register: newLimiter(registerEvery, registerBurst)}
+	return &limits{
+		claim:    newLimiter(claimEvery, claimBurst),
+		register: newLimiter(registerEvery, registerBurst),
+		link:     newLimiter(linkEvery, linkBurst),
+	}
 }

@@ -2,10 +2,10 @@ package access
 
 import "github.com/prometheus/client_golang/prometheus"
 
-// Refusal reasons, as chatd_access_refusals_total labels them.
+// Refusal reasons, as chatd_access_refusals_total labels them: only
+// claims of registered nicknames (the gateways count door refusals, once
+// a connection).
 const (
-	refusedPolicy      = "policy"
-	refusedBanned      = "banned"
 	refusedRegistered  = "registered-nick"
 	actionLabel        = "action"
 	refusalReasonLabel = "reason"
@@ -19,6 +19,7 @@ type metrics struct {
 	badRecords prometheus.Counter
 }
 
+// newMetrics returns a Directory's metrics, their series created.
 func newMetrics() *metrics {
 	m := &metrics{
 		actions: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -27,16 +28,14 @@ func newMetrics() *metrics {
 		}, []string{actionLabel}),
 		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: metricsNamespace, Name: "access_refusals_total",
-			Help: "Connections and nickname claims refused by the access control, by reason.",
+			Help: "Nickname claims refused by the access control, by reason (registered-nick); door refusals are chatd_door_refusals_total.",
 		}, []string{refusalReasonLabel}),
 		badRecords: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: metricsNamespace, Name: "access_bad_records_total",
 			Help: "Stored access records skipped because they failed their checks.",
 		}),
 	}
-	for _, r := range []string{refusedPolicy, refusedBanned, refusedRegistered} {
-		m.refusals.WithLabelValues(r)
-	}
+	m.refusals.WithLabelValues(refusedRegistered)
 	return m
 }
 

@@ -16,6 +16,16 @@ func (d *Directory) announce(text string) {
 	}
 }
 
+// told announces text to the room and answers it to a if a is not in
+// the room (the console), which would not hear it otherwise.
+func (d *Directory) told(a *actor, text string) []string {
+	d.announce(text)
+	if a.member != nil {
+		return nil
+	}
+	return []string{text}
+}
+
 // logAction logs and counts an action.
 func (d *Directory) logAction(action, by, target string, until time.Time, reason string) {
 	d.metrics.actions.WithLabelValues(action).Inc()
@@ -56,9 +66,14 @@ func (d *Directory) op(ctx context.Context, a *actor, args []string) ([]string, 
 	if t.rank >= rankOperator {
 		return nil, fmt.Errorf("%q is %s already", t.nick, article(t.rank))
 	}
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
+	if err := d.lockW(ctx); err != nil {
+		return nil, err
+	}
+	defer d.unlockW()
 	key := keyOf(t.nick)
+	if err := d.sameAccount(key, t.acct); err != nil {
+		return nil, err
+	}
 	rec := roleRecord{V: recordVersion, Nick: t.acct.rec.Nick, By: a.name, Since: d.now().UTC()}
 	if err := d.store(ctx, "op", func(ctx context.Context) error {
 		return d.backend.Put(ctx, Roles, key, encode(rec), 0)
@@ -69,8 +84,7 @@ func (d *Directory) op(ctx context.Context, a *actor, args []string) ([]string, 
 	d.v.roles[key] = rec
 	d.mu.Unlock()
 	d.logAction("op", a.name, t.nick, time.Time{}, "")
-	d.announce(fmt.Sprintf("%s made %s an operator", a.name, t.nick))
-	return nil, nil
+	return d.told(a, fmt.Sprintf("%s made %s an operator", a.name, t.nick)), nil
 }
 
 // deop takes an operator's role away; owners keep theirs.
@@ -92,14 +106,15 @@ func (d *Directory) deop(ctx context.Context, a *actor, args []string) ([]string
 	if err := canAct(a, rankOperator, t.nick); err != nil {
 		return nil, err
 	}
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
+	if err := d.lockW(ctx); err != nil {
+		return nil, err
+	}
+	defer d.unlockW()
 	if err := d.dropRole(ctx, key); err != nil {
 		return nil, err
 	}
 	d.logAction("deop", a.name, t.nick, time.Time{}, "")
-	d.announce(fmt.Sprintf("%s took %s's operator role away", a.name, t.nick))
-	return nil, nil
+	return d.told(a, fmt.Sprintf("%s took %s's operator role away", a.name, t.nick)), nil
 }
 
 // kick removes a present member.
@@ -119,14 +134,30 @@ func (d *Directory) kick(_ context.Context, a *actor, args []string) ([]string, 
 		return nil, err
 	}
 	reason := reasonOf(args[1:])
-	key := keyOf(t.nick)
-	removed := r.Remove(func(m room.MemberInfo) bool { return keyOf(m.Nick) == key },
-		room.Reason{Kind: room.ReasonKicked, Detail: detail(a.name, time.Time{}, reason)})
-	if len(removed) == 0 {
+	if len(d.kickTarget(r, a, t, reason)) == 0 {
 		return nil, fmt.Errorf("no one called %q is here", args[0])
 	}
 	d.logAction("kick", a.name, t.nick, time.Time{}, reason)
-	return nil, nil
+	if a.member != nil {
+		return nil, nil // the room announces the kick
+	}
+	return []string{"kicked " + detail(t.nick, time.Time{}, reason)}, nil
+}
+
+// kickTarget removes t's member: the one found, by its nickname, identity
+// and arrival, and only if a still outranks it (between finding and
+// removing, it may have left and someone else taken the nickname).
+func (d *Directory) kickTarget(r *room.Room, a *actor, t target, reason string) []string {
+	key, found := keyOf(t.nick), *t.present
+	return r.Remove(func(m room.MemberInfo) bool {
+		if keyOf(m.Nick) != key || m.Identity != found.Identity || !m.Joined.Equal(found.Joined) {
+			return false
+		}
+		creds := CredentialsOf(m.Identity)
+		d.mu.RLock()
+		defer d.mu.RUnlock()
+		return d.v.rankOf(creds) < a.rank
+	}, room.Reason{Kind: room.ReasonKicked, Detail: detail(a.name, time.Time{}, reason)})
 }
 
 // detail is the Detail of a kick's or a ban's reason: "BY[ until
@@ -167,8 +198,10 @@ func (d *Directory) motd(ctx context.Context, a *actor, args []string) ([]string
 		}
 		return []string{"Message of the day: " + text}, nil
 	}
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
+	if err := d.lockW(ctx); err != nil {
+		return nil, err
+	}
+	defer d.unlockW()
 	if len(args) == 1 && args[0] == "-" {
 		if err := d.store(ctx, "motd", func(ctx context.Context) error {
 			return d.backend.Delete(ctx, Settings, motdKey)
@@ -177,8 +210,7 @@ func (d *Directory) motd(ctx context.Context, a *actor, args []string) ([]string
 		}
 		d.setMOTD(motdRecord{})
 		d.logAction("motd", a.name, "", time.Time{}, "cleared")
-		d.announce(a.name + " cleared the message of the day")
-		return nil, nil
+		return d.told(a, a.name+" cleared the message of the day"), nil
 	}
 	text := cleanText(joinWords(args), MaxMOTDBytes+1)
 	if len(text) > MaxMOTDBytes {
@@ -192,10 +224,10 @@ func (d *Directory) motd(ctx context.Context, a *actor, args []string) ([]string
 	}
 	d.setMOTD(rec)
 	d.logAction("motd", a.name, "", time.Time{}, text)
-	d.announce(a.name + " set the message of the day: " + text)
-	return nil, nil
+	return d.told(a, a.name+" set the message of the day: "+text), nil
 }
 
+// setMOTD puts the message of the day in the view.
 func (d *Directory) setMOTD(rec motdRecord) {
 	d.mu.Lock()
 	d.v.motd = rec

@@ -31,8 +31,10 @@ func (d *Directory) mute(ctx context.Context, a *actor, args []string) ([]string
 		rec.Until = now.Add(dur)
 	}
 	key := keyOf(t.nick)
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
+	if err := d.lockW(ctx); err != nil {
+		return nil, err
+	}
+	defer d.unlockW()
 	if err := d.store(ctx, "mute", func(ctx context.Context) error {
 		return d.backend.Put(ctx, Mutes, key, encode(rec), dur)
 	}); err != nil {
@@ -50,8 +52,11 @@ func (d *Directory) mute(ctx context.Context, a *actor, args []string) ([]string
 	if reason != "" {
 		text += ": " + reason
 	}
-	d.announce(text)
-	return nil, nil
+	out := d.told(a, text)
+	if len(t.creds) == 0 {
+		out = append(out, fmt.Sprintf("%s connected without a key or certificate, so the mute holds the nickname only: they can come back unmuted under another", t.nick))
+	}
+	return out, nil
 }
 
 // unmute lifts the mutes of NICK and of its credentials.
@@ -78,8 +83,10 @@ func (d *Directory) unmute(ctx context.Context, a *actor, args []string) ([]stri
 	if err := canAct(a, t.rank, t.nick); err != nil {
 		return nil, err
 	}
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
+	if err := d.lockW(ctx); err != nil {
+		return nil, err
+	}
+	defer d.unlockW()
 	for _, key := range keys {
 		if err := d.store(ctx, "unmute", func(ctx context.Context) error {
 			return d.backend.Delete(ctx, Mutes, key)
@@ -91,6 +98,5 @@ func (d *Directory) unmute(ctx context.Context, a *actor, args []string) ([]stri
 		d.mu.Unlock()
 	}
 	d.logAction("unmute", a.name, t.nick, time.Time{}, "")
-	d.announce(fmt.Sprintf("%s unmuted %s", a.name, t.nick))
-	return nil, nil
+	return d.told(a, fmt.Sprintf("%s unmuted %s", a.name, t.nick)), nil
 }

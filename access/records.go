@@ -59,13 +59,26 @@ type allowRecord struct {
 // banRecord is a ban of a credential ("fp:" key) or an address prefix
 // ("ip:" key).
 type banRecord struct {
-	V      int       `json:"v"`
-	Target string    `json:"target"` // the credential or the prefix, as typed back
-	Nick   string    `json:"nick,omitempty"`
-	By     string    `json:"by"`
+	V      int    `json:"v"`
+	Target string `json:"target"` // the credential or the prefix, as typed back
+	Nick   string `json:"nick,omitempty"`
+	By     string `json:"by"`
+	// ByRank is the author's rank, "operator" or "owner": an address ban
+	// does not hold anyone of that rank or above. "" (records from
+	// before it was kept) counts as "owner".
+	ByRank string    `json:"by_rank,omitempty"`
 	Reason string    `json:"reason,omitempty"`
 	Since  time.Time `json:"since"`
 	Until  time.Time `json:"until,omitzero"`
+}
+
+// authorRank is the rank of the ban's author; records from before it was
+// kept count as an owner's.
+func (r banRecord) authorRank() rank {
+	if r.ByRank == rankOperator.String() {
+		return rankOperator
+	}
+	return rankOwner
 }
 
 // muteRecord is a muted nickname and the credentials it had.

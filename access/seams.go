@@ -123,13 +123,16 @@ func (d *Directory) checkClaim(nick string, id room.Identity) error {
 	}
 	d.metrics.refusals.WithLabelValues(refusedRegistered).Inc()
 	if !d.limits.claim.allow(id.Address, d.now()) {
-		return fmt.Errorf("%w: %q is registered, and too many registered nicknames were tried from your address; wait a minute", room.ErrNickTaken, nick)
+		return fmt.Errorf("%w: %q is registered, and there were %w from your address; wait a minute",
+			room.ErrNickTaken, nick, ErrTooManyClaims)
 	}
 	return fmt.Errorf("%w: %q is registered; connect with one of its credentials, or choose another", room.ErrNickTaken, nick)
 }
 
 // Admit decides whether the holder of id may come in (Door): owners
-// always; then the banned are refused; then the policy decides.
+// always; then the banned are refused; then the policy decides. It
+// counts nothing: a gateway may ask more than once for one connection,
+// and counts its refusals once (chatd_door_refusals_total).
 func (d *Directory) Admit(id room.Identity) error {
 	creds := CredentialsOf(id)
 	now := d.now()
@@ -139,13 +142,11 @@ func (d *Directory) Admit(id room.Identity) error {
 		return nil
 	}
 	if b, ok := d.v.banOf(creds, id.Address, now); ok {
-		d.metrics.refusals.WithLabelValues(refusedBanned).Inc()
 		return bannedRefusal(b.rec)
 	}
 	if d.v.admits(d.policy, creds) {
 		return nil
 	}
-	d.metrics.refusals.WithLabelValues(refusedPolicy).Inc()
 	return d.policyRefusal(id, creds)
 }
 
@@ -177,6 +178,7 @@ func (v *view) admits(policy Policy, creds []Credential) bool {
 }
 
 // banOf returns the ban, in force at now, of one of creds or of addr.
+// An address ban does not hold a holder of its author's rank or above.
 // The caller holds d.mu.
 func (v *view) banOf(creds []Credential, addr string, now time.Time) (ban, bool) {
 	for _, c := range creds {
@@ -189,8 +191,10 @@ func (v *view) banOf(creds []Credential, addr string, now time.Time) (ban, bool)
 		return ban{}, false
 	}
 	ip = ip.Unmap()
+	holder := v.rankOf(creds)
 	for _, b := range v.bans {
-		if b.target.Prefix.IsValid() && b.target.Prefix.Contains(ip) && !expired(b.rec.Until, now) {
+		if b.target.Prefix.IsValid() && b.target.Prefix.Contains(ip) && !expired(b.rec.Until, now) &&
+			holder < b.rec.authorRank() {
 			return b, true
 		}
 	}

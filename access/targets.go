@@ -71,6 +71,7 @@ func canAct(a *actor, r rank, who string) error {
 	return fmt.Errorf("%w: %s is %s; only %s can do that", ErrPermissionDenied, who, article(r), higher(r))
 }
 
+// article names a rank with its article: "an owner".
 func article(r rank) string {
 	if r == rankOwner {
 		return "an owner"
@@ -81,6 +82,7 @@ func article(r rank) string {
 	return "a member"
 }
 
+// higher names who may act on someone of rank r.
 func higher(r rank) string {
 	if r >= rankOperator {
 		return "owners"
@@ -93,33 +95,47 @@ func errNobody(nick string) error {
 	return fmt.Errorf("no one called %q is here or registered", nick)
 }
 
+// errDurationRange: a duration out of range.
+var errDurationRange = fmt.Errorf("%w: a duration from 1s to 365d", room.ErrUsage)
+
 // parseDuration reads a duration as commands take it: a number and a unit
 // (30m, 2h, 7d), or Go's form (1h30m); positive and at most MaxDuration.
-// ok is false if s is not a duration at all.
+// ok is false if s is not a duration at all; a word that looks like one
+// (a digit first, a unit letter last) but is out of range or malformed
+// is an error, never a reason.
 func parseDuration(s string) (time.Duration, bool, error) {
-	if s == "" || s[0] < '0' || s[0] > '9' || len(s) > 16 {
+	if !looksLikeDuration(s) {
 		return 0, false, nil
+	}
+	if len(s) > 16 {
+		return 0, true, errDurationRange
 	}
 	var dur time.Duration
 	if days, found := strings.CutSuffix(s, "d"); found {
 		n, err := strconv.Atoi(days)
-		if err != nil {
-			return 0, false, nil
-		}
-		if n > 365 {
+		if err != nil || n > 365 {
 			return 0, true, fmt.Errorf("%w: a duration of at most 365d", room.ErrUsage)
 		}
 		dur = time.Duration(n) * 24 * time.Hour
 	} else {
 		var err error
 		if dur, err = time.ParseDuration(s); err != nil {
-			return 0, false, nil
+			return 0, true, errDurationRange
 		}
 	}
 	if dur < time.Second || dur > MaxDuration {
-		return 0, true, fmt.Errorf("%w: a duration from 1s to 365d", room.ErrUsage)
+		return 0, true, errDurationRange
 	}
 	return dur, true, nil
+}
+
+// looksLikeDuration reports whether s is meant as a duration: a digit
+// first, a unit letter last, and only digits, dots and unit letters.
+func looksLikeDuration(s string) bool {
+	if s == "" || s[0] < '0' || s[0] > '9' || !strings.ContainsRune("smhd", rune(s[len(s)-1])) {
+		return false
+	}
+	return strings.Trim(s, "0123456789.smhd") == ""
 }
 
 // durationAndReason reads the optional DURATION and REASON that follow a
@@ -159,8 +175,13 @@ func parseFP(s string) (Credential, bool, error) {
 // errTooBroad refuses a ban of too many addresses.
 var errTooBroad = errors.New("that prefix is too broad: ban at most an IPv4 /16 or an IPv6 /32")
 
+// errTooFine refuses an IPv6 prefix that chatd cannot tell apart from
+// its /64.
+var errTooFine = errors.New("ip= bans IPv6 by /64 at the finest (chatd knows IPv6 clients by their /64): name the /64, or the address alone")
+
 // parseIP reads "ip=ADDR[/PREFIX]": an address alone is its /64 if IPv6,
-// else itself; ok is false if s is not of that form.
+// else itself; ok is false if s is not of that form. An IPv6 prefix
+// finer than /64 is refused: chatd knows IPv6 clients by their /64.
 func parseIP(s string) (netip.Prefix, bool, error) {
 	rest, ok := strings.CutPrefix(s, "ip=")
 	if !ok {
@@ -184,6 +205,9 @@ func parseIP(s string) (netip.Prefix, bool, error) {
 		p = netip.PrefixFrom(p.Addr().Unmap(), max(p.Bits()-96, 0))
 	}
 	p = p.Masked()
+	if p.Addr().Is6() && p.Bits() > 64 {
+		return p, true, errTooFine
+	}
 	if tooBroad(p) {
 		return p, true, errTooBroad
 	}

@@ -26,7 +26,11 @@ func TestParseDuration(t *testing.T) {
 		{"-5m", 0, false, false},
 		{"spam", 0, false, false},
 		{"5", 0, false, false},
-		{"99999999999999999d", 0, false, false},
+		{"99999999999999999d", 0, true, true},
+		{"99999999999999999999h", 0, true, true},
+		{"1.5.5h", 0, true, true},
+		{"2nd", 0, false, false},
+		{"3rd", 0, false, false},
 	} {
 		got, ok, err := parseDuration(tc.in)
 		if got != tc.want || ok != tc.ok || (err != nil) != tc.errant || err != nil && !errors.Is(err, room.ErrUsage) {

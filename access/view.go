@@ -2,9 +2,11 @@ package access
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -42,6 +44,7 @@ type ban struct {
 	rec    banRecord
 }
 
+// newView returns an empty view.
 func newView() view {
 	return view{
 		owners: map[Credential]string{}, accounts: map[string]*account{},
@@ -65,12 +68,9 @@ func (d *Directory) load(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("access: loading %s: %w", l.b, err)
 		}
-		n := 0
-		for key, val := range recs {
-			if n++; n > MaxRecords {
-				break
-			}
-			if err := l.load(key, val); err != nil {
+		keys := loadOrder(l.b, recs)
+		for _, key := range keys[:min(len(keys), MaxRecords)] {
+			if err := l.load(key, recs[key]); err != nil {
 				d.metrics.badRecords.Inc()
 				d.log.Warn("access: skipping a bad stored record", "bucket", string(l.b), "key", cut(key), "err", err)
 			}
@@ -79,6 +79,43 @@ func (d *Directory) load(ctx context.Context) error {
 	return nil
 }
 
+// loadOrder is the order in which the records of b are loaded, so that a
+// load is the same every time: accounts oldest first (a credential two
+// accounts claim stays with the older), else by key.
+func loadOrder(b Bucket, recs map[string][]byte) []string {
+	keys := slices.Sorted(maps.Keys(recs))
+	if b != Accounts {
+		return keys
+	}
+	since := make(map[string]time.Time, len(keys))
+	for _, key := range keys {
+		var rec struct {
+			Since time.Time `json:"since"`
+		}
+		if len(recs[key]) <= MaxRecordBytes && json.Unmarshal(recs[key], &rec) == nil {
+			since[key] = rec.Since
+		}
+	}
+	slices.SortStableFunc(keys, func(x, y string) int { return compareSince(since[x], since[y]) })
+	return keys
+}
+
+// compareSince orders registration times, oldest first; an unknown (zero)
+// time comes last.
+func compareSince(x, y time.Time) int {
+	switch {
+	case x.IsZero() && y.IsZero():
+		return 0
+	case x.IsZero():
+		return 1
+	case y.IsZero():
+		return -1
+	}
+	return x.Compare(y)
+}
+
+// loadAccount loads an account record, refusing one that claims a
+// credential an account loaded before holds.
 func (d *Directory) loadAccount(key string, val []byte) error {
 	var rec accountRecord
 	if err := decode(val, &rec, func() int { return rec.V }); err != nil {
@@ -96,7 +133,9 @@ func (d *Directory) loadAccount(key string, val []byte) error {
 	}
 	for _, c := range creds {
 		if other, ok := d.v.byCred[c]; ok {
-			return fmt.Errorf("%w: %s belongs to %q already", errBadRecord, c, other)
+			kept := d.v.accounts[other].rec
+			return fmt.Errorf("%w: %s belongs to %q (registered %s, kept: the older) and to %q (registered %s, skipped)",
+				errBadRecord, c, kept.Nick, formatTime(kept.Since), rec.Nick, formatTime(rec.Since))
 		}
 	}
 	d.v.accounts[key] = &account{rec: rec, creds: creds}
@@ -106,6 +145,7 @@ func (d *Directory) loadAccount(key string, val []byte) error {
 	return nil
 }
 
+// loadRole loads an operator role record into the view, checking it.
 func (d *Directory) loadRole(key string, val []byte) error {
 	var rec roleRecord
 	if err := decode(val, &rec, func() int { return rec.V }); err != nil {
@@ -121,6 +161,7 @@ func (d *Directory) loadRole(key string, val []byte) error {
 	return nil
 }
 
+// loadAllowed loads an allowlist record into the view, checking it.
 func (d *Directory) loadAllowed(key string, val []byte) error {
 	var rec allowRecord
 	if err := decode(val, &rec, func() int { return rec.V }); err != nil {
@@ -140,6 +181,7 @@ func (d *Directory) loadAllowed(key string, val []byte) error {
 	return nil
 }
 
+// loadBan loads a ban record, keyed by what it bans into the view, checking it.
 func (d *Directory) loadBan(key string, val []byte) error {
 	var rec banRecord
 	if err := decode(val, &rec, func() int { return rec.V }); err != nil {
@@ -175,6 +217,7 @@ func checkBanFields(rec banRecord) error {
 	return checkText(rec.Reason, MaxReasonBytes)
 }
 
+// loadMute loads a mute record into the view, checking it.
 func (d *Directory) loadMute(key string, val []byte) error {
 	var rec muteRecord
 	if err := decode(val, &rec, func() int { return rec.V }); err != nil {
@@ -197,6 +240,7 @@ func (d *Directory) loadMute(key string, val []byte) error {
 	return nil
 }
 
+// loadSetting loads a setting record (the message of the day) into the view, checking it.
 func (d *Directory) loadSetting(key string, val []byte) error {
 	if key != motdKey {
 		return fmt.Errorf("%w: unknown setting %q", errBadRecord, cut(key))

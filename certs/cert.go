@@ -404,8 +404,14 @@ func IsSelfSigned(c *x509.Certificate) bool {
 // Fingerprint returns the SHA-256 fingerprint of a DER certificate in the
 // form `openssl x509 -fingerprint -sha256` prints: AB:CD:...
 func Fingerprint(der []byte) string {
-	sum := sha256.Sum256(der)
+	return FormatFingerprint(sha256.Sum256(der))
+}
+
+// FormatFingerprint writes a SHA-256 sum as `openssl x509 -fingerprint
+// -sha256` prints it: upper-case hex pairs joined by colons.
+func FormatFingerprint(sum [sha256.Size]byte) string {
 	var b bytes.Buffer
+	b.Grow(3*len(sum) - 1)
 	for i, c := range sum {
 		if i > 0 {
 			b.WriteByte(':')

@@ -25,15 +25,22 @@ type accessConfig struct {
 }
 
 // check says what is wrong with the access flags, on their own and with
-// the SSH ones: a policy that knows members by their credentials needs SSH
-// to ask for keys.
+// the SSH ones: a policy that knows members by their credentials, and
+// owners, need SSH to ask for keys; a closed room needs someone who can
+// get in.
 func (a accessConfig) check(sshNoneAuth, noneAuthSet bool) (access.Policy, error) {
 	policy, err := access.ParsePolicy(a.policy)
 	if err != nil {
 		return policy, fmt.Errorf("--access: %w", err)
 	}
-	if policy != access.Open && sshNoneAuth && noneAuthSet {
+	noneAuth := sshNoneAuth && noneAuthSet
+	switch {
+	case policy != access.Open && noneAuth:
 		return policy, fmt.Errorf("--access %s needs SSH to ask for keys: drop --ssh-none-auth", policy)
+	case a.admins != "" && noneAuth:
+		return policy, errors.New("--admins needs SSH to ask for keys: with --ssh-none-auth ssh never shows its key, so owners would never be known by it (no console, no owner rights); drop --ssh-none-auth")
+	case policy != access.Open && a.admins == "" && a.allowlist == "":
+		return policy, fmt.Errorf("--access %s with neither --admins nor --allowlist: nobody could ever get in, as no owner or operator exists to /allow anyone; give --admins FILE (the owners) or --allowlist FILE", policy)
 	}
 	for _, f := range []struct{ flag, path string }{{"--allowlist", a.allowlist}, {"--admins", a.admins}} {
 		if f.path == "" {
@@ -107,7 +114,7 @@ func accessPart(a accessConfig, policy access.Policy, store storeConfig) part {
 		notes = append(notes, "no owners (--admins FILE names them)")
 	}
 	if a.allowlist != "" {
-		notes = append(notes, "allowlist seeded from "+absPath(a.allowlist))
+		notes = append(notes, "allowlist seeded from "+absPath(a.allowlist)+" (it only adds: /disallow removes)")
 	}
 	if store.kind == storeMemory {
 		notes = append(notes, "accounts, bans and roles forgotten at restart (--store memory)")
@@ -134,7 +141,7 @@ func reloadAdmins(dir *access.Directory, path string, logger *slog.Logger) {
 
 // closeDirectory closes the directory after the room, logging a failure.
 func closeDirectory(dir *access.Directory, logger *slog.Logger) {
-	if err := dir.Close(); err != nil && !errors.Is(err, context.Canceled) {
+	if err := dir.Close(); err != nil {
 		logger.Warn("the access directory did not close cleanly", "err", err)
 	}
 }

@@ -72,7 +72,7 @@ func newServeFlags(cfg *config, out io.Writer) *flag.FlagSet {
 	cfg.noneAuth = autoBool{value: true}
 	fs.Var(&cfg.noneAuth, "ssh-none-auth", "let SSH clients in without asking anything (the \"none\" method): ssh -o BatchMode=yes gets in without a key, but ssh then never shows its key, so SSH members are known by their address and cannot /register; false asks for any key (members are known by it), or keyboard-interactive with no questions. Never a password. On by default, off by default with --admins or an --access other than open")
 	fs.StringVar(&cfg.access.policy, "access", "open", "who may join: open (anyone), registered (credentials of registered nicknames and of the allowlist) or allowlist (the allowlist only: other SSH keys do not even authenticate); owners (--admins) always may")
-	fs.StringVar(&cfg.access.allowlist, "allowlist", "", "`FILE` of credentials to add to the stored allowlist at start: authorized_keys lines, SHA256: key fingerprints and sha256: certificate fingerprints, one per line (operators add more with /allow)")
+	fs.StringVar(&cfg.access.allowlist, "allowlist", "", "`FILE` of credentials to add to the stored allowlist at start: authorized_keys lines, SHA256: key fingerprints and sha256: certificate fingerprints, one per line; it only adds: a line taken out of the file stays allowed until /disallow")
 	fs.StringVar(&cfg.access.admins, "admins", "", "`FILE` naming the room's owners, in --allowlist's format: always admitted, always operators, never de-opped; re-read on SIGHUP")
 	fs.StringVar(&cfg.cert, "cert", "", "PEM certificate (chain) `FILE` to serve instead of the generated one; needs --key")
 	fs.StringVar(&cfg.key, "key", "", "PEM private key `FILE` of --cert")

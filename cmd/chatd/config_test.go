@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -86,6 +87,38 @@ func TestHistoryNotAboveWhatIsKept(t *testing.T) {
 		}
 		if err == nil && c.args[0] == "--history-keep" && cfg.room.HistorySize != 10 {
 			t.Errorf("%q: a joiner is shown %d events, want the 10 kept", c.args, cfg.room.HistorySize)
+		}
+	}
+}
+
+// TestAccessFlagsThatLockOut: a closed room with nobody who could ever
+// get in, and owners with SSH none-auth, are refused, saying why.
+func TestAccessFlagsThatLockOut(t *testing.T) {
+	file := t.TempDir() + "/list"
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string // "" accepted
+	}{
+		{[]string{"--access", "registered"}, "nobody could ever get in"},
+		{[]string{"--access", "allowlist"}, "nobody could ever get in"},
+		{[]string{"--access", "registered", "--admins", file}, ""},
+		{[]string{"--access", "allowlist", "--allowlist", file}, ""},
+		{[]string{"--admins", file, "--ssh-none-auth=true"}, "owners would never be known by it"},
+		{[]string{"--admins", file, "--ssh-none-auth=false"}, ""},
+		{[]string{"--admins", file}, ""},
+		{[]string{"--ssh-none-auth=true"}, ""},
+	} {
+		var cfg config
+		fs := newServeFlags(&cfg, nil)
+		if err := parseFlags(fs, tc.args, nil); err != nil {
+			t.Fatal(err)
+		}
+		err := cfg.checkAccess()
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%q: %v, want %q", tc.args, err, tc.want)
 		}
 	}
 }
