@@ -2,6 +2,7 @@ package client
 
 import (
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -148,4 +149,21 @@ func (r *Redialer) trackSend(c *Conn, line string) (echo *room.Event, tracked bo
 	}
 	r.unsent.sent(echo, now)
 	return echo, true
+}
+
+// muteRefusalPrefix and muteRefusalSuffix begin and end the error with
+// which the room refuses a muted member's line (docs/PROTOCOL.md:
+// "you are muted by an operator until ...: you can read, but not send").
+const (
+	muteRefusalPrefix = "you are muted by an operator"
+	muteRefusalSuffix = ": you can read, but not send"
+)
+
+// IsMuteRefusal reports whether text, an Error's, is the room refusing a
+// line because an operator muted the sender. Like a read-only refusal, it
+// is paired with the latest line sent, which the screen then marks
+// "(not sent)": the room refuses every line of a muted member, and
+// answers each in turn.
+func IsMuteRefusal(text string) bool {
+	return strings.HasPrefix(text, muteRefusalPrefix) && strings.HasSuffix(text, muteRefusalSuffix)
 }

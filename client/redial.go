@@ -513,6 +513,10 @@ func (r *Redialer) emit(ev *room.Event) bool {
 		// the screen showed, which it marks before it shows the refusal.
 		r.readOnly.Store(true)
 		r.unsent.refused(time.Now())
+	case ev.Kind == room.Error && IsMuteRefusal(ev.Text):
+		// A line refused: an operator muted the user, who sent it
+		// taking it to be heard.
+		r.unsent.refused(time.Now())
 	case ev.Store == room.StoreWritable:
 		r.readOnly.Store(false)
 		r.unsent.reset()

@@ -132,6 +132,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitFailed
 	}
 	conn, err := srv.connect(ctx, ui)
+	if reason, ok := sentAway(err); ok {
+		// Banned, or not let in: said plainly, and never retried.
+		sayFarewell(stderr, reason)
+		return exitFailed
+	}
 	if isNickProblem(err) {
 		if opts.plain {
 			ui.fail(err)
