@@ -206,11 +206,22 @@ func TestOperatorModeratesWithChat(t *testing.T) {
 	alice.Expect(aliceFP)
 
 	erinID, erinFP := chatIdentity(t, dir, "erin")
-	erin := startTmux(t, 100, 24, chatArgs(server, dir, erinID, "erin")...)
+	erin := startTmux(t, 200, 30, chatArgs(server, dir, erinID, "erin")...)
 	erin.WaitFor("· erin · TLS 1.3")
 	alice.Expect("*** erin joined")
+	// On the screen too, the server's commands reach it and its answers,
+	// over several lines, are shown.
+	erin.TypeLine("/whois alice")
+	erin.waitForText("alice: owner")
+	erin.waitForText("registered since ")
+	erin.waitForText("tls-cert " + aliceFP)
+	erin.TypeLine("/kick alice")
+	erin.waitForText("permission denied")
+	erin.TypeLine("/register")
+	erin.waitForText(`"erin" is now registered to tls-cert ` + erinFP)
 	alice.Send("/whois erin")
 	alice.Expect("erin: member")
+	alice.Expect("registered since ")
 	alice.Expect(erinFP)
 
 	alice.Send("/mute erin 1h")
