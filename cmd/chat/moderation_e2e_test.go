@@ -259,3 +259,40 @@ func TestOperatorModeratesWithChat(t *testing.T) {
 		t.Errorf("the operator's chat exited %d at the end of its input", code)
 	}
 }
+
+// TestChatRefusedByThePolicy: under --access registered, a chat whose
+// identity is not allowed is refused at the door in the server's words,
+// which name its certificate, and exits 1 without retrying; without an
+// identity (--no-identity) chat adds how to present one. Once an owner,
+// itself a chat user named by --admins, has allowed the certificate with
+// /allow, the same chat joins.
+func TestChatRefusedByThePolicy(t *testing.T) {
+	dir := t.TempDir()
+	ownerID, ownerFP := chatIdentity(t, dir, "owner")
+	admins := writeFile(t, dir, "admins", ownerFP+" owner\n")
+	server := testproc.StartChatd(t, chatdBinary, filepath.Join(dir, "data"), "--admins", admins, "--access", "registered")
+	owner := testproc.Start(t, "owner", nil, chatArgs(server, dir, ownerID, "owner", "--plain")...)
+	owner.Expect("*** owner joined")
+
+	frankID, frankFP := chatIdentity(t, dir, "frank")
+	out, code := runChat(t, "hello\n", chatArgs(server, dir, frankID, "frank", "--plain")[1:]...)
+	want := "chat: This room admits registered members only: ask an operator to /allow your certificate " + frankFP + "."
+	if code != exitFailed || !strings.Contains(out, want) {
+		t.Errorf("chat, not allowed: exit %d, want %d and %q:\n%s", code, exitFailed, want, out)
+	}
+	out, code = runChat(t, "hello\n", "--plain", "--no-identity", "--ca", server.CertFile, "--known-servers", filepath.Join(dir, "known"),
+		"--nick", "frank", server.Addr())
+	if want := "without that flag chat presents your identity"; code != exitFailed || !strings.Contains(out, want) {
+		t.Errorf("chat --no-identity, not allowed: exit %d, want %d and %q:\n%s", code, exitFailed, want, out)
+	}
+
+	owner.Send("/allow fp=" + frankFP)
+	owner.Expect(frankFP)
+	frank := startTmux(t, 200, 30, chatArgs(server, dir, frankID, "frank")...)
+	frank.WaitFor("· frank · TLS 1.3")
+	owner.Expect("*** frank joined")
+	frank.TypeLine("/quit")
+	if code := frank.waitExit(); code != exitOK {
+		t.Errorf("chat, allowed, exited %d after /quit", code)
+	}
+}
