@@ -26,7 +26,8 @@ func (p *muting) Muted(nick string, _ room.Identity) (time.Time, bool) {
 // TestMutedLineIsMarkedNotSent: a line a muted member typed is shown as it
 // is sent (the session cannot know yet), then refused by the room; by the
 // time the session passes on the refusal, NotSent says that line was not
-// sent, so the screen marks it. A line the room took before the mute, and
+// sent, so the screen marks it. A private message refused is paired with
+// itself, not with a line shown before it. A line the room took before the mute, and
 // one after it ends, are not marked. The refusal is the room's own words,
 // which IsMuteRefusal knows.
 func TestMutedLineIsMarkedNotSent(t *testing.T) {
@@ -42,6 +43,16 @@ func TestMutedLineIsMarkedNotSent(t *testing.T) {
 	bob.expect("<alice> heard")
 
 	policy.on.Store(true)
+	// A private message, which the screen does not show as it is sent, is
+	// refused too: the refusal is its, not the line heard before.
+	r.Send("/msg bob psst")
+	whisper := nextWhere(t, r.Events(), "the refusal of the private message", func(ev *room.Event) bool { return ev.Kind == room.Error })
+	if !IsMuteRefusal(whisper.Text) {
+		t.Fatalf("the private message was refused with %q", whisper.Text)
+	}
+	if r.NotSent(heard) {
+		t.Error("the refusal of a private message marked the line heard before the mute")
+	}
 	r.Send("/me shouts into the void")
 	var echo, refusal *room.Event
 	nextWhere(t, r.Events(), "the echo and the refusal", func(ev *room.Event) bool {
