@@ -115,6 +115,19 @@ func TestChatIsSentAwayForGood(t *testing.T) {
 	}
 	op.Expect("*** bob left (kicked by boss: spamming)")
 
+	// The screen, kicked.
+	ginaID, _ := chatIdentity(t, dir, "gina")
+	gina := startTmux(t, 100, 24, chatArgs(server, dir, ginaID, "gina")...)
+	gina.WaitFor("· gina · TLS 1.3")
+	op.Expect("*** gina joined")
+	op.Send("/kick gina off topic")
+	gina.waitForText("You were kicked by boss: off topic.")
+	gina.Type("x")
+	if code := gina.waitExit(); code != exitFailed {
+		t.Errorf("chat exited %d after a kick, want %d", code, exitFailed)
+	}
+	gina.waitForText("chat: You were kicked by boss: off topic.")
+
 	// The screen, away when banned: on the way back it is refused at the
 	// door, says so in the server's words, and stops there.
 	daveID, daveFP := chatIdentity(t, dir, "dave")
