@@ -2,6 +2,7 @@ package client
 
 import (
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,13 +37,19 @@ const (
 	// read-only, like chat and actions, though the screen shows nothing
 	// of it.
 	nickCommand = "/nick"
+	// msgCommand is the room's command for a private message, which a
+	// muted member is refused, though the screen shows nothing of it.
+	msgCommand = "/msg"
 )
 
-// sentLine is a line sent that the room may refuse for its store: echo
-// is what the screen showed of it, nil for a nickname change.
+// sentLine is a line sent that the room may refuse for its store or a
+// mute: echo is what the screen showed of it, nil for a nickname change or
+// a private message. A private message (whisper) is refused for a mute
+// only: the room does not store it.
 type sentLine struct {
-	echo *room.Event
-	at   time.Time
+	echo    *room.Event
+	at      time.Time
+	whisper bool
 }
 
 // unsent pairs the room's read-only refusals with the lines sent. It is
@@ -56,13 +63,13 @@ type unsent struct {
 }
 
 // sent remembers a line sent while the room seemed writable.
-func (u *unsent) sent(echo *room.Event, at time.Time) {
+func (u *unsent) sent(line sentLine) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if len(u.pending) == maxPending {
 		u.pending = slices.Delete(u.pending, 0, 1)
 	}
-	u.pending = append(u.pending, sentLine{echo: echo, at: at})
+	u.pending = append(u.pending, line)
 }
 
 // unsend forgets the line sent last, which did not go out after all.
@@ -82,18 +89,24 @@ func (u *unsent) sentBlind() {
 	u.blind, u.pending = true, nil
 }
 
-// refused pairs a read-only refusal, which arrived at now, with the latest
-// line not yet paired, and returns what the screen showed of it (nil if
-// nothing, or if it cannot be paired).
-func (u *unsent) refused(now time.Time) *room.Event {
+// refused pairs a refusal, which arrived at now, with the latest line not
+// yet paired that the room refuses for it (a mute refuses private messages
+// too, the read-only room does not), and returns what the screen showed of
+// it (nil if nothing, or if it cannot be paired).
+func (u *unsent) refused(now time.Time, mute bool) *room.Event {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	n := len(u.pending)
+	if !mute {
+		for n > 0 && u.pending[n-1].whisper {
+			n-- // never refused for the store: not this one
+		}
+	}
 	if u.blind || n == 0 {
 		return nil
 	}
 	last := u.pending[n-1]
-	u.pending = u.pending[:n-1]
+	u.pending = slices.Delete(u.pending, n-1, n)
 	if now.Sub(last.at) > refusalWindow {
 		u.pending = nil // all older still
 		return nil
@@ -134,11 +147,12 @@ func (r *Redialer) NotSent(ev *room.Event) bool { return r.unsent.isNotSent(ev) 
 func (r *Redialer) trackSend(c *Conn, line string) (echo *room.Event, tracked bool) {
 	echo = room.EchoOf(c.Nick(), line, 0)
 	cmd, _, isCmd := room.LookupCommand(line)
+	whisper := isCmd && cmd.Name == msgCommand
 	refusable := echo != nil || isCmd && cmd.Name == nickCommand
 	switch {
-	case !refusable:
+	case !refusable && !whisper:
 		return echo, false
-	case r.readOnly.Load():
+	case refusable && r.readOnly.Load():
 		r.unsent.sentBlind()
 		return nil, false // nobody is shown it: it is not shown here either
 	}
@@ -146,6 +160,23 @@ func (r *Redialer) trackSend(c *Conn, line string) (echo *room.Event, tracked bo
 	if echo != nil {
 		echo.Time = now
 	}
-	r.unsent.sent(echo, now)
+	r.unsent.sent(sentLine{echo: echo, at: now, whisper: whisper})
 	return echo, true
+}
+
+// muteRefusalPrefix and muteRefusalSuffix begin and end the error with
+// which the room refuses a muted member's line (docs/PROTOCOL.md:
+// "you are muted by an operator until ...: you can read, but not send").
+const (
+	muteRefusalPrefix = "you are muted by an operator"
+	muteRefusalSuffix = ": you can read, but not send"
+)
+
+// IsMuteRefusal reports whether text, an Error's, is the room refusing a
+// line because an operator muted the sender. Like a read-only refusal, it
+// is paired with the latest line sent, which the screen then marks
+// "(not sent)": the room refuses every line of a muted member, and
+// answers each in turn.
+func IsMuteRefusal(text string) bool {
+	return strings.HasPrefix(text, muteRefusalPrefix) && strings.HasSuffix(text, muteRefusalSuffix)
 }

@@ -95,34 +95,51 @@ func TestUnsentPairing(t *testing.T) {
 	now := time.Now()
 	a, b := &room.Event{Text: "a"}, &room.Event{Text: "b"}
 	var u unsent
-	u.sent(a, now)
-	u.sent(nil, now) // a /nick
-	u.sent(b, now)
-	if got := u.refused(now); got != b {
+	u.sent(sentLine{echo: a, at: now})
+	u.sent(sentLine{echo: nil, at: now}) // a /nick
+	u.sent(sentLine{echo: b, at: now})
+	if got := u.refused(now, false); got != b {
 		t.Errorf("the first refusal took %v, want b", got)
 	}
-	if got := u.refused(now); got != nil {
+	if got := u.refused(now, false); got != nil {
 		t.Errorf("the second refusal took %v, want the /nick", got)
 	}
 	if !u.isNotSent(b) || u.isNotSent(a) {
 		t.Error("b should be the only line not sent")
 	}
 	u.reset()
-	u.sent(a, now.Add(-2*refusalWindow))
-	if got := u.refused(now); got != nil {
+	u.sent(sentLine{echo: a, at: now.Add(-2 * refusalWindow)})
+	if got := u.refused(now, false); got != nil {
 		t.Errorf("a refusal took a line sent %v before", 2*refusalWindow)
 	}
-	u.sent(a, now)
+	u.sent(sentLine{echo: a, at: now})
 	u.sentBlind()
-	if got := u.refused(now); got != nil {
+	if got := u.refused(now, false); got != nil {
 		t.Errorf("a refusal after a line sent unseen took %v", got)
 	}
 	for range maxNotSent + 5 {
 		u.reset()
-		u.sent(&room.Event{}, now)
-		u.refused(now)
+		u.sent(sentLine{echo: &room.Event{}, at: now})
+		u.refused(now, false)
 	}
 	if len(u.notSent) > maxNotSent {
 		t.Errorf("%d refused lines remembered, more than %d", len(u.notSent), maxNotSent)
+	}
+
+	// A private message is refused for a mute, never for the store.
+	u = unsent{}
+	u.sent(sentLine{echo: a, at: now})
+	u.sent(sentLine{at: now, whisper: true})
+	if got := u.refused(now, false); got != a {
+		t.Errorf("a read-only refusal took %v, want a, not the private message after it", got)
+	}
+	u = unsent{}
+	u.sent(sentLine{echo: a, at: now})
+	u.sent(sentLine{at: now, whisper: true})
+	if got := u.refused(now, true); got != nil || u.isNotSent(a) {
+		t.Errorf("a mute refusal took %v, want the private message sent last", got)
+	}
+	if got := u.refused(now, true); got != a {
+		t.Errorf("the next mute refusal took %v, want a", got)
 	}
 }

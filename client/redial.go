@@ -512,7 +512,11 @@ func (r *Redialer) emit(ev *room.Event) bool {
 		// A line refused: the room is read-only, and the line may be one
 		// the screen showed, which it marks before it shows the refusal.
 		r.readOnly.Store(true)
-		r.unsent.refused(time.Now())
+		r.unsent.refused(time.Now(), false)
+	case ev.Kind == room.Error && IsMuteRefusal(ev.Text):
+		// A line refused: an operator muted the user, who sent it
+		// taking it to be heard.
+		r.unsent.refused(time.Now(), true)
 	case ev.Store == room.StoreWritable:
 		r.readOnly.Store(false)
 		r.unsent.reset()

@@ -253,7 +253,7 @@ func (m *Model) apply(msg EventsMsg) tea.Cmd {
 		m.noteHistory(ev)
 		m.noteHelp(ev)
 		call = m.callsForBell(ev) || call
-		if notSent != nil && ev.Kind == room.Error && ev.Store == room.StoreReadOnly {
+		if notSent != nil && ev.Kind == room.Error { // read-only, or muted
 			m.sb.markNotSent(notSent.NotSent)
 		}
 	}

@@ -277,6 +277,8 @@ func TestHelpShowsDoubleDashFlags(t *testing.T) {
 			"(default ~/.config/chatd/known_servers)", "\n  --insecure\n\t",
 			"\nOther:\n  --version\n\t",
 			"Exit status: 0 after /quit", "3 if --plain's nickname is invalid or taken",
+			"\nYour identity (a client certificate: /register binds your nickname to it):\n  --identity FILE\n\t",
+			"\n  --no-identity\n\t", "\n  --show-identity\n\t", "the server sent you away\n(kicked, banned, refused: chat says why and does not retry)",
 		} {
 			if !strings.Contains(out, want) {
 				t.Errorf("chat %s lacks %q:\n%s", arg, want, out)

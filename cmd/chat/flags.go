@@ -52,7 +52,8 @@ func printUsage(fs *flag.FlagSet, out io.Writer) {
 		}
 	}
 	fmt.Fprintf(out, "\nExit status: %d after /quit, Ctrl+C or the end of --plain's input; %d if the connection failed or was lost\n"+
-		"(or --plain's input had a line over 64 KiB, or the certificate was not trusted); %d for a mistake on the command line;\n"+
+		"(or --plain's input had a line over 64 KiB, or the certificate was not trusted), or the server sent you away\n"+
+		"(kicked, banned, refused: chat says why and does not retry); %d for a mistake on the command line;\n"+
 		"%d if --plain's nickname is invalid or taken.\n", exitOK, exitFailed, exitUsage, exitNickname)
 }
 

@@ -132,6 +132,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitFailed
 	}
 	conn, err := srv.connect(ctx, ui)
+	if reason, ok := sentAway(err); ok {
+		// Banned, or not let in: said plainly, and never retried.
+		sayFarewell(stderr, reason)
+		if opts.noIdentity {
+			fmt.Fprintln(stderr, "chat: you presented no certificate (--no-identity): without that flag chat presents your identity; chat --show-identity prints its fingerprint")
+		}
+		return exitFailed
+	}
 	if isNickProblem(err) {
 		if opts.plain {
 			ui.fail(err)

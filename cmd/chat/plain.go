@@ -87,10 +87,4 @@ func relayInput(session *client.Redialer, stdin io.Reader) plainInput {
 
 // ended says why the session ended, unless the user quit, and returns the
 // exit status.
-func ended(reason room.Reason, stderr io.Writer) int {
-	if reason.Kind == room.ReasonQuit {
-		return 0
-	}
-	fmt.Fprintf(stderr, "chat: you left the room (%s)\n", reason)
-	return 1
-}
+func ended(reason room.Reason, stderr io.Writer) int { return sayEnded(stderr, reason) }

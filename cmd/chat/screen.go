@@ -73,13 +73,13 @@ func (s *screen) run(ctx context.Context, first *screenSession, problem string) 
 		}
 		return exitOK
 	}
-	if reason != (room.Reason{}) {
-		fmt.Fprintf(os.Stderr, "chat: you left the room (%s)\n", reason)
+	switch {
+	case reason == (room.Reason{}):
+		return exitFailed
+	case reason.Kind == room.ReasonQuit:
+		fmt.Fprintf(os.Stderr, "chat: you left the room (%s)\n", room.Clean(reason.String()))
 	}
-	if reason.Kind == room.ReasonQuit {
-		return exitOK
-	}
-	return exitFailed
+	return sayEnded(os.Stderr, reason)
 }
 
 // reportFailure prints why the screen failed, now that the terminal is
@@ -154,6 +154,9 @@ func (s *screen) join(nick string) (tui.Conn, error) {
 // promptError is what the nickname prompt shows when joining as nick
 // failed: a refusal in the words chatd's SSH screen uses.
 func promptError(nick string, err error) error {
+	if reason, ok := sentAway(err); ok {
+		return errors.New(room.Clean(reason.Farewell()))
+	}
 	if isNickProblem(err) {
 		return errors.New(nickProblem(nick, err))
 	}
