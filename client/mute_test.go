@@ -19,6 +19,8 @@ type muting struct {
 
 func (p *muting) Operator(room.Identity) bool { return false }
 
+func (p *muting) Admit(room.Identity) error { return nil }
+
 func (p *muting) Muted(nick string, _ room.Identity) (time.Time, bool) {
 	return p.until, nick == "alice" && p.on.Load()
 }
