@@ -283,7 +283,7 @@ func (d *Directory) whois(_ context.Context, _ *actor, args []string) ([]string,
 	if t.acct != nil {
 		out = append(out, "registered since "+formatTime(t.acct.rec.Since))
 		for _, c := range t.acct.creds {
-			out = append(out, "  "+c.Kind.String()+" "+c.String())
+			out = append(out, "- "+c.Kind.String()+" "+c.String())
 		}
 	} else {
 		out = append(out, "not registered")
@@ -293,7 +293,7 @@ func (d *Directory) whois(_ context.Context, _ *actor, args []string) ([]string,
 	}
 	out = append(out, fmt.Sprintf("here now over %s since %s", t.present.Identity.Transport, formatTime(t.present.Joined)))
 	for _, c := range CredentialsOf(t.present.Identity) {
-		out = append(out, "  connected with "+c.Kind.String()+" "+c.String())
+		out = append(out, "- connected with "+c.Kind.String()+" "+c.String())
 	}
 	return out, nil
 }

@@ -100,7 +100,7 @@ func (d *Directory) ban(ctx context.Context, a *actor, args []string) ([]string,
 	if len(removed) == 0 {
 		d.announce(fmt.Sprintf("%s banned %s", a.name, detail(set.label, until, reason)))
 	}
-	out := []string{fmt.Sprintf("banned %s: %d credentials and addresses; removed %d present", set.label, len(bans), len(removed))}
+	out := []string{fmt.Sprintf("banned %s: %s; removed %d present", set.label, counted(len(bans), "credential or address", "credentials and addresses"), len(removed))}
 	if len(kept) > 0 {
 		out = append(out, fmt.Sprintf("%d of them kept a longer ban they had (%s): /unban first to shorten it", len(kept), strings.Join(kept, ", ")))
 	}
@@ -327,7 +327,7 @@ func (d *Directory) banned(_ context.Context, _ *actor, args []string) ([]string
 	slices.SortFunc(list, func(x, y banRecord) int {
 		return cmp.Or(x.Since.Compare(y.Since), strings.Compare(x.Target, y.Target))
 	})
-	out := []string{fmt.Sprintf("%d bans:", len(list))}
+	out := []string{counted(len(list), "ban", "bans") + ":"}
 	for _, b := range list[:min(len(list), maxListLines)] {
 		out = append(out, banLine(b))
 	}
@@ -337,10 +337,14 @@ func (d *Directory) banned(_ context.Context, _ *actor, args []string) ([]string
 	return out, nil
 }
 
-// banLine is one line of /banned.
+// banLine is one line of /banned. The address a ban by nickname took is
+// not shown (operators see fingerprints, never a member's address), only
+// whose it was; an ip= ban shows the prefix its author typed.
 func banLine(b banRecord) string {
 	s := b.Target
-	if b.Nick != "" {
+	if b.Nick != "" && strings.HasPrefix(b.Target, "ip=") {
+		s = "the address of " + b.Nick
+	} else if b.Nick != "" {
 		s += " (" + b.Nick + ")"
 	}
 	s += " by " + b.By + " since " + formatTime(b.Since)
@@ -351,4 +355,12 @@ func banLine(b banRecord) string {
 		s += ": " + b.Reason
 	}
 	return s
+}
+
+// counted is n and the noun for n: "1 ban", "2 bans".
+func counted(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

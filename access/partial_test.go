@@ -33,7 +33,7 @@ func TestUnbanPartial(t *testing.T) {
 		}
 	}
 	contains(t, []string{g.logText()}, "failed part-way")
-	contains(t, run(g.oscar, "/banned"), "1 bans:")
+	contains(t, run(g.oscar, "/banned"), "1 ban:")
 	contains(t, run(g.oscar, "/unban mallory"), "lifted the ban on mallory")
 }
 
@@ -61,7 +61,7 @@ func TestBanRollback(t *testing.T) {
 		t.Fatalf("ban with a failed rollback: %v", err)
 	}
 	recs, _ := g.backend.List(context.Background(), Bans)
-	contains(t, run(g.oscar, "/banned"), "1 bans:")
+	contains(t, run(g.oscar, "/banned"), "1 ban:")
 	if len(recs) != 1 {
 		t.Errorf("%d bans in the Backend, 1 in the view", len(recs))
 	}

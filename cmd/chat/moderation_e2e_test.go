@@ -259,7 +259,7 @@ func TestOperatorModeratesWithChat(t *testing.T) {
 	alice.Send("/ban fp=" + erinFP + " 2h flooding")
 	erin.waitForText(": flooding.")
 	alice.Send("/banned")
-	alice.Expect("1 bans")
+	alice.Expect("1 ban:")
 	alice.Expect("fp=" + erinFP + " by alice")
 	alice.Send("/unban fp=" + erinFP)
 	alice.Expect("lifted the ban on " + erinFP)
