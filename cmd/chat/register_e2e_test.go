@@ -145,7 +145,7 @@ func TestChatAtARegisteredOnlyDoor(t *testing.T) {
 		t.Fatal(err)
 	}
 	server := testproc.StartChatd(t, chatdBinary, t.TempDir(), "--access", "registered", "--admins", admins)
-	refusal := "refused: this room admits registered members only: ask an operator to /allow your certificate " + bobFP
+	refusal := "This room admits registered members only: ask an operator to /allow your certificate " + bobFP
 
 	turned := bob.plain(t, server, "bob")
 	turned.Expect(refusal)
