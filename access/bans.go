@@ -244,6 +244,9 @@ func (d *Directory) unban(ctx context.Context, a *actor, args []string) ([]strin
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("%s is not banned", label)
 	}
+	if err := canLift(a, d.banAuthor(keys), "the ban on "+label); err != nil {
+		return nil, err
+	}
 	if err := d.lockW(ctx); err != nil {
 		return nil, err
 	}
@@ -260,6 +263,19 @@ func (d *Directory) unban(ctx context.Context, a *actor, args []string) ([]strin
 	}
 	d.logAction("unban", a.name, label, time.Time{}, "")
 	return d.told(a, fmt.Sprintf("%s lifted the ban on %s", a.name, label)), nil
+}
+
+// banAuthor is the highest rank among the authors of the bans at keys.
+func (d *Directory) banAuthor(keys []string) rank {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	author := rankMember
+	for _, key := range keys {
+		if b, ok := d.v.bans[key]; ok {
+			author = max(author, b.rec.authorRank())
+		}
+	}
+	return author
 }
 
 // bansOf returns the keys of the bans in force in the view that word

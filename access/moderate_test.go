@@ -395,3 +395,27 @@ func TestUnbanExpired(t *testing.T) {
 	contains(t, run(g.oscar, "/unban mallory"), "mallory is not banned")
 	contains(t, run(g.oscar, "/unban ip=198.51.100.7"), "198.51.100.7/32 is not banned")
 }
+
+// TestLiftNeedsAuthorRank: an operator cannot lift an owner's ban or
+// mute; an owner lifts anyone's, an operator an operator's; a mute stored
+// without its author's rank counts as an owner's.
+func TestLiftNeedsAuthorRank(t *testing.T) {
+	g := newGoverned(t, options{})
+	contains(t, run(g.olive, "/ban fp="+keyFP("eve")+" 1h owner-ban"), "banned "+keyFP("eve"))
+	contains(t, run(g.olive, "/ban ip=198.51.100.0/24 1h owner-ipban"), "banned 198.51.100.0/24")
+	contains(t, run(g.olive, "/mute mallory 1h owner-mute"), "olive muted mallory")
+	contains(t, run(g.oscar, "/unban fp="+keyFP("eve")), "permission denied: the ban on "+keyFP("eve")+" was set by an owner; only owners can lift it")
+	contains(t, run(g.oscar, "/unban ip=198.51.100.0/24"), "permission denied: the ban on 198.51.100.0/24 was set by an owner")
+	contains(t, run(g.oscar, "/unmute mallory"), "permission denied: the mute of mallory was set by an owner; only owners can lift it")
+	contains(t, run(g.olive, "/unmute mallory"), "olive unmuted mallory")
+	contains(t, run(g.olive, "/unban ip=198.51.100.0/24"), "olive lifted the ban on 198.51.100.0/24")
+	// an operator's own decisions: operators and owners lift them
+	contains(t, run(g.oscar, "/mute mallory 1h"), "oscar muted mallory")
+	contains(t, run(g.oscar, "/unmute mallory"), "oscar unmuted mallory")
+	contains(t, run(g.oscar, "/ban ip=203.0.113.0/24 1h"), "banned 203.0.113.0/24")
+	contains(t, run(g.olive, "/unban ip=203.0.113.0/24"), "olive lifted the ban on 203.0.113.0/24")
+	// a mute record from before authors' ranks were kept is an owner's
+	if (muteRecord{By: "olive"}).authorRank() != rankOwner || (muteRecord{ByRank: "root"}).authorRank() != rankOwner || (muteRecord{ByRank: "operator"}).authorRank() != rankOperator {
+		t.Error("authorRank does not read a missing or hostile rank as an owner's")
+	}
+}

@@ -75,7 +75,13 @@ type banRecord struct {
 // authorRank is the rank of the ban's author; records from before it was
 // kept count as an owner's.
 func (r banRecord) authorRank() rank {
-	if r.ByRank == rankOperator.String() {
+	return authorRankOf(r.ByRank)
+}
+
+// authorRankOf reads a stored author's rank: "operator" is an
+// operator's; anything else, missing or hostile, an owner's.
+func authorRankOf(s string) rank {
+	if s == rankOperator.String() {
 		return rankOperator
 	}
 	return rankOwner
@@ -87,9 +93,19 @@ type muteRecord struct {
 	Nick   string    `json:"nick"`
 	Creds  []string  `json:"creds,omitempty"`
 	By     string    `json:"by"`
+	// ByRank is the author's rank, as in banRecord: lifting the mute
+	// needs at least that rank. "" (records from before it was kept)
+	// counts as "owner".
+	ByRank string    `json:"by_rank,omitempty"`
 	Reason string    `json:"reason,omitempty"`
 	Since  time.Time `json:"since"`
 	Until  time.Time `json:"until,omitzero"`
+}
+
+// authorRank is the rank of the mute's author; records from before it
+// was kept count as an owner's.
+func (r muteRecord) authorRank() rank {
+	return authorRankOf(r.ByRank)
 }
 
 // motdRecord is the message of the day.

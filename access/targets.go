@@ -71,6 +71,23 @@ func canAct(a *actor, r rank, who string) error {
 	return fmt.Errorf("%w: %s is %s; only %s can do that", ErrPermissionDenied, who, article(r), higher(r))
 }
 
+// canLift refuses to lift a ban or a mute whose author ranks above a:
+// an operator cannot undo an owner's decision.
+func canLift(a *actor, author rank, what string) error {
+	if a.rank >= author {
+		return nil
+	}
+	return fmt.Errorf("%w: %s was set by %s; only %s can lift it", ErrPermissionDenied, what, article(author), plural(author))
+}
+
+// plural names the holders of a rank: "owners".
+func plural(r rank) string {
+	if r == rankOwner {
+		return "owners"
+	}
+	return "operators"
+}
+
 // article names a rank with its article: "an owner".
 func article(r rank) string {
 	if r == rankOwner {
