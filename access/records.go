@@ -89,10 +89,10 @@ func authorRankOf(s string) rank {
 
 // muteRecord is a muted nickname and the credentials it had.
 type muteRecord struct {
-	V      int       `json:"v"`
-	Nick   string    `json:"nick"`
-	Creds  []string  `json:"creds,omitempty"`
-	By     string    `json:"by"`
+	V     int      `json:"v"`
+	Nick  string   `json:"nick"`
+	Creds []string `json:"creds,omitempty"`
+	By    string   `json:"by"`
 	// ByRank is the author's rank, as in banRecord: lifting the mute
 	// needs at least that rank. "" (records from before it was kept)
 	// counts as "owner".
