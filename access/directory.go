@@ -150,7 +150,9 @@ func (d *Directory) loadOwners() error {
 	return nil
 }
 
-// seedAllowlist adds the allowlist file's credentials to the allowlist.
+// seedAllowlist adds the allowlist file's credentials to the allowlist,
+// each once: those already on it, and those /disallow took off it (a
+// tombstone in Allowed says so), are left as they are.
 func (d *Directory) seedAllowlist(ctx context.Context, path string) error {
 	entries, err := readListFile(path)
 	if err != nil {
@@ -161,7 +163,7 @@ func (d *Directory) seedAllowlist(ctx context.Context, path string) error {
 	}
 	defer d.unlockW()
 	for _, e := range entries {
-		if d.allowed(e.Cred) {
+		if d.allowed(e.Cred) || d.wasDisallowed(e.Cred) {
 			continue
 		}
 		rec := allowRecord{V: recordVersion, Cred: e.Cred.String(), By: "allowlist file", Since: d.now()}
@@ -190,6 +192,13 @@ func (d *Directory) lockW(ctx context.Context) error {
 
 // unlockW releases the write lock.
 func (d *Directory) unlockW() { <-d.wmu }
+
+// wasDisallowed reports whether /disallow took c off the allowlist.
+func (d *Directory) wasDisallowed(c Credential) bool {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.v.disallowed[c]
+}
 
 // allowed reports whether c is on the allowlist.
 func (d *Directory) allowed(c Credential) bool {

@@ -48,12 +48,15 @@ type roleRecord struct {
 	Since time.Time `json:"since"`
 }
 
-// allowRecord is an allowlisted credential.
+// allowRecord is an allowlisted credential, or, if Off, one /disallow
+// took off the allowlist: a tombstone, so that seeding from the
+// allowlist file at the next start does not put it back.
 type allowRecord struct {
 	V     int       `json:"v"`
 	Cred  string    `json:"cred"`
 	By    string    `json:"by"`
 	Since time.Time `json:"since"`
+	Off   bool      `json:"off,omitempty"`
 }
 
 // banRecord is a ban of a credential ("fp:" key) or an address prefix

@@ -114,7 +114,7 @@ func accessPart(a accessConfig, policy access.Policy, store storeConfig) part {
 		notes = append(notes, "no owners (--admins FILE names them)")
 	}
 	if a.allowlist != "" {
-		notes = append(notes, "allowlist seeded from "+absPath(a.allowlist)+" (it only adds: /disallow removes)")
+		notes = append(notes, "allowlist seeded from "+absPath(a.allowlist)+" (each line once; what /disallow takes out stays out)")
 	}
 	if store.kind == storeMemory {
 		notes = append(notes, "accounts, bans and roles forgotten at restart (--store memory)")
