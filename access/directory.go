@@ -27,6 +27,9 @@ type Options struct {
 	// AllowlistFile seeds the allowlist at New: its credentials are
 	// added, none is removed. "": none.
 	AllowlistFile string
+	// Ephemeral says the Backend keeps nothing across a restart (chatd
+	// --store memory): /register's answers then say so.
+	Ephemeral bool
 	// Logger logs moderation actions and bad records; nil discards.
 	Logger *slog.Logger
 	// Registerer, if set, registers the Directory's metrics.
@@ -56,11 +59,13 @@ type Directory struct {
 	backend Backend
 	policy  Policy
 	admins  string
-	log     *slog.Logger
-	now     func() time.Time
-	metrics *metrics
-	limits  *limits
-	links   *links
+	// ephemeral: the Backend forgets at restart (Options.Ephemeral).
+	ephemeral bool
+	log       *slog.Logger
+	now       func() time.Time
+	metrics   *metrics
+	limits    *limits
+	links     *links
 	// commandTimeout bounds a slash command (commandTimeout; tests
 	// shorten it).
 	commandTimeout time.Duration
@@ -92,7 +97,7 @@ func New(ctx context.Context, o Options) (*Directory, error) {
 		return nil, fmt.Errorf("access: unknown policy %d", o.Policy)
 	}
 	d := &Directory{
-		backend: o.Backend, policy: o.Policy, admins: o.AdminsFile,
+		backend: o.Backend, policy: o.Policy, admins: o.AdminsFile, ephemeral: o.Ephemeral,
 		log: o.Logger, now: o.Now, metrics: newMetrics(), limits: newLimits(), links: newLinks(),
 		wmu: make(chan struct{}, 1), commandTimeout: commandTimeout,
 	}

@@ -66,6 +66,7 @@ func openDirectory(ctx context.Context, cfg *config, policy access.Policy, store
 		Policy:        policy,
 		AdminsFile:    cfg.access.admins,
 		AllowlistFile: cfg.access.allowlist,
+		Ephemeral:     cfg.store.kind == storeMemory || store == nil,
 		Logger:        logger.With("part", "access"),
 		Registerer:    reg,
 	})
