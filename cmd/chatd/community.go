@@ -97,6 +97,21 @@ func governRoom(roomCfg *room.Config, dir *access.Directory) {
 	roomCfg.Greeting = dir.Greeting
 }
 
+// allowlistAuthBanner is what SSH clients are shown before they
+// authenticate under the allowlist policy, where a key not on the list
+// only fails its authentication.
+const allowlistAuthBanner = "This chat room admits allowlisted keys only.\n" +
+	"To be let in, ask an operator to /allow your key: `ssh-keygen -lf ~/.ssh/id_ed25519.pub` prints its fingerprint.\n"
+
+// sshAuthBanner is the SSH authentication banner for policy: the
+// allowlist's; "" (none) for the others, whose refusals are told once in.
+func sshAuthBanner(policy access.Policy) string {
+	if policy == access.Allowlist {
+		return allowlistAuthBanner
+	}
+	return ""
+}
+
 // accessPart is the banner's line on who may join.
 func accessPart(a accessConfig, policy access.Policy, store storeConfig) part {
 	var who string
