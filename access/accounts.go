@@ -49,7 +49,14 @@ func (d *Directory) register(ctx context.Context, a *actor, args []string) ([]st
 	if !shares(acct.creds, a.creds) {
 		return nil, fmt.Errorf("%q is registered to other credentials", nick)
 	}
-	return d.addCredentials(ctx, a, acct, a.creds)
+	fresh, err := d.addCredentials(ctx, a, acct, a.creds)
+	if err != nil {
+		return nil, err
+	}
+	if len(fresh) == 0 {
+		return []string{fmt.Sprintf("%q is registered to %s already", acct.rec.Nick, credList(a.creds))}, nil
+	}
+	return d.registered(fmt.Sprintf("added %s to %q", credList(fresh), acct.rec.Nick)), nil
 }
 
 // issueLink answers a one-time code for the account of a's nickname, to
@@ -92,7 +99,41 @@ func (d *Directory) redeemLink(ctx context.Context, a *actor, code string) ([]st
 	if acct == nil {
 		return nil, errBadLinkCode
 	}
-	return d.addCredentials(ctx, a, acct, a.creds)
+	if d.holdsOwner(a.creds) {
+		return nil, errOwnerLink
+	}
+	fresh, err := d.addCredentials(ctx, a, acct, a.creds)
+	if err != nil {
+		return nil, err
+	}
+	if len(fresh) == 0 {
+		return []string{fmt.Sprintf("%q is registered to %s already", acct.rec.Nick, credList(a.creds))}, nil
+	}
+	verb := "signs"
+	if len(fresh) > 1 {
+		verb = "sign"
+	}
+	return d.registered(fmt.Sprintf("your %s now also %s in as %q", credList(fresh), verb, acct.rec.Nick)), nil
+}
+
+// errOwnerLink refuses to link an owner's credential into an account: an
+// owner's rank would then come with the account's nickname.
+var errOwnerLink = errors.New("owners' credentials are named in the admins file, not linked by code")
+
+// holdsOwner reports whether one of creds is an owner's.
+func (d *Directory) holdsOwner(creds []Credential) bool {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.v.isOwner(creds)
+}
+
+// registered is the answer text of a /register that changed an account;
+// on an ephemeral Backend it says that a restart forgets it.
+func (d *Directory) registered(text string) []string {
+	if d.ephemeral {
+		text += "; this server keeps accounts in memory only: it forgets them when it restarts"
+	}
+	return []string{text}
 }
 
 // createAccount registers nick to a's credentials. The caller holds
@@ -118,7 +159,7 @@ func (d *Directory) createAccount(ctx context.Context, a *actor, nick string) ([
 	}
 	d.setAccount(&account{rec: rec, creds: slices.Clone(a.creds)})
 	d.logAction("register", a.name, nick, time.Time{}, "")
-	return []string{fmt.Sprintf("%q is now registered to %s: only a connection with it can take this nickname", nick, credList(a.creds))}, nil
+	return d.registered(fmt.Sprintf("%q is now registered to %s: only a connection with it can take this nickname", nick, credList(a.creds))), nil
 }
 
 // checkFree refuses credentials that belong to an account already.
@@ -133,8 +174,9 @@ func (d *Directory) checkFree(creds []Credential) error {
 	return nil
 }
 
-// addCredentials adds creds to acct. The caller holds the write lock (lockW).
-func (d *Directory) addCredentials(ctx context.Context, a *actor, acct *account, creds []Credential) ([]string, error) {
+// addCredentials adds to acct those of creds it lacks, and returns
+// them (none: nothing changed). The caller holds the write lock (lockW).
+func (d *Directory) addCredentials(ctx context.Context, a *actor, acct *account, creds []Credential) ([]Credential, error) {
 	var fresh []Credential
 	for _, c := range creds {
 		if !hasCred(acct.creds, c) {
@@ -142,7 +184,7 @@ func (d *Directory) addCredentials(ctx context.Context, a *actor, acct *account,
 		}
 	}
 	if len(fresh) == 0 {
-		return []string{fmt.Sprintf("%q is registered to %s already", acct.rec.Nick, credList(creds))}, nil
+		return nil, nil
 	}
 	if err := d.checkFree(fresh); err != nil {
 		return nil, err
@@ -161,7 +203,7 @@ func (d *Directory) addCredentials(ctx context.Context, a *actor, acct *account,
 	}
 	d.setAccount(&account{rec: rec, creds: all})
 	d.logAction("register", a.name, rec.Nick, time.Time{}, "added "+credList(fresh))
-	return []string{fmt.Sprintf("added %s to %q", credList(fresh), rec.Nick)}, nil
+	return fresh, nil
 }
 
 // setAccount puts acct in the view, replacing the account of its

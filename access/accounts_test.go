@@ -85,18 +85,18 @@ func TestRegisterMoreCredentials(t *testing.T) {
 	contains(t, run(alice, "/register"), "already")
 	code := takeCode(t, alice)
 	viaCert := f.join("anyname", tlsID("alice", "192.0.2.1"))
-	contains(t, run(viaCert, "/register "+strings.ToLower(code)), `added tls-cert sha256:`+certFP("alice")+` to "alice"`)
+	contains(t, run(viaCert, "/register "+strings.ToLower(code)), `your tls-cert sha256:`+certFP("alice")+` now also signs in as "alice"`)
 	contains(t, run(viaCert, "/register "+code), "unknown, used or expired")
 	alice.Quit("")
 	viaCert.Quit("")
 	viaCert = f.join("alice", tlsID("alice", "192.0.2.1"))
 	bob := f.join("bob", sshID("bob", "192.0.2.2"))
 	contains(t, run(bob, "/register link"), `"bob" is not registered`)
-	contains(t, run(bob, "/register "+takeCode(t, viaCert)), `added ssh-key `+keyFP("bob"))
+	contains(t, run(bob, "/register "+takeCode(t, viaCert)), `your ssh-key `+keyFP("bob")+` now also signs in as "alice"`)
 	contains(t, run(bob, "/register"), `belongs to "alice" already`)
 	for i := 3; i < MaxCredentials; i++ {
 		m := f.join(fmt.Sprint("k", i), sshID(fmt.Sprint(i), "192.0.2.3"))
-		contains(t, run(m, "/register "+takeCode(t, viaCert)), "added")
+		contains(t, run(m, "/register "+takeCode(t, viaCert)), "now also signs in")
 		m.Quit("")
 	}
 	nine := f.join("nine", sshID("nine", "192.0.2.3"))
@@ -238,5 +238,41 @@ func TestLimiterBounded(t *testing.T) {
 	}
 	if l.allow("0", now) || l.allow("new", now) && l.allow("newer", now) {
 		t.Error("the limits were escaped by crowding the map")
+	}
+}
+
+// TestRegisterLinkRefusesOwners: /register CODE typed from an owner's
+// connection does not link the owner's credential into the code's
+// account, which would then rank as an owner; the account stays a
+// member's that operators act on.
+func TestRegisterLinkRefusesOwners(t *testing.T) {
+	g := newGoverned(t, options{})
+	evil := g.join("evil", tlsID("evil", "198.51.100.6"))
+	run(evil, "/register")
+	code := takeCode(t, evil)
+	contains(t, run(g.olive, "/register "+code), "owners' credentials are named in the admins file, not linked by code")
+	contains(t, run(g.olive, "/whois evil"), "tls-cert") // still there, and only its own
+	if strings.Contains(strings.Join(run(g.olive, "/whois evil"), "\n"), keyFP("olive")) {
+		t.Error("olive's key was linked into evil's account")
+	}
+	run(g.oscar, "/kick evil")
+	if r := left(t, evil); r.Kind != room.ReasonKicked {
+		t.Errorf("evil left for %v, not kicked by an operator", r)
+	}
+}
+
+// TestRegisterEphemeral: on a Backend that forgets at restart
+// (Options.Ephemeral, --store memory), /register's answers say so.
+func TestRegisterEphemeral(t *testing.T) {
+	f := newFixture(t, options{ephemeral: true})
+	alice := f.join("alice", sshID("alice", "192.0.2.1"))
+	const forgets = "; this server keeps accounts in memory only: it forgets them when it restarts"
+	contains(t, run(alice, "/register"), `"alice" is now registered to ssh-key `+keyFP("alice")+": only a connection with it can take this nickname"+forgets)
+	viaCert := f.join("x", tlsID("alice", "192.0.2.1"))
+	contains(t, run(viaCert, "/register "+takeCode(t, alice)), `now also signs in as "alice"`+forgets)
+	g := newFixture(t, options{})
+	bob := g.join("bob", sshID("bob", "192.0.2.2"))
+	if lines := run(bob, "/register"); strings.Contains(strings.Join(lines, "\n"), "in memory only") {
+		t.Errorf("a lasting Backend said it forgets: %q", lines)
 	}
 }

@@ -47,6 +47,7 @@ func (d *Directory) allow(ctx context.Context, a *actor, args []string) ([]strin
 		}
 		d.mu.Lock()
 		d.v.allowed[c] = rec
+		delete(d.v.disallowed, c)
 		d.mu.Unlock()
 	}
 	d.logAction("allow", a.name, label, time.Time{}, "")
@@ -65,17 +66,22 @@ func (d *Directory) disallow(ctx context.Context, a *actor, args []string) ([]st
 	}
 	defer d.unlockW()
 	var done []string
+	now := d.now().UTC()
 	for _, c := range creds {
 		if !d.allowed(c) {
 			continue
 		}
+		// A tombstone, not a deletion: the allowlist file seeds each
+		// credential once, and what /disallow took out stays out.
+		rec := allowRecord{V: recordVersion, Cred: c.String(), By: a.name, Since: now, Off: true}
 		if err := d.store(ctx, "disallow", func(ctx context.Context) error {
-			return d.backend.Delete(ctx, Allowed, c.String())
+			return d.backend.Put(ctx, Allowed, rec.Cred, encode(rec), 0)
 		}); err != nil {
 			return nil, d.partial("disallow", "", len(done), len(creds), done, err)
 		}
 		d.mu.Lock()
 		delete(d.v.allowed, c)
+		d.v.disallowed[c] = true
 		d.mu.Unlock()
 		done = append(done, c.String())
 	}

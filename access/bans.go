@@ -96,15 +96,25 @@ func (d *Directory) ban(ctx context.Context, a *actor, args []string) ([]string,
 		return []string{fmt.Sprintf("nothing changed: %s has a longer ban (%s); /unban first to shorten it", set.label, strings.Join(kept, ", "))}, nil
 	}
 	d.logAction("ban", a.name, set.label, until, reason)
-	removed := d.removeBanned(a, bans, room.Reason{Kind: room.ReasonBanned, Detail: detail(a.name, until, reason)})
+	removed, spared := d.removeBanned(a, bans, room.Reason{Kind: room.ReasonBanned, Detail: detail(a.name, until, reason)})
 	if len(removed) == 0 {
 		d.announce(fmt.Sprintf("%s banned %s", a.name, detail(set.label, until, reason)))
 	}
-	out := []string{fmt.Sprintf("banned %s: %s; removed %d present", set.label, counted(len(bans), "credential or address", "credentials and addresses"), len(removed))}
+	out := []string{banAnswer(set.label, len(bans), len(removed), spared)}
 	if len(kept) > 0 {
 		out = append(out, fmt.Sprintf("%d of them kept a longer ban they had (%s): /unban first to shorten it", len(kept), strings.Join(kept, ", ")))
 	}
 	return out, nil
+}
+
+// banAnswer is what /ban tells its author: what it banned, how many
+// present it removed, and how many present it named but spared.
+func banAnswer(label string, banned, removed, spared int) string {
+	s := fmt.Sprintf("banned %s: %s; removed %d present", label, counted(banned, "credential or address", "credentials and addresses"), removed)
+	if spared > 0 {
+		s += fmt.Sprintf("; spared %d present on its address (registered to another account, or of your rank or above)", spared)
+	}
+	return s
 }
 
 // longerBan returns the ban in force at the key of b that outlasts b, as
@@ -200,31 +210,65 @@ func banKeys(bans []ban) []string {
 	return keys
 }
 
-// removeBanned removes from the room every member that bans match,
-// save those a may not act on.
-func (d *Directory) removeBanned(a *actor, bans []ban, reason room.Reason) []string {
+// removeBanned removes from the room every member that bans hold, save
+// those a may not act on, and counts those present that bans name but
+// spare: of a's rank or above, or (for the address a ban by nickname
+// took) known by a credential registered to another account.
+func (d *Directory) removeBanned(a *actor, bans []ban, reason room.Reason) (removed []string, spared int) {
 	r := d.attached()
 	if r == nil {
-		return nil
+		return nil, 0
 	}
-	return r.Remove(func(m room.MemberInfo) bool {
+	removed = r.Remove(func(m room.MemberInfo) bool {
 		creds := CredentialsOf(m.Identity)
 		d.mu.RLock()
 		rk := d.v.rankOf(creds)
+		holds, named := d.v.covers(bans, creds, m.Identity.Address)
 		d.mu.RUnlock()
-		return rk < a.rank && matchesAny(bans, creds, m.Identity.Address)
+		if holds && rk < a.rank {
+			return true
+		}
+		if named {
+			spared++
+		}
+		return false
 	}, reason)
+	return removed, spared
 }
 
-// matchesAny reports whether one of bans covers creds or addr.
-func matchesAny(bans []ban, creds []Credential, addr string) bool {
+// covers reports whether one of bans holds the holder of creds at addr
+// (holds), and whether one names it at all (named): the address a ban
+// by nickname took names everyone there, but does not hold whoever
+// presents a credential registered to another account. The caller
+// holds d.mu.
+func (v *view) covers(bans []ban, creds []Credential, addr string) (holds, named bool) {
 	ip, err := netip.ParseAddr(addr)
 	for _, b := range bans {
-		if b.target.Prefix.IsValid() {
-			if err == nil && b.target.Prefix.Contains(ip.Unmap()) {
-				return true
+		switch {
+		case !b.target.Prefix.IsValid():
+			if hasCred(creds, b.target.Cred) {
+				return true, true
 			}
-		} else if hasCred(creds, b.target.Cred) {
+		case err == nil && b.target.Prefix.Contains(ip.Unmap()):
+			named = true
+			if !v.registeredElsewhere(creds, b.rec.Nick) {
+				return true, true
+			}
+		}
+	}
+	return false, named
+}
+
+// registeredElsewhere reports whether nick is a banned nickname and one
+// of creds is registered to an account other than nick's: a registered
+// member is known by its credential, so the address of a banned
+// nickname does not hold it. The caller holds d.mu.
+func (v *view) registeredElsewhere(creds []Credential, nick string) bool {
+	if nick == "" {
+		return false
+	}
+	for _, c := range creds {
+		if key, ok := v.byCred[c]; ok && key != keyOf(nick) {
 			return true
 		}
 	}
@@ -244,6 +288,9 @@ func (d *Directory) unban(ctx context.Context, a *actor, args []string) ([]strin
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("%s is not banned", label)
 	}
+	if err := canLift(a, d.banAuthor(keys), "the ban on "+label); err != nil {
+		return nil, err
+	}
 	if err := d.lockW(ctx); err != nil {
 		return nil, err
 	}
@@ -260,6 +307,19 @@ func (d *Directory) unban(ctx context.Context, a *actor, args []string) ([]strin
 	}
 	d.logAction("unban", a.name, label, time.Time{}, "")
 	return d.told(a, fmt.Sprintf("%s lifted the ban on %s", a.name, label)), nil
+}
+
+// banAuthor is the highest rank among the authors of the bans at keys.
+func (d *Directory) banAuthor(keys []string) rank {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	author := rankMember
+	for _, key := range keys {
+		if b, ok := d.v.bans[key]; ok {
+			author = max(author, b.rec.authorRank())
+		}
+	}
+	return author
 }
 
 // bansOf returns the keys of the bans in force in the view that word

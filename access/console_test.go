@@ -46,9 +46,11 @@ func TestConsole(t *testing.T) {
 	}
 	// a usage error keeps what was wrong
 	for args, want := range map[string]string{
-		"ban alice 400d spam": "usage: ban NICK|fp=FINGERPRINT|ip=ADDR[/PREFIX] [DURATION] [REASON]: a duration of at most 365d",
+		"ban alice 400d spam": "usage: ban NICK|fp=FINGERPRINT|ip=ADDR[/PREFIX] [DURATION] [REASON]: 400d is not a duration (1s to 365d, like 30m, 2h, 7d)",
+		"ban alice -1h":       "usage: ban NICK|fp=FINGERPRINT|ip=ADDR[/PREFIX] [DURATION] [REASON]: -1h is not a duration (1s to 365d, like 30m, 2h, 7d)",
 		"ban fp=SHA256:xyz":   "usage: ban NICK|fp=FINGERPRINT|ip=ADDR[/PREFIX] [DURATION] [REASON]: fp= takes a SHA256: key or sha256: certificate fingerprint",
-		"mute alice 0s":       "usage: mute NICK [DURATION] [REASON]: a duration from 1s to 365d",
+		"mute alice 0s":       "usage: mute NICK [DURATION] [REASON]: 0s is not a duration (1s to 365d, like 30m, 2h, 7d)",
+		"mute alice 2w":       "usage: mute NICK [DURATION] [REASON]: 2w is not a duration (1s to 365d, like 30m, 2h, 7d)",
 	} {
 		if _, err := f.d.Run(ctx, carol, strings.Fields(args)); !errors.Is(err, room.ErrUsage) || err.Error() != want {
 			t.Errorf("%s: %v", args, err)

@@ -27,6 +27,9 @@ type Options struct {
 	// AllowlistFile seeds the allowlist at New: its credentials are
 	// added, none is removed. "": none.
 	AllowlistFile string
+	// Ephemeral says the Backend keeps nothing across a restart (chatd
+	// --store memory): /register's answers then say so.
+	Ephemeral bool
 	// Logger logs moderation actions and bad records; nil discards.
 	Logger *slog.Logger
 	// Registerer, if set, registers the Directory's metrics.
@@ -56,11 +59,13 @@ type Directory struct {
 	backend Backend
 	policy  Policy
 	admins  string
-	log     *slog.Logger
-	now     func() time.Time
-	metrics *metrics
-	limits  *limits
-	links   *links
+	// ephemeral: the Backend forgets at restart (Options.Ephemeral).
+	ephemeral bool
+	log       *slog.Logger
+	now       func() time.Time
+	metrics   *metrics
+	limits    *limits
+	links     *links
 	// commandTimeout bounds a slash command (commandTimeout; tests
 	// shorten it).
 	commandTimeout time.Duration
@@ -92,7 +97,7 @@ func New(ctx context.Context, o Options) (*Directory, error) {
 		return nil, fmt.Errorf("access: unknown policy %d", o.Policy)
 	}
 	d := &Directory{
-		backend: o.Backend, policy: o.Policy, admins: o.AdminsFile,
+		backend: o.Backend, policy: o.Policy, admins: o.AdminsFile, ephemeral: o.Ephemeral,
 		log: o.Logger, now: o.Now, metrics: newMetrics(), limits: newLimits(), links: newLinks(),
 		wmu: make(chan struct{}, 1), commandTimeout: commandTimeout,
 	}
@@ -150,7 +155,9 @@ func (d *Directory) loadOwners() error {
 	return nil
 }
 
-// seedAllowlist adds the allowlist file's credentials to the allowlist.
+// seedAllowlist adds the allowlist file's credentials to the allowlist,
+// each once: those already on it, and those /disallow took off it (a
+// tombstone in Allowed says so), are left as they are.
 func (d *Directory) seedAllowlist(ctx context.Context, path string) error {
 	entries, err := readListFile(path)
 	if err != nil {
@@ -161,7 +168,7 @@ func (d *Directory) seedAllowlist(ctx context.Context, path string) error {
 	}
 	defer d.unlockW()
 	for _, e := range entries {
-		if d.allowed(e.Cred) {
+		if d.allowed(e.Cred) || d.wasDisallowed(e.Cred) {
 			continue
 		}
 		rec := allowRecord{V: recordVersion, Cred: e.Cred.String(), By: "allowlist file", Since: d.now()}
@@ -190,6 +197,13 @@ func (d *Directory) lockW(ctx context.Context) error {
 
 // unlockW releases the write lock.
 func (d *Directory) unlockW() { <-d.wmu }
+
+// wasDisallowed reports whether /disallow took c off the allowlist.
+func (d *Directory) wasDisallowed(c Credential) bool {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.v.disallowed[c]
+}
 
 // allowed reports whether c is on the allowlist.
 func (d *Directory) allowed(c Credential) bool {

@@ -110,3 +110,31 @@ func TestAllowDisallow(t *testing.T) {
 	_ = bare
 	contains(t, run(olive, "/allow bare"), "without a key or certificate")
 }
+
+// TestAllowlistSeededOnce: the allowlist file adds each credential once:
+// one /disallow took out stays out at the next start with the same file,
+// a line new in the file is added, and /allow puts back what /disallow
+// took out.
+func TestAllowlistSeededOnce(t *testing.T) {
+	seed := "sha256:" + certFP("carl") + "\n" + keyFP("dave") + "\n"
+	f := newFixture(t, options{policy: Allowlist, admins: ownerLine("olive"), allowlist: seed})
+	olive := f.join("olive", sshID("olive", "192.0.2.9"))
+	contains(t, run(olive, "/disallow fp=sha256:"+certFP("carl")), "olive disallowed sha256:"+certFP("carl"))
+	restart := func(file string) *fixture {
+		return newFixture(t, options{policy: Allowlist, admins: ownerLine("olive"), allowlist: file, backend: f.backend, clock: f.clock})
+	}
+	g := restart(seed + keyFP("erin") + "\n")
+	if refusal(t, g.d, tlsID("carl", "192.0.2.3")) == nil {
+		t.Error("the allowlist file put back a credential /disallow took out")
+	}
+	for _, id := range []room.Identity{sshID("dave", "192.0.2.4"), sshID("erin", "192.0.2.5")} {
+		if r := refusal(t, g.d, id); r != nil {
+			t.Errorf("%s refused: %v", id.KeyFingerprint, r)
+		}
+	}
+	contains(t, run(g.join("olive", sshID("olive", "192.0.2.9")), "/allow fp=sha256:"+certFP("carl")), "allowed tls-cert")
+	h := restart(seed)
+	if r := refusal(t, h.d, tlsID("carl", "192.0.2.3")); r != nil {
+		t.Errorf("carl refused after /allow put him back: %v", r)
+	}
+}

@@ -80,6 +80,7 @@ type options struct {
 	policy    Policy
 	admins    string // the admins file's text
 	allowlist string
+	ephemeral bool // Options.Ephemeral
 	backend   *MemoryBackend
 	clock     *clock
 	wrap      func(*MemoryBackend) Backend // the Backend the Directory uses, over backend
@@ -107,7 +108,7 @@ func newFixture(t *testing.T, o options) *fixture {
 	if o.wrap != nil {
 		backend = o.wrap(f.backend)
 	}
-	opts := Options{Backend: backend, Policy: o.policy, Registerer: f.reg, Now: f.clock.now,
+	opts := Options{Backend: backend, Policy: o.policy, Ephemeral: o.ephemeral, Registerer: f.reg, Now: f.clock.now,
 		Logger: slog.New(slog.NewJSONHandler(lockedWriter{f.logMu, f.logs}, nil))}
 	if o.admins != "" {
 		opts.AdminsFile = writeFile(t, "admins", o.admins)

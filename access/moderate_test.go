@@ -214,7 +214,7 @@ func TestIPv6TooFine(t *testing.T) {
 	// a finer ban stored before they were refused can still be lifted
 	fine := banTarget{Prefix: netip.MustParsePrefix("2001:db8:1:3::5/128")}
 	g.d.setBans([]ban{{target: fine, rec: banRecord{V: 1, Target: fine.String(), By: "x", Since: g.clock.now()}}})
-	contains(t, run(g.oscar, "/unban ip=2001:db8:1:3::5/128"), "lifted the ban on 2001:db8:1:3::5/128")
+	contains(t, run(g.olive, "/unban ip=2001:db8:1:3::5/128"), "lifted the ban on 2001:db8:1:3::5/128") // no ByRank: an owner's
 	if refusal(t, g.d, sshID("x", "2001:db8:1:2::")) == nil {
 		t.Error("the /64 is not banned")
 	}
@@ -394,4 +394,69 @@ func TestUnbanExpired(t *testing.T) {
 	g.clock.advance(2 * time.Hour)
 	contains(t, run(g.oscar, "/unban mallory"), "mallory is not banned")
 	contains(t, run(g.oscar, "/unban ip=198.51.100.7"), "198.51.100.7/32 is not banned")
+}
+
+// TestLiftNeedsAuthorRank: an operator cannot lift an owner's ban or
+// mute; an owner lifts anyone's, an operator an operator's; a mute stored
+// without its author's rank counts as an owner's.
+func TestLiftNeedsAuthorRank(t *testing.T) {
+	g := newGoverned(t, options{})
+	contains(t, run(g.olive, "/ban fp="+keyFP("eve")+" 1h owner-ban"), "banned "+keyFP("eve"))
+	contains(t, run(g.olive, "/ban ip=198.51.100.0/24 1h owner-ipban"), "banned 198.51.100.0/24")
+	contains(t, run(g.olive, "/mute mallory 1h owner-mute"), "olive muted mallory")
+	contains(t, run(g.oscar, "/unban fp="+keyFP("eve")), "permission denied: the ban on "+keyFP("eve")+" was set by an owner; only owners can lift it")
+	contains(t, run(g.oscar, "/unban ip=198.51.100.0/24"), "permission denied: the ban on 198.51.100.0/24 was set by an owner")
+	contains(t, run(g.oscar, "/unmute mallory"), "permission denied: the mute of mallory was set by an owner; only owners can lift it")
+	contains(t, run(g.olive, "/unmute mallory"), "olive unmuted mallory")
+	contains(t, run(g.olive, "/unban ip=198.51.100.0/24"), "olive lifted the ban on 198.51.100.0/24")
+	// an operator's own decisions: operators and owners lift them
+	contains(t, run(g.oscar, "/mute mallory 1h"), "oscar muted mallory")
+	contains(t, run(g.oscar, "/unmute mallory"), "oscar unmuted mallory")
+	contains(t, run(g.oscar, "/ban ip=203.0.113.0/24 1h"), "banned 203.0.113.0/24")
+	contains(t, run(g.olive, "/unban ip=203.0.113.0/24"), "olive lifted the ban on 203.0.113.0/24")
+	// a mute record from before authors' ranks were kept is an owner's
+	if (muteRecord{By: "olive"}).authorRank() != rankOwner || (muteRecord{ByRank: "root"}).authorRank() != rankOwner || (muteRecord{ByRank: "operator"}).authorRank() != rankOperator {
+		t.Error("authorRank does not read a missing or hostile rank as an owner's")
+	}
+}
+
+// TestNickBanSparesOthersOnItsAddress: the address a ban by nickname
+// takes holds the target and whoever there is unknown, but neither
+// removes nor refuses at the door a member known by a credential
+// registered to another account, nor one of the author's rank; the
+// answer counts those spared. An explicit ip= ban holds everyone below
+// its author's rank.
+func TestNickBanSparesOthersOnItsAddress(t *testing.T) {
+	g := newGoverned(t, options{})
+	const nat = "203.0.113.5"
+	vic := g.join("vic", tlsID("vic", nat))
+	bob := g.join("bob", tlsID("bob", nat))
+	carl := g.join("carl", sshID("carl", nat))
+	g.join("olive2", sshID("olive", nat)) // an owner's second connection
+	run(bob, "/register")
+	contains(t, run(g.olive, "/ban vic 1h spam"), "banned vic: 2 credentials and addresses; removed 2 present; spared 2 present on its address (registered to another account, or of your rank or above)")
+	for _, m := range []*room.Member{vic, carl} {
+		if r := left(t, m); r.Kind != room.ReasonBanned {
+			t.Errorf("%s left for %v", m.Nick(), r)
+		}
+	}
+	if _, ok := g.r.Find("bob"); !ok {
+		t.Error("a ban of vic removed bob, registered, on vic's address")
+	}
+	if err := g.d.Admit(tlsID("bob", nat)); err != nil {
+		t.Errorf("bob, registered, refused at the door by vic's address: %v", err)
+	}
+	for _, id := range []room.Identity{tlsID("vic", "198.51.100.7"), sshID("carl", nat), tlsID("dave", nat), {Transport: room.TransportTLS, Address: nat}} {
+		if err := g.d.Admit(id); err == nil {
+			t.Errorf("%+v admitted past vic's ban", id)
+		}
+	}
+	// an explicit ip= ban holds registered members too, below its author
+	contains(t, run(g.oscar, "/ban ip="+nat+" 1h"), "removed 1 present; spared 1 present on its address")
+	if r := left(t, bob); r.Kind != room.ReasonBanned {
+		t.Errorf("bob left for %v", r)
+	}
+	if err := g.d.Admit(tlsID("bob", nat)); err == nil {
+		t.Error("bob admitted past an ip= ban")
+	}
 }

@@ -26,7 +26,7 @@ func (d *Directory) mute(ctx context.Context, a *actor, args []string) ([]string
 		return nil, err
 	}
 	now := d.now().UTC()
-	rec := muteRecord{V: recordVersion, Nick: t.nick, Creds: credStrings(t.creds), By: a.name, Reason: reason, Since: now}
+	rec := muteRecord{V: recordVersion, Nick: t.nick, Creds: credStrings(t.creds), By: a.name, ByRank: a.rank.String(), Reason: reason, Since: now}
 	if dur > 0 {
 		rec.Until = now.Add(dur)
 	}
@@ -71,9 +71,11 @@ func (d *Directory) unmute(ctx context.Context, a *actor, args []string) ([]stri
 	now := d.now()
 	d.mu.RLock()
 	var keys []string
+	author := rankMember
 	for key, m := range d.v.mutes {
 		if !expired(m.rec.Until, now) && (key == keyOf(t.nick) || shares(m.creds, t.creds)) {
 			keys = append(keys, key)
+			author = max(author, m.rec.authorRank())
 		}
 	}
 	d.mu.RUnlock()
@@ -81,6 +83,9 @@ func (d *Directory) unmute(ctx context.Context, a *actor, args []string) ([]stri
 		return nil, fmt.Errorf("%q is not muted", t.nick)
 	}
 	if err := canAct(a, t.rank, t.nick); err != nil {
+		return nil, err
+	}
+	if err := canLift(a, author, "the mute of "+t.nick); err != nil {
 		return nil, err
 	}
 	if err := d.lockW(ctx); err != nil {

@@ -72,7 +72,7 @@ func TestBanRollback(t *testing.T) {
 func TestAllowPartial(t *testing.T) {
 	g, fb := failingGoverned(t)
 	viaCert := g.join("x", tlsID("oscar", "192.0.2.8"))
-	contains(t, run(viaCert, "/register "+takeCode(t, g.oscar)), "added")
+	contains(t, run(viaCert, "/register "+takeCode(t, g.oscar)), "now also signs in")
 	fb.failFrom(2, 1)
 	contains(t, run(g.olive, "/allow oscar"), "1 of 2 changes were kept")
 	contains(t, run(g.olive, "/allow oscar"), "allowed")

@@ -48,12 +48,15 @@ type roleRecord struct {
 	Since time.Time `json:"since"`
 }
 
-// allowRecord is an allowlisted credential.
+// allowRecord is an allowlisted credential, or, if Off, one /disallow
+// took off the allowlist: a tombstone, so that seeding from the
+// allowlist file at the next start does not put it back.
 type allowRecord struct {
 	V     int       `json:"v"`
 	Cred  string    `json:"cred"`
 	By    string    `json:"by"`
 	Since time.Time `json:"since"`
+	Off   bool      `json:"off,omitempty"`
 }
 
 // banRecord is a ban of a credential ("fp:" key) or an address prefix
@@ -75,7 +78,13 @@ type banRecord struct {
 // authorRank is the rank of the ban's author; records from before it was
 // kept count as an owner's.
 func (r banRecord) authorRank() rank {
-	if r.ByRank == rankOperator.String() {
+	return authorRankOf(r.ByRank)
+}
+
+// authorRankOf reads a stored author's rank: "operator" is an
+// operator's; anything else, missing or hostile, an owner's.
+func authorRankOf(s string) rank {
+	if s == rankOperator.String() {
 		return rankOperator
 	}
 	return rankOwner
@@ -83,13 +92,23 @@ func (r banRecord) authorRank() rank {
 
 // muteRecord is a muted nickname and the credentials it had.
 type muteRecord struct {
-	V      int       `json:"v"`
-	Nick   string    `json:"nick"`
-	Creds  []string  `json:"creds,omitempty"`
-	By     string    `json:"by"`
+	V     int      `json:"v"`
+	Nick  string   `json:"nick"`
+	Creds []string `json:"creds,omitempty"`
+	By    string   `json:"by"`
+	// ByRank is the author's rank, as in banRecord: lifting the mute
+	// needs at least that rank. "" (records from before it was kept)
+	// counts as "owner".
+	ByRank string    `json:"by_rank,omitempty"`
 	Reason string    `json:"reason,omitempty"`
 	Since  time.Time `json:"since"`
 	Until  time.Time `json:"until,omitzero"`
+}
+
+// authorRank is the rank of the mute's author; records from before it
+// was kept count as an owner's.
+func (r muteRecord) authorRank() rank {
+	return authorRankOf(r.ByRank)
 }
 
 // motdRecord is the message of the day.

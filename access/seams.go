@@ -178,8 +178,9 @@ func (v *view) admits(policy Policy, creds []Credential) bool {
 }
 
 // banOf returns the ban, in force at now, of one of creds or of addr.
-// An address ban does not hold a holder of its author's rank or above.
-// The caller holds d.mu.
+// An address ban does not hold a holder of its author's rank or above,
+// nor, if it is the address a ban by nickname took, a holder of a
+// credential registered to another account. The caller holds d.mu.
 func (v *view) banOf(creds []Credential, addr string, now time.Time) (ban, bool) {
 	for _, c := range creds {
 		if b, ok := v.bans[banTarget{Cred: c}.key()]; ok && !expired(b.rec.Until, now) {
@@ -194,7 +195,7 @@ func (v *view) banOf(creds []Credential, addr string, now time.Time) (ban, bool)
 	holder := v.rankOf(creds)
 	for _, b := range v.bans {
 		if b.target.Prefix.IsValid() && b.target.Prefix.Contains(ip) && !expired(b.rec.Until, now) &&
-			holder < b.rec.authorRank() {
+			holder < b.rec.authorRank() && !v.registeredElsewhere(creds, b.rec.Nick) {
 			return b, true
 		}
 	}

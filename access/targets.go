@@ -71,6 +71,23 @@ func canAct(a *actor, r rank, who string) error {
 	return fmt.Errorf("%w: %s is %s; only %s can do that", ErrPermissionDenied, who, article(r), higher(r))
 }
 
+// canLift refuses to lift a ban or a mute whose author ranks above a:
+// an operator cannot undo an owner's decision.
+func canLift(a *actor, author rank, what string) error {
+	if a.rank >= author {
+		return nil
+	}
+	return fmt.Errorf("%w: %s was set by %s; only %s can lift it", ErrPermissionDenied, what, article(author), plural(author))
+}
+
+// plural names the holders of a rank: "owners".
+func plural(r rank) string {
+	if r == rankOwner {
+		return "owners"
+	}
+	return "operators"
+}
+
 // article names a rank with its article: "an owner".
 func article(r rank) string {
 	if r == rankOwner {
@@ -95,47 +112,63 @@ func errNobody(nick string) error {
 	return fmt.Errorf("no one called %q is here or registered", nick)
 }
 
-// errDurationRange: a duration out of range.
-var errDurationRange = fmt.Errorf("%w: a duration from 1s to 365d", room.ErrUsage)
+// maxDurationWord bounds the length of a word read as a duration.
+const maxDurationWord = 16
+
+// errNotDuration says word, in the DURATION position, is not a duration
+// commands take: never a reason, so that a mistyped timed ban is never a
+// permanent one.
+func errNotDuration(word string) error {
+	return fmt.Errorf("%w: %s is not a duration (1s to 365d, like 30m, 2h, 7d)", room.ErrUsage, cut(word))
+}
 
 // parseDuration reads a duration as commands take it: a number and a unit
-// (30m, 2h, 7d), or Go's form (1h30m); positive and at most MaxDuration.
-// ok is false if s is not a duration at all; a word that looks like one
-// (a digit first, a unit letter last) but is out of range or malformed
-// is an error, never a reason.
+// (30m, 2h, 7d), Go's form (1h30m), or days then Go's form (1d12h);
+// from 1s to MaxDuration. ok is false if s is not meant as a duration
+// (it does not start with a digit, nor with a sign then a digit); a word
+// meant as one that is not one in range is an error, never a reason.
 func parseDuration(s string) (time.Duration, bool, error) {
 	if !looksLikeDuration(s) {
 		return 0, false, nil
 	}
-	if len(s) > 16 {
-		return 0, true, errDurationRange
-	}
-	var dur time.Duration
-	if days, found := strings.CutSuffix(s, "d"); found {
-		n, err := strconv.Atoi(days)
-		if err != nil || n > 365 {
-			return 0, true, fmt.Errorf("%w: a duration of at most 365d", room.ErrUsage)
-		}
-		dur = time.Duration(n) * 24 * time.Hour
-	} else {
-		var err error
-		if dur, err = time.ParseDuration(s); err != nil {
-			return 0, true, errDurationRange
-		}
-	}
-	if dur < time.Second || dur > MaxDuration {
-		return 0, true, errDurationRange
+	dur, ok := readDuration(strings.TrimPrefix(s, "+"))
+	if !ok || dur < time.Second || dur > MaxDuration {
+		return 0, true, errNotDuration(s)
 	}
 	return dur, true, nil
 }
 
-// looksLikeDuration reports whether s is meant as a duration: a digit
-// first, a unit letter last, and only digits, dots and unit letters.
-func looksLikeDuration(s string) bool {
-	if s == "" || s[0] < '0' || s[0] > '9' || !strings.ContainsRune("smhd", rune(s[len(s)-1])) {
-		return false
+// readDuration reads s as [Nd][Go duration], unsigned; ok is false if it
+// is not of that form or is too long to be in range.
+func readDuration(s string) (time.Duration, bool) {
+	if len(s) > maxDurationWord || s[0] < '0' || s[0] > '9' {
+		return 0, false
 	}
-	return strings.Trim(s, "0123456789.smhd") == ""
+	var dur time.Duration
+	if days, rest, found := strings.Cut(s, "d"); found {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 || n > 366 {
+			return 0, false
+		}
+		dur, s = time.Duration(n)*24*time.Hour, rest
+		if s == "" {
+			return dur, true
+		}
+	}
+	more, err := time.ParseDuration(s)
+	if err != nil || more < 0 {
+		return 0, false
+	}
+	return dur + more, true
+}
+
+// looksLikeDuration reports whether s, in the DURATION position, is meant
+// as a duration: a digit first, or a sign then a digit.
+func looksLikeDuration(s string) bool {
+	if s != "" && (s[0] == '-' || s[0] == '+') {
+		s = s[1:]
+	}
+	return s != "" && s[0] >= '0' && s[0] <= '9'
 }
 
 // durationAndReason reads the optional DURATION and REASON that follow a

@@ -30,8 +30,11 @@ type view struct {
 	byCred   map[Credential]string // credential to its account's nickname key
 	roles    map[string]roleRecord // by nickname key
 	allowed  map[Credential]allowRecord
-	bans     map[string]ban // by banTarget.key
-	mutes    map[string]*mute
+	// disallowed holds the credentials /disallow took off the
+	// allowlist (tombstones in Allowed), which seeding skips.
+	disallowed map[Credential]bool
+	bans       map[string]ban // by banTarget.key
+	mutes      map[string]*mute
 	// mutedBy indexes mutes by their credentials: credential to the keys
 	// of the mutes that name it.
 	mutedBy map[Credential]map[string]bool
@@ -49,7 +52,7 @@ func newView() view {
 	return view{
 		owners: map[Credential]string{}, accounts: map[string]*account{},
 		byCred: map[Credential]string{}, roles: map[string]roleRecord{},
-		allowed: map[Credential]allowRecord{}, bans: map[string]ban{}, mutes: map[string]*mute{},
+		allowed: map[Credential]allowRecord{}, disallowed: map[Credential]bool{}, bans: map[string]ban{}, mutes: map[string]*mute{},
 		mutedBy: map[Credential]map[string]bool{},
 	}
 }
@@ -176,6 +179,10 @@ func (d *Directory) loadAllowed(key string, val []byte) error {
 	}
 	if err := checkText(rec.By, maxByBytes); err != nil {
 		return err
+	}
+	if rec.Off {
+		d.v.disallowed[c] = true
+		return nil
 	}
 	d.v.allowed[c] = rec
 	return nil

@@ -126,7 +126,9 @@ type sshResult struct {
 // runSSH runs the real ssh as user with the key in keyFile only (no
 // agent, no configuration, no other keys), trusting exactly the server's
 // host key, with args after the destination (a command, or nothing).
-// opts come before the destination.
+// opts come before the destination; ssh logs errors only, unless opts
+// set LogLevel (which must be let through to see the authentication
+// banner).
 func (ts *testServer) runSSH(t *testing.T, user, keyFile string, opts []string, args ...string) sshResult {
 	t.Helper()
 	pub, err := os.ReadFile(ts.srv.HostKeyPublicPath())
@@ -140,7 +142,10 @@ func (ts *testServer) runSSH(t *testing.T, user, keyFile string, opts []string, 
 	}
 	line := []string{"-F", "/dev/null", "-p", port, "-i", keyFile, "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none",
 		"-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=" + knownHosts,
-		"-o", "GlobalKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10"}
+		"-o", "GlobalKnownHostsFile=/dev/null", "-o", "ConnectTimeout=10"}
+	if !slices.ContainsFunc(opts, func(o string) bool { return strings.HasPrefix(o, "LogLevel=") }) {
+		line = append(line, "-o", "LogLevel=ERROR")
+	}
 	line = append(append(line, opts...), user+"@"+host)
 	line = append(line, args...)
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
@@ -400,5 +405,38 @@ func TestNoneAuthAsksTheDoor(t *testing.T) {
 	waitFor(t, "both connections' log records", func() bool { return len(logRecords(t, log.String(), "connection closed")) == 2 })
 	if got := ts.srv.Stats().Refused; !maps.Equal(got, map[string]uint64{RefusedPolicy: 1}) {
 		t.Errorf("Stats.Refused = %v, want one policy refusal", got)
+	}
+}
+
+// TestAuthBanner: Config.AuthBanner is shown before authentication, so
+// that the real ssh with a key the door refuses (the allowlist fails its
+// authentication, telling nothing) prints on stderr how to get in;
+// control characters in it are neutralised. Without it, no banner.
+func TestAuthBanner(t *testing.T) {
+	checkGoroutines(t)
+	unlisted, unlistedFP := userKey(t, "mallory")
+	door := &fakeDoor{bare: notListed}
+	door.refuse(unlistedFP, notListed)
+	const text = "This room admits allowlisted keys only.\nAsk an operator to /allow your key: `ssh-keygen -lf ~/.ssh/id_ed25519.pub` prints its fingerprint.\x1b[2J\n"
+	ts := startServerWith(t, Config{Door: door, AuthBanner: text})
+	verbose := []string{"-o", "LogLevel=INFO"}
+	res := ts.runSSH(t, "mallory", unlisted, verbose, "who")
+	if res.status != 255 || !strings.Contains(res.stderr, "Permission denied") {
+		t.Errorf("unlisted key: exit %d, stderr %q; want 255 and Permission denied", res.status, res.stderr)
+	}
+	for _, want := range []string{"This room admits allowlisted keys only.", "ssh-keygen -lf ~/.ssh/id_ed25519.pub"} {
+		if !strings.Contains(res.stderr, want) {
+			t.Errorf("stderr %q lacks the banner's %q", res.stderr, want)
+		}
+	}
+	if strings.Contains(res.stderr, "\x1b") {
+		t.Errorf("the banner's escape reached the terminal: %q", res.stderr)
+	}
+	plain := startServerWith(t, Config{Door: door})
+	if res := plain.runSSH(t, "mallory", unlisted, verbose, "who"); strings.Contains(res.stderr, "allowlisted") {
+		t.Errorf("a banner without AuthBanner: %q", res.stderr)
+	}
+	if got := authBanner(strings.Repeat("x", 2*maxAuthBannerBytes)); got != "" {
+		t.Errorf("an over-long banner line kept: %d bytes", len(got))
 	}
 }

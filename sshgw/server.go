@@ -18,6 +18,7 @@ import (
 	"net"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -90,7 +91,17 @@ type Config struct {
 	// Console.Run with the words and the session's identity. nil means
 	// there are no such commands.
 	Console access.Console
+	// AuthBanner, if set, is shown to every client before it
+	// authenticates (SSH's authentication banner, which OpenSSH prints
+	// to stderr): chatd says there, under its allowlist policy, how to
+	// get in, since a key not on the list only fails its
+	// authentication. Cleaned of control characters and bounded to
+	// maxAuthBannerBytes.
+	AuthBanner string
 }
+
+// maxAuthBannerBytes bounds Config.AuthBanner.
+const maxAuthBannerBytes = 1024
 
 // Modern SSH algorithms only: post-quantum hybrid and elliptic-curve key
 // exchange, AEAD ciphers (or CTR with encrypt-then-MAC), SHA-2 MACs.
@@ -256,7 +267,27 @@ func (s *Server) serverConfig(ctx ssh.Context) *gossh.ServerConfig {
 		cfg.NoClientAuth = true
 		cfg.NoClientAuthCallback = s.noneAuth(ctx)
 	}
+	if banner := authBanner(s.cfg.AuthBanner); banner != "" {
+		cfg.BannerCallback = func(gossh.ConnMetadata) string { return banner }
+	}
 	return cfg
+}
+
+// authBanner is text as the authentication banner: each line cleaned of
+// control characters, newline-terminated, bounded; "" if text is blank.
+func authBanner(text string) string {
+	var sb strings.Builder
+	for line := range strings.Lines(text) {
+		line = room.Clean(strings.TrimRight(line, "\r\n"))
+		if sb.Len()+len(line)+2 > maxAuthBannerBytes {
+			break
+		}
+		sb.WriteString(line + "\n")
+	}
+	if strings.TrimSpace(sb.String()) == "" {
+		return ""
+	}
+	return sb.String()
 }
 
 // HostKeyFingerprint returns the host key's fingerprint as ssh-keygen -lf

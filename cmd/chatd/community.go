@@ -66,6 +66,7 @@ func openDirectory(ctx context.Context, cfg *config, policy access.Policy, store
 		Policy:        policy,
 		AdminsFile:    cfg.access.admins,
 		AllowlistFile: cfg.access.allowlist,
+		Ephemeral:     cfg.store.kind == storeMemory || store == nil,
 		Logger:        logger.With("part", "access"),
 		Registerer:    reg,
 	})
@@ -96,6 +97,21 @@ func governRoom(roomCfg *room.Config, dir *access.Directory) {
 	roomCfg.Greeting = dir.Greeting
 }
 
+// allowlistAuthBanner is what SSH clients are shown before they
+// authenticate under the allowlist policy, where a key not on the list
+// only fails its authentication.
+const allowlistAuthBanner = "This chat room admits allowlisted keys only.\n" +
+	"To be let in, ask an operator to /allow your key: `ssh-keygen -lf ~/.ssh/id_ed25519.pub` prints its fingerprint.\n"
+
+// sshAuthBanner is the SSH authentication banner for policy: the
+// allowlist's; "" (none) for the others, whose refusals are told once in.
+func sshAuthBanner(policy access.Policy) string {
+	if policy == access.Allowlist {
+		return allowlistAuthBanner
+	}
+	return ""
+}
+
 // accessPart is the banner's line on who may join.
 func accessPart(a accessConfig, policy access.Policy, store storeConfig) part {
 	var who string
@@ -114,7 +130,7 @@ func accessPart(a accessConfig, policy access.Policy, store storeConfig) part {
 		notes = append(notes, "no owners (--admins FILE names them)")
 	}
 	if a.allowlist != "" {
-		notes = append(notes, "allowlist seeded from "+absPath(a.allowlist)+" (it only adds: /disallow removes)")
+		notes = append(notes, "allowlist seeded from "+absPath(a.allowlist)+" (each line once; what /disallow takes out stays out)")
 	}
 	if store.kind == storeMemory {
 		notes = append(notes, "accounts, bans and roles forgotten at restart (--store memory)")

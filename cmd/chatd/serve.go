@@ -225,6 +225,7 @@ func (p *parts) startSSH() (listening, error) {
 	sshCfg := p.cfg.ssh
 	sshCfg.Addr, sshCfg.HostKeyPath, sshCfg.Room, sshCfg.Logger = p.cfg.sshAddr, keyPath, p.room, p.logger
 	sshCfg.Door, sshCfg.Console = p.dir, p.dir
+	sshCfg.AuthBanner = sshAuthBanner(p.cfg.policy)
 	sshCfg.WriteTimeout = p.cfg.tls.WriteTimeout
 	sshCfg.Hosts = p.cfg.hosts // the name its hints give
 	// The public half goes into the public directory too: the data
