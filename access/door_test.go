@@ -1,6 +1,7 @@
 package access
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -136,5 +137,36 @@ func TestAllowlistSeededOnce(t *testing.T) {
 	h := restart(seed)
 	if r := refusal(t, h.d, tlsID("carl", "192.0.2.3")); r != nil {
 		t.Errorf("carl refused after /allow put him back: %v", r)
+	}
+}
+
+// TestLocksEveryoneOut: a closed policy with no owner, an empty
+// allowlist and (registered) no account lets nobody in; any one of them
+// opens it.
+func TestLocksEveryoneOut(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		o    options
+		want bool
+	}{
+		{"open", options{}, false},
+		{"registered, nobody", options{policy: Registered}, true},
+		{"allowlist, nobody", options{policy: Allowlist}, true},
+		{"registered, an owner", options{policy: Registered, admins: ownerLine("olive")}, false},
+		{"allowlist, a listed certificate", options{policy: Allowlist, allowlist: "sha256:" + certFP("carl") + "\n"}, false},
+	} {
+		if got := newFixture(t, tc.o).d.LocksEveryoneOut(); got != tc.want {
+			t.Errorf("%s: LocksEveryoneOut = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	f := newFixture(t, options{pastDoor: true})
+	run(f.join("alice", tlsID("alice", "192.0.2.1")), "/register")
+	d, err := New(context.Background(), Options{Backend: f.backend, Policy: Registered})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if d.LocksEveryoneOut() {
+		t.Error("a registered-only room with an account locks everyone out")
 	}
 }

@@ -150,6 +150,19 @@ func (d *Directory) Admit(id room.Identity) error {
 	return d.policyRefusal(id, creds)
 }
 
+// LocksEveryoneOut reports whether the policy lets nobody in at all: it
+// is not open, there are no owners, nothing is on the allowlist and,
+// for the registered policy, no account is registered. Nobody could then
+// ever /allow anyone: chatd refuses to start so.
+func (d *Directory) LocksEveryoneOut() bool {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.policy == Open || len(d.v.owners) > 0 || len(d.v.allowed) > 0 {
+		return false
+	}
+	return d.policy == Allowlist || len(d.v.accounts) == 0
+}
+
 // isOwner reports whether one of creds is an owner's. The caller holds
 // d.mu.
 func (v *view) isOwner(creds []Credential) bool {

@@ -39,8 +39,6 @@ func (a accessConfig) check(sshNoneAuth, noneAuthSet bool) (access.Policy, error
 		return policy, fmt.Errorf("--access %s needs SSH to ask for keys: drop --ssh-none-auth", policy)
 	case a.admins != "" && noneAuth:
 		return policy, errors.New("--admins needs SSH to ask for keys: with --ssh-none-auth ssh never shows its key, so owners would never be known by it (no console, no owner rights); drop --ssh-none-auth")
-	case policy != access.Open && a.admins == "" && a.allowlist == "":
-		return policy, fmt.Errorf("--access %s with neither --admins nor --allowlist: nobody could ever get in, as no owner or operator exists to /allow anyone; give --admins FILE (the owners) or --allowlist FILE", policy)
 	}
 	for _, f := range []struct{ flag, path string }{{"--allowlist", a.allowlist}, {"--admins", a.admins}} {
 		if f.path == "" {
@@ -73,7 +71,20 @@ func openDirectory(ctx context.Context, cfg *config, policy access.Policy, store
 	if err != nil {
 		return nil, err // its errors say "access: "
 	}
+	if dir.LocksEveryoneOut() {
+		dir.Close()
+		return nil, lockedOut(policy)
+	}
 	return dir, nil
+}
+
+// lockedOut is the start-up error of a room that nobody could ever enter.
+func lockedOut(policy access.Policy) error {
+	none := "no owners (--admins FILE) and nothing on the allowlist (--allowlist FILE)"
+	if policy == access.Registered {
+		none = "no owners (--admins FILE), nothing on the allowlist (--allowlist FILE) and no account registered in the store"
+	}
+	return fmt.Errorf("--access %s: nobody could ever get in: %s, so no operator exists to /allow anyone", policy, none)
 }
 
 // directoryBackend is where the directory's records are kept: the store's

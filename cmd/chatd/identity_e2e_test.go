@@ -499,3 +499,33 @@ func TestAdminsFileIsReReadOnSIGHUP(t *testing.T) {
 	wantSSH(t, s, first, 1, []string{"banned"}, "permission denied")
 	wantSSH(t, s, second, 0, []string{"banned"})
 }
+
+// TestClosedRoomNobodyCanEnter: a closed room that nobody could ever
+// enter (no owners, an empty allowlist, no registered account) is refused
+// at start, saying why; once the store holds an account, the same flags
+// start a registered-only room.
+func TestClosedRoomNobodyCanEnter(t *testing.T) {
+	t.Parallel()
+	requireOpenSSL(t)
+	data := t.TempDir()
+	for _, policy := range []string{"registered", "allowlist"} {
+		p := testproc.Start(t, "chatd", nil, chatdBinary, "--data-dir", data, "--tls-addr", "127.0.0.1:0", "--ssh-addr", "", "--access", policy)
+		if code := p.WaitExit(); code != 1 {
+			t.Errorf("--access %s with nobody to let in: exit %d, want 1", policy, code)
+		}
+		if out := p.Output(); !strings.Contains(out, "--access "+policy+": nobody could ever get in") {
+			t.Errorf("--access %s with nobody to let in says:\n%s", policy, out)
+		}
+	}
+	cert := makeClientCert(t, "alice")
+	s := startChatd(t, data, "--ssh-addr", "")
+	alice := joinWithCert(t, s, "alice", cert)
+	alice.Send("/register")
+	alice.Expect(`"alice" is now registered`)
+	alice.Send("/quit")
+	alice.WaitExit()
+	s.Signal(syscall.SIGTERM)
+	s.WaitExit()
+	s = startChatd(t, data, "--ssh-addr", "", "--access", "registered")
+	joinWithCert(t, s, "alice", cert)
+}
