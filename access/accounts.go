@@ -11,6 +11,11 @@ import (
 	"chatd/room"
 )
 
+// sshKeysUnseenText is /register's answer to an SSH member of a server
+// that lets SSH clients in without asking for a key.
+const sshKeysUnseenText = "this server lets SSH clients in without asking for a key (--ssh-none-auth), so it never sees yours and cannot register it: " +
+	"register over TLS with a certificate (the bundled chat has one of its own), or ask the host to run chatd with --ssh-none-auth=false"
+
 // register binds the member's nickname to its connection's credentials.
 // "/register link" answers a one-time code for the member's account;
 // "/register CODE", from a connection presenting another credential,
@@ -19,6 +24,9 @@ import (
 func (d *Directory) register(ctx context.Context, a *actor, args []string) ([]string, error) {
 	if a.member == nil || len(args) > 1 {
 		return nil, room.ErrUsage
+	}
+	if len(a.creds) == 0 && a.id.Transport == room.TransportSSH && d.sshKeysUnseen {
+		return nil, errors.New(sshKeysUnseenText)
 	}
 	if len(a.creds) == 0 {
 		return nil, fmt.Errorf("you connected without a key or certificate, so there is nothing to register: %s", howToGetCredential(a.id.Transport))

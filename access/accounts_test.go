@@ -55,6 +55,14 @@ func TestRegisterWithoutCredential(t *testing.T) {
 	sshM := f.join("sam", room.Identity{Transport: room.TransportSSH, Address: "192.0.2.2"})
 	contains(t, run(sshM, "/register"), "ssh-keygen -t ed25519")
 	contains(t, run(sshM, "/register a b"), "usage: /register")
+
+	// A server that lets SSH clients in with "none" never sees their
+	// keys: making one would not help; TLS would.
+	f = newFixture(t, options{keysUnseen: true})
+	sshM = f.join("sam", room.Identity{Transport: room.TransportSSH, Address: "192.0.2.2"})
+	contains(t, run(sshM, "/register"), "--ssh-none-auth=false")
+	tlsM = f.join("tina", room.Identity{Transport: room.TransportTLS, Address: "192.0.2.1"})
+	contains(t, run(tlsM, "/register"), "openssl req -x509")
 }
 
 // takeCode runs /register link as m and returns the code it was told.

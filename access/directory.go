@@ -30,6 +30,10 @@ type Options struct {
 	// Ephemeral says the Backend keeps nothing across a restart (chatd
 	// --store memory): /register's answers then say so.
 	Ephemeral bool
+	// SSHKeysUnseen says the SSH gateway lets clients in with the "none"
+	// method, so that it never sees their keys (chatd --ssh-none-auth):
+	// /register then tells an SSH member where it can register instead.
+	SSHKeysUnseen bool
 	// Logger logs moderation actions and bad records; nil discards.
 	Logger *slog.Logger
 	// Registerer, if set, registers the Directory's metrics.
@@ -61,11 +65,13 @@ type Directory struct {
 	admins  string
 	// ephemeral: the Backend forgets at restart (Options.Ephemeral).
 	ephemeral bool
-	log       *slog.Logger
-	now       func() time.Time
-	metrics   *metrics
-	limits    *limits
-	links     *links
+	// sshKeysUnseen: SSH members come in without keys (Options.SSHKeysUnseen).
+	sshKeysUnseen bool
+	log           *slog.Logger
+	now           func() time.Time
+	metrics       *metrics
+	limits        *limits
+	links         *links
 	// commandTimeout bounds a slash command (commandTimeout; tests
 	// shorten it).
 	commandTimeout time.Duration
@@ -97,7 +103,7 @@ func New(ctx context.Context, o Options) (*Directory, error) {
 		return nil, fmt.Errorf("access: unknown policy %d", o.Policy)
 	}
 	d := &Directory{
-		backend: o.Backend, policy: o.Policy, admins: o.AdminsFile, ephemeral: o.Ephemeral,
+		backend: o.Backend, policy: o.Policy, admins: o.AdminsFile, ephemeral: o.Ephemeral, sshKeysUnseen: o.SSHKeysUnseen,
 		log: o.Logger, now: o.Now, metrics: newMetrics(), limits: newLimits(), links: newLinks(),
 		wmu: make(chan struct{}, 1), commandTimeout: commandTimeout,
 	}

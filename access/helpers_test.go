@@ -77,13 +77,14 @@ type fixture struct {
 
 // options configure a fixture.
 type options struct {
-	policy    Policy
-	admins    string // the admins file's text
-	allowlist string
-	ephemeral bool // Options.Ephemeral
-	backend   *MemoryBackend
-	clock     *clock
-	wrap      func(*MemoryBackend) Backend // the Backend the Directory uses, over backend
+	policy     Policy
+	admins     string // the admins file's text
+	allowlist  string
+	ephemeral  bool // Options.Ephemeral
+	keysUnseen bool // Options.SSHKeysUnseen
+	backend    *MemoryBackend
+	clock      *clock
+	wrap       func(*MemoryBackend) Backend // the Backend the Directory uses, over backend
 	// pastDoor has the room admit every join (a Policy whose Admit
 	// admits all), for tests of members the door would have refused.
 	pastDoor bool
@@ -108,7 +109,7 @@ func newFixture(t *testing.T, o options) *fixture {
 	if o.wrap != nil {
 		backend = o.wrap(f.backend)
 	}
-	opts := Options{Backend: backend, Policy: o.policy, Ephemeral: o.ephemeral, Registerer: f.reg, Now: f.clock.now,
+	opts := Options{Backend: backend, Policy: o.policy, Ephemeral: o.ephemeral, SSHKeysUnseen: o.keysUnseen, Registerer: f.reg, Now: f.clock.now,
 		Logger: slog.New(slog.NewJSONHandler(lockedWriter{f.logMu, f.logs}, nil))}
 	if o.admins != "" {
 		opts.AdminsFile = writeFile(t, "admins", o.admins)

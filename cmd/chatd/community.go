@@ -65,6 +65,7 @@ func openDirectory(ctx context.Context, cfg *config, policy access.Policy, store
 		AdminsFile:    cfg.access.admins,
 		AllowlistFile: cfg.access.allowlist,
 		Ephemeral:     cfg.store.kind == storeMemory || store == nil,
+		SSHKeysUnseen: cfg.ssh.NoneAuth,
 		Logger:        logger.With("part", "access"),
 		Registerer:    reg,
 	})
