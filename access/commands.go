@@ -233,9 +233,6 @@ func (d *Directory) help(_ context.Context, _ *actor, args []string) ([]string, 
 	return out, nil
 }
 
-// errNoRoom: moderation needs the room, which is not attached.
-var errNoRoom = errors.New("the room is not open")
-
 // errClosed: the Directory was closed.
 var errClosed = errors.New("the access directory is closed")
 
