@@ -110,6 +110,9 @@ func (d *Directory) redeemLink(ctx context.Context, a *actor, code string) ([]st
 	if d.holdsOwner(a.creds) {
 		return nil, errOwnerLink
 	}
+	if d.accountBanned(acct) {
+		return nil, fmt.Errorf("%q is banned: no key or certificate can be linked to it", acct.rec.Nick)
+	}
 	fresh, err := d.addCredentials(ctx, a, acct, a.creds)
 	if err != nil {
 		return nil, err
@@ -122,6 +125,17 @@ func (d *Directory) redeemLink(ctx context.Context, a *actor, code string) ([]st
 		verb = "sign"
 	}
 	return d.registered(fmt.Sprintf("your %s now also %s in as %q", credList(fresh), verb, acct.rec.Nick)), nil
+}
+
+// accountBanned reports whether a ban in force holds one of acct's
+// credentials: a code issued before the ban must not bring a new
+// credential (and the account's role) back past it.
+func (d *Directory) accountBanned(acct *account) bool {
+	now := d.now()
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	_, banned := d.v.banOf(acct.creds, "", now)
+	return banned
 }
 
 // errOwnerLink refuses to link an owner's credential into an account: an

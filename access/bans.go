@@ -93,7 +93,7 @@ func (d *Directory) ban(ctx context.Context, a *actor, args []string) ([]string,
 		return nil, err
 	}
 	if len(kept) == len(bans) {
-		return []string{fmt.Sprintf("nothing changed: %s has a longer ban (%s); /unban first to shorten it", set.label, strings.Join(kept, ", "))}, nil
+		return []string{fmt.Sprintf("nothing changed: %s has a longer or higher ban (%s); its author's rank can /unban it first", set.label, strings.Join(kept, ", "))}, nil
 	}
 	d.logAction("ban", a.name, set.label, until, reason)
 	removed, spared := d.removeBanned(a, bans, room.Reason{Kind: room.ReasonBanned, Detail: detail(a.name, until, reason)})
@@ -102,7 +102,7 @@ func (d *Directory) ban(ctx context.Context, a *actor, args []string) ([]string,
 	}
 	out := []string{banAnswer(set.label, len(bans), len(removed), spared)}
 	if len(kept) > 0 {
-		out = append(out, fmt.Sprintf("%d of them kept a longer ban they had (%s): /unban first to shorten it", len(kept), strings.Join(kept, ", ")))
+		out = append(out, fmt.Sprintf("%d of them kept a longer or higher ban they had (%s): its author's rank can /unban it first", len(kept), strings.Join(kept, ", ")))
 	}
 	return out, nil
 }
@@ -126,16 +126,31 @@ func (v *view) longerBan(b ban, now time.Time) (string, bool) {
 		return "", false
 	}
 	switch {
+	case old.rec.authorRank() > b.rec.authorRank():
+		// An operator's ban never replaces an owner's: it could then
+		// lift it (lifting needs the author's rank).
+		return banTargetText(old.rec) + " set by " + article(old.rec.authorRank()), true
 	case old.rec.Until.IsZero() && !b.rec.Until.IsZero():
-		return old.rec.Target + " until lifted", true
+		return banTargetText(old.rec) + " until lifted", true
 	case !old.rec.Until.IsZero() && !b.rec.Until.IsZero() && old.rec.Until.After(b.rec.Until):
-		return old.rec.Target + " until " + formatTime(old.rec.Until), true
+		return banTargetText(old.rec) + " until " + formatTime(old.rec.Until), true
 	}
 	return "", false
 }
 
+// banTargetText names what a ban holds as operators may read it: the
+// credential or the prefix its author typed, but for the address a ban by
+// nickname took, only whose address it was (operators see fingerprints,
+// never a member's address).
+func banTargetText(b banRecord) string {
+	if b.Nick != "" && strings.HasPrefix(b.Target, "ip=") {
+		return "the address of " + b.Nick
+	}
+	return b.Target
+}
+
 // keepLonger drops from bans those whose target has a longer ban in
-// force, and says which those are.
+// force, or one set by a higher rank, and says which those are.
 func (d *Directory) keepLonger(bans []ban) ([]ban, []string) {
 	now := d.now()
 	d.mu.RLock()
@@ -397,14 +412,10 @@ func (d *Directory) banned(_ context.Context, _ *actor, args []string) ([]string
 	return out, nil
 }
 
-// banLine is one line of /banned. The address a ban by nickname took is
-// not shown (operators see fingerprints, never a member's address), only
-// whose it was; an ip= ban shows the prefix its author typed.
+// banLine is one line of /banned (see banTargetText).
 func banLine(b banRecord) string {
-	s := b.Target
-	if b.Nick != "" && strings.HasPrefix(b.Target, "ip=") {
-		s = "the address of " + b.Nick
-	} else if b.Nick != "" {
+	s := banTargetText(b)
+	if s == b.Target && b.Nick != "" {
 		s += " (" + b.Nick + ")"
 	}
 	s += " by " + b.By + " since " + formatTime(b.Since)

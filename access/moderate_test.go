@@ -362,11 +362,11 @@ func TestRebanKeepsLonger(t *testing.T) {
 	g := newGoverned(t, options{pastDoor: true})
 	run(g.oscar, "/ban ip=2001:db8:bad:2:: spam")
 	g.join("bad", sshID("bad", "2001:db8:bad:2::")) // past the door (pastDoor): a member from before the ban
-	contains(t, run(g.oscar, "/ban bad 1h"), "1 of them kept a longer ban they had (ip=2001:db8:bad:2::/64 until lifted)")
+	contains(t, run(g.oscar, "/ban bad 1h"), "1 of them kept a longer or higher ban they had (ip=2001:db8:bad:2::/64 until lifted)")
 	fp := "fp=" + keyFP("zed")
 	run(g.oscar, "/ban "+fp+" spam")
 	lines := run(g.oscar, "/ban "+fp+" 1h spam")
-	contains(t, lines, "nothing changed: "+keyFP("zed")+" has a longer ban (fp="+keyFP("zed")+" until lifted); /unban first to shorten it")
+	contains(t, lines, "nothing changed: "+keyFP("zed")+" has a longer or higher ban (fp="+keyFP("zed")+" until lifted); its author's rank can /unban it first")
 	contains(t, run(g.oscar, "/ban alice 1d"), "removed 1 present")
 	contains(t, run(g.oscar, "/ban alice 1h"), "nothing changed")
 	contains(t, run(g.oscar, "/ban alice 2d"), "removed 0 present")
@@ -376,7 +376,7 @@ func TestRebanKeepsLonger(t *testing.T) {
 	}
 	ip := "ip=198.51.100.9"
 	run(g.oscar, "/ban "+ip+" 2d")
-	contains(t, run(g.oscar, "/ban "+ip+" 1h"), "has a longer ban")
+	contains(t, run(g.oscar, "/ban "+ip+" 1h"), "has a longer or higher ban")
 	lines = run(g.oscar, "/ban "+ip+" 7d")
 	for _, l := range lines {
 		if strings.Contains(l, "kept") {
@@ -451,12 +451,61 @@ func TestNickBanSparesOthersOnItsAddress(t *testing.T) {
 			t.Errorf("%+v admitted past vic's ban", id)
 		}
 	}
+	// an operator's ban does not replace an owner's on the same address
+	contains(t, run(g.oscar, "/ban ip="+nat+" 1h"), "nothing changed: "+nat+"/32 has a longer or higher ban (the address of vic set by an owner)")
 	// an explicit ip= ban holds registered members too, below its author
-	contains(t, run(g.oscar, "/ban ip="+nat+" 1h"), "removed 1 present; spared 1 present on its address")
+	contains(t, run(g.olive, "/ban ip="+nat+" 1h"), "removed 1 present; spared 1 present on its address")
 	if r := left(t, bob); r.Kind != room.ReasonBanned {
 		t.Errorf("bob left for %v", r)
 	}
 	if err := g.d.Admit(tlsID("bob", nat)); err == nil {
 		t.Error("bob admitted past an ip= ban")
 	}
+}
+
+// TestOperatorCannotReplaceAnOwnersDecision: an operator's /ban or /mute
+// over an owner's does not replace it (it would then be the operator's,
+// and the operator could lift it); the owner's stays in force.
+func TestOperatorCannotReplaceAnOwnersDecision(t *testing.T) {
+	g := newGoverned(t, options{})
+	fp := "fp=" + keyFP("eve")
+	contains(t, run(g.olive, "/ban "+fp+" owner-ban"), "banned "+keyFP("eve"))
+	contains(t, run(g.oscar, "/ban "+fp+" mine"), "set by an owner")
+	contains(t, run(g.oscar, "/unban "+fp), "permission denied")
+	if refusal(t, g.d, sshID("eve", "203.0.113.9")) == nil {
+		t.Error("an operator lifted an owner's ban by banning over it")
+	}
+	contains(t, run(g.olive, "/mute mallory 1h owner-mute"), "olive muted mallory")
+	contains(t, run(g.oscar, "/mute mallory 1s"), "permission denied")
+	contains(t, run(g.oscar, "/unmute mallory"), "permission denied")
+	if _, muted := g.d.Muted("mallory", g.mallory.Identity()); !muted {
+		t.Error("an operator lifted an owner's mute by muting over it")
+	}
+}
+
+// TestLinkCodeDiesWithABan: a code issued before its account was banned
+// links no new credential to it afterwards.
+func TestLinkCodeDiesWithABan(t *testing.T) {
+	g := newGoverned(t, options{})
+	code := takeCode(t, g.oscar)
+	run(g.olive, "/ban oscar bad op")
+	fresh := g.join("newguy", tlsID("oscar-fresh", "203.0.113.50"))
+	contains(t, run(fresh, "/register "+code), `"oscar" is banned`)
+	if g.d.Operator(fresh.Identity()) {
+		t.Error("a banned operator came back as one through a link code")
+	}
+}
+
+// TestKeptBanShowsNoAddress: a ban that keeps an earlier, longer one on
+// a member's address names whose address it was, never the address.
+func TestKeptBanShowsNoAddress(t *testing.T) {
+	g := newGoverned(t, options{})
+	bob := g.join("bob", sshID("bob", "192.0.2.1"))
+	run(bob, "/register")
+	run(g.olive, "/ban alice gone")
+	lines := run(g.oscar, "/ban bob 1h")
+	if strings.Contains(strings.Join(lines, "\n"), "192.0.2.1") {
+		t.Errorf("the ban's answer shows an operator an address:\n%s", strings.Join(lines, "\n"))
+	}
+	contains(t, lines, "the address of alice")
 }

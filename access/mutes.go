@@ -35,6 +35,9 @@ func (d *Directory) mute(ctx context.Context, a *actor, args []string) ([]string
 		return nil, err
 	}
 	defer d.unlockW()
+	if err := d.outranksMute(a, key, t.nick); err != nil {
+		return nil, err
+	}
 	if err := d.store(ctx, "mute", func(ctx context.Context) error {
 		return d.backend.Put(ctx, Mutes, key, encode(rec), dur)
 	}); err != nil {
@@ -57,6 +60,19 @@ func (d *Directory) mute(ctx context.Context, a *actor, args []string) ([]string
 		out = append(out, fmt.Sprintf("%s connected without a key or certificate, so the mute holds the nickname only: they can come back unmuted under another", t.nick))
 	}
 	return out, nil
+}
+
+// outranksMute refuses to replace a mute in force at key that a higher
+// rank than a's set: a would then be its author, and could lift it. The
+// caller holds the write lock.
+func (d *Directory) outranksMute(a *actor, key, nick string) error {
+	d.mu.RLock()
+	old := d.v.mutes[key]
+	d.mu.RUnlock()
+	if old == nil || expired(old.rec.Until, d.now()) {
+		return nil
+	}
+	return canLift(a, old.rec.authorRank(), "the mute of "+nick)
 }
 
 // unmute lifts the mutes of NICK and of its credentials.
