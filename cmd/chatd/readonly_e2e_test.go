@@ -18,13 +18,6 @@ import (
 // (built from the module chatd embeds) and stop that server under it:
 // failure is visible, never silent, and chatd recovers by itself.
 
-// natsServer is a real nats-server process with JetStream on and its
-// store in dir.
-type natsServer struct {
-	bin, dir, port string
-	p              *testproc.Process
-}
-
 // natsBuild is nats-server's binary, built once for the package next to
 // chatd's.
 var natsBuild struct {
@@ -38,32 +31,12 @@ var natsBuild struct {
 func natsServerBinary(t *testing.T) string {
 	t.Helper()
 	natsBuild.once.Do(func() {
-		natsBuild.bin, natsBuild.err = testproc.Build("github.com/nats-io/nats-server/v2", filepath.Dir(chatdBinary), "test")
+		natsBuild.bin, natsBuild.err = testproc.BuildNATS(filepath.Dir(chatdBinary))
 	})
 	if natsBuild.err != nil {
 		t.Fatal(natsBuild.err)
 	}
 	return natsBuild.bin
-}
-
-// startNATSServer starts bin on 127.0.0.1, on port ("" for a free one).
-func startNATSServer(t *testing.T, bin, dir, port string) *natsServer {
-	t.Helper()
-	if port == "" {
-		port = "-1"
-	}
-	p := testproc.Start(t, "nats-server", nil, bin, "-js", "-sd", dir, "-a", "127.0.0.1", "-p", port)
-	line := p.Expect("Listening for client connections on")
-	p.Expect("Server is ready")
-	return &natsServer{bin: bin, dir: dir, port: line[strings.LastIndexByte(line, ':')+1:], p: p}
-}
-
-func (s *natsServer) url() string { return "nats://127.0.0.1:" + s.port }
-
-// kill stops the server with SIGKILL and waits for it to exit.
-func (s *natsServer) kill() {
-	s.p.Signal(syscall.SIGKILL)
-	s.p.WaitExit()
 }
 
 // TestStoreOutageIsVisibleAndRecovers: chatd keeps its history on an
@@ -77,8 +50,8 @@ func TestStoreOutageIsVisibleAndRecovers(t *testing.T) {
 	requireOpenSSL(t)
 	requireSSH(t)
 	bin := natsServerBinary(t)
-	nats := startNATSServer(t, bin, t.TempDir(), "")
-	s := startChatd(t, t.TempDir(), "--nats", nats.url(), "--ssh-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0")
+	nats := testproc.StartNATS(t, bin, t.TempDir(), "")
+	s := startChatd(t, t.TempDir(), "--nats", nats.URL(), "--ssh-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0")
 	alice := s.JoinWithOpenSSL(t, "alice")
 	bob := s.JoinWithOpenSSL(t, "bob")
 	alice.Expect("*** bob joined")
@@ -95,7 +68,7 @@ func TestStoreOutageIsVisibleAndRecovers(t *testing.T) {
 	carol.WaitFor("alice: stored before")
 	erin.WaitFor("alice: stored before")
 
-	nats.kill()
+	nats.Kill()
 	killed := time.Now()
 	alice.Send("lost during")
 	alice.Expect("*** " + "the room is read-only: storage unavailable; you can read")
@@ -123,7 +96,7 @@ func TestStoreOutageIsVisibleAndRecovers(t *testing.T) {
 		t.Errorf("no store failure counted as unreachable or timeout:\n%s", grepLines(page, "chatd_store"))
 	}
 
-	nats = startNATSServer(t, nats.bin, nats.dir, nats.port)
+	nats = nats.Restart(t)
 	restarted := time.Now()
 	alice.Expect("*** the room is writable again: storage is back")
 	t.Logf("writable %v after nats-server was ready again (read-only for %v)",
@@ -179,23 +152,22 @@ func TestStoreOutageIsVisibleAndRecovers(t *testing.T) {
 func TestStoreStallNeverShowsARefusedLine(t *testing.T) {
 	requireOpenSSL(t)
 	bin := natsServerBinary(t)
-	nats := startNATSServer(t, bin, t.TempDir(), "")
-	s := startChatd(t, t.TempDir(), "--nats", nats.url())
+	nats := testproc.StartNATS(t, bin, t.TempDir(), "")
+	s := startChatd(t, t.TempDir(), "--nats", nats.URL())
 	alice := s.JoinWithOpenSSL(t, "alice")
 	bob := s.JoinWithOpenSSL(t, "bob")
 	alice.Expect("*** bob joined")
 	alice.Send("stored before")
 	bob.Expect("<alice> stored before")
 
-	nats.p.Signal(syscall.SIGSTOP)
-	waitStopped(t, nats.dir) // or the line might be stored before it stops
+	nats.Pause(t) // or the line might be stored before it stops
 	alice.Send("lost in the stall")
 	// After the store's timeout (5 s), which a loaded machine stretches.
 	if !waitOutput(alice, "!!! the room is read-only: storage unavailable", 3*testproc.Wait) {
 		t.Fatalf("alice's line was not refused; alice printed:\n%s\nbob printed:\n%s", alice.Output(), bob.Output())
 	}
 	bob.Expect("*** the room is read-only: storage unavailable")
-	nats.p.Signal(syscall.SIGCONT)
+	nats.Resume()
 	alice.Expect("*** the room is writable again: storage is back")
 	bob.Expect("*** the room is writable again: storage is back")
 	alice.Send("stored after")
@@ -224,42 +196,6 @@ func waitOutput(p *testproc.Process, want string, d time.Duration) bool {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return true
-}
-
-// waitStopped waits until the nats-server process whose store is dir is
-// stopped (state T in /proc/PID/stat), after a SIGSTOP: the signal is
-// delivered asynchronously, and what is sent to the server before it
-// takes effect is handled as usual.
-func waitStopped(t *testing.T, dir string) {
-	t.Helper()
-	deadline := time.Now().Add(testproc.Wait)
-	for {
-		state, found := procState("\x00-sd\x00" + dir + "\x00")
-		if state == 'T' {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nats-server (store %s) not stopped: found %v, state %q", dir, found, state)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// procState returns the state of the process whose command line holds
-// args (NUL-separated, as in /proc/PID/cmdline), and whether there is one.
-func procState(args string) (byte, bool) {
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		cmdline, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-		if err != nil || !strings.Contains(string(cmdline), args) {
-			continue
-		}
-		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if i := strings.LastIndexByte(string(stat), ')'); err == nil && i > 0 && i+2 < len(stat) {
-			return stat[i+2], true
-		}
-	}
-	return 0, false
 }
 
 // waitCount waits until screen shows want at least n times.

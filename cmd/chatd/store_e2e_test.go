@@ -358,11 +358,11 @@ func TestNATSCredentialsNotPrinted(t *testing.T) {
 func TestTwoChatdsOnOneStream(t *testing.T) {
 	requireOpenSSL(t)
 	bin := natsServerBinary(t)
-	nats := startNATSServer(t, bin, t.TempDir(), "")
+	nats := testproc.StartNATS(t, bin, t.TempDir(), "")
 	dataDir := t.TempDir()
-	a := startChatd(t, dataDir, "--nats", nats.url())
+	a := startChatd(t, dataDir, "--nats", nats.URL())
 
-	p := testproc.Start(t, "chatd", nil, chatdBinary, "--data-dir", dataDir, "--tls-addr", "127.0.0.1:0", "--ssh-addr", "", "--nats", nats.url())
+	p := testproc.Start(t, "chatd", nil, chatdBinary, "--data-dir", dataDir, "--tls-addr", "127.0.0.1:0", "--ssh-addr", "", "--nats", nats.URL())
 	if code := p.WaitExit(); code != 1 {
 		t.Errorf("a second chatd on the data directory exited %d, want 1", code)
 	}
@@ -370,7 +370,7 @@ func TestTwoChatdsOnOneStream(t *testing.T) {
 		t.Errorf("the second chatd's error does not say the store is in use:\n%s", out)
 	}
 
-	b := startChatd(t, t.TempDir(), "--nats", nats.url())
+	b := startChatd(t, t.TempDir(), "--nats", nats.URL())
 	alice := a.JoinWithOpenSSL(t, "alice")
 	bob := b.JoinWithOpenSSL(t, "bob")
 	alice.Send("from a")

@@ -23,13 +23,13 @@ import (
 func TestIdleStoreOutageIsToldAtOnce(t *testing.T) {
 	requireOpenSSL(t)
 	bin := natsServerBinary(t)
-	nats := startNATSServer(t, bin, t.TempDir(), "")
-	s := startChatd(t, t.TempDir(), "--nats", nats.url(), "--metrics-addr", "127.0.0.1:0")
+	nats := testproc.StartNATS(t, bin, t.TempDir(), "")
+	s := startChatd(t, t.TempDir(), "--nats", nats.URL(), "--metrics-addr", "127.0.0.1:0")
 	alice := s.JoinWithOpenSSL(t, "alice")
 	bob := s.JoinWithOpenSSL(t, "bob")
 	alice.Expect("*** bob joined")
 
-	nats.kill()
+	nats.Kill()
 	killed := time.Now()
 	alice.Expect("*** the room is read-only: storage unavailable; you can read")
 	told := time.Since(killed)
@@ -41,13 +41,13 @@ func TestIdleStoreOutageIsToldAtOnce(t *testing.T) {
 	if v, ok := metric(httpGet(t, s.MetricsURL+"/metrics"), "chatd_store_up"); !ok || v != 0 {
 		t.Errorf("chatd_store_up = %v (%v) with the server gone", v, ok)
 	}
-	if out := s.Output(); !strings.Contains(out, "lost the NATS server") || !strings.Contains(out, nats.url()) {
-		t.Errorf("chatd's log does not say it lost %s:\n%s", nats.url(), out)
+	if out := s.Output(); !strings.Contains(out, "lost the NATS server") || !strings.Contains(out, nats.URL()) {
+		t.Errorf("chatd's log does not say it lost %s:\n%s", nats.URL(), out)
 	}
 	bob.Send("while gone")
 	bob.Expect("!!! the room is read-only: storage unavailable")
 
-	nats = startNATSServer(t, nats.bin, nats.dir, nats.port)
+	nats = nats.Restart(t)
 	back := time.Now()
 	alice.Expect("*** the room is writable again: storage is back")
 	bob.Expect("*** the room is writable again: storage is back")
@@ -76,25 +76,25 @@ func TestIdleStoreOutageIsToldAtOnce(t *testing.T) {
 func TestStreamLostByTheServerIsRefusedAtStart(t *testing.T) {
 	requireOpenSSL(t)
 	bin := natsServerBinary(t)
-	nats := startNATSServer(t, bin, t.TempDir(), "")
+	nats := testproc.StartNATS(t, bin, t.TempDir(), "")
 	dataDir := t.TempDir()
-	s := startChatd(t, dataDir, "--nats", nats.url())
+	s := startChatd(t, dataDir, "--nats", nats.URL())
 	alice := s.JoinWithOpenSSL(t, "alice")
 	alice.Send("remember me")
 	alice.Send("/quit")
 	alice.WaitExit()
 	s.Signal(syscall.SIGTERM)
 	s.WaitExit()
-	nats.kill()
+	nats.Kill()
 	emptyStore := t.TempDir()
-	nats = startNATSServer(t, bin, emptyStore, nats.port) // the server lost its store
+	nats = testproc.StartNATS(t, bin, emptyStore, nats.Port) // the server lost its store
 
-	p := testproc.Start(t, "chatd", nil, chatdBinary, "--data-dir", dataDir, "--tls-addr", "127.0.0.1:0", "--ssh-addr", "", "--nats", nats.url())
+	p := testproc.Start(t, "chatd", nil, chatdBinary, "--data-dir", dataDir, "--tls-addr", "127.0.0.1:0", "--ssh-addr", "", "--nats", nats.URL())
 	if code := p.WaitExit(); code != 1 {
 		t.Errorf("chatd exited %d on a server that lost its stream, want 1", code)
 	}
 	out := p.Output()
-	for _, want := range []string{"CHATD_ROOM is not on " + nats.url(), "restore the stream", filepath.Join(dataDir, "nats", "chatd-created-CHATD_ROOM")} {
+	for _, want := range []string{"CHATD_ROOM is not on " + nats.URL(), "restore the stream", filepath.Join(dataDir, "nats", "chatd-created-CHATD_ROOM")} {
 		if !strings.Contains(out, want) {
 			t.Errorf("chatd's refusal does not say %q:\n%s", want, out)
 		}

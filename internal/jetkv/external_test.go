@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -14,38 +13,11 @@ import (
 	"chatd/internal/testproc"
 )
 
-// natsServer is a real nats-server process, built from the module chatd
-// embeds, with JetStream on and its store in dir.
-type natsServer struct {
-	bin, dir, port string
-	p              *testproc.Process
-}
-
-// startNATS starts bin on a free port, or on port if set.
-func startNATS(t *testing.T, bin, dir, port string) *natsServer {
-	t.Helper()
-	if port == "" {
-		port = "-1"
-	}
-	p := testproc.Start(t, "nats-server", nil, bin, "-js", "-sd", dir, "-a", "127.0.0.1", "-p", port)
-	line := p.Expect("Listening for client connections on")
-	p.Expect("Server is ready")
-	return &natsServer{bin: bin, dir: dir, port: line[strings.LastIndexByte(line, ':')+1:], p: p}
-}
-
-func (s *natsServer) url() string { return "nats://127.0.0.1:" + s.port }
-
-// stop kills the server and waits for it to exit.
-func (s *natsServer) stop() {
-	s.p.Signal(syscall.SIGKILL)
-	s.p.WaitExit()
-}
-
 // external connects to srv as chatd does with --nats: through the room's
 // log, closed at the test's end.
-func external(t *testing.T, srv *natsServer) *jetlog.Log {
+func external(t *testing.T, srv *testproc.NATS) *jetlog.Log {
 	t.Helper()
-	l, err := jetlog.Open(context.Background(), jetlog.Options{URL: srv.url(), Logger: quiet, Timeout: 2 * time.Second})
+	l, err := jetlog.Open(context.Background(), jetlog.Options{URL: srv.URL(), Logger: quiet, Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,11 +33,11 @@ func TestExternalServer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds nats-server")
 	}
-	bin, err := testproc.Build("github.com/nats-io/nats-server/v2", t.TempDir(), "test")
+	bin, err := testproc.BuildNATS(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := startNATS(t, bin, t.TempDir(), "")
+	srv := testproc.StartNATS(t, bin, t.TempDir(), "")
 	nc := external(t, srv).Conn()
 	backendtest.Run(t, factory(nc))
 
@@ -76,7 +48,7 @@ func TestExternalServer(t *testing.T) {
 		if err := b.Put(ctx, access.Bans, "mallory", []byte("before"), 0); err != nil {
 			t.Fatal(err)
 		}
-		srv.stop()
+		srv.Kill()
 		for _, op := range []struct {
 			name string
 			do   func() error
@@ -99,7 +71,7 @@ func TestExternalServer(t *testing.T) {
 				t.Errorf("%s with the server down = %v, want it to name the bucket and say the server is unreachable", op.name, err)
 			}
 		}
-		srv = startNATS(t, srv.bin, srv.dir, srv.port)
+		srv = srv.Restart(t)
 		deadline := time.Now().Add(15 * time.Second)
 		for {
 			err := b.Put(ctx, access.Bans, "eve", []byte("after"), 0)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"chatd/internal/testproc"
 	"chatd/room"
 )
 
@@ -209,8 +210,8 @@ func TestReaderExternal(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds nats-server")
 	}
-	srv := startNATS(t, buildNATS(t), t.TempDir(), "")
-	opts := Options{URL: srv.url(), Logger: quiet, Timeout: 2 * time.Second}
+	srv := testproc.StartNATS(t, buildNATS(t), t.TempDir(), "")
+	opts := Options{URL: srv.URL(), Logger: quiet, Timeout: 2 * time.Second}
 	l, err := Open(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
@@ -245,7 +246,7 @@ func TestReaderExternal(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameEvents(t, got, want)
-	if _, err := OpenReader(context.Background(), Options{URL: srv.url(), Stream: "NONE", Subject: "chatd.none", Logger: quiet}); !errors.Is(err, ErrNoStore) {
+	if _, err := OpenReader(context.Background(), Options{URL: srv.URL(), Stream: "NONE", Subject: "chatd.none", Logger: quiet}); !errors.Is(err, ErrNoStore) {
 		t.Errorf("OpenReader of a missing stream = %v, want ErrNoStore", err)
 	}
 }

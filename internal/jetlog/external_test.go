@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,41 +18,10 @@ import (
 	"chatd/room/logtest"
 )
 
-// natsServer is a real nats-server process, built from the module chatd
-// embeds, with JetStream on and its store in dir.
-type natsServer struct {
-	bin, dir, port string
-	p              *testproc.Process
-}
-
-// startNATS builds nats-server (once per test binary, into a temporary
-// directory) and starts it on a free port, or on port if set.
-func startNATS(t *testing.T, bin, dir, port string) *natsServer {
-	t.Helper()
-	p := testproc.Start(t, "nats-server", nil, bin, "-js", "-sd", dir, "-a", "127.0.0.1", "-p", cmpOr(port, "-1"))
-	line := p.Expect("Listening for client connections on")
-	p.Expect("Server is ready")
-	return &natsServer{bin: bin, dir: dir, port: line[strings.LastIndexByte(line, ':')+1:], p: p}
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
-func (s *natsServer) url() string { return "nats://127.0.0.1:" + s.port }
-
-// stop kills the server and waits for it to exit.
-func (s *natsServer) stop(t *testing.T) {
-	s.p.Signal(syscall.SIGKILL)
-	s.p.WaitExit()
-}
-
+// buildNATS builds nats-server into the test's temporary directory.
 func buildNATS(t *testing.T) string {
 	t.Helper()
-	bin, err := testproc.Build("github.com/nats-io/nats-server/v2", t.TempDir(), "test")
+	bin, err := testproc.BuildNATS(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,10 +35,10 @@ func TestExternalServer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds nats-server")
 	}
-	srv := startNATS(t, buildNATS(t), t.TempDir(), "")
+	srv := testproc.StartNATS(t, buildNATS(t), t.TempDir(), "")
 	var n atomic.Int64
 	openExt := func(t *testing.T, stream string, keep int64) *Log {
-		l, err := Open(context.Background(), Options{URL: srv.url(), Stream: stream, Subject: "chatd." + stream,
+		l, err := Open(context.Background(), Options{URL: srv.URL(), Stream: stream, Subject: "chatd." + stream,
 			MaxMsgs: keep, Logger: quiet, Timeout: 2 * time.Second})
 		if err != nil {
 			t.Fatalf("Open: %v", err)
@@ -102,7 +70,7 @@ func TestExternalServer(t *testing.T) {
 		dir := t.TempDir()
 		// Credentials in the URL (the server has no authentication and
 		// ignores them) are not in the refusal (review finding 6).
-		o := Options{URL: strings.Replace(srv.url(), "nats://", "nats://chatd:s3cretpass@", 1), Dir: dir, Stream: "REPLACED", Subject: "chatd.replaced", Logger: quiet, Timeout: 2 * time.Second}
+		o := Options{URL: strings.Replace(srv.URL(), "nats://", "nats://chatd:s3cretpass@", 1), Dir: dir, Stream: "REPLACED", Subject: "chatd.replaced", Logger: quiet, Timeout: 2 * time.Second}
 		l, err := Open(context.Background(), o)
 		if err != nil {
 			t.Fatal(err)
@@ -128,8 +96,8 @@ func TestExternalServer(t *testing.T) {
 			seq, _ := l.Append(&room.Event{Kind: room.Join, Time: time.Now(), From: "bob"})
 			l.Close()
 			t.Fatalf("Open accepted a replaced stream; next seq %d", seq)
-		} else if !strings.Contains(err.Error(), "replaced") || !strings.Contains(err.Error(), srv.url()) {
-			t.Fatalf("Open = %v, want it to say the stream on %s was replaced", err, srv.url())
+		} else if !strings.Contains(err.Error(), "replaced") || !strings.Contains(err.Error(), srv.URL()) {
+			t.Fatalf("Open = %v, want it to say the stream on %s was replaced", err, srv.URL())
 		} else if strings.Contains(err.Error(), "s3cretpass") {
 			t.Fatalf("Open = %v: the URL's password is shown", err)
 		}
@@ -143,7 +111,7 @@ func TestExternalServer(t *testing.T) {
 		if _, err := l.Append(ev("before")); err != nil {
 			t.Fatal(err)
 		}
-		srv.stop(t)
+		srv.Kill()
 		start := time.Now()
 		if _, err := l.Append(ev("during")); err == nil {
 			t.Fatal("Append worked with the server down")
@@ -151,7 +119,7 @@ func TestExternalServer(t *testing.T) {
 		if d := time.Since(start); d > 3*time.Second {
 			t.Errorf("a failed Append took %v", d)
 		}
-		srv = startNATS(t, srv.bin, srv.dir, srv.port)
+		srv = srv.Restart(t)
 		deadline := time.Now().Add(10 * time.Second)
 		for {
 			_, err := l.Append(ev("after"))

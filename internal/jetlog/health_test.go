@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"chatd/internal/testproc"
 	"chatd/room"
 )
 
@@ -61,8 +62,8 @@ func TestCheckExternalOutage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds nats-server")
 	}
-	srv := startNATS(t, buildNATS(t), t.TempDir(), "")
-	l, err := Open(context.Background(), Options{URL: srv.url(), Logger: quiet, Timeout: 2 * time.Second})
+	srv := testproc.StartNATS(t, buildNATS(t), t.TempDir(), "")
+	l, err := Open(context.Background(), Options{URL: srv.URL(), Logger: quiet, Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +71,7 @@ func TestCheckExternalOutage(t *testing.T) {
 	if err := l.Check(context.Background()); err != nil {
 		t.Fatalf("Check: %v", err)
 	}
-	srv.stop(t)
+	srv.Kill()
 	// Once the connection has seen the server go (on a busy machine its
 	// reader may take a moment), Check says so at once.
 	for deadline := time.Now().Add(10 * time.Second); l.Conn().Status() == nats.CONNECTED; time.Sleep(10 * time.Millisecond) {
@@ -90,7 +91,7 @@ func TestCheckExternalOutage(t *testing.T) {
 	if got := l.FailureOf(err); err == nil || got == FailOther || got == FailBroken {
 		t.Errorf("Append with the server down = %v, classified %q", err, got)
 	}
-	srv = startNATS(t, srv.bin, srv.dir, srv.port)
+	srv = srv.Restart(t)
 	deadline := time.Now().Add(10 * time.Second)
 	for err := l.Check(context.Background()); err != nil; err = l.Check(context.Background()) {
 		if time.Now().After(deadline) {

@@ -5,16 +5,15 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"os"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"chatd/internal/testproc"
 	"chatd/room"
 )
 
@@ -75,11 +74,11 @@ func TestGhostAfterTimeoutDeleted(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds nats-server")
 	}
-	srv := startNATS(t, buildNATS(t), t.TempDir(), "")
+	srv := testproc.StartNATS(t, buildNATS(t), t.TempDir(), "")
 	var logged strings.Builder
 	var logMu sync.Mutex
 	logger := slog.New(slog.NewTextHandler(lockedWriter{&logMu, &logged}, nil))
-	l, err := Open(context.Background(), Options{URL: srv.url(), Logger: logger, Timeout: time.Second})
+	l, err := Open(context.Background(), Options{URL: srv.URL(), Logger: logger, Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,8 +92,7 @@ func TestGhostAfterTimeoutDeleted(t *testing.T) {
 	if err := alice.Say("before"); err != nil {
 		t.Fatal(err)
 	}
-	srv.p.Signal(syscall.SIGSTOP)
-	waitStopped(t, srv.dir) // or the line might be stored before it stops
+	srv.Pause(t) // or the line might be stored before it stops
 	if err := alice.Say("ghost"); err == nil {
 		t.Log("Say during the stall was taken (the room refuses it later)")
 	}
@@ -111,7 +109,7 @@ func TestGhostAfterTimeoutDeleted(t *testing.T) {
 	if err := l.AppendBatch(batch); err == nil {
 		t.Fatal("AppendBatch worked with the server stopped")
 	}
-	srv.p.Signal(syscall.SIGCONT)
+	srv.Resume()
 	deadline = time.Now().Add(20 * time.Second)
 	for r.Stats().ReadOnly && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
@@ -183,21 +181,21 @@ func TestSharedStreamBreaks(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds nats-server")
 	}
-	srv := startNATS(t, buildNATS(t), t.TempDir(), "")
+	srv := testproc.StartNATS(t, buildNATS(t), t.TempDir(), "")
 	dir := t.TempDir()
-	a, err := Open(context.Background(), Options{URL: srv.url(), Dir: dir, Logger: quiet, Timeout: 2 * time.Second})
+	a, err := Open(context.Background(), Options{URL: srv.URL(), Dir: dir, Logger: quiet, Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
 	var inUse *InUseError
-	if b, err := Open(context.Background(), Options{URL: srv.url(), Dir: dir, Logger: quiet}); !errors.As(err, &inUse) {
+	if b, err := Open(context.Background(), Options{URL: srv.URL(), Dir: dir, Logger: quiet}); !errors.As(err, &inUse) {
 		if err == nil {
 			b.Close()
 		}
 		t.Fatalf("a second Open on the same Dir = %v, want it refused as in use", err)
 	}
-	b, err := Open(context.Background(), Options{URL: srv.url(), Dir: t.TempDir(), Logger: quiet, Timeout: 2 * time.Second})
+	b, err := Open(context.Background(), Options{URL: srv.URL(), Dir: t.TempDir(), Logger: quiet, Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,40 +304,4 @@ func TestCheckRefusesAReplacedStream(t *testing.T) {
 	if err := l.Check(ctx); !errors.Is(err, ErrStreamWentBack) || !strings.Contains(err.Error(), "created again") {
 		t.Fatalf("Check of a replaced stream = %v, want ErrStreamWentBack (created again)", err)
 	}
-}
-
-// waitStopped waits until the nats-server process whose store is dir is
-// stopped (state T in /proc/PID/stat), after a SIGSTOP: the signal is
-// delivered asynchronously, and what is sent to the server before it
-// takes effect is handled as usual.
-func waitStopped(t *testing.T, dir string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		state, found := procState("\x00-sd\x00" + dir + "\x00")
-		if state == 'T' {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nats-server (store %s) not stopped: found %v, state %q", dir, found, state)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// procState returns the state of the process whose command line holds
-// args (NUL-separated, as in /proc/PID/cmdline), and whether there is one.
-func procState(args string) (byte, bool) {
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		cmdline, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-		if err != nil || !strings.Contains(string(cmdline), args) {
-			continue
-		}
-		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if i := strings.LastIndexByte(string(stat), ')'); err == nil && i > 0 && i+2 < len(stat) {
-			return stat[i+2], true
-		}
-	}
-	return 0, false
 }

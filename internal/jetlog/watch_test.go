@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"chatd/internal/testproc"
 	"chatd/room"
 )
 
@@ -40,7 +41,7 @@ func TestWatchServer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds nats-server")
 	}
-	srv := startNATS(t, buildNATS(t), t.TempDir(), "")
+	srv := testproc.StartNATS(t, buildNATS(t), t.TempDir(), "")
 	outer := t // the server restarted in a subtest runs on
 
 	// Lost: killing the server while nobody appends is told to the room
@@ -50,7 +51,7 @@ func TestWatchServer(t *testing.T) {
 	// (up) and logged; Close tells nothing (student review 2).
 	t.Run("Lost", func(t *testing.T) {
 		var buf logBuffer
-		secretURL := "nats://chatd:s3cret@127.0.0.1:" + srv.port
+		secretURL := "nats://chatd:s3cret@127.0.0.1:" + srv.Port
 		l, err := Open(context.Background(), Options{URL: secretURL, Stream: "WATCH", Subject: "chatd.watch",
 			Logger: slog.New(slog.NewTextHandler(&buf, nil)), Timeout: 2 * time.Second})
 		if err != nil {
@@ -60,7 +61,7 @@ func TestWatchServer(t *testing.T) {
 		downs, ups := make(chan error, 10), make(chan struct{}, 10)
 		l.WatchStore(func(err error) { downs <- err }, func() { ups <- struct{}{} })
 
-		srv.stop(t)
+		srv.Kill()
 		killed := time.Now()
 		var down error
 		select {
@@ -72,7 +73,7 @@ func TestWatchServer(t *testing.T) {
 		if !errors.Is(down, errNotConnected) || l.FailureOf(down) != FailUnreachable {
 			t.Errorf("down(%v): want errNotConnected, unreachable", down)
 		}
-		wantServer := "nats://127.0.0.1:" + srv.port
+		wantServer := "nats://127.0.0.1:" + srv.Port
 		if !strings.Contains(down.Error(), wantServer) {
 			t.Errorf("down(%v) does not name %s", down, wantServer)
 		}
@@ -83,7 +84,7 @@ func TestWatchServer(t *testing.T) {
 			t.Errorf("Append while disconnected = %v; want a NotConnectedError naming %s", err, wantServer)
 		}
 
-		srv = startNATS(outer, srv.bin, srv.dir, srv.port)
+		srv = srv.Restart(outer)
 		select {
 		case <-ups:
 		case <-time.After(10 * time.Second):
@@ -116,7 +117,7 @@ func TestWatchServer(t *testing.T) {
 	t.Run("Missing", func(t *testing.T) {
 		var buf logBuffer
 		dir := t.TempDir()
-		o := Options{URL: srv.url(), Dir: dir, Stream: "MISSING", Subject: "chatd.missing",
+		o := Options{URL: srv.URL(), Dir: dir, Stream: "MISSING", Subject: "chatd.missing",
 			Logger: slog.New(slog.NewTextHandler(&buf, nil)), Timeout: 2 * time.Second}
 		l, err := Open(context.Background(), o)
 		if err != nil {
@@ -128,7 +129,7 @@ func TestWatchServer(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		nc, err := nats.Connect(srv.url())
+		nc, err := nats.Connect(srv.URL())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -139,8 +140,8 @@ func TestWatchServer(t *testing.T) {
 		}
 		for range 2 {
 			err := l.Check(context.Background())
-			if !errors.Is(err, ErrStreamMissing) || l.FailureOf(err) != FailMissing || !strings.Contains(err.Error(), srv.url()) {
-				t.Fatalf("Check of a deleted stream = %v (%s); want ErrStreamMissing, naming %s", err, l.FailureOf(err), srv.url())
+			if !errors.Is(err, ErrStreamMissing) || l.FailureOf(err) != FailMissing || !strings.Contains(err.Error(), srv.URL()) {
+				t.Fatalf("Check of a deleted stream = %v (%s); want ErrStreamMissing, naming %s", err, l.FailureOf(err), srv.URL())
 			}
 		}
 		if n := strings.Count(buf.String(), "is gone from"); n != 1 {
@@ -152,7 +153,7 @@ func TestWatchServer(t *testing.T) {
 		if !errors.Is(err, ErrStreamMissing) {
 			t.Fatalf("Open on a server that lost the stream = %v; want ErrStreamMissing", err)
 		}
-		for _, want := range []string{srv.url(), "restore", "chatd-created-MISSING", "chatd-seq-MISSING"} {
+		for _, want := range []string{srv.URL(), "restore", "chatd-created-MISSING", "chatd-seq-MISSING"} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("Open's refusal does not say %q: %v", want, err)
 			}
