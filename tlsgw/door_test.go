@@ -162,14 +162,21 @@ func TestRefusedAtTheDoorWithOpenSSL(t *testing.T) {
 	if _, series, err := metricstest.Gather(reg); err != nil || series[`chatd_door_refusals_total{class="banned",transport="tls"}`] != 2 {
 		t.Errorf("metrics: %v, %v", series, err)
 	}
-	refused := 0
-	for _, rec := range log.records(t, "connection closed") {
-		if rec["reason"] == "refused: banned" {
-			refused++
+	// The server logs a connection's end once it has closed it, which may
+	// be after s_client, told the refusal, has exited.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		refused := 0
+		for _, rec := range log.records(t, "connection closed") {
+			if rec["reason"] == "refused: banned" {
+				refused++
+			}
 		}
-	}
-	if refused != 2 {
-		t.Errorf("%d connection records say refused: banned, want 2:\n%s", refused, log.String())
+		if refused == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connection records say refused: banned, want 2:\n%s", refused, log.String())
+		}
 	}
 }
 
