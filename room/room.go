@@ -216,6 +216,11 @@ type Config struct {
 	// nickname stays taken until the store frees it). Each failure counts
 	// in Stats.StoreErrors.
 	Nicks Nicks
+	// Bus, if set, makes the room one node of several that share Log
+	// (see bus.go): public events reach the local members only through
+	// Feed, and /who, the member list and /msg take in the members of
+	// the other nodes. Nicks must then be shared by the nodes too.
+	Bus Bus
 	// Logger receives what the room has to say about its store: once
 	// when it turns read-only (with the error) and once when it is
 	// writable again. Nil means slog.Default().
