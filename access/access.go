@@ -199,3 +199,11 @@ var ErrUnknownCommand = errors.New("no such admin command")
 // ErrPermissionDenied is wrapped by the errors of commands that the
 // caller may not run.
 var ErrPermissionDenied = errors.New("permission denied")
+
+// Relay carries what an operator does on one node to the other nodes of
+// the room, where the Backend cannot (cluster.Node implements it).
+type Relay interface {
+	// Kick asks every other node to remove its members called nick
+	// (compared by room.NickKey) for reason.
+	Kick(ctx context.Context, nick string, reason room.Reason) error
+}

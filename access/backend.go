@@ -60,3 +60,17 @@ type Backend interface {
 	// List returns every unexpired value of b, by key: at most MaxRecords.
 	List(ctx context.Context, b Bucket) (map[string][]byte, error)
 }
+
+// Watcher is implemented by a Backend that several Directories share (the
+// nodes of one room): it tells each of them every change any of them
+// makes, so that a ban, a mute or a role given on one node holds on every
+// node within a second.
+type Watcher interface {
+	// Watch calls fn with every change to b after Watch returns, from a
+	// goroutine of its own, one call at a time, in the order the store
+	// made them: the key, its new value, or deleted (a delete, or an
+	// expiry the store announces). It goes on until ctx is done. A change
+	// fn misses (the store was unreachable for a while) is made up for:
+	// the Backend then calls fn with every current value again.
+	Watch(ctx context.Context, b Bucket, fn func(key string, val []byte, deleted bool)) error
+}

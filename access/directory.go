@@ -34,6 +34,11 @@ type Options struct {
 	// method, so that it never sees their keys (chatd --ssh-none-auth):
 	// /register then tells an SSH member where it can register instead.
 	SSHKeysUnseen bool
+	// Relay, if set, carries a kick to the other nodes of the room: the
+	// Directory removes its own members, and asks Relay to have the other
+	// nodes remove theirs. Bans, mutes, roles and the rest reach the
+	// other nodes through the Backend (Watcher).
+	Relay Relay
 	// Logger logs moderation actions and bad records; nil discards.
 	Logger *slog.Logger
 	// Registerer, if set, registers the Directory's metrics.

@@ -58,6 +58,18 @@ type Options struct {
 	URL       string
 	CAFile    string
 	CredsFile string
+	// CertFile and KeyFile are the TLS client certificate and key chatd
+	// presents to the external server, both or neither.
+	CertFile string
+	KeyFile  string
+	// Shared says several chatd nodes write the stream (a room served by
+	// several nodes, see shared.go): each append is numbered by the
+	// stream whatever the others appended, and each node reads the
+	// events back through Follow. Requires URL.
+	Shared bool
+	// Replicas is how many servers of the cluster keep the stream
+	// (default 1).
+	Replicas int
 	// Stream and Subject name the stream of public events and its one
 	// subject (defaults DefaultStream, DefaultSubject).
 	Stream  string
