@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"chatd/access"
+	"chatd/cluster"
 	"chatd/internal/jetkv"
 	"chatd/internal/jetlog"
 	"chatd/room"
@@ -54,8 +55,8 @@ func (a accessConfig) check(sshNoneAuth, noneAuthSet bool) (access.Policy, error
 // openDirectory opens who is who in the room on the store's key-value
 // buckets (in memory for --store memory), seeded from the access flags.
 // The caller closes it after the room.
-func openDirectory(ctx context.Context, cfg *config, policy access.Policy, store *jetlog.Log, reg prometheus.Registerer, logger *slog.Logger) (*access.Directory, error) {
-	backend, err := directoryBackend(ctx, store, logger)
+func openDirectory(ctx context.Context, cfg *config, policy access.Policy, store *jetlog.Log, relay access.Relay, reg prometheus.Registerer, logger *slog.Logger) (*access.Directory, error) {
+	backend, err := directoryBackend(ctx, store, cfg.cluster.replicas, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -67,6 +68,7 @@ func openDirectory(ctx context.Context, cfg *config, policy access.Policy, store
 		Ephemeral:     cfg.store.kind == storeMemory || store == nil,
 		SSHKeysUnseen: cfg.ssh.NoneAuth,
 		Logger:        logger.With("part", "access"),
+		Relay:         relay,
 		Registerer:    reg,
 	})
 	if err != nil {
@@ -90,11 +92,11 @@ func lockedOut(policy access.Policy) error {
 
 // directoryBackend is where the directory's records are kept: the store's
 // NATS server, or memory without one.
-func directoryBackend(ctx context.Context, store *jetlog.Log, logger *slog.Logger) (access.Backend, error) {
+func directoryBackend(ctx context.Context, store *jetlog.Log, replicas int, logger *slog.Logger) (access.Backend, error) {
 	if store == nil {
 		return access.NewMemoryBackend(nil), nil
 	}
-	kv, err := jetkv.Open(ctx, store.Conn(), jetkv.Options{Logger: logger.With("part", "access-store")})
+	kv, err := jetkv.Open(ctx, store.Conn(), jetkv.Options{Replicas: replicas, Logger: logger.With("part", "access-store")})
 	if err != nil {
 		return nil, fmt.Errorf("access store: %w", err)
 	}
@@ -103,10 +105,25 @@ func directoryBackend(ctx context.Context, store *jetlog.Log, logger *slog.Logge
 
 // governRoom hands the room's seams to dir: who is an operator or muted,
 // whose nicknames are registered, and what a joiner is greeted with.
-func governRoom(roomCfg *room.Config, dir *access.Directory) {
+// On a node of several, the nicknames are the cluster's, and the room
+// reaches the other nodes through node's bus.
+func governRoom(roomCfg *room.Config, dir *access.Directory, node *cluster.Node) {
 	roomCfg.Policy = dir
-	roomCfg.Nicks = dir.Nicks(room.NewMemoryNicks(roomCfg.MaxHeldNicks, roomCfg.Now))
+	var nicks room.Nicks = room.NewMemoryNicks(roomCfg.MaxHeldNicks, roomCfg.Now)
+	if node != nil {
+		nicks, roomCfg.Bus = node.Nicks(), node.Bus()
+	}
+	roomCfg.Nicks = dir.Nicks(nicks)
 	roomCfg.Greeting = dir.Greeting
+}
+
+// relayOf is node as the directory's relay of kicks to the other nodes:
+// none on a room of one node.
+func relayOf(node *cluster.Node) access.Relay {
+	if node == nil {
+		return nil
+	}
+	return node
 }
 
 // allowlistAuthBanner is what SSH clients are shown before they

@@ -38,6 +38,7 @@ type config struct {
 	pprof       bool
 
 	store    storeConfig
+	cluster  clusterConfig
 	access   accessConfig
 	policy   access.Policy // --access, once checked
 	noneAuth autoBool      // --ssh-none-auth, as given (see validate)
@@ -85,6 +86,7 @@ func newServeFlags(cfg *config, out io.Writer) *flag.FlagSet {
 	fs.BoolVar(&cfg.logMessages, "log-messages", false, "also log the text of every message (for labs; off keeps message bodies out of logs)")
 	fs.StringVar(&cfg.keylog, "keylog", "", "append every TLS session's secrets to `FILE` (NSS key log format, created 0600) so that Wireshark or tshark can decrypt a capture: for labs only; the banner, every connection's log records and every TLS member's greeting say so")
 	addStoreFlags(fs, &cfg.store)
+	addClusterFlags(fs, &cfg.cluster)
 	addLimitFlags(fs, cfg)
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage:\n  chatd [flags]              serve the chat room\n  chatd cert [flags]         write a self-signed certificate and key\n  chatd export [flags]       write the room's history as JSON lines\n  chatd mitm [flags]         intercept clients (a man in the middle, for labs; see chatd mitm --help)\n\nFlags (each also settable as %s<NAME>, e.g. %sTLS_ADDR):\n", envPrefix, envPrefix)
@@ -100,6 +102,8 @@ func addStoreFlags(fs *flag.FlagSet, s *storeConfig) {
 	fs.StringVar(&s.natsURL, "nats", "", "`URL` of an existing NATS server (nats-server 2.11 or later, JetStream on) to keep the history on instead of the embedded one, e.g. nats://127.0.0.1:4222; several, comma-separated, for a cluster; give chatd its own account: whoever may publish to chatd.room.events can write history")
 	fs.StringVar(&s.natsCA, "nats-ca", "", "PEM `FILE` of the CA that signed --nats's TLS certificate (default: the system's)")
 	fs.StringVar(&s.natsCreds, "nats-creds", "", "NATS credentials `FILE` (user JWT and seed) for --nats")
+	fs.StringVar(&s.natsCert, "nats-cert", "", "PEM client certificate `FILE` chatd presents to --nats (a NATS server that verifies clients); needs --nats-key")
+	fs.StringVar(&s.natsKey, "nats-key", "", "PEM private key `FILE` of --nats-cert")
 	fs.Int64Var(&s.keep, "history-keep", jetlog.DefaultMaxMsgs, "public events the store keeps, at least 1; older ones are removed (--history says how many of them a joiner is shown)")
 	fs.DurationVar(&s.maxAge, "history-max-age", jetlog.DefaultMaxAge, "how long the store keeps an event, at least 1s (e.g. 168h for a week); older ones are removed")
 }
@@ -260,6 +264,9 @@ func (c *config) validate() error {
 		return fmt.Errorf("--pprof serves on --metrics-addr, which is not set")
 	}
 	if err := c.store.check(); err != nil {
+		return err
+	}
+	if err := c.cluster.check(c.store); err != nil {
 		return err
 	}
 	if c.store.kind != storeMemory && int64(c.room.HistorySize) > c.store.keep {

@@ -30,7 +30,7 @@ func newRegistry(chatRoom *room.Room, guard *connlimit.Guard) (*prometheus.Regis
 
 // registerMetrics registers the process's, the room's and the connection
 // guard's metrics on reg.
-func registerMetrics(reg *prometheus.Registry, chatRoom *room.Room, guard *connlimit.Guard) error {
+func registerMetrics(reg prometheus.Registerer, chatRoom *room.Room, guard *connlimit.Guard) error {
 	for _, c := range []prometheus.Collector{
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

@@ -37,15 +37,18 @@ const hostKeyFileName = "ssh_host_ed25519_key"
 // parts are what chatd builds once and shares between the servers it
 // starts.
 type parts struct {
-	cfg    *config
-	room   *room.Room
-	dir    *access.Directory // who is who, at the gateways' doors and consoles
-	guard  *connlimit.Guard  // every gateway's listener goes through it
-	reg    *prometheus.Registry
-	banner *banner
-	logger *slog.Logger
-	host   string         // the name users connect to
-	keyLog *keylog.Writer // --keylog's file, nil when off
+	cfg   *config
+	room  *room.Room
+	dir   *access.Directory    // who is who, at the gateways' doors and consoles
+	guard *connlimit.Guard     // every gateway's listener goes through it
+	reg   *prometheus.Registry // what /metrics serves
+	// metrics is where the parts register their metrics: reg, with a
+	// node label on a node of several (nodeRegisterer).
+	metrics prometheus.Registerer
+	banner  *banner
+	logger  *slog.Logger
+	host    string         // the name users connect to
+	keyLog  *keylog.Writer // --keylog's file, nil when off
 }
 
 // listening is a server with the listener it is to serve.
@@ -93,7 +96,16 @@ func serve(ctx context.Context, stopSignals func(), cfg *config, stdout io.Write
 	}
 	b.say(storePart(cfg.store, absPath(filepath.Join(cfg.dataDir, natsDirName)), cfg.room.HistorySize))
 	reg := prometheus.NewRegistry()
-	dir, err := openDirectory(ctx, cfg, cfg.policy, store, reg, logger)
+	metrics := nodeRegisterer(reg, cfg.cluster)
+	node, err := joinCluster(ctx, cfg, store, metrics, logger)
+	if err != nil {
+		return err
+	}
+	if node != nil {
+		defer closeNode(node, logger)
+		b.say(clusterPart(cfg.cluster, node))
+	}
+	dir, err := openDirectory(ctx, cfg, cfg.policy, store, relayOf(node), metrics, logger)
 	if err != nil {
 		return err
 	}
@@ -103,20 +115,32 @@ func serve(ctx context.Context, stopSignals func(), cfg *config, stdout io.Write
 	roomCfg.Log = roomLog(store)
 	failures := newStoreFailures(store)
 	roomCfg.StoreFailed, roomCfg.Logger = failures.note, logger.With("part", "store")
-	governRoom(&roomCfg, dir)
+	governRoom(&roomCfg, dir, node)
 	chatRoom := room.New(roomCfg)
+	collectors := []prometheus.Collector{failures.vec}
+	if node != nil {
+		feed, err := follow(store, chatRoom)
+		if err != nil {
+			return err
+		}
+		defer feed.Stop()
+		node.Attach(chatRoom)
+		collectors = append(collectors, busLag(feed)...)
+	}
 	if err := dir.Attach(chatRoom); err != nil {
 		return fmt.Errorf("access: %w", err)
 	}
 	guard := connlimit.New(withRefusalLog(cfg.conns, logger))
-	err = registerMetrics(reg, chatRoom, guard)
-	if err == nil {
-		err = reg.Register(failures.vec)
+	err = registerMetrics(metrics, chatRoom, guard)
+	for _, c := range collectors {
+		if err == nil {
+			err = metrics.Register(c)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
-	p := &parts{cfg: cfg, room: chatRoom, dir: dir, guard: guard, reg: reg, banner: b, logger: logger, host: connectHost(cfg, cert.Cert.Leaf), keyLog: keyLog}
+	p := &parts{cfg: cfg, room: chatRoom, dir: dir, guard: guard, reg: reg, metrics: metrics, banner: b, logger: logger, host: connectHost(cfg, cert.Cert.Leaf), keyLog: keyLog}
 	servers, err := p.startServers(keeper.store, cert)
 	if err != nil {
 		return err
@@ -202,7 +226,7 @@ func (p *parts) startTLS(store *certs.Store, cert *servedCert) (listening, error
 		tlsCfg.TLS.KeyLogWriter, tlsCfg.KeyLog = p.keyLog, absPath(p.cfg.keylog)
 	}
 	tlsServer := tlsgw.NewServer(tlsCfg)
-	if err := tlsServer.Register(p.reg); err != nil {
+	if err := tlsServer.Register(p.metrics); err != nil {
 		ln.Close()
 		return listening{}, fmt.Errorf("TLS metrics: %w", err)
 	}
@@ -235,7 +259,7 @@ func (p *parts) startSSH() (listening, error) {
 	if err != nil {
 		return listening{}, err
 	}
-	if err := sshServer.Register(p.reg); err != nil {
+	if err := sshServer.Register(p.metrics); err != nil {
 		return listening{}, fmt.Errorf("SSH metrics: %w", err)
 	}
 	ln, err := net.Listen("tcp", p.cfg.sshAddr)

@@ -32,6 +32,8 @@ type storeConfig struct {
 	natsURL   string        // --nats: an external NATS server instead
 	natsCA    string        // --nats-ca
 	natsCreds string        // --nats-creds
+	natsCert  string        // --nats-cert: a TLS client certificate for --nats
+	natsKey   string        // --nats-key: its key
 	keep      int64         // --history-keep: events kept
 	maxAge    time.Duration // --history-max-age: how long they are kept
 }
@@ -47,8 +49,11 @@ func (s storeConfig) check() error {
 	default:
 		return fmt.Errorf("--store %q: want %s or %s", s.kind, storeEmbedded, storeMemory)
 	}
-	if s.natsURL == "" && (s.natsCA != "" || s.natsCreds != "") {
-		return errors.New("--nats-ca and --nats-creds need --nats")
+	if s.natsURL == "" && (s.natsCA != "" || s.natsCreds != "" || s.natsCert != "" || s.natsKey != "") {
+		return errors.New("--nats-ca, --nats-creds, --nats-cert and --nats-key need --nats")
+	}
+	if (s.natsCert == "") != (s.natsKey == "") {
+		return errors.New("--nats-cert and --nats-key go together")
 	}
 	if s.keep < 1 {
 		return fmt.Errorf("--history-keep %d: keep at least 1 event", s.keep)
@@ -71,6 +76,10 @@ func openStore(ctx context.Context, cfg *config, logger *slog.Logger) (*jetlog.L
 		URL:       s.natsURL,
 		CAFile:    s.natsCA,
 		CredsFile: s.natsCreds,
+		CertFile:  s.natsCert,
+		KeyFile:   s.natsKey,
+		Shared:    cfg.cluster.clustered(),
+		Replicas:  cfg.cluster.replicas,
 		MaxMsgs:   s.keep,
 		MaxAge:    s.maxAge,
 		MaxText:   cfg.room.MaxLineBytes,
