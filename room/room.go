@@ -397,6 +397,9 @@ type Room struct {
 	// (see runQueued).
 	inMemory bool
 	cmds     registry // the commands Send runs; see Register
+	// feedState is what the room knows of its feed, with Config.Bus
+	// (feed.go); guarded by mu.
+	feedState feedState
 }
 
 // New returns an open, empty room.
@@ -429,6 +432,10 @@ func New(cfg Config) *Room {
 	r.inMemory = memoryLog && memoryNicks
 	r.mu.run = r.runQueued
 	r.watchStore()
+	if cfg.Bus != nil {
+		r.feedState.recent = newHistory(cfg.ResumeSize)
+		r.startFeed() // slow: reads the log's end
+	}
 	return r
 }
 
@@ -541,6 +548,9 @@ func (r *Room) ResumeFrom(after uint64) (from uint64, reset bool, err error) {
 	last, err := r.lastSeq()
 	if err != nil {
 		return 0, false, fmt.Errorf("%w: the room's history could not be read: %v", ErrUnavailable, err)
+	}
+	if r.cfg.Bus != nil {
+		return r.resumeFromPeer(after, last)
 	}
 	if after > last {
 		return 0, true, nil
@@ -699,6 +709,9 @@ func (r *Room) arrive(a *arrival) {
 	r.members[m] = struct{}{}
 	r.addIndex(m)
 	r.counts.joins++
+	if r.cfg.Bus != nil {
+		r.alignHistory(a)
+	}
 	r.replayHistory(m, a)
 	r.announceJoin(m, a)
 	r.tell(m, r.membersEvent())
@@ -723,7 +736,9 @@ func (r *Room) announceJoin(m *Member, a *arrival) {
 		return
 	}
 	if !a.quiet {
-		r.hub.deliver(r, a.join, nil)
+		if r.cfg.Bus == nil { // else the feed brings it
+			r.hub.deliver(r, a.join, nil)
+		}
 		return
 	}
 	r.notePresence(1, 0)
@@ -735,11 +750,17 @@ func (r *Room) announceJoin(m *Member, a *arrival) {
 func (r *Room) addIndex(m *Member) {
 	r.byNick[nickKey(m.nick)] = m
 	r.roster.add(m.nick)
+	if r.cfg.Bus != nil {
+		r.cfg.Bus.MembersChanged()
+	}
 }
 
 func (r *Room) dropIndex(m *Member) {
 	delete(r.byNick, nickKey(m.nick))
 	r.roster.remove(m.nick)
+	if r.cfg.Bus != nil {
+		r.cfg.Bus.MembersChanged()
+	}
 }
 
 // nickOwner returns who has nick (whose nickKey is key) as the room sees
@@ -755,9 +776,12 @@ func (r *Room) nickOwner(nick, key string) (NickOwner, bool) {
 // claimOf is m's claim to its nickname.
 func claimOf(m *Member) NickClaim { return NickClaim{Member: m.no, Identity: m.id} }
 
-// membersEvent lists the first MembersListed members and counts them all.
-// The caller holds r.mu.
+// membersEvent lists the first MembersListed members and counts them all:
+// with Config.Bus, those of every node. The caller holds r.mu.
 func (r *Room) membersEvent() *Event {
+	if r.cfg.Bus != nil {
+		return r.clusterMembers()
+	}
 	listed := r.roster[:min(len(r.roster), r.cfg.MembersListed)]
 	return &Event{Kind: Members, Count: len(r.roster), Nicks: slices.Clone(listed)}
 }
