@@ -605,3 +605,122 @@ func TestFeedWithoutBusDoesNothing(t *testing.T) {
 		t.Errorf("Delivered: %d, want 3", got)
 	}
 }
+
+// lagLog is a shared log whose reads lag behind its feed: Replay does not
+// see its last hide events yet (a replica that has not caught up).
+type lagLog struct {
+	*sharedLog
+	hide atomic.Uint64
+}
+
+func (l *lagLog) Replay(after uint64, n int) ([]*Event, error) {
+	evs, err := l.sharedLog.Replay(after, 1<<16)
+	last, _ := l.LastSeq()
+	evs = slices.DeleteFunc(evs, func(ev *Event) bool { return ev.Seq+l.hide.Load() > last })
+	return evs[max(0, len(evs)-n):], err
+}
+
+// TestHistoryEndsWhereTheFeedIs: a joiner whose history was read from a
+// log that lags behind the feed is shown the events between, from those
+// the feed delivered last; if the room no longer keeps them all, its
+// history starts after the gap, and a resume is told what it missed.
+func TestHistoryEndsWhereTheFeedIs(t *testing.T) {
+	l := &lagLog{sharedLog: newSharedLog()}
+	r := newTestRoom(t, Config{Log: l, Bus: &stubBus{}, HistorySize: 5, ResumeSize: 8})
+	t.Cleanup(func() { r.Close("done") })
+	follow(t, l.sharedLog, r)
+	for i := range 20 {
+		l.Append(&Event{Kind: Chat, From: "far", Text: fmt.Sprint(i)})
+	}
+	for i, tc := range []struct {
+		hide   uint64
+		resume uint64 // how many events before the end
+		shown  uint64 // how many the history shows, up to the end
+		notice string
+	}{
+		{hide: 3, shown: 5},
+		{hide: 3, resume: 4, shown: 4},
+		{hide: 12, resume: 15, shown: 8, notice: "notice " + cutNotice(7, 8, true)},
+	} {
+		end, _ := l.LastSeq()
+		if !r.waitFeed(end) {
+			t.Fatalf("the feed never reached %d", end)
+		}
+		l.hide.Store(tc.hide)
+		opts := JoinOptions{Resume: tc.resume > 0}
+		if tc.resume > 0 {
+			opts.ResumeAfter = end - tc.resume
+		}
+		m, err := r.Join(fmt.Sprint("j", i), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := drain(m)
+		if i := slices.IndexFunc(got, func(ev *Event) bool { return ev.Kind == HistoryEnd }); i >= 0 {
+			got = got[:i] // its own Join may follow, from the feed
+		}
+		var seqs []uint64
+		for _, ev := range got {
+			if ev.Seq > 0 {
+				seqs = append(seqs, ev.Seq)
+			}
+		}
+		var want []uint64
+		for seq := end - tc.shown + 1; seq <= end; seq++ {
+			want = append(want, seq)
+		}
+		if !slices.Equal(seqs, want) {
+			t.Errorf("hide %d, resume %d: history %v, want %v", tc.hide, tc.resume, seqs, want)
+		}
+		if notice := describe(got[:1])[0]; tc.notice != "" && notice != tc.notice {
+			t.Errorf("hide %d, resume %d: %q, want %q", tc.hide, tc.resume, notice, tc.notice)
+		}
+	}
+}
+
+// TestResumeFromAPointTheFeedHasNotReached: with no feed running, a resume
+// from a point beyond the log's end is reset, as on one node; one within
+// it fails, wrapping ErrUnavailable, once the room has waited for its
+// feed long enough (a Join then gets in with the recent history, which
+// ends where the feed is: nothing yet).
+func TestResumeFromAPointTheFeedHasNotReached(t *testing.T) {
+	l := newSharedLog()
+	r := newTestRoom(t, Config{Log: l, Bus: &stubBus{}, feedCatchUp: 50 * time.Millisecond})
+	defer r.Close("done")
+	for range 3 {
+		l.Append(&Event{Kind: Chat, From: "far", Text: "x"})
+	}
+	if from, reset, err := r.ResumeFrom(9); from != 0 || !reset || err != nil {
+		t.Errorf("ResumeFrom(9) beyond the end: %d, %v, %v; want a reset", from, reset, err)
+	}
+	if _, _, err := r.ResumeFrom(2); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("ResumeFrom(2) with the feed behind: %v, want ErrUnavailable", err)
+	}
+	late, err := r.Join("late", JoinOptions{Resume: true, ResumeAfter: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := drain(late); len(public(got)) != 0 {
+		t.Errorf("Join resuming with the feed behind was shown events the feed has not delivered: %q", describe(got))
+	}
+	r.Feed(&Event{Kind: Chat, Seq: 2, From: "far", Text: "x"})
+	if from, reset, err := r.ResumeFrom(2); from != 2 || reset || err != nil {
+		t.Errorf("ResumeFrom(2) once fed: %d, %v, %v", from, reset, err)
+	}
+}
+
+// TestQuietJoinsPerNode: in a node too big to announce joins one by one,
+// a joiner is shown its own Join alone, and the node's Presence summary
+// reaches the members of every node through the feed.
+func TestQuietJoinsPerNode(t *testing.T) {
+	_, rooms, _ := nodes(t, 2, Config{QuietJoinsAbove: 1, PresenceEvery: 10 * time.Millisecond})
+	far := watch(t, rooms[1], "far", JoinOptions{})
+	watch(t, rooms[0], "first", JoinOptions{})
+	second := watch(t, rooms[0], "second", JoinOptions{})
+	second.until(t, "its own join", func(evs []*Event) bool {
+		return slices.ContainsFunc(evs, func(ev *Event) bool { return ev.Kind == Join && ev.From == "second" && ev.Seq == 0 })
+	})
+	far.until(t, "node A's summary", func(evs []*Event) bool {
+		return slices.ContainsFunc(evs, func(ev *Event) bool { return ev.Kind == Presence && ev.Joined == 1 && ev.Seq > 0 })
+	})
+}

@@ -168,7 +168,7 @@ func (r *Room) alignHistory(a *arrival) {
 // waitFeed waits, at most feedCatchUp, until the feed has delivered seq;
 // it reports whether it has. The caller holds no lock.
 func (r *Room) waitFeed(seq uint64) bool {
-	deadline := time.NewTimer(feedCatchUp)
+	deadline := time.NewTimer(r.cfg.feedCatchUp)
 	defer deadline.Stop()
 	for {
 		r.mu.Lock()

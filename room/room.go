@@ -236,6 +236,9 @@ type Config struct {
 	// probeFirst is how long a read-only room waits before its first
 	// probe of the store (default probeFirst); tests shorten it.
 	probeFirst time.Duration
+	// feedCatchUp is how long a resume waits for the feed (default
+	// feedCatchUp; see resumeFromPeer); tests shorten it.
+	feedCatchUp time.Duration
 	// afterFunc calls f after d, as time.AfterFunc does: the timer that
 	// sends a member's queued lines. Tests replace it to drive that timer
 	// with their clock.
@@ -286,6 +289,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.probeFirst <= 0 {
 		c.probeFirst = probeFirst
+	}
+	if c.feedCatchUp <= 0 {
+		c.feedCatchUp = feedCatchUp
 	}
 	return c
 }
