@@ -60,6 +60,7 @@ type feedState struct {
 // its event numbered seq. The caller holds r.mu.
 func (f *feedState) remember(seq uint64, sender *Member) {
 	if len(f.echoes) >= maxEchoes {
+		f.echoes[0] = echo{}
 		f.echoes = f.echoes[1:]
 	}
 	f.echoes = append(f.echoes, echo{seq: seq, sender: sender})

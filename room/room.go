@@ -20,7 +20,9 @@
 // fallible. The hub (hub.go) delivers the numbered events to the local
 // members. A room whose log fails to append turns read-only until a probe
 // finds the log back (ErrReadOnly, readonly.go): members stay, lines are
-// refused, and nobody is shown what was not stored.
+// refused, and nobody is shown what was not stored. A room that is one
+// node of several (Config.Bus, bus.go) shares its Log with the others and
+// delivers public events only as its feed brings them back (Room.Feed).
 //
 // # Locking
 //
@@ -219,7 +221,8 @@ type Config struct {
 	// Bus, if set, makes the room one node of several that share Log
 	// (see bus.go): public events reach the local members only through
 	// Feed, and /who, the member list and /msg take in the members of
-	// the other nodes. Nicks must then be shared by the nodes too.
+	// the other nodes. Nicks must then be shared by the nodes too. New
+	// then reads the log's end (slow), where the feed starts (Delivered).
 	Bus Bus
 	// Logger receives what the room has to say about its store: once
 	// when it turns read-only (with the error) and once when it is
@@ -547,6 +550,10 @@ func (r *Room) Join(nick string, opts JoinOptions) (*Member, error) {
 // until a read succeeds (see lastSeq). It fails, wrapping ErrUnavailable,
 // if that read fails, and at once, with the same error, for a while after
 // (a second, doubling up to a minute while the reads keep failing).
+// With Config.Bus, a point is served only once the room's feed has
+// delivered it (the member may have been shown it on another node): it
+// waits a few seconds at most for the feed, then fails, wrapping
+// ErrUnavailable.
 func (r *Room) ResumeFrom(after uint64) (from uint64, reset bool, err error) {
 	if after == 0 {
 		return 0, false, nil
