@@ -86,7 +86,8 @@ func (r *Room) Feed(ev *Event) {
 // receiver's nickname; or returns why not, as Whisper words it for a local
 // sender: an error wrapping ErrNoSuchMember, ErrPrivateLimit or
 // ErrNotDelivered. The text is cleaned and bounded as a local one is; a
-// sender's nickname that is no valid nickname is not delivered.
+// message whose sender's nickname is not valid, or is a local member's
+// (another node cannot have it: a forgery), is not delivered.
 func (r *Room) DeliverPrivate(from Sender, to, text string) (string, error) {
 	text, err := r.boundPrivate(from, text)
 	if err != nil {
@@ -145,6 +146,9 @@ func boundIdentity(id Identity) Identity {
 func (r *Room) privateFrom(from Sender, to, text string, delivered *error) (string, error) {
 	if r.closed {
 		return "", refuse(ErrClosed, "the room is closing; nothing more is sent")
+	}
+	if r.byNick[nickKey(from.Nick)] != nil { // nicknames are one space: not from another node
+		return "", refuse(ErrNotDelivered, "the sender's nickname is a member's of this node; the message was not delivered")
 	}
 	target := r.byNick[nickKey(to)]
 	if target == nil {

@@ -467,7 +467,8 @@ func TestPrivateMessageAcrossNodes(t *testing.T) {
 
 // TestDeliverPrivateRefuses: a private message from another node is
 // refused past the sender's share, to nobody, from a sender whose
-// nickname is not valid, and when too long; its text is cleaned.
+// nickname is not valid or a local member's, and when too long or empty;
+// its text is cleaned.
 func TestDeliverPrivateRefuses(t *testing.T) {
 	r := newTestRoom(t, Config{Bus: &stubBus{}, Log: newSharedLog(), PrivateBurst: 2, MaxLineBytes: 64})
 	defer r.Close("done")
@@ -491,6 +492,9 @@ func TestDeliverPrivateRefuses(t *testing.T) {
 	}
 	if _, err := r.DeliverPrivate(Sender{Nick: "bad\nnick"}, "bob", "x"); !errors.Is(err, ErrNotDelivered) {
 		t.Errorf("from an invalid nick: %v, want ErrNotDelivered", err)
+	}
+	if _, err := r.DeliverPrivate(Sender{Nick: "Bob"}, "bob", "x"); !errors.Is(err, ErrNotDelivered) {
+		t.Errorf("from a local member's nick: %v, want ErrNotDelivered", err)
 	}
 	if _, err := r.DeliverPrivate(other, "bob", strings.Repeat("x", 65)); !errors.Is(err, ErrTooLong) {
 		t.Errorf("too long: %v, want ErrTooLong", err)
