@@ -55,6 +55,10 @@
 //     sequencer takes the member lock with Lock and gives it back with
 //     release, never Unlock. (Unlock may try the sequencer while still holding
 //     the member lock, with TryLock, which never waits.)
+//   - Room.Feed (bus.go) takes the member lock alone, never the
+//     sequencer, so that a node's feed never waits for an Append: what it
+//     brings while the sequencer stores a batch (the member lock let go)
+//     is held and delivered once the batch is applied (feed.go).
 //   - Each member's queue lock (outbox.go), and the locks inside MemoryLog
 //     and MemoryNicks, are taken last, under either of the above, and guard
 //     only their own state.
