@@ -1,6 +1,7 @@
 package room
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -229,19 +230,29 @@ func (r *Room) resumeFromPeer(after, last uint64) (from uint64, reset bool, err 
 // clusterMembers is membersEvent with Config.Bus: the local members and
 // those of the other nodes (Bus.Peers; a nickname that is not valid is
 // left out, and one listed twice counts once), sorted, the first
-// MembersListed of them, and how many in all. The caller holds r.mu.
+// MembersListed of them, and how many in all. Each nickname is lowered
+// once, not at every comparison: a cluster may list thousands. The caller
+// holds r.mu.
 func (r *Room) clusterMembers() *Event {
 	peers := r.cfg.Bus.Peers()
 	peers = peers[:min(len(peers), MaxPeers)]
-	nicks := make([]string, 0, len(r.roster)+len(peers))
-	nicks = append(nicks, r.roster...)
+	all := make([]listedNick, 0, len(r.roster)+len(peers))
+	for _, nick := range r.roster {
+		all = append(all, listedNick{low: strings.ToLower(nick), nick: nick})
+	}
 	for i := range peers {
-		if ValidateNick(peers[i].Nick) == nil {
-			nicks = append(nicks, peers[i].Nick)
+		if nick := peers[i].Nick; ValidateNick(nick) == nil {
+			all = append(all, listedNick{low: strings.ToLower(nick), nick: nick})
 		}
 	}
-	slices.SortFunc(nicks, CompareNicks)
-	nicks = slices.CompactFunc(nicks, strings.EqualFold)
-	listed := nicks[:min(len(nicks), r.cfg.MembersListed)]
-	return &Event{Kind: Members, Count: len(nicks), Nicks: slices.Clone(listed)}
+	slices.SortFunc(all, func(a, b listedNick) int { return cmp.Or(cmp.Compare(a.low, b.low), cmp.Compare(a.nick, b.nick)) })
+	all = slices.CompactFunc(all, func(a, b listedNick) bool { return a.low == b.low })
+	listed := make([]string, min(len(all), r.cfg.MembersListed))
+	for i := range listed {
+		listed[i] = all[i].nick
+	}
+	return &Event{Kind: Members, Count: len(all), Nicks: listed}
 }
+
+// listedNick is a nickname and its lower case, to sort as CompareNicks.
+type listedNick struct{ low, nick string }
