@@ -1,6 +1,9 @@
 package room
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // This file is the room's side of several nodes serving one room: chatd
 // processes that share one Log (a JetStream stream on a NATS cluster),
@@ -61,32 +64,182 @@ type Sender struct {
 // node or another), to the local members, in the log's order: the node's
 // feed calls it with every event of the log, oldest first, once each,
 // from one goroutine. An event at or below the last one delivered is
-// dropped. Without Config.Bus, Feed does nothing. Feed must not be called
-// from a method of the Log the room called (see Log).
+// dropped, and so is anything but a public event. Without Config.Bus,
+// Feed does nothing. Feed must not be called from a method of the Log the
+// room called (see Log).
+//
+// Feed never waits for the log: while the room's sequencer is storing a
+// batch, the events fed are held and delivered right after the batch is
+// applied, so that the room knows which of them its own members sent
+// (one that asked for no echo is not shown its own line).
 func (r *Room) Feed(ev *Event) {
-	panic("room: Feed is not written yet")
+	if r.cfg.Bus == nil || ev == nil || !ev.Kind.Public() {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.feed(ev)
 }
 
 // DeliverPrivate delivers a private message that came across the bus from
 // a member of another node to the local member called to, and returns the
 // receiver's nickname; or returns why not, as Whisper words it for a local
 // sender: an error wrapping ErrNoSuchMember, ErrPrivateLimit or
-// ErrNotDelivered. The text is cleaned and bounded as a local one is.
+// ErrNotDelivered. The text is cleaned and bounded as a local one is; a
+// message whose sender's nickname is not valid, or is a local member's
+// (another node cannot have it: a forgery), is not delivered.
 func (r *Room) DeliverPrivate(from Sender, to, text string) (string, error) {
-	panic("room: DeliverPrivate is not written yet")
+	text, err := r.boundPrivate(from, text)
+	if err != nil {
+		return "", err
+	}
+	from.Identity = boundIdentity(from.Identity)
+	to = cleanArg(cutBytes(to, r.cfg.MaxLineBytes))
+	var delivered error
+	r.mu.Lock()
+	target, err := r.privateFrom(from, to, text, &delivered)
+	r.mu.Unlock() // delivers it, behind the work queued before it
+	if err == nil {
+		err = delivered
+	}
+	if err != nil {
+		return "", err
+	}
+	return target, nil
+}
+
+// boundPrivate checks a private message from another node as prepare does
+// a local one's, and its sender's nickname.
+func (r *Room) boundPrivate(from Sender, text string) (string, error) {
+	if ValidateNick(from.Nick) != nil {
+		return "", refuse(ErrNotDelivered, "the sender's nickname is not valid; the message was not delivered")
+	}
+	if len(text) > r.cfg.MaxLineBytes {
+		return "", refuse(ErrTooLong, "line too long (%d bytes, the limit is %d); it was not sent", len(text), r.cfg.MaxLineBytes)
+	}
+	text = cleanArg(text)
+	if len(text) > r.cfg.MaxLineBytes {
+		return "", refuse(ErrTooLong, "line too long once cleaned (%d bytes, the limit is %d); it was not sent", len(text), r.cfg.MaxLineBytes)
+	}
+	if text == "" {
+		return "", ErrEmpty
+	}
+	return text, nil
+}
+
+// maxIdentityBytes bounds each field of an identity another node sends:
+// longer than any address or fingerprint.
+const maxIdentityBytes = 256
+
+// boundIdentity cuts the fields of an identity another node sent.
+func boundIdentity(id Identity) Identity {
+	id.Address = cutBytes(id.Address, maxIdentityBytes)
+	id.KeyFingerprint = cutBytes(id.KeyFingerprint, maxIdentityBytes)
+	id.CertFingerprint = cutBytes(id.CertFingerprint, maxIdentityBytes)
+	return id
+}
+
+// privateFrom starts the delivery of a private message from a member of
+// another node to the local member called to, in the room's order, which
+// sets *delivered; it returns the receiver's nickname. The caller holds
+// r.mu.
+func (r *Room) privateFrom(from Sender, to, text string, delivered *error) (string, error) {
+	if r.closed {
+		return "", refuse(ErrClosed, "the room is closing; nothing more is sent")
+	}
+	if r.byNick[nickKey(from.Nick)] != nil { // nicknames are one space: not from another node
+		return "", refuse(ErrNotDelivered, "the sender's nickname is a member's of this node; the message was not delivered")
+	}
+	target := r.byNick[nickKey(to)]
+	if target == nil {
+		return "", refuse(ErrNoSuchMember, "no one called %q is here; /who lists the members", to)
+	}
+	if !r.allowPrivate(target, from.Identity) {
+		r.counts.rejected[RejectPrivate]++
+		return "", refuse(ErrPrivateLimit, "%s is receiving too many private messages; yours was not delivered, try again later", target.nick)
+	}
+	private := &Event{Kind: Private, From: from.Nick, To: target.nick, Text: text}
+	r.inOrder(job{kind: privateJob, to: target, ev: private, result: delivered})
+	return target.nick, nil
 }
 
 // Roster lists the local members (not those of other nodes), for the
 // node's presence record: at most MaxPeers, in the order Members lists
-// them.
+// them. Node is left empty: the bus knows its own name.
 func (r *Room) Roster() []Peer {
-	panic("room: Roster is not written yet")
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	nicks := r.roster[:min(len(r.roster), MaxPeers)]
+	peers := make([]Peer, 0, len(nicks))
+	for _, nick := range nicks {
+		m := r.byNick[nickKey(nick)]
+		if m == nil {
+			continue
+		}
+		peers = append(peers, Peer{Nick: nick, Transport: m.id.Transport, Joined: m.joined})
+	}
+	return peers
 }
 
 // Delivered returns the Seq of the last public event the room delivered.
 // With Config.Bus, a new room starts at the log's end as New read it
 // (LogEnd, else its last event), so that the node's feed starts right
-// after it: Follow(r.Delivered(), r.Feed).
+// after it: Follow(r.Delivered(), r.Feed). If New could not read it,
+// Delivered reads it again (see ResumeFrom for the backoff), and returns
+// 0 if that fails too.
 func (r *Room) Delivered() uint64 {
-	panic("room: Delivered is not written yet")
+	if r.cfg.Bus != nil {
+		r.startFeed()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.hub.last
+}
+
+// startFeed starts the hub at the log's end, unless it has been already:
+// a read of the log, so the caller holds no lock.
+func (r *Room) startFeed() {
+	r.mu.Lock()
+	started := r.feedState.started
+	r.mu.Unlock()
+	if started {
+		return
+	}
+	last, err := r.lastSeq()
+	if err != nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.feedState.started {
+		r.feedState.started = true
+		r.hub.last = max(r.hub.last, last)
+	}
+}
+
+// errElsewhere says that the receiver of a private message is not on this
+// node: Whisper then asks the bus (whisperAcross).
+var errElsewhere = errors.New("not on this node")
+
+// whisperAcross sends private, m's message to a member no local member
+// is, across the bus (Bus.Whisper), without the room's locks; once the
+// other node delivered it, m is sent its receipt, in the room's order, and
+// the message is logged (Config.MessageLog). The receiver's node counts
+// it. The bus's error is returned as it is.
+func (m *Member) whisperAcross(private *Event) error {
+	r := m.room
+	to, err := r.cfg.Bus.Whisper(Sender{Nick: private.From, Identity: m.id}, private.To, private.Text)
+	if err != nil {
+		return err
+	}
+	if ValidateNick(to) == nil { // else another node's word is not shown
+		private.To = to
+	}
+	r.mu.Lock()
+	if _, present := r.members[m]; present {
+		r.reply(m, &Event{Kind: PrivateSent, From: private.From, To: private.To, Text: private.Text})
+	}
+	r.mu.Unlock() // delivers it, behind the work queued before it
+	r.logMessage(private)
+	return nil
 }

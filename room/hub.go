@@ -2,9 +2,9 @@ package room
 
 // hub fans sequenced public events out to the room's local members, in
 // sequence order. The room's sequencer feeds it each event the log has
-// just stored (see the package doc); a room spread over several nodes will
-// feed it the events that come from the bus instead, every node's hub
-// delivering the same stream to its own members.
+// just stored (see the package doc); a room that is one node of several
+// (Config.Bus) feeds it the events its feed brings instead (Room.Feed),
+// every node's hub delivering the same stream to its own members.
 type hub struct {
 	last uint64 // Seq of the last event delivered
 }

@@ -132,6 +132,9 @@ func (m *Member) Whisper(nick, text string) error {
 	r.mu.Lock()
 	private, err := r.whisper(m, nick, text, &delivered)
 	r.mu.Unlock() // delivers it, behind the work queued before it
+	if errors.Is(err, errElsewhere) {
+		return m.whisperAcross(private)
+	}
 	if err == nil {
 		err = delivered
 	}
@@ -337,6 +340,9 @@ func (r *Room) whisper(m *Member, nick, text string, delivered *error) (*Event, 
 		return nil, err
 	}
 	target := r.byNick[nickKey(nick)]
+	if target == nil && r.cfg.Bus != nil && ValidateNick(nick) == nil {
+		return &Event{Kind: Private, From: m.nick, To: nick, Text: text}, errElsewhere
+	}
 	if target == nil {
 		return nil, refuse(ErrNoSuchMember, "no one called %q is here; /who lists the members", nick)
 	}
@@ -350,7 +356,9 @@ func (r *Room) whisper(m *Member, nick, text string, delivered *error) (*Event, 
 }
 
 // deliverPrivate delivers a private message from m to target, and its
-// receipt to m, or returns why not. The caller holds r.mu.
+// receipt to m, or returns why not; m is nil for a message from another
+// node (DeliverPrivate), whose receipt that node delivers. The caller
+// holds r.mu.
 func (r *Room) deliverPrivate(m, target *Member, private *Event) error {
 	if _, present := r.members[target]; !present {
 		return refuse(ErrNoSuchMember, "%s left; your message was not delivered", private.To)
@@ -359,6 +367,9 @@ func (r *Room) deliverPrivate(m, target *Member, private *Event) error {
 		return refuse(ErrNotDelivered, "%s is not keeping up with the room; your message was not delivered", private.To)
 	}
 	r.countMessage(private)
+	if m == nil {
+		return nil
+	}
 	r.tell(m, &Event{Kind: PrivateSent, From: private.From, To: private.To, Text: private.Text})
 	return nil
 }

@@ -20,7 +20,9 @@
 // fallible. The hub (hub.go) delivers the numbered events to the local
 // members. A room whose log fails to append turns read-only until a probe
 // finds the log back (ErrReadOnly, readonly.go): members stay, lines are
-// refused, and nobody is shown what was not stored.
+// refused, and nobody is shown what was not stored. A room that is one
+// node of several (Config.Bus, bus.go) shares its Log with the others and
+// delivers public events only as its feed brings them back (Room.Feed).
 //
 // # Locking
 //
@@ -53,6 +55,10 @@
 //     sequencer takes the member lock with Lock and gives it back with
 //     release, never Unlock. (Unlock may try the sequencer while still holding
 //     the member lock, with TryLock, which never waits.)
+//   - Room.Feed (bus.go) takes the member lock alone, never the
+//     sequencer, so that a node's feed never waits for an Append: what it
+//     brings while the sequencer stores a batch (the member lock let go)
+//     is held and delivered once the batch is applied (feed.go).
 //   - Each member's queue lock (outbox.go), and the locks inside MemoryLog
 //     and MemoryNicks, are taken last, under either of the above, and guard
 //     only their own state.
@@ -219,7 +225,8 @@ type Config struct {
 	// Bus, if set, makes the room one node of several that share Log
 	// (see bus.go): public events reach the local members only through
 	// Feed, and /who, the member list and /msg take in the members of
-	// the other nodes. Nicks must then be shared by the nodes too.
+	// the other nodes. Nicks must then be shared by the nodes too. New
+	// then reads the log's end (slow), where the feed starts (Delivered).
 	Bus Bus
 	// Logger receives what the room has to say about its store: once
 	// when it turns read-only (with the error) and once when it is
@@ -236,6 +243,9 @@ type Config struct {
 	// probeFirst is how long a read-only room waits before its first
 	// probe of the store (default probeFirst); tests shorten it.
 	probeFirst time.Duration
+	// feedCatchUp is how long a resume waits for the feed (default
+	// feedCatchUp; see resumeFromPeer); tests shorten it.
+	feedCatchUp time.Duration
 	// afterFunc calls f after d, as time.AfterFunc does: the timer that
 	// sends a member's queued lines. Tests replace it to drive that timer
 	// with their clock.
@@ -286,6 +296,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.probeFirst <= 0 {
 		c.probeFirst = probeFirst
+	}
+	if c.feedCatchUp <= 0 {
+		c.feedCatchUp = feedCatchUp
 	}
 	return c
 }
@@ -397,6 +410,9 @@ type Room struct {
 	// (see runQueued).
 	inMemory bool
 	cmds     registry // the commands Send runs; see Register
+	// feedState is what the room knows of its feed, with Config.Bus
+	// (feed.go); guarded by mu.
+	feedState feedState
 }
 
 // New returns an open, empty room.
@@ -429,6 +445,10 @@ func New(cfg Config) *Room {
 	r.inMemory = memoryLog && memoryNicks
 	r.mu.run = r.runQueued
 	r.watchStore()
+	if cfg.Bus != nil {
+		r.feedState.recent = newHistory(cfg.ResumeSize)
+		r.startFeed() // slow: reads the log's end
+	}
 	return r
 }
 
@@ -534,6 +554,10 @@ func (r *Room) Join(nick string, opts JoinOptions) (*Member, error) {
 // until a read succeeds (see lastSeq). It fails, wrapping ErrUnavailable,
 // if that read fails, and at once, with the same error, for a while after
 // (a second, doubling up to a minute while the reads keep failing).
+// With Config.Bus, a point is served only once the room's feed has
+// delivered it (the member may have been shown it on another node): it
+// waits a few seconds at most for the feed, then fails, wrapping
+// ErrUnavailable.
 func (r *Room) ResumeFrom(after uint64) (from uint64, reset bool, err error) {
 	if after == 0 {
 		return 0, false, nil
@@ -541,6 +565,9 @@ func (r *Room) ResumeFrom(after uint64) (from uint64, reset bool, err error) {
 	last, err := r.lastSeq()
 	if err != nil {
 		return 0, false, fmt.Errorf("%w: the room's history could not be read: %v", ErrUnavailable, err)
+	}
+	if r.cfg.Bus != nil {
+		return r.resumeFromPeer(after, last)
 	}
 	if after > last {
 		return 0, true, nil
@@ -699,6 +726,9 @@ func (r *Room) arrive(a *arrival) {
 	r.members[m] = struct{}{}
 	r.addIndex(m)
 	r.counts.joins++
+	if r.cfg.Bus != nil {
+		r.alignHistory(a)
+	}
 	r.replayHistory(m, a)
 	r.announceJoin(m, a)
 	r.tell(m, r.membersEvent())
@@ -723,7 +753,9 @@ func (r *Room) announceJoin(m *Member, a *arrival) {
 		return
 	}
 	if !a.quiet {
-		r.hub.deliver(r, a.join, nil)
+		if r.cfg.Bus == nil { // else the feed brings it
+			r.hub.deliver(r, a.join, nil)
+		}
 		return
 	}
 	r.notePresence(1, 0)
@@ -735,11 +767,17 @@ func (r *Room) announceJoin(m *Member, a *arrival) {
 func (r *Room) addIndex(m *Member) {
 	r.byNick[nickKey(m.nick)] = m
 	r.roster.add(m.nick)
+	if r.cfg.Bus != nil {
+		r.cfg.Bus.MembersChanged()
+	}
 }
 
 func (r *Room) dropIndex(m *Member) {
 	delete(r.byNick, nickKey(m.nick))
 	r.roster.remove(m.nick)
+	if r.cfg.Bus != nil {
+		r.cfg.Bus.MembersChanged()
+	}
 }
 
 // nickOwner returns who has nick (whose nickKey is key) as the room sees
@@ -755,9 +793,12 @@ func (r *Room) nickOwner(nick, key string) (NickOwner, bool) {
 // claimOf is m's claim to its nickname.
 func claimOf(m *Member) NickClaim { return NickClaim{Member: m.no, Identity: m.id} }
 
-// membersEvent lists the first MembersListed members and counts them all.
-// The caller holds r.mu.
+// membersEvent lists the first MembersListed members and counts them all:
+// with Config.Bus, those of every node. The caller holds r.mu.
 func (r *Room) membersEvent() *Event {
+	if r.cfg.Bus != nil {
+		return r.clusterMembers()
+	}
 	listed := r.roster[:min(len(r.roster), r.cfg.MembersListed)]
 	return &Event{Kind: Members, Count: len(r.roster), Nicks: slices.Clone(listed)}
 }

@@ -292,6 +292,9 @@ func (r *Room) processLocked() {
 		for i := range batch {
 			r.apply(&batch[i])
 		}
+		if len(r.feedState.held) > 0 {
+			r.flushFeed() // fed while the batch was stored
+		}
 	}
 	r.mu.release()
 	r.logMessages()
@@ -516,6 +519,10 @@ func (r *Room) deliverStored(ev *Event, sender *Member, err error) {
 	if err == nil {
 		if r.countMessage(ev) && r.cfg.MessageLog != nil {
 			r.logged = append(r.logged, ev)
+		}
+		if r.cfg.Bus != nil { // the feed delivers it
+			r.awaitFeed(ev, sender)
+			return
 		}
 		r.hub.deliver(r, ev, sender)
 		return

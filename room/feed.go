@@ -1,0 +1,258 @@
+package room
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// This file is the state behind Room.Feed (bus.go): what a room that is
+// one node of several remembers of the events its feed delivers, and of
+// its own members' events on their way through the shared log.
+
+// The bounds of a node's feed state.
+const (
+	// maxEchoes bounds the local senders the room remembers, by the Seq
+	// of their event, until the feed brings the event back (a sender that
+	// asked for no echo is then skipped). Beyond it the oldest is
+	// forgotten: that sender would be shown its own line, no more.
+	maxEchoes = 4096
+	// maxHeldFeed bounds the events the feed brings while a batch of the
+	// sequencer is being stored. Beyond it they are delivered at once.
+	maxHeldFeed = 4096
+	// feedCatchUp is how long ResumeFrom waits for the feed to deliver
+	// the point a member resumes from, when the member was shown it on
+	// another node whose events this node's feed has not brought yet.
+	feedCatchUp = 3 * time.Second
+)
+
+// echo is a local member's event that its sender is not to be shown.
+type echo struct {
+	seq    uint64
+	sender *Member
+}
+
+// feedState is what a room with Config.Bus knows of its feed. It is
+// guarded by Room.mu.
+type feedState struct {
+	// held are the events the feed brought while a batch was being stored
+	// (Room.jobs.inflight): one of them may be the batch's own, whose
+	// sender the room learns only once the batch is applied. They are
+	// delivered, in order, right after it.
+	held []*Event
+	// echoes are the local events not to be shown to their senders, in
+	// the order of their Seq (the room appends in order).
+	echoes []echo
+	// recent are the last events delivered (Config.ResumeSize of them),
+	// to complete the history of a joiner read before the last ones.
+	recent history
+	// evicted is the Seq of the newest event recent no longer holds.
+	evicted uint64
+	// moved, if not nil, is closed at the next delivery: a resume waits
+	// on it for the feed to reach its point.
+	moved chan struct{}
+	// started: the hub starts at the log's end (New or Delivered read it).
+	started bool
+}
+
+// remember notes that sender, which asked for no echo, is not to be shown
+// its event numbered seq. The caller holds r.mu.
+func (f *feedState) remember(seq uint64, sender *Member) {
+	if len(f.echoes) >= maxEchoes {
+		f.echoes[0] = echo{}
+		f.echoes = f.echoes[1:]
+	}
+	f.echoes = append(f.echoes, echo{seq: seq, sender: sender})
+}
+
+// sender returns the local sender that is not to be shown the event
+// numbered seq, if any, and forgets it and every older one. The caller
+// holds r.mu.
+func (f *feedState) sender(seq uint64) *Member {
+	i := 0
+	for i < len(f.echoes) && f.echoes[i].seq < seq {
+		i++
+	}
+	var m *Member
+	if i < len(f.echoes) && f.echoes[i].seq == seq {
+		m = f.echoes[i].sender
+		i++
+	}
+	if i > 0 {
+		clear(f.echoes[:i])
+		f.echoes = f.echoes[i:]
+	}
+	return m
+}
+
+// note keeps ev among the recent events and wakes the resumes waiting.
+// The caller holds r.mu.
+func (f *feedState) note(ev *Event) {
+	if f.recent.count == len(f.recent.ring) {
+		f.evicted = f.recent.at(0).Seq
+	}
+	f.recent.add(ev)
+	if f.moved != nil {
+		close(f.moved)
+		f.moved = nil
+	}
+}
+
+// Feed's work, under r.mu.
+
+// feed delivers ev, or holds it while a batch is being stored. The caller
+// holds r.mu.
+func (r *Room) feed(ev *Event) {
+	if len(r.jobs.inflight) > 0 && len(r.feedState.held) < maxHeldFeed {
+		r.feedState.held = append(r.feedState.held, ev)
+		return
+	}
+	r.flushFeed()
+	r.feedNow(ev)
+}
+
+// flushFeed delivers the events held while a batch was being stored, now
+// that it has been applied. The caller holds r.mu.
+func (r *Room) flushFeed() {
+	f := &r.feedState
+	for _, ev := range f.held {
+		r.feedNow(ev)
+	}
+	clear(f.held)
+	f.held = f.held[:0]
+}
+
+// feedNow delivers ev to the local members, but not to a local sender
+// that asked for no echo. The caller holds r.mu.
+func (r *Room) feedNow(ev *Event) {
+	f := &r.feedState
+	if !r.hub.deliver(r, ev, f.sender(ev.Seq)) {
+		return
+	}
+	r.noteEnd(ev.Seq)
+	f.note(ev)
+}
+
+// alignHistory makes a joiner's history end exactly at the last event the
+// feed delivered, which its live events follow: the events read past it
+// are dropped (the feed brings them), and those between the end read and
+// it are taken from the recent ones. If they are no longer all there, the
+// history starts after the gap: a resume is then told how many it
+// missed. The caller holds r.sequencer and r.mu.
+func (r *Room) alignHistory(a *arrival) {
+	if a.pastErr != nil {
+		return
+	}
+	f := &r.feedState
+	last := r.hub.last
+	limit := r.replayLimit(a.after)
+	past := a.past
+	if i := slices.IndexFunc(past, func(ev *Event) bool { return ev.Seq > last }); i >= 0 {
+		past = past[:i]
+	}
+	end := a.after
+	if len(past) > 0 {
+		end = max(end, past[len(past)-1].Seq)
+	}
+	if end < last {
+		more := f.recent.since(end, limit)
+		if f.evicted > end || len(more) == limit {
+			past = nil // a gap before them: the history starts after it
+		}
+		past = slices.Concat(past, more)
+	}
+	a.past = past[max(0, len(past)-limit):]
+	a.end = max(last, a.after)
+}
+
+// waitFeed waits, at most feedCatchUp, until the feed has delivered seq;
+// it reports whether it has. The caller holds no lock.
+func (r *Room) waitFeed(seq uint64) bool {
+	deadline := time.NewTimer(r.cfg.feedCatchUp)
+	defer deadline.Stop()
+	for {
+		r.mu.Lock()
+		if r.hub.last >= seq || r.closed {
+			ok := r.hub.last >= seq
+			r.mu.Unlock()
+			return ok
+		}
+		f := &r.feedState
+		if f.moved == nil {
+			f.moved = make(chan struct{})
+		}
+		moved := f.moved
+		r.mu.Unlock()
+		select {
+		case <-moved:
+		case <-deadline.C:
+			return false
+		}
+	}
+}
+
+// awaitFeed notes that the local event ev, stored, reaches the members
+// when the feed brings it, and that its sender is then to be skipped if
+// it asked for no echo. The caller holds r.mu.
+func (r *Room) awaitFeed(ev *Event, sender *Member) {
+	r.noteEnd(ev.Seq)
+	if sender != nil && !sender.echo && (ev.Kind == Chat || ev.Kind == Action) {
+		r.feedState.remember(ev.Seq, sender)
+	}
+}
+
+// resumeFromPeer is ResumeFrom with Config.Bus, last being the log's end
+// as the room knows it. A member is served from a point only once the
+// feed has delivered it, so that the live events it is shown next follow
+// it: another node may have shown the member events this node's feed has
+// not brought yet. A point beyond last is checked against the log's end,
+// read again: beyond it, it is reset, as on one node. ResumeFrom waits up
+// to feedCatchUp for the feed, and fails, wrapping ErrUnavailable, if it
+// is still behind. The caller holds no lock.
+func (r *Room) resumeFromPeer(after, last uint64) (from uint64, reset bool, err error) {
+	if after > last {
+		end, err := r.readEnd()
+		if err != nil {
+			return 0, false, fmt.Errorf("%w: the room's history could not be read: %v", ErrUnavailable, err)
+		}
+		if after > end {
+			return 0, true, nil
+		}
+	}
+	if !r.waitFeed(after) {
+		return 0, false, fmt.Errorf("%w: this node has not caught up with the room yet; try again", ErrUnavailable)
+	}
+	return after, false, nil
+}
+
+// clusterMembers is membersEvent with Config.Bus: the local members and
+// those of the other nodes (Bus.Peers; a nickname that is not valid is
+// left out, and one listed twice counts once), sorted, the first
+// MembersListed of them, and how many in all. Each nickname is lowered
+// once, not at every comparison: a cluster may list thousands. The caller
+// holds r.mu.
+func (r *Room) clusterMembers() *Event {
+	peers := r.cfg.Bus.Peers()
+	peers = peers[:min(len(peers), MaxPeers)]
+	all := make([]listedNick, 0, len(r.roster)+len(peers))
+	for _, nick := range r.roster {
+		all = append(all, listedNick{low: strings.ToLower(nick), nick: nick})
+	}
+	for i := range peers {
+		if nick := peers[i].Nick; ValidateNick(nick) == nil {
+			all = append(all, listedNick{low: strings.ToLower(nick), nick: nick})
+		}
+	}
+	slices.SortFunc(all, func(a, b listedNick) int { return cmp.Or(cmp.Compare(a.low, b.low), cmp.Compare(a.nick, b.nick)) })
+	all = slices.CompactFunc(all, func(a, b listedNick) bool { return a.low == b.low })
+	listed := make([]string, min(len(all), r.cfg.MembersListed))
+	for i := range listed {
+		listed[i] = all[i].nick
+	}
+	return &Event{Kind: Members, Count: len(all), Nicks: listed}
+}
+
+// listedNick is a nickname and its lower case, to sort as CompareNicks.
+type listedNick struct{ low, nick string }
