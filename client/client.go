@@ -94,6 +94,10 @@ type Config struct {
 	// an IP address Addr's host resolved to, with its port (Nodes.Dial).
 	// Addr still names the server for its certificate and pins.
 	via string
+	// connectTimeout, if set, bounds the TCP connect alone, within
+	// JoinTimeout: a node of several that does not answer at all (its
+	// machine gone) is left for the next one sooner (Nodes.Dial).
+	connectTimeout time.Duration
 }
 
 // Conn is a joined line-protocol session: the server's lines arrive as
@@ -170,7 +174,7 @@ func dialTLS(ctx context.Context, cfg Config) (*tls.Conn, error) {
 		}
 		tlsCfg.ServerName = host
 	}
-	d := tls.Dialer{Config: tlsCfg}
+	d := tls.Dialer{Config: tlsCfg, NetDialer: &net.Dialer{Timeout: cfg.connectTimeout}}
 	to := cfg.Addr
 	if cfg.via != "" {
 		to = cfg.via

@@ -24,6 +24,10 @@ const (
 	maxTargets = 2 * MaxAddrs
 	// lookupTimeout bounds resolving one name.
 	lookupTimeout = 5 * time.Second
+	// severalConnectTimeout bounds connecting to one of several targets,
+	// so that a node whose machine is gone does not hold the round for
+	// the whole JoinTimeout.
+	severalConnectTimeout = 5 * time.Second
 )
 
 // ErrAddrs is matched by ParseAddrs's errors.
@@ -62,7 +66,7 @@ func withPort(item, defaultPort string) (string, error) {
 	if err != nil {
 		host, port = strings.TrimSuffix(strings.TrimPrefix(item, "["), "]"), defaultPort
 	}
-	if host == "" || strings.ContainsAny(host, " /[]") {
+	if _, err := netip.ParseAddr(host); host == "" || strings.ContainsAny(host, " /[]") || (strings.Contains(host, ":") && err != nil) {
 		return "", fmt.Errorf("%q is not HOST or HOST:PORT", item)
 	}
 	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
@@ -249,6 +253,9 @@ func (n *Nodes) dialFrom(ctx context.Context, cfg Config, s start, skipped func(
 	var failed DialError
 	for _, t := range targets {
 		end.last = t.dialAddr()
+		if len(targets) > 1 {
+			cfg.connectTimeout = severalConnectTimeout
+		}
 		c, err := t.dial(ctx, cfg)
 		if err == nil {
 			return c, end, nil

@@ -36,7 +36,7 @@ func TestParseAddrs(t *testing.T) {
 		}
 	}
 	many := strings.TrimSuffix(strings.Repeat("h,", MaxAddrs+1), ",")
-	for _, bad := range []string{"", "a,,b", "a,", " , ", "a:0", "a:65536", "a:http", "a b", many} {
+	for _, bad := range []string{"", "a,,b", "a,", " , ", "a:0", "a:65536", "a:http", "a b", "a:b:c", many} {
 		if got, err := ParseAddrs(bad, "7443"); !errors.Is(err, ErrAddrs) {
 			t.Errorf("ParseAddrs(%q) = %q, %v; want an ErrAddrs", bad, got, err)
 		}
@@ -355,4 +355,19 @@ func leafOf(t *testing.T, certPEM []byte) []byte {
 		t.Fatal("no PEM block")
 	}
 	return block.Bytes
+}
+
+// TestNodesNicknameRefusedEndsTheRound: the nodes of one room share their
+// nicknames, so a nickname one refuses is not tried on the next.
+func TestNodesNicknameRefusedEndsTheRound(t *testing.T) {
+	one, two := twoNodes(t)
+	one.join(t, "alice")
+	var s skips
+	_, err := nodesFor(t, Trust{CAFile: one.caFile(t)}, nil, one.addr, two.addr).Dial(context.Background(), Config{Nick: "alice"}, s.add)
+	if !errors.Is(err, ErrNickRefused) || len(s.nodes) != 0 {
+		t.Errorf("Dial = %v, skipped %q; want the refusal, nothing skipped", err, s.nodes)
+	}
+	if n := two.room.Stats().Members; n != 0 {
+		t.Errorf("the next node has %d members", n)
+	}
 }
