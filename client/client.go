@@ -384,10 +384,15 @@ func endReason(last *room.Event, err error) room.Reason {
 // innermost error it wraps ("connection refused", "connection reset by
 // peer", "i/o timeout") rather than the operation and both addresses, and
 // "the server closed the connection" for an end of file. Errors that wrap
-// nothing are returned whole.
+// nothing are returned whole. A round of several servers that all failed
+// (a DialError) is "all 3 servers failed (last: connection refused)".
 func ShortError(err error) string {
 	if errors.Is(err, io.EOF) {
 		return "the server closed the connection"
+	}
+	var round *DialError
+	if errors.As(err, &round) {
+		return round.short()
 	}
 	inner := err
 	for {

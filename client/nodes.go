@@ -314,6 +314,15 @@ func (e *DialError) Error() string {
 	return fmt.Sprintf("none of the %d servers took the connection (%s)", len(e.Attempts), strings.Join(parts, "; "))
 }
 
+// short says it in a few words, for a status line: how many failed, and
+// the last one's ShortError.
+func (e *DialError) short() string {
+	if len(e.Attempts) == 0 {
+		return "no server to try"
+	}
+	return fmt.Sprintf("all %d servers failed (last: %s)", len(e.Attempts), ShortError(e.Attempts[len(e.Attempts)-1].Err))
+}
+
 // Unwrap returns each attempt's error.
 func (e *DialError) Unwrap() []error {
 	errs := make([]error, len(e.Attempts))

@@ -332,7 +332,7 @@ func TestRedialerSkipsAnUntrustedNodeOnTheWayBack(t *testing.T) {
 		t.Errorf("the error while away is %q", skipped.Text)
 	}
 	// Several rounds fail before the gate opens again.
-	waitLink(t, r, func(l Link) bool { return l.Down && strings.Contains(l.Why, "none of the 2 servers") })
+	waitLink(t, r, func(l Link) bool { return l.Down && strings.HasPrefix(l.Why, "all 2 servers failed (last: ") })
 	waitLink(t, r, func(l Link) bool { return l.Down && !l.RetryAt.IsZero() })
 	g.Reopen()
 	got := collect(t, r, func(ev *room.Event) bool { return ev.Kind == room.Members })
@@ -369,5 +369,49 @@ func TestNodesNicknameRefusedEndsTheRound(t *testing.T) {
 	}
 	if n := two.room.Stats().Members; n != 0 {
 		t.Errorf("the next node has %d members", n)
+	}
+}
+
+// TestRedialerEndsWhenNoNodeIsTrusted: once back, every node presents a
+// certificate other than the one remembered for it: the session ends, as
+// with one server, and says why for each.
+func TestRedialerEndsWhenNoNodeIsTrusted(t *testing.T) {
+	a, b := twoNodes(t)
+	g := testproc.StartGate(t, a.addr)
+	known := &KnownServers{Path: filepath.Join(t.TempDir(), "known_servers")}
+	fp := certs.Fingerprint(leafOf(t, a.certPEM))
+	for _, addr := range []string{g.Addr(), b.addr} {
+		if err := known.Add(addr, fp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	trust := Trust{Known: known, Cluster: []string{g.Addr(), b.addr}}
+	nodes := nodesFor(t, trust, nil, g.Addr(), b.addr)
+	cfg := Config{Nick: "alice"}
+	c, err := nodes.Dial(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewRedialer(context.Background(), RedialConfig{Conn: cfg, Trust: trust, Nodes: nodes, Reconnect: true,
+		MinBackoff: 20 * time.Millisecond, MaxBackoff: 40 * time.Millisecond}, c)
+	defer r.Close()
+	nextEvent(t, r.Events(), room.Members)
+	other := strings.Repeat("AB:", 31) + "AB"
+	if err := os.WriteFile(known.Path, []byte(g.Addr()+" "+other+"\n"+b.addr+" "+other+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g.Cut(true)
+	var said []string
+	for ev := range r.Events() {
+		if ev.Kind == room.Error {
+			said = append(said, ev.Text)
+		}
+	}
+	var changed *CertChangedError
+	if err := r.TrustFailure(); !errors.As(err, &changed) || !everyAttempt(err, IsTrustError) {
+		t.Errorf("TrustFailure() = %v", err)
+	}
+	if len(said) != 2 || !strings.Contains(said[0], "has CHANGED") || !strings.Contains(said[1], "has CHANGED") {
+		t.Errorf("the errors said: %q", said)
 	}
 }

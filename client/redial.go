@@ -183,7 +183,8 @@ func (r *Redialer) Reason() room.Reason {
 
 // TrustFailure returns the error that ended the session because the
 // server's certificate was no longer trusted when it reconnected (it holds
-// a *CertChangedError or an *UnknownCertError), or nil.
+// a *CertChangedError or an *UnknownCertError; with several servers, a
+// *DialError that wraps one for each), or nil.
 func (r *Redialer) TrustFailure() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -470,6 +471,7 @@ func (r *Redialer) run(c *Conn) {
 			return
 		}
 		if c = r.redial(reason); c == nil {
+			r.flushLocal() // what the last round said of each node
 			return
 		}
 	}

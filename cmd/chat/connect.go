@@ -58,9 +58,9 @@ func (s *server) configure() error {
 	if err != nil {
 		return err
 	}
+	s.nodes = nodes
 	// Ask to resume from the first join on: the server then numbers the
 	// public events, and a rejoin asks for exactly what was missed.
-	s.nodes = nodes
 	s.cfg = client.Config{Addr: list[0].Addr, TLS: list[0].TLS, Resume: &proto.ResumePoint{}}
 	return nil
 }
