@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -93,6 +94,45 @@ func TestScreenFailsOverToTheNextServer(t *testing.T) {
 	}
 	p.TypeLine("back through the second")
 	bob.Expect("<alice> back through the second")
+	p.Key("C-c")
+	if code := p.waitExit(); code != 0 {
+		t.Errorf("chat exited %d after Ctrl+C", code)
+	}
+}
+
+// TestTrustOnFirstUseOnceForTheNodes: the nodes of one room share one
+// self-signed certificate; chat asks about it once, for the first node,
+// and fails over to another later without asking again, trusting and
+// remembering it there because it is the same certificate.
+func TestTrustOnFirstUseOnceForTheNodes(t *testing.T) {
+	server := testproc.StartChatd(t, chatdBinary, t.TempDir())
+	gA, gB := testproc.StartGate(t, "127.0.0.1:"+server.Port), testproc.StartGate(t, "127.0.0.1:"+server.Port)
+	known := filepath.Join(t.TempDir(), "known")
+	p := chatIn(t, known, "--nick", "alice", gA.Addr()+","+gB.Addr())
+	p.WaitFor("Trust this certificate and remember it for " + gA.Addr() + "? [y/N]")
+	p.TypeLine("y")
+	p.WaitFor("chatd · 1 member · alice · " + gA.Addr() + " · TLS 1.3 · trusted on first use")
+	bob := server.JoinWithOpenSSL(t, "bob")
+	p.WaitFor("chatd · 2 members")
+
+	gA.Cut(false)
+	bob.Expect("*** alice left")
+	screen := p.WaitFor("chatd · 2 members · alice · " + gB.Addr() + " · TLS 1.3 · trusted on first use")
+	if strings.Contains(screen, "skipped") || !strings.Contains(screen, "reconnected to "+gB.Addr()) {
+		t.Errorf("failing over to the other node:\n%s", screen)
+	}
+	store, err := os.ReadFile(known)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range []*testproc.Gate{gA, gB} {
+		if want := g.Addr() + " " + server.Fingerprint; !strings.Contains(string(store), want) {
+			t.Errorf("known servers lack %q:\n%s", want, store)
+		}
+	}
+	if n := strings.Count(string(store), "\n"); n != 2 {
+		t.Errorf("known servers hold %d lines, want 2:\n%s", n, store)
+	}
 	p.Key("C-c")
 	if code := p.waitExit(); code != 0 {
 		t.Errorf("chat exited %d after Ctrl+C", code)
