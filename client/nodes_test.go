@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bufio"
 	"context"
 	"encoding/pem"
 	"errors"
@@ -413,5 +414,72 @@ func TestRedialerEndsWhenNoNodeIsTrusted(t *testing.T) {
 	}
 	if len(said) != 2 || !strings.Contains(said[0], "has CHANGED") || !strings.Contains(said[1], "has CHANGED") {
 		t.Errorf("the errors said: %q", said)
+	}
+}
+
+// nodeOf is addr under trust, as a Node.
+func nodeOf(t *testing.T, addr string, trust Trust) Node {
+	t.Helper()
+	tlsCfg, err := trust.ClientTLSConfig(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Node{Addr: addr, TLS: tlsCfg}
+}
+
+// TestRedialerFinalReasonsHoldAcrossNodes: the nodes of one room share
+// their bans, so a node that turns the session away at the door ends it
+// without trying the next; a kick on one node ends it without rejoining
+// through another.
+func TestRedialerFinalReasonsHoldAcrossNodes(t *testing.T) {
+	const words = "you are banned until 2026-12-01 18:00:00 UTC: spam"
+	dropA, trustA := startScriptedServer(t, func(w *bufio.Writer, nick string) {
+		w.WriteString("[12:00:00] *** " + nick + " joined\n[12:00:00] *** 1 member: " + nick + "\n")
+	})
+	refuseB, trustB := startScriptedServer(t, func(w *bufio.Writer, nick string) {
+		w.WriteString("!!! disconnected: refused: " + words + "\n")
+	})
+	open := startServer(t, tlsgw.Config{})
+	nodes, err := NewNodes([]Node{nodeOf(t, dropA, trustA), nodeOf(t, refuseB, trustB), nodeOf(t, open.addr, Trust{CAFile: open.caFile(t)})}, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Nick: "mallory"}
+	c, err := nodes.Dial(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewRedialer(context.Background(), RedialConfig{Conn: cfg, Trust: trustA, Nodes: nodes, Reconnect: true,
+		MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond}, c)
+	defer r.Close()
+	rest(t, r.Events())
+	if want := (room.Reason{Kind: room.ReasonRefused, Detail: words}); r.Reason() != want {
+		t.Errorf("Reason() = %#v, want the refusal", r.Reason())
+	}
+	if n := open.room.Stats().Joins; n != 0 {
+		t.Errorf("the next node was joined %d times after the refusal", n)
+	}
+
+	// Kicked on one node of two.
+	one, two := twoNodes(t)
+	trust := Trust{CAFile: one.caFile(t)}
+	nodes = nodesFor(t, trust, nil, one.addr, two.addr)
+	if c, err = nodes.Dial(context.Background(), cfg, nil); err != nil {
+		t.Fatal(err)
+	}
+	r = NewRedialer(context.Background(), RedialConfig{Conn: cfg, Trust: trust, Nodes: nodes, Reconnect: true,
+		MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond}, c)
+	defer r.Close()
+	nextEvent(t, r.Events(), room.Members)
+	kicked := room.Reason{Kind: room.ReasonKicked, Detail: "alice: spam"}
+	if got := one.room.Remove(func(mi room.MemberInfo) bool { return mi.Nick == "mallory" }, kicked); len(got) != 1 {
+		t.Fatalf("Remove = %q", got)
+	}
+	rest(t, r.Events())
+	if r.Reason().Kind != room.ReasonKicked {
+		t.Errorf("Reason() = %#v, want the kick", r.Reason())
+	}
+	if n := two.room.Stats().Joins; n != 0 {
+		t.Errorf("the other node was joined %d times after the kick", n)
 	}
 }
