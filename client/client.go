@@ -90,6 +90,14 @@ type Config struct {
 	// extension refuses the request, and the connection goes on without
 	// it (Conn.Resumed says which).
 	Resume *proto.ResumePoint
+	// via, if set, is the network address to connect to instead of Addr:
+	// an IP address Addr's host resolved to, with its port (Nodes.Dial).
+	// Addr still names the server for its certificate and pins.
+	via string
+	// connectTimeout, if set, bounds the TCP connect alone, within
+	// JoinTimeout: a node of several that does not answer at all (its
+	// machine gone) is left for the next one sooner (Nodes.Dial).
+	connectTimeout time.Duration
 }
 
 // Conn is a joined line-protocol session: the server's lines arrive as
@@ -112,6 +120,9 @@ type Conn struct {
 	resumed proto.ResumePoint
 	seqs    bool
 
+	// addr and via are Config's: where the connection went.
+	addr, via string
+
 	ended chan struct{} // closed when readEvents returns
 	page  *pageWait     // the older-page request waiting for its answer (older.go); guarded by mu
 	stray strayPage     // a page answer nobody asked for, being dropped (older.go); readEvents' own
@@ -133,7 +144,7 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Conn{conn: conn, events: make(chan *room.Event, clientEventBuffer), closed: make(chan struct{}), ended: make(chan struct{}), now: cfg.Now, nick: cfg.Nick}
+	c := &Conn{conn: conn, events: make(chan *room.Event, clientEventBuffer), closed: make(chan struct{}), ended: make(chan struct{}), now: cfg.Now, nick: cfg.Nick, addr: cfg.Addr, via: cfg.via}
 	r := proto.NewLineReader(conn, maxServerLine)
 	deadline, _ := ctx.Deadline()
 	conn.SetDeadline(deadline)
@@ -163,12 +174,42 @@ func dialTLS(ctx context.Context, cfg Config) (*tls.Conn, error) {
 		}
 		tlsCfg.ServerName = host
 	}
-	d := tls.Dialer{Config: tlsCfg}
-	conn, err := d.DialContext(ctx, "tcp", cfg.Addr)
+	d := tls.Dialer{Config: tlsCfg, NetDialer: &net.Dialer{Timeout: cfg.connectTimeout}}
+	to := cfg.Addr
+	if cfg.via != "" {
+		to = cfg.via
+	}
+	conn, err := d.DialContext(ctx, "tcp", to)
 	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", cfg.Addr, err)
+		return nil, fmt.Errorf("connect to %s: %w", serverName(cfg), err)
 	}
 	return conn.(*tls.Conn), nil
+}
+
+// serverName names the server cfg dials for the user: its address, and
+// the IP address dialled if that was looked up (as target.String does).
+func serverName(cfg Config) string {
+	ip, _, err := net.SplitHostPort(cfg.via)
+	if err != nil {
+		return cfg.Addr
+	}
+	return cfg.Addr + " (" + ip + ")"
+}
+
+// Server names the server of the connection: the address it was dialled
+// by (host:port, as the user gave it), followed by the IP address
+// connected to in brackets when the host was a name looked up
+// (Nodes.Dial): "chat.example.org:7443 (192.0.2.7)".
+func (c *Conn) Server() string { return serverName(Config{Addr: c.addr, via: c.via}) }
+
+// dialAddr is the network address c connected to (an IP address and port
+// when the host was a name looked up by Nodes), where a round after it
+// was lost starts.
+func (c *Conn) dialAddr() string {
+	if c.via != "" {
+		return c.via
+	}
+	return c.addr
 }
 
 // join sends the resume request, if any, and the nickname, and reads until
@@ -343,10 +384,15 @@ func endReason(last *room.Event, err error) room.Reason {
 // innermost error it wraps ("connection refused", "connection reset by
 // peer", "i/o timeout") rather than the operation and both addresses, and
 // "the server closed the connection" for an end of file. Errors that wrap
-// nothing are returned whole.
+// nothing are returned whole. A round of several servers that all failed
+// (a DialError) is "all 3 servers failed (last: connection refused)".
 func ShortError(err error) string {
 	if errors.Is(err, io.EOF) {
 		return "the server closed the connection"
+	}
+	var round *DialError
+	if errors.As(err, &round) {
+		return round.short()
 	}
 	inner := err
 	for {

@@ -60,7 +60,13 @@ type RedialConfig struct {
 	// KeyLog names the file Conn.TLS.KeyLogWriter writes the session's TLS
 	// secrets to (chat --keylog or SSLKEYLOGFILE), "" when it is off. While
 	// it is on, Status and /tls say the session can be decrypted.
-	KeyLog     string
+	KeyLog string
+	// Nodes, if set, are the servers of the room (Conn.Addr and Conn.TLS
+	// are then each node's): after a loss the session tries each in turn,
+	// starting after the one it lost, backing off between full rounds;
+	// it names the node it is on in Status and in the notice that it is
+	// back. Nil means Conn.Addr alone.
+	Nodes      *Nodes
 	MinBackoff time.Duration
 	MaxBackoff time.Duration
 }
@@ -88,6 +94,15 @@ type Redialer struct {
 	// firstLog names the log the first connection's numbers came from:
 	// Older pages only in it (older.go).
 	firstLog string
+	// nodes are the servers dialled (RedialConfig.Nodes, or Conn.Addr
+	// alone); at is the network address of the last one joined, or of the
+	// one that refused a nickname, and after says whether the next round
+	// starts after it (it was lost) or at it; told holds the nodes the
+	// user was told were skipped since the loss. The run goroutine's.
+	nodes *Nodes
+	at    string
+	after bool
+	told  map[string]bool
 
 	closeOnce sync.Once
 	// readOnly: the server said its room is read-only (a Notice whose
@@ -102,6 +117,7 @@ type Redialer struct {
 	client   *Conn // nil while disconnected
 	nick     string
 	kind     TrustKind // how the server of client was trusted
+	several  bool      // several servers to choose from: Status names the one of client
 	link     Link
 	asking   bool // waiting for Rejoin
 	reason   room.Reason
@@ -119,8 +135,14 @@ func NewRedialer(ctx context.Context, cfg RedialConfig, first *Conn) *Redialer {
 	if cfg.MaxBackoff < cfg.MinBackoff {
 		cfg.MaxBackoff = max(DefaultMaxBackoff, cfg.MinBackoff)
 	}
+	nodes := cfg.Nodes
+	if nodes == nil {
+		// One address cannot be wrong here: first was dialled with it.
+		nodes, _ = NewNodes([]Node{{Addr: cfg.Conn.Addr, TLS: cfg.Conn.TLS}}, nil, false)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	r := &Redialer{
+		nodes: nodes, at: first.dialAddr(), several: nodes.Several(), told: map[string]bool{},
 		cfg: cfg, ctx: ctx, cancel: cancel,
 		out:         make(chan *room.Event, clientEventBuffer),
 		local:       make(chan *room.Event, localEventBuffer),
@@ -161,7 +183,8 @@ func (r *Redialer) Reason() room.Reason {
 
 // TrustFailure returns the error that ended the session because the
 // server's certificate was no longer trusted when it reconnected (it holds
-// a *CertChangedError or an *UnknownCertError), or nil.
+// a *CertChangedError or an *UnknownCertError; with several servers, a
+// *DialError that wraps one for each), or nil.
 func (r *Redialer) TrustFailure() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -305,24 +328,29 @@ func (r *Redialer) quitWhileAway() {
 }
 
 // Status says, for the status line, whether the session is connected and
-// how the server was trusted (a TrustKind: "TLS 1.3 · pinned");
+// how the server was trusted (a TrustKind: "TLS 1.3 · pinned"), after the
+// server it is on if there are several ("host2:7443 · TLS 1.3 · pinned");
 // disconnected or not verified is a warning. Link says more about a
 // session that is away.
 func (r *Redialer) Status() (text string, warning bool) {
 	r.mu.Lock()
-	c, kind := r.client, r.kind
+	c, kind, several := r.client, r.kind, r.several
 	r.mu.Unlock()
 	keyLog := ""
 	if r.cfg.KeyLog != "" {
 		keyLog = " · " + KeyLogStatus
 	}
+	node := ""
+	if c != nil && several {
+		node = c.Server() + " · "
+	}
 	switch {
 	case c == nil:
 		return "disconnected" + keyLog, true
 	case kind == NotVerified:
-		return "NOT VERIFIED (--insecure)" + keyLog, true
+		return node + "NOT VERIFIED (--insecure)" + keyLog, true
 	}
-	return tls.VersionName(c.ConnectionState().Version) + " · " + kind.String() + keyLog, keyLog != ""
+	return node + tls.VersionName(c.ConnectionState().Version) + " · " + kind.String() + keyLog, keyLog != ""
 }
 
 // KeyLogStatus ends the status line while the session's TLS secrets are
@@ -443,6 +471,7 @@ func (r *Redialer) run(c *Conn) {
 			return
 		}
 		if c = r.redial(reason); c == nil {
+			r.flushLocal() // what the last round said of each node
 			return
 		}
 	}
@@ -537,6 +566,8 @@ func (r *Redialer) redial(lost room.Reason) *Conn {
 	since := time.Now()
 	backoff := r.cfg.MinBackoff
 	why := lost.String()
+	r.after = true // the node just lost is likely down: the next first
+	clear(r.told)
 	for {
 		wait := backoff/2 + rand.N(backoff/2+1)
 		r.setLink(Link{Down: true, Why: why, RetryAt: time.Now().Add(wait)})
@@ -582,7 +613,33 @@ func (r *Redialer) dial(nick string) (*Conn, error) {
 		p := r.seen.resumePoint()
 		cfg.Resume = &p
 	}
-	return Dial(r.ctx, cfg)
+	c, end, err := r.nodes.dialFrom(r.ctx, cfg, start{at: r.at, after: r.after}, r.skipped)
+	if end.targets > 1 {
+		r.mu.Lock()
+		r.several = true
+		r.mu.Unlock()
+	}
+	if c != nil || errors.Is(err, ErrNickRefused) {
+		// Joined there, or asked for another nickname there: try that
+		// node first next time.
+		r.at, r.after = end.last, false
+	}
+	return c, err
+}
+
+// skipped tells the user, once per node while the session is away, that a
+// node failed and the next is tried: an error if its certificate is not
+// trusted (never accepted silently), a notice if it did not answer.
+func (r *Redialer) skipped(node string, err error) {
+	if r.told[node] {
+		return
+	}
+	r.told[node] = true
+	if IsTrustError(err) {
+		r.tellLocal(room.Error, "skipped "+node+": "+err.Error())
+		return
+	}
+	r.tellLocal(room.Notice, "could not join through "+node+" ("+ShortError(err)+"); trying the next server")
 }
 
 // fatal reports whether a failed attempt ends the session: the session was
@@ -594,7 +651,7 @@ func (r *Redialer) fatal(err error) bool {
 	switch {
 	case r.ctx.Err() != nil:
 		r.finish(closedByClient)
-	case errors.As(err, &unknown) || errors.As(err, &changed):
+	case everyAttempt(err, func(err error) bool { return errors.As(err, &unknown) || errors.As(err, &changed) }):
 		r.mu.Lock()
 		r.trustErr = err
 		r.mu.Unlock()
@@ -648,7 +705,13 @@ func (r *Redialer) rejoined(c *Conn, since time.Time, lost room.Reason) {
 	// Connected before the user is told so: a line sent after the notice
 	// must go out on the new connection.
 	r.setClient(c)
-	r.emit(&room.Event{Kind: room.Notice, Time: time.Now(), Text: fmt.Sprintf("reconnected after %s (%s)", awayFor(time.Since(since)), lost)})
+	to := ""
+	r.mu.Lock()
+	if r.several {
+		to = " to " + c.Server()
+	}
+	r.mu.Unlock()
+	r.emit(&room.Event{Kind: room.Notice, Time: time.Now(), Text: fmt.Sprintf("reconnected%s after %s (%s)", to, awayFor(time.Since(since)), lost)})
 }
 
 // awayFor words how long a session was away: tenths of a second under ten

@@ -250,6 +250,14 @@ type Trust struct {
 	// one not remembered falls back to it when the roots do not vouch for
 	// the server. Nil disables trust on first use.
 	Known *KnownServers
+	// Cluster lists the addresses of the servers of one room (chat's
+	// several addresses), which usually share one certificate whose names
+	// cover them all. A certificate remembered in Known for one of them is
+	// trusted for another that Known has no entry for, if it names that
+	// host too (and is within its validity), and is then remembered for it:
+	// the user accepts the room's certificate once, not once per node. An
+	// address Known has another certificate for is never trusted this way.
+	Cluster []string
 	// Roots are the authorities trusted without CAFile; nil means the
 	// system's.
 	Roots *x509.CertPool
@@ -346,7 +354,34 @@ func (t Trust) verify(cs tls.ConnectionState, addr, host string, roots *x509.Cer
 	if err := leaf.VerifyHostname(host); err != nil {
 		return err
 	}
+	if ok, err := t.clusterPin(leaf, host, now, addr); ok || err != nil {
+		return err
+	}
 	return &UnknownCertError{Addr: addr, Cert: leaf, Fingerprint: certs.Fingerprint(leaf.Raw), Store: t.Known.Path, Cause: err}
+}
+
+// clusterPin reports whether leaf, presented by addr (which Known has no
+// entry for), is the certificate Known remembers for another address of
+// Cluster; if it is, and names host, it remembers it for addr too.
+func (t Trust) clusterPin(leaf *x509.Certificate, host string, now time.Time, addr string) (bool, error) {
+	fp := certs.Fingerprint(leaf.Raw)
+	for _, other := range t.Cluster {
+		if normalizeAddr(other) == normalizeAddr(addr) {
+			continue
+		}
+		known, found, err := t.Known.Lookup(other)
+		if err != nil || !found || known != fp {
+			continue // a bad line for another server says nothing of this one
+		}
+		if err := checkPinned(leaf, host, now, addr, known, t.Known.Path); err != nil {
+			return false, err
+		}
+		if err := t.Known.Add(addr, fp); err != nil {
+			return false, err
+		}
+		return true, nil
+	}
+	return false, nil
 }
 
 // checkPinned accepts a remembered server only with the certificate it was

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"chatd/client"
 )
 
 // newFlags declares chat's flags into o. Each is written --name in the
@@ -12,6 +14,7 @@ import (
 func newFlags(o *options) *flag.FlagSet {
 	fs := flag.NewFlagSet("chat", flag.ContinueOnError)
 	fs.StringVar(&o.nick, "nick", defaultNick(), "your `NICKNAME`, by default your login name; if the server refuses it, the screen asks for another")
+	fs.BoolVar(&o.shuffle, "shuffle", false, "with several servers, try them starting from a random one rather than the first (spreads users over the nodes)")
 	fs.BoolVar(&o.plain, "plain", false, "no screen: send the lines of standard input, print the server's lines; never asks anything")
 	fs.StringVar(&o.caFile, "ca", "", "trust only this CA or self-signed certificate `FILE` (the server's cert.pem)")
 	fs.StringVar(&o.fingerprint, "fingerprint", "", "trust only the certificate with this SHA-256 fingerprint (`HEX`, colons allowed, as chatd prints it)")
@@ -32,7 +35,7 @@ var flagGroups = []struct {
 	title string
 	flags []string
 }{
-	{"Joining", []string{"nick", "plain"}},
+	{"Joining", []string{"nick", "plain", "shuffle"}},
 	{"Verifying the server (without these: the system's certificate authorities, else trust on first use)", []string{"ca", "fingerprint", "known-servers", "insecure"}},
 	{"Your identity (a client certificate: /register binds your nickname to it)", []string{"identity", "no-identity", "show-identity"}},
 	{"The screen", []string{"title"}},
@@ -44,7 +47,16 @@ var flagGroups = []struct {
 // chatd writes its own, and the exit statuses.
 func printUsage(fs *flag.FlagSet, out io.Writer) {
 	fmt.Fprintf(out, "Usage:\n  chat [flags] HOST[:PORT]   join the chat room of the chatd server at HOST (port %s if omitted)\n"+
-		"  chat --show-identity       print your identity file and its fingerprint, made if missing\n", defaultPort)
+		"  chat [flags] HOST1[:PORT],HOST2[:PORT],...\n"+
+		"                             join the room that these nodes of one chatd cluster serve (at most %d)\n"+
+		"  chat --show-identity       print your identity file and its fingerprint, made if missing\n"+
+		"\nSeveral servers: chat joins through the first that answers (a name with several addresses counts as\n"+
+		"several); when the connection is lost it tries the next one first, then each in turn, and resumes where\n"+
+		"it was: nothing missed, nothing twice. Each node is verified as one server is. Give the nodes one\n"+
+		"certificate whose names cover them all (or certificates from one CA, with --ca): then one --ca, one\n"+
+		"--fingerprint, or one \"yes\" to trust on first use covers every node (the certificate remembered for one\n"+
+		"node is trusted, and remembered, for another that presents it). A node whose certificate is not trusted\n"+
+		"is skipped, and chat says so.\n", defaultPort, client.MaxAddrs)
 	for _, g := range flagGroups {
 		fmt.Fprintf(out, "\n%s:\n", g.title)
 		for _, name := range g.flags {

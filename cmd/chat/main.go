@@ -11,7 +11,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/signal"
 	"os/user"
@@ -34,7 +33,10 @@ var version = "dev"
 const defaultPort = "7443"
 
 type options struct {
-	addr        string
+	// addrs are the servers of the room, host:port each (one, or the
+	// nodes of a cluster), in the order given.
+	addrs       []string
+	shuffle     bool
 	nick        string
 	caFile      string
 	fingerprint string // as client.ParseFingerprint returns it
@@ -126,7 +128,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			ui.warnAtStart("WARNING: " + keylog.Warning(opts.keylog) + " (--keylog or " + keylog.EnvVar + ")")
 		}
 	}
-	srv, err := newServer(opts)
+	srv, err := newServer(opts, ui)
 	if err != nil {
 		ui.fail(err)
 		return exitFailed
@@ -187,9 +189,11 @@ func parseOptions(args []string, stdout, stderr io.Writer) (*options, error) {
 		return nil, errors.New("--show-identity names no server")
 	case fs.NArg() != 1:
 		printUsage(fs, stderr)
-		return nil, errors.New("name one server, as HOST or HOST:PORT")
+		return nil, errors.New("name the server, as HOST or HOST:PORT, or the servers of one room, as HOST1,HOST2:PORT,...")
 	}
-	o.addr = withDefaultPort(fs.Arg(0))
+	if o.addrs, err = client.ParseAddrs(fs.Arg(0), defaultPort); err != nil {
+		return nil, err
+	}
 	if err := refuseEmpty(fs, "fingerprint", "ca", "known-servers"); err != nil {
 		return nil, err
 	}
@@ -237,13 +241,6 @@ func (o *options) checkTrustFlags() error {
 		return errors.New("--ca and --fingerprint are two ways to trust the server: choose one")
 	}
 	return nil
-}
-
-func withDefaultPort(addr string) string {
-	if _, _, err := net.SplitHostPort(addr); err == nil {
-		return addr
-	}
-	return net.JoinHostPort(addr, defaultPort)
 }
 
 // defaultNick is the login name, reduced to what nicknames allow.
