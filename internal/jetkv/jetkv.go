@@ -50,6 +50,11 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// expiryMarkerTTL is how long the marker the server leaves when a
+// record's TTL passes stays in the bucket: long enough for the watches
+// to see it, short enough not to hold a record's place for long.
+const expiryMarkerTTL = 10 * time.Second
+
 // headerRoom is what a record's message needs beyond its value: the
 // headers of a TTL and of an expected revision.
 const headerRoom = 1024
@@ -141,6 +146,9 @@ func (b *Backend) streamConfig(name string) jetstream.StreamConfig {
 		AllowDirect:       true,
 		Discard:           jetstream.DiscardNew,
 		AllowMsgTTL:       true,
+		// A TTL that passes leaves a marker for this long, which
+		// tells the watches (see Watch).
+		SubjectDeleteMarkerTTL: expiryMarkerTTL,
 	}
 }
 

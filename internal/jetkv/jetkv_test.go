@@ -62,6 +62,10 @@ func factory(nc *nats.Conn) backendtest.Factory {
 		Reopen: func(t *testing.T, b access.Backend) access.Backend {
 			return open(t, nc, b.(*Backend).opts)
 		},
+		Share: func(t *testing.T, b access.Backend) access.Backend {
+			return open(t, nc, b.(*Backend).opts)
+		},
+		ExpiryTold: true,
 		MaxRecords: testMax,
 	}
 }
