@@ -80,6 +80,14 @@ type Directory struct {
 	// commandTimeout bounds a slash command (commandTimeout; tests
 	// shorten it).
 	commandTimeout time.Duration
+	// relay carries kicks to the other nodes (Options.Relay); nil: one
+	// node.
+	relay Relay
+	// shared: the Backend is a Watcher and a Taker, shared by the nodes
+	// of the room: link codes live in it.
+	shared bool
+	// stopWatch ends the watches of the buckets (nil: none).
+	stopWatch context.CancelFunc
 
 	// wmu serializes the changes, each of which writes the Backend, then
 	// the view: a semaphore of one, taken with lockW so that waiting for
@@ -87,8 +95,12 @@ type Directory struct {
 	// waits for takes it.
 	wmu chan struct{}
 
-	mu     sync.RWMutex
-	v      view
+	mu sync.RWMutex
+	// ownBans are the bans this Directory stored (key to value) that its
+	// watch has not told back yet: /ban removes this node's members
+	// itself, so the watch does not (each leave is announced once).
+	ownBans map[string]string
+	v       view
 	room   *room.Room
 	closed bool
 }
@@ -119,23 +131,43 @@ func New(ctx context.Context, o Options) (*Directory, error) {
 		d.now = time.Now
 	}
 	d.v = newView()
-	if err := d.loadOwners(); err != nil {
+	_, watches := o.Backend.(Watcher)
+	_, takes := o.Backend.(Taker)
+	d.relay, d.shared = o.Relay, watches && takes
+	if err := d.start(ctx, o); err != nil {
+		d.Close()
 		return nil, err
 	}
-	if err := d.load(ctx); err != nil {
-		return nil, err
+	return d, nil
+}
+
+// start loads the owners and the records, watching the buckets from
+// before the records are read, so that no change is missed between the
+// two; seeds the allowlist and registers the metrics.
+func (d *Directory) start(ctx context.Context, o Options) error {
+	if err := d.loadOwners(); err != nil {
+		return err
+	}
+	loaded := make(chan struct{})
+	if err := d.watch(ctx, loaded); err != nil {
+		return err
+	}
+	err := d.load(ctx)
+	close(loaded)
+	if err != nil {
+		return err
 	}
 	if o.AllowlistFile != "" {
 		if err := d.seedAllowlist(ctx, o.AllowlistFile); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if o.Registerer != nil {
 		if err := o.Registerer.Register(d.metrics); err != nil {
-			return nil, fmt.Errorf("access: registering metrics: %w", err)
+			return fmt.Errorf("access: registering metrics: %w", err)
 		}
 	}
-	return d, nil
+	return nil
 }
 
 // Reload re-reads the admins file. If it cannot be read or parsed, the
@@ -224,13 +256,16 @@ func (d *Directory) allowed(c Credential) bool {
 	return ok
 }
 
-// Close ends the Directory's use of the room; the Backend is the
-// caller's to close.
+// Close ends the Directory's use of the room and its watches of the
+// Backend; the Backend is the caller's to close.
 func (d *Directory) Close() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.closed = true
 	d.room = nil
+	if d.stopWatch != nil {
+		d.stopWatch()
+	}
 	return nil
 }
 
