@@ -169,10 +169,16 @@ func (d *Directory) createAccount(ctx context.Context, a *actor, nick string) ([
 	if err := d.dropRole(ctx, keyOf(nick)); err != nil {
 		return nil, err
 	}
+	if err := d.claimCreds(ctx, keyOf(nick), a.creds); err != nil {
+		return nil, err
+	}
 	rec := accountRecord{V: recordVersion, Nick: nick, Creds: credStrings(a.creds), Since: d.now().UTC()}
 	err := d.store(ctx, "register", func(ctx context.Context) error {
 		return d.backend.Create(ctx, Accounts, keyOf(nick), encode(rec), 0)
 	})
+	if err != nil {
+		d.releaseCreds(detached(ctx), keyOf(nick), a.creds)
+	}
 	if errors.Is(err, ErrExists) {
 		return nil, fmt.Errorf("%q was registered by someone else just now", nick)
 	}
@@ -217,10 +223,14 @@ func (d *Directory) addCredentials(ctx context.Context, a *actor, acct *account,
 	}
 	rec := acct.rec
 	rec.Creds = credStrings(all)
+	if err := d.claimCreds(ctx, keyOf(rec.Nick), fresh); err != nil {
+		return nil, err
+	}
 	err := d.store(ctx, "register", func(ctx context.Context) error {
 		return d.backend.Put(ctx, Accounts, keyOf(rec.Nick), encode(rec), 0)
 	})
 	if err != nil {
+		d.releaseCreds(detached(ctx), keyOf(rec.Nick), fresh)
 		return nil, err
 	}
 	d.setAccount(&account{rec: rec, creds: all})
@@ -321,6 +331,7 @@ func (d *Directory) dropAccountOf(ctx context.Context, a *actor, t target) ([]st
 	d.mu.Lock()
 	d.dropAccount(key)
 	d.mu.Unlock()
+	d.releaseCreds(detached(ctx), key, t.acct.creds)
 	d.links.forget(key)
 	d.logAction("unregister", a.name, t.nick, time.Time{}, "")
 	if a.member == nil || !shares(t.acct.creds, a.creds) {
