@@ -179,10 +179,8 @@ func (d *Directory) putBans(ctx context.Context, bans []ban, ttl time.Duration) 
 	defer d.unlockW()
 	bans, kept := d.keepLonger(bans)
 	for i, b := range bans {
-		val := encode(b.rec)
-		d.markOwnBan(b.target.key(), val)
 		err := d.store(ctx, "ban", func(ctx context.Context) error {
-			return d.backend.Put(ctx, Bans, b.target.key(), val, ttl)
+			return d.backend.Put(ctx, Bans, b.target.key(), encode(b.rec), ttl)
 		})
 		if err != nil {
 			left := d.rollbackBans(detached(ctx), bans[:i])

@@ -95,12 +95,19 @@ type Directory struct {
 	// waits for takes it.
 	wmu chan struct{}
 
+	// watcher and taker are the Backend's, if it is shared (then
+	// backend is it wrapped by ownWrites).
+	watcher Watcher
+	taker   Taker
+	// sweeps is the goroutine that applies the changes orderOwn held
+	// back; Close waits for it.
+	sweeps sync.WaitGroup
+
 	mu sync.RWMutex
-	// ownBans are the bans this Directory stored (key to value) that its
-	// watch has not told back yet: /ban removes this node's members
-	// itself, so the watch does not (each leave is announced once).
-	ownBans map[string]string
-	v       view
+	// own are this Directory's writes its watch has not told back yet,
+	// and the changes of others held back behind them (see orderOwn).
+	own map[ownKey]*ownState
+	v   view
 	room   *room.Room
 	closed bool
 }
@@ -131,9 +138,12 @@ func New(ctx context.Context, o Options) (*Directory, error) {
 		d.now = time.Now
 	}
 	d.v = newView()
-	_, watches := o.Backend.(Watcher)
-	_, takes := o.Backend.(Taker)
-	d.relay, d.shared = o.Relay, watches && takes
+	d.watcher, _ = o.Backend.(Watcher)
+	d.taker, _ = o.Backend.(Taker)
+	d.relay, d.shared = o.Relay, d.watcher != nil && d.taker != nil
+	if d.watcher != nil {
+		d.backend = ownWrites{Backend: o.Backend, d: d}
+	}
 	if err := d.start(ctx, o); err != nil {
 		d.Close()
 		return nil, err
@@ -260,12 +270,14 @@ func (d *Directory) allowed(c Credential) bool {
 // Backend; the Backend is the caller's to close.
 func (d *Directory) Close() error {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	d.closed = true
 	d.room = nil
-	if d.stopWatch != nil {
-		d.stopWatch()
+	stop := d.stopWatch
+	d.mu.Unlock()
+	if stop != nil {
+		stop()
 	}
+	d.sweeps.Wait()
 	return nil
 }
 

@@ -61,7 +61,7 @@ func (d *Directory) redeemCode(ctx context.Context, code string) (string, time.T
 	}
 	var val []byte
 	if err := d.store(ctx, "redeem link", func(ctx context.Context) (err error) {
-		val, ok, err = d.backend.(Taker).Take(ctx, Links, code)
+		val, ok, err = d.taker.Take(ctx, Links, code)
 		return err
 	}); err != nil || !ok {
 		return "", time.Time{}, false, err

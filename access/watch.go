@@ -16,12 +16,13 @@ var watchedBuckets = []Bucket{Accounts, Roles, Allowed, Bans, Mutes, Settings}
 // applied as a command on this node would have applied it. The watches
 // end with Close.
 func (d *Directory) watch(ctx context.Context, loaded <-chan struct{}) error {
-	w, ok := d.backend.(Watcher)
-	if !ok {
+	w := d.watcher
+	if w == nil {
 		return nil
 	}
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	d.stopWatch = cancel
+	d.sweeps.Go(func() { d.sweepOwn(wctx) })
 	for _, b := range watchedBuckets {
 		err := w.Watch(wctx, b, func(key string, val []byte, deleted bool) {
 			select {
@@ -39,13 +40,13 @@ func (d *Directory) watch(ctx context.Context, loaded <-chan struct{}) error {
 	return nil
 }
 
-// applyChange applies one change another node (or this one) made to b:
-// the record at key is forgotten, then, unless deleted, the new one is
-// checked and loaded as at New. A bad record is skipped, counted and
-// logged. A new ban removes the members it holds.
+// applyChange applies one change another node (or this one) made to b,
+// in the store's order (see orderOwn): the record at key is forgotten,
+// then, unless deleted, the new one is checked and loaded as at New. A
+// bad record is skipped, counted and logged. A ban from another node
+// removes the members it holds.
 func (d *Directory) applyChange(b Bucket, key string, val []byte, deleted bool) {
-	load := d.loaderOf(b)
-	if load == nil || len(key) > maxWatchedKey {
+	if d.loaderOf(b) == nil || len(key) > maxWatchedKey {
 		return
 	}
 	d.mu.Lock()
@@ -53,29 +54,38 @@ func (d *Directory) applyChange(b Bucket, key string, val []byte, deleted bool) 
 		d.mu.Unlock()
 		return
 	}
-	d.forget(b, key)
-	var err error
-	if !deleted {
-		err = load(key, val)
-	}
-	var fresh ban
-	var banned bool
-	if b == Bans && !deleted && err == nil && !d.ownBan(key, val) {
-		fresh, banned = d.v.bans[key]
-		banned = banned && !expired(fresh.rec.Until, d.now())
-	}
-	d.mu.Unlock()
-	if err != nil {
-		d.metrics.badRecords.Inc()
-		d.log.Warn("access: skipping a bad record from the watch", "bucket", string(b), "key", cut(key), "err", err)
+	apply, own := d.orderOwn(b, key, val, deleted)
+	if !apply {
+		d.mu.Unlock()
 		return
 	}
-	if b == Accounts && deleted {
-		d.links.forget(key)
-	}
-	if banned {
+	fresh, banned := d.applyLocked(b, key, val, deleted)
+	d.mu.Unlock()
+	if banned && !own {
 		d.enforce(fresh)
 	}
+}
+
+// applyLocked applies a change to the view and returns the ban it put
+// in force, if any. The caller holds d.mu.
+func (d *Directory) applyLocked(b Bucket, key string, val []byte, deleted bool) (ban, bool) {
+	d.forget(b, key)
+	if deleted {
+		if b == Accounts {
+			d.links.forget(key)
+		}
+		return ban{}, false
+	}
+	if err := d.loaderOf(b)(key, val); err != nil {
+		d.metrics.badRecords.Inc()
+		d.log.Warn("access: skipping a bad record from the watch", "bucket", string(b), "key", cut(key), "err", err)
+		return ban{}, false
+	}
+	if b != Bans {
+		return ban{}, false
+	}
+	fresh, ok := d.v.bans[key]
+	return fresh, ok && !expired(fresh.rec.Until, d.now())
 }
 
 // maxWatchedKey bounds a key from the watch (the Backend's bound).
@@ -134,32 +144,4 @@ func (d *Directory) enforce(b ban) {
 	if len(removed) > 0 {
 		d.log.Info("access: removed members a ban from another node holds", "target", b.rec.Target, "removed", len(removed))
 	}
-}
-
-// maxOwnBans bounds the bans kept in ownBans; past it, they are all
-// forgotten (their watch then enforces them again: it finds no one new).
-const maxOwnBans = 256
-
-// markOwnBan notes that this Directory is storing val at key in Bans.
-func (d *Directory) markOwnBan(key string, val []byte) {
-	if _, ok := d.backend.(Watcher); !ok {
-		return
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.ownBans == nil || len(d.ownBans) >= maxOwnBans {
-		d.ownBans = map[string]string{}
-	}
-	d.ownBans[key] = string(val)
-}
-
-// ownBan reports whether val at key is a ban this Directory stored, and
-// forgets it. The caller holds d.mu.
-func (d *Directory) ownBan(key string, val []byte) bool {
-	own, ok := d.ownBans[key]
-	if !ok || own != string(val) {
-		return false
-	}
-	delete(d.ownBans, key)
-	return true
 }

@@ -53,7 +53,7 @@ type Options struct {
 // expiryMarkerTTL is how long the marker the server leaves when a
 // record's TTL passes stays in the bucket: long enough for the watches
 // to see it, short enough not to hold a record's place for long.
-const expiryMarkerTTL = 10 * time.Second
+const expiryMarkerTTL = 5 * time.Second
 
 // headerRoom is what a record's message needs beyond its value: the
 // headers of a TTL and of an expected revision.
