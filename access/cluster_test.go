@@ -74,7 +74,9 @@ func TestWatchAppliesOtherNodes(t *testing.T) {
 	contains(t, run(a.olive, "/unregister bob"), "no longer registered")
 	eventually(t, "b forgets bob's account", func() bool { t, _, _ := b.d.findTarget("bob"); return t.acct == nil })
 	run(a.olive, "/motd -")
-	eventually(t, "b forgets the motd", func() bool { return !strings.Contains(strings.Join(b.d.Greeting("x", room.Identity{}), " "), "be kind") })
+	eventually(t, "b forgets the motd", func() bool {
+		return !strings.Contains(strings.Join(b.d.Greeting("x", room.Identity{}), " "), "be kind")
+	})
 }
 
 // TestWatchBanSparesHigherRanks: a ban from another node spares the
@@ -116,6 +118,7 @@ func TestLinkCodeOfAnOldAccount(t *testing.T) {
 	contains(t, run(a.alice, "/unregister"), "no longer registered")
 	a.alice.Leave(room.Reason{Kind: room.ReasonQuit})
 	a.clock.advance(time.Second)
+	eventually(t, "b forgets alice's account", func() bool { t, _, _ := b.d.findTarget("alice"); return t.acct == nil })
 	alice2 := b.join("alice", sshID("alice two", "192.0.2.60"))
 	contains(t, run(alice2, "/register"), "now registered")
 	eventually(t, "a sees the new alice", func() bool {

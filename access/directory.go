@@ -106,8 +106,8 @@ type Directory struct {
 	mu sync.RWMutex
 	// own are this Directory's writes its watch has not told back yet,
 	// and the changes of others held back behind them (see orderOwn).
-	own map[ownKey]*ownState
-	v   view
+	own    map[ownKey]*ownState
+	v      view
 	room   *room.Room
 	closed bool
 }

@@ -173,4 +173,3 @@ func (d *Directory) giveUpOwn(now time.Time) {
 		d.enforce(b)
 	}
 }
-
