@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"chatd/internal/metricstest"
 	"chatd/room"
 )
 
@@ -217,4 +218,38 @@ func TestKickRelayed(t *testing.T) {
 	if err != nil || !strings.Contains(strings.Join(out, " "), "could not be told") {
 		t.Errorf("console kick with a failing Relay: %q, %v", out, err)
 	}
+}
+
+// TestHostileRecordsWatched: records another node stores that fail their
+// checks are skipped, counted and logged as at New; a ban too broad
+// removes no one.
+func TestHostileRecordsWatched(t *testing.T) {
+	f := newFixture(t, options{})
+	mallory := f.join("mallory", sshID("m", "192.0.2.66"))
+	good := accountRecord{V: 1, Nick: "alice", Creds: []string{keyFP("alice")}, Since: time.Now()}
+	putHostile(func(bucket Bucket, key, val string) {
+		if err := f.backend.Put(t0ctx, bucket, key, []byte(val), 0); err != nil {
+			t.Fatal(err)
+		}
+	}, string(encode(good)))
+	eventually(t, "13 bad records logged", func() bool {
+		return strings.Count(f.logText(), "skipping a bad record from the watch") == 13
+	})
+	_, series, err := metricstest.Gather(f.reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := series["chatd_access_bad_records_total"]; got != 13 {
+		t.Errorf("bad records = %v, want 13", got)
+	}
+	f.d.mu.RLock()
+	accounts, bans, motd, roles := len(f.d.v.accounts), len(f.d.v.bans), f.d.v.motd.Text, len(f.d.v.roles)
+	f.d.mu.RUnlock()
+	if accounts != 1 || bans != 0 || motd != "" || roles != 0 {
+		t.Errorf("view after hostile records: %d accounts, %d bans, motd %q, %d roles", accounts, bans, motd, roles)
+	}
+	if _, ok := f.r.Find("mallory"); !ok {
+		t.Error("a bad ban removed a member")
+	}
+	take(mallory)
 }
