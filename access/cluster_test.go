@@ -253,3 +253,26 @@ func TestHostileRecordsWatched(t *testing.T) {
 	}
 	take(mallory)
 }
+
+// TestCredentialIndexBackfill: the accounts of a store from before the
+// index get their entries when a Directory on a shared Backend starts,
+// so that another node cannot register their credentials.
+func TestCredentialIndexBackfill(t *testing.T) {
+	c := newClock()
+	shared := NewMemoryBackend(c.now)
+	old := accountRecord{V: recordVersion, Nick: "alice", Creds: []string{keyFP("alice")}, Since: c.now()}
+	if err := shared.Put(t0ctx, Accounts, keyOf("alice"), encode(old), 0); err != nil {
+		t.Fatal(err)
+	}
+	newFixture(t, options{backend: shared, clock: c})
+	val, ok, err := shared.Get(t0ctx, Credentials, keyFP("alice"))
+	var rec credIndexRecord
+	if err != nil || !ok || decode(val, &rec, func() int { return rec.V }) != nil || rec.Account != keyOf("alice") {
+		t.Fatalf("alice's key after the backfill: %q %v %v", val, ok, err)
+	}
+	c.advance(time.Hour)
+	b := newFixture(t, options{backend: shared, clock: c})
+	if err := b.d.claimCreds(t0ctx, keyOf("mallory"), []Credential{{Kind: SSHKey, Fingerprint: keyFP("alice")}}); !errors.Is(err, errCredTaken) {
+		t.Fatalf("claiming alice's key for another account: %v", err)
+	}
+}

@@ -129,3 +129,45 @@ func (d *Directory) releaseCreds(ctx context.Context, key string, creds []Creden
 		})
 	}
 }
+
+// backfillIndex creates the index entries missing for the loaded
+// accounts (registered before the index existed), on a shared Backend;
+// a failure is logged, and leaves those credentials guarded by the view
+// only.
+func (d *Directory) backfillIndex(ctx context.Context) {
+	if !d.shared {
+		return
+	}
+	var have map[string][]byte
+	if err := d.store(ctx, "list credentials", func(ctx context.Context) (err error) {
+		have, err = d.backend.List(ctx, Credentials)
+		return err
+	}); err != nil {
+		return
+	}
+	type entry struct {
+		cred string
+		val  []byte
+	}
+	var missing []entry
+	d.mu.RLock()
+	for key, acct := range d.v.accounts {
+		for _, c := range acct.creds {
+			if _, ok := have[c.String()]; !ok {
+				missing = append(missing, entry{c.String(), encode(credIndexRecord{V: recordVersion, Account: key, Since: acct.rec.Since})})
+			}
+		}
+	}
+	d.mu.RUnlock()
+	for _, e := range missing {
+		err := d.store(ctx, "backfill credential index", func(ctx context.Context) error {
+			return d.backend.Create(ctx, Credentials, e.cred, e.val, 0)
+		})
+		if err != nil && !errors.Is(err, ErrExists) {
+			return
+		}
+	}
+	if len(missing) > 0 {
+		d.log.Info("access: indexed the credentials of accounts registered before the index", "credentials", len(missing))
+	}
+}

@@ -167,6 +167,7 @@ func (d *Directory) start(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	d.backfillIndex(ctx)
 	if o.AllowlistFile != "" {
 		if err := d.seedAllowlist(ctx, o.AllowlistFile); err != nil {
 			return err
