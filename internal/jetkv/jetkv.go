@@ -1,6 +1,8 @@
 // Package jetkv keeps access's records (an access.Backend) in NATS
 // JetStream key-value buckets, one per access.Bucket, so that accounts,
-// roles, bans and mutes survive restarts and can later span nodes.
+// roles, bans and mutes survive restarts and span the nodes of a room:
+// every node's Directory watches the buckets (Watch, an access.Watcher)
+// and takes link codes once (Take, an access.Taker).
 //
 // Each bucket is a KV bucket as nats.go and the nats CLI know them (a
 // stream KV_<name> on the subjects $KV.<name>.>), created by Open with

@@ -66,7 +66,10 @@ type watch struct {
 	// re-read tells fn only of what changed. Bounded: see remember.
 	known   map[string]uint64
 	notices chan struct{}
+	// skipped counts the records a (re)start skipped; foreign, those
+	// skipped since.
 	skipped int
+	foreign uint64
 }
 
 // notify asks the watch to read the bucket again (once, however many
@@ -175,12 +178,11 @@ func (w *watch) start(ctx context.Context, tell bool) (jetstream.KeyWatcher, err
 // it if tell and it changed.
 func (w *watch) read(e jetstream.KeyValueEntry, seen map[string]uint64, tell bool) {
 	key, ok := decodeKey(e.Key())
-	if !ok || e.Operation() != jetstream.KeyValuePut {
-		w.skip(ok)
-		return
+	if e.Operation() != jetstream.KeyValuePut {
+		return // a marker: no value
 	}
-	if len(seen) >= 2*w.b.opts.MaxRecords {
-		w.skip(false)
+	if !ok || len(seen) >= 2*w.b.opts.MaxRecords {
+		w.skipped++
 		return
 	}
 	seen[key] = e.Revision()
@@ -206,19 +208,15 @@ func (w *watch) settle(seen map[string]uint64, tell bool) {
 	}
 }
 
-// skip counts a message the watch does not tell of: a marker (ok) is no
-// news, a key jetkv did not write is logged.
-func (w *watch) skip(ok bool) {
-	if !ok {
-		w.skipped++
-	}
-}
-
 // apply tells fn of one change.
 func (w *watch) apply(e jetstream.KeyValueEntry) {
 	key, ok := decodeKey(e.Key())
 	if !ok {
-		w.b.opts.Logger.Warn("jetkv: watch skipped a record not written by chatd", "bucket", w.bu.name)
+		// Logged at the 1st, 2nd, 4th, 8th... of a watch, so that a
+		// flood of them does not flood the log.
+		if w.foreign++; w.foreign&(w.foreign-1) == 0 {
+			w.b.opts.Logger.Warn("jetkv: watch skipped records not written by chatd", "bucket", w.bu.name, "skipped", w.foreign)
+		}
 		return
 	}
 	if e.Operation() != jetstream.KeyValuePut {
