@@ -53,14 +53,17 @@ type ownWrites struct {
 	d *Directory
 }
 
+// Create notes the value, then creates it.
 func (o ownWrites) Create(ctx context.Context, b Bucket, key string, val []byte, ttl time.Duration) error {
 	return o.d.noteOwn(b, key, ownWrite{val: string(val)}, func() error { return o.Backend.Create(ctx, b, key, val, ttl) })
 }
 
+// Put notes the value, then puts it.
 func (o ownWrites) Put(ctx context.Context, b Bucket, key string, val []byte, ttl time.Duration) error {
 	return o.d.noteOwn(b, key, ownWrite{val: string(val)}, func() error { return o.Backend.Put(ctx, b, key, val, ttl) })
 }
 
+// Delete notes the delete, then deletes.
 func (o ownWrites) Delete(ctx context.Context, b Bucket, key string) error {
 	return o.d.noteOwn(b, key, ownWrite{deleted: true}, func() error { return o.Backend.Delete(ctx, b, key) })
 }
