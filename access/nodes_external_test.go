@@ -175,6 +175,17 @@ func TestNodesOnNATS(t *testing.T) {
 		t.Errorf("eve left for %+v, want banned: spam", r)
 	}
 
+	start = time.Now()
+	if _, err := a.d.Run(ctx, olive, []string{"unban", "fp=" + keyFP("eve")}); err != nil {
+		t.Fatal(err)
+	}
+	within(t, "an /unban on a lets eve into b", start, func() bool { return b.d.Admit(sshID("eve", "198.51.100.7")) == nil })
+	start = time.Now()
+	if _, err := a.d.Run(ctx, olive, []string{"deop", "bob"}); err != nil {
+		t.Fatal(err)
+	}
+	within(t, "a /deop on a takes b's member's role", start, func() bool { return !b.d.Operator(bob.Identity()) })
+
 	for i := range 3 {
 		name := fmt.Sprint("dual", i)
 		ma := a.join(t, name+"a", sshID(name, fmt.Sprintf("203.0.113.%d", 2*i)))

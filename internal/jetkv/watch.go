@@ -13,9 +13,10 @@ import (
 
 var _ access.Watcher = (*Backend)(nil)
 
-// resyncGap is the least time between two re-reads of a bucket by one
-// watch, so that a flood of delete notices (or of reconnects) costs at
-// most a few re-reads a second.
+// resyncGap is the least time between the starts of two re-reads of a
+// bucket by one watch, so that a flood of delete notices (or of
+// reconnects) costs at most a few re-reads a second; a lone one is
+// immediate.
 const resyncGap = 200 * time.Millisecond
 
 // noticeSubject is where Delete tells the watches of bucket name that it
@@ -70,6 +71,8 @@ type watch struct {
 	// skipped since.
 	skipped int
 	foreign uint64
+	// started is when the watch last (re)started.
+	started time.Time
 }
 
 // notify asks the watch to read the bucket again (once, however many
@@ -122,23 +125,23 @@ func (w *watch) follow(ctx context.Context, kw jetstream.KeyWatcher, status chan
 	}
 }
 
-// restart waits resyncGap, then starts the watch again, telling fn of
-// what changed meanwhile; it retries until it works or ctx is done
-// (nil).
+// restart starts the watch again, telling fn of what changed
+// meanwhile, at least resyncGap after the last (re)start; it retries,
+// waiting longer each time, until it works or ctx is done (nil).
 func (w *watch) restart(ctx context.Context) jetstream.KeyWatcher {
-	gap := resyncGap
+	gap := resyncGap - time.Since(w.started)
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(gap):
+		case <-time.After(max(gap, 0)):
 		}
 		kw, err := w.start(ctx, true)
 		if err == nil {
 			return kw
 		}
 		w.b.opts.Logger.Warn("jetkv: watch not restarted; trying again", "bucket", w.bu.name, "err", err)
-		gap = min(2*gap, 5*time.Second)
+		gap = min(2*max(gap, resyncGap), 5*time.Second)
 	}
 }
 
@@ -146,6 +149,7 @@ func (w *watch) restart(ctx context.Context) jetstream.KeyWatcher {
 // if tell, fn is told of those that differ from known, and of known keys
 // gone; then known is what was read.
 func (w *watch) start(ctx context.Context, tell bool) (jetstream.KeyWatcher, error) {
+	w.started = time.Now()
 	kw, err := w.kv.WatchAll(ctx)
 	if err != nil {
 		return nil, w.b.fail(w.bu.name, "watch", err)
