@@ -91,13 +91,30 @@ func (d *Directory) noteOwn(b Bucket, key string, w ownWrite, write func() error
 	d.mu.Unlock()
 	err := write()
 	if err != nil && st != nil {
-		d.mu.Lock()
-		if i := st.find(w); i >= 0 {
-			st.writes = append(st.writes[:i], st.writes[i+1:]...)
-		}
-		d.mu.Unlock()
+		d.dropOwn(k, st, w)
 	}
 	return err
+}
+
+// dropOwn forgets w, a write that failed; if no other write of the
+// record waits, the change held back behind it is applied now.
+func (d *Directory) dropOwn(k ownKey, st *ownState, w ownWrite) {
+	d.mu.Lock()
+	if i := st.find(w); i >= 0 {
+		st.writes = append(st.writes[:i], st.writes[i+1:]...)
+	}
+	var fresh ban
+	var banned bool
+	if len(st.writes) == 0 && d.own[k] == st {
+		delete(d.own, k)
+		if st.held != nil && !d.closed {
+			fresh, banned = d.applyLocked(k.b, k.key, []byte(st.held.val), st.held.deleted)
+		}
+	}
+	d.mu.Unlock()
+	if banned {
+		d.enforce(fresh)
+	}
 }
 
 // find returns the index of the latest write equal to w, or -1.

@@ -1,6 +1,7 @@
 package access
 
 import (
+	"errors"
 	"testing"
 	"time"
 )
@@ -54,5 +55,31 @@ func TestOwnWritesOrder(t *testing.T) {
 	d.giveUpOwn(time.Now().Add(ownWait))
 	if got := shown(); got != "" {
 		t.Fatalf("the delete held back behind a write never told back was not applied: %q", got)
+	}
+
+	// a change held back behind a write that then fails is applied at once
+	d.mu.Lock()
+	d.v.motd = motdRecord{Text: "ours"}
+	d.mu.Unlock()
+	failing := make(chan struct{})
+	done := make(chan error)
+	go func() {
+		done <- d.noteOwn(Settings, motdKey, ownWrite{val: string(ours)}, func() error { <-failing; return errors.New("store down") })
+	}()
+	eventually(t, "the write is noted", func() bool {
+		d.mu.RLock()
+		defer d.mu.RUnlock()
+		return d.own[ownKey{Settings, motdKey}] != nil
+	})
+	d.applyChange(Settings, motdKey, theirs, false)
+	if got := shown(); got != "ours" {
+		t.Fatalf("a change held back was applied before the write failed: %q", got)
+	}
+	close(failing)
+	if err := <-done; err == nil {
+		t.Fatal("the failing write did not fail")
+	}
+	if got := shown(); got != "theirs" {
+		t.Fatalf("the change held back behind a failed write: %q, want theirs", got)
 	}
 }
