@@ -36,7 +36,7 @@ func (d *Directory) register(ctx context.Context, a *actor, args []string) ([]st
 			return nil, errors.New("/register fp= is gone: run /register link, then /register CODE from a connection with the new key or certificate")
 		}
 		if strings.EqualFold(args[0], "link") {
-			return d.issueLink(a)
+			return d.issueLink(ctx, a)
 		}
 		return d.redeemLink(ctx, a, args[0])
 	}
@@ -69,7 +69,7 @@ func (d *Directory) register(ctx context.Context, a *actor, args []string) ([]st
 
 // issueLink answers a one-time code for the account of a's nickname, to
 // which a's connection must hold a credential.
-func (d *Directory) issueLink(a *actor) ([]string, error) {
+func (d *Directory) issueLink(ctx context.Context, a *actor) ([]string, error) {
 	nick := a.member.Nick()
 	d.mu.RLock()
 	acct := d.v.accounts[keyOf(nick)]
@@ -80,7 +80,7 @@ func (d *Directory) issueLink(a *actor) ([]string, error) {
 	if !shares(acct.creds, a.creds) {
 		return nil, fmt.Errorf("%q is registered to other credentials", nick)
 	}
-	code, err := d.links.issue(keyOf(nick), d.now())
+	code, err := d.issueCode(ctx, acct)
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +93,10 @@ func (d *Directory) redeemLink(ctx context.Context, a *actor, code string) ([]st
 	if !d.limits.link.allow(a.id.Address, d.now()) {
 		return nil, errors.New("too many link codes tried from your address; wait a minute")
 	}
-	key, ok := d.links.redeem(code, d.now())
+	key, since, ok, err := d.redeemCode(ctx, code)
+	if err != nil {
+		return nil, err
+	}
 	if !ok {
 		return nil, errBadLinkCode
 	}
@@ -104,7 +107,7 @@ func (d *Directory) redeemLink(ctx context.Context, a *actor, code string) ([]st
 	d.mu.RLock()
 	acct := d.v.accounts[key]
 	d.mu.RUnlock()
-	if acct == nil {
+	if acct == nil || !since.IsZero() && !acct.rec.Since.Equal(since) {
 		return nil, errBadLinkCode
 	}
 	if d.holdsOwner(a.creds) {
@@ -169,10 +172,16 @@ func (d *Directory) createAccount(ctx context.Context, a *actor, nick string) ([
 	if err := d.dropRole(ctx, keyOf(nick)); err != nil {
 		return nil, err
 	}
+	if err := d.claimCreds(ctx, keyOf(nick), a.creds); err != nil {
+		return nil, err
+	}
 	rec := accountRecord{V: recordVersion, Nick: nick, Creds: credStrings(a.creds), Since: d.now().UTC()}
 	err := d.store(ctx, "register", func(ctx context.Context) error {
 		return d.backend.Create(ctx, Accounts, keyOf(nick), encode(rec), 0)
 	})
+	if err != nil {
+		d.releaseCreds(detached(ctx), keyOf(nick), a.creds)
+	}
 	if errors.Is(err, ErrExists) {
 		return nil, fmt.Errorf("%q was registered by someone else just now", nick)
 	}
@@ -217,10 +226,14 @@ func (d *Directory) addCredentials(ctx context.Context, a *actor, acct *account,
 	}
 	rec := acct.rec
 	rec.Creds = credStrings(all)
+	if err := d.claimCreds(ctx, keyOf(rec.Nick), fresh); err != nil {
+		return nil, err
+	}
 	err := d.store(ctx, "register", func(ctx context.Context) error {
 		return d.backend.Put(ctx, Accounts, keyOf(rec.Nick), encode(rec), 0)
 	})
 	if err != nil {
+		d.releaseCreds(detached(ctx), keyOf(rec.Nick), fresh)
 		return nil, err
 	}
 	d.setAccount(&account{rec: rec, creds: all})
@@ -321,6 +334,7 @@ func (d *Directory) dropAccountOf(ctx context.Context, a *actor, t target) ([]st
 	d.mu.Lock()
 	d.dropAccount(key)
 	d.mu.Unlock()
+	d.releaseCreds(detached(ctx), key, t.acct.creds)
 	d.links.forget(key)
 	d.logAction("unregister", a.name, t.nick, time.Time{}, "")
 	if a.member == nil || !shares(t.acct.creds, a.creds) {

@@ -17,11 +17,18 @@ const (
 	Bans     Bucket = "bans"     // by what is banned: a credential or an address prefix
 	Mutes    Bucket = "mutes"    // by nickname key
 	Settings Bucket = "settings" // by name: the message of the day
+	// Credentials indexes the accounts by credential (its String): the
+	// value names the account's nickname key, so that one credential
+	// belongs to one account across nodes (created with Create).
+	Credentials Bucket = "credentials"
+	// Links holds the outstanding link codes of a shared Backend, by
+	// code, each with its time to live.
+	Links Bucket = "links"
 )
 
 // BucketNames lists every bucket, for a Backend that creates them up
 // front.
-var BucketNames = []Bucket{Accounts, Roles, Allowed, Bans, Mutes, Settings}
+var BucketNames = []Bucket{Accounts, Roles, Allowed, Bans, Mutes, Settings, Credentials, Links}
 
 // MaxRecords bounds the records of one bucket: a Backend refuses to store
 // more (ErrFull), and List never returns more.
@@ -66,11 +73,22 @@ type Backend interface {
 // makes, so that a ban, a mute or a role given on one node holds on every
 // node within a second.
 type Watcher interface {
-	// Watch calls fn with every change to b after Watch returns, from a
-	// goroutine of its own, one call at a time, in the order the store
-	// made them: the key, its new value, or deleted (a delete, or an
+	// Watch calls fn with every change to b made after Watch returns,
+	// from a goroutine of its own, one call at a time, in the order the
+	// store made them: the key, its new value, or deleted (a delete, or an
 	// expiry the store announces). It goes on until ctx is done. A change
 	// fn misses (the store was unreachable for a while) is made up for:
-	// the Backend then calls fn with every current value again.
+	// the Backend then calls fn with every key whose value differs from
+	// what fn was last told, and with deleted for every key gone since.
+	// Values are hostile input, as List's.
 	Watch(ctx context.Context, b Bucket, fn func(key string, val []byte, deleted bool)) error
+}
+
+// Taker is implemented by a Backend that can remove a value atomically
+// as it reads it: of several Takes of one value, from any Directory
+// sharing the Backend, exactly one gets it (link codes are good once).
+type Taker interface {
+	// Take removes the value at key in b and returns it; ok is false if
+	// there is none (or it expired, or another Take got it first).
+	Take(ctx context.Context, b Bucket, key string) (val []byte, ok bool, err error)
 }

@@ -116,20 +116,7 @@ func TestHostileRecords(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	put(Accounts, keyOf("alice"), string(encode(good)))
-	put(Accounts, "bob", `{"v":2,"nick":"bob","creds":["`+keyFP("bob")+`"]}`)              // another version
-	put(Accounts, "carl", `{"v":1,"nick":"carl","creds":[]}`)                              // no credentials
-	put(Accounts, "dan2", `{"v":1,"nick":"dan","creds":["`+keyFP("dan")+`"]}`)             // key not its nick's
-	put(Accounts, "eve", `{"v":1,"nick":"eve","creds":["`+keyFP("alice")+`"]}`)            // alice's key
-	put(Accounts, "fay", `{"v":1,"nick":"fay","creds":["SHA256:nope"]}`)                   // bad credential
-	put(Accounts, "gil", `{"v":1,"nick":"gil","creds":["`+keyFP("gil")+`"],"admin":true}`) // unknown field
-	put(Accounts, "h\x1bj", `{"v":1,"nick":"h\u001bj","creds":["`+keyFP("h")+`"]}`)        // bad nick
-	put(Accounts, "ivy", `{"v":1,"nick":"ivy","creds":["`+keyFP("ivy")+`"]} {}`)           // trailing
-	put(Roles, "zed", `not json`)
-	put(Bans, "ip:0.0.0.0/0", `{"v":1,"target":"ip=0.0.0.0/0","by":"x","since":"2026-01-01T00:00:00Z"}`)
-	put(Bans, "fp:"+keyFP("m"), `{"v":1,"target":"fp=`+keyFP("m")+`","by":"x\u001b[31m","since":"2026-01-01T00:00:00Z"}`)
-	put(Settings, "motd", `{"v":1,"text":"`+strings.Repeat("a", MaxMOTDBytes+1)+`","by":"x"}`)
-	put(Settings, "other", `{}`)
+	putHostile(put, string(encode(good)))
 	f := newFixture(t, options{backend: b})
 	_, series, err := metricstest.Gather(f.reg)
 	if err != nil {
@@ -187,3 +174,22 @@ func TestNewRefusesBadOptions(t *testing.T) {
 }
 
 var _ = room.ErrUsage
+
+// putHostile stores, with put, alice's good account and 13 records that
+// fail their checks.
+func putHostile(put func(bucket Bucket, key, val string), good string) {
+	put(Accounts, keyOf("alice"), good)
+	put(Accounts, "bob", `{"v":2,"nick":"bob","creds":["`+keyFP("bob")+`"]}`)              // another version
+	put(Accounts, "carl", `{"v":1,"nick":"carl","creds":[]}`)                              // no credentials
+	put(Accounts, "dan2", `{"v":1,"nick":"dan","creds":["`+keyFP("dan")+`"]}`)             // key not its nick's
+	put(Accounts, "eve", `{"v":1,"nick":"eve","creds":["`+keyFP("alice")+`"]}`)            // alice's key
+	put(Accounts, "fay", `{"v":1,"nick":"fay","creds":["SHA256:nope"]}`)                   // bad credential
+	put(Accounts, "gil", `{"v":1,"nick":"gil","creds":["`+keyFP("gil")+`"],"admin":true}`) // unknown field
+	put(Accounts, "h\x1bj", `{"v":1,"nick":"h\u001bj","creds":["`+keyFP("h")+`"]}`)        // bad nick
+	put(Accounts, "ivy", `{"v":1,"nick":"ivy","creds":["`+keyFP("ivy")+`"]} {}`)           // trailing
+	put(Roles, "zed", `not json`)
+	put(Bans, "ip:0.0.0.0/0", `{"v":1,"target":"ip=0.0.0.0/0","by":"x","since":"2026-01-01T00:00:00Z"}`)
+	put(Bans, "fp:"+keyFP("m"), `{"v":1,"target":"fp=`+keyFP("m")+`","by":"x\u001b[31m","since":"2026-01-01T00:00:00Z"}`)
+	put(Settings, "motd", `{"v":1,"text":"`+strings.Repeat("a", MaxMOTDBytes+1)+`","by":"x"}`)
+	put(Settings, "other", `{}`)
+}

@@ -80,6 +80,14 @@ type Directory struct {
 	// commandTimeout bounds a slash command (commandTimeout; tests
 	// shorten it).
 	commandTimeout time.Duration
+	// relay carries kicks to the other nodes (Options.Relay); nil: one
+	// node.
+	relay Relay
+	// shared: the Backend is a Watcher and a Taker, shared by the nodes
+	// of the room: link codes live in it.
+	shared bool
+	// stopWatch ends the watches of the buckets (nil: none).
+	stopWatch context.CancelFunc
 
 	// wmu serializes the changes, each of which writes the Backend, then
 	// the view: a semaphore of one, taken with lockW so that waiting for
@@ -87,7 +95,18 @@ type Directory struct {
 	// waits for takes it.
 	wmu chan struct{}
 
-	mu     sync.RWMutex
+	// watcher and taker are the Backend's, if it is shared (then
+	// backend is it wrapped by ownWrites).
+	watcher Watcher
+	taker   Taker
+	// sweeps is the goroutine that applies the changes orderOwn held
+	// back; Close waits for it.
+	sweeps sync.WaitGroup
+
+	mu sync.RWMutex
+	// own are this Directory's writes its watch has not told back yet,
+	// and the changes of others held back behind them (see orderOwn).
+	own    map[ownKey]*ownState
 	v      view
 	room   *room.Room
 	closed bool
@@ -119,23 +138,47 @@ func New(ctx context.Context, o Options) (*Directory, error) {
 		d.now = time.Now
 	}
 	d.v = newView()
+	d.watcher, _ = o.Backend.(Watcher)
+	d.taker, _ = o.Backend.(Taker)
+	d.relay, d.shared = o.Relay, d.watcher != nil && d.taker != nil
+	if d.watcher != nil {
+		d.backend = ownWrites{Backend: o.Backend, d: d}
+	}
+	if err := d.start(ctx, o); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// start loads the owners and the records, watching the buckets from
+// before the records are read, so that no change is missed between the
+// two; seeds the allowlist and registers the metrics.
+func (d *Directory) start(ctx context.Context, o Options) error {
 	if err := d.loadOwners(); err != nil {
-		return nil, err
+		return err
 	}
-	if err := d.load(ctx); err != nil {
-		return nil, err
+	loaded := make(chan struct{})
+	if err := d.watch(ctx, loaded); err != nil {
+		return err
 	}
+	err := d.load(ctx)
+	close(loaded)
+	if err != nil {
+		return err
+	}
+	d.backfillIndex(ctx)
 	if o.AllowlistFile != "" {
 		if err := d.seedAllowlist(ctx, o.AllowlistFile); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if o.Registerer != nil {
 		if err := o.Registerer.Register(d.metrics); err != nil {
-			return nil, fmt.Errorf("access: registering metrics: %w", err)
+			return fmt.Errorf("access: registering metrics: %w", err)
 		}
 	}
-	return d, nil
+	return nil
 }
 
 // Reload re-reads the admins file. If it cannot be read or parsed, the
@@ -224,13 +267,18 @@ func (d *Directory) allowed(c Credential) bool {
 	return ok
 }
 
-// Close ends the Directory's use of the room; the Backend is the
-// caller's to close.
+// Close ends the Directory's use of the room and its watches of the
+// Backend; the Backend is the caller's to close.
 func (d *Directory) Close() error {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	d.closed = true
 	d.room = nil
+	stop := d.stopWatch
+	d.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+	d.sweeps.Wait()
 	return nil
 }
 

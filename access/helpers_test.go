@@ -85,6 +85,7 @@ type options struct {
 	backend    *MemoryBackend
 	clock      *clock
 	wrap       func(*MemoryBackend) Backend // the Backend the Directory uses, over backend
+	relay      Relay                        // Options.Relay
 	// pastDoor has the room admit every join (a Policy whose Admit
 	// admits all), for tests of members the door would have refused.
 	pastDoor bool
@@ -109,7 +110,7 @@ func newFixture(t *testing.T, o options) *fixture {
 	if o.wrap != nil {
 		backend = o.wrap(f.backend)
 	}
-	opts := Options{Backend: backend, Policy: o.policy, Ephemeral: o.ephemeral, SSHKeysUnseen: o.keysUnseen, Registerer: f.reg, Now: f.clock.now,
+	opts := Options{Backend: backend, Policy: o.policy, Ephemeral: o.ephemeral, SSHKeysUnseen: o.keysUnseen, Registerer: f.reg, Now: f.clock.now, Relay: o.relay,
 		Logger: slog.New(slog.NewJSONHandler(lockedWriter{f.logMu, f.logs}, nil))}
 	if o.admins != "" {
 		opts.AdminsFile = writeFile(t, "admins", o.admins)

@@ -13,7 +13,8 @@ import (
 // /register link, from a connection holding one of the account's
 // credentials, answers a one-time code; /register CODE, from a
 // connection presenting the new credential, adds that credential. The
-// codes are kept in memory only: a restart forgets them.
+// codes are kept in memory (a restart forgets them), and, on a shared
+// Backend, in its Links bucket too (see sharedlink.go).
 const (
 	// linkTTL is how long a code stays good.
 	linkTTL = 10 * time.Minute
@@ -49,21 +50,22 @@ type links struct {
 func newLinks() *links { return &links{codes: map[string]linkCode{}} }
 
 // issue returns a fresh code for the account at key, forgetting expired
-// codes and, past the bounds, the account's oldest.
-func (l *links) issue(key string, now time.Time) (string, error) {
-	code := newLinkCode()
+// codes and, past the bounds, the account's oldest, which it returns as
+// dropped ("" if none).
+func (l *links) issue(key string, now time.Time) (code, dropped string, err error) {
+	code = newLinkCode()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.sweep(now)
 	if l.count(key) >= maxLinksPerAccount {
-		l.dropOldest(key)
+		dropped = l.dropOldest(key)
 	}
 	if len(l.codes) >= maxLinks {
-		return "", errors.New("too many link codes are outstanding; try again in a few minutes")
+		return "", dropped, errors.New("too many link codes are outstanding; try again in a few minutes")
 	}
 	l.seq++
 	l.codes[code] = linkCode{account: key, expires: now.Add(linkTTL), seq: l.seq}
-	return code, nil
+	return code, dropped, nil
 }
 
 // redeem consumes code and returns its account's nickname key.
@@ -110,9 +112,9 @@ func (l *links) count(key string) int {
 	return n
 }
 
-// dropOldest forgets the account's code issued first. The caller holds
-// l.mu.
-func (l *links) dropOldest(key string) {
+// dropOldest forgets the account's code issued first, and returns it.
+// The caller holds l.mu.
+func (l *links) dropOldest(key string) string {
 	var oldest string
 	var seq uint64
 	for code, c := range l.codes {
@@ -121,6 +123,7 @@ func (l *links) dropOldest(key string) {
 		}
 	}
 	delete(l.codes, oldest)
+	return oldest
 }
 
 // newLinkCode returns a random code.

@@ -16,11 +16,16 @@ type MemoryBackend struct {
 
 	mu      sync.Mutex
 	buckets map[Bucket]map[string]memoryRecord
+	// rev numbers the changes, as a store's revisions.
+	rev     uint64
+	watches map[Bucket]map[*memoryWatch]bool
 }
 
-// memoryRecord is one value and when it expires (zero: never).
+// memoryRecord is one value, its revision and when it expires (zero:
+// never).
 type memoryRecord struct {
 	val     []byte
+	rev     uint64
 	expires time.Time
 }
 
@@ -30,10 +35,14 @@ func NewMemoryBackend(now func() time.Time) *MemoryBackend {
 	if now == nil {
 		now = time.Now
 	}
-	return &MemoryBackend{now: now, buckets: make(map[Bucket]map[string]memoryRecord)}
+	return &MemoryBackend{now: now, buckets: make(map[Bucket]map[string]memoryRecord), watches: make(map[Bucket]map[*memoryWatch]bool)}
 }
 
-var _ Backend = (*MemoryBackend)(nil)
+var (
+	_ Backend = (*MemoryBackend)(nil)
+	_ Watcher = (*MemoryBackend)(nil)
+	_ Taker   = (*MemoryBackend)(nil)
+)
 
 // Get returns the unexpired value at key in b.
 func (m *MemoryBackend) Get(_ context.Context, b Bucket, key string) ([]byte, bool, error) {
@@ -67,8 +76,31 @@ func (m *MemoryBackend) Put(_ context.Context, b Bucket, key string, val []byte,
 func (m *MemoryBackend) Delete(_ context.Context, b Bucket, key string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	delete(m.buckets[b], key)
+	m.remove(b, key)
 	return nil
+}
+
+// Take removes the unexpired value at key and returns it.
+func (m *MemoryBackend) Take(_ context.Context, b Bucket, key string) ([]byte, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	rec, ok := m.live(b, key)
+	if !ok {
+		return nil, false, nil
+	}
+	m.remove(b, key)
+	return rec.val, true, nil
+}
+
+// remove deletes the record at key, telling the watches if there was
+// one. The caller holds m.mu.
+func (m *MemoryBackend) remove(b Bucket, key string) {
+	if _, ok := m.buckets[b][key]; !ok {
+		return
+	}
+	delete(m.buckets[b], key)
+	m.rev++
+	m.tell(b, memoryChange{key: key, rev: m.rev, deleted: true})
 }
 
 // List returns every unexpired value of b.
@@ -110,11 +142,13 @@ func (m *MemoryBackend) put(b Bucket, key string, val []byte, ttl time.Duration)
 			return fmt.Errorf("access: %w: %s holds %d", ErrFull, b, MaxRecords)
 		}
 	}
-	rec := memoryRecord{val: append([]byte(nil), val...)}
+	m.rev++
+	rec := memoryRecord{val: append([]byte(nil), val...), rev: m.rev}
 	if ttl > 0 {
 		rec.expires = m.now().Add(ttl)
 	}
 	recs[key] = rec
+	m.tell(b, memoryChange{key: key, val: rec.val, rev: rec.rev})
 	return nil
 }
 

@@ -117,8 +117,9 @@ func (d *Directory) deop(ctx context.Context, a *actor, args []string) ([]string
 	return d.told(a, fmt.Sprintf("%s took %s's operator role away", a.name, t.nick)), nil
 }
 
-// kick removes a present member.
-func (d *Directory) kick(_ context.Context, a *actor, args []string) ([]string, error) {
+// kick removes a present member; with a Relay, the other nodes remove
+// theirs called so too.
+func (d *Directory) kick(ctx context.Context, a *actor, args []string) ([]string, error) {
 	if len(args) == 0 {
 		return nil, room.ErrUsage
 	}
@@ -127,21 +128,54 @@ func (d *Directory) kick(_ context.Context, a *actor, args []string) ([]string, 
 		return nil, err
 	}
 	r := d.attached()
-	if t.present == nil || r == nil {
+	if r == nil || t.present == nil && d.relay == nil {
 		return nil, fmt.Errorf("no one called %q is here", args[0])
 	}
 	if err := canAct(a, t.rank, t.nick); err != nil {
 		return nil, err
 	}
 	reason := reasonOf(args[1:])
-	if len(d.kickTarget(r, a, t, reason)) == 0 {
+	here := t.present != nil && len(d.kickTarget(r, a, t, reason)) > 0
+	if !here && d.relay == nil {
 		return nil, fmt.Errorf("no one called %q is here", args[0])
 	}
 	d.logAction("kick", a.name, t.nick, time.Time{}, reason)
-	if a.member != nil {
+	return d.kickAnswer(a, t.nick, reason, here, d.relayKick(ctx, a, t.nick, reason))
+}
+
+// kickAnswer is what /kick tells its author: nothing in the room, which
+// announces the kick, unless the kicked was not here or the other nodes
+// could not be told (relayErr).
+func (d *Directory) kickAnswer(a *actor, nick, reason string, here bool, relayErr error) ([]string, error) {
+	switch {
+	case relayErr != nil && here:
+		return []string{fmt.Sprintf("kicked %s here; the other nodes could not be told: %v", nick, relayErr)}, nil
+	case relayErr != nil:
+		return nil, fmt.Errorf("no one called %q is here, and the other nodes could not be told: %w", nick, relayErr)
+	case !here:
+		return []string{fmt.Sprintf("no one called %q is here; the other nodes were asked to kick %s", nick, detail(nick, time.Time{}, reason))}, nil
+	case a.member != nil:
 		return nil, nil // the room announces the kick
 	}
-	return []string{"kicked " + detail(t.nick, time.Time{}, reason)}, nil
+	return []string{"kicked " + detail(nick, time.Time{}, reason)}, nil
+}
+
+// relayTimeout bounds the wait for the Relay to carry a kick.
+const relayTimeout = 5 * time.Second
+
+// relayKick asks the other nodes, if any, to remove their members
+// called nick; a failure is logged and returned.
+func (d *Directory) relayKick(ctx context.Context, a *actor, nick, reason string) error {
+	if d.relay == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, relayTimeout)
+	defer cancel()
+	err := d.relay.Kick(ctx, nick, room.Reason{Kind: room.ReasonKicked, Detail: detail(a.name, time.Time{}, reason)})
+	if err != nil {
+		d.log.Error("access: the other nodes were not told of a kick", "by", a.name, "target", nick, "err", err)
+	}
+	return err
 }
 
 // kickTarget removes t's member: the one found, by its nickname, identity

@@ -28,6 +28,11 @@ type Factory struct {
 	// Advance lets d pass for the store's TTLs: a test clock moved, or
 	// nil to sleep.
 	Advance func(d time.Duration)
+	// Share returns another Backend on b's store, as another node of the
+	// room opens it. Nil: b itself is used.
+	Share func(t *testing.T, b access.Backend) access.Backend
+	// ExpiryTold says the store's watches tell of a TTL that passed.
+	ExpiryTold bool
 	// MaxRecords is the bound on a bucket's records the Backends were
 	// opened with (0: access.MaxRecords): Run fills a bucket to it. At
 	// least MinRecords.
@@ -62,6 +67,10 @@ func Run(t *testing.T, f Factory) {
 		{"TTL", testTTL},
 		{"ConcurrentCreate", testConcurrentCreate},
 		{"Reopen", testReopen},
+		{"Watch", testWatch},
+		{"WatchMany", testWatchMany},
+		{"WatchExpiry", testWatchExpiry},
+		{"Take", testTake},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.run(t, f, f.Open(t)) })

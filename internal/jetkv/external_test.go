@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"chatd/access"
 	"chatd/access/backendtest"
 	"chatd/internal/jetlog"
@@ -41,10 +44,18 @@ func TestExternalServer(t *testing.T) {
 	nc := external(t, srv).Conn()
 	backendtest.Run(t, factory(nc))
 
+	t.Run("WatchResync", func(t *testing.T) { testWatchResync(t, nc) })
+
 	t.Run("Outage", func(t *testing.T) {
 		const timeout = time.Second
 		b := open(t, nc, Options{Prefix: "OUTAGE_", Timeout: timeout})
 		ctx := t.Context()
+		told := make(chan string, 16)
+		wctx, stop := context.WithCancel(ctx)
+		defer stop()
+		if err := b.Watch(wctx, access.Bans, func(key string, val []byte, _ bool) { told <- key + "=" + string(val) }); err != nil {
+			t.Fatal(err)
+		}
 		if err := b.Put(ctx, access.Bans, "mallory", []byte("before"), 0); err != nil {
 			t.Fatal(err)
 		}
@@ -90,5 +101,64 @@ func TestExternalServer(t *testing.T) {
 		if err := b.Create(ctx, access.Bans, "eve", nil, 0); !errors.Is(err, access.ErrExists) {
 			t.Fatalf("Create after the outage = %v, want ErrExists", err)
 		}
+		waitTold(t, told, "eve=after")
 	})
+}
+
+// waitTold waits for a watch to tell want on told.
+func waitTold(t *testing.T, told <-chan string, want string) {
+	t.Helper()
+	deadline := time.After(15 * time.Second)
+	for {
+		select {
+		case got := <-told:
+			if got == want {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("the watch never told %s", want)
+		}
+	}
+}
+
+// testWatchResync: a change a watch missed (a purge behind its back,
+// with no notice) is told when its connection comes back, by reading
+// the bucket again; values it was told already are not told again.
+func testWatchResync(t *testing.T, nc *nats.Conn) {
+	b := open(t, nc, Options{Prefix: "RESYNC_"})
+	ctx := t.Context()
+	told := make(chan string, 16)
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	if err := b.Watch(wctx, access.Bans, func(key string, val []byte, deleted bool) {
+		if deleted {
+			told <- key + " deleted"
+			return
+		}
+		told <- key + "=" + string(val)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"kept", "missed"} {
+		if err := b.Put(ctx, access.Bans, key, []byte("v"), 0); err != nil {
+			t.Fatal(err)
+		}
+		waitTold(t, told, key+"=v")
+	}
+	bu, _ := b.bucket(access.Bans)
+	subj, _ := bu.subject("missed")
+	if err := bu.stream.Purge(ctx, jetstream.WithPurgeSubject(subj)); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.ForceReconnect(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-told:
+		if got != "missed deleted" {
+			t.Fatalf("after the reconnection the watch told %s, want only: missed deleted", got)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the missed purge was never told")
+	}
 }

@@ -2,7 +2,9 @@ package jetkv
 
 import (
 	"bytes"
+	"context"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -85,4 +87,53 @@ func keysOf(m map[string][]byte) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// TestHostileWatch: a watch tells the values at keys jetkv can read, as
+// stored, and a KV delete or purge of another writer as deleted; keys it
+// did not write are skipped.
+func TestHostileWatch(t *testing.T) {
+	nc := embedded(t, t.TempDir()).Conn()
+	b := open(t, nc, Options{Prefix: "HW_"})
+	ctx := t.Context()
+	js, _ := jetstream.New(nc)
+	kv, err := js.KeyValue(ctx, "HW_BANS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	told := make(chan string, 16)
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	if err := b.Watch(wctx, access.Bans, func(key string, val []byte, deleted bool) {
+		if deleted {
+			told <- key + " deleted"
+			return
+		}
+		told <- key + "=" + string(val)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	enc := func(key string) string { k, _ := encodeKey(key); return k }
+	for _, op := range []func() error{
+		func() error { _, err := kv.Put(ctx, "notours", []byte("foreign")); return err },
+		func() error { _, err := kv.Put(ctx, "kA", []byte("undecodable")); return err },
+		func() error { _, err := kv.Put(ctx, enc("eve"), []byte("\x00\xff")); return err },
+		func() error { return kv.Delete(ctx, enc("eve")) },
+		func() error { _, err := kv.Put(ctx, enc("mallory"), []byte("x")); return err },
+		func() error { return kv.Purge(ctx, enc("mallory")) },
+	} {
+		if err := op(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, want := range []string{"eve=\x00\xff", "eve deleted", "mallory=x", "mallory deleted"} {
+		select {
+		case got := <-told:
+			if got != want {
+				t.Fatalf("the watch told %q, want %q", got, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the watch never told %q", want)
+		}
+	}
 }

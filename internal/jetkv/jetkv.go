@@ -1,6 +1,8 @@
 // Package jetkv keeps access's records (an access.Backend) in NATS
 // JetStream key-value buckets, one per access.Bucket, so that accounts,
-// roles, bans and mutes survive restarts and can later span nodes.
+// roles, bans and mutes survive restarts and span the nodes of a room:
+// every node's Directory watches the buckets (Watch, an access.Watcher)
+// and takes link codes once (Take, an access.Taker).
 //
 // Each bucket is a KV bucket as nats.go and the nats CLI know them (a
 // stream KV_<name> on the subjects $KV.<name>.>), created by Open with
@@ -49,6 +51,11 @@ type Options struct {
 	// slog.Default().
 	Logger *slog.Logger
 }
+
+// expiryMarkerTTL is how long the marker the server leaves when a
+// record's TTL passes stays in the bucket: long enough for the watches
+// to see it, short enough not to hold a record's place for long.
+const expiryMarkerTTL = 5 * time.Second
 
 // headerRoom is what a record's message needs beyond its value: the
 // headers of a TTL and of an expected revision.
@@ -141,6 +148,9 @@ func (b *Backend) streamConfig(name string) jetstream.StreamConfig {
 		AllowDirect:       true,
 		Discard:           jetstream.DiscardNew,
 		AllowMsgTTL:       true,
+		// A TTL that passes leaves a marker for this long, which
+		// tells the watches (see Watch).
+		SubjectDeleteMarkerTTL: expiryMarkerTTL,
 	}
 }
 

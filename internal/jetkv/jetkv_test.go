@@ -62,6 +62,10 @@ func factory(nc *nats.Conn) backendtest.Factory {
 		Reopen: func(t *testing.T, b access.Backend) access.Backend {
 			return open(t, nc, b.(*Backend).opts)
 		},
+		Share: func(t *testing.T, b access.Backend) access.Backend {
+			return open(t, nc, b.(*Backend).opts)
+		},
+		ExpiryTold: true,
 		MaxRecords: testMax,
 	}
 }
@@ -87,7 +91,8 @@ func TestOpen(t *testing.T) {
 		}
 		st, _ := kv.Status(t.Context())
 		info := st.(*jetstream.KeyValueBucketStatus).StreamInfo()
-		if st.History() != 1 || info.Config.MaxMsgs != access.MaxRecords || info.Config.MaxMsgSize < access.MaxRecordBytes || !info.Config.AllowMsgTTL {
+		if st.History() != 1 || info.Config.MaxMsgs != access.MaxRecords || info.Config.MaxMsgSize < access.MaxRecordBytes || !info.Config.AllowMsgTTL ||
+			info.Config.Replicas != 1 || info.Config.SubjectDeleteMarkerTTL != expiryMarkerTTL {
 			t.Errorf("bucket of %s: %+v", name, info.Config)
 		}
 	}
@@ -103,6 +108,28 @@ func TestOpen(t *testing.T) {
 	}
 	if err := b.Put(t.Context(), access.Bans, strings.Repeat("x", MaxKeyBytes+1), nil, 0); err == nil {
 		t.Error("Put took a key over MaxKeyBytes")
+	}
+}
+
+// TestReplicasEveryBucket: Options.Replicas reaches the stream of every
+// bucket, the credential index and the link codes too.
+func TestReplicasEveryBucket(t *testing.T) {
+	o := Options{Replicas: 3}
+	if err := o.setDefaults(); err != nil {
+		t.Fatal(err)
+	}
+	b := &Backend{opts: o}
+	names := map[access.Bucket]bool{}
+	for _, name := range access.BucketNames {
+		names[name] = true
+		if cfg := b.streamConfig(o.Prefix + strings.ToUpper(string(name))); cfg.Replicas != 3 {
+			t.Errorf("bucket %s: %d replicas, want 3", name, cfg.Replicas)
+		}
+	}
+	for _, name := range []access.Bucket{access.Credentials, access.Links} {
+		if !names[name] {
+			t.Errorf("bucket %s is not opened", name)
+		}
 	}
 }
 

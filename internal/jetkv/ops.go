@@ -91,7 +91,8 @@ func (b *Backend) Put(ctx context.Context, name access.Bucket, key string, val [
 }
 
 // Delete removes the value at key in name: it purges the key's subject,
-// leaving no marker that would count against MaxRecords.
+// leaving no marker that would count against MaxRecords, and tells the
+// bucket's watches (see Watch).
 func (b *Backend) Delete(ctx context.Context, name access.Bucket, key string) error {
 	bu, err := b.bucket(name)
 	if err != nil {
@@ -105,6 +106,12 @@ func (b *Backend) Delete(ctx context.Context, name access.Bucket, key string) er
 	defer cancel()
 	if err := bu.stream.Purge(ctx, jetstream.WithPurgeSubject(subj)); err != nil {
 		return b.fail(bu.name, "delete", err)
+	}
+	// The purge leaves nothing a watch sees: tell the watches, which read
+	// the bucket again. A notice lost (a watch's connection down) is made
+	// up for by the watch's re-read when it reconnects.
+	if err := b.nc.Publish(noticeSubject(bu.name), nil); err != nil {
+		b.opts.Logger.Warn("jetkv: the watches were not told of a delete", "bucket", bu.name, "err", err)
 	}
 	return nil
 }
