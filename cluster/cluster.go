@@ -167,7 +167,8 @@ type Node struct {
 type nodeEntry struct {
 	p      *presence
 	rev    uint64
-	stored time.Time // by the server's clock
+	stored time.Time // when the server stored it, by the server's clock
+	seen   time.Time // when this node saw it, by this node's clock
 }
 
 // claimEntry is a nickname record as this node last saw it.
@@ -358,8 +359,20 @@ type NodeInfo struct {
 	LastSeen time.Time
 }
 
-// live reports whether the node of e renewed its record within DeadAfter.
-func (n *Node) live(e nodeEntry, now time.Time) bool { return now.Sub(e.stored) < n.o.DeadAfter }
+// live reports whether the node of e renewed its record within DeadAfter:
+// by the time the server stored it, or, so that a clock ahead of the
+// server's takes no one for dead, by the time this node saw it.
+func (n *Node) live(e nodeEntry, now time.Time) bool {
+	return now.Sub(e.stored) < n.o.DeadAfter || now.Sub(e.seen) < n.o.DeadAfter
+}
+
+// changedMeanwhile reports whether err is a compare-and-set that lost:
+// the record is no longer at the revision given.
+func changedMeanwhile(err error) bool {
+	var api *jetstream.APIError
+	return errors.As(err, &api) && (api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+}
 
 // Close stops following the others and deletes this node's presence
 // record and nickname claims (the room stores its members' leaves when it

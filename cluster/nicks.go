@@ -118,7 +118,7 @@ func (s *kvNicks) claimTaken(ctx context.Context, key, nick string, c room.NickC
 
 // claimLive reports whether the member of claim r is on a live node: this
 // run of this node, or a node whose record, read now, is of the claim's
-// incarnation and renewed within DeadAfter.
+// incarnation and renewed within DeadAfter (as Node.live judges).
 func (s *kvNicks) claimLive(ctx context.Context, r *nickRecord) (bool, error) {
 	n := (*Node)(s)
 	if r.Node == n.o.Node {
@@ -132,7 +132,17 @@ func (s *kvNicks) claimLive(ctx context.Context, r *nickRecord) (bool, error) {
 		return false, err
 	}
 	p, ok := decodePresence(e.Key(), e.Value(), n.maxSize)
-	return ok && p.Incarnation == r.Incarnation && n.o.Now().Sub(e.Created()) < n.o.DeadAfter, nil
+	if !ok || p.Incarnation != r.Incarnation {
+		return false, nil
+	}
+	now := n.o.Now()
+	n.mu.Lock()
+	seen, known := n.nodes[r.Node]
+	n.mu.Unlock()
+	if !known || seen.rev != e.Revision() {
+		seen = nodeEntry{stored: e.Created(), seen: now} // news to this node
+	}
+	return n.live(seen, now), nil
 }
 
 // Release frees nick if c has it.

@@ -24,38 +24,50 @@ const debounce = 100 * time.Millisecond
 // maxFreedPerSweep bounds the nickname records one sweep deletes.
 const maxFreedPerSweep = 1000
 
+// loadTimeout bounds the loading of a bucket's replica at Join.
+const loadTimeout = time.Minute
+
 // maxSuspects bounds the nodes one sweep reads to free their orphaned
 // claims.
 const maxSuspects = 10
 
 // follow starts a goroutine that keeps a replica of kv by a watch (apply
 // gets every entry), and waits until the replica has the bucket's
-// contents. The watch lives until ctx is cancelled (Close); if it ends
-// before (the server lost), it is started again.
+// contents (at most loadTimeout). The watch lives until life ends
+// (Close); if it ends before (the server lost), it is started again.
 func (n *Node) follow(ctx, life context.Context, kv jetstream.KeyValue, apply func(jetstream.KeyValueEntry)) error {
 	w, err := kv.WatchAll(life)
 	if err != nil {
 		return fmt.Errorf("cluster: watching %s: %w", kv.Bucket(), err)
 	}
-	ready := make(chan struct{})
+	ready, ended := make(chan struct{}), make(chan struct{})
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
-		for {
-			n.consume(w, apply, ready)
-			ready = nil
-			if !n.pause(n.o.Heartbeat) {
-				return
-			}
+		n.consume(w, apply, ready)
+		close(ended)
+		for n.pause(n.o.Heartbeat) {
 			if w, err = kv.WatchAll(life); err != nil {
 				n.log.Warn("cluster: watching again", "bucket", kv.Bucket(), "err", err)
-				w = nil
+				continue
 			}
+			n.consume(w, apply, nil)
 		}
 	}()
+	t := time.NewTimer(loadTimeout)
+	defer t.Stop()
 	select {
 	case <-ready:
 		return nil
+	case <-ended:
+		select {
+		case <-ready:
+			return nil // loaded, then lost: the goroutine watches again
+		default:
+		}
+		return fmt.Errorf("cluster: loading %s: the watch ended", kv.Bucket())
+	case <-t.C:
+		return fmt.Errorf("cluster: loading %s: not loaded within %s", kv.Bucket(), loadTimeout)
 	case <-ctx.Done():
 		return fmt.Errorf("cluster: loading %s: %w", kv.Bucket(), ctx.Err())
 	}
@@ -64,9 +76,6 @@ func (n *Node) follow(ctx, life context.Context, kv jetstream.KeyValue, apply fu
 // consume applies w's entries until it ends or the node stops; it closes
 // ready (if not nil) once the initial values are in.
 func (n *Node) consume(w jetstream.KeyWatcher, apply func(jetstream.KeyValueEntry), ready chan struct{}) {
-	if w == nil {
-		return
-	}
 	defer stopWatch(w)
 	for {
 		select {
@@ -135,7 +144,10 @@ func (n *Node) applyNode(e jetstream.KeyValueEntry) {
 		delete(n.nodes, e.Key())
 		return
 	}
-	n.nodes[e.Key()] = nodeEntry{p: p, rev: e.Revision(), stored: e.Created()}
+	if old, known := n.nodes[e.Key()]; known && old.rev == e.Revision() {
+		return // delivered again (the watch resumed): not a renewal
+	}
+	n.nodes[e.Key()] = nodeEntry{p: p, rev: e.Revision(), stored: e.Created(), seen: n.o.Now()}
 }
 
 // applyClaim updates the replica of the nicknames bucket with e.
@@ -246,7 +258,7 @@ func (n *Node) putPresence(ctx context.Context) error {
 	rev := n.ownRev
 	n.mu.Unlock()
 	rev, err := n.nodesKV.Update(ctx, n.o.Node, data, rev)
-	if err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+	if changedMeanwhile(err) || errors.Is(err, jetstream.ErrKeyNotFound) {
 		rev, err = n.retake(ctx, data)
 	}
 	if err != nil {
@@ -303,10 +315,10 @@ func (n *Node) sweep() {
 	now := n.o.Now()
 	n.mu.Lock()
 	cutOff := now.Sub(n.lastBeat) >= n.o.DeadAfter-n.o.Heartbeat
-	var stale []string
+	stale := make(map[string]uint64)
 	for name, e := range n.nodes {
 		if name != n.o.Node && !n.live(e, now) {
-			stale = append(stale, name)
+			stale[name] = e.rev
 		}
 	}
 	n.mu.Unlock()
@@ -315,10 +327,10 @@ func (n *Node) sweep() {
 	}
 	ctx, cancel := n.opContext()
 	defer cancel()
-	for _, name := range stale {
+	for name, rev := range stale {
 		e, err := n.nodesKV.Get(ctx, name)
-		if err != nil || n.o.Now().Sub(e.Created()) < n.o.DeadAfter {
-			continue
+		if err != nil || e.Revision() != rev {
+			continue // buried by another node, or renewed
 		}
 		if err := n.bury(ctx, e); err != nil {
 			n.log.Warn("cluster: burying a dead node", "dead", name, "err", err)
@@ -341,7 +353,11 @@ func (n *Node) bury(ctx context.Context, e jetstream.KeyValueEntry) error {
 	} else {
 		n.metrics.badRecords.Inc()
 	}
-	if err := n.nodesKV.Delete(ctx, e.Key(), jetstream.LastRevision(e.Revision())); err != nil {
+	err := n.nodesKV.Delete(ctx, e.Key(), jetstream.LastRevision(e.Revision()))
+	if changedMeanwhile(err) {
+		return nil // buried by another node, or renewed
+	}
+	if err != nil {
 		return err
 	}
 	n.metrics.deadNodes.Inc()
