@@ -523,3 +523,106 @@ func value(m prometheus.Metric) float64 {
 	}
 	return d.Gauge.GetValue()
 }
+
+// TestBuryTwice: two nodes burying the same dead node at once announce
+// each member with the same id (so the stream stores each leave once),
+// and the death is counted once.
+func TestBuryTwice(t *testing.T) {
+	c := newCluster(t)
+	a, b := c.join("a"), c.join("b")
+	dead := c.join("c")
+	attach(t, dead, "xavier", "yvonne", "zack")
+	dead.renew()
+	dead.halt()
+	e, err := a.nodesKV.Get(t.Context(), "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for _, n := range []*Node{a, b} {
+		wg.Go(func() {
+			if err := n.bury(t.Context(), e); err != nil {
+				t.Errorf("%s burying c: %v", n.o.Node, err)
+			}
+		})
+	}
+	wg.Wait()
+	if got := c.log.stored(); len(got) != 3 {
+		t.Errorf("%d leaves stored, want 3", len(got))
+	}
+	c.log.mu.Lock()
+	calls := c.log.calls
+	c.log.mu.Unlock()
+	if calls < 6 {
+		t.Errorf("%d leaves announced, want both nodes' 3 each at least", calls)
+	}
+	if got := value(a.metrics.deadNodes) + value(b.metrics.deadNodes); got != 1 {
+		t.Errorf("the death counted %v times, want once", got)
+	}
+}
+
+// TestMembersChangedSoon: a change of members reaches the others' /who
+// soon (debounced), not at the next heartbeat.
+func TestMembersChangedSoon(t *testing.T) {
+	c := newCluster(t)
+	o := c.options("a")
+	o.Heartbeat, o.DeadAfter = time.Minute, 2*time.Minute
+	a, err := Join(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	b := c.join("b")
+	r := attach(t, a)
+	waitFor(t, "b to see a", func() bool { return len(b.Peers()) == 1 })
+	r.mu.Lock()
+	r.members["alice"] = room.Peer{Nick: "alice", Transport: room.TransportSSH}
+	r.mu.Unlock()
+	a.Bus().MembersChanged()
+	a.Bus().MembersChanged() // never blocks, even twice
+	waitFor(t, "b to list alice", func() bool { return peerNicks(b)["alice"] == "a" })
+	if p := b.Bus().Peers(); p[0].Transport != room.TransportSSH {
+		t.Errorf("peer %+v", p[0])
+	}
+}
+
+// TestCloseFrees: Close deletes the node's record and its claims, and
+// keeps its holds.
+func TestCloseFrees(t *testing.T) {
+	c := newCluster(t)
+	o := c.options("a")
+	a, err := Join(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := c.join("b")
+	id := room.Identity{Address: "192.0.2.7"}
+	for i, nick := range []string{"ann", "held"} {
+		if err := a.Nicks().Claim(nick, claim(uint64(i+1), id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Nicks().Hold("held", claim(2, id), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "b to see a", func() bool { return len(b.Peers()) == 1 })
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil {
+		t.Errorf("closing twice: %v", err)
+	}
+	waitFor(t, "b to see a gone", func() bool { return len(b.Peers()) == 0 })
+	waitFor(t, "b to see ann free", func() bool { _, ok := b.Nicks().Owner("ann"); return !ok })
+	if o, ok := b.Nicks().Owner("held"); !ok || o.HeldUntil.IsZero() {
+		t.Errorf("held after a's Close: %+v, %v; want still held", o, ok)
+	}
+	if err := b.Nicks().Claim("held", claim(1, id)); err != nil {
+		t.Errorf("its owner taking a held nickname back: %v", err)
+	}
+	again, err := Join(t.Context(), o)
+	if err != nil {
+		t.Fatalf("joining again as a after Close: %v", err)
+	}
+	again.Close()
+}
