@@ -314,7 +314,7 @@ func (n *Node) encodePresence(roster []room.Peer) []byte {
 func (n *Node) sweep() {
 	now := n.o.Now()
 	n.mu.Lock()
-	cutOff := now.Sub(n.lastBeat) >= n.o.DeadAfter-n.o.Heartbeat
+	cutOff := now.Sub(n.lastBeat) > 2*n.o.Heartbeat
 	stale := make(map[string]uint64)
 	for name, e := range n.nodes {
 		if name != n.o.Node && !n.live(e, now) {
