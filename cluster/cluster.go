@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -159,6 +160,10 @@ type Node struct {
 	claims   map[string]claimEntry // the replica of the nicknames bucket
 	ownRev   uint64                // the revision of this node's record
 	lastBeat time.Time             // when this node's record was last stored
+	upSince  time.Time             // when its renewals last resumed (see live)
+	sweeps   atomic.Uint64         // sweeps done, for tests
+	stale    chan struct{}         // closed to restart the watches
+	lagging  int                   // renewals that found the replica behind
 	room     attached
 	subs     []*nats.Subscription
 }
@@ -195,7 +200,7 @@ func Join(ctx context.Context, o Options) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{o: o, inc: newIncarnation(), started: o.Now(), log: o.Logger.With("node", o.Node), nc: o.Conn,
-		changed: make(chan struct{}, 1), stop: make(chan struct{}),
+		changed: make(chan struct{}, 1), stop: make(chan struct{}), stale: make(chan struct{}),
 		nodes: make(map[string]nodeEntry), claims: make(map[string]claimEntry)}
 	n.life, n.cancel = context.WithCancel(context.Background())
 	n.maxSize = int(min(o.Conn.MaxPayload(), 8<<20))
@@ -280,7 +285,7 @@ func (n *Node) takeName(ctx context.Context) error {
 		return fmt.Errorf("cluster: storing the record of node %s: %w", n.o.Node, err)
 	}
 	n.mu.Lock()
-	n.ownRev, n.lastBeat = rev, n.o.Now()
+	n.ownRev, n.lastBeat, n.upSince = rev, n.o.Now(), n.o.Now()
 	n.mu.Unlock()
 	return nil
 }
@@ -361,9 +366,19 @@ type NodeInfo struct {
 
 // live reports whether the node of e renewed its record within DeadAfter:
 // by the time the server stored it, or, so that a clock ahead of the
-// server's takes no one for dead, by the time this node saw it.
+// server's takes no one for dead, by the time this node saw it; and a
+// node that was itself cut off counts from when it was back, so that an
+// outage of NATS kills no one. The caller holds n.mu.
 func (n *Node) live(e nodeEntry, now time.Time) bool {
-	return now.Sub(e.stored) < n.o.DeadAfter || now.Sub(e.seen) < n.o.DeadAfter
+	return now.Sub(e.stored) < n.o.DeadAfter || now.Sub(maxTime(e.seen, n.upSince)) < n.o.DeadAfter
+}
+
+// maxTime returns the later of a and b.
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // changedMeanwhile reports whether err is a compare-and-set that lost:

@@ -137,8 +137,8 @@ func (s *kvNicks) claimLive(ctx context.Context, r *nickRecord) (bool, error) {
 	}
 	now := n.o.Now()
 	n.mu.Lock()
+	defer n.mu.Unlock()
 	seen, known := n.nodes[r.Node]
-	n.mu.Unlock()
 	if !known || seen.rev != e.Revision() {
 		seen = nodeEntry{stored: e.Created(), seen: now} // news to this node
 	}

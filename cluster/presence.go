@@ -46,7 +46,7 @@ func (n *Node) follow(ctx, life context.Context, kv jetstream.KeyValue, apply fu
 		defer n.wg.Done()
 		n.consume(w, apply, ready)
 		close(ended)
-		for n.pause(n.o.Heartbeat) {
+		for n.pause(n.o.Heartbeat / 2) {
 			if w, err = kv.WatchAll(life); err != nil {
 				n.log.Warn("cluster: watching again", "bucket", kv.Bucket(), "err", err)
 				continue
@@ -77,6 +77,9 @@ func (n *Node) follow(ctx, life context.Context, kv jetstream.KeyValue, apply fu
 // ready (if not nil) once the initial values are in.
 func (n *Node) consume(w jetstream.KeyWatcher, apply func(jetstream.KeyValueEntry), ready chan struct{}) {
 	defer stopWatch(w)
+	n.mu.Lock()
+	stale := n.stale
+	n.mu.Unlock()
 	for {
 		select {
 		case e, ok := <-w.Updates():
@@ -91,9 +94,29 @@ func (n *Node) consume(w jetstream.KeyWatcher, apply func(jetstream.KeyValueEntr
 			default:
 				apply(e)
 			}
+		case <-stale:
+			n.log.Warn("cluster: the replicas stopped following the buckets; watching again")
+			return
 		case <-n.stop:
 			return
 		}
+	}
+}
+
+// checkReplica notices a watch that stopped delivering without ending
+// (its consumer lost with the server, not yet recreated): the node's own
+// record, stored a heartbeat ago, should be in the replica by now. If it
+// is missing twice in a row, the watches start again. The caller holds
+// n.mu.
+func (n *Node) checkReplica() {
+	if e, ok := n.nodes[n.o.Node]; ok && e.rev >= n.ownRev {
+		n.lagging = 0
+		return
+	}
+	if n.lagging++; n.lagging >= 2 {
+		close(n.stale)
+		n.stale = make(chan struct{})
+		n.lagging = 0
 	}
 }
 
@@ -256,6 +279,7 @@ func (n *Node) putPresence(ctx context.Context) error {
 	data := n.encodePresence(roster)
 	n.mu.Lock()
 	rev := n.ownRev
+	n.checkReplica()
 	n.mu.Unlock()
 	rev, err := n.nodesKV.Update(ctx, n.o.Node, data, rev)
 	if changedMeanwhile(err) || errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -264,8 +288,12 @@ func (n *Node) putPresence(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	now := n.o.Now()
 	n.mu.Lock()
-	n.ownRev, n.lastBeat = rev, n.o.Now()
+	if now.Sub(n.lastBeat) > 2*n.o.Heartbeat {
+		n.upSince = now // back after an outage: the others get DeadAfter too
+	}
+	n.ownRev, n.lastBeat = rev, now
 	n.mu.Unlock()
 	return nil
 }
@@ -337,6 +365,7 @@ func (n *Node) sweep() {
 		}
 	}
 	n.freeOrphans(ctx)
+	n.sweeps.Add(1)
 }
 
 // bury announces the members of the dead node whose last record is e as
