@@ -159,7 +159,7 @@ func (n *Node) applyNode(e jetstream.KeyValueEntry) {
 		return
 	}
 	p, ok := decodePresence(e.Key(), e.Value(), n.maxSize)
-	if _, known := n.nodes[e.Key()]; ok && !known && len(n.nodes) >= MaxNodes {
+	if ok && !n.roomFor(e.Key(), p) {
 		ok = false
 	}
 	if !ok {
@@ -171,6 +171,22 @@ func (n *Node) applyNode(e jetstream.KeyValueEntry) {
 		return // delivered again (the watch resumed): not a renewal
 	}
 	n.nodes[e.Key()] = nodeEntry{p: p, rev: e.Revision(), stored: e.Created(), seen: n.o.Now()}
+}
+
+// roomFor reports whether the replica may take p as the record of node:
+// at most MaxNodes records, and room.MaxPeers members in all. The caller
+// holds n.mu.
+func (n *Node) roomFor(node string, p *presence) bool {
+	if _, known := n.nodes[node]; !known && len(n.nodes) >= MaxNodes {
+		return false
+	}
+	members := len(p.Members)
+	for name, e := range n.nodes {
+		if name != node {
+			members += len(e.p.Members)
+		}
+	}
+	return members <= room.MaxPeers
 }
 
 // applyClaim updates the replica of the nicknames bucket with e.

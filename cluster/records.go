@@ -19,8 +19,9 @@ const recordVersion = 1
 
 // Bounds on what the nodes store.
 const (
-	// MaxNodes bounds the nodes a node keeps track of.
-	MaxNodes = 1000
+	// MaxNodes bounds the nodes a node keeps track of (and, with the size
+	// of a record, the memory their records take).
+	MaxNodes = 100
 	// MaxRecords bounds the nickname records a node keeps (and so the
 	// nicknames the room can have at once, held ones included).
 	MaxRecords = 100_000
