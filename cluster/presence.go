@@ -1,0 +1,493 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"chatd/room"
+)
+
+// This file is the nodes' presence: each node's record, renewed by
+// heartbeats; the replica of every node's record, kept by a watch; and
+// the sweep that buries a node whose record was not renewed for
+// DeadAfter.
+
+// debounce is how long after a change of members the node renews its
+// record, so that a burst of joins makes one write.
+const debounce = 100 * time.Millisecond
+
+// maxFreedPerSweep bounds the nickname records one sweep deletes.
+const maxFreedPerSweep = 1000
+
+// loadTimeout bounds the loading of a bucket's replica at Join.
+const loadTimeout = time.Minute
+
+// maxSuspects bounds the nodes one sweep reads to free their orphaned
+// claims.
+const maxSuspects = 10
+
+// follow starts a goroutine that keeps a replica of kv by a watch (apply
+// gets every entry), and waits until the replica has the bucket's
+// contents (at most loadTimeout). The watch lives until life ends
+// (Close); if it ends before (the server lost), it is started again.
+func (n *Node) follow(ctx, life context.Context, kv jetstream.KeyValue, apply func(jetstream.KeyValueEntry)) error {
+	w, err := kv.WatchAll(life)
+	if err != nil {
+		return fmt.Errorf("cluster: watching %s: %w", kv.Bucket(), err)
+	}
+	ready, ended := make(chan struct{}), make(chan struct{})
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		n.consume(w, apply, ready)
+		close(ended)
+		for n.pause(n.o.Heartbeat / 2) {
+			if w, err = kv.WatchAll(life); err != nil {
+				n.log.Warn("cluster: watching again", "bucket", kv.Bucket(), "err", err)
+				continue
+			}
+			n.consume(w, apply, nil)
+		}
+	}()
+	t := time.NewTimer(loadTimeout)
+	defer t.Stop()
+	select {
+	case <-ready:
+		return nil
+	case <-ended:
+		select {
+		case <-ready:
+			return nil // loaded, then lost: the goroutine watches again
+		default:
+		}
+		return fmt.Errorf("cluster: loading %s: the watch ended", kv.Bucket())
+	case <-t.C:
+		return fmt.Errorf("cluster: loading %s: not loaded within %s", kv.Bucket(), loadTimeout)
+	case <-ctx.Done():
+		return fmt.Errorf("cluster: loading %s: %w", kv.Bucket(), ctx.Err())
+	}
+}
+
+// consume applies w's entries until it ends or the node stops; it closes
+// ready (if not nil) once the initial values are in.
+func (n *Node) consume(w jetstream.KeyWatcher, apply func(jetstream.KeyValueEntry), ready chan struct{}) {
+	defer stopWatch(w)
+	n.mu.Lock()
+	stale := n.stale
+	n.mu.Unlock()
+	for {
+		select {
+		case e, ok := <-w.Updates():
+			switch {
+			case !ok:
+				return
+			case e == nil:
+				if ready != nil {
+					close(ready)
+					ready = nil
+				}
+			default:
+				apply(e)
+			}
+		case <-stale:
+			n.log.Warn("cluster: the replicas stopped following the buckets; watching again")
+			return
+		case <-n.stop:
+			return
+		}
+	}
+}
+
+// checkReplica notices a watch that stopped delivering without ending
+// (its consumer lost with the server, not yet recreated): the node's own
+// record, stored a heartbeat ago, should be in the replica by now. If it
+// is missing twice in a row, the watches start again. The caller holds
+// n.mu.
+func (n *Node) checkReplica() {
+	if e, ok := n.nodes[n.o.Node]; ok && e.rev >= n.ownRev {
+		n.lagging = 0
+		return
+	}
+	if n.lagging++; n.lagging >= 2 {
+		close(n.stale)
+		n.stale = make(chan struct{})
+		n.lagging = 0
+	}
+}
+
+// stopWatch stops w and drains what it had queued, so that the
+// connection's goroutine does not stay blocked on it.
+func stopWatch(w jetstream.KeyWatcher) {
+	_ = w.Stop()
+	t := time.NewTimer(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case _, ok := <-w.Updates():
+			if !ok {
+				return
+			}
+		case <-t.C:
+			return
+		}
+	}
+}
+
+// pause waits d, reporting false if the node stopped meanwhile.
+func (n *Node) pause(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-n.stop:
+		return false
+	}
+}
+
+// applyNode updates the replica of the nodes bucket with e.
+func (n *Node) applyNode(e jetstream.KeyValueEntry) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if e.Operation() != jetstream.KeyValuePut {
+		delete(n.nodes, e.Key())
+		return
+	}
+	p, ok := decodePresence(e.Key(), e.Value(), n.maxSize)
+	if ok && !n.roomFor(e.Key(), p) {
+		ok = false
+	}
+	if !ok {
+		n.metrics.badRecords.Inc()
+		delete(n.nodes, e.Key())
+		return
+	}
+	if old, known := n.nodes[e.Key()]; known && old.rev == e.Revision() {
+		return // delivered again (the watch resumed): not a renewal
+	}
+	n.nodes[e.Key()] = nodeEntry{p: p, rev: e.Revision(), stored: e.Created(), seen: n.o.Now()}
+}
+
+// roomFor reports whether the replica may take p as the record of node:
+// at most MaxNodes records, and room.MaxPeers members in all. The caller
+// holds n.mu.
+func (n *Node) roomFor(node string, p *presence) bool {
+	if _, known := n.nodes[node]; !known && len(n.nodes) >= MaxNodes {
+		return false
+	}
+	members := len(p.Members)
+	for name, e := range n.nodes {
+		if name != node {
+			members += len(e.p.Members)
+		}
+	}
+	return members <= room.MaxPeers
+}
+
+// applyClaim updates the replica of the nicknames bucket with e.
+func (n *Node) applyClaim(e jetstream.KeyValueEntry) {
+	if e.Operation() != jetstream.KeyValuePut {
+		n.mu.Lock()
+		if c, ok := n.claims[e.Key()]; ok && c.rev <= e.Revision() {
+			delete(n.claims, e.Key())
+		}
+		n.mu.Unlock()
+		return
+	}
+	r, ok := decodeNick(e.Key(), e.Value())
+	if !ok {
+		n.metrics.badRecords.Inc()
+	}
+	n.noteClaim(e.Key(), r, e.Revision())
+}
+
+// noteClaim records in the replica that the nickname record under key is
+// r (nil: none to believe) at revision rev, unless the replica has a
+// later one. Beyond MaxRecords, a new record is left out.
+func (n *Node) noteClaim(key string, r *nickRecord, rev uint64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	old, known := n.claims[key]
+	switch {
+	case known && old.rev > rev:
+	case r == nil:
+		delete(n.claims, key)
+	case !known && len(n.claims) >= MaxRecords:
+		n.metrics.badRecords.Inc()
+	default:
+		n.claims[key] = claimEntry{r: r, rev: rev}
+	}
+}
+
+// forgetClaim removes the record under key at revision rev from the
+// replica (the node deleted it).
+func (n *Node) forgetClaim(key string, rev uint64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if c, ok := n.claims[key]; ok && c.rev <= rev {
+		delete(n.claims, key)
+	}
+}
+
+// beat renews the node's record every Heartbeat and soon after its
+// members change, and sweeps for dead nodes every Heartbeat/2.
+func (n *Node) beat() {
+	defer n.wg.Done()
+	renew := time.NewTicker(n.o.Heartbeat)
+	defer renew.Stop()
+	sweep := time.NewTicker(n.o.Heartbeat / 2)
+	defer sweep.Stop()
+	soon := time.NewTimer(time.Hour)
+	soon.Stop()
+	defer soon.Stop()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-n.changed:
+			soon.Reset(debounce)
+		case <-soon.C:
+			n.renew()
+		case <-renew.C:
+			n.renew()
+		case <-sweep.C:
+			n.sweep()
+		}
+	}
+}
+
+// membersChanged asks for the record to be renewed soon; it never blocks.
+func (n *Node) membersChanged() {
+	select {
+	case n.changed <- struct{}{}:
+	default:
+	}
+}
+
+// renew stores the node's record with its members now.
+func (n *Node) renew() {
+	ctx, cancel := n.opContext()
+	defer cancel()
+	if err := n.putPresence(ctx); err != nil {
+		n.log.Warn("cluster: renewing the node's record", "err", err)
+	}
+}
+
+// opContext bounds one call to NATS by Timeout and the node's life.
+func (n *Node) opContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(n.life, n.o.Timeout)
+}
+
+// putPresence stores the node's record, replacing the one it stored last
+// (compare and set). If its record is gone (another node took it for
+// dead) it stores it again; if another run of the name has it, it fails
+// with ErrNodeTaken.
+func (n *Node) putPresence(ctx context.Context) error {
+	var roster []room.Peer
+	if r := n.attachedRoom(); r != nil {
+		roster = r.Roster()
+	}
+	data := n.encodePresence(roster)
+	n.mu.Lock()
+	rev := n.ownRev
+	n.checkReplica()
+	n.mu.Unlock()
+	rev, err := n.nodesKV.Update(ctx, n.o.Node, data, rev)
+	if changedMeanwhile(err) || errors.Is(err, jetstream.ErrKeyNotFound) {
+		rev, err = n.retake(ctx, data)
+	}
+	if err != nil {
+		return err
+	}
+	now := n.o.Now()
+	n.mu.Lock()
+	if now.Sub(n.lastBeat) > 2*n.o.Heartbeat {
+		n.upSince = now // back after an outage: the others get DeadAfter too
+	}
+	n.ownRev, n.lastBeat = rev, now
+	n.mu.Unlock()
+	return nil
+}
+
+// retake stores the node's record when the last one it stored is no
+// longer there.
+func (n *Node) retake(ctx context.Context, data []byte) (uint64, error) {
+	e, err := n.nodesKV.Get(ctx, n.o.Node)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		n.log.Warn("cluster: this node's record was gone (taken for dead?); storing it again")
+		return n.nodesKV.Create(ctx, n.o.Node, data)
+	}
+	if err != nil {
+		return 0, err
+	}
+	if p, ok := decodePresence(e.Key(), e.Value(), n.maxSize); !ok || p.Incarnation != n.inc {
+		return 0, fmt.Errorf("cluster: node %s: another run has its record: %w", n.o.Node, ErrNodeTaken)
+	}
+	return n.nodesKV.Update(ctx, n.o.Node, data, e.Revision())
+}
+
+// encodePresence encodes the node's record with roster, leaving out the
+// last members if the record would not fit in a NATS message.
+func (n *Node) encodePresence(roster []room.Peer) []byte {
+	roster = roster[:min(len(roster), room.MaxPeers)]
+	p := presence{Version: recordVersion, Node: n.o.Node, Incarnation: n.inc, Started: n.started,
+		Count: len(roster), Members: make([]rosterRow, 0, len(roster)), Heartbeat: n.o.Now()}
+	for _, m := range roster {
+		if room.ValidateNick(m.Nick) == nil {
+			p.Members = append(p.Members, rosterRow{Nick: m.Nick, Transport: m.Transport, Joined: m.Joined})
+		}
+	}
+	for {
+		data, err := json.Marshal(&p)
+		if err == nil && len(data) <= n.maxSize-1024 || len(p.Members) == 0 {
+			return data
+		}
+		p.Members = p.Members[:len(p.Members)/2]
+	}
+}
+
+// sweep buries the nodes whose records were not renewed for DeadAfter,
+// frees the claims of nodes that are gone and ends the holds that
+// expired. It does nothing while this node cannot renew its own record:
+// a node cut off from NATS must not take the others for dead.
+func (n *Node) sweep() {
+	now := n.o.Now()
+	n.mu.Lock()
+	cutOff := now.Sub(n.lastBeat) > 2*n.o.Heartbeat
+	stale := make(map[string]uint64)
+	for name, e := range n.nodes {
+		if name != n.o.Node && !n.live(e, now) {
+			stale[name] = e.rev
+		}
+	}
+	n.mu.Unlock()
+	if cutOff {
+		return
+	}
+	ctx, cancel := n.opContext()
+	defer cancel()
+	for name, rev := range stale {
+		e, err := n.nodesKV.Get(ctx, name)
+		if err != nil || e.Revision() != rev {
+			continue // buried by another node, or renewed
+		}
+		if err := n.bury(ctx, e); err != nil {
+			n.log.Warn("cluster: burying a dead node", "dead", name, "err", err)
+		}
+	}
+	n.freeOrphans(ctx)
+	n.sweeps.Add(1)
+}
+
+// bury announces the members of the dead node whose last record is e as
+// left (once in all, whichever nodes do it), frees its nickname claims
+// and deletes its record (compare and set: if it renewed it meanwhile,
+// it lives).
+func (n *Node) bury(ctx context.Context, e jetstream.KeyValueEntry) error {
+	p, ok := decodePresence(e.Key(), e.Value(), n.maxSize)
+	if ok {
+		if err := n.announceLeaves(p); err != nil {
+			return err
+		}
+		n.freeClaims(ctx, func(r *nickRecord) bool { return r.Node == p.Node && r.Incarnation == p.Incarnation })
+	} else {
+		n.metrics.badRecords.Inc()
+	}
+	err := n.nodesKV.Delete(ctx, e.Key(), jetstream.LastRevision(e.Revision()))
+	if changedMeanwhile(err) {
+		return nil // buried by another node, or renewed
+	}
+	if err != nil {
+		return err
+	}
+	n.metrics.deadNodes.Inc()
+	if ok {
+		n.log.Warn("cluster: a node stopped answering; its members were announced left", "dead", p.Node, "members", len(p.Members))
+	}
+	return nil
+}
+
+// announceLeaves appends a leave for each member of the dead node p, each
+// with an id of its own that every node derives alike.
+func (n *Node) announceLeaves(p *presence) error {
+	reason := room.Reason{Kind: room.ReasonLost, Detail: "its node " + p.Node + " stopped answering"}
+	for i, m := range p.Members {
+		ev := &room.Event{Kind: room.Leave, Time: n.o.Now(), From: m.Nick, Reason: reason}
+		if _, err := n.o.Log.AppendOnce(ev, fmt.Sprintf("gone.%s.%s.%d", p.Node, p.Incarnation, i)); err != nil {
+			return fmt.Errorf("announcing %s left: %w", m.Nick, err)
+		}
+	}
+	return nil
+}
+
+// freeClaims deletes the claims (not the holds) that match, at most
+// maxFreedPerSweep of them, each compare-and-set on the revision seen.
+func (n *Node) freeClaims(ctx context.Context, match func(*nickRecord) bool) {
+	n.mu.Lock()
+	doomed := make(map[string]uint64)
+	for key, c := range n.claims {
+		if len(doomed) < maxFreedPerSweep && !c.r.held() && match(c.r) {
+			doomed[key] = c.rev
+		}
+	}
+	n.mu.Unlock()
+	n.deleteClaims(ctx, doomed)
+}
+
+// deleteClaims deletes the nickname records given with their revisions.
+func (n *Node) deleteClaims(ctx context.Context, doomed map[string]uint64) {
+	for key, rev := range doomed {
+		if err := n.nicksKV.Delete(ctx, key, jetstream.LastRevision(rev)); err == nil {
+			n.forgetClaim(key, rev)
+		}
+	}
+}
+
+// freeOrphans deletes the claims of nodes that have no record (buried
+// by a sweep that failed half-way, or forged), once a direct read shows
+// the record gone, and the holds that expired.
+func (n *Node) freeOrphans(ctx context.Context) {
+	now := n.o.Now()
+	n.mu.Lock()
+	doomed := make(map[string]uint64)
+	suspects := make(map[string]bool)
+	for key, c := range n.claims {
+		if len(doomed) >= maxFreedPerSweep {
+			break
+		}
+		if c.r.held() {
+			if now.After(c.r.HeldUntil) {
+				doomed[key] = c.rev
+			}
+			continue
+		}
+		if e, ok := n.nodes[c.r.Node]; !ok || e.p.Incarnation != c.r.Incarnation {
+			suspects[c.r.Node] = true
+		}
+	}
+	n.mu.Unlock()
+	checked := 0
+	for node := range suspects {
+		if checked++; checked > maxSuspects {
+			break // a burst of forgeries: a few per sweep
+		}
+		e, err := n.nodesKV.Get(ctx, node)
+		inc := ""
+		switch {
+		case errors.Is(err, jetstream.ErrKeyNotFound):
+		case err != nil:
+			continue
+		default:
+			if p, ok := decodePresence(e.Key(), e.Value(), n.maxSize); ok {
+				inc = p.Incarnation
+			}
+		}
+		n.freeClaims(ctx, func(r *nickRecord) bool { return r.Node == node && r.Incarnation != inc })
+	}
+	n.deleteClaims(ctx, doomed)
+}
