@@ -78,13 +78,14 @@ func joinCluster(ctx context.Context, cfg *config, store *jetlog.Log, reg promet
 		return nil, nil
 	}
 	node, err := cluster.Join(ctx, cluster.Options{
-		Node:      c.node,
-		Conn:      store.Conn(),
-		Log:       store,
-		Replicas:  c.replicas,
-		Heartbeat: c.heartbeat,
-		DeadAfter: c.deadAfter,
-		Logger:    logger.With("part", "cluster"),
+		Node:       c.node,
+		Conn:       store.Conn(),
+		Log:        store,
+		Replicas:   c.replicas,
+		Heartbeat:  c.heartbeat,
+		DeadAfter:  c.deadAfter,
+		Logger:     logger.With("part", "cluster"),
+		Registerer: reg,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
