@@ -1,0 +1,526 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"chatd/internal/jetlog"
+	"chatd/internal/testproc"
+)
+
+// These tests run one room on three chatd nodes (a, b, c) over three real
+// nats-servers clustered on loopback, as an operator deploys them (see
+// docs/CLUSTER.md): the real openssl s_client and ssh connect to
+// different nodes and must see one room.
+
+// clusterHeartbeat is the presence heartbeat the nodes are asked for, by
+// the environment (CHATD_CLUSTER_HEARTBEAT, for --cluster-heartbeat), so
+// that a dead node is noticed in seconds; a chatd without that flag
+// ignores it and uses its defaults (5 s, dead after 15 s), which the
+// tests allow for too (nodeDeathWait).
+const clusterHeartbeat = "1s"
+
+// nodeDeathWait bounds how long the members of a killed node may take to
+// be announced as left: within ~30 s, says the issue.
+const nodeDeathWait = 35 * time.Second
+
+// removalWait bounds how long a kick or ban made on one node may take to
+// remove a member on another: within a second, with room for a loaded
+// machine.
+const removalWait = 2 * time.Second
+
+// chatCluster is three nats-servers and three chatd nodes, a, b and c,
+// sharing one room, with alice as its owner.
+type chatCluster struct {
+	t                               *testing.T
+	nats                            *testproc.NATSCluster
+	nodes                           map[string]*testproc.Chatd
+	alice, bob, carol, mallory, zed person
+	dir, admins, certFile, keyFile  string
+	chatd                           string // chatd, wrapped to set the heartbeat
+}
+
+// newChatCluster starts the nats-servers and the nodes: one certificate
+// for all of them (so that a client trusts one certificate whichever node
+// it reaches), one admins file naming alice.
+func newChatCluster(t *testing.T) *chatCluster {
+	t.Helper()
+	requireOpenSSL(t)
+	requireSSH(t)
+	dir := t.TempDir()
+	c := &chatCluster{t: t, dir: dir, nodes: map[string]*testproc.Chatd{},
+		alice: newPerson(t, dir, "alice"), bob: newPerson(t, dir, "bob"), carol: newPerson(t, dir, "carol"),
+		mallory: newPerson(t, dir, "mallory"), zed: newPerson(t, dir, "zed")}
+	mustRun(t, chatdBinary, "cert", "--out", filepath.Join(dir, "tls"))
+	c.certFile, c.keyFile = filepath.Join(dir, "tls", "cert.pem"), filepath.Join(dir, "tls", "key.pem")
+	c.admins = filepath.Join(dir, "admins")
+	if err := os.WriteFile(c.admins, []byte(c.alice.certFP+" alice\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.chatd = filepath.Join(dir, "chatd-node")
+	wrapper := "#!/bin/sh\nCHATD_CLUSTER_HEARTBEAT=" + clusterHeartbeat + " exec '" + chatdBinary + "' \"$@\"\n"
+	if err := os.WriteFile(c.chatd, []byte(wrapper), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	c.nats = testproc.StartNATSCluster(t, 3)
+	for _, name := range []string{"a", "b", "c"} {
+		c.nodes[name] = testproc.StartChatd(t, c.chatd, filepath.Join(dir, "node-"+name),
+			"--nats", c.nats.URLs(), "--node", name, "--nats-replicas", "3",
+			"--tls-addr", "127.0.0.1:0", "--ssh-addr", "127.0.0.1:0",
+			"--cert", c.certFile, "--key", c.keyFile, "--admins", c.admins, "--history", "200")
+	}
+	return c
+}
+
+// requireClusterFlags skips the test if chatd has no --node flag yet: the
+// flags of issue 17 are wired into cmd/chatd apart from this test, which
+// was written against them.
+func requireClusterFlags(t *testing.T) {
+	t.Helper()
+	help, _ := exec.Command(chatdBinary, "--help").CombinedOutput()
+	if !strings.Contains(string(help), "--node ") {
+		t.Skip("chatd has no --node flag yet")
+	}
+}
+
+// openssl connects p to node with openssl s_client, presenting p's
+// certificate, from the loopback address from.
+func (c *chatCluster) openssl(node string, p person, from string) *testproc.Process {
+	c.t.Helper()
+	s := c.nodes[node]
+	argv := []string{"openssl", "s_client", "-quiet", "-verify_return_error", "-verify_hostname", "localhost",
+		"-servername", "localhost", "-connect", "127.0.0.1:" + s.Port, "-CAfile", c.certFile,
+		"-cert", p.cert, "-key", p.certKey, "-bind", from + ":0"}
+	return testproc.Start(c.t, p.nick+"@"+node, nil, argv...)
+}
+
+// join connects p to node over TLS and joins as nick.
+func (c *chatCluster) join(node string, p person, nick, from string) *testproc.Process {
+	c.t.Helper()
+	conn := c.openssl(node, p, from)
+	conn.Expect("*** Choose a nickname")
+	conn.Send(nick)
+	conn.Expect("*** " + nick + " joined")
+	return conn
+}
+
+// screen opens p's SSH screen on node as nick, with p's key only.
+func (c *chatCluster) screen(node string, p person, nick string) *testproc.Screen {
+	c.t.Helper()
+	argv := sshArgs(c.t, c.nodes[node], nick, "-i", p.sshKey, "-o", "IdentitiesOnly=yes",
+		"-o", "IdentityAgent=none", "-o", "BatchMode=yes")
+	return testproc.StartScreen(c.t, "ssh "+nick+"@"+node, 100, 40, argv...)
+}
+
+// TestClusterOfThreeNodes is the room on three nodes, one scene after
+// another on one deployment (each scene builds on the members the ones
+// before left in the room): one order and one history everywhere, one
+// member list, private messages, one nickname space, kicks and bans
+// across nodes, then a nats-server and a chatd node killed.
+func TestClusterOfThreeNodes(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("runs three nats-servers and three chatd nodes")
+	}
+	requireClusterFlags(t)
+	c := newChatCluster(t)
+	alice := c.join("a", c.alice, "alice", "127.0.0.1")
+	bob := c.join("b", c.bob, "bob", "127.0.0.1")
+	alice.Expect("*** bob joined")
+	carol := c.screen("c", c.carol, "carol")
+	carol.WaitFor("carol joined")
+	for _, p := range []*testproc.Process{alice, bob} {
+		p.Expect("*** carol joined")
+	}
+
+	var late []*testproc.Process
+	t.Run("OneOrderAndOneHistory", func(t *testing.T) {
+		late = checkOneOrder(t, c, alice, bob, carol)
+	})
+	if t.Failed() {
+		return
+	}
+	t.Run("WhoListsEveryNode", func(t *testing.T) { checkWho(t, late) })
+	t.Run("PrivateMessagesAcrossNodes", func(t *testing.T) { checkPrivate(t, alice, bob, carol) })
+	t.Run("OneNicknameSpace", func(t *testing.T) { checkNicknames(t, c, alice) })
+	t.Run("KickAndBanAcrossNodes", func(t *testing.T) { checkKickAndBan(t, c, alice, bob) })
+	t.Run("NATSServerKilled", func(t *testing.T) {
+		checkNATSServerKilled(t, c, alice, append([]*testproc.Process{bob}, late...), carol)
+	})
+	t.Run("ChatdNodeKilled", func(t *testing.T) { checkNodeKilled(t, c, alice, late[2], carol) })
+}
+
+// publicLineRE matches a public message as a TLS member reads it, live or
+// in the recent history: "[15:04:05] <nick> text".
+var publicLineRE = regexp.MustCompile(`^\[\d\d:\d\d:\d\d\] <([^>]+)> (.*)$`)
+
+// publicLines returns the public messages in out, in order, as "nick> text".
+func publicLines(out string) []string {
+	var lines []string
+	for line := range strings.Lines(out) {
+		if m := publicLineRE.FindStringSubmatch(strings.TrimRight(line, "\r\n")); m != nil {
+			lines = append(lines, m[1]+"> "+m[2])
+		}
+	}
+	return lines
+}
+
+// historyOf returns the recent history a joiner was shown: the lines
+// between "*** recent history" and "*** end of recent history".
+func historyOf(t *testing.T, out string) []string {
+	t.Helper()
+	start := strings.Index(out, "*** recent history")
+	end := strings.Index(out, "*** end of recent history")
+	if start < 0 || end < start {
+		t.Fatalf("no recent history in:\n%s", out)
+	}
+	body := out[start:end]
+	body = body[strings.IndexByte(body, '\n')+1:]
+	return strings.Split(strings.TrimRight(body, "\r\n"), "\n")
+}
+
+// checkOneOrder: alice (a) and bob (b) send at the same time, carol (c,
+// SSH) too; each sees the others' lines in one order, which late joiners
+// on each node (dave on a, erin on b, frank on c) find as the history,
+// the same on all three. It returns the late joiners.
+func checkOneOrder(t *testing.T, c *chatCluster, alice, bob *testproc.Process, carol *testproc.Screen) []*testproc.Process {
+	const each = 6
+	var sent []string
+	for i := range each {
+		a, b := fmt.Sprintf("alice-line-%02d", i), fmt.Sprintf("bob-line-%02d", i)
+		alice.Send(a)
+		bob.Send(b)
+		sent = append(sent, "alice> "+a, "bob> "+b)
+		if i%3 == 0 {
+			line := fmt.Sprintf("carol-line-%02d", i)
+			carol.Type(line + "\r")
+			sent = append(sent, "carol> "+line)
+		}
+	}
+	// Nobody is echoed their own lines: each waits for the others' last.
+	waitPrinted(t, alice, 0, testproc.Wait, "<bob> bob-line-05", "<carol> carol-line-03")
+	waitPrinted(t, bob, 0, testproc.Wait, "<alice> alice-line-05", "<carol> carol-line-03")
+	carol.WaitFor("alice-line-05")
+	carol.WaitFor("bob-line-05")
+
+	var late []*testproc.Process
+	var histories [][]string
+	for _, j := range []struct{ node, nick string }{{"a", "dave"}, {"b", "erin"}, {"c", "frank"}} {
+		p := c.openssl(j.node, newPerson(t, t.TempDir(), j.nick), "127.0.0.1")
+		p.Expect("*** Choose a nickname")
+		p.Send(j.nick)
+		p.Expect("*** end of recent history")
+		p.Expect("*** " + j.nick + " joined")
+		late = append(late, p)
+		histories = append(histories, historyOf(t, p.Output()))
+	}
+	order := publicLines(strings.Join(histories[0], "\n"))
+	if !sameElements(order, sent) {
+		t.Fatalf("dave's history holds the messages\n%s\nwant, in any order,\n%s", strings.Join(order, "\n"), strings.Join(sent, "\n"))
+	}
+	for i := range histories {
+		for j := i + 1; j < len(histories); j++ {
+			short, long := histories[i], histories[j]
+			if len(short) > len(long) {
+				short, long = long, short
+			}
+			if !slices.Equal(short, long[:len(short)]) {
+				t.Errorf("late joiners on different nodes were shown different histories:\n%s\n---\n%s",
+					strings.Join(histories[i], "\n"), strings.Join(histories[j], "\n"))
+			}
+		}
+	}
+	for _, m := range []struct {
+		nick string
+		p    *testproc.Process
+	}{{"alice", alice}, {"bob", bob}} {
+		want := slices.DeleteFunc(slices.Clone(order), func(l string) bool { return strings.HasPrefix(l, m.nick+"> ") })
+		if got := publicLines(m.p.Output()); !slices.Equal(got, want) {
+			t.Errorf("%s saw\n%s\nwant the room's order\n%s", m.nick, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+	checkScreenOrder(t, carol, order)
+	return late
+}
+
+// sameElements reports whether a and b hold the same lines, in any order.
+func sameElements(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
+
+// checkScreenOrder checks that an SSH screen shows the texts of order in
+// that order (each text once, as a substring of the screen).
+func checkScreenOrder(t *testing.T, s *testproc.Screen, order []string) {
+	t.Helper()
+	screen := s.Text()
+	at := -1
+	for _, l := range order {
+		text := l[strings.Index(l, "> ")+2:]
+		i := strings.Index(screen, text)
+		if i < 0 {
+			continue // scrolled away, or her own line drawn elsewhere
+		}
+		if i < at {
+			t.Errorf("the SSH screen shows %q out of the room's order:\n%s", text, screen)
+		}
+		at = i
+	}
+}
+
+// checkWho: /who on each node names the members of every node.
+func checkWho(t *testing.T, late []*testproc.Process) {
+	for _, p := range late {
+		from := len(p.Output())
+		p.Send("/who")
+		waitPrinted(t, p, from, testproc.Wait, "alice", "bob", "carol", "dave", "erin", "frank")
+	}
+}
+
+// waitPrinted waits until what p printed after offset from holds every one
+// of wants.
+func waitPrinted(t *testing.T, p *testproc.Process, from int, wait time.Duration, wants ...string) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for {
+		out := p.Output()[from:]
+		missing := slices.DeleteFunc(slices.Clone(wants), func(w string) bool { return strings.Contains(out, w) })
+		if len(missing) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("within %v, never printed %q; it printed:\n%s", wait, missing, out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// checkPrivate: /msg reaches a member on another node, and the receipt
+// comes back; both ways, TLS and SSH.
+func checkPrivate(t *testing.T, alice, bob *testproc.Process, carol *testproc.Screen) {
+	alice.Send("/msg carol psst from node a")
+	carol.WaitFor("psst from node a")
+	alice.Expect("-> *carol* psst from node a")
+	carol.Type("/msg bob hush from node c\r")
+	bob.Expect("*carol* hush from node c")
+	if strings.Contains(alice.Output(), "hush from node c") {
+		t.Errorf("a private message to bob reached alice:\n%s", alice.Output())
+	}
+}
+
+// checkNicknames: alice's nickname, on node a, is refused on node b as is
+// and as a look-alike; a free one is taken.
+func checkNicknames(t *testing.T, c *chatCluster, alice *testproc.Process) {
+	conn := c.openssl("b", c.zed, "127.0.0.1")
+	conn.Expect("*** Choose a nickname")
+	for _, nick := range []string{"alice", "ALICE", "a1ice"} {
+		conn.Send(nick)
+		conn.Expect(fmt.Sprintf("!!! nickname taken: %q is already in use", nick))
+	}
+	conn.Send("zed")
+	conn.Expect("*** zed joined")
+	alice.Expect("*** zed joined")
+	conn.Send("/quit")
+	alice.Expect("*** zed left (quit)")
+}
+
+// checkKickAndBan: alice, an owner on node a, kicks mallory off node b
+// and then bans her; each takes effect on b within removalWait, is
+// announced once, and the ban keeps her out of b's and c's doors.
+func checkKickAndBan(t *testing.T, c *chatCluster, alice, bob *testproc.Process) {
+	mallory := c.join("b", c.mallory, "mallory", "127.0.0.2")
+	alice.Expect("*** mallory joined")
+	start := time.Now()
+	alice.Send("/kick mallory spamming links")
+	mallory.Expect("!!! disconnected: kicked by alice: spamming links")
+	if d := time.Since(start); d > removalWait {
+		t.Errorf("a kick on node a took %v to remove a member of node b", d)
+	}
+	mallory.WaitExit()
+	for _, p := range []*testproc.Process{alice, bob} {
+		p.Expect("*** mallory left (kicked by alice: spamming links)")
+	}
+
+	mallory = c.join("b", c.mallory, "mallory", "127.0.0.2")
+	alice.Expect("*** mallory joined")
+	start = time.Now()
+	alice.Send("/ban mallory spam")
+	mallory.Expect("!!! disconnected: banned by alice")
+	if d := time.Since(start); d > removalWait {
+		t.Errorf("a ban on node a took %v to remove a member of node b", d)
+	}
+	mallory.WaitExit()
+	for _, p := range []*testproc.Process{alice, bob} {
+		p.Expect("*** mallory left (banned by alice")
+	}
+	for _, node := range []string{"b", "c"} {
+		refusedWithin(t, c, node, c.mallory, "127.0.0.2", removalWait, "you are banned")
+	}
+	// Each leave was announced once: by then alice has read past a line
+	// sent after them.
+	bob.Send("after the ban")
+	alice.Expect("<bob> after the ban")
+	for _, leave := range []string{"*** mallory left (kicked by alice", "*** mallory left (banned by alice"} {
+		if n := strings.Count(alice.Output(), leave); n != 1 {
+			t.Errorf("alice read %q %d times, want once", leave, n)
+		}
+	}
+}
+
+// refusedWithin connects p to node over TLS from from until it is refused
+// at the door with a line holding want, for at most wait: a node learns
+// of a ban made on another from its key-value watch.
+func refusedWithin(t *testing.T, c *chatCluster, node string, p person, from string, wait time.Duration, want string) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for {
+		conn := c.openssl(node, p, from)
+		conn.Expect("*** Welcome to chatd")
+		refused := firstOf(t, conn, "!!! disconnected: refused: ", "*** Choose a nickname") == 0
+		if refused {
+			line := conn.Expect("!!! disconnected: refused: ")
+			if !strings.Contains(line, want) {
+				t.Errorf("refused at node %s's door with %q, want %q in it", node, line, want)
+			}
+			conn.WaitExit()
+			return
+		}
+		conn.Signal(syscall.SIGKILL)
+		conn.WaitExit()
+		if time.Now().After(deadline) {
+			t.Fatalf("%s was still let in at node %s's door %v after the ban", p.nick, node, wait)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// firstOf waits until p has printed one of wants and returns the index of
+// the one printed first; it consumes nothing.
+func firstOf(t *testing.T, p *testproc.Process, wants ...string) int {
+	t.Helper()
+	deadline := time.Now().Add(testproc.Wait)
+	for {
+		out := p.Output()
+		best, at := -1, len(out)
+		for i, w := range wants {
+			if j := strings.Index(out, w); j >= 0 && j < at {
+				best, at = i, j
+			}
+		}
+		if best >= 0 {
+			return best
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("printed none of %q:\n%s", wants, out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// checkNATSServerKilled: the nats-server leading the room's stream is
+// killed (-9) while alice talks; every line she sends, before, during and
+// after the new leader's election, reaches every member on every node,
+// in order, none twice.
+func checkNATSServerKilled(t *testing.T, c *chatCluster, alice *testproc.Process, others []*testproc.Process, carol *testproc.Screen) {
+	leader := streamLeader(t, c.nats)
+	from := len(alice.Output())
+	var lines []string
+	for i := range 8 {
+		if i == 2 {
+			c.nats.Kill(leader)
+		}
+		line := fmt.Sprintf("through the outage %d", i)
+		alice.Send(line)
+		lines = append(lines, "alice> "+line)
+		for _, p := range others {
+			p.Expect("<alice> " + line)
+		}
+		carol.WaitFor(line)
+	}
+	for _, p := range others {
+		got := slices.DeleteFunc(publicLines(p.Output()), func(l string) bool { return !strings.Contains(l, "through the outage") })
+		if !slices.Equal(got, lines) {
+			t.Errorf("a member read\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(lines, "\n"))
+		}
+	}
+	if out := alice.Output()[from:]; strings.Contains(out, "!!! ") {
+		t.Errorf("alice was told of a failure during the outage:\n%s", out)
+	}
+	c.nats.Restart(leader)
+}
+
+// streamLeader returns the index of the nats-server that leads the room's
+// stream, as the servers' /jsz report it.
+func streamLeader(t *testing.T, n *testproc.NATSCluster) int {
+	t.Helper()
+	var jsz struct {
+		Accounts []struct {
+			Streams []struct {
+				Name    string `json:"name"`
+				Cluster struct {
+					Leader string `json:"leader"`
+				} `json:"cluster"`
+			} `json:"stream_detail"`
+		} `json:"account_details"`
+	}
+	deadline := time.Now().Add(testproc.Wait)
+	for {
+		for i := range n.N() {
+			if err := n.Monitor(i, "/jsz?accounts=true&streams=true", &jsz); err != nil {
+				continue
+			}
+			for _, a := range jsz.Accounts {
+				for _, s := range a.Streams {
+					var leader int
+					if s.Name == jetlog.DefaultStream && s.Cluster.Leader != "" {
+						if _, err := fmt.Sscanf(s.Cluster.Leader, "s%d", &leader); err == nil && leader >= 1 && leader <= n.N() {
+							return leader - 1
+						}
+					}
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no server reports a leader of stream %s", jetlog.DefaultStream)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// checkNodeKilled: node b is killed (-9) with bob and erin on it; alice
+// (a), carol and frank (c) read that they left, once each, within
+// nodeDeathWait, and bob's nickname is free again: zed, another person
+// (bob's is held for his certificate for a while), may take it.
+func checkNodeKilled(t *testing.T, c *chatCluster, alice, frank *testproc.Process, carol *testproc.Screen) {
+	b := c.nodes["b"]
+	b.Signal(syscall.SIGKILL)
+	b.WaitExit()
+	for _, p := range []*testproc.Process{alice, frank} {
+		waitPrinted(t, p, 0, nodeDeathWait, "*** bob left (connection lost", "*** erin left (connection lost")
+	}
+	carol.WaitFor("bob left")
+
+	// Once each: a line sent after the leaves has been read by then.
+	alice.Send("after node b")
+	frank.Expect("<alice> after node b")
+	for _, leave := range []string{"*** bob left (", "*** erin left ("} {
+		for _, p := range []*testproc.Process{alice, frank} {
+			if n := strings.Count(p.Output(), leave); n != 1 {
+				t.Errorf("%q read %d times, want once:\n%s", leave, n, p.Output())
+			}
+		}
+	}
+	newBob := c.join("a", c.zed, "bob", "127.0.0.1")
+	frank.Expect("*** bob joined")
+	newBob.Send("/quit")
+}
