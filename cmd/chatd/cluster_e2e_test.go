@@ -177,7 +177,7 @@ func historyOf(t *testing.T, out string) []string {
 		t.Fatalf("no recent history in:\n%s", out)
 	}
 	// Both marker lines are whole lines, with a time stamp before them.
-	body := out[start:strings.LastIndexByte(out[:end], '\n')+1]
+	body := out[start : strings.LastIndexByte(out[:end], '\n')+1]
 	body = body[strings.IndexByte(body, '\n')+1:]
 	return strings.Split(strings.TrimRight(body, "\r\n"), "\n")
 }
