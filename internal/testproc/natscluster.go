@@ -43,14 +43,21 @@ const clusterName = "chatd-test"
 // for a JetStream cluster means that a meta leader is elected and known.
 func StartNATSCluster(t testing.TB, n int) *NATSCluster {
 	t.Helper()
+	bin, err := BuildNATS(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return StartNATSClusterOf(t, bin, n)
+}
+
+// StartNATSClusterOf is StartNATSCluster with the nats-server binary bin
+// (BuildNATS), for a package that builds it once for all its tests.
+func StartNATSClusterOf(t testing.TB, bin string, n int) *NATSCluster {
+	t.Helper()
 	if n < 1 || n > 9 {
 		t.Fatalf("StartNATSCluster: %d servers; want 1 to 9", n)
 	}
 	dir := t.TempDir()
-	bin, err := BuildNATS(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	c := &NATSCluster{t: t, bin: bin}
 	ports := freePorts(t, 3*n)
 	for i := range n {
