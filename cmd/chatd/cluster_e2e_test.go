@@ -380,8 +380,7 @@ func checkKickAndBan(t *testing.T, c *chatCluster, alice, bob *testproc.Process)
 	alice.Expect("*** mallory joined")
 	mallory.Send("/register")
 	mallory.Expect(`*** "mallory" is now registered`)
-	start = time.Now()
-	alice.Send("/ban mallory spam")
+	start = banAcrossNodes(t, alice, mallory, "mallory spam")
 	mallory.Expect("!!! disconnected: banned by alice")
 	if d := time.Since(start); d > removalWait {
 		t.Errorf("a ban on node a took %v to remove a member of node b", d)
@@ -401,6 +400,26 @@ func checkKickAndBan(t *testing.T, c *chatCluster, alice, bob *testproc.Process)
 		if n := strings.Count(alice.Output(), leave); n != 1 {
 			t.Errorf("alice read %q %d times, want once", leave, n)
 		}
+	}
+}
+
+// banAcrossNodes has op send "/ban " + args until op's node knows the
+// registered member it names, which it learns from its watch of the
+// accounts within a second of the registration: until then it answers
+// that nobody is called so. It returns when the ban was sent.
+func banAcrossNodes(t *testing.T, op, target *testproc.Process, args string) time.Time {
+	t.Helper()
+	deadline := time.Now().Add(removalWait)
+	for {
+		from, sent := len(op.Output()), time.Now()
+		op.Send("/ban " + args)
+		if firstOfEither(t, target, "banned by", op, from, "!!! no one called") {
+			return sent
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node a still knew no registered %q %v after the registration:\n%s", args, removalWait, op.Output()[from:])
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
