@@ -135,7 +135,7 @@ n=0
 for node in $NODES; do
 	echo
 	echo "  node $node (log: $DEMO/logs/chatd-$node.log, metrics: http://127.0.0.1:$((9101 + n))/metrics)"
-	echo "    openssl s_client -quiet -verify_return_error -verify_hostname localhost -connect localhost:$((6697 + n)) -CAfile $cert"
+	echo "    openssl s_client -quiet -verify_return_error -verify_hostname localhost -servername localhost -connect localhost:$((6697 + n)) -CAfile $cert"
 	echo "    ssh -p $((2222 + n)) NICK@localhost"
 	n=$((n + 1))
 done
