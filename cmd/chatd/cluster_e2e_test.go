@@ -589,14 +589,49 @@ func streamLeader(t *testing.T, n *testproc.NATSCluster) int {
 	}
 }
 
-// checkNodeKilled: node b is killed (-9) with bob and erin on it; alice
-// (a), carol and frank (c) read that they left, once each, within
-// nodeDeathWait, and bob's nickname is free again: zed, another person
-// (bob's is held for his certificate for a while), may take it.
+// chatClient starts the bundled client on a screen as nick, given the
+// addresses of nodes in that order, trusting the room's certificate.
+func (c *chatCluster) chatClient(t *testing.T, nick string, nodes ...string) *testproc.Screen {
+	t.Helper()
+	var addrs []string
+	for _, n := range nodes {
+		addrs = append(addrs, c.nodes[n].Addr())
+	}
+	dir := t.TempDir()
+	return testproc.StartScreen(t, "chat "+nick, 100, 30, chatBinary, "--ca", c.certFile, "--nick", nick,
+		"--known-servers", filepath.Join(dir, "known"), "--identity", filepath.Join(dir, "identity.pem"),
+		strings.Join(addrs, ","))
+}
+
+// checkFailover: gus's chat, whose node b was killed, rejoins through
+// node a by itself, shows what alice said meanwhile, once, and talks
+// again.
+func checkFailover(t *testing.T, c *chatCluster, gus *testproc.Screen, alice *testproc.Process) {
+	t.Helper()
+	alice.Send("while node b is down")
+	gus.WaitFor("reconnected to " + c.nodes["a"].Addr())
+	screen := gus.WaitFor("alice: while node b is down")
+	if n := strings.Count(screen, "while node b is down"); n != 1 {
+		t.Errorf("gus's screen shows alice's line %d times, want once:\n%s", n, screen)
+	}
+	gus.Type("gus is back\r")
+	alice.Expect("<gus> gus is back")
+}
+
+// checkNodeKilled: node b is killed (-9) with bob, erin and gus (the
+// bundled client, given nodes b and a) on it; gus is back through node a
+// at once (checkFailover); alice (a), carol and frank (c) read that bob
+// and erin left, once each, within nodeDeathWait, and bob's nickname is
+// free again: zed, another person (bob's is held for his certificate for
+// a while), may take it.
 func checkNodeKilled(t *testing.T, c *chatCluster, alice, frank *testproc.Process, carol *testproc.Screen) {
+	gus := c.chatClient(t, "gus", "b", "a")
+	gus.WaitFor("gus joined")
+	alice.Expect("*** gus joined")
 	b := c.nodes["b"]
 	b.Signal(syscall.SIGKILL)
 	b.WaitExit()
+	checkFailover(t, c, gus, alice)
 	for _, p := range []*testproc.Process{alice, frank} {
 		waitPrinted(t, p, 0, nodeDeathWait, "*** bob left (connection lost", "*** erin left (connection lost")
 	}
