@@ -71,7 +71,8 @@ func newChatCluster(t *testing.T) *chatCluster {
 			"--nats", c.nats.URLs(), "--node", name, "--nats-replicas", "3",
 			"--cluster-heartbeat", clusterHeartbeat, "--cluster-dead-after", clusterDeadAfter,
 			"--tls-addr", "127.0.0.1:0", "--ssh-addr", "127.0.0.1:0",
-			"--cert", c.certFile, "--key", c.keyFile, "--admins", c.admins, "--history", "200")
+			"--cert", c.certFile, "--key", c.keyFile, "--admins", c.admins, "--history", "200",
+			"--metrics-addr", "127.0.0.1:0")
 	}
 	return c
 }
@@ -142,6 +143,10 @@ func TestClusterOfThreeNodes(t *testing.T) {
 	carol.WaitFor("carol joined")
 	for _, p := range []*testproc.Process{alice, bob} {
 		p.Expect("*** carol joined")
+	}
+
+	for _, name := range []string{"a", "b", "c"} {
+		waitClusterMetric(t, c.nodes[name], `chatd_cluster_nodes{node="`+name+`"}`, 3)
 	}
 
 	// One scene after another, on the test's own t: the processes are
@@ -589,6 +594,23 @@ func streamLeader(t *testing.T, n *testproc.NATSCluster) int {
 	}
 }
 
+// waitClusterMetric polls node's /metrics until series (name and labels,
+// as exposed) has the value want.
+func waitClusterMetric(t *testing.T, node *testproc.Chatd, series string, want float64) {
+	t.Helper()
+	deadline := time.Now().Add(testproc.Wait)
+	for {
+		page := httpGet(t, node.MetricsURL+"/metrics")
+		if got, ok := metric(page, series); ok && got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never was %v; the cluster's metrics:\n%s", series, want, grepLines(page, "chatd_cluster_"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // chatClient starts the bundled client on a screen as nick, given the
 // addresses of nodes in that order, trusting the room's certificate.
 func (c *chatCluster) chatClient(t *testing.T, nick string, nodes ...string) *testproc.Screen {
@@ -636,6 +658,8 @@ func checkNodeKilled(t *testing.T, c *chatCluster, alice, frank *testproc.Proces
 		waitPrinted(t, p, 0, nodeDeathWait, "*** bob left (connection lost", "*** erin left (connection lost")
 	}
 	carol.WaitFor("bob left")
+	waitClusterMetric(t, c.nodes["a"], `chatd_cluster_nodes{node="a"}`, 2)
+	waitClusterMetric(t, c.nodes["a"], `chatd_cluster_bus_lag_events{node="a"}`, 0)
 
 	// Once each: a line sent after the leaves has been read by then.
 	alice.Send("after node b")
