@@ -45,7 +45,7 @@ type chatCluster struct {
 	nats                            *testproc.NATSCluster
 	nodes                           map[string]*testproc.Chatd
 	alice, bob, carol, mallory, zed person
-	dir, admins, certFile, keyFile  string
+	admins, certFile, keyFile       string
 }
 
 // newChatCluster starts the nats-servers and the nodes: one certificate
@@ -56,7 +56,7 @@ func newChatCluster(t *testing.T) *chatCluster {
 	requireOpenSSL(t)
 	requireSSH(t)
 	dir := t.TempDir()
-	c := &chatCluster{t: t, dir: dir, nodes: map[string]*testproc.Chatd{},
+	c := &chatCluster{t: t, nodes: map[string]*testproc.Chatd{},
 		alice: newPerson(t, dir, "alice"), bob: newPerson(t, dir, "bob"), carol: newPerson(t, dir, "carol"),
 		mallory: newPerson(t, dir, "mallory"), zed: newPerson(t, dir, "zed")}
 	mustRun(t, chatdBinary, "cert", "--out", filepath.Join(dir, "tls"))
