@@ -158,6 +158,7 @@ func TestClusterOfThreeNodes(t *testing.T) {
 	checkKickAndBan(t, c, alice, bob)
 	checkNATSServerKilled(t, c, alice, append([]*testproc.Process{bob}, late...), carol)
 	checkNodeKilled(t, c, alice, late[2], carol)
+	checkQuorumLost(t, c, alice, late[2])
 }
 
 // publicLineRE matches a public message as a TLS member reads it, live or
@@ -689,4 +690,30 @@ func checkNodeKilled(t *testing.T, c *chatCluster, alice, frank *testproc.Proces
 	}
 	frank.Expect("*** bob joined")
 	newBob.Send("/quit")
+}
+
+// checkQuorumLost: two of the three nats-servers are killed; nothing can
+// be stored, so the room turns read-only on every node and says so, and
+// refuses alice's line rather than show it to some; once the servers are
+// back it is writable again by itself, and the next line reaches frank on
+// node c.
+func checkQuorumLost(t *testing.T, c *chatCluster, alice, frank *testproc.Process) {
+	c.nats.Kill(1)
+	c.nats.Kill(2)
+	for _, p := range []*testproc.Process{alice, frank} {
+		p.Expect("*** the room is read-only")
+	}
+	from := len(alice.Output())
+	alice.Send("said without a quorum")
+	waitPrinted(t, alice, from, testproc.Wait, "!!! the room is read-only")
+	c.nats.Restart(1)
+	c.nats.Restart(2)
+	for _, p := range []*testproc.Process{alice, frank} {
+		p.Expect("*** the room is writable again")
+	}
+	alice.Send("said with a quorum again")
+	frank.Expect("<alice> said with a quorum again")
+	if strings.Contains(frank.Output(), "said without a quorum") {
+		t.Errorf("frank was shown a line the room refused:\n%s", frank.Output())
+	}
 }
