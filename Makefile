@@ -18,7 +18,7 @@ FUZZ_TARGETS := ./room:FuzzClean:15000x ./proto:FuzzParseLine:60000x ./proto:Fuz
 PLATFORMS := linux/amd64 linux/arm64
 DIST      ?= dist
 
-.PHONY: build run test vet fmt-check fuzz bench gobench release clean
+.PHONY: build run cluster test vet fmt-check fuzz bench gobench release clean
 
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
@@ -26,6 +26,12 @@ build:
 ## run: build and start chatd with its defaults (extra flags: make run ARGS="--tls-addr :8443")
 run: build
 	./$(BIN)/chatd $(ARGS)
+
+## cluster: a local demo of one room on three nodes: three nats-servers clustered
+## on loopback and three chatd nodes on their own ports; prints how to connect
+## to each; Ctrl-C stops it (scripts/cluster.sh; DEMO_DIR=cluster-demo keeps the room)
+cluster:
+	GO="$(GO)" BIN="$(BIN)" scripts/cluster.sh
 
 ## test: vet, formatting, a short fuzz run of each target, then every test with the race detector
 test: vet fmt-check
