@@ -196,6 +196,7 @@ type Log struct {
 	published atomic.Uint64 // messages published, counted in their mark
 	deleted   deletedSeqs   // the never-acked messages reconcile deleted
 	unacked   unackedMarks  // shared: the marks of messages published but not acked
+	follows   follows       // the feeds (Follow), told when the connection comes back
 
 	reads reader    // Replay's reads (see reader)
 	pages pageReads // Before's reads, apart from Replay's (page.go)
