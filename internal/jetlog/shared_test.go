@@ -329,6 +329,55 @@ func TestShared(t *testing.T) {
 		}
 	})
 
+	// Invalid: a record that is not an event (another program's, or
+	// forged) is skipped by the feed, counted, and does not stop it.
+	t.Run("Invalid", func(t *testing.T) {
+		a := openShared(t, srv.URL(), "INVALID")
+		f, fd := follow(t, a, 0)
+		if _, err := a.Append(chat("one")); err != nil {
+			t.Fatal(err)
+		}
+		publishForeign(t, a, a.opts.Subject, []byte(`{"kind":"chat","text":`))
+		publishForeign(t, a, a.opts.Subject, []byte(strings.Repeat("x", 1000)))
+		if _, err := a.Append(chat("two")); err != nil {
+			t.Fatal(err)
+		}
+		waitDelivered(t, f, 4)
+		if got, want := seqTexts(fd.got()), []string{"1:one", "4:two"}; !slices.Equal(got, want) {
+			t.Fatalf("delivered %v, want %v", got, want)
+		}
+		if f.Skipped() != 2 {
+			t.Fatalf("Skipped = %d, want 2", f.Skipped())
+		}
+	})
+
+	// Stall: an append to a server stalled past the timeout (SIGSTOP)
+	// fails; the server stores it once it runs again; Check deletes it,
+	// and nothing else.
+	t.Run("Stall", func(t *testing.T) {
+		a, b := openShared(t, srv.URL(), "STALL"), openShared(t, srv.URL(), "STALL")
+		if _, err := b.Append(chat("b1")); err != nil {
+			t.Fatal(err)
+		}
+		srv.Pause(t)
+		_, err := a.Append(chat("ghost"))
+		srv.Resume()
+		if err == nil {
+			t.Fatal("Append worked with the server stopped")
+		}
+		waitFor(t, "the ghost to be stored", func() bool { return lastSeqOf(t, b) == 2 })
+		if _, err := b.Append(chat("b2")); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Check(context.Background()); err != nil {
+			t.Fatalf("Check: %v", err)
+		}
+		evs, err := b.Replay(0, 10)
+		if got, want := seqTexts(evs), []string{"1:b1", "3:b2"}; err != nil || !slices.Equal(got, want) {
+			t.Fatalf("Replay = %v, %v; want %v", got, err, want)
+		}
+	})
+
 	// Restart (last: it restarts the server): a feed goes on after the
 	// server's loss from the last event it delivered, without a gap or a
 	// repeat.
