@@ -33,12 +33,17 @@ import (
 const (
 	followMaxMsgs   = 256
 	followMaxBytes  = 8 << 20 // over storedRecordMax
-	followExpiry    = 5 * time.Second
-	followHeartbeat = time.Second
 	followInactive  = 30 * time.Second
 	followRetry     = 500 * time.Millisecond
 	followStall     = time.Second // how often the watchdog looks (watch)
 	lagTimeout      = time.Second // bounds each of Lag's calls to the server
+)
+
+// followExpiry and followHeartbeat are variables for the tests only (a
+// batch that outlasts its time while deliver is slow).
+var (
+	followExpiry    = 5 * time.Second
+	followHeartbeat = time.Second
 )
 
 // Follower is a node's feed of the stream (Log.Follow): every event stored,
@@ -52,6 +57,8 @@ type Follower struct {
 	ctx     context.Context // done at Stop
 	end     context.CancelFunc
 	watched sync.WaitGroup // the watchdog
+
+	expiry, heartbeat time.Duration // followExpiry, followHeartbeat
 
 	// The current consumer, its context (kick cancels it) and the
 	// consumer sequence of its last message; only run touches cons and
@@ -81,7 +88,8 @@ func (l *Log) Follow(after uint64, deliver func(*room.Event)) (*Follower, error)
 	if deliver == nil {
 		return nil, errors.New("jetlog: Follow needs a deliver function")
 	}
-	f := &Follower{l: l, deliver: deliver, stop: make(chan struct{}), done: make(chan struct{})}
+	f := &Follower{l: l, deliver: deliver, stop: make(chan struct{}), done: make(chan struct{}),
+		expiry: followExpiry, heartbeat: followHeartbeat}
 	f.ctx, f.end = context.WithCancel(context.Background())
 	f.delivered.Store(after)
 	if err := f.open(); err != nil {
@@ -221,10 +229,10 @@ var errGap = errors.New("a message of the feed's consumer went missing")
 // delivers its events; it returns why the consumer must be made anew, or
 // nil.
 func (f *Follower) batch() error {
-	ctx, cancel := context.WithTimeout(f.cctx, followExpiry)
+	ctx, cancel := context.WithTimeout(f.cctx, f.expiry)
 	defer cancel()
 	b, err := f.cons.Fetch(followMaxMsgs, jetstream.FetchMaxBytes(followMaxBytes),
-		jetstream.FetchHeartbeat(followHeartbeat), jetstream.FetchContext(ctx))
+		jetstream.FetchHeartbeat(f.heartbeat), jetstream.FetchContext(ctx))
 	if err != nil {
 		return err
 	}

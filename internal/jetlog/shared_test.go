@@ -288,9 +288,12 @@ func TestShared(t *testing.T) {
 	})
 
 	// Slow: a deliver that blocks makes the feed fall behind (Lag), beyond
-	// what the library holds ahead; released, it delivers everything.
+	// what a batch holds ahead, and longer than a batch lasts; released,
+	// it delivers everything, once each.
 	t.Run("Slow", func(t *testing.T) {
 		a := openShared(t, srv.URL(), "SLOW")
+		followExpiry, followHeartbeat = time.Second, 300*time.Millisecond
+		defer func() { followExpiry, followHeartbeat = 5*time.Second, time.Second }()
 		release := make(chan struct{})
 		fd := &feed{}
 		f, err := a.Follow(0, func(ev *room.Event) {
@@ -316,6 +319,7 @@ func TestShared(t *testing.T) {
 			events, behind := f.Lag()
 			return events == n && behind > 0
 		})
+		time.Sleep(2 * followExpiry) // not to synchronise: to outlast the batch
 		close(release)
 		waitDelivered(t, f, n)
 		got := fd.got()
