@@ -31,12 +31,12 @@ import (
 // end it); how long a consumer that no batch asks of lives on the server;
 // the wait before making a consumer anew after a failure.
 const (
-	followMaxMsgs   = 256
-	followMaxBytes  = 8 << 20 // over storedRecordMax
-	followInactive  = 30 * time.Second
-	followRetry     = 500 * time.Millisecond
-	followStall     = time.Second // how often the watchdog looks (watch)
-	lagTimeout      = time.Second // bounds each of Lag's calls to the server
+	followMaxMsgs  = 256
+	followMaxBytes = 8 << 20 // over storedRecordMax
+	followInactive = 30 * time.Second
+	followRetry    = 500 * time.Millisecond
+	followStall    = time.Second // how often the watchdog looks (watch)
+	lagTimeout     = time.Second // bounds each of Lag's calls to the server
 )
 
 // followExpiry and followHeartbeat are variables for the tests only (a
