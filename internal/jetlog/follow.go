@@ -282,8 +282,10 @@ func (f *Follower) handle(msg jetstream.Msg) error {
 		f.delivered.Store(seq)
 		return nil
 	}
-	kept := *ev // the memory's own copy: deliver may keep ev
-	f.l.recent.add(&kept)
+	if f.l.opts.Shared { // not shared, Append fills it, and only with what was acked
+		kept := *ev // the memory's own copy: deliver may keep ev
+		f.l.recent.add(&kept)
+	}
 	f.deliver(ev)
 	f.delivered.Store(seq)
 	return nil

@@ -57,6 +57,15 @@ func (r *recent) add(ev *room.Event) {
 	r.evs = append(r.evs, ev)
 }
 
+// reset forgets every event: one of them was deleted (a shared log's
+// never-acked message, which its feed delivered before Check deleted it).
+func (r *recent) reset() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	clear(r.evs)
+	r.evs = r.evs[:0]
+}
+
 // replay returns what Replay(after, n) returns, oldest first, if the
 // memory holds all of it for a stream in state st (a state read after the
 // memory's last event was stored): the last n events above after, none

@@ -229,6 +229,7 @@ func (l *Log) deleteUnacked(ctx context.Context, marks []unackedMark, end uint64
 		}
 	}
 	if len(seqs) > 0 {
+		l.recent.reset() // the feed may have put them there
 		l.opts.Logger.Warn("jetlog: deleted events stored after their append had failed (the sender was told they were not stored)",
 			"stream", l.opts.Stream, "seqs", seqs)
 	}
