@@ -180,13 +180,13 @@ type Log struct {
 	// means the stream was lost or replaced under the log: broken is then
 	// set, and every Append and Replay fails with it.
 	//
-	// Not shared, every Append (and each event of AppendBatch) is published expecting
-	// the stream to end where the log saw it end, and is marked as this
-	// log's (writerHeader: writer and a count), so that a message stored
-	// though its ack never came (a timeout: the room was told it failed,
-	// and nobody was shown it) is found above lastSeq and deleted by
-	// Check, and a message another writer stored is noticed (see
-	// reconcile.go). Shared, appends expect no last sequence (the other
+	// Not shared, every Append (and each event of AppendBatch) is
+	// published expecting the stream to end where the log saw it end, and
+	// is marked as this log's (writerHeader: writer and a count), so that
+	// a message stored though its ack never came (a timeout: the room was
+	// told it failed, and nobody was shown it) is found above lastSeq and
+	// deleted by Check, and a message another writer stored is noticed
+	// (see reconcile.go). Shared, appends expect no last sequence (the other
 	// writers' come between), and Check deletes only this log's
 	// never-acked messages (shared.go).
 	appendMu  sync.Mutex
