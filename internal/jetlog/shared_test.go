@@ -121,6 +121,7 @@ func TestShared(t *testing.T) {
 		}{{"a", a}, {"b", b}} {
 			for w := range writers {
 				wg.Go(func() {
+					var prev uint64
 					for i := range each {
 						text := fmt.Sprintf("%s-%d-%d", node.name, w, i)
 						seq, err := node.l.Append(chat(text))
@@ -128,6 +129,10 @@ func TestShared(t *testing.T) {
 							t.Errorf("Append %s: %v", text, err)
 							return
 						}
+						if seq <= prev {
+							t.Errorf("Append %s acked as %d after %d", text, seq, prev)
+						}
+						prev = seq
 						mu.Lock()
 						acked[text] = seq
 						mu.Unlock()
