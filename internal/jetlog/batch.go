@@ -32,7 +32,10 @@ const maxBatch = 256
 // refused alone and not published. A stored event has its Seq set; one not
 // stored keeps Seq 0, and err names each of those with its reason. Every
 // ack is checked to be above the one before it, as in Append; one that is
-// not breaks the log.
+// not breaks the log. Shared (Options.Shared), no event expects a last
+// sequence: each is stored or not on its own, numbered among the other
+// writers' events, and one not acked may still be stored (Check deletes
+// it: see shared.go).
 func (l *Log) AppendBatch(evs []*room.Event) error {
 	var failed batchErrors
 	for start := 0; start < len(evs); start += maxBatch {
@@ -97,7 +100,7 @@ func (l *Log) appendChunk(evs []*room.Event, start int, failed *batchErrors) err
 	l.appendMu.Lock()
 	defer l.appendMu.Unlock()
 	last, stored := l.lastSeq.Load(), 0
-	futures := l.publishAll(data, last, start, failed)
+	futures, marks := l.publishAll(data, last, start, failed)
 	defer func() {
 		if stored > 0 {
 			l.lastSeq.Store(last)
@@ -113,16 +116,23 @@ func (l *Log) appendChunk(evs []*room.Event, start int, failed *batchErrors) err
 			if gap == nil {
 				gap = errors.New("not published")
 			}
-		case gap != nil:
+		case gap != nil && !l.opts.Shared:
 			failed.add(start+i, fmt.Errorf("not stored: an event before it in the batch was not (%w)", gap))
 		case a.err != nil:
+			// Shared: each event is stored or not on its own (no expected
+			// last sequence); one not acked may be stored yet (reconcile).
 			gap = appendError(a.err)
 			failed.add(start+i, gap)
+			if l.opts.Shared {
+				l.unacked.add(marks[i], last)
+			}
 		case a.seq <= last:
 			return l.breakWith(ErrStreamWentBack, fmt.Sprintf("the server acked an event as %d after %d", a.seq, last))
 		default:
 			evs[i].Seq, last = a.seq, a.seq
-			l.recent.add(evs[i])
+			if !l.opts.Shared {
+				l.recent.add(evs[i]) // shared: Follow fills it, in the stream's order
+			}
 			stored++
 		}
 	}
@@ -133,17 +143,26 @@ func (l *Log) appendChunk(evs []*room.Event, start int, failed *batchErrors) err
 }
 
 // publishAll publishes each of data that is not nil without waiting for
-// acks, the k-th (from 1) expecting the stream to end at base+k-1, and
+// acks, the k-th (from 1) expecting the stream to end at base+k-1 (not
+// shared: a shared stream numbers them among the other writers'), and
 // returns a future for each (nil for those not published; a publish that
-// fails is recorded in failed: the connection is down).
-func (l *Log) publishAll(data [][]byte, base uint64, start int, failed *batchErrors) []jetstream.PubAckFuture {
+// fails is recorded in failed: the connection is down), and the mark of
+// each message (writerHeader).
+func (l *Log) publishAll(data [][]byte, base uint64, start int, failed *batchErrors) ([]jetstream.PubAckFuture, []string) {
 	futures := make([]jetstream.PubAckFuture, len(data))
+	marks := make([]string, len(data))
 	expect := base
 	for i, d := range data {
 		if d == nil {
 			continue
 		}
-		f, err := l.js.PublishMsgAsync(l.message(d), jetstream.WithExpectStream(l.opts.Stream), jetstream.WithExpectLastSequence(expect))
+		m := l.message(d)
+		marks[i] = m.Header.Get(writerHeader)
+		opts := []jetstream.PublishOpt{jetstream.WithExpectStream(l.opts.Stream)}
+		if !l.opts.Shared {
+			opts = append(opts, jetstream.WithExpectLastSequence(expect))
+		}
+		f, err := l.js.PublishMsgAsync(m, opts...)
 		expect++
 		if err != nil {
 			failed.add(start+i, fmt.Errorf("publish: %w", l.connErr(err)))
@@ -151,7 +170,7 @@ func (l *Log) publishAll(data [][]byte, base uint64, start int, failed *batchErr
 		}
 		futures[i] = f
 	}
-	return futures
+	return futures, marks
 }
 
 // ack is what became of one published event: the sequence the server

@@ -94,7 +94,11 @@ func (l *Log) state() (jetstream.StreamState, error) {
 	}
 	// Above seen are messages the log was not acked for by then (stored
 	// after their append failed, or another writer's): not the room's, for
-	// now (Check reconciles them), or acked since, for the next read.
-	st.LastSeq = seen
+	// now (Check reconciles them), or acked since, for the next read. A
+	// shared stream's other writers append the room's events too: all of
+	// it is the room's.
+	if !l.opts.Shared {
+		st.LastSeq = seen
+	}
 	return st, nil
 }

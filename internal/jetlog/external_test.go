@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,14 +19,44 @@ import (
 	"chatd/room/logtest"
 )
 
-// buildNATS builds nats-server into the test's temporary directory.
+// natsBuild is nats-server built once for the package's tests (buildNATS),
+// in a directory TestMain removes (removeNATS).
+var natsBuild struct {
+	sync.Mutex
+	dir, bin string
+}
+
+// buildNATS builds nats-server, once for all the package's tests (linking
+// it takes seconds), and returns the binary's path.
 func buildNATS(t *testing.T) string {
 	t.Helper()
-	bin, err := testproc.BuildNATS(t.TempDir())
+	natsBuild.Lock()
+	defer natsBuild.Unlock()
+	if natsBuild.bin != "" {
+		return natsBuild.bin
+	}
+	dir, err := os.MkdirTemp("", "jetlog-nats")
 	if err != nil {
 		t.Fatal(err)
 	}
+	bin, err := testproc.BuildNATS(dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		t.Fatal(err)
+	}
+	natsBuild.dir, natsBuild.bin = dir, bin
 	return bin
+}
+
+// removeNATS removes the nats-server buildNATS built, if any, and exits
+// with code (goleak.Cleanup: in place of os.Exit).
+func removeNATS(code int) {
+	natsBuild.Lock()
+	if natsBuild.dir != "" {
+		os.RemoveAll(natsBuild.dir)
+	}
+	natsBuild.Unlock()
+	os.Exit(code)
 }
 
 // TestExternalServer runs the Log table against a real nats-server

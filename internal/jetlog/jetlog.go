@@ -40,6 +40,8 @@ const (
 	// MaxMaxText bounds Options.MaxText, so that a record stays well within
 	// a NATS message.
 	MaxMaxText = 64 << 10
+	// MaxReplicas bounds Options.Replicas: the most copies JetStream keeps.
+	MaxReplicas = 5
 )
 
 // Options says where the log lives and what it keeps.
@@ -68,7 +70,9 @@ type Options struct {
 	// events back through Follow. Requires URL.
 	Shared bool
 	// Replicas is how many servers of the cluster keep the stream
-	// (default 1).
+	// (default 1, at most MaxReplicas). Open updates an existing stream
+	// kept by another number of servers to it, as it does its limits
+	// (the NATS cluster moves the copies; see openStream).
 	Replicas int
 	// Stream and Subject name the stream of public events and its one
 	// subject (defaults DefaultStream, DefaultSubject).
@@ -120,6 +124,28 @@ func (o *Options) setDefaults() {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.Replicas == 0 {
+		o.Replicas = 1
+	}
+}
+
+// check refuses options that contradict each other.
+func (o *Options) check() error {
+	switch {
+	case o.MaxText > MaxMaxText:
+		return fmt.Errorf("jetlog: the longest text, %d bytes, is over %d", o.MaxText, MaxMaxText)
+	case o.Shared && o.URL == "":
+		return errors.New("jetlog: a shared stream (several chatd nodes) needs an external NATS server (URL): the embedded one serves this process alone")
+	case (o.CertFile == "") != (o.KeyFile == ""):
+		return errors.New("jetlog: a TLS client certificate needs both its certificate file and its key file")
+	case (o.CertFile != "" || o.CAFile != "") && o.URL == "":
+		return errors.New("jetlog: TLS files are for an external NATS server (URL); the embedded one has no connection to secure")
+	case o.Replicas < 1 || o.Replicas > MaxReplicas:
+		return fmt.Errorf("jetlog: %d replicas: the stream is kept by 1 to %d servers", o.Replicas, MaxReplicas)
+	case o.Replicas > 1 && o.URL == "":
+		return errors.New("jetlog: replicas need an external NATS cluster (URL); the embedded server is one")
+	}
+	return nil
 }
 
 // Log is a room.Log on a JetStream stream. It is safe for concurrent use.
@@ -154,19 +180,23 @@ type Log struct {
 	// means the stream was lost or replaced under the log: broken is then
 	// set, and every Append and Replay fails with it.
 	//
-	// Every Append (and each event of AppendBatch) is published expecting
-	// the stream to end where the log saw it end, and is marked as this
-	// log's (writerHeader: writer and a count), so that a message stored
-	// though its ack never came (a timeout: the room was told it failed,
-	// and nobody was shown it) is found above lastSeq and deleted by
-	// Check, and a message another writer stored is noticed (see
-	// reconcile.go).
+	// Not shared, every Append (and each event of AppendBatch) is
+	// published expecting the stream to end where the log saw it end, and
+	// is marked as this log's (writerHeader: writer and a count), so that
+	// a message stored though its ack never came (a timeout: the room was
+	// told it failed, and nobody was shown it) is found above lastSeq and
+	// deleted by Check, and a message another writer stored is noticed
+	// (see reconcile.go). Shared, appends expect no last sequence (the other
+	// writers' come between), and Check deletes only this log's
+	// never-acked messages (shared.go).
 	appendMu  sync.Mutex
 	lastSeq   atomic.Uint64
 	broken    atomic.Pointer[error]
 	writer    string        // this log's mark, random, set by Open
 	published atomic.Uint64 // messages published, counted in their mark
 	deleted   deletedSeqs   // the never-acked messages reconcile deleted
+	unacked   unackedMarks  // shared: the marks of messages published but not acked
+	follows   follows       // the feeds (Follow), told when the connection comes back
 
 	reads reader    // Replay's reads (see reader)
 	pages pageReads // Before's reads, apart from Replay's (page.go)
@@ -192,8 +222,8 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 // openLog is Open, its errors not yet redacted.
 func openLog(ctx context.Context, opts Options) (*Log, error) {
 	opts.setDefaults()
-	if opts.MaxText > MaxMaxText {
-		return nil, fmt.Errorf("jetlog: the longest text, %d bytes, is over %d", opts.MaxText, MaxMaxText)
+	if err := opts.check(); err != nil {
+		return nil, err
 	}
 	l := &Log{opts: opts, maxRecord: maxRecordBytes(opts.MaxText), writer: rand.Text()}
 	l.recent.size = int(max(0, min(int64(opts.Recent), opts.MaxMsgs)))
@@ -309,6 +339,9 @@ func dial(opts Options) (*nats.Conn, error) {
 	if opts.CredsFile != "" {
 		copts = append(copts, nats.UserCredentials(opts.CredsFile))
 	}
+	if opts.CertFile != "" {
+		copts = append(copts, nats.ClientCert(opts.CertFile, opts.KeyFile))
+	}
 	nc, err := nats.Connect(opts.URL, copts...)
 	if err != nil {
 		return nil, redactErr(fmt.Errorf("jetlog: connect to %s: %w", RedactURLs(opts.URL), err), opts.URL)
@@ -335,7 +368,7 @@ func (l *Log) streamConfig() jetstream.StreamConfig {
 		Duplicates:  duplicateWindow(l.opts.MaxAge),
 		MaxMsgSize:  int32(l.maxRecord),
 		MaxBytes:    -1,
-		Replicas:    1,
+		Replicas:    l.opts.Replicas,
 		AllowDirect: true, // Replay reads message by message: direct gets are cheaper
 	}
 }
@@ -376,30 +409,56 @@ func (l *Log) openStream(ctx context.Context) error {
 			return fmt.Errorf("jetlog: the store %s holds stream %s but the server could not load it (see its log); %s",
 				l.opts.Dir, want.Name, keepDamaged(l.opts.Dir))
 		}
-		if s, err = js.CreateStream(ctx, want); err != nil {
+		if s, err = js.CreateStream(ctx, want); errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) && l.opts.Shared {
+			// Another node created it meanwhile: check it as one found.
+			if s, err = js.Stream(ctx, want.Name); err != nil {
+				return fmt.Errorf("jetlog: open stream %s: %w", want.Name, err)
+			}
+			if s, err = l.checkFound(ctx, s); err != nil {
+				return err
+			}
+		} else if err != nil {
 			return fmt.Errorf("jetlog: create stream %s: %w", want.Name, err)
 		}
 	case err != nil:
 		return fmt.Errorf("jetlog: open stream %s: %w", want.Name, err)
 	default:
-		have := s.CachedInfo().Config
-		if len(have.Subjects) != 1 || have.Subjects[0] != want.Subjects[0] ||
-			have.Storage != want.Storage || have.Retention != want.Retention {
-			return fmt.Errorf("jetlog: stream %s is not chatd's (subjects %s, %v storage, %v retention; want %s, file, limits); it is left as it is",
-				want.Name, strings.Join(have.Subjects, " "), have.Storage, have.Retention, want.Subjects[0])
-		}
-		if have.MaxMsgs != want.MaxMsgs || have.MaxAge != want.MaxAge || have.MaxMsgSize != want.MaxMsgSize ||
-			have.Discard != want.Discard || have.AllowDirect != want.AllowDirect || have.Duplicates != want.Duplicates {
-			upd := have
-			upd.MaxMsgs, upd.MaxAge, upd.MaxMsgSize, upd.Discard = want.MaxMsgs, want.MaxAge, want.MaxMsgSize, want.Discard
-			upd.AllowDirect, upd.Duplicates = want.AllowDirect, want.Duplicates
-			if s, err = js.UpdateStream(ctx, upd); err != nil {
-				return fmt.Errorf("jetlog: update the limits of stream %s: %w", want.Name, err)
-			}
+		if s, err = l.checkFound(ctx, s); err != nil {
+			return err
 		}
 	}
 	l.stream = s
 	return nil
+}
+
+// checkFound checks that the stream s, found on the server, is chatd's,
+// and updates its limits and replicas to the options if they differ; it
+// returns the stream as updated.
+func (l *Log) checkFound(ctx context.Context, s jetstream.Stream) (jetstream.Stream, error) {
+	want := l.streamConfig()
+	have := s.CachedInfo().Config
+	if len(have.Subjects) != 1 || have.Subjects[0] != want.Subjects[0] ||
+		have.Storage != want.Storage || have.Retention != want.Retention {
+		return nil, fmt.Errorf("jetlog: stream %s is not chatd's (subjects %s, %v storage, %v retention; want %s, file, limits); it is left as it is",
+			want.Name, strings.Join(have.Subjects, " "), have.Storage, have.Retention, want.Subjects[0])
+	}
+	if have.Replicas != want.Replicas {
+		l.opts.Logger.Warn("jetlog: the stream is kept by another number of servers than asked: updating it (the NATS cluster moves the copies)",
+			"stream", want.Name, "replicas", have.Replicas, "want", want.Replicas)
+	}
+	if have.MaxMsgs == want.MaxMsgs && have.MaxAge == want.MaxAge && have.MaxMsgSize == want.MaxMsgSize &&
+		have.Discard == want.Discard && have.AllowDirect == want.AllowDirect && have.Duplicates == want.Duplicates &&
+		have.Replicas == want.Replicas {
+		return s, nil
+	}
+	upd := have
+	upd.MaxMsgs, upd.MaxAge, upd.MaxMsgSize, upd.Discard = want.MaxMsgs, want.MaxAge, want.MaxMsgSize, want.Discard
+	upd.AllowDirect, upd.Duplicates, upd.Replicas = want.AllowDirect, want.Duplicates, want.Replicas
+	s, err := l.js.UpdateStream(ctx, upd)
+	if err != nil {
+		return nil, fmt.Errorf("jetlog: update the limits of stream %s: %w", want.Name, err)
+	}
+	return s, nil
 }
 
 // Append publishes ev to the stream and waits for the server's ack; the
@@ -418,6 +477,9 @@ func (l *Log) Append(ev *room.Event) (uint64, error) {
 	}
 	if err := l.brokenErr(); err != nil {
 		return 0, err
+	}
+	if l.opts.Shared {
+		return l.appendShared(ev, l.message(data))
 	}
 	l.appendMu.Lock()
 	defer l.appendMu.Unlock()

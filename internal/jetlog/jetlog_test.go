@@ -18,7 +18,7 @@ import (
 	"chatd/room/logtest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, goleak.Cleanup(removeNATS)) }
 
 // quiet is a logger for tests that expect warnings.
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))

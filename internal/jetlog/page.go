@@ -101,7 +101,16 @@ func (l *Log) Before(seq uint64, n int) ([]*room.Event, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jetlog: before: %w", err)
 	}
-	last = min(last, l.lastSeq.Load()) // never above what the log was acked for (reconcile.go)
+	if !l.opts.Shared {
+		last = min(last, l.lastSeq.Load()) // never above what the log was acked for (reconcile.go)
+	} else if seq-1 > last {
+		// Other nodes appended since the ends were read: read them anew.
+		info, err := l.stream.Info(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("jetlog: before: %w", err)
+		}
+		first, last, empty = info.State.FirstSeq, info.State.LastSeq, info.State.Msgs == 0
+	}
 	lowest, top := max(first, 1), min(seq-1, last)
 	if empty || top < lowest {
 		return nil, nil

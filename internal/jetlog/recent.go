@@ -12,7 +12,8 @@ import (
 // when Options.Recent is 0.
 const DefaultRecent = 256
 
-// recent is the log's memory of the last events it stored itself, with
+// recent is the log's memory of the last events it stored itself (or,
+// shared, that its feed delivered), with
 // sequence numbers one after the other: Replay answers from it, after the
 // stream's state (one Info) says it holds exactly those events, instead of
 // reading and decoding them from the stream. A room's joiners all ask for
@@ -33,13 +34,18 @@ type recent struct {
 
 // add remembers ev, just stored under ev.Seq; the oldest event goes once
 // size are kept. An event not numbered right after the last remembered
-// starts the memory afresh.
+// starts the memory afresh; one at or below it is remembered already.
+// Shared (Options.Shared), the feed adds the events (Follow), whoever
+// appended them, in the stream's order.
 func (r *recent) add(ev *room.Event) {
 	if r.size == 0 {
 		return
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if n := len(r.evs); n > 0 && ev.Seq <= r.evs[n-1].Seq {
+		return // remembered already (a shared log's feed, after Open's read)
+	}
 	if n := len(r.evs); n > 0 && r.evs[n-1].Seq+1 != ev.Seq {
 		clear(r.evs)
 		r.evs = r.evs[:0]
@@ -49,6 +55,15 @@ func (r *recent) add(ev *room.Event) {
 		r.evs = r.evs[:r.size-1]
 	}
 	r.evs = append(r.evs, ev)
+}
+
+// reset forgets every event: one of them was deleted (a shared log's
+// never-acked message, which its feed delivered before Check deleted it).
+func (r *recent) reset() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	clear(r.evs)
+	r.evs = r.evs[:0]
 }
 
 // replay returns what Replay(after, n) returns, oldest first, if the

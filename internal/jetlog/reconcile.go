@@ -40,7 +40,14 @@ var ErrStreamAhead = errors.New("the stream holds messages above the last one th
 func (l *Log) message(data []byte) *nats.Msg {
 	m := nats.NewMsg(l.opts.Subject)
 	m.Data = data
-	m.Header.Set(writerHeader, l.writer+"."+strconv.FormatUint(l.published.Add(1), 10))
+	mark := l.writer + "." + strconv.FormatUint(l.published.Add(1), 10)
+	m.Header.Set(writerHeader, mark)
+	if l.opts.Shared {
+		// The stream drops a retry of this very message (the client
+		// library retries a publish JetStream did not answer) within its
+		// duplicate window, rather than store it twice.
+		m.Header.Set(jetstream.MsgIDHeader, mark)
+	}
 	return m
 }
 
@@ -89,6 +96,9 @@ const maxUnacked = maxBatch
 func (l *Log) reconcile(ctx context.Context, end uint64) error {
 	l.appendMu.Lock()
 	defer l.appendMu.Unlock()
+	if l.opts.Shared {
+		return l.reconcileShared(ctx, end)
+	}
 	last := l.lastSeq.Load()
 	if end <= last {
 		return nil // an Append took the stream there meanwhile

@@ -145,6 +145,7 @@ func (l *Log) onReconnect(*nats.Conn) {
 	}
 	l.noteServer()
 	l.opts.Logger.Info("jetlog: reconnected to the NATS server", "server", l.serverName())
+	l.follows.kick()
 	if fns := l.watch.fns.Load(); fns != nil {
 		fns.up()
 	}
