@@ -210,6 +210,13 @@ func (r *fakeRoom) Remove(match func(room.MemberInfo) bool, reason room.Reason) 
 	return gone
 }
 
+func (r *fakeRoom) Find(nick string) (room.MemberInfo, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p, ok := r.members[room.NickKey(nick)]
+	return room.MemberInfo{Nick: p.Nick, Joined: p.Joined}, ok
+}
+
 func (r *fakeRoom) has(nick string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
