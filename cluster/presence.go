@@ -17,8 +17,11 @@ import (
 // the sweep that buries a node whose record was not renewed for
 // DeadAfter.
 
-// debounce is how long after a change of members the node renews its
-// record, so that a burst of joins makes one write.
+// debounce is the least time between two renewals of the node's record
+// for changes of members: the first change is stored at once, the next
+// ones together at most debounce later, however long the changes go on
+// (a burst of joins makes two writes; a steady stream of joins never
+// delays a leave by more than debounce).
 const debounce = 100 * time.Millisecond
 
 // maxFreedPerSweep bounds the nickname records one sweep deletes.
@@ -245,16 +248,30 @@ func (n *Node) beat() {
 	soon := time.NewTimer(time.Hour)
 	soon.Stop()
 	defer soon.Stop()
+	var last time.Time // the last renewal's end
+	pending := false   // soon is set
 	for {
 		select {
 		case <-n.stop:
 			return
 		case <-n.changed:
-			soon.Reset(debounce)
-		case <-soon.C:
+			if pending {
+				continue
+			}
+			if wait := debounce - time.Since(last); wait > 0 {
+				soon.Reset(wait)
+				pending = true
+				continue
+			}
 			n.renew()
+			last = time.Now()
+		case <-soon.C:
+			pending = false
+			n.renew()
+			last = time.Now()
 		case <-renew.C:
 			n.renew()
+			last = time.Now()
 		case <-sweep.C:
 			n.sweep()
 		}
