@@ -243,7 +243,17 @@ func (n *Node) open(ctx context.Context) error {
 	if err := n.follow(ctx, n.life, n.nicksKV, n.applyClaim); err != nil {
 		return err
 	}
-	return n.takeName(ctx)
+	if err := n.takeName(ctx); err != nil {
+		return err
+	}
+	has, err := n.nc.Subscribe(n.hasSubject(n.o.Node), n.handleHas)
+	if err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	n.mu.Lock()
+	n.subs = append(n.subs, has)
+	n.mu.Unlock()
+	return nil
 }
 
 // bucket opens the key-value bucket name, creating it if there is none.
@@ -312,7 +322,8 @@ func (n *Node) Bus() room.Bus { return (*bus)(n) }
 // in its presence record, delivers the private messages that come for
 // them (Room.DeliverPrivate), removes them when an operator on another
 // node kicks them (Room.Remove) and tells the other nodes whether it still
-// has a member that claimed a nickname (Room.Find).
+// has a member that claimed a nickname (Room.Find; until Attach, it says
+// yes to every such question, not knowing).
 func (n *Node) Attach(r *room.Room) {
 	if err := n.attach(r); err != nil {
 		n.log.Error("cluster: attaching the room", "err", err)
@@ -333,14 +344,8 @@ func (n *Node) attach(r attached) error {
 		_ = priv.Unsubscribe()
 		return err
 	}
-	has, err := n.nc.Subscribe(n.hasSubject(n.o.Node), n.handleHas)
-	if err != nil {
-		_ = priv.Unsubscribe()
-		_ = kick.Unsubscribe()
-		return err
-	}
 	n.mu.Lock()
-	n.subs = append(n.subs, priv, kick, has)
+	n.subs = append(n.subs, priv, kick)
 	n.mu.Unlock()
 	n.membersChanged()
 	return n.nc.Flush()

@@ -143,7 +143,8 @@ func (n *Node) ask(ctx context.Context, r *nickRecord) probeAnswer {
 }
 
 // handleHas answers whether this node's run has a member called by the
-// nickname asked about (or a look-alike of it).
+// nickname asked about (or a look-alike of it); a node with no room
+// attached yet says yes.
 func (n *Node) handleHas(msg *nats.Msg) {
 	var req hasRequest
 	if len(msg.Data) > maxHasRequest || json.Unmarshal(msg.Data, &req) != nil ||
@@ -152,7 +153,11 @@ func (n *Node) handleHas(msg *nats.Msg) {
 		return
 	}
 	has := false
-	if r := n.attachedRoom(); r != nil && req.Incarnation == n.inc && room.ValidateNick(req.Nick) == nil {
+	switch r := n.attachedRoom(); {
+	case req.Incarnation != n.inc || room.ValidateNick(req.Nick) != nil:
+	case r == nil:
+		has = true // no room yet: the claim stands
+	default:
 		_, has = r.Find(req.Nick)
 	}
 	data, err := json.Marshal(hasReply{Has: has})
