@@ -366,6 +366,9 @@ func (d *Directory) whois(_ context.Context, _ *actor, args []string) ([]string,
 	} else {
 		out = append(out, "not registered")
 	}
+	if t.remote != nil { // another node's word: never its address
+		return append(out, fmt.Sprintf("here now on node %s over %s since %s", t.remote.Node, t.remote.Transport, formatTime(t.remote.Joined))), nil
+	}
 	if t.present == nil {
 		return append(out, "not here now"), nil
 	}

@@ -50,10 +50,8 @@ func (d *Directory) resolveBan(word string) (banSet, error) {
 	for _, c := range t.creds {
 		s.targets = append(s.targets, banTarget{Cred: c})
 	}
-	if t.present != nil {
-		if addr, err := netip.ParseAddr(t.present.Identity.Address); err == nil {
-			s.targets = append(s.targets, banTarget{Prefix: addrPrefix(addr)})
-		}
+	if addr, err := netip.ParseAddr(t.address()); err == nil {
+		s.targets = append(s.targets, banTarget{Prefix: addrPrefix(addr)})
 	}
 	return s, nil
 }

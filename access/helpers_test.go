@@ -86,6 +86,7 @@ type options struct {
 	clock      *clock
 	wrap       func(*MemoryBackend) Backend // the Backend the Directory uses, over backend
 	relay      Relay                        // Options.Relay
+	bus        room.Bus                     // the room's Config.Bus
 	// pastDoor has the room admit every join (a Policy whose Admit
 	// admits all), for tests of members the door would have refused.
 	pastDoor bool
@@ -129,7 +130,7 @@ func newFixture(t *testing.T, o options) *fixture {
 	}
 	f.r = room.New(room.Config{
 		Policy: policy, Greeting: d.Greeting, Nicks: d.Nicks(room.NewMemoryNicks(100, f.clock.now)),
-		FloodBurst: 1 << 20, FloodKick: 1 << 20, Logger: slog.New(slog.DiscardHandler), Now: f.clock.now,
+		FloodBurst: 1 << 20, FloodKick: 1 << 20, Logger: slog.New(slog.DiscardHandler), Now: f.clock.now, Bus: o.bus,
 	})
 	if err := d.Attach(f.r); err != nil {
 		t.Fatalf("Attach: %v", err)

@@ -18,7 +18,7 @@ type governed struct {
 }
 
 func newGoverned(t *testing.T, o options) *governed {
-	o.admins = ownerLine("olive")
+	o.admins = ownerLine("olive") + o.admins
 	g := &governed{fixture: newFixture(t, o)}
 	g.olive = g.join("olive", sshID("olive", "192.0.2.9"))
 	g.oscar = g.join("oscar", sshID("oscar", "192.0.2.8"))

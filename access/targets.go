@@ -15,17 +15,32 @@ import (
 const MaxDuration = 365 * 24 * time.Hour
 
 // target is who a nickname-named command acts on: whoever is present
-// under the nickname, and its account if it is registered.
+// under the nickname (on this node, or else on another), and its account
+// if it is registered.
 type target struct {
 	nick    string
 	present *room.MemberInfo
-	acct    *account // a snapshot; nil if not registered
+	remote  *room.Peer // on another node, as its node told; nil if present or absent
+	acct    *account   // a snapshot; nil if not registered
 	creds   []Credential
 	rank    rank
 }
 
-// findTarget resolves nick: present, registered, or neither (found
-// false).
+// address is the address of the member present under the nickname, here
+// or on another node; "" if none.
+func (t target) address() string {
+	switch {
+	case t.present != nil:
+		return t.present.Identity.Address
+	case t.remote != nil:
+		return t.remote.Identity.Address
+	}
+	return ""
+}
+
+// findTarget resolves nick: present (here, or on another node: Room.Peer),
+// registered, or neither (found false). The credentials of a member of
+// another node are its node's word, which the cluster checked.
 func (d *Directory) findTarget(nick string) (target, bool, error) {
 	if err := room.ValidateNick(nick); err != nil {
 		return target{}, false, fmt.Errorf("%w: %v", room.ErrUsage, err)
@@ -35,6 +50,9 @@ func (d *Directory) findTarget(nick string) (target, bool, error) {
 		if info, ok := r.Find(nick); ok {
 			t.present, t.nick = &info, info.Nick
 			t.creds = CredentialsOf(info.Identity)
+		} else if p, ok := r.Peer(nick); ok {
+			t.remote, t.nick = &p, p.Nick
+			t.creds = wellFormed(CredentialsOf(p.Identity))
 		}
 	}
 	d.mu.RLock()
@@ -49,7 +67,23 @@ func (d *Directory) findTarget(nick string) (target, bool, error) {
 		}
 	}
 	t.rank = d.v.rankOf(t.creds)
-	return t, t.present != nil || t.acct != nil, nil
+	return t, t.present != nil || t.remote != nil || t.acct != nil, nil
+}
+
+// wellFormed keeps the credentials of list that are fingerprints as
+// chatd writes them (another node's word is checked before it is banned).
+func wellFormed(list []Credential) []Credential {
+	out := list[:0]
+	for _, c := range list {
+		text := c.Fingerprint
+		if c.Kind == TLSCert {
+			text = "sha256:" + text
+		}
+		if p, err := ParseCredential(text); err == nil && p == c {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // hasCred reports whether list holds c.

@@ -90,7 +90,7 @@ func (b *bus) Peers() []room.Peer {
 			if len(out) >= room.MaxPeers {
 				return out
 			}
-			out = append(out, room.Peer{Nick: m.Nick, Node: name, Transport: m.Transport, Joined: m.Joined})
+			out = append(out, room.Peer{Nick: m.Nick, Node: name, Transport: m.Transport, Joined: m.Joined, Identity: m.Identity.identity()})
 		}
 	}
 	return out

@@ -166,6 +166,8 @@ type Node struct {
 	lagging  int                   // renewals that found the replica behind
 	room     attached
 	subs     []*nats.Subscription
+	probes   map[string]*probeCall // has requests in flight, by nickname key
+	silent   map[string]time.Time  // node runs that did not answer, until when
 }
 
 // nodeEntry is a node's presence record as this node last saw it.
@@ -187,6 +189,7 @@ type attached interface {
 	Roster() []room.Peer
 	DeliverPrivate(from room.Sender, to, text string) (string, error)
 	Remove(match func(room.MemberInfo) bool, reason room.Reason) []string
+	Find(nick string) (room.MemberInfo, bool)
 }
 
 // Join registers this node (its presence record) and starts following the
@@ -201,7 +204,8 @@ func Join(ctx context.Context, o Options) (*Node, error) {
 	}
 	n := &Node{o: o, inc: newIncarnation(), started: o.Now(), log: o.Logger.With("node", o.Node), nc: o.Conn,
 		changed: make(chan struct{}, 1), stop: make(chan struct{}), stale: make(chan struct{}),
-		nodes: make(map[string]nodeEntry), claims: make(map[string]claimEntry)}
+		nodes: make(map[string]nodeEntry), claims: make(map[string]claimEntry),
+		probes: make(map[string]*probeCall), silent: make(map[string]time.Time)}
 	n.life, n.cancel = context.WithCancel(context.Background())
 	n.maxSize = int(min(o.Conn.MaxPayload(), 8<<20))
 	n.metrics = newMetrics(n)
@@ -239,7 +243,17 @@ func (n *Node) open(ctx context.Context) error {
 	if err := n.follow(ctx, n.life, n.nicksKV, n.applyClaim); err != nil {
 		return err
 	}
-	return n.takeName(ctx)
+	if err := n.takeName(ctx); err != nil {
+		return err
+	}
+	has, err := n.nc.Subscribe(n.hasSubject(n.o.Node), n.handleHas)
+	if err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	n.mu.Lock()
+	n.subs = append(n.subs, has)
+	n.mu.Unlock()
+	return nil
 }
 
 // bucket opens the key-value bucket name, creating it if there is none.
@@ -306,8 +320,10 @@ func (n *Node) Bus() room.Bus { return (*bus)(n) }
 
 // Attach starts serving r: the node publishes r's members (Room.Roster)
 // in its presence record, delivers the private messages that come for
-// them (Room.DeliverPrivate) and removes them when an operator on
-// another node kicks them (Room.Remove).
+// them (Room.DeliverPrivate), removes them when an operator on another
+// node kicks them (Room.Remove) and tells the other nodes whether it still
+// has a member that claimed a nickname (Room.Find; until Attach, it says
+// yes to every such question, not knowing).
 func (n *Node) Attach(r *room.Room) {
 	if err := n.attach(r); err != nil {
 		n.log.Error("cluster: attaching the room", "err", err)

@@ -210,6 +210,13 @@ func (r *fakeRoom) Remove(match func(room.MemberInfo) bool, reason room.Reason) 
 	return gone
 }
 
+func (r *fakeRoom) Find(nick string) (room.MemberInfo, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p, ok := r.members[room.NickKey(nick)]
+	return room.MemberInfo{Nick: p.Nick, Joined: p.Joined}, ok
+}
+
 func (r *fakeRoom) has(nick string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -570,6 +577,52 @@ func TestBuryTwice(t *testing.T) {
 	}
 	if got := value(a.metrics.deadNodes) + value(b.metrics.deadNodes); got != 1 {
 		t.Errorf("the death counted %v times, want once", got)
+	}
+}
+
+// TestLeaveSeenSoon: a member gone from a node leaves the other nodes'
+// /who within 0.4 s, even while members keep joining that node.
+func TestLeaveSeenSoon(t *testing.T) {
+	c := newCluster(t)
+	o := c.options("a")
+	o.Heartbeat, o.DeadAfter = time.Minute, 2*time.Minute
+	a, err := Join(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	b := c.join("b")
+	r := attach(t, a, "ben")
+	waitFor(t, "b to list ben", func() bool { return peerNicks(b)["ben"] == "a" })
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { // a steady stream of joins on a
+		defer close(done)
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			r.mu.Lock()
+			nick := fmt.Sprintf("joiner%d", i)
+			r.members[room.NickKey(nick)] = room.Peer{Nick: nick}
+			r.mu.Unlock()
+			a.Bus().MembersChanged()
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	time.Sleep(150 * time.Millisecond) // the stream of joins under way (not a synchronisation)
+	r.mu.Lock()
+	delete(r.members, room.NickKey("ben"))
+	r.mu.Unlock()
+	a.Bus().MembersChanged()
+	left := time.Now()
+	waitFor(t, "b to drop ben", func() bool { _, ok := peerNicks(b)["ben"]; return !ok })
+	if d := time.Since(left); d > 400*time.Millisecond {
+		t.Errorf("ben left b's /who after %s, want within 0.4s", d)
 	}
 }
 

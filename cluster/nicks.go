@@ -74,7 +74,8 @@ func (s *kvNicks) Claim(nick string, c room.NickClaim) error {
 
 // claimTaken handles a claim of a nickname that has a record: it takes
 // it over if the record is c's own, held for c's identity, expired, of a
-// dead node or unreadable, or refuses. It reports false with no error
+// dead node, of c's identity on a node that no longer has its member (see
+// liveClaim) or unreadable, or refuses. It reports false with no error
 // when the record changed meanwhile (try again).
 func (s *kvNicks) claimTaken(ctx context.Context, key, nick string, c room.NickClaim, rec *nickRecord, data []byte) (bool, error) {
 	n := (*Node)(s)
@@ -104,8 +105,10 @@ func (s *kvNicks) claimTaken(ctx context.Context, key, nick string, c room.NickC
 			return true, fmt.Errorf("cluster: claiming %q: %w", nick, err)
 		}
 		if live {
-			n.noteClaim(key, other, e.Revision())
-			return true, errNickInUse(nick)
+			if err := s.liveClaim(ctx, key, nick, c, other); err != nil {
+				n.noteClaim(key, other, e.Revision())
+				return true, err
+			}
 		}
 	}
 	rev, err := n.nicksKV.Update(ctx, key, data, e.Revision())
@@ -114,6 +117,37 @@ func (s *kvNicks) claimTaken(ctx context.Context, key, nick string, c room.NickC
 	}
 	n.noteClaim(key, rec, rev)
 	return true, nil
+}
+
+// liveClaim decides a claim of nick whose record r is a member's of a
+// node still counted live: nil (take it over) if r is another node's,
+// that node no longer has the member or does not answer (it died, and is
+// not buried yet), and c.Identity owns r's identity (the member come back
+// through another node); else the refusal: in use if the node has the
+// member, else held for its owner until the burial frees it.
+func (s *kvNicks) liveClaim(ctx context.Context, key, nick string, c room.NickClaim, r *nickRecord) error {
+	n := (*Node)(s)
+	if r.Node == n.o.Node || n.probe(ctx, key, r) == probeHas {
+		return errNickInUse(nick)
+	}
+	if owns(c.Identity, r.Identity.identity()) {
+		return nil
+	}
+	return errNickHeld(nick, n.burialIn(r.Node))
+}
+
+// burialIn estimates how long until node is taken for dead: DeadAfter
+// after its record was last renewed.
+func (n *Node) burialIn(node string) time.Duration {
+	now := n.o.Now()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	e, ok := n.nodes[node]
+	if !ok {
+		return n.o.DeadAfter
+	}
+	left := n.o.DeadAfter - now.Sub(maxTime(e.stored, e.seen))
+	return max(left, time.Second)
 }
 
 // claimLive reports whether the member of claim r is on a live node: this

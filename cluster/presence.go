@@ -17,8 +17,11 @@ import (
 // the sweep that buries a node whose record was not renewed for
 // DeadAfter.
 
-// debounce is how long after a change of members the node renews its
-// record, so that a burst of joins makes one write.
+// debounce is the least time between two renewals of the node's record
+// for changes of members: the first change is stored at once, the next
+// ones together at most debounce later, however long the changes go on
+// (a burst of joins makes two writes; a steady stream of joins never
+// delays a leave by more than debounce).
 const debounce = 100 * time.Millisecond
 
 // maxFreedPerSweep bounds the nickname records one sweep deletes.
@@ -245,16 +248,30 @@ func (n *Node) beat() {
 	soon := time.NewTimer(time.Hour)
 	soon.Stop()
 	defer soon.Stop()
+	var last time.Time // the last renewal's end
+	pending := false   // soon is set
 	for {
 		select {
 		case <-n.stop:
 			return
 		case <-n.changed:
-			soon.Reset(debounce)
-		case <-soon.C:
+			if pending {
+				continue
+			}
+			if wait := debounce - time.Since(last); wait > 0 {
+				soon.Reset(wait)
+				pending = true
+				continue
+			}
 			n.renew()
+			last = time.Now()
+		case <-soon.C:
+			pending = false
+			n.renew()
+			last = time.Now()
 		case <-renew.C:
 			n.renew()
+			last = time.Now()
 		case <-sweep.C:
 			n.sweep()
 		}
@@ -339,7 +356,7 @@ func (n *Node) encodePresence(roster []room.Peer) []byte {
 		Count: len(roster), Members: make([]rosterRow, 0, len(roster)), Heartbeat: n.o.Now()}
 	for _, m := range roster {
 		if room.ValidateNick(m.Nick) == nil {
-			p.Members = append(p.Members, rosterRow{Nick: m.Nick, Transport: m.Transport, Joined: m.Joined})
+			p.Members = append(p.Members, rosterRow{Nick: m.Nick, Transport: m.Transport, Joined: m.Joined, Identity: rosterIdentity(m.Identity)})
 		}
 	}
 	for {
@@ -413,16 +430,30 @@ func (n *Node) bury(ctx context.Context, e jetstream.KeyValueEntry) error {
 }
 
 // announceLeaves appends a leave for each member of the dead node p, each
-// with an id of its own that every node derives alike.
+// with an id of its own that every node derives alike; not for a member
+// whose nickname a member of another node has taken over since (come back
+// through that node: see kvNicks.liveClaim).
 func (n *Node) announceLeaves(p *presence) error {
 	reason := room.Reason{Kind: room.ReasonLost, Detail: "its node " + p.Node + " stopped answering"}
 	for i, m := range p.Members {
+		if n.movedAway(m.Nick, p) {
+			continue
+		}
 		ev := &room.Event{Kind: room.Leave, Time: n.o.Now(), From: m.Nick, Reason: reason}
 		if _, err := n.o.Log.AppendOnce(ev, fmt.Sprintf("gone.%s.%s.%d", p.Node, p.Incarnation, i)); err != nil {
 			return fmt.Errorf("announcing %s left: %w", m.Nick, err)
 		}
 	}
 	return nil
+}
+
+// movedAway reports whether nick, a member of the dead node p, is now
+// claimed, in the replica, by a member of another node or run.
+func (n *Node) movedAway(nick string, p *presence) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	c, ok := n.claims[nickKVKey(nick)]
+	return ok && !c.r.held() && (c.r.Node != p.Node || c.r.Incarnation != p.Incarnation)
 }
 
 // freeClaims deletes the claims (not the holds) that match, at most

@@ -56,6 +56,7 @@ type rosterRow struct {
 	Nick      string         `json:"nick"`
 	Transport room.Transport `json:"transport"`
 	Joined    time.Time      `json:"joined"`
+	Identity  identityJSON   `json:"identity"`
 }
 
 // nickRecord is a claim of a nickname, in the nicknames bucket under
@@ -86,6 +87,23 @@ type identityJSON struct {
 
 func storedIdentity(id room.Identity) identityJSON {
 	return identityJSON{Transport: id.Transport, Address: id.Address, Key: id.KeyFingerprint, Cert: id.CertFingerprint}
+}
+
+// rosterIdentity is a member's identity as its node's record lists it:
+// without the fields too long to list (another node would refuse the
+// whole record).
+func rosterIdentity(id room.Identity) identityJSON {
+	s := storedIdentity(id)
+	if len(s.Address) > maxField {
+		s.Address = ""
+	}
+	if len(s.Key) > maxField {
+		s.Key = ""
+	}
+	if len(s.Cert) > maxField {
+		s.Cert = ""
+	}
+	return s
 }
 
 func (id identityJSON) identity() room.Identity {
@@ -155,7 +173,7 @@ func decodePresence(key string, data []byte, maxSize int) (*presence, bool) {
 		return nil, false
 	}
 	for _, m := range p.Members {
-		if room.ValidateNick(m.Nick) != nil || m.Transport > room.TransportSSH {
+		if room.ValidateNick(m.Nick) != nil || m.Transport > room.TransportSSH || !m.Identity.valid() {
 			return nil, false
 		}
 	}

@@ -3,6 +3,7 @@ package cluster
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -100,5 +101,37 @@ func TestDecodeRecords(t *testing.T) {
 		if _, ok := decodeNick(nickKVKey("alice"), bad); ok {
 			t.Errorf("believed %s", bad)
 		}
+	}
+}
+
+// TestRosterIdentity: a presence record's members carry their identity,
+// checked as the rest: an overlong field refuses the record; a node lists
+// its own members without the fields it could not list.
+func TestRosterIdentity(t *testing.T) {
+	id := room.Identity{Transport: room.TransportSSH, Address: "192.0.2.1", KeyFingerprint: "SHA256:gus"}
+	row := rosterRow{Nick: "gus", Transport: room.TransportSSH, Identity: storedIdentity(id)}
+	encode := func(r rosterRow) []byte {
+		data, err := json.Marshal(presence{Version: recordVersion, Node: "b", Incarnation: "0123456789abcdef", Count: 1, Members: []rosterRow{r}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	p, ok := decodePresence("b", encode(row), 1<<20)
+	if !ok || p.Members[0].Identity.identity() != id {
+		t.Fatalf("decoded %+v, %v", p, ok)
+	}
+	long := row
+	long.Identity.Address = strings.Repeat("1", maxField+1)
+	if _, ok := decodePresence("b", encode(long), 1<<20); ok {
+		t.Error("a member's overlong address was believed")
+	}
+	bad := row
+	bad.Identity.Transport = 9
+	if _, ok := decodePresence("b", encode(bad), 1<<20); ok {
+		t.Error("a member's unknown transport was believed")
+	}
+	if got := rosterIdentity(room.Identity{Transport: room.TransportTLS, Address: strings.Repeat("1", maxField+1), CertFingerprint: "AB"}); got.Address != "" || got.Cert != "AB" || !got.valid() {
+		t.Errorf("rosterIdentity kept %+v", got)
 	}
 }

@@ -66,6 +66,9 @@ func TestRealRooms(t *testing.T) {
 		t.Errorf("joining a as B0B while bob is on b: %v, want it taken", err)
 	}
 	waitFor(t, "a to list bob", func() bool { return peerNicks(na)["bob"] == "b" })
+	if p, ok := ra.Peer("BOB"); !ok || p.Node != "b" || p.Identity.Address != "192.0.2.2" {
+		t.Errorf("a's Peer(BOB) = %+v, %v; want bob of node b with his address", p, ok)
+	}
 	if err := alice.Whisper("bob", "hello across"); err != nil {
 		t.Fatalf("alice whispering to bob on another node: %v", err)
 	}

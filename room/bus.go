@@ -50,6 +50,9 @@ type Peer struct {
 	Node      string // the node it is on
 	Transport Transport
 	Joined    time.Time
+	// Identity is what its node saw at the door, as that node told: what
+	// an operator bans (never shown to members: /whois shows Node).
+	Identity Identity
 }
 
 // Sender is who sends a private message across nodes: its nickname, and
@@ -176,9 +179,25 @@ func (r *Room) Roster() []Peer {
 		if m == nil {
 			continue
 		}
-		peers = append(peers, Peer{Nick: nick, Transport: m.id.Transport, Joined: m.joined})
+		peers = append(peers, Peer{Nick: nick, Transport: m.id.Transport, Joined: m.joined, Identity: m.id})
 	}
 	return peers
+}
+
+// Peer returns the member of another node called nick (or a look-alike of
+// it), as Config.Bus lists it (Bus.Peers); false without a Bus, or if no
+// other node lists one.
+func (r *Room) Peer(nick string) (Peer, bool) {
+	if r.cfg.Bus == nil {
+		return Peer{}, false
+	}
+	key := nickKey(nick)
+	for _, p := range r.cfg.Bus.Peers() {
+		if nickKey(p.Nick) == key {
+			return p, true
+		}
+	}
+	return Peer{}, false
 }
 
 // Delivered returns the Seq of the last public event the room delivered.

@@ -228,6 +228,9 @@ func (r *Room) nickFree(nick string, id Identity, self *Member) error {
 		if self != nil && owner.Claim.Member == self.no {
 			return nil
 		}
+		if owner.Claim.Member == 0 && id.owns(owner.Claim.Identity) {
+			return nil // its own identity's, on another node: the store decides (Nicks.Claim)
+		}
 		return errNickInUse(nick) // an arriving member, or one elsewhere
 	case !id.owns(owner.Claim.Identity):
 		return errNickHeld(nick, owner.HeldUntil.Sub(r.cfg.Now()))
