@@ -201,32 +201,39 @@ func (r *Room) Peer(nick string) (Peer, bool) {
 }
 
 // Delivered returns the Seq of the last public event the room delivered.
-// With Config.Bus, a new room starts at the log's end as New read it
-// (LogEnd, else its last event), so that the node's feed starts right
-// after it: Follow(r.Delivered(), r.Feed). If New could not read it,
-// Delivered reads it again (see ResumeFrom for the backoff), and returns
-// 0 if that fails too.
-func (r *Room) Delivered() uint64 {
+// With Config.Bus, a new room starts at the log's end (LogEnd, else its
+// last event), so that the node's feed starts right after it:
+// after, err := r.Delivered(); Follow(after, r.Feed). New reads that end;
+// as long as it could not, Delivered reads it again, at once (past the
+// backoff of ResumeFrom's reads), and returns the log's error: a feed
+// started from anything less would show the members old events as new.
+func (r *Room) Delivered() (uint64, error) {
 	if r.cfg.Bus != nil {
-		r.startFeed()
+		if err := r.startFeed(); err != nil {
+			return 0, err
+		}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.hub.last
+	return r.hub.last, nil
 }
 
 // startFeed starts the hub at the log's end, unless it has been already:
-// a read of the log, so the caller holds no lock.
-func (r *Room) startFeed() {
+// a read of the log, so the caller holds no lock. It returns the log's
+// error if it could not read the end.
+func (r *Room) startFeed() error {
 	r.mu.Lock()
 	started := r.feedState.started
 	r.mu.Unlock()
 	if started {
-		return
+		return nil
 	}
 	last, err := r.lastSeq()
 	if err != nil {
-		return
+		if last, err = r.readEnd(); err != nil {
+			return err
+		}
+		r.noteEnd(last)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -234,6 +241,7 @@ func (r *Room) startFeed() {
 		r.feedState.started = true
 		r.hub.last = max(r.hub.last, last)
 	}
+	return nil
 }
 
 // errElsewhere says that the receiver of a private message is not on this

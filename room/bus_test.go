@@ -58,7 +58,7 @@ type follower struct {
 func follow(t *testing.T, l *sharedLog, r *Room) *follower {
 	t.Helper()
 	f := &follower{stop: make(chan struct{}), stopped: make(chan struct{})}
-	after := r.Delivered()
+	after := mustDelivered(t, r)
 	go func() {
 		defer close(f.stopped)
 		for {
@@ -577,14 +577,14 @@ func TestDeliveredStartsAtTheLogsEnd(t *testing.T) {
 	}
 	r := newTestRoom(t, Config{Log: l, Bus: &stubBus{}})
 	defer r.Close("done")
-	if got := r.Delivered(); got != 7 {
+	if got := mustDelivered(t, r); got != 7 {
 		t.Errorf("Delivered: %d, want 7", got)
 	}
 	r.Feed(&Event{Kind: Chat, Seq: 8, From: "far", Text: "y"})
 	r.Feed(&Event{Kind: Private, Seq: 9, From: "far", Text: "not public"})
 	r.Feed(&Event{Kind: Chat, Seq: 5, From: "far", Text: "old"})
 	r.Feed(nil)
-	if got := r.Delivered(); got != 8 {
+	if got := mustDelivered(t, r); got != 8 {
 		t.Errorf("Delivered after feeding: %d, want 8", got)
 	}
 	mustJoin(t, r, "bob")
@@ -605,7 +605,7 @@ func TestFeedWithoutBusDoesNothing(t *testing.T) {
 	assertEvents(t, alice, "join bob")
 	bob.Say("hi")
 	assertEvents(t, alice, "chat bob hi")
-	if got := r.Delivered(); got != 3 {
+	if got := mustDelivered(t, r); got != 3 {
 		t.Errorf("Delivered: %d, want 3", got)
 	}
 }
@@ -727,4 +727,53 @@ func TestQuietJoinsPerNode(t *testing.T) {
 	far.until(t, "node A's summary", func(evs []*Event) bool {
 		return slices.ContainsFunc(evs, func(ev *Event) bool { return ev.Kind == Presence && ev.Joined == 1 && ev.Seq > 0 })
 	})
+}
+
+// mustDelivered is r.Delivered, failing t on an error.
+func mustDelivered(t *testing.T, r *Room) uint64 {
+	t.Helper()
+	after, err := r.Delivered()
+	if err != nil {
+		t.Fatalf("Delivered: %v", err)
+	}
+	return after
+}
+
+// endlessLog is a sharedLog whose end cannot be read while failing is set.
+type endlessLog struct {
+	*sharedLog
+	failing atomic.Bool
+}
+
+var errNoEnd = errors.New("the stream is electing a leader")
+
+func (l *endlessLog) LastSeq() (uint64, error) {
+	if l.failing.Load() {
+		return 0, errNoEnd
+	}
+	return l.sharedLog.LastSeq()
+}
+
+// TestDeliveredWaitsForTheLogsEnd: a node whose log could not say where
+// it ends when the room was made never starts its feed from 0 (which would
+// show its members the whole history as new): Delivered returns the log's
+// error, at once, as often as asked and past the backoff of the reads of
+// ResumeFrom, and the end once the log can tell it.
+func TestDeliveredWaitsForTheLogsEnd(t *testing.T) {
+	l := &endlessLog{sharedLog: newSharedLog()}
+	for range 1000 {
+		l.Append(&Event{Kind: Chat, From: "old", Text: "x"})
+	}
+	l.failing.Store(true)
+	r := newTestRoom(t, Config{Log: l, Bus: &stubBus{}})
+	defer r.Close("done")
+	for range 2 {
+		if after, err := r.Delivered(); !errors.Is(err, errNoEnd) {
+			t.Fatalf("Delivered while the end cannot be read: %d, %v; want errNoEnd", after, err)
+		}
+	}
+	l.failing.Store(false)
+	if got := mustDelivered(t, r); got != 1000 {
+		t.Errorf("Delivered once the end can be read: %d, want 1000", got)
+	}
 }

@@ -447,7 +447,7 @@ func New(cfg Config) *Room {
 	r.watchStore()
 	if cfg.Bus != nil {
 		r.feedState.recent = newHistory(cfg.ResumeSize)
-		r.startFeed() // slow: reads the log's end
+		_ = r.startFeed() // slow: reads the log's end; Delivered reads it again if this failed
 	}
 	return r
 }

@@ -102,13 +102,46 @@ func closeNode(node *cluster.Node, logger *slog.Logger) {
 
 // follow starts the node's feed: every public event of the shared stream,
 // whoever appended it, delivered to the room's members in the stream's
-// order. The caller stops it after the room.
-func follow(store *jetlog.Log, chatRoom *room.Room) (*jetlog.Follower, error) {
-	f, err := store.Follow(chatRoom.Delivered(), chatRoom.Feed)
+// order, starting after the stream's end as the room read it (feedStart).
+// The caller stops it after the room.
+func follow(ctx context.Context, store *jetlog.Log, chatRoom *room.Room) (*jetlog.Follower, error) {
+	after, err := feedStart(ctx, chatRoom)
+	if err != nil {
+		return nil, err
+	}
+	f, err := store.Follow(after, chatRoom.Feed)
 	if err != nil {
 		return nil, fmt.Errorf("the room's feed: %w", err)
 	}
 	return f, nil
+}
+
+// feedStartWait bounds how long a starting node waits for the stream to
+// say where it ends (a stream electing a leader cannot), and feedRetry*
+// how often it asks meanwhile.
+const (
+	feedStartWait  = 30 * time.Second
+	feedRetryFirst = 250 * time.Millisecond
+	feedRetryMax   = 2 * time.Second
+)
+
+// feedStart returns where the room's feed starts: the stream's end, read
+// by the room (room.Room.Delivered), asked again until the stream answers
+// or feedStartWait has passed.
+func feedStart(ctx context.Context, chatRoom *room.Room) (uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, feedStartWait)
+	defer cancel()
+	for wait := feedRetryFirst; ; wait = min(2*wait, feedRetryMax) {
+		after, err := chatRoom.Delivered()
+		if err == nil {
+			return after, nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("the room's feed: the stream did not say where it ends within %s: %w", feedStartWait, err)
+		case <-time.After(wait):
+		}
+	}
 }
 
 // busLag exports how far the node's feed is behind the shared stream.

@@ -119,7 +119,7 @@ func serve(ctx context.Context, stopSignals func(), cfg *config, stdout io.Write
 	chatRoom := room.New(roomCfg)
 	collectors := []prometheus.Collector{failures.vec}
 	if node != nil {
-		feed, err := follow(store, chatRoom)
+		feed, err := follow(ctx, store, chatRoom)
 		if err != nil {
 			return err
 		}
