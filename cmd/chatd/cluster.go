@@ -6,7 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -177,5 +179,33 @@ func clusterPart(c clusterConfig, node *cluster.Node) part {
 		attrs: []slog.Attr{
 			slog.String("node", c.node), slog.Int("peers", len(peers)), slog.Int("replicas", c.replicas),
 		},
+	}
+}
+
+// unauthenticatedNATS reports whether this node would meet the others on
+// NATS without credentials of its own: no --nats-creds, no --nats-cert and
+// no user or token in any --nats URL. Anyone who can connect to those
+// servers could then speak as any member, ban anyone and bury nodes.
+func unauthenticatedNATS(s storeConfig) bool {
+	if s.natsCreds != "" || s.natsCert != "" {
+		return false
+	}
+	for raw := range strings.SplitSeq(s.natsURL, ",") {
+		if u, err := url.Parse(strings.TrimSpace(raw)); err == nil && u.User != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// openNATSPart is the banner's warning for a node on an unauthenticated
+// NATS (unauthenticatedNATS).
+func openNATSPart(s storeConfig) part {
+	return part{
+		text: "WARNING: the nodes meet on NATS without credentials: whoever can connect to " + jetlog.RedactURLs(s.natsURL) +
+			" can write the room as any member, ban anyone and bury nodes; give the nodes an account of their own (--nats-creds or --nats-cert; docs/CLUSTER.md)\n",
+		msg:   "the nodes meet on NATS without credentials",
+		attrs: []slog.Attr{slog.String("nats", jetlog.RedactURLs(s.natsURL))},
+		level: slog.LevelWarn,
 	}
 }

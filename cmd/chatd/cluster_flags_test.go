@@ -37,3 +37,26 @@ func TestClusterFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestUnauthenticatedNATSIsWarnedOf: a node is warned at start when it
+// meets the others on NATS with no credentials of its own, and only then.
+func TestUnauthenticatedNATSIsWarnedOf(t *testing.T) {
+	for _, tc := range []struct {
+		s    storeConfig
+		open bool
+	}{
+		{storeConfig{natsURL: "nats://a:4222,nats://b:4222"}, true},
+		{storeConfig{natsURL: "nats://a:4222", natsCreds: "chatd.creds"}, false},
+		{storeConfig{natsURL: "nats://a:4222", natsCert: "c.pem", natsKey: "k.pem"}, false},
+		{storeConfig{natsURL: "nats://a:4222, nats://chatd:secret@b:4222"}, false},
+		{storeConfig{natsURL: "nats://token@a:4222"}, false},
+	} {
+		if got := unauthenticatedNATS(tc.s); got != tc.open {
+			t.Errorf("%+v: unauthenticated %v, want %v", tc.s, got, tc.open)
+		}
+	}
+	p := openNATSPart(storeConfig{natsURL: "nats://a:4222"})
+	if !strings.HasPrefix(p.text, "WARNING: ") || !strings.Contains(p.text, "--nats-creds") {
+		t.Errorf("the warning: %q", p.text)
+	}
+}

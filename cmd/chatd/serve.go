@@ -104,6 +104,9 @@ func serve(ctx context.Context, stopSignals func(), cfg *config, stdout io.Write
 	if node != nil {
 		defer closeNode(node, logger)
 		b.say(clusterPart(cfg.cluster, node))
+		if unauthenticatedNATS(cfg.store) {
+			b.warn(openNATSPart(cfg.store))
+		}
 	}
 	dir, err := openDirectory(ctx, cfg, cfg.policy, store, relayOf(node), metrics, logger)
 	if err != nil {
