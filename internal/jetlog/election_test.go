@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,9 +21,11 @@ import (
 // TestSharedElection: three clustered nats-servers keep the stream
 // (Replicas 3); the one leading it is killed. While the others elect a
 // new leader, two nodes append (Append and AppendBatch, concurrently):
-// no append fails, every event is stored once, and both feeds deliver
-// the same sequence. Then, every server down, an append fails after
-// about its budget (Options.ElectionWait), and Close cuts a retrying
+// no append fails, every event is stored once, both feeds deliver the
+// same sequence, and the room of the node connected to the dead server
+// is not told the store is down (it reconnects at once). Then, every
+// server down, an append fails after about its budget
+// (Options.ElectionWait), the room is told, and Close cuts a retrying
 // append short.
 func TestSharedElection(t *testing.T) {
 	if testing.Short() {
@@ -59,6 +62,8 @@ func TestSharedElection(t *testing.T) {
 		b := open(opts)
 		fa, feedA := follow(t, a, 0)
 		fb, feedB := follow(t, b, 0)
+		var downs atomic.Int32
+		a.WatchStore(func(error) { downs.Add(1) }, func() {})
 		c.Kill(leader)
 		start := time.Now()
 		var wg sync.WaitGroup
@@ -74,6 +79,9 @@ func TestSharedElection(t *testing.T) {
 			}
 		}
 		t.Logf("appended in %v, %d and %d retries", time.Since(start), a.Retried(), b.Retried())
+		if n := downs.Load(); n > 0 {
+			t.Fatalf("the room was told %d times that the store is down", n)
+		}
 		last := max(lastSeqOf(t, a), lastSeqOf(t, b))
 		waitDelivered(t, fa, last)
 		waitDelivered(t, fb, last)
@@ -103,6 +111,8 @@ func TestSharedElection(t *testing.T) {
 		l := open(opts)
 		opts.ElectionWait = time.Minute
 		closed := open(opts)
+		downs := make(chan error, 10)
+		l.WatchStore(func(err error) { downs <- err }, func() {})
 		c.Stop()
 		start := time.Now()
 		_, err := l.Append(chat("nobody hears"))
@@ -115,6 +125,12 @@ func TestSharedElection(t *testing.T) {
 		took = time.Since(start)
 		if err == nil || took < 1400*time.Millisecond || took > 5*time.Second {
 			t.Fatalf("AppendBatch with every server down: %v after %v; want an error after about 1.5s", err, took)
+		}
+
+		select { // told once the connection stayed lost for ElectionWait
+		case <-downs:
+		case <-time.After(testproc.Wait):
+			t.Fatal("the room was never told that the store is down")
 		}
 
 		// Close while an append retries: it returns at once.

@@ -102,8 +102,12 @@ type Options struct {
 	// server died answers nothing for a few seconds, and the room need
 	// not turn read-only for that. Each attempt then waits at most
 	// maxAttemptWait (or Timeout if shorter) for its ack. Only when the
-	// budget runs out does the append fail. 0: 2 x Timeout; negative: no
-	// retry (each append is published once, as when not shared).
+	// budget runs out does the append fail. Likewise a lost connection
+	// is told to the room (room.LogWatcher, watch.go) only if it is not
+	// back within ElectionWait (it usually is at once, on another server
+	// of the cluster). 0: 2 x Timeout; negative: no retry (each append is
+	// published once, and a lost connection told at once, as when not
+	// shared).
 	ElectionWait time.Duration
 	// Logger receives the log's warnings (skipped records) and the embedded
 	// server's errors and warnings; nil: slog.Default().
@@ -787,6 +791,7 @@ func (l *Log) Conn() *nats.Conn { return l.nc }
 // floor and shuts the server down.
 func (l *Log) Close() error {
 	l.watch.closing.Store(true) // the connection's end is ours: nothing to tell
+	l.stopGrace()
 	if l.stop != nil {
 		l.stop() // an append retrying gives up
 	}

@@ -9,7 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -59,6 +61,11 @@ type watch struct {
 	server  atomic.Pointer[string] // the server last connected to, credentials removed
 	closing atomic.Bool            // Close was called: the connection's end is the log's own
 	missing atomic.Bool            // Check found the stream missing, and said so
+
+	// grace (shared, Options.ElectionWait): the timer that tells the
+	// room of a lost connection if it is not back before it fires.
+	graceMu sync.Mutex
+	grace   *time.Timer
 }
 
 // watchFns are the room's down and up (room.LogWatcher).
@@ -127,19 +134,67 @@ func redactServer(u string) string {
 
 // onDisconnect is the connection's disconnect handler: it logs the loss,
 // naming the server, and tells the room (its down), unless the log is
-// closing.
+// closing. A shared log waiting out elections (Options.ElectionWait)
+// tells it only if the connection is not back within that wait: it
+// usually comes back at once, on another server of the cluster, and
+// appends meanwhile are retried (retry.go), so the room need not turn
+// read-only for that.
 func (l *Log) onDisconnect(_ *nats.Conn, err error) {
 	if l.watch.closing.Load() {
 		return
 	}
 	server := l.serverName()
+	down := fmt.Errorf("jetlog: %w %s (%v); reconnecting", errNotConnected, server, cmp.Or[error](err, errors.New("disconnected")))
+	if wait := l.downGrace(); wait > 0 {
+		l.opts.Logger.Warn("jetlog: lost the NATS server; reconnecting (appends wait meanwhile)", "server", server, "err", err, "wait", wait)
+		l.watch.graceMu.Lock()
+		defer l.watch.graceMu.Unlock()
+		if l.watch.grace == nil {
+			l.watch.grace = time.AfterFunc(wait, func() { l.graceOver(down) })
+		}
+		return
+	}
 	l.opts.Logger.Warn("jetlog: lost the NATS server; reconnecting (the room is read-only meanwhile)", "server", server, "err", err)
-	l.tellDown(fmt.Errorf("jetlog: %w %s (%v); reconnecting", errNotConnected, server, cmp.Or[error](err, errors.New("disconnected"))))
+	l.tellDown(down)
+}
+
+// downGrace is how long a lost connection may take to come back before
+// the room is told: Options.ElectionWait, shared; none otherwise.
+func (l *Log) downGrace() time.Duration {
+	if l.opts.Shared && l.opts.ElectionWait > 0 {
+		return l.opts.ElectionWait
+	}
+	return 0
+}
+
+// graceOver is the grace timer's end: the room is told the store is
+// unreachable (down) unless the connection came back meanwhile or the
+// log is closing.
+func (l *Log) graceOver(down error) {
+	if !l.stopGrace() || l.watch.closing.Load() || l.nc.IsConnected() {
+		return
+	}
+	l.opts.Logger.Warn("jetlog: the NATS server is still lost (the room is read-only meanwhile)", "server", l.serverName())
+	l.tellDown(down)
+}
+
+// stopGrace stops the grace timer, if one runs, and reports whether one
+// did.
+func (l *Log) stopGrace() bool {
+	l.watch.graceMu.Lock()
+	defer l.watch.graceMu.Unlock()
+	if l.watch.grace == nil {
+		return false
+	}
+	l.watch.grace.Stop()
+	l.watch.grace = nil
+	return true
 }
 
 // onReconnect is the connection's reconnect handler: it logs the server
 // regained and tells the room (its up).
 func (l *Log) onReconnect(*nats.Conn) {
+	l.stopGrace()
 	if l.watch.closing.Load() {
 		return
 	}
