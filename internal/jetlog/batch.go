@@ -37,7 +37,11 @@ const maxBatch = 256
 // not breaks the log. Shared (Options.Shared), no event expects a last
 // sequence: each is stored or not on its own, numbered among the other
 // writers' events, and one not acked may still be stored (Check deletes
-// it: see shared.go).
+// it: see shared.go); the failed suffix of a chunk is sent again within
+// Options.ElectionWait (retryChunk), and an event stored below one before
+// it in the batch (out of order, after a lost ack) counts as not stored
+// (Check deletes it); only an ack at or below the last sequence seen
+// before the chunk breaks the log.
 func (l *Log) AppendBatch(evs []*room.Event) error {
 	var failed batchErrors
 	for start := 0; start < len(evs); start += maxBatch {
@@ -136,14 +140,15 @@ func (l *Log) appendChunk(evs []*room.Event, start int, failed *batchErrors) err
 			if l.opts.Shared && a.maybeStored {
 				l.unacked.add(mark, first)
 			}
-		case a.seq <= last && a.dup && l.opts.Shared:
-			// An earlier attempt of it was stored after a later event of
-			// the chunk: not in the batch's order, so not counted as
-			// stored (the sender is told), and Check deletes it.
+		case a.seq <= first || a.seq <= last && !l.opts.Shared:
+			return l.breakWith(ErrStreamWentBack, fmt.Sprintf("the server acked an event as %d after %d", a.seq, last))
+		case a.seq <= last:
+			// Shared: stored (a retry, or its first copy stored late)
+			// after a later event of the chunk: not in the batch's order,
+			// so not counted as stored (the sender is told), and Check
+			// deletes it.
 			failed.add(start+i, fmt.Errorf("jetlog: append: stored as %d, out of the batch's order (after %d)", a.seq, last))
 			l.unacked.add(mark, first)
-		case a.seq <= last:
-			return l.breakWith(ErrStreamWentBack, fmt.Sprintf("the server acked an event as %d after %d", a.seq, last))
 		default:
 			evs[i].Seq, last = a.seq, a.seq
 			if !l.opts.Shared {
@@ -234,7 +239,12 @@ func (l *Log) publishAll(msgs []*nats.Msg, base uint64, idx []int) []published {
 			continue
 		}
 		opts := []jetstream.PublishOpt{jetstream.WithExpectStream(l.opts.Stream)}
-		if !l.opts.Shared {
+		if l.opts.Shared {
+			// No retry of the library's (on no responders): each message
+			// would be sent again on its own, and the chunk stored out of
+			// order; retryChunk sends the failed suffix again, in order.
+			opts = append(opts, jetstream.WithRetryAttempts(0))
+		} else {
 			opts = append(opts, jetstream.WithExpectLastSequence(expect))
 		}
 		f, err := l.js.PublishMsgAsync(msgs[i], opts...)

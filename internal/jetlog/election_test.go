@@ -23,10 +23,11 @@ import (
 // new leader, two nodes append (Append and AppendBatch, concurrently):
 // no append fails, every event is stored once, both feeds deliver the
 // same sequence, and the room of the node connected to the dead server
-// is not told the store is down (it reconnects at once). Then, every
-// server down, an append fails after about its budget
-// (Options.ElectionWait), the room is told, and Close cuts a retrying
-// append short.
+// is not told the store is down (it reconnects at once). Then, with one
+// server left (no quorum), the room is told (the feed's watchdog sees the
+// leader hear from too few replicas, or the stream silent), and an append
+// fails after about its budget (Options.ElectionWait); with none left,
+// Close cuts a retrying append short.
 func TestSharedElection(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds nats-server")
@@ -45,10 +46,11 @@ func TestSharedElection(t *testing.T) {
 	opts := Options{Shared: true, Replicas: 3, Stream: "ELECT", Subject: "chatd.elect", Logger: quiet,
 		Timeout: 2 * time.Second, ElectionWait: 30 * time.Second}
 
+	leader := -1
 	t.Run("LeaderKilled", func(t *testing.T) {
 		opts.URL = c.URLs()
 		probe := open(opts)
-		leader := streamLeader(t, probe)
+		leader = streamLeader(t, probe)
 		// a is connected to the leader (first in its list), b to another.
 		var others []string
 		for i := range c.N() {
@@ -75,7 +77,8 @@ func TestSharedElection(t *testing.T) {
 		close(errs)
 		for err := range errs {
 			if err != nil {
-				t.Fatal(err)
+				evs, rerr := probe.Replay(0, 100)
+				t.Fatalf("%v\nstored: %v (%v)", err, seqTexts(evs), rerr)
 			}
 		}
 		t.Logf("appended in %v, %d and %d retries", time.Since(start), a.Retried(), b.Retried())
@@ -106,34 +109,46 @@ func TestSharedElection(t *testing.T) {
 		}
 	})
 
-	t.Run("AllDown", func(t *testing.T) {
-		opts.URL, opts.ElectionWait = c.URLs(), 1500*time.Millisecond
+	t.Run("QuorumLost", func(t *testing.T) {
+		if leader < 0 {
+			t.Skip("LeaderKilled did not run")
+		}
+		var alive []int
+		for i := range c.N() {
+			if i != leader {
+				alive = append(alive, i)
+			}
+		}
+		// l stays connected to the last server, which alone cannot store.
+		opts.URL, opts.ElectionWait = c.URL(alive[1]), 1500*time.Millisecond
 		l := open(opts)
-		opts.ElectionWait = time.Minute
-		closed := open(opts)
+		follow(t, l, 0) // its watchdog looks at the stream
 		downs := make(chan error, 10)
 		l.WatchStore(func(err error) { downs <- err }, func() {})
-		c.Stop()
+		opts.URL, opts.ElectionWait = c.URLs(), time.Minute
+		closed := open(opts)
+		c.Kill(alive[0])
+		select { // told: the leader lost its quorum (or the stream went silent)
+		case <-downs:
+		case <-time.After(testproc.Wait):
+			t.Fatal("the room was never told that the stream does not answer")
+		}
 		start := time.Now()
 		_, err := l.Append(chat("nobody hears"))
 		took := time.Since(start)
 		if err == nil || took < 1400*time.Millisecond || took > 5*time.Second {
-			t.Fatalf("Append with every server down: %v after %v; want an error after about 1.5s", err, took)
+			t.Fatalf("Append without a quorum: %v after %v; want an error after about 1.5s", err, took)
 		}
 		start = time.Now()
 		err = l.AppendBatch([]*room.Event{chat("one"), chat("two")})
 		took = time.Since(start)
 		if err == nil || took < 1400*time.Millisecond || took > 5*time.Second {
-			t.Fatalf("AppendBatch with every server down: %v after %v; want an error after about 1.5s", err, took)
+			t.Fatalf("AppendBatch without a quorum: %v after %v; want an error after about 1.5s", err, took)
 		}
 
-		select { // told once the connection stayed lost for ElectionWait
-		case <-downs:
-		case <-time.After(testproc.Wait):
-			t.Fatal("the room was never told that the store is down")
-		}
-
-		// Close while an append retries: it returns at once.
+		// Close while an append retries (every server down): it returns
+		// at once.
+		c.Stop()
 		done := make(chan error, 1)
 		go func() {
 			_, err := closed.Append(chat("cut short"))

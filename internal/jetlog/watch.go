@@ -2,6 +2,7 @@ package jetlog
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -66,6 +67,11 @@ type watch struct {
 	// room of a lost connection if it is not back before it fires.
 	graceMu sync.Mutex
 	grace   *time.Timer
+	// silentSince (shared, Options.ElectionWait) is when the stream
+	// stopped answering the feeds' watchdog (Unix ns; 0: it answers), and
+	// silentTold says the room was told so (noteStreamAnswer).
+	silentSince atomic.Int64
+	silentTold  atomic.Bool
 }
 
 // watchFns are the room's down and up (room.LogWatcher).
@@ -189,6 +195,72 @@ func (l *Log) stopGrace() bool {
 	l.watch.grace.Stop()
 	l.watch.grace = nil
 	return true
+}
+
+// noteStreamAnswer is told by the feeds' watchdog (Follower.watch) what
+// the stream answered to its look (streamAnswer), err nil if it did and
+// can store (shared logs waiting out elections only). A stream that
+// answers no look for ElectionWait, or whose leader answers that it lost
+// its quorum (errNoQuorum: the connection is up, but nothing can be
+// stored until a server is back), is told to the room (its down) once;
+// the first good answer after that tells its up, and its probe checks the
+// log at once. Without it, a room whose connection stayed up would learn
+// only from an append, ElectionWait later.
+func (l *Log) noteStreamAnswer(err error) {
+	if l.downGrace() == 0 || l.watch.closing.Load() || errors.Is(err, context.Canceled) {
+		return
+	}
+	if err == nil {
+		l.watch.silentSince.Store(0)
+		if l.watch.silentTold.CompareAndSwap(true, false) {
+			l.opts.Logger.Info("jetlog: the stream answers again", "stream", l.opts.Stream)
+			if fns := l.watch.fns.Load(); fns != nil {
+				fns.up()
+			}
+		}
+		return
+	}
+	now := time.Now().UnixNano()
+	l.watch.silentSince.CompareAndSwap(0, now)
+	since := l.watch.silentSince.Load()
+	// No quorum is no election: none can end before a server is back.
+	wait := l.downGrace()
+	if errors.Is(err, errNoQuorum) {
+		wait = 0
+	}
+	if time.Duration(now-since) < wait || !l.watch.silentTold.CompareAndSwap(false, true) {
+		return
+	}
+	l.opts.Logger.Warn("jetlog: the stream has not answered for a while (the room is read-only meanwhile)",
+		"stream", l.opts.Stream, "for", time.Duration(now-since), "err", err)
+	l.tellDown(fmt.Errorf("jetlog: the stream %s does not answer (%w)", l.opts.Stream, err))
+}
+
+// errNoQuorum: the stream's leader has heard from too few of its
+// replicas lately to store anything (streamAnswer).
+var errNoQuorum = errors.New("the stream's servers lost their quorum: nothing can be stored until one is back")
+
+// quorumSilence is how long a replica may go unheard by the stream's
+// leader (its heartbeats come every second) before it counts as gone.
+const quorumSilence = 3 * time.Second
+
+// streamAnswer is what a look at the stream (its info, or err) says about
+// storing: nil if it answered and its leader hears from a quorum of its
+// replicas; err, or errNoQuorum.
+func streamAnswer(info *jetstream.StreamInfo, err error) error {
+	if err != nil || info.Cluster == nil || len(info.Cluster.Replicas) == 0 {
+		return err
+	}
+	live := 1 // the leader, which answered
+	for _, p := range info.Cluster.Replicas {
+		if p != nil && !p.Offline && p.Active < quorumSilence {
+			live++
+		}
+	}
+	if live < (len(info.Cluster.Replicas)+1)/2+1 {
+		return errNoQuorum
+	}
+	return nil
 }
 
 // onReconnect is the connection's reconnect handler: it logs the server
