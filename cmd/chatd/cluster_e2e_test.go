@@ -702,11 +702,15 @@ func checkNodeKilled(t *testing.T, c *chatCluster, alice, frank *testproc.Proces
 // back it is writable again by itself, and the next line reaches frank on
 // node c.
 func checkQuorumLost(t *testing.T, c *chatCluster, alice, frank *testproc.Process) {
+	fromA, fromF := len(alice.Output()), len(frank.Output())
 	c.nats.Kill(1)
 	c.nats.Kill(2)
-	for _, p := range []*testproc.Process{alice, frank} {
-		p.Expect("*** the room is read-only")
-	}
+	// Each node learns it from its feed's watchdog: at once if the
+	// stream's leader survived (it hears too few replicas), else once the
+	// stream has been silent for longer than an election (jetlog's
+	// ElectionWait, 10 s).
+	waitPrinted(t, alice, fromA, nodeDeathWait, "*** the room is read-only")
+	waitPrinted(t, frank, fromF, nodeDeathWait, "*** the room is read-only")
 	from := len(alice.Output())
 	alice.Send("said without a quorum")
 	waitPrinted(t, alice, from, testproc.Wait, "!!! the room is read-only")

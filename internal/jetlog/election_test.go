@@ -128,8 +128,10 @@ func TestSharedElection(t *testing.T) {
 		opts.URL, opts.ElectionWait = c.URLs(), time.Minute
 		closed := open(opts)
 		c.Kill(alive[0])
+		killed := time.Now()
 		select { // told: the leader lost its quorum (or the stream went silent)
-		case <-downs:
+		case err := <-downs:
+			t.Logf("told after %v: %v", time.Since(killed), err)
 		case <-time.After(testproc.Wait):
 			t.Fatal("the room was never told that the stream does not answer")
 		}

@@ -240,16 +240,23 @@ func (l *Log) noteStreamAnswer(err error) {
 // replicas lately to store anything (streamAnswer).
 var errNoQuorum = errors.New("the stream's servers lost their quorum: nothing can be stored until one is back")
 
+// errNoLeader: the stream has no leader (a replica answered its info):
+// an election, or no quorum to hold one.
+var errNoLeader = errors.New("the stream has no leader")
+
 // quorumSilence is how long a replica may go unheard by the stream's
 // leader (its heartbeats come every second) before it counts as gone.
 const quorumSilence = 3 * time.Second
 
 // streamAnswer is what a look at the stream (its info, or err) says about
 // storing: nil if it answered and its leader hears from a quorum of its
-// replicas; err, or errNoQuorum.
+// replicas; err, errNoLeader, or errNoQuorum.
 func streamAnswer(info *jetstream.StreamInfo, err error) error {
 	if err != nil || info.Cluster == nil || len(info.Cluster.Replicas) == 0 {
 		return err
+	}
+	if info.Cluster.Leader == "" { // a replica answered for a leaderless stream
+		return errNoLeader
 	}
 	live := 1 // the leader, which answered
 	for _, p := range info.Cluster.Replicas {
