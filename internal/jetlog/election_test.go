@@ -271,3 +271,32 @@ func TestUnanswered(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamAnswer: what the watchdog makes of a stream's info.
+func TestStreamAnswer(t *testing.T) {
+	peer := func(active time.Duration, offline bool) *jetstream.PeerInfo {
+		return &jetstream.PeerInfo{Name: "p", Current: true, Active: active, Offline: offline}
+	}
+	info := func(leader string, peers ...*jetstream.PeerInfo) *jetstream.StreamInfo {
+		return &jetstream.StreamInfo{Cluster: &jetstream.ClusterInfo{Leader: leader, Replicas: peers}}
+	}
+	for _, c := range []struct {
+		name string
+		info *jetstream.StreamInfo
+		err  error
+		want error
+	}{
+		{"no cluster", &jetstream.StreamInfo{}, nil, nil},
+		{"one replica", info("s1"), nil, nil},
+		{"all heard", info("s1", peer(time.Second, false), peer(0, false)), nil, nil},
+		{"one of two gone", info("s1", peer(time.Minute, false), peer(0, false)), nil, nil},
+		{"both gone", info("s1", peer(time.Minute, false), peer(0, true)), nil, errNoQuorum},
+		{"two of two, one gone", info("s1", peer(time.Minute, false)), nil, errNoQuorum},
+		{"leaderless", info("", peer(0, false), peer(0, false)), nil, errNoLeader},
+		{"no answer", nil, context.DeadlineExceeded, context.DeadlineExceeded},
+	} {
+		if got := streamAnswer(c.info, c.err); !errors.Is(got, c.want) || (got == nil) != (c.want == nil) {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}
