@@ -302,7 +302,7 @@ func (f *Follower) stopped() bool {
 }
 
 // watch is the feed's watchdog: every followStall it asks the stream where
-// it ends, and makes the consumer anew (kick) if the feed has been behind
+// it ends (and tells the log whether it answered: noteStreamAnswer), and makes the consumer anew (kick) if the feed has been behind
 // it for two looks running without delivering anything, nor being in
 // deliver (which may be slow). A batch's heartbeats should tell a lost
 // consumer; this is for whatever they do not, for one call to the server
@@ -337,6 +337,7 @@ func (f *Follower) behind(delivered uint64) bool {
 	ctx, cancel := context.WithTimeout(f.ctx, min(lagTimeout, f.l.opts.Timeout))
 	defer cancel()
 	info, err := f.l.stream.Info(ctx)
+	f.l.noteStreamAnswer(streamAnswer(info, err))
 	if err != nil || info.State.LastSeq <= delivered {
 		return false
 	}

@@ -94,6 +94,21 @@ type Options struct {
 	// Append, a look at the stream's state, each window of a Replay (at
 	// most maxWindow messages), so a long Replay may take several.
 	Timeout time.Duration
+	// ElectionWait (shared logs only) is how long an append that got no
+	// answer from the stream (a timeout, no responders, the connection
+	// reconnecting: not a refusal) keeps being published again, the same
+	// message under the same Nats-Msg-Id, so that the stream stores it
+	// once: a NATS cluster electing the stream's new leader after a
+	// server died answers nothing for a few seconds, and the room need
+	// not turn read-only for that. Each attempt then waits at most
+	// maxAttemptWait (or Timeout if shorter) for its ack. Only when the
+	// budget runs out does the append fail. Likewise a lost connection
+	// is told to the room (room.LogWatcher, watch.go) only if it is not
+	// back within ElectionWait (it usually is at once, on another server
+	// of the cluster). 0: 2 x Timeout; negative: no retry (each append is
+	// published once, and a lost connection told at once, as when not
+	// shared).
+	ElectionWait time.Duration
 	// Logger receives the log's warnings (skipped records) and the embedded
 	// server's errors and warnings; nil: slog.Default().
 	Logger *slog.Logger
@@ -120,6 +135,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
+	}
+	if o.ElectionWait == 0 {
+		o.ElectionWait = 2 * o.Timeout
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -173,6 +191,11 @@ type Log struct {
 	id      string    // LogID, set by Open
 	created time.Time // the stream's creation time, set by Open
 	watch   watch     // the connection's handlers and the room's (watch.go)
+	// life ends when Close is called: a shared append retrying after an
+	// unanswered publish (retry.go) gives up at once then.
+	life    context.Context
+	stop    context.CancelFunc
+	retried atomic.Uint64 // publishes made again after no answer (retry.go)
 
 	// appendMu serialises Appends, so that each ack can be checked against
 	// the one before: lastSeq is the highest sequence the stream was seen
@@ -226,6 +249,7 @@ func openLog(ctx context.Context, opts Options) (*Log, error) {
 		return nil, err
 	}
 	l := &Log{opts: opts, maxRecord: maxRecordBytes(opts.MaxText), writer: rand.Text()}
+	l.life, l.stop = context.WithCancel(context.Background())
 	l.recent.size = int(max(0, min(int64(opts.Recent), opts.MaxMsgs)))
 	var err error
 	if opts.URL == "" {
@@ -767,6 +791,10 @@ func (l *Log) Conn() *nats.Conn { return l.nc }
 // floor and shuts the server down.
 func (l *Log) Close() error {
 	l.watch.closing.Store(true) // the connection's end is ours: nothing to tell
+	l.stopGrace()
+	if l.stop != nil {
+		l.stop() // an append retrying gives up
+	}
 	if l.opened && l.floorPath() != "" && l.stream != nil && l.nc != nil && !l.nc.IsClosed() {
 		ctx, cancel := context.WithTimeout(context.Background(), l.opts.Timeout)
 		if info, err := l.stream.Info(ctx); err == nil {

@@ -60,7 +60,9 @@ var ErrNotShared = errors.New("jetlog: AppendOnce needs a shared stream (Options
 // the same id within the stream's duplicate window (2 minutes, or MaxAge
 // if shorter): then it stores nothing and returns the sequence number of
 // that event. Several nodes announcing the same thing (a dead node's
-// members leaving) are heard once. Shared logs only (ErrNotShared).
+// members leaving) are heard once. Shared logs only (ErrNotShared). An
+// attempt of this very call whose ack was lost (retry.go) also makes a
+// later one a duplicate: then too ev.Seq stays 0, seq is where it is.
 func (l *Log) AppendOnce(ev *room.Event, id string) (uint64, error) {
 	if !l.opts.Shared {
 		return 0, ErrNotShared
@@ -96,8 +98,9 @@ func (l *Log) appendShared(ev *room.Event, m *nats.Msg) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	// A duplicate here is this very message, stored by a retry of the
-	// client library whose first ack was lost: stored, under seq.
+	// A duplicate here is this very message, stored by an earlier attempt
+	// whose ack was lost (a retry of ours or of the client library):
+	// stored, under seq.
 	ev.Seq = seq
 	l.noteAppended(1, seq)
 	return seq, nil
@@ -106,20 +109,30 @@ func (l *Log) appendShared(ev *room.Event, m *nats.Msg) (uint64, error) {
 // publishShared publishes m, holding appendMu, expecting no last sequence,
 // and returns the sequence it is stored under; dup says the stream had a
 // message with m's Nats-Msg-Id already, stored under seq, and stored
-// nothing. An ack (not a duplicate) at or below the last sequence the log
-// saw breaks it. A publish that failed without the server's answer is
-// remembered for Check (unackedMarks).
+// nothing. A publish that got no answer is published again, the same
+// message, within Options.ElectionWait (retry.go): a copy of one already
+// stored is a duplicate, stored under the first one's seq. An ack (not a
+// duplicate) at or below the last sequence the log saw breaks it. A
+// publish that finally failed, one of its attempts without the server's
+// answer, is remembered for Check (unackedMarks).
 func (l *Log) publishShared(m *nats.Msg) (seq uint64, dup bool, err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), l.opts.Timeout)
-	defer cancel()
 	last := l.lastSeq.Load()
-	ack, err := l.js.PublishMsg(ctx, m, jetstream.WithExpectStream(l.opts.Stream))
-	if err != nil {
-		var apiErr *jetstream.APIError
-		if !errors.As(err, &apiErr) { // the server did not refuse it: it may be stored
-			l.unacked.add(m.Header.Get(writerHeader), last)
+	r := l.newRetry()
+	maybeStored := false
+	var ack *jetstream.PubAck
+	for {
+		ack, err = l.publishAttempt(r, m)
+		if err == nil {
+			break
 		}
-		return 0, false, appendError(l.connErr(err))
+		var apiErr *jetstream.APIError
+		maybeStored = maybeStored || !errors.As(err, &apiErr) // the server did not refuse it: it may be stored
+		if !r.again(err) {
+			if maybeStored {
+				l.unacked.add(m.Header.Get(writerHeader), last)
+			}
+			return 0, false, appendError(l.connErr(err))
+		}
 	}
 	if ack.Duplicate {
 		if ack.Sequence > last {
@@ -132,6 +145,14 @@ func (l *Log) publishShared(m *nats.Msg) (seq uint64, dup bool, err error) {
 	}
 	l.lastSeq.Store(ack.Sequence)
 	return ack.Sequence, false, nil
+}
+
+// publishAttempt publishes m once and waits for its ack, as long as one
+// attempt of r may.
+func (l *Log) publishAttempt(r *retry, m *nats.Msg) (*jetstream.PubAck, error) {
+	ctx, cancel := r.attemptCtx()
+	defer cancel()
+	return l.js.PublishMsg(ctx, m, jetstream.WithExpectStream(l.opts.Stream))
 }
 
 // maxUnackedMarks bounds the never-acked messages a shared log remembers

@@ -2,6 +2,7 @@ package jetlog
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -9,7 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -59,6 +62,16 @@ type watch struct {
 	server  atomic.Pointer[string] // the server last connected to, credentials removed
 	closing atomic.Bool            // Close was called: the connection's end is the log's own
 	missing atomic.Bool            // Check found the stream missing, and said so
+
+	// grace (shared, Options.ElectionWait): the timer that tells the
+	// room of a lost connection if it is not back before it fires.
+	graceMu sync.Mutex
+	grace   *time.Timer
+	// silentSince (shared, Options.ElectionWait) is when the stream
+	// stopped answering the feeds' watchdog (Unix ns; 0: it answers), and
+	// silentTold says the room was told so (noteStreamAnswer).
+	silentSince atomic.Int64
+	silentTold  atomic.Bool
 }
 
 // watchFns are the room's down and up (room.LogWatcher).
@@ -127,19 +140,140 @@ func redactServer(u string) string {
 
 // onDisconnect is the connection's disconnect handler: it logs the loss,
 // naming the server, and tells the room (its down), unless the log is
-// closing.
+// closing. A shared log waiting out elections (Options.ElectionWait)
+// tells it only if the connection is not back within that wait: it
+// usually comes back at once, on another server of the cluster, and
+// appends meanwhile are retried (retry.go), so the room need not turn
+// read-only for that.
 func (l *Log) onDisconnect(_ *nats.Conn, err error) {
 	if l.watch.closing.Load() {
 		return
 	}
 	server := l.serverName()
+	down := fmt.Errorf("jetlog: %w %s (%v); reconnecting", errNotConnected, server, cmp.Or[error](err, errors.New("disconnected")))
+	if wait := l.downGrace(); wait > 0 {
+		l.opts.Logger.Warn("jetlog: lost the NATS server; reconnecting (appends wait meanwhile)", "server", server, "err", err, "wait", wait)
+		l.watch.graceMu.Lock()
+		defer l.watch.graceMu.Unlock()
+		if l.watch.grace == nil {
+			l.watch.grace = time.AfterFunc(wait, func() { l.graceOver(down) })
+		}
+		return
+	}
 	l.opts.Logger.Warn("jetlog: lost the NATS server; reconnecting (the room is read-only meanwhile)", "server", server, "err", err)
-	l.tellDown(fmt.Errorf("jetlog: %w %s (%v); reconnecting", errNotConnected, server, cmp.Or[error](err, errors.New("disconnected"))))
+	l.tellDown(down)
+}
+
+// downGrace is how long a lost connection may take to come back before
+// the room is told: Options.ElectionWait, shared; none otherwise.
+func (l *Log) downGrace() time.Duration {
+	if l.opts.Shared && l.opts.ElectionWait > 0 {
+		return l.opts.ElectionWait
+	}
+	return 0
+}
+
+// graceOver is the grace timer's end: the room is told the store is
+// unreachable (down) unless the connection came back meanwhile or the
+// log is closing.
+func (l *Log) graceOver(down error) {
+	if !l.stopGrace() || l.watch.closing.Load() || l.nc.IsConnected() {
+		return
+	}
+	l.opts.Logger.Warn("jetlog: the NATS server is still lost (the room is read-only meanwhile)", "server", l.serverName())
+	l.tellDown(down)
+}
+
+// stopGrace stops the grace timer, if one runs, and reports whether one
+// did.
+func (l *Log) stopGrace() bool {
+	l.watch.graceMu.Lock()
+	defer l.watch.graceMu.Unlock()
+	if l.watch.grace == nil {
+		return false
+	}
+	l.watch.grace.Stop()
+	l.watch.grace = nil
+	return true
+}
+
+// noteStreamAnswer is told by the feeds' watchdog (Follower.watch) what
+// the stream answered to its look (streamAnswer), err nil if it did and
+// can store (shared logs waiting out elections only). A stream that
+// answers no look for ElectionWait, or whose leader answers that it lost
+// its quorum (errNoQuorum: the connection is up, but nothing can be
+// stored until a server is back), is told to the room (its down) once;
+// the first good answer after that tells its up, and its probe checks the
+// log at once. Without it, a room whose connection stayed up would learn
+// only from an append, ElectionWait later.
+func (l *Log) noteStreamAnswer(err error) {
+	if l.downGrace() == 0 || l.watch.closing.Load() || errors.Is(err, context.Canceled) {
+		return
+	}
+	if err == nil {
+		l.watch.silentSince.Store(0)
+		if l.watch.silentTold.CompareAndSwap(true, false) {
+			l.opts.Logger.Info("jetlog: the stream answers again", "stream", l.opts.Stream)
+			if fns := l.watch.fns.Load(); fns != nil {
+				fns.up()
+			}
+		}
+		return
+	}
+	now := time.Now().UnixNano()
+	l.watch.silentSince.CompareAndSwap(0, now)
+	since := l.watch.silentSince.Load()
+	// No quorum is no election: none can end before a server is back.
+	wait := l.downGrace()
+	if errors.Is(err, errNoQuorum) {
+		wait = 0
+	}
+	if time.Duration(now-since) < wait || !l.watch.silentTold.CompareAndSwap(false, true) {
+		return
+	}
+	l.opts.Logger.Warn("jetlog: the stream has not answered for a while (the room is read-only meanwhile)",
+		"stream", l.opts.Stream, "for", time.Duration(now-since), "err", err)
+	l.tellDown(fmt.Errorf("jetlog: the stream %s does not answer (%w)", l.opts.Stream, err))
+}
+
+// errNoQuorum: the stream's leader has heard from too few of its
+// replicas lately to store anything (streamAnswer).
+var errNoQuorum = errors.New("the stream's servers lost their quorum: nothing can be stored until one is back")
+
+// errNoLeader: the stream has no leader (a replica answered its info):
+// an election, or no quorum to hold one.
+var errNoLeader = errors.New("the stream has no leader")
+
+// quorumSilence is how long a replica may go unheard by the stream's
+// leader (its heartbeats come every second) before it counts as gone.
+const quorumSilence = 3 * time.Second
+
+// streamAnswer is what a look at the stream (its info, or err) says about
+// storing: nil if it answered and its leader hears from a quorum of its
+// replicas; err, errNoLeader, or errNoQuorum.
+func streamAnswer(info *jetstream.StreamInfo, err error) error {
+	if err != nil || info.Cluster == nil || len(info.Cluster.Replicas) == 0 {
+		return err
+	}
+	if info.Cluster.Leader == "" { // a replica answered for a leaderless stream
+		return errNoLeader
+	}
+	live := 1 // the leader, which answered
+	for _, p := range info.Cluster.Replicas {
+		if p != nil && !p.Offline && p.Active < quorumSilence {
+			live++
+		}
+	}
+	if live < (len(info.Cluster.Replicas)+1)/2+1 {
+		return errNoQuorum
+	}
+	return nil
 }
 
 // onReconnect is the connection's reconnect handler: it logs the server
 // regained and tells the room (its up).
 func (l *Log) onReconnect(*nats.Conn) {
+	l.stopGrace()
 	if l.watch.closing.Load() {
 		return
 	}
