@@ -30,6 +30,8 @@ stop() {
 }
 chatd_pids=""
 nats_pids=""
+detach=""
+if command -v setsid >/dev/null 2>&1; then detach=setsid; fi
 trap 'stop; exit 130' INT TERM
 trap 'stop' EXIT
 
@@ -107,7 +109,10 @@ cluster {
 $routes  ]
 }
 CONF
-	"$BIN/nats-server" -c "$DEMO/nats/s$i.conf" >"$DEMO/logs/nats-s$i.log" 2>&1 &
+	# In a session of its own, so that Ctrl-C (sent to the terminal's
+	# whole process group) reaches the chatd nodes but not the servers,
+	# which stop() ends after the nodes have stored their members' leaves.
+	$detach "$BIN/nats-server" -c "$DEMO/nats/s$i.conf" >"$DEMO/logs/nats-s$i.log" 2>&1 &
 	nats_pids="$nats_pids $!"
 	wait_for "$DEMO/logs/nats-s$i.log" "Server is ready" "$!" "nats-server s$i"
 done
