@@ -74,27 +74,14 @@ func (e *refusal) Unwrap() error { return e.kind }
 // bus is the room's link to the other nodes (room.Bus).
 type bus Node
 
-// Peers lists the members of the other live nodes, from the replica: at
-// most room.MaxPeers.
-func (b *bus) Peers() []room.Peer {
-	n := (*Node)(b)
-	now := n.o.Now()
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	var out []room.Peer
-	for name, e := range n.nodes {
-		if name == n.o.Node || !n.live(e, now) {
-			continue
-		}
-		for _, m := range e.p.Members {
-			if len(out) >= room.MaxPeers {
-				return out
-			}
-			out = append(out, room.Peer{Nick: m.Nick, Node: name, Transport: m.Transport, Joined: m.Joined, Identity: m.Identity.identity()})
-		}
-	}
-	return out
-}
+// Peers lists the members of the other live nodes, from the index: at
+// most room.MaxPeers, sorted as room.CompareNicks sorts. The slice is
+// shared: the caller must not modify it.
+func (b *bus) Peers() []room.Peer { return (*Node)(b).index.Load().peers }
+
+// Peer returns the member of another live node called nick (or a
+// look-alike of it), from the index.
+func (b *bus) Peer(nick string) (room.Peer, bool) { return (*Node)(b).index.Load().find(nick) }
 
 // MembersChanged asks for the node's record to be renewed soon.
 func (b *bus) MembersChanged() { (*Node)(b).membersChanged() }
@@ -159,21 +146,8 @@ func (n *Node) privateAnswer(node string, data []byte) (string, error) {
 
 // nodeOf returns the live node (not this one) whose record lists nick.
 func (n *Node) nodeOf(nick string) (string, bool) {
-	key := room.NickKey(nick)
-	now := n.o.Now()
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	for name, e := range n.nodes {
-		if name == n.o.Node || !n.live(e, now) {
-			continue
-		}
-		for _, m := range e.p.Members {
-			if room.NickKey(m.Nick) == key {
-				return name, true
-			}
-		}
-	}
-	return "", false
+	p, ok := n.index.Load().find(nick)
+	return p.Node, ok
 }
 
 // handlePrivate delivers a private message another node sent to one of

@@ -85,6 +85,29 @@ func (l *Log) AppendOnce(ev *room.Event, id string) (uint64, error) {
 	return seq, nil
 }
 
+// AppendOnceBatch is AppendOnce of each of evs with the id of the same
+// index in ids, published as AppendBatch does (up to maxBatch without
+// waiting for acks), so that thousands cost about a round trip each
+// hundreds, not one each. Every event stored, or found stored before
+// under its id, has its Seq set; one that was not keeps Seq 0, and the
+// error names it (a retry of those alone is then enough).
+func (l *Log) AppendOnceBatch(evs []*room.Event, ids []string) error {
+	if !l.opts.Shared {
+		return ErrNotShared
+	}
+	if len(ids) != len(evs) {
+		return fmt.Errorf("jetlog: AppendOnceBatch: %d events, %d ids", len(evs), len(ids))
+	}
+	var failed batchErrors
+	for start := 0; start < len(evs); start += maxBatch {
+		end := min(len(evs), start+maxBatch)
+		if err := l.appendChunk(evs[start:end], ids[start:end], start, &failed); err != nil {
+			return err // the log broke
+		}
+	}
+	return failed.err(len(evs))
+}
+
 // appendShared is Append on a shared stream, of ev encoded in m.
 func (l *Log) appendShared(ev *room.Event, m *nats.Msg) (uint64, error) {
 	if err := l.brokenErr(); err != nil {
