@@ -161,24 +161,25 @@ type Node struct {
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 
-	mu         sync.Mutex
-	nodes      map[string]nodeEntry      // the replica of the nodes bucket
-	claims     map[string]claimEntry     // the replica of the nicknames bucket
-	ownRev     uint64                    // the revision of this node's record
-	lastBeat   time.Time                 // when this node's record was last stored
-	upSince    time.Time                 // when its renewals last resumed (see live)
-	sweeps     atomic.Uint64             // sweeps done, for tests
-	stale      chan struct{}             // closed to restart the watches
-	lagging    int                       // renewals that found the replica behind
-	burials    map[string][]bool         // burials under way: the leaves stored
-	index      atomic.Pointer[peerIndex] // the other live nodes' members
-	indexMu    sync.Mutex                // one build of the index at a time
-	reindexC   chan struct{}             // asks the indexer for a build
-	recordSize atomic.Int64              // the size of the node's last record
-	room       attached
-	subs       []*nats.Subscription
-	probes     map[string]*probeCall // has requests in flight, by nickname key
-	silent     map[string]time.Time  // node runs that did not answer, until when
+	mu           sync.Mutex
+	nodes        map[string]nodeEntry      // the replica of the nodes bucket
+	claims       map[string]claimEntry     // the replica of the nicknames bucket
+	ownRev       uint64                    // the revision of this node's record
+	lastBeat     time.Time                 // when this node's record was last stored
+	upSince      time.Time                 // when its renewals last resumed (see live)
+	sweeps       atomic.Uint64             // sweeps done, for tests
+	stale        chan struct{}             // closed to restart the watches
+	lagging      int                       // renewals that found the replica behind
+	burials      map[string][]bool         // burials under way: the leaves stored
+	index        atomic.Pointer[peerIndex] // the other live nodes' members
+	indexMu      sync.Mutex                // one build of the index at a time
+	reindexC     chan struct{}             // asks the indexer for a build
+	privateSlots chan struct{}             // private messages being handled
+	recordSize   atomic.Int64              // the size of the node's last record
+	room         attached
+	subs         []*nats.Subscription
+	probes       map[string]*probeCall // has requests in flight, by nickname key
+	silent       map[string]time.Time  // node runs that did not answer, until when
 }
 
 // nodeEntry is a node's presence record as this node last saw it.
@@ -217,7 +218,8 @@ func Join(ctx context.Context, o Options) (*Node, error) {
 		changed: make(chan struct{}, 1), stop: make(chan struct{}), stale: make(chan struct{}),
 		nodes: make(map[string]nodeEntry), claims: make(map[string]claimEntry),
 		probes: make(map[string]*probeCall), silent: make(map[string]time.Time),
-		burials: make(map[string][]bool), reindexC: make(chan struct{}, 1)}
+		burials: make(map[string][]bool), reindexC: make(chan struct{}, 1),
+		privateSlots: make(chan struct{}, maxPrivateHandlers)}
 	n.index.Store(&peerIndex{})
 	n.life, n.cancel = context.WithCancel(context.Background())
 	n.maxSize = int(min(o.Conn.MaxPayload(), 8<<20))
@@ -477,6 +479,7 @@ func (n *Node) halt() bool {
 		for _, s := range subs {
 			_ = s.Unsubscribe()
 		}
+		n.drainPrivate()
 		n.cancel()
 		n.wg.Wait()
 	})

@@ -200,6 +200,9 @@ type fakeRoom struct {
 	removed  []string
 	reasons  []room.Reason
 	limitFor string // a member that receives too many private messages
+	slowFor  string // a member whose private messages wait for slow
+	slow     chan struct{}
+	slowIn   chan struct{} // closed when a slow delivery starts
 }
 
 func (r *fakeRoom) Roster() []room.Peer {
@@ -213,6 +216,10 @@ func (r *fakeRoom) Roster() []room.Peer {
 }
 
 func (r *fakeRoom) DeliverPrivate(from room.Sender, to, text string) (string, error) {
+	if r.slowFor != "" && room.NickKey(to) == room.NickKey(r.slowFor) {
+		close(r.slowIn)
+		<-r.slow
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	p, ok := r.members[room.NickKey(to)]
@@ -474,7 +481,7 @@ func TestWhisper(t *testing.T) {
 		t.Errorf("delivered counted %v", got)
 	}
 	b.halt() // b stops answering; its record lives on a while
-	if _, err := a.Bus().Whisper(alice, "bob", "hi"); !errors.Is(err, room.ErrNotDelivered) || err.Error() != "node b did not answer; your message was not delivered" {
+	if _, err := a.Bus().Whisper(alice, "bob", "hi"); !errors.Is(err, room.ErrNotDelivered) || err.Error() != "node b did not answer in time; your message may not have been delivered" {
 		t.Errorf("Whisper to a node that does not answer: %v", err)
 	}
 }
