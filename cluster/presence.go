@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -169,42 +170,50 @@ func (n *Node) pause(d time.Duration) bool {
 	}
 }
 
-// applyNode updates the replica of the nodes bucket with e.
-// The record is decoded before the lock is taken: a big one takes a
-// while, and Peers must not wait for it. The index of peers is built
-// again afterwards (reindex), off the lock too.
+// applyNode updates the replica of the nodes bucket with e. The record is
+// decoded before the lock is taken: a big one takes a while, and Peers
+// must not wait for it. If another node's members changed, the index of
+// peers is built again (reindex), off the lock too; a mere renewal does
+// not.
 func (n *Node) applyNode(e jetstream.KeyValueEntry) {
-	defer n.reindex()
 	var p *presence
 	ok := e.Operation() == jetstream.KeyValuePut
 	if ok {
-		p, ok = decodePresence(e.Key(), e.Value(), n.maxSize)
-		if !ok {
+		if p, ok = decodePresence(e.Key(), e.Value(), n.maxSize); !ok {
 			n.metrics.badRecords.Inc()
 		}
 	}
+	if n.replace(e, p, ok) && e.Key() != n.o.Node {
+		n.reindex()
+	}
+}
+
+// replace puts p (if ok, else nothing) in the replica as the record of
+// e's node, and reports whether the members listed changed.
+func (n *Node) replace(e jetstream.KeyValueEntry, p *presence, ok bool) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if e.Operation() != jetstream.KeyValuePut {
-		delete(n.nodes, e.Key())
-		return
-	}
-	if !ok {
-		delete(n.nodes, e.Key())
-		return
-	}
-	if !n.roomFor(e.Key(), p) {
+	old, known := n.nodes[e.Key()]
+	if ok && !n.roomFor(e.Key(), p) {
+		n.metrics.badRecords.Inc()
 		ok = false
 	}
 	if !ok {
-		n.metrics.badRecords.Inc()
 		delete(n.nodes, e.Key())
-		return
+		return known
 	}
-	if old, known := n.nodes[e.Key()]; known && old.rev == e.Revision() {
-		return // delivered again (the watch resumed): not a renewal
+	if known && old.rev == e.Revision() {
+		return false // delivered again (the watch resumed): not a renewal
 	}
 	n.nodes[e.Key()] = nodeEntry{p: p, rev: e.Revision(), stored: e.Created(), seen: n.o.Now()}
+	return !known || !sameMembers(old.p.Members, p.Members)
+}
+
+// sameMembers reports whether two records list the same members.
+func sameMembers(a, b []rosterRow) bool {
+	return slices.EqualFunc(a, b, func(x, y rosterRow) bool {
+		return x.Nick == y.Nick && x.Transport == y.Transport && x.Joined.Equal(y.Joined) && x.Identity == y.Identity
+	})
 }
 
 // roomFor reports whether the replica may take p as the record of node:
