@@ -40,7 +40,7 @@ func (l *Log) AppendBatch(evs []*room.Event) error {
 	var failed batchErrors
 	for start := 0; start < len(evs); start += maxBatch {
 		chunk := evs[start:min(len(evs), start+maxBatch)]
-		if err := l.appendChunk(chunk, nil, start, &failed); err != nil {
+		if err := l.appendChunk(chunk, start, &failed); err != nil {
 			return err // the log broke
 		}
 	}
@@ -86,11 +86,7 @@ func (b *batchErrors) err(n int) error {
 // number start) as AppendBatch does: encodes them, publishes those it
 // could encode, then waits for every ack, recording in failed each event
 // not stored. It returns an error only when the log broke.
-//
-// With ids (AppendOnceBatch), each event carries its id's Nats-Msg-Id:
-// one the stream has already is not stored again, and takes the
-// sequence of the one stored before.
-func (l *Log) appendChunk(evs []*room.Event, ids []string, start int, failed *batchErrors) error {
+func (l *Log) appendChunk(evs []*room.Event, start int, failed *batchErrors) error {
 	data := make([][]byte, len(evs))
 	for i, ev := range evs {
 		var err error
@@ -104,13 +100,10 @@ func (l *Log) appendChunk(evs []*room.Event, ids []string, start int, failed *ba
 	l.appendMu.Lock()
 	defer l.appendMu.Unlock()
 	last, stored := l.lastSeq.Load(), 0
-	futures, marks := l.publishAll(data, ids, last, start, failed)
-	seen := last
+	futures, marks := l.publishAll(data, last, start, failed)
 	defer func() {
-		if last > seen {
-			l.lastSeq.Store(last)
-		}
 		if stored > 0 {
+			l.lastSeq.Store(last)
 			l.noteAppended(uint64(stored), last)
 		}
 	}()
@@ -133,8 +126,6 @@ func (l *Log) appendChunk(evs []*room.Event, ids []string, start int, failed *ba
 			if l.opts.Shared {
 				l.unacked.add(marks[i], last)
 			}
-		case a.dup: // stored before, under its id: not again
-			evs[i].Seq, last = a.seq, max(last, a.seq)
 		case a.seq <= last:
 			return l.breakWith(ErrStreamWentBack, fmt.Sprintf("the server acked an event as %d after %d", a.seq, last))
 		default:
@@ -157,7 +148,7 @@ func (l *Log) appendChunk(evs []*room.Event, ids []string, start int, failed *ba
 // returns a future for each (nil for those not published; a publish that
 // fails is recorded in failed: the connection is down), and the mark of
 // each message (writerHeader).
-func (l *Log) publishAll(data [][]byte, ids []string, base uint64, start int, failed *batchErrors) ([]jetstream.PubAckFuture, []string) {
+func (l *Log) publishAll(data [][]byte, base uint64, start int, failed *batchErrors) ([]jetstream.PubAckFuture, []string) {
 	futures := make([]jetstream.PubAckFuture, len(data))
 	marks := make([]string, len(data))
 	expect := base
@@ -167,9 +158,6 @@ func (l *Log) publishAll(data [][]byte, ids []string, base uint64, start int, fa
 		}
 		m := l.message(d)
 		marks[i] = m.Header.Get(writerHeader)
-		if ids != nil {
-			m.Header.Set(jetstream.MsgIDHeader, onceID(ids[i]))
-		}
 		opts := []jetstream.PublishOpt{jetstream.WithExpectStream(l.opts.Stream)}
 		if !l.opts.Shared {
 			opts = append(opts, jetstream.WithExpectLastSequence(expect))
@@ -189,7 +177,6 @@ func (l *Log) publishAll(data [][]byte, ids []string, base uint64, start int, fa
 // stored it under, or why it did not say.
 type ack struct {
 	seq uint64
-	dup bool // the stream had its Nats-Msg-Id: stored before, under seq
 	err error
 }
 
@@ -213,14 +200,14 @@ func (l *Log) waitAcks(futures []jetstream.PubAckFuture) []ack {
 func waitAck(ctx context.Context, f jetstream.PubAckFuture) ack {
 	select {
 	case a := <-f.Ok():
-		return ack{seq: a.Sequence, dup: a.Duplicate}
+		return ack{seq: a.Sequence}
 	case err := <-f.Err():
 		return ack{err: err}
 	case <-ctx.Done():
 	}
 	select {
 	case a := <-f.Ok():
-		return ack{seq: a.Sequence, dup: a.Duplicate}
+		return ack{seq: a.Sequence}
 	default:
 		return ack{err: fmt.Errorf("no ack: %w", ctx.Err())}
 	}
