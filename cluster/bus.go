@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
@@ -24,6 +25,10 @@ const (
 	maxPrivateReply   = 2 << 10
 	maxReplyWords     = 512
 	maxKick           = 4 << 10
+	// maxPrivateHandlers bounds the private messages from other nodes
+	// handled at once; beyond, the subscription waits (NATS bounds what
+	// it queues meanwhile).
+	maxPrivateHandlers = 16
 )
 
 // privateKind says, in a word the program can test, how a private message
@@ -74,27 +79,14 @@ func (e *refusal) Unwrap() error { return e.kind }
 // bus is the room's link to the other nodes (room.Bus).
 type bus Node
 
-// Peers lists the members of the other live nodes, from the replica: at
-// most room.MaxPeers.
-func (b *bus) Peers() []room.Peer {
-	n := (*Node)(b)
-	now := n.o.Now()
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	var out []room.Peer
-	for name, e := range n.nodes {
-		if name == n.o.Node || !n.live(e, now) {
-			continue
-		}
-		for _, m := range e.p.Members {
-			if len(out) >= room.MaxPeers {
-				return out
-			}
-			out = append(out, room.Peer{Nick: m.Nick, Node: name, Transport: m.Transport, Joined: m.Joined, Identity: m.Identity.identity()})
-		}
-	}
-	return out
-}
+// Peers lists the members of the other live nodes, from the index: at
+// most room.MaxPeers, sorted as room.CompareNicks sorts. The slice is
+// shared: the caller must not modify it.
+func (b *bus) Peers() []room.Peer { return (*Node)(b).index.Load().peers }
+
+// Peer returns the member of another live node called nick (or a
+// look-alike of it), from the index.
+func (b *bus) Peer(nick string) (room.Peer, bool) { return (*Node)(b).index.Load().find(nick) }
 
 // MembersChanged asks for the node's record to be renewed soon.
 func (b *bus) MembersChanged() { (*Node)(b).membersChanged() }
@@ -117,7 +109,7 @@ func (b *bus) Whisper(from room.Sender, to, text string) (string, error) {
 	msg, err := n.nc.RequestWithContext(ctx, n.privateSubject(node), data)
 	if err != nil {
 		n.metrics.private.WithLabelValues(resultNoAnswer).Inc()
-		return "", &refusal{room.ErrNotDelivered, fmt.Sprintf("node %s did not answer; your message was not delivered", node)}
+		return "", &refusal{room.ErrNotDelivered, fmt.Sprintf("node %s did not answer in time; your message may not have been delivered", node)}
 	}
 	return n.privateAnswer(node, msg.Data)
 }
@@ -159,26 +151,46 @@ func (n *Node) privateAnswer(node string, data []byte) (string, error) {
 
 // nodeOf returns the live node (not this one) whose record lists nick.
 func (n *Node) nodeOf(nick string) (string, bool) {
-	key := room.NickKey(nick)
-	now := n.o.Now()
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	for name, e := range n.nodes {
-		if name == n.o.Node || !n.live(e, now) {
-			continue
-		}
-		for _, m := range e.p.Members {
-			if room.NickKey(m.Nick) == key {
-				return name, true
-			}
-		}
-	}
-	return "", false
+	p, ok := n.index.Load().find(nick)
+	return p.Node, ok
 }
 
-// handlePrivate delivers a private message another node sent to one of
-// this node's members, and answers how it went.
+// handlePrivate hands a private message another node sent to one of this
+// node's members to one of maxPrivateHandlers goroutines, waiting for one
+// to be free: one slow delivery does not hold up the others.
 func (n *Node) handlePrivate(msg *nats.Msg) {
+	arrived := time.Now()
+	select {
+	case n.privateSlots <- struct{}{}:
+	case <-n.stop:
+		return
+	}
+	go func() {
+		defer func() { <-n.privateSlots }()
+		if time.Since(arrived) > n.o.Timeout/2 {
+			// Its sender is about to give up (Timeout): tell it now that it
+			// was not delivered, rather than deliver it after it was told
+			// it may not have been.
+			n.reply(msg, privateReply{Error: privateNotDelivered, Text: "node " + n.o.Node + " is too busy; your message was not delivered"})
+			return
+		}
+		n.deliverPrivate(msg)
+	}()
+}
+
+// drainPrivate waits for the private messages being handled: it takes
+// every slot, after the subscription ended.
+func (n *Node) drainPrivate() {
+	for range maxPrivateHandlers {
+		n.privateSlots <- struct{}{}
+	}
+}
+
+// deliverPrivate delivers a private message another node sent to one of
+// this node's members, and answers how it went: the room answers once it
+// has taken the message into its order, without waiting for its delivery
+// (room.Room.DeliverPrivate), so well within the sender's Timeout.
+func (n *Node) deliverPrivate(msg *nats.Msg) {
 	var req privateRequest
 	if len(msg.Data) > maxPrivateRequest || json.Unmarshal(msg.Data, &req) != nil ||
 		room.ValidateNick(req.From) != nil || len(req.To) > maxNickBytes || !req.Identity.valid() || len(req.Text) > maxPrivateText {

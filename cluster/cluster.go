@@ -51,8 +51,14 @@ var ErrNodeTaken = errors.New("a live node already has this name")
 // appended with the same id lately (the stream's duplicate window), so
 // that every node that notices the death may announce it, and the room
 // hears it once.
+//
+// AppendOnceBatch is AppendOnce of each of evs with the id of the same
+// index, its acks awaited together (jetlog.Log.AppendOnceBatch): each
+// event stored, or found stored before under its id, has its Seq set; on
+// an error, the others keep Seq 0.
 type LeaveLog interface {
 	AppendOnce(ev *room.Event, id string) (seq uint64, err error)
+	AppendOnceBatch(evs []*room.Event, ids []string) error
 }
 
 // Options says which node this is and where the others are.
@@ -155,19 +161,25 @@ type Node struct {
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 
-	mu       sync.Mutex
-	nodes    map[string]nodeEntry  // the replica of the nodes bucket
-	claims   map[string]claimEntry // the replica of the nicknames bucket
-	ownRev   uint64                // the revision of this node's record
-	lastBeat time.Time             // when this node's record was last stored
-	upSince  time.Time             // when its renewals last resumed (see live)
-	sweeps   atomic.Uint64         // sweeps done, for tests
-	stale    chan struct{}         // closed to restart the watches
-	lagging  int                   // renewals that found the replica behind
-	room     attached
-	subs     []*nats.Subscription
-	probes   map[string]*probeCall // has requests in flight, by nickname key
-	silent   map[string]time.Time  // node runs that did not answer, until when
+	mu           sync.Mutex
+	nodes        map[string]nodeEntry      // the replica of the nodes bucket
+	claims       map[string]claimEntry     // the replica of the nicknames bucket
+	ownRev       uint64                    // the revision of this node's record
+	lastBeat     time.Time                 // when this node's record was last stored
+	upSince      time.Time                 // when its renewals last resumed (see live)
+	sweeps       atomic.Uint64             // sweeps done, for tests
+	stale        chan struct{}             // closed to restart the watches
+	lagging      int                       // renewals that found the replica behind
+	burials      map[string][]bool         // burials under way: the leaves stored
+	index        atomic.Pointer[peerIndex] // the other live nodes' members
+	indexMu      sync.Mutex                // one build of the index at a time
+	reindexC     chan struct{}             // asks the indexer for a build
+	privateSlots chan struct{}             // private messages being handled
+	recordSize   atomic.Int64              // the size of the node's last record
+	room         attached
+	subs         []*nats.Subscription
+	probes       map[string]*probeCall // has requests in flight, by nickname key
+	silent       map[string]time.Time  // node runs that did not answer, until when
 }
 
 // nodeEntry is a node's presence record as this node last saw it.
@@ -205,7 +217,10 @@ func Join(ctx context.Context, o Options) (*Node, error) {
 	n := &Node{o: o, inc: newIncarnation(), started: o.Now(), log: o.Logger.With("node", o.Node), nc: o.Conn,
 		changed: make(chan struct{}, 1), stop: make(chan struct{}), stale: make(chan struct{}),
 		nodes: make(map[string]nodeEntry), claims: make(map[string]claimEntry),
-		probes: make(map[string]*probeCall), silent: make(map[string]time.Time)}
+		probes: make(map[string]*probeCall), silent: make(map[string]time.Time),
+		burials: make(map[string][]bool), reindexC: make(chan struct{}, 1),
+		privateSlots: make(chan struct{}, maxPrivateHandlers)}
+	n.index.Store(&peerIndex{})
 	n.life, n.cancel = context.WithCancel(context.Background())
 	n.maxSize = int(min(o.Conn.MaxPayload(), 8<<20))
 	n.metrics = newMetrics(n)
@@ -219,8 +234,11 @@ func Join(ctx context.Context, o Options) (*Node, error) {
 		n.unregister()
 		return nil, err
 	}
-	n.wg.Add(1)
+	n.buildIndex()
+	n.wg.Add(3)
 	go n.beat()
+	go n.sweeper()
+	go n.indexer()
 	return n, nil
 }
 
@@ -287,7 +305,7 @@ func (n *Node) takeName(ctx context.Context) error {
 	case n.o.Now().Sub(e.Created()) < n.o.DeadAfter:
 		return fmt.Errorf("cluster: node %s: %w", n.o.Node, ErrNodeTaken)
 	default:
-		if err := n.bury(ctx, e); err != nil {
+		if err := n.bury(e); err != nil {
 			return fmt.Errorf("cluster: burying the previous run of node %s: %w", n.o.Node, err)
 		}
 	}
@@ -461,6 +479,7 @@ func (n *Node) halt() bool {
 		for _, s := range subs {
 			_ = s.Unsubscribe()
 		}
+		n.drainPrivate()
 		n.cancel()
 		n.wg.Wait()
 	})

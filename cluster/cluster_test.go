@@ -141,6 +141,10 @@ type leaveLog struct {
 	ids    map[string]bool
 	events []*room.Event
 	calls  int
+
+	gate      chan struct{} // AppendOnceBatch waits for it, if set
+	failAfter int           // the next batch stores that many, then fails
+	batches   []int         // the size of each batch asked for
 }
 
 func (l *leaveLog) AppendOnce(ev *room.Event, id string) (uint64, error) {
@@ -152,6 +156,33 @@ func (l *leaveLog) AppendOnce(ev *room.Event, id string) (uint64, error) {
 		l.events = append(l.events, ev)
 	}
 	return uint64(len(l.events)), nil
+}
+
+// AppendOnceBatch is AppendOnce of each, after the gate (if any) opens;
+// if failAfter is set, it stores that many and fails the others, once.
+func (l *leaveLog) AppendOnceBatch(evs []*room.Event, ids []string) error {
+	l.mu.Lock()
+	gate := l.gate
+	l.batches = append(l.batches, len(evs))
+	l.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
+	l.mu.Lock()
+	limit := l.failAfter
+	l.failAfter = 0
+	l.mu.Unlock()
+	for i, ev := range evs {
+		if limit > 0 && i >= limit {
+			return fmt.Errorf("%d of %d leaves not stored", len(evs)-i, len(evs))
+		}
+		seq, err := l.AppendOnce(ev, ids[i])
+		if err != nil {
+			return err
+		}
+		ev.Seq = seq
+	}
+	return nil
 }
 
 func (l *leaveLog) stored() []*room.Event {
@@ -169,6 +200,9 @@ type fakeRoom struct {
 	removed  []string
 	reasons  []room.Reason
 	limitFor string // a member that receives too many private messages
+	slowFor  string // a member whose private messages wait for slow
+	slow     chan struct{}
+	slowIn   chan struct{} // closed when a slow delivery starts
 }
 
 func (r *fakeRoom) Roster() []room.Peer {
@@ -182,6 +216,10 @@ func (r *fakeRoom) Roster() []room.Peer {
 }
 
 func (r *fakeRoom) DeliverPrivate(from room.Sender, to, text string) (string, error) {
+	if r.slowFor != "" && room.NickKey(to) == room.NickKey(r.slowFor) {
+		close(r.slowIn)
+		<-r.slow
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	p, ok := r.members[room.NickKey(to)]
@@ -443,7 +481,7 @@ func TestWhisper(t *testing.T) {
 		t.Errorf("delivered counted %v", got)
 	}
 	b.halt() // b stops answering; its record lives on a while
-	if _, err := a.Bus().Whisper(alice, "bob", "hi"); !errors.Is(err, room.ErrNotDelivered) || err.Error() != "node b did not answer; your message was not delivered" {
+	if _, err := a.Bus().Whisper(alice, "bob", "hi"); !errors.Is(err, room.ErrNotDelivered) || err.Error() != "node b did not answer in time; your message may not have been delivered" {
 		t.Errorf("Whisper to a node that does not answer: %v", err)
 	}
 }
@@ -560,7 +598,7 @@ func TestBuryTwice(t *testing.T) {
 	var wg sync.WaitGroup
 	for _, n := range []*Node{a, b} {
 		wg.Go(func() {
-			if err := n.bury(t.Context(), e); err != nil {
+			if err := n.bury(e); err != nil {
 				t.Errorf("%s burying c: %v", n.o.Node, err)
 			}
 		})
@@ -721,7 +759,7 @@ func TestServerRestart(t *testing.T) {
 		t.Errorf("leaves announced after an outage: %+v", got)
 	}
 	if peerNicks(a)["bob"] != "b" || peerNicks(b)["alice"] != "a" {
-		t.Errorf("after the outage a lists %v, b %v", peerNicks(a), peerNicks(b))
+		t.Errorf("after the outage a lists %v, b %v (live %v %v, nodes %v %v)", peerNicks(a), peerNicks(b), a.liveOthers(), b.liveOthers(), a.index.Load().nodes, b.index.Load().nodes)
 	}
 	if err := b.Nicks().Claim("ALICE", claim(1, room.Identity{})); !errors.Is(err, room.ErrNickTaken) {
 		t.Errorf("claiming alice's nickname after the outage: %v", err)

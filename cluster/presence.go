@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -23,6 +24,16 @@ import (
 // (a burst of joins makes two writes; a steady stream of joins never
 // delays a leave by more than debounce).
 const debounce = 100 * time.Millisecond
+
+// pacedBytes is the rate, in bytes a second, above which the node's
+// record is not renewed for changes of members: a big record is stored
+// again at most every size/pacedBytes (a 400 KB record every 1.6 s),
+// however fast its members change; a small one every debounce.
+const pacedBytes = 256 << 10
+
+// maxBurials bounds the dead node runs whose burial progress a node
+// remembers (the leaves it has stored of each) until it completes.
+const maxBurials = MaxNodes
 
 // maxFreedPerSweep bounds the nickname records one sweep deletes.
 const maxFreedPerSweep = 1000
@@ -108,13 +119,19 @@ func (n *Node) consume(w jetstream.KeyWatcher, apply func(jetstream.KeyValueEntr
 
 // checkReplica notices a watch that stopped delivering without ending
 // (its consumer lost with the server, not yet recreated): the node's own
-// record, stored a heartbeat ago, should be in the replica by now. If it
-// is missing twice in a row, the watches start again. The caller holds
-// n.mu.
-func (n *Node) checkReplica() {
+// record, stored (acked) at least half a heartbeat ago, should be in the
+// replica by now. If it is missing twice in a row, the watches start
+// again. A renewal sooner after the last one (a change of members)
+// proves nothing either way. (Half, not a whole heartbeat: the renewals'
+// ticker fires a heartbeat after the last one started, a little less
+// after it was acked.) The caller holds n.mu.
+func (n *Node) checkReplica(now time.Time) {
 	if e, ok := n.nodes[n.o.Node]; ok && e.rev >= n.ownRev {
 		n.lagging = 0
 		return
+	}
+	if now.Sub(n.lastBeat) < n.o.Heartbeat/2 {
+		return // too soon to tell
 	}
 	if n.lagging++; n.lagging >= 2 {
 		close(n.stale)
@@ -153,27 +170,50 @@ func (n *Node) pause(d time.Duration) bool {
 	}
 }
 
-// applyNode updates the replica of the nodes bucket with e.
+// applyNode updates the replica of the nodes bucket with e. The record is
+// decoded before the lock is taken: a big one takes a while, and Peers
+// must not wait for it. If another node's members changed, the index of
+// peers is built again (reindex), off the lock too; a mere renewal does
+// not.
 func (n *Node) applyNode(e jetstream.KeyValueEntry) {
+	var p *presence
+	ok := e.Operation() == jetstream.KeyValuePut
+	if ok {
+		if p, ok = decodePresence(e.Key(), e.Value(), n.maxSize); !ok {
+			n.metrics.badRecords.Inc()
+		}
+	}
+	if n.replace(e, p, ok) && e.Key() != n.o.Node {
+		n.reindex()
+	}
+}
+
+// replace puts p (if ok, else nothing) in the replica as the record of
+// e's node, and reports whether the members listed changed.
+func (n *Node) replace(e jetstream.KeyValueEntry, p *presence, ok bool) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if e.Operation() != jetstream.KeyValuePut {
-		delete(n.nodes, e.Key())
-		return
-	}
-	p, ok := decodePresence(e.Key(), e.Value(), n.maxSize)
+	old, known := n.nodes[e.Key()]
 	if ok && !n.roomFor(e.Key(), p) {
+		n.metrics.badRecords.Inc()
 		ok = false
 	}
 	if !ok {
-		n.metrics.badRecords.Inc()
 		delete(n.nodes, e.Key())
-		return
+		return known
 	}
-	if old, known := n.nodes[e.Key()]; known && old.rev == e.Revision() {
-		return // delivered again (the watch resumed): not a renewal
+	if known && old.rev == e.Revision() {
+		return false // delivered again (the watch resumed): not a renewal
 	}
 	n.nodes[e.Key()] = nodeEntry{p: p, rev: e.Revision(), stored: e.Created(), seen: n.o.Now()}
+	return !known || !sameMembers(old.p.Members, p.Members)
+}
+
+// sameMembers reports whether two records list the same members.
+func sameMembers(a, b []rosterRow) bool {
+	return slices.EqualFunc(a, b, func(x, y rosterRow) bool {
+		return x.Nick == y.Nick && x.Transport == y.Transport && x.Joined.Equal(y.Joined) && x.Identity == y.Identity
+	})
 }
 
 // roomFor reports whether the replica may take p as the record of node:
@@ -238,13 +278,13 @@ func (n *Node) forgetClaim(key string, rev uint64) {
 }
 
 // beat renews the node's record every Heartbeat and soon after its
-// members change, and sweeps for dead nodes every Heartbeat/2.
+// members change: the first change at once, the next ones together at
+// most gap later. It never waits for a burial (sweeper): a node busy
+// burying a big dead node must not look dead itself.
 func (n *Node) beat() {
 	defer n.wg.Done()
 	renew := time.NewTicker(n.o.Heartbeat)
 	defer renew.Stop()
-	sweep := time.NewTicker(n.o.Heartbeat / 2)
-	defer sweep.Stop()
 	soon := time.NewTimer(time.Hour)
 	soon.Stop()
 	defer soon.Stop()
@@ -258,7 +298,7 @@ func (n *Node) beat() {
 			if pending {
 				continue
 			}
-			if wait := debounce - time.Since(last); wait > 0 {
+			if wait := n.gap() - time.Since(last); wait > 0 {
 				soon.Reset(wait)
 				pending = true
 				continue
@@ -272,8 +312,30 @@ func (n *Node) beat() {
 		case <-renew.C:
 			n.renew()
 			last = time.Now()
-		case <-sweep.C:
+		}
+	}
+}
+
+// gap is the least time between two renewals for changes of members:
+// debounce, or longer for a big record (pacedBytes).
+func (n *Node) gap() time.Duration {
+	return max(debounce, time.Duration(n.recordSize.Load())*time.Second/pacedBytes)
+}
+
+// sweeper sweeps for dead nodes every Heartbeat/2, on a goroutine of its
+// own: one sweep (and so one burial) at a time, never in the way of the
+// heartbeats.
+func (n *Node) sweeper() {
+	defer n.wg.Done()
+	t := time.NewTicker(n.o.Heartbeat / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-t.C:
 			n.sweep()
+			n.reindexIfLiveChanged()
 		}
 	}
 }
@@ -312,7 +374,7 @@ func (n *Node) putPresence(ctx context.Context) error {
 	data := n.encodePresence(roster)
 	n.mu.Lock()
 	rev := n.ownRev
-	n.checkReplica()
+	n.checkReplica(n.o.Now())
 	n.mu.Unlock()
 	rev, err := n.nodesKV.Update(ctx, n.o.Node, data, rev)
 	if changedMeanwhile(err) || errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -362,6 +424,7 @@ func (n *Node) encodePresence(roster []room.Peer) []byte {
 	for {
 		data, err := json.Marshal(&p)
 		if err == nil && len(data) <= n.maxSize-1024 || len(p.Members) == 0 {
+			n.recordSize.Store(int64(len(data)))
 			return data
 		}
 		p.Members = p.Members[:len(p.Members)/2]
@@ -386,36 +449,47 @@ func (n *Node) sweep() {
 	if cutOff {
 		return
 	}
-	ctx, cancel := n.opContext()
-	defer cancel()
 	for name, rev := range stale {
-		e, err := n.nodesKV.Get(ctx, name)
+		e, err := n.get(name)
 		if err != nil || e.Revision() != rev {
 			continue // buried by another node, or renewed
 		}
-		if err := n.bury(ctx, e); err != nil {
+		if err := n.bury(e); err != nil {
 			n.log.Warn("cluster: burying a dead node", "dead", name, "err", err)
 		}
 	}
-	n.freeOrphans(ctx)
+	n.freeOrphans()
 	n.sweeps.Add(1)
+}
+
+// get reads node's record, bounded by Timeout.
+func (n *Node) get(node string) (jetstream.KeyValueEntry, error) {
+	ctx, cancel := n.opContext()
+	defer cancel()
+	return n.nodesKV.Get(ctx, node)
 }
 
 // bury announces the members of the dead node whose last record is e as
 // left (once in all, whichever nodes do it), frees its nickname claims
 // and deletes its record (compare and set: if it renewed it meanwhile,
-// it lives).
-func (n *Node) bury(ctx context.Context, e jetstream.KeyValueEntry) error {
+// it lives). Each call to NATS has a Timeout of its own: a long burial
+// does not make the next call fail.
+func (n *Node) bury(e jetstream.KeyValueEntry) error {
 	p, ok := decodePresence(e.Key(), e.Value(), n.maxSize)
 	if ok {
 		if err := n.announceLeaves(p); err != nil {
 			return err
 		}
-		n.freeClaims(ctx, func(r *nickRecord) bool { return r.Node == p.Node && r.Incarnation == p.Incarnation })
+		n.freeClaims(func(r *nickRecord) bool { return r.Node == p.Node && r.Incarnation == p.Incarnation })
 	} else {
 		n.metrics.badRecords.Inc()
 	}
+	ctx, cancel := n.opContext()
 	err := n.nodesKV.Delete(ctx, e.Key(), jetstream.LastRevision(e.Revision()))
+	cancel()
+	if ok && (err == nil || changedMeanwhile(err)) {
+		n.forgetBurial(p)
+	}
 	if changedMeanwhile(err) {
 		return nil // buried by another node, or renewed
 	}
@@ -432,19 +506,72 @@ func (n *Node) bury(ctx context.Context, e jetstream.KeyValueEntry) error {
 // announceLeaves appends a leave for each member of the dead node p, each
 // with an id of its own that every node derives alike; not for a member
 // whose nickname a member of another node has taken over since (come back
-// through that node: see kvNicks.liveClaim).
+// through that node: see kvNicks.liveClaim). The leaves go in one batch
+// (LeaveLog.AppendOnceBatch: acks awaited together, not one by one); the
+// ones stored are remembered, so that a burial tried again after a
+// failure announces only the others.
 func (n *Node) announceLeaves(p *presence) error {
+	done := n.burialProgress(p)
 	reason := room.Reason{Kind: room.ReasonLost, Detail: "its node " + p.Node + " stopped answering"}
+	var evs []*room.Event
+	var ids []string
+	var index []int
 	for i, m := range p.Members {
-		if n.movedAway(m.Nick, p) {
+		if done[i] || n.movedAway(m.Nick, p) {
 			continue
 		}
-		ev := &room.Event{Kind: room.Leave, Time: n.o.Now(), From: m.Nick, Reason: reason}
-		if _, err := n.o.Log.AppendOnce(ev, fmt.Sprintf("gone.%s.%s.%d", p.Node, p.Incarnation, i)); err != nil {
-			return fmt.Errorf("announcing %s left: %w", m.Nick, err)
+		evs = append(evs, &room.Event{Kind: room.Leave, Time: n.o.Now(), From: m.Nick, Reason: reason})
+		ids = append(ids, fmt.Sprintf("gone.%s.%s.%d", p.Node, p.Incarnation, i))
+		index = append(index, i)
+	}
+	if len(evs) == 0 {
+		return nil
+	}
+	err := n.o.Log.AppendOnceBatch(evs, ids)
+	n.mu.Lock()
+	for j, ev := range evs {
+		if ev.Seq != 0 {
+			done[index[j]] = true
 		}
 	}
+	n.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("announcing the members of node %s left: %w", p.Node, err)
+	}
 	return nil
+}
+
+// burialKey names a run of a node in Node.burials.
+func burialKey(p *presence) string { return p.Node + "/" + p.Incarnation }
+
+// burialProgress returns which members of the dead node p have been
+// announced left already, by index (set in it under n.mu), remembering
+// it until the burial completes (forgetBurial); beyond maxBurials runs,
+// an arbitrary one is forgotten (its leaves would be announced again,
+// harmlessly: same ids).
+func (n *Node) burialProgress(p *presence) []bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	key := burialKey(p)
+	if done, ok := n.burials[key]; ok && len(done) == len(p.Members) {
+		return done
+	}
+	if len(n.burials) >= maxBurials {
+		for k := range n.burials {
+			delete(n.burials, k)
+			break
+		}
+	}
+	done := make([]bool, len(p.Members))
+	n.burials[key] = done
+	return done
+}
+
+// forgetBurial forgets the progress of p's burial: it is done.
+func (n *Node) forgetBurial(p *presence) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	delete(n.burials, burialKey(p))
 }
 
 // movedAway reports whether nick, a member of the dead node p, is now
@@ -458,7 +585,7 @@ func (n *Node) movedAway(nick string, p *presence) bool {
 
 // freeClaims deletes the claims (not the holds) that match, at most
 // maxFreedPerSweep of them, each compare-and-set on the revision seen.
-func (n *Node) freeClaims(ctx context.Context, match func(*nickRecord) bool) {
+func (n *Node) freeClaims(match func(*nickRecord) bool) {
 	n.mu.Lock()
 	doomed := make(map[string]uint64)
 	for key, c := range n.claims {
@@ -467,13 +594,17 @@ func (n *Node) freeClaims(ctx context.Context, match func(*nickRecord) bool) {
 		}
 	}
 	n.mu.Unlock()
-	n.deleteClaims(ctx, doomed)
+	n.deleteClaims(doomed)
 }
 
-// deleteClaims deletes the nickname records given with their revisions.
-func (n *Node) deleteClaims(ctx context.Context, doomed map[string]uint64) {
+// deleteClaims deletes the nickname records given with their revisions,
+// each bounded by Timeout.
+func (n *Node) deleteClaims(doomed map[string]uint64) {
 	for key, rev := range doomed {
-		if err := n.nicksKV.Delete(ctx, key, jetstream.LastRevision(rev)); err == nil {
+		ctx, cancel := n.opContext()
+		err := n.nicksKV.Delete(ctx, key, jetstream.LastRevision(rev))
+		cancel()
+		if err == nil {
 			n.forgetClaim(key, rev)
 		}
 	}
@@ -482,7 +613,7 @@ func (n *Node) deleteClaims(ctx context.Context, doomed map[string]uint64) {
 // freeOrphans deletes the claims of nodes that have no record (buried
 // by a sweep that failed half-way, or forged), once a direct read shows
 // the record gone, and the holds that expired.
-func (n *Node) freeOrphans(ctx context.Context) {
+func (n *Node) freeOrphans() {
 	now := n.o.Now()
 	n.mu.Lock()
 	doomed := make(map[string]uint64)
@@ -507,7 +638,7 @@ func (n *Node) freeOrphans(ctx context.Context) {
 		if checked++; checked > maxSuspects {
 			break // a burst of forgeries: a few per sweep
 		}
-		e, err := n.nodesKV.Get(ctx, node)
+		e, err := n.get(node)
 		inc := ""
 		switch {
 		case errors.Is(err, jetstream.ErrKeyNotFound):
@@ -518,7 +649,7 @@ func (n *Node) freeOrphans(ctx context.Context) {
 				inc = p.Incarnation
 			}
 		}
-		n.freeClaims(ctx, func(r *nickRecord) bool { return r.Node == node && r.Incarnation != inc })
+		n.freeClaims(func(r *nickRecord) bool { return r.Node == node && r.Incarnation != inc })
 	}
-	n.deleteClaims(ctx, doomed)
+	n.deleteClaims(doomed)
 }

@@ -25,7 +25,11 @@ import (
 // room calls them under its member lock.
 type Bus interface {
 	// Peers returns the members of the other nodes, from memory (the
-	// room asks it under its member lock): at most MaxPeers of them.
+	// room asks it under its member lock, at every join and /who): at
+	// most MaxPeers of them, sorted as CompareNicks sorts (the room merges
+	// them with its own, which are, and lists the first ones only). It
+	// should cost no more than returning a slice built beforehand: the
+	// slice may be shared, and the room does not modify it.
 	Peers() []Peer
 	// MembersChanged tells the bus that the local members changed (a
 	// join, a leave, a rename), so that it tells the other nodes soon. It
@@ -91,6 +95,12 @@ func (r *Room) Feed(ev *Event) {
 // ErrNotDelivered. The text is cleaned and bounded as a local one is; a
 // message whose sender's nickname is not valid, or is a local member's
 // (another node cannot have it: a forgery), is not delivered.
+//
+// It returns as soon as the message is taken into the room's order (or
+// refused), without waiting for the work queued before it (a batch being
+// stored may take the log's timeout): the other node answers its sender
+// at once. The receiver is shown it in that order; if it leaves in
+// between, the message is dropped with it.
 func (r *Room) DeliverPrivate(from Sender, to, text string) (string, error) {
 	text, err := r.boundPrivate(from, text)
 	if err != nil {
@@ -98,12 +108,16 @@ func (r *Room) DeliverPrivate(from Sender, to, text string) (string, error) {
 	}
 	from.Identity = boundIdentity(from.Identity)
 	to = cleanArg(cutBytes(to, r.cfg.MaxLineBytes))
-	var delivered error
 	r.mu.Lock()
-	target, err := r.privateFrom(from, to, text, &delivered)
-	r.mu.Unlock() // delivers it, behind the work queued before it
-	if err == nil {
-		err = delivered
+	busy := !r.jobs.idle()
+	target, err := r.privateFrom(from, to, text)
+	if busy {
+		// Queued behind work in flight or queued: whoever does that work
+		// (the sequencer's holder takes the queue again after each batch,
+		// every queuer runs it in Unlock) delivers it too. Not waiting.
+		r.mu.release()
+	} else {
+		r.mu.Unlock() // delivered at once
 	}
 	if err != nil {
 		return "", err
@@ -143,10 +157,9 @@ func boundIdentity(id Identity) Identity {
 }
 
 // privateFrom starts the delivery of a private message from a member of
-// another node to the local member called to, in the room's order, which
-// sets *delivered; it returns the receiver's nickname. The caller holds
-// r.mu.
-func (r *Room) privateFrom(from Sender, to, text string, delivered *error) (string, error) {
+// another node to the local member called to, in the room's order; it
+// returns the receiver's nickname. The caller holds r.mu.
+func (r *Room) privateFrom(from Sender, to, text string) (string, error) {
 	if r.closed {
 		return "", refuse(ErrClosed, "the room is closing; nothing more is sent")
 	}
@@ -162,7 +175,7 @@ func (r *Room) privateFrom(from Sender, to, text string, delivered *error) (stri
 		return "", refuse(ErrPrivateLimit, "%s is receiving too many private messages; yours was not delivered, try again later", target.nick)
 	}
 	private := &Event{Kind: Private, From: from.Nick, To: target.nick, Text: text}
-	r.inOrder(job{kind: privateJob, to: target, ev: private, result: delivered})
+	r.inOrder(job{kind: privateJob, to: target, ev: private, result: new(error)}) // nobody waits for it
 	return target.nick, nil
 }
 
@@ -184,12 +197,24 @@ func (r *Room) Roster() []Peer {
 	return peers
 }
 
+// PeerFinder is what a Bus may add to find one member of the other nodes
+// without a scan of Peers (Room.Peer asks it at every /whois, /ban,
+// /kick of a member that is not local).
+type PeerFinder interface {
+	// Peer returns the member of another node called nick (or a
+	// look-alike of it: by NickKey), if a node lists one.
+	Peer(nick string) (Peer, bool)
+}
+
 // Peer returns the member of another node called nick (or a look-alike of
-// it), as Config.Bus lists it (Bus.Peers); false without a Bus, or if no
-// other node lists one.
+// it), as Config.Bus lists it (PeerFinder if the bus is one, else a scan
+// of Bus.Peers); false without a Bus, or if no other node lists one.
 func (r *Room) Peer(nick string) (Peer, bool) {
 	if r.cfg.Bus == nil {
 		return Peer{}, false
+	}
+	if f, ok := r.cfg.Bus.(PeerFinder); ok {
+		return f.Peer(nick)
 	}
 	key := nickKey(nick)
 	for _, p := range r.cfg.Bus.Peers() {

@@ -112,7 +112,7 @@ type testBus struct {
 func (b *testBus) Peers() []Peer {
 	b.c.mu.Lock()
 	defer b.c.mu.Unlock()
-	return slices.Clone(b.peers)
+	return slices.SortedFunc(slices.Values(b.peers), func(a, b Peer) int { return CompareNicks(a.Nick, b.Nick) })
 }
 
 func (b *testBus) MembersChanged() { b.changes.Add(1) }
@@ -433,6 +433,7 @@ func (b *stubBus) Whisper(Sender, string, string) (string, error) { return "", E
 // once.
 func TestWhoIgnoresBadPeers(t *testing.T) {
 	bus := &stubBus{peers: []Peer{{Nick: "zed"}, {Nick: "bad nick\x1b"}, {Nick: strings.Repeat("x", 500)}, {Nick: "ZED"}, {Nick: "amy"}}}
+	slices.SortFunc(bus.peers, func(a, b Peer) int { return CompareNicks(a.Nick, b.Nick) }) // as Bus.Peers promises
 	r := newTestRoom(t, Config{Bus: bus, Log: newSharedLog()})
 	defer r.Close("done")
 	mustJoin(t, r, "bob")
@@ -776,4 +777,114 @@ func TestDeliveredWaitsForTheLogsEnd(t *testing.T) {
 	if got := mustDelivered(t, r); got != 1000 {
 		t.Errorf("Delivered once the end can be read: %d, want 1000", got)
 	}
+}
+
+// TestWhoMerges: /who lists the first MembersListed of the local members
+// and the peers merged in order (a look-alike on both sides once), and
+// counts them all, from a Peers list of thousands.
+func TestWhoMerges(t *testing.T) {
+	bus := &stubBus{}
+	for i := range 5000 {
+		bus.peers = append(bus.peers, Peer{Nick: fmt.Sprintf("p%04d", i), Node: "b"})
+	}
+	bus.peers = append(bus.peers, Peer{Nick: "Carol", Node: "b"})
+	slices.SortFunc(bus.peers, func(a, b Peer) int { return CompareNicks(a.Nick, b.Nick) })
+	r := newTestRoom(t, Config{Bus: bus, Log: newSharedLog(), MembersListed: 5})
+	defer r.Close("done")
+	for _, nick := range []string{"alice", "carol", "p0001x", "zoe"} {
+		mustJoin(t, r, nick)
+	}
+	who := r.Who()
+	if want := []string{"alice", "Carol", "p0000", "p0001", "p0001x"}; !slices.Equal(who.Nicks, want) {
+		t.Errorf("Who lists %q, want %q", who.Nicks, want)
+	}
+	if who.Count != 4+5001-1 {
+		t.Errorf("Who counts %d, want %d", who.Count, 4+5001-1)
+	}
+}
+
+// finderBus is a stubBus that finds one peer itself (PeerFinder).
+type finderBus struct {
+	stubBus
+	asked atomic.Int32
+}
+
+func (b *finderBus) Peers() []Peer { panic("Room.Peer scanned Peers") }
+func (b *finderBus) Peer(nick string) (Peer, bool) {
+	b.asked.Add(1)
+	return Peer{Nick: "Dave", Node: "b"}, NickKey(nick) == NickKey("dave")
+}
+
+// TestPeerByFinder: Room.Peer asks a PeerFinder bus, never scanning Peers.
+func TestPeerByFinder(t *testing.T) {
+	bus := &finderBus{}
+	r := newTestRoom(t, Config{Bus: bus, Log: newSharedLog()})
+	defer r.Close("done")
+	if p, ok := r.Peer("DAVE"); !ok || p.Node != "b" || bus.asked.Load() != 1 {
+		t.Errorf("Peer(DAVE) = %+v, %v (asked %d)", p, ok, bus.asked.Load())
+	}
+	if _, ok := r.Peer("erin"); ok {
+		t.Error("Peer(erin) found one")
+	}
+}
+
+// gatedLog is a sharedLog whose Append, once the gate is set, signals
+// entered and waits for the gate to open.
+type gatedLog struct {
+	*sharedLog
+	gate    chan struct{}
+	entered chan struct{}
+}
+
+func (l *gatedLog) Append(ev *Event) (uint64, error) {
+	l.mu.Lock()
+	gate := l.gate
+	l.mu.Unlock()
+	if gate != nil {
+		select {
+		case l.entered <- struct{}{}:
+		default:
+		}
+		<-gate
+	}
+	return l.sharedLog.Append(ev)
+}
+
+// TestDeliverPrivateDoesNotWait: a private message from another node is
+// answered as soon as the room takes it into its order, even while a
+// batch is being stored (a slow append: a leader election), and reaches
+// its receiver after that batch.
+func TestDeliverPrivateDoesNotWait(t *testing.T) {
+	log := &gatedLog{sharedLog: newSharedLog(), entered: make(chan struct{}, 1)}
+	r := newTestRoom(t, Config{Bus: &stubBus{}, Log: log})
+	defer r.Close("done")
+	bob := watch(t, r, "bob", JoinOptions{})
+	carol := mustJoin(t, r, "carol")
+	gate := make(chan struct{})
+	log.mu.Lock()
+	log.gate = gate
+	log.mu.Unlock()
+	go carol.Send("slow") // stores it on this goroutine, blocked at the gate
+	<-log.entered         // the batch is in flight
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.DeliverPrivate(Sender{Nick: "alice"}, "bob", "psst")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("DeliverPrivate: %v", err)
+		}
+	case <-time.After(2 * time.Second):
+		close(gate)
+		t.Fatal("DeliverPrivate waited for the batch in flight")
+	}
+	log.mu.Lock()
+	log.gate = nil
+	log.mu.Unlock()
+	close(gate)
+	bob.until(t, "the private message", func(evs []*Event) bool {
+		return slices.ContainsFunc(evs, func(ev *Event) bool { return ev.Kind == Private && ev.From == "alice" && ev.Text == "psst" })
+	})
 }

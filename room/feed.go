@@ -1,7 +1,6 @@
 package room
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -228,31 +227,39 @@ func (r *Room) resumeFromPeer(after, last uint64) (from uint64, reset bool, err 
 }
 
 // clusterMembers is membersEvent with Config.Bus: the local members and
-// those of the other nodes (Bus.Peers; a nickname that is not valid is
-// left out, and one listed twice counts once), sorted, the first
-// MembersListed of them, and how many in all. Each nickname is lowered
-// once, not at every comparison: a cluster may list thousands. The caller
-// holds r.mu.
+// those of the other nodes (Bus.Peers, sorted as the roster is), the
+// first MembersListed of them in that order, by a merge of the two
+// sorted lists that stops there, and how many in all: the local members
+// plus the peers. A nickname that is not valid, or listed twice (a
+// look-alike on two nodes, for a moment), is left out and not counted
+// among the ones listed; beyond them it would cost a pass over every
+// peer, under the room's lock, to find them, so Count may count one twice.
+// The caller holds r.mu.
 func (r *Room) clusterMembers() *Event {
 	peers := r.cfg.Bus.Peers()
 	peers = peers[:min(len(peers), MaxPeers)]
-	all := make([]listedNick, 0, len(r.roster)+len(peers))
-	for _, nick := range r.roster {
-		all = append(all, listedNick{low: strings.ToLower(nick), nick: nick})
-	}
-	for i := range peers {
-		if nick := peers[i].Nick; ValidateNick(nick) == nil {
-			all = append(all, listedNick{low: strings.ToLower(nick), nick: nick})
+	local := r.roster
+	count, limit := len(local)+len(peers), r.cfg.MembersListed
+	listed := make([]string, 0, min(limit, count))
+	lastLow := ""
+	for i, j := 0, 0; len(listed) < limit && (i < len(local) || j < len(peers)); {
+		var nick string
+		if j == len(peers) || i < len(local) && CompareNicks(local[i], peers[j].Nick) <= 0 {
+			nick, i = local[i], i+1
+		} else {
+			nick, j = peers[j].Nick, j+1
+			if ValidateNick(nick) != nil {
+				count--
+				continue
+			}
 		}
+		low := strings.ToLower(nick)
+		if len(listed) > 0 && low == lastLow {
+			count--
+			continue
+		}
+		lastLow = low
+		listed = append(listed, nick)
 	}
-	slices.SortFunc(all, func(a, b listedNick) int { return cmp.Or(cmp.Compare(a.low, b.low), cmp.Compare(a.nick, b.nick)) })
-	all = slices.CompactFunc(all, func(a, b listedNick) bool { return a.low == b.low })
-	listed := make([]string, min(len(all), r.cfg.MembersListed))
-	for i := range listed {
-		listed[i] = all[i].nick
-	}
-	return &Event{Kind: Members, Count: len(all), Nicks: listed}
+	return &Event{Kind: Members, Count: count, Nicks: listed}
 }
-
-// listedNick is a nickname and its lower case, to sort as CompareNicks.
-type listedNick struct{ low, nick string }

@@ -87,6 +87,117 @@ func (l *Log) AppendOnce(ev *room.Event, id string) (uint64, error) {
 	return seq, nil
 }
 
+// AppendOnceBatch is AppendOnce of each of evs with the id of the same
+// index in ids, published without waiting for each ack (up to maxBatch at
+// a time, their acks awaited together), so that thousands cost a round
+// trip each few hundred, not one each. Every event stored, or found
+// stored before under its id, has its Seq set; one that was not keeps Seq
+// 0, and the error names it (a retry of those alone is then enough: the
+// ids make a copy stored after all harmless).
+func (l *Log) AppendOnceBatch(evs []*room.Event, ids []string) error {
+	if !l.opts.Shared {
+		return ErrNotShared
+	}
+	if len(ids) != len(evs) {
+		return fmt.Errorf("jetlog: AppendOnceBatch: %d events, %d ids", len(evs), len(ids))
+	}
+	var failed batchErrors
+	for start := 0; start < len(evs); start += maxBatch {
+		end := min(len(evs), start+maxBatch)
+		if err := l.appendOnceChunk(evs[start:end], ids[start:end], start, &failed); err != nil {
+			return err // the log broke
+		}
+	}
+	return failed.err(len(evs))
+}
+
+// appendOnceChunk stores at most maxBatch of AppendOnceBatch's events (the
+// first is the batch's number start), recording in failed those not
+// stored. It returns an error only when the log broke.
+func (l *Log) appendOnceChunk(evs []*room.Event, ids []string, start int, failed *batchErrors) error {
+	msgs := make([]*nats.Msg, len(evs))
+	for i, ev := range evs {
+		data, err := encode(ev, l.opts.MaxText)
+		if err != nil {
+			failed.add(start+i, err)
+			continue
+		}
+		msgs[i] = l.message(data)
+		msgs[i].Header.Set(jetstream.MsgIDHeader, onceID(ids[i]))
+	}
+	if err := l.brokenErr(); err != nil {
+		return err
+	}
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+	first := l.lastSeq.Load()
+	futures := make([]jetstream.PubAckFuture, len(msgs))
+	for i, m := range msgs {
+		if m == nil {
+			continue
+		}
+		// No retry of the library's: a failed one is sent again by the
+		// caller, under the same id.
+		f, err := l.js.PublishMsgAsync(m, jetstream.WithExpectStream(l.opts.Stream), jetstream.WithRetryAttempts(0))
+		if err != nil {
+			failed.add(start+i, fmt.Errorf("publish: %w", l.connErr(err)))
+			continue
+		}
+		futures[i] = f
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), l.opts.Timeout)
+	defer cancel()
+	last, stored := first, uint64(0)
+	defer func() {
+		if last > first {
+			l.lastSeq.Store(last)
+		}
+		if stored > 0 {
+			l.noteAppended(stored, last)
+		}
+	}()
+	for i, f := range futures {
+		if f == nil {
+			continue
+		}
+		a, err := onceAck(ctx, f)
+		switch {
+		case err != nil:
+			var apiErr *jetstream.APIError
+			if !errors.As(err, &apiErr) { // the server did not refuse it: it may be stored
+				l.unacked.add(msgs[i].Header.Get(writerHeader), first)
+			}
+			failed.add(start+i, appendError(l.connErr(err)))
+		case a.Duplicate: // stored before, under its id: not again
+			evs[i].Seq, last = a.Sequence, max(last, a.Sequence)
+		case a.Sequence <= first:
+			return l.breakWith(ErrStreamWentBack, fmt.Sprintf("the server acked an event as %d after %d", a.Sequence, first))
+		default:
+			evs[i].Seq, last = a.Sequence, max(last, a.Sequence)
+			stored++
+		}
+	}
+	return nil
+}
+
+// onceAck waits for f's ack until ctx is done; an ack already there is
+// taken even then.
+func onceAck(ctx context.Context, f jetstream.PubAckFuture) (*jetstream.PubAck, error) {
+	select {
+	case a := <-f.Ok():
+		return a, nil
+	case err := <-f.Err():
+		return nil, err
+	case <-ctx.Done():
+	}
+	select {
+	case a := <-f.Ok():
+		return a, nil
+	default:
+		return nil, fmt.Errorf("no ack: %w", ctx.Err())
+	}
+}
+
 // appendShared is Append on a shared stream, of ev encoded in m.
 func (l *Log) appendShared(ev *room.Event, m *nats.Msg) (uint64, error) {
 	if err := l.brokenErr(); err != nil {

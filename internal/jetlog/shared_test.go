@@ -212,6 +212,53 @@ func TestShared(t *testing.T) {
 		}
 	})
 
+	// OnceBatch: AppendOnceBatch stores each id once, a batch's ids
+	// already stored (by AppendOnce, or by another batch) are not stored
+	// again but get their sequence, and the others' order is the batch's.
+	t.Run("OnceBatch", func(t *testing.T) {
+		a, b := openShared(t, srv.URL(), "ONCEB"), openShared(t, srv.URL(), "ONCEB")
+		leave := func(nick string) *room.Event {
+			return &room.Event{Kind: room.Leave, Time: time.Now(), From: nick, Reason: room.Reason{Kind: room.ReasonLost, Detail: "its node c stopped answering"}}
+		}
+		const n = 600 // more than maxBatch
+		first, err := a.AppendOnce(leave("m7"), "gone.c.x.7")
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs, ids := make([]*room.Event, n), make([]string, n)
+		for i := range evs {
+			evs[i], ids[i] = leave(fmt.Sprintf("m%d", i)), fmt.Sprintf("gone.c.x.%d", i)
+		}
+		if err := b.AppendOnceBatch(evs, ids); err != nil {
+			t.Fatal(err)
+		}
+		if evs[7].Seq != first {
+			t.Fatalf("the leave stored before got Seq %d, want %d", evs[7].Seq, first)
+		}
+		again := make([]*room.Event, n)
+		for i := range again {
+			again[i] = leave(fmt.Sprintf("m%d", i))
+		}
+		if err := a.AppendOnceBatch(again, ids); err != nil {
+			t.Fatal(err)
+		}
+		for i := range evs {
+			if evs[i].Seq == 0 || again[i].Seq != evs[i].Seq || i > 0 && i != 7 && i != 8 && evs[i].Seq <= evs[i-1].Seq {
+				t.Fatalf("event %d: Seq %d, again %d", i, evs[i].Seq, again[i].Seq)
+			}
+		}
+		if _, err := a.Append(chat("after")); err != nil {
+			t.Fatalf("Append after a batch of duplicates: %v", err)
+		}
+		stored, err := b.Replay(0, 2*n)
+		if err != nil || len(stored) != n+1 {
+			t.Fatalf("Replay = %d events, %v; want %d", len(stored), err, n+1)
+		}
+		if err := b.AppendOnceBatch(evs, ids[:1]); err == nil {
+			t.Fatal("AppendOnceBatch with fewer ids than events worked")
+		}
+	})
+
 	// Once: the same id appended by two nodes is stored once; both get its
 	// sequence and no error.
 	t.Run("Once", func(t *testing.T) {
@@ -465,5 +512,8 @@ func TestAppendOnceNotShared(t *testing.T) {
 	l := open(t, t.TempDir(), Options{})
 	if _, err := l.AppendOnce(chat("x"), "id"); !errors.Is(err, ErrNotShared) {
 		t.Fatalf("AppendOnce = %v, want ErrNotShared", err)
+	}
+	if err := l.AppendOnceBatch([]*room.Event{chat("x")}, []string{"id"}); !errors.Is(err, ErrNotShared) {
+		t.Fatalf("AppendOnceBatch = %v, want ErrNotShared", err)
 	}
 }
