@@ -154,14 +154,14 @@ func (w *busWatch) stop(ctx context.Context) {
 // its own meanwhile (presence heartbeats, Raft heartbeats).
 type BusResult struct {
 	Servers          int     `json:"servers"`
-	FromClients      int64   `json:"from_clients"`       // Σ in_client_msgs
-	BetweenServers   int64   `json:"between_servers"`    // Σ in_msgs − in_client_msgs
-	ToClients        int64   `json:"to_clients"`         // Σ out_client_msgs
-	Msgs             int64   `json:"msgs"`               // the three together
-	Bytes            int64   `json:"bytes"`              // Σ in_bytes + out_client_bytes
-	RouteBytes       int64   `json:"route_bytes"`        // Σ in_bytes − in_client_bytes
-	MsgsPerEvent     float64 `json:"msgs_per_event"`     // Msgs / messages sent
-	BytesPerEvent    float64 `json:"bytes_per_event"`    // Bytes / messages sent
+	FromClients      int64   `json:"from_clients"`    // Σ in_client_msgs
+	BetweenServers   int64   `json:"between_servers"` // Σ in_msgs − in_client_msgs
+	ToClients        int64   `json:"to_clients"`      // Σ out_client_msgs
+	Msgs             int64   `json:"msgs"`            // the three together
+	Bytes            int64   `json:"bytes"`           // Σ in_bytes + out_client_bytes
+	RouteBytes       int64   `json:"route_bytes"`     // Σ in_bytes − in_client_bytes
+	MsgsPerEvent     float64 `json:"msgs_per_event"`  // Msgs / messages sent
+	BytesPerEvent    float64 `json:"bytes_per_event"` // Bytes / messages sent
 	FromClientsPer   float64 `json:"from_clients_per_event"`
 	BetweenServerPer float64 `json:"between_servers_per_event"`
 	ToClientsPer     float64 `json:"to_clients_per_event"`

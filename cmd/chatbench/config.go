@@ -55,11 +55,11 @@ type config struct {
 	natsPIDs    pidList // the NATS servers' processes, CPU time summed apart
 	natsMonitor string  // NATS monitoring URLs, comma-separated, for /varz
 	metrics     string  // URL of the server's Prometheus metrics, for its heap in use
-	label    string
-	json     bool
-	quiet    bool
-	version  bool
-	progress io.Writer // where progress lines go; nil for none
+	label       string
+	json        bool
+	quiet       bool
+	version     bool
+	progress    io.Writer // where progress lines go; nil for none
 }
 
 // defaultConfig is what an empty command line means.
