@@ -69,7 +69,7 @@ func newBench(cfg *config) *bench {
 	}
 	b.members = make([]*member, cfg.clients)
 	for i := range b.members {
-		t := cfg.targetOf(i, len(b.targets))
+		t := targetOf(i, len(b.targets))
 		b.members[i] = &member{id: i, nick: cfg.nick(i), target: t, addr: b.targets[t]}
 	}
 	return b

@@ -297,6 +297,7 @@ row "  from chatd to NATS" 2 .bus.from_clients_per_event
 row "  between NATS servers" 2 .bus.between_servers_per_event
 row "  from NATS to chatd" 2 .bus.to_clients_per_event
 row "bus bytes per public event" 0 .bus.bytes_per_event
+row "  of which between NATS servers" 0 'if .sent > 0 then .bus.route_bytes / .sent else empty end'
 row "chatd RSS MiB at the end (all nodes)" 1 .server_rss_mib
 row "NATS RSS MiB at the end (all servers)" 1 .nats_rss_mib
 row "chatbench CPU s (the load generator)" 2 .bench_cpu_s

@@ -327,9 +327,9 @@ func (c *config) targets() []string {
 	return []string{c.target()}
 }
 
-// targetOf is the index in targets of the server client i connects to:
+// targetOf is the index of the server, of n, that client i connects to:
 // the clients go to the servers in turn.
-func (c *config) targetOf(i, targets int) int { return i % targets }
+func targetOf(i, n int) int { return i % n }
 
 // nick is client i's nickname (or SSH user name).
 func (c *config) nick(i int) string { return fmt.Sprintf("%s%03d", c.nickPrefix, i) }
