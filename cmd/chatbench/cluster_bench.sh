@@ -21,12 +21,16 @@
 # scenario to the first: delivery ratio, latency, CPU per delivery (chatd,
 # NATS, total) and bus messages per public event.
 #
-# SCENARIOS is a list of CLIENTS:NODES, default "600:1 600:3" (the issue's
-# comparison); "600:1 600:3 300:3 600:2" also shows that the bus messages per
-# event follow the nodes, not the members.
+# SCENARIOS is a list of CLIENTS:NODES[:RATE], default "600:1 600:3" (the
+# issue's comparison; RATE, msg/s per client, defaults to $RATE);
+# "600:1 600:3 300:3:2 600:2" also shows that the bus messages per public
+# event follow the nodes, not the members (300 clients at 2 msg/s send as
+# many events as 600 at 1: the NATS servers batch by the event rate).
 #
 # Knobs (environment): SCENARIOS, RATE (1), DURATION (10), DRAIN (3), RAMP
-# (200), NATS_SERVERS (3), REPLICAS (3), OUT=DIR keeps every run's JSON,
+# (200), NATS_SERVERS (3), REPLICAS (3), REST (5: seconds the nodes are
+# watched at rest, before the clients come, for the bus's own traffic;
+# 0 skips), OUT=DIR keeps every run's JSON,
 # table and logs; BIN=DIR takes chatd, chatbench and nats-server from DIR
 # instead of building them (e.g. chatd built from another tree), building
 # only what DIR lacks; NATS_ONLY=1 only starts and stops the NATS cluster of
@@ -41,6 +45,7 @@ RAMP=${RAMP:-200}
 NATS_SERVERS=${NATS_SERVERS:-3}
 REPLICAS=${REPLICAS:-3}
 NATS_ONLY=${NATS_ONLY:-0}
+REST=${REST:-5}
 BIN=${BIN:-}
 
 die() { echo "cluster_bench.sh: $*" >&2; exit 1; }
@@ -52,7 +57,7 @@ command -v curl >/dev/null || die "needs curl (apt-get install curl)"
 ((NATS_SERVERS >= 1 && NATS_SERVERS <= 9)) || die "NATS_SERVERS=$NATS_SERVERS: want 1 to 9"
 ((REPLICAS >= 1 && REPLICAS <= NATS_SERVERS)) || die "REPLICAS=$REPLICAS: want 1 to NATS_SERVERS"
 for s in $SCENARIOS; do
-	[[ $s =~ ^[1-9][0-9]*:[1-9]$ ]] || die "scenario \"$s\": want CLIENTS:NODES, 1 to 9 nodes"
+	[[ $s =~ ^[1-9][0-9]*:[1-9](:[0-9]+(\.[0-9]+)?)?$ ]] || die "scenario \"$s\": want CLIENTS:NODES[:RATE], 1 to 9 nodes"
 done
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -198,6 +203,28 @@ start_nodes() {
 	addrs=$(IFS=,; echo "${addr_list[*]}")
 }
 
+# bus_total: every message that crossed a socket to or from the NATS
+# servers so far (Σ in_msgs + out_client_msgs of their /varz).
+bus_total() {
+	local m total=0 n
+	for m in ${monitors//,/ }; do
+		n=$(curl -sf --max-time 5 "$m/varz" | jq -e '.in_msgs + .out_client_msgs') || return 1
+		total=$((total + n))
+	done
+	echo "$total"
+}
+
+# rest NAME: the bus messages per second while the nodes are up and no
+# client is connected (heartbeats, presence, Raft), into NAME.rest.
+rest() {
+	local before after
+	((REST > 0)) || return 0
+	before=$(bus_total) || { note "no /varz at rest"; return 0; }
+	sleep "$REST" # a measuring window, not a wait for anything
+	after=$(bus_total) || { note "no /varz at rest"; return 0; }
+	awk -v a="$after" -v b="$before" -v s="$REST" 'BEGIN { printf "%.1f\n", (a - b) / s }' >"$results/$1.rest"
+}
+
 # keep_logs NAME: the scenario's logs into the results.
 keep_logs() {
 	local f
@@ -207,10 +234,10 @@ keep_logs() {
 	return 0
 }
 
-# scenario CLIENTS NODES: one run; its JSON saved as CLIENTS-on-NODES.json.
+# scenario NAME CLIENTS NODES RATE: one run; its JSON saved as NAME.json.
 scenario() {
-	local clients=$1 nodes=$2 name="$1-on-$2" pids npids
-	note "run $name: $clients clients over $nodes chatd node(s) on $NATS_SERVERS NATS servers (replicas $REPLICAS)"
+	local name=$1 clients=$2 nodes=$3 rate=$4 pids npids
+	note "run $name: $clients clients at $rate msg/s over $nodes chatd node(s) on $NATS_SERVERS NATS servers (replicas $REPLICAS)"
 	start_nats "$name"
 	if ((NATS_ONLY)); then
 		note "  NATS cluster up: $nats_urls (monitoring $monitors)"
@@ -218,10 +245,11 @@ scenario() {
 		return 0
 	fi
 	start_nodes "$name" "$nodes"
+	rest "$name"
 	pids=$(IFS=,; echo "${chatd_pids[*]}")
 	npids=$(IFS=,; echo "${nats_pids[*]}")
 	if ! "$work/bin/chatbench" --json --quiet --label "$name" --addr "$addrs" --ca "$cert" --proto chatd \
-		--clients "$clients" --rate "$RATE" --ramp "$RAMP" --duration "${DURATION}s" --drain "${DRAIN}s" \
+		--clients "$clients" --rate "$rate" --ramp "$RAMP" --duration "${DURATION}s" --drain "${DRAIN}s" \
 		--pid "$pids" --nats-pid "$npids" --nats-monitor "$monitors" \
 		>"$results/$name.json" 2>"$results/$name.txt"; then
 		[[ -s $results/$name.json ]] || echo '{}' >"$results/$name.json"
@@ -231,18 +259,31 @@ scenario() {
 	keep_logs "$name"
 }
 
+# name CLIENTS NODES RATE: a scenario's name: CLIENTS-on-NODES, and -at-RATE
+# when RATE is not $RATE.
+name() {
+	local n="$1-on-$2"
+	[[ $3 == "$RATE" ]] || n+="-at-$3"
+	echo "$n"
+}
+
 names=()
 for s in $SCENARIOS; do
-	scenario "${s%:*}" "${s#*:}"
-	names+=("${s%:*}-on-${s#*:}")
+	IFS=: read -r c n r <<<"$s"
+	r=${r:-$RATE}
+	names+=("$(name "$c" "$n" "$r")")
+	scenario "${names[-1]}" "$c" "$n" "$r"
 done
 ((NATS_ONLY)) && { note "NATS_ONLY=1: every cluster started and stopped"; exit 0; }
 
 # ---- the table ----
 
-# get NAME JQ-EXPR: a value from NAME.json, or empty.
+# get NAME JQ-EXPR: a value from NAME.json (.rest: the bus messages per
+# second at rest), or empty.
 get() {
-	jq -r "($2) // empty" "$results/$1.json" 2>/dev/null || true
+	local rest=null
+	[[ -s $results/$1.rest ]] && rest=$(cat "$results/$1.rest")
+	jq -r --argjson rest "$rest" "($2) // empty" "$results/$1.json" 2>/dev/null || true
 }
 
 # fmt VALUE DECIMALS
@@ -273,9 +314,17 @@ row() {
 	printf '\n'
 }
 
-head_of() { echo "${1%-on-*} on ${1#*-on-}"; }
+# head_of NAME: a scenario's column head, "600 on 3" or "300 on 3 @2".
+head_of() {
+	local clients=${1%%-on-*} rest=${1#*-on-}
+	if [[ $rest == *-at-* ]]; then
+		echo "$clients on ${rest%%-at-*} @${rest#*-at-}"
+	else
+		echo "$clients on $rest"
+	fi
+}
 echo
-echo "chatd on one node vs several, on $NATS_SERVERS clustered nats-servers (replicas $REPLICAS), loopback, $(nproc) CPUs ($(uname -sr)); ${RATE} msg/s per client for ${DURATION} s; load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+echo "chatd on one node vs several, on $NATS_SERVERS clustered nats-servers (replicas $REPLICAS), loopback, $(nproc) CPUs ($(uname -sr)); ${RATE} msg/s per client (@N: N msg/s) for ${DURATION} s; load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 printf '%-46s' "clients on nodes"
 for n in "${names[@]}"; do printf ' %12s' "$(head_of "$n")"; done
 for n in "${names[@]:1}"; do printf ' %12s' "÷ $(head_of "${names[0]}")"; done
@@ -296,6 +345,7 @@ row "bus messages per public event" 2 .bus.msgs_per_event
 row "  from chatd to NATS" 2 .bus.from_clients_per_event
 row "  between NATS servers" 2 .bus.between_servers_per_event
 row "  from NATS to chatd" 2 .bus.to_clients_per_event
+row "bus messages/s at rest (nodes up, no client)" 1 '$rest'
 row "bus bytes per public event" 0 .bus.bytes_per_event
 row "  of which between NATS servers" 0 'if .sent > 0 then .bus.route_bytes / .sent else empty end'
 row "chatd RSS MiB at the end (all nodes)" 1 .server_rss_mib
