@@ -19,7 +19,8 @@
 #   6. with CLUSTER=1 (the default; CLUSTER=0 skips it), after that table:
 #      cluster_bench.sh, chatd on one node against chatd on three nodes of
 #      one three-server NATS cluster, CLUSTER_SCENARIOS (default "600:1 600:3",
-#      CLIENTS:NODES) at RATE msg/s for CLUSTER_DURATION s, with its own table
+#      CLIENTS:NODES) at RATE msg/s for CLUSTER_DURATION s, connecting
+#      CLUSTER_RAMP (50) clients a second, with its own table
 #      (see that script); it builds nats-server once, and takes about a
 #      minute per scenario.
 #
@@ -65,6 +66,7 @@ BASELINE=${BASELINE:-}               # a git revision: compare chatd with its ch
 CLUSTER=${CLUSTER:-1}                # 1 also runs cluster_bench.sh: one node vs three on a NATS cluster
 CLUSTER_SCENARIOS=${CLUSTER_SCENARIOS:-"600:1 600:3"} # its CLIENTS:NODES runs
 CLUSTER_DURATION=${CLUSTER_DURATION:-$DURATION} # seconds of sending per cluster run
+CLUSTER_RAMP=${CLUSTER_RAMP:-50}     # new connections per second in the cluster runs
 
 die() { echo "bench.sh: $*" >&2; exit 1; }
 note() { echo "bench.sh: $*" >&2; }
@@ -528,6 +530,6 @@ for f in "$results"/*.txt; do
 done
 if ((CLUSTER)); then
 	note "chatd on one node against several: cmd/chatbench/cluster_bench.sh"
-	BIN=$work SCENARIOS=$CLUSTER_SCENARIOS RATE=$RATE DURATION=$CLUSTER_DURATION RAMP=$RAMP \
+	BIN=$work SCENARIOS=$CLUSTER_SCENARIOS RATE=$RATE DURATION=$CLUSTER_DURATION RAMP=$CLUSTER_RAMP \
 		OUT=${OUT:+$OUT/cluster} "$root/cmd/chatbench/cluster_bench.sh"
 fi
