@@ -27,7 +27,8 @@
 # event follow the nodes, not the members (300 clients at 2 msg/s send as
 # many events as 600 at 1: the NATS servers batch by the event rate).
 #
-# Knobs (environment): SCENARIOS, RATE (1), DURATION (10), DRAIN (3), RAMP
+# Knobs (environment): SCENARIOS, RATE (1), DURATION (10), DRAIN (10: the
+# longest wait for late deliveries, ended as soon as all have come), RAMP
 # (50 new clients a second: at 200 a second, several nodes on two busy
 # CPUs show some joiners their own join line only after more than
 # TIMEOUT=30 s, and chatbench gives up on them; see docs/PERFORMANCE.md),
@@ -43,7 +44,7 @@ set -euo pipefail
 SCENARIOS=${SCENARIOS:-"600:1 600:3"}
 RATE=${RATE:-1}
 DURATION=${DURATION:-10}
-DRAIN=${DRAIN:-3}
+DRAIN=${DRAIN:-10}
 RAMP=${RAMP:-50}
 TIMEOUT=${TIMEOUT:-30}
 NATS_SERVERS=${NATS_SERVERS:-3}
