@@ -29,9 +29,9 @@
 #
 # Knobs (environment): SCENARIOS, RATE (1), DURATION (10), DRAIN (10: the
 # longest wait for late deliveries, ended as soon as all have come), RAMP
-# (50 new clients a second: at 200 a second, several nodes on two busy
-# CPUs show some joiners their own join line only after more than
-# TIMEOUT=30 s, and chatbench gives up on them; see docs/PERFORMANCE.md),
+# (50 new clients a second: at 200 a second on two busy CPUs, some joiners
+# of several nodes were never shown their own join line, and chatbench gave
+# up on them after TIMEOUT=30 s; see docs/PERFORMANCE.md),
 # NATS_SERVERS (3), REPLICAS (3), REST (5: seconds the nodes are
 # watched at rest, before the clients come, for the bus's own traffic;
 # 0 skips), OUT=DIR keeps every run's JSON,
