@@ -17,6 +17,9 @@ import (
 	"chatd/room"
 )
 
+// maxQuotedLine bounds the server's line quoted in an error.
+const maxQuotedLine = 120
+
 // tlsReadBuffer bounds what one TLS client buffers: a longer line (chatd's
 // member list in a big room) is skipped, not stored.
 const tlsReadBuffer = 4096
@@ -110,14 +113,19 @@ func joinChatd(c *tlsConn, r *bufio.Reader, nick string) error {
 	if err := c.send([]byte(nick)); err != nil {
 		return fmt.Errorf("send nickname: %w", err)
 	}
+	var last string // the last line before a failure, to explain it
 	for {
 		line, err := readLine(r)
 		if err != nil {
+			if last != "" {
+				return fmt.Errorf("wait for the own join line: %w (the last line was %q)", err, last)
+			}
 			return fmt.Errorf("wait for the own join line: %w", err)
 		}
 		if line == nil {
 			continue // too long to be the join line
 		}
+		last = string(line[:min(len(line), maxQuotedLine)])
 		ev := proto.ParseLine(string(line), time.Now())
 		switch {
 		case ev.Kind == room.Join && ev.From == nick:
