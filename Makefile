@@ -56,9 +56,16 @@ fuzz:
 
 ## bench: chatd against ncat --ssl --chat (apt-get install ncat jq) under the same
 ## load, side by side; BASELINE=REV compares with chatd built at git revision REV
-## instead; see cmd/chatbench/bench.sh for the knobs (SIZES, DURATION, SSH=1, ...)
+## instead; then chatd on one node against three on a NATS cluster (CLUSTER=0
+## skips it); see cmd/chatbench/bench.sh for the knobs (SIZES, DURATION, SSH=1, ...)
 bench:
 	cmd/chatbench/bench.sh
+
+## bench-cluster: only chatd on one node against three nodes of one three-server
+## NATS cluster (600 clients each); see cmd/chatbench/cluster_bench.sh for the knobs
+.PHONY: bench-cluster
+bench-cluster:
+	cmd/chatbench/cluster_bench.sh
 
 ## gobench: the Go benchmarks (fan-out, encoding, screen rendering), with allocations
 gobench:

@@ -26,9 +26,11 @@ type dialFunc func(ctx context.Context, b *bench, m *member) (conn, error)
 
 // member is one client of the run.
 type member struct {
-	id   int
-	nick string
-	conn conn // set once joined
+	id     int
+	nick   string
+	target int    // index of its server in bench.targets
+	addr   string // its server's host:port
+	conn   conn   // set once joined
 
 	joined    atomic.Bool
 	lost      atomic.Bool // the connection ended before the run did
@@ -45,6 +47,8 @@ type bench struct {
 	hist    *histogram
 	members []*member
 	errs    *errorTally
+	targets []string     // the servers, host:port, the clients spread over them in turn
+	byTgt   []*histogram // latency by the receiver's server; nil with one server
 
 	counting atomic.Bool  // deliveries count only in the measured phase
 	start    atomic.Int64 // Unix nanoseconds when the measured phase began
@@ -56,9 +60,17 @@ type bench struct {
 func newBench(cfg *config) *bench {
 	run := rand.Text()[:6]
 	b := &bench{cfg: cfg, run: run, marker: payloadMarker(run), hist: newHistogram(), errs: newErrorTally()}
+	b.targets = cfg.targets()
+	if len(b.targets) > 1 {
+		b.byTgt = make([]*histogram, len(b.targets))
+		for i := range b.byTgt {
+			b.byTgt[i] = newHistogram()
+		}
+	}
 	b.members = make([]*member, cfg.clients)
 	for i := range b.members {
-		b.members[i] = &member{id: i, nick: cfg.nick(i)}
+		t := targetOf(i, len(b.targets))
+		b.members[i] = &member{id: i, nick: cfg.nick(i), target: t, addr: b.targets[t]}
 	}
 	return b
 }
@@ -94,7 +106,9 @@ func Run(ctx context.Context, cfg config) (*Result, error) {
 	cfg.logf("%d connected, %d failed in %.1fs; measuring for %v", res.Connected, res.Failed, res.ConnectSeconds, cfg.duration)
 	sleepCtx(ctx, cfg.settle)
 
-	srv := b.startServerWatch(ticks)
+	srv := startProcWatch(cfg.pids, ticks)
+	nats := startProcWatch(cfg.natsPIDs, ticks)
+	bus := startBusWatch(ctx, splitList(cfg.natsMonitor))
 	selfBefore := selfCPU()
 	start := time.Now()
 	b.start.Store(start.UnixNano())
@@ -113,6 +127,8 @@ func Run(ctx context.Context, cfg config) (*Result, error) {
 		res.BenchCPUShare = res.BenchCPUSeconds / res.MeasuredSeconds / float64(runtime.NumCPU())
 	}
 	srv.stop()
+	nats.stop()
+	bus.stop(ctx)
 	if cfg.metrics != "" {
 		if heap, err := scrapeHeap(ctx, cfg.metrics); err != nil {
 			b.errs.add(err)
@@ -122,7 +138,8 @@ func Run(ctx context.Context, cfg config) (*Result, error) {
 		}
 	}
 	b.fill(res)
-	srv.report(res)
+	res.reportServers(srv, nats)
+	res.reportBus(bus)
 	if err := ctx.Err(); err != nil {
 		res.Note = "interrupted: " + err.Error()
 	}
@@ -317,7 +334,11 @@ func (b *bench) deliver(receiver *member, p payload, now time.Time) {
 		return
 	}
 	receiver.delivered.Add(1)
-	b.hist.record(time.Duration(now.UnixNano() - p.sent))
+	latency := time.Duration(now.UnixNano() - p.sent)
+	b.hist.record(latency)
+	if b.byTgt != nil {
+		b.byTgt[receiver.target].record(latency)
+	}
 }
 
 // plausible reports whether p could have been sent in this measured phase
@@ -386,6 +407,7 @@ func (b *bench) fill(res *Result) {
 		res.SentPerSecond = float64(res.Sent) / res.SendSeconds
 	}
 	res.setLatency(b.hist)
+	res.Targets = b.byTarget()
 	res.Errors = b.errs.snapshot()
 }
 

@@ -16,6 +16,13 @@
 #   5. chatd only, with SSH=1: SSH_SESSIONS SSH sessions, SSH_TYPERS typing;
 # then prints one table with the chatd/ncat ratio of every metric. ncat is
 # skipped (its column left empty) when it is not installed.
+#   6. with CLUSTER=1 (the default; CLUSTER=0 skips it), after that table:
+#      cluster_bench.sh, chatd on one node against chatd on three nodes of
+#      one three-server NATS cluster, CLUSTER_SCENARIOS (default "600:1 600:3",
+#      CLIENTS:NODES) at RATE msg/s for CLUSTER_DURATION s, connecting
+#      CLUSTER_RAMP (50) clients a second, with its own table
+#      (see that script); it builds nats-server once, and takes about a
+#      minute per scenario.
 #
 # BASELINE=REV (any git revision: a commit, HEAD~3, a tag) adds a before/after
 # comparison: chatd is built a second time from REV (in a temporary git
@@ -56,6 +63,10 @@ SSH_SESSIONS=${SSH_SESSIONS:-100}
 SSH_TYPERS=${SSH_TYPERS:-20}
 NCAT_MAX=${NCAT_MAX:-1000}           # ncat -m: its connection limit
 BASELINE=${BASELINE:-}               # a git revision: compare chatd with its chatd too
+CLUSTER=${CLUSTER:-1}                # 1 also runs cluster_bench.sh: one node vs three on a NATS cluster
+CLUSTER_SCENARIOS=${CLUSTER_SCENARIOS:-"600:1 600:3"} # its CLIENTS:NODES runs
+CLUSTER_DURATION=${CLUSTER_DURATION:-$DURATION} # seconds of sending per cluster run
+CLUSTER_RAMP=${CLUSTER_RAMP:-50}     # new connections per second in the cluster runs
 
 die() { echo "bench.sh: $*" >&2; exit 1; }
 note() { echo "bench.sh: $*" >&2; }
@@ -517,3 +528,8 @@ for f in "$results"/*.txt; do
 		note "$(basename "$f" .txt) reported errors; see above${OUT:+ or $f}"
 	fi
 done
+if ((CLUSTER)); then
+	note "chatd on one node against several: cmd/chatbench/cluster_bench.sh"
+	BIN=$work SCENARIOS=$CLUSTER_SCENARIOS RATE=$RATE DURATION=$CLUSTER_DURATION RAMP=$CLUSTER_RAMP \
+		OUT=${OUT:+$OUT/cluster} "$root/cmd/chatbench/cluster_bench.sh"
+fi

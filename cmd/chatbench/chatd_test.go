@@ -93,7 +93,7 @@ func pidWithArg(t *testing.T, arg string) int {
 // chatdConfig is a small load against s.
 func chatdConfig(s *testproc.Chatd, pid int) config {
 	cfg := defaultConfig()
-	cfg.addr, cfg.ca, cfg.pid = s.Addr(), s.CertFile, pid
+	cfg.addr, cfg.ca, cfg.pids = s.Addr(), s.CertFile, pidList{pid}
 	cfg.clients, cfg.rate, cfg.duration, cfg.settle = 20, 5, 2*time.Second, 200*time.Millisecond
 	return cfg
 }
@@ -212,8 +212,8 @@ func TestBinaryAgainstChatdJSON(t *testing.T) {
 	}
 	checkFullDelivery(t, &r, 10, 10, 4, 1.5)
 	checkServerStats(t, &r)
-	if r.Label != "chatd-bin" || r.ServerPID != pid {
-		t.Errorf("label %q pid %d", r.Label, r.ServerPID)
+	if r.Label != "chatd-bin" || len(r.ServerPIDs) != 1 || r.ServerPIDs[0] != pid {
+		t.Errorf("label %q pids %v", r.Label, r.ServerPIDs)
 	}
 	for _, want := range []string{"chatbench: 10 connected", "ratio 1.0000"} {
 		if !strings.Contains(stderr.String(), want) {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -13,6 +15,10 @@ import (
 // maxClients bounds --clients; a payload naming a larger sender is not one
 // of ours.
 const maxClients = 1_000_000
+
+// maxTargets bounds the lists of --addr, --ssh, --pid, --nats-pid and
+// --nats-monitor: each target keeps a latency histogram of its own.
+const maxTargets = 64
 
 // Protocols of a TLS server.
 const (
@@ -22,8 +28,8 @@ const (
 
 // config is one benchmark run, as the flags describe it.
 type config struct {
-	addr       string // TLS server host:port; empty in SSH mode
-	sshAddr    string // SSH server host:port; empty in TLS mode
+	addr       string // TLS servers, host:port[,host:port...]; empty in SSH mode
+	sshAddr    string // SSH servers, host:port[,host:port...]; empty in TLS mode
 	proto      string
 	clients    int
 	rate       float64 // messages per second per sending client
@@ -45,13 +51,15 @@ type config struct {
 	sshJoin    string // text that shows an SSH session has joined; %s is the nick
 	cols, rows int
 
-	pid      int
-	metrics  string // URL of the server's Prometheus metrics, for its heap in use
-	label    string
-	json     bool
-	quiet    bool
-	version  bool
-	progress io.Writer // where progress lines go; nil for none
+	pids        pidList // the servers' processes (chatd), CPU time and RSS summed
+	natsPIDs    pidList // the NATS servers' processes, CPU time summed apart
+	natsMonitor string  // NATS monitoring URLs, comma-separated, for /varz
+	metrics     string  // URL of the server's Prometheus metrics, for its heap in use
+	label       string
+	json        bool
+	quiet       bool
+	version     bool
+	progress    io.Writer // where progress lines go; nil for none
 }
 
 // defaultConfig is what an empty command line means.
@@ -76,8 +84,8 @@ func defaultConfig() config {
 func newFlags(cfg *config, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("chatbench", flag.ContinueOnError)
 	fs.SetOutput(out)
-	fs.StringVar(&cfg.addr, "addr", "", "`HOST:PORT` of a line-broadcast TLS chat server (chatd, ncat --ssl --chat)")
-	fs.StringVar(&cfg.sshAddr, "ssh", "", "`HOST:PORT` of chatd's SSH server: benchmark SSH sessions on a PTY instead")
+	fs.StringVar(&cfg.addr, "addr", "", "`HOST:PORT` of a line-broadcast TLS chat server (chatd, ncat --ssl --chat); several, comma-separated (the nodes of one chatd cluster), get the clients in turn: client i connects to the (i mod N)th")
+	fs.StringVar(&cfg.sshAddr, "ssh", "", "`HOST:PORT` of chatd's SSH server: benchmark SSH sessions on a PTY instead; several, comma-separated, as with --addr")
 	fs.StringVar(&cfg.proto, "proto", cfg.proto, "`PROTO` of the TLS server: chatd (send a nickname, wait for \"*** NICK joined\") or raw (send nothing first, e.g. ncat)")
 	fs.IntVar(&cfg.clients, "clients", cfg.clients, "`N` clients (TLS connections or SSH sessions)")
 	fs.Float64Var(&cfg.rate, "rate", cfg.rate, "`N` messages per second each sending client sends")
@@ -98,7 +106,9 @@ func newFlags(cfg *config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.sshJoin, "ssh-joined", cfg.sshJoin, "`TEXT` on an SSH screen that shows the session joined (%s is its nickname; \"\" means at the first output)")
 	fs.IntVar(&cfg.cols, "cols", cfg.cols, "SSH terminal width in `COLUMNS`")
 	fs.IntVar(&cfg.rows, "rows", cfg.rows, "SSH terminal height in `ROWS`")
-	fs.IntVar(&cfg.pid, "pid", 0, "`PID` of the server (on this machine) whose CPU time and RSS to report")
+	fs.Var(&cfg.pids, "pid", "`PID` of the server (on this machine) whose CPU time and RSS to report; several, comma-separated (every chatd node), are summed")
+	fs.Var(&cfg.natsPIDs, "nats-pid", "`PID` of a NATS server (on this machine) that chatd uses; several, comma-separated: their CPU time, summed, is reported apart from chatd's and added to it in the total per delivery")
+	fs.StringVar(&cfg.natsMonitor, "nats-monitor", "", "`URL` of a NATS server's monitoring endpoint (nats-server -m PORT: http://HOST:PORT); several, comma-separated: the messages the servers received and sent in the measured phase, from /varz, summed and divided by the messages sent (bus messages per public event)")
 	fs.StringVar(&cfg.metrics, "metrics", "", "`URL` of the server's Prometheus metrics (chatd --metrics-addr, http://HOST:PORT/metrics): report its Go heap in use at the end, while the clients are still connected")
 	fs.StringVar(&cfg.label, "label", "", "`NAME` of this run in the report")
 	fs.BoolVar(&cfg.json, "json", false, "print the report as one JSON object (the table goes to standard error)")
@@ -112,7 +122,10 @@ func newFlags(cfg *config, out io.Writer) *flag.FlagSet {
 Connects --clients clients at --ramp per second, waits until all have joined,
 then each sends --rate messages per second for --duration; every other client
 records each message's latency. Reports deliveries, latency percentiles and,
-with --pid, the server's CPU time and memory.
+with --pid, the server's CPU time and memory. With several servers (the
+nodes of one chatd cluster: --addr a,b,c) the clients are spread over them in
+turn and each server's share is reported too; --nats-pid and --nats-monitor
+add the NATS servers' CPU time and messages.
 
 Flags:
 `)
@@ -162,13 +175,11 @@ func (c *config) validate() error {
 		errs = append(errs, errors.New("--addr and --ssh exclude each other"))
 	}
 	for _, a := range []struct{ flag, v string }{{"--addr", c.addr}, {"--ssh", c.sshAddr}} {
-		if a.v == "" {
-			continue
-		}
-		if _, _, err := net.SplitHostPort(a.v); err != nil {
-			errs = append(errs, fmt.Errorf("%s %q: %w", a.flag, a.v, err))
+		if a.v != "" {
+			errs = append(errs, checkAddrs(a.flag, a.v))
 		}
 	}
+	errs = append(errs, checkMonitors(c.natsMonitor))
 	if c.proto != protoChatd && c.proto != protoRaw {
 		errs = append(errs, fmt.Errorf("--proto %q: want %s or %s", c.proto, protoChatd, protoRaw))
 	}
@@ -209,10 +220,81 @@ func (c *config) validate() error {
 	if strings.Count(c.sshJoin, "%s") > 1 {
 		errs = append(errs, fmt.Errorf("--ssh-joined %q: at most one %%s", c.sshJoin))
 	}
-	if c.pid < 0 {
-		errs = append(errs, fmt.Errorf("--pid %d: want a process id", c.pid))
+	return errors.Join(errs...)
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var items []string
+	for item := range strings.SplitSeq(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			items = append(items, item)
+		}
+	}
+	return items
+}
+
+// checkAddrs validates a comma-separated list of host:port.
+func checkAddrs(flag, v string) error {
+	addrs := splitList(v)
+	if len(addrs) == 0 || len(addrs) > maxTargets {
+		return fmt.Errorf("%s %.80q: want 1 to %d HOST:PORT, comma-separated", flag, v, maxTargets)
+	}
+	var errs []error
+	for _, a := range addrs {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			errs = append(errs, fmt.Errorf("%s %.80q: %w", flag, a, err))
+		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkMonitors validates --nats-monitor: http(s) URLs with a host.
+func checkMonitors(v string) error {
+	urls := splitList(v)
+	if len(urls) > maxTargets {
+		return fmt.Errorf("--nats-monitor: %d URLs, want at most %d", len(urls), maxTargets)
+	}
+	var errs []error
+	for _, s := range urls {
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("--nats-monitor %.80q: want http://HOST:PORT", s))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// pidList is a flag of comma-separated process ids.
+type pidList []int
+
+func (p *pidList) String() string {
+	if p == nil {
+		return ""
+	}
+	s := make([]string, len(*p))
+	for i, pid := range *p {
+		s[i] = strconv.Itoa(pid)
+	}
+	return strings.Join(s, ",")
+}
+
+// Set parses "PID[,PID...]", replacing what was there.
+func (p *pidList) Set(v string) error {
+	items := splitList(v)
+	if len(items) == 0 || len(items) > maxTargets {
+		return fmt.Errorf("want 1 to %d process ids, comma-separated", maxTargets)
+	}
+	pids := make(pidList, 0, len(items))
+	for _, item := range items {
+		pid, err := strconv.Atoi(item)
+		if err != nil || pid <= 0 {
+			return fmt.Errorf("%.20q is not a process id", item)
+		}
+		pids = append(pids, pid)
+	}
+	*p = pids
+	return nil
 }
 
 // mode names what is being measured: "tls", "ssh" or "idle-tls", "idle-ssh".
@@ -227,13 +309,27 @@ func (c *config) mode() string {
 	return m
 }
 
-// target is the address being benchmarked.
+// target is the address (or the comma-separated addresses) being
+// benchmarked.
 func (c *config) target() string {
 	if c.sshAddr != "" {
 		return c.sshAddr
 	}
 	return c.addr
 }
+
+// targets are the servers the clients are spread over, in order: at
+// least one, even before validation.
+func (c *config) targets() []string {
+	if t := splitList(c.target()); len(t) > 0 {
+		return t
+	}
+	return []string{c.target()}
+}
+
+// targetOf is the index of the server, of n, that client i connects to:
+// the clients go to the servers in turn.
+func targetOf(i, n int) int { return i % n }
 
 // nick is client i's nickname (or SSH user name).
 func (c *config) nick(i int) string { return fmt.Sprintf("%s%03d", c.nickPrefix, i) }

@@ -38,7 +38,7 @@ func TestRunAgainstNcat(t *testing.T) {
 	addr := net.JoinHostPort("localhost", port)
 
 	cfg := defaultConfig()
-	cfg.addr, cfg.ca, cfg.proto, cfg.pid = addr, certFile, protoRaw, pid
+	cfg.addr, cfg.ca, cfg.proto, cfg.pids = addr, certFile, protoRaw, pidList{pid}
 	cfg.clients, cfg.rate, cfg.duration, cfg.settle = 10, 5, 2*time.Second, 200*time.Millisecond
 	r, err := Run(context.Background(), cfg)
 	if err != nil {

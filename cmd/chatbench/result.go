@@ -48,13 +48,27 @@ type Result struct {
 	LatencyMaxMS float64 `json:"latency_max_ms"`
 	LatencyAvgMS float64 `json:"latency_mean_ms"`
 
-	ServerPID             int      `json:"server_pid,omitempty"`
+	ServerPIDs            []int    `json:"server_pids,omitempty"` // --pid: every chatd node, summed below
 	ServerCPUSeconds      *float64 `json:"server_cpu_s,omitempty"`
 	ServerCPUPerDelivery  *float64 `json:"server_cpu_us_per_delivery,omitempty"`
 	ServerRSSMiB          *float64 `json:"server_rss_mib,omitempty"`
 	ServerRSSPerClientKiB *float64 `json:"server_rss_per_client_kib,omitempty"`
 	ServerHeapInuseMiB    *float64 `json:"server_heap_inuse_mib,omitempty"` // --metrics: go_memstats_heap_inuse_bytes
 	ServerError           string   `json:"server_error,omitempty"`
+
+	// The NATS servers (--nats-pid), apart from chatd's CPU time; the
+	// total per delivery is chatd's and theirs.
+	NATSPIDs            []int    `json:"nats_pids,omitempty"`
+	NATSCPUSeconds      *float64 `json:"nats_cpu_s,omitempty"`
+	NATSCPUPerDelivery  *float64 `json:"nats_cpu_us_per_delivery,omitempty"`
+	NATSRSSMiB          *float64 `json:"nats_rss_mib,omitempty"`
+	NATSError           string   `json:"nats_error,omitempty"`
+	TotalCPUPerDelivery *float64 `json:"total_cpu_us_per_delivery,omitempty"`
+
+	// Bus is what the NATS servers carried (--nats-monitor).
+	Bus *BusResult `json:"bus,omitempty"`
+	// Targets is each server's share, with several (--addr a,b,c).
+	Targets []TargetResult `json:"targets,omitempty"`
 
 	BenchCPUSeconds float64      `json:"bench_cpu_s"`     // chatbench's own, in the measured phase
 	BenchCPUShare   float64      `json:"bench_cpu_share"` // of all this machine's CPUs
@@ -73,7 +87,7 @@ func newResult(cfg *config, run string) *Result {
 	r := &Result{
 		Label: cfg.label, Mode: cfg.mode(), Target: cfg.target(), Run: run,
 		Clients: cfg.clients, Senders: cfg.senders(), Duration: cfg.duration.Seconds(),
-		ServerPID: cfg.pid,
+		ServerPIDs: cfg.pids, NATSPIDs: cfg.natsPIDs,
 	}
 	if cfg.sshAddr == "" {
 		r.Proto = cfg.proto
@@ -96,58 +110,34 @@ func (r *Result) setLatency(h *histogram) {
 	r.LatencyAvgMS = ms(h.mean())
 }
 
-// serverWatch measures the server process over the measured phase.
-type serverWatch struct {
-	pid           int
-	ticks         int64
-	cpuStart, cpu time.Duration
-	rss           int64
-	err           error
-}
-
-// startServerWatch reads the server's CPU time now, if --pid was given.
-func (b *bench) startServerWatch(ticks int64) *serverWatch {
-	w := &serverWatch{pid: b.cfg.pid, ticks: ticks}
-	if w.pid != 0 {
-		w.cpuStart, w.err = procCPU(w.pid, ticks)
+// reportServers adds what the watches of the servers (chatd) and of the
+// NATS servers measured to r, whose counts are final.
+func (r *Result) reportServers(srv, nats *procWatch) {
+	if len(srv.pids) > 0 {
+		if srv.err != nil {
+			r.ServerError = srv.err.Error()
+		} else {
+			r.ServerCPUSeconds, r.ServerCPUPerDelivery = srv.cpuPer(r.Delivered)
+			mib := float64(srv.rss) / (1 << 20)
+			r.ServerRSSMiB = &mib
+			if r.Connected > 0 {
+				perClient := float64(srv.rss) / 1024 / float64(r.Connected)
+				r.ServerRSSPerClientKiB = &perClient
+			}
+		}
 	}
-	return w
-}
-
-// stop reads the server's CPU time since start and its RSS now.
-func (w *serverWatch) stop() {
-	if w.pid == 0 || w.err != nil {
-		return
+	if len(nats.pids) > 0 {
+		if nats.err != nil {
+			r.NATSError = nats.err.Error()
+		} else {
+			r.NATSCPUSeconds, r.NATSCPUPerDelivery = nats.cpuPer(r.Delivered)
+			mib := float64(nats.rss) / (1 << 20)
+			r.NATSRSSMiB = &mib
+		}
 	}
-	cpuEnd, err := procCPU(w.pid, w.ticks)
-	if err != nil {
-		w.err = err
-		return
-	}
-	w.cpu = cpuEnd - w.cpuStart
-	w.rss, w.err = procRSS(w.pid)
-}
-
-// report adds what stop measured to r, whose counts are final.
-func (w *serverWatch) report(r *Result) {
-	if w.pid == 0 {
-		return
-	}
-	if w.err != nil {
-		r.ServerError = w.err.Error()
-		return
-	}
-	cpu := w.cpu.Seconds()
-	r.ServerCPUSeconds = &cpu
-	if r.Delivered > 0 {
-		perDelivery := cpu * 1e6 / float64(r.Delivered)
-		r.ServerCPUPerDelivery = &perDelivery
-	}
-	mib := float64(w.rss) / (1 << 20)
-	r.ServerRSSMiB = &mib
-	if r.Connected > 0 {
-		perClient := float64(w.rss) / 1024 / float64(r.Connected)
-		r.ServerRSSPerClientKiB = &perClient
+	if r.ServerCPUPerDelivery != nil && r.NATSCPUPerDelivery != nil {
+		total := *r.ServerCPUPerDelivery + *r.NATSCPUPerDelivery
+		r.TotalCPUPerDelivery = &total
 	}
 }
 
@@ -191,6 +181,7 @@ func (r *Result) writeTable(w io.Writer) error {
 			}
 			row("server CPU", "%.2f s over %.1f s (%s)", *r.ServerCPUSeconds, r.MeasuredSeconds, perDelivery)
 		}
+		r.writeNATS(row, per)
 	} else {
 		row("held", "%.1f s", r.MeasuredSeconds)
 		if r.ServerCPUSeconds != nil {
@@ -210,6 +201,7 @@ func (r *Result) writeTable(w io.Writer) error {
 	if r.ServerError != "" {
 		row("server", "%s", r.ServerError)
 	}
+	r.writeTargets(row)
 	row("chatbench CPU", "%.2f s, %.0f%% of this machine's CPUs (near 100%%: the load generator limits the result)", r.BenchCPUSeconds, 100*r.BenchCPUShare)
 	for _, e := range r.Errors {
 		row("error", "%d× %s", e.Count, e.Error)

@@ -74,7 +74,7 @@ type sshConn struct {
 // dialSSH opens m's session, waits until its screen shows that it joined,
 // and starts its reader.
 func dialSSH(ctx context.Context, b *bench, m *member, sc *ssh.ClientConfig) (conn, error) {
-	raw, err := (&net.Dialer{}).DialContext(ctx, "tcp", b.cfg.sshAddr)
+	raw, err := (&net.Dialer{}).DialContext(ctx, "tcp", m.addr)
 	if err != nil {
 		return nil, fmt.Errorf("dial: %w", err)
 	}
@@ -83,7 +83,7 @@ func dialSSH(ctx context.Context, b *bench, m *member, sc *ssh.ClientConfig) (co
 	}
 	stopCancel := context.AfterFunc(ctx, func() { raw.Close() })
 	defer stopCancel()
-	c, err := openSession(raw, b.cfg, sc)
+	c, err := openSession(raw, m.addr, b.cfg, sc)
 	if err != nil {
 		raw.Close()
 		return nil, err
@@ -105,8 +105,8 @@ func dialSSH(ctx context.Context, b *bench, m *member, sc *ssh.ClientConfig) (co
 }
 
 // openSession does the SSH handshake on raw and starts a shell on a PTY.
-func openSession(raw net.Conn, cfg *config, sc *ssh.ClientConfig) (*sshConn, error) {
-	cc, chans, reqs, err := ssh.NewClientConn(raw, cfg.sshAddr, sc)
+func openSession(raw net.Conn, addr string, cfg *config, sc *ssh.ClientConfig) (*sshConn, error) {
+	cc, chans, reqs, err := ssh.NewClientConn(raw, addr, sc)
 	if err != nil {
 		return nil, fmt.Errorf("SSH handshake: %w", err)
 	}

@@ -17,27 +17,35 @@ import (
 	"chatd/room"
 )
 
+// maxQuotedLine bounds the server's line quoted in an error.
+const maxQuotedLine = 120
+
 // tlsReadBuffer bounds what one TLS client buffers: a longer line (chatd's
 // member list in a big room) is skipped, not stored.
 const tlsReadBuffer = 4096
 
 // newTLSDialer returns the dialer for TLS line clients.
 func newTLSDialer(cfg *config) (dialFunc, error) {
-	tc, err := clientTLSConfig(cfg)
-	if err != nil {
-		return nil, err
+	targets := cfg.targets()
+	tcs := make([]*tls.Config, len(targets))
+	for i, addr := range targets {
+		tc, err := clientTLSConfig(cfg, addr)
+		if err != nil {
+			return nil, err
+		}
+		tcs[i] = tc
 	}
 	return func(ctx context.Context, b *bench, m *member) (conn, error) {
-		return dialTLS(ctx, b, m, tc)
+		return dialTLS(ctx, b, m, tcs[m.target])
 	}, nil
 }
 
-// clientTLSConfig builds the verification policy from --ca, --insecure and
-// --server-name.
-func clientTLSConfig(cfg *config) (*tls.Config, error) {
-	host, _, err := net.SplitHostPort(cfg.addr)
+// clientTLSConfig builds the verification policy for the server at addr
+// from --ca, --insecure and --server-name.
+func clientTLSConfig(cfg *config, addr string) (*tls.Config, error) {
+	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return nil, fmt.Errorf("--addr %q: %w", cfg.addr, err)
+		return nil, fmt.Errorf("--addr %q: %w", addr, err)
 	}
 	tc := &tls.Config{ServerName: host, InsecureSkipVerify: cfg.insecure, MinVersion: tls.VersionTLS12}
 	if cfg.serverName != "" {
@@ -71,7 +79,7 @@ type tlsConn struct {
 // its own join line), and starts m's reader.
 func dialTLS(ctx context.Context, b *bench, m *member, tc *tls.Config) (conn, error) {
 	d := tls.Dialer{Config: tc}
-	raw, err := d.DialContext(ctx, "tcp", b.cfg.addr)
+	raw, err := d.DialContext(ctx, "tcp", m.addr)
 	if err != nil {
 		return nil, fmt.Errorf("dial: %w", err)
 	}
@@ -105,14 +113,19 @@ func joinChatd(c *tlsConn, r *bufio.Reader, nick string) error {
 	if err := c.send([]byte(nick)); err != nil {
 		return fmt.Errorf("send nickname: %w", err)
 	}
+	var last string // the last line before a failure, to explain it
 	for {
 		line, err := readLine(r)
 		if err != nil {
+			if last != "" {
+				return fmt.Errorf("wait for the own join line: %w (the last line was %q)", err, last)
+			}
 			return fmt.Errorf("wait for the own join line: %w", err)
 		}
 		if line == nil {
 			continue // too long to be the join line
 		}
+		last = string(line[:min(len(line), maxQuotedLine)])
 		ev := proto.ParseLine(string(line), time.Now())
 		switch {
 		case ev.Kind == room.Join && ev.From == nick:
