@@ -126,3 +126,32 @@ func TestJoinStorm(t *testing.T) {
 		}
 	}
 }
+
+// TestJoinerLeavesBeforeItsJoinIsFed: a joiner that leaves while its
+// Join is still to come from the feed is shown nothing of the room, and
+// the feed's later events pass it by.
+func TestJoinerLeavesBeforeItsJoinIsFed(t *testing.T) {
+	l := newSharedLog()
+	r := newTestRoom(t, Config{Log: l, Bus: &stubBus{}})
+	t.Cleanup(func() { r.Close("done") })
+	mustDelivered(t, r)
+	l.Append(&Event{Kind: Chat, From: "far", Text: "before"})
+	j, err := r.Join("joiner", JoinOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Leave(Reason{Kind: ReasonQuit})
+	all, _ := l.Replay(0, 1<<16)
+	for _, ev := range all {
+		r.Feed(ev)
+	}
+	if got := public(drain(j)); len(got) != 0 {
+		t.Errorf("a joiner gone before its Join was fed was shown %q", describe(got))
+	}
+	r.mu.Lock()
+	n := len(r.feedState.joiners)
+	r.mu.Unlock()
+	if n != 0 {
+		t.Errorf("%d joiners still wait after the feed passed their Joins", n)
+	}
+}
