@@ -265,6 +265,7 @@ func (r *Room) startFeed() error {
 	if !r.feedState.started {
 		r.feedState.started = true
 		r.hub.last = max(r.hub.last, last)
+		r.welcomeBefore(r.hub.last + 1) // their Joins will not be fed
 	}
 	return nil
 }

@@ -21,6 +21,10 @@ const (
 	// maxHeldFeed bounds the events the feed brings while a batch of the
 	// sequencer is being stored. Beyond it they are delivered at once.
 	maxHeldFeed = 4096
+	// maxJoiners bounds the local joiners waiting for the feed to bring
+	// their Join (awaitJoin). Beyond it the oldest is welcomed at once,
+	// its Join to come live, after its member list.
+	maxJoiners = 4096
 	// feedCatchUp is how long ResumeFrom waits for the feed to deliver
 	// the point a member resumes from, when the member was shown it on
 	// another node whose events this node's feed has not brought yet.
@@ -49,6 +53,12 @@ type feedState struct {
 	recent history
 	// evicted is the Seq of the newest event recent no longer holds.
 	evicted uint64
+	// joiners are the local joiners whose Join the log stored and the
+	// feed has not brought yet, in the order of their Join's Seq: each is
+	// a member, but is shown nothing live until the feed reaches its Join,
+	// and then its history up to it, its Join, the member list, as a
+	// joiner on one node is (see awaitJoin).
+	joiners []*arrival
 	// moved, if not nil, is closed at the next delivery: a resume waits
 	// on it for the feed to reach its point.
 	moved chan struct{}
@@ -124,14 +134,94 @@ func (r *Room) flushFeed() {
 }
 
 // feedNow delivers ev to the local members, but not to a local sender
-// that asked for no echo. The caller holds r.mu.
+// that asked for no echo. A local joiner whose Join ev is, or precedes,
+// is welcomed first (welcomeBefore, welcomeWith). The caller holds r.mu.
 func (r *Room) feedNow(ev *Event) {
 	f := &r.feedState
-	if !r.hub.deliver(r, ev, f.sender(ev.Seq)) {
+	if ev.Seq <= r.hub.last {
 		return
+	}
+	var own *Member
+	if len(f.joiners) > 0 {
+		r.welcomeBefore(ev.Seq)
+		own = r.welcomeWith(ev)
+	}
+	r.hub.deliver(r, ev, f.sender(ev.Seq))
+	if own != nil {
+		own.awaiting = false
 	}
 	r.noteEnd(ev.Seq)
 	f.note(ev)
+}
+
+// joinToCome reports whether a, arriving in a room with Config.Bus, is to
+// wait for the feed to bring its Join, stored and not fed yet. The
+// caller holds r.mu.
+func (r *Room) joinToCome(a *arrival) bool {
+	return r.cfg.Bus != nil && !a.quiet && !a.unstored && a.seq > r.hub.last
+}
+
+// awaitJoin has a, a member now, wait for the feed to bring its Join
+// before it is shown anything live: then it is shown its history up to
+// its Join, its Join, the member list and its greeting, as on one node,
+// and the events after. Shown at once, it would be shown the events the
+// feed brings before its Join (the other nodes' lag behind the log's
+// end, hundreds of events in a join storm) after its history and member
+// list, into an outbox sized for those alone: its own Join, last, did
+// not fit. The caller holds r.mu.
+func (r *Room) awaitJoin(a *arrival) {
+	f := &r.feedState
+	if len(f.joiners) >= maxJoiners {
+		old := f.popJoiner()
+		old.m.awaiting = false
+		if _, present := r.members[old.m]; present {
+			r.welcome(old, nil) // its Join comes live
+		}
+	}
+	a.m.awaiting = true
+	f.joiners = append(f.joiners, a)
+}
+
+// popJoiner takes the first of the joiners waiting for their Join.
+func (f *feedState) popJoiner() *arrival {
+	a := f.joiners[0]
+	f.joiners[0] = nil
+	f.joiners = f.joiners[1:]
+	if len(f.joiners) == 0 {
+		f.joiners = nil
+	}
+	return a
+}
+
+// welcomeBefore welcomes the local joiners whose Join comes before seq,
+// which the feed did not bring (the hub was moved past it): each is
+// shown its Join itself, after its history. The caller holds r.mu.
+func (r *Room) welcomeBefore(seq uint64) {
+	f := &r.feedState
+	for len(f.joiners) > 0 && f.joiners[0].seq < seq {
+		a := f.popJoiner()
+		a.m.awaiting = false
+		if _, present := r.members[a.m]; present {
+			r.welcome(a, a.join)
+		}
+	}
+}
+
+// welcomeWith welcomes the local joiner whose Join ev is, if any, and
+// returns it: the hub, about to deliver ev, skips it until the caller
+// clears its awaiting. The caller holds r.mu.
+func (r *Room) welcomeWith(ev *Event) *Member {
+	f := &r.feedState
+	if len(f.joiners) == 0 || f.joiners[0].seq != ev.Seq {
+		return nil
+	}
+	a := f.popJoiner()
+	if _, present := r.members[a.m]; !present {
+		a.m.awaiting = false
+		return nil
+	}
+	r.welcome(a, ev)
+	return a.m
 }
 
 // alignHistory makes a joiner's history end exactly at the last event the
@@ -139,7 +229,7 @@ func (r *Room) feedNow(ev *Event) {
 // are dropped (the feed brings them), and those between the end read and
 // it are taken from the recent ones. If they are no longer all there, the
 // history starts after the gap: a resume is then told how many it
-// missed. The caller holds r.sequencer and r.mu.
+// missed. The caller holds r.mu.
 func (r *Room) alignHistory(a *arrival) {
 	if a.pastErr != nil {
 		return

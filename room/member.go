@@ -33,6 +33,9 @@ type Member struct {
 	// removal is why an operator removed the member while it was still
 	// arriving (Room.Remove); it leaves as soon as it has arrived.
 	removal Reason
+	// awaiting: with Config.Bus, the member has arrived but the feed has
+	// not brought its Join yet; the hub skips it until then (awaitJoin).
+	awaiting bool
 }
 
 // catchUpEvery is how soon the room first retries telling a member that

@@ -505,7 +505,9 @@ func (r *Room) LogID() string { return r.logID }
 // (Policy.Admit), returned as is: a gateway tells it and lets the joiner
 // try no other nickname. In a read-only room (see ErrReadOnly) it
 // succeeds, but the Join is shown to the joiner alone, then a Notice that
-// the room is read-only.
+// the room is read-only. With Config.Bus, a joiner whose Join the log
+// stored is shown all that (in the same order) once the node's feed
+// brings its Join, and nothing before: Join may return first.
 func (r *Room) Join(nick string, opts JoinOptions) (*Member, error) {
 	if err := ValidateNick(nick); err != nil {
 		return nil, err
@@ -726,11 +728,28 @@ func (r *Room) arrive(a *arrival) {
 	r.members[m] = struct{}{}
 	r.addIndex(m)
 	r.counts.joins++
+	if r.joinToCome(a) {
+		r.awaitJoin(a) // welcomed when the feed brings its Join (feed.go)
+	} else {
+		r.welcome(a, nil)
+	}
+	if m.removal != (Reason{}) { // removed on its way in
+		r.removeNow(m, m.removal)
+	}
+}
+
+// welcome shows a new member its history, its own Join, the member list
+// and its greeting, in that order. own is its Join as the feed brought
+// it, for a room with Config.Bus that waited for it (awaitJoin): m is
+// shown it here, and the hub skips m when it delivers it to the others.
+// The caller holds r.mu.
+func (r *Room) welcome(a *arrival, own *Event) {
+	m := a.m
 	if r.cfg.Bus != nil {
 		r.alignHistory(a)
 	}
 	r.replayHistory(m, a)
-	r.announceJoin(m, a)
+	r.announceJoin(m, a, own)
 	r.tell(m, r.membersEvent())
 	for _, text := range a.greeting {
 		r.tell(m, &Event{Kind: Notice, Text: text})
@@ -738,23 +757,24 @@ func (r *Room) arrive(a *arrival) {
 	if r.ro.on {
 		r.tell(m, &Event{Kind: Notice, Text: ReadOnlyNotice, Store: StoreReadOnly})
 	}
-	if m.removal != (Reason{}) { // removed on its way in
-		r.removeNow(m, m.removal)
-	}
 }
 
 // announceJoin tells everyone that m joined or, in a room too big for that,
 // tells m alone and counts the join for the next Presence summary; in a
-// read-only room whose log did not store the join, it tells m alone. The
-// caller holds r.mu.
-func (r *Room) announceJoin(m *Member, a *arrival) {
+// read-only room whose log did not store the join, it tells m alone. With
+// Config.Bus the feed tells everyone; m is told own, if the caller has it
+// (see welcome). The caller holds r.mu.
+func (r *Room) announceJoin(m *Member, a *arrival, own *Event) {
 	if a.unstored { // read-only: m alone is told
 		r.tell(m, a.join)
 		return
 	}
 	if !a.quiet {
-		if r.cfg.Bus == nil { // else the feed brings it
+		switch {
+		case r.cfg.Bus == nil:
 			r.hub.deliver(r, a.join, nil)
+		case own != nil:
+			r.tell(m, own) // the feed brings it to the others
 		}
 		return
 	}

@@ -547,6 +547,7 @@ type arrival struct {
 	m     *Member
 	join  *Event // its Join event
 	quiet bool   // the room is too big to announce it (Config.QuietJoinsAbove)
+	seq   uint64 // the Seq the log gave its Join; 0 if it was not stored
 	// past is the history the joiner is shown, or why there is none.
 	past    []*Event
 	pastErr error
@@ -586,9 +587,11 @@ func (r *Room) storeArrival(j *job) {
 	if a.quiet {
 		return
 	}
-	if _, err := r.appendGated(j, a.join); err != nil {
+	seq, err := r.appendGated(j, a.join)
+	if err != nil {
 		a.unstored = true // read-only, or refused by the log: the joiner gets in unannounced
 	}
+	a.seq = seq
 }
 
 // storeError is the error Join returns when the store refused what: a
