@@ -124,7 +124,13 @@ echo "nats-servers s1, s2, s3 clustered: $urls"
 n=0
 for node in $NODES; do
 	log="$DEMO/logs/chatd-$node.log"
-	"$BIN/chatd" --data-dir "$DEMO/node-$node" --node "$node" --nats "$urls" --nats-replicas 3 \
+	# Each node lists "its" server first (chatd tries them in order), as
+	# on three machines each lists its own: a on s1, b on s2, c on s3.
+	own=""
+	for j in 0 1 2; do
+		own="$own${own:+,}nats://127.0.0.1:$((4222 + (n + j) % 3))"
+	done
+	"$BIN/chatd" --data-dir "$DEMO/node-$node" --node "$node" --nats "$own" --nats-replicas 3 \
 		--cert "$DEMO/tls/cert.pem" --key "$DEMO/tls/key.pem" \
 		--tls-addr "127.0.0.1:$((6697 + n))" --ssh-addr "127.0.0.1:$((2222 + n))" \
 		--metrics-addr "127.0.0.1:$((9101 + n))" >"$log" 2>&1 &
