@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"chatd/internal/jetlog"
 	"chatd/internal/testproc"
 )
@@ -696,32 +698,108 @@ func checkNodeKilled(t *testing.T, c *chatCluster, alice, frank *testproc.Proces
 	newBob.Send("/quit")
 }
 
-// checkQuorumLost: two of the three nats-servers are killed; nothing can
-// be stored, so the room turns read-only on every node and says so, and
-// refuses alice's line rather than show it to some; once the servers are
+// quorumNoticeWait bounds the wait for the read-only notice: about 4 s
+// where the surviving server leads the stream (its replicas unheard for
+// 3 s), about 11 s had the leadership moved (no answer for jetlog's
+// ElectionWait, 10 s), and a margin for a loaded machine.
+const quorumNoticeWait = 25 * time.Second
+
+// checkQuorumLost: two of the three nats-servers are killed, not the one
+// node c is connected to, made the stream's leader first (the hard case:
+// c's connection stays up, and its server answers for a while as if it
+// could store); nothing can be stored, so the room turns read-only on
+// every node and says so without anyone speaking, and refuses alice's
+// line rather than show it to some; once the servers are
 // back it is writable again by itself, and the next line reaches frank on
 // node c.
 func checkQuorumLost(t *testing.T, c *chatCluster, alice, frank *testproc.Process) {
-	fromA, fromF := len(alice.Output()), len(frank.Output())
-	c.nats.Kill(1)
-	c.nats.Kill(2)
-	// Each node learns it from its feed's watchdog: at once if the
-	// stream's leader survived (it hears too few replicas), else once the
-	// stream has been silent for longer than an election (jetlog's
-	// ElectionWait, 10 s).
-	waitPrinted(t, alice, fromA, nodeDeathWait, "*** the room is read-only")
-	waitPrinted(t, frank, fromF, nodeDeathWait, "*** the room is read-only")
-	from := len(alice.Output())
-	alice.Send("said without a quorum")
-	waitPrinted(t, alice, from, testproc.Wait, "!!! the room is read-only")
-	c.nats.Restart(1)
-	c.nats.Restart(2)
-	for _, p := range []*testproc.Process{alice, frank} {
-		p.Expect("*** the room is writable again")
+	survivor := natsServerOf(t, c.nats, "c")
+	leadStream(t, c.nats, survivor)
+	t.Logf("node c is on nats-server %d, which leads the stream: the other two are killed", survivor+1)
+	members := []*testproc.Process{alice, frank}
+	from := make([]int, len(members))
+	for i, p := range members {
+		from[i] = len(p.Output())
 	}
-	alice.Send("said with a quorum again")
-	frank.Expect("<alice> said with a quorum again")
+	for i := range c.nats.N() {
+		if i != survivor {
+			c.nats.Kill(i)
+		}
+	}
+	for i, p := range members {
+		waitPrinted(t, p, from[i], quorumNoticeWait, "*** the room is read-only")
+	}
+	said := len(alice.Output())
+	alice.Send("said without a quorum")
+	waitPrinted(t, alice, said, testproc.Wait, "!!! the room is read-only")
+	for i, p := range members {
+		if out := p.Output()[from[i]:]; strings.Contains(out, "writable again") {
+			t.Errorf("a member was told the room is writable without a quorum:\n%s", out)
+		}
+		from[i] = len(p.Output())
+	}
+	for i := range c.nats.N() {
+		if i != survivor {
+			c.nats.Restart(i)
+		}
+	}
+	for i, p := range members {
+		waitPrinted(t, p, from[i], testproc.Wait, "*** the room is writable again")
+	}
+	sendThrough(t, alice, frank, "said with a quorum again")
 	if strings.Contains(frank.Output(), "said without a quorum") {
 		t.Errorf("frank was shown a line the room refused:\n%s", frank.Output())
+	}
+}
+
+// leadStream has nats-server i lead the room's stream (it answers after
+// its quorum is gone, as if it could store: the case a node learns of
+// only by what the answer says).
+func leadStream(t *testing.T, n *testproc.NATSCluster, i int) {
+	t.Helper()
+	nc, err := nats.Connect(n.URL(i))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	body := fmt.Sprintf(`{"placement":{"preferred":"s%d"}}`, i+1) // testproc's names
+	deadline := time.Now().Add(testproc.Wait)
+	for streamLeader(t, n) != i {
+		if time.Now().After(deadline) {
+			t.Fatalf("nats-server %d never led the stream", i+1)
+		}
+		nc.Request("$JS.API.STREAM.LEADER.STEPDOWN."+jetlog.DefaultStream, []byte(body), time.Second)
+		time.Sleep(500 * time.Millisecond) // the election
+	}
+}
+
+// natsServerOf returns the index of the nats-server that node's NATS
+// connection is on: the one whose clients include the subscription to
+// the node's private messages (one connection per node carries the log,
+// the directory and the cluster).
+func natsServerOf(t *testing.T, n *testproc.NATSCluster, node string) int {
+	t.Helper()
+	suffix := ".node." + node + ".private"
+	deadline := time.Now().Add(testproc.Wait)
+	for {
+		for i := range n.N() {
+			var connz struct {
+				Connections []struct {
+					Subs []string `json:"subscriptions_list"`
+				} `json:"connections"`
+			}
+			if err := n.Monitor(i, "/connz?subs=1", &connz); err != nil {
+				continue
+			}
+			for _, conn := range connz.Connections {
+				if slices.ContainsFunc(conn.Subs, func(s string) bool { return strings.HasSuffix(s, suffix) }) {
+					return i
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no nats-server has node %s's connection", node)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -37,7 +37,9 @@ func (e *WriteError) Error() string {
 // Check reports whether the log can store: it fails if the log is broken
 // (its stream went back, or another writer shares it), the connection to
 // the server is down, the stream does not answer within Options.Timeout
-// (or ctx), or, embedded, the server reports a write error on the stream.
+// (or ctx), it has no leader or one that hears from too few of its
+// replicas (a NATS cluster that lost its quorum; streamAnswer), or,
+// embedded, the server reports a write error on the stream.
 // It stores nothing, and costs one round trip to the server; and, if the
 // stream ends above the last sequence the log was acked for, it deletes
 // the messages there that this log published (their appends failed, so
@@ -58,6 +60,9 @@ func (l *Log) Check(ctx context.Context) error {
 	info, err := l.stream.Info(ctx)
 	if err := l.checkStream(err); err != nil {
 		return err
+	}
+	if err := streamAnswer(info, nil); err != nil { // a quorum lost, or an election under way
+		return fmt.Errorf("jetlog: check: stream %s: %w", l.opts.Stream, err)
 	}
 	switch last := l.lastSeq.Load(); {
 	case !info.Created.Equal(l.created):
