@@ -80,6 +80,12 @@ type Options struct {
 	DeadAfter time.Duration
 	// Timeout bounds each call to NATS (default DefaultTimeout).
 	Timeout time.Duration
+	// NickGrace is how long the nickname of a member of a dead node is
+	// held for its owner's identity (default room.DefaultNickGrace; a
+	// negative one holds nothing: the nickname is freed). The room's
+	// Config.NickGrace, so that a node's death keeps nicknames as a
+	// member's leaving does.
+	NickGrace time.Duration
 	// Prefix prefixes the subjects ("chatd.node.NAME.private") and, upper
 	// case, names the buckets (CHATD_NODES, CHATD_NICKS) of the room's
 	// nodes: 1 to 32 of a-z 0-9 _ - (default DefaultPrefix). Every node
@@ -106,6 +112,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Replicas <= 0 {
 		o.Replicas = 1
+	}
+	if o.NickGrace == 0 {
+		o.NickGrace = room.DefaultNickGrace
 	}
 	if o.Prefix == "" {
 		o.Prefix = DefaultPrefix
@@ -143,7 +152,10 @@ func (o Options) withDefaults() (Options, error) {
 //     node, or gone), private-limit, not-delivered (the receiver is not
 //     keeping up), no-answer (its node did not answer in time), error;
 //   - chatd_cluster_bad_records_total: records and messages from other
-//     nodes that were refused (corrupt, too big, forged, beyond bounds).
+//     nodes that were refused (corrupt, too big, forged, beyond bounds);
+//   - chatd_cluster_conflicts_total: renewals that found this node's
+//     record stored by another run of its name (a forgery, or a second
+//     process given the same --node) and stored it again over it.
 type Node struct {
 	o        Options
 	inc      string // this run's incarnation: random
@@ -170,6 +182,7 @@ type Node struct {
 	sweeps       atomic.Uint64             // sweeps done, for tests
 	stale        chan struct{}             // closed to restart the watches
 	lagging      int                       // renewals that found the replica behind
+	conflicted   bool                      // a conflict over the record was said (retake)
 	burials      map[string][]bool         // burials under way: the leaves stored
 	index        atomic.Pointer[peerIndex] // the other live nodes' members
 	indexMu      sync.Mutex                // one build of the index at a time
