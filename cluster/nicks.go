@@ -309,8 +309,9 @@ func (s *kvNicks) mine(ctx context.Context, key string, c room.NickClaim) (jetst
 // Owner returns who has nick, from the replica: the member (its Member
 // number only if it is on this node: the numbers of other nodes' members
 // mean nothing here, and show as 0), or the identity it is held for. A
-// claim of a node known dead (its record of another incarnation, or
-// stale) does not count.
+// claim of a node known dead (its record stale) or of a previous run of
+// this node does not count; a record of another incarnation alone does
+// not make a claim dead (it may be forged: Claim asks the node).
 func (s *kvNicks) Owner(nick string) (room.NickOwner, bool) {
 	n := (*Node)(s)
 	key := nickKVKey(nick)
@@ -335,7 +336,7 @@ func (s *kvNicks) Owner(nick string) (room.NickOwner, bool) {
 	if r.Node == n.o.Node && r.Incarnation != n.inc {
 		return room.NickOwner{}, false
 	}
-	if e, known := n.nodes[r.Node]; known && (e.p.Incarnation != r.Incarnation || !n.live(e, now)) {
+	if e, known := n.nodes[r.Node]; known && !n.live(e, now) {
 		return room.NickOwner{}, false
 	}
 	return room.NickOwner{Claim: claim}, true
