@@ -81,10 +81,9 @@ type Options struct {
 	// Timeout bounds each call to NATS (default DefaultTimeout).
 	Timeout time.Duration
 	// NickGrace is how long the nickname of a member of a dead node is
-	// held for its owner's identity (default room.DefaultNickGrace; a
-	// negative one holds nothing: the nickname is freed). The room's
-	// Config.NickGrace, so that a node's death keeps nicknames as a
-	// member's leaving does.
+	// held for its owner's identity (default room.DefaultNickGrace): the
+	// room's Config.NickGrace, so that a node's death keeps nicknames as
+	// a member's involuntary leave does.
 	NickGrace time.Duration
 	// Prefix prefixes the subjects ("chatd.node.NAME.private") and, upper
 	// case, names the buckets (CHATD_NODES, CHATD_NICKS) of the room's
@@ -113,7 +112,7 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Replicas <= 0 {
 		o.Replicas = 1
 	}
-	if o.NickGrace == 0 {
+	if o.NickGrace <= 0 {
 		o.NickGrace = room.DefaultNickGrace
 	}
 	if o.Prefix == "" {

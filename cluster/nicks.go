@@ -139,7 +139,7 @@ func (s *kvNicks) sessionEnded(ctx context.Context, key, nick string, c room.Nic
 		return false, nil
 	}
 	id := other.Identity.identity()
-	if owns(c.Identity, id) || n.o.NickGrace <= 0 || !recognisable(id) {
+	if owns(c.Identity, id) || !recognisable(id) {
 		return false, nil
 	}
 	if _, err := n.holdClaim(key, other, rev, n.o.Now().Add(n.o.NickGrace)); err != nil {

@@ -627,7 +627,7 @@ func lostReason(node string) room.Reason {
 // owners' identities for NickGrace (their owners get them back on another
 // node, nobody else has them meanwhile), at most maxFreedPerSweep of
 // them, each compare-and-set on the revision seen; a claim of an identity
-// that could never be recognised (or with no grace) is deleted.
+// that could never be recognised is deleted.
 func (n *Node) holdClaims(match func(*nickRecord) bool) {
 	n.mu.Lock()
 	doomed := make(map[string]claimEntry)
@@ -640,7 +640,7 @@ func (n *Node) holdClaims(match func(*nickRecord) bool) {
 	until := n.o.Now().Add(n.o.NickGrace)
 	free := make(map[string]uint64)
 	for key, c := range doomed {
-		if n.o.NickGrace <= 0 || !recognisable(c.r.Identity.identity()) {
+		if !recognisable(c.r.Identity.identity()) {
 			free[key] = c.rev
 			continue
 		}
