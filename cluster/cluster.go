@@ -452,17 +452,49 @@ func (n *Node) Close() error {
 	rev := n.ownRev
 	n.mu.Unlock()
 	for key, rev := range mine {
-		if err := n.nicksKV.Delete(ctx, key, jetstream.LastRevision(rev)); err != nil {
+		if err := n.deleteOwn(ctx, n.nicksKV, key, rev, n.ownClaim); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if err := n.nodesKV.Delete(ctx, n.o.Node, jetstream.LastRevision(rev)); err != nil {
+	if err := n.deleteOwn(ctx, n.nodesKV, n.o.Node, rev, n.ownRecord); err != nil {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("cluster: closing node %s: %w", n.o.Node, err)
 	}
 	return nil
+}
+
+// deleteOwn deletes the record under key, compare-and-set on rev; if it
+// changed meanwhile (a renewal whose ack came too late to be noted), it
+// reads it again and deletes it if mine says it is still this run's.
+func (n *Node) deleteOwn(ctx context.Context, kv jetstream.KeyValue, key string, rev uint64, mine func(key string, value []byte) bool) error {
+	err := kv.Delete(ctx, key, jetstream.LastRevision(rev))
+	if !changedMeanwhile(err) {
+		return err
+	}
+	e, err := kv.Get(ctx, key)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return nil
+	case err != nil:
+		return err
+	case !mine(key, e.Value()):
+		return nil // another's now
+	}
+	return kv.Delete(ctx, key, jetstream.LastRevision(e.Revision()))
+}
+
+// ownRecord reports whether value is a presence record of this run.
+func (n *Node) ownRecord(key string, value []byte) bool {
+	p, ok := decodePresence(key, value, n.maxSize)
+	return ok && p.Incarnation == n.inc
+}
+
+// ownClaim reports whether value is a claim (not a hold) of this run.
+func (n *Node) ownClaim(key string, value []byte) bool {
+	r, ok := decodeNick(key, value)
+	return ok && r.Node == n.o.Node && r.Incarnation == n.inc && !r.held()
 }
 
 // ownClaims returns the keys and revisions of this run's claims (not its
