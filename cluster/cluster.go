@@ -80,6 +80,11 @@ type Options struct {
 	DeadAfter time.Duration
 	// Timeout bounds each call to NATS (default DefaultTimeout).
 	Timeout time.Duration
+	// NickGrace is how long the nickname of a member of a dead node is
+	// held for its owner's identity (default room.DefaultNickGrace): the
+	// room's Config.NickGrace, so that a node's death keeps nicknames as
+	// a member's involuntary leave does.
+	NickGrace time.Duration
 	// Prefix prefixes the subjects ("chatd.node.NAME.private") and, upper
 	// case, names the buckets (CHATD_NODES, CHATD_NICKS) of the room's
 	// nodes: 1 to 32 of a-z 0-9 _ - (default DefaultPrefix). Every node
@@ -106,6 +111,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Replicas <= 0 {
 		o.Replicas = 1
+	}
+	if o.NickGrace <= 0 {
+		o.NickGrace = room.DefaultNickGrace
 	}
 	if o.Prefix == "" {
 		o.Prefix = DefaultPrefix
@@ -143,7 +151,10 @@ func (o Options) withDefaults() (Options, error) {
 //     node, or gone), private-limit, not-delivered (the receiver is not
 //     keeping up), no-answer (its node did not answer in time), error;
 //   - chatd_cluster_bad_records_total: records and messages from other
-//     nodes that were refused (corrupt, too big, forged, beyond bounds).
+//     nodes that were refused (corrupt, too big, forged, beyond bounds);
+//   - chatd_cluster_conflicts_total: renewals that found this node's
+//     record stored by another run of its name (a forgery, or a second
+//     process given the same --node) and stored it again over it.
 type Node struct {
 	o        Options
 	inc      string // this run's incarnation: random
@@ -170,6 +181,7 @@ type Node struct {
 	sweeps       atomic.Uint64             // sweeps done, for tests
 	stale        chan struct{}             // closed to restart the watches
 	lagging      int                       // renewals that found the replica behind
+	conflicted   bool                      // a conflict over the record was said (retake)
 	burials      map[string][]bool         // burials under way: the leaves stored
 	index        atomic.Pointer[peerIndex] // the other live nodes' members
 	indexMu      sync.Mutex                // one build of the index at a time
@@ -440,17 +452,49 @@ func (n *Node) Close() error {
 	rev := n.ownRev
 	n.mu.Unlock()
 	for key, rev := range mine {
-		if err := n.nicksKV.Delete(ctx, key, jetstream.LastRevision(rev)); err != nil {
+		if err := n.deleteOwn(ctx, n.nicksKV, key, rev, n.ownClaim); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if err := n.nodesKV.Delete(ctx, n.o.Node, jetstream.LastRevision(rev)); err != nil {
+	if err := n.deleteOwn(ctx, n.nodesKV, n.o.Node, rev, n.ownRecord); err != nil {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("cluster: closing node %s: %w", n.o.Node, err)
 	}
 	return nil
+}
+
+// deleteOwn deletes the record under key, compare-and-set on rev; if it
+// changed meanwhile (a renewal whose ack came too late to be noted), it
+// reads it again and deletes it if mine says it is still this run's.
+func (n *Node) deleteOwn(ctx context.Context, kv jetstream.KeyValue, key string, rev uint64, mine func(key string, value []byte) bool) error {
+	err := kv.Delete(ctx, key, jetstream.LastRevision(rev))
+	if !changedMeanwhile(err) {
+		return err
+	}
+	e, err := kv.Get(ctx, key)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return nil
+	case err != nil:
+		return err
+	case !mine(key, e.Value()):
+		return nil // another's now
+	}
+	return kv.Delete(ctx, key, jetstream.LastRevision(e.Revision()))
+}
+
+// ownRecord reports whether value is a presence record of this run.
+func (n *Node) ownRecord(key string, value []byte) bool {
+	p, ok := decodePresence(key, value, n.maxSize)
+	return ok && p.Incarnation == n.inc
+}
+
+// ownClaim reports whether value is a claim (not a hold) of this run.
+func (n *Node) ownClaim(key string, value []byte) bool {
+	r, ok := decodeNick(key, value)
+	return ok && r.Node == n.o.Node && r.Incarnation == n.inc && !r.held()
 }
 
 // ownClaims returns the keys and revisions of this run's claims (not its

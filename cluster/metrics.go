@@ -10,6 +10,7 @@ type metrics struct {
 	deadNodes  prometheus.Counter
 	private    *prometheus.CounterVec
 	badRecords prometheus.Counter
+	conflicts  prometheus.Counter
 }
 
 // The results of a private message sent to another node, the values of
@@ -33,6 +34,8 @@ func newMetrics(n *Node) *metrics {
 			Help: "Private messages sent to members of other nodes, by result."}, []string{"result"}),
 		badRecords: prometheus.NewCounter(prometheus.CounterOpts{Name: "chatd_cluster_bad_records_total",
 			Help: "Records and messages from other nodes refused as corrupt, too big or beyond bounds."}),
+		conflicts: prometheus.NewCounter(prometheus.CounterOpts{Name: "chatd_cluster_conflicts_total",
+			Help: "Renewals that found this node's record stored by another run of its name, and stored it again over it."}),
 	}
 	for _, r := range []string{resultDelivered, resultNoSuchMember, resultLimit, resultNotDelivered, resultNoAnswer, resultError} {
 		m.private.WithLabelValues(r)
@@ -46,6 +49,7 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.deadNodes.Describe(ch)
 	m.private.Describe(ch)
 	m.badRecords.Describe(ch)
+	m.conflicts.Describe(ch)
 }
 
 // Collect implements prometheus.Collector.
@@ -54,6 +58,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	m.deadNodes.Collect(ch)
 	m.private.Collect(ch)
 	m.badRecords.Collect(ch)
+	m.conflicts.Collect(ch)
 }
 
 // liveNodes counts the live nodes in the replica, this one included.

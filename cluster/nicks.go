@@ -74,9 +74,12 @@ func (s *kvNicks) Claim(nick string, c room.NickClaim) error {
 
 // claimTaken handles a claim of a nickname that has a record: it takes
 // it over if the record is c's own, held for c's identity, expired, of a
-// dead node, of c's identity on a node that no longer has its member (see
-// liveClaim) or unreadable, or refuses. It reports false with no error
-// when the record changed meanwhile (try again).
+// dead session of c's identity (its node dead, or live without the
+// member: see liveClaim) or unreadable; it turns a dead node's claim of
+// another identity into a hold for that identity (see holdDead); else it
+// refuses. A dead session's claim is taken over only once its leave is
+// stored (leaveFirst). It reports false with no error when the record
+// changed meanwhile (try again).
 func (s *kvNicks) claimTaken(ctx context.Context, key, nick string, c room.NickClaim, rec *nickRecord, data []byte) (bool, error) {
 	n := (*Node)(s)
 	e, err := n.nicksKV.Get(ctx, key)
@@ -100,15 +103,11 @@ func (s *kvNicks) claimTaken(ctx context.Context, key, nick string, c room.NickC
 			return true, errNickHeld(nick, other.HeldUntil.Sub(now))
 		}
 	case !other.held():
-		live, err := s.claimLive(ctx, other)
-		if err != nil {
-			return true, fmt.Errorf("cluster: claiming %q: %w", nick, err)
+		if done, err := s.sessionEnded(ctx, key, nick, c, other, e.Revision()); done || err != nil {
+			return done, err
 		}
-		if live {
-			if err := s.liveClaim(ctx, key, nick, c, other); err != nil {
-				n.noteClaim(key, other, e.Revision())
-				return true, err
-			}
+		if err := n.leaveFirst(other); err != nil {
+			return true, fmt.Errorf("cluster: claiming %q: announcing its previous owner left: %w", nick, err)
 		}
 	}
 	rev, err := n.nicksKV.Update(ctx, key, data, e.Revision())
@@ -117,6 +116,68 @@ func (s *kvNicks) claimTaken(ctx context.Context, key, nick string, c room.NickC
 	}
 	n.noteClaim(key, rec, rev)
 	return true, nil
+}
+
+// sessionEnded decides a claim by c of nick whose record other (at
+// revision rev) is a member's claim: it reports nothing (take it over)
+// if other's session ended and c's identity owns it; else the refusal,
+// done true: in use if the member is on a live node that has it; held
+// if its node is dead (the claim is then made a hold for other's
+// identity, so that the burial announces the member left before anyone
+// else can have the nickname) or does not answer for it.
+func (s *kvNicks) sessionEnded(ctx context.Context, key, nick string, c room.NickClaim, other *nickRecord, rev uint64) (bool, error) {
+	n := (*Node)(s)
+	live, err := s.claimLive(ctx, other)
+	if err != nil {
+		return true, fmt.Errorf("cluster: claiming %q: %w", nick, err)
+	}
+	if live {
+		if err := s.liveClaim(ctx, key, nick, c, other); err != nil {
+			n.noteClaim(key, other, rev)
+			return true, err
+		}
+		return false, nil
+	}
+	id := other.Identity.identity()
+	if owns(c.Identity, id) || !recognisable(id) {
+		return false, nil
+	}
+	if _, err := n.holdClaim(key, other, rev, n.o.Now().Add(n.o.NickGrace)); err != nil {
+		return false, nil // changed meanwhile: look again
+	}
+	return true, errNickHeld(nick, n.o.NickGrace)
+}
+
+// leaveFirst stores the leave of the member whose claim r is, its
+// session ended with its node (dead or restarted): the very event a
+// burial of r's node announces, under the same id (leaveID), so that the
+// room hears it once whoever stores it, and before the nickname's next
+// join.
+func (n *Node) leaveFirst(r *nickRecord) error {
+	if r.Node == n.o.Node && r.Incarnation == n.inc {
+		return nil // a member of this run: the room announced it
+	}
+	ev := &room.Event{Kind: room.Leave, Time: n.o.Now(), From: r.Nick, Reason: lostReason(r.Node)}
+	_, err := n.o.Log.AppendOnce(ev, leaveID(r.Node, r.Incarnation, r.Nick))
+	return err
+}
+
+// holdClaim makes the claim r, at revision rev, a hold for its identity
+// until until (compare and set).
+func (n *Node) holdClaim(key string, r *nickRecord, rev uint64, until time.Time) (uint64, error) {
+	held := *r
+	held.HeldUntil = until
+	data, err := json.Marshal(&held)
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := n.opContext()
+	defer cancel()
+	rev, err = n.nicksKV.Update(ctx, key, data, rev)
+	if err == nil {
+		n.noteClaim(key, &held, rev)
+	}
+	return rev, err
 }
 
 // liveClaim decides a claim of nick whose record r is a member's of a
@@ -150,9 +211,12 @@ func (n *Node) burialIn(node string) time.Duration {
 	return max(left, time.Second)
 }
 
-// claimLive reports whether the member of claim r is on a live node: this
-// run of this node, or a node whose record, read now, is of the claim's
-// incarnation and renewed within DeadAfter (as Node.live judges).
+// claimLive reports whether the member of claim r may be on a live node:
+// this run of this node, or a node whose record, read now, was renewed
+// within DeadAfter (as Node.live judges). A record of another incarnation
+// does not make the claim dead (it may be forged: the has-probe of
+// liveClaim asks the node itself); an unreadable one counts by the time
+// the server stored it.
 func (s *kvNicks) claimLive(ctx context.Context, r *nickRecord) (bool, error) {
 	n := (*Node)(s)
 	if r.Node == n.o.Node {
@@ -165,11 +229,13 @@ func (s *kvNicks) claimLive(ctx context.Context, r *nickRecord) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	p, ok := decodePresence(e.Key(), e.Value(), n.maxSize)
-	if !ok || p.Incarnation != r.Incarnation {
-		return false, nil
-	}
 	now := n.o.Now()
+	if _, ok := decodePresence(e.Key(), e.Value(), n.maxSize); !ok {
+		n.metrics.badRecords.Inc()
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		return n.live(nodeEntry{stored: e.Created()}, now), nil
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	seen, known := n.nodes[r.Node]
@@ -243,8 +309,9 @@ func (s *kvNicks) mine(ctx context.Context, key string, c room.NickClaim) (jetst
 // Owner returns who has nick, from the replica: the member (its Member
 // number only if it is on this node: the numbers of other nodes' members
 // mean nothing here, and show as 0), or the identity it is held for. A
-// claim of a node known dead (its record of another incarnation, or
-// stale) does not count.
+// claim of a node known dead (its record stale) or of a previous run of
+// this node does not count; a record of another incarnation alone does
+// not make a claim dead (it may be forged: Claim asks the node).
 func (s *kvNicks) Owner(nick string) (room.NickOwner, bool) {
 	n := (*Node)(s)
 	key := nickKVKey(nick)
@@ -269,7 +336,7 @@ func (s *kvNicks) Owner(nick string) (room.NickOwner, bool) {
 	if r.Node == n.o.Node && r.Incarnation != n.inc {
 		return room.NickOwner{}, false
 	}
-	if e, known := n.nodes[r.Node]; known && (e.p.Incarnation != r.Incarnation || !n.live(e, now)) {
+	if e, known := n.nodes[r.Node]; known && !n.live(e, now) {
 		return room.NickOwner{}, false
 	}
 	return room.NickOwner{Claim: claim}, true

@@ -364,8 +364,8 @@ func (n *Node) opContext() (context.Context, context.CancelFunc) {
 
 // putPresence stores the node's record, replacing the one it stored last
 // (compare and set). If its record is gone (another node took it for
-// dead) it stores it again; if another run of the name has it, it fails
-// with ErrNodeTaken.
+// dead) it stores it again; if another run of the name has it, it stores
+// it over it (see retake).
 func (n *Node) putPresence(ctx context.Context) error {
 	var roster []room.Peer
 	if r := n.attachedRoom(); r != nil {
@@ -379,6 +379,10 @@ func (n *Node) putPresence(ctx context.Context) error {
 	rev, err := n.nodesKV.Update(ctx, n.o.Node, data, rev)
 	if changedMeanwhile(err) || errors.Is(err, jetstream.ErrKeyNotFound) {
 		rev, err = n.retake(ctx, data)
+	} else if err == nil {
+		n.mu.Lock()
+		n.conflicted = false
+		n.mu.Unlock()
 	}
 	if err != nil {
 		return err
@@ -394,7 +398,10 @@ func (n *Node) putPresence(ctx context.Context) error {
 }
 
 // retake stores the node's record when the last one it stored is no
-// longer there.
+// longer there. If another run of its name has the record (forged, or a
+// second process given the same name), it is stored over it (compare and
+// set): the node keeps its members; the conflict is counted and said
+// once, as an error, until a renewal goes through unopposed.
 func (n *Node) retake(ctx context.Context, data []byte) (uint64, error) {
 	e, err := n.nodesKV.Get(ctx, n.o.Node)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -405,9 +412,28 @@ func (n *Node) retake(ctx context.Context, data []byte) (uint64, error) {
 		return 0, err
 	}
 	if p, ok := decodePresence(e.Key(), e.Value(), n.maxSize); !ok || p.Incarnation != n.inc {
-		return 0, fmt.Errorf("cluster: node %s: another run has its record: %w", n.o.Node, ErrNodeTaken)
+		n.conflict(p, ok)
 	}
 	return n.nodesKV.Update(ctx, n.o.Node, data, e.Revision())
+}
+
+// conflict counts a record of this node's name stored by another run (p,
+// if ok) and says so once per conflict.
+func (n *Node) conflict(p *presence, ok bool) {
+	n.metrics.conflicts.Inc()
+	n.mu.Lock()
+	said := n.conflicted
+	n.conflicted = true
+	n.mu.Unlock()
+	if said {
+		return
+	}
+	other := "an unreadable record"
+	if ok {
+		other = "incarnation " + p.Incarnation
+	}
+	n.log.Error("cluster: this node's record was stored by another run of its name (forged, or a second chatd with the same --node); storing ours over it",
+		"node", n.o.Node, "other", other, "incarnation", n.inc)
 }
 
 // encodePresence encodes the node's record with roster, leaving out the
@@ -470,8 +496,8 @@ func (n *Node) get(node string) (jetstream.KeyValueEntry, error) {
 }
 
 // bury announces the members of the dead node whose last record is e as
-// left (once in all, whichever nodes do it), frees its nickname claims
-// and deletes its record (compare and set: if it renewed it meanwhile,
+// left (once in all, whichever nodes do it), makes its nickname claims
+// holds for their owners (holdClaims) and deletes its record (compare and set: if it renewed it meanwhile,
 // it lives). Each call to NATS has a Timeout of its own: a long burial
 // does not make the next call fail.
 func (n *Node) bury(e jetstream.KeyValueEntry) error {
@@ -480,7 +506,7 @@ func (n *Node) bury(e jetstream.KeyValueEntry) error {
 		if err := n.announceLeaves(p); err != nil {
 			return err
 		}
-		n.freeClaims(func(r *nickRecord) bool { return r.Node == p.Node && r.Incarnation == p.Incarnation })
+		n.holdClaims(func(r *nickRecord) bool { return r.Node == p.Node && r.Incarnation == p.Incarnation })
 	} else {
 		n.metrics.badRecords.Inc()
 	}
@@ -512,7 +538,7 @@ func (n *Node) bury(e jetstream.KeyValueEntry) error {
 // failure announces only the others.
 func (n *Node) announceLeaves(p *presence) error {
 	done := n.burialProgress(p)
-	reason := room.Reason{Kind: room.ReasonLost, Detail: "its node " + p.Node + " stopped answering"}
+	reason := lostReason(p.Node)
 	var evs []*room.Event
 	var ids []string
 	var index []int
@@ -521,7 +547,7 @@ func (n *Node) announceLeaves(p *presence) error {
 			continue
 		}
 		evs = append(evs, &room.Event{Kind: room.Leave, Time: n.o.Now(), From: m.Nick, Reason: reason})
-		ids = append(ids, fmt.Sprintf("gone.%s.%s.%d", p.Node, p.Incarnation, i))
+		ids = append(ids, leaveID(p.Node, p.Incarnation, m.Nick))
 		index = append(index, i)
 	}
 	if len(evs) == 0 {
@@ -583,18 +609,44 @@ func (n *Node) movedAway(nick string, p *presence) bool {
 	return ok && !c.r.held() && (c.r.Node != p.Node || c.r.Incarnation != p.Incarnation)
 }
 
-// freeClaims deletes the claims (not the holds) that match, at most
-// maxFreedPerSweep of them, each compare-and-set on the revision seen.
-func (n *Node) freeClaims(match func(*nickRecord) bool) {
+// leaveID is the id of the leave of member nick of run inc of node, gone
+// with its node: every node derives it alike, from the nickname's key (not
+// the member's place in a record), whether it buries the node (bury) or
+// takes a dead session's nickname over (leaveFirst), so that the stream's
+// duplicate window stores it once.
+func leaveID(node, inc, nick string) string {
+	return "gone." + node + "." + inc + "." + nickKVKey(nick)
+}
+
+// lostReason is the reason of the leaves of node's members when it died.
+func lostReason(node string) room.Reason {
+	return room.Reason{Kind: room.ReasonLost, Detail: "its node " + node + " stopped answering"}
+}
+
+// holdClaims makes the claims (not the holds) that match holds for their
+// owners' identities for NickGrace (their owners get them back on another
+// node, nobody else has them meanwhile), at most maxFreedPerSweep of
+// them, each compare-and-set on the revision seen; a claim of an identity
+// that could never be recognised is deleted.
+func (n *Node) holdClaims(match func(*nickRecord) bool) {
 	n.mu.Lock()
-	doomed := make(map[string]uint64)
+	doomed := make(map[string]claimEntry)
 	for key, c := range n.claims {
 		if len(doomed) < maxFreedPerSweep && !c.r.held() && match(c.r) {
-			doomed[key] = c.rev
+			doomed[key] = c
 		}
 	}
 	n.mu.Unlock()
-	n.deleteClaims(doomed)
+	until := n.o.Now().Add(n.o.NickGrace)
+	free := make(map[string]uint64)
+	for key, c := range doomed {
+		if !recognisable(c.r.Identity.identity()) {
+			free[key] = c.rev
+			continue
+		}
+		_, _ = n.holdClaim(key, c.r, c.rev, until) // changed meanwhile: not a claim of the dead to hold
+	}
+	n.deleteClaims(free)
 }
 
 // deleteClaims deletes the nickname records given with their revisions,
@@ -610,9 +662,12 @@ func (n *Node) deleteClaims(doomed map[string]uint64) {
 	}
 }
 
-// freeOrphans deletes the claims of nodes that have no record (buried
-// by a sweep that failed half-way, or forged), once a direct read shows
-// the record gone, and the holds that expired.
+// freeOrphans makes holds (holdClaims) of the claims of nodes that have
+// no record (buried by a sweep that failed half-way, or forged) or only
+// an unreadable one not stored again for DeadAfter, once a direct read
+// shows it, and deletes the holds that expired. A claim of another
+// incarnation than its node's record is left alone: the record may be
+// forged (claims of a previous run are held by its burial at Join).
 func (n *Node) freeOrphans() {
 	now := n.o.Now()
 	n.mu.Lock()
@@ -628,7 +683,7 @@ func (n *Node) freeOrphans() {
 			}
 			continue
 		}
-		if e, ok := n.nodes[c.r.Node]; !ok || e.p.Incarnation != c.r.Incarnation {
+		if _, ok := n.nodes[c.r.Node]; !ok && c.r.Node != n.o.Node {
 			suspects[c.r.Node] = true
 		}
 	}
@@ -638,18 +693,23 @@ func (n *Node) freeOrphans() {
 		if checked++; checked > maxSuspects {
 			break // a burst of forgeries: a few per sweep
 		}
-		e, err := n.get(node)
-		inc := ""
-		switch {
-		case errors.Is(err, jetstream.ErrKeyNotFound):
-		case err != nil:
-			continue
-		default:
-			if p, ok := decodePresence(e.Key(), e.Value(), n.maxSize); ok {
-				inc = p.Incarnation
-			}
+		if n.orphaned(node, now) {
+			n.holdClaims(func(r *nickRecord) bool { return r.Node == node })
 		}
-		n.freeClaims(func(r *nickRecord) bool { return r.Node == node && r.Incarnation != inc })
 	}
 	n.deleteClaims(doomed)
+}
+
+// orphaned reports whether node, read now, has no record, or an
+// unreadable one not stored again for DeadAfter.
+func (n *Node) orphaned(node string, now time.Time) bool {
+	e, err := n.get(node)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return true
+	case err != nil:
+		return false
+	}
+	_, ok := decodePresence(e.Key(), e.Value(), n.maxSize)
+	return !ok && now.Sub(e.Created()) >= n.o.DeadAfter
 }

@@ -15,8 +15,9 @@ import (
 
 // TestClaimOfKilledNode: a node killed (its connection closed, nothing
 // deleted) still has a live record for DeadAfter; its member's identity
-// takes the nickname back on another node at once, another identity is
-// told it is held, and a live node's member's nickname stays in use.
+// takes the nickname back on another node at once, after storing his
+// leave (once, the burial's own), another identity is told it is held,
+// and a live node's member's nickname stays in use.
 func TestClaimOfKilledNode(t *testing.T) {
 	const deadAfter = 2 * time.Second
 	c := newCluster(t)
@@ -66,9 +67,17 @@ func TestClaimOfKilledNode(t *testing.T) {
 		_, err := a.nodesKV.Get(context.Background(), "b")
 		return errors.Is(err, jetstream.ErrKeyNotFound)
 	})
+	// gus's leave was stored once, before his claim on a (leaveFirst),
+	// under the id the burial derives too.
 	leaves := c.log.stored()
-	if len(leaves) != 0 {
-		t.Errorf("gus, back on a, announced left: %+v", leaves)
+	if len(leaves) != 1 || leaves[0].From != "gus" || leaves[0].Reason != lostReason("b") {
+		t.Errorf("leaves stored: %+v, want gus's once, lost with node b", leaves)
+	}
+	c.log.mu.Lock()
+	sameID := c.log.ids[leaveID("b", b.inc, "Gus")]
+	c.log.mu.Unlock()
+	if !sameID {
+		t.Errorf("gus's leave not stored under the burial's id %s", leaveID("b", b.inc, "gus"))
 	}
 	if err := a.Nicks().Claim("carol", claim(4, carol)); !errors.Is(err, room.ErrNickTaken) || !strings.Contains(err.Error(), "already in use") {
 		t.Errorf("carol's identity claiming while c has carol: %v, want in use", err)
