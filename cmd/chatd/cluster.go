@@ -86,6 +86,7 @@ func joinCluster(ctx context.Context, cfg *config, store *jetlog.Log, reg promet
 		Replicas:   c.replicas,
 		Heartbeat:  c.heartbeat,
 		DeadAfter:  c.deadAfter,
+		NickGrace:  deadNodeGrace(cfg.room.NickGrace, c.deadAfter),
 		Logger:     logger.With("part", "cluster"),
 		Registerer: reg,
 	})
@@ -93,6 +94,19 @@ func joinCluster(ctx context.Context, cfg *config, store *jetlog.Log, reg promet
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
 	return node, nil
+}
+
+// deadNodeGrace is how long the nicknames of a dead node's members stay
+// held for them once the node is buried: --nick-grace, as for a member who
+// lost its connection, but no longer than --cluster-dead-after, so that
+// with the defaults a dead node's nicknames are free for anyone within
+// about 30 s of its death (15 s to notice it, 15 s held), while their
+// owners, whose clients fail over at once, take them back meanwhile.
+func deadNodeGrace(nickGrace, deadAfter time.Duration) time.Duration {
+	if nickGrace <= 0 {
+		nickGrace = room.DefaultNickGrace
+	}
+	return min(nickGrace, deadAfter)
 }
 
 // closeNode leaves the cluster after the room, logging a failure.
