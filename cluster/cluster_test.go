@@ -97,13 +97,19 @@ func (c *testCluster) joinWith(name string, deadAfter time.Duration) *Node {
 	c.t.Helper()
 	o := c.options(name)
 	o.DeadAfter = deadAfter
+	return c.joinOptions(o)
+}
+
+// joinOptions joins a node with o, closed (and checked) at the test's end.
+func (c *testCluster) joinOptions(o Options) *Node {
+	c.t.Helper()
 	n, err := Join(c.t.Context(), o)
 	if err != nil {
-		c.t.Fatalf("Join(%s): %v", name, err)
+		c.t.Fatalf("Join(%s): %v", o.Node, err)
 	}
 	c.t.Cleanup(func() {
 		if err := n.Close(); err != nil {
-			c.t.Errorf("Close(%s): %v", name, err)
+			c.t.Errorf("Close(%s): %v", o.Node, err)
 		}
 	})
 	return n

@@ -19,16 +19,7 @@ func (c *testCluster) joinGrace(name string, grace time.Duration) *Node {
 	c.t.Helper()
 	o := c.options(name)
 	o.NickGrace = grace
-	n, err := Join(c.t.Context(), o)
-	if err != nil {
-		c.t.Fatalf("Join(%s): %v", name, err)
-	}
-	c.t.Cleanup(func() {
-		if err := n.Close(); err != nil {
-			c.t.Errorf("Close(%s): %v", name, err)
-		}
-	})
-	return n
+	return c.joinOptions(o)
 }
 
 // nickRecordOf reads the nickname record of nick.

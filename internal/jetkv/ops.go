@@ -21,27 +21,38 @@ const createTries = 3
 // deleted, or its TTL has passed (the server removes it within a moment;
 // Get does not wait for that).
 func (b *Backend) Get(ctx context.Context, name access.Bucket, key string) ([]byte, bool, error) {
+	_, msg, err := b.lastLive(ctx, name, key, "get")
+	if msg == nil || err != nil {
+		return nil, false, err
+	}
+	return msg.Data, true, nil
+}
+
+// lastLive returns the bucket of name, and the last message stored at key
+// in it if it is a live value (nil if there is none, or it was deleted or
+// expired); op names the operation in an error.
+func (b *Backend) lastLive(ctx context.Context, name access.Bucket, key, op string) (*bucket, *jetstream.RawStreamMsg, error) {
 	bu, err := b.bucket(name)
 	if err != nil {
-		return nil, false, err
+		return nil, nil, err
 	}
 	subj, err := bu.subject(key)
 	if err != nil {
-		return nil, false, err
+		return nil, nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, b.opts.Timeout)
 	defer cancel()
 	msg, err := bu.stream.GetLastMsgForSubject(ctx, subj)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return nil, false, nil
+		return bu, nil, nil
 	}
 	if err != nil {
-		return nil, false, b.fail(bu.name, "get", err)
+		return nil, nil, b.fail(bu.name, op, err)
 	}
 	if !live(msg.Header, msg.Time, time.Now()) {
-		return nil, false, nil
+		return bu, nil, nil
 	}
-	return msg.Data, true, nil
+	return bu, msg, nil
 }
 
 // Create stores val at key in name unless a live value is there

@@ -239,26 +239,13 @@ func (w *watch) apply(e jetstream.KeyValueEntry) {
 // value, exactly one gets it. It leaves a purge marker that expires
 // within a second or two.
 func (b *Backend) Take(ctx context.Context, name access.Bucket, key string) ([]byte, bool, error) {
-	bu, err := b.bucket(name)
-	if err != nil {
+	bu, msg, err := b.lastLive(ctx, name, key, "take")
+	if msg == nil || err != nil {
 		return nil, false, err
 	}
-	subj, err := bu.subject(key)
-	if err != nil {
-		return nil, false, err
-	}
+	subj := msg.Subject
 	ctx, cancel := context.WithTimeout(ctx, b.opts.Timeout)
 	defer cancel()
-	msg, err := bu.stream.GetLastMsgForSubject(ctx, subj)
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, b.fail(bu.name, "take", err)
-	}
-	if !live(msg.Header, msg.Time, time.Now()) {
-		return nil, false, nil
-	}
 	marker := &nats.Msg{Subject: subj, Header: nats.Header{
 		"KV-Operation": {"PURGE"}, "Nats-Rollup": {"sub"},
 	}}
