@@ -85,6 +85,12 @@ type Options struct {
 	// room's Config.NickGrace, so that a node's death keeps nicknames as
 	// a member's involuntary leave does.
 	NickGrace time.Duration
+	// MaxHold is the longest a nickname record read from the bucket may
+	// hold a nickname after the server stored it (plus a few seconds for
+	// the clocks): the room's Config.NickGrace (default the larger of
+	// NickGrace and room.DefaultNickGrace). A longer hold, from a node
+	// whose clock is ahead or a forged record, ends then.
+	MaxHold time.Duration
 	// Prefix prefixes the subjects ("chatd.node.NAME.private") and, upper
 	// case, names the buckets (CHATD_NODES, CHATD_NICKS) of the room's
 	// nodes: 1 to 32 of a-z 0-9 _ - (default DefaultPrefix). Every node
@@ -115,6 +121,10 @@ func (o Options) withDefaults() (Options, error) {
 	if o.NickGrace <= 0 {
 		o.NickGrace = room.DefaultNickGrace
 	}
+	if o.MaxHold <= 0 {
+		o.MaxHold = room.DefaultNickGrace
+	}
+	o.MaxHold = max(o.MaxHold, o.NickGrace)
 	if o.Prefix == "" {
 		o.Prefix = DefaultPrefix
 	}
@@ -206,6 +216,9 @@ type nodeEntry struct {
 type claimEntry struct {
 	r   *nickRecord
 	rev uint64
+	// claimed is when this run made the claim (zero if another did): a
+	// member is still joining for a while after.
+	claimed time.Time
 }
 
 // attached is what the node needs of the room it serves (room.Room).

@@ -242,7 +242,7 @@ func (n *Node) applyClaim(e jetstream.KeyValueEntry) {
 		n.mu.Unlock()
 		return
 	}
-	r, ok := decodeNick(e.Key(), e.Value())
+	r, ok := n.decodeNickEntry(e)
 	if !ok {
 		n.metrics.badRecords.Inc()
 	}
@@ -263,8 +263,30 @@ func (n *Node) noteClaim(key string, r *nickRecord, rev uint64) {
 	case !known && len(n.claims) >= MaxRecords:
 		n.metrics.badRecords.Inc()
 	default:
-		n.claims[key] = claimEntry{r: r, rev: rev}
+		e := claimEntry{r: r, rev: rev}
+		if known && sameClaim(old.r, r) {
+			e.claimed = old.claimed
+		}
+		n.claims[key] = e
 	}
+}
+
+// noteOwnClaim is noteClaim of a claim this run just made, remembering
+// when.
+func (n *Node) noteOwnClaim(key string, r *nickRecord, rev uint64) {
+	n.noteClaim(key, r, rev)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if c, ok := n.claims[key]; ok && c.rev == rev {
+		c.claimed = n.o.Now()
+		n.claims[key] = c
+	}
+}
+
+// sameClaim reports whether a and b are the same member's claim (not
+// holds).
+func sameClaim(a, b *nickRecord) bool {
+	return !a.held() && !b.held() && a.Node == b.Node && a.Incarnation == b.Incarnation && a.Member == b.Member
 }
 
 // forgetClaim removes the record under key at revision rev from the
