@@ -192,6 +192,7 @@ type Node struct {
 	stale        chan struct{}             // closed to restart the watches
 	lagging      int                       // renewals that found the replica behind
 	conflicted   bool                      // a conflict over the record was said (retake)
+	duplicated   bool                      // another run of this name stored its record during this run
 	burials      map[string][]bool         // burials under way: the leaves stored
 	index        atomic.Pointer[peerIndex] // the other live nodes' members
 	indexMu      sync.Mutex                // one build of the index at a time
@@ -330,7 +331,7 @@ func (n *Node) takeName(ctx context.Context) error {
 	case n.o.Now().Sub(e.Created()) < n.o.DeadAfter:
 		return fmt.Errorf("cluster: node %s: %w", n.o.Node, ErrNodeTaken)
 	default:
-		if err := n.bury(e); err != nil {
+		if err := n.bury(e, true); err != nil {
 			return fmt.Errorf("cluster: burying the previous run of node %s: %w", n.o.Node, err)
 		}
 	}

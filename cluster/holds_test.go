@@ -316,3 +316,71 @@ func TestHoldBounded(t *testing.T) {
 		t.Errorf("mallory claiming bob after MaxHold: %v", err)
 	}
 }
+
+// TestBurialPaged (F1): a dead node's record is deleted only once every
+// claim of its run is held, however many sweeps that takes.
+func TestBurialPaged(t *testing.T) {
+	defer func(old int) { maxFreedPerSweep = old }(maxFreedPerSweep)
+	maxFreedPerSweep = 2
+	var shift atomic.Int64
+	c := newCluster(t)
+	o := c.options("a")
+	o.Heartbeat, o.DeadAfter, o.NickGrace = 10*time.Minute, 11*time.Minute, 20*time.Minute
+	o.Now = func() time.Time { return time.Now().Add(time.Duration(shift.Load())) }
+	a := c.joinOptions(o)
+	attach(t, a)
+	const inc = "0123456789abcdef"
+	nicks := []string{"alice", "bob", "carol"}
+	idOf := func(nick string) room.Identity {
+		return room.Identity{Transport: room.TransportTLS, Address: "127.0.0.2:1", CertFingerprint: "SHA256:" + nick}
+	}
+	forgeNode(t, a, "zz", inc, nicks[0], idOf(nicks[0]))
+	for i, nick := range nicks[1:] {
+		putNick(t, a, &nickRecord{Version: recordVersion, Nick: nick, Node: "zz", Incarnation: inc, Member: uint64(i + 2), Identity: storedIdentity(idOf(nick))})
+	}
+	waitFor(t, "a's replica to have zz and its claims", func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		_, known := a.nodes["zz"]
+		return known && len(a.claims) == len(nicks)
+	})
+	shift.Store(int64(12 * time.Minute))
+	heldCount := func() int {
+		held := 0
+		for _, nick := range nicks {
+			if nickRecordOf(t, a, nick).held() {
+				held++
+			}
+		}
+		return held
+	}
+	a.sweep()
+	if _, err := a.nodesKV.Get(t.Context(), "zz"); err != nil {
+		t.Fatalf("zz's record after a sweep that held %d of its 3 claims: %v, want kept", heldCount(), err)
+	}
+	a.sweep()
+	if _, err := a.nodesKV.Get(t.Context(), "zz"); !errors.Is(err, jetstream.ErrKeyNotFound) {
+		t.Errorf("zz's record after its claims were held: %v, want deleted", err)
+	}
+	if got := heldCount(); got != len(nicks) {
+		t.Errorf("%d of zz's claims held, want all %d", got, len(nicks))
+	}
+}
+
+// TestPreviousRunHeld (F1): a node holds the claims naming it with
+// another incarnation (a previous run's, left over) for their owners.
+func TestPreviousRunHeld(t *testing.T) {
+	c := newCluster(t)
+	a := c.joinQuiet("a", nil) // makes the buckets; sweeps too seldom to matter
+	alice := room.Identity{Transport: room.TransportTLS, Address: "127.0.0.2:1", CertFingerprint: "SHA256:alice"}
+	putNick(t, a, &nickRecord{Version: recordVersion, Nick: "alice", Node: "b", Incarnation: "0123456789abcdef", Member: 1, Identity: storedIdentity(alice)})
+	b := c.join("b")
+	attach(t, b)
+	waitFor(t, "b to hold its previous run's alice", func() bool {
+		r := nickRecordOf(t, a, "alice")
+		return r.held() && r.Node == "b" && r.Identity.identity() == alice
+	})
+	if err := b.Nicks().Claim("alice", claim(1, alice)); err != nil {
+		t.Errorf("alice's identity claiming her held nickname: %v", err)
+	}
+}
