@@ -85,6 +85,12 @@ type Options struct {
 	// room's Config.NickGrace, so that a node's death keeps nicknames as
 	// a member's involuntary leave does.
 	NickGrace time.Duration
+	// MaxHold is the longest a nickname record read from the bucket may
+	// hold a nickname after the server stored it (plus a few seconds for
+	// the clocks): the room's Config.NickGrace (default the larger of
+	// NickGrace and room.DefaultNickGrace). A longer hold, from a node
+	// whose clock is ahead or a forged record, ends then.
+	MaxHold time.Duration
 	// Prefix prefixes the subjects ("chatd.node.NAME.private") and, upper
 	// case, names the buckets (CHATD_NODES, CHATD_NICKS) of the room's
 	// nodes: 1 to 32 of a-z 0-9 _ - (default DefaultPrefix). Every node
@@ -115,6 +121,10 @@ func (o Options) withDefaults() (Options, error) {
 	if o.NickGrace <= 0 {
 		o.NickGrace = room.DefaultNickGrace
 	}
+	if o.MaxHold <= 0 {
+		o.MaxHold = room.DefaultNickGrace
+	}
+	o.MaxHold = max(o.MaxHold, o.NickGrace)
 	if o.Prefix == "" {
 		o.Prefix = DefaultPrefix
 	}
@@ -182,6 +192,7 @@ type Node struct {
 	stale        chan struct{}             // closed to restart the watches
 	lagging      int                       // renewals that found the replica behind
 	conflicted   bool                      // a conflict over the record was said (retake)
+	duplicated   bool                      // another run of this name stored its record during this run
 	burials      map[string][]bool         // burials under way: the leaves stored
 	index        atomic.Pointer[peerIndex] // the other live nodes' members
 	indexMu      sync.Mutex                // one build of the index at a time
@@ -206,6 +217,9 @@ type nodeEntry struct {
 type claimEntry struct {
 	r   *nickRecord
 	rev uint64
+	// claimed is when this run made the claim (zero if another did): a
+	// member is still joining for a while after.
+	claimed time.Time
 }
 
 // attached is what the node needs of the room it serves (room.Room).
@@ -317,7 +331,7 @@ func (n *Node) takeName(ctx context.Context) error {
 	case n.o.Now().Sub(e.Created()) < n.o.DeadAfter:
 		return fmt.Errorf("cluster: node %s: %w", n.o.Node, ErrNodeTaken)
 	default:
-		if err := n.bury(e); err != nil {
+		if err := n.bury(e, true); err != nil {
 			return fmt.Errorf("cluster: burying the previous run of node %s: %w", n.o.Node, err)
 		}
 	}

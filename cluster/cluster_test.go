@@ -604,7 +604,7 @@ func TestBuryTwice(t *testing.T) {
 	var wg sync.WaitGroup
 	for _, n := range []*Node{a, b} {
 		wg.Go(func() {
-			if err := n.bury(e); err != nil {
+			if err := n.bury(e, false); err != nil {
 				t.Errorf("%s burying c: %v", n.o.Node, err)
 			}
 		})

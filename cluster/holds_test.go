@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -237,5 +238,149 @@ func TestStormRenews(t *testing.T) {
 	t.Logf("%d writes in 1.5 s, the longest gap %s", writes, longest)
 	if longest > 300*time.Millisecond || writes < 5 {
 		t.Errorf("%d writes in 1.5 s of changes, the longest gap %s; want one every ~%s", writes, longest, debounce)
+	}
+}
+
+// joinQuiet joins a node named name that sweeps only every half minute,
+// so that a test decides what happens to the records meanwhile.
+func (c *testCluster) joinQuiet(name string, now func() time.Time) *Node {
+	c.t.Helper()
+	o := c.options(name)
+	o.Heartbeat, o.DeadAfter, o.Now = time.Minute, 2*time.Minute, now
+	return c.joinOptions(o)
+}
+
+// putNick stores r as the record of its nickname, as another NATS user
+// could.
+func putNick(t *testing.T, n *Node, r *nickRecord) {
+	t.Helper()
+	data, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.nicksKV.Put(t.Context(), nickKVKey(r.Nick), data); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestHoldAfterLeave (F2): a claim by another identity that turns a dead
+// session's claim into a hold stores that member's leave first (the
+// burial's id), so that its owner coming back, which takes the hold over
+// and makes the burial skip it, follows a leave.
+func TestHoldAfterLeave(t *testing.T) {
+	c := newCluster(t)
+	a := c.joinQuiet("a", nil)
+	attach(t, a)
+	alice := room.Identity{Transport: room.TransportTLS, Address: "127.0.0.2:1", CertFingerprint: "SHA256:alice"}
+	mallory := room.Identity{Transport: room.TransportTLS, Address: "127.0.0.3:1", CertFingerprint: "SHA256:mallory"}
+	const inc = "0123456789abcdef"
+	putNick(t, a, &nickRecord{Version: recordVersion, Nick: "alice", Node: "zz", Incarnation: inc, Member: 1, Identity: storedIdentity(alice)})
+	wantRefused(t, a.Nicks().Claim("alice", claim(1, mallory)), "is held for", "mallory claiming a dead node's alice")
+	if r := nickRecordOf(t, a, "alice"); !r.held() {
+		t.Fatalf("alice's record after mallory's claim: %+v, want a hold", r)
+	}
+	if err := a.Nicks().Claim("alice", claim(2, alice)); err != nil {
+		t.Fatalf("alice's identity claiming her held nickname: %v", err)
+	}
+	leaves := c.log.stored()
+	if len(leaves) != 1 || leaves[0].From != "alice" || leaves[0].Reason != lostReason("zz") {
+		t.Fatalf("leaves stored: %+v, want alice's once, lost with node zz", leaves)
+	}
+	c.log.mu.Lock()
+	sameID := c.log.ids[leaveID("zz", inc, "alice")]
+	c.log.mu.Unlock()
+	if !sameID {
+		t.Errorf("alice's leave not stored under the burial's id")
+	}
+}
+
+// TestHoldBounded (F4): a hold that claims to last for ever (a node's
+// clock ahead, or a forged record) ends MaxHold plus a little after the
+// server stored it, for Claim and for Owner.
+func TestHoldBounded(t *testing.T) {
+	var shift atomic.Int64
+	c := newCluster(t)
+	a := c.joinQuiet("a", func() time.Time { return time.Now().Add(time.Duration(shift.Load())) })
+	attach(t, a)
+	bob := room.Identity{Transport: room.TransportTLS, Address: "127.0.0.2:1", CertFingerprint: "SHA256:bob"}
+	mallory := room.Identity{Transport: room.TransportTLS, Address: "127.0.0.3:1", CertFingerprint: "SHA256:mallory"}
+	putNick(t, a, &nickRecord{Version: recordVersion, Nick: "bob", Node: "zz", Incarnation: "0123456789abcdef", Member: 1,
+		Identity: storedIdentity(bob), HeldUntil: time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)})
+	waitFor(t, "a's replica to hold bob", func() bool { _, ok := a.Nicks().Owner("bob"); return ok })
+	wantRefused(t, a.Nicks().Claim("bob", claim(1, mallory)), "is held for", "mallory claiming bob while held")
+	shift.Store(int64(a.o.MaxHold + holdSlack + time.Second))
+	if owner, ok := a.Nicks().Owner("bob"); ok {
+		t.Errorf("bob still held after MaxHold: %+v", owner)
+	}
+	if err := a.Nicks().Claim("bob", claim(1, mallory)); err != nil {
+		t.Errorf("mallory claiming bob after MaxHold: %v", err)
+	}
+}
+
+// TestBurialPaged (F1): a dead node's record is deleted only once every
+// claim of its run is held, however many sweeps that takes.
+func TestBurialPaged(t *testing.T) {
+	defer func(old int) { maxFreedPerSweep = old }(maxFreedPerSweep)
+	maxFreedPerSweep = 2
+	var shift atomic.Int64
+	c := newCluster(t)
+	o := c.options("a")
+	o.Heartbeat, o.DeadAfter, o.NickGrace = 10*time.Minute, 11*time.Minute, 20*time.Minute
+	o.Now = func() time.Time { return time.Now().Add(time.Duration(shift.Load())) }
+	a := c.joinOptions(o)
+	attach(t, a)
+	const inc = "0123456789abcdef"
+	nicks := []string{"alice", "bob", "carol"}
+	idOf := func(nick string) room.Identity {
+		return room.Identity{Transport: room.TransportTLS, Address: "127.0.0.2:1", CertFingerprint: "SHA256:" + nick}
+	}
+	forgeNode(t, a, "zz", inc, nicks[0], idOf(nicks[0]))
+	for i, nick := range nicks[1:] {
+		putNick(t, a, &nickRecord{Version: recordVersion, Nick: nick, Node: "zz", Incarnation: inc, Member: uint64(i + 2), Identity: storedIdentity(idOf(nick))})
+	}
+	waitFor(t, "a's replica to have zz and its claims", func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		_, known := a.nodes["zz"]
+		return known && len(a.claims) == len(nicks)
+	})
+	shift.Store(int64(12 * time.Minute))
+	heldCount := func() int {
+		held := 0
+		for _, nick := range nicks {
+			if nickRecordOf(t, a, nick).held() {
+				held++
+			}
+		}
+		return held
+	}
+	a.sweep()
+	if _, err := a.nodesKV.Get(t.Context(), "zz"); err != nil {
+		t.Fatalf("zz's record after a sweep that held %d of its 3 claims: %v, want kept", heldCount(), err)
+	}
+	a.sweep()
+	if _, err := a.nodesKV.Get(t.Context(), "zz"); !errors.Is(err, jetstream.ErrKeyNotFound) {
+		t.Errorf("zz's record after its claims were held: %v, want deleted", err)
+	}
+	if got := heldCount(); got != len(nicks) {
+		t.Errorf("%d of zz's claims held, want all %d", got, len(nicks))
+	}
+}
+
+// TestPreviousRunHeld (F1): a node holds the claims naming it with
+// another incarnation (a previous run's, left over) for their owners.
+func TestPreviousRunHeld(t *testing.T) {
+	c := newCluster(t)
+	a := c.joinQuiet("a", nil) // makes the buckets; sweeps too seldom to matter
+	alice := room.Identity{Transport: room.TransportTLS, Address: "127.0.0.2:1", CertFingerprint: "SHA256:alice"}
+	putNick(t, a, &nickRecord{Version: recordVersion, Nick: "alice", Node: "b", Incarnation: "0123456789abcdef", Member: 1, Identity: storedIdentity(alice)})
+	b := c.join("b")
+	attach(t, b)
+	waitFor(t, "b to hold its previous run's alice", func() bool {
+		r := nickRecordOf(t, a, "alice")
+		return r.held() && r.Node == "b" && r.Identity.identity() == alice
+	})
+	if err := b.Nicks().Claim("alice", claim(1, alice)); err != nil {
+		t.Errorf("alice's identity claiming her held nickname: %v", err)
 	}
 }

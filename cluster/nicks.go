@@ -58,7 +58,7 @@ func (s *kvNicks) Claim(nick string, c room.NickClaim) error {
 	for range maxClaimTries {
 		rev, err := n.nicksKV.Create(ctx, key, data)
 		if err == nil {
-			n.noteClaim(key, rec, rev)
+			n.noteOwnClaim(key, rec, rev)
 			return nil
 		}
 		if !errors.Is(err, jetstream.ErrKeyExists) {
@@ -89,7 +89,7 @@ func (s *kvNicks) claimTaken(ctx context.Context, key, nick string, c room.NickC
 	if err != nil {
 		return true, fmt.Errorf("cluster: claiming %q: %w", nick, err)
 	}
-	other, ok := decodeNick(key, e.Value())
+	other, ok := n.decodeNickEntry(e)
 	if !ok {
 		n.metrics.badRecords.Inc()
 	}
@@ -114,7 +114,7 @@ func (s *kvNicks) claimTaken(ctx context.Context, key, nick string, c room.NickC
 	if err != nil {
 		return false, nil // changed meanwhile: look again
 	}
-	n.noteClaim(key, rec, rev)
+	n.noteOwnClaim(key, rec, rev)
 	return true, nil
 }
 
@@ -141,6 +141,11 @@ func (s *kvNicks) sessionEnded(ctx context.Context, key, nick string, c room.Nic
 	id := other.Identity.identity()
 	if owns(c.Identity, id) || !recognisable(id) {
 		return false, nil
+	}
+	// The hold's owner may take it back before the burial, which then
+	// skips the member (movedAway): its leave is stored first.
+	if err := n.leaveFirst(other); err != nil {
+		return true, fmt.Errorf("cluster: claiming %q: announcing its previous owner left: %w", nick, err)
 	}
 	if _, err := n.holdClaim(key, other, rev, n.o.Now().Add(n.o.NickGrace)); err != nil {
 		return false, nil // changed meanwhile: look again
@@ -182,17 +187,24 @@ func (n *Node) holdClaim(key string, r *nickRecord, rev uint64, until time.Time)
 
 // liveClaim decides a claim of nick whose record r is a member's of a
 // node still counted live: nil (take it over) if r is another node's,
-// that node no longer has the member or does not answer (it died, and is
-// not buried yet), and c.Identity owns r's identity (the member come back
-// through another node); else the refusal: in use if the node has the
-// member, else held for its owner until the burial frees it.
+// that node answered that it no longer has the member or nobody serves it
+// (the process died, and is not buried yet), and c.Identity owns r's
+// identity (the member come back through another node); else the
+// refusal: in use if the node has the member, else held for its owner
+// (a node that does not answer in time may be slow, or the member still
+// arriving there: its member is not announced as left).
 func (s *kvNicks) liveClaim(ctx context.Context, key, nick string, c room.NickClaim, r *nickRecord) error {
 	n := (*Node)(s)
-	if r.Node == n.o.Node || n.probe(ctx, key, r) == probeHas {
+	if r.Node == n.o.Node {
 		return errNickInUse(nick)
 	}
-	if owns(c.Identity, r.Identity.identity()) {
-		return nil
+	switch n.probe(ctx, key, r) {
+	case probeHas:
+		return errNickInUse(nick)
+	case probeGone, probeDead:
+		if owns(c.Identity, r.Identity.identity()) {
+			return nil
+		}
 	}
 	return errNickHeld(nick, n.burialIn(r.Node))
 }

@@ -35,8 +35,9 @@ const pacedBytes = 256 << 10
 // remembers (the leaves it has stored of each) until it completes.
 const maxBurials = MaxNodes
 
-// maxFreedPerSweep bounds the nickname records one sweep deletes.
-const maxFreedPerSweep = 1000
+// maxFreedPerSweep bounds the nickname records one sweep deletes or
+// holds (a variable for the tests).
+var maxFreedPerSweep = 1000
 
 // loadTimeout bounds the loading of a bucket's replica at Join.
 const loadTimeout = time.Minute
@@ -242,7 +243,7 @@ func (n *Node) applyClaim(e jetstream.KeyValueEntry) {
 		n.mu.Unlock()
 		return
 	}
-	r, ok := decodeNick(e.Key(), e.Value())
+	r, ok := n.decodeNickEntry(e)
 	if !ok {
 		n.metrics.badRecords.Inc()
 	}
@@ -263,8 +264,30 @@ func (n *Node) noteClaim(key string, r *nickRecord, rev uint64) {
 	case !known && len(n.claims) >= MaxRecords:
 		n.metrics.badRecords.Inc()
 	default:
-		n.claims[key] = claimEntry{r: r, rev: rev}
+		e := claimEntry{r: r, rev: rev}
+		if known && sameClaim(old.r, r) {
+			e.claimed = old.claimed
+		}
+		n.claims[key] = e
 	}
+}
+
+// noteOwnClaim is noteClaim of a claim this run just made, remembering
+// when.
+func (n *Node) noteOwnClaim(key string, r *nickRecord, rev uint64) {
+	n.noteClaim(key, r, rev)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if c, ok := n.claims[key]; ok && c.rev == rev {
+		c.claimed = n.o.Now()
+		n.claims[key] = c
+	}
+}
+
+// sameClaim reports whether a and b are the same member's claim (not
+// holds).
+func sameClaim(a, b *nickRecord) bool {
+	return !a.held() && !b.held() && a.Node == b.Node && a.Incarnation == b.Incarnation && a.Member == b.Member
 }
 
 // forgetClaim removes the record under key at revision rev from the
@@ -423,7 +446,7 @@ func (n *Node) conflict(p *presence, ok bool) {
 	n.metrics.conflicts.Inc()
 	n.mu.Lock()
 	said := n.conflicted
-	n.conflicted = true
+	n.conflicted, n.duplicated = true, true
 	n.mu.Unlock()
 	if said {
 		return
@@ -480,11 +503,12 @@ func (n *Node) sweep() {
 		if err != nil || e.Revision() != rev {
 			continue // buried by another node, or renewed
 		}
-		if err := n.bury(e); err != nil {
+		if err := n.bury(e, false); err != nil {
 			n.log.Warn("cluster: burying a dead node", "dead", name, "err", err)
 		}
 	}
 	n.freeOrphans()
+	n.holdPrevious()
 	n.sweeps.Add(1)
 }
 
@@ -497,16 +521,22 @@ func (n *Node) get(node string) (jetstream.KeyValueEntry, error) {
 
 // bury announces the members of the dead node whose last record is e as
 // left (once in all, whichever nodes do it), makes its nickname claims
-// holds for their owners (holdClaims) and deletes its record (compare and set: if it renewed it meanwhile,
-// it lives). Each call to NATS has a Timeout of its own: a long burial
-// does not make the next call fail.
-func (n *Node) bury(e jetstream.KeyValueEntry) error {
+// holds for their owners (holdClaims) and deletes its record (compare and
+// set: if it renewed it meanwhile, it lives). While claims of the run are
+// left unheld (more than one sweep holds), the record stays, for the next
+// sweep to go on, unless taking: this node takes the name of its previous
+// run, whose claims it holds itself (holdPrevious). Each call to NATS has
+// a Timeout of its own: a long burial does not make the next call fail.
+func (n *Node) bury(e jetstream.KeyValueEntry, taking bool) error {
 	p, ok := decodePresence(e.Key(), e.Value(), n.maxSize)
 	if ok {
 		if err := n.announceLeaves(p); err != nil {
 			return err
 		}
-		n.holdClaims(func(r *nickRecord) bool { return r.Node == p.Node && r.Incarnation == p.Incarnation })
+		left := n.holdClaims(func(r *nickRecord) bool { return r.Node == p.Node && r.Incarnation == p.Incarnation })
+		if left && !taking {
+			return nil // the next sweep holds more
+		}
 	} else {
 		n.metrics.badRecords.Inc()
 	}
@@ -627,8 +657,9 @@ func lostReason(node string) room.Reason {
 // owners' identities for NickGrace (their owners get them back on another
 // node, nobody else has them meanwhile), at most maxFreedPerSweep of
 // them, each compare-and-set on the revision seen; a claim of an identity
-// that could never be recognised is deleted.
-func (n *Node) holdClaims(match func(*nickRecord) bool) {
+// that could never be recognised is deleted. It reports whether the
+// replica still has claims that match (beyond the bound, or failed).
+func (n *Node) holdClaims(match func(*nickRecord) bool) bool {
 	n.mu.Lock()
 	doomed := make(map[string]claimEntry)
 	for key, c := range n.claims {
@@ -647,6 +678,29 @@ func (n *Node) holdClaims(match func(*nickRecord) bool) {
 		_, _ = n.holdClaim(key, c.r, c.rev, until) // changed meanwhile: not a claim of the dead to hold
 	}
 	n.deleteClaims(free)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, c := range n.claims {
+		if !c.r.held() && match(c.r) {
+			return true
+		}
+	}
+	return false
+}
+
+// holdPrevious makes holds of the claims naming this node with another
+// incarnation (of a previous run, whose burial at Join held at most
+// maxFreedPerSweep of them), unless another run stored a record of this
+// name during this run (forged, or a second chatd with the same name,
+// whose members' claims are not this node's to hold).
+func (n *Node) holdPrevious() {
+	n.mu.Lock()
+	dup := n.duplicated
+	n.mu.Unlock()
+	if dup {
+		return
+	}
+	n.holdClaims(func(r *nickRecord) bool { return r.Node == n.o.Node && r.Incarnation != n.inc })
 }
 
 // deleteClaims deletes the nickname records given with their revisions,

@@ -21,9 +21,13 @@ const (
 	// probeTimeout bounds one has request; a dead node has no subscriber,
 	// so NATS answers "no responders" at once.
 	probeTimeout = time.Second
-	// silentFor is how long a node run that did not answer is taken for
+	// silentFor is how long a node run that nobody serves is taken for
 	// dead without being asked again.
 	silentFor = 3 * time.Second
+	// freshClaim is how long after this node claimed a nickname it
+	// answers "has" for it though the room does not list the member yet
+	// (it is still joining).
+	freshClaim = 5 * time.Second
 	// maxProbes bounds the has requests in flight at once.
 	maxProbes = 64
 	// maxHasRequest and maxHasReply bound the messages.
@@ -52,7 +56,11 @@ const (
 	probeHas probeAnswer = iota
 	// probeGone: the node answered that it no longer has the member.
 	probeGone
-	// probeSilent: nobody answered for the node (it is dead).
+	// probeDead: nobody serves the node's requests (NATS answered "no
+	// responders": its process is gone).
+	probeDead
+	// probeSilent: the request timed out (the node may be slow): nothing
+	// is known.
 	probeSilent
 )
 
@@ -65,14 +73,14 @@ type probeCall struct {
 
 // probe asks the node of claim r (another node's) whether it still has
 // its member: at most one request per nickname key at once, and none for
-// a node run that was silent less than silentFor ago.
+// a node run found dead less than silentFor ago.
 func (n *Node) probe(ctx context.Context, key string, r *nickRecord) probeAnswer {
 	run := r.Node + "." + r.Incarnation
 	now := n.o.Now()
 	n.mu.Lock()
 	if until, ok := n.silent[run]; ok && now.Before(until) {
 		n.mu.Unlock()
-		return probeSilent
+		return probeDead
 	}
 	if c, ok := n.probes[key]; ok {
 		n.mu.Unlock()
@@ -94,7 +102,7 @@ func (n *Node) probe(ctx context.Context, key string, r *nickRecord) probeAnswer
 	c.ans = n.ask(ctx, r)
 	n.mu.Lock()
 	delete(n.probes, key)
-	if c.ans == probeSilent {
+	if c.ans == probeDead {
 		n.noteSilent(run, n.o.Now())
 	}
 	n.mu.Unlock()
@@ -125,7 +133,9 @@ func (n *Node) ask(ctx context.Context, r *nickRecord) probeAnswer {
 	defer cancel()
 	msg, err := n.nc.RequestWithContext(ctx, n.hasSubject(r.Node), data)
 	switch {
-	case errors.Is(err, nats.ErrNoResponders), errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
+	case errors.Is(err, nats.ErrNoResponders):
+		return probeDead
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
 		return probeSilent
 	case err != nil:
 		n.log.Warn("cluster: asking a node about its member", "node", r.Node, "err", err)
@@ -143,7 +153,8 @@ func (n *Node) ask(ctx context.Context, r *nickRecord) probeAnswer {
 }
 
 // handleHas answers whether this node's run has a member called by the
-// nickname asked about (or a look-alike of it); a node with no room
+// nickname asked about (or a look-alike of it), or claimed it less than
+// freshClaim ago (the member may still be joining); a node with no room
 // attached yet says yes.
 func (n *Node) handleHas(msg *nats.Msg) {
 	var req hasRequest
@@ -159,6 +170,7 @@ func (n *Node) handleHas(msg *nats.Msg) {
 		has = true // no room yet: the claim stands
 	default:
 		_, has = r.Find(req.Nick)
+		has = has || n.claimedLately(req.Nick)
 	}
 	data, err := json.Marshal(hasReply{Has: has})
 	if err == nil && msg.Reply != "" {
@@ -167,6 +179,16 @@ func (n *Node) handleHas(msg *nats.Msg) {
 	if err != nil {
 		n.log.Warn("cluster: answering whether a member is here", "err", err)
 	}
+}
+
+// claimedLately reports whether this run claimed nick (or a look-alike)
+// less than freshClaim ago and still has the claim.
+func (n *Node) claimedLately(nick string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	c, ok := n.claims[nickKVKey(nick)]
+	return ok && c.r.Node == n.o.Node && c.r.Incarnation == n.inc && !c.r.held() &&
+		!c.claimed.IsZero() && n.o.Now().Sub(c.claimed) < freshClaim
 }
 
 // hasSubject is the subject of node's has requests.

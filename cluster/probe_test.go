@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -87,14 +88,14 @@ func TestClaimOfKilledNode(t *testing.T) {
 	}
 }
 
-// TestProbeBounded: claims of a silent node's nickname ask it once; the
-// answer is remembered for the node's run.
+// TestProbeBounded: claims of a dead node's nickname (nobody serves it)
+// ask it once; the answer is remembered for the node's run.
 func TestProbeBounded(t *testing.T) {
 	c := newCluster(t)
 	a := c.joinWith("a", 30*time.Second)
 	rec := &nickRecord{Version: recordVersion, Nick: "gus", Node: "zz", Incarnation: "0123456789abcdef", Member: 1}
-	if got := a.probe(t.Context(), nickKVKey("gus"), rec); got != probeSilent {
-		t.Fatalf("probe of a node nobody serves = %v, want silent", got)
+	if got := a.probe(t.Context(), nickKVKey("gus"), rec); got != probeDead {
+		t.Fatalf("probe of a node nobody serves = %v, want dead", got)
 	}
 	a.mu.Lock()
 	_, remembered := a.silent["zz.0123456789abcdef"]
@@ -113,8 +114,8 @@ func TestProbeBounded(t *testing.T) {
 	if err := nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	if got := a.probe(t.Context(), nickKVKey("gus"), rec); got != probeSilent {
-		t.Errorf("second probe = %v, want silent (remembered)", got)
+	if got := a.probe(t.Context(), nickKVKey("gus"), rec); got != probeDead {
+		t.Errorf("second probe = %v, want dead (remembered)", got)
 	}
 }
 
@@ -146,5 +147,86 @@ func TestHasHostile(t *testing.T) {
 		if got, err := ask(data); err != nil || got != want {
 			t.Errorf("%s: %s, %v; want %s", data, got, err, want)
 		}
+	}
+}
+
+// forgeNode stores, as another NATS user could, a fresh presence record
+// of node name (run inc) and its claim of nick for id.
+func forgeNode(t *testing.T, a *Node, name, inc, nick string, id room.Identity) {
+	t.Helper()
+	now := time.Now()
+	p, err := json.Marshal(&presence{Version: recordVersion, Node: name, Incarnation: inc, Started: now, Count: 1,
+		Members: []rosterRow{{Nick: nick}}, Heartbeat: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.nodesKV.Put(t.Context(), name, p); err != nil {
+		t.Fatal(err)
+	}
+	r, err := json.Marshal(&nickRecord{Version: recordVersion, Nick: nick, Node: name, Incarnation: inc, Member: 1, Identity: storedIdentity(id)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.nicksKV.Put(t.Context(), nickKVKey(nick), r); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestClaimOfSlowNode (F3): a live node that does not answer the has
+// request in time (slow, not dead: it serves the subject) keeps its
+// member: the member's identity claiming the nickname elsewhere is told
+// it is held, no leave is made up, the claim is untouched, and the
+// silence is not remembered as a death.
+func TestClaimOfSlowNode(t *testing.T) {
+	c := newCluster(t)
+	a := c.joinWith("a", 30*time.Second)
+	attach(t, a)
+	alice := room.Identity{Transport: room.TransportTLS, Address: "127.0.0.2:1", CertFingerprint: "SHA256:alice"}
+	const inc = "0123456789abcdef"
+	forgeNode(t, a, "zz", inc, "alice", alice)
+	nc := c.conn()
+	sub, err := nc.Subscribe(a.hasSubject("zz"), func(*nats.Msg) {}) // never answers
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	wantRefused(t, a.Nicks().Claim("alice", claim(1, alice)), "is held for", "alice's identity claiming a slow node's alice")
+	if r := nickRecordOf(t, a, "alice"); r.Node != "zz" || r.held() {
+		t.Errorf("alice's record after the claim: %+v, want zz's claim", r)
+	}
+	if got := c.log.stored(); len(got) != 0 {
+		t.Errorf("leaves stored: %+v, want none", got)
+	}
+	a.mu.Lock()
+	_, remembered := a.silent["zz."+inc]
+	a.mu.Unlock()
+	if remembered {
+		t.Error("a slow node's silence remembered as a death")
+	}
+}
+
+// TestClaimWhileJoining (F3): a node answers "has" for a nickname it
+// claimed a moment ago though its room does not list the member yet
+// (still joining), so that the member's identity claiming it on another
+// node is told it is in use, and no leave is made up.
+func TestClaimWhileJoining(t *testing.T) {
+	c := newCluster(t)
+	a := c.joinWith("a", 30*time.Second)
+	attach(t, a)
+	b := c.joinWith("b", 30*time.Second)
+	attach(t, b) // alice not in the room yet
+	alice := room.Identity{Transport: room.TransportTLS, Address: "127.0.0.2:1", CertFingerprint: "SHA256:alice"}
+	if err := b.Nicks().Claim("alice", claim(1, alice)); err != nil {
+		t.Fatal(err)
+	}
+	wantRefused(t, a.Nicks().Claim("alice", claim(1, alice)), "already in use", "alice's identity claiming alice while she joins on b")
+	if r := nickRecordOf(t, a, "alice"); r.Node != "b" || r.Incarnation != b.inc || r.held() {
+		t.Errorf("alice's record after the claim: %+v, want b's claim", r)
+	}
+	if got := c.log.stored(); len(got) != 0 {
+		t.Errorf("leaves stored: %+v, want none", got)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"chatd/room"
 )
 
@@ -178,6 +180,23 @@ func decodePresence(key string, data []byte, maxSize int) (*presence, bool) {
 		}
 	}
 	return &p, true
+}
+
+// holdSlack is how far past its stored time plus MaxHold a hold may
+// run, for the clocks of the nodes and the server that differ a little.
+const holdSlack = 5 * time.Second
+
+// decodeNickEntry decodes and checks the nickname record e: a hold ends
+// at the latest MaxHold plus holdSlack after the server stored it
+// (a node's clock ahead, or a forged record, holds no longer).
+func (n *Node) decodeNickEntry(e jetstream.KeyValueEntry) (*nickRecord, bool) {
+	r, ok := decodeNick(e.Key(), e.Value())
+	if ok && r.held() {
+		if last := e.Created().Add(n.o.MaxHold + holdSlack); r.HeldUntil.After(last) {
+			r.HeldUntil = last
+		}
+	}
+	return r, ok
 }
 
 // decodeNick decodes and checks the nickname record stored under key.
