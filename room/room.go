@@ -250,8 +250,9 @@ type Config struct {
 	// its Join before it is welcomed without it (default feedCatchUp; see
 	// welcomeLate); tests shorten it.
 	joinWait time.Duration
-	// afterFunc calls f after d, as time.AfterFunc does: the timer that
-	// sends a member's queued lines. Tests replace it to drive that timer
+	// afterFunc calls f after d, as time.AfterFunc does: the timers that
+	// send a member's queued lines and welcome a parked joiner late
+	// (welcomeLate). Tests replace it to drive that timer
 	// with their clock.
 	afterFunc func(d time.Duration, f func()) stopper
 }
