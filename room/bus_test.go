@@ -471,9 +471,12 @@ func TestPrivateMessageAcrossNodes(t *testing.T) {
 // nickname is not valid or a local member's, and when too long or empty;
 // its text is cleaned.
 func TestDeliverPrivateRefuses(t *testing.T) {
-	r := newTestRoom(t, Config{Bus: &stubBus{}, Log: newSharedLog(), PrivateBurst: 2, MaxLineBytes: 64})
+	l := newSharedLog()
+	r := newTestRoom(t, Config{Bus: &stubBus{}, Log: l, PrivateBurst: 2, MaxLineBytes: 64})
 	defer r.Close("done")
 	bob := mustJoin(t, r, "bob")
+	feedLog(t, r, l) // bob's Join: its welcome
+	drain(bob)
 	from := Sender{Nick: "alice", Identity: Identity{Address: "192.0.2.1"}}
 	for range 2 {
 		if nick, err := r.DeliverPrivate(from, "BOB", "hi\x1b[2J\x07"); err != nil || nick != "bob" {
@@ -730,6 +733,18 @@ func TestQuietJoinsPerNode(t *testing.T) {
 }
 
 // mustDelivered is r.Delivered, failing t on an error.
+// feedLog feeds r every event l holds, as its feed would.
+func feedLog(t *testing.T, r *Room, l *sharedLog) {
+	t.Helper()
+	evs, err := l.Replay(0, 1<<16)
+	if err != nil {
+		t.Fatalf("Replay: %v", err)
+	}
+	for _, ev := range evs {
+		r.Feed(ev)
+	}
+}
+
 func mustDelivered(t *testing.T, r *Room) uint64 {
 	t.Helper()
 	after, err := r.Delivered()
@@ -859,6 +874,7 @@ func TestDeliverPrivateDoesNotWait(t *testing.T) {
 	defer r.Close("done")
 	bob := watch(t, r, "bob", JoinOptions{})
 	carol := mustJoin(t, r, "carol")
+	feedLog(t, r, log.sharedLog) // their Joins: their welcomes
 	gate := make(chan struct{})
 	log.mu.Lock()
 	log.gate = gate

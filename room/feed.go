@@ -141,15 +141,11 @@ func (r *Room) feedNow(ev *Event) {
 	if ev.Seq <= r.hub.last {
 		return
 	}
-	var own *Member
 	if len(f.joiners) > 0 {
 		r.welcomeBefore(ev.Seq)
-		own = r.welcomeWith(ev)
+		r.welcomeWith(ev)
 	}
 	r.hub.deliver(r, ev, f.sender(ev.Seq))
-	if own != nil {
-		own.awaiting = false
-	}
 	r.noteEnd(ev.Seq)
 	f.note(ev)
 }
@@ -180,11 +176,51 @@ func (r *Room) awaitJoin(a *arrival) {
 	}
 	a.m.awaiting = true
 	f.joiners = append(f.joiners, a)
+	a.late = r.cfg.afterFunc(r.cfg.joinWait, func() { r.welcomeLate(a) })
+}
+
+// welcomeLate welcomes a, parked, if the feed has still not brought its
+// Join (the feed stalls: quorum lost, a connection down): rather than be
+// shown nothing, not even that the room is read-only, and hold its
+// nickname meanwhile, a is shown its history up to the last event
+// delivered, its Join, the member list. The hub skips its Join when the
+// feed brings it (Member.shownJoin); the events stored before its Join
+// and not fed yet then come after it.
+func (r *Room) welcomeLate(a *arrival) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f := &r.feedState
+	i := slices.Index(f.joiners, a)
+	if i < 0 || r.closed {
+		return
+	}
+	f.joiners = slices.Delete(f.joiners, i, i+1)
+	if len(f.joiners) == 0 {
+		f.joiners = nil
+	}
+	a.m.awaiting = false
+	if _, present := r.members[a.m]; present {
+		a.m.shownJoin = a.seq
+		r.welcome(a, a.join)
+	}
+}
+
+// stopJoinWaits stops the timers of the parked joiners (welcomeLate):
+// the room is closing. The caller holds r.mu.
+func (f *feedState) stopJoinWaits() {
+	for _, a := range f.joiners {
+		if a.late != nil {
+			a.late.Stop()
+		}
+	}
 }
 
 // popJoiner takes the first of the joiners waiting for their Join.
 func (f *feedState) popJoiner() *arrival {
 	a := f.joiners[0]
+	if a.late != nil {
+		a.late.Stop()
+	}
 	f.joiners[0] = nil
 	f.joiners = f.joiners[1:]
 	if len(f.joiners) == 0 {
@@ -207,21 +243,20 @@ func (r *Room) welcomeBefore(seq uint64) {
 	}
 }
 
-// welcomeWith welcomes the local joiner whose Join ev is, if any, and
-// returns it: the hub, about to deliver ev, skips it until the caller
-// clears its awaiting. The caller holds r.mu.
-func (r *Room) welcomeWith(ev *Event) *Member {
+// welcomeWith welcomes the local joiner whose Join ev is, if any: the
+// hub, about to deliver ev, skips it (Member.shownJoin). The caller holds
+// r.mu.
+func (r *Room) welcomeWith(ev *Event) {
 	f := &r.feedState
 	if len(f.joiners) == 0 || f.joiners[0].seq != ev.Seq {
-		return nil
+		return
 	}
 	a := f.popJoiner()
-	if _, present := r.members[a.m]; !present {
-		a.m.awaiting = false
-		return nil
+	a.m.awaiting = false
+	if _, present := r.members[a.m]; present {
+		a.m.shownJoin = ev.Seq
+		r.welcome(a, ev)
 	}
-	r.welcome(a, ev)
-	return a.m
 }
 
 // alignHistory makes a joiner's history end exactly at the last event the

@@ -15,7 +15,8 @@ type hub struct {
 // A sender that asked for no echo does not get its own chat or action back;
 // sender is nil for the room's own events and for those of other nodes.
 // A member still waiting for its own Join from the feed (Member.awaiting)
-// is skipped: it is shown the events before it as its history.
+// is skipped: it is shown the events before it as its history; so is a
+// member for its own Join, told to it by its welcome (Member.shownJoin).
 // An event numbered at or below the last one delivered is not delivered
 // again, and deliver reports false: no member is shown an event twice, or
 // out of order, whatever feeds the hub. The caller holds r.mu.
@@ -27,7 +28,7 @@ func (h *hub) deliver(r *Room, ev *Event, sender *Member) bool {
 	skip := sender != nil && !sender.echo && (ev.Kind == Chat || ev.Kind == Action)
 	spare := r.cfg.replyRoom()
 	for m := range r.members {
-		if skip && m == sender || m.awaiting {
+		if skip && m == sender || m.awaiting || m.shownJoin == ev.Seq {
 			continue
 		}
 		r.count(m.deliver(ev, spare))

@@ -36,6 +36,15 @@ type Member struct {
 	// awaiting: with Config.Bus, the member has arrived but the feed has
 	// not brought its Join yet; the hub skips it until then (awaitJoin).
 	awaiting bool
+	// parked are the events told to the member alone while it was
+	// awaiting (replies, private messages), at most maxParked, shown
+	// right after its welcome; parkedLost counts those that did not fit.
+	parked     []*Event
+	parkedLost int
+	// shownJoin is the Seq of the member's own Join, told to it by its
+	// welcome before the feed delivered it: the hub skips it for the
+	// member (see welcomeWith, welcomeLate).
+	shownJoin uint64
 }
 
 // catchUpEvery is how soon the room first retries telling a member that

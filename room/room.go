@@ -246,8 +246,13 @@ type Config struct {
 	// feedCatchUp is how long a resume waits for the feed (default
 	// feedCatchUp; see resumeFromPeer); tests shorten it.
 	feedCatchUp time.Duration
-	// afterFunc calls f after d, as time.AfterFunc does: the timer that
-	// sends a member's queued lines. Tests replace it to drive that timer
+	// joinWait is how long a joiner waits, parked, for the feed to bring
+	// its Join before it is welcomed without it (default feedCatchUp; see
+	// welcomeLate); tests shorten it.
+	joinWait time.Duration
+	// afterFunc calls f after d, as time.AfterFunc does: the timers that
+	// send a member's queued lines and welcome a parked joiner late
+	// (welcomeLate). Tests replace it to drive that timer
 	// with their clock.
 	afterFunc func(d time.Duration, f func()) stopper
 }
@@ -299,6 +304,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.feedCatchUp <= 0 {
 		c.feedCatchUp = feedCatchUp
+	}
+	if c.joinWait <= 0 {
+		c.joinWait = feedCatchUp
 	}
 	return c
 }
@@ -757,6 +765,7 @@ func (r *Room) welcome(a *arrival, own *Event) {
 	if r.ro.on {
 		r.tell(m, &Event{Kind: Notice, Text: ReadOnlyNotice, Store: StoreReadOnly})
 	}
+	r.unpark(m)
 }
 
 // announceJoin tells everyone that m joined or, in a room too big for that,
@@ -954,6 +963,7 @@ func (r *Room) Close(notice string) {
 	}
 	r.closed = true
 	r.presence.stop()
+	r.feedState.stopJoinWaits()
 	now := r.cfg.Now()
 	leaves := r.shutdownLeaves(now)
 	r.queue(job{kind: closeJob, ev: &Event{Kind: Bye, Time: now, Text: notice, Reason: Reason{Kind: ReasonShutdown}}})
@@ -1072,13 +1082,18 @@ func (r *Room) logMessages() {
 }
 
 // tell queues an event for one member; it reports false if the member has
-// left or the event did not fit (see Member.deliver). The caller holds r.mu.
+// left or the event did not fit (see Member.deliver). A member still
+// awaiting its Join has it held until its welcome (park). The caller
+// holds r.mu.
 func (r *Room) tell(m *Member, ev *Event) bool {
 	if _, present := r.members[m]; !present {
 		return false // removed meanwhile; its stream is closed
 	}
 	if ev.Time.IsZero() {
 		ev.Time = r.cfg.Now()
+	}
+	if m.awaiting {
+		return r.park(m, ev)
 	}
 	ok := m.deliver(ev, 0)
 	r.count(ok)

@@ -548,6 +548,9 @@ type arrival struct {
 	join  *Event // its Join event
 	quiet bool   // the room is too big to announce it (Config.QuietJoinsAbove)
 	seq   uint64 // the Seq the log gave its Join; 0 if it was not stored
+	// late welcomes the joiner, parked (awaitJoin), if the feed has not
+	// brought its Join within Config.joinWait; nil unless parked.
+	late stopper
 	// past is the history the joiner is shown, or why there is none.
 	past    []*Event
 	pastErr error
