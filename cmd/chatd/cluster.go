@@ -87,6 +87,7 @@ func joinCluster(ctx context.Context, cfg *config, store *jetlog.Log, reg promet
 		Heartbeat:  c.heartbeat,
 		DeadAfter:  c.deadAfter,
 		NickGrace:  deadNodeGrace(cfg.room.NickGrace, c.deadAfter),
+		MaxHold:    cfg.room.NickGrace,
 		Logger:     logger.With("part", "cluster"),
 		Registerer: reg,
 	})
