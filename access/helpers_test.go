@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -73,6 +74,7 @@ type fixture struct {
 	reg     *prometheus.Registry
 	logs    *strings.Builder
 	logMu   *sync.Mutex
+	fed     bool // the room is a node of several (options.bus): fed by its log
 }
 
 // options configure a fixture.
@@ -128,18 +130,74 @@ func newFixture(t *testing.T, o options) *fixture {
 	if o.pastDoor {
 		policy = pastDoor{d}
 	}
-	f.r = room.New(room.Config{
+	var log *fedLog
+	cfg := room.Config{
 		Policy: policy, Greeting: d.Greeting, Nicks: d.Nicks(room.NewMemoryNicks(100, f.clock.now)),
 		FloodBurst: 1 << 20, FloodKick: 1 << 20, Logger: slog.New(slog.DiscardHandler), Now: f.clock.now, Bus: o.bus,
-	})
+	}
+	if o.bus != nil { // a node of several: its members see what its feed brings
+		f.fed = true
+		log = &fedLog{MemoryLog: room.NewMemoryLog(room.DefaultHistorySize), appended: make(chan struct{}, 1)}
+		cfg.Log = log
+	}
+	f.r = room.New(cfg)
+	stopFeed := func() {}
+	if log != nil {
+		stopFeed = log.feed(t, f.r)
+	}
 	if err := d.Attach(f.r); err != nil {
 		t.Fatalf("Attach: %v", err)
 	}
 	t.Cleanup(func() {
 		f.r.Close("")
+		stopFeed()
 		d.Close()
 	})
 	return f
+}
+
+// fedLog is the log of a room that is one node of several (a test Bus):
+// a memory log that feeds the room what it stores, in order, as a node's
+// feed does.
+type fedLog struct {
+	*room.MemoryLog
+	appended chan struct{} // a token after each Append
+}
+
+// Append stores ev and wakes the feed.
+func (l *fedLog) Append(ev *room.Event) (uint64, error) {
+	seq, err := l.MemoryLog.Append(ev)
+	select {
+	case l.appended <- struct{}{}:
+	default:
+	}
+	return seq, err
+}
+
+// feed hands r every event l stores, from a goroutine of its own, until
+// the returned stop is called.
+func (l *fedLog) feed(t *testing.T, r *room.Room) (stop func()) {
+	after, err := r.Delivered()
+	if err != nil {
+		t.Fatalf("Delivered: %v", err)
+	}
+	done, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for {
+			evs, _ := l.Replay(after, 1<<16)
+			for _, ev := range evs {
+				r.Feed(ev)
+				after = ev.Seq
+			}
+			select {
+			case <-l.appended:
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { close(done); <-stopped }
 }
 
 // lockedWriter serializes writes to a builder.
@@ -172,11 +230,31 @@ func writeFile(t *testing.T, name, text string) string {
 // join joins nick with id and takes what joining queued.
 func (f *fixture) join(nick string, id room.Identity) *room.Member {
 	f.t.Helper()
-	m, err := f.r.Join(nick, room.JoinOptions{Identity: id})
+	woken := make(chan struct{}, 1)
+	wake := func() {
+		select {
+		case woken <- struct{}{}:
+		default:
+		}
+	}
+	m, err := f.r.Join(nick, room.JoinOptions{Identity: id, Wake: wake})
 	if err != nil {
 		f.t.Fatalf("Join(%q): %v", nick, err)
 	}
-	take(m)
+	if !f.fed {
+		take(m)
+		return m
+	}
+	// A node of several shows its joiner anything only once its feed has
+	// brought the joiner's own Join.
+	deadline := time.After(10 * time.Second)
+	for !slices.ContainsFunc(take(m), func(ev *room.Event) bool { return ev.Kind == room.Join && ev.From == m.Nick() }) {
+		select {
+		case <-woken:
+		case <-deadline:
+			f.t.Fatalf("%s was never shown its own join", nick)
+		}
+	}
 	return m
 }
 
