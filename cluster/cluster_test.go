@@ -625,7 +625,9 @@ func TestBuryTwice(t *testing.T) {
 }
 
 // TestLeaveSeenSoon: a member gone from a node leaves the other nodes'
-// /who within 0.4 s, even while members keep joining that node.
+// /who within a second (about debounce on a quiet machine), not at the
+// next heartbeat (a minute here), even while members keep joining that
+// node.
 func TestLeaveSeenSoon(t *testing.T) {
 	c := newCluster(t)
 	o := c.options("a")
@@ -665,8 +667,8 @@ func TestLeaveSeenSoon(t *testing.T) {
 	a.Bus().MembersChanged()
 	left := time.Now()
 	waitFor(t, "b to drop ben", func() bool { _, ok := peerNicks(b)["ben"]; return !ok })
-	if d := time.Since(left); d > 400*time.Millisecond {
-		t.Errorf("ben left b's /who after %s, want within 0.4s", d)
+	if d := time.Since(left); d > time.Second {
+		t.Errorf("ben left b's /who after %s, want within a second", d)
 	}
 }
 

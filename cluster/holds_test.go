@@ -196,7 +196,9 @@ func TestForgedIncarnation(t *testing.T) {
 
 // TestStormRenews (A6): while members change without a pause, the node's
 // record is stored again every debounce or so, never put off until the
-// heartbeat (a minute here).
+// heartbeat (a minute here). The bound on the longest gap is ten times
+// debounce: it tells a record put off from one renewed late on a busy
+// machine, and the count of writes says the renewals kept coming.
 func TestStormRenews(t *testing.T) {
 	c := newCluster(t)
 	o := c.options("a")
@@ -236,7 +238,7 @@ func TestStormRenews(t *testing.T) {
 	}
 	longest = max(longest, time.Since(last))
 	t.Logf("%d writes in 1.5 s, the longest gap %s", writes, longest)
-	if longest > 300*time.Millisecond || writes < 5 {
+	if longest > 10*debounce || writes < 5 {
 		t.Errorf("%d writes in 1.5 s of changes, the longest gap %s; want one every ~%s", writes, longest, debounce)
 	}
 }
